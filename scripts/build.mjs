@@ -1,8 +1,22 @@
-// Bundles each entry point with esbuild. TF.js packages stay external: they ship native or wasm
-// binaries that must be loaded from node_modules at run time.
+// Bundles each entry point with esbuild. TF.js packages stay external (the wasm backend loads its
+// binaries from node_modules, tfjs-node its native addon), with one exception: tfjs-core's
+// gradient registrations exist only as ES modules, so they are bundled. TF.js keeps its kernel and
+// gradient registries in one global, so the bundled registrations serve the external tfjs-core.
 import { build } from 'esbuild';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
 
-const external = ['@tensorflow/*', 'vscode'];
+const require = createRequire(import.meta.url);
+const coreDir = path.dirname(require.resolve('@tensorflow/tfjs-core/package.json'));
+
+const bundleGradients = {
+  name: 'bundle-tfjs-gradients',
+  setup(b) {
+    b.onResolve({ filter: /^@tensorflow\/tfjs-core\/dist\/register_all_gradients$/ }, () => ({
+      path: path.join(coreDir, 'dist', 'register_all_gradients.js'),
+    }));
+  },
+};
 
 await build({
   entryPoints: { cli: 'src/cli/main.ts' },
@@ -12,6 +26,9 @@ await build({
   target: 'node20',
   format: 'cjs',
   sourcemap: true,
-  external,
+  external: ['@tensorflow/*', 'vscode'],
+  plugins: [bundleGradients],
+  // jsonc-parser's CommonJS build is UMD with dynamic requires esbuild cannot follow; its ES build bundles cleanly.
+  mainFields: ['module', 'main'],
   logLevel: 'warning',
 });

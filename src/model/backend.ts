@@ -59,10 +59,18 @@ async function tryKind(kind: BackendKind): Promise<void> {
       if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialise');
       return;
     }
-    case 'cpu':
+    case 'cpu': {
       await import('@tensorflow/tfjs-backend-cpu');
-      if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend did not initialise');
+      // The cpu backend prints an advert for tfjs-node on creation; we report the backend ourselves.
+      const warn = console.warn;
+      console.warn = () => undefined;
+      try {
+        if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend did not initialise');
+      } finally {
+        console.warn = warn;
+      }
       return;
+    }
   }
 }
 

@@ -67,6 +67,9 @@ export function parseSafetensors(buf: Uint8Array, file = '<safetensors>'): Safet
   const ranges: Array<[number, number, string]> = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
+      if (raw !== null && (typeof raw !== 'object' || Array.isArray(raw) || Object.values(raw).some((v) => typeof v !== 'string'))) {
+        throw corrupt('__metadata__ is not an object of strings');
+      }
       metadata = (raw ?? {}) as Record<string, string>;
       continue;
     }
@@ -75,6 +78,7 @@ export function parseSafetensors(buf: Uint8Array, file = '<safetensors>'): Safet
       throw corrupt(`tensor "${name}" lacks dtype, shape or data_offsets`);
     }
     const shape = info.shape as number[];
+    if (info.data_offsets.length !== 2) throw corrupt(`tensor "${name}" has data_offsets ${JSON.stringify(info.data_offsets)}`);
     const [begin, end] = info.data_offsets as number[];
     if (!shape.every((d) => Number.isInteger(d) && d >= 0)) throw corrupt(`tensor "${name}" has shape ${JSON.stringify(shape)}`);
     if (!Number.isInteger(begin) || !Number.isInteger(end) || begin < 0 || end < begin) {
@@ -87,7 +91,8 @@ export function parseSafetensors(buf: Uint8Array, file = '<safetensors>'): Safet
     if (width !== undefined && (end - begin) !== numel(shape) * width) {
       throw corrupt(`tensor "${name}" (${info.dtype}, shape [${shape.join(', ')}]) needs ${numel(shape) * width} bytes but has ${end - begin}`);
     }
-    ranges.push([begin, end, name]);
+    // Empty tensors occupy no bytes, so they cannot overlap anything (writers give them [k, k]).
+    if (end > begin) ranges.push([begin, end, name]);
     entries.set(name, { name, dtype: info.dtype, shape, bytes: buf.subarray(dataStart + begin, dataStart + end) });
   }
   ranges.sort((a, b) => a[0] - b[0]);

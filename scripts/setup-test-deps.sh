@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond npm packages, from Debian's repositories only:
+# Debian's PyTorch (the independent numerical reference for the model, losses and optimizer).
+set -euo pipefail
+
+need=()
+/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1 || need+=(python3-torch python3-numpy)
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup-test-deps: installing ${need[*]} (Debian packages)" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+/usr/bin/python3 -c 'import torch; print("setup-test-deps: torch", torch.__version__, "ready")' >&2

@@ -1,0 +1,304 @@
+/**
+ * The run config (`*.distill.json`): `DistillConfig` is what a user writes (most fields optional),
+ * `ResolvedConfig` is the same shape with every default filled and every path absolute. A resolved
+ * config is itself a valid config, so `runs/<id>/config.json` can be validated and re-run as is.
+ * Fields without a default (run name, dropout, eval/checkpoint intervals…) stay optional in both.
+ *
+ * Nothing here may import code at run time: the webview imports these types through the protocol.
+ */
+import type { GlueTaskName } from '../data/tasks';
+
+export const ALGORITHMS = ['hard', 'soft', 'hard+soft', 'internal-all', 'pid', 'sid', 'custom'] as const;
+/** How the run trains the student; each expands into a stage plan (`custom`: `stages.custom`). */
+export type Algorithm = (typeof ALGORITHMS)[number];
+/** Algorithms whose plan distils internal representations (attention-kl, cls-cosine) layer by layer. */
+export const INTERNAL_ALGORITHMS: readonly Algorithm[] = ['internal-all', 'pid', 'sid'];
+
+export const LOSS_NAMES = ['attention-kl', 'cls-cosine', 'soft-label', 'hard-label'] as const;
+export type LossName = (typeof LOSS_NAMES)[number];
+
+export const MAPPING_STRATEGIES = ['every-other', 'uniform', 'last-layers'] as const;
+export type MappingStrategy = (typeof MAPPING_STRATEGIES)[number];
+/** [student layer, teacher layer], both 1-based. */
+export type LayerPair = [number, number];
+export type MappingSpec = MappingStrategy | LayerPair[];
+
+/** The same list as `BACKEND_CHOICES` in src/model/backend.ts (kept apart: that module loads TF.js). */
+export const BACKEND_REQUESTS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendRequestName = (typeof BACKEND_REQUESTS)[number];
+
+export const DATA_FORMATS = ['tsv', 'csv', 'jsonl'] as const;
+export type DataFormat = (typeof DATA_FORMATS)[number];
+
+export const EVAL_SPLITS = ['dev', 'dev_mismatched'] as const;
+export type EvalSplit = (typeof EVAL_SPLITS)[number];
+
+/** How attention-kl compares maps when teacher and student head counts differ. */
+export const ATTENTION_KL_HEADS = ['match', 'average'] as const;
+export type AttentionKlHeads = (typeof ATTENTION_KL_HEADS)[number];
+
+/** A column's header name (CSV/TSV files always start with a header row) or a JSON-lines field. */
+export type ColumnRef = string;
+
+export interface CustomTaskConfig {
+  train: string;
+  dev: string;
+  /** Default: from the file extension (.csv; .tsv/.tab; .jsonl/.ndjson), as src/data/custom.ts reads it. */
+  format?: DataFormat;
+  textA: ColumnRef;
+  textB?: ColumnRef;
+  label: ColumnRef;
+  /** Class names in id order; default: the distinct labels of the training file, sorted. */
+  labels?: string[];
+  regression?: boolean;
+}
+
+export interface TaskConfig {
+  /** A GLUE task (any spelling `findGlueTask` accepts) or "custom". */
+  name: string;
+  dataDir?: string;
+  maxSeqLen?: number;
+  trainFraction?: number;
+  evalSplit?: EvalSplit;
+  custom?: CustomTaskConfig;
+}
+
+export interface Architecture {
+  layers: number;
+  hiddenSize: number;
+  heads: number;
+  intermediateSize: number;
+  maxPositions?: number;
+}
+
+export interface ScratchTeacherTraining {
+  from: 'scratch';
+  architecture: Architecture;
+  /** WordPiece vocab.txt; default: the trainer builds one from the training text. */
+  vocab?: string;
+  epochs: number;
+  lr?: number;
+  batchSize?: number;
+}
+
+export interface FineTuneTeacherTraining {
+  /** A Hugging Face BERT folder (config.json, model.safetensors, vocab.txt) to fine-tune. */
+  from: string;
+  epochs: number;
+  lr?: number;
+  batchSize?: number;
+}
+
+export type TeacherTraining = ScratchTeacherTraining | FineTuneTeacherTraining;
+
+/** A ready fine-tuned teacher, or one the run trains first. */
+export type TeacherConfig =
+  | { checkpoint: string }
+  | { train: TeacherTraining; /** Default: the run folder's teacher/. */ output?: string };
+
+export type StudentInit = 'teacher-layers' | 'random' | { checkpoint: string };
+
+export interface StudentConfig {
+  layers?: number;
+  hiddenSize?: number;
+  heads?: number;
+  intermediateSize?: number;
+  init?: StudentInit;
+}
+
+export interface SoftLabelConfig {
+  weight?: number;
+  temperature?: number;
+}
+
+export interface LossesConfig {
+  attentionKl?: number;
+  attentionKlHeads?: AttentionKlHeads;
+  clsCosine?: number;
+  softLabel?: SoftLabelConfig;
+  /** Default: 1 for the 'hard' and 'hard+soft' algorithms, else 0. */
+  hardLabel?: number;
+}
+
+export interface CustomStageConfig {
+  name?: string;
+  /** Student layers whose mapped pairs the internal losses use; default: every mapped layer. */
+  layers?: number[];
+  losses: LossName[];
+  epochs: number;
+  patience?: number | null;
+  selectBest?: boolean;
+}
+
+export interface StagesConfig {
+  epochsPerLayer?: number;
+  internalAllEpochs?: number;
+  classificationEpochs?: number;
+  patience?: number | null;
+  custom?: CustomStageConfig[];
+}
+
+export interface OptimConfig {
+  lr?: number;
+  batchSize?: number;
+  /** In [0, 1): a fraction of each stage's steps; an integer ≥ 1: a number of steps. */
+  warmup?: number;
+  weightDecay?: number;
+  /** 0 turns gradient clipping off. */
+  maxGradNorm?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  seed?: number;
+  /** Default: the checkpoint's own hidden/attention dropout. */
+  dropout?: number;
+}
+
+export interface EvalConfig {
+  /** Default: evaluate at the end of every epoch. */
+  everySteps?: number;
+  /** Default: optim.batchSize. */
+  batchSize?: number;
+}
+
+export interface CheckpointConfig {
+  /** Default: only at stage ends, on a new best and on stop. */
+  everySteps?: number;
+  keep?: number;
+}
+
+/** A config as written (after JSONC parsing and schema validation). */
+export interface DistillConfig {
+  $schema?: string;
+  name?: string;
+  task: TaskConfig;
+  teacher: TeacherConfig;
+  student?: StudentConfig;
+  mapping?: MappingSpec;
+  algorithm: Algorithm;
+  losses?: LossesConfig;
+  stages?: StagesConfig;
+  optim?: OptimConfig;
+  eval?: EvalConfig;
+  checkpoint?: CheckpointConfig;
+  backend?: BackendRequestName;
+  runsDir?: string;
+}
+
+// ---- resolved -------------------------------------------------------------------------------
+
+export interface ResolvedCustomTask {
+  train: string;
+  dev: string;
+  format: DataFormat;
+  textA: ColumnRef;
+  textB?: ColumnRef;
+  label: ColumnRef;
+  labels?: string[];
+  regression: boolean;
+}
+
+export interface ResolvedTask {
+  /** Canonical: "SST-2" becomes "sst2". */
+  name: GlueTaskName | 'custom';
+  /** Absolute; present for GLUE tasks. */
+  dataDir?: string;
+  maxSeqLen: number;
+  trainFraction: number;
+  evalSplit: EvalSplit;
+  /** Present when name is "custom". */
+  custom?: ResolvedCustomTask;
+}
+
+export type ResolvedArchitecture = Required<Architecture>;
+
+export interface ResolvedScratchTeacherTraining {
+  from: 'scratch';
+  architecture: ResolvedArchitecture;
+  vocab?: string;
+  epochs: number;
+  lr: number;
+  batchSize: number;
+}
+
+export interface ResolvedFineTuneTeacherTraining {
+  /** Absolute path of the base checkpoint folder. */
+  from: string;
+  epochs: number;
+  lr: number;
+  batchSize: number;
+}
+
+export type ResolvedTeacherTraining = ResolvedScratchTeacherTraining | ResolvedFineTuneTeacherTraining;
+
+export type ResolvedTeacher =
+  | { checkpoint: string }
+  | { train: ResolvedTeacherTraining; output?: string };
+
+export interface ResolvedStudent {
+  layers: number;
+  hiddenSize: number;
+  heads: number;
+  intermediateSize: number;
+  init: StudentInit;
+}
+
+export interface ResolvedLosses {
+  attentionKl: number;
+  attentionKlHeads: AttentionKlHeads;
+  clsCosine: number;
+  softLabel: { weight: number; temperature: number };
+  hardLabel: number;
+}
+
+export interface ResolvedCustomStage {
+  name: string;
+  layers: number[];
+  losses: LossName[];
+  epochs: number;
+  patience: number | null;
+  selectBest: boolean;
+}
+
+export interface ResolvedStages {
+  epochsPerLayer: number;
+  internalAllEpochs: number;
+  classificationEpochs: number;
+  patience: number | null;
+  custom?: ResolvedCustomStage[];
+}
+
+export interface ResolvedOptim {
+  lr: number;
+  batchSize: number;
+  warmup: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  seed: number;
+  dropout?: number;
+}
+
+export interface ResolvedConfig {
+  name?: string;
+  task: ResolvedTask;
+  teacher: ResolvedTeacher;
+  student: ResolvedStudent;
+  /** Still a spec: the layer-mapping module expands strategies into pairs. */
+  mapping: MappingSpec;
+  algorithm: Algorithm;
+  losses: ResolvedLosses;
+  stages: ResolvedStages;
+  optim: ResolvedOptim;
+  eval: { everySteps?: number; batchSize: number };
+  checkpoint: { everySteps?: number; keep: number };
+  backend: BackendRequestName;
+  /** Absolute. */
+  runsDir: string;
+}
+
+export function isScratchTraining(t: TeacherTraining | ResolvedTeacherTraining): t is ScratchTeacherTraining | ResolvedScratchTeacherTraining {
+  return t.from === 'scratch';
+}

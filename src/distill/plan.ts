@@ -1,0 +1,255 @@
+/**
+ * Algorithm → stage plan. A stage is a span of training with a fixed set of active losses and
+ * layer pairs and its own stopping rule; the trainer runs the stages in order.
+ *
+ * The algorithms of Aguilar et al. (AAAI 2020):
+ * - hard, soft, hard+soft: one classification stage (gold labels, teacher soft labels, or both).
+ * - internal-all: one internal stage with every mapped pair at once, then classification.
+ * - pid (progressive internal distillation): one internal stage per pair, bottom-up, then
+ *   classification.
+ * - sid (stacked internal distillation): like pid, but each stage keeps the lower pairs' losses
+ *   on ([1], [1,2], …, [all]), then classification.
+ * The classification stage after internal distillation uses soft labels, plus hard labels when
+ * `hardLabels` is set.
+ */
+import { UserError } from '../util/errors';
+import type { LayerPair } from './mapping';
+
+export type Algorithm = 'hard' | 'soft' | 'hard+soft' | 'internal-all' | 'pid' | 'sid';
+export const ALGORITHMS: readonly Algorithm[] = ['hard', 'soft', 'hard+soft', 'internal-all', 'pid', 'sid'];
+
+export function isAlgorithm(s: string): s is Algorithm {
+  return (ALGORITHMS as readonly string[]).includes(s);
+}
+
+export interface StageLosses {
+  attentionKl: boolean;
+  clsCosine: boolean;
+  softLabel: boolean;
+  hardLabel: boolean;
+}
+
+export interface Stage {
+  /** Position in the plan, 0-based (what a checkpoint records to resume). */
+  index: number;
+  /** For people: 'layer 1', 'layers 1-2', 'all layers', 'classification'. */
+  name: string;
+  kind: 'internal' | 'classification';
+  /** Pairs whose internal losses are active in this stage (empty when none are). */
+  layers: LayerPair[];
+  losses: StageLosses;
+  /** Maximum epochs. */
+  epochs: number;
+  /**
+   * Stop early after this many evaluations without improvement of the stage's own loss
+   * (internal) or the dev metric (classification); null = never stop early.
+   */
+  patience: number | null;
+  /** Keep the best dev checkpoint rather than the last (classification stages). */
+  selectBest: boolean;
+}
+
+export interface PlanOptions {
+  /** Resolved layer mapping, as from resolveMapping. */
+  pairs: LayerPair[];
+  /** Which internal losses the internal stages use. */
+  internal: { attentionKl: boolean; clsCosine: boolean };
+  /** Add hard labels to the classification stage of internal algorithms. */
+  hardLabels: boolean;
+  epochsPerLayer: number;
+  internalAllEpochs: number;
+  classificationEpochs: number;
+  patience: number | null;
+}
+
+export type StageLossName = 'attention-kl' | 'cls-cosine' | 'soft-label' | 'hard-label';
+export const STAGE_LOSS_NAMES: readonly StageLossName[] = ['attention-kl', 'cls-cosine', 'soft-label', 'hard-label'];
+
+export interface CustomStageSpec {
+  name?: string;
+  /** Student layers whose pairs are active; default: every mapped pair when an internal loss is on. */
+  layers?: number[];
+  losses: StageLossName[];
+  epochs: number;
+  /** Default: null (never stop early). */
+  patience?: number | null;
+  /** Default: true for stages with an output loss (soft/hard label), else false. */
+  selectBest?: boolean;
+}
+
+const NO_LOSSES: StageLosses = { attentionKl: false, clsCosine: false, softLabel: false, hardLabel: false };
+
+function checkEpochs(value: unknown, where: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new UserError(`epochs must be a whole number ≥ 1, got ${JSON.stringify(value)}`, { where, fix: 'use e.g. 1' });
+  }
+  return value;
+}
+
+function checkPatience(value: unknown, where: string): number | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new UserError(`patience must be a whole number ≥ 1 or null, got ${JSON.stringify(value)}`, {
+      where,
+      fix: 'use e.g. 2, or null to never stop early',
+    });
+  }
+  return value;
+}
+
+/** 'layer 3', 'layers 1-4' for a contiguous run, 'layers 2, 5' otherwise. */
+function layersName(pairs: readonly LayerPair[]): string {
+  const ks = pairs.map((p) => p.student);
+  if (ks.length === 1) return `layer ${ks[0]}`;
+  const contiguous = ks.every((k, i) => i === 0 || k === ks[i - 1] + 1);
+  return contiguous ? `layers ${ks[0]}-${ks[ks.length - 1]}` : `layers ${ks.join(', ')}`;
+}
+
+function sortedPairs(pairs: readonly LayerPair[]): LayerPair[] {
+  return pairs.map((p) => ({ ...p })).sort((a, b) => a.student - b.student);
+}
+
+/** Expands one of the built-in algorithms into its stages. Bad options raise UserError. */
+export function planStages(algorithm: Algorithm, opts: PlanOptions): Stage[] {
+  const patience = checkPatience(opts.patience, 'stages.patience');
+  const classificationEpochs = checkEpochs(opts.classificationEpochs, 'stages.classificationEpochs');
+  const classification = (losses: Pick<StageLosses, 'softLabel' | 'hardLabel'>): Omit<Stage, 'index'> => ({
+    name: 'classification',
+    kind: 'classification',
+    layers: [],
+    losses: { ...NO_LOSSES, ...losses },
+    epochs: classificationEpochs,
+    patience,
+    selectBest: true,
+  });
+
+  let stages: Array<Omit<Stage, 'index'>>;
+  switch (algorithm) {
+    case 'hard':
+      stages = [classification({ softLabel: false, hardLabel: true })];
+      break;
+    case 'soft':
+      stages = [classification({ softLabel: true, hardLabel: false })];
+      break;
+    case 'hard+soft':
+      stages = [classification({ softLabel: true, hardLabel: true })];
+      break;
+    case 'internal-all':
+    case 'pid':
+    case 'sid': {
+      if (!opts.internal.attentionKl && !opts.internal.clsCosine) {
+        throw new UserError(`algorithm "${algorithm}" distils internal layers, but both internal losses are off`, {
+          where: 'losses',
+          fix: 'enable attentionKl and/or clsCosine, or use algorithm "soft" or "hard+soft"',
+        });
+      }
+      if (opts.pairs.length === 0) {
+        throw new UserError(`algorithm "${algorithm}" needs at least one mapped layer pair`, { where: 'mapping', fix: 'use mapping "uniform"' });
+      }
+      const pairs = sortedPairs(opts.pairs);
+      const internalLosses: StageLosses = { ...NO_LOSSES, attentionKl: opts.internal.attentionKl, clsCosine: opts.internal.clsCosine };
+      const internal = (name: string, layers: LayerPair[], epochs: number): Omit<Stage, 'index'> => ({
+        name,
+        kind: 'internal',
+        layers,
+        losses: { ...internalLosses },
+        epochs,
+        patience,
+        selectBest: false,
+      });
+      if (algorithm === 'internal-all') {
+        stages = [internal('all layers', pairs, checkEpochs(opts.internalAllEpochs, 'stages.internalAllEpochs'))];
+      } else {
+        const epochs = checkEpochs(opts.epochsPerLayer, 'stages.epochsPerLayer');
+        stages = pairs.map((_, i) => {
+          const layers = algorithm === 'pid' ? [pairs[i]] : pairs.slice(0, i + 1);
+          return internal(layersName(layers), layers.map((p) => ({ ...p })), epochs);
+        });
+      }
+      stages.push(classification({ softLabel: true, hardLabel: opts.hardLabels }));
+      break;
+    }
+    default:
+      throw new UserError(`unknown algorithm ${JSON.stringify(algorithm)}`, {
+        where: 'algorithm',
+        fix: `use one of ${ALGORITHMS.map((a) => `"${a}"`).join(', ')}`,
+      });
+  }
+  return stages.map((s, index) => ({ index, ...s }));
+}
+
+/**
+ * Builds a user-written stage list. Stages with an output loss (soft/hard label) are
+ * classification stages; the rest are internal. Errors name the field, e.g. 'stages[1].layers[0]'.
+ */
+export function planCustomStages(stages: CustomStageSpec[], pairs: LayerPair[]): Stage[] {
+  if (!Array.isArray(stages) || stages.length === 0) {
+    throw new UserError('the custom stage list is empty', { where: 'stages', fix: 'give at least one stage, or use a built-in algorithm' });
+  }
+  const byStudent = new Map(pairs.map((p) => [p.student, p]));
+  return stages.map((spec, i): Stage => {
+    const at = `stages[${i}]`;
+    if (!Array.isArray(spec.losses) || spec.losses.length === 0) {
+      throw new UserError('a stage needs at least one loss', { where: `${at}.losses`, fix: `list some of ${STAGE_LOSS_NAMES.map((n) => `"${n}"`).join(', ')}` });
+    }
+    const losses: StageLosses = { ...NO_LOSSES };
+    spec.losses.forEach((name, j) => {
+      switch (name) {
+        case 'attention-kl': losses.attentionKl = true; break;
+        case 'cls-cosine': losses.clsCosine = true; break;
+        case 'soft-label': losses.softLabel = true; break;
+        case 'hard-label': losses.hardLabel = true; break;
+        default:
+          throw new UserError(`unknown loss ${JSON.stringify(name)}`, {
+            where: `${at}.losses[${j}]`,
+            fix: `use one of ${STAGE_LOSS_NAMES.map((n) => `"${n}"`).join(', ')}`,
+          });
+      }
+    });
+    const usesInternal = losses.attentionKl || losses.clsCosine;
+    const kind: Stage['kind'] = losses.softLabel || losses.hardLabel ? 'classification' : 'internal';
+
+    let layers: LayerPair[] = [];
+    if (spec.layers !== undefined) {
+      if (!usesInternal) {
+        throw new UserError('layers only apply to internal losses, and this stage has none', {
+          where: `${at}.layers`,
+          fix: 'remove "layers", or add "attention-kl" / "cls-cosine" to the losses',
+        });
+      }
+      if (!Array.isArray(spec.layers) || spec.layers.length === 0) {
+        throw new UserError('layers must be a non-empty list of student layers', { where: `${at}.layers`, fix: 'e.g. [1, 2], or leave it out for every mapped layer' });
+      }
+      const seen = new Set<number>();
+      layers = spec.layers.map((k, j) => {
+        const pair = byStudent.get(k);
+        if (!pair) {
+          const mapped = pairs.map((p) => p.student).join(', ');
+          throw new UserError(`student layer ${JSON.stringify(k)} has no teacher layer in the mapping`, {
+            where: `${at}.layers[${j}]`,
+            fix: mapped ? `use a mapped student layer (${mapped}) or add it to "mapping"` : 'add pairs to "mapping"',
+          });
+        }
+        if (seen.has(k)) throw new UserError(`student layer ${k} is listed twice`, { where: `${at}.layers[${j}]`, fix: 'remove the duplicate' });
+        seen.add(k);
+        return { ...pair };
+      }).sort((a, b) => a.student - b.student);
+    } else if (usesInternal) {
+      if (pairs.length === 0) {
+        throw new UserError('this stage uses internal losses but the mapping has no pairs', { where: `${at}.losses`, fix: 'add pairs to "mapping"' });
+      }
+      layers = sortedPairs(pairs);
+    }
+
+    return {
+      index: i,
+      name: spec.name ?? (kind === 'classification' ? 'classification' : layers.length === pairs.length ? 'all layers' : layersName(layers)),
+      kind,
+      layers,
+      losses,
+      epochs: checkEpochs(spec.epochs, `${at}.epochs`),
+      patience: checkPatience(spec.patience, `${at}.patience`),
+      selectBest: spec.selectBest ?? kind === 'classification',
+    };
+  });
+}

@@ -1,0 +1,324 @@
+/**
+ * The training loop over a stage plan: batches → forward (teacher without gradients, student
+ * with) → weighted loss terms → clipped gradients → AdamW, with dev evaluation, early stopping on
+ * a plateau, best-model selection, periodic and stop checkpoints, and exact resume. The same loop
+ * trains a teacher (one hard-label stage, no teacher) and distils a student.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { BertModel, BertOutputs } from '../model/bert';
+import { toBertInputs, disposeInputs } from '../model/inputs';
+import { batchOrder, makeBatch } from '../data/batching';
+import { Encoding } from '../data/encoding';
+import { LayerPair } from '../distill/mapping';
+import { Stage } from '../distill/plan';
+import { keepFor, LossWeights, objectiveTerms, ObjectiveContext } from '../distill/objective';
+import { ResolvedOptim } from '../config/types';
+import { AdamW, clipByGlobalNorm } from './optimizer';
+import { linearWarmupDecay, warmupSteps } from './lr-schedule';
+import { evaluate, EvalOutcome } from './evaluate';
+import { TaskData } from './task-data';
+import { EventSink } from './event-sink';
+import {
+  LoopPosition, PROJECTION_NAME, StageTracking, TrainingCheckpoint, TrainingState,
+  listCheckpoints, pruneCheckpoints, saveTrainingCheckpoint,
+} from './checkpoint-store';
+import { NamedTensors } from '../model/named-tensors';
+
+/** Set by a signal handler; the loop checkpoints and returns at the next step boundary. */
+export interface StopSignal {
+  requested: string | null;
+}
+
+export interface LoopSetup {
+  phase: 'teacher' | 'student';
+  model: BertModel;
+  teacher?: BertModel;
+  /** Every mapped pair (dev similarity is reported for all of them). */
+  pairs: LayerPair[];
+  /** Learned [dStudent, dTeacher] map for cls-cosine when hidden sizes differ. */
+  projection?: tf.Variable;
+  headAverage: boolean;
+  stages: Stage[];
+  weights: LossWeights;
+  data: TaskData;
+  optim: ResolvedOptim;
+  batchSize: number;
+  evalEverySteps?: number;
+  evalBatchSize: number;
+  checkpointEverySteps?: number;
+  keepCheckpoints: number;
+  checkpointsDir: string;
+  /** Writes the model as the best so far (Hugging Face layout); returns the folder. */
+  saveBest: (model: BertModel) => string;
+  padId: number;
+  /** A fixed dev example whose attention maps are sent with every evaluation. */
+  sample?: Encoding;
+  /** Added to stage indices in events, so teacher and student stages number as one plan. */
+  stageOffset: number;
+}
+
+export type LoopResult = { outcome: 'finished'; best: TrainingState['best'] } | { outcome: 'stopped'; checkpoint: string };
+
+export class NonFiniteLossError extends Error {
+  constructor(readonly term: string, readonly layer: number | undefined, readonly step: number) {
+    super(`the ${term} loss${layer !== undefined ? ` of student layer ${layer}` : ''} became non-finite at step ${step}`);
+  }
+}
+
+/** Data order of one epoch: a pure function of the seed and the position, so resume replays it. */
+export function epochSeed(seed: number, phase: 'teacher' | 'student', stage: number, epoch: number): number {
+  let h = (seed >>> 0) ^ 0x9e3779b9;
+  for (const v of [phase === 'teacher' ? 1 : 2, stage, epoch]) {
+    h = Math.imul(h ^ (v + 0x7f4a7c15), 0x85ebca6b) >>> 0;
+    h ^= h >>> 13;
+  }
+  return h >>> 0;
+}
+
+export function dropoutSeed(seed: number, phase: 'teacher' | 'student', globalStep: number): number {
+  return epochSeed(seed, phase, 1_000_003, globalStep);
+}
+
+export class TrainingLoop {
+  private readonly vars: Array<{ name: string; variable: tf.Variable }>;
+  private readonly hfNameByVar = new Map<string, string>();
+  private best: TrainingState['best'] = null;
+  private lastCheckpoint: string | null = null;
+
+  constructor(private readonly s: LoopSetup, private readonly sink: EventSink, private readonly stop: StopSignal) {
+    this.vars = s.model.parameterNames().map((name) => ({ name, variable: s.model.variable(name) }));
+    if (s.projection) this.vars.push({ name: PROJECTION_NAME, variable: s.projection });
+    for (const v of this.vars) this.hfNameByVar.set(v.variable.name, v.name);
+  }
+
+  latestCheckpoint(): string | null {
+    return this.lastCheckpoint ?? listCheckpoints(this.s.checkpointsDir).pop() ?? null;
+  }
+
+  stepsPerEpoch(): number {
+    return Math.ceil(this.s.data.train.encodings.length / this.s.batchSize);
+  }
+
+  async run(resume?: TrainingCheckpoint): Promise<LoopResult> {
+    const s = this.s;
+    let pos: LoopPosition = resume ? { ...resume.state.position } : { stageIndex: 0, epoch: 0, batch: 0, globalStep: 0, stageStep: 0 };
+    let tracking: StageTracking = resume ? { ...resume.state.tracking } : { best: null, badEvals: 0 };
+    this.best = resume?.state.best ?? null;
+    const perEpoch = this.stepsPerEpoch();
+    const n = s.data.train.encodings.length;
+
+    for (let si = pos.stageIndex; si < s.stages.length; si++) {
+      const stage = s.stages[si];
+      const total = stage.epochs * perEpoch;
+      const warm = warmupSteps(total, s.optim.warmup);
+      const optimizer = new AdamW(this.vars, { lr: s.optim.lr, beta1: s.optim.beta1, beta2: s.optim.beta2, eps: s.optim.eps, weightDecay: s.optim.weightDecay });
+      try {
+        const resumingHere = resume !== undefined && si === resume.state.position.stageIndex;
+        if (resumingHere && resume.optimizer.moments.length > 0) optimizer.setState(resume.optimizer, resume.dir);
+        if (!resumingHere) {
+          pos = { stageIndex: si, epoch: 0, batch: 0, globalStep: pos.globalStep, stageStep: 0 };
+          tracking = { best: null, badEvals: 0 };
+        }
+        this.sink.emit({ type: 'stage-started', stage: si + s.stageOffset, name: this.stageName(stage), kind: s.phase === 'teacher' ? 'teacher' : stage.kind, epochs: stage.epochs, stepsPlanned: total });
+        let reason: 'epochs' | 'plateau' = 'epochs';
+        const snapshot = (): Omit<TrainingCheckpoint, 'dir'> => this.snapshot(pos, tracking, optimizer, 'periodic');
+
+        epochs: for (let ep = pos.epoch; ep < stage.epochs; ep++) {
+          const order = batchOrder(n, s.batchSize, true, epochSeed(s.optim.seed, s.phase, si, ep));
+          for (let bi = ep === pos.epoch ? pos.batch : 0; bi < order.length; bi++) {
+            pos = { ...pos, epoch: ep, batch: bi };
+            if (this.stop.requested) {
+              const dir = this.saveCheckpoint({ ...snapshot(), state: { ...snapshot().state, reason: 'stop' } }, 'stop');
+              return { outcome: 'stopped', checkpoint: dir };
+            }
+            const lr = linearWarmupDecay(pos.stageStep, total, warm, s.optim.lr);
+            this.trainStep(stage, si, ep, order[bi], lr, pos.globalStep, optimizer);
+            pos = { ...pos, batch: bi + 1, globalStep: pos.globalStep + 1, stageStep: pos.stageStep + 1 };
+            if (s.evalEverySteps && pos.globalStep % s.evalEverySteps === 0) {
+              if (await this.evalAndTrack(stage, si, ep, pos.globalStep, tracking)) { reason = 'plateau'; break epochs; }
+            }
+            if (s.checkpointEverySteps && pos.globalStep % s.checkpointEverySteps === 0) this.saveCheckpoint(snapshot(), 'periodic');
+            // Let signal handlers run between steps.
+            await new Promise<void>((r) => setImmediate(r));
+          }
+          pos = { ...pos, epoch: ep + 1, batch: 0 };
+          if (!s.evalEverySteps && (await this.evalAndTrack(stage, si, ep, pos.globalStep, tracking))) { reason = 'plateau'; break; }
+        }
+        this.sink.emit({ type: 'stage-finished', stage: si + s.stageOffset, reason, ...(stage.kind === 'internal' && tracking.best !== null ? { bestLoss: tracking.best } : {}) });
+        // The next stage starts with a fresh optimizer, so the stage-end checkpoint needs no moments.
+        pos = { stageIndex: si + 1, epoch: 0, batch: 0, globalStep: pos.globalStep, stageStep: 0 };
+        tracking = { best: null, badEvals: 0 };
+        const end = this.snapshot(pos, tracking, undefined, 'stage-end');
+        this.saveCheckpoint(end, 'stage-end');
+      } finally {
+        optimizer.dispose();
+      }
+    }
+    return { outcome: 'finished', best: this.best };
+  }
+
+  private stageName(stage: Stage): string {
+    return this.s.phase === 'teacher' ? 'teacher training' : stage.name;
+  }
+
+  private snapshot(pos: LoopPosition, tracking: StageTracking, optimizer: AdamW | undefined, reason: string): Omit<TrainingCheckpoint, 'dir'> {
+    const weights: NamedTensors = this.s.model.toNamedTensors();
+    if (this.s.projection) {
+      weights.set(PROJECTION_NAME, { shape: [...this.s.projection.shape], data: this.s.projection.dataSync() as Float32Array });
+    }
+    const opt = optimizer ? optimizer.getState() : { step: 0, moments: [] };
+    return {
+      state: {
+        version: 1, phase: this.s.phase, position: { ...pos }, tracking: { ...tracking }, best: this.best,
+        seed: this.s.optim.seed, optimizerStep: opt.step, optimizerVarSteps: {}, reason, savedAt: new Date().toISOString(),
+      },
+      weights,
+      optimizer: opt,
+    };
+  }
+
+  private saveCheckpoint(ck: Omit<TrainingCheckpoint, 'dir'>, reason: 'periodic' | 'stage-end' | 'stop'): string {
+    const dir = saveTrainingCheckpoint(this.s.checkpointsDir, ck);
+    pruneCheckpoints(this.s.checkpointsDir, Math.max(1, this.s.keepCheckpoints));
+    this.lastCheckpoint = dir;
+    this.sink.emit({ type: 'checkpoint', step: ck.state.position.globalStep, path: dir, reason });
+    return dir;
+  }
+
+  private objective(stage: Stage): ObjectiveContext {
+    return {
+      losses: stage.losses,
+      layers: stage.layers,
+      weights: this.s.weights,
+      regression: this.s.data.info.isRegression,
+      headAverage: this.s.headAverage,
+      projection: this.s.projection as tf.Tensor2D | undefined,
+    };
+  }
+
+  private trainStep(stage: Stage, si: number, epoch: number, rows: number[], lr: number, globalStep: number, optimizer: AdamW): void {
+    const s = this.s;
+    const started = Date.now();
+    const split = s.data.train;
+    const batch = makeBatch(rows.map((i) => split.encodings[i]), rows.map((i) => split.labels[i]), rows, s.padId);
+    const inputs = toBertInputs(batch);
+    const labels = tf.tensor1d(batch.labels, 'float32');
+    const internal = stage.kind === 'internal' || stage.losses.attentionKl || stage.losses.clsCosine;
+    const needTeacher = s.teacher !== undefined && (internal || stage.losses.softLabel);
+    const none = { hiddenStates: [], attentions: [] };
+    let teacherOut: BertOutputs | undefined;
+    const kept: tf.Scalar[] = [];
+    let meta: Array<{ name: 'attention-kl' | 'cls-cosine' | 'soft-label' | 'hard-label'; layer?: number; weight: number }> = [];
+    try {
+      // The teacher runs outside the gradient tape: no gradients, and far less memory.
+      if (needTeacher) teacherOut = s.teacher!.forward(inputs, { training: false, keep: internal ? keepFor(stage.layers, 'teacher') : none });
+      const ctx = this.objective(stage);
+      const { value, grads } = tf.variableGrads(() => {
+        const out = s.model.forward(inputs, { training: true, seed: dropoutSeed(s.optim.seed, s.phase, globalStep), keep: internal ? keepFor(stage.layers, 'student') : none });
+        const { total, terms } = objectiveTerms(ctx, out, teacherOut, inputs.attentionMask, labels);
+        meta = terms.map((t) => ({ name: t.name, layer: t.layer, weight: t.weight }));
+        for (const t of terms) kept.push(tf.keep(t.value));
+        return total;
+      }, this.vars.map((v) => v.variable));
+      const byName: Record<string, tf.Tensor> = {};
+      for (const [varName, g] of Object.entries(grads)) byName[this.hfNameByVar.get(varName) ?? varName] = g;
+      const clipped = clipByGlobalNorm(byName, s.optim.maxGradNorm > 0 ? s.optim.maxGradNorm : Infinity);
+      tf.dispose(Object.values(grads));
+      const loss = value.dataSync()[0];
+      value.dispose();
+      const values = kept.map((k) => k.dataSync()[0]);
+      // Check before updating, so the weights (and the last checkpoint) stay finite.
+      const bad = values.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0 || !Number.isFinite(loss) || !Number.isFinite(clipped.norm)) {
+        tf.dispose(Object.values(clipped.grads));
+        const t = bad >= 0 ? meta[bad] : { name: 'gradient norm', layer: undefined };
+        throw new NonFiniteLossError(t.name, t.layer, globalStep + 1);
+      }
+      optimizer.applyGradients(clipped.grads, lr);
+      tf.dispose(Object.values(clipped.grads));
+      const elapsedMs = Date.now() - started;
+      this.sink.emit({
+        type: 'step', step: globalStep + 1, stage: si + s.stageOffset, epoch, lr, loss,
+        terms: meta.map((m, i) => ({ name: m.name, ...(m.layer !== undefined ? { layer: m.layer } : {}), value: values[i], weight: m.weight })),
+        gradNorm: clipped.norm, examplesPerSec: rows.length / Math.max(1e-3, elapsedMs / 1000), elapsedMs,
+      });
+    } finally {
+      tf.dispose(kept);
+      if (teacherOut) tf.dispose([teacherOut.logits, teacherOut.pooled, ...teacherOut.hiddenStates.filter(Boolean), ...teacherOut.attentions.filter(Boolean)]);
+      disposeInputs(inputs);
+      labels.dispose();
+    }
+  }
+
+  /** Evaluates, tracks the stage's criterion and the best model; true when the stage has plateaued. */
+  private async evalAndTrack(stage: Stage, si: number, epoch: number, step: number, tracking: StageTracking): Promise<boolean> {
+    const s = this.s;
+    const outcome = await evaluate(
+      { student: s.model, teacher: s.teacher, pairs: s.pairs, headAverage: s.headAverage, projection: s.projection as tf.Tensor2D | undefined },
+      s.data.info, s.data.dev, s.evalBatchSize, s.padId,
+    );
+    let isBest = false;
+    let criterion: number;
+    let improved: boolean;
+    if (stage.kind === 'internal') {
+      criterion = this.internalDevLoss(stage, outcome);
+      improved = tracking.best === null || criterion < tracking.best - 1e-6;
+    } else {
+      criterion = outcome.mainMetric.value;
+      improved = tracking.best === null || criterion > tracking.best;
+      if (stage.selectBest && Number.isFinite(criterion) && (this.best === null || criterion > this.best.value)) {
+        this.best = { metric: outcome.mainMetric.name, value: criterion, step };
+        isBest = true;
+      }
+    }
+    if (improved) { tracking.best = criterion; tracking.badEvals = 0; } else tracking.badEvals++;
+    this.sink.emit({
+      type: 'eval', step, stage: si + s.stageOffset, epoch, split: 'dev', metrics: outcome.metrics,
+      mainMetric: outcome.mainMetric, perLayer: outcome.perLayer, isBest,
+    });
+    if (isBest) {
+      const dir = s.saveBest(s.model);
+      this.sink.emit({ type: 'checkpoint', step, path: dir, reason: 'best' });
+    }
+    if (s.sample && s.teacher) this.emitAttentionSample(step);
+    return stage.patience !== null && tracking.badEvals >= stage.patience;
+  }
+
+  /** The stage's own objective on dev: its weighted internal terms over its active layers. */
+  private internalDevLoss(stage: Stage, outcome: EvalOutcome): number {
+    const w = this.s.weights;
+    let sum = 0;
+    for (const p of stage.layers) {
+      const l = outcome.perLayer.find((x) => x.student === p.student);
+      if (!l) continue;
+      if (stage.losses.attentionKl) sum += w.attentionKl * l.attentionKl;
+      if (stage.losses.clsCosine) sum += w.clsCosine * l.clsCosine;
+    }
+    return sum;
+  }
+
+  private emitAttentionSample(step: number): void {
+    const s = this.s;
+    const enc = s.sample!;
+    const len = enc.inputIds.length;
+    const inputs = toBertInputs({
+      size: 1, seqLen: len, inputIds: Int32Array.from(enc.inputIds), tokenTypeIds: Int32Array.from(enc.tokenTypeIds), attentionMask: new Int32Array(len).fill(1),
+    });
+    const keepS = keepFor(s.pairs, 'student');
+    const keepT = keepFor(s.pairs, 'teacher');
+    const maps = tf.tidy(() => {
+      const so = s.model.forward(inputs, { training: false, keep: keepS });
+      const to = s.teacher!.forward(inputs, { training: false, keep: keepT });
+      return s.pairs.map((p) => [to.attentions[p.teacher - 1], so.attentions[p.student - 1]] as [tf.Tensor4D, tf.Tensor4D]);
+    });
+    const round = (x: number[][][]) => x.map((h) => h.map((r) => r.map((v) => Math.round(v * 1e4) / 1e4)));
+    const layers = s.pairs.map((p, i) => ({
+      student: p.student, teacher: p.teacher,
+      teacherMaps: round((maps[i][0].arraySync() as number[][][][])[0]),
+      studentMaps: round((maps[i][1].arraySync() as number[][][][])[0]),
+    }));
+    tf.dispose(maps.flat());
+    disposeInputs(inputs);
+    this.sink.emit({ type: 'attention-sample', step, tokens: enc.tokens, layers });
+  }
+}

@@ -1,0 +1,355 @@
+/**
+ * One run of a config, start to finish: backend, data, teacher (loaded or trained), student
+ * (initialised from the teacher), stage plan, training loop, export. `startRun` makes a new run
+ * folder; `resumeRun` continues one from its latest checkpoints after a stop or a kill -9.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { ResolvedConfig, isScratchTraining } from '../config/types';
+import { resolveConfig } from '../config/validate';
+import { initBackend, BackendInfo, BackendRequest } from '../model/backend';
+import { BertModel, countParameters } from '../model/bert';
+import { BertConfig } from '../model/config';
+import { loadCheckpoint, saveCheckpoint } from '../model/checkpoint';
+import { WordPieceTokenizer } from '../data/tokenizer';
+import { buildWordPieceVocab } from '../data/vocab-builder';
+import { resolveMapping, LayerPair } from '../distill/mapping';
+import { planCustomStages, planStages, Stage } from '../distill/plan';
+import { initStudentFromTeacher, studentConfig } from '../distill/student-init';
+import { LossWeights } from '../distill/objective';
+import { PlannedStage } from '../protocol/events';
+import { UserError, isUserError } from '../util/errors';
+import { writeFileAtomic } from '../util/atomic-fs';
+import { EventSink } from './event-sink';
+import { loadTaskData, TaskData } from './task-data';
+import { NonFiniteLossError, StopSignal, TrainingLoop } from './loop';
+import { listCheckpoints, loadTrainingCheckpoint, PROJECTION_NAME, TrainingCheckpoint } from './checkpoint-store';
+import { RunFolder } from './run-folder';
+import { exportStudent } from './export';
+
+export interface RunIO {
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+  interactive?: boolean;
+  stop: StopSignal;
+  /** Overrides the config's backend (the CLI's --backend). */
+  backend?: BackendRequest;
+}
+
+export interface RunOutcome {
+  runDir: string;
+  status: 'finished' | 'stopped' | 'failed';
+  best?: { metric: string; value: number; step: number } | null;
+  studentDir?: string;
+  error?: unknown;
+}
+
+/** Validates the config, creates runs/<id>/ and runs it. */
+export async function startRun(configFile: string, io: RunIO): Promise<RunOutcome> {
+  const text = fs.readFileSync(configFile, 'utf8');
+  const warnings: string[] = [];
+  const config = resolveConfig(text, configFile, { onWarning: (p) => warnings.push(`${p.pathText}: ${p.message}`) });
+  const name = config.name ?? path.basename(configFile).replace(/\.distill\.json$|\.json$/i, '');
+  const folder = RunFolder.create(config.runsDir, name);
+  writeFileAtomic(folder.configFile, JSON.stringify(config, null, 2) + '\n');
+  folder.writeInfo({ status: 'running', configFile: path.resolve(configFile) });
+  return execute(folder, config, io, warnings, false);
+}
+
+/** Continues a run from its newest checkpoints; the remaining steps equal an uninterrupted run's. */
+export async function resumeRun(runDir: string, io: RunIO): Promise<RunOutcome> {
+  const folder = RunFolder.open(runDir);
+  const info = folder.readInfo();
+  if (info?.status === 'finished') {
+    throw new UserError('this run has already finished', { where: runDir, fix: `its student is in ${folder.studentDir}; start a new run with \`distillery train\`` });
+  }
+  if (info?.status === 'running' && info.pid !== process.pid && isAlive(info.pid)) {
+    throw new UserError(`this run is still running (pid ${info.pid})`, { where: runDir, fix: 'stop it first (distillery stop, or kill the process), then resume' });
+  }
+  const config = resolveConfig(fs.readFileSync(folder.configFile, 'utf8'), folder.configFile);
+  folder.writeInfo({ status: 'running', pid: process.pid });
+  return execute(folder, config, io, [], true);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface Prepared {
+  backend: BackendInfo;
+  tokenizer: WordPieceTokenizer;
+  data: TaskData;
+  vocabFile: string;
+  doLowerCase: boolean;
+}
+
+async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, warnings: string[], resuming: boolean): Promise<RunOutcome> {
+  const sink = new EventSink(folder.id, folder.eventsFile, { stdout: io.stdout, stderr: io.stderr, interactive: io.interactive });
+  const started = Date.now();
+  const disposables: Array<{ dispose(): void }> = [];
+  let lastCheckpoint: () => string | null = () => listCheckpoints(folder.checkpointsDir).pop() ?? null;
+  try {
+    const prep = await prepare(folder, config, io);
+    const seed = config.optim.seed;
+
+    // ---- teacher -------------------------------------------------------------------------
+    const teacherSpec = config.teacher;
+    const trainsTeacher = 'train' in teacherSpec;
+    const teacherOut = trainsTeacher ? teacherSpec.output ?? folder.teacherDir : teacherSpec.checkpoint;
+    const teacherReady = !trainsTeacher || fs.existsSync(path.join(teacherOut, 'READY'));
+    const info = prep.data.info;
+    const labels = info.isRegression ? ['LABEL_0'] : info.labels;
+    let teacherCfg: BertConfig;
+    let teacherTraining: { model: BertModel; stage: Stage; resume?: TrainingCheckpoint } | undefined;
+    if (!trainsTeacher || teacherReady) {
+      teacherCfg = loadCheckpoint(teacherOut, { numLabels: info.numLabels, labels, regression: info.isRegression }).config;
+    } else {
+      const t = teacherSpec.train;
+      const latest = listCheckpoints(folder.teacherCheckpointsDir).pop();
+      let model: BertModel;
+      if (isScratchTraining(t)) {
+        teacherCfg = {
+          vocabSize: prep.tokenizer.vocabSize, hiddenSize: t.architecture.hiddenSize, numHiddenLayers: t.architecture.layers,
+          numAttentionHeads: t.architecture.heads, intermediateSize: t.architecture.intermediateSize, hiddenAct: 'gelu',
+          hiddenDropoutProb: 0.1, attentionProbsDropoutProb: 0.1, maxPositionEmbeddings: t.architecture.maxPositions,
+          typeVocabSize: 2, layerNormEps: 1e-12, initializerRange: 0.02, padTokenId: prep.tokenizer.padId,
+          numLabels: info.numLabels, problemType: info.isRegression ? 'regression' : 'single_label_classification', labels,
+        };
+        model = BertModel.randomInit(teacherCfg, seed);
+      } else {
+        const base = loadCheckpoint(t.from, { numLabels: info.numLabels, labels, regression: info.isRegression });
+        teacherCfg = base.config;
+        model = BertModel.fromNamedTensors(base.config, base.tensors, { initHeadSeed: seed, source: t.from });
+        for (const note of base.notes) sink.emit({ type: 'log', level: 'info', message: `teacher base: ${note}` });
+      }
+      disposables.push(model);
+      let resume: TrainingCheckpoint | undefined;
+      if (latest) {
+        resume = loadTrainingCheckpoint(latest);
+        model.dispose();
+        model = BertModel.fromNamedTensors(teacherCfg, resume.weights, { source: path.join(latest, 'model.safetensors') });
+        disposables.push(model);
+      }
+      const stage: Stage = {
+        index: 0, name: 'teacher training', kind: 'classification', layers: [],
+        losses: { attentionKl: false, clsCosine: false, softLabel: false, hardLabel: true },
+        epochs: t.epochs, patience: null, selectBest: true,
+      };
+      teacherTraining = { model, stage, resume };
+    }
+
+    // ---- student -------------------------------------------------------------------------
+    const sCfg = applyDropout(studentConfig(teacherCfg, {
+      layers: config.student.layers, hiddenSize: config.student.hiddenSize, heads: config.student.heads, intermediateSize: config.student.intermediateSize,
+    }), config.optim.dropout);
+    const pairs = resolveMapping(config.mapping, sCfg.numHiddenLayers, teacherCfg.numHiddenLayers);
+    const stages = planFor(config, pairs);
+    const plannedTeacher: PlannedStage[] = teacherTraining ? [{ index: 0, name: 'teacher training', kind: 'teacher', layers: [], losses: ['hard-label'], epochs: teacherTraining.stage.epochs }] : [];
+    const offset = plannedTeacher.length;
+    const plan: PlannedStage[] = [
+      ...plannedTeacher,
+      ...stages.map((s) => ({
+        index: s.index + offset, name: s.name, kind: s.kind, layers: s.layers.map((p) => [p.student, p.teacher] as [number, number]),
+        losses: (['attentionKl', 'clsCosine', 'softLabel', 'hardLabel'] as const).filter((k) => s.losses[k]).map((k) => LOSS_EVENT_NAMES[k]),
+        epochs: s.epochs,
+      })),
+    ];
+    const studentResume = listCheckpoints(folder.checkpointsDir).pop();
+    sink.emit({
+      type: 'run-started', runDir: folder.dir, config, backend: { kind: prep.backend.kind, skipped: prep.backend.skipped },
+      params: { teacher: countParameters(teacherCfg), student: countParameters(sCfg) }, plan: { stages: plan },
+      dataset: { train: prep.data.train.encodings.length, eval: prep.data.dev.encodings.length },
+      ...(resuming && (studentResume ?? teacherTraining?.resume) ? { resumedFrom: { checkpoint: (studentResume ?? teacherTraining!.resume!.dir), step: studentResume ? loadStep(studentResume) : teacherTraining!.resume!.state.position.globalStep } } : {}),
+    });
+    for (const w of warnings) sink.emit({ type: 'warning', message: w, code: 'config' });
+
+    const weights: LossWeights = {
+      attentionKl: config.losses.attentionKl,
+      clsCosine: config.losses.clsCosine,
+      softLabel: config.losses.softLabel.weight > 0 ? config.losses.softLabel.weight : 1,
+      temperature: config.losses.softLabel.temperature,
+      hardLabel: config.losses.hardLabel > 0 ? config.losses.hardLabel : 1,
+    };
+    const sample = pickSample(prep.data);
+    const common = {
+      data: prep.data, evalEverySteps: config.eval.everySteps, evalBatchSize: config.eval.batchSize,
+      checkpointEverySteps: config.checkpoint.everySteps, keepCheckpoints: config.checkpoint.keep, padId: prep.tokenizer.padId,
+    };
+    const saveHf = (dir: string) => (m: BertModel): string => {
+      saveCheckpoint(dir, m.config, m.toNamedTensors(), { vocabFile: prep.vocabFile, tokenizerConfig: { doLowerCase: prep.doLowerCase } });
+      return dir;
+    };
+
+    // ---- teacher training (when the config asks for it) -----------------------------------
+    if (teacherTraining) {
+      const t = (config.teacher as { train: { lr: number; batchSize: number } }).train;
+      const loop = new TrainingLoop({
+        ...common, phase: 'teacher', model: teacherTraining.model, pairs: [], headAverage: false, stages: [teacherTraining.stage],
+        weights: { ...weights, hardLabel: 1 }, optim: { ...config.optim, lr: t.lr }, batchSize: t.batchSize,
+        checkpointsDir: folder.teacherCheckpointsDir, saveBest: saveHf(teacherOut), stageOffset: 0,
+      }, sink, io.stop);
+      lastCheckpoint = () => loop.latestCheckpoint();
+      const r = await loop.run(teacherTraining.resume);
+      if (r.outcome === 'stopped') return stopped(folder, sink, io, r.checkpoint);
+      writeFileAtomic(path.join(teacherOut, 'READY'), `${new Date().toISOString()}\n`);
+      teacherTraining.model.dispose();
+    }
+
+    const teacherCk = loadCheckpoint(teacherOut, { numLabels: info.numLabels, labels, regression: info.isRegression });
+    if (!teacherCk.hasHead) {
+      throw new UserError('the teacher checkpoint has no trained task head, so it cannot teach this task', {
+        where: teacherOut, fix: 'fine-tune it first: set teacher.train.from to this folder (and teacher.train.epochs), or use a BertForSequenceClassification checkpoint',
+      });
+    }
+    const teacher = BertModel.fromNamedTensors(teacherCk.config, teacherCk.tensors, { trainable: false, source: teacherOut });
+    disposables.push(teacher);
+
+    let resume: TrainingCheckpoint | undefined = studentResume ? loadTrainingCheckpoint(studentResume) : undefined;
+    const student = buildStudent(config, sCfg, teacherCk.tensors, teacherCk.config, pairs, resume);
+    disposables.push(student);
+    let projection: tf.Variable | undefined;
+    if (sCfg.hiddenSize !== teacherCk.config.hiddenSize && config.losses.clsCosine > 0) {
+      const saved = resume?.weights.get(PROJECTION_NAME);
+      const init = saved ? tf.tensor2d(saved.data, saved.shape as [number, number]) : tf.randomNormal([sCfg.hiddenSize, teacherCk.config.hiddenSize], 0, 0.02, 'float32', seed) as tf.Tensor2D;
+      projection = tf.variable(init, true, `cls_projection_${Date.now()}`);
+      init.dispose();
+      disposables.push(projection);
+    }
+    if (resume && resume.state.phase !== 'student') resume = undefined;
+
+    const loop = new TrainingLoop({
+      ...common, phase: 'student', model: student, teacher, pairs, projection,
+      headAverage: config.losses.attentionKlHeads === 'average' && sCfg.numAttentionHeads !== teacherCk.config.numAttentionHeads,
+      stages, weights, optim: config.optim, batchSize: config.optim.batchSize, checkpointsDir: folder.checkpointsDir,
+      saveBest: saveHf(folder.bestDir), sample, stageOffset: offset,
+    }, sink, io.stop);
+    lastCheckpoint = () => loop.latestCheckpoint();
+    const r = await loop.run(resume);
+    if (r.outcome === 'stopped') return stopped(folder, sink, io, r.checkpoint);
+    if (!fs.existsSync(path.join(folder.bestDir, 'model.safetensors'))) saveHf(folder.bestDir)(student);
+    const exported = await exportStudent(folder.dir, { out: folder.studentDir });
+    const best = r.best;
+    const summary = best
+      ? `run ${folder.id} finished: best dev ${best.metric} ${best.value.toFixed(4)} at step ${best.step}; student in ${exported.dir}`
+      : `run ${folder.id} finished; student in ${exported.dir}`;
+    sink.emit({ type: 'run-finished', ...(best ? { best } : {}), studentDir: exported.dir, durationMs: Date.now() - started, summary });
+    folder.writeInfo({ status: 'finished', message: summary });
+    return { runDir: folder.dir, status: 'finished', best, studentDir: exported.dir };
+  } catch (e) {
+    const ck = safe(lastCheckpoint);
+    const base = { lastCheckpoint: ck ?? undefined };
+    if (e instanceof NonFiniteLossError) {
+      sink.emit({ type: 'run-failed', reason: e.message, where: e.term, fix: 'lower optim.lr, raise optim.warmup or check the data; resume continues from the last good checkpoint', ...base });
+    } else if (isUserError(e)) {
+      sink.emit({ type: 'run-failed', reason: e.message, ...(e.where ? { where: e.where } : {}), ...(e.fix ? { fix: e.fix } : {}), ...base });
+    } else {
+      sink.emit({ type: 'run-failed', reason: e instanceof Error ? `${e.message}` : String(e), ...base });
+    }
+    folder.writeInfo({ status: 'failed', message: e instanceof Error ? e.message : String(e) });
+    return { runDir: folder.dir, status: 'failed', error: e };
+  } finally {
+    for (const d of disposables) {
+      try { d.dispose(); } catch { /* already disposed */ }
+    }
+  }
+}
+
+const LOSS_EVENT_NAMES = { attentionKl: 'attention-kl', clsCosine: 'cls-cosine', softLabel: 'soft-label', hardLabel: 'hard-label' } as const;
+
+function safe<T>(f: () => T): T | null {
+  try { return f(); } catch { return null; }
+}
+
+function loadStep(dir: string): number {
+  return loadTrainingCheckpoint(dir).state.position.globalStep;
+}
+
+function stopped(folder: RunFolder, sink: EventSink, io: RunIO, checkpoint: string): RunOutcome {
+  sink.emit({ type: 'run-stopped', signal: io.stop.requested ?? 'stop', checkpoint });
+  folder.writeInfo({ status: 'stopped', message: `stopped by ${io.stop.requested}; resume with: distillery resume ${folder.dir}` });
+  return { runDir: folder.dir, status: 'stopped' };
+}
+
+async function prepare(folder: RunFolder, config: ResolvedConfig, io: RunIO): Promise<Prepared> {
+  const backend = await initBackend(io.backend ?? config.backend);
+  const t = config.teacher;
+  let tokenizer: WordPieceTokenizer;
+  let vocabFile: string;
+  if ('checkpoint' in t) {
+    tokenizer = WordPieceTokenizer.fromModelDir(t.checkpoint);
+    vocabFile = path.join(t.checkpoint, 'vocab.txt');
+  } else if (!isScratchTraining(t.train)) {
+    tokenizer = WordPieceTokenizer.fromModelDir(t.train.from);
+    vocabFile = path.join(t.train.from, 'vocab.txt');
+  } else if (t.train.vocab) {
+    tokenizer = WordPieceTokenizer.fromVocabFile(t.train.vocab);
+    vocabFile = t.train.vocab;
+  } else {
+    vocabFile = folder.vocabFile;
+    if (!fs.existsSync(vocabFile)) {
+      const { readTaskDatasets } = await import('./task-data');
+      const { train } = readTaskDatasets(config.task);
+      const texts = train.examples.flatMap((e) => (e.textB === undefined ? [e.textA] : [e.textA, e.textB]));
+      writeFileAtomic(vocabFile, buildWordPieceVocab(texts, { maxSize: 8000, lowercase: true }).join('\n') + '\n');
+    }
+    tokenizer = WordPieceTokenizer.fromVocabFile(vocabFile);
+  }
+  const data = loadTaskData(config.task, tokenizer, config.optim.seed);
+  if (data.train.encodings.length === 0) throw new UserError('the training set is empty', { where: 'task', fix: 'check task.dataDir and task.trainFraction' });
+  return { backend, tokenizer, data, vocabFile, doLowerCase: tokenizer.options.lowercase };
+}
+
+function applyDropout(c: BertConfig, dropout: number | undefined): BertConfig {
+  return dropout === undefined ? c : { ...c, hiddenDropoutProb: dropout, attentionProbsDropoutProb: dropout };
+}
+
+export function planFor(config: ResolvedConfig, pairs: LayerPair[]): Stage[] {
+  if (config.algorithm === 'custom') {
+    return planCustomStages(config.stages.custom ?? [], pairs);
+  }
+  return planStages(config.algorithm, {
+    pairs,
+    internal: { attentionKl: config.losses.attentionKl > 0, clsCosine: config.losses.clsCosine > 0 },
+    hardLabels: config.losses.hardLabel > 0,
+    epochsPerLayer: config.stages.epochsPerLayer,
+    internalAllEpochs: config.stages.internalAllEpochs,
+    classificationEpochs: config.stages.classificationEpochs,
+    patience: config.stages.patience,
+  });
+}
+
+function buildStudent(config: ResolvedConfig, sCfg: BertConfig, teacherTensors: Map<string, { shape: number[]; data: Float32Array }>, teacherCfg: BertConfig, pairs: LayerPair[], resume: TrainingCheckpoint | undefined): BertModel {
+  if (resume && resume.state.phase === 'student') {
+    return BertModel.fromNamedTensors(sCfg, resume.weights, { source: path.join(resume.dir, 'model.safetensors') });
+  }
+  const init = config.student.init;
+  if (init === 'teacher-layers') {
+    return BertModel.fromNamedTensors(sCfg, initStudentFromTeacher(teacherTensors, teacherCfg, sCfg, pairs), { source: 'teacher' });
+  }
+  if (init === 'random') {
+    // Keep the teacher's task head size and labels; everything else fresh.
+    return BertModel.randomInit(sCfg, config.optim.seed + 1);
+  }
+  const ck = loadCheckpoint(init.checkpoint, { numLabels: sCfg.numLabels, labels: sCfg.labels, regression: sCfg.problemType === 'regression' });
+  const c = ck.config;
+  if (c.numHiddenLayers !== sCfg.numHiddenLayers || c.hiddenSize !== sCfg.hiddenSize || c.numAttentionHeads !== sCfg.numAttentionHeads || c.intermediateSize !== sCfg.intermediateSize) {
+    throw new UserError(
+      `the student checkpoint has ${c.numHiddenLayers} layers, hidden ${c.hiddenSize}, ${c.numAttentionHeads} heads, intermediate ${c.intermediateSize}; the config asks for ${sCfg.numHiddenLayers}, ${sCfg.hiddenSize}, ${sCfg.numAttentionHeads}, ${sCfg.intermediateSize}`,
+      { where: 'student.init.checkpoint', fix: 'set student.layers/hiddenSize/heads/intermediateSize to match the checkpoint' },
+    );
+  }
+  return BertModel.fromNamedTensors({ ...sCfg, vocabSize: c.vocabSize }, ck.tensors, { initHeadSeed: config.optim.seed, source: init.checkpoint });
+}
+
+/** The dev example shown in attention heatmaps: the first one of 8–32 tokens (else the shortest). */
+function pickSample(data: TaskData) {
+  const encs = data.dev.encodings;
+  if (encs.length === 0) return undefined;
+  return encs.find((e) => e.inputIds.length >= 8 && e.inputIds.length <= 32) ?? [...encs].sort((a, b) => a.inputIds.length - b.inputIds.length)[0];
+}

@@ -1,0 +1,157 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ALGORITHMS, planCustomStages, planStages, type CustomStageSpec, type PlanOptions, type Stage, type StageLosses } from '../src/distill/plan';
+import { resolveMapping, type LayerPair } from '../src/distill/mapping';
+import { UserError } from '../src/util/errors';
+
+const P = (student: number, teacher: number): LayerPair => ({ student, teacher });
+const SIX_OF_TWELVE = resolveMapping('every-other', 6, 12);
+const TWO_OF_FOUR = resolveMapping('every-other', 2, 4);
+
+const INTERNAL: StageLosses = { attentionKl: true, clsCosine: true, softLabel: false, hardLabel: false };
+const NONE: StageLosses = { attentionKl: false, clsCosine: false, softLabel: false, hardLabel: false };
+
+function options(pairs: LayerPair[], over: Partial<PlanOptions> = {}): PlanOptions {
+  return {
+    pairs,
+    internal: { attentionKl: true, clsCosine: true },
+    hardLabels: false,
+    epochsPerLayer: 1,
+    internalAllEpochs: 4,
+    classificationEpochs: 3,
+    patience: 2,
+    ...over,
+  };
+}
+
+function classification(index: number, softLabel: boolean, hardLabel: boolean, patience: number | null = 2): Stage {
+  return { index, name: 'classification', kind: 'classification', layers: [], losses: { ...NONE, softLabel, hardLabel }, epochs: 3, patience, selectBest: true };
+}
+
+function internal(index: number, name: string, layers: LayerPair[], epochs = 1, losses: StageLosses = INTERNAL): Stage {
+  return { index, name, kind: 'internal', layers, losses, epochs, patience: 2, selectBest: false };
+}
+
+function assertUserError(fn: () => unknown, where: string, message: RegExp): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof UserError, `expected a UserError, got ${String(e)}`);
+    assert.equal(e.where, where);
+    assert.match(e.message, message);
+    assert.ok(e.fix, 'a fix is suggested');
+    return true;
+  });
+}
+
+test('ALGORITHMS lists the six algorithms', () => {
+  assert.deepEqual([...ALGORITHMS], ['hard', 'soft', 'hard+soft', 'internal-all', 'pid', 'sid']);
+});
+
+test('hard / soft / hard+soft are a single classification stage (hardLabels ignored)', () => {
+  for (const pairs of [SIX_OF_TWELVE, TWO_OF_FOUR]) {
+    assert.deepEqual(planStages('hard', options(pairs)), [classification(0, false, true)]);
+    assert.deepEqual(planStages('soft', options(pairs, { hardLabels: true })), [classification(0, true, false)]);
+    assert.deepEqual(planStages('hard+soft', options(pairs)), [classification(0, true, true)]);
+  }
+  // No internal loss and no pairs are needed for output-only algorithms.
+  assert.deepEqual(planStages('soft', options([], { internal: { attentionKl: false, clsCosine: false }, patience: null })), [classification(0, true, false, null)]);
+});
+
+test('internal-all: one stage with every pair, then classification', () => {
+  assert.deepEqual(planStages('internal-all', options(SIX_OF_TWELVE)), [
+    internal(0, 'all layers', [P(1, 2), P(2, 4), P(3, 6), P(4, 8), P(5, 10), P(6, 12)], 4),
+    classification(1, true, false),
+  ]);
+  assert.deepEqual(planStages('internal-all', options(TWO_OF_FOUR, { hardLabels: true })), [
+    internal(0, 'all layers', [P(1, 2), P(2, 4)], 4),
+    classification(1, true, true),
+  ]);
+});
+
+test('pid: one stage per pair, bottom-up, then classification', () => {
+  assert.deepEqual(planStages('pid', options(SIX_OF_TWELVE)), [
+    internal(0, 'layer 1', [P(1, 2)]),
+    internal(1, 'layer 2', [P(2, 4)]),
+    internal(2, 'layer 3', [P(3, 6)]),
+    internal(3, 'layer 4', [P(4, 8)]),
+    internal(4, 'layer 5', [P(5, 10)]),
+    internal(5, 'layer 6', [P(6, 12)]),
+    classification(6, true, false),
+  ]);
+  assert.deepEqual(planStages('pid', options(TWO_OF_FOUR, { epochsPerLayer: 2, hardLabels: true })), [
+    internal(0, 'layer 1', [P(1, 2)], 2),
+    internal(1, 'layer 2', [P(2, 4)], 2),
+    classification(2, true, true),
+  ]);
+});
+
+test('sid: stages stack the pairs [1], [1,2], …, [all], then classification', () => {
+  const m = SIX_OF_TWELVE;
+  assert.deepEqual(planStages('sid', options(m)), [
+    internal(0, 'layer 1', [P(1, 2)]),
+    internal(1, 'layers 1-2', [P(1, 2), P(2, 4)]),
+    internal(2, 'layers 1-3', m.slice(0, 3)),
+    internal(3, 'layers 1-4', m.slice(0, 4)),
+    internal(4, 'layers 1-5', m.slice(0, 5)),
+    internal(5, 'layers 1-6', m),
+    classification(6, true, false),
+  ]);
+  assert.deepEqual(planStages('sid', options(TWO_OF_FOUR)), [
+    internal(0, 'layer 1', [P(1, 2)]),
+    internal(1, 'layers 1-2', [P(1, 2), P(2, 4)]),
+    classification(2, true, false),
+  ]);
+});
+
+test('internal stages carry only the enabled internal losses; explicit sparse mappings are named by layer', () => {
+  const attentionOnly: StageLosses = { ...NONE, attentionKl: true };
+  const sparse = resolveMapping([[4, 12], [2, 6]], 4, 12);
+  assert.deepEqual(planStages('sid', options(sparse, { internal: { attentionKl: true, clsCosine: false } })), [
+    internal(0, 'layer 2', [P(2, 6)], 1, attentionOnly),
+    internal(1, 'layers 2, 4', [P(2, 6), P(4, 12)], 1, attentionOnly),
+    classification(2, true, false),
+  ]);
+  const plan = planStages('pid', options(TWO_OF_FOUR, { internal: { attentionKl: false, clsCosine: true } }));
+  assert.deepEqual(plan[0].losses, { ...NONE, clsCosine: true });
+});
+
+test('planStages errors: internal algorithms need an internal loss and pairs; counts are checked', () => {
+  for (const algorithm of ['internal-all', 'pid', 'sid'] as const) {
+    assertUserError(() => planStages(algorithm, options(SIX_OF_TWELVE, { internal: { attentionKl: false, clsCosine: false } })), 'losses', /both internal losses are off/);
+    assertUserError(() => planStages(algorithm, options([])), 'mapping', /at least one mapped layer pair/);
+  }
+  assertUserError(() => planStages('pid', options(TWO_OF_FOUR, { epochsPerLayer: 0 })), 'stages.epochsPerLayer', /whole number ≥ 1, got 0/);
+  assertUserError(() => planStages('internal-all', options(TWO_OF_FOUR, { internalAllEpochs: 1.5 })), 'stages.internalAllEpochs', /got 1.5/);
+  assertUserError(() => planStages('hard', options(TWO_OF_FOUR, { classificationEpochs: -1 })), 'stages.classificationEpochs', /got -1/);
+  assertUserError(() => planStages('hard', options(TWO_OF_FOUR, { patience: 0 })), 'stages.patience', /patience/);
+  assertUserError(() => planStages('distil' as never, options(TWO_OF_FOUR)), 'algorithm', /unknown algorithm "distil"/);
+});
+
+test('custom stages: layers pick mapped pairs, kinds and defaults follow the losses', () => {
+  const specs: CustomStageSpec[] = [
+    { layers: [3, 1], losses: ['attention-kl'], epochs: 2 },
+    { losses: ['attention-kl', 'cls-cosine'], epochs: 1, patience: 3 },
+    { name: 'joint', layers: [6], losses: ['cls-cosine', 'soft-label'], epochs: 1 },
+    { losses: ['soft-label', 'hard-label'], epochs: 5, selectBest: false },
+  ];
+  assert.deepEqual(planCustomStages(specs, SIX_OF_TWELVE), [
+    { index: 0, name: 'layers 1, 3', kind: 'internal', layers: [P(1, 2), P(3, 6)], losses: { ...NONE, attentionKl: true }, epochs: 2, patience: null, selectBest: false },
+    { index: 1, name: 'all layers', kind: 'internal', layers: SIX_OF_TWELVE, losses: INTERNAL, epochs: 1, patience: 3, selectBest: false },
+    { index: 2, name: 'joint', kind: 'classification', layers: [P(6, 12)], losses: { ...NONE, clsCosine: true, softLabel: true }, epochs: 1, patience: null, selectBest: true },
+    { index: 3, name: 'classification', kind: 'classification', layers: [], losses: { ...NONE, softLabel: true, hardLabel: true }, epochs: 5, patience: null, selectBest: false },
+  ]);
+});
+
+test('custom stages: errors name the stage and field', () => {
+  const sparse = resolveMapping([[1, 4], [3, 12]], 3, 12);
+  assertUserError(() => planCustomStages([{ losses: ['attention-kl'], epochs: 1 }, { layers: [1, 2], losses: ['attention-kl'], epochs: 1 }], sparse),
+    'stages[1].layers[1]', /student layer 2 has no teacher layer in the mapping/);
+  assertUserError(() => planCustomStages([{ layers: [1, 1], losses: ['cls-cosine'], epochs: 1 }], sparse), 'stages[0].layers[1]', /listed twice/);
+  assertUserError(() => planCustomStages([{ layers: [1], losses: ['soft-label'], epochs: 1 }], sparse), 'stages[0].layers', /only apply to internal losses/);
+  assertUserError(() => planCustomStages([{ layers: [], losses: ['cls-cosine'], epochs: 1 }], sparse), 'stages[0].layers', /non-empty/);
+  assertUserError(() => planCustomStages([{ losses: ['soft-label', 'kd' as never], epochs: 1 }], sparse), 'stages[0].losses[1]', /unknown loss "kd"/);
+  assertUserError(() => planCustomStages([{ losses: [], epochs: 1 }], sparse), 'stages[0].losses', /at least one loss/);
+  assertUserError(() => planCustomStages([{ losses: ['hard-label'], epochs: 0 }], sparse), 'stages[0].epochs', /≥ 1/);
+  assertUserError(() => planCustomStages([{ losses: ['hard-label'], epochs: 1, patience: 0.5 }], sparse), 'stages[0].patience', /patience/);
+  assertUserError(() => planCustomStages([{ losses: ['attention-kl'], epochs: 1 }], []), 'stages[0].losses', /mapping has no pairs/);
+  assertUserError(() => planCustomStages([], sparse), 'stages', /empty/);
+});
