@@ -30,8 +30,18 @@ export function isBackendRequest(s: string): s is BackendRequest {
 
 function loadTensorflow(pkg: string): void {
   // A plain require: the package registers the 'tensorflow' backend with the shared tfjs-core.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  require(pkg);
+  // A half-installed package (its libtensorflow download failed) registers its kernels, then
+  // throws; keep its "already registered" chatter off the user's terminal.
+  const { warn, log } = console;
+  console.warn = () => undefined;
+  console.log = () => undefined;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require(pkg);
+  } finally {
+    console.warn = warn;
+    console.log = log;
+  }
 }
 
 async function tryKind(kind: BackendKind): Promise<void> {

@@ -103,6 +103,8 @@ export interface StepEvent extends EventBase {
   gradNorm: number;
   examplesPerSec: number;
   elapsedMs: number;
+  /** TF.js tensors alive after the step (flat over a run unless something leaks). */
+  liveTensors?: number;
 }
 
 export interface EvalEvent extends EventBase {
@@ -336,7 +338,7 @@ const EVENT_FIELDS: Record<TrainerEventType, FieldChecks> = {
   step: {
     step: isInt, stage: isInt, epoch: isInt, lr: isNumber, loss: isNumber,
     terms: arrayOf(shape({ name: lossName, 'layer?': isInt, value: isNumber, weight: isNumber })),
-    gradNorm: isNumber, examplesPerSec: isNumber, elapsedMs: isNumber,
+    gradNorm: isNumber, examplesPerSec: isNumber, elapsedMs: isNumber, 'liveTensors?': isInt,
   },
   eval: {
     step: isInt, stage: isInt, epoch: isInt, split: isString,

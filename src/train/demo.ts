@@ -33,18 +33,17 @@ export interface DemoResult {
 
 export const DEMO_ALGORITHMS = ['soft', 'pid', 'sid'] as const;
 
-export function demoConfigs(dir: string, quick: boolean): Record<(typeof DEMO_ALGORITHMS)[number], object> {
-  const size = quick ? { train: 600, dev: 200 } : { train: 3000, dev: 600 };
+export function demoConfigs(quick: boolean): Record<(typeof DEMO_ALGORITHMS)[number], object> {
   const base = {
     task: {
       name: 'custom',
       maxSeqLen: 32,
-      custom: { train: 'data/train.tsv', dev: 'data/dev.tsv', format: 'tsv', textA: 'sentence1', textB: 'sentence2', label: 'label', labels: ['0', '1'] },
+      custom: { train: 'data/train.tsv', dev: 'data/dev.tsv', format: 'tsv', textA: 'sentence', label: 'label', labels: ['0', '1'] },
     },
     student: { layers: 2, init: 'teacher-layers' },
     mapping: 'every-other',
     losses: { attentionKl: 1, clsCosine: 1, softLabel: { weight: 1, temperature: 2 } },
-    stages: { epochsPerLayer: quick ? 1 : 2, classificationEpochs: quick ? 2 : 4 },
+    stages: { epochsPerLayer: 1, classificationEpochs: quick ? 2 : 3 },
     optim: { lr: 1e-3, batchSize: 32, warmup: 0.1, seed: 7, dropout: 0 },
     runsDir: 'runs',
   };
@@ -53,13 +52,12 @@ export function demoConfigs(dir: string, quick: boolean): Record<(typeof DEMO_AL
       from: 'scratch',
       architecture: { layers: 4, hiddenSize: 64, heads: 4, intermediateSize: 128, maxPositions: 64 },
       vocab: 'data/vocab.txt',
-      epochs: quick ? 4 : 10,
+      epochs: quick ? 3 : 4,
       lr: 1e-3,
       batchSize: 32,
     },
     output: 'teacher',
   };
-  void size;
   return {
     soft: { ...base, name: 'demo-soft', teacher, algorithm: 'soft' },
     pid: { ...base, name: 'demo-pid', teacher: { checkpoint: 'teacher' }, algorithm: 'pid' },
@@ -68,7 +66,7 @@ export function demoConfigs(dir: string, quick: boolean): Record<(typeof DEMO_AL
 }
 
 export function demoDataSizes(quick: boolean): { train: number; dev: number } {
-  return quick ? { train: 600, dev: 200 } : { train: 3000, dev: 600 };
+  return quick ? { train: 600, dev: 200 } : { train: 2000, dev: 400 };
 }
 
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
@@ -78,9 +76,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const data = path.join(dir, 'data');
   if (!fs.existsSync(path.join(data, 'train.tsv'))) {
     generateDemoTask(data, { trainSize: sizes.train, devSize: sizes.dev, seed: 2020 });
-    o.stderr.write(`generated the demo task in ${data} (${sizes.train} train / ${sizes.dev} dev pairs): "is the animal of sentence 2 one of the animals of sentence 1?"\n`);
+    o.stderr.write(`generated the demo task in ${data} (${sizes.train} train / ${sizes.dev} dev sentences): "in 'the X chased the Y', is X a predator?"\n`);
   }
-  const configs = demoConfigs(dir, o.quick);
+  const configs = demoConfigs(o.quick);
   const outcomes: RunOutcome[] = [];
   for (const algo of DEMO_ALGORITHMS) {
     const file = path.join(dir, `${algo}.distill.json`);

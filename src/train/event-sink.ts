@@ -51,7 +51,7 @@ export class EventSink {
         const now = Date.now();
         if (!this.opts.interactive || now - this.lastStepLine < 200) return;
         this.lastStepLine = now;
-        err.write(`${clear}  step ${e.step} epoch ${e.epoch + 1} loss ${e.loss.toFixed(4)} lr ${e.lr.toExponential(2)} ${e.examplesPerSec.toFixed(1)} ex/s`);
+        err.write(`${clear}  step ${e.step} epoch ${e.epoch} loss ${e.loss.toFixed(4)} lr ${e.lr.toExponential(2)} ${e.examplesPerSec.toFixed(1)} ex/s`);
         break;
       }
       case 'eval': {

@@ -55,6 +55,8 @@ export interface LoopSetup {
   sample?: Encoding;
   /** Added to stage indices in events, so teacher and student stages number as one plan. */
   stageOffset: number;
+  /** Added to step numbers in events, so student steps follow the teacher's on one axis. */
+  stepOffset: number;
 }
 
 export type LoopResult = { outcome: 'finished'; best: TrainingState['best'] } | { outcome: 'stopped'; checkpoint: string };
@@ -181,7 +183,7 @@ export class TrainingLoop {
     const dir = saveTrainingCheckpoint(this.s.checkpointsDir, ck);
     pruneCheckpoints(this.s.checkpointsDir, Math.max(1, this.s.keepCheckpoints));
     this.lastCheckpoint = dir;
-    this.sink.emit({ type: 'checkpoint', step: ck.state.position.globalStep, path: dir, reason });
+    this.sink.emit({ type: 'checkpoint', step: this.s.stepOffset + ck.state.position.globalStep, path: dir, reason });
     return dir;
   }
 
@@ -232,15 +234,16 @@ export class TrainingLoop {
       if (bad >= 0 || !Number.isFinite(loss) || !Number.isFinite(clipped.norm)) {
         tf.dispose(Object.values(clipped.grads));
         const t = bad >= 0 ? meta[bad] : { name: 'gradient norm', layer: undefined };
-        throw new NonFiniteLossError(t.name, t.layer, globalStep + 1);
+        throw new NonFiniteLossError(t.name, t.layer, s.stepOffset + globalStep + 1);
       }
       optimizer.applyGradients(clipped.grads, lr);
       tf.dispose(Object.values(clipped.grads));
       const elapsedMs = Date.now() - started;
       this.sink.emit({
-        type: 'step', step: globalStep + 1, stage: si + s.stageOffset, epoch, lr, loss,
+        type: 'step', step: s.stepOffset + globalStep + 1, stage: si + s.stageOffset, epoch: epoch + 1, lr, loss,
         terms: meta.map((m, i) => ({ name: m.name, ...(m.layer !== undefined ? { layer: m.layer } : {}), value: values[i], weight: m.weight })),
         gradNorm: clipped.norm, examplesPerSec: rows.length / Math.max(1e-3, elapsedMs / 1000), elapsedMs,
+        liveTensors: tf.memory().numTensors,
       });
     } finally {
       tf.dispose(kept);
@@ -267,18 +270,18 @@ export class TrainingLoop {
       criterion = outcome.mainMetric.value;
       improved = tracking.best === null || criterion > tracking.best;
       if (stage.selectBest && Number.isFinite(criterion) && (this.best === null || criterion > this.best.value)) {
-        this.best = { metric: outcome.mainMetric.name, value: criterion, step };
+        this.best = { metric: outcome.mainMetric.name, value: criterion, step: s.stepOffset + step };
         isBest = true;
       }
     }
     if (improved) { tracking.best = criterion; tracking.badEvals = 0; } else tracking.badEvals++;
     this.sink.emit({
-      type: 'eval', step, stage: si + s.stageOffset, epoch, split: 'dev', metrics: outcome.metrics,
+      type: 'eval', step: s.stepOffset + step, stage: si + s.stageOffset, epoch: epoch + 1, split: 'dev', metrics: outcome.metrics,
       mainMetric: outcome.mainMetric, perLayer: outcome.perLayer, isBest,
     });
     if (isBest) {
       const dir = s.saveBest(s.model);
-      this.sink.emit({ type: 'checkpoint', step, path: dir, reason: 'best' });
+      this.sink.emit({ type: 'checkpoint', step: s.stepOffset + step, path: dir, reason: 'best' });
     }
     if (s.sample && s.teacher) this.emitAttentionSample(step);
     return stage.patience !== null && tracking.badEvals >= stage.patience;
@@ -319,6 +322,6 @@ export class TrainingLoop {
     }));
     tf.dispose(maps.flat());
     disposeInputs(inputs);
-    this.sink.emit({ type: 'attention-sample', step, tokens: enc.tokens, layers });
+    this.sink.emit({ type: 'attention-sample', step: s.stepOffset + step, tokens: enc.tokens, layers });
   }
 }

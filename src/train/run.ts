@@ -150,8 +150,11 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
     }), config.optim.dropout);
     const pairs = resolveMapping(config.mapping, sCfg.numHiddenLayers, teacherCfg.numHiddenLayers);
     const stages = planFor(config, pairs);
-    const plannedTeacher: PlannedStage[] = teacherTraining ? [{ index: 0, name: 'teacher training', kind: 'teacher', layers: [], losses: ['hard-label'], epochs: teacherTraining.stage.epochs }] : [];
+    // A run that trains its teacher numbers the teacher stage first, also when resumed after it.
+    const teacherPlan = 'train' in teacherSpec ? teacherSpec.train : undefined;
+    const plannedTeacher: PlannedStage[] = teacherPlan ? [{ index: 0, name: 'teacher training', kind: 'teacher', layers: [], losses: ['hard-label'], epochs: teacherPlan.epochs }] : [];
     const offset = plannedTeacher.length;
+    const teacherSteps = teacherPlan ? teacherPlan.epochs * Math.ceil(prep.data.train.encodings.length / teacherPlan.batchSize) : 0;
     const plan: PlannedStage[] = [
       ...plannedTeacher,
       ...stages.map((s) => ({
@@ -192,7 +195,7 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
       const loop = new TrainingLoop({
         ...common, phase: 'teacher', model: teacherTraining.model, pairs: [], headAverage: false, stages: [teacherTraining.stage],
         weights: { ...weights, hardLabel: 1 }, optim: { ...config.optim, lr: t.lr }, batchSize: t.batchSize,
-        checkpointsDir: folder.teacherCheckpointsDir, saveBest: saveHf(teacherOut), stageOffset: 0,
+        checkpointsDir: folder.teacherCheckpointsDir, saveBest: saveHf(teacherOut), stageOffset: 0, stepOffset: 0,
       }, sink, io.stop);
       lastCheckpoint = () => loop.latestCheckpoint();
       const r = await loop.run(teacherTraining.resume);
@@ -227,7 +230,7 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
       ...common, phase: 'student', model: student, teacher, pairs, projection,
       headAverage: config.losses.attentionKlHeads === 'average' && sCfg.numAttentionHeads !== teacherCk.config.numAttentionHeads,
       stages, weights, optim: config.optim, batchSize: config.optim.batchSize, checkpointsDir: folder.checkpointsDir,
-      saveBest: saveHf(folder.bestDir), sample, stageOffset: offset,
+      saveBest: saveHf(folder.bestDir), sample, stageOffset: offset, stepOffset: teacherSteps,
     }, sink, io.stop);
     lastCheckpoint = () => loop.latestCheckpoint();
     const r = await loop.run(resume);
