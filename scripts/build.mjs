@@ -1,13 +1,19 @@
-// Bundles each entry point with esbuild. TF.js packages stay external (the wasm backend loads its
-// binaries from node_modules, tfjs-node its native addon), with one exception: tfjs-core's
-// gradient registrations exist only as ES modules, so they are bundled. TF.js keeps its kernel and
-// gradient registries in one global, so the bundled registrations serve the external tfjs-core.
+// Bundles each entry point with esbuild:
+//   dist/cli.js        the trainer and CLI (Node)
+//   dist/extension.js  the VS Code extension host side (Node, `vscode` external)
+//   dist/webview.js    the dashboard (browser, IIFE) and dist/webview.css
+// TF.js packages stay external (the wasm backend loads its binaries from node_modules, tfjs-node
+// its native addon), with one exception: tfjs-core's gradient registrations exist only as ES
+// modules, so they are bundled. TF.js keeps its kernel and gradient registries in one global, so
+// the bundled registrations serve the external tfjs-core.
 import { build } from 'esbuild';
 import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 
 const require = createRequire(import.meta.url);
 const coreDir = path.dirname(require.resolve('@tensorflow/tfjs-core/package.json'));
+const watch = process.argv.includes('--watch');
 
 const bundleGradients = {
   name: 'bundle-tfjs-gradients',
@@ -18,9 +24,7 @@ const bundleGradients = {
   },
 };
 
-await build({
-  entryPoints: { cli: 'src/cli/main.ts' },
-  outdir: 'dist',
+const node = {
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -31,4 +35,24 @@ await build({
   // jsonc-parser's CommonJS build is UMD with dynamic requires esbuild cannot follow; its ES build bundles cleanly.
   mainFields: ['module', 'main'],
   logLevel: 'warning',
-});
+};
+
+const jobs = [build({ ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist' })];
+if (existsSync('src/extension/extension.ts')) {
+  jobs.push(build({ ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' }));
+}
+if (existsSync('webview/src/main.ts')) {
+  jobs.push(build({
+    entryPoints: { webview: 'webview/src/main.ts' },
+    outdir: 'dist',
+    bundle: true,
+    platform: 'browser',
+    target: 'es2022',
+    format: 'iife',
+    sourcemap: true,
+    minify: !watch,
+    loader: { '.css': 'css' },
+    logLevel: 'warning',
+  }));
+}
+await Promise.all(jobs);

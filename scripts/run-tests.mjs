@@ -1,7 +1,7 @@
 // Type-checks, builds, then runs every test/**/*.test.ts with Node's own test runner (through tsx),
 // so the output ends with node:test's summary. Pass file names to run a subset.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 function run(cmd, args) {
@@ -21,7 +21,10 @@ function findTests(dir) {
 
 const selected = process.argv.slice(2);
 if (selected.length === 0) {
-  run('npx', ['tsc', '--noEmit', '-p', 'tsconfig.json']);
+  // Every TypeScript project in the repo: engine/CLI/tests, extension host, webview.
+  for (const project of ['tsconfig.json', 'tsconfig.extension.json', 'webview/tsconfig.json']) {
+    if (existsSync(project)) run('npx', ['tsc', '--noEmit', '-p', project]);
+  }
   run('node', ['scripts/build.mjs']);
 }
 const files = selected.length ? selected : findTests('test');
