@@ -1,7 +1,8 @@
 /**
  * A small typed command-line parser: `--flag value`, `--flag=value`, boolean `--flag`/`--no-flag`,
  * repeated flags for lists, `--` to end flags. Unknown flags and missing values are UserErrors that
- * name the flag and suggest the closest known one.
+ * name the flag and suggest the closest known one. Their `where` is the flag (or none, for
+ * positionals): the CLI already prefixes every message with `distillery <verb>:`.
  */
 import { UserError } from '../util/errors';
 
@@ -60,7 +61,7 @@ export function parseArgs(argv: readonly string[], flags: readonly FlagSpec[], p
     const arg = argv[i];
     if (onlyPositionals || !arg.startsWith('--') || arg === '-') {
       if (!onlyPositionals && arg.startsWith('-') && arg !== '-' && !/^-\d/.test(arg)) {
-        throw new UserError(`unknown option "${arg}"`, { where: `distillery ${verb}`, fix: `run \`distillery ${verb} --help\` for the options` });
+        throw new UserError('unknown option', { where: arg, fix: `run \`distillery ${verb} --help\` for the options` });
       }
       out.positionals.push(arg);
       continue;
@@ -78,25 +79,25 @@ export function parseArgs(argv: readonly string[], flags: readonly FlagSpec[], p
     }
     if (!spec) {
       const guess = closest(name, [...byName.keys()]);
-      throw new UserError(`unknown option "--${name}"`, {
-        where: `distillery ${verb}`,
+      throw new UserError('unknown option', {
+        where: `--${name}`,
         fix: guess ? `did you mean --${guess}?` : `run \`distillery ${verb} --help\` for the options`,
       });
     }
     if (spec.type === 'boolean') {
       if (inline !== undefined && !['true', 'false'].includes(inline)) {
-        throw new UserError(`--${spec.name} takes no value (got "${inline}")`, { where: `distillery ${verb}` });
+        throw new UserError(`takes no value (got "${inline}")`, { where: `--${spec.name}`, fix: `write --${spec.name} or --no-${spec.name}` });
       }
       out.flags.set(spec.name, negated ? false : inline !== 'false');
       continue;
     }
     const value = inline ?? argv[++i];
     if (value === undefined || (inline === undefined && value.startsWith('--'))) {
-      throw new UserError(`--${spec.name} needs a value${spec.value ? ` (${spec.value})` : ''}`, { where: `distillery ${verb}` });
+      throw new UserError(`needs a value${spec.value ? ` (${spec.value})` : ''}`, { where: `--${spec.name}`, fix: `write --${spec.name} ${spec.value ?? 'VALUE'}` });
     }
     if (spec.type === 'number') {
       const n = Number(value);
-      if (!Number.isFinite(n)) throw new UserError(`--${spec.name} must be a number (got "${value}")`, { where: `distillery ${verb}` });
+      if (value.trim() === '' || !Number.isFinite(n)) throw new UserError(`must be a number (got "${value}")`, { where: `--${spec.name}` });
       out.flags.set(spec.name, n);
     } else if (spec.type === 'list') {
       const prev = out.flags.get(spec.name);
@@ -108,10 +109,10 @@ export function parseArgs(argv: readonly string[], flags: readonly FlagSpec[], p
   const required = positionals.filter((p) => !p.optional);
   if (out.positionals.length < required.length) {
     const missing = required.slice(out.positionals.length).map((p) => `<${p.name}>`).join(' ');
-    throw new UserError(`missing ${missing}`, { where: `distillery ${verb}`, fix: `run \`distillery ${verb} --help\`` });
+    throw new UserError(`missing ${missing}`, { fix: `run \`distillery ${verb} --help\`` });
   }
   if (out.positionals.length > positionals.length) {
-    throw new UserError(`unexpected argument "${out.positionals[positionals.length]}"`, { where: `distillery ${verb}`, fix: `run \`distillery ${verb} --help\`` });
+    throw new UserError(`unexpected argument "${out.positionals[positionals.length]}"`, { fix: `run \`distillery ${verb} --help\`` });
   }
   return out;
 }
@@ -126,6 +127,14 @@ export class Flags {
   number(name: string): number | undefined {
     const v = this.parsed.flags.get(name);
     return typeof v === 'number' ? v : undefined;
+  }
+  /** A number flag that must be an integer of at least `min` (a UserError naming the flag otherwise). */
+  integer(name: string, min: number): number | undefined {
+    const v = this.number(name);
+    if (v !== undefined && (!Number.isInteger(v) || v < min)) {
+      throw new UserError(`must be an integer of at least ${min} (got ${v})`, { where: `--${name}` });
+    }
+    return v;
   }
   bool(name: string): boolean {
     return this.parsed.flags.get(name) === true;

@@ -6,11 +6,15 @@ model.safetensors, vocab.txt) and expected.json with inputs and the reference ou
 
 Run with Debian's /usr/bin/python3 (it has torch and numpy):
   /usr/bin/python3 test/reference/make_reference.py OUT_DIR --seed 1 --layers 2 --hidden 32 --heads 4
+
+With --text (and --text-pair) the inputs are that one text (pair) tokenised by the reference's own
+vocabulary, instead of two random pairs, so a test can feed the same text through the CLI.
 """
 import argparse
 import json
 import math
 import os
+import re
 import struct
 
 import numpy as np
@@ -165,6 +169,23 @@ def make_inputs(gen, vocab_size):
     return ids, tt, mask
 
 
+def text_inputs(text, pair, vocab):
+    """One sequence from text: lower-cased, split at whitespace and around punctuation, each word
+    looked up whole (the vocabulary has no ## pieces, so a word not in it is [UNK])."""
+    ids = {tok: i for i, tok in enumerate(vocab)}
+
+    def words(t):
+        return [ids.get(w, UNK) for w in re.findall(r'\w+|[^\w\s]', t.lower())]
+    first = words(text)
+    seq = [CLS] + first + [SEP]
+    types = [0] * len(seq)
+    if pair is not None:
+        second = words(pair)
+        seq += second + [SEP]
+        types += [1] * (len(second) + 1)
+    return [seq], [types], [[1] * len(seq)]
+
+
 def run(model, ids, tt, mask, dtype):
     m = model.to(dtype)
     m.train()  # dropout is 0; train mode keeps torch off its fused inference fast path
@@ -197,6 +218,8 @@ def main():
     ap.add_argument('--std', type=float, default=0.2, help='std of the Linear weights')
     ap.add_argument('--emb-std', type=float, default=0.5,
                     help='std of the embedding tables; a small value makes layer_norm_eps matter in the embeddings LayerNorm')
+    ap.add_argument('--text', default=None, help='compute on this text (tokenised by the reference vocabulary) instead of random pairs')
+    ap.add_argument('--text-pair', default=None, help='second segment for --text')
     a = ap.parse_args()
     if a.intermediate is None:
         a.intermediate = 4 * a.hidden
@@ -207,6 +230,13 @@ def main():
     model = ReferenceBert(a)
     randomize(model, a, gen)
     ids, tt, mask = make_inputs(gen, a.vocab_size)
+    if a.text is not None:
+        # Drawn above all the same, so the weights of a given seed do not depend on --text.
+        ids, tt, mask = text_inputs(a.text, a.text_pair, SPECIAL + WORDS)
+        if len(ids[0]) > a.max_pos:
+            ap.error(f'--text gives {len(ids[0])} tokens, more than --max-pos {a.max_pos}')
+    elif a.text_pair is not None:
+        ap.error('--text-pair needs --text')
 
     os.makedirs(a.out, exist_ok=True)
     write_safetensors(os.path.join(a.out, 'model.safetensors'), hf_tensors(model, a))

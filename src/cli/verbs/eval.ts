@@ -1,4 +1,6 @@
+import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
+import { closest } from '../args';
 import { Verb, BACKEND_FLAG, JSON_FLAG } from '../verb';
 import { writeJson, writeLine } from '../io';
 import { openModel, parseBackendFlag } from '../model-session';
@@ -42,30 +44,43 @@ export const evalVerb: Verb = {
   async run(flags, io) {
     const taskName = flags.string('task');
     const dataDir = flags.string('data');
-    if (!taskName) throw new UserError('--task is required', { where: 'distillery eval', fix: `pass --task with one of ${GLUE_TASK_NAMES.join(', ')}` });
-    if (!dataDir) throw new UserError('--data is required', { where: 'distillery eval', fix: 'pass --data with the folder that holds the task\'s TSV files' });
+    if (!taskName) throw new UserError('this option is required', { where: '--task', fix: `pass --task with one of ${GLUE_TASK_NAMES.join(', ')}` });
     const task = findGlueTask(taskName);
-    if (!task) throw new UserError(`unknown task "${taskName}"`, { where: '--task', fix: `use one of ${GLUE_TASK_NAMES.join(', ')}` });
+    if (!task) {
+      const guess = closest(taskName.toLowerCase().replace(/[-_\s]/g, ''), GLUE_TASK_NAMES);
+      throw new UserError(`unknown task "${taskName}"`, {
+        where: '--task',
+        fix: `${guess ? `did you mean ${guess}? ` : ''}use one of ${GLUE_TASK_NAMES.join(', ')}`,
+      });
+    }
+    if (!dataDir) {
+      throw new UserError('this option is required', { where: '--data', fix: `pass --data with the folder that holds the task's TSV files (the GLUE ${task.dirName} folder)` });
+    }
     const split = (flags.string('split') ?? 'dev') as Split;
     if (!SPLITS.includes(split) || !task.files[split]) {
       throw new UserError(`task ${task.name} has no split "${split}"`, { where: '--split', fix: `use one of ${SPLITS.filter((s) => task.files[s]).join(', ')}` });
     }
-    const batchSize = flags.number('batch-size') ?? 32;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError('--batch-size must be a positive integer', { where: '--batch-size' });
+    const batchSize = flags.integer('batch-size', 1) ?? 32;
+    const maxLenFlag = flags.integer('max-len', task.textB ? 3 : 2);
+    // Checked here so the message speaks of the flag, not of a config field.
+    if (!isDirectory(dataDir)) {
+      throw new UserError('no such folder', { where: dataDir, fix: `pass --data with the GLUE ${task.dirName} folder (it holds ${Object.values(task.files).join(', ')})` });
+    }
     const dataset = readGlueSplit(task, dataDir, split);
     const session = await openModel(flags.positionals[0], {
       backend: parseBackendFlag(flags.string('backend')),
       numLabels: task.isRegression ? 1 : task.labels.length,
-      labels: task.labels,
+      // A regression task has no class names; an empty list would ask for a zero-class head.
+      labels: task.isRegression ? undefined : task.labels,
       regression: task.isRegression,
     });
     const { model, tokenizer, checkpoint, backend } = session;
     const notes = [...checkpoint.notes];
-    if (!checkpoint.hasHead) notes.push('this checkpoint has no trained task head, so these metrics measure a random classifier');
+    if (!checkpoint.hasHead) notes.push('this checkpoint has no trained task head, so these metrics measure a randomly initialised head');
     for (const note of notes) writeLine(io.stderr, `note: ${note}`);
     writeLine(io.stderr, `backend: ${backend.kind}`);
 
-    const maxLen = Math.min(flags.number('max-len') ?? 128, checkpoint.config.maxPositionEmbeddings);
+    const maxLen = Math.min(maxLenFlag ?? 128, checkpoint.config.maxPositionEmbeddings);
     const encodings = dataset.examples.map((ex) => tokenizer.encode(ex.textA, ex.textB, maxLen));
     // Batch by length so padding is small; predictions go back to file order afterwards.
     const order = encodings.map((_, i) => i).sort((a, b) => encodings[a].inputIds.length - encodings[b].inputIds.length);
@@ -92,7 +107,11 @@ export const evalVerb: Verb = {
 
     const labelled = dataset.examples.every((e) => e.label !== null);
     const metrics = labelled ? computeMetrics(task, predictions, dataset.examples.map((e) => e.label as number)) : {};
-    if (!labelled) notes.push(`the ${split} split has no labels: no metrics, use --predictions to write them`);
+    if (!labelled) {
+      const note = `the ${split} split has no labels: no metrics, use --predictions to write them`;
+      notes.push(note);
+      writeLine(io.stderr, `note: ${note}`);
+    }
     const predFile = flags.string('predictions');
     if (predFile) {
       const lines = ['index\tprediction', ...dataset.examples.map((ex, i) => `${ex.index}\t${task.isRegression ? predictions[i].toFixed(3) : task.labels[predictions[i]]}`)];
@@ -112,4 +131,12 @@ export const evalVerb: Verb = {
     return 0;
   },
 };
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
 

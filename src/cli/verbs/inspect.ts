@@ -37,12 +37,14 @@ export const inspectVerb: Verb = {
   details: 'example: distillery inspect models/teacher --text "a gripping film" --json > out.json',
   async run(flags, io) {
     const text = flags.string('text');
-    if (text === undefined) throw new UserError('--text is required', { where: 'distillery inspect', fix: 'pass --text "your sentence"' });
+    if (text === undefined) throw new UserError('this option is required', { where: '--text', fix: 'pass --text "your sentence"' });
+    const pair = flags.string('text-pair');
+    const maxLenFlag = flags.integer('max-len', pair === undefined ? 2 : 3);
     const session = await openModel(flags.positionals[0], { backend: parseBackendFlag(flags.string('backend')) });
     const { model, tokenizer, checkpoint, backend } = session;
     const cfg = checkpoint.config;
-    const maxLen = flags.number('max-len') ?? cfg.maxPositionEmbeddings;
-    const enc = tokenizer.encode(text, flags.string('text-pair'), Math.min(maxLen, cfg.maxPositionEmbeddings));
+    const maxLen = maxLenFlag ?? cfg.maxPositionEmbeddings;
+    const enc = tokenizer.encode(text, pair, Math.min(maxLen, cfg.maxPositionEmbeddings));
     const n = enc.inputIds.length;
     const inputs = toBertInputs({
       size: 1, seqLen: n,
