@@ -1,0 +1,33 @@
+import * as path from 'node:path';
+import { Verb, JSON_FLAG } from '../verb';
+import { writeJson, writeLine } from '../io';
+import { buildReport } from '../../sweep/report';
+
+export const reportVerb: Verb = {
+  name: 'report',
+  summary: 'aggregate a sweep\'s run folders into a Markdown report: mean ± std tables, attention-KL per layer, SVG plots, commands',
+  positionals: [{ name: 'sweepDir', description: 'the folder `distillery sweep` wrote (its sweep.json and runs/)' }],
+  flags: [
+    { name: 'out', type: 'string', value: 'FILE', description: 'the report (default <sweepDir>/report.md); the SVG plots are written beside it' },
+    { name: 'sample-cell', type: 'string', value: 'ID', description: 'the cell whose teacher vs student attention maps are drawn (default: the best internal-distillation cell)' },
+    JSON_FLAG,
+  ],
+  details: 'Works on sweeps run on a cluster too: the run folders on the shared storage are the truth.',
+  async run(flags, io) {
+    const dir = flags.positionals[0];
+    const out = flags.string('out');
+    const command = `distillery report ${path.resolve(dir)}${out ? ` --out ${path.resolve(out)}` : ''}${flags.string('sample-cell') ? ` --sample-cell ${flags.string('sample-cell')}` : ''}`;
+    const r = buildReport(dir, { out, sampleCell: flags.string('sample-cell'), command });
+    const count = (s: string) => r.cells.filter((c) => c.status === s).length;
+    if (flags.bool('json')) {
+      await writeJson(io, {
+        file: r.file, svg: r.svgFiles, sampleCell: r.sampleCell, results: r.results,
+        cells: r.cells.map((c) => ({ id: c.id, kind: c.kind, status: c.status, runDir: c.runDir, best: c.summary?.best, reason: c.reason })),
+      });
+    } else {
+      writeLine(io.stdout, `wrote ${path.relative(process.cwd(), r.file) || r.file} and ${r.svgFiles.length} plot(s): ${count('finished')}/${r.cells.length} cells finished`
+        + `${count('failed') ? `, ${count('failed')} failed` : ''}${count('missing') ? `, ${count('missing')} missing` : ''}${count('unfinished') + count('stopped') ? `, ${count('unfinished') + count('stopped')} unfinished` : ''}`);
+    }
+    return 0;
+  },
+};
