@@ -1,0 +1,158 @@
+/**
+ * Editor support for *.distill.json: semantic diagnostics (debounced, as the user types), Quick
+ * Fixes, and a "▶ Start run" CodeLens at the top of the file. The validator (ajv and the schema)
+ * is loaded on first use, not at activation (load-validator.ts).
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { ConfigProblem } from '../config/parse';
+import type { RunManager } from './run-manager';
+import { loadValidator } from './load-validator';
+
+export const CONFIG_SELECTOR: vscode.DocumentSelector = [
+  { scheme: 'file', pattern: '**/*.distill.json' },
+  { scheme: 'untitled', pattern: '**/*.distill.json' },
+];
+
+const DEBOUNCE_MS = 300;
+
+export function isConfigDocument(doc: vscode.TextDocument): boolean {
+  return doc.fileName.endsWith('.distill.json') && (doc.uri.scheme === 'file' || doc.uri.scheme === 'untitled');
+}
+
+function toRange(doc: vscode.TextDocument, offset: number, length: number): vscode.Range {
+  return new vscode.Range(doc.positionAt(offset), doc.positionAt(offset + Math.max(1, length)));
+}
+
+export class ConfigDiagnostics implements vscode.Disposable {
+  private readonly collection = vscode.languages.createDiagnosticCollection('distillery');
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(private readonly log: vscode.LogOutputChannel) {
+    this.disposables.push(
+      this.collection,
+      vscode.workspace.onDidOpenTextDocument((d) => this.schedule(d, 0)),
+      vscode.workspace.onDidChangeTextDocument((e) => this.schedule(e.document, DEBOUNCE_MS)),
+      vscode.workspace.onDidSaveTextDocument((d) => this.schedule(d, 0)),
+      vscode.workspace.onDidCloseTextDocument((d) => this.collection.delete(d.uri)),
+      // Files a config names may have appeared meanwhile (a teacher download, a data folder).
+      vscode.window.onDidChangeActiveTextEditor((e) => e && this.schedule(e.document, 0)),
+    );
+    for (const d of vscode.workspace.textDocuments) this.schedule(d, 0);
+  }
+
+  schedule(doc: vscode.TextDocument, delay: number): void {
+    if (!isConfigDocument(doc)) return;
+    const key = doc.uri.toString();
+    const t = this.timers.get(key);
+    if (t) clearTimeout(t);
+    this.timers.set(key, setTimeout(() => {
+      this.timers.delete(key);
+      void this.validate(doc);
+    }, delay));
+  }
+
+  private async validate(doc: vscode.TextDocument): Promise<void> {
+    if (doc.isClosed) return;
+    const version = doc.version;
+    const text = doc.getText();
+    try {
+      const v = await loadValidator();
+      const { semantic } = v.validateForEditor(text, doc.fileName);
+      if (doc.isClosed || doc.version !== version) return;
+      this.collection.set(doc.uri, semantic.map((p) => toDiagnostic(doc, p, v.diagnosticMessage(p), v.DIAGNOSTIC_SOURCE)));
+    } catch (e) {
+      this.log.error(`validating ${doc.fileName}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    }
+  }
+
+  dispose(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+function toDiagnostic(doc: vscode.TextDocument, p: ConfigProblem, message: string, source: string): vscode.Diagnostic {
+  const d = new vscode.Diagnostic(
+    toRange(doc, p.range?.offset ?? 0, p.range?.length ?? 1),
+    message,
+    p.severity === 'warning' ? vscode.DiagnosticSeverity.Warning : vscode.DiagnosticSeverity.Error,
+  );
+  d.source = source;
+  d.code = p.pathText || undefined;
+  return d;
+}
+
+/**
+ * Quick Fixes for every engine problem under the cursor, schema ones included: the squiggle may
+ * come from the JSON language service, the fix from here.
+ */
+export class ConfigCodeActions implements vscode.CodeActionProvider {
+  static readonly metadata: vscode.CodeActionProviderMetadata = { providedCodeActionKinds: [vscode.CodeActionKind.QuickFix] };
+
+  /** The last validation, per document version: VS Code asks for actions on every cursor move. */
+  private cache: { uri: string; version: number; problems: ConfigProblem[]; ctx: { studentLayers?: number; teacherLayers?: number } } | undefined;
+
+  async provideCodeActions(doc: vscode.TextDocument, range: vscode.Range | vscode.Selection, context: vscode.CodeActionContext): Promise<vscode.CodeAction[]> {
+    if (!isConfigDocument(doc)) return [];
+    const v = await loadValidator();
+    const text = doc.getText();
+    if (this.cache?.uri !== doc.uri.toString() || this.cache.version !== doc.version) {
+      const o = v.outlineConfig(text, doc.fileName);
+      this.cache = {
+        uri: doc.uri.toString(), version: doc.version, problems: v.validateForEditor(text, doc.fileName).all,
+        ctx: { studentLayers: o.student.layers, teacherLayers: o.teacher.layers },
+      };
+    }
+    const { problems: all, ctx } = this.cache;
+    const out: vscode.CodeAction[] = [];
+    for (const p of all) {
+      if (!p.range) continue;
+      const pr = toRange(doc, p.range.offset, p.range.length);
+      if (!pr.intersection(range) && !pr.contains(range.start)) continue;
+      const related = context.diagnostics.filter((d) => d.range.intersection(pr));
+      for (const f of v.quickFixesFor(text, p, ctx)) {
+        const action = new vscode.CodeAction(f.title, vscode.CodeActionKind.QuickFix);
+        const edit = new vscode.WorkspaceEdit();
+        for (const e of f.edits) edit.replace(doc.uri, new vscode.Range(doc.positionAt(e.offset), doc.positionAt(e.offset + e.length)), e.newText);
+        action.edit = edit;
+        action.isPreferred = f.preferred;
+        if (related.length) action.diagnostics = related;
+        out.push(action);
+      }
+    }
+    return out;
+  }
+}
+
+/** "▶ Start run" at the top of a config; "■ Stop" and "Dashboard" while one of its runs is going. */
+export class ConfigCodeLens implements vscode.CodeLensProvider, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChangeCodeLenses = this.changed.event;
+
+  constructor(private readonly manager: RunManager) {}
+
+  refresh(): void {
+    this.changed.fire();
+  }
+
+  provideCodeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {
+    if (!isConfigDocument(doc)) return [];
+    const top = new vscode.Range(0, 0, 0, 0);
+    const lenses = [new vscode.CodeLens(top, { title: '▶ Start run', command: 'distillery.startRun', arguments: [doc.uri], tooltip: 'Validate this config and start a training run' })];
+    const file = path.resolve(doc.fileName);
+    for (const s of this.manager.store.states()) {
+      if (s.status !== 'running' || !s.configFile || path.resolve(s.configFile) !== file) continue;
+      lenses.push(
+        new vscode.CodeLens(top, { title: `■ Stop ${s.runId}`, command: 'distillery.stopRun', arguments: [s.runDir] }),
+        new vscode.CodeLens(top, { title: 'Dashboard', command: 'distillery.openDashboard', arguments: [s.runDir] }),
+      );
+    }
+    return lenses;
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+  }
+}

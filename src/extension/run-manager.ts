@@ -1,0 +1,296 @@
+/**
+ * Starts, stops and resumes trainer processes and keeps the run store in step with them. Several
+ * runs may go at once. A launched process is matched to its run folder by the folder in its
+ * `run-started` event, or by the pid the trainer writes to run.json (which arrives first).
+ *
+ * The run folder stays the single source of events: the trainer appends each event to
+ * events.jsonl before writing it to stdout, so a stdout event only triggers an incremental read of
+ * the file. Runs started elsewhere (the CLI, another window) thus look exactly like ours.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { TrainerEvent } from '../protocol/events';
+import { RunChange, RunStore } from './run-store';
+import { isProcessAlive } from './run-state';
+import { describeExit, TrainerExit, TrainerProcess } from './trainer-process';
+
+export type LaunchVerb = 'train' | 'resume';
+
+export interface RunManagerConfig {
+  /** The CLI script run with Node (bin/distillery.js of the extension, or a user's own). */
+  cliPath(): string;
+  nodePath(): string;
+  env(): NodeJS.ProcessEnv;
+  /** How long Stop waits after SIGTERM before SIGKILL. */
+  graceMs(): number;
+  /** Coalesces refreshes of one run folder (default 50 ms). */
+  refreshDelayMs?: number;
+}
+
+export interface Launch {
+  id: number;
+  verb: LaunchVerb;
+  /** The config file (train) or run folder (resume). */
+  target: string;
+  cwd: string;
+  process: TrainerProcess;
+  startedAt: number;
+  runDir?: string;
+  exit?: TrainerExit;
+  /** The last stderr lines, for error messages. */
+  stderrTail: string[];
+  /** Events seen on stdout. */
+  eventCount: number;
+  /** A UserError-style reason when the trainer reported one (run-failed). */
+  failure?: { reason: string; where?: string; fix?: string };
+}
+
+export type LogLevel = 'trace' | 'info' | 'warn' | 'error';
+
+export interface RunManagerListener {
+  onRunChange?(change: RunChange): void;
+  /** A launch started, found its run folder, or exited. */
+  onLaunchChange?(launch: Launch): void;
+  onLog?(level: LogLevel, message: string): void;
+}
+
+export interface LaunchOptions {
+  cwd: string;
+  /** Passed as --backend; undefined keeps the config's own choice. */
+  backend?: string;
+}
+
+const STDERR_TAIL = 40;
+
+/** The arguments after the Node executable for a launch. */
+export function trainerArgs(cliPath: string, verb: LaunchVerb, target: string, backend?: string): string[] {
+  return [cliPath, verb, target, '--events', ...(backend ? ['--backend', backend] : [])];
+}
+
+/**
+ * Whether `pid` runs a Distillery trainer, from /proc on Linux; undefined where that cannot be
+ * told. Guards against signalling an unrelated process that reuses a dead trainer's pid.
+ */
+export function looksLikeTrainer(pid: number): boolean | undefined {
+  try {
+    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return /distillery|cli\.js/.test(cmd);
+  } catch {
+    return process.platform === 'linux' ? false : undefined;
+  }
+}
+
+export class RunManager {
+  readonly store: RunStore;
+  private readonly launches = new Map<number, Launch>();
+  private nextId = 1;
+  private readonly refreshTimers = new Map<string, NodeJS.Timeout>();
+  private disposed = false;
+
+  constructor(private readonly config: RunManagerConfig, private readonly listener: RunManagerListener = {}, store?: RunStore) {
+    this.store = store ?? new RunStore();
+  }
+
+  get allLaunches(): Launch[] {
+    return [...this.launches.values()];
+  }
+
+  /** Launches still running that have not yet reported their run folder. */
+  pendingLaunches(): Launch[] {
+    return this.allLaunches.filter((l) => !l.exit && !l.runDir);
+  }
+
+  /** The live launch of a run folder, if this window started one. */
+  launchFor(runDir: string): Launch | undefined {
+    const abs = path.resolve(runDir);
+    return this.allLaunches.find((l) => !l.exit && l.runDir === abs);
+  }
+
+  start(configFile: string, opts: LaunchOptions): Launch {
+    return this.launch('train', path.resolve(opts.cwd, configFile), opts);
+  }
+
+  resume(runDir: string, opts: LaunchOptions): Launch {
+    const abs = path.resolve(opts.cwd, runDir);
+    const live = this.launchFor(abs);
+    if (live) throw new Error(`the run ${path.basename(abs)} is already running (pid ${live.process.pid ?? '?'})`);
+    return this.launch('resume', abs, opts);
+  }
+
+  /**
+   * Stops a run: SIGTERM, then SIGKILL after the grace period. Works for runs this window started
+   * and, by the pid in run.json, for runs started elsewhere on this machine.
+   */
+  async stop(runDir: string, opts: { allowUnverifiedPid?: boolean } = {}): Promise<'stopped' | 'not-running' | 'not-a-trainer'> {
+    const abs = path.resolve(runDir);
+    const launch = this.launchFor(abs);
+    if (launch) {
+      await launch.process.stop(this.config.graceMs());
+      return 'stopped';
+    }
+    const state = this.store.state(abs);
+    const pid = state?.status === 'running' ? state.pid : undefined;
+    if (pid === undefined || !isProcessAlive(pid)) return 'not-running';
+    const trainer = looksLikeTrainer(pid);
+    if (trainer === false || (trainer === undefined && !opts.allowUnverifiedPid)) return 'not-a-trainer';
+    await signalAndWait(pid, this.config.graceMs());
+    this.scheduleRefresh(abs, 0);
+    return 'stopped';
+  }
+
+  /** Stops a launch that has not reported its run folder yet. */
+  async cancel(launchId: number): Promise<void> {
+    await this.launches.get(launchId)?.process.stop(this.config.graceMs());
+  }
+
+  /** Re-reads a run folder soon (coalescing bursts of watcher and stdout notifications). */
+  scheduleRefresh(runDir: string, delayMs = this.config.refreshDelayMs ?? 50): void {
+    if (this.disposed) return;
+    const abs = path.resolve(runDir);
+    if (this.refreshTimers.has(abs)) return;
+    this.refreshTimers.set(abs, setTimeout(() => {
+      this.refreshTimers.delete(abs);
+      this.refreshNow(abs);
+    }, delayMs));
+  }
+
+  refreshNow(runDir: string): RunChange | undefined {
+    const change = this.store.refresh(runDir);
+    if (change) {
+      this.adoptByPid(change);
+      this.listener.onRunChange?.(change);
+    }
+    return change;
+  }
+
+  /** Re-checks the pids of runs that say they are running (a crash leaves run.json saying running). */
+  checkLiveness(): void {
+    for (const change of this.store.checkLiveness()) this.listener.onRunChange?.(change);
+  }
+
+  /** Waits until every launch has exited. */
+  async whenIdle(): Promise<void> {
+    await Promise.all(this.allLaunches.map((l) => l.process.exited));
+    // Let the final refreshes run.
+    for (const dir of [...this.refreshTimers.keys()]) {
+      clearTimeout(this.refreshTimers.get(dir));
+      this.refreshTimers.delete(dir);
+      this.refreshNow(dir);
+    }
+  }
+
+  /** SIGTERM to every live launch (the trainer checkpoints on it, so the runs can be resumed). */
+  dispose(): void {
+    this.disposed = true;
+    for (const t of this.refreshTimers.values()) clearTimeout(t);
+    this.refreshTimers.clear();
+    for (const l of this.allLaunches) if (!l.exit) void l.process.stop(this.config.graceMs());
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private launch(verb: LaunchVerb, target: string, opts: LaunchOptions): Launch {
+    const id = this.nextId++;
+    const args = trainerArgs(this.config.cliPath(), verb, target, opts.backend);
+    const nodePath = this.config.nodePath();
+    this.log('info', `[launch ${id}] ${nodePath} ${args.map(quoteArg).join(' ')} (in ${opts.cwd})`);
+    // The launch object must exist before the process reports anything.
+    const holder: { launch?: Launch } = {};
+    const proc = new TrainerProcess({ nodePath, args, cwd: opts.cwd, env: this.config.env() }, {
+      onEvent: (e) => holder.launch && this.onEvent(holder.launch, e),
+      onUnknownEvent: (type) => this.log('trace', `[launch ${id}] skipped an event of unknown type '${type}'`),
+      onBadLine: (line, problem) => this.log('warn', `[launch ${id}] stdout: ${problem}${line.length > 200 ? '' : ` — ${line}`}`),
+      onStderr: (line) => {
+        const l = holder.launch;
+        if (l) {
+          l.stderrTail.push(line);
+          if (l.stderrTail.length > STDERR_TAIL) l.stderrTail.shift();
+        }
+        this.log('info', `[${l?.runDir ? path.basename(l.runDir) : `launch ${id}`}] ${line}`);
+      },
+      onExit: (exit) => holder.launch && this.onExit(holder.launch, exit),
+    });
+    const launch: Launch = { id, verb, target, cwd: opts.cwd, process: proc, startedAt: Date.now(), stderrTail: [], eventCount: 0 };
+    holder.launch = launch;
+    this.launches.set(id, launch);
+    // The exit may already have happened synchronously (spawn failure reported before this line).
+    if (proc.exit) this.onExit(launch, proc.exit);
+    if (verb === 'resume') this.attach(launch, target);
+    this.listener.onLaunchChange?.(launch);
+    return launch;
+  }
+
+  private onEvent(launch: Launch, e: TrainerEvent): void {
+    launch.eventCount++;
+    if (e.type === 'run-failed') launch.failure = { reason: e.reason, ...(e.where ? { where: e.where } : {}), ...(e.fix ? { fix: e.fix } : {}) };
+    if (!launch.runDir) {
+      if (e.type === 'run-started') this.attach(launch, e.runDir);
+      else {
+        const known = this.store.findById(e.runId);
+        if (known) this.attach(launch, known.runDir);
+      }
+    }
+    if (launch.runDir) this.scheduleRefresh(launch.runDir);
+  }
+
+  private onExit(launch: Launch, exit: TrainerExit): void {
+    if (launch.exit) return;
+    launch.exit = exit;
+    const level: LogLevel = exit.code === 0 ? 'info' : 'warn';
+    this.log(level, `[${launch.runDir ? path.basename(launch.runDir) : `launch ${launch.id}`}] the trainer ended: ${describeExit(exit)}`);
+    if (launch.runDir) {
+      const timer = this.refreshTimers.get(launch.runDir);
+      if (timer) clearTimeout(timer);
+      this.refreshTimers.delete(launch.runDir);
+      const change = this.store.detach(launch.runDir, exit);
+      if (change) this.listener.onRunChange?.(change);
+    }
+    this.listener.onLaunchChange?.(launch);
+  }
+
+  private attach(launch: Launch, runDir: string): void {
+    const abs = path.resolve(runDir);
+    if (launch.runDir === abs) return;
+    launch.runDir = abs;
+    const change = launch.exit ? this.store.detach(abs, launch.exit) : this.store.attach(abs, launch.process.pid);
+    if (change) this.listener.onRunChange?.(change);
+    this.listener.onLaunchChange?.(launch);
+  }
+
+  /** run.json carries the trainer's pid before the first event: adopt a pending launch by it. */
+  private adoptByPid(change: RunChange): void {
+    if (change.removed) return;
+    const pending = this.pendingLaunches();
+    if (pending.length === 0) return;
+    const pid = this.store.infoPid(change.runDir);
+    const launch = pending.find((l) => l.process.pid !== undefined && l.process.pid === pid);
+    if (launch) this.attach(launch, change.runDir);
+  }
+
+  private log(level: LogLevel, message: string): void {
+    this.listener.onLog?.(level, message);
+  }
+}
+
+function quoteArg(a: string): string {
+  return /^[\w./:@=+-]+$/.test(a) ? a : JSON.stringify(a);
+}
+
+/** SIGTERM, wait up to `graceMs` for the process to go, then SIGKILL. */
+async function signalAndWait(pid: number, graceMs: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const until = Date.now() + graceMs;
+  while (Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 200));
+    if (!isProcessAlive(pid)) return;
+  }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
