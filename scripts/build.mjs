@@ -39,7 +39,10 @@ const node = {
 
 const jobs = [build({ ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist' })];
 if (existsSync('src/extension/extension.ts')) {
-  jobs.push(build({ ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' }));
+  // The config validator (schema, ajv, jsonc-parser) is its own file, loaded on first use, so
+  // activation parses only the small host bundle.
+  jobs.push(build({ ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist', external: [...node.external, './validator-entry'] }));
+  jobs.push(build({ ...node, entryPoints: { 'validator-entry': 'src/extension/validator-entry.ts' }, outdir: 'dist' }));
 }
 if (existsSync('webview/src/main.ts')) {
   jobs.push(build({

@@ -27,7 +27,7 @@ export const DISTILL_SCHEMA: SchemaNode = schemaJson as SchemaNode;
 
 /** Keywords VS Code understands that ajv does not know; declared so ajv's strict mode accepts them. */
 const EDITOR_KEYWORDS = [
-  'markdownDescription', 'enumDescriptions', 'markdownEnumDescriptions', 'errorMessage',
+  'markdownDescription', 'enumDescriptions', 'markdownEnumDescriptions', 'errorMessage', 'allowTrailingCommas',
   'patternErrorMessage', 'defaultSnippets', 'deprecationMessage', 'doNotSuggest',
 ];
 
