@@ -21,7 +21,9 @@ export class EventSink {
     readonly runId: string,
     private readonly file: string,
     private readonly opts: EventSinkOptions = {},
-  ) {}
+  ) {
+    endPartialLine(file);
+  }
 
   emit<B extends TrainerEventBody>(body: B): TrainerEvent {
     const event = createEvent(this.runId, body) as unknown as TrainerEvent;
@@ -80,5 +82,25 @@ export class EventSink {
       default:
         break;
     }
+  }
+}
+
+/**
+ * A process killed mid-write can leave events.jsonl ending in half a line; a resumed run appends
+ * after a newline so that its first event is not glued onto the fragment.
+ */
+function endPartialLine(file: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return; // no file yet
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const last = Buffer.alloc(1);
+    if (size > 0 && fs.readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 0x0a) fs.appendFileSync(file, '\n');
+  } finally {
+    fs.closeSync(fd);
   }
 }

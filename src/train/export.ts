@@ -11,6 +11,9 @@ import { toBertInputs, disposeInputs } from '../model/inputs';
 import { createRng } from '../data/batching';
 import { UserError } from '../util/errors';
 import { RunFolder } from './run-folder';
+import { ResolvedConfig } from '../config/types';
+import { BertConfig } from '../model/config';
+import { studentConfig } from '../distill/student-init';
 import { listCheckpoints, loadTrainingCheckpoint, PROJECTION_NAME } from './checkpoint-store';
 
 export interface ExportResult {
@@ -72,15 +75,22 @@ export async function exportStudent(runDir: string, opts: { out?: string } = {})
     }
     const ck = loadTrainingCheckpoint(latest);
     if (ck.state.phase !== 'student') throw new UserError('the run has only teacher checkpoints so far', { where: runDir, fix: 'resume the run until the student stages have started' });
-    // The student's config is the best/ config when present; otherwise derive from the teacher's with the weights' depth.
-    const teacherDir = fs.existsSync(path.join(folder.teacherDir, 'config.json')) ? folder.teacherDir : (JSON.parse(fs.readFileSync(folder.configFile, 'utf8')) as { teacher: { checkpoint?: string } }).teacher.checkpoint;
-    if (!teacherDir) throw new UserError('cannot find the teacher to derive the student config from', { where: runDir });
+    // No best/ yet: the student's config is the teacher's with the run's student shape (as the
+    // run built it), and its vocabulary size from the weights.
+    const config = JSON.parse(fs.readFileSync(folder.configFile, 'utf8')) as ResolvedConfig;
+    const teacherDir = 'checkpoint' in config.teacher ? config.teacher.checkpoint : config.teacher.output ?? folder.teacherDir;
+    if (!fs.existsSync(path.join(teacherDir, 'config.json'))) {
+      throw new UserError('cannot find the teacher to derive the student config from', { where: teacherDir, fix: 'restore the teacher folder the run used' });
+    }
     const teacher = loadCheckpoint(teacherDir);
-    const layers = new Set([...ck.weights.keys()].map((n) => /^bert\.encoder\.layer\.(\d+)\./.exec(n)?.[1]).filter(Boolean)).size;
-    const hidden = ck.weights.get('bert.embeddings.word_embeddings.weight')!.shape[1];
-    const inter = ck.weights.get('bert.encoder.layer.0.intermediate.dense.weight')?.shape[0] ?? teacher.config.intermediateSize;
     ck.weights.delete(PROJECTION_NAME);
-    const cfg = { ...teacher.config, numHiddenLayers: layers, hiddenSize: hidden, intermediateSize: inter };
+    const shaped = studentConfig(teacher.config, config.student);
+    const dropout = config.optim.dropout;
+    const cfg: BertConfig = {
+      ...shaped,
+      vocabSize: ck.weights.get('bert.embeddings.word_embeddings.weight')?.shape[0] ?? shaped.vocabSize,
+      ...(dropout === undefined ? {} : { hiddenDropoutProb: dropout, attentionProbsDropoutProb: dropout }),
+    };
     model = BertModel.fromNamedTensors(cfg, ck.weights, { trainable: false, source: latest });
     source = latest;
     vocabFile = teacher.vocabFile ?? (fs.existsSync(folder.vocabFile) ? folder.vocabFile : undefined);

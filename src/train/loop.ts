@@ -4,6 +4,8 @@
  * a plateau, best-model selection, periodic and stop checkpoints, and exact resume. The same loop
  * trains a teacher (one hard-label stage, no teacher) and distils a student.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BertModel, BertOutputs } from '../model/bert';
 import { toBertInputs, disposeInputs } from '../model/inputs';
@@ -23,6 +25,9 @@ import {
   listCheckpoints, pruneCheckpoints, saveTrainingCheckpoint,
 } from './checkpoint-store';
 import { NamedTensors } from '../model/named-tensors';
+import type { TeacherCache } from './teacher-cache';
+import { readSafetensorsFile, serializeSafetensors, toFloat32 } from '../model/safetensors';
+import { writeDirAtomic } from '../util/atomic-fs';
 
 /** Set by a signal handler; the loop checkpoints and returns at the next step boundary. */
 export interface StopSignal {
@@ -53,6 +58,8 @@ export interface LoopSetup {
   padId: number;
   /** A fixed dev example whose attention maps are sent with every evaluation. */
   sample?: Encoding;
+  /** Reuses the teacher's outputs per training example after their first computation (src/train/teacher-cache.ts). */
+  teacherCache?: TeacherCache;
   /** Added to stage indices in events, so teacher and student stages number as one plan. */
   stageOffset: number;
   /** Added to step numbers in events, so student steps follow the teacher's on one axis. */
@@ -120,6 +127,7 @@ export class TrainingLoop {
         if (!resumingHere) {
           pos = { stageIndex: si, epoch: 0, batch: 0, globalStep: pos.globalStep, stageStep: 0 };
           tracking = { best: null, badEvals: 0 };
+          fs.rmSync(this.stageBestDir(), { recursive: true, force: true });
         }
         this.sink.emit({ type: 'stage-started', stage: si + s.stageOffset, name: this.stageName(stage), kind: s.phase === 'teacher' ? 'teacher' : stage.kind, epochs: stage.epochs, stepsPlanned: total });
         let reason: 'epochs' | 'plateau' = 'epochs';
@@ -130,7 +138,8 @@ export class TrainingLoop {
           for (let bi = ep === pos.epoch ? pos.batch : 0; bi < order.length; bi++) {
             pos = { ...pos, epoch: ep, batch: bi };
             if (this.stop.requested) {
-              const dir = this.saveCheckpoint({ ...snapshot(), state: { ...snapshot().state, reason: 'stop' } }, 'stop');
+              const ck = snapshot();
+              const dir = this.saveCheckpoint({ ...ck, state: { ...ck.state, reason: 'stop' } }, 'stop');
               return { outcome: 'stopped', checkpoint: dir };
             }
             const lr = linearWarmupDecay(pos.stageStep, total, warm, s.optim.lr);
@@ -146,12 +155,24 @@ export class TrainingLoop {
           pos = { ...pos, epoch: ep + 1, batch: 0 };
           if (!s.evalEverySteps && (await this.evalAndTrack(stage, si, ep, pos.globalStep, tracking))) { reason = 'plateau'; break; }
         }
+        // With evaluations every N steps, the stage's last steps may not have been evaluated: its
+        // final weights are a candidate for the best too.
+        if (reason === 'epochs' && s.evalEverySteps && pos.stageStep > 0 && pos.globalStep % s.evalEverySteps !== 0) {
+          await this.evalAndTrack(stage, si, stage.epochs - 1, pos.globalStep, tracking);
+        }
+        if (stage.selectBest) {
+          const restored = this.restoreStageBest(si);
+          if (restored !== null) {
+            this.sink.emit({ type: 'log', level: 'info', message: `stage ${si + s.stageOffset + 1} (${this.stageName(stage)}): continuing from the weights of its best evaluation, at step ${s.stepOffset + restored}` });
+          }
+        }
         this.sink.emit({ type: 'stage-finished', stage: si + s.stageOffset, reason, ...(stage.kind === 'internal' && tracking.best !== null ? { bestLoss: tracking.best } : {}) });
         // The next stage starts with a fresh optimizer, so the stage-end checkpoint needs no moments.
         pos = { stageIndex: si + 1, epoch: 0, batch: 0, globalStep: pos.globalStep, stageStep: 0 };
         tracking = { best: null, badEvals: 0 };
         const end = this.snapshot(pos, tracking, undefined, 'stage-end');
         this.saveCheckpoint(end, 'stage-end');
+        fs.rmSync(this.stageBestDir(), { recursive: true, force: true });
       } finally {
         optimizer.dispose();
       }
@@ -213,7 +234,11 @@ export class TrainingLoop {
     let meta: Array<{ name: 'attention-kl' | 'cls-cosine' | 'soft-label' | 'hard-label'; layer?: number; weight: number }> = [];
     try {
       // The teacher runs outside the gradient tape: no gradients, and far less memory.
-      if (needTeacher) teacherOut = s.teacher!.forward(inputs, { training: false, keep: internal ? keepFor(stage.layers, 'teacher') : none });
+      if (needTeacher) {
+        const keepT = internal ? keepFor(stage.layers, 'teacher') : none;
+        // The frozen teacher's outputs per example are reused from the cache when one is given.
+        teacherOut = s.teacherCache ? s.teacherCache.outputs(s.teacher!, batch, keepT, s.padId) : s.teacher!.forward(inputs, { training: false, keep: keepT });
+      }
       const ctx = this.objective(stage);
       const { value, grads } = tf.variableGrads(() => {
         const out = s.model.forward(inputs, { training: true, seed: dropoutSeed(s.optim.seed, s.phase, globalStep), keep: internal ? keepFor(stage.layers, 'student') : none });
@@ -265,16 +290,22 @@ export class TrainingLoop {
     let improved: boolean;
     if (stage.kind === 'internal') {
       criterion = this.internalDevLoss(stage, outcome);
-      improved = tracking.best === null || criterion < tracking.best - 1e-6;
+      improved = Number.isFinite(criterion) && (tracking.best === null || criterion < tracking.best - 1e-6);
     } else {
       criterion = outcome.mainMetric.value;
-      improved = tracking.best === null || criterion > tracking.best;
-      if (stage.selectBest && Number.isFinite(criterion) && (this.best === null || criterion > this.best.value)) {
+      improved = Number.isFinite(criterion) && (tracking.best === null || criterion > tracking.best);
+      // The run's best (what best/ and the export hold) is the best dev metric of any stage that
+      // trains the task head; selectBest only decides whether a stage ends on its own best weights.
+      if (Number.isFinite(criterion) && (this.best === null || criterion > this.best.value)) {
         this.best = { metric: outcome.mainMetric.name, value: criterion, step: s.stepOffset + step };
         isBest = true;
       }
     }
-    if (improved) { tracking.best = criterion; tracking.badEvals = 0; } else tracking.badEvals++;
+    if (improved) {
+      tracking.best = criterion;
+      tracking.badEvals = 0;
+      if (stage.selectBest) this.saveStageBest(si, step);
+    } else tracking.badEvals++;
     this.sink.emit({
       type: 'eval', step: s.stepOffset + step, stage: si + s.stageOffset, epoch: epoch + 1, split: 'dev', metrics: outcome.metrics,
       mainMetric: outcome.mainMetric, perLayer: outcome.perLayer, isBest,
@@ -285,6 +316,44 @@ export class TrainingLoop {
     }
     if (s.sample && s.teacher) this.emitAttentionSample(step);
     return stage.patience !== null && tracking.badEvals >= stage.patience;
+  }
+
+  /** Where a selectBest stage keeps the weights of its best evaluation until the stage ends. */
+  private stageBestDir(): string {
+    return path.join(this.s.checkpointsDir, 'stage-best');
+  }
+
+  /**
+   * Saves the trained variables as they are (TF.js orientation; only restoreStageBest reads them).
+   * On disk rather than in memory so a resumed stage can still go back to a best from before the kill.
+   */
+  private saveStageBest(si: number, step: number): void {
+    const weights: NamedTensors = new Map();
+    for (const v of this.vars) weights.set(v.name, { shape: [...v.variable.shape], data: (v.variable.dataSync() as Float32Array).slice() });
+    writeDirAtomic(this.stageBestDir(), (tmp) => {
+      fs.writeFileSync(path.join(tmp, 'weights.safetensors'), serializeSafetensors(weights, { format: 'distillery-stage-best' }));
+      fs.writeFileSync(path.join(tmp, 'state.json'), JSON.stringify({ stage: si, step }) + '\n');
+    });
+  }
+
+  /** Puts back the weights of stage `si`'s best evaluation; returns its step, or null when there is none. */
+  private restoreStageBest(si: number): number | null {
+    const dir = this.stageBestDir();
+    let meta: { stage: number; step: number };
+    try {
+      meta = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as { stage: number; step: number };
+    } catch {
+      return null;
+    }
+    if (meta.stage !== si) return null;
+    const file = path.join(dir, 'weights.safetensors');
+    const st = readSafetensorsFile(file);
+    for (const v of this.vars) {
+      const e = st.entries.get(v.name);
+      if (!e) throw new Error(`${file} has no tensor "${v.name}"`);
+      tf.tidy(() => v.variable.assign(tf.tensor(toFloat32(e, file), e.shape, 'float32')));
+    }
+    return meta.step;
   }
 
   /** The stage's own objective on dev: its weighted internal terms over its active layers. */
@@ -315,13 +384,15 @@ export class TrainingLoop {
       return s.pairs.map((p) => [to.attentions[p.teacher - 1], so.attentions[p.student - 1]] as [tf.Tensor4D, tf.Tensor4D]);
     });
     const round = (x: number[][][]) => x.map((h) => h.map((r) => r.map((v) => Math.round(v * 1e4) / 1e4)));
+    const finite = (x: number[][][]) => x.every((h) => h.every((r) => r.every(Number.isFinite)));
     const layers = s.pairs.map((p, i) => ({
       student: p.student, teacher: p.teacher,
       teacherMaps: round((maps[i][0].arraySync() as number[][][][])[0]),
       studentMaps: round((maps[i][1].arraySync() as number[][][][])[0]),
-    }));
+    // Maps are plain numbers in the protocol; a diverged layer (NaN) has nothing to show.
+    })).filter((l) => finite(l.teacherMaps) && finite(l.studentMaps));
     tf.dispose(maps.flat());
     disposeInputs(inputs);
-    this.sink.emit({ type: 'attention-sample', step: s.stepOffset + step, tokens: enc.tokens, layers });
+    if (layers.length > 0) this.sink.emit({ type: 'attention-sample', step: s.stepOffset + step, tokens: enc.tokens, layers });
   }
 }

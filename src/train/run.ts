@@ -103,6 +103,9 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
     const trainsTeacher = 'train' in teacherSpec;
     const teacherOut = trainsTeacher ? teacherSpec.output ?? folder.teacherDir : teacherSpec.checkpoint;
     const teacherReady = !trainsTeacher || fs.existsSync(path.join(teacherOut, 'READY'));
+    // A teacher already trained into a shared output folder by an earlier run is used as it is:
+    // this run plans no teacher stage for it (a run that trained it has teacher checkpoints).
+    const trainedHere = trainsTeacher && (!teacherReady || fs.existsSync(folder.teacherCheckpointsDir));
     const info = prep.data.info;
     const labels = info.isRegression ? ['LABEL_0'] : info.labels;
     let teacherCfg: BertConfig;
@@ -151,7 +154,7 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
     const pairs = resolveMapping(config.mapping, sCfg.numHiddenLayers, teacherCfg.numHiddenLayers);
     const stages = planFor(config, pairs);
     // A run that trains its teacher numbers the teacher stage first, also when resumed after it.
-    const teacherPlan = 'train' in teacherSpec ? teacherSpec.train : undefined;
+    const teacherPlan = 'train' in teacherSpec && trainedHere ? teacherSpec.train : undefined;
     const plannedTeacher: PlannedStage[] = teacherPlan ? [{ index: 0, name: 'teacher training', kind: 'teacher', layers: [], losses: ['hard-label'], epochs: teacherPlan.epochs }] : [];
     const offset = plannedTeacher.length;
     const teacherSteps = teacherPlan ? teacherPlan.epochs * Math.ceil(prep.data.train.encodings.length / teacherPlan.batchSize) : 0;
@@ -163,14 +166,22 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
         epochs: s.epochs,
       })),
     ];
-    const studentResume = listCheckpoints(folder.checkpointsDir).pop();
+    const studentResumeDir = listCheckpoints(folder.checkpointsDir).pop();
+    const studentResume = studentResumeDir ? loadTrainingCheckpoint(studentResumeDir) : undefined;
+    // On the event step axis: student steps follow the teacher's.
+    const resumedFrom = studentResume
+      ? { checkpoint: studentResume.dir, step: teacherSteps + studentResume.state.position.globalStep }
+      : teacherTraining?.resume ? { checkpoint: teacherTraining.resume.dir, step: teacherTraining.resume.state.position.globalStep } : undefined;
     sink.emit({
       type: 'run-started', runDir: folder.dir, config, backend: { kind: prep.backend.kind, skipped: prep.backend.skipped },
       params: { teacher: countParameters(teacherCfg), student: countParameters(sCfg) }, plan: { stages: plan },
       dataset: { train: prep.data.train.encodings.length, eval: prep.data.dev.encodings.length },
-      ...(resuming && (studentResume ?? teacherTraining?.resume) ? { resumedFrom: { checkpoint: (studentResume ?? teacherTraining!.resume!.dir), step: studentResume ? loadStep(studentResume) : teacherTraining!.resume!.state.position.globalStep } } : {}),
+      ...(resuming && resumedFrom ? { resumedFrom } : {}),
     });
     for (const w of warnings) sink.emit({ type: 'warning', message: w, code: 'config' });
+    if (trainsTeacher && !trainedHere) {
+      sink.emit({ type: 'log', level: 'info', message: `teacher: ${teacherOut} was already trained (it has a READY file), so this run uses it as it is` });
+    }
 
     const weights: LossWeights = {
       attentionKl: config.losses.attentionKl,
@@ -213,7 +224,7 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
     const teacher = BertModel.fromNamedTensors(teacherCk.config, teacherCk.tensors, { trainable: false, source: teacherOut });
     disposables.push(teacher);
 
-    let resume: TrainingCheckpoint | undefined = studentResume ? loadTrainingCheckpoint(studentResume) : undefined;
+    let resume: TrainingCheckpoint | undefined = studentResume;
     const student = buildStudent(config, sCfg, teacherCk.tensors, teacherCk.config, pairs, resume);
     disposables.push(student);
     let projection: tf.Variable | undefined;
@@ -248,7 +259,12 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
     const ck = safe(lastCheckpoint);
     const base = { lastCheckpoint: ck ?? undefined };
     if (e instanceof NonFiniteLossError) {
-      sink.emit({ type: 'run-failed', reason: e.message, where: e.term, fix: 'lower optim.lr, raise optim.warmup or check the data; resume continues from the last good checkpoint', ...base });
+      sink.emit({
+        type: 'run-failed', reason: e.message, where: e.term,
+        // Resume replays the same steps exactly, so something must change first.
+        fix: `lower optim.lr or raise optim.warmup, or check the data and the initial weights; to continue from the last good checkpoint, change ${folder.configFile} and run distillery resume`,
+        ...base,
+      });
     } else if (isUserError(e)) {
       sink.emit({ type: 'run-failed', reason: e.message, ...(e.where ? { where: e.where } : {}), ...(e.fix ? { fix: e.fix } : {}), ...base });
     } else {
@@ -267,10 +283,6 @@ const LOSS_EVENT_NAMES = { attentionKl: 'attention-kl', clsCosine: 'cls-cosine',
 
 function safe<T>(f: () => T): T | null {
   try { return f(); } catch { return null; }
-}
-
-function loadStep(dir: string): number {
-  return loadTrainingCheckpoint(dir).state.position.globalStep;
 }
 
 function stopped(folder: RunFolder, sink: EventSink, io: RunIO, checkpoint: string): RunOutcome {
@@ -314,7 +326,11 @@ function applyDropout(c: BertConfig, dropout: number | undefined): BertConfig {
 
 export function planFor(config: ResolvedConfig, pairs: LayerPair[]): Stage[] {
   if (config.algorithm === 'custom') {
-    return planCustomStages(config.stages.custom ?? [], pairs);
+    // The resolved config fills every stage's layers with the mapped ones; only stages with an
+    // internal loss use them (the planner rejects layers on output-only stages).
+    const specs = (config.stages.custom ?? []).map(({ layers, ...rest }) =>
+      (rest.losses.includes('attention-kl') || rest.losses.includes('cls-cosine') ? { ...rest, layers } : rest));
+    return planCustomStages(specs, pairs);
   }
   return planStages(config.algorithm, {
     pairs,

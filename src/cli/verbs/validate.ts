@@ -28,6 +28,7 @@ export const validateVerb: Verb = {
       for (const p of problems) writeLine(io.stdout, `${formatProblem(file, p)}`);
       writeLine(io.stdout, errors === 0 ? `${file}: valid${problems.length ? ` (${problems.length} warning(s))` : ''}` : `${file}: ${errors} error(s)`);
     }
-    return errors === 0 ? 0 : 1;
+    // 2, as for every other bad input the CLI reports (a UserError), so scripts can tell it from a crash (1).
+    return errors === 0 ? 0 : 2;
   },
 };

@@ -1,0 +1,300 @@
+/**
+ * Teacher-output cache: the frozen teacher gives the same outputs for a training example every
+ * epoch, so after the first time they are computed its logits, pooled vector, the [CLS] vectors
+ * of the mapped layers and (optionally) their attention maps are kept per example, and later
+ * epochs skip the teacher's forward pass for every example found here.
+ *
+ * Entries are stored unpadded (an example's own length), outside the wasm heap, and assembled into
+ * the padded batch on the way out; padded attention entries are zero, which attention-kl masks
+ * (0·log 0 := 0), so losses equal the uncached ones. float16 storage (attention maps only) halves
+ * the memory at ~1e-3 relative rounding of the maps. The store is bounded: once `maxBytes` is
+ * reached, new examples are computed every time (no eviction: with shuffled epochs any eviction
+ * policy would only churn).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { BertModel, BertOutputs } from '../model/bert';
+import type { Batch } from '../data/batching';
+import { toBertInputs, disposeInputs } from '../model/inputs';
+
+export type CachePrecision = 'float32' | 'float16';
+
+export interface TeacherCacheOptions {
+  /** Upper bound on the bytes held (default 1 GiB). */
+  maxBytes?: number;
+  /** Storage of attention maps; logits and vectors are always float32. Default float32 (exact). */
+  attentionPrecision?: CachePrecision;
+}
+
+export interface TeacherCacheStats {
+  /** Examples served from the cache. */
+  hits: number;
+  /** Examples the teacher computed. */
+  misses: number;
+  /** Teacher forward passes run (one per batch with at least one miss). */
+  teacherPasses: number;
+  entries: number;
+  bytes: number;
+  maxBytes: number;
+  /** Examples not stored because the bound was reached. */
+  rejected: number;
+}
+
+/** What a forward pass keeps, as in BertModel.forward: hidden-state and attention indices. */
+export interface TeacherKeep {
+  hiddenStates: readonly number[];
+  attentions: readonly number[];
+}
+
+interface Entry {
+  len: number;
+  logits: Float32Array;
+  pooled: Float32Array;
+  /** [CLS] vector by hidden-state index. */
+  cls: Map<number, Float32Array>;
+  /** [heads, len, len] by attention index. */
+  attentions: Map<number, Float32Array | Uint16Array>;
+  bytes: number;
+}
+
+export const DEFAULT_TEACHER_CACHE_BYTES = 1024 ** 3;
+const ENTRY_OVERHEAD_BYTES = 256;
+
+// ---- float16 <-> float32 (IEEE 754 binary16, round to nearest even) ----
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+export function toHalf(x: number): number {
+  f32[0] = x;
+  const bits = u32[0];
+  const sign = (bits >>> 16) & 0x8000;
+  const exp = (bits >>> 23) & 0xff;
+  let mant = bits & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // Inf / NaN
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00; // overflow → Inf
+  if (e <= 0) {
+    if (e < -10) return sign; // underflow → ±0
+    mant |= 0x800000; // subnormal half: shift the implicit bit in, round to nearest even
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    const rest = mant & ((1 << shift) - 1);
+    let h = mant >>> shift;
+    if (rest > half || (rest === half && (h & 1))) h++;
+    return sign | h;
+  }
+  let h = sign | (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++; // may carry into the exponent: correct
+  return h;
+}
+
+export function fromHalf(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+/** The rows of a padded batch, each cut to its own length (a new batch padded to their longest). */
+export function subBatch(batch: Batch, rows: readonly number[], padId: number): Batch {
+  const lens = rows.map((r) => rowLength(batch, r));
+  const seqLen = Math.max(1, ...lens);
+  const size = rows.length;
+  const inputIds = new Int32Array(size * seqLen).fill(padId);
+  const tokenTypeIds = new Int32Array(size * seqLen);
+  const attentionMask = new Int32Array(size * seqLen);
+  rows.forEach((r, i) => {
+    const src = r * batch.seqLen;
+    inputIds.set(batch.inputIds.subarray(src, src + lens[i]), i * seqLen);
+    tokenTypeIds.set(batch.tokenTypeIds.subarray(src, src + lens[i]), i * seqLen);
+    attentionMask.fill(1, i * seqLen, i * seqLen + lens[i]);
+  });
+  return {
+    size, seqLen, inputIds, tokenTypeIds, attentionMask,
+    labels: Float32Array.from(rows, (r) => batch.labels[r]),
+    indices: rows.map((r) => batch.indices[r]),
+  };
+}
+
+/** Tokens in a row: makeBatch puts them first, padding after. */
+function rowLength(batch: Batch, row: number): number {
+  let n = 0;
+  const off = row * batch.seqLen;
+  for (let j = 0; j < batch.seqLen; j++) n += batch.attentionMask[off + j] ? 1 : 0;
+  return n;
+}
+
+export class TeacherCache {
+  private readonly entries = new Map<number, Entry>();
+  private readonly maxBytes: number;
+  private readonly precision: CachePrecision;
+  private bytes = 0;
+  private counts = { hits: 0, misses: 0, teacherPasses: 0, rejected: 0 };
+
+  constructor(opts: TeacherCacheOptions = {}) {
+    this.maxBytes = opts.maxBytes ?? DEFAULT_TEACHER_CACHE_BYTES;
+    this.precision = opts.attentionPrecision ?? 'float32';
+    if (!(this.maxBytes >= 0)) throw new RangeError(`TeacherCache: maxBytes must be ≥ 0, got ${this.maxBytes}`);
+  }
+
+  /**
+   * The teacher's outputs for `batch` (eval mode, no dropout), keeping what `keep` asks for. Rows
+   * whose example is cached with everything `keep` needs come from the cache; the others are
+   * computed by one teacher pass over just those rows (or the whole batch as given, when none
+   * hit) and stored while the bound allows. The caller owns (disposes) the returned tensors.
+   * Assembled hidden states hold only the [CLS] row, [batch, 1, hidden]: all the losses read.
+   */
+  outputs(teacher: BertModel, batch: Batch, keep: TeacherKeep, padId: number): BertOutputs {
+    const found: Array<Entry | undefined> = batch.indices.map((ex) => {
+      const e = this.entries.get(ex);
+      return e && covers(e, keep) ? e : undefined;
+    });
+    const missing = found.flatMap((e, r) => (e ? [] : [r]));
+    this.counts.hits += batch.size - missing.length;
+    this.counts.misses += missing.length;
+    if (missing.length === batch.size) {
+      // Nothing cached: run the teacher on the batch exactly as the uncached trainer would.
+      const out = this.forward(teacher, batch, keep);
+      const fresh = this.extract(out, batch, keep);
+      fresh.forEach((e, r) => this.store(batch.indices[r], e));
+      return out;
+    }
+    if (missing.length > 0) {
+      const sub = subBatch(batch, missing, padId);
+      const out = this.forward(teacher, sub, keep);
+      const fresh = this.extract(out, sub, keep);
+      disposeOutputs(out);
+      missing.forEach((r, i) => {
+        found[r] = fresh[i];
+        this.store(batch.indices[r], fresh[i]);
+      });
+    }
+    return this.assemble(found as Entry[], batch, keep);
+  }
+
+  stats(): TeacherCacheStats {
+    return { ...this.counts, entries: this.entries.size, bytes: this.bytes, maxBytes: this.maxBytes };
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.bytes = 0;
+  }
+
+  private forward(teacher: BertModel, batch: Batch, keep: TeacherKeep): BertOutputs {
+    this.counts.teacherPasses++;
+    const inputs = toBertInputs(batch);
+    try {
+      return teacher.forward(inputs, { training: false, keep: { hiddenStates: [...keep.hiddenStates], attentions: [...keep.attentions] } });
+    } finally {
+      disposeInputs(inputs);
+    }
+  }
+
+  /** Per-row entries (unpadded copies) from a forward pass over `batch`. */
+  private extract(out: BertOutputs, batch: Batch, keep: TeacherKeep): Entry[] {
+    const b = batch.size;
+    const s = batch.seqLen;
+    const logits = out.logits.dataSync() as Float32Array;
+    const pooled = out.pooled.dataSync() as Float32Array;
+    const labels = out.logits.shape[1];
+    const h = out.pooled.shape[1];
+    const cls = new Map<number, Float32Array>();
+    for (const k of keep.hiddenStates) {
+      cls.set(k, tf.tidy(() => tf.slice(out.hiddenStates[k], [0, 0, 0], [b, 1, h]).dataSync() as Float32Array));
+    }
+    const maps = new Map<number, Float32Array>();
+    for (const k of keep.attentions) maps.set(k, out.attentions[k].dataSync() as Float32Array);
+    const heads = keep.attentions.length ? out.attentions[keep.attentions[0]].shape[1] : 0;
+    const entries: Entry[] = [];
+    for (let r = 0; r < b; r++) {
+      const len = rowLength(batch, r);
+      const e: Entry = {
+        len,
+        logits: logits.slice(r * labels, (r + 1) * labels),
+        pooled: pooled.slice(r * h, (r + 1) * h),
+        cls: new Map(),
+        attentions: new Map(),
+        bytes: ENTRY_OVERHEAD_BYTES,
+      };
+      for (const [k, v] of cls) e.cls.set(k, v.slice(r * h, (r + 1) * h));
+      for (const [k, all] of maps) {
+        const m = new Float32Array(heads * len * len);
+        for (let hd = 0; hd < heads; hd++) {
+          for (let q = 0; q < len; q++) {
+            const src = ((r * heads + hd) * s + q) * s;
+            m.set(all.subarray(src, src + len), (hd * len + q) * len);
+          }
+        }
+        e.attentions.set(k, this.precision === 'float16' ? Uint16Array.from(m, toHalf) : m);
+      }
+      e.bytes += e.logits.byteLength + e.pooled.byteLength;
+      for (const v of e.cls.values()) e.bytes += v.byteLength;
+      for (const v of e.attentions.values()) e.bytes += v.byteLength;
+      entries.push(e);
+    }
+    return entries;
+  }
+
+  private store(example: number, e: Entry): void {
+    const old = this.entries.get(example);
+    const delta = e.bytes - (old?.bytes ?? 0);
+    if (this.bytes + delta > this.maxBytes) {
+      this.counts.rejected++;
+      return;
+    }
+    this.entries.set(example, e);
+    this.bytes += delta;
+  }
+
+  /** Padded batch tensors from per-row entries (attention padding is zero). */
+  private assemble(rows: Entry[], batch: Batch, keep: TeacherKeep): BertOutputs {
+    const b = batch.size;
+    const s = batch.seqLen;
+    const labels = rows[0].logits.length;
+    const h = rows[0].pooled.length;
+    const logits = new Float32Array(b * labels);
+    const pooled = new Float32Array(b * h);
+    rows.forEach((e, r) => {
+      logits.set(e.logits, r * labels);
+      pooled.set(e.pooled, r * h);
+    });
+    const hiddenStates: tf.Tensor3D[] = [];
+    for (const k of keep.hiddenStates) {
+      const v = new Float32Array(b * h);
+      rows.forEach((e, r) => v.set(e.cls.get(k)!, r * h));
+      hiddenStates[k] = tf.tensor3d(v, [b, 1, h]);
+    }
+    const attentions: tf.Tensor4D[] = [];
+    for (const k of keep.attentions) {
+      const first = rows[0].attentions.get(k)!;
+      const heads = first.length / (rows[0].len * rows[0].len);
+      const v = new Float32Array(b * heads * s * s);
+      rows.forEach((e, r) => {
+        const m = e.attentions.get(k)!;
+        const len = e.len;
+        for (let hd = 0; hd < heads; hd++) {
+          for (let q = 0; q < len; q++) {
+            const dst = ((r * heads + hd) * s + q) * s;
+            const src = (hd * len + q) * len;
+            if (m instanceof Float32Array) v.set(m.subarray(src, src + len), dst);
+            else for (let j = 0; j < len; j++) v[dst + j] = fromHalf(m[src + j]);
+          }
+        }
+      });
+      attentions[k] = tf.tensor4d(v, [b, heads, s, s]);
+    }
+    return { logits: tf.tensor2d(logits, [b, labels]), pooled: tf.tensor2d(pooled, [b, h]), hiddenStates, attentions };
+  }
+}
+
+function covers(e: Entry, keep: TeacherKeep): boolean {
+  return keep.hiddenStates.every((k) => e.cls.has(k)) && keep.attentions.every((k) => e.attentions.has(k));
+}
+
+function disposeOutputs(o: BertOutputs): void {
+  tf.dispose([o.logits, o.pooled, ...o.hiddenStates.filter(Boolean), ...o.attentions.filter(Boolean)]);
+}
