@@ -86,7 +86,8 @@ export function resolveConfig(text: string, file: string, opts: ValidateOptions 
     const n = errors.length;
     throw new UserError(
       n > 0 ? `the config has ${n} error${n === 1 ? '' : 's'}:\n${lines.join('\n')}` : `the config could not be resolved:\n${lines.join('\n')}`,
-      { where: file, fix: n === 1 ? errors[0].fix : undefined },
+      // Each line already carries its fix.
+      { where: file },
     );
   }
   return config;

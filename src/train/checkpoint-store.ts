@@ -57,7 +57,10 @@ export function checkpointFolderName(step: number): string {
 }
 
 export function saveTrainingCheckpoint(root: string, ck: Omit<TrainingCheckpoint, 'dir'>): string {
-  const dir = path.join(root, checkpointFolderName(ck.state.position.globalStep));
+  // Never replace a checkpoint in place (a kill between the two renames would leave none): a
+  // second checkpoint at the same step (stage end after a periodic one) gets a suffix and sorts after it.
+  let dir = path.join(root, checkpointFolderName(ck.state.position.globalStep));
+  for (let n = 1; fs.existsSync(dir); n++) dir = path.join(root, `${checkpointFolderName(ck.state.position.globalStep)}-${n}`);
   const moments: NamedTensors = new Map();
   for (const m of ck.optimizer.moments) {
     moments.set(`m.${m.name}`, m.m);
@@ -82,7 +85,7 @@ export function listCheckpoints(root: string): string[] {
   if (!fs.existsSync(root)) return [];
   return fs
     .readdirSync(root)
-    .filter((n) => /^step-\d+$/.test(n) && fs.existsSync(path.join(root, n, 'state.json')))
+    .filter((n) => /^step-\d+(-\d+)?$/.test(n) && fs.existsSync(path.join(root, n, 'state.json')))
     .sort()
     .map((n) => path.join(root, n));
 }
