@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond npm packages, from Debian's repositories only:
-# Debian's PyTorch (the independent numerical reference for the model, losses and optimizer).
+# Debian's PyTorch (the independent numerical reference for the model, losses and optimizer) and
+# Debian's Chromium (the dashboard webview is rendered in it headless, driven by playwright-core;
+# fonts-liberation gives its screenshots real fonts).
 set -euo pipefail
 
 need=()
 /usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1 || need+=(python3-torch python3-numpy)
+command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-liberation)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup-test-deps: installing ${need[*]} (Debian packages)" >&2
@@ -14,3 +17,4 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 /usr/bin/python3 -c 'import torch; print("setup-test-deps: torch", torch.__version__, "ready")' >&2
+echo "setup-test-deps: $(chromium --version 2>/dev/null || echo 'chromium missing') ready" >&2

@@ -1,0 +1,163 @@
+/**
+ * The messages between the extension host and the dashboard webview (postMessage in both
+ * directions). Both sides validate what they receive with the guards below: the webview is
+ * untrusted from the host's point of view and vice versa, and a host of an older or newer
+ * version may send shapes this build does not know. Browser-safe: imports only events.ts.
+ *
+ * Events cross in the trainer's wire form: JSON has no NaN or ±Infinity, so a diverged run's
+ * values travel as the strings "NaN", "Infinity", "-Infinity" (encodeEvent). isHostMessage is the
+ * strict check of the typed shape; a receiver of JSON calls decodeHostMessage, which turns those
+ * strings back into numbers first.
+ */
+import { isTrainerEvent, parseEventLine, type TrainerEvent } from './events';
+
+export type RunStatus = 'running' | 'finished' | 'failed' | 'stopped' | 'unknown';
+
+export interface RunSnapshot {
+  runId: string;
+  runDir: string;
+  /** What the dashboard shows as the run's name. */
+  label: string;
+  status: RunStatus;
+  /** Every event of the run so far, in order. */
+  events: TrainerEvent[];
+}
+
+export type HostMessage =
+  /** Sent in reply to 'ready' (also after the panel was hidden and its webview recreated). */
+  | { type: 'init'; view: 'run' | 'compare'; runs: RunSnapshot[] }
+  /** New events of a run, in order, appended to what 'init' sent. */
+  | { type: 'events'; runId: string; events: TrainerEvent[] }
+  | { type: 'run-status'; runId: string; status: RunSnapshot['status']; message?: string };
+
+export type WebviewMessage =
+  | { type: 'ready' }
+  | { type: 'stop-run'; runId: string }
+  | { type: 'resume-run'; runId: string }
+  | { type: 'reveal'; path: string }
+  | { type: 'add-to-compare' }
+  | { type: 'error'; message: string };
+
+export type HostMessageType = HostMessage['type'];
+export type WebviewMessageType = WebviewMessage['type'];
+
+const RUN_STATUSES: readonly string[] = ['running', 'finished', 'failed', 'stopped', 'unknown'];
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return !!x && typeof x === 'object' && !Array.isArray(x);
+}
+
+function isNonEmptyString(x: unknown): x is string {
+  return typeof x === 'string' && x.length > 0;
+}
+
+function isRunStatus(x: unknown): x is RunStatus {
+  return typeof x === 'string' && RUN_STATUSES.includes(x);
+}
+
+/** The value as a valid event (revived, for the wire reader), or undefined when it is not one. */
+type EventReader = (x: unknown) => TrainerEvent | undefined;
+
+const strictEvent: EventReader = (x) => (isTrainerEvent(x) ? x : undefined);
+
+/** Also takes the wire form: "NaN"/"Infinity"/"-Infinity" strings revived (by parseEventLine). */
+const wireEvent: EventReader = (x) => {
+  if (isTrainerEvent(x)) return x;
+  return isObject(x) ? parseEventLine(JSON.stringify(x)).event : undefined;
+};
+
+/** The list read event by event; the same array when nothing was revived. */
+function readEvents(list: unknown[], read: EventReader): { events: TrainerEvent[]; bad?: undefined } | { events?: undefined; bad: number } {
+  let out: TrainerEvent[] | undefined;
+  for (let i = 0; i < list.length; i++) {
+    const e = read(list[i]);
+    if (!e) return { bad: i };
+    if (e !== list[i]) out ??= list.slice(0, i) as TrainerEvent[];
+    out?.push(e);
+  }
+  return { events: out ?? (list as TrainerEvent[]) };
+}
+
+function readSnapshot(x: unknown, read: EventReader): RunSnapshot | undefined {
+  if (!isObject(x) || !isNonEmptyString(x.runId) || typeof x.runDir !== 'string' || typeof x.label !== 'string' || !isRunStatus(x.status)) return undefined;
+  if (!Array.isArray(x.events)) return undefined;
+  const { events } = readEvents(x.events, read);
+  if (!events) return undefined;
+  return (events === x.events ? x : { ...x, events }) as unknown as RunSnapshot;
+}
+
+export function isRunSnapshot(x: unknown): x is RunSnapshot {
+  return readSnapshot(x, strictEvent) !== undefined;
+}
+
+/** What decodeHostMessage gives: the message, or why it is not one. */
+export type DecodedHostMessage = { message: HostMessage; problem?: undefined } | { message?: undefined; problem: string };
+
+/** The message with every event read by `read` (a copy only where one was revived), or why it is not one. */
+function readHostMessage(x: unknown, read: EventReader): DecodedHostMessage {
+  if (!isObject(x)) return { problem: 'not an object' };
+  switch (x.type) {
+    case 'init': {
+      if (x.view !== 'run' && x.view !== 'compare') return { problem: `'init': view must be 'run' or 'compare'` };
+      const given = x.runs;
+      if (!Array.isArray(given)) return { problem: `'init': runs must be an array` };
+      const runs: RunSnapshot[] = [];
+      for (let i = 0; i < given.length; i++) {
+        const run = readSnapshot(given[i], read);
+        if (!run) return { problem: `'init': runs[${i}] is not a valid run snapshot` };
+        runs.push(run);
+      }
+      const same = runs.every((r, i) => r === given[i]);
+      return { message: (same ? x : { ...x, runs }) as unknown as HostMessage };
+    }
+    case 'events': {
+      if (!isNonEmptyString(x.runId)) return { problem: `'events': runId must be a non-empty string` };
+      if (!Array.isArray(x.events)) return { problem: `'events': events must be an array` };
+      const { events, bad } = readEvents(x.events, read);
+      if (!events) return { problem: `'events': events[${bad}] is not a valid trainer event` };
+      return { message: (events === x.events ? x : { ...x, events }) as unknown as HostMessage };
+    }
+    case 'run-status':
+      if (!isNonEmptyString(x.runId)) return { problem: `'run-status': runId must be a non-empty string` };
+      if (!isRunStatus(x.status)) return { problem: `'run-status': unknown status ${JSON.stringify(x.status)}` };
+      if (x.message !== undefined && typeof x.message !== 'string') return { problem: `'run-status': message must be a string` };
+      return { message: x as unknown as HostMessage };
+    default:
+      return { problem: `unknown message type ${JSON.stringify(x.type)}` };
+  }
+}
+
+/** Why `x` is not a HostMessage, or undefined when it is one; for error reports. */
+export function hostMessageProblem(x: unknown): string | undefined {
+  return readHostMessage(x, strictEvent).problem;
+}
+
+export function isHostMessage(x: unknown): x is HostMessage {
+  return hostMessageProblem(x) === undefined;
+}
+
+export function isWebviewMessage(x: unknown): x is WebviewMessage {
+  if (!isObject(x)) return false;
+  switch (x.type) {
+    case 'ready':
+    case 'add-to-compare':
+      return true;
+    case 'stop-run':
+    case 'resume-run':
+      return isNonEmptyString(x.runId);
+    case 'reveal':
+      return isNonEmptyString(x.path);
+    case 'error':
+      return typeof x.message === 'string';
+    default:
+      return false;
+  }
+}
+
+/**
+ * A message as it arrives over JSON (postMessage): events in wire form are revived (a copy is made
+ * only then), every event is checked once, and the result is a HostMessage or the reason it is not.
+ */
+export function decodeHostMessage(x: unknown): DecodedHostMessage {
+  return readHostMessage(x, wireEvent);
+}

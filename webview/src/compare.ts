@@ -1,0 +1,142 @@
+/**
+ * The compare view: two or more runs (e.g. soft vs pid vs sid) overlaid on shared step axes, and a
+ * table of their final metrics, sizes and per-layer attention-KL.
+ */
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import type { WebviewMessage } from '../../src/protocol/webview-messages';
+import { LiveChart, renderChartsWithinBudget, ZoomSync, type ChartData } from './charts';
+import { h, setChildren } from './dom';
+import { formatCount, formatDuration, formatNumber, formatScientific } from './format';
+import type { RunData } from './state';
+import { alignByStep, compareColumns, compareRow, meanLayerKl, studentEvalCurve, studentStepCurve, type AlignedCurves } from './summary';
+import type { Theme } from './theme';
+
+export class CompareView {
+  readonly el: HTMLElement;
+  private readonly charts: LiveChart[];
+  private readonly table = h('table', { class: 'compare-table', 'data-testid': 'compare-table' });
+  private readonly tableBox = h('div', { class: 'table-scroll' }, this.table);
+  private readonly zoom = new ZoomSync();
+  private theme: Theme | undefined;
+  private tableKey = '';
+  private readonly cache = new Map<string, { key: string; curves: AlignedCurves }>();
+
+  constructor(
+    private readonly runs: () => RunData[],
+    post: (m: WebviewMessage) => void,
+    private readonly requestRender: () => void,
+  ) {
+    this.zoom.onChange(() => requestRender());
+    const fullRange = (): { min: number; max: number } | null => {
+      const last = Math.max(0, ...this.runs().map((r) => r.lastStep));
+      return last > 0 ? { min: 0, max: last } : null;
+    };
+    const version = (): number => this.runs().reduce((a, r) => a + r.version, 0);
+    const chart = (testId: string, title: string, height: number, data: () => ChartData, log = false): LiveChart =>
+      new LiveChart({ testId, title, height, data, fullRange, version, zoom: this.zoom, syncKey: 'compare', log: () => log }, requestRender);
+    this.charts = [
+      chart('compare-chart-loss', 'Training loss of the student (weighted total)', 240, () => this.curves('loss', (r) => studentStepCurve(r, r.steps.loss), false), true),
+      chart('compare-chart-metric', `Dev ${this.metricName()} of the student`, 200, () => this.curves('metric', (r) => studentEvalCurve(r, (e) => e.mainMetric.value), true)),
+      chart('compare-chart-attention-kl', 'Dev attention-KL to the teacher (mean over mapped layers)', 200, () => this.curves('kl', (r) => studentEvalCurve(r, meanLayerKl), true)),
+    ];
+    const add = h('vscode-button', { 'data-testid': 'btn-add-to-compare', secondary: true }, 'Add run…');
+    add.addEventListener('click', () => post({ type: 'add-to-compare' }));
+    this.el = h(
+      'div',
+      { class: 'compare-view', 'data-testid': 'compare-view' },
+      h('header', { class: 'run-header' }, h('div', { class: 'run-header-row' }, h('h1', { class: 'run-title' }, 'Compare runs'), h('div', { class: 'run-actions' }, add))),
+      this.tableBox,
+      ...this.charts.map((c) => c.el),
+      h('p', { class: 'hint muted' }, 'Drag to zoom, double-click to reset. Attention-KL and [CLS] cosine are measured on the dev set against the teacher\u2019s mapped layers.'),
+    );
+  }
+
+  private metricName(): string {
+    const names = new Set(this.runs().map((r) => r.evals.mainMetric).filter((n): n is string => !!n));
+    return names.size === 0 ? 'main metric' : [...names].join(' / ');
+  }
+
+  /** Every run's curve on one step axis, recomputed only when a run changed. */
+  private curves(id: string, pick: (r: RunData) => { x: ArrayLike<number>; y: ArrayLike<number>; length: number }, sparse: boolean): ChartData {
+    const runs = this.runs();
+    const key = runs.map((r) => `${r.runId}:${r.version}`).join(',');
+    let entry = this.cache.get(id);
+    if (!entry || entry.key !== key) {
+      entry = { key, curves: alignByStep(runs.map(pick)) };
+      this.cache.set(id, entry);
+    }
+    const { x, ys } = entry.curves;
+    return {
+      x,
+      length: x.length,
+      series: runs.map((r, i) => ({ key: r.runId, label: r.label, y: ys[i], color: i, spanGaps: sparse, points: sparse })),
+    };
+  }
+
+  setTheme(theme: Theme): void {
+    this.theme = theme;
+  }
+
+  render(): void {
+    if (!this.theme) return;
+    if (renderChartsWithinBudget(this.charts, this.theme)) this.requestRender();
+    const runs = this.runs();
+    const key = runs.map((r) => `${r.runId}:${r.version}`).join(',');
+    if (key !== this.tableKey) {
+      this.tableKey = key;
+      this.renderTable(runs);
+    }
+  }
+
+  private renderTable(runs: RunData[]): void {
+    const rows = runs.map(compareRow);
+    const { metrics, layers } = compareColumns(rows);
+    const bestName = rows.find((r) => r.best)?.best?.metric ?? 'metric';
+    const head = h(
+      'tr',
+      {},
+      h('th', {}, 'Run'),
+      h('th', {}, 'Algorithm'),
+      h('th', {}, 'Status'),
+      h('th', { class: 'num' }, `Best ${bestName}`),
+      ...metrics.map((m) => h('th', { class: 'num' }, `Final ${m}`)),
+      h('th', { class: 'num', title: 'student parameters' }, 'Student'),
+      h('th', { class: 'num', title: 'teacher parameters' }, 'Teacher'),
+      h('th', { class: 'num', title: 'student / teacher parameters' }, 'Size'),
+      ...layers.map((l) => h('th', { class: 'num' }, `Attn-KL L${l}`)),
+      h('th', { class: 'num' }, 'Steps'),
+      h('th', { class: 'num' }, 'Time'),
+    );
+    // the best value of each numeric column is emphasised (lowest KL, highest metric)
+    const bestOf = (values: (number | undefined)[], lower: boolean): number | undefined => {
+      const finite = values.filter((v): v is number => v !== undefined && Number.isFinite(v));
+      return finite.length > 1 ? (lower ? Math.min(...finite) : Math.max(...finite)) : undefined;
+    };
+    const bestBest = bestOf(rows.map((r) => r.best?.value), false);
+    const bestKl = layers.map((l) => bestOf(rows.map((r) => r.attentionKl.get(l)), true));
+    const num = (v: number | undefined, text: string, highlight = false): HTMLElement => h('td', { class: highlight ? 'num best' : 'num' }, v === undefined ? '–' : text);
+    const body = rows.map((r, i) =>
+      h(
+        'tr',
+        { 'data-testid': 'compare-row', 'data-run-id': r.runId },
+        h('td', {}, h('span', { class: `swatch swatch-${i % 7}`, 'aria-hidden': 'true' }), r.label),
+        h('td', {}, r.algorithm || '–'),
+        h('td', {}, r.status),
+        num(r.best?.value, r.best ? `${formatNumber(r.best.value, 4)} @ ${r.best.step}` : '', r.best?.value === bestBest),
+        ...metrics.map((m) => num(r.finalMetrics[m], formatNumber(r.finalMetrics[m], 4))),
+        num(r.studentParams, formatCount(r.studentParams)),
+        num(r.teacherParams, formatCount(r.teacherParams)),
+        num(r.sizeRatio, `${Math.round((r.sizeRatio ?? 0) * 100)}%`),
+        ...layers.map((l, j) => num(r.attentionKl.get(l), formatScientific(r.attentionKl.get(l)), r.attentionKl.get(l) === bestKl[j])),
+        num(r.steps, String(r.steps)),
+        num(r.durationMs, formatDuration(r.durationMs)),
+      ),
+    );
+    setChildren(this.table, h('thead', {}, head), h('tbody', {}, ...body));
+  }
+
+  destroy(): void {
+    for (const c of this.charts) c.destroy();
+    this.el.remove();
+  }
+}

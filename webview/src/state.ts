@@ -1,0 +1,438 @@
+/**
+ * What the dashboard knows about a run, built by folding its events in order, plus the UI state
+ * the webview persists across being hidden. Step data is kept in growable typed columns (one
+ * number per step) so 100 000 steps stay compact and charts can read them without copying.
+ * Pure: no DOM, testable in Node.
+ */
+import type {
+  AttentionSampleEvent,
+  CheckpointEvent,
+  EvalEvent,
+  LossTerm,
+  ParamCounts,
+  RunFailedEvent,
+  RunFinishedEvent,
+  RunStartedEvent,
+  RunStoppedEvent,
+  StageKind,
+  StepEvent,
+  TrainerEvent,
+} from '../../src/protocol/events';
+import type { RunSnapshot, RunStatus } from '../../src/protocol/webview-messages';
+import { BLOCK_SIZE, type BlockExtremes, type XRange } from './downsample';
+
+/**
+ * A growable column of numbers; NaN marks "no value at this step". It keeps the extremes of each
+ * block of BLOCK_SIZE values up to date as values arrive, so charts downsample 100 000 steps by
+ * reading a few thousand.
+ */
+export class Column implements BlockExtremes {
+  private buf: Float64Array;
+  length = 0;
+  minAt: Int32Array;
+  maxAt: Int32Array;
+
+  constructor(capacity = 256) {
+    this.buf = new Float64Array(capacity);
+    this.minAt = new Int32Array(Math.ceil(capacity / BLOCK_SIZE));
+    this.maxAt = new Int32Array(Math.ceil(capacity / BLOCK_SIZE));
+  }
+
+  push(v: number): void {
+    if (this.length === this.buf.length) {
+      const bigger = new Float64Array(this.buf.length * 2);
+      bigger.set(this.buf);
+      this.buf = bigger;
+      const minAt = new Int32Array(Math.ceil(bigger.length / BLOCK_SIZE));
+      const maxAt = new Int32Array(minAt.length);
+      minAt.set(this.minAt);
+      maxAt.set(this.maxAt);
+      this.minAt = minAt;
+      this.maxAt = maxAt;
+    }
+    const i = this.length++;
+    this.buf[i] = v;
+    this.noteExtreme(i);
+  }
+
+  /** Folds value i into its block's extremes (a block's first value starts it afresh). */
+  private noteExtreme(i: number): void {
+    const b = Math.floor(i / BLOCK_SIZE);
+    const v = this.buf[i];
+    const finite = Number.isFinite(v);
+    if (i % BLOCK_SIZE === 0) {
+      this.minAt[b] = finite ? i : -1;
+      this.maxAt[b] = finite ? i : -1;
+      return;
+    }
+    if (!finite) return;
+    if (this.minAt[b] < 0 || v < this.buf[this.minAt[b]]) this.minAt[b] = i;
+    if (this.maxAt[b] < 0 || v > this.buf[this.maxAt[b]]) this.maxAt[b] = i;
+  }
+
+  /** Appends `count` NaNs (a series that starts late is aligned with the steps before it). */
+  pad(count: number): void {
+    for (let i = 0; i < count; i++) this.push(NaN);
+  }
+
+  truncate(length: number): void {
+    const keep = Math.min(this.length, Math.max(0, length));
+    if (keep === this.length) return;
+    this.length = keep;
+    // the cut block's extremes may point past the end: recompute it from what is left
+    const blockStart = Math.floor(keep / BLOCK_SIZE) * BLOCK_SIZE;
+    for (let i = blockStart; i < keep; i++) this.noteExtreme(i);
+  }
+
+  /** A view of the filled part; valid until the next push. */
+  values(): Float64Array {
+    return this.buf.subarray(0, this.length);
+  }
+
+  get(i: number): number {
+    return this.buf[i];
+  }
+
+  last(): number {
+    return this.length > 0 ? this.buf[this.length - 1] : NaN;
+  }
+}
+
+/** A loss term's series key: "attention-kl@2" for layer 2, "soft-label" for output losses. */
+export function termKey(term: Pick<LossTerm, 'name' | 'layer'>): string {
+  return term.layer === undefined ? term.name : `${term.name}@${term.layer}`;
+}
+
+/** "attention-kl L2", "soft-label". */
+export function termLabel(key: string): string {
+  const at = key.indexOf('@');
+  return at < 0 ? key : `${key.slice(0, at)} L${key.slice(at + 1)}`;
+}
+
+/** Step events as columns aligned by row; x is the global step. */
+export class StepTable {
+  readonly x = new Column();
+  readonly loss = new Column();
+  readonly lr = new Column();
+  readonly examplesPerSec = new Column();
+  readonly gradNorm = new Column();
+  readonly liveTensors = new Column();
+  /** Unweighted term values, as the trainer reports them; in the order first seen. */
+  readonly terms = new Map<string, Column>();
+
+  get length(): number {
+    return this.x.length;
+  }
+
+  append(e: StepEvent): void {
+    // A resumed run replays steps after its checkpoint: the replay replaces what followed it.
+    if (this.x.length > 0 && e.step <= this.x.last()) this.truncateFrom(e.step);
+    const row = this.x.length;
+    this.x.push(e.step);
+    this.loss.push(e.loss);
+    this.lr.push(e.lr);
+    this.examplesPerSec.push(e.examplesPerSec);
+    this.gradNorm.push(e.gradNorm);
+    this.liveTensors.push(e.liveTensors ?? NaN);
+    for (const t of e.terms) {
+      const key = termKey(t);
+      let col = this.terms.get(key);
+      if (!col) {
+        col = new Column();
+        col.pad(row);
+        this.terms.set(key, col);
+      }
+      // a term reported twice in one step (should not happen) keeps the last value
+      if (col.length === row + 1) col.truncate(row);
+      col.push(t.value);
+    }
+    for (const col of this.terms.values()) if (col.length === row) col.push(NaN);
+  }
+
+  /** Drops every row with step >= `step`. */
+  truncateFrom(step: number): void {
+    const xs = this.x.values();
+    let keep = xs.length;
+    while (keep > 0 && xs[keep - 1] >= step) keep--;
+    for (const col of [this.x, this.loss, this.lr, this.examplesPerSec, this.gradNorm, this.liveTensors, ...this.terms.values()]) col.truncate(keep);
+  }
+}
+
+/** Evaluations as aligned arrays (a few hundred at most, so plain arrays). */
+export class EvalTable {
+  readonly x: number[] = [];
+  readonly metrics = new Map<string, number[]>();
+  /** By student layer. */
+  readonly attentionKl = new Map<number, number[]>();
+  readonly clsCosine = new Map<number, number[]>();
+  readonly events: EvalEvent[] = [];
+  mainMetric: string | undefined;
+
+  append(e: EvalEvent): void {
+    if (this.x.length > 0 && e.step <= this.x[this.x.length - 1]) this.truncateFrom(e.step);
+    const row = this.x.length;
+    this.x.push(e.step);
+    this.events.push(e);
+    this.mainMetric = e.mainMetric.name;
+    const put = <K>(map: Map<K, number[]>, key: K, value: number): void => {
+      let arr = map.get(key);
+      if (!arr) {
+        arr = new Array<number>(row).fill(NaN);
+        map.set(key, arr);
+      }
+      arr.push(value);
+    };
+    for (const [name, value] of Object.entries(e.metrics)) put(this.metrics, name, value);
+    if (!(e.mainMetric.name in e.metrics)) put(this.metrics, e.mainMetric.name, e.mainMetric.value);
+    for (const l of e.perLayer) {
+      put(this.attentionKl, l.student, l.attentionKl);
+      put(this.clsCosine, l.student, l.clsCosine);
+    }
+    for (const map of [this.metrics, this.attentionKl, this.clsCosine] as Map<unknown, number[]>[]) {
+      for (const arr of map.values()) if (arr.length === row) arr.push(NaN);
+    }
+  }
+
+  truncateFrom(step: number): void {
+    let keep = this.x.length;
+    while (keep > 0 && this.x[keep - 1] >= step) keep--;
+    this.x.length = keep;
+    this.events.length = keep;
+    for (const map of [this.metrics, this.attentionKl, this.clsCosine] as Map<unknown, number[]>[]) {
+      for (const arr of map.values()) arr.length = keep;
+    }
+  }
+}
+
+export type StageState = 'pending' | 'running' | 'done';
+
+export interface StageRecord {
+  index: number;
+  name: string;
+  kind: StageKind;
+  epochs: number;
+  /** Known once the stage started. */
+  stepsPlanned?: number;
+  /** The first and last global step trained in this stage. */
+  firstStep?: number;
+  lastStep?: number;
+  state: StageState;
+  finishReason?: 'epochs' | 'plateau';
+}
+
+export interface LogLine {
+  time: string;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  message: string;
+}
+
+/** The log keeps the newest lines only: a chatty trainer must not grow the webview without bound. */
+export const LOG_LIMIT = 500;
+
+export class RunData {
+  readonly runId: string;
+  runDir: string;
+  label: string;
+  status: RunStatus;
+  /** From the host's run-status message, e.g. "exited with code 1". */
+  statusMessage: string | undefined;
+  started: RunStartedEvent | undefined;
+  stages: StageRecord[] = [];
+  currentStage = -1;
+  readonly steps = new StepTable();
+  readonly evals = new EvalTable();
+  readonly samples: AttentionSampleEvent[] = [];
+  readonly checkpoints: CheckpointEvent[] = [];
+  readonly log: LogLine[] = [];
+  finished: RunFinishedEvent | undefined;
+  failed: RunFailedEvent | undefined;
+  stopped: RunStoppedEvent | undefined;
+  firstTime: string | undefined;
+  lastTime: string | undefined;
+  /** Bumped on every change, so views redraw only what changed. */
+  version = 0;
+
+  constructor(runId: string, runDir = '', label = runId, status: RunStatus = 'unknown') {
+    this.runId = runId;
+    this.runDir = runDir;
+    this.label = label;
+    this.status = status;
+  }
+
+  /** A run as the host sent it: its events replayed, then the host's status (which knows about a dead process). */
+  static fromSnapshot(s: RunSnapshot): RunData {
+    const run = new RunData(s.runId, s.runDir, s.label, s.status);
+    for (const e of s.events) run.apply(e, false);
+    run.status = s.status;
+    return run;
+  }
+
+  get lastStep(): number {
+    const s = this.steps.x.last();
+    return Number.isNaN(s) ? 0 : s;
+  }
+
+  get params(): { teacher: ParamCounts; student: ParamCounts } | undefined {
+    return this.started?.params;
+  }
+
+  /** Folds one event in; `live` events also move the status (a replay leaves that to the host). */
+  apply(e: TrainerEvent, live = true): void {
+    this.version++;
+    this.firstTime ??= e.time;
+    this.lastTime = e.time;
+    switch (e.type) {
+      case 'run-started':
+        this.onRunStarted(e);
+        if (live) this.status = 'running';
+        break;
+      case 'stage-started': {
+        const st = this.stageRecord(e.stage, e.name, e.kind, e.epochs);
+        st.stepsPlanned = e.stepsPlanned;
+        st.state = 'running';
+        st.finishReason = undefined;
+        for (const other of this.stages) if (other.index < e.stage && other.state === 'running') other.state = 'done';
+        this.currentStage = e.stage;
+        break;
+      }
+      case 'step': {
+        this.steps.append(e);
+        const st = this.stages.find((s) => s.index === e.stage) ?? this.stageRecord(e.stage, `stage ${e.stage + 1}`, 'custom', 0);
+        if (st.firstStep === undefined || e.step < st.firstStep) st.firstStep = e.step;
+        st.lastStep = e.step;
+        if (st.state === 'pending') st.state = 'running';
+        this.currentStage = e.stage;
+        break;
+      }
+      case 'eval':
+        this.evals.append(e);
+        break;
+      case 'checkpoint':
+        this.checkpoints.push(e);
+        break;
+      case 'attention-sample':
+        while (this.samples.length > 0 && this.samples[this.samples.length - 1].step >= e.step) this.samples.pop();
+        this.samples.push(e);
+        break;
+      case 'stage-finished': {
+        const st = this.stages.find((s) => s.index === e.stage);
+        if (st) {
+          st.state = 'done';
+          st.finishReason = e.reason;
+        }
+        break;
+      }
+      case 'warning':
+        this.addLog({ time: e.time, level: 'warn', message: e.code ? `${e.message} (${e.code})` : e.message });
+        break;
+      case 'log':
+        this.addLog({ time: e.time, level: e.level, message: e.message });
+        break;
+      case 'run-finished':
+        this.finished = e;
+        if (live) this.status = 'finished';
+        break;
+      case 'run-failed':
+        this.failed = e;
+        this.addLog({ time: e.time, level: 'error', message: e.reason });
+        if (live) this.status = 'failed';
+        break;
+      case 'run-stopped':
+        this.stopped = e;
+        if (live) this.status = 'stopped';
+        break;
+    }
+  }
+
+  setStatus(status: RunStatus, message?: string): void {
+    this.version++;
+    this.status = status;
+    this.statusMessage = message;
+  }
+
+  private onRunStarted(e: RunStartedEvent): void {
+    this.started = e;
+    this.runDir = e.runDir || this.runDir;
+    this.failed = undefined;
+    this.stopped = undefined;
+    this.finished = undefined;
+    const resumeStep = e.resumedFrom?.step;
+    if (resumeStep !== undefined) {
+      // everything after the checkpoint is trained again
+      this.steps.truncateFrom(resumeStep + 1);
+      this.evals.truncateFrom(resumeStep + 1);
+      while (this.samples.length > 0 && this.samples[this.samples.length - 1].step > resumeStep) this.samples.pop();
+    }
+    const old = new Map(this.stages.map((s) => [s.index, s]));
+    this.stages = e.plan.stages.map((p) => {
+      const prev = resumeStep !== undefined ? old.get(p.index) : undefined;
+      const rec: StageRecord = { index: p.index, name: p.name, kind: p.kind, epochs: p.epochs, state: 'pending' };
+      if (prev && prev.firstStep !== undefined && prev.firstStep <= (resumeStep ?? 0)) {
+        rec.firstStep = prev.firstStep;
+        rec.lastStep = Math.min(prev.lastStep ?? prev.firstStep, resumeStep ?? 0);
+        rec.stepsPlanned = prev.stepsPlanned;
+        rec.state = prev.state === 'done' && (prev.lastStep ?? 0) <= (resumeStep ?? 0) ? 'done' : 'running';
+      }
+      return rec;
+    });
+    this.currentStage = -1;
+  }
+
+  private stageRecord(index: number, name: string, kind: StageKind, epochs: number): StageRecord {
+    let st = this.stages.find((s) => s.index === index);
+    if (!st) {
+      st = { index, name, kind, epochs, state: 'pending' };
+      this.stages.push(st);
+      this.stages.sort((a, b) => a.index - b.index);
+    }
+    return st;
+  }
+
+  private addLog(line: LogLine): void {
+    this.log.push(line);
+    if (this.log.length > LOG_LIMIT) this.log.splice(0, this.log.length - LOG_LIMIT);
+  }
+}
+
+// ---- UI state persisted with vscode.setState ---------------------------------------------------
+
+export const RUN_TABS = ['training', 'evaluation', 'attention', 'log'] as const;
+export type RunTab = (typeof RUN_TABS)[number];
+
+export interface UiState {
+  tab: RunTab;
+  /** Index into the attention sample's mapped layers. */
+  layer: number;
+  /** A head index, or -1 for the average over heads. */
+  head: number;
+  /** Index into the run's attention samples. */
+  sample: number;
+  /** Whether the slider follows new samples as they arrive (it does while it sits on the newest). */
+  followLatest: boolean;
+  /** The shared x (step) range of every chart; null shows everything. */
+  zoom: XRange | null;
+  /** The loss chart's y axis. */
+  logLoss: boolean;
+}
+
+export const DEFAULT_UI_STATE: UiState = { tab: 'training', layer: 0, head: -1, sample: 0, followLatest: true, zoom: null, logLoss: true };
+
+const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x);
+
+/** Whatever getState() returned (possibly from an older version), as a valid UiState. */
+export function sanitizeUiState(x: unknown): UiState {
+  const s: UiState = { ...DEFAULT_UI_STATE };
+  if (!x || typeof x !== 'object') return s;
+  const o = x as Record<string, unknown>;
+  if (typeof o.tab === 'string' && (RUN_TABS as readonly string[]).includes(o.tab)) s.tab = o.tab as RunTab;
+  if (isInt(o.layer) && o.layer >= 0) s.layer = o.layer;
+  if (isInt(o.head) && o.head >= -1) s.head = o.head;
+  if (isInt(o.sample) && o.sample >= 0) s.sample = o.sample;
+  if (typeof o.followLatest === 'boolean') s.followLatest = o.followLatest;
+  if (typeof o.logLoss === 'boolean') s.logLoss = o.logLoss;
+  const z = o.zoom as Record<string, unknown> | null | undefined;
+  if (z && typeof z === 'object' && Number.isFinite(z.min) && Number.isFinite(z.max) && (z.min as number) < (z.max as number)) {
+    s.zoom = { min: z.min as number, max: z.max as number };
+  }
+  return s;
+}
