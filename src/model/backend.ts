@@ -87,6 +87,8 @@ async function tryKind(kind: BackendKind): Promise<void> {
 function shortReason(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
   if (/Cannot find module/.test(msg)) return 'not installed';
+  // A tfjs-node whose install step could not download libtensorflow fails on its own files.
+  if (/ENOENT|napi|\.node\b|libtensorflow/.test(msg)) return 'installed without its native TensorFlow library (reinstall it where the network is reachable)';
   return msg.split('\n')[0];
 }
 
