@@ -8,6 +8,10 @@ set -euo pipefail
 need=()
 /usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1 || need+=(python3-torch python3-numpy)
 command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-liberation)
+# OpenBLAS and a C compiler for the optional native kernels (native/, docs/performance.md). Debian's
+# PyTorch then also runs on OpenBLAS (libblas.so.3), the fast anchor of `npm run bench`.
+dpkg -s libopenblas-dev >/dev/null 2>&1 || need+=(libopenblas-dev)
+command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup-test-deps: installing ${need[*]} (Debian packages)" >&2
@@ -18,3 +22,4 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 /usr/bin/python3 -c 'import torch; print("setup-test-deps: torch", torch.__version__, "ready")' >&2
 echo "setup-test-deps: $(chromium --version 2>/dev/null || echo 'chromium missing') ready" >&2
+node "$(dirname "$0")/../native/build.mjs" --optional

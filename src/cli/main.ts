@@ -13,10 +13,13 @@ import { trainVerb, resumeVerb } from './verbs/train';
 import { exportVerb } from './verbs/export';
 import { validateVerb } from './verbs/validate';
 import { demoVerb } from './verbs/demo';
+import { sweepVerb } from './verbs/sweep';
+import { reportVerb } from './verbs/report';
+import { benchVerb } from './verbs/bench';
 
 export const VERSION = '0.1.0';
 
-export const VERBS: Verb[] = [demoVerb, trainVerb, resumeVerb, exportVerb, validateVerb, evalVerb, inspectVerb, tokenizeVerb];
+export const VERBS: Verb[] = [demoVerb, trainVerb, resumeVerb, exportVerb, validateVerb, evalVerb, inspectVerb, tokenizeVerb, sweepVerb, reportVerb, benchVerb];
 
 function usage(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length));

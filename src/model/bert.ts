@@ -13,6 +13,8 @@ import { BertConfig, headDim } from './config';
 import { gelu } from './gelu';
 import { seededNormal } from './init';
 import { registerMissingKernels } from './kernels';
+import { assertForwardFitsWasmHeap } from './fast-kernels/heap-budget';
+import { DROPOUT_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL } from './fast-kernels/elementwise';
 import { NamedTensors, NamedTensor, numel } from './named-tensors';
 
 export interface BertInputs {
@@ -179,10 +181,61 @@ function dense(x: tf.Tensor2D, p: Dense): tf.Tensor2D {
 }
 
 function layerNorm(x: tf.Tensor2D, p: Norm, eps: number): tf.Tensor2D {
+  if (tf.getKernel(LAYER_NORM_KERNEL, tf.getBackend())) return fusedLayerNorm(eps)(x, p.gamma, p.beta) as tf.Tensor2D;
   const mean = tf.mean(x, -1, true);
   const centered = tf.sub(x, mean);
   const variance = tf.mean(tf.square(centered), -1, true);
   return tf.add(tf.mul(tf.mul(centered, tf.rsqrt(tf.add(variance, eps))), p.gamma), p.beta);
+}
+
+const fusedLayerNormByEps = new Map<number, (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor>();
+
+/**
+ * LayerNorm as one native kernel forward and one backward (src/model/fast-kernels, when the addon
+ * is installed for the backend) instead of about nine ops forward and twenty backward.
+ */
+function fusedLayerNorm(eps: number): (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor {
+  let f = fusedLayerNormByEps.get(eps);
+  if (!f) {
+    f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const [x, gamma, beta] = args as tf.Tensor[];
+      (args[3] as tf.GradSaveFunc)([x, gamma]);
+      return {
+        value: tf.engine().runKernel(LAYER_NORM_KERNEL, { x, gamma, beta }, { eps }) as tf.Tensor,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(LAYER_NORM_GRAD_KERNEL, { dy, x: saved[0], gamma: saved[1] }, { eps }) as tf.Tensor[],
+      };
+    }) as (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor;
+    fusedLayerNormByEps.set(eps, f);
+  }
+  return f;
+}
+
+/** Two 32-bit FNV-1a hashes of a dropout seed string: the native kernel's 64-bit seed. */
+function seedWords(seed: string): [number, number] {
+  let hi = 0x811c9dc5;
+  let lo = 0x050c5d1f;
+  for (let i = 0; i < seed.length; i++) {
+    const c = seed.charCodeAt(i);
+    hi = Math.imul(hi ^ c, 0x01000193) >>> 0;
+    lo = Math.imul(lo ^ c, 0x01000193) >>> 0;
+    lo = Math.imul(lo ^ (lo >>> 15), 0x2c1b3c6d) >>> 0;
+  }
+  return [hi, lo];
+}
+
+/**
+ * Dropout as one native pass forward and one backward (the mask is recomputed from the seed, not
+ * stored). Its masks come from the kernel's own counter-based generator, so they differ from
+ * tf.dropout's, but a seed still makes them reproducible.
+ */
+function fusedDropout(x: tf.Tensor, rate: number, seed: string | undefined): tf.Tensor {
+  const [seedHi, seedLo] = seedWords(seed ?? `${Math.random()}:${Date.now()}`);
+  const attrs = { rate, seedHi, seedLo };
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+    value: tf.engine().runKernel(DROPOUT_KERNEL, { x: args[0] as tf.Tensor }, attrs) as tf.Tensor,
+    gradFunc: (dy: tf.Tensor) => tf.engine().runKernel(DROPOUT_KERNEL, { x: dy }, attrs) as tf.Tensor,
+  }));
+  return f(x);
 }
 
 /** [b·s, h] → [b, heads, s, d] (or [b, heads, d, s] with `keyLayout`, so QKᵀ needs no transposed operand). */
@@ -203,7 +256,9 @@ class DropoutSites {
   apply<T extends tf.Tensor>(x: T, rate: number): T {
     const site = this.site++;
     if (!this.training || rate <= 0) return x;
-    return tf.dropout(x, rate, undefined, this.seed === undefined ? undefined : `${this.seed}:${site}`) as T;
+    const seed = this.seed === undefined ? undefined : `${this.seed}:${site}`;
+    if (x.dtype === 'float32' && tf.getKernel(DROPOUT_KERNEL, tf.getBackend())) return fusedDropout(x, rate, seed) as T;
+    return tf.dropout(x, rate, undefined, seed) as T;
   }
 }
 
@@ -214,6 +269,7 @@ export class BertModel {
   private readonly vars = new Map<string, tf.Variable>();
   private readonly specs: ParamSpec[];
   private readonly layers: LayerWeights[] = [];
+  private readonly parameterCount: number;
   private disposed = false;
 
   private constructor(config: BertConfig, values: Map<string, Float32Array>, trainable: boolean, newlyInitialized: string[]) {
@@ -221,6 +277,7 @@ export class BertModel {
     this.config = config;
     this.newlyInitialized = newlyInitialized;
     this.specs = bertParameterSpecs(config);
+    this.parameterCount = countParameters(config).total;
     // Variable names are global in TF.js: prefix them so a teacher and a student can coexist.
     const prefix = `bert${nextModelId++}/`;
     try {
@@ -320,6 +377,8 @@ export class BertModel {
         fix: `set the maximum sequence length to at most ${c.maxPositionEmbeddings}`,
       });
     }
+    // The wasm heap cannot grow past 4 GiB and aborts the process when it must: refuse first.
+    if (tf.getBackend() === 'wasm') assertForwardFitsWasmHeap(c, this.parameterCount, b, s, opts.training, tf.memory().numBytes);
     const L = c.numHiddenLayers;
     const keepHidden = keepSet(opts.keep?.hiddenStates, L + 1);
     const keepAttn = keepSet(opts.keep?.attentions, L);

@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's entry point registers no gradients (the tfjs union package does); training needs them.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { installFastKernels } from './fast-kernels';
 
 /** The parts of tfjs-backend-wasm's `BackendWasm` this kernel uses (typed structurally). */
 interface WasmHeapBackend {
@@ -57,8 +58,13 @@ const unsortedSegmentSumWasm: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   return outInfo;
 };
 
-/** Registers the kernels above where the backend lacks them. Safe to call any number of times. */
+/**
+ * Registers the kernels above where the backend lacks them, and the faster matrix-product kernels
+ * (./fast-kernels: native BLAS or untransposed wasm products, per DISTILLERY_KERNELS, default
+ * auto). Safe to call any number of times.
+ */
 export function registerMissingKernels(): void {
+  installFastKernels();
   if (!tf.getKernel(tf.UnsortedSegmentSum, 'wasm')) {
     tf.registerKernel({
       kernelName: tf.UnsortedSegmentSum,

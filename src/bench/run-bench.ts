@@ -1,0 +1,208 @@
+/**
+ * `distillery bench`: times the distillation step (./distill-step.ts) on a fixed shape after
+ * warm-up, over several repeats, and reports the median and spread, throughput, achieved GFLOP/s,
+ * live tensors and peak memory. With the teacher-output cache it also times the cached step
+ * (teacher outputs assembled from the cache) in the same run, so the speed-up is a same-run ratio.
+ */
+import * as os from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, BackendRequest } from '../model/backend';
+import { KernelMode, KernelsInfo, setKernelMode } from '../model/fast-kernels';
+import { estimateStepMemory, StepMemoryEstimate, wasmHeapBytes } from '../model/fast-kernels/heap-budget';
+import { TeacherCache, TeacherCacheStats } from '../train/teacher-cache';
+import { DistillStepBench, StepResult } from './distill-step';
+import { BenchShape, FLOPS_FORMULA, stepFlops, StepFlops, benchModelConfig } from './shapes';
+import { countParameters } from '../model/bert';
+
+export interface BenchOptions {
+  shape: BenchShape;
+  backend: BackendRequest;
+  kernels: KernelMode;
+  repeats: number;
+  warmup: number;
+  /** Also time the step with teacher outputs from the cache. */
+  teacherCache: boolean;
+  seed?: number;
+  /** Progress lines for people (stderr). */
+  progress?: (line: string) => void;
+}
+
+export interface TimingSummary {
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  q1Ms: number;
+  q3Ms: number;
+  samplesMs: number[];
+}
+
+export interface PhaseReport {
+  timing: TimingSummary;
+  /**
+   * Median CPU time (user + system, all threads) per step: less sensitive to other processes than
+   * wall time on a shared machine, though spinning threads count too.
+   */
+  cpuMsMedian: number;
+  sequencesPerSec: number;
+  /** Counted FLOPs (see flops.formula) / median step time. */
+  gflopsPerSec: number;
+  /** Loss of the first and last timed step (a sanity check that the step computes something). */
+  loss: { first: number; last: number };
+}
+
+export interface BenchReport {
+  version: 1;
+  tool: 'distillery';
+  shape: BenchShape;
+  backend: string;
+  /** What the matrix products ran on: stock, untransposed (wasm) or blas (native OpenBLAS). */
+  kernels: KernelsInfo & { active: string };
+  /** "wasm+blas", "wasm", "cpu"…: backend plus kernel path, the label in tables. */
+  label: string;
+  warmup: number;
+  repeats: number;
+  flops: StepFlops & { formula: string };
+  step: PhaseReport;
+  cached?: PhaseReport & { speedup: number; cache: TeacherCacheStats };
+  liveTensors: { before: number; after: number };
+  memory: {
+    /** process.resourceUsage().maxRSS: the process's peak resident set. */
+    maxRssBytes: number;
+    /** The wasm heap's size (it only grows, so this is its peak); null off wasm. */
+    wasmHeapBytes: number | null;
+    /** The analytic estimate used to refuse oversized batches on wasm. */
+    estimate: StepMemoryEstimate;
+  };
+  environment: { node: string; platform: string; cpus: number; cpuModel: string; openblasEnv: Record<string, string> };
+  date: string;
+}
+
+export function summarize(samplesMs: number[]): TimingSummary {
+  const s = [...samplesMs].sort((a, b) => a - b);
+  const q = (p: number): number => {
+    if (s.length === 1) return s[0];
+    const pos = p * (s.length - 1);
+    const lo = Math.floor(pos);
+    const hi = Math.ceil(pos);
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+  };
+  return { medianMs: q(0.5), minMs: s[0], maxMs: s[s.length - 1], q1Ms: q(0.25), q3Ms: q(0.75), samplesMs };
+}
+
+function phase(samplesMs: number[], cpuMs: number[], results: StepResult[], shape: BenchShape, flops: number): PhaseReport {
+  const timing = summarize(samplesMs);
+  return {
+    timing,
+    cpuMsMedian: summarize(cpuMs).medianMs,
+    sequencesPerSec: shape.batchSize / (timing.medianMs / 1000),
+    gflopsPerSec: flops / (timing.medianMs / 1000) / 1e9,
+    loss: { first: results[0].loss, last: results[results.length - 1].loss },
+  };
+}
+
+function timeSteps(n: number, run: () => StepResult): { ms: number[]; cpuMs: number[]; results: StepResult[] } {
+  const ms: number[] = [];
+  const cpuMs: number[] = [];
+  const results: StepResult[] = [];
+  for (let i = 0; i < n; i++) {
+    const c0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    results.push(run());
+    ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    const c = process.cpuUsage(c0);
+    cpuMs.push((c.user + c.system) / 1000);
+  }
+  return { ms, cpuMs, results };
+}
+
+export async function runBench(opts: BenchOptions): Promise<BenchReport> {
+  const log = opts.progress ?? (() => undefined);
+  const info = await initBackend(opts.backend);
+  const kernels = setKernelMode(opts.kernels);
+  const backend = tf.getBackend();
+  const active = backend === 'wasm' ? kernels.wasm : backend === 'cpu' ? kernels.cpu : 'native';
+  const label = active === 'stock' || active === 'native' ? info.kind : `${info.kind}+${active}`;
+  const shape = opts.shape;
+  const flops = stepFlops(shape);
+  const size = (who: 'teacher' | 'student') => {
+    const config = benchModelConfig(shape, who);
+    return { config, params: countParameters(config).total };
+  };
+  const estimate = estimateStepMemory(size('teacher'), size('student'), shape.batchSize, shape.seqLen);
+  log(`bench: ${shape.name} shape on ${label}: warm-up ${opts.warmup}, repeats ${opts.repeats}`);
+
+  const bench = new DistillStepBench(shape, opts.seed ?? 42);
+  try {
+    for (let i = 0; i < opts.warmup; i++) {
+      const t0 = Date.now();
+      bench.run();
+      log(`bench: warm-up step ${i + 1}/${opts.warmup}: ${Date.now() - t0} ms`);
+    }
+    const before = tf.memory().numTensors;
+    const plain = timeSteps(opts.repeats, () => bench.run());
+    log(`bench: steps (ms): ${plain.ms.map((m) => m.toFixed(0)).join(', ')}`);
+    let cached: BenchReport['cached'];
+    if (opts.teacherCache) {
+      const cache = new TeacherCache();
+      bench.run(cache); // fills the cache: the "first epoch"
+      const hits = timeSteps(opts.repeats, () => bench.run(cache));
+      log(`bench: cached steps (ms): ${hits.ms.map((m) => m.toFixed(0)).join(', ')}`);
+      const p = phase(hits.ms, hits.cpuMs, hits.results, shape, flops.cachedTotal);
+      cached = { ...p, speedup: summarize(plain.ms).medianMs / p.timing.medianMs, cache: cache.stats() };
+      cache.clear();
+    }
+    const after = tf.memory().numTensors;
+    return {
+      version: 1,
+      tool: 'distillery',
+      shape,
+      backend: info.kind,
+      kernels: { ...kernels, active },
+      label,
+      warmup: opts.warmup,
+      repeats: opts.repeats,
+      flops: { ...flops, formula: FLOPS_FORMULA },
+      step: phase(plain.ms, plain.cpuMs, plain.results, shape, flops.total),
+      ...(cached ? { cached } : {}),
+      liveTensors: { before, after },
+      memory: { maxRssBytes: process.resourceUsage().maxRSS * 1024, wasmHeapBytes: wasmHeapBytes(), estimate },
+      environment: {
+        node: process.version,
+        platform: `${process.platform}-${process.arch}`,
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model ?? 'unknown',
+        openblasEnv: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('OPENBLAS_')) as Array<[string, string]>),
+      },
+      date: new Date().toISOString(),
+    };
+  } finally {
+    bench.dispose();
+  }
+}
+
+function fmtBytes(n: number): string {
+  return n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(2)} GiB` : `${(n / 1024 ** 2).toFixed(0)} MiB`;
+}
+
+/** The report for people. */
+export function formatBenchReport(r: BenchReport): string {
+  const t = r.step.timing;
+  const s = r.shape;
+  const lines = [
+    `distillery bench: ${s.name} shape (teacher ${s.teacherLayers} / student ${s.studentLayers} layers, hidden ${s.hiddenSize}, ${s.heads} heads, FF ${s.intermediateSize}, vocab ${s.vocabSize}, batch ${s.batchSize} × seq ${s.seqLen})`,
+    `backend:        ${r.label}${r.kernels.blas ? ` (${r.kernels.blas.config}, ${r.kernels.blas.threads} threads)` : r.kernels.blasUnavailable && r.backend !== 'tensorflow' ? ` (native BLAS: ${r.kernels.blasUnavailable})` : ''}`,
+    `step:           ${t.medianMs.toFixed(1)} ms median (min ${t.minMs.toFixed(1)}, IQR ${t.q1Ms.toFixed(1)}–${t.q3Ms.toFixed(1)}, max ${t.maxMs.toFixed(1)}; ${r.repeats} repeats after ${r.warmup} warm-up)`,
+    `cpu time:       ${r.step.cpuMsMedian.toFixed(1)} ms per step (median, all threads)`,
+    `throughput:     ${r.step.sequencesPerSec.toFixed(2)} sequences/s, ${r.step.gflopsPerSec.toFixed(1)} GFLOP/s (${(r.flops.total / 1e9).toFixed(1)} GFLOP of matrix products per step)`,
+  ];
+  if (r.cached) {
+    const c = r.cached.timing;
+    lines.push(`teacher cache:  ${c.medianMs.toFixed(1)} ms median (min ${c.minMs.toFixed(1)}, max ${c.maxMs.toFixed(1)}): ${r.cached.sequencesPerSec.toFixed(2)} sequences/s, ${r.cached.speedup.toFixed(2)}× the uncached step; ${fmtBytes(r.cached.cache.bytes)} for ${r.cached.cache.entries} examples`);
+  }
+  lines.push(
+    `live tensors:   ${r.liveTensors.before} before, ${r.liveTensors.after} after`,
+    `memory:         peak RSS ${fmtBytes(r.memory.maxRssBytes)}${r.memory.wasmHeapBytes !== null ? `, wasm heap ${fmtBytes(r.memory.wasmHeapBytes)}` : ''} (estimated step peak ${fmtBytes(r.memory.estimate.totalBytes)})`,
+    `loss:           ${r.step.loss.first.toFixed(4)} → ${r.step.loss.last.toFixed(4)}`,
+  );
+  return lines.join('\n');
+}
