@@ -145,6 +145,39 @@ function argsOf(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?:
   return args as unknown as MatMulArgs;
 }
 
+/**
+ * BatchMatMul / _FusedMatMul kernels around an sgemm `run` for one backend: shapes and activations
+ * sgemm cannot take (broadcast batches, activations other than relu, odd biases) go to the stock kernel.
+ */
+function sgemmKernels<B>(
+  backendName: string,
+  isBackend: (b: unknown) => b is B,
+  run: (backend: B, a: Info, b: Info, tA: boolean, tB: boolean, bias: Info | null, relu: boolean) => Info,
+  stock: { batchMatMul: tf.KernelFunc; fusedMatMul?: tf.KernelFunc },
+): { batchMatMul: tf.KernelFunc; fusedMatMul: tf.KernelFunc } {
+  const batchMatMul: tf.KernelFunc = (args) => {
+    const { inputs, backend, attrs } = argsOf(args);
+    if (!isBackend(backend)) throw new Error(`BatchMatMul (distillery): not a ${backendName} backend`);
+    checkFloat('BatchMatMul', inputs.a, inputs.b);
+    if (!sameOrSharedBatch(matMulGeometry(inputs.a.shape, inputs.b.shape, !!attrs.transposeA, !!attrs.transposeB))) return stock.batchMatMul(args);
+    return run(backend, inputs.a, inputs.b, !!attrs.transposeA, !!attrs.transposeB, null, false);
+  };
+  const fusedMatMul: tf.KernelFunc = (args) => {
+    const { inputs, backend, attrs } = argsOf(args);
+    if (!isBackend(backend)) throw new Error(`_FusedMatMul (distillery): not a ${backendName} backend`);
+    checkFloat('_FusedMatMul', inputs.a, inputs.b);
+    const act = attrs.activation ?? 'linear';
+    const g = matMulGeometry(inputs.a.shape, inputs.b.shape, !!attrs.transposeA, !!attrs.transposeB);
+    const bias = rowBias(inputs.bias, g.n);
+    if ((act !== 'linear' && act !== 'relu') || bias === 'unsupported' || !sameOrSharedBatch(g)) {
+      if (!stock.fusedMatMul) throw new Error(`_FusedMatMul (distillery): activation ${act} is not supported`);
+      return stock.fusedMatMul(args);
+    }
+    return run(backend, inputs.a, inputs.b, !!attrs.transposeA, !!attrs.transposeB, bias, act === 'relu');
+  };
+  return { batchMatMul, fusedMatMul };
+}
+
 /** BatchMatMul / _FusedMatMul (bias, linear or relu) on the wasm backend through sgemm. */
 export function blasWasmKernels(blas: NativeBlas, stock: { batchMatMul: tf.KernelFunc; fusedMatMul?: tf.KernelFunc }): { batchMatMul: tf.KernelFunc; fusedMatMul: tf.KernelFunc } {
   const run = (backend: WasmBackendLike, a: Info, b: Info, tA: boolean, tB: boolean, bias: Info | null, relu: boolean): Info => {
@@ -164,27 +197,7 @@ export function blasWasmKernels(blas: NativeBlas, stock: { batchMatMul: tf.Kerne
     }
     return out;
   };
-  const batchMatMul: tf.KernelFunc = (args) => {
-    const { inputs, backend, attrs } = argsOf(args);
-    if (!isWasmBackend(backend)) throw new Error('BatchMatMul (distillery): not a wasm backend');
-    checkFloat('BatchMatMul', inputs.a, inputs.b);
-    if (!sameOrSharedBatch(matMulGeometry(inputs.a.shape, inputs.b.shape, !!attrs.transposeA, !!attrs.transposeB))) return stock.batchMatMul(args);
-    return run(backend, inputs.a, inputs.b, !!attrs.transposeA, !!attrs.transposeB, null, false);
-  };
-  const fusedMatMul: tf.KernelFunc = (args) => {
-    const { inputs, backend, attrs } = argsOf(args);
-    if (!isWasmBackend(backend)) throw new Error('_FusedMatMul (distillery): not a wasm backend');
-    checkFloat('_FusedMatMul', inputs.a, inputs.b);
-    const act = attrs.activation ?? 'linear';
-    const g = matMulGeometry(inputs.a.shape, inputs.b.shape, !!attrs.transposeA, !!attrs.transposeB);
-    const bias = rowBias(inputs.bias, g.n);
-    if ((act !== 'linear' && act !== 'relu') || bias === 'unsupported' || !sameOrSharedBatch(g)) {
-      if (!stock.fusedMatMul) throw new Error(`_FusedMatMul (distillery): activation ${act} is not supported`);
-      return stock.fusedMatMul(args);
-    }
-    return run(backend, inputs.a, inputs.b, !!attrs.transposeA, !!attrs.transposeB, bias, act === 'relu');
-  };
-  return { batchMatMul, fusedMatMul };
+  return sgemmKernels('wasm', isWasmBackend, run, stock);
 }
 
 function cpuValues(backend: CpuBackendLike, t: Info): Float32Array {
@@ -203,27 +216,7 @@ export function blasCpuKernels(blas: NativeBlas, stock: { batchMatMul: tf.Kernel
     if (relu) for (let i = 0; i < c.length; i++) if (c[i] < 0) c[i] = 0;
     return backend.makeTensorInfo(g.outShape, 'float32', c);
   };
-  const batchMatMul: tf.KernelFunc = (args) => {
-    const { inputs, backend, attrs } = argsOf(args);
-    if (!isCpuBackend(backend)) throw new Error('BatchMatMul (distillery): not a cpu backend');
-    checkFloat('BatchMatMul', inputs.a, inputs.b);
-    if (!sameOrSharedBatch(matMulGeometry(inputs.a.shape, inputs.b.shape, !!attrs.transposeA, !!attrs.transposeB))) return stock.batchMatMul(args);
-    return run(backend, inputs.a, inputs.b, !!attrs.transposeA, !!attrs.transposeB, null, false);
-  };
-  const fusedMatMul: tf.KernelFunc = (args) => {
-    const { inputs, backend, attrs } = argsOf(args);
-    if (!isCpuBackend(backend)) throw new Error('_FusedMatMul (distillery): not a cpu backend');
-    checkFloat('_FusedMatMul', inputs.a, inputs.b);
-    const act = attrs.activation ?? 'linear';
-    const g = matMulGeometry(inputs.a.shape, inputs.b.shape, !!attrs.transposeA, !!attrs.transposeB);
-    const bias = rowBias(inputs.bias, g.n);
-    if ((act !== 'linear' && act !== 'relu') || bias === 'unsupported' || !sameOrSharedBatch(g)) {
-      if (!stock.fusedMatMul) throw new Error(`_FusedMatMul (distillery): activation ${act} is not supported`);
-      return stock.fusedMatMul(args);
-    }
-    return run(backend, inputs.a, inputs.b, !!attrs.transposeA, !!attrs.transposeB, bias, act === 'relu');
-  };
-  return { batchMatMul, fusedMatMul };
+  return sgemmKernels('cpu', isCpuBackend, run, stock);
 }
 
 /**
