@@ -17,6 +17,7 @@ import { ManifestCell, SweepManifest, writeManifest } from '../src/sweep/sweep-f
 import { barChart, heatmaps, lineChart, niceTicks } from '../src/sweep/svg';
 import { main } from '../src/cli/main';
 import { isUserError } from '../src/util/errors';
+import { assertWellFormedXml } from './helpers/xml';
 
 // ---- a sweep folder written by hand -------------------------------------------------------------
 
@@ -128,22 +129,6 @@ function fixture(): { dir: string; manifest: SweepManifest } {
   return { dir, manifest };
 }
 
-/** Well-formed XML, roughly: tags nest and close, attributes are quoted, no stray '<' or '&'. */
-function assertWellFormedXml(xml: string, what: string): void {
-  const stack: string[] = [];
-  const re = /<(\/?)([A-Za-z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>/g;
-  let last = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(xml))) {
-    const between = xml.slice(last, m.index);
-    assert.ok(!/[<>]/.test(between) && !/&(?!(amp|lt|gt|quot|apos);)/.test(between), `${what}: stray markup before offset ${m.index}: ${between.slice(0, 60)}`);
-    if (m[1]) assert.equal(stack.pop(), m[2], `${what}: </${m[2]}> closes the wrong tag`);
-    else if (!m[4]) stack.push(m[2]);
-    last = re.lastIndex;
-  }
-  assert.ok(!/[<>]/.test(xml.slice(last)), `${what}: stray markup at the end`);
-  assert.deepEqual(stack, [], `${what}: unclosed tags`);
-}
 
 const close = (a: number | undefined, b: number, eps = 1e-9) => assert.ok(a !== undefined && Math.abs(a - b) < eps, `${a} ≈ ${b}`);
 

@@ -17,6 +17,7 @@ import { buildReport } from '../src/sweep/report';
 import { main } from '../src/cli/main';
 import { CLI, ensureCliBuilt, eventsOf, runFolders, tmpDir } from './helpers/train-fixtures';
 import { PassThrough } from 'node:stream';
+import { assertWellFormedXml } from './helpers/xml';
 
 function sweepFixture(): { dir: string; file: string } {
   const dir = tmpDir('distillery-sweep-');
@@ -48,22 +49,6 @@ function io() {
   return { io: { stdout: out, stderr: err, stdin: new PassThrough(), interactive: false }, text: () => ({ stdout, stderr }) };
 }
 
-/** Well-formed XML, roughly: tags nest and close, attributes are quoted, no stray '<' or '&'. */
-function assertWellFormedXml(xml: string, what: string): void {
-  const stack: string[] = [];
-  const re = /<(\/?)([A-Za-z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>/g;
-  let last = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(xml))) {
-    const between = xml.slice(last, m.index);
-    assert.ok(!/[<>]/.test(between) && !/&(?!(amp|lt|gt|quot|apos);)/.test(between), `${what}: stray markup before offset ${m.index}: ${between.slice(0, 60)}`);
-    if (m[1]) assert.equal(stack.pop(), m[2], `${what}: </${m[2]}> closes the wrong tag`);
-    else if (!m[4]) stack.push(m[2]);
-    last = re.lastIndex;
-  }
-  assert.ok(!/[<>]/.test(xml.slice(last)), `${what}: stray markup at the end`);
-  assert.deepEqual(stack, [], `${what}: unclosed tags`);
-}
 
 test('a tiny sweep runs every cell once, resumes a killed cell, skips finished ones, and reports', { timeout: 240_000 }, async () => {
   ensureCliBuilt();
