@@ -9,7 +9,7 @@ export const exportVerb: Verb = {
   summary: 'write a run\'s best student in the Hugging Face layout and check it reads back with the same logits',
   positionals: [{ name: 'runDir', description: 'a run folder (runs/<id>)' }],
   flags: [{ name: 'out', type: 'string', value: 'DIR', description: 'where to write it (default runs/<id>/student)' }, JSON_FLAG, BACKEND_FLAG],
-  details: 'The folder loads in transformers: BertForSequenceClassification.from_pretrained(DIR).',
+  details: 'The folder has the layout and tensor names of BertForSequenceClassification.save_pretrained(DIR).',
   async run(flags, io) {
     const backend = await initBackend(parseBackendFlag(flags.string('backend')));
     const r = await exportStudent(flags.positionals[0], { out: flags.string('out') });
