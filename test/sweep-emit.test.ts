@@ -158,10 +158,10 @@ test('run-cell.sh trains a new cell, skips a finished one, resumes an interrupte
   const [soft, pid, softX] = plan.cells;
   assert.deepEqual([soft.id, softX.id], ['soft', 'soft-x']);
 
-  // The teacher task: a new cell is trained from its config.
+  // The teacher task: a new cell is trained from its config, teacher only (no throwaway student).
   const t = runCell(plan, 'teachers.tsv', 0);
   assert.equal(t.code, 0, t.stderr);
-  assert.equal(t.stdout.trim(), `CLI train ${plan.teachers[0].configFile} --no-events --backend wasm`);
+  assert.equal(t.stdout.trim(), `CLI train ${plan.teachers[0].configFile} --no-events --teacher-only --backend wasm`);
 
   // A teacher run that failed: the cells give up instead of waiting forever.
   fakeRun(plan, 'teacher', 'failed', '20260101-000000');

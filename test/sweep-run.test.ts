@@ -76,6 +76,11 @@ test('a tiny sweep runs every cell once, resumes a killed cell, skips finished o
   assert.deepEqual(first.trained.sort(), ['pid_seed1_frac1', 'pid_seed2_frac1', 'soft_seed1_frac1', 'soft_seed2_frac1', 'teacher'], log.join('\n'));
   assert.deepEqual(first.failed, [victim]);
   assert.equal(fs.existsSync(path.join(out, 'teachers', 'teacher', 'READY')), true);
+  // The teacher cell ran `train --teacher-only`: no student of its own.
+  const teacherRun = runFolders(path.join(out, 'runs')).find((r) => path.basename(r).startsWith('teacher-'))!;
+  assert.equal(JSON.parse(fs.readFileSync(path.join(teacherRun, 'run.json'), 'utf8')).teacherOnly, true);
+  assert.equal(fs.existsSync(path.join(teacherRun, 'student')), false);
+  assert.deepEqual(eventsOf(teacherRun, 'stage-started').map((s) => s.kind), ['teacher']);
 
   // The manifest: every cell, its run folder, its status; written atomically (valid JSON).
   const m1 = readManifest(out)!;

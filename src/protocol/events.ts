@@ -158,6 +158,7 @@ export interface RunFinishedEvent extends EventBase {
   type: 'run-finished';
   /** The best evaluation of the student; absent when the run never evaluated. */
   best?: { metric: string; value: number; step: number };
+  /** The model the run made: the exported student, or the teacher for a `train --teacher-only` run. */
   studentDir: string;
   durationMs: number;
   /** One or two human-readable sentences for notifications and the run explorer. */

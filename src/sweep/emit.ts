@@ -143,8 +143,11 @@ if [ -n "$RUN_DIR" ]; then
   echo "cell $CELL_ID: resuming $RUN_DIR" >&2
   exec $DISTILLERY resume "$RUN_DIR" --no-events $EXTRA_ARGS
 fi
-echo "cell $CELL_ID: distillery train $CONFIG" >&2
-exec $DISTILLERY train "$CONFIG" --no-events $EXTRA_ARGS
+# A shared teacher's run stops once the teacher is READY (no throwaway student).
+ONLY=""
+[ "$1" = ${TEACHERS_INDEX} ] && ONLY=--teacher-only
+echo "cell $CELL_ID: distillery train $CONFIG $ONLY" >&2
+exec $DISTILLERY train "$CONFIG" --no-events $ONLY $EXTRA_ARGS
 `;
   const file = path.join(plan.dir, RUN_CELL_SCRIPT);
   writeFileAtomic(file, text);

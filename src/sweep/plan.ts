@@ -8,7 +8,8 @@
  * every student cell at that folder. Grid axes that change the teacher (teacher.*, task.* except
  * task.trainFraction, tasks) give one teacher per distinct combination; seeds and data fractions
  * do not: the teacher is trained with the base config's seed on the base config's fraction.
- * The teacher cell's own student is a one-epoch "hard" run, the cheapest the trainer allows.
+ * The teacher cell runs with `train --teacher-only`; its config still describes a one-epoch "hard"
+ * student, the cheapest, for anyone who trains that config by hand.
  */
 import * as path from 'node:path';
 import { ConfigProblem, JsonPath, pathToText } from '../config/parse';

@@ -186,6 +186,8 @@ class SweepRunner {
       return;
     }
     const args = action.kind === 'train' ? ['train', c.configFile, '--events'] : ['resume', action.run.runDir, '--events'];
+    // A shared teacher's run stops once the teacher is READY (resume keeps to it through run.json).
+    if (c.kind === 'teacher' && action.kind === 'train') args.push('--teacher-only');
     if (o.backend) args.push('--backend', o.backend);
     (action.kind === 'train' ? this.outcome.trained : this.outcome.resumed).push(c.id);
     this.update(c.id, { status: 'running', attempts: this.cell(c.id).attempts + 1 });

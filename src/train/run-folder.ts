@@ -21,6 +21,8 @@ export interface RunInfo {
   status: RunStatus;
   pid: number;
   configFile?: string;
+  /** Started with --teacher-only: the run trains its teacher and no student. */
+  teacherOnly?: boolean;
   startedAt: string;
   updatedAt: string;
   message?: string;

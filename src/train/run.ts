@@ -35,6 +35,8 @@ export interface RunIO {
   stop: StopSignal;
   /** Overrides the config's backend (the CLI's --backend). */
   backend?: BackendRequest;
+  /** Train the teacher (teacher.train) and stop: no student (the CLI's --teacher-only). */
+  teacherOnly?: boolean;
 }
 
 export interface RunOutcome {
@@ -50,10 +52,16 @@ export async function startRun(configFile: string, io: RunIO): Promise<RunOutcom
   const text = fs.readFileSync(configFile, 'utf8');
   const warnings: string[] = [];
   const config = resolveConfig(text, configFile, { onWarning: (p) => warnings.push(`${p.pathText}: ${p.message}`) });
+  if (io.teacherOnly && !('train' in config.teacher)) {
+    throw new UserError('--teacher-only trains the teacher, but this config uses a ready one (teacher.checkpoint)', {
+      where: configFile, fix: 'describe the teacher to train under teacher.train, or drop --teacher-only',
+    });
+  }
   const name = config.name ?? path.basename(configFile).replace(/\.distill\.json$|\.json$/i, '');
   const folder = RunFolder.create(config.runsDir, name);
   writeFileAtomic(folder.configFile, JSON.stringify(config, null, 2) + '\n');
-  folder.writeInfo({ status: 'running', configFile: path.resolve(configFile) });
+  // Kept in run.json so that `resume` also stops after the teacher.
+  folder.writeInfo({ status: 'running', configFile: path.resolve(configFile), ...(io.teacherOnly ? { teacherOnly: true } : {}) });
   return execute(folder, config, io, warnings, false);
 }
 
@@ -69,7 +77,7 @@ export async function resumeRun(runDir: string, io: RunIO): Promise<RunOutcome> 
   }
   const config = resolveConfig(fs.readFileSync(folder.configFile, 'utf8'), folder.configFile);
   folder.writeInfo({ status: 'running', pid: process.pid });
-  return execute(folder, config, io, [], true);
+  return execute(folder, config, { ...io, teacherOnly: io.teacherOnly || info?.teacherOnly === true }, [], true);
 }
 
 function isAlive(pid: number): boolean {
@@ -152,7 +160,7 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
       layers: config.student.layers, hiddenSize: config.student.hiddenSize, heads: config.student.heads, intermediateSize: config.student.intermediateSize,
     }), config.optim.dropout);
     const pairs = resolveMapping(config.mapping, sCfg.numHiddenLayers, teacherCfg.numHiddenLayers);
-    const stages = planFor(config, pairs);
+    const stages = io.teacherOnly ? [] : planFor(config, pairs);
     // A run that trains its teacher numbers the teacher stage first, also when resumed after it.
     const teacherPlan = 'train' in teacherSpec && trainedHere ? teacherSpec.train : undefined;
     const plannedTeacher: PlannedStage[] = teacherPlan ? [{ index: 0, name: 'teacher training', kind: 'teacher', layers: [], losses: ['hard-label'], epochs: teacherPlan.epochs }] : [];
@@ -213,6 +221,9 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
       if (r.outcome === 'stopped') return stopped(folder, sink, io, r.checkpoint);
       writeFileAtomic(path.join(teacherOut, 'READY'), `${new Date().toISOString()}\n`);
       teacherTraining.model.dispose();
+      if (io.teacherOnly) return finished(folder, sink, started, r.best ?? undefined, teacherOut, 'teacher');
+    } else if (io.teacherOnly) {
+      return finished(folder, sink, started, undefined, teacherOut, 'teacher');
     }
 
     const teacherCk = loadCheckpoint(teacherOut, { numLabels: info.numLabels, labels, regression: info.isRegression });
@@ -248,13 +259,7 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
     if (r.outcome === 'stopped') return stopped(folder, sink, io, r.checkpoint);
     if (!fs.existsSync(path.join(folder.bestDir, 'model.safetensors'))) saveHf(folder.bestDir)(student);
     const exported = await exportStudent(folder.dir, { out: folder.studentDir });
-    const best = r.best;
-    const summary = best
-      ? `run ${folder.id} finished: best dev ${best.metric} ${best.value.toFixed(4)} at step ${best.step}; student in ${exported.dir}`
-      : `run ${folder.id} finished; student in ${exported.dir}`;
-    sink.emit({ type: 'run-finished', ...(best ? { best } : {}), studentDir: exported.dir, durationMs: Date.now() - started, summary });
-    folder.writeInfo({ status: 'finished', message: summary });
-    return { runDir: folder.dir, status: 'finished', best, studentDir: exported.dir };
+    return finished(folder, sink, started, r.best ?? undefined, exported.dir, 'student');
   } catch (e) {
     const ck = safe(lastCheckpoint);
     const base = { lastCheckpoint: ck ?? undefined };
@@ -283,6 +288,15 @@ const LOSS_EVENT_NAMES = { attentionKl: 'attention-kl', clsCosine: 'cls-cosine',
 
 function safe<T>(f: () => T): T | null {
   try { return f(); } catch { return null; }
+}
+
+/** A finished run: its best evaluation and the model it made (the student, or the teacher with --teacher-only). */
+function finished(folder: RunFolder, sink: EventSink, started: number, best: RunOutcome['best'] | undefined, modelDir: string, what: 'student' | 'teacher'): RunOutcome {
+  const trainedNow = best ? `best dev ${best.metric} ${best.value.toFixed(4)} at step ${best.step}; ` : what === 'teacher' ? 'the teacher was already trained (READY); ' : '';
+  const summary = `run ${folder.id} finished${what === 'teacher' ? ' (teacher only)' : ''}: ${trainedNow}${what} in ${modelDir}`;
+  sink.emit({ type: 'run-finished', ...(best ? { best } : {}), studentDir: modelDir, durationMs: Date.now() - started, summary });
+  folder.writeInfo({ status: 'finished', message: summary });
+  return { runDir: folder.dir, status: 'finished', best, studentDir: modelDir };
 }
 
 function stopped(folder: RunFolder, sink: EventSink, io: RunIO, checkpoint: string): RunOutcome {

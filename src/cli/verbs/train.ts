@@ -8,12 +8,17 @@ import { Flags } from '../args';
 
 const EVENTS_FLAG = { name: 'events', type: 'boolean' as const, description: 'write JSON-line events on stdout (default: when stdout is not a terminal)' };
 
+const TEACHER_ONLY_FLAG = { name: 'teacher-only', type: 'boolean' as const, description: 'train the teacher (teacher.train) and stop, without a student; `resume` keeps to it' };
+
 async function runWith(flags: Flags, io: CliIO, go: (o: Parameters<typeof startRun>[1]) => Promise<RunOutcome>): Promise<number> {
   const backend = flags.string('backend') ? parseBackendFlag(flags.string('backend')) : undefined;
   const eventsOnStdout = flags.bool('events') || (!flags.has('events') && !(io.stdout as NodeJS.WriteStream).isTTY);
   const stop = installStopHandlers(io.stderr);
   try {
-    const outcome = await go({ stdout: eventsOnStdout ? io.stdout : undefined, stderr: io.stderr, interactive: io.interactive, stop: stop.signal, backend });
+    const outcome = await go({
+      stdout: eventsOnStdout ? io.stdout : undefined, stderr: io.stderr, interactive: io.interactive, stop: stop.signal, backend,
+      ...(flags.bool('teacher-only') ? { teacherOnly: true } : {}),
+    });
     if (outcome.status === 'failed' && outcome.error && !isUserError(outcome.error)) {
       writeLine(io.stderr, String(outcome.error instanceof Error ? outcome.error.stack : outcome.error));
     }
@@ -28,8 +33,9 @@ export const trainVerb: Verb = {
   name: 'train',
   summary: 'validate a *.distill.json config and run it (teacher, student, stages) in a new run folder',
   positionals: [{ name: 'config', description: 'the run config (*.distill.json)' }],
-  flags: [BACKEND_FLAG, EVENTS_FLAG],
+  flags: [BACKEND_FLAG, EVENTS_FLAG, TEACHER_ONLY_FLAG],
   details: [
+    'With --teacher-only the run stops once its teacher is trained (and READY); point other configs at it with teacher.checkpoint.',
     'Events go to runs/<id>/events.jsonl (and stdout with --events); progress goes to stderr.',
     'Ctrl-C (or SIGTERM) writes a checkpoint and stops; continue with `distillery resume runs/<id>`.',
   ].join('\n'),

@@ -1,0 +1,89 @@
+// `distillery train --teacher-only`: the run trains its teacher (teacher.train), marks it READY and
+// stops without a student; a stopped teacher-only run resumes as one (run.json keeps the mode).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Writable } from 'node:stream';
+import { resumeRun, startRun } from '../src/train/run';
+import { StopSignal } from '../src/train/loop';
+import { parseEventLine } from '../src/protocol/events';
+import { loadCheckpoint } from '../src/model/checkpoint';
+import { isUserError } from '../src/util/errors';
+import { customSst2Task, events, eventsOf, runCli, runInfo, tmpDir, writeConfig, writeTinyTeacher } from './helpers/train-fixtures';
+
+function scratchConfig(dir: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    task: { ...customSst2Task(dir, 32, 16), maxSeqLen: 32 },
+    teacher: {
+      train: { from: 'scratch', architecture: { layers: 2, hiddenSize: 16, heads: 2, intermediateSize: 32, maxPositions: 32 }, epochs: 2, lr: 1e-3, batchSize: 8 },
+      output: 'teachers/t',
+    },
+    student: { layers: 1 },
+    algorithm: 'pid',
+    optim: { seed: 4, batchSize: 8 },
+    backend: 'wasm',
+    runsDir: 'runs',
+    ...extra,
+  };
+}
+
+test('--teacher-only trains the teacher and no student; a stopped run resumes in the same mode', async () => {
+  const dir = tmpDir('distillery-teacher-only-');
+  const file = writeConfig(dir, 'teacher', scratchConfig(dir));
+  const stop: StopSignal = { requested: null };
+  const watcher = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) {
+        const e = parseEventLine(line).event;
+        if (e?.type === 'step' && e.step === 3) stop.requested = 'SIGTERM';
+      }
+      done();
+    },
+  });
+  const first = await startRun(file, { stop, stdout: watcher, teacherOnly: true });
+  assert.equal(first.status, 'stopped');
+  const info = JSON.parse(fs.readFileSync(path.join(first.runDir, 'run.json'), 'utf8')) as { teacherOnly?: boolean };
+  assert.equal(info.teacherOnly, true);
+  // The plan announced only the teacher stage.
+  const started = eventsOf(first.runDir, 'run-started')[0];
+  assert.deepEqual(started.plan.stages.map((s) => s.kind), ['teacher']);
+
+  // Resumed without the flag: run.json keeps the run teacher-only.
+  const second = await resumeRun(first.runDir, { stop: { requested: null } });
+  assert.equal(second.status, 'finished');
+  assert.equal(runInfo(first.runDir).status, 'finished');
+  const teacherDir = path.join(dir, 'teachers', 't');
+  assert.equal(fs.existsSync(path.join(teacherDir, 'READY')), true);
+  assert.equal(loadCheckpoint(teacherDir).hasHead, true);
+  const ev = events(first.runDir);
+  assert.equal(eventsOf(ev, 'stage-started').every((s) => s.kind === 'teacher'), true);
+  assert.equal(eventsOf(ev, 'step').length, 8, '2 epochs of 4 batches, 3 before the stop and 5 after');
+  const done = eventsOf(ev, 'run-finished');
+  assert.equal(done.length, 1);
+  assert.equal(done[0].studentDir, teacherDir);
+  assert.match(done[0].summary, /\(teacher only\): best dev accuracy [\d.]+ at step \d+; teacher in /);
+  assert.equal(done[0].best?.metric, 'accuracy');
+  for (const absent of ['student', 'best', 'checkpoints']) assert.equal(fs.existsSync(path.join(first.runDir, absent)), false, `${absent}/ is not made`);
+
+  // Again from the CLI: the teacher is READY, so the run finishes at once and says so.
+  const again = runCli(['train', file, '--teacher-only', '--no-events']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /teacher only\): the teacher was already trained \(READY\); teacher in /);
+});
+
+test('--teacher-only with a ready teacher (teacher.checkpoint) is refused with the fix', async () => {
+  const dir = tmpDir('distillery-teacher-only-');
+  writeTinyTeacher(path.join(dir, 'teacher'), { layers: 2 });
+  const file = writeConfig(dir, 'ready', { ...scratchConfig(dir), teacher: { checkpoint: 'teacher' } });
+  await assert.rejects(startRun(file, { stop: { requested: null }, teacherOnly: true }), (e: unknown) => {
+    assert.ok(isUserError(e));
+    assert.match(e.message, /--teacher-only trains the teacher, but this config uses a ready one/);
+    assert.match(e.fix ?? '', /teacher\.train/);
+    return true;
+  });
+  assert.equal(fs.existsSync(path.join(dir, 'runs')), false, 'no run folder is made');
+  const cli = runCli(['train', file, '--teacher-only']);
+  assert.equal(cli.code, 2, cli.stderr);
+  assert.match(cli.stderr, /--teacher-only/);
+});
