@@ -9,8 +9,8 @@ import { parseConfigText, locate, pathToText, ConfigProblem } from '../src/confi
 import { DISTILL_SCHEMA, SchemaNode, createAjv, schemaAt } from '../src/config/schema';
 import { DEFAULTS } from '../src/config/defaults';
 import {
-  ALGORITHMS, BACKEND_REQUESTS, CheckpointConfig, CustomStageConfig, CustomTaskConfig, DistillConfig, EvalConfig, LossesConfig,
-  OptimConfig, StagesConfig, StudentConfig, TaskConfig, Architecture, ScratchTeacherTraining, SoftLabelConfig,
+  ALGORITHMS, BACKEND_REQUESTS, CACHE_PRECISIONS, CheckpointConfig, CustomStageConfig, CustomTaskConfig, DistillConfig, EvalConfig, LossesConfig,
+  OptimConfig, StagesConfig, StudentConfig, TaskConfig, TeacherCacheConfig, Architecture, ScratchTeacherTraining, SoftLabelConfig,
 } from '../src/config/types';
 import { BACKEND_CHOICES } from '../src/model/backend';
 import { isUserError } from '../src/util/errors';
@@ -122,6 +122,7 @@ test('a minimal config resolves with every default filled and absolute paths', (
     optim: { lr: 5e-5, batchSize: 32, warmup: 0.1, weightDecay: 0.01, maxGradNorm: 1, beta1: 0.9, beta2: 0.999, eps: 1e-6, seed: 42 },
     eval: { batchSize: 32 },
     checkpoint: { keep: 2 },
+    teacherCache: { enabled: false, maxMiB: 1024, attentionPrecision: 'float32' },
     backend: 'auto',
     runsDir: path.join(ws.dir, 'runs'),
   });
@@ -184,6 +185,17 @@ test('the teacher can be trained first: fine-tuned from a base folder or from sc
     train: { from: 'scratch', architecture: { layers: 4, hiddenSize: 256, heads: 4, intermediateSize: 1024, maxPositions: 512 }, epochs: 3, lr: 5e-5, batchSize: 32 },
   });
   assert.deepEqual(scratch.config?.student, { layers: 2, hiddenSize: 256, heads: 4, intermediateSize: 1024, init: 'teacher-layers' });
+});
+
+test('teacherCache: off by default; its fields resolve, and a bad value names the field', () => {
+  const ws = workspace();
+  assert.deepEqual(check(cfg(), undefined, ws).config?.teacherCache, { enabled: false, maxMiB: 1024, attentionPrecision: 'float32' });
+  const on = check(cfg({ teacherCache: { enabled: true, attentionPrecision: 'float16' } }), undefined, ws);
+  assert.deepEqual(on.problems, []);
+  assert.deepEqual(on.config?.teacherCache, { enabled: true, maxMiB: 1024, attentionPrecision: 'float16' });
+  const bad = check(cfg({ teacherCache: { enabled: true, maxMiB: 0, attentionPrecision: 'half' } }), undefined, ws);
+  assert.deepEqual(bad.problems.map((p) => p.pathText).sort(), ['teacherCache.attentionPrecision', 'teacherCache.maxMiB']);
+  assert.match(bad.problems.find((p) => p.pathText === 'teacherCache.attentionPrecision')!.message, /float16/);
 });
 
 test('custom tasks: files resolved, format from the extension', () => {
@@ -556,7 +568,7 @@ test('every field in the schema has a description and a markdownDescription', ()
 
 type KeysOf<T> = { [K in keyof Required<T>]: true };
 const sectionKeys = {
-  '': { $schema: true, name: true, task: true, teacher: true, student: true, mapping: true, algorithm: true, losses: true, stages: true, optim: true, eval: true, checkpoint: true, backend: true, runsDir: true } satisfies KeysOf<DistillConfig>,
+  '': { $schema: true, name: true, task: true, teacher: true, student: true, mapping: true, algorithm: true, losses: true, stages: true, optim: true, eval: true, checkpoint: true, teacherCache: true, backend: true, runsDir: true } satisfies KeysOf<DistillConfig>,
   task: { name: true, dataDir: true, maxSeqLen: true, trainFraction: true, evalSplit: true, custom: true } satisfies KeysOf<TaskConfig>,
   'task.custom': { train: true, dev: true, format: true, textA: true, textB: true, label: true, labels: true, regression: true } satisfies KeysOf<CustomTaskConfig>,
   'teacher.train': { from: true, architecture: true, vocab: true, epochs: true, lr: true, batchSize: true } satisfies KeysOf<ScratchTeacherTraining>,
@@ -569,6 +581,7 @@ const sectionKeys = {
   optim: { lr: true, batchSize: true, warmup: true, weightDecay: true, maxGradNorm: true, beta1: true, beta2: true, eps: true, seed: true, dropout: true } satisfies KeysOf<OptimConfig>,
   eval: { everySteps: true, batchSize: true } satisfies KeysOf<EvalConfig>,
   checkpoint: { everySteps: true, keep: true } satisfies KeysOf<CheckpointConfig>,
+  teacherCache: { enabled: true, maxMiB: true, attentionPrecision: true } satisfies KeysOf<TeacherCacheConfig>,
 };
 
 test('the schema has exactly the fields of the config types, section by section', () => {
@@ -600,7 +613,9 @@ test('the schema\'s enums and defaults match the code', () => {
     [['stages', 'custom', 0, 'selectBest'], DEFAULTS.customStage.selectBest],
     [['checkpoint', 'keep'], DEFAULTS.checkpoint.keep], [['backend'], DEFAULTS.backend], [['runsDir'], DEFAULTS.runsDir],
     ...Object.entries(DEFAULTS.optim).map(([k, v]): [(string | number)[], unknown] => [['optim', k], v]),
+    ...Object.entries(DEFAULTS.teacherCache).map(([k, v]): [(string | number)[], unknown] => [['teacherCache', k], v]),
   ];
+  assert.deepEqual(schemaAt(['teacherCache', 'attentionPrecision'])?.enum, [...CACHE_PRECISIONS]);
   for (const [p, want] of defaults) assert.deepEqual(schemaAt(p)?.default, want, p.join('.'));
 });
 

@@ -3,7 +3,7 @@
  * `default` (for hover and completion); a test keeps the two in step. Defaults that depend on
  * other fields are functions.
  */
-import type { Algorithm, AttentionKlHeads, BackendRequestName, EvalSplit, MappingStrategy } from './types';
+import type { Algorithm, AttentionKlHeads, BackendRequestName, CachePrecisionName, EvalSplit, MappingStrategy } from './types';
 
 export const DEFAULTS = {
   task: { maxSeqLen: 128, trainFraction: 1, evalSplit: 'dev' as EvalSplit },
@@ -31,6 +31,7 @@ export const DEFAULTS = {
     seed: 42,
   },
   checkpoint: { keep: 2 },
+  teacherCache: { enabled: false, maxMiB: 1024, attentionPrecision: 'float32' as CachePrecisionName },
   backend: 'auto' as BackendRequestName,
   runsDir: 'runs',
 } as const;

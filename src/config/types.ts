@@ -167,6 +167,16 @@ export interface CheckpointConfig {
   keep?: number;
 }
 
+export const CACHE_PRECISIONS = ['float32', 'float16'] as const;
+export type CachePrecisionName = (typeof CACHE_PRECISIONS)[number];
+
+/** The teacher-output cache (src/train/teacher-cache.ts). */
+export interface TeacherCacheConfig {
+  enabled?: boolean;
+  maxMiB?: number;
+  attentionPrecision?: CachePrecisionName;
+}
+
 /** A config as written (after JSONC parsing and schema validation). */
 export interface DistillConfig {
   $schema?: string;
@@ -181,6 +191,7 @@ export interface DistillConfig {
   optim?: OptimConfig;
   eval?: EvalConfig;
   checkpoint?: CheckpointConfig;
+  teacherCache?: TeacherCacheConfig;
   backend?: BackendRequestName;
   runsDir?: string;
 }
@@ -294,6 +305,7 @@ export interface ResolvedConfig {
   optim: ResolvedOptim;
   eval: { everySteps?: number; batchSize: number };
   checkpoint: { everySteps?: number; keep: number };
+  teacherCache: Required<TeacherCacheConfig>;
   backend: BackendRequestName;
   /** Absolute. */
   runsDir: string;

@@ -16,7 +16,7 @@ import {
 import { ConfigDocument, ConfigProblem, JsonPath } from './parse';
 import { closest, schemaProblems, schemaValidator } from './schema';
 import {
-  Algorithm, AttentionKlHeads, BackendRequestName, ColumnRef, DataFormat, EvalSplit, INTERNAL_ALGORITHMS, LayerPair,
+  Algorithm, AttentionKlHeads, BackendRequestName, CachePrecisionName, ColumnRef, DataFormat, EvalSplit, INTERNAL_ALGORITHMS, LayerPair,
   LossName, MappingSpec, ResolvedArchitecture, ResolvedConfig, ResolvedCustomStage, ResolvedCustomTask, ResolvedTeacher,
   StudentInit,
 } from './types';
@@ -316,6 +316,11 @@ class SemanticChecker {
     const evalEvery = this.val<number>(['eval', 'everySteps']);
     const ckptEvery = this.val<number>(['checkpoint', 'everySteps']);
     const keep = this.val<number>(['checkpoint', 'keep'], DEFAULTS.checkpoint.keep);
+    const teacherCache = {
+      enabled: this.val<boolean>(['teacherCache', 'enabled'], DEFAULTS.teacherCache.enabled),
+      maxMiB: this.val<number>(['teacherCache', 'maxMiB'], DEFAULTS.teacherCache.maxMiB),
+      attentionPrecision: this.val<CachePrecisionName>(['teacherCache', 'attentionPrecision'], DEFAULTS.teacherCache.attentionPrecision),
+    };
     const backend = this.val<BackendRequestName>(['backend'], DEFAULTS.backend);
     const runsDirRaw = this.val<string>(['runsDir'], DEFAULTS.runsDir);
     const runsDir = runsDirRaw !== undefined ? this.abs(runsDirRaw) : undefined;
@@ -326,7 +331,8 @@ class SemanticChecker {
 
     if (this.errorCount > 0) return undefined;
     if (!task || !teacher || !student || !mapping || !algorithm || !losses || !stages || !optim.complete || evalBatch === undefined
-      || keep === undefined || !backend || !runsDir) {
+      || keep === undefined || !backend || !runsDir
+      || teacherCache.enabled === undefined || teacherCache.maxMiB === undefined || teacherCache.attentionPrecision === undefined) {
       // Only reachable without errors when file checks are off and the teacher's shape is unknown.
       return undefined;
     }
@@ -336,6 +342,7 @@ class SemanticChecker {
       optim: optim.complete,
       eval: { ...(evalEvery !== undefined ? { everySteps: evalEvery } : {}), batchSize: evalBatch },
       checkpoint: { ...(ckptEvery !== undefined ? { everySteps: ckptEvery } : {}), keep },
+      teacherCache: { enabled: teacherCache.enabled, maxMiB: teacherCache.maxMiB, attentionPrecision: teacherCache.attentionPrecision },
       backend, runsDir,
     };
     return config;

@@ -27,6 +27,7 @@ import { NonFiniteLossError, StopSignal, TrainingLoop } from './loop';
 import { listCheckpoints, loadTrainingCheckpoint, PROJECTION_NAME, TrainingCheckpoint } from './checkpoint-store';
 import { RunFolder } from './run-folder';
 import { exportStudent } from './export';
+import { TeacherCache, TeacherCacheStats } from './teacher-cache';
 
 export interface RunIO {
   stdout?: NodeJS.WritableStream;
@@ -37,6 +38,8 @@ export interface RunIO {
   backend?: BackendRequest;
   /** Train the teacher (teacher.train) and stop: no student (the CLI's --teacher-only). */
   teacherOnly?: boolean;
+  /** Turns teacherCache.enabled on for a new run (the CLI's --teacher-cache); kept in its config.json. */
+  teacherCache?: boolean;
 }
 
 export interface RunOutcome {
@@ -51,7 +54,8 @@ export interface RunOutcome {
 export async function startRun(configFile: string, io: RunIO): Promise<RunOutcome> {
   const text = fs.readFileSync(configFile, 'utf8');
   const warnings: string[] = [];
-  const config = resolveConfig(text, configFile, { onWarning: (p) => warnings.push(`${p.pathText}: ${p.message}`) });
+  const resolved = resolveConfig(text, configFile, { onWarning: (p) => warnings.push(`${p.pathText}: ${p.message}`) });
+  const config = io.teacherCache ? { ...resolved, teacherCache: { ...resolved.teacherCache, enabled: true } } : resolved;
   if (io.teacherOnly && !('train' in config.teacher)) {
     throw new UserError('--teacher-only trains the teacher, but this config uses a ready one (teacher.checkpoint)', {
       where: configFile, fix: 'describe the teacher to train under teacher.train, or drop --teacher-only',
@@ -248,14 +252,18 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
     }
     if (resume && resume.state.phase !== 'student') resume = undefined;
 
+    const cache = config.teacherCache.enabled
+      ? new TeacherCache({ maxBytes: Math.round(config.teacherCache.maxMiB * 2 ** 20), attentionPrecision: config.teacherCache.attentionPrecision })
+      : undefined;
     const loop = new TrainingLoop({
-      ...common, phase: 'student', model: student, teacher, pairs, projection,
+      ...common, phase: 'student', model: student, teacher, pairs, projection, teacherCache: cache,
       headAverage: config.losses.attentionKlHeads === 'average' && sCfg.numAttentionHeads !== teacherCk.config.numAttentionHeads,
       stages, weights, optim: config.optim, batchSize: config.optim.batchSize, checkpointsDir: folder.checkpointsDir,
       saveBest: saveHf(folder.bestDir), sample, stageOffset: offset, stepOffset: teacherSteps,
     }, sink, io.stop);
     lastCheckpoint = () => loop.latestCheckpoint();
     const r = await loop.run(resume);
+    if (cache) sink.emit({ type: 'log', level: 'info', message: describeCache(cache.stats()) });
     if (r.outcome === 'stopped') return stopped(folder, sink, io, r.checkpoint);
     if (!fs.existsSync(path.join(folder.bestDir, 'model.safetensors'))) saveHf(folder.bestDir)(student);
     const exported = await exportStudent(folder.dir, { out: folder.studentDir });
@@ -288,6 +296,14 @@ const LOSS_EVENT_NAMES = { attentionKl: 'attention-kl', clsCosine: 'cls-cosine',
 
 function safe<T>(f: () => T): T | null {
   try { return f(); } catch { return null; }
+}
+
+function describeCache(s: TeacherCacheStats): string {
+  const total = s.hits + s.misses;
+  const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+  return `teacher cache: ${s.hits} of ${total} example passes served from the cache (${total ? ((100 * s.hits) / total).toFixed(1) : '0.0'} %), `
+    + `${s.teacherPasses} teacher forward passes; ${s.entries} examples held in ${mib(s.bytes)} of ${mib(s.maxBytes)} MiB`
+    + (s.rejected ? `; ${s.rejected} not stored for lack of room (raise teacherCache.maxMiB to keep them)` : '');
 }
 
 /** A finished run: its best evaluation and the model it made (the student, or the teacher with --teacher-only). */

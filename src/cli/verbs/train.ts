@@ -8,6 +8,7 @@ import { Flags } from '../args';
 
 const EVENTS_FLAG = { name: 'events', type: 'boolean' as const, description: 'write JSON-line events on stdout (default: when stdout is not a terminal)' };
 
+const TEACHER_CACHE_FLAG = { name: 'teacher-cache', type: 'boolean' as const, description: 'keep the teacher\'s outputs after the first epoch (sets teacherCache.enabled in the run\'s config)' };
 const TEACHER_ONLY_FLAG = { name: 'teacher-only', type: 'boolean' as const, description: 'train the teacher (teacher.train) and stop, without a student; `resume` keeps to it' };
 
 async function runWith(flags: Flags, io: CliIO, go: (o: Parameters<typeof startRun>[1]) => Promise<RunOutcome>): Promise<number> {
@@ -18,6 +19,7 @@ async function runWith(flags: Flags, io: CliIO, go: (o: Parameters<typeof startR
     const outcome = await go({
       stdout: eventsOnStdout ? io.stdout : undefined, stderr: io.stderr, interactive: io.interactive, stop: stop.signal, backend,
       ...(flags.bool('teacher-only') ? { teacherOnly: true } : {}),
+      ...(flags.bool('teacher-cache') ? { teacherCache: true } : {}),
     });
     if (outcome.status === 'failed' && outcome.error && !isUserError(outcome.error)) {
       writeLine(io.stderr, String(outcome.error instanceof Error ? outcome.error.stack : outcome.error));
@@ -33,7 +35,7 @@ export const trainVerb: Verb = {
   name: 'train',
   summary: 'validate a *.distill.json config and run it (teacher, student, stages) in a new run folder',
   positionals: [{ name: 'config', description: 'the run config (*.distill.json)' }],
-  flags: [BACKEND_FLAG, EVENTS_FLAG, TEACHER_ONLY_FLAG],
+  flags: [BACKEND_FLAG, EVENTS_FLAG, TEACHER_ONLY_FLAG, TEACHER_CACHE_FLAG],
   details: [
     'With --teacher-only the run stops once its teacher is trained (and READY); point other configs at it with teacher.checkpoint.',
     'Events go to runs/<id>/events.jsonl (and stdout with --events); progress goes to stderr.',
