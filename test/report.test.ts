@@ -186,6 +186,23 @@ test('status, backends and the commands to reproduce', () => {
   assert.match(md, /^\| pid_seed1_frac1 \| pid \| seed 1 \| 100 % \| finished \| accuracy 0\.9000 \| 0 \| 60s \| wasm \| \[pid_seed1_frac1-20260101-000000\]\(runs\/pid_seed1_frac1-20260101-000000\) \|$/m);
 });
 
+test('the run summaries behind the report are written beside it, one per cell, paths relative to it', () => {
+  const { dir } = fixture();
+  const out = path.join(dir, 'published', 'sst2.md');
+  const r = buildReport(dir, { out });
+  assert.equal(r.runsFile, path.join(dir, 'published', 'sst2-runs.json'));
+  assert.match(r.markdown, /\[`sst2-runs\.json`\]\(sst2-runs\.json\)/);
+  const records = JSON.parse(fs.readFileSync(r.runsFile, 'utf8')) as Array<{ id: string; status: string; runDir?: string; values: Record<string, string>; summary?: { best?: { value: number }; runDir?: string } }>;
+  assert.equal(records.length, r.cells.length);
+  const pid = records.find((x) => x.id === 'pid_seed1_frac1')!;
+  assert.equal(pid.status, 'finished');
+  assert.equal(pid.runDir, '../runs/pid_seed1_frac1-20260101-000000');
+  assert.deepEqual(pid.values, { algorithms: 'pid', seeds: 'seed 1', fractions: '100 %' });
+  assert.equal(pid.summary?.best?.value, 0.9);
+  assert.equal(pid.summary?.runDir, undefined, 'no absolute paths');
+  assert.equal(records.find((x) => x.id === MISSING)?.summary, undefined);
+});
+
 test('the plots are well-formed SVG with every series, error bars and the attention maps of the best internal cell', () => {
   const { dir } = fixture();
   const r = buildReport(dir);

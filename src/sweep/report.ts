@@ -58,6 +58,8 @@ export interface SweepReport {
   file: string;
   markdown: string;
   svgFiles: string[];
+  /** `<report>-runs.json`: every cell's run summary. */
+  runsFile: string;
   cells: ReportCell[];
   results: ResultTable;
   /** One per table column (task × fraction): per-layer attention-KL. */
@@ -270,6 +272,15 @@ function relLink(fromDir: string, p: string): string {
   return path.relative(fromDir, p).split(path.sep).join('/') || '.';
 }
 
+/** One cell as the committed runs file records it: paths relative to the report's folder. */
+function runRecord(c: ReportCell, outDir: string): Record<string, unknown> {
+  const values = Object.fromEntries(Object.entries(c.values).map(([k, v]) => [k, v.label]));
+  const base = { id: c.id, kind: c.kind, values, status: c.status, ...(c.reason ? { reason: c.reason } : {}) };
+  if (!c.runDir || !c.summary) return base;
+  const { runDir: _abs, ...summary } = c.summary;
+  return { ...base, runDir: relLink(outDir, c.runDir), summary };
+}
+
 function fileSuffix(label: string): string {
   return label ? `-${slug(label)}` : '';
 }
@@ -407,7 +418,13 @@ export function buildReport(sweepDir: string, opts: ReportOptions = {}): SweepRe
   md.push('<details><summary>Sweep file</summary>', '', `\`${manifest.sweepFile}\`:`, '', '```jsonc', manifest.sweepText.trimEnd(), '```', '', '</details>', '');
   if (last) md.push(`Last sweep run on ${last.host} at ${last.time}; report written ${new Date().toISOString()}.`, '');
 
+  // The run summaries behind every number, beside the report, so it can be committed without the
+  // run folders (checkpoints and weights) and still be checked cell by cell.
+  const runsFile = path.join(outDir, `${stem}-runs.json`);
+  writeFileAtomic(runsFile, JSON.stringify(cells.map((c) => runRecord(c, outDir)), null, 2) + '\n');
+  md.push(`Every number above comes from the run summaries in [\`${path.basename(runsFile)}\`](${path.basename(runsFile)}) (one per cell: its grid values, run folder, status, best and last evaluations), read from each run folder's events.jsonl.`, '');
+
   const markdown = md.join('\n');
   writeFileAtomic(out, markdown);
-  return { file: out, markdown, svgFiles, cells, results, attentionKl, sampleCell: sampleCell?.id };
+  return { file: out, markdown, svgFiles, runsFile, cells, results, attentionKl, sampleCell: sampleCell?.id };
 }

@@ -21,11 +21,11 @@ export const reportVerb: Verb = {
     const count = (s: string) => r.cells.filter((c) => c.status === s).length;
     if (flags.bool('json')) {
       await writeJson(io, {
-        file: r.file, svg: r.svgFiles, sampleCell: r.sampleCell, results: r.results,
+        file: r.file, svg: r.svgFiles, runs: r.runsFile, sampleCell: r.sampleCell, results: r.results,
         cells: r.cells.map((c) => ({ id: c.id, kind: c.kind, status: c.status, runDir: c.runDir, best: c.summary?.best, reason: c.reason })),
       });
     } else {
-      writeLine(io.stdout, `wrote ${path.relative(process.cwd(), r.file) || r.file} and ${r.svgFiles.length} plot(s): ${count('finished')}/${r.cells.length} cells finished`
+      writeLine(io.stdout, `wrote ${path.relative(process.cwd(), r.file) || r.file}, ${r.svgFiles.length} plot(s) and the run summaries (${path.basename(r.runsFile)}): ${count('finished')}/${r.cells.length} cells finished`
         + `${count('failed') ? `, ${count('failed')} failed` : ''}${count('missing') ? `, ${count('missing')} missing` : ''}${count('unfinished') + count('stopped') ? `, ${count('unfinished') + count('stopped')} unfinished` : ''}`);
     }
     return 0;
