@@ -72,7 +72,11 @@ export interface RunStartedEvent extends EventBase {
   runDir: string;
   config: ResolvedConfig;
   /** What ran (tensorflow-gpu, tensorflow, wasm, cpu) and why faster ones were skipped. */
-  backend: { kind: string; skipped: string[] };
+  backend: {
+    kind: string; skipped: string[];
+    /** The matrix-product kernels on that backend (blas, untransposed, stock); absent before v0.1.1 runs. */
+    kernels?: string;
+  };
   params: { teacher: ParamCounts; student: ParamCounts };
   plan: { stages: PlannedStage[] };
   dataset: { train: number; eval: number };
@@ -327,7 +331,7 @@ const EVENT_FIELDS: Record<TrainerEventType, FieldChecks> = {
   'run-started': {
     runDir: isString,
     config: isObject,
-    backend: shape({ kind: isString, skipped: arrayOf(isString) }),
+    backend: shape({ kind: isString, skipped: arrayOf(isString), 'kernels?': isString }),
     params: shape({ teacher: paramCounts, student: paramCounts }),
     plan: shape({
       stages: arrayOf(shape({ index: isInt, name: isString, kind: stageKind, layers: arrayOf(layerPair), losses: arrayOf(lossName), epochs: isInt })),

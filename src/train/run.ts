@@ -18,7 +18,8 @@ import { resolveMapping, LayerPair } from '../distill/mapping';
 import { planCustomStages, planStages, Stage } from '../distill/plan';
 import { initStudentFromTeacher, studentConfig } from '../distill/student-init';
 import { LossWeights } from '../distill/objective';
-import { PlannedStage } from '../protocol/events';
+import { PlannedStage, RunStartedEvent } from '../protocol/events';
+import { activeKernelPath } from '../model/fast-kernels';
 import { UserError, isUserError } from '../util/errors';
 import { writeFileAtomic } from '../util/atomic-fs';
 import { EventSink } from './event-sink';
@@ -26,6 +27,7 @@ import { loadTaskData, TaskData } from './task-data';
 import { NonFiniteLossError, StopSignal, TrainingLoop } from './loop';
 import { listCheckpoints, loadTrainingCheckpoint, PROJECTION_NAME, TrainingCheckpoint } from './checkpoint-store';
 import { RunFolder } from './run-folder';
+import { readEvents } from './run-summary';
 import { exportStudent } from './export';
 import { TeacherCache, TeacherCacheStats } from './teacher-cache';
 
@@ -95,6 +97,8 @@ function isAlive(pid: number): boolean {
 
 interface Prepared {
   backend: BackendInfo;
+  /** The matrix-product kernels the backend runs (blas, untransposed, stock). */
+  kernels: string;
   tokenizer: WordPieceTokenizer;
   data: TaskData;
   vocabFile: string;
@@ -102,6 +106,8 @@ interface Prepared {
 }
 
 async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, warnings: string[], resuming: boolean): Promise<RunOutcome> {
+  // Read before this invocation appends its own run-started.
+  const previousStart = resuming ? readEvents(folder.eventsFile).find((e): e is RunStartedEvent => e.type === 'run-started') : undefined;
   const sink = new EventSink(folder.id, folder.eventsFile, { stdout: io.stdout, stderr: io.stderr, interactive: io.interactive });
   const started = Date.now();
   const disposables: Array<{ dispose(): void }> = [];
@@ -185,12 +191,16 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
       ? { checkpoint: studentResume.dir, step: teacherSteps + studentResume.state.position.globalStep }
       : teacherTraining?.resume ? { checkpoint: teacherTraining.resume.dir, step: teacherTraining.resume.state.position.globalStep } : undefined;
     sink.emit({
-      type: 'run-started', runDir: folder.dir, config, backend: { kind: prep.backend.kind, skipped: prep.backend.skipped },
+      type: 'run-started', runDir: folder.dir, config, backend: { kind: prep.backend.kind, skipped: prep.backend.skipped, kernels: prep.kernels },
       params: { teacher: countParameters(teacherCfg), student: countParameters(sCfg) }, plan: { stages: plan },
       dataset: { train: prep.data.train.encodings.length, eval: prep.data.dev.encodings.length },
       ...(resuming && resumedFrom ? { resumedFrom } : {}),
     });
     for (const w of warnings) sink.emit({ type: 'warning', message: w, code: 'config' });
+    if (resuming && previousStart) {
+      const changed = resumeMismatch(previousStart, prep.backend.kind, prep.kernels);
+      if (changed) sink.emit({ type: 'warning', code: 'resume-backend', message: changed });
+    }
     if (trainsTeacher && !trainedHere) {
       sink.emit({ type: 'log', level: 'info', message: `teacher: ${teacherOut} was already trained (it has a READY file), so this run uses it as it is` });
     }
@@ -298,6 +308,19 @@ function safe<T>(f: () => T): T | null {
   try { return f(); } catch { return null; }
 }
 
+/**
+ * Resume replays an uninterrupted run exactly only on the same backend and kernels: they round
+ * differently and draw different dropout masks. Says what changed, or undefined.
+ */
+export function resumeMismatch(first: RunStartedEvent, kind: string, kernels: string): string | undefined {
+  const was = `${first.backend.kind}${first.backend.kernels ? ` with ${first.backend.kernels} kernels` : ''}`;
+  const now = `${kind} with ${kernels} kernels`;
+  if (first.backend.kind === kind && (first.backend.kernels === undefined || first.backend.kernels === kernels)) return undefined;
+  return `this run started on ${was} and resumes on ${now}: training goes on from the checkpoint, but the remaining steps will not `
+    + `match an uninterrupted run bit for bit (different rounding and dropout masks); resume with --backend ${first.backend.kind}`
+    + `${first.backend.kernels ? ` and DISTILLERY_KERNELS=${first.backend.kernels}` : ''} for an exact continuation`;
+}
+
 function describeCache(s: TeacherCacheStats): string {
   const total = s.hits + s.misses;
   const mib = (b: number) => (b / 2 ** 20).toFixed(1);
@@ -347,7 +370,7 @@ async function prepare(folder: RunFolder, config: ResolvedConfig, io: RunIO): Pr
   }
   const data = loadTaskData(config.task, tokenizer, config.optim.seed);
   if (data.train.encodings.length === 0) throw new UserError('the training set is empty', { where: 'task', fix: 'check task.dataDir and task.trainFraction' });
-  return { backend, tokenizer, data, vocabFile, doLowerCase: tokenizer.options.lowercase };
+  return { backend, kernels: activeKernelPath(), tokenizer, data, vocabFile, doLowerCase: tokenizer.options.lowercase };
 }
 
 function applyDropout(c: BertConfig, dropout: number | undefined): BertConfig {
