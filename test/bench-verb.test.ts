@@ -1,4 +1,4 @@
-// `distillery bench` on the tiny shape: a well-formed report (JSON and text), the teacher-cache
+// `distillery bench` on the tiny shape: a well-formed report (JSON and text, peak memory included), the teacher-cache
 // phase, flags checked as user errors. No timing assertions: the machine is shared and noisy.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,6 +42,9 @@ test('bench --json on the tiny shape reports timing, throughput, FLOPs, tensors 
   assert.ok(r.memory.maxRssBytes > 10 * 2 ** 20);
   assert.ok(r.memory.wasmHeapBytes >= 16 * 2 ** 20);
   assert.ok(r.memory.estimate.totalBytes > 0);
+  // tf.memory()'s high-water mark over a step counts the weights and moments (exactly the
+  // estimate's persistent bytes) plus the step's own tensors.
+  assert.ok(r.memory.peakTensorBytes > r.memory.estimate.persistentBytes, `${r.memory.peakTensorBytes} vs ${r.memory.estimate.persistentBytes}`);
   assert.equal(r.cached.cache.entries, 4);
   assert.equal(r.cached.cache.hits, 4 * 3, 'every cached step is served from the cache');
   assert.ok(r.cached.speedup > 0);
@@ -58,6 +61,7 @@ test('bench without --json prints a readable summary', async () => {
   assert.match(text, /sequences\/s/);
   assert.match(text, /live tensors: +\d+ before, \d+ after/);
   assert.match(text, /wasm heap/);
+  assert.match(text, /peak tensors \d+ MiB/);
 });
 
 test('bench refuses unknown shapes, kernels and bad counts as user errors', async () => {

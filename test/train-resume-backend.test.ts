@@ -9,7 +9,7 @@ import { parseEventLine, RunStartedEvent } from '../src/protocol/events';
 import { StopSignal } from '../src/train/loop';
 import { customSst2Task, eventsOf, tmpDir, writeConfig, writeTinyTeacher } from './helpers/train-fixtures';
 
-const started = (kind: string, kernels?: string): RunStartedEvent => ({ backend: { kind, skipped: [], ...(kernels ? { kernels } : {}) } }) as RunStartedEvent;
+const started = (kind: string, kernels?: string): Pick<RunStartedEvent, 'backend'> => ({ backend: { kind, skipped: [], ...(kernels ? { kernels } : {}) } });
 
 test('resumeMismatch: same backend and kernels is silent; a change names both and the exact way back', () => {
   assert.equal(resumeMismatch(started('wasm', 'blas'), 'wasm', 'blas'), undefined);

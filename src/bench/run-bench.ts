@@ -70,6 +70,12 @@ export interface BenchReport {
     maxRssBytes: number;
     /** The wasm heap's size (it only grows, so this is its peak); null off wasm. */
     wasmHeapBytes: number | null;
+    /**
+     * High-water mark of tf.memory().numBytes over one (untimed) uncached step, from tf.profile:
+     * the weights, moments and every tensor alive at the step's peak. TF.js counts bytes per tensor
+     * handle, so a view that shares its data (a reshape) counts again: an upper bound on tensor data.
+     */
+    peakTensorBytes: number;
     /** The analytic estimate used to refuse oversized batches on wasm. */
     estimate: StepMemoryEstimate;
   };
@@ -152,6 +158,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       cache.clear();
     }
     const after = tf.memory().numTensors;
+    // Read before the profiled step below, which copies every kernel's output out of the heap.
+    const maxRssBytes = process.resourceUsage().maxRSS * 1024;
+    const heapBytes = wasmHeapBytes();
+    // Profiling reads every kernel's output back, so the peak comes from one extra, untimed step.
+    const peakTensorBytes = (await tf.profile(() => { bench.run(); })).peakBytes;
+    log(`bench: peak tensor memory of one step: ${fmtBytes(peakTensorBytes)}`);
     return {
       version: 1,
       tool: 'distillery',
@@ -165,7 +177,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       step: phase(plain.ms, plain.cpuMs, plain.results, shape, flops.total),
       ...(cached ? { cached } : {}),
       liveTensors: { before, after },
-      memory: { maxRssBytes: process.resourceUsage().maxRSS * 1024, wasmHeapBytes: wasmHeapBytes(), estimate },
+      memory: { maxRssBytes, wasmHeapBytes: heapBytes, peakTensorBytes, estimate },
       environment: {
         node: process.version,
         platform: `${process.platform}-${process.arch}`,
@@ -201,7 +213,7 @@ export function formatBenchReport(r: BenchReport): string {
   }
   lines.push(
     `live tensors:   ${r.liveTensors.before} before, ${r.liveTensors.after} after`,
-    `memory:         peak RSS ${fmtBytes(r.memory.maxRssBytes)}${r.memory.wasmHeapBytes !== null ? `, wasm heap ${fmtBytes(r.memory.wasmHeapBytes)}` : ''} (estimated step peak ${fmtBytes(r.memory.estimate.totalBytes)})`,
+    `memory:         peak RSS ${fmtBytes(r.memory.maxRssBytes)}${r.memory.wasmHeapBytes !== null ? `, wasm heap ${fmtBytes(r.memory.wasmHeapBytes)}` : ''}, peak tensors ${fmtBytes(r.memory.peakTensorBytes)} (estimated step peak ${fmtBytes(r.memory.estimate.totalBytes)})`,
     `loss:           ${r.step.loss.first.toFixed(4)} → ${r.step.loss.last.toFixed(4)}`,
   );
   return lines.join('\n');

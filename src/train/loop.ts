@@ -28,6 +28,7 @@ import { NamedTensors } from '../model/named-tensors';
 import type { TeacherCache } from './teacher-cache';
 import { readSafetensorsFile, serializeSafetensors, toFloat32 } from '../model/safetensors';
 import { writeDirAtomic } from '../util/atomic-fs';
+import { assertPhaseFitsWasmHeap, phaseMemoryPlan } from './heap-check';
 
 /** Set by a signal handler; the loop checkpoints and returns at the next step boundary. */
 export interface StopSignal {
@@ -110,6 +111,8 @@ export class TrainingLoop {
 
   async run(resume?: TrainingCheckpoint): Promise<LoopResult> {
     const s = this.s;
+    // On wasm, refuse a batch the 4 GiB heap cannot hold before the phase's first step.
+    assertPhaseFitsWasmHeap(phaseMemoryPlan(s));
     let pos: LoopPosition = resume ? { ...resume.state.position } : { stageIndex: 0, epoch: 0, batch: 0, globalStep: 0, stageStep: 0 };
     let tracking: StageTracking = resume ? { ...resume.state.tracking } : { best: null, badEvals: 0 };
     this.best = resume?.state.best ?? null;

@@ -113,28 +113,56 @@ export class AdamW {
     }
     const { beta1, beta2, eps } = this.opts;
     this.step += 1;
-    tf.tidy(() => {
-      for (const slot of this.slots) {
-        const g = grads[slot.name];
-        if (g === undefined) continue;
-        slot.step += 1;
-        // Scalars are computed in double and rounded to float32 by the ops, as torch does with
-        // Python floats.
-        const biasCorrection1 = 1 - beta1 ** slot.step;
-        const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** slot.step);
-        const stepSize = lr / biasCorrection1;
+    for (const slot of this.slots) {
+      const g = grads[slot.name];
+      if (g === undefined) continue;
+      slot.step += 1;
+      // One tidy per variable, each temporary freed as soon as it is used, and the moments assigned
+      // as soon as they are final: at most three copies of one variable are alive at a time (a
+      // single tidy over every variable kept ~14 copies of the whole model until the end). The ops
+      // and their order are unchanged, so the results are too.
+      tf.tidy(() => this.updateVariable(slot, g, lr, beta1, beta2, eps));
+    }
+  }
 
-        let p: tf.Tensor = slot.variable;
-        if (slot.weightDecay !== 0) p = tf.mul(p, 1 - lr * slot.weightDecay);
-        const m = tf.add(tf.mul(slot.m, beta1), tf.mul(g, 1 - beta1));
-        const v = tf.add(tf.mul(slot.v, beta2), tf.mul(tf.mul(g, 1 - beta2), g));
-        const denom = tf.add(tf.div(tf.sqrt(v), biasCorrection2Sqrt), eps);
-        p = tf.sub(p, tf.div(tf.mul(m, stepSize), denom));
-        slot.m.assign(m);
-        slot.v.assign(v);
-        slot.variable.assign(p);
-      }
-    });
+  private updateVariable(slot: Slot, g: tf.Tensor, lr: number, beta1: number, beta2: number, eps: number): void {
+    // Scalars are computed in double and rounded to float32 by the ops, as torch does with Python
+    // floats.
+    const biasCorrection1 = 1 - beta1 ** slot.step;
+    const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** slot.step);
+    const stepSize = lr / biasCorrection1;
+    /** op(x), then x freed. */
+    const consume = (x: tf.Tensor, op: (x: tf.Tensor) => tf.Tensor): tf.Tensor => {
+      const y = op(x);
+      x.dispose();
+      return y;
+    };
+    /** op(a, b), then both freed. */
+    const combine = (a: tf.Tensor, b: tf.Tensor, op: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): tf.Tensor => {
+      const y = op(a, b);
+      a.dispose();
+      b.dispose();
+      return y;
+    };
+
+    // The new moments replace the old as soon as they are final. Each handle is dropped after its
+    // assign: tf.memory() counts bytes per handle, and the variable holds the data on its own.
+    // m = β1·m + (1 − β1)·g
+    const m = combine(tf.mul(slot.m, beta1), tf.mul(g, 1 - beta1), tf.add);
+    slot.m.assign(m);
+    m.dispose();
+    // v = β2·v + (1 − β2)·g·g
+    const v = combine(tf.mul(slot.v, beta2), consume(tf.mul(g, 1 - beta2), (x) => tf.mul(x, g)), tf.add);
+    slot.v.assign(v);
+    v.dispose();
+    const denom = consume(consume(tf.sqrt(slot.v), (x) => tf.div(x, biasCorrection2Sqrt)), (x) => tf.add(x, eps));
+    const update = combine(tf.mul(slot.m, stepSize), denom, tf.div);
+    const decayed = slot.weightDecay !== 0 ? tf.mul(slot.variable, 1 - lr * slot.weightDecay) : slot.variable;
+    const p = tf.sub(decayed, update);
+    update.dispose();
+    if (decayed !== slot.variable) decayed.dispose();
+    slot.variable.assign(p);
+    p.dispose();
   }
 
   /** A copy of the moments and step counts, detached from the optimizer. */

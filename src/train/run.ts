@@ -312,7 +312,7 @@ function safe<T>(f: () => T): T | null {
  * Resume replays an uninterrupted run exactly only on the same backend and kernels: they round
  * differently and draw different dropout masks. Says what changed, or undefined.
  */
-export function resumeMismatch(first: RunStartedEvent, kind: string, kernels: string): string | undefined {
+export function resumeMismatch(first: Pick<RunStartedEvent, 'backend'>, kind: string, kernels: string): string | undefined {
   const was = `${first.backend.kind}${first.backend.kernels ? ` with ${first.backend.kernels} kernels` : ''}`;
   const now = `${kind} with ${kernels} kernels`;
   if (first.backend.kind === kind && (first.backend.kernels === undefined || first.backend.kernels === kernels)) return undefined;

@@ -26,11 +26,10 @@ export const WASM_HEAP_USABLE_FRACTION = 0.9;
  */
 export const BACKWARD_PEAK_FACTOR = { fused: 1.6, ops: 3.0 } as const;
 /**
- * Student-sized float32 copies alive during the update: the clipped gradients plus AdamW's
- * temporaries, which src/train/optimizer.ts frees only when its one tidy over every variable ends
- * (measured: ~15 copies; a tidy per variable would bring it to ~2 + the largest variable's share).
+ * Copies of the largest variable that AdamW's update keeps alive at once: src/train/optimizer.ts
+ * frees each variable's temporaries before the next (three at most: two operands and a result).
  */
-export const OPTIMIZER_PEAK_COPIES = 15;
+export const ADAMW_TEMPORARY_COPIES = 3;
 
 export type ActivationPath = keyof typeof BACKWARD_PEAK_FACTOR;
 
@@ -63,6 +62,21 @@ function layerValues(c: BertConfig, batch: number, seq: number, training: boolea
     : n * (28 * h + 3 * f) + 3 * batch * heads * seq * seq;
 }
 
+/** Float32 values of the model's largest parameter (the word embeddings, for BERT vocabularies). */
+export function largestVariableValues(c: BertConfig): number {
+  const h = c.hiddenSize;
+  return h * Math.max(c.vocabSize, c.maxPositionEmbeddings, c.typeVocabSize, c.intermediateSize, h, c.numLabels);
+}
+
+/**
+ * Bytes the update adds on top of the weights and moments of a model with `params` parameters:
+ * while clipping, the raw and the clipped gradients; then the clipped gradients and AdamW's
+ * temporaries of one variable.
+ */
+export function optimizerTransientBytes(config: BertConfig, params: number): number {
+  return 4 * (params + Math.max(params, ADAMW_TEMPORARY_COPIES * largestVariableValues(config)));
+}
+
 export function forwardValues(c: BertConfig, batch: number, seq: number, training: boolean): number {
   const embeddings = batch * seq * c.hiddenSize * (training ? 15 : 9);
   return embeddings + c.numHiddenLayers * layerValues(c, batch, seq, training);
@@ -90,17 +104,40 @@ export function estimateStepMemory(teacher: ModelSize | null, student: ModelSize
   // The teacher's forward pass runs (and frees its intermediates) before the student's.
   const teacherActs = teacher ? 4 * forwardValues(teacher.config, batch, seq, false) * (factor / BACKWARD_PEAK_FACTOR.fused) : 0;
   const forwardPhaseBytes = persistentBytes + Math.max(4 * student.params + studentActs, teacherActs);
-  const optimizerPhaseBytes = persistentBytes + 4 * OPTIMIZER_PEAK_COPIES * student.params;
+  const optimizerPhaseBytes = persistentBytes + optimizerTransientBytes(student.config, student.params);
   const peak = forwardPhaseBytes >= optimizerPhaseBytes ? 'forward' : 'optimizer';
   return { batchSize: batch, seqLen: seq, persistentBytes, forwardPhaseBytes, optimizerPhaseBytes, totalBytes: Math.max(forwardPhaseBytes, optimizerPhaseBytes), peak };
 }
 
-const USABLE = (): number => WASM_HEAP_LIMIT_BYTES * WASM_HEAP_USABLE_FRACTION;
-const gib = (n: number): string => (n / 1024 ** 3).toFixed(1);
+export interface EvalMemoryEstimate {
+  batchSize: number;
+  seqLen: number;
+  /** Both models' weights and the student's AdamW moments (evaluation runs mid-stage). */
+  persistentBytes: number;
+  /** The peak: persistent + the larger forward pass (each frees its intermediates before the next). */
+  totalBytes: number;
+}
 
-/** The largest batch (≥ 1) whose estimate fits the usable wasm heap at `seq`; 0 when none does. */
-export function largestFittingBatch(teacher: ModelSize | null, student: ModelSize, seq: number, path: ActivationPath = activationPath()): number {
-  const fits = (b: number): boolean => estimateStepMemory(teacher, student, b, seq, path).totalBytes <= USABLE();
+/** Peak bytes of evaluating a batch of [batch, seq]: the student's forward, then the teacher's (if any). */
+export function estimateEvalMemory(teacher: ModelSize | null, student: ModelSize, batch: number, seq: number, path: ActivationPath = activationPath()): EvalMemoryEstimate {
+  // Inference keeps no tape; scaled as the teacher's forward pass in estimateStepMemory.
+  const scale = BACKWARD_PEAK_FACTOR[path] / BACKWARD_PEAK_FACTOR.fused;
+  const persistentBytes = 4 * (student.params + (teacher?.params ?? 0)) + 4 * 2 * student.params;
+  const acts = (c: BertConfig): number => 4 * forwardValues(c, batch, seq, false) * scale;
+  const totalBytes = persistentBytes + Math.max(acts(student.config), teacher ? acts(teacher.config) : 0);
+  return { batchSize: batch, seqLen: seq, persistentBytes, totalBytes };
+}
+
+/** What the guards may use of a heap of `limitBytes` (default: the real wasm limit). */
+export function usableHeapBytes(limitBytes: number = WASM_HEAP_LIMIT_BYTES): number {
+  return limitBytes * WASM_HEAP_USABLE_FRACTION;
+}
+
+const fmtBytes = (n: number): string => (n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GiB` : `${(n / 1024 ** 2).toFixed(0)} MiB`);
+
+/** The largest batch (≥ 1) whose `bytesAt(batch)` fits in `usable`; 0 when none does. */
+function largestBatchUnder(bytesAt: (batch: number) => number, usable: number): number {
+  const fits = (b: number): boolean => bytesAt(b) <= usable;
   if (!fits(1)) return 0;
   let lo = 1;
   let hi = 2;
@@ -112,12 +149,26 @@ export function largestFittingBatch(teacher: ModelSize | null, student: ModelSiz
   return lo;
 }
 
-function tooBig(what: string, needBytes: number, optimizerBound: boolean, fit: number, seq: number, fields: { batch: string; seq: string }): UserError {
-  const message = `${what} needs about ${gib(needBytes)} GiB, more than the wasm backend's ${gib(USABLE())} GiB usable heap (its hard limit is 4 GiB; past it the process aborts)`;
-  if (optimizerBound) {
-    return new UserError(`${message}: the optimizer update of a student this size does not fit at any batch size`, {
-      where: 'student',
-      fix: 'train a smaller student (fewer layers, a narrower width or a smaller vocabulary), or use the tensorflow backend (no 4 GiB heap)',
+/** The largest training batch (≥ 1) whose estimate fits the usable wasm heap at `seq`; 0 when none does. */
+export function largestFittingBatch(teacher: ModelSize | null, student: ModelSize, seq: number, path: ActivationPath = activationPath(), limitBytes: number = WASM_HEAP_LIMIT_BYTES): number {
+  return largestBatchUnder((b) => estimateStepMemory(teacher, student, b, seq, path).totalBytes, usableHeapBytes(limitBytes));
+}
+
+/** The largest evaluation batch (≥ 1) that fits the usable wasm heap at `seq`; 0 when none does. */
+export function largestFittingEvalBatch(teacher: ModelSize | null, student: ModelSize, seq: number, path: ActivationPath = activationPath(), limitBytes: number = WASM_HEAP_LIMIT_BYTES): number {
+  return largestBatchUnder((b) => estimateEvalMemory(teacher, student, b, seq, path).totalBytes, usableHeapBytes(limitBytes));
+}
+
+/** The settings a refusal names: batch size, sequence length, and the model trained (default `student`). */
+export interface HeapFields { batch: string; seq: string; model?: string }
+
+function tooBig(what: string, needBytes: number, modelBound: boolean, fit: number, seq: number, fields: HeapFields, limitBytes: number = WASM_HEAP_LIMIT_BYTES): UserError {
+  const message = `${what} needs about ${fmtBytes(needBytes)}, more than the wasm backend's ${fmtBytes(usableHeapBytes(limitBytes))} usable heap (its hard limit is ${fmtBytes(limitBytes)}; past it the process aborts)`;
+  if (modelBound) {
+    const model = fields.model ?? 'student';
+    return new UserError(`${message}: the weights and optimizer update of a model this size do not fit at any batch size`, {
+      where: model,
+      fix: `train a smaller model under ${model} (fewer layers, a narrower width or a smaller vocabulary), or use the tensorflow backend (no 4 GiB heap)`,
     });
   }
   return new UserError(message, {
@@ -130,17 +181,34 @@ function tooBig(what: string, needBytes: number, optimizerBound: boolean, fit: n
 
 /**
  * Throws a UserError when a training step of this shape would not fit the wasm heap (only on the
- * wasm backend; others have no fixed heap). `fields` name the settings in the message.
+ * wasm backend; others have no fixed heap). `fields` name the settings in the message;
+ * `limitBytes` stands in for the 4 GiB heap (tests).
  */
 export function assertStepFitsWasmHeap(
   teacher: ModelSize | null, student: ModelSize, batch: number, seq: number,
-  fields: { batch: string; seq: string } = { batch: 'optim.batchSize', seq: 'task.maxSeqLen' },
+  fields: HeapFields = { batch: 'optim.batchSize', seq: 'task.maxSeqLen' },
   backendName: string = tf.getBackend(),
+  limitBytes: number = WASM_HEAP_LIMIT_BYTES,
 ): void {
   if (backendName !== 'wasm') return;
+  const usable = usableHeapBytes(limitBytes);
   const est = estimateStepMemory(teacher, student, batch, seq);
-  if (est.totalBytes <= USABLE()) return;
-  throw tooBig(`a training step of ${batch} sequences × ${seq} tokens`, est.totalBytes, est.optimizerPhaseBytes > USABLE(), largestFittingBatch(teacher, student, seq), seq, fields);
+  if (est.totalBytes <= usable) return;
+  throw tooBig(`a training step of ${batch} sequences × ${seq} tokens`, est.totalBytes, est.optimizerPhaseBytes > usable, largestFittingBatch(teacher, student, seq, undefined, limitBytes), seq, fields, limitBytes);
+}
+
+/** As assertStepFitsWasmHeap, for an evaluation batch (forward passes only, mid-stage). */
+export function assertEvalFitsWasmHeap(
+  teacher: ModelSize | null, student: ModelSize, batch: number, seq: number,
+  fields: HeapFields = { batch: 'eval.batchSize', seq: 'task.maxSeqLen' },
+  backendName: string = tf.getBackend(),
+  limitBytes: number = WASM_HEAP_LIMIT_BYTES,
+): void {
+  if (backendName !== 'wasm') return;
+  const usable = usableHeapBytes(limitBytes);
+  const est = estimateEvalMemory(teacher, student, batch, seq);
+  if (est.totalBytes <= usable) return;
+  throw tooBig(`an evaluation batch of ${batch} sequences × ${seq} tokens`, est.totalBytes, est.persistentBytes > usable, largestFittingEvalBatch(teacher, student, seq, undefined, limitBytes), seq, fields, limitBytes);
 }
 
 /**
@@ -152,11 +220,12 @@ export function assertForwardFitsWasmHeap(config: BertConfig, params: number, ba
   const path = activationPath();
   const perRow = 4 * forwardValues(config, 1, seq, training) * (training ? BACKWARD_PEAK_FACTOR[path] : 1);
   const grads = training ? 4 * params : 0;
-  const optimizer = training ? 4 * OPTIMIZER_PEAK_COPIES * params : 0;
+  const optimizer = training ? optimizerTransientBytes(config, params) : 0;
   const need = liveBytes + Math.max(grads + batch * perRow, optimizer);
-  if (need <= USABLE()) return;
-  const fit = Math.floor((USABLE() - liveBytes - grads) / perRow);
-  throw tooBig(`a ${training ? 'training' : 'forward'} pass over ${batch} sequences × ${seq} tokens`, need, liveBytes + optimizer > USABLE(), fit, seq, { batch: 'optim.batchSize', seq: 'task.maxSeqLen' });
+  const usable = usableHeapBytes();
+  if (need <= usable) return;
+  const fit = Math.floor((usable - liveBytes - grads) / perRow);
+  throw tooBig(`a ${training ? 'training' : 'forward'} pass over ${batch} sequences × ${seq} tokens`, need, liveBytes + optimizer > usable, fit, seq, { batch: 'optim.batchSize', seq: 'task.maxSeqLen' });
 }
 
 /** The wasm heap's current size (it only grows, so this is its peak so far); null off wasm. */
