@@ -125,6 +125,34 @@ test('UnsortedSegmentSum on wasm: sums rows by id, drops out-of-range ids, match
   tf.dispose([xi, ids2, out]);
 });
 
+test('UnsortedSegmentSum on cpu is replaced by the single pass: float32 row-order sums, the stock formula to rounding', async () => {
+  const n = 300;
+  const inner = 7;
+  const segments = 50;
+  const xs = Float32Array.from({ length: n * inner }, (_, i) => Math.sin(i * 12.9898) * 43758.5453 % 1);
+  const idv = Int32Array.from({ length: n }, (_, i) => ((i * 37) % (segments + 3)) - 1); // includes -1 and ≥ segments
+  await onCpu(() => undefined); // loads the cpu backend package, whose kernel is then replaced
+  registerMissingKernels();
+  assert.equal((tf.getKernel('UnsortedSegmentSum', 'cpu')?.kernelFunc as { name?: string }).name, 'unsortedSegmentSumCpu');
+  const [ours, stock] = await onCpu(() => tf.tidy(() => {
+    const x = tf.tensor2d(xs, [n, inner]);
+    const ids = tf.tensor1d(idv, 'int32');
+    const fast = tf.unsortedSegmentSum(x, ids, segments);
+    // The stock cpu kernel's own formula: per segment, sum(x · [ids == s]) over the rows.
+    const rows = Array.from({ length: segments }, (_, s) => tf.sum(tf.mul(x, tf.expandDims(tf.cast(tf.equal(ids, s), 'float32'), 1)), 0));
+    return [Array.from(fast.dataSync()), Array.from(tf.stack(rows).dataSync())];
+  }));
+  // Float32 sums in row order, by hand: exactly what the single pass computes.
+  const hand = new Float32Array(segments * inner);
+  idv.forEach((id, i) => {
+    if (id < 0 || id >= segments) return;
+    for (let j = 0; j < inner; j++) hand[id * inner + j] = Math.fround(hand[id * inner + j] + xs[i * inner + j]);
+  });
+  assert.deepEqual(ours, Array.from(hand));
+  // The stock formula reduces in another order: equal to float32 rounding.
+  assert.ok(maxAbsDiff(ours, stock) < 1e-5, `vs stock ${maxAbsDiff(ours, stock)}`);
+});
+
 test('embedding (tf.gather) gradient on wasm equals the hand computation and the cpu backend', async () => {
   const vocab = 7;
   const dim = 5;
