@@ -137,6 +137,54 @@ const INIT_SCRIPT = `(() => {
   }
   const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r()));
   const canvasIn = (sel) => { const el = document.querySelector(sel); return el && (el.tagName === 'CANVAS' ? el : el.querySelector('canvas')); };
+  // a run of 'total' steps in three stages (an evaluation every 5 000 steps), as 'events' batches;
+  // made before any clock starts: in VS Code the host builds them in another process
+  const makeRun = ({ total, batch, runId }) => {
+    const base = { v: 1, runId };
+    const time = () => new Date().toISOString();
+    const stages = [
+      { index: 0, name: 'layer 1', kind: 'internal', layers: [[1, 2]], losses: ['attention-kl', 'cls-cosine'], epochs: 1 },
+      { index: 1, name: 'layers 1-2', kind: 'internal', layers: [[1, 2], [2, 4]], losses: ['attention-kl', 'cls-cosine'], epochs: 1 },
+      { index: 2, name: 'classification', kind: 'classification', layers: [], losses: ['soft-label'], epochs: 2 },
+    ];
+    const counts = { embeddings: 1, encoder: 1, pooler: 1, head: 1, total: 4 };
+    const started = { ...base, time: time(), type: 'run-started', runDir: '/runs/perf', config: { algorithm: 'sid' },
+      backend: { kind: 'cpu', skipped: [] }, params: { teacher: counts, student: counts }, plan: { stages }, dataset: { train: 1, eval: 1 } };
+    const stageOf = (s) => (s <= total * 0.25 ? 0 : s <= total * 0.5 ? 1 : 2);
+    const batches = [];
+    let step = 0;
+    let stage = -1;
+    while (step < total) {
+      const events = [];
+      for (let k = 0; k < batch && step < total; k++) {
+        step++;
+        const st = stageOf(step);
+        if (st !== stage) {
+          if (stage >= 0) events.push({ ...base, time: time(), type: 'stage-finished', stage, reason: 'epochs' });
+          stage = st;
+          events.push({ ...base, time: time(), type: 'stage-started', stage, name: stages[stage].name, kind: stages[stage].kind, epochs: 1, stepsPlanned: stage === 2 ? total / 2 : total / 4 });
+        }
+        // positive, decaying, noisy per step (as minibatch losses are)
+        const noise = 1 + 0.4 * Math.sin(step * 0.37) + 0.3 * (Math.random() - 0.5);
+        const decay = Math.exp(-step / 20000);
+        const terms = stage === 2
+          ? [{ name: 'soft-label', value: 0.3 * decay * noise, weight: 1 }]
+          : [1, 2].filter((l) => stage === 1 || l === 1).flatMap((l) => [
+              { name: 'attention-kl', layer: l, value: 0.02 * decay * noise / l, weight: 1 },
+              { name: 'cls-cosine', layer: l, value: 0.05 * decay * noise / l, weight: 1 },
+            ]);
+        events.push({ ...base, time: time(), type: 'step', step, stage, epoch: 1, lr: 1e-3 * Math.min(1, step / 1000), loss: terms.reduce((a, x) => a + x.value, 0),
+          terms, gradNorm: noise, examplesPerSec: 500 + 50 * noise, elapsedMs: 10, liveTensors: 200 });
+        if (step % 5000 === 0) {
+          events.push({ ...base, time: time(), type: 'eval', step, stage, epoch: 1, split: 'dev', metrics: { accuracy: 0.5 + 0.4 * (1 - decay) },
+            mainMetric: { name: 'accuracy', value: 0.5 + 0.4 * (1 - decay) }, perLayer: [{ student: 1, teacher: 2, attentionKl: 0.01 * decay, clsCosine: 0.02 * decay }], isBest: true });
+        }
+      }
+      batches.push({ type: 'events', runId, events });
+    }
+    return { started, batches };
+  };
+  const TRAINING_CHARTS = ['chart-loss', 'chart-lr', 'chart-throughput', 'chart-grad-norm', 'chart-live-tensors'];
   window.__harness = {
     posted: () => posted,
     state: () => state,
@@ -175,50 +223,8 @@ const INIT_SCRIPT = `(() => {
     setHead: (v) => { const s = document.querySelector('[data-testid=attention-head]'); s.value = String(v); s.dispatchEvent(new Event('change')); },
     // streams steps through window messages, as the host would, and records every frame's duration
     perf: async ({ total, batch, intervalMs, runId }) => {
-      const base = { v: 1, runId };
-      const time = () => new Date().toISOString();
-      const stages = [
-        { index: 0, name: 'layer 1', kind: 'internal', layers: [[1, 2]], losses: ['attention-kl', 'cls-cosine'], epochs: 1 },
-        { index: 1, name: 'layers 1-2', kind: 'internal', layers: [[1, 2], [2, 4]], losses: ['attention-kl', 'cls-cosine'], epochs: 1 },
-        { index: 2, name: 'classification', kind: 'classification', layers: [], losses: ['soft-label'], epochs: 2 },
-      ];
-      const counts = { embeddings: 1, encoder: 1, pooler: 1, head: 1, total: 4 };
-      const started = { ...base, time: time(), type: 'run-started', runDir: '/runs/perf', config: { algorithm: 'sid' },
-        backend: { kind: 'cpu', skipped: [] }, params: { teacher: counts, student: counts }, plan: { stages }, dataset: { train: 1, eval: 1 } };
+      const { started, batches } = makeRun({ total, batch, runId });
       window.postMessage({ type: 'init', view: 'run', runs: [{ runId, runDir: '/runs/perf', label: 'perf', status: 'running', events: [started] }] }, '*');
-      const stageOf = (s) => (s <= total * 0.25 ? 0 : s <= total * 0.5 ? 1 : 2);
-      // every batch is made before the clock starts: in VS Code the host builds them in another process
-      const batches = [];
-      let step = 0;
-      let stage = -1;
-      while (step < total) {
-        const events = [];
-        for (let k = 0; k < batch && step < total; k++) {
-          step++;
-          const st = stageOf(step);
-          if (st !== stage) {
-            if (stage >= 0) events.push({ ...base, time: time(), type: 'stage-finished', stage, reason: 'epochs' });
-            stage = st;
-            events.push({ ...base, time: time(), type: 'stage-started', stage, name: stages[stage].name, kind: stages[stage].kind, epochs: 1, stepsPlanned: stage === 2 ? total / 2 : total / 4 });
-          }
-          // positive, decaying, noisy per step (as minibatch losses are)
-          const noise = 1 + 0.4 * Math.sin(step * 0.37) + 0.3 * (Math.random() - 0.5);
-          const decay = Math.exp(-step / 20000);
-          const terms = stage === 2
-            ? [{ name: 'soft-label', value: 0.3 * decay * noise, weight: 1 }]
-            : [1, 2].filter((l) => stage === 1 || l === 1).flatMap((l) => [
-                { name: 'attention-kl', layer: l, value: 0.02 * decay * noise / l, weight: 1 },
-                { name: 'cls-cosine', layer: l, value: 0.05 * decay * noise / l, weight: 1 },
-              ]);
-          events.push({ ...base, time: time(), type: 'step', step, stage, epoch: 1, lr: 1e-3 * Math.min(1, step / 1000), loss: terms.reduce((a, x) => a + x.value, 0),
-            terms, gradNorm: noise, examplesPerSec: 500 + 50 * noise, elapsedMs: 10, liveTensors: 200 });
-          if (step % 5000 === 0) {
-            events.push({ ...base, time: time(), type: 'eval', step, stage, epoch: 1, split: 'dev', metrics: { accuracy: 0.5 + 0.4 * (1 - decay) },
-              mainMetric: { name: 'accuracy', value: 0.5 + 0.4 * (1 - decay) }, perLayer: [{ student: 1, teacher: 2, attentionKl: 0.01 * decay, clsCosine: 0.02 * decay }], isBest: true });
-          }
-        }
-        batches.push({ type: 'events', runId, events });
-      }
       await nextFrame(); await nextFrame();
       const frameTimes = [];
       let last = performance.now();
@@ -226,16 +232,45 @@ const INIT_SCRIPT = `(() => {
       const loop = (t) => { frameTimes.push(t - last); last = t; if (measuring) requestAnimationFrame(loop); };
       requestAnimationFrame((t) => { last = t; requestAnimationFrame(loop); });
       const t0 = performance.now();
-      for (const msg of batches) {
-        window.postMessage(msg, '*');
+      performance.mark('perf-stream-start'); // for the trace (frameCpu)
+      for (let i = 0; i < batches.length; i++) {
+        window.postMessage(batches[i], '*');
+        // the host keeps no copy in the webview: let the sent batch be collected
+        batches[i] = null;
         await new Promise((r) => setTimeout(r, intervalMs));
       }
-      const chart = document.querySelector('[data-testid=chart-loss]');
-      while (chart.dataset.points !== String(total)) await nextFrame();
+      // the window ends when every training chart shows every step
+      const charts = TRAINING_CHARTS.map((id) => document.querySelector('[data-testid=' + id + ']'));
+      const chart = charts[0];
+      while (charts.some((c) => c.dataset.points !== String(total))) await nextFrame();
       const streamMs = performance.now() - t0;
+      performance.mark('perf-stream-end');
       await nextFrame(); await nextFrame();
       measuring = false;
-      return { frameTimes: frameTimes.slice(1), streamMs, drawn: Number(chart.dataset.drawn), points: Number(chart.dataset.points), stats: window.distilleryDashboard.stats };
+      const chartPoints = charts.map((c) => Number(c.dataset.points));
+      return { frameTimes: frameTimes.slice(1), streamMs, drawn: Number(chart.dataset.drawn), points: Number(chart.dataset.points), chartPoints, stats: window.distilleryDashboard.stats };
+    },
+    // a panel reopened on a long run: one 'init' holds all of it; resolves when every training chart
+    // shows it (or an error was reported), with the frames in between
+    reopen: async ({ total, runId, breakAt }) => {
+      const { started, batches } = makeRun({ total, batch: total, runId });
+      const events = [started, ...batches[0].events];
+      if (breakAt !== undefined) events[breakAt] = { ...events[breakAt], step: 'x' };
+      const msg = { type: 'init', view: 'run', runs: [{ runId, runDir: '/runs/perf', label: 'perf', status: 'running', events }] };
+      await nextFrame();
+      const frameTimes = [];
+      let last = performance.now();
+      let measuring = true;
+      const loop = (t) => { frameTimes.push(t - last); last = t; if (measuring) requestAnimationFrame(loop); };
+      requestAnimationFrame((t) => { last = t; requestAnimationFrame(loop); });
+      const t0 = performance.now();
+      window.postMessage(msg, '*');
+      const shown = () => TRAINING_CHARTS.every((id) => document.querySelector('[data-testid=' + id + ']')?.dataset.points === String(total));
+      const failed = () => posted.some((m) => m.type === 'error');
+      while (!shown() && !failed() && performance.now() - t0 < 30000) await nextFrame();
+      const ms = performance.now() - t0;
+      measuring = false;
+      return { ms, frameTimes: frameTimes.slice(1), shown: shown(), events: events.length, errors: posted.filter((m) => m.type === 'error').map((m) => m.message) };
     },
   };
 })();`;
@@ -303,6 +338,82 @@ async function initRun(page: Page, run: FixtureRun, events = run.events): Promis
 async function shot(page: Page, name: string): Promise<void> {
   await call(page, 'frames', 3);
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+interface PerfResult {
+  frameTimes: number[];
+  streamMs: number;
+  drawn: number;
+  points: number;
+  chartPoints: number[];
+  // (fields a build of the dashboard may lack are optional, so the test also measures older builds)
+  stats: { frames: number; renderMs: number; messages: number; maxRenderMs?: number; ingestMs?: number; chartDraws?: number; chartMs?: number };
+}
+
+/**
+ * Frame figures over the streaming window. requestAnimationFrame in headless Chromium is capped by
+ * the 60 Hz vsync, so a frame lasts a multiple of 16.7 ms and fps is 1000 / the mean frame time.
+ */
+function frameStats(frameTimes: number[]): { count: number; median: number; p95: number; max: number; fps: number; onTime: number; oneVsync: number } {
+  const ft = [...frameTimes].sort((a, b) => a - b);
+  const at = (p: number): number => ft[Math.min(ft.length - 1, Math.floor(p * ft.length))];
+  const mean = ft.reduce((a, b) => a + b, 0) / ft.length;
+  const share = (ms: number): number => ft.filter((x) => x <= ms).length / ft.length;
+  // rAF timestamps jitter by a fraction of a millisecond around the vsync period
+  return { count: ft.length, median: at(0.5), p95: at(0.95), max: ft[ft.length - 1], fps: 1000 / mean, onTime: share(17.5), oneVsync: share(20) };
+}
+
+const pctText = (x: number): string => `${(100 * x).toFixed(1)}%`;
+
+interface TraceEvent {
+  name: string;
+  ph: string;
+  ts: number;
+  dur?: number;
+  tdur?: number;
+  pid: number;
+  tid: number;
+  args?: { name?: string };
+}
+
+/**
+ * CPU time of the page's main thread per frame, between two performance.mark()s, from a Chrome
+ * trace with the 'toplevel', 'benchmark' and 'blink.user_timing' categories: a task that ran a
+ * frame (ProxyMain::BeginMainFrame) is one frame's work; its thread time leaves out the time
+ * the thread waited for a core. Also the share of the window the thread was busy (CPU).
+ */
+function frameCpu(trace: Buffer, fromMark: string, toMark: string): { frames: number; median: number; p95: number; max: number; busy: number } {
+  const parsed = JSON.parse(trace.toString('utf8')) as { traceEvents: TraceEvent[] } | TraceEvent[];
+  const events = Array.isArray(parsed) ? parsed : parsed.traceEvents;
+  const mark = (name: string): TraceEvent => {
+    const e = events.find((x) => x.name === name);
+    assert.ok(e, `no '${name}' mark in the trace`);
+    return e;
+  };
+  const from = mark(fromMark);
+  const to = mark(toMark);
+  const thread = (e: TraceEvent): string => `${e.pid}:${e.tid}`;
+  const main = thread(from); // performance.mark runs on the page's main thread
+  const tasks: TraceEvent[] = [];
+  const frameStarts: number[] = [];
+  for (const e of events) {
+    if (thread(e) !== main || e.ph !== 'X' || e.ts < from.ts || e.ts > to.ts) continue;
+    if (e.name === 'ThreadControllerImpl::RunTask') tasks.push(e);
+    else if (e.name === 'ProxyMain::BeginMainFrame') frameStarts.push(e.ts);
+  }
+  tasks.sort((a, b) => a.ts - b.ts);
+  frameStarts.sort((a, b) => a - b);
+  const ms: number[] = [];
+  let k = 0;
+  for (const task of tasks) {
+    while (k < frameStarts.length && frameStarts[k] < task.ts) k++;
+    if (k < frameStarts.length && frameStarts[k] <= task.ts + (task.dur ?? 0)) ms.push((task.tdur ?? task.dur ?? 0) / 1000);
+  }
+  assert.ok(ms.length > 0, 'no frames in the trace');
+  ms.sort((a, b) => a - b);
+  const at = (p: number): number => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))];
+  const busy = tasks.reduce((a, e) => a + (e.tdur ?? 0), 0) / (to.ts - from.ts);
+  return { frames: ms.length, median: at(0.5), p95: at(0.95), max: ms[ms.length - 1], busy };
 }
 
 describe('dashboard webview in headless Chromium', { skip }, () => {
@@ -550,24 +661,68 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     await page.close();
   });
 
-  test('performance: 100 000 steps streamed in batches of 1 000 keep frames short', { timeout: 60_000 }, async (t) => {
+  test('a reopened panel whose init holds a long run: folded in over several frames; one malformed event still rejects it', { timeout: 60_000 }, async (t) => {
     const page = await openPage('dark', { width: 1400, height: 900 });
-    const result = await call<{ frameTimes: number[]; streamMs: number; drawn: number; points: number; stats: Record<string, number> }>(page, 'perf', { total: 100_000, batch: 1000, intervalMs: 16, runId: 'perf-run' });
+    const total = 20_000;
+    const r = await call<{ ms: number; frameTimes: number[]; shown: boolean; events: number; errors: string[] }>(page, 'reopen', { total, runId: 'long-run' });
+    assert.deepEqual(r.errors, []);
+    assert.ok(r.shown, 'every training chart shows the whole run');
+    assert.match(String(await call(page, 'text', '[data-testid=run-stage]')), new RegExp(`stage 3/3: classification.*step ${total}`));
+    assert.equal(await call(page, 'attr', '[data-testid=chart-loss]', 'data-stage-bands'), 'layer 1|layers 1-2|classification');
+    const f = frameStats(r.frameTimes);
+    t.diagnostic(`init with ${r.events} events shown after ${r.ms.toFixed(0)} ms, over ${f.count} frames: median ${f.median.toFixed(1)} ms, max ${f.max.toFixed(1)} ms`);
+    // the work was spread over frames, not done in one task
+    assert.ok(f.count >= 3, `folded in within ${f.count} frames`);
+    await page.close();
+
+    const bad = await openPage('dark', { width: 1400, height: 900 });
+    const broken = await call<{ shown: boolean; errors: string[] }>(bad, 'reopen', { total, runId: 'broken-run', breakAt: 15_000 });
+    assert.equal(broken.shown, false);
+    assert.equal(broken.errors.length, 1);
+    assert.match(broken.errors[0], /'init': runs\[0\] is not a valid run snapshot/);
+    assert.equal(await call(bad, 'count', '[data-testid=run-view]'), 0, 'nothing of the malformed init is shown');
+    await bad.close();
+  });
+
+  test('performance: 100 000 steps streamed as the host batches them keep frames short', { timeout: 90_000 }, async (t) => {
+    const page = await openPage('dark', { width: 1400, height: 900 });
+    // The host sends a run's new events at most every 100 ms (EventBatcher); 1 000 steps a batch
+    // is 10 000 steps a second, hundreds of times what a trainer makes. PERF_INTERVAL_MS=16 gives
+    // the old stress stream (60 000 steps a second), where checking and copying the messages
+    // alone keeps the page's thread busy.
+    const workload = { total: 100_000, batch: 1000, intervalMs: Number(process.env.PERF_INTERVAL_MS ?? 100), runId: 'perf-run' };
+    assert.ok(browser);
+    await browser.startTracing(page, { categories: ['toplevel', 'benchmark', 'blink.user_timing'] });
+    const result = await call<PerfResult>(page, 'perf', workload as unknown as Json);
+    const trace = await browser.stopTracing();
     await shot(page, 'perf-100k-dark');
     await page.close();
-    const ft = [...result.frameTimes].sort((a, b) => a - b);
-    const pct = (p: number): number => ft[Math.min(ft.length - 1, Math.floor((p / 100) * ft.length))];
-    const fps = (1000 * ft.length) / ft.reduce((a, b) => a + b, 0);
+    const f = frameStats(result.frameTimes);
+    const cpu = frameCpu(trace, 'perf-stream-start', 'perf-stream-end');
+    const s = result.stats;
     t.diagnostic(
-      `100k steps × 6 loss series streamed in ${(result.streamMs / 1000).toFixed(2)} s: ${ft.length} frames, ${fps.toFixed(1)} fps; ` +
-        `frame ms p50 ${pct(50).toFixed(1)}, p95 ${pct(95).toFixed(1)}, p99 ${pct(99).toFixed(1)}, max ${ft[ft.length - 1].toFixed(1)}; ` +
-        `loss chart draws ${result.drawn} of ${result.points} points; ` +
-        `dashboard: ${result.stats.messages} messages handled in ${result.stats.handleMs.toFixed(0)} ms, ${result.stats.frames} renders in ${result.stats.renderMs.toFixed(0)} ms`,
+      `100k steps × 6 loss series, ${workload.batch} per message every ${workload.intervalMs} ms, streamed in ${(result.streamMs / 1000).toFixed(2)} s: ` +
+        `${f.count} frames, ${f.fps.toFixed(1)} fps (1000 / mean frame); frame ms median ${f.median.toFixed(1)}, p95 ${f.p95.toFixed(1)}, max ${f.max.toFixed(1)}; ` +
+        `${pctText(f.onTime)} of frames ≤ 16.7 ms, ${pctText(f.oneVsync)} ≤ 20 ms`,
+    );
+    t.diagnostic(
+      `page thread CPU: ${cpu.frames} frame tasks, median ${cpu.median.toFixed(1)} ms, p95 ${cpu.p95.toFixed(1)} ms, max ${cpu.max.toFixed(1)} ms; ` +
+        `busy ${pctText(cpu.busy)} of the window (wall time of frames includes waiting for a core on a loaded machine)`,
+    );
+    t.diagnostic(
+      `loss chart draws ${result.drawn} of ${result.points} points; dashboard: ${s.messages} messages, ${s.frames} frames of work, ` +
+        `${(s.ingestMs ?? 0).toFixed(0)} ms checking and folding in events, ${s.chartDraws ?? '?'} chart draws in ${(s.chartMs ?? 0).toFixed(0)} ms ` +
+        `(${((s.chartDraws ?? 0) / 5 / (result.streamMs / 1000)).toFixed(1)} per chart per second), longest frame of work ${(s.maxRenderMs ?? 0).toFixed(1)} ms`,
     );
     assert.equal(result.points, 100_000);
+    assert.deepEqual(result.chartPoints, [100_000, 100_000, 100_000, 100_000, 100_000], 'every training chart shows every step');
     assert.ok(result.drawn < 20_000, `downsampling should draw far fewer points than 100 000 (drew ${result.drawn})`);
-    // a sanity bound only: this machine is shared (2 cores, other test files running beside this
-    // one) and frames come in multiples of 16.7 ms; the measured figure is the diagnostic above
-    assert.ok(pct(50) < 100, `median frame ${pct(50).toFixed(1)} ms`);
+    // Wall-clock frame times on this shared machine (2 cores, background training) include
+    // waiting for a core: the thread is sometimes not scheduled for 100 ms and more. So the hard
+    // bounds are on what the dashboard costs (CPU time of each frame, from the trace), and the
+    // wall-clock figures above are the measurement.
+    assert.ok(f.median <= 17.5, `median frame ${f.median.toFixed(1)} ms: most frames should make the 60 Hz vsync`);
+    assert.ok(cpu.p95 <= 16.7, `p95 CPU time of a frame ${cpu.p95.toFixed(1)} ms: the dashboard should fit a 60 Hz frame`);
+    assert.ok(cpu.max <= 100, `a frame took ${cpu.max.toFixed(1)} ms of CPU: long work should be done in slices`);
   });
 });

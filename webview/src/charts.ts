@@ -9,6 +9,7 @@ import 'uplot/dist/uPlot.min.css';
 import { downsampleMinMax, visibleSpan, type BlockExtremes, type XRange } from './downsample';
 import { h } from './dom';
 import { formatNumber } from './format';
+import { pixelLinePath } from './line-path';
 import type { Theme } from './theme';
 import type { StageBand } from './timeline';
 
@@ -69,6 +70,9 @@ export interface ChartOptions {
   version?: () => number;
 }
 
+/** Chart draws and the time they took, for the dashboard's work counters. */
+export const chartStats = { draws: 0, ms: 0 };
+
 /** Downsampling starts when a series has this many times more points than the plot has pixels. */
 export const DOWNSAMPLE_FACTOR = 4;
 
@@ -84,7 +88,11 @@ export class LiveChart {
   private readonly plotBox: HTMLElement;
   private readonly empty: HTMLElement;
   private plot: uPlot | undefined;
-  private signature = '';
+  /** What the plot was built for: the series keys, axis scale, hairlines. */
+  private keys: string[] = [];
+  private styles: string[] = [];
+  private log = false;
+  private dense = false;
   private theme: Theme | undefined;
   private readonly resizeObserver: ResizeObserver;
   private lastWidth = 0;
@@ -116,7 +124,7 @@ export class LiveChart {
   invalidate(): void {
     this.plot?.destroy();
     this.plot = undefined;
-    this.signature = '';
+    this.keys = [];
   }
 
   destroy(): void {
@@ -127,36 +135,64 @@ export class LiveChart {
 
   /** When the chart was last drawn (performance.now()), for fair scheduling. */
   drawnAt = 0;
-  private drawnKey = '';
+  /** What a draw takes, in ms (a moving average of the last draws), so a frame plans within its budget. */
+  cost = 0;
+  /** What the last draw showed: the view (size, zoom, axis scale, theme) and the data's version. */
+  private drawnView = '';
+  private drawnVersion = NaN;
 
-  private stateKey(theme: Theme): string {
+  private viewKey(): string {
     const z = this.opts.zoom?.range;
-    const version = this.opts.version ? this.opts.version() : NaN;
-    return `${version}|${this.observedWidth}|${z ? `${z.min},${z.max}` : ''}|${this.opts.log?.() ?? false}|${theme === this.theme}`;
+    return `${this.observedWidth}|${z ? `${z.min},${z.max}` : ''}|${this.opts.log?.() ?? false}`;
   }
 
-  /** Whether render() would draw something new (false while hidden: nothing to draw into). */
-  isStale(theme: Theme): boolean {
-    return this.observedWidth > 0 && (!this.opts.version || this.stateKey(theme) !== this.drawnKey || theme !== this.theme);
+  /**
+   * What a draw would change: nothing (also while hidden: nothing to draw into), only the data
+   * (new steps arrived), or the view (a first draw, a new size, zoom, axis scale or theme).
+   */
+  staleness(theme: Theme): 'none' | 'data' | 'view' {
+    if (this.observedWidth <= 0) return 'none';
+    if (!this.plot || theme !== this.theme || this.viewKey() !== this.drawnView) return 'view';
+    if (!this.opts.version || this.opts.version() !== this.drawnVersion) return 'data';
+    return 'none';
   }
 
   /** Draws the current data, downsampled to the plot's width. Skipped while hidden. */
   render(theme: Theme): void {
     const width = this.observedWidth;
     if (width <= 0) return;
-    this.drawnAt = performance.now();
+    const t0 = performance.now();
+    this.drawnAt = t0;
+    const built = this.draw(theme, width);
+    const ms = performance.now() - t0;
+    // building the plot is a one-off: it says nothing about what the next draws will take
+    if (!built) this.cost = this.cost === 0 ? ms : 0.7 * this.cost + 0.3 * ms;
+    chartStats.draws++;
+    chartStats.ms += ms;
+  }
+
+  /** Draws; true when it had to build the plot. */
+  private draw(theme: Theme, width: number): boolean {
     const data = this.opts.data();
     const log = this.opts.log?.() ?? false;
     const dense = data.length > width / DENSE_POINTS_PER_PIXEL;
-    const signature = `${log}|${dense}|${data.series.map((s) => s.key).join('|')}`;
-    if (!this.plot || signature !== this.signature || theme !== this.theme) {
-      this.plot?.destroy();
+    const keys = data.series.map((s) => s.key);
+    // building a uPlot costs tens of milliseconds: only a theme or axis change does it again; new
+    // series (a stage that adds loss terms) and the switch to hairlines change the plot in place
+    let plot = this.plot;
+    const build = !plot || log !== this.log || theme !== this.theme || !this.syncSeries(plot, data.series, keys, theme);
+    if (!plot || build) {
+      plot?.destroy();
       this.theme = theme;
-      this.signature = signature;
-      this.plot = this.create(theme, data, log, dense, width);
+      this.log = log;
+      plot = this.plot = this.create(theme, data, log, dense, width);
+      this.keys = keys;
+      this.styles = data.series.map((s, i) => seriesStyle(s, i));
     } else if (width !== this.lastWidth) {
-      this.plot.setSize({ width, height: this.opts.height });
+      plot.setSize({ width, height: this.opts.height });
     }
+    if (dense !== this.dense) data.series.forEach((s, i) => (plot.series[i + 1].width = lineWidth(s, dense)));
+    this.dense = dense;
     this.lastWidth = width;
 
     const n = data.length;
@@ -174,19 +210,52 @@ export class LiveChart {
       log,
     );
 
-    const plot = this.plot;
     plot.batch(() => {
       plot.setData([ds.x, ...ds.ys] as uPlot.AlignedData, true);
       if (range && range.max > range.min) plot.setScale('x', range);
     });
-    this.el.dataset.xRange = range ? `${formatNumber(range.min, 6)}:${formatNumber(range.max, 6)}` : '';
-    this.empty.hidden = n > 0;
-    this.el.dataset.points = String(n);
-    this.el.dataset.drawn = String(ds.x.length);
-    this.el.dataset.series = String(data.series.length);
-    const bands = this.opts.bands?.() ?? [];
-    this.el.dataset.stageBands = bands.map((b) => b.name).join('|');
-    this.drawnKey = this.stateKey(theme);
+    // attributes for tests and tools; written only when they change (each write invalidates style)
+    const d = this.el.dataset;
+    const set = (key: string, value: string): void => {
+      if (d[key] !== value) d[key] = value;
+    };
+    set('xRange', range ? `${formatNumber(range.min, 6)}:${formatNumber(range.max, 6)}` : '');
+    if (this.empty.hidden !== n > 0) this.empty.hidden = n > 0;
+    set('points', String(n));
+    set('drawn', String(ds.x.length));
+    set('series', String(data.series.length));
+    set('stageBands', (this.opts.bands?.() ?? []).map((b) => b.name).join('|'));
+    this.drawnView = this.viewKey();
+    this.drawnVersion = this.opts.version ? this.opts.version() : NaN;
+    return build;
+  }
+
+  /**
+   * Brings the plot's series to `keys` by removing and inserting series in place; false when
+   * that cannot be done (the series were reordered) and the plot must be built again.
+   */
+  private syncSeries(plot: uPlot, series: readonly SeriesData[], keys: readonly string[], theme: Theme): boolean {
+    const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((k, i) => k === b[i]);
+    if (same(keys, this.keys)) return true;
+    // a series that stays must keep its look (colours by position would shift): else rebuild
+    const styles = series.map((s, i) => seriesStyle(s, i));
+    const kept = new Map(this.keys.map((k, i) => [k, this.styles[i]]));
+    if (keys.some((k, i) => kept.has(k) && kept.get(k) !== styles[i])) return false;
+    const wanted = new Set(keys);
+    const have = [...this.keys];
+    for (let i = have.length - 1; i >= 0; i--) {
+      if (wanted.has(have[i])) continue;
+      plot.delSeries(i + 1);
+      have.splice(i, 1);
+    }
+    keys.forEach((key, i) => {
+      if (have.includes(key)) return;
+      plot.addSeries(seriesOptions(series[i], i, theme, this.dense), i + 1);
+      have.splice(i, 0, key);
+    });
+    this.keys = have;
+    this.styles = have.map((k) => styles[keys.indexOf(k)]);
+    return same(have, keys);
   }
 
   private create(theme: Theme, data: ChartData, log: boolean, dense: boolean, width: number): uPlot {
@@ -205,15 +274,7 @@ export class LiveChart {
       scales: { x: { time: false }, y: log ? { distr: 3, log: 10 } : {} },
       series: [
         { label: 'step', value: (_u, v) => (v === null || v === undefined ? '–' : String(Math.round(v))) },
-        ...data.series.map((s, i): uPlot.Series => ({
-          label: s.label,
-          stroke: theme.palette[(s.color ?? i) % theme.palette.length],
-          width: dense ? 1 / uPlot.pxRatio : (s.width ?? 1.5),
-          dash: s.dash,
-          spanGaps: s.spanGaps ?? false,
-          points: s.points ? { show: true, size: 5, fill: theme.background } : undefined,
-          value: (_u, v) => formatNumber(v, 4),
-        })),
+        ...data.series.map((s, i) => seriesOptions(s, i, theme, dense)),
       ],
       axes: [
         // steps: plain integers (100000, not 1e+5)
@@ -255,6 +316,29 @@ export class LiveChart {
   }
 }
 
+/** A series' line width: hairline (one device pixel) when the chart is dense. */
+function lineWidth(s: SeriesData, dense: boolean): number {
+  return dense ? 1 / uPlot.pxRatio : (s.width ?? 1.5);
+}
+
+/** What a series' options depend on besides the theme, to tell whether a kept series would look different. */
+function seriesStyle(s: SeriesData, i: number): string {
+  return `${s.label}|${s.color ?? i}|${s.dash?.join(',') ?? ''}|${s.width ?? ''}|${s.spanGaps ?? false}|${s.points ?? false}`;
+}
+
+function seriesOptions(s: SeriesData, i: number, theme: Theme, dense: boolean): uPlot.Series {
+  return {
+    label: s.label,
+    stroke: theme.palette[(s.color ?? i) % theme.palette.length],
+    width: lineWidth(s, dense),
+    paths: pixelLinePath,
+    dash: s.dash,
+    spanGaps: s.spanGaps ?? false,
+    points: s.points ? { show: true, size: 5, fill: theme.background } : undefined,
+    value: (_u, v) => formatNumber(v, 4),
+  };
+}
+
 /**
  * A log axis splits every decade at 1…9; over two or more decades only the decades keep a line
  * and a label, over less 1, 2 and 5 do.
@@ -269,8 +353,8 @@ function logSplits(_u: uPlot, splits: number[]): (number | null)[] {
 /** measureText is not free and the band labels are redrawn on every frame: widths by font and text. */
 const textWidths = new Map<string, number>();
 
-function textWidth(ctx: CanvasRenderingContext2D, text: string): number {
-  const key = `${ctx.font}\u0000${text}`;
+function textWidth(ctx: CanvasRenderingContext2D, font: string, text: string): number {
+  const key = `${font}\u0000${text}`;
   let w = textWidths.get(key);
   if (w === undefined) {
     if (textWidths.size > 500) textWidths.clear();
@@ -280,63 +364,102 @@ function textWidth(ctx: CanvasRenderingContext2D, text: string): number {
   return w;
 }
 
-/** Shaded bands with the stage names, drawn into the plot area before the grid and the curves. */
+/**
+ * Shaded bands with the stage names, drawn into the plot area before the grid and the curves.
+ * Everything is clamped to the plot area by hand: a clip region would cost more than the bands.
+ */
 export function drawStageBands(u: uPlot, bands: readonly StageBand[], theme: Theme): void {
   if (bands.length === 0) return;
   const ctx = u.ctx;
   const { left, top, width, height } = u.bbox;
+  const right = left + width;
   const px = uPlot.pxRatio;
+  // uPlot caches the context's styles it set last: everything set here is restored after
   ctx.save();
-  ctx.beginPath();
-  ctx.rect(left, top, width, height);
-  ctx.clip();
-  ctx.font = `${Math.round(theme.fontSize * 0.8 * px)}px ${theme.fontFamily}`;
+  const font = `${Math.round(theme.fontSize * 0.8 * px)}px ${theme.fontFamily}`;
+  ctx.font = font;
   // the context keeps uPlot's last axis alignment otherwise
   ctx.textAlign = 'left';
   ctx.textBaseline = 'top';
+  ctx.lineWidth = px;
+  ctx.setLineDash([4 * px, 3 * px]);
   bands.forEach((b, i) => {
     const x0 = u.valToPos(b.from, 'x', true);
     const x1 = u.valToPos(b.to, 'x', true);
-    if (!Number.isFinite(x0) || !Number.isFinite(x1) || x1 < left || x0 > left + width) return;
+    if (!Number.isFinite(x0) || !Number.isFinite(x1) || x1 < left || x0 > right) return;
+    const from = Math.max(x0, left);
+    const to = Math.min(x1, right);
     const color = theme.stageColors[b.kind];
     // alternate the strength so neighbouring stages of the same kind stay apart
     ctx.globalAlpha = theme.bandAlpha * (i % 2 === 0 ? 1 : 0.55);
     ctx.fillStyle = color;
-    ctx.fillRect(x0, top, x1 - x0, height);
-    ctx.globalAlpha = theme.contrastBorder ? 1 : 0.6;
-    ctx.strokeStyle = theme.contrastBorder ?? color;
-    ctx.lineWidth = px;
-    ctx.setLineDash([4 * px, 3 * px]);
-    ctx.beginPath();
-    ctx.moveTo(Math.round(x0) + 0.5, top);
-    ctx.lineTo(Math.round(x0) + 0.5, top + height);
-    ctx.stroke();
+    ctx.fillRect(from, top, to - from, height);
+    const edge = Math.round(x0) + 0.5;
+    if (edge >= left && edge <= right) {
+      ctx.globalAlpha = theme.contrastBorder ? 1 : 0.6;
+      ctx.strokeStyle = theme.contrastBorder ?? color;
+      ctx.beginPath();
+      ctx.moveTo(edge, top);
+      ctx.lineTo(edge, top + height);
+      ctx.stroke();
+    }
     ctx.globalAlpha = 1;
     ctx.fillStyle = theme.muted;
-    const room = Math.min(x1, left + width) - Math.max(x0, left) - 8 * px;
+    const room = to - from - 8 * px;
     const full = b.name;
     const short = `S${b.stage + 1}`;
-    const label = textWidth(ctx, full) <= room ? full : textWidth(ctx, short) <= room ? short : '';
-    if (label) ctx.fillText(label, Math.max(x0, left) + 4 * px, top + 3 * px);
+    const label = textWidth(ctx, font, full) <= room ? full : textWidth(ctx, font, short) <= room ? short : '';
+    if (label) ctx.fillText(label, from + 4 * px, top + 3 * px);
   });
   ctx.restore();
 }
 
-/** Time one frame may spend drawing charts before the rest wait for the next frame. */
-export const CHART_FRAME_BUDGET_MS = 8;
+/**
+ * Time one frame may spend drawing charts. With the events folded in before and the browser's
+ * style, layout, paint and canvas upload after, a frame then still fits the 16.7 ms of a 60 Hz
+ * display on a busy machine.
+ */
+export const CHART_FRAME_BUDGET_MS = 5;
 
 /**
- * Draws the charts whose data changed, least recently drawn first, until the frame's budget is
- * spent (at least one per frame); returns true when some are left for the next frame. A machine
- * too slow to redraw every chart on every frame then updates each chart a little less often
- * instead of dropping frames.
+ * What changed is drawn within this long: a chart that alone overruns the budget, and whatever
+ * waits while a burst of events is folded in (see Dashboard.frame).
+ */
+export const MAX_DRAW_DELAY_MS = 200;
+
+/**
+ * Draws the charts that changed, least recently drawn first, within the frame's budget; returns
+ * true when some are left for a later frame. A change of the view (size, zoom, axis scale, theme:
+ * what the user did) is drawn at once, at least one chart a frame. New data is drawn as long as
+ * each chart's expected cost (what its last draws took) fits the budget: a machine too slow to
+ * redraw every chart on every frame then updates each chart a little less often instead of
+ * dropping frames, and a chart that alone overruns the budget is drawn once it has waited
+ * MAX_DRAW_DELAY_MS, in a frame of its own. A budget of 0 draws only those.
  */
 export function renderChartsWithinBudget(charts: readonly LiveChart[], theme: Theme, budgetMs = CHART_FRAME_BUDGET_MS): boolean {
-  const stale = charts.filter((c) => c.isStale(theme)).sort((a, b) => a.drawnAt - b.drawnAt);
-  const start = performance.now();
-  for (let i = 0; i < stale.length; i++) {
-    if (i > 0 && performance.now() - start > budgetMs) return true;
-    stale[i].render(theme);
+  const view: LiveChart[] = [];
+  const data: LiveChart[] = [];
+  for (const c of charts) {
+    const s = c.staleness(theme);
+    if (s === 'view') view.push(c);
+    else if (s === 'data') data.push(c);
   }
-  return false;
+  const oldestFirst = (a: LiveChart, b: LiveChart): number => a.drawnAt - b.drawnAt;
+  view.sort(oldestFirst);
+  data.sort(oldestFirst);
+  const start = performance.now();
+  let drawn = 0;
+  const fits = (chart: LiveChart): boolean => (drawn === 0 ? 0 : performance.now() - start) + chart.cost <= budgetMs;
+  for (const chart of view) {
+    if (drawn > 0 && !fits(chart)) continue;
+    chart.render(theme);
+    drawn++;
+  }
+  for (const chart of data) {
+    const overdue = drawn === 0 && start - chart.drawnAt >= MAX_DRAW_DELAY_MS;
+    if (!fits(chart) && !overdue) continue;
+    chart.render(theme);
+    drawn++;
+  }
+  return drawn < view.length + data.length;
 }

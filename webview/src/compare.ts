@@ -4,7 +4,7 @@
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import type { WebviewMessage } from '../../src/protocol/webview-messages';
-import { LiveChart, renderChartsWithinBudget, ZoomSync, type ChartData } from './charts';
+import { CHART_FRAME_BUDGET_MS, LiveChart, MAX_DRAW_DELAY_MS, renderChartsWithinBudget, ZoomSync, type ChartData } from './charts';
 import { h, setChildren } from './dom';
 import { formatCount, formatDuration, formatNumber, formatScientific } from './format';
 import type { RunData } from './state';
@@ -19,6 +19,8 @@ export class CompareView {
   private readonly zoom = new ZoomSync();
   private theme: Theme | undefined;
   private tableKey = '';
+  /** When the table was last rebuilt (performance.now()). */
+  private tableAt = -Infinity;
   private readonly cache = new Map<string, { key: string; curves: AlignedCurves }>();
 
   constructor(
@@ -77,12 +79,16 @@ export class CompareView {
     this.theme = theme;
   }
 
-  render(): void {
+  /** Draws what changed; while `busy` (events still being folded in) only what waited too long. */
+  render(busy: boolean): void {
     if (!this.theme) return;
-    if (renderChartsWithinBudget(this.charts, this.theme)) this.requestRender();
+    if (renderChartsWithinBudget(this.charts, this.theme, busy ? 0 : CHART_FRAME_BUDGET_MS)) this.requestRender();
+    const now = performance.now();
+    if (busy && now - this.tableAt < MAX_DRAW_DELAY_MS) return;
     const runs = this.runs();
     const key = runs.map((r) => `${r.runId}:${r.version}`).join(',');
     if (key !== this.tableKey) {
+      this.tableAt = now;
       this.tableKey = key;
       this.renderTable(runs);
     }

@@ -50,8 +50,10 @@ export function visibleSpan(x: ArrayLike<number>, n: number, range: XRange | nul
   return [start, Math.max(start, end)];
 }
 
-/** Values per block of a column's precomputed extremes. */
-export const BLOCK_SIZE = 32;
+/** Values per block of a column's precomputed extremes (a power of two). */
+export const BLOCK_SIZE = 8;
+/** log2(BLOCK_SIZE), for index arithmetic by shifts. */
+export const BLOCK_SHIFT = 3;
 
 /**
  * Where the minimum and maximum of each block of BLOCK_SIZE values sit (-1: the block has no
@@ -63,40 +65,32 @@ export interface BlockExtremes {
   maxAt: ArrayLike<number>;
 }
 
-const isFinite = (v: number): boolean => Number.isFinite(v);
-const isPositive = (v: number): boolean => Number.isFinite(v) && v > 0;
-
-/** The positions of the minimum and maximum usable value of y[i..j), -1 when there is none. */
-function extremesIn(y: ArrayLike<number>, i: number, j: number, blocks: BlockExtremes | undefined, usable: (v: number) => boolean): [number, number] {
-  let minAt = -1;
-  let maxAt = -1;
-  const consider = (k: number): void => {
-    const v = y[k];
-    if (!usable(v)) return;
-    // ties keep the earliest position, as a plain scan would
-    if (minAt < 0 || v < y[minAt] || (v === y[minAt] && k < minAt)) minAt = k;
-    if (maxAt < 0 || v > y[maxAt] || (v === y[maxAt] && k < maxAt)) maxAt = k;
-  };
-  if (!blocks || j - i < 2 * BLOCK_SIZE) {
-    for (let k = i; k < j; k++) consider(k);
-    return [minAt, maxAt];
-  }
-  const firstFull = Math.ceil(i / BLOCK_SIZE);
-  const lastFull = Math.floor(j / BLOCK_SIZE); // blocks firstFull..lastFull-1 lie inside [i, j)
-  for (let k = i; k < firstFull * BLOCK_SIZE; k++) consider(k);
-  for (let b = firstFull; b < lastFull; b++) {
-    const lo = blocks.minAt[b];
-    const hi = blocks.maxAt[b];
-    if (lo >= 0 && !usable(y[lo]) && hi >= 0 && usable(y[hi])) {
-      // the block's minimum is left out (≤ 0 on a log axis): its smallest usable value may be anywhere
-      for (let k = b * BLOCK_SIZE; k < (b + 1) * BLOCK_SIZE; k++) consider(k);
-      continue;
+/**
+ * The first index of each non-empty bucket of x[start..end), then `end`: buckets split the x range
+ * evenly and x ascends, so each bucket's end is found by a binary search.
+ */
+function bucketBounds(x: ArrayLike<number>, start: number, end: number, buckets: number): Int32Array {
+  const x0 = x[start];
+  const span = x[end - 1] - x0;
+  const scale = span > 0 ? buckets / span : 0;
+  const last = buckets - 1;
+  const bounds = new Int32Array(Math.min(buckets, end - start) + 1);
+  let n = 0;
+  let i = start;
+  while (i < end) {
+    bounds[n++] = i;
+    const bucket = Math.min(last, Math.floor((x[i] - x0) * scale));
+    let lo = i + 1;
+    let hi = end;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (Math.min(last, Math.floor((x[mid] - x0) * scale)) === bucket) lo = mid + 1;
+      else hi = mid;
     }
-    if (lo >= 0) consider(lo);
-    if (hi >= 0) consider(hi);
+    i = lo;
   }
-  for (let k = lastFull * BLOCK_SIZE; k < j; k++) consider(k);
-  return [minAt, maxAt];
+  bounds[n] = end;
+  return bounds.subarray(0, n + 1);
 }
 
 /**
@@ -106,7 +100,8 @@ function extremesIn(y: ArrayLike<number>, i: number, j: number, blocks: BlockExt
  * maximum in the order they occurred. Non-finite values are gaps (null), and so are values ≤ 0
  * when `positiveOnly` (a log axis), so they neither hide a bucket's positive extremes nor break the
  * line. `blocks[s]`, when given, are series s's precomputed block extremes: same result, far less
- * reading.
+ * reading. The cost is O(buckets × BLOCK_SIZE + points / BLOCK_SIZE) per series: bounded by the
+ * plot's width, not by how many steps arrived.
  */
 export function downsampleMinMax(
   x: ArrayLike<number>,
@@ -118,53 +113,112 @@ export function downsampleMinMax(
   blocks: readonly (BlockExtremes | undefined)[] = [],
   positiveOnly = false,
 ): Downsampled {
-  const usable = positiveOnly ? isPositive : isFinite;
-  const orNull = (v: number): number | null => (usable(v) ? v : null);
+  // usable values: finite, and > 0 on a log axis (NaN fails both comparisons)
+  const floor = positiveOnly ? 0 : -Infinity;
   const count = end - start;
   if (count <= threshold || buckets < 1) {
     const outX = new Array<number>(count);
     for (let i = 0; i < count; i++) outX[i] = x[start + i];
     const outYs = ys.map((y) => {
       const out = new Array<number | null>(count);
-      for (let i = 0; i < count; i++) out[i] = orNull(y[start + i]);
+      for (let i = 0; i < count; i++) {
+        const v = y[start + i];
+        out[i] = v > floor && v < Infinity ? v : null;
+      }
       return out;
     });
     return { x: outX, ys: outYs };
   }
 
-  const x0 = x[start];
-  const span = x[end - 1] - x0;
-  const scale = span > 0 ? buckets / span : 0;
-  const bucketOf = (k: number): number => Math.min(buckets - 1, Math.floor((x[k] - x0) * scale));
-  const outX: number[] = [];
-  const outYs: (number | null)[][] = ys.map(() => []);
+  const bounds = bucketBounds(x, start, end, buckets);
+  const nb = bounds.length - 1;
+  let size = 0;
+  for (let b = 0; b < nb; b++) size += bounds[b + 1] - bounds[b] === 1 ? 1 : 2;
+  const outX = new Array<number>(size);
+  for (let b = 0, o = 0; b < nb; b++) {
+    const i = bounds[b];
+    const j = bounds[b + 1];
+    outX[o++] = x[i];
+    if (j - i > 1) outX[o++] = x[j - 1];
+  }
+  const outYs = ys.map((y, s) => reduceSeries(y, bounds, size, blocks[s], floor));
+  return { x: outX, ys: outYs };
+}
 
-  let i = start;
-  while (i < end) {
-    const bucket = bucketOf(i);
-    // the bucket's end: the first point in a later bucket (x ascends, so a binary search)
-    let lo = i + 1;
-    let hi = end;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (bucketOf(mid) === bucket) lo = mid + 1;
-      else hi = mid;
-    }
-    const j = lo;
+/** One series reduced over the buckets `bounds`: two values per bucket (min and max in order), one where a bucket holds one point. */
+function reduceSeries(y: ArrayLike<number>, bounds: Int32Array, size: number, blocks: BlockExtremes | undefined, floor: number): (number | null)[] {
+  const out = new Array<number | null>(size);
+  const nb = bounds.length - 1;
+  let o = 0;
+  for (let b = 0; b < nb; b++) {
+    const i = bounds[b];
+    const j = bounds[b + 1];
     if (j - i === 1) {
-      outX.push(x[i]);
-      for (let s = 0; s < ys.length; s++) outYs[s].push(orNull(ys[s][i]));
-    } else {
-      outX.push(x[i], x[j - 1]);
-      for (let s = 0; s < ys.length; s++) {
-        const y = ys[s];
-        const [minAt, maxAt] = extremesIn(y, i, j, blocks[s], usable);
-        if (minAt < 0) outYs[s].push(null, null);
-        else if (minAt <= maxAt) outYs[s].push(y[minAt], y[maxAt]);
-        else outYs[s].push(y[maxAt], y[minAt]);
+      const v = y[i];
+      out[o++] = v > floor && v < Infinity ? v : null;
+      continue;
+    }
+    // Candidates are visited in ascending position with strict comparisons, so ties keep the
+    // earliest position, as a plain scan would.
+    let minAt = -1;
+    let maxAt = -1;
+    let minV = 0;
+    let maxV = 0;
+    let k = i;
+    let scanTo = j;
+    let firstFull = 0;
+    let lastFull = 0;
+    if (blocks && j - i >= 2 * BLOCK_SIZE) {
+      firstFull = (i + BLOCK_SIZE - 1) >> BLOCK_SHIFT;
+      lastFull = j >> BLOCK_SHIFT; // blocks firstFull..lastFull-1 lie inside [i, j)
+      scanTo = firstFull << BLOCK_SHIFT;
+    }
+    for (; k < scanTo; k++) {
+      const v = y[k];
+      if (!(v > floor && v < Infinity)) continue;
+      if (minAt < 0 || v < minV) (minAt = k), (minV = v);
+      if (maxAt < 0 || v > maxV) (maxAt = k), (maxV = v);
+    }
+    if (blocks && scanTo < j) {
+      const minOf = blocks.minAt;
+      const maxOf = blocks.maxAt;
+      for (let blk = firstFull; blk < lastFull; blk++) {
+        const lo = minOf[blk];
+        if (lo < 0) continue; // no finite value in the block
+        const hi = maxOf[blk];
+        const vlo = y[lo];
+        if (vlo > floor) {
+          // the block's finite values all lie in [vlo, vhi], all usable
+          if (minAt < 0 || vlo < minV) (minAt = lo), (minV = vlo);
+          const vhi = y[hi];
+          if (maxAt < 0 || vhi > maxV) (maxAt = hi), (maxV = vhi);
+        } else if (y[hi] > floor) {
+          // the block's minimum is left out (≤ 0 on a log axis): its smallest usable value may be anywhere
+          for (let q = blk << BLOCK_SHIFT, qEnd = q + BLOCK_SIZE; q < qEnd; q++) {
+            const v = y[q];
+            if (!(v > floor && v < Infinity)) continue;
+            if (minAt < 0 || v < minV) (minAt = q), (minV = v);
+            if (maxAt < 0 || v > maxV) (maxAt = q), (maxV = v);
+          }
+        }
+      }
+      for (k = lastFull << BLOCK_SHIFT; k < j; k++) {
+        const v = y[k];
+        if (!(v > floor && v < Infinity)) continue;
+        if (minAt < 0 || v < minV) (minAt = k), (minV = v);
+        if (maxAt < 0 || v > maxV) (maxAt = k), (maxV = v);
       }
     }
-    i = j;
+    if (minAt < 0) {
+      out[o++] = null;
+      out[o++] = null;
+    } else if (minAt <= maxAt) {
+      out[o++] = minV;
+      out[o++] = maxV;
+    } else {
+      out[o++] = maxV;
+      out[o++] = minV;
+    }
   }
-  return { x: outX, ys: outYs };
+  return out;
 }

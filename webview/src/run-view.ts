@@ -7,7 +7,7 @@ import '@vscode-elements/elements/dist/vscode-tab-header/index.js';
 import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
 import type { VscodeTabs } from '@vscode-elements/elements/dist/vscode-tabs/vscode-tabs.js';
 import type { WebviewMessage } from '../../src/protocol/webview-messages';
-import { LiveChart, renderChartsWithinBudget, ZoomSync, type ChartData, type ChartOptions, type SeriesData } from './charts';
+import { CHART_FRAME_BUDGET_MS, LiveChart, MAX_DRAW_DELAY_MS, renderChartsWithinBudget, ZoomSync, type ChartData, type ChartOptions, type SeriesData } from './charts';
 import { h, setChildren } from './dom';
 import { RunHeader } from './header';
 import { AttentionView } from './heatmap';
@@ -38,6 +38,8 @@ export class RunView {
   private readonly checkpointList = h('ul', { class: 'checkpoints', 'data-testid': 'run-checkpoints' });
   private readonly zoom: ZoomSync;
   private logVersion = -1;
+  /** When the header and the other panels were last drawn (performance.now()). */
+  private drawnAt = -Infinity;
   private theme: Theme | undefined;
 
   constructor(
@@ -143,16 +145,23 @@ export class RunView {
     this.attention.invalidate();
   }
 
-  render(): void {
+  /**
+   * Draws what changed. While `busy` (events are still being folded in) only what has waited
+   * MAX_DRAW_DELAY_MS: a frame that changes nothing on screen costs the browser almost nothing.
+   */
+  render(busy: boolean): void {
     const theme = this.theme;
     if (!theme) return;
     const run = this.run();
-    this.header.render(run);
     const tab = this.ui().tab;
-    if (renderChartsWithinBudget(this.charts.get(tab) ?? [], theme)) this.requestRender();
+    if (renderChartsWithinBudget(this.charts.get(tab) ?? [], theme, busy ? 0 : CHART_FRAME_BUDGET_MS)) this.requestRender();
+    const now = performance.now();
+    if (busy && now - this.drawnAt < MAX_DRAW_DELAY_MS) return;
+    this.drawnAt = now;
+    this.header.render(run);
     if (tab === 'attention') this.attention.render(run, theme);
-    if (tab === 'log' && run.version !== this.logVersion) {
-      this.logVersion = run.version;
+    if (tab === 'log' && run.logVersion !== this.logVersion) {
+      this.logVersion = run.logVersion;
       this.renderLog(run);
     }
   }

@@ -19,7 +19,7 @@ import type {
   TrainerEvent,
 } from '../../src/protocol/events';
 import type { RunSnapshot, RunStatus } from '../../src/protocol/webview-messages';
-import { BLOCK_SIZE, type BlockExtremes, type XRange } from './downsample';
+import { BLOCK_SHIFT, BLOCK_SIZE, type BlockExtremes, type XRange } from './downsample';
 
 /**
  * A growable column of numbers; NaN marks "no value at this step". It keeps the extremes of each
@@ -39,35 +39,43 @@ export class Column implements BlockExtremes {
   }
 
   push(v: number): void {
-    if (this.length === this.buf.length) {
-      const bigger = new Float64Array(this.buf.length * 2);
-      bigger.set(this.buf);
-      this.buf = bigger;
-      const minAt = new Int32Array(Math.ceil(bigger.length / BLOCK_SIZE));
-      const maxAt = new Int32Array(minAt.length);
-      minAt.set(this.minAt);
-      maxAt.set(this.maxAt);
-      this.minAt = minAt;
-      this.maxAt = maxAt;
-    }
+    if (this.length === this.buf.length) this.grow();
     const i = this.length++;
     this.buf[i] = v;
-    this.noteExtreme(i);
+    this.noteExtreme(i, v);
   }
 
-  /** Folds value i into its block's extremes (a block's first value starts it afresh). */
-  private noteExtreme(i: number): void {
-    const b = Math.floor(i / BLOCK_SIZE);
-    const v = this.buf[i];
-    const finite = Number.isFinite(v);
-    if (i % BLOCK_SIZE === 0) {
+  private grow(): void {
+    const bigger = new Float64Array(this.buf.length * 2);
+    bigger.set(this.buf);
+    this.buf = bigger;
+    const minAt = new Int32Array(Math.ceil(bigger.length / BLOCK_SIZE));
+    const maxAt = new Int32Array(minAt.length);
+    minAt.set(this.minAt);
+    maxAt.set(this.maxAt);
+    this.minAt = minAt;
+    this.maxAt = maxAt;
+  }
+
+  /** Folds value v at i into its block's extremes (a block's first value starts it afresh). */
+  private noteExtreme(i: number, v: number): void {
+    const b = i >> BLOCK_SHIFT;
+    // finite: NaN and ±Infinity fail one of the comparisons
+    const finite = v > -Infinity && v < Infinity;
+    if ((i & (BLOCK_SIZE - 1)) === 0) {
       this.minAt[b] = finite ? i : -1;
       this.maxAt[b] = finite ? i : -1;
       return;
     }
     if (!finite) return;
-    if (this.minAt[b] < 0 || v < this.buf[this.minAt[b]]) this.minAt[b] = i;
-    if (this.maxAt[b] < 0 || v > this.buf[this.maxAt[b]]) this.maxAt[b] = i;
+    const lo = this.minAt[b];
+    if (lo < 0) {
+      this.minAt[b] = i;
+      this.maxAt[b] = i;
+      return;
+    }
+    if (v < this.buf[lo]) this.minAt[b] = i;
+    else if (v > this.buf[this.maxAt[b]]) this.maxAt[b] = i;
   }
 
   /** Appends `count` NaNs (a series that starts late is aligned with the steps before it). */
@@ -80,8 +88,8 @@ export class Column implements BlockExtremes {
     if (keep === this.length) return;
     this.length = keep;
     // the cut block's extremes may point past the end: recompute it from what is left
-    const blockStart = Math.floor(keep / BLOCK_SIZE) * BLOCK_SIZE;
-    for (let i = blockStart; i < keep; i++) this.noteExtreme(i);
+    const blockStart = (keep >> BLOCK_SHIFT) << BLOCK_SHIFT;
+    for (let i = blockStart; i < keep; i++) this.noteExtreme(i, this.buf[i]);
   }
 
   /** A view of the filled part; valid until the next push. */
@@ -119,6 +127,8 @@ export class StepTable {
   readonly liveTensors = new Column();
   /** Unweighted term values, as the trainer reports them; in the order first seen. */
   readonly terms = new Map<string, Column>();
+  /** The term columns by loss name and layer (slot 0: no layer), so a step looks them up without building keys. */
+  private readonly termSlots = new Map<string, (Column | undefined)[]>();
 
   get length(): number {
     return this.x.length;
@@ -135,12 +145,18 @@ export class StepTable {
     this.gradNorm.push(e.gradNorm);
     this.liveTensors.push(e.liveTensors ?? NaN);
     for (const t of e.terms) {
-      const key = termKey(t);
-      let col = this.terms.get(key);
+      let slots = this.termSlots.get(t.name);
+      if (!slots) {
+        slots = [];
+        this.termSlots.set(t.name, slots);
+      }
+      const slot = t.layer === undefined ? 0 : t.layer + 1;
+      let col = slots[slot];
       if (!col) {
         col = new Column();
         col.pad(row);
-        this.terms.set(key, col);
+        this.terms.set(termKey(t), col);
+        slots[slot] = col;
       }
       // a term reported twice in one step (should not happen) keeps the last value
       if (col.length === row + 1) col.truncate(row);
@@ -251,6 +267,8 @@ export class RunData {
   lastTime: string | undefined;
   /** Bumped on every change, so views redraw only what changed. */
   version = 0;
+  /** Bumped when the log or the checkpoints change (the log tab redraws only then). */
+  logVersion = 0;
 
   constructor(runId: string, runDir = '', label = runId, status: RunStatus = 'unknown') {
     this.runId = runId;
@@ -309,6 +327,7 @@ export class RunData {
         break;
       case 'checkpoint':
         this.checkpoints.push(e);
+        this.logVersion++;
         break;
       case 'attention-sample':
         while (this.samples.length > 0 && this.samples[this.samples.length - 1].step >= e.step) this.samples.pop();
@@ -389,6 +408,7 @@ export class RunData {
   }
 
   private addLog(line: LogLine): void {
+    this.logVersion++;
     this.log.push(line);
     if (this.log.length > LOG_LIMIT) this.log.splice(0, this.log.length - LOG_LIMIT);
   }
