@@ -370,16 +370,34 @@ const EVENT_FIELDS: Record<TrainerEventType, FieldChecks> = {
 
 const BASE_FIELDS: FieldChecks = { v: isInt, time: isString, runId: isString, type: isString };
 
+interface CompiledField { name: string; optional: boolean; check: Check }
+
+// Every step event is checked (the dashboard checks thousands a second), so each field table is
+// parsed once into a flat list instead of walking Object.entries and slicing names per event.
+const compiledTables = new WeakMap<FieldChecks, CompiledField[]>();
+
+function compiled(fields: FieldChecks): CompiledField[] {
+  let list = compiledTables.get(fields);
+  if (!list) {
+    list = Object.entries(fields).map(([spec, check]) => {
+      const optional = spec.endsWith('?');
+      return { name: optional ? spec.slice(0, -1) : spec, optional, check };
+    });
+    compiledTables.set(fields, list);
+  }
+  return list;
+}
+
 function fieldProblem(x: Record<string, unknown>, fields: FieldChecks): string | undefined {
-  for (const [spec, check] of Object.entries(fields)) {
-    const optional = spec.endsWith('?');
-    const name = optional ? spec.slice(0, -1) : spec;
-    const value = x[name];
+  const list = compiled(fields);
+  for (let i = 0; i < list.length; i++) {
+    const f = list[i];
+    const value = x[f.name];
     if (value === undefined) {
-      if (optional) continue;
-      return `missing field '${name}'`;
+      if (f.optional) continue;
+      return `missing field '${f.name}'`;
     }
-    if (!check(value)) return `field '${name}' has the wrong type or shape`;
+    if (!f.check(value)) return `field '${f.name}' has the wrong type or shape`;
   }
   return undefined;
 }
