@@ -46,12 +46,16 @@ describe('Distillery in Restricted Mode (code-server)', { timeout: 600_000 }, ()
     await warning.first().waitFor({ state: 'visible' });
     assert.match((await warning.first().textContent()) ?? '', /Trust the workspace to start a run/);
     await warning.first().getByRole('button', { name: 'Manage Workspace Trust' }).waitFor({ state: 'visible' });
-    // The refusal comes before anything is spawned: still the one run, and no trainer anywhere.
+    // The refusal comes before anything is spawned: still the one run, and no trainer for this
+    // workspace (its config or its folder as the working directory; trainers of other projects on
+    // the same machine are not this test's business).
     assert.deepEqual(runsOf().length, 1);
+    const inWorkspace = (p: string) => p === ws.dir || p.startsWith(ws.dir + path.sep);
     const trainers = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
       try {
         const argv = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-        return argv.some((a) => a.endsWith('distillery.js')) && argv.includes('train');
+        if (!argv.some((a) => a.endsWith('distillery.js')) || !argv.includes('train')) return false;
+        return inWorkspace(fs.readlinkSync(`/proc/${p}/cwd`)) || argv.some(inWorkspace);
       } catch { return false; }
     });
     assert.deepEqual(trainers, [], 'no trainer process started');
