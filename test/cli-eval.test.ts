@@ -143,6 +143,11 @@ test('eval: user errors exit 2 with a message that says what to change', () => {
   const nowhere = path.join(tmp, 'no-such-folder');
   err = expectUserError(runCli(['eval', classifier, '--task', 'sst2', '--data', nowhere, '--backend', 'wasm']), 'eval');
   assert.ok(err.includes(nowhere), err);
+  assert.doesNotMatch(err, /task\.dataDir/, 'eval names its flags, not config fields');
+
+  // Another task's files: the hint names --task and --data.
+  err = expectUserError(runCli(['eval', classifier, '--task', 'sst2', '--data', path.join(GLUE_DIR, 'CoLA'), '--backend', 'wasm']), 'eval');
+  assert.match(err, /this looks like a CoLA file, not SST-2; check --task and --data/);
 
   // A 2-class checkpoint cannot answer a regression task.
   err = expectUserError(runCli(['eval', classifier, '--task', 'stsb', '--data', path.join(GLUE_DIR, 'STS-B'), '--backend', 'wasm']), 'eval');

@@ -55,13 +55,21 @@ export function glueSplitFile(task: TaskSpec, dataDir: string, split: Split): st
   return direct;
 }
 
-function missingFileError(task: TaskSpec, dataDir: string, split: Split, file: string): UserError {
+/** What the user set: a run config's fields, or the eval verb's flags. */
+export interface GlueSettingNames {
+  task: string;
+  dataDir: string;
+}
+
+const CONFIG_SETTINGS: GlueSettingNames = { task: 'task.name', dataDir: 'task.dataDir' };
+
+function missingFileError(task: TaskSpec, dataDir: string, split: Split, file: string, names: GlueSettingNames): UserError {
   const expected = [...new Set(Object.values(task.files))].join(', ');
   const folder = path.dirname(file);
   if (!fs.existsSync(folder)) {
     return new UserError(`${task.dirName} data folder not found (looking for ${path.basename(file)})`, {
       where: folder,
-      fix: `point task.dataDir at the GLUE ${task.dirName} folder; it should hold ${expected}`,
+      fix: `point ${names.dataDir} at the GLUE ${task.dirName} folder; it should hold ${expected}`,
     });
   }
   const reconstructed = `${file}.RECONSTRUCTED`;
@@ -89,13 +97,13 @@ function guessTasks(firstCells: string[], exclude: TaskSpec): string[] {
   return out;
 }
 
-function wrongTaskFix(task: TaskSpec, cells: string[]): string | undefined {
+function wrongTaskFix(task: TaskSpec, cells: string[], names: GlueSettingNames): string | undefined {
   const guesses = guessTasks(cells, task);
   if (guesses.length === 0) return undefined;
-  return `this looks like a ${guesses.join(' or ')} file, not ${task.dirName}; check task.name and task.dataDir`;
+  return `this looks like a ${guesses.join(' or ')} file, not ${task.dirName}; check ${names.task} and ${names.dataDir}`;
 }
 
-function layoutFromHeader(task: TaskSpec, split: Split, header: string[], file: string): RowLayout {
+function layoutFromHeader(task: TaskSpec, split: Split, header: string[], file: string, settings: GlueSettingNames): RowLayout {
   const names = header.map((h) => h.trim());
   const isTest = split === 'test';
   const textAName = task.textA.header ?? (isTest ? TEST_TEXT_HEADER_FALLBACK : undefined);
@@ -109,7 +117,7 @@ function layoutFromHeader(task: TaskSpec, split: Split, header: string[], file: 
     throw new UserError(
       `the first line should be the ${task.dirName} ${split} header with the columns ${wanted.map((w) => `'${w}'`).join(', ')}; ` +
         `it has ${names.length} column${names.length === 1 ? '' : 's'}: ${quoteCells(names)}`,
-      { where: `${file}:1`, fix: wrongTaskFix(task, header) ?? `use the official GLUE ${task.dirName} files` },
+      { where: `${file}:1`, fix: wrongTaskFix(task, header, settings) ?? `use the official GLUE ${task.dirName} files` },
     );
   }
   let label: number | null = null;
@@ -135,14 +143,14 @@ function fixedLayout(task: TaskSpec): RowLayout {
  * Reads one split of a GLUE task. Classification labels become ids through `task.labels`; STS-B
  * scores are parsed as floats; unlabelled test files give `label: null`.
  */
-export function readGlueSplit(task: TaskSpec, dataDir: string, split: Split): Dataset {
+export function readGlueSplit(task: TaskSpec, dataDir: string, split: Split, names: GlueSettingNames = CONFIG_SETTINGS): Dataset {
   const file = glueSplitFile(task, dataDir, split);
-  if (!fs.existsSync(file)) throw missingFileError(task, dataDir, split, file);
+  if (!fs.existsSync(file)) throw missingFileError(task, dataDir, split, file, names);
   const lines = splitLines(readTextFile(file, `${task.dirName} ${split} file`));
   // Every official GLUE test file has a header, even CoLA's.
   const hasHeader = task.hasHeader || split === 'test';
   if (lines.length === 0) throw new UserError(`the ${task.dirName} ${split} file is empty`, { where: file });
-  const layout = hasHeader ? layoutFromHeader(task, split, splitTsvLine(lines[0]), file) : fixedLayout(task);
+  const layout = hasHeader ? layoutFromHeader(task, split, splitTsvLine(lines[0]), file, names) : fixedLayout(task);
   const first = hasHeader ? 1 : 0;
   if (lines.length <= first) throw new UserError(`the ${task.dirName} ${split} file has a header but no rows`, { where: file });
 
@@ -153,7 +161,7 @@ export function readGlueSplit(task: TaskSpec, dataDir: string, split: Split): Da
     const cells = splitTsvLine(lines[i]);
     const lineNo = i + 1;
     if (cells.length !== width) {
-      const fix = i === 0 ? wrongTaskFix(task, cells) : undefined;
+      const fix = i === 0 ? wrongTaskFix(task, cells, names) : undefined;
       throw new UserError(
         `expected ${width} tab-separated columns (${layout.names.join(', ')}), found ${cells.length}`,
         { where: `${file}:${lineNo}`, fix: fix ?? 'GLUE files are read with quoting off; a tab inside a text or a row broken over two lines gives this; repair the row or use the official file' },
@@ -172,7 +180,7 @@ export function readGlueSplit(task: TaskSpec, dataDir: string, split: Split): Da
         if (id === undefined) {
           throw new UserError(`unknown label '${raw}' in column '${layout.names[label]}'; expected one of ${task.labels.map((l) => `'${l}'`).join(', ')}`, {
             where: `${file}:${lineNo}`,
-            fix: wrongTaskFix(task, splitTsvLine(lines[0])),
+            fix: wrongTaskFix(task, splitTsvLine(lines[0]), names),
           });
         }
         value = id;

@@ -66,7 +66,7 @@ export const evalVerb: Verb = {
     if (!isDirectory(dataDir)) {
       throw new UserError('no such folder', { where: dataDir, fix: `pass --data with the GLUE ${task.dirName} folder (it holds ${Object.values(task.files).join(', ')})` });
     }
-    const dataset = readGlueSplit(task, dataDir, split);
+    const dataset = readGlueSplit(task, dataDir, split, { task: '--task', dataDir: '--data' });
     const session = await openModel(flags.positionals[0], {
       backend: parseBackendFlag(flags.string('backend')),
       numLabels: task.isRegression ? 1 : task.labels.length,
