@@ -5,14 +5,12 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
 import { startRun } from '../src/train/run';
 import { StopSignal } from '../src/train/loop';
 import { loadCheckpoint } from '../src/model/checkpoint';
 import { loadTrainingCheckpoint } from '../src/train/checkpoint-store';
-import { parseEventLine } from '../src/protocol/events';
 import {
-  customSst2Task, events, eventsOf, malformedEventLines, runCli, runInfo, tmpDir, writeConfig, writeSmallVocab, writeTinyTeacher,
+  customSst2Task, events, eventsOf, malformedEventLines, runCli, runInfo, stopWhen, tmpDir, writeConfig, writeSmallVocab, writeTinyTeacher,
 } from './helpers/train-fixtures';
 
 let work: string;
@@ -164,15 +162,7 @@ test('a run stopped before its first evaluation exports from its checkpoint, wit
   }));
   const stop: StopSignal = { requested: null };
   // Stop after step 2, as a SIGTERM would.
-  const watcher = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) {
-        const e = parseEventLine(line).event;
-        if (e?.type === 'step' && e.step === 2) stop.requested = 'SIGTERM';
-      }
-      done();
-    },
-  });
+  const watcher = stopWhen(stop, (e) => e.type === 'step' && e.step === 2);
   const outcome = await startRun(file, { stop, stdout: watcher });
   assert.equal(outcome.status, 'stopped');
   assert.equal(runInfo(outcome.runDir).status, 'stopped');

@@ -3,11 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
 import { resumeMismatch, resumeRun, startRun } from '../src/train/run';
-import { parseEventLine, RunStartedEvent } from '../src/protocol/events';
+import type { RunStartedEvent } from '../src/protocol/events';
 import { StopSignal } from '../src/train/loop';
-import { customSst2Task, eventsOf, tmpDir, writeConfig, writeTinyTeacher } from './helpers/train-fixtures';
+import { customSst2Task, eventsOf, stopWhen, tmpDir, writeConfig, writeTinyTeacher } from './helpers/train-fixtures';
 
 const started = (kind: string, kernels?: string): Pick<RunStartedEvent, 'backend'> => ({ backend: { kind, skipped: [], ...(kernels ? { kernels } : {}) } });
 
@@ -36,12 +35,7 @@ test('a run stopped on wasm and resumed on cpu warns once, then finishes', async
     runsDir: 'runs',
   });
   const stop: StopSignal = { requested: null };
-  const watcher = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (parseEventLine(line).event?.type === 'step') stop.requested = 'SIGTERM';
-      done();
-    },
-  });
+  const watcher = stopWhen(stop, (e) => e.type === 'step');
   const first = await startRun(file, { stop, stdout: watcher });
   assert.equal(first.status, 'stopped');
   const [start] = eventsOf(first.runDir, 'run-started');

@@ -4,13 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
 import { resumeRun, startRun } from '../src/train/run';
 import { StopSignal } from '../src/train/loop';
-import { parseEventLine } from '../src/protocol/events';
 import { loadCheckpoint } from '../src/model/checkpoint';
 import { isUserError } from '../src/util/errors';
-import { customSst2Task, events, eventsOf, runCli, runInfo, tmpDir, writeConfig, writeTinyTeacher } from './helpers/train-fixtures';
+import { customSst2Task, events, eventsOf, runCli, runInfo, stopWhen, tmpDir, writeConfig, writeTinyTeacher } from './helpers/train-fixtures';
 
 function scratchConfig(dir: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -32,15 +30,7 @@ test('--teacher-only trains the teacher and no student; a stopped run resumes in
   const dir = tmpDir('distillery-teacher-only-');
   const file = writeConfig(dir, 'teacher', scratchConfig(dir));
   const stop: StopSignal = { requested: null };
-  const watcher = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) {
-        const e = parseEventLine(line).event;
-        if (e?.type === 'step' && e.step === 3) stop.requested = 'SIGTERM';
-      }
-      done();
-    },
-  });
+  const watcher = stopWhen(stop, (e) => e.type === 'step' && e.step === 3);
   const first = await startRun(file, { stop, stdout: watcher, teacherOnly: true });
   assert.equal(first.status, 'stopped');
   const info = JSON.parse(fs.readFileSync(path.join(first.runDir, 'run.json'), 'utf8')) as { teacherOnly?: boolean };

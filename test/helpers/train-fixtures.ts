@@ -4,6 +4,7 @@
  * CLI as a child process, and readers for a run folder's events.
  */
 import { spawn, spawnSync, ChildProcess } from 'node:child_process';
+import { Writable } from 'node:stream';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -197,4 +198,20 @@ export async function waitFor<T>(check: () => T | undefined, timeoutMs: number, 
 /** Every loss term of a step event as 'name@layer=value', for exact comparisons between runs. */
 export function stepSignature(e: Extract<TrainerEvent, { type: 'step' }>): string {
   return [`step ${e.step} stage ${e.stage} loss ${e.loss}`, ...e.terms.map((t) => `${t.name}${t.layer !== undefined ? `@${t.layer}` : ''}=${t.value}`)].join(' ');
+}
+
+/**
+ * An events stream for RunIO.stdout that requests a stop (as SIGTERM would) at the first event
+ * `when` accepts; the loop then checkpoints and returns at the next step boundary.
+ */
+export function stopWhen(stop: { requested: string | null }, when: (e: TrainerEvent) => boolean): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) {
+        const e = parseEventLine(line).event;
+        if (e && when(e)) stop.requested = 'SIGTERM';
+      }
+      done();
+    },
+  });
 }
