@@ -480,12 +480,13 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     // total + attention-kl/cls-cosine for L1 and L2 + soft-label
     assert.equal(await call(page, 'attr', '[data-testid=chart-loss]', 'data-series'), '6');
     for (const id of ['chart-loss', 'chart-lr', 'chart-throughput', 'chart-grad-norm', 'chart-live-tensors']) {
-      assert.equal(await call(page, 'attr', `[data-testid=${id}]`, 'data-points'), '76', id);
+      // Charts are drawn within a per-frame budget, one after another: wait for each.
+      await waitFor(page, `document.querySelector('[data-testid=${id}]')?.dataset.points === '76'`);
       const stats = await call<{ colours: number }>(page, 'canvasStats', `[data-testid=${id}] .u-wrap`);
       assert.ok(stats.colours > 8, `${id} canvas looks blank (${stats.colours} colours)`);
     }
     // the status line and stage strip reflect the finished plan
-    assert.equal(await call(page, 'attr', '[data-testid=run-status]', 'data-status'), 'finished');
+    await waitFor(page, `document.querySelector('[data-testid=run-status]')?.dataset.status === 'finished'`);
     assert.equal(await call(page, 'count', '[data-testid=stage-timeline] li[data-state=done]'), 3);
     assert.match(String(await call(page, 'text', '[data-testid=run-stage]')), /stage 3\/3: classification/);
     assert.equal(await call(page, 'visible', '[data-testid=run-failure]'), false);
@@ -512,9 +513,10 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     assert.equal((await call<{ zoom: unknown }>(page, 'state')).zoom, null);
 
     await call(page, 'selectTab', 1);
+    // Each chart of the newly shown tab is drawn within its frame budget, not all in the same frame.
     await waitFor(page, `document.querySelector('[data-testid=chart-dev-metrics]')?.dataset.points === '4'`);
-    assert.equal(await call(page, 'attr', '[data-testid=chart-attention-kl]', 'data-series'), '2');
-    assert.equal(await call(page, 'attr', '[data-testid=chart-cls-cosine]', 'data-stage-bands'), 'layer 1|layers 1-2|classification');
+    await waitFor(page, `document.querySelector('[data-testid=chart-attention-kl]')?.dataset.series === '2'`);
+    await waitFor(page, `document.querySelector('[data-testid=chart-cls-cosine]')?.dataset.stageBands === 'layer 1|layers 1-2|classification'`);
     await shot(page, 'run-evaluation-dark');
     await page.close();
   });
