@@ -50,8 +50,9 @@ function relErr(a: tf.Tensor, b: tf.Tensor): number {
 }
 
 // [a shape, b shape, transposeA, transposeB]: 2-D, every transpose, batched (attention), a batch
-// against one shared matrix (either side), rank 4.
+// against one shared matrix (either side), rank 4, and empty products (no rows, no columns, k = 0).
 const PRODUCTS: Array<[number[], number[], boolean, boolean]> = [
+  [[2, 3, 0], [2, 0, 4], false, false], [[2, 0, 5], [2, 5, 4], false, false], [[2, 3, 5], [2, 5, 0], false, false], [[2, 3, 0], [0, 4], false, false],
   [[5, 7], [7, 3], false, false], [[7, 5], [7, 3], true, false], [[5, 7], [3, 7], false, true], [[7, 5], [3, 7], true, true],
   [[6, 5, 7], [6, 7, 4], false, false], [[6, 7, 5], [6, 4, 7], true, true], [[6, 5, 7], [6, 4, 7], false, true],
   [[6, 5, 7], [7, 4], false, false], [[6, 7, 5], [7, 4], true, false], [[5, 7], [6, 7, 4], false, false],

@@ -246,16 +246,12 @@ export function untransposedWasmKernel(stock: { batchMatMul: tf.KernelFunc; tran
       const b = attrs.transposeB ? transposeLast2(backend, inputs.b) : inputs.b;
       if (attrs.transposeB) temps.push(b);
       const g = matMulGeometry(a.shape, b.shape, false, false);
-      if (g.batch === 1 || tf.util.sizeFromShape(g.outShape) === 0 || g.k === 0) {
-        const a2 = call(stock.reshape, { x: a }, backend, { shape: [g.m, g.k] });
-        const b2 = call(stock.reshape, { x: b }, backend, { shape: [g.k, g.n] });
-        temps.push(a2, b2);
-        const out = product2d(backend, a2, b2);
-        const shaped = call(stock.reshape, { x: out }, backend, { shape: g.outShape });
-        backend.disposeData(out.dataId);
-        return shaped;
+      // An empty product (no output, or k = 0: all zeros) is the stock kernel's; XNNPACK refuses it.
+      if (tf.util.sizeFromShape(g.outShape) === 0 || g.k === 0) {
+        return call(stock.batchMatMul, { a, b }, backend, { transposeA: false, transposeB: false });
       }
-      if (g.batchB === 1) {
+      // One 2-D product: no batch, or a batch against one shared B folded into A's rows.
+      if (g.batch === 1 || g.batchB === 1) {
         const a2 = call(stock.reshape, { x: a }, backend, { shape: [g.batch * g.m, g.k] });
         const b2 = call(stock.reshape, { x: b }, backend, { shape: [g.k, g.n] });
         temps.push(a2, b2);
