@@ -8,7 +8,7 @@ export const reportVerb: Verb = {
   summary: 'aggregate a sweep\'s run folders into a Markdown report: mean ± std tables, attention-KL per layer, SVG plots, commands',
   positionals: [{ name: 'sweepDir', description: 'the folder `distillery sweep` wrote (its sweep.json and runs/)' }],
   flags: [
-    { name: 'out', type: 'string', value: 'FILE', description: 'the report (default <sweepDir>/report.md); the SVG plots are written beside it' },
+    { name: 'out', type: 'string', value: 'FILE', description: 'the report (default <sweepDir>/report.md); the SVG plots and the run summaries (<report>-runs.json) are written beside it' },
     { name: 'sample-cell', type: 'string', value: 'ID', description: 'the cell whose teacher vs student attention maps are drawn (default: the best internal-distillation cell)' },
     JSON_FLAG,
   ],
