@@ -40,6 +40,7 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
 
 /*
  * Hot loops get an AVX2 clone next to the baseline one; the loader picks by CPU (x86-64 Linux).
@@ -92,6 +93,39 @@ static bool in_range(int64_t off, int64_t rows, int64_t cols, int64_t batch, int
   return end <= (int64_t)length;
 }
 
+typedef void (*range_fn)(void *ctx, int64_t lo, int64_t hi);
+static void parallel_for_threads(int64_t n, int64_t work_per_item, int64_t align, range_fn fn, void *ctx, int threads);
+
+/* Products of at most this many multiply-adds are run one per thread when batched (see sgemm). */
+#define SMALL_GEMM (1 << 22)
+
+typedef struct {
+  const float *a, *b, *bias;
+  float *c;
+  bool tA, tB;
+  int64_t m, n, k, sA, sB, sC;
+} gemm_batch_ctx;
+
+/* Products lo..hi of a batch: C_i = op(A_i)·op(B_i) (+ bias on every row). */
+static void gemm_items(void *p, int64_t lo, int64_t hi) {
+  const gemm_batch_ctx *g = (const gemm_batch_ctx *)p;
+  const int64_t m = g->m, n = g->n, k = g->k;
+  const int lda = g->tA ? (int)m : (int)k;
+  const int ldb = g->tB ? (int)k : (int)n;
+  for (int64_t i = lo; i < hi; i++) {
+    float *ci = g->c + i * g->sC;
+    if (g->bias) {
+      for (int64_t r = 0; r < m; r++)
+        for (int64_t j = 0; j < n; j++) ci[r * n + j] = g->bias[j];
+    } else if (k == 0) {
+      for (int64_t j = 0; j < m * n; j++) ci[j] = 0.0f;
+    }
+    if (k == 0) continue;
+    cblas_sgemm(CblasRowMajor, g->tA ? CblasTrans : CblasNoTrans, g->tB ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
+                1.0f, g->a + i * g->sA, lda, g->b + i * g->sB, ldb, g->bias ? 1.0f : 0.0f, ci, (int)n);
+  }
+}
+
 static napi_value sgemm(napi_env env, napi_callback_info info) {
   size_t argc = 17;
   napi_value argv[17];
@@ -132,20 +166,19 @@ static napi_value sgemm(napi_env env, napi_callback_info info) {
     }
   }
   if (m == 0 || n == 0) return NULL;
-  const int lda = tA ? (int)m : (int)k;
-  const int ldb = tB ? (int)k : (int)n;
-  for (int64_t i = 0; i < batch; i++) {
-    float *ci = c + cOff + i * sC;
-    if (bias) {
-      const float *bi = bias + biasOff;
-      for (int64_t r = 0; r < m; r++)
-        for (int64_t j = 0; j < n; j++) ci[r * n + j] = bi[j];
-    } else if (k == 0) {
-      for (int64_t j = 0; j < m * n; j++) ci[j] = 0.0f;
-    }
-    if (k == 0) continue;
-    cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
-                1.0f, a + aOff + i * sA, lda, b + bOff + i * sB, ldb, bias ? 1.0f : 0.0f, ci, (int)n);
+  gemm_batch_ctx g = {a + aOff, b + bOff, bias ? bias + biasOff : NULL, c + cOff, tA, tB, m, n, k, sA, sB, sC};
+  const int blas_threads = openblas_get_num_threads();
+  if (batch >= 2 && blas_threads > 1 && k > 0 && m * n * k <= SMALL_GEMM) {
+    /*
+     * Many small products (attention's, per batch and head): OpenBLAS would fork and join its
+     * threads inside each one, which costs about as much as the product. Instead the batch is
+     * split over as many threads, each running whole products on one OpenBLAS thread.
+     */
+    openblas_set_num_threads(1);
+    parallel_for_threads(batch, m * n * k / 8, 1, gemm_items, &g, blas_threads);
+    openblas_set_num_threads(blas_threads);
+  } else {
+    gemm_items(&g, 0, batch);
   }
   return NULL;
 }
@@ -185,7 +218,6 @@ static int ew_threads = 2;
 /* Below this many elements per thread a thread costs more than it saves (~20 µs to start). */
 #define EW_GRAIN (1 << 17)
 
-typedef void (*range_fn)(void *ctx, int64_t lo, int64_t hi);
 typedef struct { range_fn fn; void *ctx; int64_t lo, hi; } ew_job;
 
 static void *ew_run(void *p) {
@@ -194,9 +226,9 @@ static void *ew_run(void *p) {
   return NULL;
 }
 
-/* Runs fn over [0, n) in up to ew_threads contiguous pieces of `align`-multiple size. */
-static void parallel_for(int64_t n, int64_t work_per_item, int64_t align, range_fn fn, void *ctx) {
-  int t = ew_threads;
+/* Runs fn over [0, n) in up to `threads` contiguous pieces of `align`-multiple size. */
+static void parallel_for_threads(int64_t n, int64_t work_per_item, int64_t align, range_fn fn, void *ctx, int threads) {
+  int t = threads < 1 ? 1 : threads > MAX_EW_THREADS ? MAX_EW_THREADS : threads;
   while (t > 1 && n * work_per_item < (int64_t)t * EW_GRAIN) t--;
   if (t <= 1) {
     fn(ctx, 0, n);
@@ -217,6 +249,11 @@ static void parallel_for(int64_t n, int64_t work_per_item, int64_t align, range_
   fn(ctx, 0, chunk < n ? chunk : n);
   for (int i = 1; i < t; i++)
     if (started[i]) pthread_join(th[i], NULL);
+}
+
+/* parallel_for_threads over the element-wise kernels' threads. */
+static void parallel_for(int64_t n, int64_t work_per_item, int64_t align, range_fn fn, void *ctx) {
+  parallel_for_threads(n, work_per_item, align, fn, ctx, ew_threads);
 }
 
 typedef struct {
@@ -588,6 +625,437 @@ static napi_value sum_rows(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- argument reading for the kernels below ---- */
+
+/*
+ * Reads exactly strlen(fmt) arguments: 'f' a Float32Array (float **, size_t *length), 'i' an
+ * integer (int64_t *), 'd' a number (double *). False when the count or a type is wrong.
+ */
+static bool read_args(napi_env env, napi_callback_info info, const char *fmt, ...) {
+  napi_value argv[24];
+  size_t want = strlen(fmt), argc = 24;
+  if (want > 24 || napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != want) return false;
+  va_list ap;
+  va_start(ap, fmt);
+  bool ok = true;
+  for (size_t i = 0; ok && i < want; i++) {
+    switch (fmt[i]) {
+      case 'f': {
+        float **p = va_arg(ap, float **);
+        size_t *n = va_arg(ap, size_t *);
+        ok = float_array(env, argv[i], p, n);
+        break;
+      }
+      case 'i': ok = get_i64(env, argv[i], va_arg(ap, int64_t *)); break;
+      case 'd': ok = napi_get_value_double(env, argv[i], va_arg(ap, double *)) == napi_ok; break;
+      default: ok = false;
+    }
+  }
+  va_end(ap);
+  return ok;
+}
+
+/* ln x for x > 0 (Cephes logf: x = m·2^e, m in [√½, √2), degree-8 polynomial; ~1 ulp for normal x). NaN stays NaN. */
+static inline float log_positive(float x) {
+  int32_t bits;
+  memcpy(&bits, &x, sizeof bits);
+  float e = (float)(((bits >> 23) & 0xff) - 126);
+  bits = (bits & 0x007fffff) | 0x3f000000; /* the mantissa as a float in [0.5, 1) */
+  float m;
+  memcpy(&m, &bits, sizeof m);
+  bool low = m < 0.707106781186547524f;
+  e = low ? e - 1.0f : e;
+  m = (low ? m + m : m) - 1.0f;
+  float z = m * m;
+  float y = 7.0376836292e-2f;
+  y = y * m - 1.1514610310e-1f;
+  y = y * m + 1.1676998740e-1f;
+  y = y * m - 1.2420140846e-1f;
+  y = y * m + 1.4249322787e-1f;
+  y = y * m - 1.6668057665e-1f;
+  y = y * m + 2.0000714765e-1f;
+  y = y * m - 2.4999993993e-1f;
+  y = y * m + 3.3333331174e-1f;
+  y = y * m * z;
+  y += -2.12194440e-4f * e;
+  y += -0.5f * z;
+  float r = m + y + 0.693359375f * e;
+  return x != x ? x : r;
+}
+
+/* e^x for x ≤ 0 that gives exactly 0 below the float range (the masked scores of a softmax). */
+static inline float exp_nonpositive_or_zero(float x) {
+  float y = exp_nonpositive(x);
+  return x < -87.0f ? 0.0f : y;
+}
+
+/* ---- attention KL (src/distill/losses.ts, attentionKl) ---- */
+
+typedef struct {
+  const float *t, *s, *mask;
+  float *out;       /* gradient w.r.t. s (grad only) */
+  double *row_sums; /* per row (forward only) */
+  int64_t heads, q, k;
+  float eps, t_eps, scale;
+} akl_ctx;
+
+/* Row r of [batch, heads, q, k] and its mask row: the batch index. */
+#define AKL_ROW_BATCH(c, r) ((r) / ((c)->heads * (c)->q))
+
+/*
+ * Σ_k mask[b,k]·(t·ln max(t, t_eps) − t·ln max(s, eps)) per query row whose own mask is set; rows
+ * and keys with mask 0 add nothing, whatever their values.
+ */
+HOT static void akl_rows(void *p, int64_t lo, int64_t hi) {
+  akl_ctx *c = (akl_ctx *)p;
+  const int64_t K = c->k;
+  const float eps = c->eps, teps = c->t_eps;
+  for (int64_t r = lo; r < hi; r++) {
+    const int64_t b = AKL_ROW_BATCH(c, r), qi = r % c->q;
+    const float *km = c->mask + b * K;
+    if (km[qi] == 0.0f) {
+      c->row_sums[r] = 0.0;
+      continue;
+    }
+    const float *t = c->t + r * K, *s = c->s + r * K;
+    /* A float sum per row (in vector lanes: a double one does not vectorise), double across rows. */
+    float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t j = 0; j < K; j++) {
+      float tj = t[j], sj = s[j];
+      float tc = tj < teps ? teps : tj, sc = sj < eps ? eps : sj;
+      float term = tj * log_positive(tc) - tj * log_positive(sc);
+      acc += km[j] != 0.0f ? term : 0.0f;
+    }
+    c->row_sums[r] = acc;
+  }
+}
+
+/* ∂/∂s of scale·(the sum above): −scale·t/s where s ≥ eps (the clamp passes no gradient below it). */
+HOT static void akl_grad_rows(void *p, int64_t lo, int64_t hi) {
+  akl_ctx *c = (akl_ctx *)p;
+  const int64_t K = c->k;
+  const float eps = c->eps, scale = c->scale;
+  for (int64_t r = lo; r < hi; r++) {
+    const int64_t b = AKL_ROW_BATCH(c, r), qi = r % c->q;
+    const float *km = c->mask + b * K;
+    float *o = c->out + r * K;
+    if (km[qi] == 0.0f) {
+      memset(o, 0, (size_t)K * sizeof(float));
+      continue;
+    }
+    const float *t = c->t + r * K, *s = c->s + r * K;
+    for (int64_t j = 0; j < K; j++) {
+      float sj = s[j];
+      float g = -(scale * t[j]) / sj;
+      o[j] = (km[j] != 0.0f && sj >= eps) ? g : 0.0f;
+    }
+  }
+}
+
+/*
+ * attentionKl(t, s, mask, batch, heads, q, k, eps, tEps) → the masked sum (a number, summed in
+ * double); attentionKlGrad(t, s, mask, out, batch, heads, q, k, eps, scale). t and s are
+ * [batch, heads, q, k], mask [batch, k] with q = k (self-attention), views from offset 0.
+ */
+static napi_value attention_kl_common(napi_env env, napi_callback_info info, bool grad) {
+  float *t, *s, *mask, *out = NULL;
+  size_t lt, ls, lm, lo_ = 0;
+  int64_t batch, heads, q, k;
+  double eps, last;
+  bool ok = grad ? read_args(env, info, "ffffiiiidd", &t, &lt, &s, &ls, &mask, &lm, &out, &lo_, &batch, &heads, &q, &k, &eps, &last)
+                 : read_args(env, info, "fffiiiidd", &t, &lt, &s, &ls, &mask, &lm, &batch, &heads, &q, &k, &eps, &last);
+  if (!ok) {
+    napi_throw_type_error(env, NULL, grad ? "attentionKlGrad: expected (t, s, mask, out, batch, heads, q, k, eps, scale)"
+                                          : "attentionKl: expected (t, s, mask, batch, heads, q, k, eps, tEps)");
+    return NULL;
+  }
+  int64_t rows = batch * heads * q, n = rows * k;
+  if (batch < 0 || heads < 1 || q < 1 || k < 1 || q != k || (int64_t)lt < n || (int64_t)ls < n || (int64_t)lm < batch * k ||
+      (grad && (int64_t)lo_ < n)) {
+    napi_throw_range_error(env, NULL, "attentionKl: sizes do not match the arrays");
+    return NULL;
+  }
+  akl_ctx c = {t, s, mask, out, NULL, heads, q, k, (float)eps, grad ? 0.0f : (float)last, grad ? (float)last : 0.0f};
+  if (grad) {
+    parallel_for(rows, k * 4, 1, akl_grad_rows, &c);
+    return NULL;
+  }
+  c.row_sums = (double *)malloc((size_t)(rows > 0 ? rows : 1) * sizeof(double));
+  if (!c.row_sums) {
+    napi_throw_error(env, NULL, "attentionKl: out of memory");
+    return NULL;
+  }
+  parallel_for(rows, k * 8, 1, akl_rows, &c);
+  double total = 0.0;
+  for (int64_t r = 0; r < rows; r++) total += c.row_sums[r];
+  free(c.row_sums);
+  napi_value result;
+  CHECK(napi_create_double(env, total, &result));
+  return result;
+}
+
+static napi_value attention_kl(napi_env env, napi_callback_info info) { return attention_kl_common(env, info, false); }
+static napi_value attention_kl_grad(napi_env env, napi_callback_info info) { return attention_kl_common(env, info, true); }
+
+/* ---- softmax over the last axis, and its gradient ---- */
+
+typedef struct { const float *x, *dy; float *out; int64_t cols; } softmax_ctx;
+
+HOT static void softmax_rows(void *p, int64_t lo, int64_t hi) {
+  softmax_ctx *c = (softmax_ctx *)p;
+  const int64_t K = c->cols;
+  for (int64_t r = lo; r < hi; r++) {
+    const float *x = c->x + r * K;
+    float *o = c->out + r * K;
+    float mx = x[0];
+#pragma omp simd reduction(max : mx)
+    for (int64_t j = 1; j < K; j++) mx = x[j] > mx ? x[j] : mx;
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < K; j++) {
+      float e = exp_nonpositive_or_zero(x[j] - mx);
+      o[j] = e;
+      sum += e;
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t j = 0; j < K; j++) o[j] *= inv;
+  }
+}
+
+/* dx = y·(dy − Σ dy·y) per row. */
+HOT static void softmax_grad_rows(void *p, int64_t lo, int64_t hi) {
+  softmax_ctx *c = (softmax_ctx *)p;
+  const int64_t K = c->cols;
+  for (int64_t r = lo; r < hi; r++) {
+    const float *y = c->x + r * K, *dy = c->dy + r * K;
+    float *o = c->out + r * K;
+    float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+    for (int64_t j = 0; j < K; j++) dot += dy[j] * y[j];
+    for (int64_t j = 0; j < K; j++) o[j] = y[j] * (dy[j] - dot);
+  }
+}
+
+/* softmax(x, out, rows, cols); softmaxGrad(dy, y, out, rows, cols). Views from offset 0. */
+static napi_value softmax_common(napi_env env, napi_callback_info info, bool grad) {
+  float *x, *dy = NULL, *o;
+  size_t lx, ldy = 0, lo_;
+  int64_t rows, cols;
+  bool ok = grad ? read_args(env, info, "fffii", &dy, &ldy, &x, &lx, &o, &lo_, &rows, &cols)
+                 : read_args(env, info, "ffii", &x, &lx, &o, &lo_, &rows, &cols);
+  if (!ok) {
+    napi_throw_type_error(env, NULL, grad ? "softmaxGrad: expected (dy, y, out, rows, cols)" : "softmax: expected (x, out, rows, cols)");
+    return NULL;
+  }
+  int64_t n = rows * cols;
+  if (rows < 0 || cols < 1 || (int64_t)lx < n || (int64_t)lo_ < n || (grad && (int64_t)ldy < n)) {
+    napi_throw_range_error(env, NULL, "softmax: sizes do not match the arrays");
+    return NULL;
+  }
+  softmax_ctx c = {x, dy, o, cols};
+  parallel_for(rows, cols * 4, 1, grad ? softmax_grad_rows : softmax_rows, &c);
+  return NULL;
+}
+
+static napi_value softmax(napi_env env, napi_callback_info info) { return softmax_common(env, info, false); }
+static napi_value softmax_grad(napi_env env, napi_callback_info info) { return softmax_common(env, info, true); }
+
+/* ---- AdamW (src/train/optimizer.ts) ---- */
+
+typedef struct {
+  const float *p, *g, *m, *v;
+  float *po, *mo, *vo;
+  float b1, c1, b2, c2, bc2, eps, step_size, decay;
+  bool decays;
+} adamw_ctx;
+
+/*
+ * torch.optim.AdamW's single-tensor update, one rounding per operation in torch's order (the file
+ * is built with -ffp-contract=off, so no multiply-add is fused): the same float32 results as the
+ * op-by-op path.
+ */
+HOT static void adamw_loop(const float *restrict pw, const float *restrict gw, const float *restrict mw, const float *restrict vw,
+                           float *restrict po, float *restrict mo, float *restrict vo, int64_t lo, int64_t hi, float b1, float c1,
+                           float b2, float c2, float bc2, float eps, float ss, float decay) {
+  for (int64_t i = lo; i < hi; i++) {
+    float g = gw[i];
+    float m = mw[i] * b1 + g * c1;
+    float v = vw[i] * b2 + (g * c2) * g;
+    float denom = sqrtf(v) / bc2 + eps;
+    float update = (m * ss) / denom;
+    mo[i] = m;
+    vo[i] = v;
+    po[i] = pw[i] * decay - update;
+  }
+}
+
+/* (The loop takes its pointers and scalars as restrict arguments: read through the context, GCC does not vectorise it.) */
+static void adamw_range(void *p, int64_t lo, int64_t hi) {
+  const adamw_ctx *c = (const adamw_ctx *)p;
+  adamw_loop(c->p, c->g, c->m, c->v, c->po, c->mo, c->vo, lo, hi, c->b1, c->c1, c->b2, c->c2, c->bc2, c->eps, c->step_size,
+             c->decays ? c->decay : 1.0f /* x·1 is x exactly */);
+}
+
+/*
+ * adamw(p, g, m, v, pOut, mOut, vOut, n, beta1, 1 − beta1, beta2, 1 − beta2, √(bias correction 2),
+ *       eps, step size, decay factor or NaN for none): every scalar rounded to float32 first.
+ */
+static napi_value adamw(napi_env env, napi_callback_info info) {
+  float *p, *g, *m, *v, *po, *mo, *vo;
+  size_t lp, lg, lm, lv, lpo, lmo, lvo;
+  int64_t n;
+  double b1, c1, b2, c2, bc2, eps, ss, decay;
+  if (!read_args(env, info, "fffffffidddddddd", &p, &lp, &g, &lg, &m, &lm, &v, &lv, &po, &lpo, &mo, &lmo, &vo, &lvo, &n, &b1, &c1,
+                 &b2, &c2, &bc2, &eps, &ss, &decay)) {
+    napi_throw_type_error(env, NULL, "adamw: expected (p, g, m, v, pOut, mOut, vOut, n, beta1, 1-beta1, beta2, 1-beta2, bc2Sqrt, eps, stepSize, decay)");
+    return NULL;
+  }
+  if (n < 0 || (int64_t)lp < n || (int64_t)lg < n || (int64_t)lm < n || (int64_t)lv < n || (int64_t)lpo < n || (int64_t)lmo < n ||
+      (int64_t)lvo < n) {
+    napi_throw_range_error(env, NULL, "adamw: n exceeds an array");
+    return NULL;
+  }
+  adamw_ctx c = {p, g, m, v, po, mo, vo, (float)b1, (float)c1, (float)b2, (float)c2, (float)bc2, (float)eps, (float)ss,
+                 decay == decay ? (float)decay : 1.0f, decay == decay};
+  parallel_for(n, 4, 16, adamw_range, &c);
+  return NULL;
+}
+
+/* ---- transpose ---- */
+
+#define MAX_PERMUTE_RANK 6
+
+typedef struct {
+  const float *x;
+  float *out;
+  int rank;
+  int64_t out_shape[MAX_PERMUTE_RANK];
+  int64_t in_stride[MAX_PERMUTE_RANK]; /* the input stride of each output axis */
+} permute_ctx;
+
+/* Output rows (all axes but the last) lo..hi: each a run of the last axis, contiguous or strided in x. */
+HOT static void permute_rows(void *p, int64_t lo, int64_t hi) {
+  permute_ctx *c = (permute_ctx *)p;
+  const int R = c->rank;
+  const int64_t inner = c->out_shape[R - 1], step = c->in_stride[R - 1];
+  for (int64_t r = lo; r < hi; r++) {
+    int64_t rem = r, src = 0;
+    for (int a = R - 2; a >= 0; a--) {
+      src += (rem % c->out_shape[a]) * c->in_stride[a];
+      rem /= c->out_shape[a];
+    }
+    float *o = c->out + r * inner;
+    const float *x = c->x + src;
+    if (step == 1) {
+      memcpy(o, x, (size_t)inner * sizeof(float));
+    } else {
+      for (int64_t j = 0; j < inner; j++) o[j] = x[j * step];
+    }
+  }
+}
+
+/*
+ * transpose(x, out, shape, perm): out = x with axes permuted (out axis a is x axis perm[a]); shape
+ * and perm are arrays of up to 6 integers. Views from offset 0.
+ */
+static napi_value transpose(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *x, *o;
+  size_t lx, lo_;
+  uint32_t rank = 0, prank = 0;
+  bool ok = argc == 4 && float_array(env, argv[0], &x, &lx) && float_array(env, argv[1], &o, &lo_) &&
+            napi_get_array_length(env, argv[2], &rank) == napi_ok && napi_get_array_length(env, argv[3], &prank) == napi_ok &&
+            rank == prank && rank >= 1 && rank <= MAX_PERMUTE_RANK;
+  int64_t shape[MAX_PERMUTE_RANK], perm[MAX_PERMUTE_RANK];
+  for (uint32_t i = 0; ok && i < rank; i++) {
+    napi_value sv, pv;
+    ok = napi_get_element(env, argv[2], i, &sv) == napi_ok && napi_get_element(env, argv[3], i, &pv) == napi_ok &&
+         get_i64(env, sv, &shape[i]) && get_i64(env, pv, &perm[i]);
+  }
+  if (!ok) {
+    napi_throw_type_error(env, NULL, "transpose: expected (x, out, shape, perm) with shape and perm arrays of 1 to 6 integers");
+    return NULL;
+  }
+  int64_t n = 1, stride[MAX_PERMUTE_RANK];
+  bool seen[MAX_PERMUTE_RANK] = {false};
+  for (int a = (int)rank - 1; a >= 0; a--) {
+    if (shape[a] < 0 || perm[a] < 0 || perm[a] >= (int64_t)rank || seen[perm[a]]) ok = false;
+    else seen[perm[a]] = true;
+    stride[a] = n;
+    n *= shape[a] < 0 ? 0 : shape[a];
+  }
+  if (!ok || (int64_t)lx < n || (int64_t)lo_ < n) {
+    napi_throw_range_error(env, NULL, "transpose: bad shape or permutation, or arrays too small");
+    return NULL;
+  }
+  if (n == 0) return NULL;
+  permute_ctx c = {x, o, (int)rank, {0}, {0}};
+  for (uint32_t a = 0; a < rank; a++) {
+    c.out_shape[a] = shape[perm[a]];
+    c.in_stride[a] = stride[perm[a]];
+  }
+  const int64_t inner = c.out_shape[rank - 1];
+  parallel_for(n / inner, inner, 1, permute_rows, &c);
+  return NULL;
+}
+
+/* ---- sum of squares (gradient norms) ---- */
+
+#define SQ_BLOCK 65536
+#define SQ_LANE_BLOCK 1024
+
+typedef struct { const float *x; int64_t n; double *partial; } sumsq_ctx;
+
+/* Blocks lo..hi: float sums of 1 024 squares in vector lanes, added up in double. */
+HOT static void sumsq_blocks(void *p, int64_t lo, int64_t hi) {
+  sumsq_ctx *c = (sumsq_ctx *)p;
+  for (int64_t blk = lo; blk < hi; blk++) {
+    int64_t from = blk * SQ_BLOCK, to = from + SQ_BLOCK < c->n ? from + SQ_BLOCK : c->n;
+    double acc = 0.0;
+    for (int64_t i = from; i < to; i += SQ_LANE_BLOCK) {
+      int64_t end = i + SQ_LANE_BLOCK < to ? i + SQ_LANE_BLOCK : to;
+      const float *x = c->x;
+      float lane = 0.0f;
+#pragma omp simd reduction(+ : lane)
+      for (int64_t j = i; j < end; j++) lane += x[j] * x[j];
+      acc += lane;
+    }
+    c->partial[blk] = acc;
+  }
+}
+
+/* sumSquares(x, n) → Σ x², a number. */
+static napi_value sum_squares(napi_env env, napi_callback_info info) {
+  float *x;
+  size_t lx;
+  int64_t n;
+  if (!read_args(env, info, "fi", &x, &lx, &n)) {
+    napi_throw_type_error(env, NULL, "sumSquares: expected (x, n)");
+    return NULL;
+  }
+  if (n < 0 || (int64_t)lx < n) {
+    napi_throw_range_error(env, NULL, "sumSquares: n exceeds the array");
+    return NULL;
+  }
+  int64_t blocks = (n + SQ_BLOCK - 1) / SQ_BLOCK;
+  double *partial = (double *)calloc((size_t)(blocks > 0 ? blocks : 1), sizeof(double));
+  if (!partial) {
+    napi_throw_error(env, NULL, "sumSquares: out of memory");
+    return NULL;
+  }
+  sumsq_ctx c = {x, n, partial};
+  parallel_for(blocks, SQ_BLOCK, 1, sumsq_blocks, &c);
+  double total = 0.0;
+  for (int64_t b = 0; b < blocks; b++) total += partial[b];
+  free(partial);
+  napi_value result;
+  CHECK(napi_create_double(env, total, &result));
+  return result;
+}
+
 static napi_value set_ew_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -623,6 +1091,13 @@ static napi_value init(napi_env env, napi_value exports) {
     {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_enumerable, NULL},
     {"dropout", NULL, dropout, NULL, NULL, NULL, napi_enumerable, NULL},
     {"sumRows", NULL, sum_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"attentionKl", NULL, attention_kl, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"attentionKlGrad", NULL, attention_kl_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"softmax", NULL, softmax, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"softmaxGrad", NULL, softmax_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"adamw", NULL, adamw, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"transpose", NULL, transpose, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"sumSquares", NULL, sum_squares, NULL, NULL, NULL, napi_enumerable, NULL},
     {"setElementwiseThreads", NULL, set_ew_threads, NULL, NULL, NULL, napi_enumerable, NULL},
     {"elementwiseThreads", NULL, get_ew_threads, NULL, NULL, NULL, napi_enumerable, NULL},
   };

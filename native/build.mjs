@@ -53,7 +53,7 @@ for (const d of ['/usr/include/openblas', '/usr/local/opt/openblas/include', '/o
 const platformFlags = process.platform === 'darwin' ? ['-bundle', '-undefined', 'dynamic_lookup'] : ['-shared'];
 mkdirSync(outDir, { recursive: true });
 const args = [
-  '-O3', '-fno-math-errno', '-fno-trapping-math', '-fPIC', '-pthread', '-Wall', '-Wextra', ...platformFlags,
+  '-O3', '-fno-math-errno', '-fno-trapping-math', '-ffp-contract=off', '-fopenmp-simd', '-fPIC', '-pthread', '-Wall', '-Wextra', ...platformFlags,
   '-DNODE_GYP_MODULE_NAME=distillery_blas', `-I${nodeInclude}`, ...blasCflags,
   source, '-o', target, ...blasLibs, '-lm',
 ];

@@ -24,13 +24,8 @@ dpkg -s fonts-liberation >/dev/null 2>&1 || need+=(fonts-liberation)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "setup-e2e: installing ${need[*]} (Debian packages)" >&2
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+# ${need[@]+…}: an empty array is "unbound" to set -u in older bash.
+bash scripts/install-debian-packages.sh setup-e2e ${need[@]+"${need[@]}"}
 
 if [ -f "$STAMP" ] && [ -f "$CACHE/node_modules/code-server/out/node/entry.js" ]; then
   echo "setup-e2e: code-server $CS_VERSION cached in $CACHE" >&2

@@ -13,13 +13,8 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-liberation)
 dpkg -s libopenblas-dev >/dev/null 2>&1 || need+=(libopenblas-dev)
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 
-if [ ${#need[@]} -gt 0 ]; then
-  echo "setup-test-deps: installing ${need[*]} (Debian packages)" >&2
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+# ${need[@]+…}: an empty array is "unbound" to set -u in older bash.
+bash "$(dirname "$0")/install-debian-packages.sh" setup-test-deps ${need[@]+"${need[@]}"}
 /usr/bin/python3 -c 'import torch; print("setup-test-deps: torch", torch.__version__, "ready")' >&2
 echo "setup-test-deps: $(chromium --version 2>/dev/null || echo 'chromium missing') ready" >&2
 node "$(dirname "$0")/../native/build.mjs" --optional

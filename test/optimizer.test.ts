@@ -7,6 +7,8 @@ import { initBackend } from '../src/model/backend';
 import { AdamW, AdamWOptions, OptimizerState, clipByGlobalNorm, decayApplies } from '../src/train/optimizer';
 import { linearWarmupDecay, warmupSteps } from '../src/train/lr-schedule';
 import { UserError } from '../src/util/errors';
+import { KernelMode, resetKernelMode, setKernelMode } from '../src/model/fast-kernels';
+import { loadNativeBlas } from '../src/model/fast-kernels/native-blas';
 
 const PYTHON = '/usr/bin/python3';
 const REFERENCE = path.join(__dirname, 'reference', 'optimizer_reference.py');
@@ -143,22 +145,29 @@ test('AdamW + clip_grad_norm_ + linear schedule match torch over 5 steps', { tim
   ];
   const reference = runReference(cases);
 
-  cases.forEach((c, i) => {
-    const vars = makeVars(c.params);
-    const opt = new AdamW(vars, OPTS);
-    const { norms, lrs } = runSteps(opt, c.grads, 0, TOTAL_STEPS);
-    const ref = reference[i];
-    assertClose(lrs, ref.lrs, 1e-12, `case ${i} lr`);
-    assertClose(norms, ref.norms, 1e-6, `case ${i} grad norm`);
-    const got = readVars(vars);
-    for (const p of c.params) {
-      assertClose(got[p.name], ref.params[p.name], 1e-6, `case ${i} ${p.name}`);
-      // Every parameter actually moved (lr 0 on step 0 must not have frozen anything).
-      assert.ok(got[p.name].some((x, k) => x !== p.data[k]), `case ${i} ${p.name} did not change`);
-    }
-    opt.dispose();
-    disposeVars(vars);
-  });
+  // The op-by-op update and, when the addon is built, its native AdamW kernel.
+  const modes: KernelMode[] = loadNativeBlas().blas ? ['stock', 'blas'] : ['stock'];
+  for (const mode of modes) {
+    setKernelMode(mode);
+    cases.forEach((c, i) => {
+      const vars = makeVars(c.params);
+      const opt = new AdamW(vars, OPTS);
+      const { norms, lrs } = runSteps(opt, c.grads, 0, TOTAL_STEPS);
+      const ref = reference[i];
+      assertClose(lrs, ref.lrs, 1e-12, `case ${i} lr`);
+      assertClose(norms, ref.norms, 1e-6, `case ${i} grad norm`);
+      const got = readVars(vars);
+      for (const p of c.params) {
+        assertClose(got[p.name], ref.params[p.name], 1e-6, `${mode} kernels, case ${i} ${p.name}`);
+        // Every parameter actually moved (lr 0 on step 0 must not have frozen anything).
+        assert.ok(got[p.name].some((x, k) => x !== p.data[k]), `case ${i} ${p.name} did not change`);
+      }
+      opt.dispose();
+      disposeVars(vars);
+    });
+  }
+  setKernelMode('stock');
+  resetKernelMode();
   // The schedule really warms up from 0 and clipping engaged on some steps but not all.
   assert.equal(reference[0].lrs[0], 0);
   assert.ok(reference[0].norms.some((n) => n > MAX_NORM) && reference[0].norms.some((n) => n < MAX_NORM));

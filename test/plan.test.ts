@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { ALGORITHMS, planCustomStages, planStages, type CustomStageSpec, type PlanOptions, type Stage, type StageLosses } from '../src/distill/plan';
 import { resolveMapping, type LayerPair } from '../src/distill/mapping';
 import { UserError } from '../src/util/errors';
@@ -154,4 +157,30 @@ test('custom stages: errors name the stage and field', () => {
   assertUserError(() => planCustomStages([{ losses: ['hard-label'], epochs: 1, patience: 0.5 }], sparse), 'stages[0].patience', /patience/);
   assertUserError(() => planCustomStages([{ losses: ['attention-kl'], epochs: 1 }], []), 'stages[0].losses', /mapping has no pairs/);
   assertUserError(() => planCustomStages([], sparse), 'stages', /empty/);
+});
+
+test('a resolved custom config plans as written: output-only stages without layers, internal ones on the mapped pairs', async () => {
+  const { validateConfig } = await import('../src/config/validate');
+  const { planFor } = await import('../src/train/run');
+  // Validation reads the teacher's config.json for its depth (file checks off: nothing else).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-plan-'));
+  fs.mkdirSync(path.join(dir, 'teacher'));
+  fs.writeFileSync(path.join(dir, 'teacher', 'config.json'), JSON.stringify({ model_type: 'bert', num_hidden_layers: 12, num_labels: 2 }));
+  const text = JSON.stringify({
+    task: { name: 'sst2', dataDir: 'data' }, teacher: { checkpoint: 'teacher' }, student: { layers: 3 }, mapping: [[1, 4], [3, 12]],
+    algorithm: 'custom', losses: { hardLabel: 1 },
+    stages: { custom: [{ losses: ['attention-kl'], epochs: 1 }, { losses: ['soft-label', 'hard-label'], epochs: 2 }, { losses: ['soft-label'], epochs: 1, layers: [3] }] },
+  });
+  const { config, problems } = validateConfig(text, path.join(dir, 'run.distill.json'), { checkFiles: false });
+  assert.deepEqual(problems.filter((p) => p.pathText.startsWith('stages')).map((p) => [p.pathText, p.severity]), [['stages.custom[2].layers', 'warning']]);
+  assert.ok(config);
+  const pairs = resolveMapping(config.mapping, 3, 12);
+  const both: StageLosses = { ...NONE, softLabel: true, hardLabel: true };
+  assert.deepEqual(planFor(config, pairs), [
+    { index: 0, name: 'stage 1', kind: 'internal', layers: [P(1, 4), P(3, 12)], losses: { ...NONE, attentionKl: true }, epochs: 1, patience: null, selectBest: false },
+    { index: 1, name: 'stage 2', kind: 'classification', layers: [], losses: both, epochs: 2, patience: null, selectBest: true },
+    { index: 2, name: 'stage 3', kind: 'classification', layers: [], losses: { ...NONE, softLabel: true }, epochs: 1, patience: null, selectBest: true },
+  ]);
+  // The planner on its own takes the resolved stages as they are (no layers to strip).
+  assert.deepEqual(planCustomStages(config.stages.custom ?? [], pairs), planFor(config, pairs));
 });

@@ -8,6 +8,7 @@ import { resumeRun, startRun } from '../src/train/run';
 import { StopSignal } from '../src/train/loop';
 import { loadCheckpoint } from '../src/model/checkpoint';
 import { isUserError } from '../src/util/errors';
+import { subsetIndices } from '../src/train/task-data';
 import { customSst2Task, events, eventsOf, runCli, runInfo, stopWhen, tmpDir, writeConfig, writeTinyTeacher } from './helpers/train-fixtures';
 
 function scratchConfig(dir: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -76,4 +77,30 @@ test('--teacher-only with a ready teacher (teacher.checkpoint) is refused with t
   const cli = runCli(['train', file, '--teacher-only']);
   assert.equal(cli.code, 2, cli.stderr);
   assert.match(cli.stderr, /--teacher-only/);
+});
+
+test('a scratch teacher\'s vocabulary is built from the training rows the run uses, not the ones trainFraction holds out', async () => {
+  const dir = tmpDir('distillery-teacher-vocab-');
+  const seed = 4;
+  const rows = 24;
+  const kept = new Set(subsetIndices(rows, 0.5, seed));
+  const lines = Array.from({ length: rows }, (_, i) => (kept.has(i)
+    ? `keptword the movie ${i % 2 ? 'good' : 'bad'}\t${i % 2}`
+    : `heldoutword жжж the movie ${i % 2 ? 'good' : 'bad'}\t${i % 2}`));
+  const task = {
+    name: 'custom', maxSeqLen: 16, trainFraction: 0.5,
+    custom: { train: 'data/train.tsv', dev: 'data/dev.tsv', format: 'tsv', textA: 'sentence', label: 'label', labels: ['0', '1'] },
+  };
+  const file = writeConfig(dir, 'vocab', scratchConfig(dir, { task, optim: { seed, batchSize: 8 } }));
+  // After scratchConfig, which writes SST-2 slices to the same files.
+  fs.writeFileSync(path.join(dir, 'data', 'train.tsv'), ['sentence\tlabel', ...lines].join('\n') + '\n');
+  fs.writeFileSync(path.join(dir, 'data', 'dev.tsv'), 'sentence\tlabel\nthe movie good\t1\nthe movie bad\t0\n');
+  const stop: StopSignal = { requested: null };
+  const outcome = await startRun(file, { stop, stdout: stopWhen(stop, (e) => e.type === 'step'), teacherOnly: true });
+  assert.equal(outcome.status, 'stopped', String(outcome.error));
+  const vocab = new Set(fs.readFileSync(path.join(outcome.runDir, 'vocab.txt'), 'utf8').split('\n'));
+  assert.ok(vocab.has('keptword') && vocab.has('movie'), 'the words of the rows it trains on');
+  assert.ok(!vocab.has('heldoutword'), 'no word only the held-out rows have');
+  assert.ok(!vocab.has('ж') && !vocab.has('##ж'), 'no character only the held-out rows have');
+  assert.equal(eventsOf(outcome.runDir, 'run-started')[0].dataset.train, rows / 2);
 });

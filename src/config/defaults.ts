@@ -3,7 +3,7 @@
  * `default` (for hover and completion); a test keeps the two in step. Defaults that depend on
  * other fields are functions.
  */
-import type { Algorithm, AttentionKlHeads, BackendRequestName, CachePrecisionName, EvalSplit, MappingStrategy } from './types';
+import type { Algorithm, AttentionKlHeads, BackendRequestName, CachePrecisionName, EvalSplit, LossName, MappingStrategy } from './types';
 
 export const DEFAULTS = {
   task: { maxSeqLen: 128, trainFraction: 1, evalSplit: 'dev' as EvalSplit },
@@ -17,7 +17,6 @@ export const DEFAULTS = {
     softLabel: { weight: 1, temperature: 1 },
   },
   stages: { epochsPerLayer: 1, internalAllEpochs: 3, classificationEpochs: 3, patience: null as number | null },
-  customStage: { selectBest: false },
   // BERT's fine-tuning recipe (Devlin et al.): AdamW, eps 1e-6, weight decay 0.01, 10% warmup.
   optim: {
     lr: 5e-5,
@@ -57,4 +56,13 @@ export function defaultEvalBatchSize(trainBatchSize: number): number {
 
 export function defaultCustomStageName(index: number): string {
   return `stage ${index + 1}`;
+}
+
+/**
+ * A custom stage with an output loss (soft-label, hard-label) is a classification stage and, like
+ * the built-in algorithms' classification stages, ends on the weights of its best evaluation; an
+ * internal-only stage ends on its last weights.
+ */
+export function defaultSelectBest(losses: readonly LossName[]): boolean {
+  return losses.includes('soft-label') || losses.includes('hard-label');
 }

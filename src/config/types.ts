@@ -74,7 +74,7 @@ export interface Architecture {
 export interface ScratchTeacherTraining {
   from: 'scratch';
   architecture: Architecture;
-  /** WordPiece vocab.txt; default: the trainer builds one from the training text. */
+  /** WordPiece vocab.txt; default: the trainer builds one from the training rows it uses (the task.trainFraction subset). */
   vocab?: string;
   epochs: number;
   lr?: number;
@@ -122,11 +122,15 @@ export interface LossesConfig {
 
 export interface CustomStageConfig {
   name?: string;
-  /** Student layers whose mapped pairs the internal losses use; default: every mapped layer. */
+  /**
+   * Student layers whose mapped pairs the internal losses (attention-kl, cls-cosine) use; default:
+   * every mapped layer. Ignored, with a warning, on a stage without internal losses.
+   */
   layers?: number[];
   losses: LossName[];
   epochs: number;
   patience?: number | null;
+  /** Default: true for a stage with an output loss (soft-label, hard-label), else false (defaultSelectBest). */
   selectBest?: boolean;
 }
 
@@ -264,7 +268,8 @@ export interface ResolvedLosses {
 
 export interface ResolvedCustomStage {
   name: string;
-  layers: number[];
+  /** Present exactly when the stage has an internal loss (attention-kl, cls-cosine). */
+  layers?: number[];
   losses: LossName[];
   epochs: number;
   patience: number | null;

@@ -11,7 +11,7 @@ import { findGlueTask, GLUE_TASK_NAMES, GLUE_TASKS, GlueTaskName } from '../data
 import { isUserError, UserError } from '../util/errors';
 import { customFormatFromPath } from '../data/custom';
 import {
-  DEFAULTS, defaultCustomStageName, defaultEvalBatchSize, defaultHardLabelWeight, defaultMapping, defaultStudentLayers,
+  DEFAULTS, defaultCustomStageName, defaultEvalBatchSize, defaultHardLabelWeight, defaultMapping, defaultSelectBest, defaultStudentLayers,
 } from './defaults';
 import { ConfigDocument, ConfigProblem, JsonPath } from './parse';
 import { closest, schemaProblems, schemaValidator } from './schema';
@@ -729,7 +729,7 @@ class SemanticChecker {
     const layersRaw = this.val<number[]>([...base, 'layers']);
     const epochs = this.val<number>([...base, 'epochs']);
     const patience = this.val<number | null>([...base, 'patience']) ?? (this.invalid([...base, 'patience']) ? undefined : defaultPatience);
-    const selectBest = this.val<boolean>([...base, 'selectBest'], DEFAULTS.customStage.selectBest);
+    const selectBest = this.val<boolean>([...base, 'selectBest']) ?? (stageLosses && !this.invalid([...base, 'selectBest']) ? defaultSelectBest(stageLosses) : undefined);
     if (stageLosses && losses) {
       const weights: Record<LossName, [number, string]> = {
         'attention-kl': [losses.attentionKl, 'losses.attentionKl'],
@@ -743,10 +743,9 @@ class SemanticChecker {
       });
     }
     const internal = stageLosses?.some((l) => l === 'attention-kl' || l === 'cls-cosine');
-    if (layersRaw) {
-      if (stageLosses && !internal) {
-        this.warn([...base, 'layers'], 'layers only matter for attention-kl and cls-cosine, which this stage does not use', 'remove layers');
-      }
+    if (layersRaw && stageLosses && !internal) {
+      this.warn([...base, 'layers'], 'layers only matter for attention-kl and cls-cosine, which this stage does not use, so they are ignored', 'remove layers');
+    } else if (layersRaw) {
       layersRaw.forEach((s, j) => {
         if (ls !== undefined && s > ls) {
           this.error([...base, 'layers', j], `student layer ${s} is out of range: the student has ${plural(ls, 'layer')}`, `use layers from 1 to ${ls}`);
@@ -755,8 +754,12 @@ class SemanticChecker {
         }
       });
     }
+    if (!name || !stageLosses || epochs === undefined || patience === undefined || selectBest === undefined) return undefined;
+    // Only internal losses use layers: an output-only stage resolves without them (ones written
+    // there were warned about above), an internal one to those written or else every mapped layer.
+    if (!internal) return { name, losses: stageLosses, epochs, patience, selectBest };
     const layers = layersRaw ?? mapped;
-    if (!name || !stageLosses || !layers || epochs === undefined || patience === undefined || selectBest === undefined) return undefined;
+    if (!layers) return undefined;
     return { name, layers, losses: stageLosses, epochs, patience, selectBest };
   }
 

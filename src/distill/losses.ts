@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone registers no gradients (the union package does); these losses are for training.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { ATTENTION_KL_KERNEL, AttentionKlAttrs } from '../model/fast-kernels/training-kernels';
 
 /**
  * Student attention probabilities are clamped to at least this before the log, so a student that
@@ -35,13 +36,15 @@ function assertSameShape(what: string, a: readonly number[], b: readonly number[
   }
 }
 
+const X_LOG_X_EPSILON = 1e-30;
+
 /**
  * p·log p with 0·log 0 := 0: clamping p inside the log to 1e-30 (a normal float32) makes p = 0
  * give exactly 0, with finite gradients, and moves no value above 1e-28. (A comparison + where
  * would break tf.grad w.r.t. p, since comparisons have no registered gradient.)
  */
 function xLogX(p: tf.Tensor): tf.Tensor {
-  return tf.mul(p, tf.log(tf.maximum(p, 1e-30)));
+  return tf.mul(p, tf.log(tf.maximum(p, X_LOG_X_EPSILON)));
 }
 
 /**
@@ -76,6 +79,15 @@ export function attentionKl(
     const s = opts.headAverage ? tf.mean(student, 1, true) : student;
     const heads = opts.headAverage ? 1 : teacher.shape[1];
     const mask = tf.cast(attentionMask, 'float32');
+    // max(…, 1): an all-padding batch has a zero numerator too, so the loss is 0, not NaN.
+    const rows = tf.maximum(tf.mul(tf.sum(mask), heads), 1);
+    if (t.dtype === 'float32' && s.dtype === 'float32' && tf.getKernel(ATTENTION_KL_KERNEL, tf.getBackend())) {
+      // The native kernel (src/model/fast-kernels): the same sum in one pass, rows and keys with
+      // mask 0 skipped, and its gradient in one more.
+      const attrs: AttentionKlAttrs = { eps: ATTENTION_LOG_EPSILON, teacherEps: X_LOG_X_EPSILON };
+      const total = tf.engine().runKernel(ATTENTION_KL_KERNEL, { teacher: t, student: s, mask }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+      return tf.div(total, rows) as tf.Scalar;
+    }
     const keyMask = tf.reshape(mask, [batch, 1, 1, keys]);
     const rowMask = tf.reshape(mask, [batch, 1, queries, 1]);
 
@@ -83,8 +95,6 @@ export function attentionKl(
     const pointwise = tf.sub(xLogX(t), tf.mul(t, logS)); // A_T·log A_T − A_T·log A_S
     const perRow = tf.sum(tf.mul(pointwise, keyMask), 3, true); // [b, h, q, 1]
     const total = tf.sum(tf.mul(perRow, rowMask));
-    // max(…, 1): an all-padding batch has a zero numerator too, so the loss is 0, not NaN.
-    const rows = tf.maximum(tf.mul(tf.sum(mask), heads), 1);
     return tf.div(total, rows) as tf.Scalar;
   });
 }

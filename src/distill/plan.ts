@@ -12,6 +12,7 @@
  * The classification stage after internal distillation uses soft labels, plus hard labels when
  * `hardLabels` is set.
  */
+import { defaultSelectBest } from '../config/defaults';
 import { UserError } from '../util/errors';
 import type { LayerPair } from './mapping';
 
@@ -73,7 +74,7 @@ export interface CustomStageSpec {
   epochs: number;
   /** Default: null (never stop early). */
   patience?: number | null;
-  /** Default: true for stages with an output loss (soft/hard label), else false. */
+  /** Default: true for stages with an output loss (soft/hard label), else false (defaultSelectBest). */
   selectBest?: boolean;
 }
 
@@ -249,7 +250,7 @@ export function planCustomStages(stages: CustomStageSpec[], pairs: LayerPair[]):
       losses,
       epochs: checkEpochs(spec.epochs, `${at}.epochs`),
       patience: checkPatience(spec.patience, `${at}.patience`),
-      selectBest: spec.selectBest ?? kind === 'classification',
+      selectBest: spec.selectBest ?? defaultSelectBest(spec.losses),
     };
   });
 }

@@ -11,10 +11,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../util/errors';
 import { BertConfig, headDim } from './config';
 import { gelu } from './gelu';
+import { softmax } from './softmax';
 import { seededNormal } from './init';
 import { registerMissingKernels } from './kernels';
 import { assertForwardFitsWasmHeap } from './fast-kernels/heap-budget';
 import { DROPOUT_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL } from './fast-kernels/elementwise';
+import { activeKernelPath } from './fast-kernels';
 import { NamedTensors, NamedTensor, numel } from './named-tensors';
 
 export interface BertInputs {
@@ -403,14 +405,20 @@ export class BertModel {
       // Padded keys get finfo.min added to their scores, so they take exactly zero probability.
       const maskBias = tf.reshape(tf.mul(tf.sub(1, tf.cast(attentionMask, 'float32')), MASK_VALUE), [b, 1, 1, s]);
       const scale = 1 / Math.sqrt(d);
+      const backendName = tf.getBackend();
+      const transposedProductsAreFree = (backendName !== 'wasm' && backendName !== 'cpu') || activeKernelPath(backendName) === 'blas';
 
       for (let i = 0; i < L; i++) {
         const w = this.layers[i];
         const q = splitHeads(tf.mul(dense(x, w.query), scale) as tf.Tensor2D, b, s, heads, d);
-        const kT = splitHeads(dense(x, w.key), b, s, heads, d, true);
         const v = splitHeads(dense(x, w.value), b, s, heads, d);
-        const scores = tf.add(tf.matMul(q, kT), maskBias) as tf.Tensor4D;
-        const probs = tf.softmax(scores, -1) as tf.Tensor4D;
+        // QKᵀ: BLAS and the native backends take a transposed operand for free; the wasm and cpu
+        // kernels without BLAS are far faster with K laid out as Kᵀ.
+        const qk = transposedProductsAreFree
+          ? tf.matMul(q, splitHeads(dense(x, w.key), b, s, heads, d), false, true)
+          : tf.matMul(q, splitHeads(dense(x, w.key), b, s, heads, d, true));
+        const scores = tf.add(qk, maskBias) as tf.Tensor4D;
+        const probs = softmax(scores) as tf.Tensor4D;
         if (keepAttn.has(i)) attentions[i] = probs;
         const context = mergeHeads(tf.matMul(dropout.apply(probs, c.attentionProbsDropoutProb), v));
         const attnOut = dropout.apply(dense(context, w.attentionOutput), c.hiddenDropoutProb);

@@ -11,7 +11,7 @@ import { defaultLabels, parseHfConfig, toHfConfig } from './hf-config';
 import { NamedTensors, numel } from './named-tensors';
 import { SafetensorsEntry, readSafetensorsFile, serializeSafetensors, toFloat32 } from './safetensors';
 import { UserError } from '../util/errors';
-import { writeDirAtomic, writeFileAtomic } from '../util/atomic-fs';
+import { recoverDir, writeDirAtomic, writeFileAtomic } from '../util/atomic-fs';
 
 export interface LoadedCheckpoint {
   dir: string;
@@ -216,6 +216,13 @@ function describeLayers(layers: number[]): string {
 }
 
 export function loadCheckpoint(dir: string, opts: LoadOptions = {}): LoadedCheckpoint {
+  // A write of this folder killed between its two renames leaves it beside its path: put it back.
+  // (A folder we may not write to is read as it is.)
+  try {
+    recoverDir(dir);
+  } catch {
+    // read-only: nothing to repair here
+  }
   let dirStat: fs.Stats | undefined;
   try {
     dirStat = fs.statSync(dir);

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { NamedTensor, numel } from '../model/named-tensors';
 import { UserError } from '../util/errors';
+import { ADAMW_KERNEL, AdamWAttrs, SUM_SQUARES_KERNEL } from '../model/fast-kernels/training-kernels';
 
 export interface AdamWOptions {
   lr: number;
@@ -131,6 +132,19 @@ export class AdamW {
     const biasCorrection1 = 1 - beta1 ** slot.step;
     const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** slot.step);
     const stepSize = lr / biasCorrection1;
+    if (g.dtype === 'float32' && tf.getKernel(ADAMW_KERNEL, tf.getBackend())) {
+      // The native kernel: the same operations in the same order, in one pass (src/model/fast-kernels).
+      const attrs: AdamWAttrs = {
+        beta1, oneMinusBeta1: 1 - beta1, beta2, oneMinusBeta2: 1 - beta2, biasCorrection2Sqrt, eps, stepSize,
+        decay: slot.weightDecay !== 0 ? 1 - lr * slot.weightDecay : null,
+      };
+      const [p, m, v] = tf.engine().runKernel(ADAMW_KERNEL, { param: slot.variable, grad: g, m: slot.m, v: slot.v }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      slot.m.assign(m);
+      slot.v.assign(v);
+      slot.variable.assign(p);
+      tf.dispose([p, m, v]);
+      return;
+    }
     /** op(x), then x freed. */
     const consume = (x: tf.Tensor, op: (x: tf.Tensor) => tf.Tensor): tf.Tensor => {
       const y = op(x);
@@ -252,7 +266,11 @@ export function clipByGlobalNorm(
   if (!(maxNorm > 0)) throw new RangeError(`clipByGlobalNorm: maxNorm must be positive, got ${maxNorm}`);
   const names = Object.keys(grads);
   if (names.length === 0) return { grads: {}, norm: 0 };
-  const normTensor = tf.tidy(() => tf.norm(tf.stack(names.map((n) => tf.norm(grads[n])))));
+  // Each gradient's norm: with the native kernel one pass of Σ g² (tf.norm makes three).
+  const fused = tf.getKernel(SUM_SQUARES_KERNEL, tf.getBackend()) !== undefined;
+  const gradNorm = (g: tf.Tensor): tf.Tensor =>
+    (fused && g.dtype === 'float32' ? tf.sqrt(tf.engine().runKernel(SUM_SQUARES_KERNEL, { x: g }) as tf.Tensor) : tf.norm(g));
+  const normTensor = tf.tidy(() => tf.norm(tf.stack(names.map((n) => gradNorm(grads[n])))));
   const norm = normTensor.dataSync()[0];
   normTensor.dispose();
   // torch computes the coefficient in float32; Math.fround reproduces each float32 rounding.

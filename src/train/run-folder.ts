@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../util/atomic-fs';
+import { recoverDirsIn, writeFileAtomic } from '../util/atomic-fs';
 import { UserError } from '../util/errors';
 
 export type RunStatus = 'running' | 'finished' | 'failed' | 'stopped';
@@ -64,6 +64,9 @@ export class RunFolder {
     if (!fs.existsSync(f.configFile)) {
       throw new UserError('not a run folder (it has no config.json)', { where: dir, fix: 'pass a folder under runs/ created by `distillery train`' });
     }
+    // A run killed while replacing best/, student/, teacher/ or checkpoints/stage-best can have
+    // left it renamed aside; put it back before anything reads the folder (and drop leftovers).
+    for (const d of [f.dir, f.checkpointsDir, f.teacherCheckpointsDir]) recoverDirsIn(d);
     return f;
   }
 

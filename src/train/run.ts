@@ -21,9 +21,9 @@ import { LossWeights } from '../distill/objective';
 import { PlannedStage, RunStartedEvent } from '../protocol/events';
 import { activeKernelPath } from '../model/fast-kernels';
 import { UserError, isUserError } from '../util/errors';
-import { writeFileAtomic } from '../util/atomic-fs';
+import { recoverDir, writeFileAtomic } from '../util/atomic-fs';
 import { EventSink } from './event-sink';
-import { loadTaskData, TaskData } from './task-data';
+import { loadTaskData, readRunDatasets, TaskData } from './task-data';
 import { NonFiniteLossError, StopSignal, TrainingLoop } from './loop';
 import { listCheckpoints, loadTrainingCheckpoint, PROJECTION_NAME, TrainingCheckpoint } from './checkpoint-store';
 import { RunFolder } from './run-folder';
@@ -120,6 +120,8 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
     const teacherSpec = config.teacher;
     const trainsTeacher = 'train' in teacherSpec;
     const teacherOut = trainsTeacher ? teacherSpec.output ?? folder.teacherDir : teacherSpec.checkpoint;
+    // The teacher may live outside the run folder (teacher.output): put it back if a kill left it aside.
+    recoverDir(teacherOut);
     const teacherReady = !trainsTeacher || fs.existsSync(path.join(teacherOut, 'READY'));
     // A teacher already trained into a shared output folder by an earlier run is used as it is:
     // this run plans no teacher stage for it (a run that trained it has teacher checkpoints).
@@ -361,8 +363,10 @@ async function prepare(folder: RunFolder, config: ResolvedConfig, io: RunIO): Pr
   } else {
     vocabFile = folder.vocabFile;
     if (!fs.existsSync(vocabFile)) {
-      const { readTaskDatasets } = await import('./task-data');
-      const { train } = readTaskDatasets(config.task);
+      // Only from the rows the run trains on: with task.trainFraction < 1 the others are held out
+      // (a data-scarcity run must not see them), and a vocabulary built from them would give the
+      // teacher, and the student that shares its vocabulary, their words.
+      const { train } = readRunDatasets(config.task, config.optim.seed);
       const texts = train.examples.flatMap((e) => (e.textB === undefined ? [e.textA] : [e.textA, e.textB]));
       writeFileAtomic(vocabFile, buildWordPieceVocab(texts, { maxSize: 8000, lowercase: true }).join('\n') + '\n');
     }
@@ -378,13 +382,7 @@ function applyDropout(c: BertConfig, dropout: number | undefined): BertConfig {
 }
 
 export function planFor(config: ResolvedConfig, pairs: LayerPair[]): Stage[] {
-  if (config.algorithm === 'custom') {
-    // The resolved config fills every stage's layers with the mapped ones; only stages with an
-    // internal loss use them (the planner rejects layers on output-only stages).
-    const specs = (config.stages.custom ?? []).map(({ layers, ...rest }) =>
-      (rest.losses.includes('attention-kl') || rest.losses.includes('cls-cosine') ? { ...rest, layers } : rest));
-    return planCustomStages(specs, pairs);
-  }
+  if (config.algorithm === 'custom') return planCustomStages(config.stages.custom ?? [], pairs);
   return planStages(config.algorithm, {
     pairs,
     internal: { attentionKl: config.losses.attentionKl > 0, clsCosine: config.losses.clsCosine > 0 },

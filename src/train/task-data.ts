@@ -81,9 +81,17 @@ function tokenise(dataset: Dataset, tokenizer: WordPieceTokenizer, maxLen: numbe
   };
 }
 
-export function loadTaskData(task: ResolvedTask, tokenizer: WordPieceTokenizer, seed: number): TaskData {
+/**
+ * The splits as the run uses them: the training set cut to task.trainFraction (the seeded subset
+ * of subsetIndices); the rows left out are held out, and nothing of the run may learn from them.
+ */
+export function readRunDatasets(task: ResolvedTask, seed: number): { info: TaskInfo; train: Dataset; dev: Dataset } {
   const { info, train, dev } = readTaskDatasets(task);
   const kept = subsetIndices(train.examples.length, task.trainFraction, seed);
-  const trainSubset: Dataset = { ...train, examples: kept.map((i) => train.examples[i]) };
-  return { info, train: tokenise(trainSubset, tokenizer, task.maxSeqLen), dev: tokenise(dev, tokenizer, task.maxSeqLen) };
+  return { info, train: { ...train, examples: kept.map((i) => train.examples[i]) }, dev };
+}
+
+export function loadTaskData(task: ResolvedTask, tokenizer: WordPieceTokenizer, seed: number): TaskData {
+  const { info, train, dev } = readRunDatasets(task, seed);
+  return { info, train: tokenise(train, tokenizer, task.maxSeqLen), dev: tokenise(dev, tokenizer, task.maxSeqLen) };
 }

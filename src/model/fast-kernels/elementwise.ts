@@ -186,7 +186,7 @@ export function nativeGeluKernels(native: NativeBlas): { gelu: tf.KernelFunc; ge
 }
 
 /** A float32 tensor's values as a view: the wasm heap in place, or the cpu backend's own array. */
-function f32View(backend: unknown, t: Info): Float32Array {
+export function f32View(backend: unknown, t: Info): Float32Array {
   if (t.dtype !== 'float32') throw new Error('distillery kernel: float32 only');
   const n = tf.util.sizeFromShape(t.shape);
   if (isWasmBackend(backend)) {
@@ -199,7 +199,7 @@ function f32View(backend: unknown, t: Info): Float32Array {
 }
 
 /** Output tensors to fill: on wasm allocated in the heap first (views are taken after). */
-function outputs(backend: unknown, shapes: number[][]): { infos: () => Info[]; views: () => Float32Array[] } {
+export function outputs(backend: unknown, shapes: number[][]): { infos: () => Info[]; views: () => Float32Array[] } {
   if (isWasmBackend(backend)) {
     const infos = shapes.map((s) => backend.makeOutput(s, 'float32'));
     return { infos: () => infos, views: () => infos.map((i) => f32View(backend, i)) };

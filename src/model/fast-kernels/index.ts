@@ -5,11 +5,13 @@
  *   kernels on cpu.
  * - `blas`: the native addon (an error when it is not built): every matrix product through OpenBLAS
  *   sgemm (./matmul.ts); Add/Sub/Multiply/RealDiv, x², leading-axis sums and the fused GELU,
- *   LayerNorm and dropout kernels bert.ts and gelu.ts use when registered (./elementwise.ts).
+ *   LayerNorm and dropout kernels bert.ts and gelu.ts use when registered (./elementwise.ts);
+ *   fused softmax, attention-KL and AdamW kernels and a native Transpose (./training-kernels.ts).
  * - `untransposed`: pure wasm; every product an untransposed 2-D XNNPACK product.
  * - `stock`: TF.js's own kernels.
- * On wasm every mode but `stock` also shares data for Identity/Cast and replaces the leading-axis
- * Sum and row GatherV2 kernels (./wasm-memory-kernels.ts).
+ * On wasm every mode but `stock` also shares data for Identity/Cast and for transposes that leave
+ * the data in place, and replaces the leading-axis Sum and row GatherV2 kernels
+ * (./wasm-memory-kernels.ts).
  *
  * The mode comes from `setKernelMode` (the bench's --kernels), else DISTILLERY_KERNELS, else auto.
  * Kernels are swapped in TF.js's global registry, so the choice holds for every model and for the
@@ -20,6 +22,7 @@ import { UserError } from '../../util/errors';
 import { loadNativeBlas } from './native-blas';
 import { blasCpuKernels, blasWasmKernels, untransposedFusedWasmKernel, untransposedWasmKernel } from './matmul';
 import { leadingSumWasm, rowGatherWasm, sharedIdentityWasm } from './wasm-memory-kernels';
+import { nativeTrainingKernels, TRAINING_KERNELS, transposeKernel } from './training-kernels';
 import {
   BINARY_OPS, DROPOUT_KERNEL, FUSED_KERNELS, GELU_GRAD_KERNEL, GELU_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL,
   nativeBinaryKernel, nativeFusedKernels, nativeGeluKernels, nativeSquarePowKernel,
@@ -90,8 +93,9 @@ function installElementwise(backend: 'wasm' | 'cpu', on: boolean): void {
   }
   const pow = stockKernel(backend, tf.Pow);
   if (pow) swap(backend, tf.Pow, native ? nativeSquarePowKernel(native, pow.kernelFunc) : undefined);
-  for (const name of FUSED_KERNELS) if (tf.getKernel(name, backend)) tf.unregisterKernel(name, backend);
+  for (const name of [...FUSED_KERNELS, ...TRAINING_KERNELS]) if (tf.getKernel(name, backend)) tf.unregisterKernel(name, backend);
   if (native) {
+    for (const [kernelName, kernelFunc] of Object.entries(nativeTrainingKernels(native))) tf.registerKernel({ kernelName, backendName: backend, kernelFunc });
     const g = nativeGeluKernels(native);
     const f = nativeFusedKernels(native);
     const own: Array<[string, tf.KernelFunc]> = [
@@ -129,6 +133,8 @@ function installWasm(path: KernelPath): void {
     const k = stockKernel('wasm', name);
     if (k) swap('wasm', name, path === 'stock' ? undefined : sharedIdentityWasm(k.kernelFunc));
   }
+  const stockTranspose = stockKernel('wasm', tf.Transpose);
+  if (stockTranspose) swap('wasm', tf.Transpose, path === 'stock' ? undefined : transposeKernel(path === 'blas' ? loadNativeBlas().blas : null, stockTranspose.kernelFunc));
   installElementwise('wasm', path === 'blas');
   installed.wasm = path;
 }
@@ -145,6 +151,8 @@ function installCpu(path: KernelPath): void {
   } else {
     for (const name of MATMUL_KERNELS) swap('cpu', name, undefined);
   }
+  const stockTranspose = stockKernel('cpu', tf.Transpose);
+  if (stockTranspose) swap('cpu', tf.Transpose, path === 'blas' ? transposeKernel(loadNativeBlas().blas, stockTranspose.kernelFunc) : undefined);
   installElementwise('cpu', path === 'blas');
   installed.cpu = path;
 }

@@ -47,6 +47,26 @@ export interface NativeBlas {
   dropout(x: Float32Array, out: Float32Array, n: number, rate: number, seedHi: number, seedLo: number): void;
   /** out[j] = Σ_r x[r·cols + j] (accumulated in double), views from offset 0. */
   sumRows(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  /**
+   * Σ over query rows whose mask is set and keys whose mask is set of t·ln max(t, tEps) −
+   * t·ln max(s, eps), summed in double; t and s [batch, heads, q, k], mask [batch, k], q = k.
+   */
+  attentionKl(t: Float32Array, s: Float32Array, mask: Float32Array, batch: number, heads: number, q: number, k: number, eps: number, tEps: number): number;
+  /** scale·∂/∂s of attentionKl's sum: −scale·t/s where both masks are set and s ≥ eps, else 0. */
+  attentionKlGrad(t: Float32Array, s: Float32Array, mask: Float32Array, out: Float32Array, batch: number, heads: number, q: number, k: number, eps: number, scale: number): void;
+  /** Softmax of each row of x [rows, cols]. */
+  softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  /** y·(dy − Σ dy·y) per row. */
+  softmaxGrad(dy: Float32Array, y: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  /** One AdamW update of n values (src/train/optimizer.ts); decay NaN for none. Scalars are rounded to float32. */
+  adamw(
+    p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, pOut: Float32Array, mOut: Float32Array, vOut: Float32Array, n: number,
+    beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, biasCorrection2Sqrt: number, eps: number, stepSize: number, decay: number,
+  ): void;
+  /** out = x [shape] with its axes permuted (out axis a is x axis perm[a]); up to 6 axes. */
+  transpose(x: Float32Array, out: Float32Array, shape: number[], perm: number[]): void;
+  /** Σ x² over n values (float sums of 1 024 squares, added in double). */
+  sumSquares(x: Float32Array, n: number): number;
   setElementwiseThreads(n: number): void;
   elementwiseThreads(): number;
 }
@@ -79,7 +99,9 @@ function isNativeBlas(x: unknown): x is NativeBlas {
   return !!o && typeof o.sgemm === 'function' && typeof o.setThreads === 'function' && typeof o.config === 'function' &&
     typeof o.binary === 'function' && typeof o.gelu === 'function' && typeof o.geluGrad === 'function' &&
     typeof o.layerNorm === 'function' && typeof o.layerNormGrad === 'function' && typeof o.dropout === 'function' &&
-    typeof o.sumRows === 'function';
+    typeof o.sumRows === 'function' && typeof o.attentionKl === 'function' && typeof o.attentionKlGrad === 'function' &&
+    typeof o.softmax === 'function' && typeof o.softmaxGrad === 'function' && typeof o.adamw === 'function' && typeof o.transpose === 'function' &&
+    typeof o.sumSquares === 'function';
 }
 
 let cached: NativeBlasStatus | undefined;
