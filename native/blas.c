@@ -27,8 +27,14 @@
  *   uniform (a hash of the seed and its index) is ≥ rate, else 0; the gradient is the same call
  *   on dy with the same seed (the mask is recomputed, never stored).
  * sumRows(x, out, rows, cols): out[j] = Σ_r x[r·cols + j], accumulated in double.
+ * Training kernels (src/model/fast-kernels/training-kernels.ts), each documented where defined:
+ * softmax, softmaxGrad, attentionKl, attentionKlGrad, adamw, sumSquares, stridedCopy (transposes
+ * and slices), gatherRows.
  * (These take whole arrays from offset 0: pass subarray views.)
  * setElementwiseThreads(n), elementwiseThreads()
+ *
+ * Batched products of small matrices run one per thread (OpenBLAS on one thread inside each):
+ * its own fork-join per product cost as much as the product.
  */
 #include <node_api.h>
 #include <cblas.h>
@@ -922,21 +928,21 @@ static napi_value adamw(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* ---- transpose ---- */
+/* ---- strided copies (transpose, slice) and row gathers ---- */
 
-#define MAX_PERMUTE_RANK 6
+#define MAX_COPY_RANK 6
 
 typedef struct {
   const float *x;
   float *out;
   int rank;
-  int64_t out_shape[MAX_PERMUTE_RANK];
-  int64_t in_stride[MAX_PERMUTE_RANK]; /* the input stride of each output axis */
-} permute_ctx;
+  int64_t out_shape[MAX_COPY_RANK];
+  int64_t in_stride[MAX_COPY_RANK]; /* the input stride of each output axis */
+} strided_ctx;
 
 /* Output rows (all axes but the last) lo..hi: each a run of the last axis, contiguous or strided in x. */
-HOT static void permute_rows(void *p, int64_t lo, int64_t hi) {
-  permute_ctx *c = (permute_ctx *)p;
+HOT static void strided_rows(void *p, int64_t lo, int64_t hi) {
+  strided_ctx *c = (strided_ctx *)p;
   const int R = c->rank;
   const int64_t inner = c->out_shape[R - 1], step = c->in_stride[R - 1];
   for (int64_t r = lo; r < hi; r++) {
@@ -955,50 +961,98 @@ HOT static void permute_rows(void *p, int64_t lo, int64_t hi) {
   }
 }
 
+/* An array of 1 to MAX_COPY_RANK integers. */
+static bool int_list(napi_env env, napi_value v, int64_t *out, uint32_t *len) {
+  if (napi_get_array_length(env, v, len) != napi_ok || *len < 1 || *len > MAX_COPY_RANK) return false;
+  for (uint32_t i = 0; i < *len; i++) {
+    napi_value e;
+    if (napi_get_element(env, v, i, &e) != napi_ok || !get_i64(env, e, &out[i])) return false;
+  }
+  return true;
+}
+
 /*
- * transpose(x, out, shape, perm): out = x with axes permuted (out axis a is x axis perm[a]); shape
- * and perm are arrays of up to 6 integers. Views from offset 0.
+ * stridedCopy(x, offset, out, shape, strides): out (row-major, `shape`) [i0, …] = x[offset +
+ * Σ i_a·strides[a]], with up to 6 axes: a transpose (strides permuted) or a slice (offset at its
+ * start). Strides are non-negative.
  */
-static napi_value transpose(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+static napi_value strided_copy(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   float *x, *o;
   size_t lx, lo_;
-  uint32_t rank = 0, prank = 0;
-  bool ok = argc == 4 && float_array(env, argv[0], &x, &lx) && float_array(env, argv[1], &o, &lo_) &&
-            napi_get_array_length(env, argv[2], &rank) == napi_ok && napi_get_array_length(env, argv[3], &prank) == napi_ok &&
-            rank == prank && rank >= 1 && rank <= MAX_PERMUTE_RANK;
-  int64_t shape[MAX_PERMUTE_RANK], perm[MAX_PERMUTE_RANK];
-  for (uint32_t i = 0; ok && i < rank; i++) {
-    napi_value sv, pv;
-    ok = napi_get_element(env, argv[2], i, &sv) == napi_ok && napi_get_element(env, argv[3], i, &pv) == napi_ok &&
-         get_i64(env, sv, &shape[i]) && get_i64(env, pv, &perm[i]);
-  }
-  if (!ok) {
-    napi_throw_type_error(env, NULL, "transpose: expected (x, out, shape, perm) with shape and perm arrays of 1 to 6 integers");
+  int64_t offset, shape[MAX_COPY_RANK], strides[MAX_COPY_RANK];
+  uint32_t rank = 0, srank = 0;
+  if (argc != 5 || !float_array(env, argv[0], &x, &lx) || !get_i64(env, argv[1], &offset) || !float_array(env, argv[2], &o, &lo_) ||
+      !int_list(env, argv[3], shape, &rank) || !int_list(env, argv[4], strides, &srank) || rank != srank) {
+    napi_throw_type_error(env, NULL, "stridedCopy: expected (x, offset, out, shape, strides) with shape and strides of 1 to 6 integers");
     return NULL;
   }
-  int64_t n = 1, stride[MAX_PERMUTE_RANK];
-  bool seen[MAX_PERMUTE_RANK] = {false};
-  for (int a = (int)rank - 1; a >= 0; a--) {
-    if (shape[a] < 0 || perm[a] < 0 || perm[a] >= (int64_t)rank || seen[perm[a]]) ok = false;
-    else seen[perm[a]] = true;
-    stride[a] = n;
+  int64_t n = 1, last = offset;
+  bool ok = offset >= 0;
+  for (uint32_t a = 0; a < rank; a++) {
+    if (shape[a] < 0 || strides[a] < 0) ok = false;
     n *= shape[a] < 0 ? 0 : shape[a];
+    last += (shape[a] > 0 ? shape[a] - 1 : 0) * strides[a];
   }
-  if (!ok || (int64_t)lx < n || (int64_t)lo_ < n) {
-    napi_throw_range_error(env, NULL, "transpose: bad shape or permutation, or arrays too small");
+  if (!ok || (int64_t)lo_ < n || (n > 0 && last >= (int64_t)lx)) {
+    napi_throw_range_error(env, NULL, "stridedCopy: bad shape or strides, or a range outside its array");
     return NULL;
   }
   if (n == 0) return NULL;
-  permute_ctx c = {x, o, (int)rank, {0}, {0}};
+  strided_ctx c = {x + offset, o, (int)rank, {0}, {0}};
   for (uint32_t a = 0; a < rank; a++) {
-    c.out_shape[a] = shape[perm[a]];
-    c.in_stride[a] = stride[perm[a]];
+    c.out_shape[a] = shape[a];
+    c.in_stride[a] = strides[a];
   }
-  const int64_t inner = c.out_shape[rank - 1];
-  parallel_for(n / inner, inner, 1, permute_rows, &c);
+  const int64_t inner = shape[rank - 1];
+  parallel_for(n / inner, inner, 1, strided_rows, &c);
+  return NULL;
+}
+
+typedef struct { const float *x; const int32_t *ids; float *out; int64_t inner; } gather_ctx;
+
+static void gather_rows_range(void *p, int64_t lo, int64_t hi) {
+  gather_ctx *c = (gather_ctx *)p;
+  for (int64_t i = lo; i < hi; i++) memcpy(c->out + i * c->inner, c->x + (int64_t)c->ids[i] * c->inner, (size_t)c->inner * sizeof(float));
+}
+
+/* gatherRows(x, rows, ids, out, inner): out[i, :] = x[ids[i], :] over rows of `inner` values; ids are checked. */
+static napi_value gather_rows(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *x, *o;
+  size_t lx, lo_, lids = 0;
+  int64_t rows, inner;
+  bool is_ta = false;
+  napi_typedarray_type type = napi_float32_array;
+  void *ids_ptr = NULL;
+  napi_value buffer;
+  size_t byte_offset;
+  bool ok = argc == 5 && float_array(env, argv[0], &x, &lx) && get_i64(env, argv[1], &rows) && napi_is_typedarray(env, argv[2], &is_ta) == napi_ok &&
+            is_ta && napi_get_typedarray_info(env, argv[2], &type, &lids, &ids_ptr, &buffer, &byte_offset) == napi_ok &&
+            type == napi_int32_array && float_array(env, argv[3], &o, &lo_) && get_i64(env, argv[4], &inner);
+  if (!ok) {
+    napi_throw_type_error(env, NULL, "gatherRows: expected (x: Float32Array, rows, ids: Int32Array, out: Float32Array, inner)");
+    return NULL;
+  }
+  const int32_t *ids = (const int32_t *)ids_ptr;
+  if (rows < 0 || inner < 0 || (int64_t)lx < rows * inner || (int64_t)lo_ < (int64_t)lids * inner) {
+    napi_throw_range_error(env, NULL, "gatherRows: sizes do not match the arrays");
+    return NULL;
+  }
+  for (size_t i = 0; i < lids; i++) {
+    if (ids[i] < 0 || ids[i] >= rows) {
+      char msg[96];
+      snprintf(msg, sizeof msg, "gatherRows: index %d is not in [0, %lld)", ids[i], (long long)rows);
+      napi_throw_range_error(env, NULL, msg);
+      return NULL;
+    }
+  }
+  gather_ctx c = {x, ids, o, inner};
+  parallel_for((int64_t)lids, inner, 1, gather_rows_range, &c);
   return NULL;
 }
 
@@ -1096,7 +1150,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"softmax", NULL, softmax, NULL, NULL, NULL, napi_enumerable, NULL},
     {"softmaxGrad", NULL, softmax_grad, NULL, NULL, NULL, napi_enumerable, NULL},
     {"adamw", NULL, adamw, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"transpose", NULL, transpose, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"stridedCopy", NULL, strided_copy, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"gatherRows", NULL, gather_rows, NULL, NULL, NULL, napi_enumerable, NULL},
     {"sumSquares", NULL, sum_squares, NULL, NULL, NULL, napi_enumerable, NULL},
     {"setElementwiseThreads", NULL, set_ew_threads, NULL, NULL, NULL, napi_enumerable, NULL},
     {"elementwiseThreads", NULL, get_ew_threads, NULL, NULL, NULL, napi_enumerable, NULL},

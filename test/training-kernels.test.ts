@@ -267,3 +267,36 @@ test('gradient clipping with the native sum of squares gives the norm of tf.norm
     });
   }
 });
+
+test('native Slice and row GatherV2 equal the stock kernels; a bad index is still an error', async (t) => {
+  if (blasReason) { t.skip(`native addon not available: ${blasReason}`); return; }
+  for (const backend of BACKENDS) {
+    await onBackend(backend, () => {
+      const x = tf.randomNormal([9, 33, 5, 7], 0, 1, 'float32', 40);
+      const flat = tf.reshape(x, [-1]);
+      // [begin, size]: the [CLS] slice, interior boxes, -1 sizes, a contiguous block, 1-D.
+      const slices: Array<[tf.Tensor, number[], number[]]> = [
+        [x, [0, 0, 0, 0], [9, 1, 5, 7]], [x, [2, 3, 1, 0], [6, 25, 4, 7]], [x, [1, 0, 2, 3], [-1, -1, -1, 4]],
+        [x, [3, 0, 0, 0], [4, 33, 5, 7]], [flat, [100], [9000]], [tf.reshape(x, [297, 35]), [5, 2], [200, 30]],
+      ];
+      for (const [input, begin, size] of slices) {
+        const [ref, got] = both(() => tf.slice(input, begin, size));
+        assert.deepEqual(got.shape, ref.shape);
+        assert.deepEqual(got.dataSync(), ref.dataSync(), `${backend} slice ${begin} ${size}`);
+        tf.dispose([ref, got]);
+      }
+      // Its gradient (a pad) is unchanged.
+      const [g0, g1] = both(() => tf.grad((v: tf.Tensor) => tf.sum(tf.square(tf.slice(v, [0, 0, 0, 0], [9, 1, 5, 7]))))(x));
+      assert.deepEqual(g1.dataSync(), g0.dataSync());
+      const table = tf.randomNormal([3000, 24], 0, 1, 'float32', 41);
+      const ids = tf.tensor2d(Array.from({ length: 400 }, (_, i) => (i * 7919) % 3000), [20, 20], 'int32');
+      const [r, g] = both(() => tf.gather(table, ids));
+      assert.deepEqual(g.shape, [20, 20, 24]);
+      assert.deepEqual(g.dataSync(), r.dataSync(), `${backend} gather`);
+      setKernelMode('blas');
+      assert.throws(() => tf.gather(table, tf.tensor1d([2, 3000], 'int32')), /not in \[0, 2999\]/);
+      setKernelMode('stock');
+      tf.dispose([x, flat, g0, g1, table, ids, r, g]);
+    });
+  }
+});

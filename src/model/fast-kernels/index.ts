@@ -6,7 +6,8 @@
  * - `blas`: the native addon (an error when it is not built): every matrix product through OpenBLAS
  *   sgemm (./matmul.ts); Add/Sub/Multiply/RealDiv, x², leading-axis sums and the fused GELU,
  *   LayerNorm and dropout kernels bert.ts and gelu.ts use when registered (./elementwise.ts);
- *   fused softmax, attention-KL and AdamW kernels and a native Transpose (./training-kernels.ts).
+ *   fused softmax, attention-KL, AdamW and Σx² kernels and native Transpose and Slice
+ *   (./training-kernels.ts).
  * - `untransposed`: pure wasm; every product an untransposed 2-D XNNPACK product.
  * - `stock`: TF.js's own kernels.
  * On wasm every mode but `stock` also shares data for Identity/Cast and for transposes that leave
@@ -22,7 +23,7 @@ import { UserError } from '../../util/errors';
 import { loadNativeBlas } from './native-blas';
 import { blasCpuKernels, blasWasmKernels, untransposedFusedWasmKernel, untransposedWasmKernel } from './matmul';
 import { leadingSumWasm, rowGatherWasm, sharedIdentityWasm } from './wasm-memory-kernels';
-import { nativeTrainingKernels, TRAINING_KERNELS, transposeKernel } from './training-kernels';
+import { nativeTrainingKernels, sliceKernel, TRAINING_KERNELS, transposeKernel } from './training-kernels';
 import {
   BINARY_OPS, DROPOUT_KERNEL, FUSED_KERNELS, GELU_GRAD_KERNEL, GELU_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL,
   nativeBinaryKernel, nativeFusedKernels, nativeGeluKernels, nativeSquarePowKernel,
@@ -128,13 +129,15 @@ function installWasm(path: KernelPath): void {
   const sum = stockKernel('wasm', tf.Sum);
   const gather = stockKernel('wasm', tf.GatherV2);
   if (sum) swap('wasm', tf.Sum, path === 'stock' ? undefined : leadingSumWasm(sum.kernelFunc, path === 'blas' ? loadNativeBlas().blas : null));
-  if (gather) swap('wasm', tf.GatherV2, path === 'stock' ? undefined : rowGatherWasm(gather.kernelFunc));
+  if (gather) swap('wasm', tf.GatherV2, path === 'stock' ? undefined : rowGatherWasm(gather.kernelFunc, path === 'blas' ? loadNativeBlas().blas : null));
   for (const name of [tf.Identity, tf.Cast]) {
     const k = stockKernel('wasm', name);
     if (k) swap('wasm', name, path === 'stock' ? undefined : sharedIdentityWasm(k.kernelFunc));
   }
   const stockTranspose = stockKernel('wasm', tf.Transpose);
   if (stockTranspose) swap('wasm', tf.Transpose, path === 'stock' ? undefined : transposeKernel(path === 'blas' ? loadNativeBlas().blas : null, stockTranspose.kernelFunc));
+  const stockSlice = stockKernel('wasm', tf.Slice);
+  if (stockSlice) swap('wasm', tf.Slice, path === 'blas' ? sliceKernel(loadNativeBlas().blas!, stockSlice.kernelFunc) : undefined);
   installElementwise('wasm', path === 'blas');
   installed.wasm = path;
 }
@@ -153,6 +156,8 @@ function installCpu(path: KernelPath): void {
   }
   const stockTranspose = stockKernel('cpu', tf.Transpose);
   if (stockTranspose) swap('cpu', tf.Transpose, path === 'blas' ? transposeKernel(loadNativeBlas().blas, stockTranspose.kernelFunc) : undefined);
+  const stockSlice = stockKernel('cpu', tf.Slice);
+  if (stockSlice) swap('cpu', tf.Slice, path === 'blas' ? sliceKernel(loadNativeBlas().blas!, stockSlice.kernelFunc) : undefined);
   installElementwise('cpu', path === 'blas');
   installed.cpu = path;
 }

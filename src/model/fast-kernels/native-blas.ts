@@ -63,8 +63,10 @@ export interface NativeBlas {
     p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, pOut: Float32Array, mOut: Float32Array, vOut: Float32Array, n: number,
     beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, biasCorrection2Sqrt: number, eps: number, stepSize: number, decay: number,
   ): void;
-  /** out = x [shape] with its axes permuted (out axis a is x axis perm[a]); up to 6 axes. */
-  transpose(x: Float32Array, out: Float32Array, shape: number[], perm: number[]): void;
+  /** out (row-major, `shape`)[i0, …] = x[offset + Σ i_a·strides[a]], up to 6 axes: a transpose or a slice. */
+  stridedCopy(x: Float32Array, offset: number, out: Float32Array, shape: number[], strides: number[]): void;
+  /** out[i, :] = x[ids[i], :] for rows of `inner` values (x has `rows` rows; ids are range-checked). */
+  gatherRows(x: Float32Array, rows: number, ids: Int32Array, out: Float32Array, inner: number): void;
   /** Σ x² over n values (float sums of 1 024 squares, added in double). */
   sumSquares(x: Float32Array, n: number): number;
   setElementwiseThreads(n: number): void;
@@ -100,7 +102,7 @@ function isNativeBlas(x: unknown): x is NativeBlas {
     typeof o.binary === 'function' && typeof o.gelu === 'function' && typeof o.geluGrad === 'function' &&
     typeof o.layerNorm === 'function' && typeof o.layerNormGrad === 'function' && typeof o.dropout === 'function' &&
     typeof o.sumRows === 'function' && typeof o.attentionKl === 'function' && typeof o.attentionKlGrad === 'function' &&
-    typeof o.softmax === 'function' && typeof o.softmaxGrad === 'function' && typeof o.adamw === 'function' && typeof o.transpose === 'function' &&
+    typeof o.softmax === 'function' && typeof o.softmaxGrad === 'function' && typeof o.adamw === 'function' && typeof o.stridedCopy === 'function' && typeof o.gatherRows === 'function' &&
     typeof o.sumSquares === 'function';
 }
 

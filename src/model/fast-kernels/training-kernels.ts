@@ -14,6 +14,7 @@
  *   abs, pow, sum and sqrt, three passes over every gradient).
  * - `Transpose`: a permutation that only moves size-1 axes shares its input's data (the embedding
  *   gradient transposes 30 522 × 256 values by the identity); others are a native strided copy.
+ * - `Slice`: a native strided copy.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { NativeBlas } from './native-blas';
@@ -168,11 +169,42 @@ export function transposeKernel(native: NativeBlas | null, stock: tf.KernelFunc)
       return { dataId: x.dataId, shape: outShape, dtype: x.dtype };
     }
     const n = tf.util.sizeFromShape(x.shape);
-    if (!native || x.dtype !== 'float32' || c.perm.length > 6 || n < 4096 || !(isWasmBackend(backend) || isCpuBackend(backend))) return stock(args);
+    if (!native || x.dtype !== 'float32' || c.perm.length > 6 || n < MIN_NATIVE_COPY || !(isWasmBackend(backend) || isCpuBackend(backend))) return stock(args);
+    const strides = rowMajorStrides(c.shape);
     const out = outputs(backend, [outShape]);
-    native.transpose(f32View(backend, x), out.views()[0], c.shape, c.perm);
+    native.stridedCopy(f32View(backend, x), 0, out.views()[0], c.perm.map((axis) => c.shape[axis]), c.perm.map((axis) => strides[axis]));
     return out.infos()[0];
   };
+}
+
+/** Float32 slices as one native strided copy (the stock wasm kernel is slow on non-contiguous ones: a [CLS] slice took ~1 ms). */
+export function sliceKernel(native: NativeBlas, stock: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args as unknown as { inputs: { x: Info }; backend: unknown; attrs: { begin: number | number[]; size: number | number[] } };
+    const x = inputs.x;
+    if (x.dtype !== 'float32' || x.shape.length > 6 || x.shape.length === 0 || !(isWasmBackend(backend) || isCpuBackend(backend))) return stock(args);
+    const [begin, size] = tf.slice_util.parseSliceParams(x, attrs.begin, attrs.size);
+    tf.slice_util.assertParamsValid(x, begin, size);
+    if (tf.util.sizeFromShape(size) < MIN_NATIVE_COPY) return stock(args);
+    const strides = rowMajorStrides(x.shape);
+    const offset = begin.reduce((acc, b, a) => acc + b * strides[a], 0);
+    const out = outputs(backend, [size]);
+    native.stridedCopy(f32View(backend, x), offset, out.views()[0], size, strides);
+    return out.infos()[0];
+  };
+}
+
+/** Below this many values the stock copy's own cost is as small as a native call. */
+const MIN_NATIVE_COPY = 4096;
+
+function rowMajorStrides(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let acc = 1;
+  for (let a = shape.length - 1; a >= 0; a--) {
+    strides[a] = acc;
+    acc *= shape[a];
+  }
+  return strides;
 }
 
 /**

@@ -61,8 +61,11 @@ export function leadingSumWasm(stockSum: tf.KernelFunc, native?: NativeBlas | nu
   };
 }
 
-/** GatherV2 along axis 0 without batch dimensions: out[i, …] = x[indices[i], …]. */
-export function rowGatherWasm(stockGather: tf.KernelFunc): tf.KernelFunc {
+/**
+ * GatherV2 along axis 0 without batch dimensions: out[i, …] = x[indices[i], …], float32 rows by
+ * the native addon when given (one call instead of a typed-array copy per row).
+ */
+export function rowGatherWasm(stockGather: tf.KernelFunc, native?: NativeBlas | null): tf.KernelFunc {
   return (args) => {
     const { inputs, backend, attrs } = args as unknown as { inputs: { x: Info; indices: Info }; backend: unknown; attrs: { axis: number; batchDims: number } };
     const { x, indices } = inputs;
@@ -80,6 +83,10 @@ export function rowGatherWasm(stockGather: tf.KernelFunc): tf.KernelFunc {
     if (ids.length === 0 || inner === 0) return out;
     const src = heapView(backend, x);
     const dst = heapView(backend, out);
+    if (native && x.dtype === 'float32') {
+      native.gatherRows(src as Float32Array, rowsIn, ids as Int32Array, dst as Float32Array, inner);
+      return out;
+    }
     for (let i = 0; i < ids.length; i++) {
       const from = ids[i] * inner;
       dst.set(src.subarray(from, from + inner), i * inner);
