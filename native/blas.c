@@ -92,6 +92,36 @@ static bool get_bool(napi_env env, napi_value v, bool *out) {
   return napi_get_value_bool(env, v, out) == napi_ok;
 }
 
+/* ---- argument reading ---- */
+
+/*
+ * Reads exactly strlen(fmt) arguments: 'f' a Float32Array (float **, size_t *length), 'i' an
+ * integer (int64_t *), 'd' a number (double *). False when the count or a type is wrong.
+ */
+static bool read_args(napi_env env, napi_callback_info info, const char *fmt, ...) {
+  napi_value argv[24];
+  size_t want = strlen(fmt), argc = 24;
+  if (want > 24 || napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != want) return false;
+  va_list ap;
+  va_start(ap, fmt);
+  bool ok = true;
+  for (size_t i = 0; ok && i < want; i++) {
+    switch (fmt[i]) {
+      case 'f': {
+        float **p = va_arg(ap, float **);
+        size_t *n = va_arg(ap, size_t *);
+        ok = float_array(env, argv[i], p, n);
+        break;
+      }
+      case 'i': ok = get_i64(env, argv[i], va_arg(ap, int64_t *)); break;
+      case 'd': ok = napi_get_value_double(env, argv[i], va_arg(ap, double *)) == napi_ok; break;
+      default: ok = false;
+    }
+  }
+  va_end(ap);
+  return ok;
+}
+
 /* The last element index a batch of row-major matrices touches, +1. */
 static bool in_range(int64_t off, int64_t rows, int64_t cols, int64_t batch, int64_t stride, size_t length) {
   if (off < 0 || rows < 0 || cols < 0 || batch < 1 || stride < 0) return false;
@@ -479,21 +509,50 @@ static napi_value layer_norm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Rows per block of layerNormGrad: each block sums its own dgamma/dbeta, so blocks run on any thread. */
+#define LN_GRAD_BLOCK 128
+
+typedef struct { const float *dy, *x, *g; float *dx, *scratch; double *acc; int64_t rows, cols; float eps; } ln_grad_ctx;
+
+/* Blocks lo..hi: dx of their rows, and each block's Σ dy·xhat and Σ dy into its own accumulator. */
+static void ln_grad_blocks(void *p, int64_t lo, int64_t hi) {
+  ln_grad_ctx *c = (ln_grad_ctx *)p;
+  const int64_t cols = c->cols;
+  for (int64_t blk = lo; blk < hi; blk++) {
+    double *acc = c->acc + blk * 2 * cols;
+    float *xhat = c->scratch + blk * cols;
+    const int64_t r_end = (blk + 1) * LN_GRAD_BLOCK < c->rows ? (blk + 1) * LN_GRAD_BLOCK : c->rows;
+    for (int64_t r = blk * LN_GRAD_BLOCK; r < r_end; r++) {
+      const float *xr = c->x + r * cols, *dyr = c->dy + r * cols;
+      float *dxr = c->dx + r * cols;
+      float m, rs;
+      row_stats(xr, cols, c->eps, &m, &rs);
+      double s1 = 0, s2 = 0;
+      for (int64_t j = 0; j < cols; j++) {
+        xhat[j] = (xr[j] - m) * rs;
+        float dxh = dyr[j] * c->g[j];
+        s1 += dxh;
+        s2 += (double)dxh * xhat[j];
+        acc[j] += (double)dyr[j] * xhat[j];
+        acc[cols + j] += dyr[j];
+      }
+      float mean1 = (float)(s1 / (double)cols), mean2 = (float)(s2 / (double)cols);
+      for (int64_t j = 0; j < cols; j++) dxr[j] = rs * (dyr[j] * c->g[j] - mean1 - xhat[j] * mean2);
+    }
+  }
+}
+
 /*
  * dx = rstd·(dxhat − mean(dxhat) − xhat·mean(dxhat·xhat)), dxhat = dy·gamma, xhat = (x − mean)·rstd;
- * dgamma = Σ_rows dy·xhat, dbeta = Σ_rows dy. One thread (the column sums are shared).
+ * dgamma = Σ_rows dy·xhat, dbeta = Σ_rows dy, summed in double per block of rows, then over blocks
+ * in block order (the same result whatever the thread count).
  */
 static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   float *dy, *x, *g, *dx, *dg, *db;
   size_t ldy, lx, lg, ldx, ldg, ldb;
   int64_t rows, cols;
   double eps;
-  if (argc != 9 || !arg_f32(env, argv[0], &dy, &ldy) || !arg_f32(env, argv[1], &x, &lx) || !arg_f32(env, argv[2], &g, &lg) ||
-      !arg_f32(env, argv[3], &dx, &ldx) || !arg_f32(env, argv[4], &dg, &ldg) || !arg_f32(env, argv[5], &db, &ldb) ||
-      !get_i64(env, argv[6], &rows) || !get_i64(env, argv[7], &cols) || napi_get_value_double(env, argv[8], &eps) != napi_ok) {
+  if (!read_args(env, info, "ffffffiid", &dy, &ldy, &x, &lx, &g, &lg, &dx, &ldx, &dg, &ldg, &db, &ldb, &rows, &cols, &eps)) {
     napi_throw_type_error(env, NULL, "layerNormGrad: expected (dy, x, gamma, dx, dgamma, dbeta, rows, cols, eps)");
     return NULL;
   }
@@ -502,37 +561,28 @@ static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "layerNormGrad: sizes do not match the arrays");
     return NULL;
   }
-  double *acc = (double *)calloc((size_t)(2 * cols), sizeof(double));
-  float *xhat = (float *)malloc((size_t)cols * sizeof(float));
-  if (!acc || !xhat) {
+  int64_t blocks = (rows + LN_GRAD_BLOCK - 1) / LN_GRAD_BLOCK;
+  double *acc = (double *)calloc((size_t)((blocks > 0 ? blocks : 1) * 2 * cols), sizeof(double));
+  float *scratch = (float *)malloc((size_t)((blocks > 0 ? blocks : 1) * cols) * sizeof(float));
+  if (!acc || !scratch) {
     free(acc);
-    free(xhat);
+    free(scratch);
     napi_throw_error(env, NULL, "layerNormGrad: out of memory");
     return NULL;
   }
-  for (int64_t r = 0; r < rows; r++) {
-    const float *xr = x + r * cols, *dyr = dy + r * cols;
-    float *dxr = dx + r * cols;
-    float m, rs;
-    row_stats(xr, cols, (float)eps, &m, &rs);
-    double s1 = 0, s2 = 0;
-    for (int64_t j = 0; j < cols; j++) {
-      xhat[j] = (xr[j] - m) * rs;
-      float dxh = dyr[j] * g[j];
-      s1 += dxh;
-      s2 += (double)dxh * xhat[j];
-      acc[j] += (double)dyr[j] * xhat[j];
-      acc[cols + j] += dyr[j];
-    }
-    float mean1 = (float)(s1 / (double)cols), mean2 = (float)(s2 / (double)cols);
-    for (int64_t j = 0; j < cols; j++) dxr[j] = rs * (dyr[j] * g[j] - mean1 - xhat[j] * mean2);
-  }
+  ln_grad_ctx c = {dy, x, g, dx, scratch, acc, rows, cols, (float)eps};
+  parallel_for(blocks, LN_GRAD_BLOCK * cols * 4, 1, ln_grad_blocks, &c);
   for (int64_t j = 0; j < cols; j++) {
-    dg[j] = (float)acc[j];
-    db[j] = (float)acc[cols + j];
+    double sg = 0, sb = 0;
+    for (int64_t blk = 0; blk < blocks; blk++) {
+      sg += acc[blk * 2 * cols + j];
+      sb += acc[blk * 2 * cols + cols + j];
+    }
+    dg[j] = (float)sg;
+    db[j] = (float)sb;
   }
   free(acc);
-  free(xhat);
+  free(scratch);
   return NULL;
 }
 
@@ -629,36 +679,6 @@ static napi_value sum_rows(napi_env env, napi_callback_info info) {
   for (int64_t j = 0; j < cols; j++) o[j] = (float)acc[j];
   free(acc);
   return NULL;
-}
-
-/* ---- argument reading for the kernels below ---- */
-
-/*
- * Reads exactly strlen(fmt) arguments: 'f' a Float32Array (float **, size_t *length), 'i' an
- * integer (int64_t *), 'd' a number (double *). False when the count or a type is wrong.
- */
-static bool read_args(napi_env env, napi_callback_info info, const char *fmt, ...) {
-  napi_value argv[24];
-  size_t want = strlen(fmt), argc = 24;
-  if (want > 24 || napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != want) return false;
-  va_list ap;
-  va_start(ap, fmt);
-  bool ok = true;
-  for (size_t i = 0; ok && i < want; i++) {
-    switch (fmt[i]) {
-      case 'f': {
-        float **p = va_arg(ap, float **);
-        size_t *n = va_arg(ap, size_t *);
-        ok = float_array(env, argv[i], p, n);
-        break;
-      }
-      case 'i': ok = get_i64(env, argv[i], va_arg(ap, int64_t *)); break;
-      case 'd': ok = napi_get_value_double(env, argv[i], va_arg(ap, double *)) == napi_ok; break;
-      default: ok = false;
-    }
-  }
-  va_end(ap);
-  return ok;
 }
 
 /* ln x for x > 0 (Cephes logf: x = m·2^e, m in [√½, √2), degree-8 polynomial; ~1 ulp for normal x). NaN stays NaN. */
