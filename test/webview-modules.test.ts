@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createEvent, type TrainerEvent } from '../src/protocol/events';
 import type { WebviewMessage } from '../src/protocol/webview-messages';
 import { attentionToScale, averageHeads, buildLut, colorAlpha, fade, meanRowKl, parseColor, scaleColor, selectHead, type RGB } from '../webview/src/colorscale';
+import { packRgba, rasterizeSeries, type PixelBuffer } from '../webview/src/dense-lines';
 import { downsampleMinMax, lowerBound, upperBound, visibleSpan } from '../webview/src/downsample';
 import { formatCount, formatDuration, formatNumber, formatScientific } from '../webview/src/format';
 import { MessageGate } from '../webview/src/messages';
@@ -89,6 +90,93 @@ test('downsampling with precomputed block extremes gives exactly the plain resul
   for (let i = 12_345; i < 15_000; i++) col.push(100 + (i % 7));
   const x2 = xs.slice(0, 15_000);
   assert.deepEqual(downsampleMinMax(x2, [col.values()], 0, 15_000, 500, 2000, [col]), downsampleMinMax(x2, [col.values()], 0, 15_000, 500, 2000));
+});
+
+test('a column padded in bulk is the column padded one NaN at a time; large columns grow ahead, one at a time', () => {
+  let seed = 11;
+  const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (const [before, pad] of [[0, 25_000], [13, 100], [16, 7], [5, 3], [0, 0]]) {
+    const bulk = new Column();
+    const oneByOne = new Column();
+    for (let i = 0; i < before; i++) {
+      const v = Math.round(rand() * 50);
+      bulk.push(v);
+      oneByOne.push(v);
+    }
+    bulk.pad(pad);
+    for (let i = 0; i < pad; i++) oneByOne.push(NaN);
+    for (let i = 0; i < 3_000; i++) {
+      const v = rand() < 0.02 ? NaN : Math.round(rand() * 50);
+      bulk.push(v);
+      oneByOne.push(v);
+    }
+    assert.deepEqual([...bulk.values()], [...oneByOne.values()], `${before} values, ${pad} NaNs`);
+    const n = bulk.length;
+    const xs = Array.from({ length: n }, (_, i) => i);
+    for (const buckets of [7, 300]) {
+      assert.deepEqual(downsampleMinMax(xs, [bulk.values()], 0, n, buckets, buckets * 4, [bulk]), downsampleMinMax(xs, [oneByOne.values()], 0, n, buckets, buckets * 4));
+    }
+  }
+
+  // two terms: eight columns that fill up on the same step. Each is grown (copied) ahead of
+  // time, one every 64 steps from three quarters full, not all eight on the step they fill up.
+  const run = new RunData('r');
+  const table = run.steps;
+  const columns = (): Column[] => [table.x, table.loss, table.lr, table.examplesPerSec, table.gradNorm, table.liveTensors, ...table.terms.values()];
+  const step = (s: number): TrainerEvent =>
+    createEvent('r', { type: 'step', step: s, stage: 0, epoch: 1, lr: 0.1, loss: s, terms: [{ name: 'attention-kl', layer: 1, value: s, weight: 1 }, { name: 'attention-kl', layer: 2, value: -s, weight: 1 }], gradNorm: 1, examplesPerSec: 10, elapsedMs: 1 });
+  for (let s = 1; s <= 3072; s++) run.apply(step(s));
+  assert.deepEqual(columns().map((c) => c.capacity), Array(8).fill(4096));
+  for (let s = 3073; s <= 3072 + 8 * 64; s++) run.apply(step(s));
+  assert.deepEqual(columns().map((c) => c.capacity), Array(8).fill(8192), 'grown ahead, before any is full');
+  for (let s = 3072 + 8 * 64 + 1; s <= 9000; s++) run.apply(step(s));
+  assert.equal(table.length, 9000);
+  assert.deepEqual([...table.x.values()].slice(4090, 4100), [4091, 4092, 4093, 4094, 4095, 4096, 4097, 4098, 4099, 4100]);
+  assert.equal(table.terms.get('attention-kl@2')?.get(8999), -9000);
+});
+
+// ---- dense series drawn as pixels -------------------------------------------------------------
+
+test('dense series as pixels: a column spans its points and the join from the one before; gaps, clip, dashes, log axis', () => {
+  const W = 12;
+  const H = 10;
+  const buffer = (clip = { left: 0, top: 0, right: W, bottom: H }): PixelBuffer => ({ pixels: new Uint32Array(W * H), width: W, height: H, clip });
+  const C = packRgba(255, 0, 0, 255);
+  // identity maps: data x and y are pixel columns and rows
+  const id = { at: 0, from: 0, k: 1, log: false };
+  const draw = (buf: PixelBuffer, xs: number[], ys: (number | null)[], extra: { dash?: number[]; log?: boolean } = {}): void =>
+    rasterizeSeries(buf, { xs, ys, from: 0, to: xs.length - 1, xMap: id, yMap: { ...id, log: extra.log ?? false }, color: C, dash: extra.dash });
+  // the rows drawn in each column, as "lo-hi" ('' when none)
+  const columns = (buf: PixelBuffer): string[] =>
+    Array.from({ length: W }, (_, c) => {
+      const rows = Array.from({ length: H }, (_, r) => r).filter((r) => buf.pixels[r * W + c] === C);
+      return rows.length === 0 ? '' : `${rows[0]}-${rows[rows.length - 1]}`;
+    });
+
+  // a min/max zigzag, two points per column: each column covers its points and the join
+  let buf = buffer();
+  draw(buf, [0, 0, 1, 1, 2, 2], [2, 6, 3, 5, 8, 1]);
+  assert.deepEqual(columns(buf).slice(0, 4), ['2-6', '3-6', '1-8', '']);
+  // a gap breaks the line: nothing joins x 1 to x 3
+  buf = buffer();
+  draw(buf, [0, 1, 2, 3], [4, 4, null, 7]);
+  assert.deepEqual(columns(buf).slice(0, 5), ['4-4', '4-4', '', '7-7', '']);
+  // a longer segment: one run per column, each starting where the last ended (no holes)
+  buf = buffer();
+  draw(buf, [0, 4], [0, 8]);
+  assert.deepEqual(columns(buf).slice(0, 6), ['0-1', '1-3', '3-5', '5-7', '7-8', '']);
+  // outside the clip nothing is drawn (and nothing is written outside the buffer)
+  buf = buffer({ left: 2, top: 1, right: 6, bottom: 5 });
+  draw(buf, [-3, 0, 1, 2, 3, 4, 20], [3, 3, 0, 9, -4, 2, 2]);
+  assert.deepEqual(columns(buf), ['', '', '1-4', '1-4', '1-2', '2-2', '', '', '', '', '', '']);
+  // a dash of 2 on, 1 off along x
+  buf = buffer();
+  draw(buf, [0, 1, 2, 3, 4, 5, 6], [5, 5, 5, 5, 5, 5, 5], { dash: [2, 1] });
+  assert.deepEqual(columns(buf).slice(0, 7), ['5-5', '5-5', '', '5-5', '5-5', '', '5-5']);
+  // a log axis: log10 of the value, and values ≤ 0 are gaps
+  buf = buffer();
+  draw(buf, [0, 1, 2, 3], [10, 100, 0, 1000], { log: true });
+  assert.deepEqual(columns(buf).slice(0, 4), ['1-1', '1-2', '', '3-3']);
 });
 
 test('visible span: binary searches, widened by one point each side', () => {

@@ -5,7 +5,7 @@
 // streams 100 000 steps and measures frame times.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -212,6 +212,15 @@ const INIT_SCRIPT = `(() => {
       }
       return { colours: seen.size, hash, width: c.width };
     },
+    // how many pixels of a canvas are exactly one colour ('#rrggbb', opaque)
+    countColour: (sel, hex) => {
+      const c = canvasIn(sel);
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      const n = parseInt(hex.slice(1), 16);
+      let count = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i] === (n >> 16) && d[i + 1] === ((n >> 8) & 255) && d[i + 2] === (n & 255) && d[i + 3] === 255) count++;
+      return count;
+    },
     // the colour of the pixel at a fraction of a canvas
     pixel: (sel, fx, fy) => {
       const c = canvasIn(sel);
@@ -224,12 +233,16 @@ const INIT_SCRIPT = `(() => {
     // streams steps through window messages, as the host would, and records every frame's duration
     perf: async ({ total, batch, intervalMs, runId }) => {
       const { started, batches } = makeRun({ total, batch, runId });
+      // what making the run left behind is collected before the clock starts (a webview's heap
+      // holds none of it: the host makes the events); the batches themselves stay until sent
+      window.gc?.();
       window.postMessage({ type: 'init', view: 'run', runs: [{ runId, runDir: '/runs/perf', label: 'perf', status: 'running', events: [started] }] }, '*');
       await nextFrame(); await nextFrame();
       const frameTimes = [];
+      const frameEnds = [];
       let last = performance.now();
       let measuring = true;
-      const loop = (t) => { frameTimes.push(t - last); last = t; if (measuring) requestAnimationFrame(loop); };
+      const loop = (t) => { frameTimes.push(t - last); frameEnds.push(t); last = t; if (measuring) requestAnimationFrame(loop); };
       requestAnimationFrame((t) => { last = t; requestAnimationFrame(loop); });
       const t0 = performance.now();
       performance.mark('perf-stream-start'); // for the trace (frameCpu)
@@ -248,7 +261,7 @@ const INIT_SCRIPT = `(() => {
       await nextFrame(); await nextFrame();
       measuring = false;
       const chartPoints = charts.map((c) => Number(c.dataset.points));
-      return { frameTimes: frameTimes.slice(1), streamMs, drawn: Number(chart.dataset.drawn), points: Number(chart.dataset.points), chartPoints, stats: window.distilleryDashboard.stats };
+      return { frameTimes: frameTimes.slice(1), frameEnds: frameEnds.slice(1).map((t) => t - t0), streamMs, streamStart: t0, drawn: Number(chart.dataset.drawn), points: Number(chart.dataset.points), chartPoints, stats: window.distilleryDashboard.stats };
     },
     // a panel reopened on a long run: one 'init' holds all of it; resolves when every training chart
     // shows it (or an error was reported), with the frames in between
@@ -342,12 +355,26 @@ async function shot(page: Page, name: string): Promise<void> {
 
 interface PerfResult {
   frameTimes: number[];
+  /** When each frame of frameTimes ended, in ms after the stream started. */
+  frameEnds?: number[];
   streamMs: number;
+  /** performance.now() in the page when the stream started. */
+  streamStart: number;
   drawn: number;
   points: number;
   chartPoints: number[];
   // (fields a build of the dashboard may lack are optional, so the test also measures older builds)
-  stats: { frames: number; renderMs: number; messages: number; maxRenderMs?: number; ingestMs?: number; chartDraws?: number; chartMs?: number };
+  stats: {
+    frames: number;
+    renderMs: number;
+    messages: number;
+    maxRenderMs?: number;
+    ingestMs?: number;
+    chartDraws?: number;
+    chartMs?: number;
+    /** The longest frames of work: when (page time), how long, the folding-in, the chart draws. */
+    slowFrames?: { at: number; ms: number; ingestMs: number; draws: string[] }[];
+  };
 }
 
 /**
@@ -376,13 +403,39 @@ interface TraceEvent {
   args?: { name?: string };
 }
 
+/** Where a trace event's thread time goes, for the long-task breakdown (PERF_TRACE_DETAIL's categories name most events). */
+function traceCategory(name: string): string {
+  if (name === 'MinorGC' || name === 'MajorGC' || name.startsWith('V8.GC') || name.startsWith('BlinkGC')) return 'GC';
+  if (name === 'UpdateLayoutTree' || name.includes('Layout')) return 'style+layout';
+  if (name === 'Paint' || name === 'PrePaint' || name === 'Layerize' || name.includes('Paint')) return 'paint';
+  if (name === 'Commit' || name.includes('UpdateLayer') || name.includes('SharedImage') || name.includes('VerifyFlush')) return 'commit (canvas raster + upload)';
+  if (name === 'FunctionCall' || name.startsWith('v8.') || name === 'FireAnimationFrame' || name === 'TimerFire' || name === 'EventDispatch' || name === 'HandlePostMessage') return 'script';
+  return 'other';
+}
+
+interface LongTask {
+  /** ms after the window's start. */
+  at: number;
+  cpu: number;
+  wall: number;
+  /** Thread time by traceCategory, from the events inside the task (each event's own time, less that of the events in it). */
+  parts: Record<string, number>;
+}
+
 /**
  * CPU time of the page's main thread per frame, between two performance.mark()s, from a Chrome
  * trace with the 'toplevel', 'benchmark' and 'blink.user_timing' categories: a task that ran a
  * frame (ProxyMain::BeginMainFrame) is one frame's work; its thread time leaves out the time
- * the thread waited for a core. Also the share of the window the thread was busy (CPU).
+ * the thread waited for a core. Also the share of the window the thread was busy (CPU), and every
+ * task over `longMs` of CPU (any task: a long one delays the next frame whatever it is), with
+ * what it did as far as the trace's categories tell.
  */
-function frameCpu(trace: Buffer, fromMark: string, toMark: string): { frames: number; median: number; p95: number; max: number; busy: number } {
+function frameCpu(
+  trace: Buffer,
+  fromMark: string,
+  toMark: string,
+  longMs = 16.7,
+): { frames: number; median: number; p95: number; max: number; busy: number; long: LongTask[] } {
   const parsed = JSON.parse(trace.toString('utf8')) as { traceEvents: TraceEvent[] } | TraceEvent[];
   const events = Array.isArray(parsed) ? parsed : parsed.traceEvents;
   const mark = (name: string): TraceEvent => {
@@ -396,10 +449,14 @@ function frameCpu(trace: Buffer, fromMark: string, toMark: string): { frames: nu
   const main = thread(from); // performance.mark runs on the page's main thread
   const tasks: TraceEvent[] = [];
   const frameStarts: number[] = [];
+  const inside: TraceEvent[] = [];
   for (const e of events) {
     if (thread(e) !== main || e.ph !== 'X' || e.ts < from.ts || e.ts > to.ts) continue;
     if (e.name === 'ThreadControllerImpl::RunTask') tasks.push(e);
-    else if (e.name === 'ProxyMain::BeginMainFrame') frameStarts.push(e.ts);
+    else {
+      if (e.name === 'ProxyMain::BeginMainFrame') frameStarts.push(e.ts);
+      inside.push(e);
+    }
   }
   tasks.sort((a, b) => a.ts - b.ts);
   frameStarts.sort((a, b) => a - b);
@@ -413,7 +470,25 @@ function frameCpu(trace: Buffer, fromMark: string, toMark: string): { frames: nu
   ms.sort((a, b) => a - b);
   const at = (p: number): number => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))];
   const busy = tasks.reduce((a, e) => a + (e.tdur ?? 0), 0) / (to.ts - from.ts);
-  return { frames: ms.length, median: at(0.5), p95: at(0.95), max: ms[ms.length - 1], busy };
+  inside.sort((a, b) => a.ts - b.ts || (b.dur ?? 0) - (a.dur ?? 0));
+  const long = tasks
+    .filter((t) => (t.tdur ?? 0) / 1000 > longMs)
+    .map((t): LongTask => {
+      const end = t.ts + (t.dur ?? 0);
+      const parts: Record<string, number> = {};
+      const open: TraceEvent[] = [];
+      for (const e of inside) {
+        if (e.ts < t.ts || e.ts > end) continue;
+        while (open.length > 0 && e.ts >= open[open.length - 1].ts + (open[open.length - 1].dur ?? 0)) open.pop();
+        const own = (e.tdur ?? 0) / 1000;
+        parts[traceCategory(e.name)] = (parts[traceCategory(e.name)] ?? 0) + own;
+        const parent = open[open.length - 1];
+        if (parent) parts[traceCategory(parent.name)] -= own;
+        open.push(e);
+      }
+      return { at: (t.ts - from.ts) / 1000, cpu: (t.tdur ?? 0) / 1000, wall: (t.dur ?? 0) / 1000, parts };
+    });
+  return { frames: ms.length, median: at(0.5), p95: at(0.95), max: ms[ms.length - 1], busy, long };
 }
 
 describe('dashboard webview in headless Chromium', { skip }, () => {
@@ -426,13 +501,15 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     mkdirSync(SHOTS, { recursive: true });
     // the same bundle options as scripts/build.mjs (built here so the test runs on its own)
     await build({
-      entryPoints: { webview: join(ROOT, 'webview/src/main.ts') },
+      // WEBVIEW_ENTRY: another build's main.ts, to measure before and after in one session
+      entryPoints: { webview: process.env.WEBVIEW_ENTRY ?? join(ROOT, 'webview/src/main.ts') },
       outdir: dir,
       bundle: true,
       platform: 'browser',
       target: 'es2022',
       format: 'iife',
-      minify: true,
+      // (PERF_TRACE_DETAIL: readable function names in the trace's CPU profile)
+      minify: process.env.PERF_TRACE_DETAIL !== '1',
       loader: { '.css': 'css' },
       logLevel: 'error',
     });
@@ -454,7 +531,8 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      // (--expose-gc: the performance test collects its own garbage before it starts the clock)
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--js-flags=--expose-gc', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     context = await browser.newContext({ deviceScaleFactor: 1 });
   });
@@ -480,7 +558,7 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     // total + attention-kl/cls-cosine for L1 and L2 + soft-label
     assert.equal(await call(page, 'attr', '[data-testid=chart-loss]', 'data-series'), '6');
     for (const id of ['chart-loss', 'chart-lr', 'chart-throughput', 'chart-grad-norm', 'chart-live-tensors']) {
-      // Charts are drawn within a per-frame budget, one after another: wait for each.
+      // New data is drawn within a per-frame budget, one chart after another: wait for each.
       await waitFor(page, `document.querySelector('[data-testid=${id}]')?.dataset.points === '76'`);
       const stats = await call<{ colours: number }>(page, 'canvasStats', `[data-testid=${id}] .u-wrap`);
       assert.ok(stats.colours > 8, `${id} canvas looks blank (${stats.colours} colours)`);
@@ -513,7 +591,7 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     assert.equal((await call<{ zoom: unknown }>(page, 'state')).zoom, null);
 
     await call(page, 'selectTab', 1);
-    // Each chart of the newly shown tab is drawn within its frame budget, not all in the same frame.
+    // The newly shown tab's plots are built together, in one frame; wait for each all the same.
     await waitFor(page, `document.querySelector('[data-testid=chart-dev-metrics]')?.dataset.points === '4'`);
     await waitFor(page, `document.querySelector('[data-testid=chart-attention-kl]')?.dataset.series === '2'`);
     await waitFor(page, `document.querySelector('[data-testid=chart-cls-cosine]')?.dataset.stageBands === 'layer 1|layers 1-2|classification'`);
@@ -694,10 +772,18 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     // alone keeps the page's thread busy.
     const workload = { total: 100_000, batch: 1000, intervalMs: Number(process.env.PERF_INTERVAL_MS ?? 100), runId: 'perf-run' };
     assert.ok(browser);
-    await browser.startTracing(page, { categories: ['toplevel', 'benchmark', 'blink.user_timing'] });
+    // PERF_TRACE=<file> keeps the trace; PERF_TRACE_DETAIL=1 adds the categories that say what a
+    // long frame did (script, GC, style and layout, paint, commit) and a CPU profile, at some cost
+    // to the figures
+    const detail =
+      process.env.PERF_TRACE_DETAIL === '1' ? ['devtools.timeline', 'v8', 'disabled-by-default-devtools.timeline', 'disabled-by-default-v8.cpu_profiler'] : [];
+    await browser.startTracing(page, { categories: ['toplevel', 'benchmark', 'blink.user_timing', ...detail] });
     const result = await call<PerfResult>(page, 'perf', workload as unknown as Json);
     const trace = await browser.stopTracing();
+    if (process.env.PERF_TRACE) writeFileSync(process.env.PERF_TRACE, trace);
     await shot(page, 'perf-100k-dark');
+    // the dense curves are drawn (as pixels): the attention-KL terms' blue over thousands of pixels
+    const kl = await call<number>(page, 'countColour', '[data-testid=chart-loss] .u-wrap', THEMES.dark.vars['charts-blue']);
     await page.close();
     const f = frameStats(result.frameTimes);
     const cpu = frameCpu(trace, 'perf-stream-start', 'perf-stream-end');
@@ -711,12 +797,31 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
       `page thread CPU: ${cpu.frames} frame tasks, median ${cpu.median.toFixed(1)} ms, p95 ${cpu.p95.toFixed(1)} ms, max ${cpu.max.toFixed(1)} ms; ` +
         `busy ${pctText(cpu.busy)} of the window (wall time of frames includes waiting for a core on a loaded machine)`,
     );
+    // what the long frames were: when they ended, every task over 16.7 ms of CPU, and the dashboard's own account
+    const late = result.frameTimes.map((ms, i) => ({ ms, end: result.frameEnds?.[i] ?? NaN })).filter((frame) => frame.ms > 17.5);
+    t.diagnostic(`frames over 16.7 ms: ${late.map((frame) => `${frame.ms.toFixed(0)} ms ending at ${frame.end.toFixed(0)}`).join(', ') || 'none'}`);
+    const partsText = (parts: Record<string, number>): string =>
+      Object.entries(parts)
+        .filter(([, v]) => v >= 0.5)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+        .join(', ');
+    t.diagnostic(`tasks over 16.7 ms of CPU: ${cpu.long.length}${detail.length === 0 ? ' (PERF_TRACE_DETAIL=1 splits them into script, GC, style and layout, paint, commit)' : ''}`);
+    for (const l of cpu.long) {
+      t.diagnostic(`  at ${l.at.toFixed(0)} ms: ${l.cpu.toFixed(1)} ms CPU (${l.wall.toFixed(1)} ms wall)${detail.length > 0 ? `: ${partsText(l.parts)}` : ''}`);
+    }
+    const slow = (s.slowFrames ?? []).filter((w) => w.at >= result.streamStart).sort((a, b) => b.ms - a.ms);
+    t.diagnostic(`longest frames of the dashboard's own work (folding in events, drawing charts):`);
+    for (const w of slow) {
+      t.diagnostic(`  at ${(w.at - result.streamStart).toFixed(0)} ms: ${w.ms.toFixed(1)} ms, folding in ${w.ingestMs.toFixed(1)}${w.draws.length > 0 ? `, drew ${w.draws.join(', ')}` : ''}`);
+    }
     t.diagnostic(
       `loss chart draws ${result.drawn} of ${result.points} points; dashboard: ${s.messages} messages, ${s.frames} frames of work, ` +
         `${(s.ingestMs ?? 0).toFixed(0)} ms checking and folding in events, ${s.chartDraws ?? '?'} chart draws in ${(s.chartMs ?? 0).toFixed(0)} ms ` +
         `(${((s.chartDraws ?? 0) / 5 / (result.streamMs / 1000)).toFixed(1)} per chart per second), longest frame of work ${(s.maxRenderMs ?? 0).toFixed(1)} ms`,
     );
     assert.equal(result.points, 100_000);
+    assert.ok(kl > 2000, `the loss chart shows ${kl} pixels of the attention-KL curves`);
     assert.deepEqual(result.chartPoints, [100_000, 100_000, 100_000, 100_000, 100_000], 'every training chart shows every step');
     assert.ok(result.drawn < 20_000, `downsampling should draw far fewer points than 100 000 (drew ${result.drawn})`);
     // Wall-clock frame times on this shared machine (2 cores, background training) include

@@ -6,6 +6,7 @@
  */
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { DenseLayer } from './dense-layer';
 import { downsampleMinMax, visibleSpan, type BlockExtremes, type XRange } from './downsample';
 import { h } from './dom';
 import { formatNumber } from './format';
@@ -70,8 +71,12 @@ export interface ChartOptions {
   version?: () => number;
 }
 
-/** Chart draws and the time they took, for the dashboard's work counters. */
-export const chartStats = { draws: 0, ms: 0 };
+/**
+ * Chart draws and the time they took, for the dashboard's work counters; `frame` lists the draws
+ * of the current frame ("chart-loss 4.2", "+build" when the plot was built), which the dashboard
+ * clears at the start of each frame.
+ */
+export const chartStats = { draws: 0, ms: 0, frame: [] as string[] };
 
 /** Downsampling starts when a series has this many times more points than the plot has pixels. */
 export const DOWNSAMPLE_FACTOR = 4;
@@ -97,6 +102,11 @@ export class LiveChart {
   private readonly resizeObserver: ResizeObserver;
   private lastWidth = 0;
   private observedWidth = 0;
+  /** Whether the series are drawn as pixels (dense enough: see dense-lines.ts) instead of paths. */
+  private pixelLines = false;
+  private readonly denseLayer = new DenseLayer();
+  /** The series' path builder: none while they are drawn as pixels. */
+  private readonly paths: uPlot.Series.PathBuilder = (u, si, i0, i1) => (this.pixelLines ? null : pixelLinePath(u, si, i0, i1));
 
   constructor(private readonly opts: ChartOptions, private readonly requestRender: () => void) {
     this.plotBox = h('div', { class: 'chart-plot' });
@@ -109,7 +119,8 @@ export class LiveChart {
       this.empty,
     );
     // the width comes from the observer, not from clientWidth at render time: reading layout
-    // between other charts' DOM writes would force a layout per chart per frame
+    // between other charts' DOM writes would force a layout per chart per frame (only a chart
+    // not laid out yet reads it, in staleness(), before any chart of the frame draws)
     this.resizeObserver = new ResizeObserver((entries) => {
       const w = Math.floor(entries[entries.length - 1].contentRect.width);
       if (w !== this.observedWidth) {
@@ -135,8 +146,11 @@ export class LiveChart {
 
   /** When the chart was last drawn (performance.now()), for fair scheduling. */
   drawnAt = 0;
-  /** What a draw takes, in ms (a moving average of the last draws), so a frame plans within its budget. */
-  cost = 0;
+  /**
+   * What drawing new data takes, in ms (a moving average of the last draws), so a frame plans
+   * within its budget; NaN until the chart has drawn.
+   */
+  cost = NaN;
   /** What the last draw showed: the view (size, zoom, axis scale, theme) and the data's version. */
   private drawnView = '';
   private drawnVersion = NaN;
@@ -151,10 +165,18 @@ export class LiveChart {
    * (new steps arrived), or the view (a first draw, a new size, zoom, axis scale or theme).
    */
   staleness(theme: Theme): 'none' | 'data' | 'view' {
+    // a chart just shown: its width now (a layout the frame would do anyway) rather than from the
+    // observer after this frame, so that it is drawn in this frame, not the next
+    if (this.observedWidth <= 0 && !this.plot && this.el.isConnected) this.observedWidth = Math.floor(this.plotBox.clientWidth);
     if (this.observedWidth <= 0) return 'none';
     if (!this.plot || theme !== this.theme || this.viewKey() !== this.drawnView) return 'view';
     if (!this.opts.version || this.opts.version() !== this.drawnVersion) return 'data';
     return 'none';
+  }
+
+  /** Whether the next draw has to build the plot (first draw, theme, axis scale). */
+  needsBuild(theme: Theme): boolean {
+    return !this.plot || theme !== this.theme || (this.opts.log?.() ?? false) !== this.log;
   }
 
   /** Draws the current data, downsampled to the plot's width. Skipped while hidden. */
@@ -165,10 +187,11 @@ export class LiveChart {
     this.drawnAt = t0;
     const built = this.draw(theme, width);
     const ms = performance.now() - t0;
-    // building the plot is a one-off: it says nothing about what the next draws will take
-    if (!built) this.cost = this.cost === 0 ? ms : 0.7 * this.cost + 0.3 * ms;
+    // a draw that built the plot (and drew on a new canvas) says nothing about what the next take
+    if (!built) this.cost = Number.isNaN(this.cost) ? ms : 0.7 * this.cost + 0.3 * ms;
     chartStats.draws++;
     chartStats.ms += ms;
+    chartStats.frame.push(`${this.opts.testId} ${ms.toFixed(1)}${built ? ' +build' : ''}`);
   }
 
   /** Draws; true when it had to build the plot. */
@@ -210,10 +233,19 @@ export class LiveChart {
       log,
     );
 
+    // at least a point per pixel column: every segment is a pixel or so wide, which pixels draw
+    // as well as a path does (sparser lines, points and lines across gaps stay paths)
+    this.pixelLines = ds.x.length >= width && data.series.every((s) => !s.points && !s.spanGaps);
     plot.batch(() => {
       plot.setData([ds.x, ...ds.ys] as uPlot.AlignedData, true);
       if (range && range.max > range.min) plot.setScale('x', range);
     });
+    if (build) {
+      // what the first draws with data would do for the first time, done while building (a long
+      // frame anyway) rather than in the frames that follow: the pixel layer, the label fonts
+      this.denseLayer.prepare(plot);
+      warmFonts(plot.ctx, [bandFont(theme), axisFont(theme)]);
+    }
     // attributes for tests and tools; written only when they change (each write invalidates style)
     const d = this.el.dataset;
     const set = (key: string, value: string): void => {
@@ -250,7 +282,7 @@ export class LiveChart {
     }
     keys.forEach((key, i) => {
       if (have.includes(key)) return;
-      plot.addSeries(seriesOptions(series[i], i, theme, this.dense), i + 1);
+      plot.addSeries(seriesOptions(series[i], i, theme, this.dense, this.paths), i + 1);
       have.splice(i, 0, key);
     });
     this.keys = have;
@@ -259,7 +291,7 @@ export class LiveChart {
   }
 
   private create(theme: Theme, data: ChartData, log: boolean, dense: boolean, width: number): uPlot {
-    const font = `${Math.round(theme.fontSize * 0.85)}px ${theme.fontFamily}`;
+    const font = axisFont(theme);
     const axis = (): uPlot.Axis => ({
       stroke: theme.foreground,
       font,
@@ -274,7 +306,7 @@ export class LiveChart {
       scales: { x: { time: false }, y: log ? { distr: 3, log: 10 } : {} },
       series: [
         { label: 'step', value: (_u, v) => (v === null || v === undefined ? '–' : String(Math.round(v))) },
-        ...data.series.map((s, i) => seriesOptions(s, i, theme, dense)),
+        ...data.series.map((s, i) => seriesOptions(s, i, theme, dense, this.paths)),
       ],
       axes: [
         // steps: plain integers (100000, not 1e+5)
@@ -299,6 +331,7 @@ export class LiveChart {
       legend: { show: true, live: true },
       hooks: {
         drawClear: [(u) => (bands ? drawStageBands(u, bands(), theme) : undefined)],
+        draw: [(u) => (this.pixelLines ? this.denseLayer.draw(u) : undefined)],
         setSelect: [
           (u) => {
             const { left, width: w } = u.select;
@@ -326,12 +359,12 @@ function seriesStyle(s: SeriesData, i: number): string {
   return `${s.label}|${s.color ?? i}|${s.dash?.join(',') ?? ''}|${s.width ?? ''}|${s.spanGaps ?? false}|${s.points ?? false}`;
 }
 
-function seriesOptions(s: SeriesData, i: number, theme: Theme, dense: boolean): uPlot.Series {
+function seriesOptions(s: SeriesData, i: number, theme: Theme, dense: boolean, paths: uPlot.Series.PathBuilder): uPlot.Series {
   return {
     label: s.label,
     stroke: theme.palette[(s.color ?? i) % theme.palette.length],
     width: lineWidth(s, dense),
-    paths: pixelLinePath,
+    paths,
     dash: s.dash,
     spanGaps: s.spanGaps ?? false,
     points: s.points ? { show: true, size: 5, fill: theme.background } : undefined,
@@ -364,6 +397,26 @@ function textWidth(ctx: CanvasRenderingContext2D, font: string, text: string): n
   return w;
 }
 
+/** A canvas's first text in a font costs milliseconds (the font is looked up and laid out): this pays it. */
+function warmFonts(ctx: CanvasRenderingContext2D, fonts: readonly string[]): void {
+  ctx.save();
+  for (const font of fonts) {
+    ctx.font = font;
+    ctx.measureText('layers 1-2 0.001');
+  }
+  ctx.restore();
+}
+
+/** The axes' labels. */
+function axisFont(theme: Theme): string {
+  return `${Math.round(theme.fontSize * 0.85)}px ${theme.fontFamily}`;
+}
+
+/** The stage bands' labels (in canvas pixels: drawn straight onto the canvas). */
+function bandFont(theme: Theme): string {
+  return `${Math.round(theme.fontSize * 0.8 * uPlot.pxRatio)}px ${theme.fontFamily}`;
+}
+
 /**
  * Shaded bands with the stage names, drawn into the plot area before the grid and the curves.
  * Everything is clamped to the plot area by hand: a clip region would cost more than the bands.
@@ -376,7 +429,7 @@ export function drawStageBands(u: uPlot, bands: readonly StageBand[], theme: The
   const px = uPlot.pxRatio;
   // uPlot caches the context's styles it set last: everything set here is restored after
   ctx.save();
-  const font = `${Math.round(theme.fontSize * 0.8 * px)}px ${theme.fontFamily}`;
+  const font = bandFont(theme);
   ctx.font = font;
   // the context keeps uPlot's last axis alignment otherwise
   ctx.textAlign = 'left';
@@ -429,19 +482,24 @@ export const MAX_DRAW_DELAY_MS = 200;
 
 /**
  * Draws the charts that changed, least recently drawn first, within the frame's budget; returns
- * true when some are left for a later frame. A change of the view (size, zoom, axis scale, theme:
- * what the user did) is drawn at once, at least one chart a frame. New data is drawn as long as
- * each chart's expected cost (what its last draws took) fits the budget: a machine too slow to
- * redraw every chart on every frame then updates each chart a little less often instead of
- * dropping frames, and a chart that alone overruns the budget is drawn once it has waited
+ * true when some are left for a later frame. Plots to build (charts shown for the first time, a
+ * new theme or axis scale) are built together, in one frame: a view that appears, or what the
+ * user changed, is one long frame rather than one long frame per chart while the data streams
+ * on. Any other change of the view (size, zoom: what the user did) is drawn at once, at least one
+ * chart a frame. New data is drawn as long as each chart's expected cost (what its last draws
+ * took; a chart that has not drawn yet counts as the whole budget) fits the budget: a machine too
+ * slow to redraw every chart on every frame then updates each chart a little less often instead
+ * of dropping frames, and a chart that alone overruns the budget is drawn once it has waited
  * MAX_DRAW_DELAY_MS, in a frame of its own. A budget of 0 draws only those.
  */
 export function renderChartsWithinBudget(charts: readonly LiveChart[], theme: Theme, budgetMs = CHART_FRAME_BUDGET_MS): boolean {
+  const builds: LiveChart[] = [];
   const view: LiveChart[] = [];
   const data: LiveChart[] = [];
+  // (every chart's staleness before any draws: a chart not laid out yet reads its width there)
   for (const c of charts) {
     const s = c.staleness(theme);
-    if (s === 'view') view.push(c);
+    if (s === 'view') (c.needsBuild(theme) ? builds : view).push(c);
     else if (s === 'data') data.push(c);
   }
   const oldestFirst = (a: LiveChart, b: LiveChart): number => a.drawnAt - b.drawnAt;
@@ -449,7 +507,12 @@ export function renderChartsWithinBudget(charts: readonly LiveChart[], theme: Th
   data.sort(oldestFirst);
   const start = performance.now();
   let drawn = 0;
-  const fits = (chart: LiveChart): boolean => (drawn === 0 ? 0 : performance.now() - start) + chart.cost <= budgetMs;
+  const expected = (chart: LiveChart): number => (Number.isNaN(chart.cost) ? CHART_FRAME_BUDGET_MS : chart.cost);
+  const fits = (chart: LiveChart): boolean => (drawn === 0 ? 0 : performance.now() - start) + expected(chart) <= budgetMs;
+  for (const chart of builds) {
+    chart.render(theme);
+    drawn++;
+  }
   for (const chart of view) {
     if (drawn > 0 && !fits(chart)) continue;
     chart.render(theme);
@@ -461,5 +524,5 @@ export function renderChartsWithinBudget(charts: readonly LiveChart[], theme: Th
     chart.render(theme);
     drawn++;
   }
-  return drawn < view.length + data.length;
+  return drawn < builds.length + view.length + data.length;
 }

@@ -14,6 +14,9 @@ import type { RunData } from './state';
 import { bestEval } from './summary';
 import { runProgress } from './timeline';
 
+/** The progress bar's resolution. */
+const PROGRESS_STEPS = 1000;
+
 const STATUS_TEXT: Record<RunData['status'], string> = {
   running: 'running',
   finished: 'finished',
@@ -99,8 +102,10 @@ export class RunHeader {
     const running = run.status === 'running';
     this.progress.hidden = p.fraction === undefined;
     if (p.fraction !== undefined) {
+      // in steps of 0.1 %, a pixel or so: the bar re-renders only when it visibly moves
+      const value = Math.round(p.fraction * PROGRESS_STEPS) / PROGRESS_STEPS;
       this.progress.max = 1;
-      this.progress.value = p.fraction;
+      if (this.progress.value !== value) this.progress.value = value;
     }
     this.stop.disabled = !running;
     this.resume.disabled = !(run.status === 'stopped' || run.status === 'failed' || run.status === 'unknown');

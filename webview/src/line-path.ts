@@ -6,16 +6,10 @@
  * path is a good part of what a frame costs with 100 000 steps in six series.
  */
 import type uPlot from 'uplot';
+import type { AxisMap } from './dense-lines';
 
-/** Canvas position of a value on a scale: `at + (f(v) - from) * k`, f is log10 on a log scale. */
-interface AxisMap {
-  at: number;
-  from: number;
-  k: number;
-  log: boolean;
-}
-
-function axisMap(u: uPlot, key: string): AxisMap | undefined {
+/** The map of a scale, or undefined while the scale has no finite range (or a log scale one ≤ 0). */
+export function axisMap(u: uPlot, key: string): AxisMap | undefined {
   const scale = u.scales[key];
   const min = scale.min;
   const max = scale.max;

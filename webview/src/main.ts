@@ -35,6 +35,18 @@ const INGEST_FRAME_BUDGET_MS = 3;
 /** Beyond this many queued steps the inbox gets more of each frame, so it cannot grow without bound. */
 const INGEST_BACKLOG = 20_000;
 const INGEST_CATCH_UP_BUDGET_MS = 8;
+/** How many of the longest frames of work the dashboard describes (stats.slowFrames). */
+const SLOW_FRAMES_KEPT = 12;
+
+/** What one frame of work did, for the headless performance test. */
+export interface FrameWork {
+  /** performance.now() at its start. */
+  at: number;
+  ms: number;
+  ingestMs: number;
+  /** The charts drawn, with their ms. */
+  draws: string[];
+}
 
 class Dashboard {
   private readonly vscode = getVsCodeApi();
@@ -54,7 +66,7 @@ class Dashboard {
   /** Messages not yet folded in: each frame works on them for a few milliseconds. */
   private readonly inbox = new Inbox();
   /** Work counters, read by the headless performance test. */
-  readonly stats = { frames: 0, renderMs: 0, maxRenderMs: 0, messages: 0, ingestMs: 0, chartDraws: 0, chartMs: 0 };
+  readonly stats = { frames: 0, renderMs: 0, maxRenderMs: 0, messages: 0, ingestMs: 0, chartDraws: 0, chartMs: 0, slowFrames: [] as FrameWork[] };
 
   constructor() {
     this.root = document.getElementById('root') ?? document.body.appendChild(h('main', { id: 'root' }));
@@ -154,8 +166,10 @@ class Dashboard {
   private frame(): void {
     this.frameRequested = false;
     const t0 = performance.now();
+    chartStats.frame.length = 0;
     this.inFrame = true;
     const more = this.ingest(t0 + (this.inbox.backlog > INGEST_BACKLOG ? INGEST_CATCH_UP_BUDGET_MS : INGEST_FRAME_BUDGET_MS));
+    const ingestMs = performance.now() - t0;
     this.inFrame = false;
     if (this.mounted) {
       // a view built in this frame is drawn in the next, once its custom elements have rendered
@@ -180,6 +194,19 @@ class Dashboard {
     this.stats.maxRenderMs = Math.max(this.stats.maxRenderMs, ms);
     this.stats.chartDraws = chartStats.draws;
     this.stats.chartMs = chartStats.ms;
+    this.noteFrameWork(t0, ms, ingestMs);
+  }
+
+  /** Keeps the SLOW_FRAMES_KEPT longest frames of work, in time order. */
+  private noteFrameWork(at: number, ms: number, ingestMs: number): void {
+    const slow = this.stats.slowFrames;
+    if (slow.length >= SLOW_FRAMES_KEPT) {
+      let min = 0;
+      for (let i = 1; i < slow.length; i++) if (slow[i].ms < slow[min].ms) min = i;
+      if (slow[min].ms >= ms) return;
+      slow.splice(min, 1);
+    }
+    slow.push({ at, ms, ingestMs, draws: [...chartStats.frame] });
   }
 }
 

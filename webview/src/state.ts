@@ -39,17 +39,26 @@ export class Column implements BlockExtremes {
   }
 
   push(v: number): void {
-    if (this.length === this.buf.length) this.grow();
+    if (this.length === this.buf.length) this.reserve(this.length + 1);
     const i = this.length++;
     this.buf[i] = v;
     this.noteExtreme(i, v);
   }
 
-  private grow(): void {
-    const bigger = new Float64Array(this.buf.length * 2);
-    bigger.set(this.buf);
+  /** Values it holds without growing. */
+  get capacity(): number {
+    return this.buf.length;
+  }
+
+  /** Makes room for `size` values (the capacity doubles until it fits, in one copy). */
+  reserve(size: number): void {
+    if (size <= this.buf.length) return;
+    let capacity = Math.max(1, this.buf.length * 2);
+    while (capacity < size) capacity *= 2;
+    const bigger = new Float64Array(capacity);
+    bigger.set(this.buf.subarray(0, this.length));
     this.buf = bigger;
-    const minAt = new Int32Array(Math.ceil(bigger.length / BLOCK_SIZE));
+    const minAt = new Int32Array(Math.ceil(capacity / BLOCK_SIZE));
     const maxAt = new Int32Array(minAt.length);
     minAt.set(this.minAt);
     maxAt.set(this.maxAt);
@@ -80,7 +89,17 @@ export class Column implements BlockExtremes {
 
   /** Appends `count` NaNs (a series that starts late is aligned with the steps before it). */
   pad(count: number): void {
-    for (let i = 0; i < count; i++) this.push(NaN);
+    if (count <= 0) return;
+    const start = this.length;
+    const end = start + count;
+    this.reserve(end);
+    this.buf.fill(NaN, start, end);
+    // NaN leaves a started block's extremes alone; a block it starts has no finite value
+    const firstBlock = (start + BLOCK_SIZE - 1) >> BLOCK_SHIFT;
+    const endBlock = ((end - 1) >> BLOCK_SHIFT) + 1;
+    this.minAt.fill(-1, firstBlock, endBlock);
+    this.maxAt.fill(-1, firstBlock, endBlock);
+    this.length = end;
   }
 
   truncate(length: number): void {
@@ -117,6 +136,11 @@ export function termLabel(key: string): string {
   return at < 0 ? key : `${key.slice(0, at)} L${key.slice(at + 1)}`;
 }
 
+/** Columns smaller than this grow when they fill up (a cheap copy); larger ones ahead of time. */
+const GROW_AHEAD_FROM = 1024;
+/** Steps between two columns grown ahead (a power of two); the folding-in checks the clock every 64 events. */
+const GROW_AHEAD_EVERY = 64;
+
 /** Step events as columns aligned by row; x is the global step. */
 export class StepTable {
   readonly x = new Column();
@@ -138,6 +162,7 @@ export class StepTable {
     // A resumed run replays steps after its checkpoint: the replay replaces what followed it.
     if (this.x.length > 0 && e.step <= this.x.last()) this.truncateFrom(e.step);
     const row = this.x.length;
+    if ((row & (GROW_AHEAD_EVERY - 1)) === 0) this.growAhead();
     this.x.push(e.step);
     this.loss.push(e.loss);
     this.lr.push(e.lr);
@@ -165,12 +190,31 @@ export class StepTable {
     for (const col of this.terms.values()) if (col.length === row) col.push(NaN);
   }
 
+  private columns(): Column[] {
+    return [this.x, this.loss, this.lr, this.examplesPerSec, this.gradNorm, this.liveTensors, ...this.terms.values()];
+  }
+
+  /**
+   * Grows the first column that is three quarters full, if it is large. Growing copies a column:
+   * when a dozen columns of 65 536 steps all filled up on the same step, that was tens of
+   * milliseconds in one event. Grown ahead, one every GROW_AHEAD_EVERY steps, the copies fall
+   * into different slices of the folding-in, which checks the frame's clock between slices.
+   */
+  private growAhead(): void {
+    for (const col of this.columns()) {
+      if (col.capacity >= GROW_AHEAD_FROM && col.length >= col.capacity * 0.75) {
+        col.reserve(col.capacity * 2);
+        return;
+      }
+    }
+  }
+
   /** Drops every row with step >= `step`. */
   truncateFrom(step: number): void {
     const xs = this.x.values();
     let keep = xs.length;
     while (keep > 0 && xs[keep - 1] >= step) keep--;
-    for (const col of [this.x, this.loss, this.lr, this.examplesPerSec, this.gradNorm, this.liveTensors, ...this.terms.values()]) col.truncate(keep);
+    for (const col of this.columns()) col.truncate(keep);
   }
 }
 
