@@ -98,6 +98,18 @@ export function fromHalf(h: number): number {
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
+let halfTable: Float32Array | undefined;
+
+/** out[at + i] = the float of half h[i], by a 65 536-entry table (built once, 256 KB). */
+function halfToFloat(h: Uint16Array, out: Float32Array, at: number): void {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let i = 0; i < 65536; i++) halfTable[i] = fromHalf(i);
+  }
+  const t = halfTable;
+  for (let i = 0; i < h.length; i++) out[at + i] = t[h[i]];
+}
+
 /** The rows of a padded batch, each cut to its own length (a new batch padded to their longest). */
 export function subBatch(batch: Batch, rows: readonly number[], padId: number): Batch {
   const lens = rows.map((r) => rowLength(batch, r));
@@ -222,11 +234,16 @@ export class TeacherCache {
       };
       for (const [k, v] of cls) e.cls.set(k, v.slice(r * h, (r + 1) * h));
       for (const [k, all] of maps) {
-        const m = new Float32Array(heads * len * len);
-        for (let hd = 0; hd < heads; hd++) {
-          for (let q = 0; q < len; q++) {
-            const src = ((r * heads + hd) * s + q) * s;
-            m.set(all.subarray(src, src + len), (hd * len + q) * len);
+        let m: Float32Array;
+        if (len === s) {
+          m = all.slice(r * heads * s * s, (r + 1) * heads * s * s); // one contiguous block
+        } else {
+          m = new Float32Array(heads * len * len);
+          for (let hd = 0; hd < heads; hd++) {
+            for (let q = 0; q < len; q++) {
+              const src = ((r * heads + hd) * s + q) * s;
+              m.set(all.subarray(src, src + len), (hd * len + q) * len);
+            }
           }
         }
         e.attentions.set(k, this.precision === 'float16' ? Uint16Array.from(m, toHalf) : m);
@@ -276,12 +293,19 @@ export class TeacherCache {
       rows.forEach((e, r) => {
         const m = e.attentions.get(k)!;
         const len = e.len;
+        if (len === s) {
+          // A row as long as the batch: its maps are one contiguous block.
+          const at = r * heads * s * s;
+          if (m instanceof Float32Array) v.set(m, at);
+          else halfToFloat(m, v, at);
+          return;
+        }
         for (let hd = 0; hd < heads; hd++) {
           for (let q = 0; q < len; q++) {
             const dst = ((r * heads + hd) * s + q) * s;
             const src = (hd * len + q) * len;
             if (m instanceof Float32Array) v.set(m.subarray(src, src + len), dst);
-            else for (let j = 0; j < len; j++) v[dst + j] = fromHalf(m[src + j]);
+            else halfToFloat(m.subarray(src, src + len), v, dst);
           }
         }
       });
