@@ -18,6 +18,7 @@ import {
 } from '../src/model/fast-kernels/heap-budget';
 import { isUserError, UserError } from '../src/util/errors';
 import { REPO_ROOT } from './helpers/paths';
+import { onBackend, relErr } from './helpers/tensors';
 
 let blasReason: string | undefined;
 
@@ -27,27 +28,6 @@ before(async () => {
   await import('@tensorflow/tfjs-backend-cpu');
   await initBackend('wasm');
 });
-
-async function onBackend<T>(name: 'wasm' | 'cpu', f: () => T | Promise<T>): Promise<T> {
-  const warn = console.warn;
-  console.warn = () => undefined; // the cpu backend's tfjs-node advert
-  try { await tf.setBackend(name); } finally { console.warn = warn; }
-  try { return await f(); } finally { await tf.setBackend('wasm'); }
-}
-
-/** max |a − b| / (1 + max |b|): float32 rounding of sums of a few hundred terms stays ~1e-6. */
-function relErr(a: tf.Tensor, b: tf.Tensor): number {
-  assert.deepEqual(a.shape, b.shape);
-  const x = a.dataSync();
-  const y = b.dataSync();
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < x.length; i++) {
-    diff = Math.max(diff, Math.abs(x[i] - y[i]));
-    scale = Math.max(scale, Math.abs(y[i]));
-  }
-  return diff / (1 + scale);
-}
 
 // [a shape, b shape, transposeA, transposeB]: 2-D, every transpose, batched (attention), a batch
 // against one shared matrix (either side), rank 4, and empty products (no rows, no columns, k = 0).

@@ -17,6 +17,7 @@ import { softmax } from '../src/model/softmax';
 import { attentionKl } from '../src/distill/losses';
 import { AdamW } from '../src/train/optimizer';
 import { REPO_ROOT } from './helpers/paths';
+import { onBackend, relErr } from './helpers/tensors';
 
 let blasReason: string | undefined;
 
@@ -34,13 +35,6 @@ after(() => {
 
 const BACKENDS = ['wasm', 'cpu'] as const;
 
-async function onBackend<T>(name: 'wasm' | 'cpu', f: () => T | Promise<T>): Promise<T> {
-  const warn = console.warn;
-  console.warn = () => undefined; // the cpu backend's tfjs-node advert
-  try { await tf.setBackend(name); } finally { console.warn = warn; }
-  try { return await f(); } finally { await tf.setBackend('wasm'); }
-}
-
 /** f under the stock kernels (the reference ops) and under the native ones: [reference, native]. */
 function both<T>(f: () => T): [T, T] {
   setKernelMode('stock');
@@ -49,20 +43,6 @@ function both<T>(f: () => T): [T, T] {
   const got = f();
   setKernelMode('stock');
   return [ref, got];
-}
-
-/** max |a − b| / (1 + max |b|). */
-function relErr(a: tf.Tensor, b: tf.Tensor): number {
-  assert.deepEqual(a.shape, b.shape);
-  const x = a.dataSync();
-  const y = b.dataSync();
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < x.length; i++) {
-    diff = Math.max(diff, Math.abs(x[i] - y[i]));
-    scale = Math.max(scale, Math.abs(y[i]));
-  }
-  return diff / (1 + scale);
 }
 
 /** [batch, seq] with the last `pad[b]` positions of row b padded. */
