@@ -176,3 +176,37 @@ test('the memory bound stops storing; examples past it are computed every time',
   assert.equal(st.teacherPasses, 2, 'and runs the teacher once for the rest');
   teacher.dispose();
 });
+
+test('on wasm the reused staging buffers leave a short row padded with zeros after a batch of full rows', async () => {
+  const backend = tf.getBackend();
+  await initBackend('wasm');
+  try {
+    const teacher = BertModel.randomInit(config(2), 14);
+    const keep = { hiddenStates: [2], attentions: [1] };
+    const cache = new TeacherCache();
+    // Four examples of 11 tokens (full rows), then four of 3–11 tokens padded to 11: same staging size.
+    const enc = encodings(40, 0);
+    const full = enc.map((_, i) => i).filter((i) => enc[i].inputIds.length === 11).slice(0, 4);
+    const mixed = [...enc.map((_, i) => i).filter((i) => enc[i].inputIds.length < 11).slice(0, 3), full[0]];
+    assert.equal(full.length, 4);
+    const batchOf = (rows: number[]) => makeBatch(rows.map((i) => enc[i]), rows.map(() => 0), rows, 0);
+    for (const rows of [full, mixed]) tf.dispose(Object.values(cache.outputs(teacher, batchOf(rows), keep, 0)).flat().filter(Boolean) as tf.Tensor[]);
+    tf.dispose(Object.values(cache.outputs(teacher, batchOf(full), keep, 0)).flat().filter(Boolean) as tf.Tensor[]);
+    const batch = batchOf(mixed);
+    const maps = cache.outputs(teacher, batch, keep, 0).attentions[1];
+    const v = maps.dataSync();
+    const [, heads, s] = maps.shape;
+    assert.equal(cache.stats().hits, 9, 'the last two batches served from the cache');
+    for (let r = 0; r < 4; r++) {
+      const len = enc[mixed[r]].inputIds.length;
+      for (let h = 0; h < heads; h++) for (let q = 0; q < s; q++) for (let k = 0; k < s; k++) {
+        const x = v[((r * heads + h) * s + q) * s + k];
+        if (q >= len || k >= len) assert.equal(x, 0, `row ${r} (length ${len}) at ${q},${k}`);
+      }
+    }
+    maps.dispose();
+    teacher.dispose();
+  } finally {
+    await tf.setBackend(backend);
+  }
+});

@@ -179,8 +179,27 @@ function transpose2d(data: Float32Array, rows: number, cols: number): Float32Arr
 
 /** x [n, in] · w [in, out] + b. */
 function dense(x: tf.Tensor2D, p: Dense): tf.Tensor2D {
+  if (activeKernelPath() === 'blas') return biasedProduct(x, p.w, p.b) as tf.Tensor2D;
   return tf.add(tf.matMul(x, p.w), p.b);
 }
+
+/**
+ * x·w + b as one BLAS call that starts from the bias (no separate pass adding it), with the
+ * gradient the two ops would have: it keeps only x and w (TF.js's own fused op also keeps its
+ * output, for activations this layer does not have).
+ */
+const biasedProduct = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [x, w, b] = args as tf.Tensor2D[];
+  (args[3] as tf.GradSaveFunc)([x, w]);
+  return {
+    value: tf.fused.matMul({ a: x, b: w, bias: b }),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs, ws] = saved as tf.Tensor2D[];
+      const d = dy as tf.Tensor2D;
+      return [tf.matMul(d, ws, false, true), tf.matMul(xs, d, true, false), tf.sum(d, 0)];
+    },
+  };
+});
 
 function layerNorm(x: tf.Tensor2D, p: Norm, eps: number): tf.Tensor2D {
   if (tf.getKernel(LAYER_NORM_KERNEL, tf.getBackend())) return fusedLayerNorm(eps)(x, p.gamma, p.beta) as tf.Tensor2D;

@@ -145,6 +145,13 @@ export class TeacherCache {
   private readonly precision: CachePrecision;
   private bytes = 0;
   private counts = { hits: 0, misses: 0, teacherPasses: 0, rejected: 0 };
+  /**
+   * Staging buffers for the assembled attention maps, reused from step to step on wasm, where
+   * creating a tensor copies its values into the heap (a fresh 8 MB array per map per step was
+   * zero-filled and collected every time). The cpu backend keeps the array it is given: fresh
+   * ones there.
+   */
+  private readonly staging = new Map<number, Float32Array>();
 
   constructor(opts: TeacherCacheOptions = {}) {
     this.maxBytes = opts.maxBytes ?? DEFAULT_TEACHER_CACHE_BYTES;
@@ -193,6 +200,7 @@ export class TeacherCache {
 
   clear(): void {
     this.entries.clear();
+    this.staging.clear();
     this.bytes = 0;
   }
 
@@ -267,6 +275,16 @@ export class TeacherCache {
     this.bytes += delta;
   }
 
+  /** A buffer of `size` values for map `k`: reused on wasm (see `staging`), else fresh. */
+  private stagingBuffer(k: number, size: number): Float32Array {
+    if (tf.getBackend() !== 'wasm') return new Float32Array(size);
+    const buf = this.staging.get(k);
+    if (buf && buf.length === size) return buf;
+    const fresh = new Float32Array(size);
+    this.staging.set(k, fresh);
+    return fresh;
+  }
+
   /** Padded batch tensors from per-row entries (attention padding is zero). */
   private assemble(rows: Entry[], batch: Batch, keep: TeacherKeep): BertOutputs {
     const b = batch.size;
@@ -289,10 +307,11 @@ export class TeacherCache {
     for (const k of keep.attentions) {
       const first = rows[0].attentions.get(k)!;
       const heads = first.length / (rows[0].len * rows[0].len);
-      const v = new Float32Array(b * heads * s * s);
+      const v = this.stagingBuffer(k, b * heads * s * s);
       rows.forEach((e, r) => {
         const m = e.attentions.get(k)!;
         const len = e.len;
+        if (len < s) v.fill(0, r * heads * s * s, (r + 1) * heads * s * s); // padding is zero
         if (len === s) {
           // A row as long as the batch: its maps are one contiguous block.
           const at = r * heads * s * s;
