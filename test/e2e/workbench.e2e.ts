@@ -94,6 +94,8 @@ describe('Distillery in VS Code (code-server)', { timeout: 900_000 }, () => {
       const item = s.page.locator('.context-view .action-item, .monaco-menu .action-item').filter({ hasText: /^Stop Run/ }).first();
       await item.waitFor({ state: 'visible', timeout: 5_000 });
       await item.click();
+      // A click the menu swallowed (seen once in CI: the menu stayed open, item focused) is retried.
+      await until('the stop to take effect', () => runJson().status !== 'running', 30_000, 250);
     });
     await until('the run to stop with a checkpoint', () => runJson().status === 'stopped', 90_000);
     await until('the tree to show the run stopped', async () => /stopped/i.test((await row.textContent()) ?? ''), UI_TIMEOUT);
@@ -104,6 +106,7 @@ describe('Distillery in VS Code (code-server)', { timeout: 900_000 }, () => {
       const item = s.page.locator('.context-view .action-item, .monaco-menu .action-item').filter({ hasText: /^Resume Run/ }).first();
       await item.waitFor({ state: 'visible', timeout: 5_000 });
       await item.click();
+      await until('the resume to take effect', () => runJson().status !== 'stopped', 30_000, 250);
     });
     await until('the run to finish', () => runJson().status === 'finished' || (runJson().status === 'failed' ? (() => { throw new Error('the resumed run failed'); })() : undefined), RUN_TIMEOUT, 500);
     assert.ok(fs.existsSync(path.join(runDir, 'student', 'config.json')), 'the student was exported');
