@@ -1,9 +1,10 @@
 // The native training kernels (src/model/fast-kernels/training-kernels.ts) against the op-by-op
 // paths they replace, on wasm and cpu: softmax and its gradient, the attention-KL loss and its
 // gradients (padding, head averaging, zeros below the clamps, NaN where it must and must not
-// show), AdamW bit for bit over several steps, and Transpose for every permutation of a 4-D
-// tensor, sharing data when a permutation moves only size-1 axes. Needs the addon (built here
-// when a compiler and OpenBLAS are present; skipped, with the reason, otherwise).
+// show), AdamW bit for bit over several steps, gradient clipping's Σx² against the exact norm,
+// Transpose for every permutation of a 4-D tensor (sharing data when a permutation moves only
+// size-1 axes), Slice and row GatherV2. Needs the addon (built here when a compiler and OpenBLAS
+// are present; skipped, with the reason, otherwise).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
