@@ -5,28 +5,20 @@
 // (built here when a compiler and OpenBLAS are present; skipped, with the reason, otherwise).
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../src/model/backend';
 import { BertModel, countParameters } from '../src/model/bert';
 import { BERT_BASE_DEFAULTS, BertConfig } from '../src/model/config';
 import { installFastKernels, KernelMode, kernelsInfo, resetKernelMode, setKernelMode } from '../src/model/fast-kernels';
-import { loadNativeBlas } from '../src/model/fast-kernels/native-blas';
 import {
   assertStepFitsWasmHeap, estimateStepMemory, largestFittingBatch,
 } from '../src/model/fast-kernels/heap-budget';
 import { isUserError, UserError } from '../src/util/errors';
-import { REPO_ROOT } from './helpers/paths';
-import { onBackend, relErr } from './helpers/tensors';
+import { onBackend, relErr, setUpKernelBackends } from './helpers/tensors';
 
 let blasReason: string | undefined;
 
 before(async () => {
-  spawnSync(process.execPath, [path.join(REPO_ROOT, 'native', 'build.mjs'), '--optional'], { stdio: 'ignore' });
-  blasReason = loadNativeBlas().reason;
-  await import('@tensorflow/tfjs-backend-cpu');
-  await initBackend('wasm');
+  blasReason = await setUpKernelBackends();
 });
 
 // [a shape, b shape, transposeA, transposeB]: 2-D, every transpose, batched (attention), a batch

@@ -7,26 +7,18 @@
 // are present; skipped, with the reason, otherwise).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../src/model/backend';
 import { KernelMode, setKernelMode, resetKernelMode } from '../src/model/fast-kernels';
-import { loadNativeBlas } from '../src/model/fast-kernels/native-blas';
 import { collapsePermutation, SOFTMAX_KERNEL } from '../src/model/fast-kernels/training-kernels';
 import { softmax } from '../src/model/softmax';
 import { attentionKl } from '../src/distill/losses';
 import { AdamW } from '../src/train/optimizer';
-import { REPO_ROOT } from './helpers/paths';
-import { onBackend, relErr } from './helpers/tensors';
+import { onBackend, relErr, setUpKernelBackends } from './helpers/tensors';
 
 let blasReason: string | undefined;
 
 before(async () => {
-  spawnSync(process.execPath, [path.join(REPO_ROOT, 'native', 'build.mjs'), '--optional'], { stdio: 'ignore' });
-  blasReason = loadNativeBlas().reason;
-  await import('@tensorflow/tfjs-backend-cpu');
-  await initBackend('wasm');
+  blasReason = await setUpKernelBackends();
 });
 
 after(() => {

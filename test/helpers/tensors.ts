@@ -1,6 +1,23 @@
-// Helpers for tests that compare kernels: run on another backend, and a relative error.
+// Helpers for tests that compare kernels: set up both backends, run on another one, and a
+// relative error.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../../src/model/backend';
+import { loadNativeBlas } from '../../src/model/fast-kernels/native-blas';
+import { REPO_ROOT } from './paths';
+
+/**
+ * Builds the native addon when a compiler and OpenBLAS are there, loads the cpu backend beside
+ * wasm (the active one). Returns why the addon is unavailable, or undefined when it loaded.
+ */
+export async function setUpKernelBackends(): Promise<string | undefined> {
+  spawnSync(process.execPath, [path.join(REPO_ROOT, 'native', 'build.mjs'), '--optional'], { stdio: 'ignore' });
+  await import('@tensorflow/tfjs-backend-cpu');
+  await initBackend('wasm');
+  return loadNativeBlas().reason;
+}
 
 /** f with `name` as the active backend, then back to wasm. */
 export async function onBackend<T>(name: 'wasm' | 'cpu', f: () => T | Promise<T>): Promise<T> {
