@@ -17,7 +17,7 @@ import { NamedTensors } from '../src/model/named-tensors';
 import { readSafetensorsFile, toFloat32 } from '../src/model/safetensors';
 import { REPO_ROOT } from './helpers/paths';
 
-const PYTHON = '/usr/bin/python3';
+import { PYTHON } from './helpers/python';
 const SCRIPT = path.join(REPO_ROOT, 'test', 'reference', 'make_reference.py');
 
 interface ReferenceOutputs {
@@ -44,7 +44,7 @@ function requireTorch(): void {
   const r = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
   if (r.status !== 0) {
     assert.fail(`${PYTHON} cannot import torch and numpy (${(r.stderr || String(r.error)).trim().split('\n').pop()}); ` +
-      'the reference tests need Debian\'s PyTorch: run `bash scripts/setup-test-deps.sh`');
+      'the reference tests need the venv\'s PyTorch: run `bash scripts/setup-python.sh`');
   }
 }
 

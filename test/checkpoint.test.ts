@@ -12,7 +12,7 @@ import { NamedTensor, NamedTensors, numel } from '../src/model/named-tensors';
 import { readSafetensorsFile, serializeSafetensors } from '../src/model/safetensors';
 import { UserError } from '../src/util/errors';
 
-const PYTHON = '/usr/bin/python3';
+import { PYTHON } from './helpers/python';
 const hasTorch = spawnSync(PYTHON, ['-c', 'import importlib.util as u, sys; sys.exit(0 if u.find_spec("torch") and u.find_spec("numpy") else 1)'], { encoding: 'utf8' }).status === 0;
 const needsTorch = { skip: hasTorch ? false : `${PYTHON} with torch and numpy is not available` };
 

@@ -12,7 +12,7 @@ import { REPO_ROOT } from './helpers/paths';
 import { ensureCliBuilt, expectUserError, runCli } from './helpers/run-cli';
 import type { InspectResult } from '../src/cli/verbs/inspect';
 
-const PYTHON = '/usr/bin/python3';
+import { PYTHON } from './helpers/python';
 const SCRIPT = path.join(REPO_ROOT, 'test', 'reference', 'make_reference.py');
 
 interface TorchOutputs {
@@ -33,7 +33,7 @@ before(() => {
   ensureCliBuilt();
   const r = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
   if (r.status !== 0) {
-    assert.fail(`${PYTHON} cannot import torch and numpy; the reference tests need Debian's PyTorch: run \`bash scripts/setup-test-deps.sh\``);
+    assert.fail(`${PYTHON} cannot import torch and numpy; the reference tests need the venv's PyTorch: run \`bash scripts/setup-python.sh\``);
   }
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distillery-cli-inspect-'));
 });

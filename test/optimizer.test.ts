@@ -10,7 +10,7 @@ import { UserError } from '../src/util/errors';
 import { KernelMode, resetKernelMode, setKernelMode } from '../src/model/fast-kernels';
 import { loadNativeBlas } from '../src/model/fast-kernels/native-blas';
 
-const PYTHON = '/usr/bin/python3';
+import { PYTHON } from './helpers/python';
 const REFERENCE = path.join(__dirname, 'reference', 'optimizer_reference.py');
 
 before(async () => {

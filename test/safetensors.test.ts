@@ -10,8 +10,8 @@ import {
 import { NamedTensors } from '../src/model/named-tensors';
 import { UserError } from '../src/util/errors';
 
-// Debian's python with numpy; the expectations below are computed there, independently of our decoder.
-const PYTHON = '/usr/bin/python3';
+// The venv's python with numpy; the expectations below are computed there, independently of our decoder.
+import { PYTHON } from './helpers/python';
 const hasNumpy = spawnSync(PYTHON, ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
 const needsNumpy = { skip: hasNumpy ? false : `${PYTHON} with numpy is not available` };
 

@@ -1,11 +1,11 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """An independent reference for the TF.js BERT: the same architecture assembled from torch's own
 modules (nn.Embedding, nn.LayerNorm, nn.TransformerEncoderLayer, nn.Linear), not from Hugging
 Face code, with seeded random weights. Writes a Hugging Face folder (config.json,
 model.safetensors, vocab.txt) and expected.json with inputs and the reference outputs.
 
-Run with Debian's /usr/bin/python3 (it has torch and numpy):
-  /usr/bin/python3 test/reference/make_reference.py OUT_DIR --seed 1 --layers 2 --hidden 32 --heads 4
+Run with the project's .venv/bin/python (scripts/setup-python.sh; it has torch and numpy):
+  .venv/bin/python test/reference/make_reference.py OUT_DIR --seed 1 --layers 2 --hidden 32 --heads 4
 
 With --text (and --text-pair) the inputs are that one text (pair) tokenised by the reference's own
 vocabulary, instead of two random pairs, so a test can feed the same text through the CLI.
