@@ -12,6 +12,10 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-liberation)
 # OpenBLAS and a C compiler for the optional native kernels (native/, docs/performance.md).
 dpkg -s libopenblas-dev >/dev/null 2>&1 || need+=(libopenblas-dev)
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+# unzip, g++ and make for scripts/build-tfjs-node.mjs (the tensorflow backend, built offline).
+command -v unzip >/dev/null 2>&1 || need+=(unzip)
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v make >/dev/null 2>&1 || need+=(make)
 
 # ${need[@]+…}: an empty array is "unbound" to set -u in older bash.
 bash "$(dirname "$0")/install-debian-packages.sh" setup-test-deps ${need[@]+"${need[@]}"}
