@@ -9,8 +9,9 @@
 // Candidates run in rounds, interleaved (torch, wasm+blas, wasm+untransposed, …, then again), so
 // a load change on a shared machine hits all of them alike; each candidate's samples from every
 // round are pooled. The slow stock paths run one round. Ratios are against the peers a user would
-// run instead: Hugging Face transformers' BertForSequenceClassification (scripts/bench_hf.py) and a
-// hand-written PyTorch BERT (scripts/bench_torch.py), both on the venv's torch.
+// run instead: Hugging Face transformers' BertForSequenceClassification (scripts/bench_hf.py),
+// TextBrewer's GeneralDistiller on the same models (scripts/bench_textbrewer.py) and a hand-written
+// PyTorch BERT (scripts/bench_torch.py), all on the venv's torch.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -51,6 +52,7 @@ const envPrefix = (extra) => `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE${extr
  */
 const candidates = [
   { label: 'transformers', kind: 'torch', script: 'scripts/bench_hf.py' },
+  { label: 'textbrewer', kind: 'torch', script: 'scripts/bench_textbrewer.py', noCache: true },
   { label: 'pytorch', kind: 'torch' },
   // The anchor's two OpenMP threads collapse when other processes want the cores; one thread does not.
   { label: 'pytorch, 1 thread', kind: 'torch', torchThreads: 1 },
@@ -63,7 +65,7 @@ const candidates = [
   { label: 'cpu', kind: 'node', backend: 'cpu', kernels: 'stock', tinyOnly: true },
 ].filter((c) => !c.skip && !(c.tinyOnly && shape !== 'tiny') && !(quick && c.slow) && (!only?.length || only.includes(c.label)));
 for (const c of candidates) {
-  const cache = c.slow ? [] : ['--teacher-cache'];
+  const cache = c.slow || c.noCache ? [] : ['--teacher-cache'];
   const extra = Object.entries(c.extraEnv ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
   if (c.kind === 'torch') {
     c.env = torchEnv;
@@ -161,8 +163,8 @@ for (const { candidate: c, reports, errors } of results.values()) {
     errors,
   });
 }
-// Ratios against the best peer by median (the fastest of transformers and the hand-written
-// PyTorch step, each at 2 and 1 threads), and against transformers alone.
+// Ratios against the best peer by median (the fastest of transformers, TextBrewer and the
+// hand-written PyTorch step), and against transformers alone.
 const peers = rows.filter((r) => r.peer && !r.error);
 const torch = peers.length ? peers.reduce((a, b) => (b.step.median < a.step.median ? b : a)) : undefined;
 const hf = rows.find((r) => r.label === 'transformers' && !r.error);
