@@ -1,7 +1,8 @@
 /**
- * Turns a stage's active losses into one weighted objective over a batch: the per-layer internal
- * terms (attention-kl, cls-cosine on each active layer pair) and the output terms (soft-label,
- * hard-label). Every term is returned by name and layer so the trainer can log it.
+ * Turns a stage's losses into one weighted objective over a batch: the per-layer internal terms
+ * (attention-kl, cls-cosine on each active layer pair) and the output terms (soft-label,
+ * hard-label). The weights are the stage's (src/distill/plan.ts decides them). Every term is
+ * returned by name and layer so the trainer can log it.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BertOutputs } from '../model/bert';
@@ -10,14 +11,6 @@ import { LayerPair } from './mapping';
 import { StageLosses } from './plan';
 
 export type LossTermName = 'attention-kl' | 'cls-cosine' | 'soft-label' | 'hard-label';
-
-export interface LossWeights {
-  attentionKl: number;
-  clsCosine: number;
-  softLabel: number;
-  temperature: number;
-  hardLabel: number;
-}
 
 export interface LossTerm {
   name: LossTermName;
@@ -28,10 +21,12 @@ export interface LossTerm {
 }
 
 export interface ObjectiveContext {
+  /** The terms to compute and their weights (absent or ≤ 0: skipped). */
   losses: StageLosses;
+  /** Softmax temperature of soft-label. */
+  temperature: number;
   /** Pairs whose internal losses are active. */
   layers: readonly LayerPair[];
-  weights: LossWeights;
   regression: boolean;
   /** Compare head-averaged attention maps (teacher and student head counts differ). */
   headAverage: boolean;
@@ -62,29 +57,29 @@ export function objectiveTerms(
   labels: tf.Tensor1D | undefined,
 ): { total: tf.Scalar; terms: LossTerm[] } {
   const terms: LossTerm[] = [];
-  const w = ctx.weights;
+  const w = ctx.losses;
   const needTeacher = () => {
     if (!teacher) throw new Error('objective: this stage needs teacher outputs');
     return teacher;
   };
   for (const pair of ctx.layers) {
-    if (ctx.losses.attentionKl && w.attentionKl > 0) {
+    if (w.attentionKl !== undefined && w.attentionKl > 0) {
       const t = needTeacher().attentions[pair.teacher - 1];
       const s = student.attentions[pair.student - 1];
       terms.push({ name: 'attention-kl', layer: pair.student, weight: w.attentionKl, value: attentionKl(t, s, attentionMask, { headAverage: ctx.headAverage }) });
     }
-    if (ctx.losses.clsCosine && w.clsCosine > 0) {
+    if (w.clsCosine !== undefined && w.clsCosine > 0) {
       const t = clsVector(needTeacher().hiddenStates[pair.teacher]);
       const s = clsVector(student.hiddenStates[pair.student]);
       terms.push({ name: 'cls-cosine', layer: pair.student, weight: w.clsCosine, value: clsCosine(t, s, ctx.projection) });
     }
   }
-  if (ctx.losses.softLabel && w.softLabel > 0) {
+  if (w.softLabel !== undefined && w.softLabel > 0) {
     const t = needTeacher().logits;
-    const value = ctx.regression ? softLabelRegression(t, student.logits) : softLabel(t, student.logits, w.temperature);
+    const value = ctx.regression ? softLabelRegression(t, student.logits) : softLabel(t, student.logits, ctx.temperature);
     terms.push({ name: 'soft-label', weight: w.softLabel, value });
   }
-  if (ctx.losses.hardLabel && w.hardLabel > 0) {
+  if (w.hardLabel !== undefined && w.hardLabel > 0) {
     if (!labels) throw new Error('objective: hard-label needs gold labels');
     const value = ctx.regression ? hardLabelRegression(student.logits, labels) : hardLabel(student.logits, labels);
     terms.push({ name: 'hard-label', weight: w.hardLabel, value });

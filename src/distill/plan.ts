@@ -9,8 +9,12 @@
  *   classification.
  * - sid (stacked internal distillation): like pid, but each stage keeps the lower pairs' losses
  *   on ([1], [1,2], …, [all]), then classification.
- * The classification stage after internal distillation uses soft labels, plus hard labels when
- * `hardLabels` is set.
+ * The classification stage after internal distillation trains the output losses whose weight is
+ * above 0 (soft labels by default, gold labels when losses.hardLabel > 0).
+ *
+ * The plan is the one place that decides which losses a stage trains and with what weight: each
+ * stage carries the weights of its terms (a term is trained iff it is listed, with a weight > 0),
+ * and the trainer reads them from the stage (issue #18: a weight of 0 used to turn into 1).
  */
 import { defaultSelectBest } from '../config/defaults';
 import { UserError } from '../util/errors';
@@ -23,12 +27,15 @@ export function isAlgorithm(s: string): s is Algorithm {
   return (ALGORITHMS as readonly string[]).includes(s);
 }
 
-export interface StageLosses {
-  attentionKl: boolean;
-  clsCosine: boolean;
-  softLabel: boolean;
-  hardLabel: boolean;
-}
+/** The loss terms, by their config key (losses.<key>). */
+export type LossKey = 'attentionKl' | 'clsCosine' | 'softLabel' | 'hardLabel';
+export const LOSS_KEYS: readonly LossKey[] = ['attentionKl', 'clsCosine', 'softLabel', 'hardLabel'];
+
+/** The terms a stage trains, each with its weight (> 0); a term that is absent is not trained. */
+export type StageLosses = Partial<Record<LossKey, number>>;
+
+/** The configured weight of every loss (0 = off) and the soft-label temperature. */
+export type LossWeights = Record<LossKey, number> & { temperature: number };
 
 export interface Stage {
   /** Position in the plan, 0-based (what a checkpoint records to resume). */
@@ -39,6 +46,8 @@ export interface Stage {
   /** Pairs whose internal losses are active in this stage (empty when none are). */
   layers: LayerPair[];
   losses: StageLosses;
+  /** Softmax temperature of soft-label. */
+  temperature: number;
   /** Maximum epochs. */
   epochs: number;
   /**
@@ -53,10 +62,11 @@ export interface Stage {
 export interface PlanOptions {
   /** Resolved layer mapping, as from resolveMapping. */
   pairs: LayerPair[];
-  /** Which internal losses the internal stages use. */
-  internal: { attentionKl: boolean; clsCosine: boolean };
-  /** Add hard labels to the classification stage of internal algorithms. */
-  hardLabels: boolean;
+  /**
+   * The configured weights: internal stages train the internal losses above 0; the classification
+   * stage of internal algorithms trains soft-label and hard-label when above 0.
+   */
+  weights: LossWeights;
   epochsPerLayer: number;
   internalAllEpochs: number;
   classificationEpochs: number;
@@ -78,7 +88,26 @@ export interface CustomStageSpec {
   selectBest?: boolean;
 }
 
-const NO_LOSSES: StageLosses = { attentionKl: false, clsCosine: false, softLabel: false, hardLabel: false };
+const LOSS_KEY_BY_NAME: Record<StageLossName, LossKey> = {
+  'attention-kl': 'attentionKl', 'cls-cosine': 'clsCosine', 'soft-label': 'softLabel', 'hard-label': 'hardLabel',
+};
+const INTERNAL_KEYS: readonly LossKey[] = ['attentionKl', 'clsCosine'];
+const OUTPUT_KEYS: readonly LossKey[] = ['softLabel', 'hardLabel'];
+
+/** The listed keys whose weight is above 0, with their weights. */
+function weighted(keys: readonly LossKey[], w: LossWeights): StageLosses {
+  const out: StageLosses = {};
+  for (const k of keys) if (w[k] > 0) out[k] = w[k];
+  return out;
+}
+
+export function trainsInternal(losses: StageLosses): boolean {
+  return INTERNAL_KEYS.some((k) => losses[k] !== undefined);
+}
+
+export function trainsOutput(losses: StageLosses): boolean {
+  return OUTPUT_KEYS.some((k) => losses[k] !== undefined);
+}
 
 function checkEpochs(value: unknown, where: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
@@ -114,31 +143,35 @@ function sortedPairs(pairs: readonly LayerPair[]): LayerPair[] {
 export function planStages(algorithm: Algorithm, opts: PlanOptions): Stage[] {
   const patience = checkPatience(opts.patience, 'stages.patience');
   const classificationEpochs = checkEpochs(opts.classificationEpochs, 'stages.classificationEpochs');
-  const classification = (losses: Pick<StageLosses, 'softLabel' | 'hardLabel'>): Omit<Stage, 'index'> => ({
-    name: 'classification',
-    kind: 'classification',
-    layers: [],
-    losses: { ...NO_LOSSES, ...losses },
-    epochs: classificationEpochs,
-    patience,
-    selectBest: true,
-  });
+  const w = opts.weights;
+  const temperature = w.temperature;
+  // The baselines name their output losses; their weights still come from the config.
+  const classification = (keys: readonly LossKey[]): Omit<Stage, 'index'> => {
+    const losses = weighted(keys, w);
+    if (!trainsOutput(losses)) {
+      throw new UserError(`the classification stage of "${algorithm}" has no loss: ${keys.map((k) => `losses.${k === 'softLabel' ? 'softLabel.weight' : k}`).join(' and ')} ${keys.length > 1 ? 'are' : 'is'} 0`, {
+        where: 'losses', fix: `set ${keys.length > 1 ? 'one of them' : 'it'} above 0`,
+      });
+    }
+    return { name: 'classification', kind: 'classification', layers: [], losses, temperature, epochs: classificationEpochs, patience, selectBest: true };
+  };
 
   let stages: Array<Omit<Stage, 'index'>>;
   switch (algorithm) {
     case 'hard':
-      stages = [classification({ softLabel: false, hardLabel: true })];
+      stages = [classification(['hardLabel'])];
       break;
     case 'soft':
-      stages = [classification({ softLabel: true, hardLabel: false })];
+      stages = [classification(['softLabel'])];
       break;
     case 'hard+soft':
-      stages = [classification({ softLabel: true, hardLabel: true })];
+      stages = [classification(['softLabel', 'hardLabel'])];
       break;
     case 'internal-all':
     case 'pid':
     case 'sid': {
-      if (!opts.internal.attentionKl && !opts.internal.clsCosine) {
+      const internalLosses = weighted(INTERNAL_KEYS, w);
+      if (!trainsInternal(internalLosses)) {
         throw new UserError(`algorithm "${algorithm}" distils internal layers, but both internal losses are off`, {
           where: 'losses',
           fix: 'enable attentionKl and/or clsCosine, or use algorithm "soft" or "hard+soft"',
@@ -148,12 +181,12 @@ export function planStages(algorithm: Algorithm, opts: PlanOptions): Stage[] {
         throw new UserError(`algorithm "${algorithm}" needs at least one mapped layer pair`, { where: 'mapping', fix: 'use mapping "uniform"' });
       }
       const pairs = sortedPairs(opts.pairs);
-      const internalLosses: StageLosses = { ...NO_LOSSES, attentionKl: opts.internal.attentionKl, clsCosine: opts.internal.clsCosine };
       const internal = (name: string, layers: LayerPair[], epochs: number): Omit<Stage, 'index'> => ({
         name,
         kind: 'internal',
         layers,
         losses: { ...internalLosses },
+        temperature,
         epochs,
         patience,
         selectBest: false,
@@ -167,7 +200,7 @@ export function planStages(algorithm: Algorithm, opts: PlanOptions): Stage[] {
           return internal(layersName(layers), layers.map((p) => ({ ...p })), epochs);
         });
       }
-      stages.push(classification({ softLabel: true, hardLabel: opts.hardLabels }));
+      stages.push(classification(OUTPUT_KEYS));
       break;
     }
     default:
@@ -183,7 +216,7 @@ export function planStages(algorithm: Algorithm, opts: PlanOptions): Stage[] {
  * Builds a user-written stage list. Stages with an output loss (soft/hard label) are
  * classification stages; the rest are internal. Errors name the field, e.g. 'stages[1].layers[0]'.
  */
-export function planCustomStages(stages: CustomStageSpec[], pairs: LayerPair[]): Stage[] {
+export function planCustomStages(stages: CustomStageSpec[], pairs: LayerPair[], weights: LossWeights): Stage[] {
   if (!Array.isArray(stages) || stages.length === 0) {
     throw new UserError('the custom stage list is empty', { where: 'stages', fix: 'give at least one stage, or use a built-in algorithm' });
   }
@@ -193,22 +226,26 @@ export function planCustomStages(stages: CustomStageSpec[], pairs: LayerPair[]):
     if (!Array.isArray(spec.losses) || spec.losses.length === 0) {
       throw new UserError('a stage needs at least one loss', { where: `${at}.losses`, fix: `list some of ${STAGE_LOSS_NAMES.map((n) => `"${n}"`).join(', ')}` });
     }
-    const losses: StageLosses = { ...NO_LOSSES };
+    const losses: StageLosses = {};
     spec.losses.forEach((name, j) => {
-      switch (name) {
-        case 'attention-kl': losses.attentionKl = true; break;
-        case 'cls-cosine': losses.clsCosine = true; break;
-        case 'soft-label': losses.softLabel = true; break;
-        case 'hard-label': losses.hardLabel = true; break;
-        default:
-          throw new UserError(`unknown loss ${JSON.stringify(name)}`, {
-            where: `${at}.losses[${j}]`,
-            fix: `use one of ${STAGE_LOSS_NAMES.map((n) => `"${n}"`).join(', ')}`,
-          });
+      const key = Object.prototype.hasOwnProperty.call(LOSS_KEY_BY_NAME, name) ? LOSS_KEY_BY_NAME[name] : undefined;
+      if (!key) {
+        throw new UserError(`unknown loss ${JSON.stringify(name)}`, {
+          where: `${at}.losses[${j}]`,
+          fix: `use one of ${STAGE_LOSS_NAMES.map((n) => `"${n}"`).join(', ')}`,
+        });
       }
+      // A listed loss with weight 0 would silently train nothing: the validator reports it too.
+      if (!(weights[key] > 0)) {
+        const field = key === 'softLabel' ? 'losses.softLabel.weight' : `losses.${key}`;
+        throw new UserError(`'${name}' has weight 0 (${field}), so this stage would not train it`, {
+          where: `${at}.losses[${j}]`, fix: `set ${field} above 0, or remove '${name}' from this stage`,
+        });
+      }
+      losses[key] = weights[key];
     });
-    const usesInternal = losses.attentionKl || losses.clsCosine;
-    const kind: Stage['kind'] = losses.softLabel || losses.hardLabel ? 'classification' : 'internal';
+    const usesInternal = trainsInternal(losses);
+    const kind: Stage['kind'] = trainsOutput(losses) ? 'classification' : 'internal';
 
     let layers: LayerPair[] = [];
     if (spec.layers !== undefined) {
@@ -248,6 +285,7 @@ export function planCustomStages(stages: CustomStageSpec[], pairs: LayerPair[]):
       kind,
       layers,
       losses,
+      temperature: weights.temperature,
       epochs: checkEpochs(spec.epochs, `${at}.epochs`),
       patience: checkPatience(spec.patience, `${at}.patience`),
       selectBest: spec.selectBest ?? defaultSelectBest(spec.losses),

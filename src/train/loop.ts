@@ -13,7 +13,7 @@ import { batchOrder, makeBatch } from '../data/batching';
 import { Encoding } from '../data/encoding';
 import { LayerPair } from '../distill/mapping';
 import { Stage } from '../distill/plan';
-import { keepFor, LossWeights, objectiveTerms, ObjectiveContext } from '../distill/objective';
+import { keepFor, objectiveTerms, ObjectiveContext } from '../distill/objective';
 import { ResolvedOptim } from '../config/types';
 import { AdamW, clipByGlobalNorm } from './optimizer';
 import { linearWarmupDecay, warmupSteps } from './lr-schedule';
@@ -44,8 +44,8 @@ export interface LoopSetup {
   /** Learned [dStudent, dTeacher] map for cls-cosine when hidden sizes differ. */
   projection?: tf.Variable;
   headAverage: boolean;
+  /** The stages, each with the losses it trains and their weights. */
   stages: Stage[];
-  weights: LossWeights;
   data: TaskData;
   optim: ResolvedOptim;
   batchSize: number;
@@ -214,8 +214,8 @@ export class TrainingLoop {
   private objective(stage: Stage): ObjectiveContext {
     return {
       losses: stage.losses,
+      temperature: stage.temperature,
       layers: stage.layers,
-      weights: this.s.weights,
       regression: this.s.data.info.isRegression,
       headAverage: this.s.headAverage,
       projection: this.s.projection as tf.Tensor2D | undefined,
@@ -361,13 +361,13 @@ export class TrainingLoop {
 
   /** The stage's own objective on dev: its weighted internal terms over its active layers. */
   private internalDevLoss(stage: Stage, outcome: EvalOutcome): number {
-    const w = this.s.weights;
+    const w = stage.losses;
     let sum = 0;
     for (const p of stage.layers) {
       const l = outcome.perLayer.find((x) => x.student === p.student);
       if (!l) continue;
-      if (stage.losses.attentionKl) sum += w.attentionKl * l.attentionKl;
-      if (stage.losses.clsCosine) sum += w.clsCosine * l.clsCosine;
+      if (w.attentionKl) sum += w.attentionKl * l.attentionKl;
+      if (w.clsCosine) sum += w.clsCosine * l.clsCosine;
     }
     return sum;
   }

@@ -15,9 +15,8 @@ import { loadCheckpoint, saveCheckpoint } from '../model/checkpoint';
 import { WordPieceTokenizer } from '../data/tokenizer';
 import { buildWordPieceVocab } from '../data/vocab-builder';
 import { resolveMapping, LayerPair } from '../distill/mapping';
-import { planCustomStages, planStages, Stage } from '../distill/plan';
+import { LOSS_KEYS, LossWeights, planCustomStages, planStages, Stage } from '../distill/plan';
 import { initStudentFromTeacher, studentConfig } from '../distill/student-init';
-import { LossWeights } from '../distill/objective';
 import { PlannedStage, RunStartedEvent } from '../protocol/events';
 import { activeKernelPath } from '../model/fast-kernels';
 import { UserError, isUserError } from '../util/errors';
@@ -161,7 +160,7 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
       }
       const stage: Stage = {
         index: 0, name: 'teacher training', kind: 'classification', layers: [],
-        losses: { attentionKl: false, clsCosine: false, softLabel: false, hardLabel: true },
+        losses: { hardLabel: 1 }, temperature: 1,
         epochs: t.epochs, patience: null, selectBest: true,
       };
       teacherTraining = { model, stage, resume };
@@ -182,7 +181,7 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
       ...plannedTeacher,
       ...stages.map((s) => ({
         index: s.index + offset, name: s.name, kind: s.kind, layers: s.layers.map((p) => [p.student, p.teacher] as [number, number]),
-        losses: (['attentionKl', 'clsCosine', 'softLabel', 'hardLabel'] as const).filter((k) => s.losses[k]).map((k) => LOSS_EVENT_NAMES[k]),
+        losses: LOSS_KEYS.filter((k) => s.losses[k] !== undefined).map((k) => LOSS_EVENT_NAMES[k]),
         epochs: s.epochs,
       })),
     ];
@@ -207,13 +206,6 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
       sink.emit({ type: 'log', level: 'info', message: `teacher: ${teacherOut} was already trained (it has a READY file), so this run uses it as it is` });
     }
 
-    const weights: LossWeights = {
-      attentionKl: config.losses.attentionKl,
-      clsCosine: config.losses.clsCosine,
-      softLabel: config.losses.softLabel.weight > 0 ? config.losses.softLabel.weight : 1,
-      temperature: config.losses.softLabel.temperature,
-      hardLabel: config.losses.hardLabel > 0 ? config.losses.hardLabel : 1,
-    };
     const sample = pickSample(prep.data);
     const common = {
       data: prep.data, evalEverySteps: config.eval.everySteps, evalBatchSize: config.eval.batchSize,
@@ -229,7 +221,7 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
       const t = (config.teacher as { train: { lr: number; batchSize: number } }).train;
       const loop = new TrainingLoop({
         ...common, phase: 'teacher', model: teacherTraining.model, pairs: [], headAverage: false, stages: [teacherTraining.stage],
-        weights: { ...weights, hardLabel: 1 }, optim: { ...config.optim, lr: t.lr }, batchSize: t.batchSize,
+        optim: { ...config.optim, lr: t.lr }, batchSize: t.batchSize,
         checkpointsDir: folder.teacherCheckpointsDir, saveBest: saveHf(teacherOut), stageOffset: 0, stepOffset: 0,
       }, sink, io.stop);
       lastCheckpoint = () => loop.latestCheckpoint();
@@ -270,7 +262,7 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
     const loop = new TrainingLoop({
       ...common, phase: 'student', model: student, teacher, pairs, projection, teacherCache: cache,
       headAverage: config.losses.attentionKlHeads === 'average' && sCfg.numAttentionHeads !== teacherCk.config.numAttentionHeads,
-      stages, weights, optim: config.optim, batchSize: config.optim.batchSize, checkpointsDir: folder.checkpointsDir,
+      stages, optim: config.optim, batchSize: config.optim.batchSize, checkpointsDir: folder.checkpointsDir,
       saveBest: saveHf(folder.bestDir), sample, stageOffset: offset, stepOffset: teacherSteps,
     }, sink, io.stop);
     lastCheckpoint = () => loop.latestCheckpoint();
@@ -381,12 +373,19 @@ function applyDropout(c: BertConfig, dropout: number | undefined): BertConfig {
   return dropout === undefined ? c : { ...c, hiddenDropoutProb: dropout, attentionProbsDropoutProb: dropout };
 }
 
+/** The configured loss weights, as the plan takes them (0 = off). */
+export function lossWeights(config: ResolvedConfig): LossWeights {
+  const l = config.losses;
+  return { attentionKl: l.attentionKl, clsCosine: l.clsCosine, softLabel: l.softLabel.weight, hardLabel: l.hardLabel, temperature: l.softLabel.temperature };
+}
+
+/** The run's stages, each with the losses it trains and their weights: what the trainer runs. */
 export function planFor(config: ResolvedConfig, pairs: LayerPair[]): Stage[] {
-  if (config.algorithm === 'custom') return planCustomStages(config.stages.custom ?? [], pairs);
+  const weights = lossWeights(config);
+  if (config.algorithm === 'custom') return planCustomStages(config.stages.custom ?? [], pairs, weights);
   return planStages(config.algorithm, {
     pairs,
-    internal: { attentionKl: config.losses.attentionKl > 0, clsCosine: config.losses.clsCosine > 0 },
-    hardLabels: config.losses.hardLabel > 0,
+    weights,
     epochsPerLayer: config.stages.epochsPerLayer,
     internalAllEpochs: config.stages.internalAllEpochs,
     classificationEpochs: config.stages.classificationEpochs,
