@@ -14,7 +14,7 @@ const TWO_OF_FOUR = resolveMapping('every-other', 2, 4);
 const INTERNAL: StageLosses = { attentionKl: 1, clsCosine: 1 };
 const NONE: StageLosses = {};
 /** The paper's defaults, with gold labels on (the baselines and custom stages may name them). */
-const WEIGHTS: LossWeights = { attentionKl: 1, clsCosine: 1, softLabel: 1, hardLabel: 1, temperature: 1 };
+const WEIGHTS: LossWeights = { attentionKl: 1, clsCosine: 1, softLabel: 1, hardLabel: 1, hiddenMse: 0, embeddingMse: 0, valueRelation: 0, temperature: 1 };
 const noHard = (w: Partial<LossWeights> = {}): LossWeights => ({ ...WEIGHTS, hardLabel: 0, ...w });
 const planCustomStages = (specs: CustomStageSpec[], pairs: LayerPair[], weights: LossWeights = WEIGHTS): Stage[] => planCustom(specs, pairs, weights);
 
@@ -125,7 +125,7 @@ test('internal stages carry only the enabled internal losses; explicit sparse ma
 
 test('planStages errors: internal algorithms need an internal loss and pairs; counts are checked', () => {
   for (const algorithm of ['internal-all', 'pid', 'sid'] as const) {
-    assertUserError(() => planStages(algorithm, options(SIX_OF_TWELVE, { weights: noHard({ attentionKl: 0, clsCosine: 0 }) })), 'losses', /both internal losses are off/);
+    assertUserError(() => planStages(algorithm, options(SIX_OF_TWELVE, { weights: noHard({ attentionKl: 0, clsCosine: 0 }) })), 'losses', /every per-layer internal loss is off/);
     assertUserError(() => planStages(algorithm, options([])), 'mapping', /at least one mapped layer pair/);
   }
   assertUserError(() => planStages('pid', options(TWO_OF_FOUR, { epochsPerLayer: 0 })), 'stages.epochsPerLayer', /whole number ≥ 1, got 0/);
