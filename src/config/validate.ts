@@ -875,6 +875,12 @@ class SemanticChecker {
       }
     }
 
+    const full = (['hidden-mse', 'embedding-mse', 'value-relation'] as const).filter((l) => this.planUses(l, algorithm, losses));
+    if (full.length > 0 && this.val<boolean>(['teacherCache', 'enabled'], DEFAULTS.teacherCache.enabled) === true) {
+      this.warn(['teacherCache', 'enabled'], `the teacher cache holds [CLS] vectors and attention maps only, so stages that train ${list(full)} run the teacher every step`,
+        'keep it for the other stages, or turn it off');
+    }
+
     const t = draft.teacherShape;
     const s = draft.studentShape;
     if (!t || !s) return;
