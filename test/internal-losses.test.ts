@@ -172,7 +172,9 @@ function registerChecks(backend: 'wasm' | 'cpu'): void {
     tf.dispose([mask, teacher]);
   });
 
-  test('matches the PyTorch reference, values within 1e-5 and gradients within 1e-4 (relative)', () => {
+  // Measured on the 2-core machine (wasm and cpu): values within 2.2e-7 relative, gradients within
+  // 2.1e-7 of their largest entry; the bounds leave an order of magnitude for other kernels.
+  test('matches the PyTorch reference, values within 2e-6 and gradients within 1e-5 (relative)', () => {
     const cases = referenceCases();
     assert.equal(cases.length, 4);
     for (const c of cases) {
@@ -185,7 +187,7 @@ function registerChecks(backend: 'wasm' | 'cpu'): void {
         : valueRelation(teacher as tf.Tensor4D, s as tf.Tensor4D, mask);
       const student = t(c.student);
       const got = tf.tidy(() => value(loss(student, weight, bias)));
-      assert.ok(Math.abs(got - c.expected) <= 1e-5 * Math.abs(c.expected) + 1e-7, `${c.name}: ${got} vs torch ${c.expected}`);
+      assert.ok(Math.abs(got - c.expected) <= 2e-6 * Math.abs(c.expected) + 1e-7, `${c.name}: ${got} vs torch ${c.expected}`);
       const grads = tf.tidy(() => (weight && bias
         ? tf.grads((s, w, b) => loss(s, w, b))([student, weight, bias])
         : [tf.grad((s) => loss(s))(student)]).map((x) => x.dataSync().slice()));
@@ -193,7 +195,7 @@ function registerChecks(backend: 'wasm' | 'cpu'): void {
       assert.equal(grads.length, expectedGrads.length);
       grads.forEach((gr, i) => {
         const err = relMaxError(gr, expectedGrads[i].data);
-        assert.ok(err <= 1e-4, `${c.name}: gradient ${i} differs from torch by ${err.toExponential(2)} (relative to its largest entry)`);
+        assert.ok(err <= 1e-5, `${c.name}: gradient ${i} differs from torch by ${err.toExponential(2)} (relative to its largest entry)`);
       });
       tf.dispose([mask, teacher, student, ...(weight ? [weight] : []), ...(bias ? [bias] : [])]);
     }
