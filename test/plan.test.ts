@@ -123,6 +123,14 @@ test('internal stages carry only the enabled internal losses; explicit sparse ma
   assert.deepEqual(plan[0].losses, { clsCosine: 0.5 });
 });
 
+test('classificationEpochs 0 skips the classification stage of internal algorithms (then no output loss is needed)', () => {
+  assert.deepEqual(planStages('pid', options(TWO_OF_FOUR, { classificationEpochs: 0, weights: noHard({ softLabel: 0 }) })), [
+    internal(0, 'layer 1', [P(1, 2)]),
+    internal(1, 'layer 2', [P(2, 4)]),
+  ]);
+  assertUserError(() => planStages('soft', options(TWO_OF_FOUR, { classificationEpochs: 0 })), 'stages.classificationEpochs', /got 0/);
+});
+
 test('planStages errors: internal algorithms need an internal loss and pairs; counts are checked', () => {
   for (const algorithm of ['internal-all', 'pid', 'sid'] as const) {
     assertUserError(() => planStages(algorithm, options(SIX_OF_TWELVE, { weights: noHard({ attentionKl: 0, clsCosine: 0 }) })), 'losses', /every per-layer internal loss is off/);

@@ -66,3 +66,15 @@ test('the trainer trains what the plan says: sid with softLabel.weight 0 steps o
     assert.ok(Math.abs(s.loss - 0.5 * s.terms[0].value) < 1e-6);
   }
 });
+
+test('classificationEpochs 0 on an internal algorithm trains the internal stages only, and the run still exports', async () => {
+  const file = writeConfig(work, 'pid-internal-only', {
+    task: customSst2Task(work, 16, 8), teacher: { checkpoint: 'teacher' }, student: { layers: 2 }, mapping: 'every-other', algorithm: 'pid',
+    stages: { classificationEpochs: 0 }, optim: { lr: 5e-4, batchSize: 8, seed: 5 }, backend: 'wasm', runsDir: 'runs',
+  });
+  const outcome = await startRun(file, { stop: { requested: null } });
+  assert.equal(outcome.status, 'finished', String(outcome.error));
+  const ev = events(outcome.runDir);
+  assert.deepEqual(eventsOf(ev, 'run-started')[0].plan.stages.map((s) => s.kind), ['internal', 'internal']);
+  assert.ok(fs.existsSync(path.join(outcome.runDir, 'student', 'model.safetensors')));
+});

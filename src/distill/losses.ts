@@ -234,7 +234,9 @@ function logValueRelation(values: tf.Tensor4D, keyBias: tf.Tensor): tf.Tensor4D 
  * over keys, then KL(R_T ‖ R_S) summed over non-padded keys and averaged over non-padded query
  * rows, heads and batch, exactly as attentionKl averages. `teacher` and `student` are the value
  * vectors [batch, heads, seq, d_head] (d_head may differ, the head count may not); `attentionMask`
- * is [batch, seq]. Computed from log-softmax, so no clamping is needed.
+ * is [batch, seq]. Computed from log-softmax, so no clamping is needed. Ordinary TF.js ops on
+ * purpose: the native attention-KL kernel takes probabilities and clamps the student's log, where
+ * relations of large value vectors are sharp enough for the clamp to bite.
  */
 export function valueRelation(teacher: tf.Tensor4D, student: tf.Tensor4D, attentionMask: tf.Tensor2D): tf.Scalar {
   const [batch, heads, seq] = teacher.shape;

@@ -178,7 +178,10 @@ function sortedPairs(pairs: readonly LayerPair[]): LayerPair[] {
 /** Expands one of the built-in algorithms into its stages. Bad options raise UserError. */
 export function planStages(algorithm: Algorithm, opts: PlanOptions): Stage[] {
   const patience = checkPatience(opts.patience, 'stages.patience');
-  const classificationEpochs = checkEpochs(opts.classificationEpochs, 'stages.classificationEpochs');
+  // 0 skips the classification stage of an internal algorithm (as the schema says); the
+  // baselines are nothing but that stage, so they need 1 or more.
+  const skipsClassification = opts.classificationEpochs === 0 && (algorithm === 'internal-all' || algorithm === 'pid' || algorithm === 'sid');
+  const classificationEpochs = skipsClassification ? 0 : checkEpochs(opts.classificationEpochs, 'stages.classificationEpochs');
   const w = opts.weights;
   const temperature = w.temperature;
   // The baselines name their output losses; their weights still come from the config.
@@ -238,7 +241,7 @@ export function planStages(algorithm: Algorithm, opts: PlanOptions): Stage[] {
           return internal(layersName(layers), layers.map((p) => ({ ...p })), epochs, algorithm === 'sid' || i === 0);
         });
       }
-      stages.push(classification(OUTPUT_KEYS));
+      if (!skipsClassification) stages.push(classification(OUTPUT_KEYS));
       break;
     }
     default:
