@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resumeRun, startRun } from '../src/train/run';
 import { loadCheckpoint } from '../src/model/checkpoint';
-import { readSafetensorsFile } from '../src/model/safetensors';
+import { readSafetensorsFile, toFloat32 } from '../src/model/safetensors';
 import { HIDDEN_PROJECTION_BIAS, HIDDEN_PROJECTION_WEIGHT, listCheckpoints } from '../src/train/checkpoint-store';
 import { TrainerEvent } from '../src/protocol/events';
 import { customSst2Task, events, eventsOf, malformedEventLines, stepSignature, stopWhen, tmpDir, writeConfig, writeTinyTeacher } from './helpers/train-fixtures';
@@ -97,6 +97,12 @@ test('sid with hidden-mse, embedding-mse and value-relation: terms, scheduled we
   const st = readSafetensorsFile(path.join(cks[0], 'model.safetensors'));
   assert.deepEqual(st.entries.get(HIDDEN_PROJECTION_WEIGHT)?.shape, [16, 32]);
   assert.deepEqual(st.entries.get(HIDDEN_PROJECTION_BIAS)?.shape, [32]);
+  // …and it trains: the first checkpoint's differs from the last's.
+  const lastSt = readSafetensorsFile(path.join(cks[cks.length - 1], 'model.safetensors'));
+  const w0 = st.entries.get(HIDDEN_PROJECTION_WEIGHT);
+  const w1 = lastSt.entries.get(HIDDEN_PROJECTION_WEIGHT);
+  assert.ok(w0 && w1 && cks.length > 1);
+  assert.notDeepEqual([...toFloat32(w0, cks[0])], [...toFloat32(w1, cks[cks.length - 1])]);
   const student = loadCheckpoint(path.join(outcome.runDir, 'student'));
   assert.equal(student.config.hiddenSize, 16);
   assert.ok(![...student.tensors.keys()].some((k) => k.startsWith('distill.')));
