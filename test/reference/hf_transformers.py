@@ -6,6 +6,8 @@ stdin: a JSON list of requests; stdout: a JSON list of answers, in order.
       -> {"logits"?: [[...]], "hidden_states": [layer][batch][seq][hidden],
           "attentions": [layer][batch][head][q][k], "newly_initialized": [...]}
      from `CLASS.from_pretrained(D, attn_implementation="eager")` (eager: attentions returned).
+  {"op": "onnx", "file": F, "input_ids": ..., "attention_mask": ..., "token_type_ids": ...}
+      -> {"logits": ...} from Python ONNX Runtime, after onnx.checker.check_model(full_check=True).
   {"op": "tokenize", "dir": D | null, "vocab": V | null, "lowercase": bool,
    "rows": [[a, b | null], ...], "max_length": N | null}
       -> {"input_ids": [...], "token_type_ids": [...]} from BertTokenizerFast: from_pretrained(D),
@@ -70,9 +72,20 @@ def tokenize(req):
     return {"input_ids": ids, "token_type_ids": types, "class": type(tok).__name__, "transformers": transformers.__version__}
 
 
+def onnx_run(req):
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+
+    onnx.checker.check_model(onnx.load(req["file"]), full_check=True)
+    sess = ort.InferenceSession(req["file"], providers=["CPUExecutionProvider"])
+    feeds = {k: np.array(req[k], dtype=np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
+    return {"logits": sess.run(["logits"], feeds)[0].tolist(), "onnxruntime": ort.__version__}
+
+
 def main():
     reqs = json.load(sys.stdin)
-    ops = {"forward": forward, "tokenize": tokenize}
+    ops = {"forward": forward, "tokenize": tokenize, "onnx": onnx_run}
     json.dump([ops[r["op"]](r) for r in reqs], sys.stdout)
 
 
