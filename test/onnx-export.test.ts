@@ -12,7 +12,12 @@ import * as path from 'node:path';
 import { startRun } from '../src/train/run';
 import { exportStudent } from '../src/train/export';
 import { initBackend } from '../src/model/backend';
-import { compareLogits, loadOnnxRuntime } from '../src/export/onnx-verify';
+import { compareLogits, loadOnnxRuntime, onnxLogits } from '../src/export/onnx-verify';
+import { assertFitsOneFile, buildBertOnnx } from '../src/export/onnx-graph';
+import { BertModel } from '../src/model/bert';
+import { BERT_BASE_DEFAULTS, BertConfig } from '../src/model/config';
+import { toBertInputs, disposeInputs } from '../src/model/inputs';
+import { UserError } from '../src/util/errors';
 import { decodeModel, encodeModel, floatTensor } from '../src/export/onnx-proto';
 import { customSst2Task, runCli, tmpDir, writeConfig, writeTinyTeacher } from './helpers/train-fixtures';
 import { PYTHON, pythonHas, pythonMissing } from './helpers/python';
@@ -174,4 +179,54 @@ test('export --format with an unknown value is a user error that names the forma
   const r = runCli(['export', runDir, '--format', 'tflite']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--format: unknown format "tflite"\n {2}fix: use one of hf, onnx, both/);
+});
+
+test('the graph computes BertModel\'s logits for other architectures: regression head, 3 heads, eps 1e-5, 3 layers, 5 classes', async (t) => {
+  const ort = await loadOnnxRuntime();
+  if (!ort.ok) return t.skip(`${ort.reason}`);
+  await initBackend('wasm');
+  const base: BertConfig = { ...BERT_BASE_DEFAULTS, vocabSize: 50, hiddenSize: 24, numAttentionHeads: 3, intermediateSize: 40, maxPositionEmbeddings: 20, numHiddenLayers: 3, layerNormEps: 1e-5, initializerRange: 0.3 };
+  const configs: BertConfig[] = [
+    { ...base, numLabels: 1, problemType: 'regression', labels: ['LABEL_0'] },
+    { ...base, numHiddenLayers: 1, numLabels: 5, labels: ['a', 'b', 'c', 'd', 'e'], typeVocabSize: 3 },
+  ];
+  for (const [k, config] of configs.entries()) {
+    const model = BertModel.randomInit(config, 11 + k);
+    try {
+      const size = 3;
+      const seqLen = 20;
+      const batch = { size, seqLen, inputIds: new Int32Array(size * seqLen), tokenTypeIds: new Int32Array(size * seqLen), attentionMask: new Int32Array(size * seqLen) };
+      for (let b = 0; b < size; b++) {
+        for (let i = 0; i < seqLen - 6 * b; i++) {
+          batch.inputIds[b * seqLen + i] = (7 * i + 3 * b + 1) % config.vocabSize;
+          batch.tokenTypeIds[b * seqLen + i] = i % config.typeVocabSize;
+          batch.attentionMask[b * seqLen + i] = 1;
+        }
+      }
+      const inputs = toBertInputs(batch);
+      const out = model.forward(inputs, { training: false, keep: { hiddenStates: [], attentions: [] } });
+      const want = out.logits.dataSync() as Float32Array;
+      disposeInputs(inputs);
+      const got = await onnxLogits(ort.ort, encodeModel(buildBertOnnx(config, model.toNamedTensors())), batch);
+      const cmp = compareLogits(want, got);
+      assert.equal(got.length, size * config.numLabels);
+      assert.ok(cmp.ok, `${config.problemType}: ${cmp.maxAbsDiff}`);
+      t.diagnostic(`${config.numHiddenLayers} layers, ${config.numLabels} outputs: max |logit diff| ${cmp.maxAbsDiff}`);
+      out.logits.dispose();
+      out.pooled.dispose();
+    } finally {
+      model.dispose();
+    }
+  }
+});
+
+test('a model without a classifier or over 2 GiB is refused with the fix', () => {
+  const config: BertConfig = { ...BERT_BASE_DEFAULTS, vocabSize: 10, hiddenSize: 8, numAttentionHeads: 2, intermediateSize: 8, maxPositionEmbeddings: 8, numHiddenLayers: 1 };
+  const model = BertModel.randomInit(config, 1);
+  const tensors = model.toNamedTensors();
+  model.dispose();
+  tensors.delete('classifier.weight');
+  assert.throws(() => buildBertOnnx(config, tensors), (e: unknown) => e instanceof UserError && /no tensor "classifier\.weight"/.test(e.message) && /classification head/.test(e.fix ?? ''));
+  assert.throws(() => assertFitsOneFile(2 ** 31), (e: unknown) => e instanceof UserError && /limited to 2 GiB/.test(e.message) && /--format hf/.test(e.fix ?? ''));
+  assert.doesNotThrow(() => assertFitsOneFile(2 ** 30));
 });

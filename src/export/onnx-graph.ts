@@ -59,6 +59,19 @@ function transposed(t: NamedTensor): Float32Array {
   return out;
 }
 
+/**
+ * Protobuf's 2 GiB message limit (with room for the graph itself): a bigger student would need
+ * ONNX's external-data layout, which this export does not write.
+ */
+export function assertFitsOneFile(initializerBytes: number): void {
+  if (initializerBytes > MAX_ONNX_BYTES - (64 << 20)) {
+    throw new UserError(`the student's weights take ${(initializerBytes / 2 ** 30).toFixed(2)} GiB; a single-file ONNX model is limited to 2 GiB`, {
+      where: 'model.onnx',
+      fix: 'export the Hugging Face folder (--format hf) and convert it with a tool that writes ONNX external data',
+    });
+  }
+}
+
 export interface OnnxGraphOptions {
   /** Free text stored as the model's doc_string (e.g. where the weights came from). */
   docString?: string;
@@ -149,13 +162,7 @@ export function buildBertOnnx(config: BertConfig, tensors: NamedTensors, opts: O
   const pooled = g.node('Tanh', [linear(cls, 'bert.pooler.dense')], [], 'pooled');
   linear(pooled, 'classifier', ONNX_OUTPUT);
 
-  // Protobuf's 2 GiB message limit; leave room for the graph itself.
-  if (g.initializerBytes > MAX_ONNX_BYTES - (64 << 20)) {
-    throw new UserError(`the student's weights take ${(g.initializerBytes / 2 ** 30).toFixed(2)} GiB; a single-file ONNX model is limited to 2 GiB`, {
-      where: 'model.onnx',
-      fix: 'export the Hugging Face folder (--format hf) and convert it with a tool that writes ONNX external data',
-    });
-  }
+  assertFitsOneFile(g.initializerBytes);
 
   const dyn: Array<number | string> = ['batch', 'sequence'];
   return {
