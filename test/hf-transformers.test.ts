@@ -9,7 +9,7 @@
 //   as it has no task head) exports (--format both) to a folder
 //   from_pretrained loads with inspect's logits, and to a model.onnx that Python ONNX Runtime runs
 //   with the same logits.
-import { test, before } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -78,6 +78,10 @@ let work: string;
 before(async () => {
   work = tmpDir('distillery-hf-');
   await initBackend('wasm');
+});
+
+after(() => {
+  if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
 /** inspect's logits for INPUTS against from_pretrained's, and the folder loads with nothing missing. */

@@ -4,7 +4,7 @@
 // against transformers' BertForSequenceClassification loaded from the HF files of the same export.
 // A tampered weight must fail the export with the difference; without onnxruntime-node the file is
 // written unchecked and the output says so.
-import { test, before } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -41,6 +41,10 @@ before(async () => {
   const outcome = await startRun(file, { stop: { requested: null } });
   assert.equal(outcome.status, 'finished', String(outcome.error));
   runDir = outcome.runDir;
+});
+
+after(() => {
+  if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
 interface ExportJson {
