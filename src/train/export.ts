@@ -43,7 +43,7 @@ export interface ExportResult {
   dir: string;
   source: string;
   format: ExportFormat;
-  /** Largest |logit difference| between the model before export and the re-read HF folder. */
+  /** Largest |logit difference| between the model before export and the re-read HF folder (0 for format onnx, which writes no HF weights; see onnx.maxLogitDiff). */
   maxLogitDiff: number;
   parameters: number;
   onnx?: OnnxExportResult;
