@@ -5,7 +5,9 @@
 // TF.js packages stay external (the wasm backend loads its binaries from node_modules, tfjs-node
 // its native addon), with one exception: tfjs-core's gradient registrations exist only as ES
 // modules, so they are bundled. TF.js keeps its kernel and gradient registries in one global, so
-// the bundled registrations serve the external tfjs-core.
+// the bundled registrations serve the external tfjs-core. onnxruntime-node (optional, native, used
+// only to check an ONNX export) stays external too and is required at run time when present;
+// protobufjs, which writes the ONNX file, is plain JavaScript and is bundled.
 import { build } from 'esbuild';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -30,7 +32,7 @@ const node = {
   target: 'node20',
   format: 'cjs',
   sourcemap: true,
-  external: ['@tensorflow/*', 'vscode'],
+  external: ['@tensorflow/*', 'vscode', 'onnxruntime-node'],
   plugins: [bundleGradients],
   // jsonc-parser's CommonJS build is UMD with dynamic requires esbuild cannot follow; its ES build bundles cleanly.
   mainFields: ['module', 'main'],

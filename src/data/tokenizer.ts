@@ -1,7 +1,8 @@
 /**
  * BERT WordPiece tokenizer, token-for-token the same as Hugging Face's slow `BertTokenizer.tokenize`
- * (special-token splitting, per-character lower-casing, BasicTokenizer, WordpieceTokenizer), so a
- * teacher fine-tuned in Python sees the same ids here.
+ * (special-token splitting, per-character lower-casing, BasicTokenizer, WordpieceTokenizer), and
+ * id-for-id the same as `BertTokenizerFast` including pair truncation (test/tokenizer-hf-parity),
+ * so a teacher fine-tuned in Python sees the same ids here.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -242,9 +243,9 @@ export class WordPieceTokenizer {
   }
 
   /**
-   * `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`, token types 0 then 1. With `maxLength`, truncates
-   * like HF's 'longest_first': one token at a time from the end of the longer segment (b on ties)
-   * until the total including special tokens fits.
+   * `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`, token types 0 then 1 (an empty `textB` is still a
+   * pair, as in tokenizers and in transformers' batched calls). With `maxLength`, truncates like
+   * BertTokenizerFast's 'longest_first' (Rust tokenizers' truncate_encodings).
    */
   encode(textA: string, textB?: string, maxLength?: number): Encoding {
     let a = this.tokenize(textA);
@@ -261,12 +262,7 @@ export class WordPieceTokenizer {
       if (!b) {
         if (a.length > budget) a = a.slice(0, budget);
       } else if (a.length + b.length > budget) {
-        let lenA = a.length;
-        let lenB = b.length;
-        for (let excess = lenA + lenB - budget; excess > 0; excess--) {
-          if (lenA > lenB) lenA--;
-          else lenB--;
-        }
+        const [lenA, lenB] = longestFirstLengths(a.length, b.length, budget);
         a = a.slice(0, lenA);
         b = b.slice(0, lenB);
       }
@@ -373,6 +369,24 @@ export class WordPieceTokenizer {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/**
+ * The kept lengths of a pair that is `budget` tokens too long together, as tokenizers' LongestFirst
+ * computes them: if the shorter fits in half the budget, the longer is cut to the rest; otherwise
+ * each gets half, and an odd budget's extra token goes to the longer one (to b on a tie). (The old
+ * slow BertTokenizer removed one token at a time and gave an odd extra token to a instead.)
+ */
+export function longestFirstLengths(lenA: number, lenB: number, budget: number): [number, number] {
+  if (lenA + lenB <= budget) return [lenA, lenB];
+  const swap = lenA > lenB;
+  let n1 = swap ? lenB : lenA; // the shorter
+  let n2 = n1 > budget ? n1 : Math.max(n1, budget - n1);
+  if (n1 + n2 > budget) {
+    n1 = Math.floor(budget / 2);
+    n2 = n1 + (budget % 2);
+  }
+  return swap ? [n2, n1] : [n1, n2];
+}
 
 function resolveOptions(opts: Partial<TokenizerOptions>, source: string): TokenizerOptions {
   const o: TokenizerOptions = { ...DEFAULT_OPTIONS, ...definedOnly(opts) };

@@ -320,12 +320,28 @@ async function evaluate(svc: Services, arg: unknown): Promise<void> {
   }
 }
 
+type ExportFormat = 'hf' | 'onnx' | 'both';
+
+const EXPORT_FORMAT_ITEMS: ReadonlyArray<vscode.QuickPickItem & { format: ExportFormat }> = [
+  { format: 'hf', label: 'Hugging Face folder', description: 'student/', detail: 'config.json, model.safetensors, vocab.txt: BertForSequenceClassification.from_pretrained loads it' },
+  { format: 'onnx', label: 'ONNX', description: 'student-onnx/', detail: 'model.onnx (opset 17) with config.json and the tokenizer files, for ONNX Runtime' },
+  { format: 'both', label: 'Both', description: 'student/', detail: 'the Hugging Face folder with model.onnx beside it' },
+];
+
+interface ExportJson {
+  dir?: string;
+  onnx?: { file: string; verified: boolean; maxLogitDiff?: number; note?: string };
+}
+
 async function exportStudent(svc: Services, arg: unknown): Promise<void> {
   if (!(await requireTrust('export a student'))) return;
   const runDir = argPath(arg, 'runDir') ?? (await pickRun(svc, 'Export the student of which run?', (s) => !!s.bestDir || s.checkpoints.length > 0));
   if (!runDir) return;
+  const picked = await vscode.window.showQuickPick(EXPORT_FORMAT_ITEMS, { placeHolder: 'Export the student in which format?' });
+  if (!picked) return;
   const settings = readSettings();
-  const r = await runJob(svc, `Exporting the student of ${path.basename(runDir)}…`, ['export', runDir, '--json', ...(settings.backend ? ['--backend', settings.backend] : [])], cwdFor(runDir));
+  const args = ['export', runDir, '--format', picked.format, '--json', ...(settings.backend ? ['--backend', settings.backend] : [])];
+  const r = await runJob(svc, `Exporting the student of ${path.basename(runDir)}…`, args, cwdFor(runDir));
   if (!r) return;
   svc.manager.scheduleRefresh(runDir, 0);
   if (!r.ok) {
@@ -333,14 +349,21 @@ async function exportStudent(svc: Services, arg: unknown): Promise<void> {
     if (choice) svc.log.show(true);
     return;
   }
-  let dir = path.join(runDir, 'student');
+  let dir = path.join(runDir, picked.format === 'onnx' ? 'student-onnx' : 'student');
+  let res: ExportJson = {};
   try {
-    const res = JSON.parse(r.stdout) as { dir?: string; maxLogitDiff?: number };
+    res = JSON.parse(r.stdout) as ExportJson;
     if (res.dir) dir = res.dir;
   } catch {
     // The folder is the default one.
   }
-  const choice = await vscode.window.showInformationMessage(`Distillery: exported the student to ${dir} (Hugging Face layout).`, 'Reveal');
+  const what = picked.format === 'hf' ? 'Hugging Face layout' : picked.format === 'onnx' ? 'ONNX' : 'Hugging Face layout and ONNX';
+  // The bundled trainer does not ship onnxruntime-node (native, large): then model.onnx is unchecked.
+  const check = !res.onnx ? '' : res.onnx.verified
+    ? ` ONNX Runtime matches the trained model (max logit difference ${res.onnx.maxLogitDiff?.toExponential(1)}).`
+    : ` model.onnx was not checked: ${res.onnx.note ?? 'ONNX Runtime is not available'} (or set distillery.cliPath to a checkout that has it).`;
+  const show = res.onnx && !res.onnx.verified ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+  const choice = await show(`Distillery: exported the student to ${dir} (${what}).${check}`, 'Reveal');
   if (choice) await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(dir));
 }
 

@@ -1,6 +1,7 @@
 /**
- * `distillery export`: writes a run's best student in the Hugging Face layout and proves the
- * export by reading it back and comparing logits with the model it came from.
+ * `distillery export`: writes a run's best student in the Hugging Face layout and/or as ONNX, and
+ * proves each export by reading it back (the HF folder with TF.js, model.onnx with ONNX Runtime)
+ * and comparing logits with the model it came from.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -15,13 +16,46 @@ import { ResolvedConfig } from '../config/types';
 import { BertConfig } from '../model/config';
 import { studentConfig } from '../distill/student-init';
 import { DISTILL_ONLY_TENSORS, listCheckpoints, loadTrainingCheckpoint } from './checkpoint-store';
+import { NamedTensors } from '../model/named-tensors';
+import { writeDirAtomic, writeFileAtomic } from '../util/atomic-fs';
+import { buildBertOnnx, ONNX_OPSET } from '../export/onnx-graph';
+import { encodeModel } from '../export/onnx-proto';
+import { compareLogits, loadOnnxRuntime, onnxLogits, ORT_PACKAGE } from '../export/onnx-verify';
+
+export type ExportFormat = 'hf' | 'onnx' | 'both';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['hf', 'onnx', 'both'];
+
+export interface OnnxExportResult {
+  file: string;
+  bytes: number;
+  opset: number;
+  /** false when onnxruntime-node is not installed: the file was written unchecked. */
+  verified: boolean;
+  /** Largest |logit difference| between ONNX Runtime and TF.js on the probe batch (when verified). */
+  maxLogitDiff?: number;
+  tolerance?: number;
+  onnxRuntime?: string;
+  /** Why it was not verified. */
+  note?: string;
+}
 
 export interface ExportResult {
   dir: string;
   source: string;
-  /** Largest |logit difference| between the model before export and the exported one. */
+  format: ExportFormat;
+  /** Largest |logit difference| between the model before export and the re-read HF folder (0 for format onnx, which writes no HF weights; see onnx.maxLogitDiff). */
   maxLogitDiff: number;
   parameters: number;
+  onnx?: OnnxExportResult;
+}
+
+export interface ExportOptions {
+  out?: string;
+  format?: ExportFormat;
+  /** Test hook: changes the weights that go into model.onnx (to prove a bad export is caught). */
+  tamperOnnxWeights?: (tensors: NamedTensors) => void;
+  /** Test hook: the package to load ONNX Runtime from (default onnxruntime-node). */
+  onnxRuntimePackage?: string;
 }
 
 /** A fixed probe batch: random token ids with some padding, deterministic. */
@@ -55,9 +89,14 @@ function logitsOf(model: BertModel, batch: ReturnType<typeof probeBatch>): Float
   return data;
 }
 
-export async function exportStudent(runDir: string, opts: { out?: string } = {}): Promise<ExportResult> {
+export async function exportStudent(runDir: string, opts: ExportOptions = {}): Promise<ExportResult> {
+  const format = opts.format ?? 'hf';
+  if (!EXPORT_FORMATS.includes(format)) {
+    throw new UserError(`unknown export format ${JSON.stringify(format)}`, { where: '--format', fix: `use one of ${EXPORT_FORMATS.join(', ')}` });
+  }
   const folder = RunFolder.open(runDir);
-  const out = path.resolve(opts.out ?? folder.studentDir);
+  // An ONNX-only export gets its own folder, so that it never replaces an HF export in student/.
+  const out = path.resolve(opts.out ?? (format === 'onnx' ? `${folder.studentDir}-onnx` : folder.studentDir));
   let source: string;
   let model: BertModel;
   let vocabFile: string | undefined;
@@ -99,23 +138,87 @@ export async function exportStudent(runDir: string, opts: { out?: string } = {})
   try {
     const probe = probeBatch(model.config.vocabSize, model.config.maxPositionEmbeddings);
     const before = logitsOf(model, probe);
-    if (path.resolve(source) !== out) {
-      saveCheckpoint(out, model.config, model.toNamedTensors(), { vocabFile, tokenizerConfig: { doLowerCase } });
-    }
-    const back = loadCheckpoint(out);
-    const reread = BertModel.fromNamedTensors(back.config, back.tensors, { trainable: false, source: out });
+    // The ONNX model is built and checked before anything is written, so a bad one never lands.
+    let onnx: { bytes: Uint8Array; result: Omit<OnnxExportResult, 'file'> } | undefined;
+    if (format !== 'hf') onnx = await buildAndVerifyOnnx(model, probe, before, source, opts);
+    const writeHf = format !== 'onnx';
     let maxLogitDiff = 0;
-    try {
-      const after = logitsOf(reread, probe);
-      for (let i = 0; i < before.length; i++) maxLogitDiff = Math.max(maxLogitDiff, Math.abs(before[i] - after[i]));
-    } finally {
-      reread.dispose();
+    if (writeHf) {
+      if (path.resolve(source) !== out) {
+        saveCheckpoint(out, model.config, model.toNamedTensors(), { vocabFile, tokenizerConfig: { doLowerCase } });
+      }
+      maxLogitDiff = rereadDiff(out, probe, before);
+      if (!(maxLogitDiff <= 1e-6)) {
+        throw new Error(`export check failed: logits of ${out} differ from the trained model by ${maxLogitDiff}`);
+      }
     }
-    if (!(maxLogitDiff <= 1e-6)) {
-      throw new Error(`export check failed: logits of ${out} differ from the trained model by ${maxLogitDiff}`);
+    let onnxResult: OnnxExportResult | undefined;
+    if (onnx) {
+      const file = path.join(out, ONNX_FILE);
+      if (writeHf) writeFileAtomic(file, onnx.bytes);
+      else writeOnnxFolder(out, model, onnx.bytes, { vocabFile, doLowerCase });
+      onnxResult = { file, ...onnx.result };
     }
-    return { dir: out, source, maxLogitDiff, parameters: model.parameterCounts().total };
+    return { dir: out, source, format, maxLogitDiff, parameters: model.parameterCounts().total, ...(onnxResult ? { onnx: onnxResult } : {}) };
   } finally {
     model.dispose();
+  }
+}
+
+export const ONNX_FILE = 'model.onnx';
+
+/** Re-reads the written HF folder and returns its largest |logit difference| from `before`. */
+function rereadDiff(out: string, probe: ReturnType<typeof probeBatch>, before: Float32Array): number {
+  const back = loadCheckpoint(out);
+  const reread = BertModel.fromNamedTensors(back.config, back.tensors, { trainable: false, source: out });
+  try {
+    const after = logitsOf(reread, probe);
+    let diff = 0;
+    for (let i = 0; i < before.length; i++) diff = Math.max(diff, Math.abs(before[i] - after[i]));
+    return diff;
+  } finally {
+    reread.dispose();
+  }
+}
+
+async function buildAndVerifyOnnx(
+  model: BertModel, probe: ReturnType<typeof probeBatch>, before: Float32Array, source: string, opts: ExportOptions,
+): Promise<{ bytes: Uint8Array; result: Omit<OnnxExportResult, 'file'> }> {
+  const tensors = model.toNamedTensors();
+  opts.tamperOnnxWeights?.(tensors);
+  const bytes = encodeModel(buildBertOnnx(model.config, tensors, { docString: `Distillery student exported from ${source}` }));
+  const base = { bytes: bytes.length, opset: ONNX_OPSET };
+  const loaded = await loadOnnxRuntime(opts.onnxRuntimePackage);
+  if (!loaded.ok) {
+    return {
+      bytes,
+      result: { ...base, verified: false, note: `${loaded.reason}: model.onnx was written but not run; install it (npm install ${ORT_PACKAGE}) to have the export check it` },
+    };
+  }
+  const cmp = compareLogits(before, await onnxLogits(loaded.ort, bytes, probe));
+  if (!cmp.ok) {
+    throw new Error(`ONNX export check failed: ONNX Runtime's logits differ from the trained model's by up to ${cmp.maxAbsDiff} ` +
+      `(tolerance ${cmp.tolerance.toExponential(1)}); model.onnx was not written`);
+  }
+  return { bytes, result: { ...base, verified: true, maxLogitDiff: cmp.maxAbsDiff, tolerance: cmp.tolerance, onnxRuntime: `${ORT_PACKAGE} ${loaded.version}` } };
+}
+
+/**
+ * `--format onnx`: a folder in the layout Optimum's ONNX exports use — model.onnx with config.json
+ * (labels) and the tokenizer files, without model.safetensors. The HF files are written by
+ * saveCheckpoint into a scratch folder and copied from there, so they match the HF export's.
+ */
+function writeOnnxFolder(out: string, model: BertModel, bytes: Uint8Array, tok: { vocabFile?: string; doLowerCase: boolean }): void {
+  const scratch = fs.mkdtempSync(path.join(path.dirname(out), `.${path.basename(out)}.hf-`));
+  try {
+    saveCheckpoint(path.join(scratch, 'hf'), model.config, model.toNamedTensors(), { vocabFile: tok.vocabFile, tokenizerConfig: { doLowerCase: tok.doLowerCase } });
+    writeDirAtomic(out, (tmp) => {
+      for (const name of fs.readdirSync(path.join(scratch, 'hf'))) {
+        if (name !== 'model.safetensors') fs.copyFileSync(path.join(scratch, 'hf', name), path.join(tmp, name));
+      }
+      writeFileAtomic(path.join(tmp, ONNX_FILE), bytes);
+    });
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
   }
 }
