@@ -14,44 +14,15 @@ import { WordPieceTokenizer } from '../data/tokenizer';
 import { LayerPair, resolveMapping } from '../distill/mapping';
 import { studentConfig } from '../distill/student-init';
 import { layerCosts } from '../distill/layer-costs';
-import { combineCosts, compareMappings, CostMatrix, MappingComparison, mappingSnippet, monotoneMapping } from '../distill/mapping-advisor';
+import { combineCosts, compareMappings, mappingSnippet, monotoneMapping } from '../distill/mapping-advisor';
+import type { MappingAdvice } from '../distill/mapping-report';
 import { UserError } from '../util/errors';
 import { readTaskDatasets } from './task-data';
 import { buildStudent } from './run';
 
+export type { MappingAdvice };
+
 export const DEFAULT_ADVICE_SAMPLE = 64;
-
-export interface ModelSummary {
-  layers: number;
-  heads: number;
-  hiddenSize: number;
-}
-
-export interface MappingAdvice {
-  config: string;
-  teacherDir: string;
-  teacher: ModelSummary;
-  student: ModelSummary & { init: string };
-  /** Dev examples measured. */
-  examples: number;
-  /** [student − 1][teacher − 1]: mean attention KL. */
-  attentionKl: CostMatrix;
-  /** [student − 1][teacher − 1]: mean 1 − cos of the [CLS] vectors; null when the widths differ. */
-  clsCosine: CostMatrix | null;
-  /** The combined cost the mapping minimises (see combineCosts). */
-  cost: CostMatrix;
-  /** How `cost` was made, in words. */
-  costRule: string;
-  weights: { attentionKl: number; clsCosine: number };
-  headAverage: boolean;
-  proposed: Array<[number, number]>;
-  current: Array<[number, number]>;
-  comparison: MappingComparison;
-  /** `"mapping": [[1, 2], …]`. */
-  snippet: string;
-  notes: string[];
-  backend: string;
-}
 
 /** The teacher folder the run would distil from; a teacher the run trains must exist already. */
 export function readyTeacherDir(config: ResolvedConfig, configFile: string): string {

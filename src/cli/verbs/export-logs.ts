@@ -7,7 +7,7 @@ export const exportLogsVerb: Verb = {
   summary: 'write a run\'s losses, learning rate and metrics as TensorBoard event files or CSV',
   positionals: [{ name: 'runDir', description: 'a run folder (runs/<id>)' }],
   flags: [
-    { name: 'format', type: 'string', value: 'tensorboard|csv', description: 'tensorboard: an events.out.tfevents.* file; csv: one tidy scalars.csv' },
+    { name: 'format', type: 'string', value: 'FORMAT', description: 'tensorboard (an events.out.tfevents.* file) or csv (one tidy scalars.csv)' },
     { name: 'out', type: 'string', value: 'DIR', description: 'the folder to write into (default runs/<id>/logs)' },
     JSON_FLAG,
   ],
