@@ -18,6 +18,7 @@ import { createEvent, encodeEvent, TrainerEvent, TrainerEventBody } from '../src
 import { main } from '../src/cli/main';
 import { PYTHON, pythonHas, pythonMissing } from './helpers/python';
 import { REPO_ROOT } from './helpers/paths';
+import { ensureCliBuilt, expectUserError, runCli } from './helpers/run-cli';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distillery-export-logs-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -230,4 +231,15 @@ test('bad RUN_DIR, no events, unknown or missing --format: a message naming the 
   const outFile = await cli(['export-logs', dir, '--format', 'csv', '--out', path.join(tmp, 'a-file')]);
   assert.equal(outFile.code, 2);
   assert.match(outFile.stderr, /--out .*a-file: is a file, not a folder/);
+});
+
+test('the real command (bin/distillery.js): a CSV export, and a user error as the CLI prints them', () => {
+  ensureCliBuilt();
+  const dir = fixtureRun('bundle');
+  const ok = runCli(['export-logs', dir, '--format', 'csv', '--out', path.join(tmp, 'bundle-out')]);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /^wrote \d+ points of \d+ series over \d+ steps to .*scalars\.csv\n$/);
+  assert.ok(fs.existsSync(path.join(tmp, 'bundle-out', 'scalars.csv')));
+  const stderr = expectUserError(runCli(['export-logs', dir, '--format', 'json']), 'export-logs');
+  assert.match(stderr, /--format: unknown format "json"/);
 });
