@@ -12,6 +12,15 @@ import { main } from '../src/cli/main';
 import { isUserError } from '../src/util/errors';
 import { customSst2Task, tmpDir, writeConfig, writeSmallVocab, writeTinyTeacher } from './helpers/train-fixtures';
 import * as fs from 'node:fs';
+import { initBackend } from '../src/model/backend';
+import { BertModel } from '../src/model/bert';
+import { loadCheckpoint } from '../src/model/checkpoint';
+import { WordPieceTokenizer } from '../src/data/tokenizer';
+import { initStudentFromTeacher, studentConfig } from '../src/distill/student-init';
+import { layerCosts } from '../src/distill/layer-costs';
+import { evaluate } from '../src/train/evaluate';
+import { readTaskDatasets } from '../src/train/task-data';
+import { loadConfigFile } from '../src/config/validate';
 
 const work = tmpDir('distillery-advise-');
 after(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -113,4 +122,34 @@ test('a teacher the run would train first, and a bad --sample: user errors with 
   const missing = await cli(['advise-mapping', path.join(work, 'nope.distill.json')]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /nope\.distill\.json: config file not found/);
+});
+
+test('each matrix entry equals the per-layer value of the trainer\'s own dev evaluation for that pair', async () => {
+  const teacherDir = path.join(work, 'teacher');
+  await initBackend('wasm');
+  const info = readTaskDatasets(loadConfigFile(config('evaluate', {})).task);
+  const ck = loadCheckpoint(teacherDir, { numLabels: 2 });
+  const sCfg = studentConfig(ck.config, { layers: 2 });
+  const pairs = [{ student: 1, teacher: 3 }, { student: 2, teacher: 4 }];
+  const teacher = BertModel.fromNamedTensors(ck.config, ck.tensors, { trainable: false });
+  const student = BertModel.fromNamedTensors(sCfg, initStudentFromTeacher(ck.tensors, ck.config, sCfg, pairs));
+  const tokenizer = WordPieceTokenizer.fromModelDir(teacherDir);
+  const examples = info.dev.examples.slice(0, 10);
+  const encodings = examples.map((e) => tokenizer.encode(e.textA, e.textB, 32));
+  try {
+    const costs = await layerCosts(teacher, student, encodings, { batchSize: 4, padId: tokenizer.padId, headAverage: false, withCosine: true });
+    const split = { dataset: { ...info.dev, examples }, encodings, labels: examples.map((e) => e.label) };
+    // Every (student, teacher) pair, as if each were the mapping.
+    for (let s = 1; s <= 2; s++) {
+      for (let t = 1; t <= 4; t++) {
+        const ev = await evaluate({ student, teacher, pairs: [{ student: s, teacher: t }], headAverage: false }, info.info, split, 4, tokenizer.padId);
+        const [l] = ev.perLayer;
+        assert.ok(Math.abs(l.attentionKl - costs.attentionKl[s - 1][t - 1]) <= 1e-6 * Math.max(1, l.attentionKl), `KL s${s}/t${t}: ${l.attentionKl} vs ${costs.attentionKl[s - 1][t - 1]}`);
+        assert.ok(Math.abs(l.clsCosine - costs.clsCosine![s - 1][t - 1]) <= 1e-6, `cos s${s}/t${t}: ${l.clsCosine} vs ${costs.clsCosine![s - 1][t - 1]}`);
+      }
+    }
+  } finally {
+    teacher.dispose();
+    student.dispose();
+  }
 });
