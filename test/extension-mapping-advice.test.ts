@@ -113,7 +113,7 @@ class CodeAction {
   constructor(readonly title: string, readonly kind: unknown) {}
 }
 
-test('after an advice, the config editor offers it as a Quick Fix on "mapping" (and only there)', async () => {
+test('after an advice, the config editor offers it as a Quick Fix on "mapping" (only there, and only while the depths match)', async () => {
   const fake = fakeVscode();
   Object.assign(fake.module, { Position, Range, WorkspaceEdit, CodeAction, CodeActionKind: { QuickFix: 'quickfix' } });
   const restore = installFakeVscode(fake.module);
@@ -134,6 +134,9 @@ test('after an advice, the config editor offers it as a Quick Fix on "mapping" (
     const applied = CONFIG.slice(0, edit.range.start.offset) + edit.text + CONFIG.slice(edit.range.end.offset);
     assert.match(applied, /"mapping": \[\[1, 3\], \[2, 7\], \[3, 12\]\], \/\/ student k ↔ teacher 4k/);
     assert.deepEqual(await ask(at('"student"')), [], 'not offered away from "mapping"');
+    // Advice measured for a 4-layer student does not fit this 3-layer config.
+    adviceStore.set(FILE, advice({ student: { layers: 4, heads: 12, hiddenSize: 768, init: 'teacher-layers' } }));
+    assert.deepEqual(await ask(at('"uniform"')), [], 'stale advice is not offered');
     adviceStore.delete(FILE);
   } finally {
     restore();

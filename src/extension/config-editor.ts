@@ -118,7 +118,9 @@ export class ConfigCodeActions implements vscode.CodeActionProvider {
     }
     // After "Advise Layer Mapping" on this file: its proposal, wherever the cursor is on "mapping".
     const advice = adviceStore.get(doc.fileName);
-    const span = advice ? v.mappingSpan(text) : undefined;
+    // Stale once the config's depths changed: the pairs were measured for other models.
+    const fits = advice && advice.student.layers === ctx.studentLayers && advice.teacher.layers === ctx.teacherLayers;
+    const span = fits ? v.mappingSpan(text) : undefined;
     if (advice && span) {
       const sr = toRange(doc, span.offset, span.length);
       if (sr.intersection(range) || sr.contains(range.start)) {
