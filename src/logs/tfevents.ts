@@ -90,7 +90,7 @@ class ProtoWriter {
 }
 
 /** One `Event` message, serialized. */
-export function encodeEvent(e: TfEvent): Uint8Array {
+export function encodeTfEvent(e: TfEvent): Uint8Array {
   const w = new ProtoWriter();
   w.double(1, e.wallTime);
   // int64 step: negative steps would need ten-byte two's complement; the trainer's are >= 0.
@@ -126,8 +126,8 @@ export function frameRecord(data: Uint8Array): Uint8Array {
 
 /** A whole event file: the file_version record, then the events in the order given. */
 export function encodeEventFile(events: readonly TfEvent[], firstWallTime: number): Uint8Array {
-  const records = [frameRecord(encodeEvent({ wallTime: firstWallTime, step: 0, fileVersion: FILE_VERSION }))];
-  for (const e of events) records.push(frameRecord(encodeEvent(e)));
+  const records = [frameRecord(encodeTfEvent({ wallTime: firstWallTime, step: 0, fileVersion: FILE_VERSION }))];
+  for (const e of events) records.push(frameRecord(encodeTfEvent(e)));
   const out = new Uint8Array(records.reduce((n, r) => n + r.length, 0));
   let at = 0;
   for (const r of records) {

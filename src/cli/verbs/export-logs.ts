@@ -13,7 +13,7 @@ export const exportLogsVerb: Verb = {
   ],
   details: [
     'Tags: train/loss, train/<loss>[/layer<k>], lr, train/grad-norm, <split>/<metric>, <split>/attention-kl/layer<k>, …',
-    `CSV: ${CSV_FILE} has the columns step,wall_time,tag,value (one row per point; pivot on tag for one column per series).`,
+    `CSV: ${CSV_FILE} has the columns step,wall_time,tag,value (wall_time in seconds since 1970, as in TensorBoard; one row per point: pivot on tag for one column per series).`,
     'Examples:',
     '  distillery export-logs runs/my-run --format tensorboard && tensorboard --logdir runs',
     '  distillery export-logs runs/my-run --format csv --out reports/my-run',
