@@ -16,10 +16,12 @@ import { demoVerb } from './verbs/demo';
 import { sweepVerb } from './verbs/sweep';
 import { reportVerb } from './verbs/report';
 import { benchVerb } from './verbs/bench';
+import { exportLogsVerb } from './verbs/export-logs';
+import { adviseMappingVerb } from './verbs/advise-mapping';
 
 export const VERSION = '0.1.0';
 
-export const VERBS: Verb[] = [demoVerb, trainVerb, resumeVerb, exportVerb, validateVerb, evalVerb, inspectVerb, tokenizeVerb, sweepVerb, reportVerb, benchVerb];
+export const VERBS: Verb[] = [demoVerb, trainVerb, resumeVerb, exportVerb, validateVerb, evalVerb, inspectVerb, tokenizeVerb, sweepVerb, reportVerb, benchVerb, exportLogsVerb, adviseMappingVerb];
 
 function usage(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length));

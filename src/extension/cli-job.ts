@@ -73,7 +73,7 @@ export function runCliJob(o: CliJobOptions): Promise<CliJobResult> {
 /** The CLI's own error line ("distillery eval: …"), else the last stderr line. */
 export function cliErrorMessage(r: Pick<CliJobResult, 'stderrTail' | 'code' | 'signal' | 'spawnError'>): string {
   if (r.spawnError) return `the trainer could not start: ${r.spawnError}`;
-  const idx = r.stderrTail.findIndex((l) => /^distillery \w+: /.test(l));
+  const idx = r.stderrTail.findIndex((l) => /^distillery [\w-]+: /.test(l));
   if (idx >= 0) {
     // A UserError prints its message, then "  fix: …" on the next line.
     const next = r.stderrTail[idx + 1];

@@ -16,6 +16,9 @@ import { requireTrust } from './trust';
 import { newExperiment } from './new-experiment';
 import { CommandId } from './command-ids';
 import { loadValidator } from './load-validator';
+import { adviceMessage, adviceStore, parseAdvice } from './mapping-advice';
+import { renderAdvice } from '../distill/mapping-report';
+import { isConfigDocument, toWorkspaceEdit } from './config-editor';
 
 export interface Services {
   context: vscode.ExtensionContext;
@@ -401,6 +404,48 @@ async function runDemo(svc: Services): Promise<void> {
   }
 }
 
+/**
+ * Runs `advise-mapping --json` on a config, shows the heatmaps beside it, and offers the proposal
+ * as an edit (also kept as a Quick Fix on the config's "mapping").
+ */
+async function adviseMapping(svc: Services, arg: unknown): Promise<void> {
+  if (!(await requireTrust('measure a config\'s layers'))) return;
+  const active = vscode.window.activeTextEditor?.document;
+  const file = argPath(arg) ?? (active && isConfigDocument(active) ? active.fileName : await pickConfig(svc));
+  if (!file) return;
+  const open = vscode.workspace.textDocuments.find((d) => d.fileName === file);
+  if (open?.isDirty) await open.save();
+  const settings = readSettings(vscode.Uri.file(file));
+  const args = ['advise-mapping', file, '--json', ...(settings.backend ? ['--backend', settings.backend] : [])];
+  const r = await runJob(svc, `Measuring every student–teacher layer pair of ${path.basename(file)}…`, args, cwdFor(file));
+  if (!r) return;
+  if (!r.ok) {
+    const choice = await vscode.window.showErrorMessage(`Distillery: the mapping advice failed: ${r.message}`, 'Open Config', 'Show Log');
+    if (choice === 'Show Log') svc.log.show(true);
+    if (choice === 'Open Config') await vscode.window.showTextDocument(vscode.Uri.file(file));
+    return;
+  }
+  const advice = parseAdvice(r.stdout);
+  if (!advice) {
+    void vscode.window.showWarningMessage('Distillery: advise-mapping finished but printed no advice; see the log.', 'Show Log').then((c) => c && svc.log.show(true));
+    return;
+  }
+  adviceStore.set(file, advice);
+  const report = renderAdvice(advice);
+  svc.log.info(`advise-mapping ${file}:\n${report}`);
+  const reportDoc = await vscode.workspace.openTextDocument({ content: report, language: 'plaintext' });
+  await vscode.window.showTextDocument(reportDoc, { viewColumn: vscode.ViewColumn.Beside, preview: true, preserveFocus: true });
+  if (advice.comparison.same) {
+    void vscode.window.showInformationMessage(`Distillery: ${adviceMessage(advice)}`);
+    return;
+  }
+  const apply = 'Apply to Config';
+  if ((await vscode.window.showInformationMessage(`Distillery: ${adviceMessage(advice)}`, apply)) !== apply) return;
+  const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
+  const [fix] = (await loadValidator()).advisedMappingFix(doc.getText(), advice.proposed);
+  if (fix) await vscode.workspace.applyEdit(toWorkspaceEdit(doc, fix.edits));
+  await vscode.window.showTextDocument(doc);
+}
 
 export function registerCommands(svc: Services, refreshRuns: () => Promise<void>): vscode.Disposable[] {
   const reg = (id: CommandId, fn: (...args: unknown[]) => unknown): vscode.Disposable =>
@@ -428,5 +473,6 @@ export function registerCommands(svc: Services, refreshRuns: () => Promise<void>
     reg('distillery.runDemo', () => runDemo(svc)),
     reg('distillery.refreshRuns', () => refreshRuns()),
     reg('distillery.refreshConfigs', () => svc.configs.refresh()),
+    reg('distillery.adviseMapping', (arg) => adviseMapping(svc, arg)),
   ];
 }

@@ -8,6 +8,8 @@ import * as vscode from 'vscode';
 import type { ConfigProblem } from '../config/parse';
 import type { RunManager } from './run-manager';
 import { loadValidator } from './load-validator';
+import { adviceStore } from './mapping-advice';
+import type { QuickFix, TextEditData } from './quick-fixes';
 
 export const CONFIG_SELECTOR: vscode.DocumentSelector = [
   { scheme: 'file', pattern: '**/*.distill.json' },
@@ -112,18 +114,35 @@ export class ConfigCodeActions implements vscode.CodeActionProvider {
       const pr = toRange(doc, p.range.offset, p.range.length);
       if (!pr.intersection(range) && !pr.contains(range.start)) continue;
       const related = context.diagnostics.filter((d) => d.range.intersection(pr));
-      for (const f of v.quickFixesFor(text, p, ctx)) {
-        const action = new vscode.CodeAction(f.title, vscode.CodeActionKind.QuickFix);
-        const edit = new vscode.WorkspaceEdit();
-        for (const e of f.edits) edit.replace(doc.uri, new vscode.Range(doc.positionAt(e.offset), doc.positionAt(e.offset + e.length)), e.newText);
-        action.edit = edit;
-        action.isPreferred = f.preferred;
-        if (related.length) action.diagnostics = related;
-        out.push(action);
+      for (const f of v.quickFixesFor(text, p, ctx)) out.push(toCodeAction(doc, f, related));
+    }
+    // After "Advise Layer Mapping" on this file: its proposal, wherever the cursor is on "mapping".
+    const advice = adviceStore.get(doc.fileName);
+    // Stale once the config's depths changed: the pairs were measured for other models.
+    const fits = advice && advice.student.layers === ctx.studentLayers && advice.teacher.layers === ctx.teacherLayers;
+    const span = fits ? v.mappingSpan(text) : undefined;
+    if (advice && span) {
+      const sr = toRange(doc, span.offset, span.length);
+      if (sr.intersection(range) || sr.contains(range.start)) {
+        for (const f of v.advisedMappingFix(text, advice.proposed)) out.push(toCodeAction(doc, f, []));
       }
     }
     return out;
   }
+}
+
+function toCodeAction(doc: vscode.TextDocument, f: QuickFix, related: vscode.Diagnostic[]): vscode.CodeAction {
+  const action = new vscode.CodeAction(f.title, vscode.CodeActionKind.QuickFix);
+  action.edit = toWorkspaceEdit(doc, f.edits);
+  action.isPreferred = f.preferred;
+  if (related.length) action.diagnostics = related;
+  return action;
+}
+
+export function toWorkspaceEdit(doc: vscode.TextDocument, edits: readonly TextEditData[]): vscode.WorkspaceEdit {
+  const edit = new vscode.WorkspaceEdit();
+  for (const e of edits) edit.replace(doc.uri, new vscode.Range(doc.positionAt(e.offset), doc.positionAt(e.offset + e.length)), e.newText);
+  return edit;
 }
 
 /** "▶ Start run" at the top of a config; "■ Stop" and "Dashboard" while one of its runs is going. */

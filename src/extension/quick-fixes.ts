@@ -4,7 +4,7 @@
  * whether the squiggle came from the JSON language service (schema) or from our own provider.
  * Edits come from jsonc-parser's `modify`, which keeps comments and the file's indentation.
  */
-import { applyEdits, findNodeAtLocation, FormattingOptions, modify, parseTree } from 'jsonc-parser';
+import { applyEdits, findNodeAtLocation, FormattingOptions, getNodeValue, modify, parseTree } from 'jsonc-parser';
 import type { ConfigProblem, JsonPath } from '../config/parse';
 
 export interface TextEditData {
@@ -115,6 +115,28 @@ export function quickFixesFor(text: string, problem: ConfigProblem, ctx: FixCont
     return fix(`Remove ${problem.pathText}`, setValue(text, path, undefined), true);
   }
   return [];
+}
+
+/** The span of the top-level "mapping" property, key to value; undefined when the config has none. */
+export function mappingSpan(text: string): { offset: number; length: number } | undefined {
+  const root = parseTree(text);
+  const value = root ? findNodeAtLocation(root, ['mapping']) : undefined;
+  const prop = value?.parent?.type === 'property' ? value.parent : undefined;
+  return prop ? { offset: prop.offset, length: prop.length } : undefined;
+}
+
+/**
+ * Sets "mapping" to the pairs `distillery advise-mapping` proposed. An existing value is replaced
+ * by the pairs on one line, as configs write them ([[1, 2], [2, 4]]); a missing one is added.
+ * None when the config already has exactly these pairs.
+ */
+export function advisedMappingFix(text: string, pairs: ReadonlyArray<readonly [number, number]>): QuickFix[] {
+  const title = `Apply the advised mapping [${pairs.map(([s, t]) => `[${s}, ${t}]`).join(', ')}]`;
+  const root = parseTree(text);
+  const node = root ? findNodeAtLocation(root, ['mapping']) : undefined;
+  if (!node) return fix(title, setValue(text, ['mapping'], pairs.map(([s, t]) => [s, t])), true);
+  if (JSON.stringify(getNodeValue(node)) === JSON.stringify(pairs)) return [];
+  return fix(title, [{ offset: node.offset, length: node.length, newText: `[${pairs.map(([s, t]) => `[${s}, ${t}]`).join(', ')}]` }], true);
 }
 
 /** Applies edits to a text (for tests and previews). */

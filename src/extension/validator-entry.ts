@@ -4,5 +4,5 @@
  * own file (dist/validator-entry.js) to keep dist/extension.js small.
  */
 export { validateForEditor, diagnosticMessage, toDiagnostics, DIAGNOSTIC_SOURCE } from './config-diagnostics';
-export { quickFixesFor } from './quick-fixes';
+export { quickFixesFor, advisedMappingFix, mappingSpan } from './quick-fixes';
 export { outlineConfig } from './config-outline';

@@ -412,7 +412,7 @@ export function planFor(config: ResolvedConfig, pairs: LayerPair[]): Stage[] {
   });
 }
 
-function buildStudent(config: ResolvedConfig, sCfg: BertConfig, teacherTensors: Map<string, { shape: number[]; data: Float32Array }>, teacherCfg: BertConfig, pairs: LayerPair[], resume: TrainingCheckpoint | undefined): BertModel {
+export function buildStudent(config: ResolvedConfig, sCfg: BertConfig, teacherTensors: Map<string, { shape: number[]; data: Float32Array }>, teacherCfg: BertConfig, pairs: LayerPair[], resume: TrainingCheckpoint | undefined): BertModel {
   if (resume && resume.state.phase === 'student') {
     return BertModel.fromNamedTensors(sCfg, resume.weights, { source: path.join(resume.dir, 'model.safetensors') });
   }
