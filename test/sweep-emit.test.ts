@@ -62,6 +62,9 @@ test('slurm: a job array over the cells, K at once, each task running run-cell.s
   assert.match(cells, /^#SBATCH --mem=16G$/m);
   assert.match(cells, /^#SBATCH --time=01:30:00$/m);
   assert.match(cells, /^#SBATCH --cpus-per-task=4$/m);
+  // A requeued task appends to its log instead of truncating the first attempt's.
+  assert.match(cells, /^#SBATCH --requeue$/m);
+  assert.match(cells, /^#SBATCH --open-mode=append$/m);
   assert.match(cells, /^export DISTILLERY=\$\{DISTILLERY:-'node \/opt\/distillery\/bin\/distillery\.js'\}$/m);
   assert.match(cells, /^exec sh \S+\/run-cell\.sh cells\.tsv "\$SLURM_ARRAY_TASK_ID"$/m);
   // #SBATCH lines must come before the first command, or Slurm ignores them.
