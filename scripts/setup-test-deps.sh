@@ -3,7 +3,8 @@
 # .venv/ (scripts/setup-python.sh: PyTorch CPU, transformers, tokenizers, ONNX Runtime, from PyPI
 # and the on-disk torch build) and, from Debian's repositories, Chromium (the dashboard webview is
 # rendered in it headless, driven by playwright-core; fonts-liberation gives its screenshots real
-# fonts).
+# fonts). The Kubernetes JSON schemas for the emitted manifests go into .cache/k8s-schema/
+# (scripts/fetch-k8s-schema.sh).
 set -euo pipefail
 
 need=()
@@ -18,3 +19,4 @@ bash "$(dirname "$0")/install-debian-packages.sh" setup-test-deps ${need[@]+"${n
 bash "$(dirname "$0")/setup-python.sh"
 echo "setup-test-deps: $(chromium --version 2>/dev/null || echo 'chromium missing') ready" >&2
 node "$(dirname "$0")/../native/build.mjs" --optional
+bash "$(dirname "$0")/fetch-k8s-schema.sh"
