@@ -164,7 +164,7 @@ test('a manifest broken on purpose fails the schema check, naming the field', { 
   assert.match(problems[0]?.errors[0] ?? '', /no schema for batch\/v1 CronJob/);
 });
 
-test('the claim is ReadWriteMany and named like the Jobs\' volume', { skip }, () => {
+test('the claim is ReadWriteMany and named like the Jobs\' volume', () => {
   const { files } = emitted(true, { concurrency: 2, pvc: 'team-nfs' });
   const docs = (f: string) => parseAllDocuments(fs.readFileSync(f, 'utf8')).map((d) => d.toJS() as Record<string, unknown> | null).filter((x): x is Record<string, unknown> => x !== null);
   const [claim] = docs(files.find((f) => f.endsWith('workspace-pvc.yaml'))!) as Array<{ metadata: { name: string }; spec: { accessModes: string[] } }>;

@@ -9,7 +9,8 @@
  *     config but for checkpoint.everySteps);
  *   - one cell diverges (optim.lr 1e12, which validation accepts): its task FAILS with the
  *     trainer's message in the task's log, the others finish, and `report` lists it as failed;
- *   - the states squeue and scontrol report are those docs/sweeps.md describes.
+ *   - the states squeue and scontrol report are those docs/sweeps.md describes;
+ *   - a teacher that fails leaves its cells PENDING (DependencyNeverSatisfied), none of them run.
  * Without a cluster the tests skip, naming the reason; with CI=true a missing cluster fails them.
  */
 import { after, before, test } from 'node:test';
@@ -212,9 +213,14 @@ before(async () => {
   finalStates = queue([teachersJob, cellsJob]);
 });
 
+/** Jobs and folders of the later tests, cleaned up at the end. */
+const extraJobs: string[] = [];
+const made: string[] = [];
+
 after(() => {
-  if (teachersJob || cellsJob) sh('scancel', [teachersJob, cellsJob].filter(Boolean));
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  const jobs = [teachersJob, cellsJob, ...extraJobs].filter(Boolean);
+  if (jobs.length) sh('scancel', jobs);
+  for (const d of [dir, ...made].filter(Boolean)) fs.rmSync(d, { recursive: true, force: true });
 });
 
 test('the teacher array runs first and the cells array waits on it (afterok)', { skip, timeout: 300_000 }, () => {
@@ -305,4 +311,32 @@ test('a diverging cell fails its task with the trainer\'s message; report aggreg
   for (const row of r.results.rows.filter((x) => !x.teacher && x.label !== 'diverges')) assert.equal(row.values[0]?.n, 1, row.label);
   assert.match(r.markdown, /`diverges`: failed \(the soft-label loss became non-finite at step \d+\)/);
   assert.match(r.markdown, /5 cells \(4 student, 1 shared teacher\)[^\n]*4 finished, 1 failed/);
+});
+
+test('a failed teacher leaves the cells PENDING (DependencyNeverSatisfied) instead of running them', { skip, timeout: 120_000 }, async () => {
+  requireCluster();
+  const { dir: d, file } = sweepFixture();
+  made.push(d);
+  // The teacher diverges (as the diverging cell does); one cell depends on it.
+  const sweep = JSON.parse(fs.readFileSync(file, 'utf8')) as { name: string; base: { teacher: { train: { lr: number } } }; grid: unknown };
+  sweep.name = 'slurm-ci-bad-teacher';
+  sweep.base.teacher.train.lr = 1e12;
+  sweep.grid = { algorithms: ['soft'] };
+  fs.writeFileSync(file, JSON.stringify(sweep));
+  const o = path.join(d, 'sweep');
+  const cli = io();
+  assert.equal(await main(['sweep', file, '--out', o, '--emit', 'slurm', '--cpus', '1', '--mem', '1G', '--cli', `${process.execPath} ${CLI}`], cli.io), 0, cli.text().stderr);
+  const submit = spawnSync('sh', [path.join(o, 'slurm', 'submit.sh')], { env: ENV, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(submit.status, 0, submit.stderr);
+  const t = /^teachers: job (\d+)$/m.exec(submit.stdout)?.[1] ?? '';
+  const c = /^cells: job (\d+)$/m.exec(submit.stdout)?.[1] ?? '';
+  extraJobs.push(t, c);
+  const states = await waitFor('the teacher to fail', () => {
+    const q = queue([t, c]);
+    return q.get(`${t}_0`)?.state === 'FAILED' && q.get(`${c}_0`)?.reason === 'DependencyNeverSatisfied' ? q : undefined;
+  }, 90_000, 500);
+  assert.deepEqual(states.get(`${c}_0`), { state: 'PENDING', reason: 'DependencyNeverSatisfied' });
+  assert.match(fs.readFileSync(path.join(o, 'logs', `slurm-${t}_0.out`), 'utf8'), /run failed: .*non-finite/);
+  assert.equal(fs.existsSync(path.join(o, 'runs')) && fs.readdirSync(path.join(o, 'runs')).some((n) => n.startsWith('soft-')), false, 'no cell ran');
+  sh('scancel', [c]);
 });
