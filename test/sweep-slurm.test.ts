@@ -21,6 +21,7 @@ import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { generateDemoTask } from '../src/data/demo-task';
 import { readManifest } from '../src/sweep/sweep-folder';
+import { applySqueue, readSweepView, squeueArgs } from '../src/extension/sweep-groups';
 import { buildReport } from '../src/sweep/report';
 import { main } from '../src/cli/main';
 import type { TrainerEvent } from '../src/protocol/events';
@@ -265,6 +266,20 @@ test('every cell but the diverging one finishes; squeue and scontrol show the st
     const info = JSON.parse(fs.readFileSync(path.join(runDirOf(cell), 'run.json'), 'utf8')) as { status: string };
     assert.equal(info.status, 'finished', cell);
   }
+
+  // What the VS Code Runs view asks squeue, and how it reads the real answer.
+  const view = readSweepView(out)!;
+  const args = squeueArgs(view)!;
+  const answer = sh('squeue', args);
+  assert.equal(answer.code, 0, answer.err);
+  const seen = applySqueue(view, answer.out).tasks;
+  assert.deepEqual(Object.fromEntries([...seen].map(([id, t]) => [id, `${t.task} ${t.state}${t.reason ? ` ${t.reason}` : ''}`])), {
+    teacher: `${teachersJob}_0 COMPLETED`,
+    soft: `${cellsJob}_${index.get('soft')} COMPLETED`,
+    pid: `${cellsJob}_${index.get(VICTIM)} COMPLETED`,
+    'pid-twin': `${cellsJob}_${index.get(TWIN)} COMPLETED`,
+    diverges: `${cellsJob}_${index.get(DIVERGES)} FAILED NonZeroExitCode`,
+  });
 });
 
 test('a requeued cell resumes from its checkpoint and ends with the losses of an uninterrupted run', { skip, timeout: 60_000 }, () => {
