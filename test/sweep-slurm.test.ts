@@ -10,6 +10,7 @@
  *   - one cell diverges (optim.lr 1e12, which validation accepts): its task FAILS with the
  *     trainer's message in the task's log, the others finish, and `report` lists it as failed;
  *   - the states squeue and scontrol report are those docs/sweeps.md describes;
+ *   - submitting again skips the finished cells and leaves the failed one alone;
  *   - a teacher that fails leaves its cells PENDING (DependencyNeverSatisfied), none of them run.
  * Without a cluster the tests skip, naming the reason; with CI=true a missing cluster fails them.
  */
@@ -326,6 +327,27 @@ test('a diverging cell fails its task with the trainer\'s message; report aggreg
   for (const row of r.results.rows.filter((x) => !x.teacher && x.label !== 'diverges')) assert.equal(row.values[0]?.n, 1, row.label);
   assert.match(r.markdown, /`diverges`: failed \(the soft-label loss became non-finite at step \d+\)/);
   assert.match(r.markdown, /5 cells \(4 student, 1 shared teacher\)[^\n]*4 finished, 1 failed/);
+});
+
+test('submitting the sweep again skips the finished cells and leaves the failed one alone', { skip, timeout: 120_000 }, async () => {
+  requireCluster();
+  const runsBefore = fs.readdirSync(path.join(out, 'runs')).sort();
+  const eventsBefore = events(runDirOf(DIVERGES)).length;
+  const submit = spawnSync('sh', [path.join(out, 'slurm', 'submit.sh')], { env: ENV, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(submit.status, 0, submit.stderr);
+  const t = /^teachers: job (\d+)$/m.exec(submit.stdout)?.[1] ?? '';
+  const c = /^cells: job (\d+)$/m.exec(submit.stdout)?.[1] ?? '';
+  extraJobs.push(t, c);
+  await waitFor('the resubmitted tasks to end', () => (sh('squeue', ['-h', '-j', `${t},${c}`, '-o', '%i']).out.trim() === '' ? true : undefined), 90_000, 500);
+  const q = queue([t, c]);
+  assert.equal(q.get(`${t}_0`)?.state, 'COMPLETED');
+  for (const [cell, i] of index) assert.equal(q.get(`${c}_${i}`)?.state, cell === DIVERGES ? 'FAILED' : 'COMPLETED', cell);
+  assert.deepEqual(fs.readdirSync(path.join(out, 'runs')).sort(), runsBefore, 'no new run folders');
+  assert.equal(events(runDirOf(DIVERGES)).length, eventsBefore, 'the failed run was not resumed');
+  const log = (cell: string) => fs.readFileSync(path.join(out, 'logs', `slurm-${c}_${index.get(cell)}.out`), 'utf8');
+  assert.match(log('soft'), /cell soft: already finished/);
+  assert.match(log(DIVERGES), /cell diverges: its run failed .*DISTILLERY_RETRY_FAILED=1/);
+  assert.deepEqual(fs.readFileSync(path.join(out, 'slurm', 'jobs.tsv'), 'utf8').trim().split('\n').map((l) => l.split('\t')[1]), [teachersJob, cellsJob, t, c]);
 });
 
 test('a failed teacher leaves the cells PENDING (DependencyNeverSatisfied) instead of running them', { skip, timeout: 120_000 }, async () => {

@@ -147,6 +147,12 @@ if [ -n "$RUN_DIR" ]; then
   if grep -q '"status": "finished"' "$RUN_DIR/run.json"; then
     echo "cell $CELL_ID: already finished ($RUN_DIR)" >&2; exit 0
   fi
+  # A failed run (a NaN loss, a bad file) would fail the same way again: left alone, as a local
+  # \`distillery sweep\` does without --retry-failed. DISTILLERY_RETRY_FAILED=1 resumes it.
+  if grep -q '"status": "failed"' "$RUN_DIR/run.json" && [ "\${DISTILLERY_RETRY_FAILED:-}" != 1 ]; then
+    echo "cell $CELL_ID: its run failed ($RUN_DIR: see the end of its events.jsonl); left alone: fix the cause, then submit with DISTILLERY_RETRY_FAILED=1 in the environment (or delete that run folder) to run it again" >&2
+    exit 1
+  fi
   # The scheduler gives this cell to one task at a time, so a run still marked "running" was
   # interrupted; mark it stopped so \`resume\` does not mistake another host's pid for a live run.
   sed 's/"status": "running"/"status": "stopped"/' "$RUN_DIR/run.json" > "$RUN_DIR/run.json.tmp" && mv "$RUN_DIR/run.json.tmp" "$RUN_DIR/run.json"
