@@ -6,11 +6,13 @@
  * number as a string, a missing required field, a field at the wrong level, an unknown kind) fail
  * the check with an error naming the place. Kubernetes' published schema has no enums (e.g. any
  * string passes as completionMode): test/sweep-emit.test.ts checks those values in the text.
+ * The container's command, taken from the parsed Job, is also run the way a pod runs it.
  * The schemas come from scripts/fetch-k8s-schema.sh (setup-test-deps.sh runs it) into
  * .cache/k8s-schema/; without them the tests skip, naming the reason; with CI=true they fail.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -172,4 +174,24 @@ test('the claim is ReadWriteMany and named like the Jobs\' volume', () => {
   assert.deepEqual(claim.spec.accessModes, ['ReadWriteMany']);
   const jobs = docs(files.find((f) => f.endsWith('sweep-jobs.yaml'))!) as Array<{ spec: { template: { spec: { volumes: Array<{ persistentVolumeClaim: { claimName: string } }> } } } }>;
   for (const j of jobs) assert.equal(j.spec.template.spec.volumes[0].persistentVolumeClaim.claimName, 'team-nfs');
+});
+
+test('the container command, run as Kubernetes runs it (sh in workingDir, JOB_COMPLETION_INDEX set), starts the cell of that index', () => {
+  const plan = planSweep(project(true));
+  writeCellFiles(plan);
+  writeManifest(plan.dir, manifestFor(plan, undefined));
+  const jobsFile = emitCluster(plan, { target: 'k8s', concurrency: 2, mount: '/workspace' }).files.find((f) => f.endsWith('sweep-jobs.yaml'))!;
+  const [, cellsJob] = parseAllDocuments(fs.readFileSync(jobsFile, 'utf8')).map((d) => d.toJS() as { spec: { template: { spec: { containers: Array<{ command: string[]; workingDir: string }> } } } } | null | undefined).filter((x) => x != null);
+  const [container] = cellsJob!.spec.template.spec.containers;
+  // The volume holds the workspace (here: the project folder) at the mount path.
+  const workspace = path.dirname(path.dirname(plan.dir));
+  const cwd = path.join(workspace, path.relative('/workspace', container.workingDir));
+  assert.equal(cwd, plan.dir);
+  fs.mkdirSync(path.join(plan.dir, 'teachers', 'teacher'), { recursive: true });
+  fs.writeFileSync(path.join(plan.dir, 'teachers', 'teacher', 'READY'), 'now\n');
+  const [cmd, ...args] = container.command;
+  const r = spawnSync(cmd, args, { cwd, env: { ...process.env, JOB_COMPLETION_INDEX: '3', DISTILLERY: 'echo CLI', HOSTNAME: 'k-cells-3-abcde' }, encoding: 'utf8', timeout: 20_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), `CLI train ${plan.cells[3].configFile} --no-events`);
+  assert.match(fs.readFileSync(path.join(plan.dir, 'tasks', plan.cells[3].id), 'utf8'), /^\S+\t\S+\t\d{4}-\d\d-\d\dT/);
 });
