@@ -19,7 +19,16 @@ export SLURM_CONF="$CONF"
 SOCKET="$DIR/munge/munge.socket"
 say() { echo "setup-slurm: $*" >&2; }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A pid file names a live daemon of ours: the process exists and is that program (a stale file
+# after a reboot may name an unrelated process). /proc works without root, unlike kill -0.
+pid_alive() {
+  local file=$1 pid
+  [ -f "$file" ] || return 1
+  pid=$(cat "$file")
+  [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$(basename "$file" .pid)" ] || return 1
+  # An exited daemon can linger as a zombie until its parent reaps it: that one is gone.
+  [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" != Z ]
+}
 
 node_state() { sinfo -h -N -o '%t' 2>/dev/null | head -n1; }
 
@@ -126,10 +135,10 @@ stop_pid() {
   local name=$1 file="$DIR/$1.pid" pid i
   [ -f "$file" ] || return 0
   pid=$(cat "$file")
-  if kill -0 "$pid" 2>/dev/null; then
+  if pid_alive "$file"; then
     $SUDO kill -TERM "$pid"
-    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    if kill -0 "$pid" 2>/dev/null; then say "$name ($pid) ignored SIGTERM; killing it"; $SUDO kill -KILL "$pid" || true; fi
+    for i in $(seq 1 50); do pid_alive "$file" || break; sleep 0.2; done
+    if pid_alive "$file"; then say "$name ($pid) ignored SIGTERM; killing it"; $SUDO kill -KILL "$pid" || true; fi
   fi
   rm -f "$file"
 }
