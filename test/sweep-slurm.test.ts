@@ -23,6 +23,8 @@ import { PassThrough } from 'node:stream';
 import { generateDemoTask } from '../src/data/demo-task';
 import { readManifest } from '../src/sweep/sweep-folder';
 import { applySqueue, readSweepView, squeueArgs } from '../src/extension/sweep-groups';
+import { groupedRunNodes } from '../src/extension/sweep-tree';
+import { RunStore } from '../src/extension/run-store';
 import { buildReport } from '../src/sweep/report';
 import { main } from '../src/cli/main';
 import type { TrainerEvent } from '../src/protocol/events';
@@ -281,6 +283,15 @@ test('every cell but the diverging one finishes; squeue and scontrol show the st
     'pid-twin': `${cellsJob}_${index.get(TWIN)} COMPLETED`,
     diverges: `${cellsJob}_${index.get(DIVERGES)} FAILED NonZeroExitCode`,
   });
+  // And the Runs tree it draws from the real run folders (read as the extension's store reads them).
+  const store = new RunStore();
+  for (const name of fs.readdirSync(path.join(out, 'runs'))) store.refresh(path.join(out, 'runs', name));
+  const [sweep] = groupedRunNodes(store.states(), [], new Map([[out, applySqueue(view, answer.out)]]));
+  assert.equal(sweep.kind, 'sweep');
+  assert.equal(sweep.description, `4/5 finished · 1 failed · Slurm job ${teachersJob}, ${cellsJob}`);
+  assert.deepEqual(sweep.children!.map((k) => `${k.label}: ${k.description?.split(' · ')[0]}`), [
+    'teacher: Slurm COMPLETED', 'soft: Slurm COMPLETED', 'pid: Slurm COMPLETED', 'pid-twin: Slurm COMPLETED', 'diverges: Slurm FAILED (NonZeroExitCode)',
+  ]);
 });
 
 test('a requeued cell resumes from its checkpoint and ends with the losses of an uninterrupted run', { skip, timeout: 60_000 }, () => {
