@@ -24,7 +24,7 @@ say() { echo "setup-slurm: $*" >&2; }
 pid_alive() {
   local file=$1 pid
   [ -f "$file" ] || return 1
-  pid=$(cat "$file")
+  pid=$(cat "$file" 2>/dev/null) || return 0
   [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$(basename "$file" .pid)" ] || return 1
   # An exited daemon can linger as a zombie until its parent reaps it: that one is gone.
   [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" != Z ]
@@ -134,7 +134,7 @@ start() {
 stop_pid() {
   local name=$1 file="$DIR/$1.pid" pid i
   [ -f "$file" ] || return 0
-  pid=$(cat "$file")
+  pid=$(cat "$file" 2>/dev/null) || return 0
   if pid_alive "$file"; then
     $SUDO kill -TERM "$pid"
     for i in $(seq 1 50); do pid_alive "$file" || break; sleep 0.2; done
