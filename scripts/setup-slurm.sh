@@ -24,7 +24,7 @@ say() { echo "setup-slurm: $*" >&2; }
 pid_alive() {
   local file=$1 pid
   [ -f "$file" ] || return 1
-  pid=$(cat "$file" 2>/dev/null) || return 0
+  pid=$(cat "$file" 2>/dev/null) || return 1
   [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$(basename "$file" .pid)" ] || return 1
   # An exited daemon can linger as a zombie until its parent reaps it: that one is gone.
   [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" != Z ]
