@@ -3,7 +3,8 @@
 # .venv/ (scripts/setup-python.sh: PyTorch CPU, transformers, tokenizers, ONNX Runtime, from PyPI
 # and the on-disk torch build) and, from Debian's repositories, Chromium (the dashboard webview is
 # rendered in it headless, driven by playwright-core; fonts-liberation gives its screenshots real
-# fonts).
+# fonts). The Kubernetes JSON schemas for the emitted manifests go into .cache/k8s-schema/
+# (scripts/fetch-k8s-schema.sh).
 set -euo pipefail
 
 need=()
@@ -27,3 +28,4 @@ node "$(dirname "$0")/../native/build.mjs" --optional
 # not stop the rest of the suite.
 bash "$(dirname "$0")/fetch-pretrained.sh" all-minilm-l6-v2 \
   || echo "setup-test-deps: could not fetch all-minilm-l6-v2; the tests that need it will skip" >&2
+bash "$(dirname "$0")/fetch-k8s-schema.sh"

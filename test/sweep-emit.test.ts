@@ -62,6 +62,9 @@ test('slurm: a job array over the cells, K at once, each task running run-cell.s
   assert.match(cells, /^#SBATCH --mem=16G$/m);
   assert.match(cells, /^#SBATCH --time=01:30:00$/m);
   assert.match(cells, /^#SBATCH --cpus-per-task=4$/m);
+  // A requeued task appends to its log instead of truncating the first attempt's.
+  assert.match(cells, /^#SBATCH --requeue$/m);
+  assert.match(cells, /^#SBATCH --open-mode=append$/m);
   assert.match(cells, /^export DISTILLERY=\$\{DISTILLERY:-'node \/opt\/distillery\/bin\/distillery\.js'\}$/m);
   assert.match(cells, /^exec sh \S+\/run-cell\.sh cells\.tsv "\$SLURM_ARRAY_TASK_ID"$/m);
   // #SBATCH lines must come before the first command, or Slurm ignores them.
@@ -139,8 +142,8 @@ test('--emit through the verb writes cells, manifest and job files, and runs not
   assert.equal(await main(['sweep', file, '--emit', 'pbs'], bad.io), 2);
 });
 
-function runCell(plan: SweepPlan, index: string, i: number): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('sh', [path.join(plan.dir, 'run-cell.sh'), index, String(i)], { env: { ...process.env, DISTILLERY: 'echo CLI' }, encoding: 'utf8', timeout: 20_000 });
+function runCell(plan: SweepPlan, index: string, i: number, env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('sh', [path.join(plan.dir, 'run-cell.sh'), index, String(i)], { env: { ...process.env, DISTILLERY: 'echo CLI', ...env }, encoding: 'utf8', timeout: 20_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -152,7 +155,7 @@ function fakeRun(plan: SweepPlan, cellId: string, status: 'finished' | 'running'
   return dir;
 }
 
-test('run-cell.sh trains a new cell, skips a finished one, resumes an interrupted one, and waits for its teacher', () => {
+test('run-cell.sh trains a new cell, skips a finished one, resumes an interrupted one, leaves a failed one, and waits for its teacher', () => {
   const plan = prepared({ algorithms: ['soft', 'pid', { name: 'soft x', algorithm: 'soft', set: { 'losses.softLabel.temperature': 2 } }] });
   emitCluster(plan, { target: 'slurm', concurrency: 2, backend: 'wasm' });
   const [soft, pid, softX] = plan.cells;
@@ -189,6 +192,15 @@ test('run-cell.sh trains a new cell, skips a finished one, resumes an interrupte
   const resumed = runCell(plan, 'cells.tsv', 1);
   assert.equal(resumed.stdout.trim(), `CLI resume ${interrupted} --no-events --backend wasm`);
   assert.equal(JSON.parse(fs.readFileSync(path.join(interrupted, 'run.json'), 'utf8')).status, 'stopped');
+
+  // Failed: left alone (the task fails, saying why and how to retry), unless DISTILLERY_RETRY_FAILED=1.
+  const failedRun = fakeRun(plan, softX.id, 'failed', '20260101-000003');
+  const leftAlone = runCell(plan, 'cells.tsv', 2);
+  assert.equal(leftAlone.code, 1);
+  assert.equal(leftAlone.stdout, '');
+  assert.match(leftAlone.stderr, /cell soft-x: its run failed .*DISTILLERY_RETRY_FAILED=1/);
+  const retried = runCell(plan, 'cells.tsv', 2, { DISTILLERY_RETRY_FAILED: '1' });
+  assert.equal(retried.stdout.trim(), `CLI resume ${failedRun} --no-events --backend wasm`);
 
   const missing = runCell(plan, 'cells.tsv', 7);
   assert.equal(missing.code, 2);

@@ -18,6 +18,8 @@ export interface TreeIcon {
 
 export type NodeKind =
   | 'run' | 'launch' | 'stage' | 'checkpoints' | 'checkpoint' | 'best' | 'student'
+  // A sweep folder's group and a cell that has no run yet (sweep-tree.ts).
+  | 'sweep' | 'cell'
   | 'config' | 'config-teacher' | 'config-student' | 'config-mapping' | 'config-pair' | 'config-problem';
 
 export interface TreeNode {

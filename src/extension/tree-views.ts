@@ -4,8 +4,11 @@
  */
 import * as path from 'node:path';
 import * as fs from 'node:fs';
+import { execFile } from 'node:child_process';
 import * as vscode from 'vscode';
-import { configNode, runChildren, runNodes, TreeNode } from './tree-model';
+import { configNode, runChildren, TreeNode } from './tree-model';
+import { Exec, SweepSchedulerCache } from './sweep-groups';
+import { groupedRunNodes } from './sweep-tree';
 import type { RunManager } from './run-manager';
 import { loadValidator } from './load-validator';
 
@@ -48,6 +51,8 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   private readonly changed = new vscode.EventEmitter<TreeNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private readonly refresher = new Debounced(() => this.changed.fire(undefined), 250);
+  /** Sweeps group their runs; on a cluster's login node squeue adds the tasks' states. */
+  private readonly sweeps = new SweepSchedulerCache(squeueExec, () => this.refresh());
 
   constructor(private readonly manager: RunManager) {}
 
@@ -62,7 +67,8 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   getChildren(n?: TreeNode): TreeNode[] {
     if (!n) {
       const pending = this.manager.pendingLaunches().map((l) => ({ id: l.id, verb: l.verb, target: l.target }));
-      return runNodes(this.manager.store.states(), pending);
+      const states = this.manager.store.states();
+      return groupedRunNodes(states, pending, this.sweeps.views(states.map((st) => st.runDir)));
     }
     if (n.kind === 'run' && n.runDir) {
       const s = this.manager.store.state(n.runDir);
@@ -73,9 +79,18 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
 
   dispose(): void {
     this.refresher.dispose();
+    this.sweeps.dispose();
     this.changed.dispose();
   }
 }
+
+/** squeue with a short timeout: undefined when it is not installed, '' when it fails (e.g. purged job ids). */
+const squeueExec: Exec = (cmd, args) => new Promise((resolve) => {
+  execFile(cmd, args, { timeout: 10_000, encoding: 'utf8' }, (err, stdout) => {
+    if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') resolve(undefined);
+    else resolve(err ? '' : stdout);
+  });
+});
 
 /** Every *.distill.json in the workspace, with its teacher, student and layer mapping. */
 export class ConfigsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vscode.Disposable {

@@ -81,6 +81,10 @@ export function emitCluster(plan: SweepPlan, o: EmitOptions): EmitResult {
 // ---- the per-task script --------------------------------------------------------------------
 
 export const RUN_CELL_SCRIPT = 'run-cell.sh';
+/** run-cell.sh writes tasks/<cell id>: "<scheduler task>\t<host>\t<start time>". */
+export const TASKS_DIR = 'tasks';
+/** submit.sh appends "<teachers|cells>\t<job id>\t<time>" for each job it submits. */
+export const SLURM_JOBS_FILE = 'jobs.tsv';
 
 function writeRunCellScript(plan: SweepPlan, o: EmitOptions): string {
   const defaultCli = o.target === 'slurm' ? slurmCli(o) : o.cli ?? K8S_CLI_DEFAULT;
@@ -107,6 +111,12 @@ CELL_ID=$(printf '%s\\n' "$LINE" | cut -f2)
 CONFIG="$SWEEP_DIR/$(printf '%s\\n' "$LINE" | cut -f3)"
 TEACHER=$(printf '%s\\n' "$LINE" | cut -f4)
 echo "cell $CELL_ID (index $INDEX) on $(hostname)" >&2
+# Which scheduler task holds this cell, for people and the VS Code extension (written atomically):
+# "<task> TAB <host> TAB <start time>"; <task> is <job>_<index> on Slurm, the pod name on Kubernetes.
+TASK="\${SLURM_ARRAY_JOB_ID:+\${SLURM_ARRAY_JOB_ID}_\${SLURM_ARRAY_TASK_ID:-}}"
+[ -n "$TASK" ] || TASK="$(hostname)"
+mkdir -p "$SWEEP_DIR/${TASKS_DIR}"
+printf '%s\\t%s\\t%s\\n' "$TASK" "$(hostname)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$SWEEP_DIR/${TASKS_DIR}/$CELL_ID.tmp.$$" && mv "$SWEEP_DIR/${TASKS_DIR}/$CELL_ID.tmp.$$" "$SWEEP_DIR/${TASKS_DIR}/$CELL_ID"
 
 # The newest run folder made from this cell's config (run folder names sort by start time).
 newest_run() {
@@ -136,6 +146,12 @@ RUN_DIR=$(newest_run "$CELL_ID")
 if [ -n "$RUN_DIR" ]; then
   if grep -q '"status": "finished"' "$RUN_DIR/run.json"; then
     echo "cell $CELL_ID: already finished ($RUN_DIR)" >&2; exit 0
+  fi
+  # A failed run (a NaN loss, a bad file) would fail the same way again: left alone, as a local
+  # \`distillery sweep\` does without --retry-failed. DISTILLERY_RETRY_FAILED=1 resumes it.
+  if grep -q '"status": "failed"' "$RUN_DIR/run.json" && [ "\${DISTILLERY_RETRY_FAILED:-}" != 1 ]; then
+    echo "cell $CELL_ID: its run failed ($RUN_DIR: see the end of its events.jsonl); left alone: fix the cause, then submit with DISTILLERY_RETRY_FAILED=1 in the environment (or delete that run folder) to run it again" >&2
+    exit 1
   fi
   # The scheduler gives this cell to one task at a time, so a run still marked "running" was
   # interrupted; mark it stopped so \`resume\` does not mistake another host's pid for a live run.
@@ -186,6 +202,9 @@ function sbatchScript(plan: SweepPlan, o: EmitOptions, cells: readonly PlannedCe
     `#SBATCH --mem=${slurmMem(o.mem)}`,
     `#SBATCH --time=${o.time ?? '04:00:00'}`,
     '#SBATCH --requeue',
+    // A requeued task (preemption, \`scontrol requeue\`) writes the same log file again: keep the
+    // first attempt's output (the trainer's SIGTERM checkpoint message) instead of truncating it.
+    '#SBATCH --open-mode=append',
     o.partition ? `#SBATCH --partition=${o.partition}` : '##SBATCH --partition=<name>   (the cluster default; set one with --partition)',
     o.gpus ? `#SBATCH --gres=gpu:${o.gpus}` : '##SBATCH --gres=gpu:1   (CPU only; ask for GPUs with --gpus, and emit with --backend tensorflow-gpu)',
     '',
@@ -209,11 +228,19 @@ function emitSlurm(plan: SweepPlan, o: EmitOptions, notes: string[]): string[] {
     const teachersFile = path.join(dir, 'teachers.sbatch');
     writeFileAtomic(teachersFile, sbatchScript(plan, o, plan.teachers, TEACHERS_INDEX, 'teachers'));
     files.push(teachersFile);
-    submit.push('TEACHERS=$(sbatch --parsable teachers.sbatch)', 'echo "teachers: job $TEACHERS"', 'CELLS=$(sbatch --parsable --dependency=afterok:"$TEACHERS" cells.sbatch)');
+    submit.push(
+      'TEACHERS=$(sbatch --parsable teachers.sbatch)',
+      `printf 'teachers\\t%s\\t%s\\n' "$TEACHERS" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >> ${SLURM_JOBS_FILE}`,
+      'echo "teachers: job $TEACHERS"',
+      'CELLS=$(sbatch --parsable --dependency=afterok:"$TEACHERS" cells.sbatch)',
+    );
   } else {
     submit.push('CELLS=$(sbatch --parsable cells.sbatch)');
   }
-  submit.push('echo "cells: job $CELLS"', `echo "when done: distillery report ${plan.dir}"`, '');
+  submit.push(
+    // The job ids, so that the extension (and people) can ask squeue about this sweep's tasks.
+    `printf 'cells\\t%s\\t%s\\n' "$CELLS" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >> ${SLURM_JOBS_FILE}`,
+    'echo "cells: job $CELLS"', `echo "when done: distillery report ${plan.dir}"`, '');
   const submitFile = path.join(dir, 'submit.sh');
   writeFileAtomic(submitFile, submit.join('\n'));
   files.push(submitFile);
@@ -337,6 +364,35 @@ function emitK8s(plan: SweepPlan, o: EmitOptions, notes: string[]): string[] {
   jobs.push(k8sJob(plan, o, `${base}-cells`, plan.cells, CELLS_INDEX, workDir, 'Cells'));
   const file = path.join(plan.dir, 'k8s', 'sweep-jobs.yaml');
   writeFileAtomic(file, jobs.join('\n'));
+  const pvcFile = path.join(plan.dir, 'k8s', 'workspace-pvc.yaml');
+  writeFileAtomic(pvcFile, k8sClaim(o, workspace));
   if (!o.image) notes.push(`set the container image with --image (the file has the placeholder ${IMAGE_PLACEHOLDER})`);
-  return [file];
+  return [file, pvcFile];
+}
+
+/**
+ * The claim the pods mount, in its own file: it is created once (and filled with the workspace)
+ * before the Jobs, and outlives them, so \`kubectl delete -f sweep-jobs.yaml\` keeps the runs.
+ */
+function k8sClaim(o: EmitOptions, workspace: string): string {
+  return [
+    `# The shared volume of the sweep's pods (generated by \`distillery sweep --emit k8s\`). Create it once,`,
+    `# unless the claim "${o.pvc ?? 'distillery-workspace'}" exists already: kubectl apply -f workspace-pvc.yaml`,
+    `# then copy ${workspace} into it (e.g. kubectl cp through a pod that mounts it), keeping the layout.`,
+    '# ReadWriteMany: every pod writes its run folder into the same volume. Pick a storage class that offers',
+    '# it (NFS, CephFS, EFS, Filestore, Azure Files…) and a size for the data, teachers and run folders.',
+    'apiVersion: v1',
+    'kind: PersistentVolumeClaim',
+    'metadata:',
+    `  name: ${yq(o.pvc ?? 'distillery-workspace')}`,
+    '  labels:',
+    '    app.kubernetes.io/name: distillery',
+    'spec:',
+    '  accessModes: ["ReadWriteMany"]',
+    '  # storageClassName: "<a class with ReadWriteMany>"',
+    '  resources:',
+    '    requests:',
+    '      storage: "20Gi"',
+    '',
+  ].join('\n');
 }

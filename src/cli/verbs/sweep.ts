@@ -133,7 +133,12 @@ export const sweepVerb: Verb = {
         writeLine(io.stdout, `sweep ${plan.name}: ${plan.cells.length} cell(s)${plan.teachers.length ? ` + ${plan.teachers.length} shared teacher(s)` : ''} for ${emit === 'slurm' ? 'Slurm' : 'Kubernetes'} in ${plan.dir}`);
         for (const f of r.files) writeLine(io.stdout, `  wrote ${path.relative(process.cwd(), f) || f}`);
         for (const n of r.notes) writeLine(io.stdout, `note: ${n}`);
-        writeLine(io.stdout, emit === 'slurm' ? `submit: sh ${path.join(plan.dir, 'slurm', 'submit.sh')}` : `apply: kubectl apply -f ${path.join(plan.dir, 'k8s', 'sweep-jobs.yaml')}`);
+        if (emit === 'slurm') writeLine(io.stdout, `submit: sh ${path.join(plan.dir, 'slurm', 'submit.sh')}`);
+        else {
+          // The claim first (once, then fill it with the workspace), then the Jobs.
+          writeLine(io.stdout, `volume: kubectl apply -f ${path.join(plan.dir, 'k8s', 'workspace-pvc.yaml')} (once), then copy the workspace into it`);
+          writeLine(io.stdout, `apply: kubectl apply -f ${path.join(plan.dir, 'k8s', 'sweep-jobs.yaml')}`);
+        }
         writeLine(io.stdout, `then: distillery report ${plan.dir}`);
       }
       return 0;
