@@ -13,7 +13,8 @@ import { customFormatFromPath } from '../data/custom';
 import {
   DEFAULTS, defaultCustomStageName, defaultEvalBatchSize, defaultHardLabelWeight, defaultMapping, defaultSelectBest, defaultStudentLayers,
 } from './defaults';
-import { ConfigDocument, ConfigProblem, JsonPath } from './parse';
+import { MAX_TOTAL_EPOCHS, MODEL_BOUNDS } from './bounds';
+import { ConfigDocument, ConfigProblem, JsonPath, pathToText } from './parse';
 import { closest, schemaProblems, schemaValidator } from './schema';
 import {
   Algorithm, AttentionKlHeads, BackendRequestName, CachePrecisionName, ColumnRef, DataFormat, EvalSplit, INTERNAL_ALGORITHMS, LayerPair,
@@ -122,6 +123,13 @@ function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/** The config.json sizes validation reads, and their bounds. */
+const HF_SHAPE_BOUNDS: ReadonlyArray<readonly [string, number]> = [
+  ['num_hidden_layers', MODEL_BOUNDS.layers], ['hidden_size', MODEL_BOUNDS.hiddenSize], ['num_attention_heads', MODEL_BOUNDS.heads],
+  ['intermediate_size', MODEL_BOUNDS.intermediateSize], ['max_position_embeddings', MODEL_BOUNDS.maxPositions],
+  ['num_labels', MODEL_BOUNDS.labels],
+];
 
 function isPrefix(a: readonly (string | number)[], b: readonly (string | number)[]): boolean {
   return a.length <= b.length && a.every((s, i) => s === b[i]);
@@ -268,7 +276,7 @@ class SemanticChecker {
         const obj = json as Record<string, unknown>;
         if (typeof obj.model_type === 'string' && obj.model_type !== 'bert') {
           this.error(at, `${what} is a '${obj.model_type}' model; Distillery distils BERT models (model_type "bert")`, 'use a BERT checkpoint');
-        } else {
+        } else if (this.shapeInBounds(at, configFile, obj)) {
           shape = shapeFromHfConfig(obj);
         }
       } else if (json !== undefined) {
@@ -297,6 +305,24 @@ class SemanticChecker {
     return shape;
   }
 
+  /**
+   * A checkpoint's sizes must be whole numbers within MODEL_BOUNDS, as the checkpoint reader
+   * requires: later checks build layer lists and step counts from them.
+   */
+  private shapeInBounds(at: JsonPath, configFile: string, obj: Record<string, unknown>): boolean {
+    let ok = true;
+    for (const [key, max] of HF_SHAPE_BOUNDS) {
+      const v = obj[key];
+      if (v === undefined || v === null) continue;
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+        this.error(at, `${configFile}: ${key} must be a whole number from 1 to ${max}, not ${JSON.stringify(v)}`,
+          `repair the checkpoint's config.json (${key} ≤ ${max}), or use another checkpoint`);
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
   // ---- sections -----------------------------------------------------------------------------
 
   run(): ResolvedConfig | undefined {
@@ -311,6 +337,7 @@ class SemanticChecker {
     const losses = this.losses(algorithm);
     const stages = this.stages(draft, algorithm, losses);
     this.planChecks(draft, algorithm, losses, stages);
+    this.totalEpochs(draft, algorithm, stages, teacher);
     const optim = this.optim();
     const evalBatch = this.val<number>(['eval', 'batchSize']) ?? (optim.batchSize !== undefined ? defaultEvalBatchSize(optim.batchSize) : undefined);
     const evalEvery = this.val<number>(['eval', 'everySteps']);
@@ -838,6 +865,38 @@ class SemanticChecker {
           'add pairs for them to mapping');
       }
     }
+  }
+
+  /**
+   * Each epoch field is bounded by the schema; the whole plan (teacher training plus every stage)
+   * is bounded too, so that a run's step counts stay finite and exact and it ends this decade.
+   */
+  private totalEpochs(draft: Draft, algorithm: Algorithm | undefined, stages: ResolvedConfig['stages'] | undefined, teacher: ResolvedTeacher | undefined): void {
+    if (!algorithm || !stages) return;
+    // [field, epochs it adds, how many times]
+    const parts: Array<[JsonPath, number, number]> = [];
+    if (teacher && 'train' in teacher) parts.push([['teacher', 'train', 'epochs'], teacher.train.epochs, 1]);
+    if (algorithm === 'custom') {
+      (stages.custom ?? []).forEach((st, i) => parts.push([['stages', 'custom', i, 'epochs'], st.epochs, 1]));
+    } else {
+      if (algorithm === 'internal-all') parts.push([['stages', 'internalAllEpochs'], stages.internalAllEpochs, 1]);
+      if (algorithm === 'pid' || algorithm === 'sid') {
+        const mapped = this.mappedStudentLayers(draft);
+        if (!mapped) return;
+        parts.push([['stages', 'epochsPerLayer'], stages.epochsPerLayer, mapped.length]);
+      }
+      parts.push([['stages', 'classificationEpochs'], stages.classificationEpochs, 1]);
+    }
+    const total = parts.reduce((sum, [, e, n]) => sum + e * n, 0);
+    if (total <= MAX_TOTAL_EPOCHS) return;
+    // Point at the biggest contributor: lowering it is the fix.
+    const [field, epochs, times] = parts.reduce((a, b) => (b[1] * b[2] > a[1] * a[2] ? b : a));
+    const name = pathToText(field);
+    const rest = total - epochs * times;
+    const most = Math.max(1, Math.floor((MAX_TOTAL_EPOCHS - rest) / times));
+    this.error(this.written(field) ? field : ['stages'],
+      `the run would train ${total} epochs in all (${name} ${epochs}${times > 1 ? ` × ${times} mapped layers` : ''}), more than the ${MAX_TOTAL_EPOCHS} allowed`,
+      `set ${name} to at most ${most}`);
   }
 
   private optim(): { complete?: ResolvedConfig['optim']; batchSize?: number } {
