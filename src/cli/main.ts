@@ -6,6 +6,8 @@ import { closest, Flags, parseArgs } from './args';
 import { CliIO, processIO, writeLine } from './io';
 import { Verb } from './verb';
 import { isUserError } from '../util/errors';
+import { reportInternalError } from './crash-report';
+import { VERSION } from './version';
 import { inspectVerb } from './verbs/inspect';
 import { evalVerb } from './verbs/eval';
 import { tokenizeVerb } from './verbs/tokenize';
@@ -17,7 +19,9 @@ import { sweepVerb } from './verbs/sweep';
 import { reportVerb } from './verbs/report';
 import { benchVerb } from './verbs/bench';
 
-export const VERSION = '0.1.0';
+export { VERSION };
+/** For bin/distillery.js, for an error that escapes main itself. */
+export { reportInternalError };
 
 export const VERBS: Verb[] = [demoVerb, trainVerb, resumeVerb, exportVerb, validateVerb, evalVerb, inspectVerb, tokenizeVerb, sweepVerb, reportVerb, benchVerb];
 
@@ -68,6 +72,8 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     return 0;
   }
   try {
+    // Lets the tests drive the internal-error path of the real CLI (test/cli-errors.test.ts).
+    if (process.env.DISTILLERY_TEST_INTERNAL_ERROR === verb.name) throw new Error('deliberate internal error (DISTILLERY_TEST_INTERNAL_ERROR)');
     const parsed = parseArgs(rest, verb.flags, verb.positionals, verb.name);
     return await verb.run(new Flags(parsed), io);
   } catch (e) {
@@ -75,6 +81,8 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       writeLine(io.stderr, `distillery ${verb.name}: ${e.describe()}`);
       return 2;
     }
-    throw e;
+    // Never a stack trace on the terminal: one line, and the stack in a log file.
+    writeLine(io.stderr, reportInternalError(verb.name, e, { version: VERSION, argv }));
+    return 1;
   }
 }

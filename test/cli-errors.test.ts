@@ -1,0 +1,50 @@
+// The CLI's top level, run as a user would (bin/distillery.js → dist/cli.js): a user error is a
+// message and a fix, never a stack trace; an internal error is ONE line that says it is a bug,
+// where the log with the stack was written, and how to report it (issue #19).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ensureCliBuilt, expectUserError, runCli } from './helpers/run-cli';
+import { internalErrorLine, reportInternalError } from '../src/cli/crash-report';
+
+test('user errors: a message and a fix, no stack trace', () => {
+  ensureCliBuilt();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-cli-errors-'));
+  expectUserError(runCli(['train', path.join(dir, 'missing.distill.json')]), 'train');
+  fs.mkdirSync(path.join(dir, 'model'));
+  fs.writeFileSync(path.join(dir, 'model', 'config.json'), '{"model_type": "bert", "num_labels": 1e308}');
+  expectUserError(runCli(['inspect', path.join(dir, 'model'), '--text', 'hi']), 'inspect');
+  expectUserError(runCli(['export', dir]), 'export');
+});
+
+test('an internal error prints one line naming the bug, the log file with the stack, and how to report it', () => {
+  ensureCliBuilt();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-crash-'));
+  const r = runCli(['validate', 'whatever.distill.json'], { env: { DISTILLERY_TEST_INTERNAL_ERROR: 'validate', TMPDIR: tmp } });
+  assert.equal(r.status, 1, r.stderr);
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /^distillery validate: internal error \(a bug in Distillery, not in your input\): Error: deliberate internal error/);
+  assert.match(lines[0], /report it/);
+  const log = /the stack trace is in (\S+);/.exec(lines[0])?.[1];
+  assert.ok(log, lines[0]);
+  assert.equal(path.dirname(log), fs.realpathSync(tmp) === tmp ? tmp : path.dirname(log));
+  const text = fs.readFileSync(log, 'utf8');
+  assert.match(text, /^Distillery \S+ internal error/);
+  assert.match(text, /command: distillery "validate" "whatever\.distill\.json"/);
+  assert.match(text, /^\s+at /m, 'the log has the stack');
+  // Written atomically: no temporary file is left beside it.
+  assert.deepEqual(fs.readdirSync(tmp), [path.basename(log)]);
+});
+
+test('the log goes into a given folder (a run folder), else the temporary folder; the line says when none could be written', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-crash-dir-'));
+  const err = new Error('boom', { cause: new TypeError('inner') });
+  const line = reportInternalError('train', err, { version: '0.0.0', argv: ['train', 'x'], dir });
+  const log = /the stack trace is in (\S+);/.exec(line)?.[1] ?? '';
+  assert.equal(path.dirname(log), dir);
+  assert.match(fs.readFileSync(log, 'utf8'), /caused by:\nTypeError: inner/);
+  assert.match(internalErrorLine('train', 'a\nb', undefined), /: a; the stack trace could not be written to a log file; please report it/);
+});
