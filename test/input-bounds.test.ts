@@ -10,6 +10,9 @@ import { validateConfig } from '../src/config/validate';
 import { ConfigProblem } from '../src/config/parse';
 import { DISTILL_SCHEMA, SchemaNode, schemaAt } from '../src/config/schema';
 import { MAX_SEQ_LEN, MODEL_BOUNDS } from '../src/config/bounds';
+import { BERT_BASE_DEFAULTS } from '../src/model/config';
+import { bertParameterCount } from '../src/model/memory-estimate';
+import { countParameters } from '../src/model/bert';
 import { ensureCliBuilt, runCli } from './helpers/run-cli';
 
 function workspace(hf: Record<string, unknown> = {}): string {
@@ -121,4 +124,31 @@ test('every number in the schema has an upper bound, and the model sizes equal M
   }
   assert.equal(max(['teacher', 'train', 'architecture', 'maxPositions']), MODEL_BOUNDS.maxPositions);
   assert.equal(max(['task', 'maxSeqLen']), MAX_SEQ_LEN);
+});
+
+test('the validator\'s parameter count equals the model\'s', () => {
+  const c = { ...BERT_BASE_DEFAULTS, hiddenSize: 64, numHiddenLayers: 3, numAttentionHeads: 4, intermediateSize: 96, vocabSize: 100, numLabels: 3, labels: ['a', 'b', 'c'] };
+  assert.equal(bertParameterCount(c), countParameters(c).total);
+  assert.equal(bertParameterCount(BERT_BASE_DEFAULTS), countParameters(BERT_BASE_DEFAULTS).total);
+});
+
+test('backend "wasm": a batch beyond the heap at maxSeqLen is a warning naming the largest batch; a model beyond it at any batch is an error', () => {
+  const big = configText({ task: { name: '"sst2"', dataDir: '"data/SST-2"', maxSeqLen: '512' }, optim: { batchSize: '4096' } }).replace('"algorithm": "sid"', '"algorithm": "sid", "backend": "wasm"');
+  const { problems } = validate(big);
+  const w = problems.filter((p) => p.severity === 'warning' && p.pathText === 'optim.batchSize');
+  assert.equal(w.length, 1, JSON.stringify(problems));
+  assert.match(w[0].message, /wasm.*4096 sequences × 512 tokens needs about [\d.]+ GiB/);
+  assert.match(w[0].fix ?? '', /set optim\.batchSize to at most \d+/);
+  assert.equal(problems.filter((p) => p.severity === 'error').length, 0);
+  // Other backends have no fixed heap.
+  assert.deepEqual(validate(big.replace('"backend": "wasm"', '"backend": "tensorflow"')).problems.filter((p) => p.pathText === 'optim.batchSize'), []);
+
+  const huge = `{
+  "task": { "name": "sst2", "dataDir": "data/SST-2" },
+  "teacher": { "train": { "from": "scratch", "architecture": { "layers": 48, "hiddenSize": 4096, "heads": 64, "intermediateSize": 16384 }, "epochs": 1 } },
+  "algorithm": "soft",
+  "backend": "wasm"
+}`;
+  const e = errorAt(validate(huge).problems, 'teacher.train');
+  assert.match(e.message, /weights and optimizer .* GiB, more than the wasm backend's .* usable heap, at any batch size/);
 });

@@ -6,7 +6,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BERT_BASE_DEFAULTS } from '../model/config';
+import { BERT_BASE_DEFAULTS, BertConfig } from '../model/config';
+import {
+  bertParameterCount, evalMemory, formatBytes, largestBatchUnder, ModelSize, optimizerTransientBytes, stepMemory, usableHeapBytes,
+} from '../model/memory-estimate';
 import { findGlueTask, GLUE_TASK_NAMES, GLUE_TASKS, GlueTaskName } from '../data/tasks';
 import { isUserError, UserError } from '../util/errors';
 import { customFormatFromPath } from '../data/custom';
@@ -43,6 +46,8 @@ export interface ModelShape {
   maxPositions: number;
   /** Outputs of the classification head, when the checkpoint has one (id2label / num_labels). */
   numLabels?: number;
+  /** vocab_size, when config.json gives it (for the memory estimate). */
+  vocabSize?: number;
 }
 
 /** Reads the shape from a Hugging Face BERT config.json object; absent keys take BertConfig's defaults. */
@@ -59,6 +64,7 @@ export function shapeFromHfConfig(json: Record<string, unknown>): ModelShape {
     intermediateSize: int('intermediate_size', BERT_BASE_DEFAULTS.intermediateSize),
     maxPositions: int('max_position_embeddings', BERT_BASE_DEFAULTS.maxPositionEmbeddings),
     ...(numLabels !== undefined ? { numLabels } : {}),
+    ...(typeof json.vocab_size === 'number' ? { vocabSize: json.vocab_size } : {}),
   };
 }
 
@@ -128,7 +134,7 @@ function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
 const HF_SHAPE_BOUNDS: ReadonlyArray<readonly [string, number]> = [
   ['num_hidden_layers', MODEL_BOUNDS.layers], ['hidden_size', MODEL_BOUNDS.hiddenSize], ['num_attention_heads', MODEL_BOUNDS.heads],
   ['intermediate_size', MODEL_BOUNDS.intermediateSize], ['max_position_embeddings', MODEL_BOUNDS.maxPositions],
-  ['num_labels', MODEL_BOUNDS.labels],
+  ['num_labels', MODEL_BOUNDS.labels], ['vocab_size', MODEL_BOUNDS.vocabSize],
 ];
 
 function isPrefix(a: readonly (string | number)[], b: readonly (string | number)[]): boolean {
@@ -355,6 +361,9 @@ class SemanticChecker {
       this.error(['runsDir'], `runsDir ${runsDir} is a file, not a folder`, 'point runsDir at a folder (it is created if missing)');
     }
     const name = this.val<string>(['name']);
+    if (backend === 'wasm' && this.errorCount === 0 && student && optim.batchSize !== undefined && evalBatch !== undefined) {
+      this.wasmHeap(draft, teacher, student, optim.batchSize, evalBatch);
+    }
 
     if (this.errorCount > 0) return undefined;
     if (!task || !teacher || !student || !mapping || !algorithm || !losses || !stages || !optim.complete || evalBatch === undefined
@@ -897,6 +906,58 @@ class SemanticChecker {
     this.error(this.written(field) ? field : ['stages'],
       `the run would train ${total} epochs in all (${name} ${epochs}${times > 1 ? ` × ${times} mapped layers` : ''}), more than the ${MAX_TOTAL_EPOCHS} allowed`,
       `set ${name} to at most ${most}`);
+  }
+
+  /**
+   * On wasm, the trainer refuses (before each phase's first step) a batch the 4 GiB heap cannot
+   * hold; the same estimate here catches it before a run folder exists. A model too big for the
+   * heap at any batch is an error. A batch is judged at task.maxSeqLen, while the trainer judges it
+   * at the longest example, which may be shorter: that is a warning. The estimate assumes the
+   * fused kernels (the smaller one), so it warns only when even those would not fit.
+   */
+  private wasmHeap(draft: Draft, teacher: ResolvedTeacher | undefined, student: ResolvedConfig['student'], batchSize: number, evalBatch: number): void {
+    const t = draft.teacherShape;
+    const seq = draft.task?.maxSeqLen;
+    if (!t || seq === undefined || !teacher) return;
+    const numLabels = draft.task?.labelCount ?? 2;
+    const model = (m: { layers: number; hiddenSize: number; heads: number; intermediateSize: number }, extra = 0): ModelSize => {
+      const config: BertConfig = {
+        ...BERT_BASE_DEFAULTS, vocabSize: t.vocabSize ?? BERT_BASE_DEFAULTS.vocabSize, hiddenSize: m.hiddenSize, numHiddenLayers: m.layers,
+        numAttentionHeads: m.heads, intermediateSize: m.intermediateSize, maxPositionEmbeddings: t.maxPositions, numLabels,
+        labels: [], problemType: numLabels === 1 ? 'regression' : 'single_label_classification',
+      };
+      return { config, params: bertParameterCount(config) + extra };
+    };
+    const usable = usableHeapBytes();
+    const limit = `the wasm backend's ${formatBytes(usable)} usable heap`;
+    const fixBackend = 'or use backend "tensorflow" (no 4 GiB heap)';
+    const checkPhase = (teacherSize: ModelSize | null, trained: ModelSize, batch: number, batchPath: JsonPath, modelPath: JsonPath): void => {
+      const step = stepMemory(teacherSize, trained, batch, seq, 'fused');
+      if (step.persistentBytes + optimizerTransientBytes(trained.config, trained.params) > usable) {
+        this.error(this.written(modelPath) ? modelPath : ['backend'],
+          `with backend "wasm", the weights and optimizer of this ${pathToText(modelPath)} model need about ${formatBytes(step.optimizerPhaseBytes)}, more than ${limit}, at any batch size`,
+          `train a smaller model (fewer layers, a narrower width), ${fixBackend}`);
+        return;
+      }
+      if (step.totalBytes > usable) {
+        const fit = largestBatchUnder((b) => stepMemory(teacherSize, trained, b, seq, 'fused').totalBytes, usable);
+        this.warn(this.written(batchPath) ? batchPath : ['backend'],
+          `with backend "wasm", a training step of ${batch} sequences × ${seq} tokens needs about ${formatBytes(step.totalBytes)}, more than ${limit}; the run will refuse it if its examples are that long`,
+          `${fit >= 1 ? `set ${pathToText(batchPath)} to at most ${fit}, ` : ''}lower task.maxSeqLen, ${fixBackend}`);
+      }
+    };
+    const teacherSize = model(t);
+    const projection = student.hiddenSize !== t.hiddenSize ? student.hiddenSize * t.hiddenSize : 0;
+    const studentSize = model(student, projection);
+    if ('train' in teacher) checkPhase(null, teacherSize, teacher.train.batchSize, ['teacher', 'train', 'batchSize'], ['teacher', 'train']);
+    checkPhase(teacherSize, studentSize, batchSize, ['optim', 'batchSize'], ['student']);
+    const evalBytes = evalMemory(teacherSize, studentSize, evalBatch, seq, 'fused').totalBytes;
+    if (this.errorCount === 0 && evalBytes > usable) {
+      const fit = largestBatchUnder((b) => evalMemory(teacherSize, studentSize, b, seq, 'fused').totalBytes, usable);
+      this.warn(this.written(['eval', 'batchSize']) ? ['eval', 'batchSize'] : ['backend'],
+        `with backend "wasm", an evaluation batch of ${evalBatch} sequences × ${seq} tokens needs about ${formatBytes(evalBytes)}, more than ${limit}; the run will refuse it if its examples are that long`,
+        `${fit >= 1 ? `set eval.batchSize to at most ${fit}, ` : ''}lower task.maxSeqLen, ${fixBackend}`);
+    }
   }
 
   private optim(): { complete?: ResolvedConfig['optim']; batchSize?: number } {

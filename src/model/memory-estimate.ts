@@ -135,3 +135,14 @@ export function largestBatchUnder(bytesAt: (batch: number) => number, usable: nu
   }
   return lo;
 }
+
+/** Parameters of a BertForSequenceClassification: equal to bert.ts's countParameters(c).total, without TF.js. */
+export function bertParameterCount(c: BertConfig): number {
+  const h = c.hiddenSize;
+  const f = c.intermediateSize;
+  const embeddings = (c.vocabSize + c.maxPositionEmbeddings + c.typeVocabSize) * h + 2 * h;
+  const layer = 4 * (h * h + h) + 2 * (2 * h) + (h * f + f) + (f * h + h);
+  const pooler = h * h + h;
+  const head = h * c.numLabels + c.numLabels;
+  return embeddings + c.numHiddenLayers * layer + pooler + head;
+}
