@@ -25,7 +25,7 @@ async function runWith(verbName: string, flags: Flags, io: CliIO, go: (o: Parame
     });
     if (outcome.status === 'failed' && outcome.error && !isUserError(outcome.error)) {
       // A bug, not the user's input: one line, the stack in the run folder beside events.jsonl.
-      writeLine(io.stderr, reportInternalError(verbName, outcome.error, { version: VERSION, argv: [verbName, ...process.argv.slice(3)], dir: outcome.runDir }));
+      writeLine(io.stderr, reportInternalError(verbName, outcome.error, { version: VERSION, argv: process.argv.slice(2), dir: outcome.runDir }));
     }
     if (outcome.status !== 'finished') writeLine(io.stderr, `run folder: ${outcome.runDir}`);
     return exitCodeFor(outcome.status, stop.signal, isUserError(outcome.error));
