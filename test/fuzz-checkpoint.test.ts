@@ -131,9 +131,15 @@ const configArb: fc.Arbitrary<unknown> = fc.oneof(
 
 // ---- properties -----------------------------------------------------------------------------
 
-test('the fixture checkpoint loads (mutations start from a good one)', () => {
+test('the fixture checkpoint loads, single-file and sharded (mutations start from a good one)', () => {
   const ck = loadCheckpoint(GOOD);
   assert.equal(ck.config.numHiddenLayers, 1);
+  const sharded = path.join(ROOT, 'sharded');
+  fs.mkdirSync(sharded);
+  fs.copyFileSync(path.join(GOOD, 'config.json'), path.join(sharded, 'config.json'));
+  fs.writeFileSync(path.join(sharded, 'model-00001-of-00001.safetensors'), GOOD_WEIGHTS);
+  fs.writeFileSync(path.join(sharded, 'model.safetensors.index.json'), JSON.stringify({ weight_map: Object.fromEntries(TENSOR_KEYS.map((k) => [k, 'model-00001-of-00001.safetensors'])) }));
+  assert.equal(loadCheckpoint(sharded).tensors.size, ck.tensors.size);
   assert.deepEqual(toHfConfig(parseHfConfig(GOOD_CONFIG, 'config.json'), 'BertForSequenceClassification').num_hidden_layers, 1);
 });
 
@@ -162,14 +168,29 @@ test('fuzz: loadCheckpoint throws only UserErrors on a folder with a damaged con
   const dir = path.join(ROOT, 'mutated');
   fs.mkdirSync(dir, { recursive: true });
   fs.copyFileSync(VOCAB, path.join(dir, 'vocab.txt'));
+  const SHARD = 'model-00001-of-00001.safetensors';
+  const goodIndex = { metadata: { total_size: GOOD_DATA.length }, weight_map: Object.fromEntries(TENSOR_KEYS.map((k) => [k, SHARD])) };
   const arb = fc.record({
     config: fc.option(fc.oneof(configArb.map((c) => JSON.stringify(c) ?? ''), fc.string({ maxLength: 20 })), { nil: undefined }),
     weights: fc.option(headerArb, { nil: undefined }),
+    // Sharded: model.safetensors.index.json (maybe mutated) and one shard, instead of model.safetensors.
+    index: fc.option(fc.oneof(
+      fc.array(jsonEdit, { maxLength: 2 }).map((edits) => JSON.stringify(applyJsonEdits(goodIndex, edits, ['weight_map']))),
+      fc.string({ maxLength: 10 }),
+    ), { nil: undefined }),
+    tokenizerConfig: fc.option(fc.oneof(jsonish.map((v) => JSON.stringify(v) ?? ''), fc.string({ maxLength: 10 })), { nil: undefined }),
     numLabels: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }),
   });
-  checkProperty(fc.property(arb, ({ config, weights, numLabels }) => {
+  checkProperty(fc.property(arb, ({ config, weights, index, tokenizerConfig, numLabels }) => {
+    for (const f of fs.readdirSync(dir)) if (f !== 'vocab.txt') fs.rmSync(path.join(dir, f));
     fs.writeFileSync(path.join(dir, 'config.json'), config ?? JSON.stringify(GOOD_CONFIG));
-    fs.writeFileSync(path.join(dir, 'model.safetensors'), weights ?? GOOD_WEIGHTS);
+    if (index === undefined) {
+      fs.writeFileSync(path.join(dir, 'model.safetensors'), weights ?? GOOD_WEIGHTS);
+    } else {
+      fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), index);
+      fs.writeFileSync(path.join(dir, SHARD), weights ?? GOOD_WEIGHTS);
+    }
+    if (tokenizerConfig !== undefined) fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), tokenizerConfig);
     onlyUserErrors(() => loadCheckpoint(dir, numLabels !== undefined ? { numLabels } : {}));
   }), 1200);
 });
