@@ -17,6 +17,8 @@ test('user errors: a message and a fix, no stack trace', () => {
   fs.writeFileSync(path.join(dir, 'model', 'config.json'), '{"model_type": "bert", "num_labels": 1e308}');
   expectUserError(runCli(['inspect', path.join(dir, 'model'), '--text', 'hi']), 'inspect');
   expectUserError(runCli(['export', dir]), 'export');
+  // A step count that would run for ever is refused like any other bad flag.
+  assert.match(expectUserError(runCli(['bench', '--shape', 'tiny', '--repeats', '1e308']), 'bench'), /--repeats: must be an integer from 1 to 10000/);
 });
 
 test('an internal error prints one line naming the bug, the log file with the stack, and how to report it', () => {
