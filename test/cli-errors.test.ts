@@ -50,3 +50,27 @@ test('the log goes into a given folder (a run folder), else the temporary folder
   assert.match(fs.readFileSync(log, 'utf8'), /caused by:\nTypeError: inner/);
   assert.match(internalErrorLine('train', 'a\nb', undefined), /: a; the stack trace could not be written to a log file; please report it/);
 });
+
+test('an internal error during a run: one line naming the bug, the log with the stack in the run folder, the run marked failed', () => {
+  ensureCliBuilt();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-crash-run-'));
+  const teacher = path.join(dir, 'teacher');
+  fs.mkdirSync(teacher);
+  fs.writeFileSync(path.join(teacher, 'config.json'), JSON.stringify({ model_type: 'bert', num_hidden_layers: 2, hidden_size: 32, num_attention_heads: 4, intermediate_size: 64, id2label: { 0: 'a', 1: 'b' } }));
+  for (const f of ['model.safetensors', 'vocab.txt']) fs.writeFileSync(path.join(teacher, f), '');
+  fs.mkdirSync(path.join(dir, 'SST-2'));
+  for (const f of ['train.tsv', 'dev.tsv']) fs.writeFileSync(path.join(dir, 'SST-2', f), 'sentence\tlabel\nfine\t1\n');
+  const file = path.join(dir, 'run.distill.json');
+  fs.writeFileSync(file, JSON.stringify({ task: { name: 'sst2', dataDir: 'SST-2' }, teacher: { checkpoint: 'teacher' }, algorithm: 'soft' }));
+  const r = runCli(['train', file, '--backend', 'cpu'], { env: { DISTILLERY_TEST_INTERNAL_ERROR: 'run' } });
+  assert.equal(r.status, 1, r.stderr);
+  assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace on the terminal');
+  const lines = r.stderr.split('\n').filter((l) => l.startsWith('distillery train:'));
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /^distillery train: internal error \(a bug in Distillery, not in your input\): Error: deliberate internal error in a run/);
+  const log = /the stack trace is in (\S+);/.exec(lines[0])?.[1] ?? '';
+  const runDir = path.dirname(log);
+  assert.equal(path.dirname(runDir), path.join(dir, 'runs'), 'the log is in the run folder');
+  assert.match(fs.readFileSync(log, 'utf8'), /^\s+at /m);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')).status, 'failed');
+});

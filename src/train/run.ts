@@ -113,6 +113,8 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
   const disposables: Array<{ dispose(): void }> = [];
   let lastCheckpoint: () => string | null = () => listCheckpoints(folder.checkpointsDir).pop() ?? null;
   try {
+    // Lets the tests drive the internal-error path of a run (test/cli-errors.test.ts).
+    if (process.env.DISTILLERY_TEST_INTERNAL_ERROR === 'run') throw new Error('deliberate internal error in a run (DISTILLERY_TEST_INTERNAL_ERROR)');
     const prep = await prepare(folder, config, io);
     const seed = config.optim.seed;
 
