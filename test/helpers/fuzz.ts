@@ -4,7 +4,9 @@
  * - FUZZ_RUNS=N runs every property N times instead of its default (e.g. 100 for a quick look,
  *   100000 for a long hunt);
  * - FUZZ_SEED=S (and FUZZ_PATH=P) replay a failure: fast-check's error, which node:test prints,
- *   names both ("seed: S, path: P"), together with the shrunk counterexample.
+ *   names both ("seed: S, path: P"), together with the shrunk counterexample and the property's
+ *   own assertion. Select the failing test with --test-name-pattern when replaying: the path
+ *   belongs to that one property.
  */
 import fc from 'fast-check';
 
@@ -42,7 +44,8 @@ export function checkProperty<Ts>(property: fc.IProperty<Ts>, defaultRuns: numbe
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     const m = /seed: (-?\d+), path: "([^"]*)"/.exec(message);
-    const replay = m ? `\nreplay: FUZZ_SEED=${m[1]} FUZZ_PATH=${m[2]} node scripts/run-tests.mjs <this test file>` : '';
+    // The seed and path replay this property only: select its test by name.
+    const replay = m ? `\nreplay: FUZZ_SEED=${m[1]} FUZZ_PATH=${m[2]} node --import tsx --test --test-name-pattern='<this test>' <this test file>` : '';
     // fast-check keeps the property's own failure as the cause; show it, it says what went wrong.
     const cause = e instanceof Error ? (e as Error & { cause?: unknown }).cause : undefined;
     const why = cause instanceof Error ? `\nthe property failed with: ${cause.stack ?? cause.message}` : '';
