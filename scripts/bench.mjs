@@ -3,14 +3,17 @@
 // run, against the same step in PyTorch; writes docs/bench-results.md (table, commands,
 // environment) and docs/bench-results.json (every raw report).
 //
-//   node scripts/bench.mjs [--shape reference|gpu|tiny] [--rounds N] [--repeats N] [--quick]
+//   node scripts/bench.mjs [--shape reference|minilm|base|tiny] [--rounds N] [--repeats N] [--quick]
 //                          [--only label,label] [--out docs/bench-results]
 //
 // Candidates run in rounds, interleaved (torch, wasm+blas, wasm+untransposed, …, then again), so
 // a load change on a shared machine hits all of them alike; each candidate's samples from every
-// round are pooled. The slow stock paths run one round. Ratios are against PyTorch's median.
+// round are pooled. The slow stock paths run one round. Ratios are against the peers a user would
+// run instead: Hugging Face transformers' BertForSequenceClassification (scripts/bench_hf.py),
+// TextBrewer's GeneralDistiller on the same models (scripts/bench_textbrewer.py) and a hand-written
+// PyTorch BERT (scripts/bench_torch.py), all on the venv's torch.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +30,10 @@ const repeats = Number(opt('repeats', shape === 'tiny' ? '5' : '3'));
 const quick = argv.includes('--quick');
 const only = opt('only', '')?.split(',').filter(Boolean);
 const outBase = path.resolve(root, opt('out', 'docs/bench-results'));
-const python = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
+const venvPython = path.join(root, '.venv', 'bin', 'python');
+const python = process.env.BENCH_PYTHON ?? (existsSync(venvPython) ? venvPython : '/usr/bin/python3');
+// The tensorflow backend, when scripts/build-tfjs-node.mjs has built it.
+const tensorflowBuilt = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-tfjs-node.mjs'), '--check'], { stdio: 'ignore' }).status === 0;
 
 // PyTorch's fastest setting here (see the issue): its own 2 threads, single-threaded OpenBLAS,
 // and no core-type override. The node candidates get the same OpenBLAS environment so the
@@ -45,23 +51,26 @@ const envPrefix = (extra) => `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE${extr
  * the reference shape).
  */
 const candidates = [
+  { label: 'transformers', kind: 'torch', script: 'scripts/bench_hf.py' },
+  { label: 'textbrewer', kind: 'torch', script: 'scripts/bench_textbrewer.py', noCache: true },
   { label: 'pytorch', kind: 'torch' },
   // The anchor's two OpenMP threads collapse when other processes want the cores; one thread does not.
   { label: 'pytorch, 1 thread', kind: 'torch', torchThreads: 1 },
+  { label: 'tensorflow', kind: 'node', backend: 'tensorflow', kernels: 'auto', skip: !tensorflowBuilt },
   { label: 'wasm+blas', kind: 'node', backend: 'wasm', kernels: 'blas' },
   { label: 'wasm+blas, 1 thread', kind: 'node', backend: 'wasm', kernels: 'blas', extraEnv: { OPENBLAS_NUM_THREADS: '1', DISTILLERY_ELEMENTWISE_THREADS: '1' } },
   { label: 'wasm+untransposed', kind: 'node', backend: 'wasm', kernels: 'untransposed' },
   { label: 'wasm', kind: 'node', backend: 'wasm', kernels: 'stock', slow: shape !== 'tiny' },
   { label: 'cpu+blas', kind: 'node', backend: 'cpu', kernels: 'blas', tinyOnly: true },
   { label: 'cpu', kind: 'node', backend: 'cpu', kernels: 'stock', tinyOnly: true },
-].filter((c) => !(c.tinyOnly && shape !== 'tiny') && !(quick && c.slow) && (!only?.length || only.includes(c.label)));
+].filter((c) => !c.skip && !(c.tinyOnly && shape !== 'tiny') && !(quick && c.slow) && (!only?.length || only.includes(c.label)));
 for (const c of candidates) {
-  const cache = c.slow ? [] : ['--teacher-cache'];
+  const cache = c.slow || c.noCache ? [] : ['--teacher-cache'];
   const extra = Object.entries(c.extraEnv ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
   if (c.kind === 'torch') {
     c.env = torchEnv;
     c.file = python;
-    c.args = ['scripts/bench_torch.py', '--shape', shape, '--json', ...(c.torchThreads ? ['--threads', String(c.torchThreads)] : []), ...cache];
+    c.args = [c.script ?? 'scripts/bench_torch.py', '--shape', shape, '--json', ...(c.torchThreads ? ['--threads', String(c.torchThreads)] : []), ...cache];
     c.cmd = `${envPrefix('OPENBLAS_NUM_THREADS=1')} ${python} ${c.args.join(' ')}`;
   } else {
     c.env = { ...blasEnv, ...(c.extraEnv ?? {}) };
@@ -149,12 +158,16 @@ for (const { candidate: c, reports, errors } of results.values()) {
     maxRssBytes: Math.max(...reports.map((r) => r.memory.maxRssBytes)),
     wasmHeapBytes: reports.some((r) => r.memory.wasmHeapBytes) ? Math.max(...reports.map((r) => r.memory.wasmHeapBytes ?? 0)) : null,
     liveTensors: last.liveTensors ?? null,
-    detail: c.kind === 'torch' ? `torch ${last.environment.torch}, ${last.kernels.blas}` : last.kernels?.blas ? `${last.kernels.blas.config.split(' ').slice(0, 2).join(' ')}, ${last.kernels.blas.threads} threads` : '',
+    peer: c.kind === 'torch',
+    detail: c.kind === 'torch' ? `torch ${last.environment.torch}${last.kernels.transformers ? `, transformers ${last.kernels.transformers}` : `, ${last.kernels.blas}`}` : last.backend?.startsWith('tensorflow') ? 'TensorFlow\'s kernels' : last.kernels?.blas ? `${last.kernels.blas.config.split(' ').slice(0, 2).join(' ')}, ${last.kernels.blas.threads} threads` : '',
     errors,
   });
 }
-// Ratios against the issue's anchor setting (2 torch threads, single-threaded OpenBLAS).
-const torch = rows.find((r) => r.label === 'pytorch' && !r.error);
+// Ratios against the best peer by median (the fastest of transformers, TextBrewer and the
+// hand-written PyTorch step), and against transformers alone.
+const peers = rows.filter((r) => r.peer && !r.error);
+const torch = peers.length ? peers.reduce((a, b) => (b.step.median < a.step.median ? b : a)) : undefined;
+const hf = rows.find((r) => r.label === 'transformers' && !r.error);
 const mb = (n) => (n == null ? '–' : `${(n / 2 ** 20).toFixed(0)}`);
 const f1 = (n) => n.toFixed(1);
 const f2 = (n) => n.toFixed(2);
@@ -168,13 +181,15 @@ const lines = [
   `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; load average at start ${started.load}, at end ${finished.load} (the machine is shared: read ratios, not absolute times).`,
   `Each candidate: ${maxRounds} interleaved round(s) × ${repeats} timed steps after 1 warm-up (slow stock paths: 1 round × ${Math.min(2, repeats)}); medians of the pooled samples.`,
   '',
-  '| path | ms/step median (IQR; min–max) | sequences/s | × PyTorch (median) | × PyTorch (best step) | GFLOP/s | CPU ms/step | teacher-cache step (ms) | cache speed-up | peak RSS MiB | wasm heap MiB |',
-  '|---|---|---|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) => r.error
-    ? `| ${r.label} | failed: ${r.error.replace(/\|/g, '/')} | | | | | | | | | |`
-    : `| ${r.label}${r.detail ? ` (${r.detail})` : ''} | ${f1(r.step.median)} (${f1(r.step.q1)}–${f1(r.step.q3)}; ${f1(r.step.min)}–${f1(r.step.max)}) | ${f2(r.seqPerSec)} | ${torch ? f2(r.seqPerSec / torch.seqPerSec) : '–'} | ${torch ? f2(torch.step.min / r.step.min) : '–'} | ${f1(r.gflops)} | ${f1(r.cpuMs)} | ${r.cached ? f1(r.cached.median) : '–'} | ${r.cacheSpeedup ? `${f2(r.cacheSpeedup)}×` : '–'} | ${mb(r.maxRssBytes)} | ${mb(r.wasmHeapBytes)} |`),
+  torch ? `Best peer by median: **${torch.label}**.` : 'No peer ran (is the venv there? `bash scripts/setup-python.sh`).',
   '',
-  'GFLOP/s counts matrix products only: per layer 2N(4h²+2hf) + 4·b·s²·h with N = b·s; a step is the teacher forward plus 3 × the student forward (docs/performance.md). CPU ms/step: user + system time of all the process\'s threads per step (median), the work done whatever the load. × PyTorch (best step): PyTorch\'s fastest step over this path\'s fastest, the ratio least disturbed by other processes.',
+  '| path | ms/step median (IQR; min–max) | sequences/s | × transformers (median) | × best peer (median) | × best peer (best step) | GFLOP/s | CPU ms/step | teacher-cache step (ms) | cache speed-up | peak RSS MiB | wasm heap MiB |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ...rows.map((r) => r.error
+    ? `| ${r.label} | failed: ${r.error.replace(/\|/g, '/')} | | | | | | | | | | |`
+    : `| ${r.label}${r.detail ? ` (${r.detail})` : ''} | ${f1(r.step.median)} (${f1(r.step.q1)}–${f1(r.step.q3)}; ${f1(r.step.min)}–${f1(r.step.max)}) | ${f2(r.seqPerSec)} | ${hf ? f2(r.seqPerSec / hf.seqPerSec) : '–'} | ${torch ? f2(r.seqPerSec / torch.seqPerSec) : '–'} | ${torch ? f2(torch.step.min / r.step.min) : '–'} | ${f1(r.gflops)} | ${f1(r.cpuMs)} | ${r.cached ? f1(r.cached.median) : '–'} | ${r.cacheSpeedup ? `${f2(r.cacheSpeedup)}×` : '–'} | ${mb(r.maxRssBytes)} | ${mb(r.wasmHeapBytes)} |`),
+  '',
+  'GFLOP/s counts matrix products only: per layer 2N(4h²+2hf) + 4·b·s²·h with N = b·s; a step is the teacher forward plus 3 × the student forward (docs/performance.md). CPU ms/step: user + system time of all the process\'s threads per step (median), the work done whatever the load. × best peer (best step): the best peer\'s fastest step over this path\'s fastest, the ratio least disturbed by other processes.',
   '',
   '## Commands',
   '',

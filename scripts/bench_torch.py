@@ -3,9 +3,9 @@
 otherwise pick. Same shapes, model, losses, optimizer and reporting as src/bench/ (see
 docs/performance.md); prints one JSON report (or a readable summary without --json).
 
-Run with Debian's python3-torch, at its fastest setting on a 2-core machine:
+Run with the project's venv (scripts/setup-python.sh, torch 2.13.0 CPU) or Debian's python3-torch:
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 \\
-      /usr/bin/python3 scripts/bench_torch.py --shape reference --json
+      .venv/bin/python scripts/bench_torch.py --shape reference --json
 (torch.set_num_threads(2) is applied here; --threads changes it.)
 
 The step: teacher forward without gradients (eval mode), student forward in train mode (dropout
@@ -30,6 +30,8 @@ from torch import nn
 
 SHAPES = {
     "reference": dict(teacherLayers=4, studentLayers=2, hiddenSize=256, heads=4, intermediateSize=1024, vocabSize=30522, batchSize=32, seqLen=128, numLabels=2),
+    "minilm": dict(teacherLayers=12, studentLayers=6, hiddenSize=384, heads=12, intermediateSize=1536, vocabSize=30522, batchSize=32, seqLen=128, numLabels=2),
+    "base": dict(teacherLayers=12, studentLayers=6, hiddenSize=768, heads=12, intermediateSize=3072, vocabSize=30522, batchSize=32, seqLen=128, numLabels=2),
     "gpu": dict(teacherLayers=12, studentLayers=6, hiddenSize=768, heads=12, intermediateSize=3072, vocabSize=30522, batchSize=32, seqLen=128, numLabels=2),
     "tiny": dict(teacherLayers=2, studentLayers=1, hiddenSize=32, heads=2, intermediateSize=64, vocabSize=500, batchSize=4, seqLen=16, numLabels=2),
 }
@@ -118,7 +120,11 @@ def step_flops(c):
 
 
 def blas_library():
-    """Debian's torch links the system libblas.so.3 (BLAS_INFO=generic): name what it resolves to."""
+    """PyPI's torch names its BLAS (mkl); Debian's links the system libblas.so.3 (BLAS_INFO=generic):
+    name what that resolves to."""
+    info = torch.__config__.show()
+    if "BLAS_INFO=" in info and info.split("BLAS_INFO=")[1].split(",")[0] != "generic":
+        return info.split("BLAS_INFO=")[1].split(",")[0]
     for lib in ("/usr/lib/x86_64-linux-gnu/libblas.so.3", "/usr/lib/aarch64-linux-gnu/libblas.so.3"):
         if os.path.exists(lib):
             real = os.path.realpath(lib)

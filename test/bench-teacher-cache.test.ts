@@ -63,13 +63,12 @@ async function train(cache: TeacherCache | undefined): Promise<StepTerms[]> {
   const pairs = [{ student: 1, teacher: 2 }];
   const stage: Stage = {
     index: 0, name: 'all layers', kind: 'internal', layers: pairs, epochs: 2, patience: null, selectBest: false,
-    losses: { attentionKl: true, clsCosine: true, softLabel: true, hardLabel: false },
+    losses: { attentionKl: 1, clsCosine: 1, softLabel: 1 }, temperature: 2,
   };
   const sink = new EventSink('cache-test', path.join(dir, 'events.jsonl'));
   try {
     const loop = new TrainingLoop({
       phase: 'student', model: student, teacher, pairs, headAverage: false, stages: [stage],
-      weights: { attentionKl: 1, clsCosine: 1, softLabel: 1, temperature: 2, hardLabel: 0 },
       data: taskData(),
       optim: { lr: 1e-3, batchSize: 4, warmup: 0, weightDecay: 0.01, maxGradNorm: 1, beta1: 0.9, beta2: 0.999, eps: 1e-6, seed: 3 },
       batchSize: 4, evalBatchSize: 4, keepCheckpoints: 1, checkpointsDir: path.join(dir, 'checkpoints'),

@@ -89,3 +89,16 @@ test('FLOP count and timing summary by hand', () => {
   assert.deepEqual([s.minMs, s.q1Ms, s.medianMs, s.q3Ms, s.maxMs], [1, 2, 3, 4, 5]);
   assert.equal(summarize([2, 4]).medianMs, 3);
 });
+
+test('bench --soak samples resident memory and live tensors ten times over the extra steps', async () => {
+  const m = memoryIO();
+  const code = await main(['bench', '--shape', 'tiny', '--backend', 'wasm', '--repeats', '1', '--warmup', '1', '--soak', '30', '--json'], m.io);
+  assert.equal(code, 0, m.err());
+  const r = JSON.parse(m.out());
+  assert.equal(r.soak.steps, 30);
+  assert.deepEqual(r.soak.atStep, [3, 6, 9, 12, 15, 18, 21, 24, 27, 30]);
+  assert.equal(r.soak.rssBytes.length, 10);
+  assert.ok(r.soak.rssBytes.every((b: number) => b > 10 * 2 ** 20));
+  assert.equal(r.soak.tensorGrowth, 0, 'the steps leak no tensors');
+  assert.equal(r.soak.rssGrowthBytes, r.soak.rssBytes[9] - r.soak.rssBytes[0]);
+});

@@ -42,7 +42,7 @@ const BASES: Record<string, unknown>[] = [
   {
     name: 'sid', task: { name: 'sst2', dataDir: 'data/SST-2', maxSeqLen: 64, trainFraction: 0.5, evalSplit: 'dev' },
     teacher: { checkpoint: 'models/teacher' }, student: { layers: 6, init: 'teacher-layers' }, mapping: 'every-other', algorithm: 'sid',
-    losses: { attentionKl: 1, attentionKlHeads: 'match', clsCosine: 1, softLabel: { weight: 1, temperature: 2 }, hardLabel: 0 },
+    losses: { attentionKl: 1, attentionKlHeads: 'match', clsCosine: 1, softLabel: { weight: 1, temperature: 2 }, hardLabel: 0, hiddenMse: 1, embeddingMse: 0.5, valueRelation: 1, schedules: { temperature: { shape: 'linear', from: 8, to: 1 }, hiddenMse: { shape: 'cosine', from: 0, to: 2 } } },
     stages: { epochsPerLayer: 1, internalAllEpochs: 3, classificationEpochs: 3, patience: null },
     optim: { lr: 5e-5, batchSize: 32, warmup: 0.1, weightDecay: 0.01, maxGradNorm: 1, beta1: 0.9, beta2: 0.999, eps: 1e-6, seed: 42, dropout: 0.1 },
     eval: { everySteps: 100, batchSize: 64 }, checkpoint: { everySteps: 200, keep: 2 },

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ALGORITHMS, planCustomStages, planStages, type CustomStageSpec, type PlanOptions, type Stage, type StageLosses } from '../src/distill/plan';
+import { ALGORITHMS, planCustomStages as planCustom, planStages, type CustomStageSpec, type LossWeights, type PlanOptions, type Stage, type StageLosses } from '../src/distill/plan';
 import { resolveMapping, type LayerPair } from '../src/distill/mapping';
 import { UserError } from '../src/util/errors';
 
@@ -11,14 +11,17 @@ const P = (student: number, teacher: number): LayerPair => ({ student, teacher }
 const SIX_OF_TWELVE = resolveMapping('every-other', 6, 12);
 const TWO_OF_FOUR = resolveMapping('every-other', 2, 4);
 
-const INTERNAL: StageLosses = { attentionKl: true, clsCosine: true, softLabel: false, hardLabel: false };
-const NONE: StageLosses = { attentionKl: false, clsCosine: false, softLabel: false, hardLabel: false };
+const INTERNAL: StageLosses = { attentionKl: 1, clsCosine: 1 };
+const NONE: StageLosses = {};
+/** The paper's defaults, with gold labels on (the baselines and custom stages may name them). */
+const WEIGHTS: LossWeights = { attentionKl: 1, clsCosine: 1, softLabel: 1, hardLabel: 1, hiddenMse: 0, embeddingMse: 0, valueRelation: 0, temperature: 1 };
+const noHard = (w: Partial<LossWeights> = {}): LossWeights => ({ ...WEIGHTS, hardLabel: 0, ...w });
+const planCustomStages = (specs: CustomStageSpec[], pairs: LayerPair[], weights: LossWeights = WEIGHTS): Stage[] => planCustom(specs, pairs, weights);
 
 function options(pairs: LayerPair[], over: Partial<PlanOptions> = {}): PlanOptions {
   return {
     pairs,
-    internal: { attentionKl: true, clsCosine: true },
-    hardLabels: false,
+    weights: noHard(),
     epochsPerLayer: 1,
     internalAllEpochs: 4,
     classificationEpochs: 3,
@@ -28,11 +31,12 @@ function options(pairs: LayerPair[], over: Partial<PlanOptions> = {}): PlanOptio
 }
 
 function classification(index: number, softLabel: boolean, hardLabel: boolean, patience: number | null = 2): Stage {
-  return { index, name: 'classification', kind: 'classification', layers: [], losses: { ...NONE, softLabel, hardLabel }, epochs: 3, patience, selectBest: true };
+  const losses: StageLosses = { ...(softLabel ? { softLabel: 1 } : {}), ...(hardLabel ? { hardLabel: 1 } : {}) };
+  return { index, name: 'classification', kind: 'classification', layers: [], losses, temperature: 1, epochs: 3, patience, selectBest: true };
 }
 
 function internal(index: number, name: string, layers: LayerPair[], epochs = 1, losses: StageLosses = INTERNAL): Stage {
-  return { index, name, kind: 'internal', layers, losses, epochs, patience: 2, selectBest: false };
+  return { index, name, kind: 'internal', layers, losses, temperature: 1, epochs, patience: 2, selectBest: false };
 }
 
 function assertUserError(fn: () => unknown, where: string, message: RegExp): void {
@@ -49,14 +53,16 @@ test('ALGORITHMS lists the six algorithms', () => {
   assert.deepEqual([...ALGORITHMS], ['hard', 'soft', 'hard+soft', 'internal-all', 'pid', 'sid']);
 });
 
-test('hard / soft / hard+soft are a single classification stage (hardLabels ignored)', () => {
+test('hard / soft / hard+soft are a single classification stage (soft ignores hard labels)', () => {
   for (const pairs of [SIX_OF_TWELVE, TWO_OF_FOUR]) {
-    assert.deepEqual(planStages('hard', options(pairs)), [classification(0, false, true)]);
-    assert.deepEqual(planStages('soft', options(pairs, { hardLabels: true })), [classification(0, true, false)]);
-    assert.deepEqual(planStages('hard+soft', options(pairs)), [classification(0, true, true)]);
+    assert.deepEqual(planStages('hard', options(pairs, { weights: WEIGHTS })), [classification(0, false, true)]);
+    assert.deepEqual(planStages('soft', options(pairs, { weights: WEIGHTS })), [classification(0, true, false)]);
+    assert.deepEqual(planStages('hard+soft', options(pairs, { weights: WEIGHTS })), [classification(0, true, true)]);
   }
   // No internal loss and no pairs are needed for output-only algorithms.
-  assert.deepEqual(planStages('soft', options([], { internal: { attentionKl: false, clsCosine: false }, patience: null })), [classification(0, true, false, null)]);
+  assert.deepEqual(planStages('soft', options([], { weights: noHard({ attentionKl: 0, clsCosine: 0 }), patience: null })), [classification(0, true, false, null)]);
+  // An output loss at weight 0 is an error, not weight 1 (issue #18).
+  assertUserError(() => planStages('hard', options(TWO_OF_FOUR)), 'losses', /losses.hardLabel is 0/);
 });
 
 test('internal-all: one stage with every pair, then classification', () => {
@@ -64,7 +70,7 @@ test('internal-all: one stage with every pair, then classification', () => {
     internal(0, 'all layers', [P(1, 2), P(2, 4), P(3, 6), P(4, 8), P(5, 10), P(6, 12)], 4),
     classification(1, true, false),
   ]);
-  assert.deepEqual(planStages('internal-all', options(TWO_OF_FOUR, { hardLabels: true })), [
+  assert.deepEqual(planStages('internal-all', options(TWO_OF_FOUR, { weights: WEIGHTS })), [
     internal(0, 'all layers', [P(1, 2), P(2, 4)], 4),
     classification(1, true, true),
   ]);
@@ -80,7 +86,7 @@ test('pid: one stage per pair, bottom-up, then classification', () => {
     internal(5, 'layer 6', [P(6, 12)]),
     classification(6, true, false),
   ]);
-  assert.deepEqual(planStages('pid', options(TWO_OF_FOUR, { epochsPerLayer: 2, hardLabels: true })), [
+  assert.deepEqual(planStages('pid', options(TWO_OF_FOUR, { epochsPerLayer: 2, weights: WEIGHTS })), [
     internal(0, 'layer 1', [P(1, 2)], 2),
     internal(1, 'layer 2', [P(2, 4)], 2),
     classification(2, true, true),
@@ -106,20 +112,28 @@ test('sid: stages stack the pairs [1], [1,2], …, [all], then classification', 
 });
 
 test('internal stages carry only the enabled internal losses; explicit sparse mappings are named by layer', () => {
-  const attentionOnly: StageLosses = { ...NONE, attentionKl: true };
+  const attentionOnly: StageLosses = { attentionKl: 1 };
   const sparse = resolveMapping([[4, 12], [2, 6]], 4, 12);
-  assert.deepEqual(planStages('sid', options(sparse, { internal: { attentionKl: true, clsCosine: false } })), [
+  assert.deepEqual(planStages('sid', options(sparse, { weights: noHard({ clsCosine: 0 }) })), [
     internal(0, 'layer 2', [P(2, 6)], 1, attentionOnly),
     internal(1, 'layers 2, 4', [P(2, 6), P(4, 12)], 1, attentionOnly),
     classification(2, true, false),
   ]);
-  const plan = planStages('pid', options(TWO_OF_FOUR, { internal: { attentionKl: false, clsCosine: true } }));
-  assert.deepEqual(plan[0].losses, { ...NONE, clsCosine: true });
+  const plan = planStages('pid', options(TWO_OF_FOUR, { weights: noHard({ attentionKl: 0, clsCosine: 0.5 }) }));
+  assert.deepEqual(plan[0].losses, { clsCosine: 0.5 });
+});
+
+test('classificationEpochs 0 skips the classification stage of internal algorithms (then no output loss is needed)', () => {
+  assert.deepEqual(planStages('pid', options(TWO_OF_FOUR, { classificationEpochs: 0, weights: noHard({ softLabel: 0 }) })), [
+    internal(0, 'layer 1', [P(1, 2)]),
+    internal(1, 'layer 2', [P(2, 4)]),
+  ]);
+  assertUserError(() => planStages('soft', options(TWO_OF_FOUR, { classificationEpochs: 0 })), 'stages.classificationEpochs', /got 0/);
 });
 
 test('planStages errors: internal algorithms need an internal loss and pairs; counts are checked', () => {
   for (const algorithm of ['internal-all', 'pid', 'sid'] as const) {
-    assertUserError(() => planStages(algorithm, options(SIX_OF_TWELVE, { internal: { attentionKl: false, clsCosine: false } })), 'losses', /both internal losses are off/);
+    assertUserError(() => planStages(algorithm, options(SIX_OF_TWELVE, { weights: noHard({ attentionKl: 0, clsCosine: 0 }) })), 'losses', /every per-layer internal loss is off/);
     assertUserError(() => planStages(algorithm, options([])), 'mapping', /at least one mapped layer pair/);
   }
   assertUserError(() => planStages('pid', options(TWO_OF_FOUR, { epochsPerLayer: 0 })), 'stages.epochsPerLayer', /whole number ≥ 1, got 0/);
@@ -137,10 +151,10 @@ test('custom stages: layers pick mapped pairs, kinds and defaults follow the los
     { losses: ['soft-label', 'hard-label'], epochs: 5, selectBest: false },
   ];
   assert.deepEqual(planCustomStages(specs, SIX_OF_TWELVE), [
-    { index: 0, name: 'layers 1, 3', kind: 'internal', layers: [P(1, 2), P(3, 6)], losses: { ...NONE, attentionKl: true }, epochs: 2, patience: null, selectBest: false },
-    { index: 1, name: 'all layers', kind: 'internal', layers: SIX_OF_TWELVE, losses: INTERNAL, epochs: 1, patience: 3, selectBest: false },
-    { index: 2, name: 'joint', kind: 'classification', layers: [P(6, 12)], losses: { ...NONE, clsCosine: true, softLabel: true }, epochs: 1, patience: null, selectBest: true },
-    { index: 3, name: 'classification', kind: 'classification', layers: [], losses: { ...NONE, softLabel: true, hardLabel: true }, epochs: 5, patience: null, selectBest: false },
+    { index: 0, name: 'layers 1, 3', kind: 'internal', layers: [P(1, 2), P(3, 6)], losses: { attentionKl: 1 }, temperature: 1, epochs: 2, patience: null, selectBest: false },
+    { index: 1, name: 'all layers', kind: 'internal', layers: SIX_OF_TWELVE, losses: INTERNAL, temperature: 1, epochs: 1, patience: 3, selectBest: false },
+    { index: 2, name: 'joint', kind: 'classification', layers: [P(6, 12)], losses: { clsCosine: 1, softLabel: 1 }, temperature: 1, epochs: 1, patience: null, selectBest: true },
+    { index: 3, name: 'classification', kind: 'classification', layers: [], losses: { softLabel: 1, hardLabel: 1 }, temperature: 1, epochs: 5, patience: null, selectBest: false },
   ]);
 });
 
@@ -157,6 +171,7 @@ test('custom stages: errors name the stage and field', () => {
   assertUserError(() => planCustomStages([{ losses: ['hard-label'], epochs: 1, patience: 0.5 }], sparse), 'stages[0].patience', /patience/);
   assertUserError(() => planCustomStages([{ losses: ['attention-kl'], epochs: 1 }], []), 'stages[0].losses', /mapping has no pairs/);
   assertUserError(() => planCustomStages([], sparse), 'stages', /empty/);
+  assertUserError(() => planCustomStages([{ losses: ['hard-label'], epochs: 1 }], sparse, noHard()), 'stages[0].losses[0]', /weight 0 \(losses.hardLabel\)/);
 });
 
 test('a resolved custom config plans as written: output-only stages without layers, internal ones on the mapped pairs', async () => {
@@ -175,12 +190,12 @@ test('a resolved custom config plans as written: output-only stages without laye
   assert.deepEqual(problems.filter((p) => p.pathText.startsWith('stages')).map((p) => [p.pathText, p.severity]), [['stages.custom[2].layers', 'warning']]);
   assert.ok(config);
   const pairs = resolveMapping(config.mapping, 3, 12);
-  const both: StageLosses = { ...NONE, softLabel: true, hardLabel: true };
+  const both: StageLosses = { softLabel: 1, hardLabel: 1 };
   assert.deepEqual(planFor(config, pairs), [
-    { index: 0, name: 'stage 1', kind: 'internal', layers: [P(1, 4), P(3, 12)], losses: { ...NONE, attentionKl: true }, epochs: 1, patience: null, selectBest: false },
-    { index: 1, name: 'stage 2', kind: 'classification', layers: [], losses: both, epochs: 2, patience: null, selectBest: true },
-    { index: 2, name: 'stage 3', kind: 'classification', layers: [], losses: { ...NONE, softLabel: true }, epochs: 1, patience: null, selectBest: true },
+    { index: 0, name: 'stage 1', kind: 'internal', layers: [P(1, 4), P(3, 12)], losses: { attentionKl: 1 }, temperature: 1, epochs: 1, patience: null, selectBest: false },
+    { index: 1, name: 'stage 2', kind: 'classification', layers: [], losses: both, temperature: 1, epochs: 2, patience: null, selectBest: true },
+    { index: 2, name: 'stage 3', kind: 'classification', layers: [], losses: { softLabel: 1 }, temperature: 1, epochs: 1, patience: null, selectBest: true },
   ]);
   // The planner on its own takes the resolved stages as they are (no layers to strip).
-  assert.deepEqual(planCustomStages(config.stages.custom ?? [], pairs), planFor(config, pairs));
+  assert.deepEqual(planCustomStages(config.stages.custom ?? [], pairs, WEIGHTS), planFor(config, pairs));
 });

@@ -118,18 +118,19 @@ test('a column padded in bulk is the column padded one NaN at a time; large colu
     }
   }
 
-  // two terms: eight columns that fill up on the same step. Each is grown (copied) ahead of
-  // time, one every 64 steps from three quarters full, not all eight on the step they fill up.
+  // two terms (and their loss's weight, and the temperature): ten columns that fill up on the same
+  // step. Each is grown (copied) ahead of time, one every 64 steps from three quarters full, not
+  // all ten on the step they fill up.
   const run = new RunData('r');
   const table = run.steps;
-  const columns = (): Column[] => [table.x, table.loss, table.lr, table.examplesPerSec, table.gradNorm, table.liveTensors, ...table.terms.values()];
+  const columns = (): Column[] => [table.x, table.loss, table.lr, table.examplesPerSec, table.gradNorm, table.liveTensors, table.temperature, ...table.terms.values(), ...table.weights.values()];
   const step = (s: number): TrainerEvent =>
     createEvent('r', { type: 'step', step: s, stage: 0, epoch: 1, lr: 0.1, loss: s, terms: [{ name: 'attention-kl', layer: 1, value: s, weight: 1 }, { name: 'attention-kl', layer: 2, value: -s, weight: 1 }], gradNorm: 1, examplesPerSec: 10, elapsedMs: 1 });
   for (let s = 1; s <= 3072; s++) run.apply(step(s));
-  assert.deepEqual(columns().map((c) => c.capacity), Array(8).fill(4096));
-  for (let s = 3073; s <= 3072 + 8 * 64; s++) run.apply(step(s));
-  assert.deepEqual(columns().map((c) => c.capacity), Array(8).fill(8192), 'grown ahead, before any is full');
-  for (let s = 3072 + 8 * 64 + 1; s <= 9000; s++) run.apply(step(s));
+  assert.deepEqual(columns().map((c) => c.capacity), Array(10).fill(4096));
+  for (let s = 3073; s <= 3072 + 10 * 64; s++) run.apply(step(s));
+  assert.deepEqual(columns().map((c) => c.capacity), Array(10).fill(8192), 'grown ahead, before any is full');
+  for (let s = 3072 + 10 * 64 + 1; s <= 9000; s++) run.apply(step(s));
   assert.equal(table.length, 9000);
   assert.deepEqual([...table.x.values()].slice(4090, 4100), [4091, 4092, 4093, 4094, 4095, 4096, 4097, 4098, 4099, 4100]);
   assert.equal(table.terms.get('attention-kl@2')?.get(8999), -9000);

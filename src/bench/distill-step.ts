@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BertModel, BertOutputs } from '../model/bert';
 import { toBertInputs, disposeInputs } from '../model/inputs';
 import { Batch, createRng } from '../data/batching';
-import { keepFor, LossWeights, objectiveTerms, ObjectiveContext } from '../distill/objective';
+import { keepFor, objectiveTerms, ObjectiveContext } from '../distill/objective';
 import { AdamW, clipByGlobalNorm } from '../train/optimizer';
 import { TeacherCache } from '../train/teacher-cache';
 import { BenchShape, benchModelConfig, benchPairs } from './shapes';
@@ -38,11 +38,10 @@ export class DistillStepBench {
     for (const v of this.vars) this.hfNameByVar.set(v.variable.name, v.name);
     this.optimizer = new AdamW(this.vars, { lr: 5e-5, beta1: 0.9, beta2: 0.999, eps: 1e-6, weightDecay: 0.01 });
     this.pairs = benchPairs(shape);
-    const weights: LossWeights = { attentionKl: 1, clsCosine: 1, softLabel: 1, temperature: 1, hardLabel: 0 };
     this.ctx = {
-      losses: { attentionKl: true, clsCosine: true, softLabel: true, hardLabel: false },
+      losses: { attentionKl: 1, clsCosine: 1, softLabel: 1 },
+      temperature: 1,
       layers: this.pairs,
-      weights,
       regression: false,
       headAverage: false,
     };

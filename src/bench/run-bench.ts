@@ -23,6 +23,8 @@ export interface BenchOptions {
   /** Also time the step with teacher outputs from the cache. */
   teacherCache: boolean;
   seed?: number;
+  /** Then run this many more steps, sampling resident memory and live tensors (a leak check). */
+  soak?: number;
   /** Progress lines for people (stderr). */
   progress?: (line: string) => void;
 }
@@ -50,6 +52,18 @@ export interface PhaseReport {
   loss: { first: number; last: number };
 }
 
+/** Resident memory and live tensors sampled over a long run of steps: both flat when nothing leaks. */
+export interface SoakReport {
+  steps: number;
+  /** Step index of each sample (after the timed steps). */
+  atStep: number[];
+  rssBytes: number[];
+  liveTensors: number[];
+  /** Last sample minus the first (the first is taken after a tenth of the steps, once allocators settle). */
+  rssGrowthBytes: number;
+  tensorGrowth: number;
+}
+
 export interface BenchReport {
   version: 1;
   tool: 'distillery';
@@ -65,6 +79,8 @@ export interface BenchReport {
   step: PhaseReport;
   cached?: PhaseReport & { speedup: number; cache: TeacherCacheStats };
   liveTensors: { before: number; after: number };
+  /** With `soak`: memory over the extra steps. */
+  soak?: SoakReport;
   memory: {
     /** process.resourceUsage().maxRSS: the process's peak resident set. */
     maxRssBytes: number;
@@ -158,6 +174,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       cache.clear();
     }
     const after = tf.memory().numTensors;
+    const soak = opts.soak ? runSoak(opts.soak, () => bench.run(), log) : undefined;
     // Read before the profiled step below, which copies every kernel's output out of the heap.
     const maxRssBytes = process.resourceUsage().maxRSS * 1024;
     const heapBytes = wasmHeapBytes();
@@ -177,6 +194,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       step: phase(plain.ms, plain.cpuMs, plain.results, shape, flops.total),
       ...(cached ? { cached } : {}),
       liveTensors: { before, after },
+      ...(soak ? { soak } : {}),
       memory: { maxRssBytes, wasmHeapBytes: heapBytes, peakTensorBytes, estimate },
       environment: {
         node: process.version,
@@ -192,6 +210,23 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   }
 }
 
+function runSoak(steps: number, step: () => unknown, log: (line: string) => void): SoakReport {
+  const every = Math.max(1, Math.floor(steps / 10));
+  const r: SoakReport = { steps, atStep: [], rssBytes: [], liveTensors: [], rssGrowthBytes: 0, tensorGrowth: 0 };
+  for (let i = 1; i <= steps; i++) {
+    step();
+    if (i % every === 0 || i === steps) {
+      r.atStep.push(i);
+      r.rssBytes.push(process.memoryUsage.rss());
+      r.liveTensors.push(tf.memory().numTensors);
+      log(`bench: soak step ${i}/${steps}: RSS ${fmtBytes(r.rssBytes[r.rssBytes.length - 1])}, ${r.liveTensors[r.liveTensors.length - 1]} tensors`);
+    }
+  }
+  r.rssGrowthBytes = r.rssBytes[r.rssBytes.length - 1] - r.rssBytes[0];
+  r.tensorGrowth = r.liveTensors[r.liveTensors.length - 1] - r.liveTensors[0];
+  return r;
+}
+
 function fmtBytes(n: number): string {
   return n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(2)} GiB` : `${(n / 1024 ** 2).toFixed(0)} MiB`;
 }
@@ -202,7 +237,7 @@ export function formatBenchReport(r: BenchReport): string {
   const s = r.shape;
   const lines = [
     `distillery bench: ${s.name} shape (teacher ${s.teacherLayers} / student ${s.studentLayers} layers, hidden ${s.hiddenSize}, ${s.heads} heads, FF ${s.intermediateSize}, vocab ${s.vocabSize}, batch ${s.batchSize} × seq ${s.seqLen})`,
-    `backend:        ${r.label}${r.kernels.blas ? ` (${r.kernels.blas.config}, ${r.kernels.blas.threads} threads)` : r.kernels.blasUnavailable && r.backend !== 'tensorflow' ? ` (native BLAS: ${r.kernels.blasUnavailable})` : ''}`,
+    `backend:        ${r.label}${r.backend.startsWith('tensorflow') ? ' (TensorFlow\'s own kernels)' : r.kernels.blas ? ` (${r.kernels.blas.config}, ${r.kernels.blas.threads} threads)` : r.kernels.blasUnavailable ? ` (native BLAS: ${r.kernels.blasUnavailable})` : ''}`,
     `step:           ${t.medianMs.toFixed(1)} ms median (min ${t.minMs.toFixed(1)}, IQR ${t.q1Ms.toFixed(1)}–${t.q3Ms.toFixed(1)}, max ${t.maxMs.toFixed(1)}; ${r.repeats} repeats after ${r.warmup} warm-up)`,
     `cpu time:       ${r.step.cpuMsMedian.toFixed(1)} ms per step (median, all threads)`,
     `throughput:     ${r.step.sequencesPerSec.toFixed(2)} sequences/s, ${r.step.gflopsPerSec.toFixed(1)} GFLOP/s (${(r.flops.total / 1e9).toFixed(1)} GFLOP of matrix products per step)`,
@@ -213,6 +248,7 @@ export function formatBenchReport(r: BenchReport): string {
   }
   lines.push(
     `live tensors:   ${r.liveTensors.before} before, ${r.liveTensors.after} after`,
+    ...(r.soak ? [`soak:           ${r.soak.steps} more steps: RSS ${fmtBytes(r.soak.rssBytes[0])} → ${fmtBytes(r.soak.rssBytes[r.soak.rssBytes.length - 1])} (${r.soak.rssGrowthBytes >= 0 ? '+' : '−'}${fmtBytes(Math.abs(r.soak.rssGrowthBytes))} after step ${r.soak.atStep[0]}), live tensors ${r.soak.liveTensors[0]} → ${r.soak.liveTensors[r.soak.liveTensors.length - 1]}`] : []),
     `memory:         peak RSS ${fmtBytes(r.memory.maxRssBytes)}${r.memory.wasmHeapBytes !== null ? `, wasm heap ${fmtBytes(r.memory.wasmHeapBytes)}` : ''}, peak tensors ${fmtBytes(r.memory.peakTensorBytes)} (estimated step peak ${fmtBytes(r.memory.estimate.totalBytes)})`,
     `loss:           ${r.step.loss.first.toFixed(4)} → ${r.step.loss.last.toFixed(4)}`,
   );

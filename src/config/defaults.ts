@@ -15,6 +15,10 @@ export const DEFAULTS = {
     attentionKlHeads: 'match' as AttentionKlHeads,
     clsCosine: 1,
     softLabel: { weight: 1, temperature: 1 },
+    // The TinyBERT / MiniLM terms are off unless asked for, so the paper's runs stay as they were.
+    hiddenMse: 0,
+    embeddingMse: 0,
+    valueRelation: 0,
   },
   stages: { epochsPerLayer: 1, internalAllEpochs: 3, classificationEpochs: 3, patience: null as number | null },
   // BERT's fine-tuning recipe (Devlin et al.): AdamW, eps 1e-6, weight decay 0.01, 10% warmup.

@@ -7,15 +7,32 @@
  * Nothing here may import code at run time: the webview imports these types through the protocol.
  */
 import type { GlueTaskName } from '../data/tasks';
+import type { Schedule, ScheduleShape } from '../distill/schedule';
 
 export const ALGORITHMS = ['hard', 'soft', 'hard+soft', 'internal-all', 'pid', 'sid', 'custom'] as const;
 /** How the run trains the student; each expands into a stage plan (`custom`: `stages.custom`). */
 export type Algorithm = (typeof ALGORITHMS)[number];
-/** Algorithms whose plan distils internal representations (attention-kl, cls-cosine) layer by layer. */
+/** Algorithms whose plan distils internal representations (attention-kl, cls-cosine, …) layer by layer. */
 export const INTERNAL_ALGORITHMS: readonly Algorithm[] = ['internal-all', 'pid', 'sid'];
 
-export const LOSS_NAMES = ['attention-kl', 'cls-cosine', 'soft-label', 'hard-label'] as const;
+export const LOSS_NAMES = ['attention-kl', 'cls-cosine', 'soft-label', 'hard-label', 'hidden-mse', 'embedding-mse', 'value-relation'] as const;
 export type LossName = (typeof LOSS_NAMES)[number];
+
+/** The losses by their weight's key under `losses` (hardLabel, hiddenMse, …; soft-label's is softLabel.weight). */
+export const LOSS_KEYS = ['attentionKl', 'clsCosine', 'softLabel', 'hardLabel', 'hiddenMse', 'embeddingMse', 'valueRelation'] as const;
+export type LossKey = (typeof LOSS_KEYS)[number];
+export const LOSS_NAME_BY_KEY: Readonly<Record<LossKey, LossName>> = {
+  attentionKl: 'attention-kl', clsCosine: 'cls-cosine', softLabel: 'soft-label', hardLabel: 'hard-label',
+  hiddenMse: 'hidden-mse', embeddingMse: 'embedding-mse', valueRelation: 'value-relation',
+};
+/** The config field that holds a loss's weight, for messages. */
+export function lossWeightField(key: LossKey): string {
+  return key === 'softLabel' ? 'losses.softLabel.weight' : `losses.${key}`;
+}
+
+/** What `losses.schedules` can schedule: each loss weight, and the soft-label temperature. */
+export const SCHEDULE_KEYS = [...LOSS_KEYS, 'temperature'] as const;
+export type ScheduleKey = (typeof SCHEDULE_KEYS)[number];
 
 export const MAPPING_STRATEGIES = ['every-other', 'uniform', 'last-layers'] as const;
 export type MappingStrategy = (typeof MAPPING_STRATEGIES)[number];
@@ -111,6 +128,15 @@ export interface SoftLabelConfig {
   temperature?: number;
 }
 
+/** A value over each stage: `from` at its first step, `to` at its last (src/distill/schedule.ts). */
+export interface ScheduleConfig {
+  shape: ScheduleShape;
+  /** Default: the configured weight (or temperature). */
+  from?: number;
+  /** Needed for linear and cosine; default for constant: `from`. */
+  to?: number;
+}
+
 export interface LossesConfig {
   attentionKl?: number;
   attentionKlHeads?: AttentionKlHeads;
@@ -118,13 +144,21 @@ export interface LossesConfig {
   softLabel?: SoftLabelConfig;
   /** Default: 1 for the 'hard' and 'hard+soft' algorithms, else 0. */
   hardLabel?: number;
+  /** TinyBERT's hidden-state MSE on mapped layers; default 0 (off). */
+  hiddenMse?: number;
+  /** TinyBERT's embedding-output MSE (layer 0); default 0 (off). */
+  embeddingMse?: number;
+  /** MiniLM's value-relation KL on mapped layers; default 0 (off). */
+  valueRelation?: number;
+  schedules?: Partial<Record<ScheduleKey, ScheduleConfig>>;
 }
 
 export interface CustomStageConfig {
   name?: string;
   /**
-   * Student layers whose mapped pairs the internal losses (attention-kl, cls-cosine) use; default:
-   * every mapped layer. Ignored, with a warning, on a stage without internal losses.
+   * Student layers whose mapped pairs the per-layer internal losses (attention-kl, cls-cosine,
+   * hidden-mse, value-relation) use; default: every mapped layer. Ignored, with a warning, on a
+   * stage without them.
    */
   layers?: number[];
   losses: LossName[];
@@ -264,11 +298,16 @@ export interface ResolvedLosses {
   clsCosine: number;
   softLabel: { weight: number; temperature: number };
   hardLabel: number;
+  hiddenMse: number;
+  embeddingMse: number;
+  valueRelation: number;
+  /** Present when the config schedules something; every entry with `from` and `to` filled. */
+  schedules?: Partial<Record<ScheduleKey, Schedule>>;
 }
 
 export interface ResolvedCustomStage {
   name: string;
-  /** Present exactly when the stage has an internal loss (attention-kl, cls-cosine). */
+  /** Present exactly when the stage has a per-layer internal loss (attention-kl, cls-cosine, hidden-mse, value-relation). */
   layers?: number[];
   losses: LossName[];
   epochs: number;

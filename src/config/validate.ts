@@ -21,9 +21,19 @@ import { ConfigDocument, ConfigProblem, JsonPath, pathToText } from './parse';
 import { closest, schemaProblems, schemaValidator } from './schema';
 import {
   Algorithm, AttentionKlHeads, BackendRequestName, CachePrecisionName, ColumnRef, DataFormat, EvalSplit, INTERNAL_ALGORITHMS, LayerPair,
-  LossName, MappingSpec, ResolvedArchitecture, ResolvedConfig, ResolvedCustomStage, ResolvedCustomTask, ResolvedTeacher,
-  StudentInit,
+  LOSS_KEYS, LOSS_NAME_BY_KEY, LossKey, LossName, MappingSpec, ResolvedArchitecture, ResolvedConfig, ResolvedCustomStage, ResolvedCustomTask,
+  ResolvedLosses, ResolvedTeacher, SCHEDULE_KEYS, ScheduleConfig, ScheduleKey, StudentInit, lossWeightField,
 } from './types';
+import type { Schedule } from '../distill/schedule';
+
+/** Losses that work on mapped layer pairs (and so use a custom stage's `layers`). */
+const PER_LAYER_LOSSES: readonly LossName[] = ['attention-kl', 'cls-cosine', 'hidden-mse', 'value-relation'];
+/** Losses on the models' insides: the internal stages of internal-all, pid and sid. */
+const INTERNAL_KEYS: readonly LossKey[] = ['attentionKl', 'clsCosine', 'hiddenMse', 'embeddingMse', 'valueRelation'];
+
+function resolvedWeight(losses: ResolvedLosses, key: LossKey): number {
+  return key === 'softLabel' ? losses.softLabel.weight : losses[key];
+}
 
 export interface ValidateOptions {
   /** Check that the folders and files the config names exist (default true). */
@@ -704,9 +714,59 @@ class SemanticChecker {
     const weight = this.val<number>(['losses', 'softLabel', 'weight'], DEFAULTS.losses.softLabel.weight);
     const temperature = this.val<number>(['losses', 'softLabel', 'temperature'], DEFAULTS.losses.softLabel.temperature);
     const hardLabel = this.val<number>(['losses', 'hardLabel']) ?? (algorithm && !this.invalid(['losses', 'hardLabel']) ? defaultHardLabelWeight(algorithm) : undefined);
+    const hiddenMse = this.val<number>(['losses', 'hiddenMse'], DEFAULTS.losses.hiddenMse);
+    const embeddingMse = this.val<number>(['losses', 'embeddingMse'], DEFAULTS.losses.embeddingMse);
+    const valueRelation = this.val<number>(['losses', 'valueRelation'], DEFAULTS.losses.valueRelation);
     if (attentionKl === undefined || attentionKlHeads === undefined || clsCosine === undefined || weight === undefined
-      || temperature === undefined || hardLabel === undefined) return undefined;
-    return { attentionKl, attentionKlHeads, clsCosine, softLabel: { weight, temperature }, hardLabel };
+      || temperature === undefined || hardLabel === undefined || hiddenMse === undefined || embeddingMse === undefined || valueRelation === undefined) return undefined;
+    const weights: Record<LossKey, number> = { attentionKl, clsCosine, softLabel: weight, hardLabel, hiddenMse, embeddingMse, valueRelation };
+    const schedules = this.schedules(weights, temperature);
+    if (schedules === null) return undefined;
+    return {
+      attentionKl, attentionKlHeads, clsCosine, softLabel: { weight, temperature }, hardLabel, hiddenMse, embeddingMse, valueRelation,
+      ...(schedules ? { schedules } : {}),
+    };
+  }
+
+  /**
+   * losses.schedules with `from` and `to` filled: undefined when there are none, null when one is
+   * wrong (reported). A schedule needs its loss on (weight > 0: the weight is the on/off switch)
+   * and, for the temperature, values above 0.
+   */
+  private schedules(weights: Record<LossKey, number>, temperature: number): ResolvedLosses['schedules'] | null | undefined {
+    const raw = this.val<Partial<Record<ScheduleKey, ScheduleConfig>>>(['losses', 'schedules']);
+    if (this.invalid(['losses', 'schedules'])) return null;
+    if (!raw) return undefined;
+    const out: Partial<Record<ScheduleKey, Schedule>> = {};
+    let ok = true;
+    for (const key of SCHEDULE_KEYS) {
+      const s = raw[key];
+      if (!s) continue;
+      const at: JsonPath = ['losses', 'schedules', key];
+      const base = key === 'temperature' ? temperature : weights[key];
+      if (key !== 'temperature' && base === 0) {
+        this.error(at, `this schedules ${LOSS_NAME_BY_KEY[key]}, which is off (${lossWeightField(key)} is 0)`, `set ${lossWeightField(key)} above 0, or remove the schedule`);
+        ok = false;
+        continue;
+      }
+      if (s.shape !== 'constant' && s.to === undefined) {
+        this.error(at, `a ${s.shape} schedule needs "to", the value at the last step of each stage`, `add e.g. "to": ${key === 'temperature' ? 1 : 0}`);
+        ok = false;
+        continue;
+      }
+      const from = s.from ?? base;
+      const to = s.shape === 'constant' ? s.to ?? from : (s.to as number);
+      if (key === 'temperature') {
+        for (const [field, v] of [['from', from], ['to', to]] as const) {
+          if (!(v > 0)) {
+            this.error(s[field] === undefined ? at : [...at, field], `the temperature must stay above 0 (${field} is ${v})`, 'use a positive temperature, e.g. 1');
+            ok = false;
+          }
+        }
+      }
+      out[key] = { shape: s.shape, from, to };
+    }
+    return ok ? out : null;
   }
 
   private stages(draft: Draft, algorithm: Algorithm | undefined, losses: ResolvedConfig['losses'] | undefined): ResolvedConfig['stages'] | undefined {
@@ -767,20 +827,16 @@ class SemanticChecker {
     const patience = this.val<number | null>([...base, 'patience']) ?? (this.invalid([...base, 'patience']) ? undefined : defaultPatience);
     const selectBest = this.val<boolean>([...base, 'selectBest']) ?? (stageLosses && !this.invalid([...base, 'selectBest']) ? defaultSelectBest(stageLosses) : undefined);
     if (stageLosses && losses) {
-      const weights: Record<LossName, [number, string]> = {
-        'attention-kl': [losses.attentionKl, 'losses.attentionKl'],
-        'cls-cosine': [losses.clsCosine, 'losses.clsCosine'],
-        'soft-label': [losses.softLabel.weight, 'losses.softLabel.weight'],
-        'hard-label': [losses.hardLabel, 'losses.hardLabel'],
-      };
       stageLosses.forEach((loss, j) => {
-        const [w, field] = weights[loss];
-        if (w === 0) this.error([...base, 'losses', j], `'${loss}' has weight 0 (${field}), so this stage would not train it`, `set ${field} above 0, or remove '${loss}' from this stage`);
+        const key = LOSS_KEYS.find((k) => LOSS_NAME_BY_KEY[k] === loss);
+        if (key === undefined) return;
+        const field = lossWeightField(key);
+        if (resolvedWeight(losses, key) === 0) this.error([...base, 'losses', j], `'${loss}' has weight 0 (${field}), so this stage would not train it`, `set ${field} above 0, or remove '${loss}' from this stage`);
       });
     }
-    const internal = stageLosses?.some((l) => l === 'attention-kl' || l === 'cls-cosine');
+    const internal = stageLosses?.some((l) => PER_LAYER_LOSSES.includes(l));
     if (layersRaw && stageLosses && !internal) {
-      this.warn([...base, 'layers'], 'layers only matter for attention-kl and cls-cosine, which this stage does not use, so they are ignored', 'remove layers');
+      this.warn([...base, 'layers'], 'layers only matter for attention-kl, cls-cosine, hidden-mse and value-relation, which this stage does not use, so they are ignored', 'remove layers');
     } else if (layersRaw) {
       layersRaw.forEach((s, j) => {
         if (ls !== undefined && s > ls) {
@@ -805,8 +861,8 @@ class SemanticChecker {
       const raw = this.raw(['stages', 'custom']);
       return Array.isArray(raw) && raw.some((s) => Array.isArray((s as { losses?: unknown })?.losses) && (s as { losses: unknown[] }).losses.includes(loss));
     }
-    if (loss === 'attention-kl') return INTERNAL_ALGORITHMS.includes(algorithm) && losses.attentionKl > 0;
-    if (loss === 'cls-cosine') return INTERNAL_ALGORITHMS.includes(algorithm) && losses.clsCosine > 0;
+    const key = LOSS_KEYS.find((k) => LOSS_NAME_BY_KEY[k] === loss);
+    if (key && INTERNAL_KEYS.includes(key)) return INTERNAL_ALGORITHMS.includes(algorithm) && resolvedWeight(losses, key) > 0;
     return true;
   }
 
@@ -829,9 +885,10 @@ class SemanticChecker {
       this.error(['stages', 'classificationEpochs'], `algorithm "${algorithm}" trains only in the classification stage, so 0 epochs leaves nothing to do`,
         'set stages.classificationEpochs to 1 or more');
     }
-    if (internal && losses.attentionKl === 0 && losses.clsCosine === 0) {
+    if (internal && losses.attentionKl === 0 && losses.clsCosine === 0 && losses.hiddenMse === 0 && losses.valueRelation === 0) {
       this.error(at(['losses', 'attentionKl'], at(['losses', 'clsCosine'], ['losses'])),
-        `algorithm "${algorithm}" distils attention maps and [CLS] vectors, but losses.attentionKl and losses.clsCosine are both 0`,
+        `algorithm "${algorithm}" distils attention maps and [CLS] vectors, but losses.attentionKl and losses.clsCosine are both 0`
+        + ' (and so are losses.hiddenMse and losses.valueRelation, the other per-layer losses)',
         'set losses.attentionKl or losses.clsCosine above 0, or use algorithm "soft"');
     }
     if (internal && (classificationEpochs ?? 0) > 0 && losses.softLabel.weight === 0 && losses.hardLabel === 0) {
@@ -839,7 +896,8 @@ class SemanticChecker {
         'set losses.softLabel.weight or losses.hardLabel above 0, or stages.classificationEpochs to 0');
     }
     if (!internal && algorithm !== 'custom') {
-      for (const [field, name] of [['attentionKl', 'attention-kl'], ['clsCosine', 'cls-cosine'], ['attentionKlHeads', 'attention-kl']] as const) {
+      for (const [field, name] of [['attentionKl', 'attention-kl'], ['clsCosine', 'cls-cosine'], ['attentionKlHeads', 'attention-kl'],
+        ['hiddenMse', 'hidden-mse'], ['embeddingMse', 'embedding-mse'], ['valueRelation', 'value-relation']] as const) {
         if (this.changed(['losses', field], DEFAULTS.losses[field])) {
           this.warn(['losses', field], `losses.${field} is ignored: algorithm "${algorithm}" does not use ${name}`, 'remove it, or use an internal algorithm (internal-all, pid, sid)');
         }
@@ -853,6 +911,12 @@ class SemanticChecker {
       }
     }
 
+    const full = (['hidden-mse', 'embedding-mse', 'value-relation'] as const).filter((l) => this.planUses(l, algorithm, losses));
+    if (full.length > 0 && this.val<boolean>(['teacherCache', 'enabled'], DEFAULTS.teacherCache.enabled) === true) {
+      this.warn(['teacherCache', 'enabled'], `the teacher cache holds [CLS] vectors and attention maps only, so stages that train ${list(full)} run the teacher every step`,
+        'keep it for the other stages, or turn it off');
+    }
+
     const t = draft.teacherShape;
     const s = draft.studentShape;
     if (!t || !s) return;
@@ -861,12 +925,22 @@ class SemanticChecker {
         `the student has ${plural(s.heads, 'attention head')} and the teacher ${t.heads}; attention-kl compares them head by head`,
         `set student.heads to ${t.heads}, set losses.attentionKl to 0, or set losses.attentionKlHeads to "average" to compare head-averaged maps`);
     }
+    if (s.heads !== undefined && s.heads !== t.heads && this.planUses('value-relation', algorithm, losses)) {
+      this.error(at(['losses', 'valueRelation'], at(['student', 'heads'], ['student'])),
+        `the student has ${plural(s.heads, 'attention head')} and the teacher ${t.heads}; value-relation compares their value relations head by head`,
+        `set student.heads to ${t.heads}, or set losses.valueRelation to 0`);
+    }
     if (s.hiddenSize !== undefined && s.hiddenSize !== t.hiddenSize && this.planUses('cls-cosine', algorithm, losses)) {
       this.warn(at(['student', 'hiddenSize'], ['student']),
         `the student's hiddenSize ${s.hiddenSize} differs from the teacher's ${t.hiddenSize}, so cls-cosine compares through a learned ${s.hiddenSize}→${t.hiddenSize} projection`);
     }
+    const mse = (['hidden-mse', 'embedding-mse'] as const).filter((l) => this.planUses(l, algorithm, losses));
+    if (s.hiddenSize !== undefined && s.hiddenSize !== t.hiddenSize && mse.length > 0) {
+      this.warn(at(['student', 'hiddenSize'], ['student']),
+        `the student's hiddenSize ${s.hiddenSize} differs from the teacher's ${t.hiddenSize}, so ${mse.join(' and ')} compare${mse.length === 1 ? 's' : ''} through a learned ${s.hiddenSize}→${t.hiddenSize} projection (TinyBERT's fit_dense)`);
+    }
     const mapped = this.mappedStudentLayers(draft);
-    const internalUsed = this.planUses('attention-kl', algorithm, losses) || this.planUses('cls-cosine', algorithm, losses);
+    const internalUsed = PER_LAYER_LOSSES.some((l) => this.planUses(l, algorithm, losses));
     if (mapped && s.layers !== undefined && Array.isArray(draft.mapping) && internalUsed && stages !== undefined) {
       const unmapped = Array.from({ length: s.layers }, (_, i) => i + 1).filter((k) => !mapped.includes(k));
       if (unmapped.length > 0) {

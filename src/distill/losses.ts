@@ -176,3 +176,84 @@ export function hardLabel(studentLogits: tf.Tensor2D, labels: tf.Tensor1D): tf.S
 export function hardLabelRegression(predictions: Outputs, targets: tf.Tensor1D): tf.Scalar {
   return meanSquaredError('hardLabelRegression', predictions, targets);
 }
+
+// ---- TinyBERT and MiniLM terms (issue #17) ---------------------------------------------------
+
+/**
+ * Hidden-state MSE (TinyBERT's hidden and embedding losses): the mean squared difference between
+ * the teacher's states [batch, seq, dT] and the student's [batch, seq, dS] over non-padded tokens:
+ *   Σ_{valid b,t} ‖h_T − (h_S·W + b)‖² / (#valid tokens × dT).
+ * `projection` (W [dS, dT], bias [dT]) maps the student into the teacher's width when they differ,
+ * as TinyBERT's fit_dense does. Padded tokens contribute nothing; a batch with none gives 0.
+ * (TinyBERT's MSELoss also averages over padding; masking keeps the value independent of how much
+ * padding a batch happens to have.)
+ */
+export function hiddenMse(
+  teacher: tf.Tensor3D,
+  student: tf.Tensor3D,
+  attentionMask: tf.Tensor2D,
+  projection?: { weight: tf.Tensor2D; bias: tf.Tensor1D },
+): tf.Scalar {
+  const [batch, seq, dT] = teacher.shape;
+  const dS = student.shape[2];
+  assertSameShape('hiddenMse (batch, seq)', [batch, seq], [student.shape[0], student.shape[1]]);
+  if (projection) {
+    assertSameShape('hiddenMse projection', projection.weight.shape, [dS, dT]);
+    assertSameShape('hiddenMse projection bias', projection.bias.shape, [dT]);
+  } else if (dS !== dT) {
+    throw new Error(`hiddenMse: the student's width ${dS} differs from the teacher's ${dT}; pass a projection`);
+  }
+  assertSameShape('hiddenMse mask [batch, seq]', attentionMask.shape, [batch, seq]);
+  return tf.tidy(() => {
+    const s = projection
+      ? tf.reshape(tf.add(tf.matMul(tf.reshape(student, [batch * seq, dS]), projection.weight), projection.bias), [batch, seq, dT])
+      : student;
+    const mask = tf.cast(attentionMask, 'float32');
+    const perToken = tf.sum(tf.squaredDifference(teacher, s), 2); // [b, s]
+    const total = tf.sum(tf.mul(perToken, mask));
+    // max(…, 1): an all-padding batch has a zero numerator too, so the loss is 0, not NaN.
+    return tf.div(total, tf.mul(tf.maximum(tf.sum(mask), 1), dT)) as tf.Scalar;
+  });
+}
+
+/**
+ * Added to the relation scores of padded keys: exp() of it is exactly 0 in float32, yet it stays
+ * far from −Infinity, so log-probabilities and their differences stay finite.
+ */
+const RELATION_MASK_VALUE = -1e9;
+
+/** log softmax(V·Vᵀ/√d) over keys, padded keys masked: [batch, heads, seq, seq]. */
+function logValueRelation(values: tf.Tensor4D, keyBias: tf.Tensor): tf.Tensor4D {
+  const d = values.shape[3];
+  const scores = tf.add(tf.mul(tf.matMul(values, values, false, true), 1 / Math.sqrt(d)), keyBias);
+  return tf.logSoftmax(scores) as tf.Tensor4D;
+}
+
+/**
+ * MiniLM's self-attention value relation (Wang et al., 2020): per head, R = softmax(V·Vᵀ/√d_head)
+ * over keys, then KL(R_T ‖ R_S) summed over non-padded keys and averaged over non-padded query
+ * rows, heads and batch, exactly as attentionKl averages. `teacher` and `student` are the value
+ * vectors [batch, heads, seq, d_head] (d_head may differ, the head count may not); `attentionMask`
+ * is [batch, seq]. Computed from log-softmax, so no clamping is needed. Ordinary TF.js ops on
+ * purpose: the native attention-KL kernel takes probabilities and clamps the student's log, where
+ * relations of large value vectors are sharp enough for the clamp to bite.
+ */
+export function valueRelation(teacher: tf.Tensor4D, student: tf.Tensor4D, attentionMask: tf.Tensor2D): tf.Scalar {
+  const [batch, heads, seq] = teacher.shape;
+  if (student.shape[1] !== heads) {
+    throw new Error(`valueRelation: teacher has ${heads} heads and student ${student.shape[1]}; the value relation compares heads one to one`);
+  }
+  assertSameShape('valueRelation (batch, heads, seq)', [batch, heads, seq], student.shape.slice(0, 3));
+  assertSameShape('valueRelation mask [batch, seq]', attentionMask.shape, [batch, seq]);
+  return tf.tidy(() => {
+    const mask = tf.cast(attentionMask, 'float32');
+    const keyBias = tf.reshape(tf.mul(tf.sub(1, mask), RELATION_MASK_VALUE), [batch, 1, 1, seq]);
+    const logT = logValueRelation(teacher, keyBias);
+    const logS = logValueRelation(student, keyBias);
+    const pointwise = tf.mul(tf.exp(logT), tf.sub(logT, logS));
+    const keyMask = tf.reshape(mask, [batch, 1, 1, seq]);
+    const rowMask = tf.reshape(mask, [batch, 1, seq, 1]);
+    const total = tf.sum(tf.mul(tf.sum(tf.mul(pointwise, keyMask), 3, true), rowMask));
+    return tf.div(total, tf.maximum(tf.mul(tf.sum(mask), heads), 1)) as tf.Scalar;
+  });
+}

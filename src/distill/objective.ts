@@ -1,26 +1,20 @@
 /**
- * Turns a stage's active losses into one weighted objective over a batch: the per-layer internal
- * terms (attention-kl, cls-cosine on each active layer pair) and the output terms (soft-label,
- * hard-label). Every term is returned by name and layer so the trainer can log it.
+ * Turns a stage's losses into one weighted objective over a batch: the per-layer internal terms
+ * (attention-kl, cls-cosine, hidden-mse, value-relation on each active layer pair), embedding-mse
+ * on the embedding outputs, and the output terms (soft-label, hard-label). The weights are the stage's (src/distill/plan.ts decides them). Every term is
+ * returned by name and layer so the trainer can log it.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BertOutputs } from '../model/bert';
-import { attentionKl, clsCosine, hardLabel, hardLabelRegression, softLabel, softLabelRegression } from './losses';
+import { attentionKl, clsCosine, hardLabel, hardLabelRegression, hiddenMse, softLabel, softLabelRegression, valueRelation } from './losses';
 import { LayerPair } from './mapping';
 import { StageLosses } from './plan';
 
-export type LossTermName = 'attention-kl' | 'cls-cosine' | 'soft-label' | 'hard-label';
-
-export interface LossWeights {
-  attentionKl: number;
-  clsCosine: number;
-  softLabel: number;
-  temperature: number;
-  hardLabel: number;
-}
+export type { LossName as LossTermName } from '../config/types';
+import type { LossName } from '../config/types';
 
 export interface LossTerm {
-  name: LossTermName;
+  name: LossName;
   /** The student layer, for internal terms. */
   layer?: number;
   weight: number;
@@ -28,21 +22,38 @@ export interface LossTerm {
 }
 
 export interface ObjectiveContext {
+  /**
+   * The terms to compute and their current weights (absent: not computed). A scheduled weight may
+   * reach 0 within a stage; the term is still computed and logged, at weight 0.
+   */
   losses: StageLosses;
+  /** Softmax temperature of soft-label. */
+  temperature: number;
   /** Pairs whose internal losses are active. */
   layers: readonly LayerPair[];
-  weights: LossWeights;
   regression: boolean;
   /** Compare head-averaged attention maps (teacher and student head counts differ). */
   headAverage: boolean;
   /** [dStudent, dTeacher] projection for cls-cosine when hidden sizes differ. */
   projection?: tf.Tensor2D;
+  /** TinyBERT's fit_dense for hidden-mse and embedding-mse when hidden sizes differ. */
+  hiddenProjection?: { weight: tf.Tensor2D; bias: tf.Tensor1D };
 }
 
-/** The hidden-state and attention indices a forward pass must keep for these pairs. */
-export function keepFor(layers: readonly LayerPair[], side: 'student' | 'teacher'): { hiddenStates: number[]; attentions: number[] } {
+/**
+ * The hidden-state, attention and value indices a forward pass must keep for these pairs, and for
+ * the stage's losses: value vectors for value-relation, the embedding output (hidden state 0) for
+ * embedding-mse.
+ */
+export function keepFor(layers: readonly LayerPair[], side: 'student' | 'teacher', losses: StageLosses = {}): { hiddenStates: number[]; attentions: number[]; values: number[] } {
   const ks = layers.map((p) => p[side]);
-  return { hiddenStates: ks, attentions: ks.map((k) => k - 1) };
+  const hiddenStates = losses.embeddingMse !== undefined && !ks.includes(0) ? [0, ...ks] : ks;
+  return { hiddenStates, attentions: ks.map((k) => k - 1), values: losses.valueRelation !== undefined ? ks.map((k) => k - 1) : [] };
+}
+
+/** Whether the stage needs the teacher's full hidden states or value vectors, which the teacher cache does not hold. */
+export function needsFullTeacherOutputs(losses: StageLosses): boolean {
+  return losses.hiddenMse !== undefined || losses.embeddingMse !== undefined || losses.valueRelation !== undefined;
 }
 
 export function clsVector(hidden: tf.Tensor3D): tf.Tensor2D {
@@ -51,8 +62,8 @@ export function clsVector(hidden: tf.Tensor3D): tf.Tensor2D {
 }
 
 /**
- * Every active term, unweighted, plus the weighted total. Terms with weight 0 are skipped.
- * `labels` holds gold class ids (or scores) as float32 [batch].
+ * Every term the stage trains, unweighted, plus the weighted total. `labels` holds gold class ids
+ * (or scores) as float32 [batch].
  */
 export function objectiveTerms(
   ctx: ObjectiveContext,
@@ -62,29 +73,46 @@ export function objectiveTerms(
   labels: tf.Tensor1D | undefined,
 ): { total: tf.Scalar; terms: LossTerm[] } {
   const terms: LossTerm[] = [];
-  const w = ctx.weights;
+  const w = ctx.losses;
   const needTeacher = () => {
     if (!teacher) throw new Error('objective: this stage needs teacher outputs');
     return teacher;
   };
+  const values = (o: BertOutputs, k: number, who: string): tf.Tensor4D => {
+    const v = o.values?.[k - 1];
+    if (!v) throw new Error(`objective: value-relation needs the ${who}'s value vectors of layer ${k} (forward keep.values)`);
+    return v;
+  };
+  if (w.embeddingMse !== undefined) {
+    const value = hiddenMse(needTeacher().hiddenStates[0], student.hiddenStates[0], attentionMask, ctx.hiddenProjection);
+    terms.push({ name: 'embedding-mse', weight: w.embeddingMse, value });
+  }
   for (const pair of ctx.layers) {
-    if (ctx.losses.attentionKl && w.attentionKl > 0) {
+    if (w.attentionKl !== undefined) {
       const t = needTeacher().attentions[pair.teacher - 1];
       const s = student.attentions[pair.student - 1];
       terms.push({ name: 'attention-kl', layer: pair.student, weight: w.attentionKl, value: attentionKl(t, s, attentionMask, { headAverage: ctx.headAverage }) });
     }
-    if (ctx.losses.clsCosine && w.clsCosine > 0) {
+    if (w.clsCosine !== undefined) {
       const t = clsVector(needTeacher().hiddenStates[pair.teacher]);
       const s = clsVector(student.hiddenStates[pair.student]);
       terms.push({ name: 'cls-cosine', layer: pair.student, weight: w.clsCosine, value: clsCosine(t, s, ctx.projection) });
     }
+    if (w.hiddenMse !== undefined) {
+      const value = hiddenMse(needTeacher().hiddenStates[pair.teacher], student.hiddenStates[pair.student], attentionMask, ctx.hiddenProjection);
+      terms.push({ name: 'hidden-mse', layer: pair.student, weight: w.hiddenMse, value });
+    }
+    if (w.valueRelation !== undefined) {
+      const value = valueRelation(values(needTeacher(), pair.teacher, 'teacher'), values(student, pair.student, 'student'), attentionMask);
+      terms.push({ name: 'value-relation', layer: pair.student, weight: w.valueRelation, value });
+    }
   }
-  if (ctx.losses.softLabel && w.softLabel > 0) {
+  if (w.softLabel !== undefined) {
     const t = needTeacher().logits;
-    const value = ctx.regression ? softLabelRegression(t, student.logits) : softLabel(t, student.logits, w.temperature);
+    const value = ctx.regression ? softLabelRegression(t, student.logits) : softLabel(t, student.logits, ctx.temperature);
     terms.push({ name: 'soft-label', weight: w.softLabel, value });
   }
-  if (ctx.losses.hardLabel && w.hardLabel > 0) {
+  if (w.hardLabel !== undefined) {
     if (!labels) throw new Error('objective: hard-label needs gold labels');
     const value = ctx.regression ? hardLabelRegression(student.logits, labels) : hardLabel(student.logits, labels);
     terms.push({ name: 'hard-label', weight: w.hardLabel, value });

@@ -9,12 +9,22 @@
  *   classification.
  * - sid (stacked internal distillation): like pid, but each stage keeps the lower pairs' losses
  *   on ([1], [1,2], …, [all]), then classification.
- * The classification stage after internal distillation uses soft labels, plus hard labels when
- * `hardLabels` is set.
+ * Internal stages train every internal loss whose weight is above 0: the per-layer ones
+ * (attention-kl, cls-cosine, hidden-mse, value-relation) on the stage's pairs, and embedding-mse
+ * (the embedding output, below layer 1) in every internal stage of internal-all and sid and in the
+ * first stage of pid, whose stages each train one layer from the bottom up.
+ * The classification stage after internal distillation trains the output losses whose weight is
+ * above 0 (soft labels by default, gold labels when losses.hardLabel > 0).
+ *
+ * The plan is the one place that decides which losses a stage trains and with what weight: each
+ * stage carries the weights of its terms (a term is trained iff it is listed, with a weight > 0),
+ * and the trainer reads them from the stage (issue #18: a weight of 0 used to turn into 1).
  */
 import { defaultSelectBest } from '../config/defaults';
+import { LOSS_KEYS as CONFIG_LOSS_KEYS, LOSS_NAME_BY_KEY, LOSS_NAMES, lossWeightField, type LossKey, type LossName, type ScheduleKey } from '../config/types';
 import { UserError } from '../util/errors';
 import type { LayerPair } from './mapping';
+import { scheduleValue, stageProgress, type Schedule } from './schedule';
 
 export type Algorithm = 'hard' | 'soft' | 'hard+soft' | 'internal-all' | 'pid' | 'sid';
 export const ALGORITHMS: readonly Algorithm[] = ['hard', 'soft', 'hard+soft', 'internal-all', 'pid', 'sid'];
@@ -23,12 +33,17 @@ export function isAlgorithm(s: string): s is Algorithm {
   return (ALGORITHMS as readonly string[]).includes(s);
 }
 
-export interface StageLosses {
-  attentionKl: boolean;
-  clsCosine: boolean;
-  softLabel: boolean;
-  hardLabel: boolean;
-}
+/** The loss terms, by their config key (losses.<key>). */
+export type { LossKey };
+export const LOSS_KEYS: readonly LossKey[] = CONFIG_LOSS_KEYS;
+
+/** The terms a stage trains, each with its weight (> 0); a term that is absent is not trained. */
+export type StageLosses = Partial<Record<LossKey, number>>;
+
+/** The configured weight of every loss (0 = off) and the soft-label temperature. */
+export type LossWeights = Record<LossKey, number> & { temperature: number };
+
+export type StageSchedules = Partial<Record<ScheduleKey, Schedule>>;
 
 export interface Stage {
   /** Position in the plan, 0-based (what a checkpoint records to resume). */
@@ -39,6 +54,13 @@ export interface Stage {
   /** Pairs whose internal losses are active in this stage (empty when none are). */
   layers: LayerPair[];
   losses: StageLosses;
+  /** Softmax temperature of soft-label. */
+  temperature: number;
+  /**
+   * How weights (and the temperature) move over the stage's steps, for the terms it trains;
+   * absent: they stay as in `losses` / `temperature`.
+   */
+  schedules?: StageSchedules;
   /** Maximum epochs. */
   epochs: number;
   /**
@@ -53,18 +75,21 @@ export interface Stage {
 export interface PlanOptions {
   /** Resolved layer mapping, as from resolveMapping. */
   pairs: LayerPair[];
-  /** Which internal losses the internal stages use. */
-  internal: { attentionKl: boolean; clsCosine: boolean };
-  /** Add hard labels to the classification stage of internal algorithms. */
-  hardLabels: boolean;
+  /**
+   * The configured weights: internal stages train the internal losses above 0; the classification
+   * stage of internal algorithms trains soft-label and hard-label when above 0.
+   */
+  weights: LossWeights;
+  /** losses.schedules, resolved: each stage gets those of the terms it trains. */
+  schedules?: StageSchedules;
   epochsPerLayer: number;
   internalAllEpochs: number;
   classificationEpochs: number;
   patience: number | null;
 }
 
-export type StageLossName = 'attention-kl' | 'cls-cosine' | 'soft-label' | 'hard-label';
-export const STAGE_LOSS_NAMES: readonly StageLossName[] = ['attention-kl', 'cls-cosine', 'soft-label', 'hard-label'];
+export type StageLossName = LossName;
+export const STAGE_LOSS_NAMES: readonly StageLossName[] = LOSS_NAMES;
 
 export interface CustomStageSpec {
   name?: string;
@@ -78,7 +103,47 @@ export interface CustomStageSpec {
   selectBest?: boolean;
 }
 
-const NO_LOSSES: StageLosses = { attentionKl: false, clsCosine: false, softLabel: false, hardLabel: false };
+const LOSS_KEY_BY_NAME = Object.fromEntries(LOSS_KEYS.map((k) => [LOSS_NAME_BY_KEY[k], k])) as Record<StageLossName, LossKey>;
+/** Losses on mapped layer pairs: they use a stage's `layers`. */
+export const PER_LAYER_KEYS: readonly LossKey[] = ['attentionKl', 'clsCosine', 'hiddenMse', 'valueRelation'];
+/** Losses on the models' insides: the per-layer ones and embedding-mse. */
+export const INTERNAL_KEYS: readonly LossKey[] = [...PER_LAYER_KEYS, 'embeddingMse'];
+export const OUTPUT_KEYS: readonly LossKey[] = ['softLabel', 'hardLabel'];
+
+/** The listed keys whose weight is above 0, with their weights. */
+function weighted(keys: readonly LossKey[], w: LossWeights): StageLosses {
+  const out: StageLosses = {};
+  for (const k of keys) if (w[k] > 0) out[k] = w[k];
+  return out;
+}
+
+export function trainsInternal(losses: StageLosses): boolean {
+  return INTERNAL_KEYS.some((k) => losses[k] !== undefined);
+}
+
+/** Whether a stage trains a loss on mapped layer pairs (and so has layers). */
+export function usesLayers(losses: StageLosses): boolean {
+  return PER_LAYER_KEYS.some((k) => losses[k] !== undefined);
+}
+
+/** The schedules of the terms a stage trains (and of the temperature, with soft-label); undefined when none. */
+function stageSchedules(losses: StageLosses, all: StageSchedules | undefined): StageSchedules | undefined {
+  if (!all) return undefined;
+  const out: StageSchedules = {};
+  for (const k of LOSS_KEYS) if (losses[k] !== undefined && all[k]) out[k] = { ...all[k] };
+  if (losses.softLabel !== undefined && all.temperature) out.temperature = { ...all.temperature };
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** The stage's schedules, when it has any, as an optional field. */
+function withSchedules<T extends { losses: StageLosses }>(stage: T, all: StageSchedules | undefined): T & { schedules?: StageSchedules } {
+  const schedules = stageSchedules(stage.losses, all);
+  return schedules ? { ...stage, schedules } : stage;
+}
+
+export function trainsOutput(losses: StageLosses): boolean {
+  return OUTPUT_KEYS.some((k) => losses[k] !== undefined);
+}
 
 function checkEpochs(value: unknown, where: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
@@ -113,61 +178,70 @@ function sortedPairs(pairs: readonly LayerPair[]): LayerPair[] {
 /** Expands one of the built-in algorithms into its stages. Bad options raise UserError. */
 export function planStages(algorithm: Algorithm, opts: PlanOptions): Stage[] {
   const patience = checkPatience(opts.patience, 'stages.patience');
-  const classificationEpochs = checkEpochs(opts.classificationEpochs, 'stages.classificationEpochs');
-  const classification = (losses: Pick<StageLosses, 'softLabel' | 'hardLabel'>): Omit<Stage, 'index'> => ({
-    name: 'classification',
-    kind: 'classification',
-    layers: [],
-    losses: { ...NO_LOSSES, ...losses },
-    epochs: classificationEpochs,
-    patience,
-    selectBest: true,
-  });
+  // 0 skips the classification stage of an internal algorithm (as the schema says); the
+  // baselines are nothing but that stage, so they need 1 or more.
+  const skipsClassification = opts.classificationEpochs === 0 && (algorithm === 'internal-all' || algorithm === 'pid' || algorithm === 'sid');
+  const classificationEpochs = skipsClassification ? 0 : checkEpochs(opts.classificationEpochs, 'stages.classificationEpochs');
+  const w = opts.weights;
+  const temperature = w.temperature;
+  // The baselines name their output losses; their weights still come from the config.
+  const classification = (keys: readonly LossKey[]): Omit<Stage, 'index'> => {
+    const losses = weighted(keys, w);
+    if (!trainsOutput(losses)) {
+      throw new UserError(`the classification stage of "${algorithm}" has no loss: ${keys.map(lossWeightField).join(' and ')} ${keys.length > 1 ? 'are' : 'is'} 0`, {
+        where: 'losses', fix: `set ${keys.length > 1 ? 'one of them' : 'it'} above 0`,
+      });
+    }
+    return { name: 'classification', kind: 'classification', layers: [], losses, temperature, epochs: classificationEpochs, patience, selectBest: true };
+  };
 
   let stages: Array<Omit<Stage, 'index'>>;
   switch (algorithm) {
     case 'hard':
-      stages = [classification({ softLabel: false, hardLabel: true })];
+      stages = [classification(['hardLabel'])];
       break;
     case 'soft':
-      stages = [classification({ softLabel: true, hardLabel: false })];
+      stages = [classification(['softLabel'])];
       break;
     case 'hard+soft':
-      stages = [classification({ softLabel: true, hardLabel: true })];
+      stages = [classification(['softLabel', 'hardLabel'])];
       break;
     case 'internal-all':
     case 'pid':
     case 'sid': {
-      if (!opts.internal.attentionKl && !opts.internal.clsCosine) {
-        throw new UserError(`algorithm "${algorithm}" distils internal layers, but both internal losses are off`, {
+      const internalLosses = weighted(PER_LAYER_KEYS, w);
+      if (!usesLayers(internalLosses)) {
+        throw new UserError(`algorithm "${algorithm}" distils internal layers, but every per-layer internal loss is off`, {
           where: 'losses',
-          fix: 'enable attentionKl and/or clsCosine, or use algorithm "soft" or "hard+soft"',
+          fix: 'set losses.attentionKl, clsCosine, hiddenMse or valueRelation above 0, or use algorithm "soft" or "hard+soft"',
         });
       }
+      const embedding = weighted(['embeddingMse'], w);
       if (opts.pairs.length === 0) {
         throw new UserError(`algorithm "${algorithm}" needs at least one mapped layer pair`, { where: 'mapping', fix: 'use mapping "uniform"' });
       }
       const pairs = sortedPairs(opts.pairs);
-      const internalLosses: StageLosses = { ...NO_LOSSES, attentionKl: opts.internal.attentionKl, clsCosine: opts.internal.clsCosine };
-      const internal = (name: string, layers: LayerPair[], epochs: number): Omit<Stage, 'index'> => ({
+      const internal = (name: string, layers: LayerPair[], epochs: number, withEmbedding: boolean): Omit<Stage, 'index'> => ({
         name,
         kind: 'internal',
         layers,
-        losses: { ...internalLosses },
+        losses: { ...internalLosses, ...(withEmbedding ? embedding : {}) },
+        temperature,
         epochs,
         patience,
         selectBest: false,
       });
       if (algorithm === 'internal-all') {
-        stages = [internal('all layers', pairs, checkEpochs(opts.internalAllEpochs, 'stages.internalAllEpochs'))];
+        stages = [internal('all layers', pairs, checkEpochs(opts.internalAllEpochs, 'stages.internalAllEpochs'), true)];
       } else {
         const epochs = checkEpochs(opts.epochsPerLayer, 'stages.epochsPerLayer');
         stages = pairs.map((_, i) => {
           const layers = algorithm === 'pid' ? [pairs[i]] : pairs.slice(0, i + 1);
-          return internal(layersName(layers), layers.map((p) => ({ ...p })), epochs);
+          // pid trains one layer at a time from the bottom: the embeddings go with the first.
+          return internal(layersName(layers), layers.map((p) => ({ ...p })), epochs, algorithm === 'sid' || i === 0);
         });
       }
-      stages.push(classification({ softLabel: true, hardLabel: opts.hardLabels }));
+      if (!skipsClassification) stages.push(classification(OUTPUT_KEYS));
       break;
     }
     default:
@@ -176,14 +250,14 @@ export function planStages(algorithm: Algorithm, opts: PlanOptions): Stage[] {
         fix: `use one of ${ALGORITHMS.map((a) => `"${a}"`).join(', ')}`,
       });
   }
-  return stages.map((s, index) => ({ index, ...s }));
+  return stages.map((s, index) => withSchedules({ index, ...s }, opts.schedules));
 }
 
 /**
  * Builds a user-written stage list. Stages with an output loss (soft/hard label) are
  * classification stages; the rest are internal. Errors name the field, e.g. 'stages[1].layers[0]'.
  */
-export function planCustomStages(stages: CustomStageSpec[], pairs: LayerPair[]): Stage[] {
+export function planCustomStages(stages: CustomStageSpec[], pairs: LayerPair[], weights: LossWeights, schedules?: StageSchedules): Stage[] {
   if (!Array.isArray(stages) || stages.length === 0) {
     throw new UserError('the custom stage list is empty', { where: 'stages', fix: 'give at least one stage, or use a built-in algorithm' });
   }
@@ -193,29 +267,33 @@ export function planCustomStages(stages: CustomStageSpec[], pairs: LayerPair[]):
     if (!Array.isArray(spec.losses) || spec.losses.length === 0) {
       throw new UserError('a stage needs at least one loss', { where: `${at}.losses`, fix: `list some of ${STAGE_LOSS_NAMES.map((n) => `"${n}"`).join(', ')}` });
     }
-    const losses: StageLosses = { ...NO_LOSSES };
+    const losses: StageLosses = {};
     spec.losses.forEach((name, j) => {
-      switch (name) {
-        case 'attention-kl': losses.attentionKl = true; break;
-        case 'cls-cosine': losses.clsCosine = true; break;
-        case 'soft-label': losses.softLabel = true; break;
-        case 'hard-label': losses.hardLabel = true; break;
-        default:
-          throw new UserError(`unknown loss ${JSON.stringify(name)}`, {
-            where: `${at}.losses[${j}]`,
-            fix: `use one of ${STAGE_LOSS_NAMES.map((n) => `"${n}"`).join(', ')}`,
-          });
+      const key = Object.prototype.hasOwnProperty.call(LOSS_KEY_BY_NAME, name) ? LOSS_KEY_BY_NAME[name] : undefined;
+      if (!key) {
+        throw new UserError(`unknown loss ${JSON.stringify(name)}`, {
+          where: `${at}.losses[${j}]`,
+          fix: `use one of ${STAGE_LOSS_NAMES.map((n) => `"${n}"`).join(', ')}`,
+        });
       }
+      // A listed loss with weight 0 would silently train nothing: the validator reports it too.
+      if (!(weights[key] > 0)) {
+        const field = lossWeightField(key);
+        throw new UserError(`'${name}' has weight 0 (${field}), so this stage would not train it`, {
+          where: `${at}.losses[${j}]`, fix: `set ${field} above 0, or remove '${name}' from this stage`,
+        });
+      }
+      losses[key] = weights[key];
     });
-    const usesInternal = losses.attentionKl || losses.clsCosine;
-    const kind: Stage['kind'] = losses.softLabel || losses.hardLabel ? 'classification' : 'internal';
+    const usesInternal = usesLayers(losses);
+    const kind: Stage['kind'] = trainsOutput(losses) ? 'classification' : 'internal';
 
     let layers: LayerPair[] = [];
     if (spec.layers !== undefined) {
       if (!usesInternal) {
         throw new UserError('layers only apply to internal losses, and this stage has none', {
           where: `${at}.layers`,
-          fix: 'remove "layers", or add "attention-kl" / "cls-cosine" to the losses',
+          fix: 'remove "layers", or add a per-layer loss ("attention-kl", "cls-cosine", "hidden-mse", "value-relation")',
         });
       }
       if (!Array.isArray(spec.layers) || spec.layers.length === 0) {
@@ -242,15 +320,34 @@ export function planCustomStages(stages: CustomStageSpec[], pairs: LayerPair[]):
       layers = sortedPairs(pairs);
     }
 
-    return {
+    return withSchedules({
       index: i,
-      name: spec.name ?? (kind === 'classification' ? 'classification' : layers.length === pairs.length ? 'all layers' : layersName(layers)),
+      name: spec.name ?? (kind === 'classification' ? 'classification' : layers.length === 0 ? 'embeddings' : layers.length === pairs.length ? 'all layers' : layersName(layers)),
       kind,
       layers,
       losses,
+      temperature: weights.temperature,
       epochs: checkEpochs(spec.epochs, `${at}.epochs`),
       patience: checkPatience(spec.patience, `${at}.patience`),
       selectBest: spec.selectBest ?? defaultSelectBest(spec.losses),
-    };
+    }, schedules);
   });
+}
+
+/**
+ * The stage's weights and temperature at step `stageStep` (0-based) of its `stageSteps`: its
+ * schedules applied, or the stage's own values where it has none.
+ */
+export function stageWeightsAt(stage: Pick<Stage, 'losses' | 'temperature' | 'schedules'>, stageStep: number, stageSteps: number): { losses: StageLosses; temperature: number } {
+  const sch = stage.schedules;
+  if (!sch) return { losses: stage.losses, temperature: stage.temperature };
+  const p = stageProgress(stageStep, stageSteps);
+  const losses: StageLosses = {};
+  for (const k of LOSS_KEYS) {
+    const w = stage.losses[k];
+    if (w === undefined) continue;
+    const s = sch[k];
+    losses[k] = s ? scheduleValue(s, p) : w;
+  }
+  return { losses, temperature: sch.temperature ? scheduleValue(sch.temperature, p) : stage.temperature };
 }

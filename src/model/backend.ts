@@ -32,6 +32,8 @@ function loadTensorflow(pkg: string): void {
   // A plain require: the package registers the 'tensorflow' backend with the shared tfjs-core.
   // A half-installed package (its libtensorflow download failed) registers its kernels, then
   // throws; keep its "already registered" chatter off the user's terminal.
+  // TensorFlow's C++ info lines (oneDNN, CPU features) go to stderr unless the user asked for them.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
   const { warn, log } = console;
   console.warn = () => undefined;
   console.log = () => undefined;

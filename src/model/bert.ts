@@ -43,6 +43,11 @@ export interface BertOutputs {
    * index k - 1 holds layer k. Entries not asked for in `ForwardOptions.keep` are empty slots.
    */
   attentions: tf.Tensor4D[];
+  /**
+   * The self-attention value vectors V [batch, heads, seq, headDim] per layer (index k - 1 holds
+   * layer k), for MiniLM's value-relation loss; only the entries asked for in `keep.values`.
+   */
+  values?: tf.Tensor4D[];
 }
 
 export interface ForwardOptions {
@@ -58,7 +63,12 @@ export interface ForwardOptions {
    * k - 1) to return; the others are disposed inside the forward pass to save memory. Omitted:
    * all of them.
    */
-  keep?: { hiddenStates?: readonly number[]; attentions?: readonly number[] };
+  keep?: {
+    hiddenStates?: readonly number[];
+    attentions?: readonly number[];
+    /** Value vectors to return (layer k at k - 1); default none, even when `keep` is omitted. */
+    values?: readonly number[];
+  };
 }
 
 export type ParamGroup = 'embeddings' | 'encoder' | 'pooler' | 'head';
@@ -403,6 +413,7 @@ export class BertModel {
     const L = c.numHiddenLayers;
     const keepHidden = keepSet(opts.keep?.hiddenStates, L + 1);
     const keepAttn = keepSet(opts.keep?.attentions, L);
+    const keepValues = keepSet(opts.keep?.values ?? [], L);
     const dropout = new DropoutSites(opts.training, opts.seed);
     const heads = c.numAttentionHeads;
     const d = headDim(c);
@@ -411,6 +422,7 @@ export class BertModel {
     return tf.tidy(() => {
       const hiddenStates: tf.Tensor3D[] = new Array<tf.Tensor3D>(L + 1);
       const attentions: tf.Tensor4D[] = new Array<tf.Tensor4D>(L);
+      const values: tf.Tensor4D[] = new Array<tf.Tensor4D>(L);
       const to3d = (x: tf.Tensor2D) => tf.reshape(x, [b, s, h]) as tf.Tensor3D;
 
       // Embeddings: word + position + token type → LayerNorm → dropout.
@@ -431,6 +443,7 @@ export class BertModel {
         const w = this.layers[i];
         const q = splitHeads(tf.mul(dense(x, w.query), scale) as tf.Tensor2D, b, s, heads, d);
         const v = splitHeads(dense(x, w.value), b, s, heads, d);
+        if (keepValues.has(i)) values[i] = v;
         // QKᵀ: BLAS and the native backends take a transposed operand for free; the wasm and cpu
         // kernels without BLAS are far faster with K laid out as Kᵀ.
         const qk = transposedProductsAreFree
@@ -451,7 +464,7 @@ export class BertModel {
       const cls = tf.reshape(tf.slice(tf.reshape(x, [b, s, h]), [0, 0, 0], [b, 1, h]), [b, h]) as tf.Tensor2D;
       const pooled = tf.tanh(dense(cls, this.dense('bert.pooler.dense')));
       const logits = dense(dropout.apply(pooled, c.hiddenDropoutProb), this.dense('classifier'));
-      return { logits, pooled, hiddenStates, attentions };
+      return { logits, pooled, hiddenStates, attentions, values };
     });
   }
 

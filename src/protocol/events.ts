@@ -7,7 +7,7 @@
  * types from newer trainers, and a process that dies mid-line. Runs in Node and in the browser, so
  * nothing here imports Node modules.
  */
-import type { LayerPair, LossName, ResolvedConfig } from '../config/types';
+import { LOSS_NAMES, type LayerPair, type LossName, type ResolvedConfig } from '../config/types';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -45,10 +45,11 @@ export interface PlannedStage {
 
 export interface LossTerm {
   name: LossName;
-  /** The student layer, for per-layer internal terms. */
+  /** The student layer, for per-layer internal terms (not for embedding-mse, soft-label, hard-label). */
   layer?: number;
   /** The unweighted value. */
   value: number;
+  /** The weight at this step (a schedule, losses.schedules, may move it over the stage). */
   weight: number;
 }
 
@@ -57,6 +58,10 @@ export interface LayerEval {
   teacher: number;
   attentionKl: number;
   clsCosine: number;
+  /** Dev hidden-mse of the pair, when the run trains hidden-mse. */
+  hiddenMse?: number;
+  /** Dev value-relation KL of the pair, when the run trains value-relation. */
+  valueRelation?: number;
 }
 
 export interface AttentionSampleLayer {
@@ -104,6 +109,8 @@ export interface StepEvent extends EventBase {
   /** The weighted total. */
   loss: number;
   terms: LossTerm[];
+  /** The soft-label temperature at this step, when the step trains soft labels (it may be scheduled). */
+  temperature?: number;
   gradNorm: number;
   examplesPerSec: number;
   elapsedMs: number;
@@ -120,6 +127,8 @@ export interface EvalEvent extends EventBase {
   metrics: Record<string, number>;
   mainMetric: { name: string; value: number };
   perLayer: LayerEval[];
+  /** Dev embedding-mse (the embedding outputs), when the run trains embedding-mse. */
+  embeddingMse?: number;
   isBest: boolean;
 }
 
@@ -216,7 +225,7 @@ export function createEvent<B extends TrainerEventBody>(runId: string, body: B, 
 const NON_FINITE: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
 
 /** The fields that hold measured numbers, which may be non-finite. */
-const MEASURED = new Set(['lr', 'loss', 'value', 'gradNorm', 'examplesPerSec', 'attentionKl', 'clsCosine', 'bestLoss']);
+const MEASURED = new Set(['lr', 'loss', 'value', 'gradNorm', 'examplesPerSec', 'attentionKl', 'clsCosine', 'bestLoss', 'hiddenMse', 'valueRelation', 'embeddingMse', 'temperature']);
 
 /** One line of JSON, without a trailing newline (JSON.stringify escapes newlines inside strings). */
 export function encodeEvent(e: TrainerEvent): string {
@@ -322,7 +331,7 @@ const shape = (fields: FieldChecks): Check => (x) => isObject(x) && fieldProblem
 const nullable = (c: Check): Check => (x) => x === null || c(x);
 const recordOf = (value: Check): Check => (x) => isObject(x) && Object.values(x).every(value);
 
-const lossName = oneOf('attention-kl', 'cls-cosine', 'soft-label', 'hard-label');
+const lossName = oneOf(...LOSS_NAMES);
 const stageKind = oneOf('teacher', 'internal', 'classification', 'custom');
 const layerPair: Check = (x) => Array.isArray(x) && x.length === 2 && x.every(isInt);
 const paramCounts = shape({ embeddings: isNumber, encoder: isNumber, pooler: isNumber, head: isNumber, total: isNumber });
@@ -344,14 +353,14 @@ const EVENT_FIELDS: Record<TrainerEventType, FieldChecks> = {
   step: {
     step: isInt, stage: isInt, epoch: isInt, lr: isNumber, loss: isNumber,
     terms: arrayOf(shape({ name: lossName, 'layer?': isInt, value: isNumber, weight: isNumber })),
-    gradNorm: isNumber, examplesPerSec: isNumber, elapsedMs: isNumber, 'liveTensors?': isInt,
+    'temperature?': isNumber, gradNorm: isNumber, examplesPerSec: isNumber, elapsedMs: isNumber, 'liveTensors?': isInt,
   },
   eval: {
     step: isInt, stage: isInt, epoch: isInt, split: isString,
     metrics: recordOf(isNumber),
     mainMetric: shape({ name: isString, value: isNumber }),
-    perLayer: arrayOf(shape({ student: isInt, teacher: isInt, attentionKl: isNumber, clsCosine: isNumber })),
-    isBest: isBool,
+    perLayer: arrayOf(shape({ student: isInt, teacher: isInt, attentionKl: isNumber, clsCosine: isNumber, 'hiddenMse?': isNumber, 'valueRelation?': isNumber })),
+    'embeddingMse?': isNumber, isBest: isBool,
   },
   checkpoint: { step: isInt, path: isString, reason: oneOf('periodic', 'stage-end', 'best', 'stop') },
   'attention-sample': {

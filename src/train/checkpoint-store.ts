@@ -1,6 +1,6 @@
 /**
  * Training checkpoints: everything needed to continue a run exactly where it stopped — the
- * trained model's weights (and the cls-cosine projection), the optimizer's moments, the loop
+ * trained model's weights (and the cls-cosine and hidden-state projections), the optimizer's moments, the loop
  * position and early-stopping bookkeeping. Data order and dropout masks are pure functions of
  * (seed, stage, epoch, step), so the position is the RNG state. Each checkpoint is written to a
  * temporary folder and renamed, so a kill -9 leaves either the old or the new one.
@@ -14,6 +14,11 @@ import { UserError } from '../util/errors';
 import { writeDirAtomic } from '../util/atomic-fs';
 
 export const PROJECTION_NAME = 'distill.cls_projection.weight';
+/** TinyBERT's fit_dense for hidden-mse and embedding-mse, [dStudent, dTeacher] and [dTeacher]. */
+export const HIDDEN_PROJECTION_WEIGHT = 'distill.hidden_projection.weight';
+export const HIDDEN_PROJECTION_BIAS = 'distill.hidden_projection.bias';
+/** Tensors a training checkpoint holds besides the student's: dropped on export. */
+export const DISTILL_ONLY_TENSORS: readonly string[] = [PROJECTION_NAME, HIDDEN_PROJECTION_WEIGHT, HIDDEN_PROJECTION_BIAS];
 
 export interface LoopPosition {
   stageIndex: number;

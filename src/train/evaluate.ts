@@ -1,14 +1,15 @@
 /**
  * Evaluation on the dev set: the task metrics, and — the paper's question "is the student's inside
  * like the teacher's?" — per mapped layer pair the dev attention-KL and [CLS] cosine distance
- * between student and teacher.
+ * between student and teacher, and the dev hidden-mse, value-relation and embedding-mse when the
+ * run trains them.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BertModel } from '../model/bert';
 import { toBertInputs, disposeInputs } from '../model/inputs';
 import { makeBatch } from '../data/batching';
 import { computeMetrics } from '../metrics/metrics';
-import { attentionKl, clsCosine } from '../distill/losses';
+import { attentionKl, clsCosine, hiddenMse, valueRelation } from '../distill/losses';
 import { LayerPair } from '../distill/mapping';
 import { clsVector } from '../distill/objective';
 import { TaskInfo, TokenisedSplit } from './task-data';
@@ -18,12 +19,16 @@ export interface LayerSimilarity {
   teacher: number;
   attentionKl: number;
   clsCosine: number;
+  hiddenMse?: number;
+  valueRelation?: number;
 }
 
 export interface EvalOutcome {
   metrics: Record<string, number>;
   mainMetric: { name: string; value: number };
   perLayer: LayerSimilarity[];
+  /** Present when EvalModels.terms.embeddingMse is set and there is a teacher. */
+  embeddingMse?: number;
   predictions: number[];
 }
 
@@ -33,6 +38,9 @@ export interface EvalModels {
   pairs: readonly LayerPair[];
   headAverage: boolean;
   projection?: tf.Tensor2D;
+  /** The optional terms to measure as well (those the run trains). */
+  terms?: { hiddenMse?: boolean; valueRelation?: boolean; embeddingMse?: boolean };
+  hiddenProjection?: { weight: tf.Tensor2D; bias: tf.Tensor1D };
 }
 
 /** Batches of dev example indices, grouped by length so little padding is computed. */
@@ -46,10 +54,20 @@ export function evalBatches(split: TokenisedSplit, batchSize: number): number[][
 export async function evaluate(models: EvalModels, task: TaskInfo, split: TokenisedSplit, batchSize: number, padId: number): Promise<EvalOutcome> {
   const n = split.encodings.length;
   const predictions = new Array<number>(n);
-  const sums = models.pairs.map(() => ({ kl: 0, cos: 0 }));
+  const extra = models.terms ?? {};
+  // Per pair: attention-kl, cls-cosine, then the optional terms in this order.
+  const perPair = 2 + (extra.hiddenMse ? 1 : 0) + (extra.valueRelation ? 1 : 0);
+  const sums = models.pairs.map(() => new Array<number>(perPair).fill(0));
+  let embeddingSum = 0;
   let weight = 0;
-  const keepS = { hiddenStates: models.pairs.map((p) => p.student), attentions: models.pairs.map((p) => p.student - 1) };
-  const keepT = { hiddenStates: models.pairs.map((p) => p.teacher), attentions: models.pairs.map((p) => p.teacher - 1) };
+  const layerIdx = (side: 'student' | 'teacher') => models.pairs.map((p) => p[side] - 1);
+  const keepFor = (side: 'student' | 'teacher') => ({
+    hiddenStates: [...(extra.embeddingMse ? [0] : []), ...models.pairs.map((p) => p[side])],
+    attentions: layerIdx(side),
+    values: extra.valueRelation ? layerIdx(side) : [],
+  });
+  const keepS = keepFor('student');
+  const keepT = keepFor('teacher');
   for (const rows of evalBatches(split, batchSize)) {
     const batch = makeBatch(rows.map((i) => split.encodings[i]), rows.map((i) => split.labels[i]), rows, padId);
     const inputs = toBertInputs(batch);
@@ -60,8 +78,13 @@ export async function evaluate(models: EvalModels, task: TaskInfo, split: Tokeni
         const t = models.teacher.forward(inputs, { training: false, keep: keepT });
         for (const p of models.pairs) {
           values.push(attentionKl(t.attentions[p.teacher - 1], s.attentions[p.student - 1], inputs.attentionMask, { headAverage: models.headAverage }));
-          values.push(clsCosine(clsVector(t.hiddenStates[p.teacher]), clsVector(s.hiddenStates[p.student]), models.projection));
+          // Widths differ and no run term trains a projection for cls-cosine: nothing to compare through.
+          const comparable = models.projection !== undefined || models.student.config.hiddenSize === models.teacher.config.hiddenSize;
+          values.push(comparable ? clsCosine(clsVector(t.hiddenStates[p.teacher]), clsVector(s.hiddenStates[p.student]), models.projection) : tf.scalar(NaN));
+          if (extra.hiddenMse) values.push(hiddenMse(t.hiddenStates[p.teacher], s.hiddenStates[p.student], inputs.attentionMask, models.hiddenProjection));
+          if (extra.valueRelation) values.push(valueRelation(t.values![p.teacher - 1], s.values![p.student - 1], inputs.attentionMask));
         }
+        if (extra.embeddingMse) values.push(hiddenMse(t.hiddenStates[0], s.hiddenStates[0], inputs.attentionMask, models.hiddenProjection));
       }
       return [s.logits, values.length ? (tf.stack(values) as tf.Tensor1D) : tf.zeros([0])] as [tf.Tensor2D, tf.Tensor1D];
     });
@@ -71,10 +94,13 @@ export async function evaluate(models: EvalModels, task: TaskInfo, split: Tokeni
     rowsOut.forEach((row, j) => {
       predictions[rows[j]] = task.isRegression ? row[0] : row.indexOf(Math.max(...row));
     });
-    models.pairs.forEach((_, i) => {
-      sums[i].kl += lv[2 * i] * rows.length;
-      sums[i].cos += lv[2 * i + 1] * rows.length;
-    });
+    if (models.teacher) {
+      // Example-weighted means over batches (the losses are means over their batch).
+      models.pairs.forEach((_, i) => {
+        for (let j = 0; j < perPair; j++) sums[i][j] += lv[perPair * i + j] * rows.length;
+      });
+      if (extra.embeddingMse) embeddingSum += lv[perPair * models.pairs.length] * rows.length;
+    }
     weight += rows.length;
   }
   const labelled = split.labels.every((l) => l !== null);
@@ -83,8 +109,17 @@ export async function evaluate(models: EvalModels, task: TaskInfo, split: Tokeni
     metrics,
     mainMetric: { name: task.mainMetric, value: metrics[task.mainMetric] ?? NaN },
     perLayer: models.teacher
-      ? models.pairs.map((p, i) => ({ student: p.student, teacher: p.teacher, attentionKl: sums[i].kl / weight, clsCosine: sums[i].cos / weight }))
+      ? models.pairs.map((p, i) => {
+        const m = sums[i].map((x) => x / weight);
+        let j = 2;
+        return {
+          student: p.student, teacher: p.teacher, attentionKl: m[0], clsCosine: m[1],
+          ...(extra.hiddenMse ? { hiddenMse: m[j++] } : {}),
+          ...(extra.valueRelation ? { valueRelation: m[j++] } : {}),
+        };
+      })
       : [],
+    ...(models.teacher && extra.embeddingMse ? { embeddingMse: embeddingSum / weight } : {}),
     predictions,
   };
 }

@@ -14,7 +14,7 @@ import { RunFolder } from './run-folder';
 import { ResolvedConfig } from '../config/types';
 import { BertConfig } from '../model/config';
 import { studentConfig } from '../distill/student-init';
-import { listCheckpoints, loadTrainingCheckpoint, PROJECTION_NAME } from './checkpoint-store';
+import { DISTILL_ONLY_TENSORS, listCheckpoints, loadTrainingCheckpoint } from './checkpoint-store';
 
 export interface ExportResult {
   dir: string;
@@ -83,7 +83,7 @@ export async function exportStudent(runDir: string, opts: { out?: string } = {})
       throw new UserError('cannot find the teacher to derive the student config from', { where: teacherDir, fix: 'restore the teacher folder the run used' });
     }
     const teacher = loadCheckpoint(teacherDir);
-    ck.weights.delete(PROJECTION_NAME);
+    for (const name of DISTILL_ONLY_TENSORS) ck.weights.delete(name);
     const shaped = studentConfig(teacher.config, config.student);
     const dropout = config.optim.dropout;
     const cfg: BertConfig = {

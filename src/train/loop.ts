@@ -12,8 +12,9 @@ import { toBertInputs, disposeInputs } from '../model/inputs';
 import { batchOrder, makeBatch } from '../data/batching';
 import { Encoding } from '../data/encoding';
 import { LayerPair } from '../distill/mapping';
-import { Stage } from '../distill/plan';
-import { keepFor, LossWeights, objectiveTerms, ObjectiveContext } from '../distill/objective';
+import { Stage, stageWeightsAt } from '../distill/plan';
+import { keepFor, needsFullTeacherOutputs, objectiveTerms, ObjectiveContext } from '../distill/objective';
+import type { LossName } from '../config/types';
 import { ResolvedOptim } from '../config/types';
 import { AdamW, clipByGlobalNorm } from './optimizer';
 import { linearWarmupDecay, warmupSteps } from './lr-schedule';
@@ -21,7 +22,7 @@ import { evaluate, EvalOutcome } from './evaluate';
 import { TaskData } from './task-data';
 import { EventSink } from './event-sink';
 import {
-  LoopPosition, PROJECTION_NAME, StageTracking, TrainingCheckpoint, TrainingState,
+  HIDDEN_PROJECTION_BIAS, HIDDEN_PROJECTION_WEIGHT, LoopPosition, PROJECTION_NAME, StageTracking, TrainingCheckpoint, TrainingState,
   listCheckpoints, pruneCheckpoints, saveTrainingCheckpoint,
 } from './checkpoint-store';
 import { NamedTensors } from '../model/named-tensors';
@@ -43,9 +44,11 @@ export interface LoopSetup {
   pairs: LayerPair[];
   /** Learned [dStudent, dTeacher] map for cls-cosine when hidden sizes differ. */
   projection?: tf.Variable;
+  /** Learned map (TinyBERT's fit_dense) for hidden-mse and embedding-mse when hidden sizes differ. */
+  hiddenProjection?: { weight: tf.Variable; bias: tf.Variable };
   headAverage: boolean;
+  /** The stages, each with the losses it trains and their weights. */
   stages: Stage[];
-  weights: LossWeights;
   data: TaskData;
   optim: ResolvedOptim;
   batchSize: number;
@@ -98,6 +101,9 @@ export class TrainingLoop {
   constructor(private readonly s: LoopSetup, private readonly sink: EventSink, private readonly stop: StopSignal) {
     this.vars = s.model.parameterNames().map((name) => ({ name, variable: s.model.variable(name) }));
     if (s.projection) this.vars.push({ name: PROJECTION_NAME, variable: s.projection });
+    if (s.hiddenProjection) {
+      this.vars.push({ name: HIDDEN_PROJECTION_WEIGHT, variable: s.hiddenProjection.weight }, { name: HIDDEN_PROJECTION_BIAS, variable: s.hiddenProjection.bias });
+    }
     for (const v of this.vars) this.hfNameByVar.set(v.variable.name, v.name);
   }
 
@@ -146,7 +152,7 @@ export class TrainingLoop {
               return { outcome: 'stopped', checkpoint: dir };
             }
             const lr = linearWarmupDecay(pos.stageStep, total, warm, s.optim.lr);
-            this.trainStep(stage, si, ep, order[bi], lr, pos.globalStep, optimizer);
+            this.trainStep(stage, si, ep, order[bi], lr, pos.globalStep, optimizer, pos.stageStep, total);
             pos = { ...pos, batch: bi + 1, globalStep: pos.globalStep + 1, stageStep: pos.stageStep + 1 };
             if (s.evalEverySteps && pos.globalStep % s.evalEverySteps === 0) {
               if (await this.evalAndTrack(stage, si, ep, pos.globalStep, tracking)) { reason = 'plateau'; break epochs; }
@@ -192,6 +198,11 @@ export class TrainingLoop {
     if (this.s.projection) {
       weights.set(PROJECTION_NAME, { shape: [...this.s.projection.shape], data: this.s.projection.dataSync() as Float32Array });
     }
+    const hp = this.s.hiddenProjection;
+    if (hp) {
+      weights.set(HIDDEN_PROJECTION_WEIGHT, { shape: [...hp.weight.shape], data: hp.weight.dataSync() as Float32Array });
+      weights.set(HIDDEN_PROJECTION_BIAS, { shape: [...hp.bias.shape], data: hp.bias.dataSync() as Float32Array });
+    }
     const opt = optimizer ? optimizer.getState() : { step: 0, moments: [] };
     return {
       state: {
@@ -211,40 +222,48 @@ export class TrainingLoop {
     return dir;
   }
 
-  private objective(stage: Stage): ObjectiveContext {
+  /** The objective at one step of the stage: its weights (and temperature) after its schedules. */
+  private objective(stage: Stage, stageStep: number, stageSteps: number): ObjectiveContext {
+    const now = stageWeightsAt(stage, stageStep, stageSteps);
+    const hp = this.s.hiddenProjection;
     return {
-      losses: stage.losses,
+      losses: now.losses,
+      temperature: now.temperature,
       layers: stage.layers,
-      weights: this.s.weights,
       regression: this.s.data.info.isRegression,
       headAverage: this.s.headAverage,
       projection: this.s.projection as tf.Tensor2D | undefined,
+      ...(hp ? { hiddenProjection: { weight: hp.weight as tf.Tensor2D, bias: hp.bias as tf.Tensor1D } } : {}),
     };
   }
 
-  private trainStep(stage: Stage, si: number, epoch: number, rows: number[], lr: number, globalStep: number, optimizer: AdamW): void {
+  private trainStep(stage: Stage, si: number, epoch: number, rows: number[], lr: number, globalStep: number, optimizer: AdamW, stageStep: number, stageSteps: number): void {
     const s = this.s;
     const started = Date.now();
     const split = s.data.train;
     const batch = makeBatch(rows.map((i) => split.encodings[i]), rows.map((i) => split.labels[i]), rows, s.padId);
     const inputs = toBertInputs(batch);
     const labels = tf.tensor1d(batch.labels, 'float32');
-    const internal = stage.kind === 'internal' || stage.losses.attentionKl || stage.losses.clsCosine;
-    const needTeacher = s.teacher !== undefined && (internal || stage.losses.softLabel);
-    const none = { hiddenStates: [], attentions: [] };
+    const internal = stage.kind === 'internal' || stage.losses.attentionKl !== undefined || stage.losses.clsCosine !== undefined || needsFullTeacherOutputs(stage.losses);
+    const needTeacher = s.teacher !== undefined && (internal || stage.losses.softLabel !== undefined);
+    const none = { hiddenStates: [], attentions: [], values: [] };
     let teacherOut: BertOutputs | undefined;
     const kept: tf.Scalar[] = [];
-    let meta: Array<{ name: 'attention-kl' | 'cls-cosine' | 'soft-label' | 'hard-label'; layer?: number; weight: number }> = [];
+    let meta: Array<{ name: LossName; layer?: number; weight: number }> = [];
     try {
       // The teacher runs outside the gradient tape: no gradients, and far less memory.
       if (needTeacher) {
-        const keepT = internal ? keepFor(stage.layers, 'teacher') : none;
-        // The frozen teacher's outputs per example are reused from the cache when one is given.
-        teacherOut = s.teacherCache ? s.teacherCache.outputs(s.teacher!, batch, keepT, s.padId) : s.teacher!.forward(inputs, { training: false, keep: keepT });
+        const keepT = internal ? keepFor(stage.layers, 'teacher', stage.losses) : none;
+        // The frozen teacher's outputs per example are reused from the cache when one is given; it
+        // holds [CLS] vectors and attention maps only, so stages with whole hidden states or value
+        // vectors (hidden-mse, embedding-mse, value-relation) run the teacher.
+        teacherOut = s.teacherCache && !needsFullTeacherOutputs(stage.losses)
+          ? s.teacherCache.outputs(s.teacher!, batch, keepT, s.padId)
+          : s.teacher!.forward(inputs, { training: false, keep: keepT });
       }
-      const ctx = this.objective(stage);
+      const ctx = this.objective(stage, stageStep, stageSteps);
       const { value, grads } = tf.variableGrads(() => {
-        const out = s.model.forward(inputs, { training: true, seed: dropoutSeed(s.optim.seed, s.phase, globalStep), keep: internal ? keepFor(stage.layers, 'student') : none });
+        const out = s.model.forward(inputs, { training: true, seed: dropoutSeed(s.optim.seed, s.phase, globalStep), keep: internal ? keepFor(stage.layers, 'student', stage.losses) : none });
         const { total, terms } = objectiveTerms(ctx, out, teacherOut, inputs.attentionMask, labels);
         meta = terms.map((t) => ({ name: t.name, layer: t.layer, weight: t.weight }));
         for (const t of terms) kept.push(tf.keep(t.value));
@@ -270,12 +289,16 @@ export class TrainingLoop {
       this.sink.emit({
         type: 'step', step: s.stepOffset + globalStep + 1, stage: si + s.stageOffset, epoch: epoch + 1, lr, loss,
         terms: meta.map((m, i) => ({ name: m.name, ...(m.layer !== undefined ? { layer: m.layer } : {}), value: values[i], weight: m.weight })),
+        // The temperature soft-label used at this step (it may be scheduled).
+        ...(ctx.losses.softLabel !== undefined && !ctx.regression ? { temperature: ctx.temperature } : {}),
         gradNorm: clipped.norm, examplesPerSec: rows.length / Math.max(1e-3, elapsedMs / 1000), elapsedMs,
         liveTensors: tf.memory().numTensors,
       });
     } finally {
       tf.dispose(kept);
-      if (teacherOut) tf.dispose([teacherOut.logits, teacherOut.pooled, ...teacherOut.hiddenStates.filter(Boolean), ...teacherOut.attentions.filter(Boolean)]);
+      if (teacherOut) {
+        tf.dispose([teacherOut.logits, teacherOut.pooled, ...teacherOut.hiddenStates.filter(Boolean), ...teacherOut.attentions.filter(Boolean), ...(teacherOut.values ?? []).filter(Boolean)]);
+      }
       disposeInputs(inputs);
       labels.dispose();
     }
@@ -284,8 +307,15 @@ export class TrainingLoop {
   /** Evaluates, tracks the stage's criterion and the best model; true when the stage has plateaued. */
   private async evalAndTrack(stage: Stage, si: number, epoch: number, step: number, tracking: StageTracking): Promise<boolean> {
     const s = this.s;
+    const hp = s.hiddenProjection;
+    // The optional terms are measured on dev when some stage of the run trains them.
+    const trains = (k: 'hiddenMse' | 'valueRelation' | 'embeddingMse') => s.stages.some((st) => st.losses[k] !== undefined);
     const outcome = await evaluate(
-      { student: s.model, teacher: s.teacher, pairs: s.pairs, headAverage: s.headAverage, projection: s.projection as tf.Tensor2D | undefined },
+      {
+        student: s.model, teacher: s.teacher, pairs: s.pairs, headAverage: s.headAverage, projection: s.projection as tf.Tensor2D | undefined,
+        terms: { hiddenMse: trains('hiddenMse'), valueRelation: trains('valueRelation'), embeddingMse: trains('embeddingMse') },
+        ...(hp ? { hiddenProjection: { weight: hp.weight as tf.Tensor2D, bias: hp.bias as tf.Tensor1D } } : {}),
+      },
       s.data.info, s.data.dev, s.evalBatchSize, s.padId,
     );
     let isBest = false;
@@ -311,7 +341,7 @@ export class TrainingLoop {
     } else tracking.badEvals++;
     this.sink.emit({
       type: 'eval', step: s.stepOffset + step, stage: si + s.stageOffset, epoch: epoch + 1, split: 'dev', metrics: outcome.metrics,
-      mainMetric: outcome.mainMetric, perLayer: outcome.perLayer, isBest,
+      mainMetric: outcome.mainMetric, perLayer: outcome.perLayer, ...(outcome.embeddingMse !== undefined ? { embeddingMse: outcome.embeddingMse } : {}), isBest,
     });
     if (isBest) {
       const dir = s.saveBest(s.model);
@@ -359,16 +389,22 @@ export class TrainingLoop {
     return meta.step;
   }
 
-  /** The stage's own objective on dev: its weighted internal terms over its active layers. */
+  /**
+   * The stage's own objective on dev: its weighted internal terms over its active layers, at the
+   * configured weights (not the scheduled ones, so that evaluations within a stage compare).
+   */
   private internalDevLoss(stage: Stage, outcome: EvalOutcome): number {
-    const w = this.s.weights;
+    const w = stage.losses;
     let sum = 0;
     for (const p of stage.layers) {
       const l = outcome.perLayer.find((x) => x.student === p.student);
       if (!l) continue;
-      if (stage.losses.attentionKl) sum += w.attentionKl * l.attentionKl;
-      if (stage.losses.clsCosine) sum += w.clsCosine * l.clsCosine;
+      if (w.attentionKl) sum += w.attentionKl * l.attentionKl;
+      if (w.clsCosine) sum += w.clsCosine * l.clsCosine;
+      if (w.hiddenMse && l.hiddenMse !== undefined) sum += w.hiddenMse * l.hiddenMse;
+      if (w.valueRelation && l.valueRelation !== undefined) sum += w.valueRelation * l.valueRelation;
     }
+    if (w.embeddingMse && outcome.embeddingMse !== undefined) sum += w.embeddingMse * outcome.embeddingMse;
     return sum;
   }
 

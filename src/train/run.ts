@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { ResolvedConfig, isScratchTraining } from '../config/types';
+import { LOSS_NAME_BY_KEY, ResolvedConfig, isScratchTraining } from '../config/types';
 import { loadConfigFile, resolveConfig } from '../config/validate';
 import { initBackend, BackendInfo, BackendRequest } from '../model/backend';
 import { BertModel, countParameters } from '../model/bert';
@@ -15,9 +15,8 @@ import { loadCheckpoint, saveCheckpoint } from '../model/checkpoint';
 import { WordPieceTokenizer } from '../data/tokenizer';
 import { buildWordPieceVocab } from '../data/vocab-builder';
 import { resolveMapping, LayerPair } from '../distill/mapping';
-import { planCustomStages, planStages, Stage } from '../distill/plan';
+import { LOSS_KEYS, LossWeights, planCustomStages, planStages, Stage } from '../distill/plan';
 import { initStudentFromTeacher, studentConfig } from '../distill/student-init';
-import { LossWeights } from '../distill/objective';
 import { PlannedStage, RunStartedEvent } from '../protocol/events';
 import { activeKernelPath } from '../model/fast-kernels';
 import { UserError, isUserError } from '../util/errors';
@@ -25,7 +24,7 @@ import { recoverDir, writeFileAtomic } from '../util/atomic-fs';
 import { EventSink } from './event-sink';
 import { loadTaskData, readRunDatasets, TaskData } from './task-data';
 import { NonFiniteLossError, StopSignal, TrainingLoop } from './loop';
-import { listCheckpoints, loadTrainingCheckpoint, PROJECTION_NAME, TrainingCheckpoint } from './checkpoint-store';
+import { HIDDEN_PROJECTION_BIAS, HIDDEN_PROJECTION_WEIGHT, listCheckpoints, loadTrainingCheckpoint, PROJECTION_NAME, TrainingCheckpoint } from './checkpoint-store';
 import { RunFolder } from './run-folder';
 import { readEvents } from './run-summary';
 import { exportStudent } from './export';
@@ -163,7 +162,7 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
       }
       const stage: Stage = {
         index: 0, name: 'teacher training', kind: 'classification', layers: [],
-        losses: { attentionKl: false, clsCosine: false, softLabel: false, hardLabel: true },
+        losses: { hardLabel: 1 }, temperature: 1,
         epochs: t.epochs, patience: null, selectBest: true,
       };
       teacherTraining = { model, stage, resume };
@@ -184,7 +183,7 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
       ...plannedTeacher,
       ...stages.map((s) => ({
         index: s.index + offset, name: s.name, kind: s.kind, layers: s.layers.map((p) => [p.student, p.teacher] as [number, number]),
-        losses: (['attentionKl', 'clsCosine', 'softLabel', 'hardLabel'] as const).filter((k) => s.losses[k]).map((k) => LOSS_EVENT_NAMES[k]),
+        losses: LOSS_KEYS.filter((k) => s.losses[k] !== undefined).map((k) => LOSS_NAME_BY_KEY[k]),
         epochs: s.epochs,
       })),
     ];
@@ -209,13 +208,6 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
       sink.emit({ type: 'log', level: 'info', message: `teacher: ${teacherOut} was already trained (it has a READY file), so this run uses it as it is` });
     }
 
-    const weights: LossWeights = {
-      attentionKl: config.losses.attentionKl,
-      clsCosine: config.losses.clsCosine,
-      softLabel: config.losses.softLabel.weight > 0 ? config.losses.softLabel.weight : 1,
-      temperature: config.losses.softLabel.temperature,
-      hardLabel: config.losses.hardLabel > 0 ? config.losses.hardLabel : 1,
-    };
     const sample = pickSample(prep.data);
     const common = {
       data: prep.data, evalEverySteps: config.eval.everySteps, evalBatchSize: config.eval.batchSize,
@@ -231,7 +223,7 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
       const t = (config.teacher as { train: { lr: number; batchSize: number } }).train;
       const loop = new TrainingLoop({
         ...common, phase: 'teacher', model: teacherTraining.model, pairs: [], headAverage: false, stages: [teacherTraining.stage],
-        weights: { ...weights, hardLabel: 1 }, optim: { ...config.optim, lr: t.lr }, batchSize: t.batchSize,
+        optim: { ...config.optim, lr: t.lr }, batchSize: t.batchSize,
         checkpointsDir: folder.teacherCheckpointsDir, saveBest: saveHf(teacherOut), stageOffset: 0, stepOffset: 0,
       }, sink, io.stop);
       lastCheckpoint = () => loop.latestCheckpoint();
@@ -264,15 +256,30 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
       init.dispose();
       disposables.push(projection);
     }
+    // TinyBERT's fit_dense: one projection shared by hidden-mse and embedding-mse (as in TinyBERT),
+    // when some stage trains them and the widths differ. Saved in checkpoints like the one above.
+    let hiddenProjection: { weight: tf.Variable; bias: tf.Variable } | undefined;
+    const mseStages = stages.some((st) => st.losses.hiddenMse !== undefined || st.losses.embeddingMse !== undefined);
+    if (sCfg.hiddenSize !== teacherCk.config.hiddenSize && mseStages) {
+      const [dS, dT] = [sCfg.hiddenSize, teacherCk.config.hiddenSize];
+      const savedW = resume?.weights.get(HIDDEN_PROJECTION_WEIGHT);
+      const savedB = resume?.weights.get(HIDDEN_PROJECTION_BIAS);
+      const w0 = savedW ? tf.tensor2d(savedW.data, savedW.shape as [number, number]) : tf.randomNormal([dS, dT], 0, 0.02, 'float32', seed + 2) as tf.Tensor2D;
+      const b0 = savedB ? tf.tensor1d(savedB.data) : tf.zeros([dT]) as tf.Tensor1D;
+      const id = Date.now();
+      hiddenProjection = { weight: tf.variable(w0, true, `hidden_projection_w_${id}`), bias: tf.variable(b0, true, `hidden_projection_b_${id}`) };
+      tf.dispose([w0, b0]);
+      disposables.push(hiddenProjection.weight, hiddenProjection.bias);
+    }
     if (resume && resume.state.phase !== 'student') resume = undefined;
 
     const cache = config.teacherCache.enabled
       ? new TeacherCache({ maxBytes: Math.round(config.teacherCache.maxMiB * 2 ** 20), attentionPrecision: config.teacherCache.attentionPrecision })
       : undefined;
     const loop = new TrainingLoop({
-      ...common, phase: 'student', model: student, teacher, pairs, projection, teacherCache: cache,
+      ...common, phase: 'student', model: student, teacher, pairs, projection, hiddenProjection, teacherCache: cache,
       headAverage: config.losses.attentionKlHeads === 'average' && sCfg.numAttentionHeads !== teacherCk.config.numAttentionHeads,
-      stages, weights, optim: config.optim, batchSize: config.optim.batchSize, checkpointsDir: folder.checkpointsDir,
+      stages, optim: config.optim, batchSize: config.optim.batchSize, checkpointsDir: folder.checkpointsDir,
       saveBest: saveHf(folder.bestDir), sample, stageOffset: offset, stepOffset: teacherSteps,
     }, sink, io.stop);
     lastCheckpoint = () => loop.latestCheckpoint();
@@ -306,7 +313,6 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
   }
 }
 
-const LOSS_EVENT_NAMES = { attentionKl: 'attention-kl', clsCosine: 'cls-cosine', softLabel: 'soft-label', hardLabel: 'hard-label' } as const;
 
 function safe<T>(f: () => T): T | null {
   try { return f(); } catch { return null; }
@@ -383,12 +389,24 @@ function applyDropout(c: BertConfig, dropout: number | undefined): BertConfig {
   return dropout === undefined ? c : { ...c, hiddenDropoutProb: dropout, attentionProbsDropoutProb: dropout };
 }
 
+/** The configured loss weights, as the plan takes them (0 = off). */
+export function lossWeights(config: ResolvedConfig): LossWeights {
+  const l = config.losses;
+  return {
+    attentionKl: l.attentionKl, clsCosine: l.clsCosine, softLabel: l.softLabel.weight, hardLabel: l.hardLabel,
+    hiddenMse: l.hiddenMse, embeddingMse: l.embeddingMse, valueRelation: l.valueRelation, temperature: l.softLabel.temperature,
+  };
+}
+
+/** The run's stages, each with the losses it trains and their weights: what the trainer runs. */
 export function planFor(config: ResolvedConfig, pairs: LayerPair[]): Stage[] {
-  if (config.algorithm === 'custom') return planCustomStages(config.stages.custom ?? [], pairs);
+  const weights = lossWeights(config);
+  const schedules = config.losses.schedules;
+  if (config.algorithm === 'custom') return planCustomStages(config.stages.custom ?? [], pairs, weights, schedules);
   return planStages(config.algorithm, {
     pairs,
-    internal: { attentionKl: config.losses.attentionKl > 0, clsCosine: config.losses.clsCosine > 0 },
-    hardLabels: config.losses.hardLabel > 0,
+    weights,
+    schedules,
     epochsPerLayer: config.stages.epochsPerLayer,
     internalAllEpochs: config.stages.internalAllEpochs,
     classificationEpochs: config.stages.classificationEpochs,

@@ -15,8 +15,14 @@ import { RUN_TABS, termLabel, type Column, type RunData, type RunTab, type UiSta
 import type { Theme } from './theme';
 import { stageBands } from './timeline';
 
-/** Colour per loss (palette index); layers of one loss differ by dash pattern. */
-const LOSS_COLOR: Record<string, number> = { 'attention-kl': 0, 'cls-cosine': 1, 'soft-label': 2, 'hard-label': 4 };
+/**
+ * Colour per loss (palette index); layers of one loss differ by dash pattern. embedding-mse is
+ * hidden-mse's layer 0: its colour, dotted.
+ */
+const LOSS_COLOR: Record<string, number> = {
+  'attention-kl': 0, 'cls-cosine': 1, 'soft-label': 2, 'hard-label': 4, 'hidden-mse': 3, 'embedding-mse': 3, 'value-relation': 5,
+};
+const LOSS_DASH: Record<string, number[]> = { 'embedding-mse': [1, 2] };
 const LAYER_DASH: (number[] | undefined)[] = [undefined, [6, 3], [2, 3], [10, 3, 2, 3], [4, 4], [1, 2]];
 
 function column(x: Column, y: Column, key: string, label: string, color: number): ChartData {
@@ -41,6 +47,8 @@ export class RunView {
   /** When the header and the other panels were last drawn (performance.now()). */
   private drawnAt = -Infinity;
   private theme: Theme | undefined;
+  /** Charts shown only while their predicate holds. */
+  private readonly optionalCharts: Array<[LiveChart, () => boolean]>;
 
   constructor(
     private readonly run: () => RunData,
@@ -78,11 +86,19 @@ export class RunView {
       chart({ testId: 'chart-throughput', title: 'Throughput (examples/s)', height: 150, data: () => column(this.run().steps.x, this.run().steps.examplesPerSec, 'eps', 'examples/s', 2) }),
       chart({ testId: 'chart-grad-norm', title: 'Gradient norm (before clipping)', height: 150, data: () => column(this.run().steps.x, this.run().steps.gradNorm, 'gn', 'grad norm', 3) }),
       chart({ testId: 'chart-live-tensors', title: 'Live tensors (flat unless something leaks)', height: 150, data: () => column(this.run().steps.x, this.run().steps.liveTensors, 'lt', 'tensors', 5) }),
+      chart({ testId: 'chart-loss-weights', title: 'Loss weights and soft-label temperature (losses.schedules)', height: 150, data: () => this.weightData() }),
     ];
     const evaluation = [
       chart({ testId: 'chart-dev-metrics', title: 'Dev metrics', height: 220, data: () => this.evalData(this.run().evals.metrics, (k) => k) }),
       chart({ testId: 'chart-attention-kl', title: 'Dev attention-KL to the teacher, by student layer', height: 200, data: () => this.evalData(this.run().evals.attentionKl, (l) => `L${l}`) }),
       chart({ testId: 'chart-cls-cosine', title: 'Dev [CLS] cosine distance to the teacher, by student layer', height: 200, data: () => this.evalData(this.run().evals.clsCosine, (l) => `L${l}`) }),
+      chart({ testId: 'chart-hidden-mse', title: 'Dev hidden-state MSE to the teacher, by student layer (L0: embeddings)', height: 200, data: () => this.evalData(this.run().evals.hiddenMse, (l) => `L${l}`) }),
+      chart({ testId: 'chart-value-relation', title: 'Dev value-relation KL to the teacher, by student layer', height: 200, data: () => this.evalData(this.run().evals.valueRelation, (l) => `L${l}`) }),
+    ];
+    // The TinyBERT / MiniLM measures exist only for runs that train them: their charts stay hidden otherwise.
+    this.optionalCharts = [
+      [evaluation[3], () => this.run().evals.hiddenMse.size > 0],
+      [evaluation[4], () => this.run().evals.valueRelation.size > 0],
     ];
     this.charts.set('training', training);
     this.charts.set('evaluation', evaluation);
@@ -116,10 +132,20 @@ export class RunView {
       const name = key.split('@')[0];
       const rank = layerRank.get(name) ?? 0;
       layerRank.set(name, rank + 1);
-      series.push({ key, label: termLabel(key), y: col.values(), blocks: col, color: LOSS_COLOR[name] ?? 5, dash: LAYER_DASH[rank % LAYER_DASH.length] });
+      series.push({ key, label: termLabel(key), y: col.values(), blocks: col, color: LOSS_COLOR[name] ?? 5, dash: LOSS_DASH[name] ?? LAYER_DASH[rank % LAYER_DASH.length] });
     }
     // last, so that it is drawn over the terms it sums
     series.push({ key: 'total', label: 'total', y: steps.loss.values(), blocks: steps.loss, color: 6, width: 2 });
+    return { x: steps.x.values(), length: steps.length, series };
+  }
+
+  /** Each loss's weight per step, and the temperature where soft labels train: what the schedules do. */
+  private weightData(): ChartData {
+    const steps = this.run().steps;
+    const series: SeriesData[] = [...steps.weights].map(([name, col]) => ({
+      key: `w:${name}`, label: `${name} weight`, y: col.values(), blocks: col, color: LOSS_COLOR[name] ?? 5, dash: LOSS_DASH[name],
+    }));
+    series.push({ key: 'temperature', label: 'temperature', y: steps.temperature.values(), blocks: steps.temperature, color: 6, dash: [4, 4] });
     return { x: steps.x.values(), length: steps.length, series };
   }
 
@@ -154,6 +180,10 @@ export class RunView {
     if (!theme) return;
     const run = this.run();
     const tab = this.ui().tab;
+    for (const [c, shown] of this.optionalCharts) {
+      const hide = !shown();
+      if (c.el.hidden !== hide) c.el.hidden = hide;
+    }
     if (renderChartsWithinBudget(this.charts.get(tab) ?? [], theme, busy ? 0 : CHART_FRAME_BUDGET_MS)) this.requestRender();
     const now = performance.now();
     if (busy && now - this.drawnAt < MAX_DRAW_DELAY_MS) return;

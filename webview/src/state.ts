@@ -151,6 +151,13 @@ export class StepTable {
   readonly liveTensors = new Column();
   /** Unweighted term values, as the trainer reports them; in the order first seen. */
   readonly terms = new Map<string, Column>();
+  /**
+   * The weight of each loss at each step, by loss name (every layer of a loss shares it); NaN
+   * where the step did not train the loss. Schedules (losses.schedules) make these move.
+   */
+  readonly weights = new Map<string, Column>();
+  /** The soft-label temperature at each step; NaN where the step trains no soft labels. */
+  readonly temperature = new Column();
   /** The term columns by loss name and layer (slot 0: no layer), so a step looks them up without building keys. */
   private readonly termSlots = new Map<string, (Column | undefined)[]>();
 
@@ -169,7 +176,15 @@ export class StepTable {
     this.examplesPerSec.push(e.examplesPerSec);
     this.gradNorm.push(e.gradNorm);
     this.liveTensors.push(e.liveTensors ?? NaN);
+    this.temperature.push(e.temperature ?? NaN);
     for (const t of e.terms) {
+      let w = this.weights.get(t.name);
+      if (!w) {
+        w = new Column();
+        w.pad(row);
+        this.weights.set(t.name, w);
+      }
+      if (w.length === row) w.push(t.weight);
       let slots = this.termSlots.get(t.name);
       if (!slots) {
         slots = [];
@@ -188,10 +203,11 @@ export class StepTable {
       col.push(t.value);
     }
     for (const col of this.terms.values()) if (col.length === row) col.push(NaN);
+    for (const col of this.weights.values()) if (col.length === row) col.push(NaN);
   }
 
   private columns(): Column[] {
-    return [this.x, this.loss, this.lr, this.examplesPerSec, this.gradNorm, this.liveTensors, ...this.terms.values()];
+    return [this.x, this.loss, this.lr, this.examplesPerSec, this.gradNorm, this.liveTensors, this.temperature, ...this.terms.values(), ...this.weights.values()];
   }
 
   /**
@@ -225,6 +241,10 @@ export class EvalTable {
   /** By student layer. */
   readonly attentionKl = new Map<number, number[]>();
   readonly clsCosine = new Map<number, number[]>();
+  /** Dev hidden-state MSE by student layer, the embedding-mse as layer 0 (TinyBERT's layer 0); empty unless the run trains them. */
+  readonly hiddenMse = new Map<number, number[]>();
+  /** Dev value-relation KL by student layer; empty unless the run trains it. */
+  readonly valueRelation = new Map<number, number[]>();
   readonly events: EvalEvent[] = [];
   mainMetric: string | undefined;
 
@@ -247,10 +267,17 @@ export class EvalTable {
     for (const l of e.perLayer) {
       put(this.attentionKl, l.student, l.attentionKl);
       put(this.clsCosine, l.student, l.clsCosine);
+      if (l.hiddenMse !== undefined) put(this.hiddenMse, l.student, l.hiddenMse);
+      if (l.valueRelation !== undefined) put(this.valueRelation, l.student, l.valueRelation);
     }
-    for (const map of [this.metrics, this.attentionKl, this.clsCosine] as Map<unknown, number[]>[]) {
+    if (e.embeddingMse !== undefined) put(this.hiddenMse, 0, e.embeddingMse);
+    for (const map of this.maps()) {
       for (const arr of map.values()) if (arr.length === row) arr.push(NaN);
     }
+  }
+
+  private maps(): Map<unknown, number[]>[] {
+    return [this.metrics, this.attentionKl, this.clsCosine, this.hiddenMse, this.valueRelation] as Map<unknown, number[]>[];
   }
 
   truncateFrom(step: number): void {
@@ -258,7 +285,7 @@ export class EvalTable {
     while (keep > 0 && this.x[keep - 1] >= step) keep--;
     this.x.length = keep;
     this.events.length = keep;
-    for (const map of [this.metrics, this.attentionKl, this.clsCosine] as Map<unknown, number[]>[]) {
+    for (const map of this.maps()) {
       for (const arr of map.values()) arr.length = keep;
     }
   }
