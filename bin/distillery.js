@@ -8,7 +8,13 @@ if (!fs.existsSync(bundle)) {
   process.stderr.write(`distillery: ${bundle} is missing; run \`npm run build\` in ${path.dirname(__dirname)} first.\n`);
   process.exit(2);
 }
-require(bundle).main(process.argv.slice(2)).then(
+const cli = require(bundle);
+// main() reports every error itself (user errors as message + fix, bugs as one line and a log
+// file); this catches only what escapes it, in the same one-line form.
+cli.main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
-  (err) => { process.stderr.write(`distillery: ${err && err.stack ? err.stack : err}\n`); process.exitCode = 1; },
+  (err) => {
+    process.stderr.write(`${cli.reportInternalError(undefined, err, { version: cli.VERSION, argv: process.argv.slice(2) })}\n`);
+    process.exitCode = 1;
+  },
 );

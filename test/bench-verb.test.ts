@@ -68,7 +68,8 @@ test('bench refuses unknown shapes, kernels and bad counts as user errors', asyn
   for (const [args, pattern] of [
     [['--shape', 'huge'], /--shape: unknown shape "huge"/],
     [['--kernels', 'gpu'], /--kernels: unknown kernels "gpu"/],
-    [['--repeats', '0'], /--repeats: must be an integer of at least 1/],
+    [['--repeats', '0'], /--repeats: must be an integer from 1 to 10000/],
+    [['--repeats', '1e308'], /--repeats: must be an integer from 1 to 10000 \(got 1e\+308\)/],
   ] as Array<[string[], RegExp]>) {
     const m = memoryIO();
     assert.equal(await main(['bench', ...args], m.io), 2);

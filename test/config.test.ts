@@ -490,10 +490,17 @@ test('data folders: missing folder, missing files, the GLUE root instead of the 
 });
 
 test('maxSeqLen must fit the teacher\'s position embeddings', () => {
-  const text = cfg({ task: { name: 'sst2', dataDir: 'data/SST-2', maxSeqLen: 1024 } });
-  const p = only(check(text).problems, 'task.maxSeqLen');
-  assert.equal(p.fix, 'set "maxSeqLen" to at most 512');
-  assertAt(p, text, '1024');
+  const ws = workspace();
+  writeCheckpoint(path.join(ws.dir, 'models', 'teacher'), { max_position_embeddings: 256 });
+  const text = cfg({ task: { name: 'sst2', dataDir: 'data/SST-2', maxSeqLen: 384 } });
+  const p = only(check(text, undefined, ws).problems, 'task.maxSeqLen');
+  assert.equal(p.fix, 'set "maxSeqLen" to at most 256');
+  assertAt(p, text, '384');
+  // Beyond BERT's 512 positions, the schema's bound says so whatever the teacher.
+  const long = cfg({ task: { name: 'sst2', dataDir: 'data/SST-2', maxSeqLen: 1024 } });
+  const q = only(check(long).problems, 'task.maxSeqLen');
+  assert.match(q.message, /≤ 512/);
+  assert.equal(q.fix, 'set task.maxSeqLen to at most 512');
 });
 
 test('checkFiles: false skips the file checks but still reads a teacher config.json that is there', () => {

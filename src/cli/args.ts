@@ -128,11 +128,11 @@ export class Flags {
     const v = this.parsed.flags.get(name);
     return typeof v === 'number' ? v : undefined;
   }
-  /** A number flag that must be an integer of at least `min` (a UserError naming the flag otherwise). */
-  integer(name: string, min: number): number | undefined {
+  /** A number flag that must be an integer from `min` to `max` (a UserError naming the flag otherwise). */
+  integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
     const v = this.number(name);
-    if (v !== undefined && (!Number.isInteger(v) || v < min)) {
-      throw new UserError(`must be an integer of at least ${min} (got ${v})`, { where: `--${name}` });
+    if (v !== undefined && (!Number.isInteger(v) || v < min || v > max)) {
+      throw new UserError(max === Number.MAX_SAFE_INTEGER ? `must be an integer of at least ${min} (got ${v})` : `must be an integer from ${min} to ${max} (got ${v})`, { where: `--${name}` });
     }
     return v;
   }

@@ -6,6 +6,8 @@ import { closest, Flags, parseArgs } from './args';
 import { CliIO, processIO, writeLine } from './io';
 import { Verb } from './verb';
 import { isUserError } from '../util/errors';
+import { reportInternalError } from './crash-report';
+import { VERSION } from './version';
 import { inspectVerb } from './verbs/inspect';
 import { evalVerb } from './verbs/eval';
 import { tokenizeVerb } from './verbs/tokenize';
@@ -19,7 +21,9 @@ import { benchVerb } from './verbs/bench';
 import { exportLogsVerb } from './verbs/export-logs';
 import { adviseMappingVerb } from './verbs/advise-mapping';
 
-export const VERSION = '0.1.0';
+export { VERSION };
+/** For bin/distillery.js, for an error that escapes main itself. */
+export { reportInternalError };
 
 export const VERBS: Verb[] = [demoVerb, trainVerb, resumeVerb, exportVerb, validateVerb, evalVerb, inspectVerb, tokenizeVerb, sweepVerb, reportVerb, benchVerb, exportLogsVerb, adviseMappingVerb];
 
@@ -70,6 +74,8 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     return 0;
   }
   try {
+    // Lets the tests drive the internal-error path of the real CLI (test/cli-errors.test.ts).
+    if (process.env.DISTILLERY_TEST_INTERNAL_ERROR === verb.name) throw new Error('deliberate internal error (DISTILLERY_TEST_INTERNAL_ERROR)');
     const parsed = parseArgs(rest, verb.flags, verb.positionals, verb.name);
     return await verb.run(new Flags(parsed), io);
   } catch (e) {
@@ -77,6 +83,8 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       writeLine(io.stderr, `distillery ${verb.name}: ${e.describe()}`);
       return 2;
     }
-    throw e;
+    // Never a stack trace on the terminal: one line, and the stack in a log file.
+    writeLine(io.stderr, reportInternalError(verb.name, e, { version: VERSION, argv }));
+    return 1;
   }
 }

@@ -147,6 +147,10 @@ export class ConfigDocument {
   }
 
   rangeAt(offset: number, length: number): SourceRange {
+    // jsonc-parser can report a range past the end (an unclosed comment at the very end counts its
+    // missing '*/'); keep every range inside the text, as editors require.
+    offset = Math.max(0, Math.min(offset, this.text.length));
+    length = Math.max(0, Math.min(length, this.text.length - offset));
     // The last line start ≤ offset, by binary search.
     let lo = 0;
     let hi = this.lineStarts.length - 1;

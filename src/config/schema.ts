@@ -17,6 +17,10 @@ export interface SchemaNode {
   items?: SchemaNode;
   oneOf?: SchemaNode[];
   enum?: unknown[];
+  minimum?: number;
+  exclusiveMinimum?: number;
+  maximum?: number;
+  exclusiveMaximum?: number;
   default?: unknown;
   examples?: unknown[];
   errorMessage?: string;
@@ -179,7 +183,9 @@ function describeError(e: ErrorObject, doc: ConfigDocument): ConfigProblem {
     }
     case 'minimum': case 'maximum': case 'exclusiveMinimum': case 'exclusiveMaximum': {
       const op = { minimum: '≥', maximum: '≤', exclusiveMinimum: '>', exclusiveMaximum: '<' }[e.keyword];
-      return make(path, `${subject} must be ${op} ${String(params.limit)}, not ${JSON.stringify(e.data)}`, undefined, 'value');
+      const bound = { minimum: 'at least', maximum: 'at most', exclusiveMinimum: 'above', exclusiveMaximum: 'below' }[e.keyword];
+      const fix = where ? `set ${where} to ${bound} ${String(params.limit)}` : undefined;
+      return make(path, `${subject} must be ${op} ${String(params.limit)}, not ${JSON.stringify(e.data)}`, fix, 'value');
     }
     case 'minItems': case 'maxItems': {
       if (parent.errorMessage) return make(path, `${subject} ${parent.errorMessage}`);

@@ -6,14 +6,18 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BERT_BASE_DEFAULTS } from '../model/config';
+import { BERT_BASE_DEFAULTS, BertConfig } from '../model/config';
+import {
+  bertParameterCount, evalMemory, formatBytes, largestBatchUnder, ModelSize, optimizerTransientBytes, stepMemory, usableHeapBytes,
+} from '../model/memory-estimate';
 import { findGlueTask, GLUE_TASK_NAMES, GLUE_TASKS, GlueTaskName } from '../data/tasks';
 import { isUserError, UserError } from '../util/errors';
 import { customFormatFromPath } from '../data/custom';
 import {
   DEFAULTS, defaultCustomStageName, defaultEvalBatchSize, defaultHardLabelWeight, defaultMapping, defaultSelectBest, defaultStudentLayers,
 } from './defaults';
-import { ConfigDocument, ConfigProblem, JsonPath } from './parse';
+import { MAX_TOTAL_EPOCHS, MODEL_BOUNDS } from './bounds';
+import { ConfigDocument, ConfigProblem, JsonPath, pathToText } from './parse';
 import { closest, schemaProblems, schemaValidator } from './schema';
 import {
   Algorithm, AttentionKlHeads, BackendRequestName, CachePrecisionName, ColumnRef, DataFormat, EvalSplit, INTERNAL_ALGORITHMS, LayerPair,
@@ -52,6 +56,8 @@ export interface ModelShape {
   maxPositions: number;
   /** Outputs of the classification head, when the checkpoint has one (id2label / num_labels). */
   numLabels?: number;
+  /** vocab_size, when config.json gives it (for the memory estimate). */
+  vocabSize?: number;
 }
 
 /** Reads the shape from a Hugging Face BERT config.json object; absent keys take BertConfig's defaults. */
@@ -68,6 +74,7 @@ export function shapeFromHfConfig(json: Record<string, unknown>): ModelShape {
     intermediateSize: int('intermediate_size', BERT_BASE_DEFAULTS.intermediateSize),
     maxPositions: int('max_position_embeddings', BERT_BASE_DEFAULTS.maxPositionEmbeddings),
     ...(numLabels !== undefined ? { numLabels } : {}),
+    ...(typeof json.vocab_size === 'number' ? { vocabSize: json.vocab_size } : {}),
   };
 }
 
@@ -132,6 +139,13 @@ function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/** The config.json sizes validation reads, and their bounds. */
+const HF_SHAPE_BOUNDS: ReadonlyArray<readonly [string, number]> = [
+  ['num_hidden_layers', MODEL_BOUNDS.layers], ['hidden_size', MODEL_BOUNDS.hiddenSize], ['num_attention_heads', MODEL_BOUNDS.heads],
+  ['intermediate_size', MODEL_BOUNDS.intermediateSize], ['max_position_embeddings', MODEL_BOUNDS.maxPositions],
+  ['num_labels', MODEL_BOUNDS.labels], ['vocab_size', MODEL_BOUNDS.vocabSize],
+];
 
 function isPrefix(a: readonly (string | number)[], b: readonly (string | number)[]): boolean {
   return a.length <= b.length && a.every((s, i) => s === b[i]);
@@ -278,7 +292,7 @@ class SemanticChecker {
         const obj = json as Record<string, unknown>;
         if (typeof obj.model_type === 'string' && obj.model_type !== 'bert') {
           this.error(at, `${what} is a '${obj.model_type}' model; Distillery distils BERT models (model_type "bert")`, 'use a BERT checkpoint');
-        } else {
+        } else if (this.shapeInBounds(at, configFile, obj)) {
           shape = shapeFromHfConfig(obj);
         }
       } else if (json !== undefined) {
@@ -307,6 +321,24 @@ class SemanticChecker {
     return shape;
   }
 
+  /**
+   * A checkpoint's sizes must be whole numbers within MODEL_BOUNDS, as the checkpoint reader
+   * requires: later checks build layer lists and step counts from them.
+   */
+  private shapeInBounds(at: JsonPath, configFile: string, obj: Record<string, unknown>): boolean {
+    let ok = true;
+    for (const [key, max] of HF_SHAPE_BOUNDS) {
+      const v = obj[key];
+      if (v === undefined || v === null) continue;
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+        this.error(at, `${configFile}: ${key} must be a whole number from 1 to ${max}, not ${JSON.stringify(v)}`,
+          `repair the checkpoint's config.json (${key} ≤ ${max}), or use another checkpoint`);
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
   // ---- sections -----------------------------------------------------------------------------
 
   run(): ResolvedConfig | undefined {
@@ -321,6 +353,7 @@ class SemanticChecker {
     const losses = this.losses(algorithm);
     const stages = this.stages(draft, algorithm, losses);
     this.planChecks(draft, algorithm, losses, stages);
+    this.totalEpochs(draft, algorithm, stages, teacher);
     const optim = this.optim();
     const evalBatch = this.val<number>(['eval', 'batchSize']) ?? (optim.batchSize !== undefined ? defaultEvalBatchSize(optim.batchSize) : undefined);
     const evalEvery = this.val<number>(['eval', 'everySteps']);
@@ -338,6 +371,9 @@ class SemanticChecker {
       this.error(['runsDir'], `runsDir ${runsDir} is a file, not a folder`, 'point runsDir at a folder (it is created if missing)');
     }
     const name = this.val<string>(['name']);
+    if (backend === 'wasm' && this.errorCount === 0 && student && optim.batchSize !== undefined && evalBatch !== undefined) {
+      this.wasmHeap(draft, teacher, student, optim.batchSize, evalBatch);
+    }
 
     if (this.errorCount > 0) return undefined;
     if (!task || !teacher || !student || !mapping || !algorithm || !losses || !stages || !optim.complete || evalBatch === undefined
@@ -911,6 +947,90 @@ class SemanticChecker {
         this.warn(['mapping'], `student ${unmapped.length === 1 ? 'layer' : 'layers'} ${list(unmapped)} ${unmapped.length === 1 ? 'has' : 'have'} no teacher layer, so the internal losses do not train ${unmapped.length === 1 ? 'it' : 'them'} directly`,
           'add pairs for them to mapping');
       }
+    }
+  }
+
+  /**
+   * Each epoch field is bounded by the schema; the whole plan (teacher training plus every stage)
+   * is bounded too, so that a run's step counts stay finite and exact and it ends this decade.
+   */
+  private totalEpochs(draft: Draft, algorithm: Algorithm | undefined, stages: ResolvedConfig['stages'] | undefined, teacher: ResolvedTeacher | undefined): void {
+    if (!algorithm || !stages) return;
+    // [field, epochs it adds, how many times]
+    const parts: Array<[JsonPath, number, number]> = [];
+    if (teacher && 'train' in teacher) parts.push([['teacher', 'train', 'epochs'], teacher.train.epochs, 1]);
+    if (algorithm === 'custom') {
+      (stages.custom ?? []).forEach((st, i) => parts.push([['stages', 'custom', i, 'epochs'], st.epochs, 1]));
+    } else {
+      if (algorithm === 'internal-all') parts.push([['stages', 'internalAllEpochs'], stages.internalAllEpochs, 1]);
+      if (algorithm === 'pid' || algorithm === 'sid') {
+        const mapped = this.mappedStudentLayers(draft);
+        if (!mapped) return;
+        parts.push([['stages', 'epochsPerLayer'], stages.epochsPerLayer, mapped.length]);
+      }
+      parts.push([['stages', 'classificationEpochs'], stages.classificationEpochs, 1]);
+    }
+    const total = parts.reduce((sum, [, e, n]) => sum + e * n, 0);
+    if (total <= MAX_TOTAL_EPOCHS) return;
+    // Point at the biggest contributor: lowering it is the fix.
+    const [field, epochs, times] = parts.reduce((a, b) => (b[1] * b[2] > a[1] * a[2] ? b : a));
+    const name = pathToText(field);
+    const rest = total - epochs * times;
+    const most = Math.max(1, Math.floor((MAX_TOTAL_EPOCHS - rest) / times));
+    this.error(this.written(field) ? field : ['stages'],
+      `the run would train ${total} epochs in all (${name} ${epochs}${times > 1 ? ` × ${times} mapped layers` : ''}), more than the ${MAX_TOTAL_EPOCHS} allowed`,
+      `set ${name} to at most ${most}`);
+  }
+
+  /**
+   * On wasm, the trainer refuses (before each phase's first step) a batch the 4 GiB heap cannot
+   * hold; the same estimate here catches it before a run folder exists. A model too big for the
+   * heap at any batch is an error. A batch is judged at task.maxSeqLen, while the trainer judges it
+   * at the longest example, which may be shorter: that is a warning. The estimate assumes the
+   * fused kernels (the smaller one), so it warns only when even those would not fit.
+   */
+  private wasmHeap(draft: Draft, teacher: ResolvedTeacher | undefined, student: ResolvedConfig['student'], batchSize: number, evalBatch: number): void {
+    const t = draft.teacherShape;
+    const seq = draft.task?.maxSeqLen;
+    if (!t || seq === undefined || !teacher) return;
+    const numLabels = draft.task?.labelCount ?? 2;
+    const model = (m: { layers: number; hiddenSize: number; heads: number; intermediateSize: number }, extra = 0): ModelSize => {
+      const config: BertConfig = {
+        ...BERT_BASE_DEFAULTS, vocabSize: t.vocabSize ?? BERT_BASE_DEFAULTS.vocabSize, hiddenSize: m.hiddenSize, numHiddenLayers: m.layers,
+        numAttentionHeads: m.heads, intermediateSize: m.intermediateSize, maxPositionEmbeddings: t.maxPositions, numLabels,
+        labels: [], problemType: numLabels === 1 ? 'regression' : 'single_label_classification',
+      };
+      return { config, params: bertParameterCount(config) + extra };
+    };
+    const usable = usableHeapBytes();
+    const limit = `the wasm backend's ${formatBytes(usable)} usable heap`;
+    const fixBackend = 'or use backend "tensorflow" (no 4 GiB heap)';
+    const checkPhase = (teacherSize: ModelSize | null, trained: ModelSize, batch: number, batchPath: JsonPath, modelPath: JsonPath): void => {
+      const step = stepMemory(teacherSize, trained, batch, seq, 'fused');
+      if (step.persistentBytes + optimizerTransientBytes(trained.config, trained.params) > usable) {
+        this.error(this.written(modelPath) ? modelPath : ['backend'],
+          `with backend "wasm", the weights and optimizer of this ${pathToText(modelPath)} model need about ${formatBytes(step.optimizerPhaseBytes)}, more than ${limit}, at any batch size`,
+          `train a smaller model (fewer layers, a narrower width), ${fixBackend}`);
+        return;
+      }
+      if (step.totalBytes > usable) {
+        const fit = largestBatchUnder((b) => stepMemory(teacherSize, trained, b, seq, 'fused').totalBytes, usable);
+        this.warn(this.written(batchPath) ? batchPath : ['backend'],
+          `with backend "wasm", a training step of ${batch} sequences × ${seq} tokens needs about ${formatBytes(step.totalBytes)}, more than ${limit}; the run will refuse it if its examples are that long`,
+          `${fit >= 1 ? `set ${pathToText(batchPath)} to at most ${fit}, ` : ''}lower task.maxSeqLen, ${fixBackend}`);
+      }
+    };
+    const teacherSize = model(t);
+    const projection = student.hiddenSize !== t.hiddenSize ? student.hiddenSize * t.hiddenSize : 0;
+    const studentSize = model(student, projection);
+    if ('train' in teacher) checkPhase(null, teacherSize, teacher.train.batchSize, ['teacher', 'train', 'batchSize'], ['teacher', 'train']);
+    checkPhase(teacherSize, studentSize, batchSize, ['optim', 'batchSize'], ['student']);
+    const evalBytes = evalMemory(teacherSize, studentSize, evalBatch, seq, 'fused').totalBytes;
+    if (this.errorCount === 0 && evalBytes > usable) {
+      const fit = largestBatchUnder((b) => evalMemory(teacherSize, studentSize, b, seq, 'fused').totalBytes, usable);
+      this.warn(this.written(['eval', 'batchSize']) ? ['eval', 'batchSize'] : ['backend'],
+        `with backend "wasm", an evaluation batch of ${evalBatch} sequences × ${seq} tokens needs about ${formatBytes(evalBytes)}, more than ${limit}; the run will refuse it if its examples are that long`,
+        `${fit >= 1 ? `set eval.batchSize to at most ${fit}, ` : ''}lower task.maxSeqLen, ${fixBackend}`);
     }
   }
 

@@ -6,6 +6,7 @@
  */
 import { BERT_BASE_DEFAULTS, BertConfig } from './config';
 import { UserError } from '../util/errors';
+import { MODEL_BOUNDS } from '../config/bounds';
 
 /** Written into config.json; informational only (transformers does not check it on load). */
 export const HF_TRANSFORMERS_VERSION = '4.46.3';
@@ -43,11 +44,12 @@ export function parseHfConfig(json: unknown, file: string): BertConfig {
     throw fail('is_decoder/add_cross_attention is true; only encoder-only BERT is supported');
   }
 
-  const int = (key: string, def: number, min: number): number => {
+  // Sizes are bounded too: the model is built from them, so 1e308 layers must be refused here.
+  const int = (key: string, def: number, min: number, max: number): number => {
     if (!present(key)) return def;
     const v = j[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-      throw fail(`${key} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      throw fail(`${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`, 'repair config.json, or export the model again with save_pretrained()');
     }
     return v;
   };
@@ -58,16 +60,16 @@ export function parseHfConfig(json: unknown, file: string): BertConfig {
     return v;
   };
   const d = BERT_BASE_DEFAULTS;
-  const vocabSize = int('vocab_size', d.vocabSize, 1);
-  const hiddenSize = int('hidden_size', d.hiddenSize, 1);
-  const numHiddenLayers = int('num_hidden_layers', d.numHiddenLayers, 1);
-  const numAttentionHeads = int('num_attention_heads', d.numAttentionHeads, 1);
-  const intermediateSize = int('intermediate_size', d.intermediateSize, 1);
-  const maxPositionEmbeddings = int('max_position_embeddings', d.maxPositionEmbeddings, 1);
-  const typeVocabSize = int('type_vocab_size', d.typeVocabSize, 1);
+  const vocabSize = int('vocab_size', d.vocabSize, 1, MODEL_BOUNDS.vocabSize);
+  const hiddenSize = int('hidden_size', d.hiddenSize, 1, MODEL_BOUNDS.hiddenSize);
+  const numHiddenLayers = int('num_hidden_layers', d.numHiddenLayers, 1, MODEL_BOUNDS.layers);
+  const numAttentionHeads = int('num_attention_heads', d.numAttentionHeads, 1, MODEL_BOUNDS.heads);
+  const intermediateSize = int('intermediate_size', d.intermediateSize, 1, MODEL_BOUNDS.intermediateSize);
+  const maxPositionEmbeddings = int('max_position_embeddings', d.maxPositionEmbeddings, 1, MODEL_BOUNDS.maxPositions);
+  const typeVocabSize = int('type_vocab_size', d.typeVocabSize, 1, MODEL_BOUNDS.typeVocabSize);
   // transformers allows a null pad_token_id; the embedding then has no padding row, and 0 is
   // still [PAD] in every BERT vocabulary.
-  const padTokenId = int('pad_token_id', d.padTokenId, 0);
+  const padTokenId = int('pad_token_id', d.padTokenId, 0, MODEL_BOUNDS.vocabSize);
   if (padTokenId >= vocabSize) throw fail(`pad_token_id ${padTokenId} is not below vocab_size ${vocabSize}`);
   if (hiddenSize % numAttentionHeads !== 0) {
     throw fail(`hidden_size ${hiddenSize} is not a multiple of num_attention_heads ${numAttentionHeads}`);
@@ -147,7 +149,9 @@ function parseLabels(j: Json, fail: (m: string, fix?: string) => UserError): str
   if (labels !== undefined && labels.length === 0) throw fail('id2label is empty');
   if (j.num_labels !== undefined && j.num_labels !== null) {
     const n = j.num_labels;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw fail(`num_labels must be a positive integer, got ${JSON.stringify(n)}`);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MODEL_BOUNDS.labels) {
+      throw fail(`num_labels must be an integer from 1 to ${MODEL_BOUNDS.labels}, got ${JSON.stringify(n)}`);
+    }
     if (labels === undefined) labels = defaultLabels(n);
     else if (labels.length !== n) {
       throw fail(`num_labels is ${n} but id2label names ${labels.length} labels`, 'make num_labels equal the number of entries in id2label, or remove it');

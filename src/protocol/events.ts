@@ -238,7 +238,8 @@ export function encodeEvent(e: TrainerEvent): string {
 /** Turns the strings encodeEvent wrote for non-finite numbers back into numbers, in measured fields only. */
 function reviveNonFinite(x: unknown, key = '', parentKey = ''): unknown {
   if (typeof x === 'string') {
-    return (MEASURED.has(key) || parentKey === 'metrics') && x in NON_FINITE ? NON_FINITE[x] : x;
+    // Own keys only: `'constructor' in NON_FINITE` is true, and would revive to a function.
+    return (MEASURED.has(key) || parentKey === 'metrics') && Object.hasOwn(NON_FINITE, x) ? NON_FINITE[x] : x;
   }
   if (Array.isArray(x)) {
     for (let i = 0; i < x.length; i++) x[i] = reviveNonFinite(x[i], '', key);
@@ -274,7 +275,7 @@ export function parseEventLine(line: string): ParsedEventLine {
   const obj = reviveNonFinite(x) as Record<string, unknown>;
   if (typeof obj.type !== 'string') return { error: 'not an event: no "type"' };
   if (typeof obj.v !== 'number' || !Number.isInteger(obj.v) || obj.v < 1) return { error: `not an event: bad or missing version "v" in a '${obj.type}' event` };
-  const known = (EVENT_FIELDS as Record<string, FieldChecks | undefined>)[obj.type];
+  const known = eventFields(obj.type);
   if (!known) return { unknown: { type: obj.type, v: obj.v, raw: obj } };
   const problem = eventProblem(obj);
   if (problem === undefined) return { event: obj as unknown as TrainerEvent };
@@ -412,11 +413,19 @@ function fieldProblem(x: Record<string, unknown>, fields: FieldChecks): string |
 }
 
 /** Why `x` is not a TrainerEvent of a known type, or undefined when it is one. */
+/**
+ * The field checks of an event type; own keys only, so that a line whose type is "__proto__" or
+ * "toString" is not mistaken for a known event (it found Object.prototype's members before).
+ */
+function eventFields(type: unknown): FieldChecks | undefined {
+  return typeof type === 'string' && Object.hasOwn(EVENT_FIELDS, type) ? (EVENT_FIELDS as Record<string, FieldChecks>)[type] : undefined;
+}
+
 export function eventProblem(x: unknown): string | undefined {
   if (!isObject(x)) return 'not an object';
   const base = fieldProblem(x, BASE_FIELDS);
   if (base) return base;
-  const fields = (EVENT_FIELDS as Record<string, FieldChecks | undefined>)[x.type as string];
+  const fields = eventFields(x.type);
   if (!fields) return `unknown event type '${String(x.type)}'`;
   return fieldProblem(x, fields);
 }

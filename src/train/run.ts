@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { LOSS_NAME_BY_KEY, ResolvedConfig, isScratchTraining } from '../config/types';
-import { resolveConfig } from '../config/validate';
+import { loadConfigFile, resolveConfig } from '../config/validate';
 import { initBackend, BackendInfo, BackendRequest } from '../model/backend';
 import { BertModel, countParameters } from '../model/bert';
 import { BertConfig } from '../model/config';
@@ -53,9 +53,9 @@ export interface RunOutcome {
 
 /** Validates the config, creates runs/<id>/ and runs it. */
 export async function startRun(configFile: string, io: RunIO): Promise<RunOutcome> {
-  const text = fs.readFileSync(configFile, 'utf8');
   const warnings: string[] = [];
-  const resolved = resolveConfig(text, configFile, { onWarning: (p) => warnings.push(`${p.pathText}: ${p.message}`) });
+  // A missing or unreadable config is the user's to fix (a UserError), not a crash.
+  const resolved = loadConfigFile(configFile, { onWarning: (p) => warnings.push(`${p.pathText}: ${p.message}`) });
   const config = io.teacherCache ? { ...resolved, teacherCache: { ...resolved.teacherCache, enabled: true } } : resolved;
   if (io.teacherOnly && !('train' in config.teacher)) {
     throw new UserError('--teacher-only trains the teacher, but this config uses a ready one (teacher.checkpoint)', {
@@ -112,6 +112,8 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
   const disposables: Array<{ dispose(): void }> = [];
   let lastCheckpoint: () => string | null = () => listCheckpoints(folder.checkpointsDir).pop() ?? null;
   try {
+    // Lets the tests drive the internal-error path of a run (test/cli-errors.test.ts).
+    if (process.env.DISTILLERY_TEST_INTERNAL_ERROR === 'run') throw new Error('deliberate internal error in a run (DISTILLERY_TEST_INTERNAL_ERROR)');
     const prep = await prepare(folder, config, io);
     const seed = config.optim.seed;
 

@@ -74,10 +74,11 @@ export function ensureCliBuilt(): void {
 }
 
 /** `distillery ...args`, with `input` on stdin. */
-export function runCli(args: readonly string[], opts: { input?: string; cwd?: string } = {}): CliResult {
+export function runCli(args: readonly string[], opts: { input?: string; cwd?: string; env?: Record<string, string> } = {}): CliResult {
   const start = Date.now();
   const r = spawnSync(process.execPath, [CLI_BIN, ...args], {
     cwd: opts.cwd ?? REPO_ROOT,
+    ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
     input: opts.input ?? '',
     encoding: 'utf8',
     maxBuffer: 512 * 1024 * 1024,

@@ -40,9 +40,9 @@ export const benchVerb: Verb = {
     if (!isBackendRequest(backend)) throw new UserError(`unknown backend "${backend}"`, { where: '--backend', fix: 'use auto, tensorflow-gpu, tensorflow, wasm or cpu' });
     const kernels = flags.string('kernels') ?? 'auto';
     if (!isKernelMode(kernels)) throw new UserError(`unknown kernels "${kernels}"`, { where: '--kernels', fix: `use one of ${KERNEL_MODES.join(', ')}` });
-    const repeats = flags.integer('repeats', 1) ?? (shapeName === 'gpu' || shapeName === 'base' ? 3 : 5);
-    const warmup = flags.integer('warmup', 0) ?? 1;
-    const soak = flags.integer('soak', 1);
+    const repeats = flags.integer('repeats', 1, 10_000) ?? (shapeName === 'gpu' || shapeName === 'base' ? 3 : 5);
+    const warmup = flags.integer('warmup', 0, 10_000) ?? 1;
+    const soak = flags.integer('soak', 1, 1_000_000);
     const report = await runBench({
       shape: BENCH_SHAPES[shapeName],
       backend,

@@ -5,13 +5,15 @@ import { exitCodeFor, installStopHandlers } from '../run-signals';
 import { resumeRun, RunOutcome, startRun } from '../../train/run';
 import { isUserError } from '../../util/errors';
 import { Flags } from '../args';
+import { reportInternalError } from '../crash-report';
+import { VERSION } from '../version';
 
 const EVENTS_FLAG = { name: 'events', type: 'boolean' as const, description: 'write JSON-line events on stdout (default: when stdout is not a terminal)' };
 
 const TEACHER_CACHE_FLAG = { name: 'teacher-cache', type: 'boolean' as const, description: 'keep the teacher\'s outputs after the first epoch (sets teacherCache.enabled in the run\'s config)' };
 const TEACHER_ONLY_FLAG = { name: 'teacher-only', type: 'boolean' as const, description: 'train the teacher (teacher.train) and stop, without a student; `resume` keeps to it' };
 
-async function runWith(flags: Flags, io: CliIO, go: (o: Parameters<typeof startRun>[1]) => Promise<RunOutcome>): Promise<number> {
+async function runWith(verbName: string, flags: Flags, io: CliIO, go: (o: Parameters<typeof startRun>[1]) => Promise<RunOutcome>): Promise<number> {
   const backend = flags.string('backend') ? parseBackendFlag(flags.string('backend')) : undefined;
   const eventsOnStdout = flags.bool('events') || (!flags.has('events') && !(io.stdout as NodeJS.WriteStream).isTTY);
   const stop = installStopHandlers(io.stderr);
@@ -22,7 +24,8 @@ async function runWith(flags: Flags, io: CliIO, go: (o: Parameters<typeof startR
       ...(flags.bool('teacher-cache') ? { teacherCache: true } : {}),
     });
     if (outcome.status === 'failed' && outcome.error && !isUserError(outcome.error)) {
-      writeLine(io.stderr, String(outcome.error instanceof Error ? outcome.error.stack : outcome.error));
+      // A bug, not the user's input: one line, the stack in the run folder beside events.jsonl.
+      writeLine(io.stderr, reportInternalError(verbName, outcome.error, { version: VERSION, argv: process.argv.slice(2), dir: outcome.runDir }));
     }
     if (outcome.status !== 'finished') writeLine(io.stderr, `run folder: ${outcome.runDir}`);
     return exitCodeFor(outcome.status, stop.signal, isUserError(outcome.error));
@@ -41,7 +44,7 @@ export const trainVerb: Verb = {
     'Events go to runs/<id>/events.jsonl (and stdout with --events); progress goes to stderr.',
     'Ctrl-C (or SIGTERM) writes a checkpoint and stops; continue with `distillery resume runs/<id>`.',
   ].join('\n'),
-  run: (flags, io) => runWith(flags, io, (o) => startRun(flags.positionals[0], o)),
+  run: (flags, io) => runWith('train', flags, io, (o) => startRun(flags.positionals[0], o)),
 };
 
 export const resumeVerb: Verb = {
@@ -50,5 +53,5 @@ export const resumeVerb: Verb = {
   positionals: [{ name: 'runDir', description: 'a run folder (runs/<id>)' }],
   flags: [BACKEND_FLAG, EVENTS_FLAG],
   details: 'The remaining steps replay exactly as an uninterrupted run with the same seed would.',
-  run: (flags, io) => runWith(flags, io, (o) => resumeRun(flags.positionals[0], o)),
+  run: (flags, io) => runWith('resume', flags, io, (o) => resumeRun(flags.positionals[0], o)),
 };
