@@ -392,7 +392,7 @@ export function registerCommands(svc: Services, refreshRuns: () => Promise<void>
       }
     });
   return [
-    reg('distillery.newExperiment', () => newExperiment()),
+    reg('distillery.newExperiment', () => newExperiment(svc)),
     reg('distillery.startRun', (arg) => startRun(svc, arg)),
     reg('distillery.stopRun', (arg) => stopRun(svc, arg)),
     reg('distillery.resumeRun', (arg) => resumeRun(svc, arg)),
