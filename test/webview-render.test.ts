@@ -694,11 +694,7 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
       await shot(page, `compare-${theme}`);
       // the x axis choice: epochs, then wall time; each redraws every chart from 0
       for (const axis of ['epoch', 'time']) {
-        await page.evaluate((a) => {
-          const sel = document.querySelector('[data-testid=compare-axis]') as unknown as { value: string; dispatchEvent(e: Event): boolean };
-          sel.value = a;
-          sel.dispatchEvent(new Event('change'));
-        }, axis);
+        await page.evaluate(`(() => { const sel = document.querySelector('[data-testid=compare-axis]'); sel.value = '${axis}'; sel.dispatchEvent(new Event('change')); })()`);
         await waitFor(page, `document.querySelector('[data-testid=compare-view]')?.dataset.axis === '${axis}'`);
         await waitFor(page, `(document.querySelector('[data-testid=compare-chart-loss]')?.dataset.xRange ?? '').startsWith('0:') && document.querySelector('[data-testid=compare-chart-loss]')?.dataset.xRange !== '0:76'`);
         assert.equal(((await call<{ compareAxis?: string }>(page, 'state')) ?? {}).compareAxis, axis);
