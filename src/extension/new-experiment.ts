@@ -137,7 +137,7 @@ async function confirmDefaults(host: SpeedProbeHost, root: vscode.Uri, teacher: 
       deriveExperimentDefaults({ task: taskSourceOf(task), teacher: teacherSourceOf(teacher), studentLayers }));
   } catch (e) {
     // the config can still be written: with the usual defaults, and the validator will point at the data
-    const go = await vscode.window.showWarningMessage(`Distillery could not read the data to size the experiment: ${(e as Error).message}`, { modal: true, detail: 'Write the config with maxSeqLen 128 and the path\'s usual learning rate? Check the data folder or files it names.' }, 'Write Config');
+    const go = await vscode.window.showWarningMessage(`Distillery could not size the experiment from its data and teacher: ${(e as Error).message}`, { modal: true, detail: 'Write the config with maxSeqLen 128 and the teacher path\'s usual learning rates? Fix the file the message names, then run New Experiment again for measured values.' }, 'Write Config');
     return go === 'Write Config' ? null : undefined;
   }
   const speed = vscode.workspace.isTrusted ? await measureSpeed(host, root.fsPath) : undefined;
