@@ -133,8 +133,11 @@ async function askStudentLayers(teacherLayers: number | undefined): Promise<numb
 async function confirmDefaults(host: SpeedProbeHost, root: vscode.Uri, teacher: TeacherChoice, task: TaskChoice, studentLayers: number, file: string): Promise<DerivedSettings | null | undefined> {
   let d: ExperimentDefaults;
   try {
-    d = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Distillery: reading the data to size the experiment…' }, async () =>
-      deriveExperimentDefaults({ task: taskSourceOf(task), teacher: teacherSourceOf(teacher), studentLayers }));
+    d = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Distillery: reading the data to size the experiment…' }, async () => {
+      // let the notification show before the synchronous read (a second or two for SST-2's 67 000 rows)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return deriveExperimentDefaults({ task: taskSourceOf(task), teacher: teacherSourceOf(teacher), studentLayers });
+    });
   } catch (e) {
     // the config can still be written: with the usual defaults, and the validator will point at the data
     const go = await vscode.window.showWarningMessage(`Distillery could not size the experiment from its data and teacher: ${(e as Error).message}`, { modal: true, detail: 'Write the config with maxSeqLen 128 and the teacher path\'s usual learning rates? Fix the file the message names, then run New Experiment again for measured values.' }, 'Write Config');

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { deriveExperimentDefaults, learningRates, SCRATCH_TEACHER } from '../../src/experiment/defaults';
 import { GLUE_DIR } from '../helpers/paths';
-import { Session, tmpDir, UI_TIMEOUT, until } from './harness';
+import { ARTIFACTS, Session, tmpDir, UI_TIMEOUT, until } from './harness';
 import { makeWorkspace, E2eWorkspace } from './workspace';
 
 /** The demo's three runs as the trainer wrote them (test/fixtures/events), put into the workspace. */
@@ -85,6 +85,8 @@ describe('New Experiment and Compare Runs (code-server)', { timeout: 900_000 }, 
       const dialog = s.page.locator('.monaco-dialog-box').filter({ hasText: /New Experiment \(7\/7\)/ });
       await dialog.waitFor({ state: 'visible', timeout: 300_000 });
       const text = (await dialog.textContent()) ?? '';
+      fs.mkdirSync(path.join(ARTIFACTS, 'screenshots'), { recursive: true });
+      await s.page.screenshot({ path: path.join(ARTIFACTS, 'screenshots', 'new-experiment-estimate.png') });
       const expected = deriveExperimentDefaults({ task: { kind: 'glue', name: 'sst2', dataDir: path.join(ws.dir, 'data', 'glue', 'SST-2') }, teacher: { path: 'scratch', architecture: SCRATCH_TEACHER }, studentLayers: 2 });
       assert.match(text, /teacher 5\.4 M parameters \(4 layers, hidden 256\)/);
       assert.match(text, /student 3\.8 M parameters/);
@@ -131,6 +133,7 @@ describe('New Experiment and Compare Runs (code-server)', { timeout: 900_000 }, 
       await until('the loss chart on distillation steps', async () => (await loss.getAttribute('data-points')) === '76' && (await loss.getAttribute('data-x-range')) === '0:76', UI_TIMEOUT);
       const metric = frame.locator('[data-testid="compare-chart-metric"]');
       await until('the metric chart on the same range', async () => (await metric.getAttribute('data-x-range')) === '0:76', UI_TIMEOUT);
+      await s.page.screenshot({ path: path.join(ARTIFACTS, 'screenshots', 'compare-distillation-steps.png') });
 
       for (const [axis, label] of [['epoch', 'epoch'], ['time', 'wall time (s)']] as const) {
         await frame.locator('[data-testid="compare-axis"]').selectOption(axis);
