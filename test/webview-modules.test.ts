@@ -344,6 +344,8 @@ test('compare rows: best and final metrics, sizes, per-layer attention-KL', () =
   assert.equal(sid.teacherParams, 145_986);
   assert.equal(sid.sizeRatio, 79_042 / 145_986);
   assert.equal(sid.steps, 76);
+  // soft's 57 teacher-training steps are not the student's
+  assert.equal(rows[0].steps, 95 - 57);
   assert.equal(sid.durationMs, 6539);
   const lastEval = runs[2].evals.events.at(-1);
   assert.deepEqual([...sid.attentionKl.entries()], lastEval?.perLayer.map((l) => [l.student, l.attentionKl]));

@@ -141,7 +141,7 @@ export class CompareView {
       h('th', { class: 'num', title: 'teacher parameters' }, 'Teacher'),
       h('th', { class: 'num', title: 'student / teacher parameters' }, 'Size'),
       ...layers.map((l) => h('th', { class: 'num' }, `Attn-KL L${l}`)),
-      h('th', { class: 'num' }, 'Steps'),
+      h('th', { class: 'num', title: 'distillation steps (a teacher the run trained first is not counted)' }, 'Steps'),
       h('th', { class: 'num' }, 'Time'),
     );
     // the best value of each numeric column is emphasised (lowest KL, highest metric)

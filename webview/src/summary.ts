@@ -23,6 +23,7 @@ export interface CompareRow {
   /** Dev attention-KL by student layer from the last evaluation that reported layers. */
   attentionKl: Map<number, number>;
   clsCosine: Map<number, number>;
+  /** The student's (distillation) steps. */
   steps: number;
   durationMs: number | undefined;
 }
@@ -64,7 +65,8 @@ export function compareRow(run: RunData): CompareRow {
     sizeRatio: student !== undefined && teacher ? student / teacher : undefined,
     attentionKl: new Map((withLayers?.perLayer ?? []).map((l) => [l.student, l.attentionKl])),
     clsCosine: new Map((withLayers?.perLayer ?? []).map((l) => [l.student, l.clsCosine])),
-    steps: run.lastStep,
+    // the student's steps: a teacher trained first by the run is not counted
+    steps: Math.max(0, run.lastStep - distillationOffset(run)),
     durationMs,
   };
 }
