@@ -52,7 +52,9 @@ test('a running run: stage position and progress, loss, and a spinning blue icon
   const [node] = runNodes([s]);
   assert.equal(node.kind, 'run');
   assert.equal(node.label, 'sst2-sid');
-  assert.equal(node.description, 'stage 1/3 layer 1 · 30% · step 3 · loss 0.3333');
+  // short enough for a narrow sidebar; the whole progress line is in the tooltip
+  assert.equal(node.description, '1/3 · 30%');
+  assert.match(node.tooltip ?? '', /stage 1\/3 layer 1 · 30% · step 3 · loss 0\\?\.3333/);
   assert.deepEqual(node.icon, { id: 'sync~spin', color: 'charts.blue' });
   assert.equal(node.contextValue, 'run:running');
   assert.equal(node.collapsible, 'expanded');
@@ -60,10 +62,11 @@ test('a running run: stage position and progress, loss, and a spinning blue icon
 
   const kids = runChildren(s);
   assert.deepEqual(kids.map((k) => [k.label, k.description, k.icon?.id]), [
-    ['1. layer 1', 'internal · 1↔2 · 3/10 steps', 'play-circle'],
+    ['1. layer 1', 'internal · 1↔2 · 3/10', 'play-circle'],
     ['2. layers 1-2', 'internal · 1↔2 2↔4', 'circle-large-outline'],
-    ['3. classification', 'classification', 'circle-large-outline'],
+    ['3. classification', '', 'circle-large-outline'],
   ]);
+  assert.match(kids[0].tooltip ?? '', /step 3 of 10/);
 });
 
 test('a finished run: best metric in the description, checkpoints newest first, best and exported student as children', () => {
@@ -85,7 +88,8 @@ test('a finished run: best metric in the description, checkpoints newest first, 
   assert.equal(node.contextValue, 'run:finished:exportable:evaluable');
   const kids = runChildren(s);
   assert.deepEqual(kids.map((k) => k.kind), ['stage', 'stage', 'stage', 'checkpoints', 'best', 'student']);
-  assert.equal(kids[2].description, 'classification · plateaued');
+  assert.equal(kids[2].description, 'plateaued');
+  assert.match(kids[2].tooltip ?? '', /stopped on a plateau/);
   const ckpts = kids[3].children ?? [];
   assert.deepEqual(ckpts.map((c) => [c.label, c.description]), [['step 40', 'best'], ['step 20', undefined]]);
   assert.equal(ckpts[0].contextValue, 'checkpoint');

@@ -9,11 +9,15 @@ import { createEvent, type TrainerEvent } from '../src/protocol/events';
 import type { WebviewMessage } from '../src/protocol/webview-messages';
 import { attentionToScale, averageHeads, buildLut, colorAlpha, fade, meanRowKl, parseColor, scaleColor, selectHead, type RGB } from '../webview/src/colorscale';
 import { packRgba, rasterizeSeries, type PixelBuffer } from '../webview/src/dense-lines';
-import { downsampleMinMax, lowerBound, upperBound, visibleSpan } from '../webview/src/downsample';
+import { clampToLogFloor, downsampleMinMax, lowerBound, upperBound, visibleSpan } from '../webview/src/downsample';
 import { formatCount, formatDuration, formatNumber, formatScientific } from '../webview/src/format';
 import { MessageGate } from '../webview/src/messages';
 import { Column, DEFAULT_UI_STATE, LOG_LIMIT, RunData, sanitizeUiState, termKey, termLabel } from '../webview/src/state';
-import { alignByStep, compareColumns, compareRow, meanLayerKl, studentEvalCurve, studentStepCurve } from '../webview/src/summary';
+import { runActions } from '../webview/src/run-actions';
+import {
+  alignByStep, alignByX, alignOnAxis, compareColumns, compareRow, distillationOffset, meanLayerKl, stepsPerEpoch, studentEvalCurve, studentEvalCurveOn,
+  studentStepCurve, studentStepCurveOn,
+} from '../webview/src/summary';
 import { runProgress, stageBands } from '../webview/src/timeline';
 
 function fixture(name: string): TrainerEvent[] {
@@ -118,19 +122,19 @@ test('a column padded in bulk is the column padded one NaN at a time; large colu
     }
   }
 
-  // two terms (and their loss's weight, and the temperature): ten columns that fill up on the same
-  // step. Each is grown (copied) ahead of time, one every 64 steps from three quarters full, not
-  // all ten on the step they fill up.
+  // two terms (and their loss's weight, the temperature and the step times): eleven columns that
+  // fill up on the same step. Each is grown (copied) ahead of time, one every 64 steps from three
+  // quarters full, not all eleven on the step they fill up.
   const run = new RunData('r');
   const table = run.steps;
-  const columns = (): Column[] => [table.x, table.loss, table.lr, table.examplesPerSec, table.gradNorm, table.liveTensors, table.temperature, ...table.terms.values(), ...table.weights.values()];
+  const columns = (): Column[] => [table.x, table.loss, table.lr, table.examplesPerSec, table.gradNorm, table.liveTensors, table.temperature, table.time, ...table.terms.values(), ...table.weights.values()];
   const step = (s: number): TrainerEvent =>
     createEvent('r', { type: 'step', step: s, stage: 0, epoch: 1, lr: 0.1, loss: s, terms: [{ name: 'attention-kl', layer: 1, value: s, weight: 1 }, { name: 'attention-kl', layer: 2, value: -s, weight: 1 }], gradNorm: 1, examplesPerSec: 10, elapsedMs: 1 });
   for (let s = 1; s <= 3072; s++) run.apply(step(s));
-  assert.deepEqual(columns().map((c) => c.capacity), Array(10).fill(4096));
-  for (let s = 3073; s <= 3072 + 10 * 64; s++) run.apply(step(s));
-  assert.deepEqual(columns().map((c) => c.capacity), Array(10).fill(8192), 'grown ahead, before any is full');
-  for (let s = 3072 + 10 * 64 + 1; s <= 9000; s++) run.apply(step(s));
+  assert.deepEqual(columns().map((c) => c.capacity), Array(11).fill(4096));
+  for (let s = 3073; s <= 3072 + 11 * 64; s++) run.apply(step(s));
+  assert.deepEqual(columns().map((c) => c.capacity), Array(11).fill(8192), 'grown ahead, before any is full');
+  for (let s = 3072 + 11 * 64 + 1; s <= 9000; s++) run.apply(step(s));
   assert.equal(table.length, 9000);
   assert.deepEqual([...table.x.values()].slice(4090, 4100), [4091, 4092, 4093, 4094, 4095, 4096, 4097, 4098, 4099, 4100]);
   assert.equal(table.terms.get('attention-kl@2')?.get(8999), -9000);
@@ -340,6 +344,8 @@ test('compare rows: best and final metrics, sizes, per-layer attention-KL', () =
   assert.equal(sid.teacherParams, 145_986);
   assert.equal(sid.sizeRatio, 79_042 / 145_986);
   assert.equal(sid.steps, 76);
+  // soft's 57 teacher-training steps are not the student's
+  assert.equal(rows[0].steps, 95 - 57);
   assert.equal(sid.durationMs, 6539);
   const lastEval = runs[2].evals.events.at(-1);
   assert.deepEqual([...sid.attentionKl.entries()], lastEval?.perLayer.map((l) => [l.student, l.attentionKl]));
@@ -374,6 +380,84 @@ test('curves of several runs share one step axis', () => {
   assert.deepEqual([...aligned.ys[1]], [NaN, 5, 6, NaN]);
 });
 
+test('compare: students line up at the start of distillation, whether or not the run trained its teacher first', () => {
+  const [soft, pid, sid] = ['soft', 'pid', 'sid'].map((n) => runOf(n));
+  // soft trained its teacher in steps 1–57; pid and sid loaded theirs
+  assert.equal(distillationOffset(soft), 57);
+  assert.equal(distillationOffset(pid), 0);
+  assert.equal(distillationOffset(sid), 0);
+  const softLoss = studentStepCurveOn(soft, soft.steps.loss, 'distill-step');
+  const sidLoss = studentStepCurveOn(sid, sid.steps.loss, 'distill-step');
+  assert.equal(softLoss.x[0], 1, 'soft\'s first student step is distillation step 1, not global step 58');
+  assert.equal(softLoss.y[0], soft.steps.loss.get(57));
+  assert.equal(softLoss.length, 95 - 57);
+  assert.equal(sidLoss.x[0], 1);
+  assert.equal(sidLoss.length, 76);
+  const aligned = alignOnAxis([softLoss, sidLoss], 'distill-step');
+  assert.equal(aligned.x.length, 76);
+  assert.ok(Number.isFinite(aligned.ys[0][0]) && Number.isFinite(aligned.ys[1][0]), 'both start at x = 1');
+  // the global-step view this replaces: soft's student started 57 steps later
+  assert.ok(Number.isNaN(alignByStep([studentStepCurve(soft, soft.steps.loss), studentStepCurve(sid, sid.steps.loss)]).ys[0][0]));
+
+  // evaluations move with them: soft's student evaluations at global 76 and 95 are distillation steps 19 and 38
+  assert.deepEqual(studentEvalCurveOn(soft, meanLayerKl, 'distill-step').x, [19, 38]);
+  assert.deepEqual(studentEvalCurveOn(sid, meanLayerKl, 'distill-step').x, [19, 38, 57, 76]);
+
+  // epochs: steps since distillation began over the first student stage's steps per epoch
+  const perEpoch = stepsPerEpoch(sid) as number;
+  assert.ok(perEpoch > 0);
+  const sidEpochs = studentStepCurveOn(sid, sid.steps.loss, 'epoch');
+  assert.equal(sidEpochs.x[0], 1 / perEpoch);
+  assert.equal(sidEpochs.x[sidEpochs.length - 1], 76 / perEpoch);
+  assert.equal(studentStepCurveOn(soft, soft.steps.loss, 'epoch').x[0], 1 / (stepsPerEpoch(soft) as number));
+
+  // wall time: seconds since the student's first step, from the events' times
+  const softTime = studentStepCurveOn(soft, soft.steps.loss, 'time');
+  assert.equal(softTime.x[0], 0);
+  const firstStudent = soft.steps.time.get(57);
+  assert.equal(softTime.x[softTime.length - 1], (soft.steps.time.get(94) - firstStudent) / 1000);
+  for (let i = 1; i < softTime.length; i++) assert.ok(softTime.x[i] >= softTime.x[i - 1]);
+  const evalTimes = studentEvalCurveOn(soft, meanLayerKl, 'time').x;
+  assert.equal(evalTimes.length, 2);
+  assert.ok(evalTimes[0] > 0);
+});
+
+test('curves with real-valued x are aligned on the union of their x values', () => {
+  const a = alignByX([
+    { x: [0, 0.5, 1], y: [1, 2, 3], length: 3 },
+    { x: [0.25, 0.5, 2], y: [10, 20, 30], length: 3 },
+    { x: [], y: [], length: 0 },
+  ]);
+  assert.deepEqual([...a.x], [0, 0.25, 0.5, 1, 2]);
+  assert.deepEqual([...a.ys[0]], [1, NaN, 2, 3, NaN]);
+  assert.deepEqual([...a.ys[1]], [NaN, 10, 20, NaN, 30]);
+  assert.deepEqual([...a.ys[2]], [NaN, NaN, NaN, NaN, NaN]);
+  assert.deepEqual([...alignOnAxis([{ x: [0.5], y: [1], length: 1 }], 'time').x], [0.5]);
+});
+
+test('the header shows only the actions that apply: Stop while running, Resume when stopped, crashed or failed', () => {
+  assert.deepEqual(runActions('running'), { stop: true, resume: false });
+  assert.deepEqual(runActions('stopped'), { stop: false, resume: true });
+  assert.deepEqual(runActions('failed'), { stop: false, resume: true });
+  assert.deepEqual(runActions('finished'), { stop: false, resume: false });
+  assert.deepEqual(runActions('unknown'), { stop: false, resume: false });
+});
+
+test('on a log axis a term that is exactly 0 runs along a floor below the data, not a gap', () => {
+  const ys: (number | null)[][] = [[0.5, 0, 0.02, null], [0, -1e-9, 3, 0.004]];
+  const floor = clampToLogFloor(ys);
+  assert.equal(floor, 0.001);
+  assert.deepEqual(ys, [[0.5, 0.001, 0.02, null], [0.001, 0.001, 3, 0.004]]);
+  // a minimum on a decade: the floor goes one decade lower, below every real value
+  const onDecade: (number | null)[][] = [[0.01, 0]];
+  assert.equal(clampToLogFloor(onDecade), 0.001);
+  assert.deepEqual(onDecade, [[0.01, 0.001]]);
+  // nothing positive: nothing to place the zeros against
+  const none: (number | null)[][] = [[0, null]];
+  assert.ok(Number.isNaN(clampToLogFloor(none)));
+  assert.deepEqual(none, [[0, null]]);
+});
+
 // ---- messages, UI state, formatting ----------------------------------------------------------
 
 test('the message gate passes valid host messages and reports malformed ones (at most 20 times)', () => {
@@ -392,9 +476,11 @@ test('the message gate passes valid host messages and reports malformed ones (at
 test('persisted UI state is validated field by field', () => {
   assert.deepEqual(sanitizeUiState(undefined), DEFAULT_UI_STATE);
   assert.deepEqual(sanitizeUiState('junk'), DEFAULT_UI_STATE);
-  assert.deepEqual(sanitizeUiState({ tab: 'attention', layer: 1, head: 3, sample: 2, followLatest: false, zoom: { min: 10, max: 20 }, logLoss: false }), {
-    tab: 'attention', layer: 1, head: 3, sample: 2, followLatest: false, zoom: { min: 10, max: 20 }, logLoss: false,
+  assert.deepEqual(sanitizeUiState({ tab: 'attention', layer: 1, head: 3, sample: 2, followLatest: false, zoom: { min: 10, max: 20 }, logLoss: false, compareAxis: 'time' }), {
+    tab: 'attention', layer: 1, head: 3, sample: 2, followLatest: false, zoom: { min: 10, max: 20 }, logLoss: false, compareAxis: 'time',
   });
+  assert.equal(DEFAULT_UI_STATE.compareAxis, 'distill-step');
+  assert.equal(sanitizeUiState({ compareAxis: 'global-step' }).compareAxis, 'distill-step');
   assert.deepEqual(sanitizeUiState({ tab: 'nope', layer: -1, head: 1.5, sample: '2', zoom: { min: 5, max: 5 } }), DEFAULT_UI_STATE);
 });
 

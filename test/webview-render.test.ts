@@ -628,7 +628,7 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     // the webview is recreated after being hidden: the host re-sends 'init', the state comes back
     const state = await call<Json>(page, 'state');
     // (view and runDirs are for the host's panel serializer, to reopen the panel after a reload)
-    assert.deepEqual({ ...(state as Record<string, Json>), zoom: null }, { tab: 'attention', layer: 0, head: 2, sample: 0, followLatest: false, zoom: null, logLoss: true, view: 'run', runDirs: [sid.runDir] });
+    assert.deepEqual({ ...(state as Record<string, Json>), zoom: null }, { tab: 'attention', layer: 0, head: 2, sample: 0, followLatest: false, zoom: null, logLoss: true, compareAxis: 'distill-step', view: 'run', runDirs: [sid.runDir] });
     await page.close();
     const again = await openPage('dark', { state });
     await initRun(again, sid);
@@ -680,8 +680,11 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
       await call(page, 'post', { type: 'init', view: 'compare', runs: [soft, pid, sid] } as unknown as Json);
       await waitFor(page, `document.querySelectorAll('[data-testid=compare-row]').length === 3`);
       await waitFor(page, `document.querySelector('[data-testid=compare-chart-loss]')?.dataset.series === '3'`);
-      // one shared step axis 1..95 (soft's teacher-training steps 1–57 left out as gaps)
-      assert.equal(await call(page, 'attr', '[data-testid=compare-chart-loss]', 'data-points'), '95');
+      // one axis of distillation steps 1..76: soft's student (global steps 58–95, after its
+      // teacher's 57) starts at 1 like pid's and sid's, not 57 steps later
+      assert.equal(await call(page, 'attr', '[data-testid=compare-view]', 'data-axis'), 'distill-step');
+      assert.equal(await call(page, 'attr', '[data-testid=compare-chart-loss]', 'data-points'), '76');
+      assert.equal(await call(page, 'attr', '[data-testid=compare-chart-loss]', 'data-x-range'), '0:76');
       const rows = await page.$$eval('[data-testid=compare-row]', (els) => els.map((e) => (e as unknown as { textContent: string }).textContent));
       assert.match(rows[0], /demo soft.*soft.*finished/);
       assert.match(rows[1], /pid/);
@@ -689,6 +692,13 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
       const stats = await call<{ colours: number }>(page, 'canvasStats', '[data-testid=compare-chart-metric] .u-wrap');
       assert.ok(stats.colours > 8);
       await shot(page, `compare-${theme}`);
+      // the x axis choice: epochs, then wall time; each redraws every chart from 0
+      for (const axis of ['epoch', 'time']) {
+        await page.evaluate(`(() => { const sel = document.querySelector('[data-testid=compare-axis]'); sel.value = '${axis}'; sel.dispatchEvent(new Event('change')); })()`);
+        await waitFor(page, `document.querySelector('[data-testid=compare-view]')?.dataset.axis === '${axis}'`);
+        await waitFor(page, `(document.querySelector('[data-testid=compare-chart-loss]')?.dataset.xRange ?? '').startsWith('0:') && document.querySelector('[data-testid=compare-chart-loss]')?.dataset.xRange !== '0:76'`);
+        assert.equal(((await call<{ compareAxis?: string }>(page, 'state')) ?? {}).compareAxis, axis);
+      }
       await page.close();
     }
   });
@@ -709,8 +719,11 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     await waitFor(page, `(document.querySelector('[data-testid=run-log]')?.textContent ?? '').includes('out of memory')`);
     assert.match(String(await call(page, 'text', '[data-testid=run-checkpoints]')), /step 19 \(stage-end\)/);
     await call(page, 'selectTab', 0);
+    // a failed run offers Resume, not Stop
+    assert.equal(await call(page, 'visible', '[data-testid=btn-resume]'), true);
+    assert.equal(await call(page, 'visible', '[data-testid=btn-stop]'), false);
     await call(page, 'click', '[data-testid=btn-resume]');
-    await call(page, 'click', '[data-testid=btn-stop]'); // disabled: the run is not running
+    await call(page, 'click', '[data-testid=btn-stop]'); // hidden and disabled: the run is not running
     await call(page, 'click', '[data-testid=btn-reveal]');
     await call(page, 'click', '[data-testid=btn-compare]');
     const posted = (await call<{ type: string }[]>(page, 'posted')).filter((m) => m.type !== 'ready');
@@ -719,8 +732,17 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     // the host reports the process state; a live run enables Stop
     await call(page, 'post', { type: 'run-status', runId: sid.runId, status: 'running', message: 'resumed from step 19' });
     await waitFor(page, `document.querySelector('[data-testid=run-status]')?.dataset.status === 'running'`);
+    assert.equal(await call(page, 'visible', '[data-testid=btn-stop]'), true);
+    assert.equal(await call(page, 'visible', '[data-testid=btn-resume]'), false);
     await call(page, 'click', '[data-testid=btn-stop]');
     assert.deepEqual((await call<{ type: string }[]>(page, 'posted')).at(-1), { type: 'stop-run', runId: sid.runId });
+    // finished: neither Stop nor Resume
+    await call(page, 'post', { type: 'run-status', runId: sid.runId, status: 'finished' });
+    await waitFor(page, `document.querySelector('[data-testid=run-status]')?.dataset.status === 'finished'`);
+    assert.equal(await call(page, 'visible', '[data-testid=btn-stop]'), false);
+    assert.equal(await call(page, 'visible', '[data-testid=btn-resume]'), false);
+    await call(page, 'post', { type: 'run-status', runId: sid.runId, status: 'running' });
+    await waitFor(page, `document.querySelector('[data-testid=run-status]')?.dataset.status === 'running'`);
 
     // a diverged step arrives in the wire form (JSON has no NaN): revived, accepted, shown
     const lastStep = failed.filter((e) => (e as { type: string }).type === 'step').at(-1) as { [key: string]: Json };

@@ -387,7 +387,7 @@ async function runDemo(svc: Services): Promise<void> {
   }
   const dir = path.join(folder.uri.fsPath, 'distillery-demo');
   const settings = readSettings(folder.uri);
-  const r = await runJob(svc, 'Distillery demo: generating a task, training a teacher, distilling soft / pid / sid students (a few minutes)…',
+  const r = await runJob(svc, 'Distillery demo: generating a task, training a teacher, distilling soft / pid / sid students from 100 sentences (a few minutes)…',
     ['demo', '--dir', dir, '--quick', '--json', ...(settings.backend ? ['--backend', settings.backend] : [])], folder.uri.fsPath);
   svc.configs.refresh();
   if (!r) return;
@@ -398,7 +398,10 @@ async function runDemo(svc: Services): Promise<void> {
   }
   const choice = await vscode.window.showInformationMessage('Distillery: the demo finished. Compare its soft, pid and sid students?', 'Compare Runs');
   if (choice) {
-    const demoRuns = svc.manager.store.states().filter((s) => s.runDir.startsWith(dir + path.sep)).map((s) => s.runDir);
+    // the students only: the teacher-only run has no student stage to compare
+    const demoRuns = svc.manager.store.states()
+      .filter((s) => s.runDir.startsWith(dir + path.sep) && s.stages.some((st) => st.kind !== 'teacher'))
+      .map((s) => s.runDir);
     if (demoRuns.length >= 2) svc.dashboards.openCompare(demoRuns);
     else await vscode.commands.executeCommand('distillery.compareRuns');
   }
@@ -460,7 +463,7 @@ export function registerCommands(svc: Services, refreshRuns: () => Promise<void>
       }
     });
   return [
-    reg('distillery.newExperiment', () => newExperiment()),
+    reg('distillery.newExperiment', () => newExperiment(svc)),
     reg('distillery.startRun', (arg) => startRun(svc, arg)),
     reg('distillery.stopRun', (arg) => stopRun(svc, arg)),
     reg('distillery.resumeRun', (arg) => resumeRun(svc, arg)),

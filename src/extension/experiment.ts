@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { GLUE_TASK_NAMES, GLUE_TASKS, GlueTaskName } from '../data/tasks';
 import { defaultMapping } from '../config/defaults';
 import type { Algorithm } from '../config/types';
+import { learningRates, type TaskSource, type TeacherPath, type TeacherSource } from '../experiment/defaults';
 
 export type TeacherChoice =
   | { kind: 'checkpoint'; dir: string }
@@ -27,6 +28,34 @@ export interface ExperimentAnswers {
   algorithm: Exclude<Algorithm, 'custom'>;
   /** The folder the config is written to; paths in it are relative to this folder. */
   configDir: string;
+  /** Settings derived from the data and the teacher path (src/experiment/defaults.ts), when it could be read. */
+  derived?: DerivedSettings;
+}
+
+/** What the config takes from deriveExperimentDefaults. */
+export interface DerivedSettings {
+  maxSeqLen: number;
+  lr: { teacher?: number; student: number };
+  teacherEpochs?: number;
+}
+
+/** Without readable data: BERT's usual length; the learning rate still follows the path. */
+export const FALLBACK_MAX_SEQ_LEN = 128;
+
+export function teacherPathOf(t: TeacherChoice): TeacherPath {
+  return t.kind;
+}
+
+/** The teacher as the defaults module takes it. */
+export function teacherSourceOf(t: TeacherChoice): TeacherSource {
+  if (t.kind === 'checkpoint') return { path: 'checkpoint', dir: t.dir };
+  if (t.kind === 'fine-tune') return { path: 'fine-tune', dir: t.from };
+  return { path: 'scratch', architecture: { layers: t.layers, hiddenSize: t.hiddenSize, heads: t.heads, intermediateSize: t.intermediateSize } };
+}
+
+/** The task as the defaults module takes it. */
+export function taskSourceOf(t: TaskChoice): TaskSource {
+  return t.kind === 'glue' ? { kind: 'glue', name: t.name, dataDir: t.dataDir } : { ...t };
 }
 
 export const ALGORITHM_CHOICES: ReadonlyArray<{ id: Exclude<Algorithm, 'custom'>; label: string; detail: string }> = [
@@ -122,18 +151,22 @@ export function readHeaderColumns(file: string): string[] {
 
 export function buildExperimentConfig(a: ExperimentAnswers): Record<string, unknown> {
   const rel = (p: string): string => configRelative(a.configDir, p);
+  const maxSeqLen = a.derived?.maxSeqLen ?? FALLBACK_MAX_SEQ_LEN;
+  const lr = a.derived?.lr ?? learningRates(teacherPathOf(a.teacher));
   const task: Record<string, unknown> = a.task.kind === 'glue'
-    ? { name: a.task.name, dataDir: rel(a.task.dataDir), maxSeqLen: 128 }
+    ? { name: a.task.name, dataDir: rel(a.task.dataDir), maxSeqLen }
     : {
-      name: 'custom', maxSeqLen: 128,
+      name: 'custom', maxSeqLen,
       custom: { train: rel(a.task.train), dev: rel(a.task.dev), textA: a.task.textA, ...(a.task.textB ? { textB: a.task.textB } : {}), label: a.task.label },
     };
   const t = a.teacher;
+  const epochs = a.derived?.teacherEpochs ?? (t.kind === 'checkpoint' ? undefined : t.epochs);
+  const teacherLr = lr.teacher !== undefined ? { lr: lr.teacher } : {};
   const teacher: Record<string, unknown> = t.kind === 'checkpoint'
     ? { checkpoint: rel(t.dir) }
     : t.kind === 'fine-tune'
-      ? { train: { from: rel(t.from), epochs: t.epochs } }
-      : { train: { from: 'scratch', architecture: { layers: t.layers, hiddenSize: t.hiddenSize, heads: t.heads, intermediateSize: t.intermediateSize }, epochs: t.epochs } };
+      ? { train: { from: rel(t.from), epochs, ...teacherLr } }
+      : { train: { from: 'scratch', architecture: { layers: t.layers, hiddenSize: t.hiddenSize, heads: t.heads, intermediateSize: t.intermediateSize }, epochs, ...teacherLr } };
   const teacherLayers = t.kind === 'scratch' ? t.layers : a.teacherLayers;
   const internal = a.algorithm === 'sid' || a.algorithm === 'pid' || a.algorithm === 'internal-all';
   const config: Record<string, unknown> = {
@@ -145,7 +178,7 @@ export function buildExperimentConfig(a: ExperimentAnswers): Record<string, unkn
     algorithm: a.algorithm,
     ...(internal ? { losses: { attentionKl: 1, clsCosine: 1, softLabel: { weight: 1, temperature: 1 } } } : {}),
     ...(a.algorithm === 'sid' || a.algorithm === 'pid' ? { stages: { epochsPerLayer: 1, classificationEpochs: 3 } } : { stages: { classificationEpochs: 3 } }),
-    optim: { lr: 5e-5, batchSize: 32, warmup: 0.1, seed: 42 },
+    optim: { lr: lr.student, batchSize: 32, warmup: 0.1, seed: 42 },
     backend: 'auto',
   };
   return config;

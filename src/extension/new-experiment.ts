@@ -1,17 +1,21 @@
 /**
  * Distillery: New Experiment — a short guided flow (teacher, task and data, student size,
- * algorithm, name) that writes a *.distill.json and opens it. Escape at any step cancels.
+ * algorithm, name) that writes a *.distill.json and opens it. Before writing it shows what the
+ * data and the teacher path decided (maxSeqLen, learning rates, epochs), the parameter counts and
+ * the time per epoch on this machine. Escape at any step cancels.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import {
-  ALGORITHM_CHOICES, experimentFileName, experimentText, ExperimentAnswers, GLUE_CHOICES, glueFolderProblem, guessGlueDataDir,
-  readHeaderColumns, studentLayerChoices, suggestName, TaskChoice, TeacherChoice,
+  ALGORITHM_CHOICES, DerivedSettings, experimentFileName, experimentText, ExperimentAnswers, GLUE_CHOICES, glueFolderProblem, guessGlueDataDir,
+  readHeaderColumns, studentLayerChoices, suggestName, taskSourceOf, TaskChoice, TeacherChoice, teacherPathOf, teacherSourceOf,
 } from './experiment';
 import { readCheckpointLayers } from './checkpoint-info';
+import { deriveExperimentDefaults, describeDefaults, SCRATCH_TEACHER, type ExperimentDefaults } from '../experiment/defaults';
+import { measureSpeed, type SpeedProbeHost } from './speed-probe';
 
-const STEPS = 6;
+const STEPS = 7;
 const title = (n: number): string => `Distillery: New Experiment (${n}/${STEPS})`;
 
 interface Pick<T> extends vscode.QuickPickItem {
@@ -55,7 +59,7 @@ async function askTeacher(root: vscode.Uri): Promise<{ teacher: TeacherChoice; l
   ]);
   if (!kind) return undefined;
   if (kind === 'scratch') {
-    return { teacher: { kind: 'scratch', layers: 4, hiddenSize: 256, heads: 4, intermediateSize: 1024, epochs: 3 }, layers: 4 };
+    return { teacher: { kind: 'scratch', ...SCRATCH_TEACHER, epochs: 3 }, layers: SCRATCH_TEACHER.layers };
   }
   const dir = await pickFolder(1, kind === 'checkpoint' ? 'the fine-tuned teacher folder' : 'the base BERT folder', root);
   if (!dir) return undefined;
@@ -122,7 +126,36 @@ async function askStudentLayers(teacherLayers: number | undefined): Promise<numb
   return v === undefined ? undefined : Number(v);
 }
 
-export async function newExperiment(): Promise<vscode.Uri | undefined> {
+/**
+ * Step 7: what the data and the teacher path decided, sizes and time per epoch, before anything is
+ * written. Returns the settings to write, or undefined when the user cancels.
+ */
+async function confirmDefaults(host: SpeedProbeHost, root: vscode.Uri, teacher: TeacherChoice, task: TaskChoice, studentLayers: number, file: string): Promise<DerivedSettings | null | undefined> {
+  let d: ExperimentDefaults;
+  try {
+    d = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Distillery: reading the data to size the experiment…' }, async () => {
+      // let the notification show before the synchronous read (a second or two for SST-2's 67 000 rows)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return deriveExperimentDefaults({ task: taskSourceOf(task), teacher: teacherSourceOf(teacher), studentLayers });
+    });
+  } catch (e) {
+    // the config can still be written: with the usual defaults, and the validator will point at the data
+    const go = await vscode.window.showWarningMessage(`Distillery could not size the experiment from its data and teacher: ${(e as Error).message}`, { modal: true, detail: 'Write the config with maxSeqLen 128 and the teacher path\'s usual learning rates? Fix the file the message names, then run New Experiment again for measured values.' }, 'Write Config');
+    return go === 'Write Config' ? null : undefined;
+  }
+  const speed = vscode.workspace.isTrusted ? await measureSpeed(host, root.fsPath) : undefined;
+  const lines = describeDefaults(d, teacherPathOf(teacher), speed);
+  const why = speed ? '' : vscode.workspace.isTrusted ? '\n(Time per epoch: the speed measurement failed; see the Distillery log.)' : '\n(Time per epoch: not measured in Restricted Mode, which runs no trainer.)';
+  const go = await vscode.window.showInformationMessage(
+    `${title(7)}: write ${path.basename(file)}?`,
+    { modal: true, detail: `${lines.teacher}\n${lines.student}\n${lines.data}${why}` },
+    'Write Config',
+  );
+  if (go !== 'Write Config') return undefined;
+  return { maxSeqLen: d.maxSeqLen, lr: d.lr, ...(d.teacherEpochs !== undefined ? { teacherEpochs: d.teacherEpochs } : {}) };
+}
+
+export async function newExperiment(host: SpeedProbeHost): Promise<vscode.Uri | undefined> {
   const folders = vscode.workspace.workspaceFolders ?? [];
   let folder = folders[0];
   if (!folder) {
@@ -156,7 +189,12 @@ export async function newExperiment(): Promise<vscode.Uri | undefined> {
     const over = await vscode.window.showWarningMessage(`${path.basename(file)} exists. Replace it?`, { modal: true }, 'Replace');
     if (over !== 'Replace') return undefined;
   }
-  const answers: ExperimentAnswers = { name: name.trim(), teacher: teacher.teacher, ...(teacher.layers ? { teacherLayers: teacher.layers } : {}), task, studentLayers, algorithm, configDir };
+  const derived = await confirmDefaults(host, root, teacher.teacher, task, studentLayers, file);
+  if (derived === undefined) return undefined;
+  const answers: ExperimentAnswers = {
+    name: name.trim(), teacher: teacher.teacher, ...(teacher.layers ? { teacherLayers: teacher.layers } : {}), task, studentLayers, algorithm, configDir,
+    ...(derived ? { derived } : {}),
+  };
   const uri = vscode.Uri.file(file);
   await vscode.workspace.fs.writeFile(uri, Buffer.from(experimentText(answers), 'utf8'));
   await vscode.window.showTextDocument(uri);

@@ -70,10 +70,25 @@ function runContext(s: RunState): string {
   return flags.join(':');
 }
 
+/**
+ * A running run's short description: stage position and progress (the stage's name is on its own
+ * row below, the step and loss are in the tooltip), so the row is not cut off in a narrow sidebar.
+ */
+function runningDescription(s: RunState): string {
+  const st = s.currentStage !== undefined ? s.stages.find((x) => x.index === s.currentStage) : undefined;
+  const parts: string[] = [];
+  if (st) {
+    parts.push(`${s.stages.indexOf(st) + 1}/${s.stages.length}`);
+    if (st.stepsPlanned) parts.push(`${Math.min(100, Math.round((100 * st.stepsDone) / st.stepsPlanned))}%`);
+  } else if (s.step > 0) parts.push(`step ${s.step}`);
+  if (bestText(s)) parts.push(`best ${bestText(s)}`);
+  return parts.join(' · ');
+}
+
 function runDescription(s: RunState): string {
   switch (s.status) {
     case 'running':
-      return [progressText(s), bestText(s) && `best ${bestText(s)}`].filter(Boolean).join(' · ');
+      return runningDescription(s);
     case 'finished':
       return bestText(s) ?? 'finished';
     case 'failed':
@@ -91,6 +106,8 @@ function escapeMd(s: string): string {
 
 function runTooltip(s: RunState): string {
   const rows: string[] = [`**${escapeMd(s.label)}** — ${s.crashed ? 'crashed' : s.status}`, ''];
+  // the whole progress line, which the row's short description leaves out
+  if (s.status === 'running' && progressText(s)) rows.push(escapeMd(progressText(s)), '');
   if (s.message) rows.push(escapeMd(s.message), '');
   if (s.fix) rows.push(`Fix: ${escapeMd(s.fix)}`, '');
   const facts: Array<[string, string | undefined]> = [
@@ -117,13 +134,17 @@ function stageNode(s: RunState, st: StageState, position: number): TreeNode {
     : st.progress === 'active'
       ? s.status === 'running' ? { id: 'play-circle', color: 'charts.blue' } : { id: 'debug-pause', color: 'charts.yellow' }
       : { id: 'circle-large-outline' };
-  const bits: string[] = [st.kind];
+  // short: the kind only when the name does not say it, steps as "18/189" (the tooltip has it all)
+  const bits: string[] = st.name.includes(st.kind) ? [] : [st.kind];
   if (st.layers.length) bits.push(st.layers.map(([a, b]) => `${a}↔${b}`).join(' '));
-  if (st.progress === 'active' && st.stepsPlanned) bits.push(`${st.stepsDone}/${st.stepsPlanned} steps`);
+  if (st.progress === 'active' && st.stepsPlanned) bits.push(`${st.stepsDone}/${st.stepsPlanned}`);
   if (st.progress === 'done') bits.push(st.endReason === 'plateau' ? 'plateaued' : `${st.stepsDone} steps`);
+  const steps = st.progress === 'done'
+    ? `; ${st.stepsDone} steps${st.endReason === 'plateau' ? ', stopped on a plateau' : ''}`
+    : st.progress === 'active' && st.stepsPlanned ? `; step ${st.stepsDone} of ${st.stepsPlanned}` : '';
   return {
     id: `${s.runDir}#stage-${st.index}`, kind: 'stage', label: `${position}. ${st.name}`, description: bits.join(' · '),
-    tooltip: `${escapeMd(st.name)}: ${st.kind}, up to ${st.epochs} epoch(s)${st.layers.length ? `; layer pairs (student ↔ teacher) ${st.layers.map(([a, b]) => `${a} ↔ ${b}`).join(', ')}` : ''}`,
+    tooltip: `${escapeMd(st.name)}: ${st.kind}, up to ${st.epochs} epoch(s)${st.layers.length ? `; layer pairs (student ↔ teacher) ${st.layers.map(([a, b]) => `${a} ↔ ${b}`).join(', ')}` : ''}${steps}`,
     icon, contextValue: 'stage', collapsible: 'none', runDir: s.runDir,
   };
 }

@@ -210,17 +210,21 @@ describe('Distillery in VS Code (code-server)', { timeout: 900_000 }, () => {
   independentStep('New Experiment: answering the quick picks writes a config', async () => {
     await s.closeQuickInput();
     await s.command('Distillery: New Experiment…');
-    await s.pick('Train a small teacher from scratch', { title: /New Experiment \(1\/6\)/, placeholder: /Where does the teacher come from/ });
-    await s.pick('Custom data', { title: /New Experiment \(2\/6\)/, placeholder: /Which task/ });
+    await s.pick('Train a small teacher from scratch', { title: /New Experiment \(1\/7\)/, placeholder: /Where does the teacher come from/ });
+    await s.pick('Custom data', { title: /New Experiment \(2\/7\)/, placeholder: /Which task/ });
     // The file dialogs are VS Code's simple dialog (a quick input holding a path).
     await s.chooseFile(path.join(ws.dir, 'data', 'train.tsv'), /the training file/);
     await s.chooseFile(path.join(ws.dir, 'data', 'dev.tsv'), /the dev \(evaluation\) file/);
     await s.pick('sentence', { label: /^sentence$/, placeholder: /holds the text \(first sentence\)/ });
     await s.pick('(none)', { label: /^\(none\)$/, placeholder: /holds the second sentence/ });
     await s.pick('label', { label: /^label$/, placeholder: /holds the label/ });
-    await s.pick('2 layers', { label: /^2 layers/, title: /New Experiment \(4\/6\)/, placeholder: /How many layers/ });
-    await s.pick('pid', { label: /^pid — progressive/, title: /New Experiment \(5\/6\)/, placeholder: /Which distillation algorithm/ });
-    await s.answer('e2e-experiment', { title: /New Experiment \(6\/6\)/ });
+    await s.pick('2 layers', { label: /^2 layers/, title: /New Experiment \(4\/7\)/, placeholder: /How many layers/ });
+    await s.pick('pid', { label: /^pid — progressive/, title: /New Experiment \(5\/7\)/, placeholder: /Which distillation algorithm/ });
+    await s.answer('e2e-experiment', { title: /New Experiment \(6\/7\)/ });
+    // step 7: sizes and time per epoch, then write
+    const dialog = s.page.locator('.monaco-dialog-box').filter({ hasText: /New Experiment \(7\/7\)/ });
+    await dialog.waitFor({ state: 'visible', timeout: 300_000 });
+    await dialog.locator('.monaco-button').filter({ hasText: 'Write Config' }).first().click();
     const file = path.join(ws.dir, 'e2e-experiment.distill.json');
     await until('the new config on disk', () => fs.existsSync(file));
     await s.page.locator('.tab.active').filter({ hasText: 'e2e-experiment.distill.json' }).waitFor({ state: 'visible' });
@@ -229,5 +233,5 @@ describe('Distillery in VS Code (code-server)', { timeout: 900_000 }, () => {
     assert.match(text, /"sentence"/);
     assert.match(text, /"layers":\s*2/);
     await s.treeRow('Configs', 'e2e-experiment').first().waitFor({ state: 'visible' });
-  });
+  }, 420_000);
 });

@@ -7,7 +7,7 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { DenseLayer } from './dense-layer';
-import { downsampleMinMax, visibleSpan, type BlockExtremes, type XRange } from './downsample';
+import { clampToLogFloor, downsampleMinMax, visibleSpan, type BlockExtremes, type XRange } from './downsample';
 import { h } from './dom';
 import { formatNumber } from './format';
 import { pixelLinePath } from './line-path';
@@ -57,7 +57,7 @@ export interface ChartOptions {
   title: string;
   height: number;
   data: () => ChartData;
-  /** Log-scale y axis (values ≤ 0 become gaps). */
+  /** Log-scale y axis (values ≤ 0 are drawn on a floor below the data; the legend reads 0). */
   log?: () => boolean;
   bands?: () => readonly StageBand[];
   /** The x range when not zoomed; defaults to the data's extent. */
@@ -69,7 +69,11 @@ export interface ChartOptions {
   tools?: HTMLElement[];
   /** Changes whenever the data may have changed; without it the chart redraws on every render. */
   version?: () => number;
+  /** What x is (legend) and how its values read; default global steps as integers. */
+  xAxis?: () => { name: string; format: (v: number) => string };
 }
+
+const STEP_AXIS = { name: 'step', format: (v: number): string => String(Math.round(v)) };
 
 /**
  * Chart draws and the time they took, for the dashboard's work counters; `frame` lists the draws
@@ -102,6 +106,19 @@ export class LiveChart {
   private readonly resizeObserver: ResizeObserver;
   private lastWidth = 0;
   private observedWidth = 0;
+  /** On a log axis, where values ≤ 0 are drawn (the legend shows them as 0). */
+  private logFloor = NaN;
+
+  /** The x axis the plot was built for (its legend names it). */
+  private builtXName = '';
+
+  private xName(): string {
+    return (this.opts.xAxis?.() ?? STEP_AXIS).name;
+  }
+
+  /** A legend value: a point on the log floor is a 0. */
+  private readonly legendValue = (v: number | null): string => (v !== null && v === this.logFloor ? '0' : formatNumber(v, 4));
+
   /** Whether the series are drawn as pixels (dense enough: see dense-lines.ts) instead of paths. */
   private pixelLines = false;
   private readonly denseLayer = new DenseLayer();
@@ -157,7 +174,7 @@ export class LiveChart {
 
   private viewKey(): string {
     const z = this.opts.zoom?.range;
-    return `${this.observedWidth}|${z ? `${z.min},${z.max}` : ''}|${this.opts.log?.() ?? false}`;
+    return `${this.observedWidth}|${z ? `${z.min},${z.max}` : ''}|${this.opts.log?.() ?? false}|${this.opts.xAxis?.().name ?? ''}`;
   }
 
   /**
@@ -176,7 +193,7 @@ export class LiveChart {
 
   /** Whether the next draw has to build the plot (first draw, theme, axis scale). */
   needsBuild(theme: Theme): boolean {
-    return !this.plot || theme !== this.theme || (this.opts.log?.() ?? false) !== this.log;
+    return !this.plot || theme !== this.theme || (this.opts.log?.() ?? false) !== this.log || this.xName() !== this.builtXName;
   }
 
   /** Draws the current data, downsampled to the plot's width. Skipped while hidden. */
@@ -203,11 +220,12 @@ export class LiveChart {
     // building a uPlot costs tens of milliseconds: only a theme or axis change does it again; new
     // series (a stage that adds loss terms) and the switch to hairlines change the plot in place
     let plot = this.plot;
-    const build = !plot || log !== this.log || theme !== this.theme || !this.syncSeries(plot, data.series, keys, theme);
+    const build = !plot || log !== this.log || theme !== this.theme || this.xName() !== this.builtXName || !this.syncSeries(plot, data.series, keys, theme);
     if (!plot || build) {
       plot?.destroy();
       this.theme = theme;
       this.log = log;
+      this.builtXName = this.xName();
       plot = this.plot = this.create(theme, data, log, dense, width);
       this.keys = keys;
       this.styles = data.series.map((s, i) => seriesStyle(s, i));
@@ -230,8 +248,9 @@ export class LiveChart {
       buckets,
       buckets * DOWNSAMPLE_FACTOR,
       data.series.map((s) => s.blocks),
-      log,
     );
+    // a term that is exactly 0 would leave a gap on a log axis: it runs along a floor instead
+    this.logFloor = log ? clampToLogFloor(ds.ys) : NaN;
 
     // at least a point per pixel column: every segment is a pixel or so wide, which pixels draw
     // as well as a path does (sparser lines, points and lines across gaps stay paths)
@@ -282,7 +301,7 @@ export class LiveChart {
     }
     keys.forEach((key, i) => {
       if (have.includes(key)) return;
-      plot.addSeries(seriesOptions(series[i], i, theme, this.dense, this.paths), i + 1);
+      plot.addSeries(seriesOptions(series[i], i, theme, this.dense, this.paths, this.legendValue), i + 1);
       have.splice(i, 0, key);
     });
     this.keys = have;
@@ -305,8 +324,8 @@ export class LiveChart {
       height: this.opts.height,
       scales: { x: { time: false }, y: log ? { distr: 3, log: 10 } : {} },
       series: [
-        { label: 'step', value: (_u, v) => (v === null || v === undefined ? '–' : String(Math.round(v))) },
-        ...data.series.map((s, i) => seriesOptions(s, i, theme, dense, this.paths)),
+        { label: this.xName(), value: (_u, v) => (v === null || v === undefined ? '–' : (this.opts.xAxis?.() ?? STEP_AXIS).format(v)) },
+        ...data.series.map((s, i) => seriesOptions(s, i, theme, dense, this.paths, this.legendValue)),
       ],
       axes: [
         // steps: plain integers (100000, not 1e+5)
@@ -359,7 +378,7 @@ function seriesStyle(s: SeriesData, i: number): string {
   return `${s.label}|${s.color ?? i}|${s.dash?.join(',') ?? ''}|${s.width ?? ''}|${s.spanGaps ?? false}|${s.points ?? false}`;
 }
 
-function seriesOptions(s: SeriesData, i: number, theme: Theme, dense: boolean, paths: uPlot.Series.PathBuilder): uPlot.Series {
+function seriesOptions(s: SeriesData, i: number, theme: Theme, dense: boolean, paths: uPlot.Series.PathBuilder, value: (v: number | null) => string): uPlot.Series {
   return {
     label: s.label,
     stroke: theme.palette[(s.color ?? i) % theme.palette.length],
@@ -368,7 +387,7 @@ function seriesOptions(s: SeriesData, i: number, theme: Theme, dense: boolean, p
     dash: s.dash,
     spanGaps: s.spanGaps ?? false,
     points: s.points ? { show: true, size: 5, fill: theme.background } : undefined,
-    value: (_u, v) => formatNumber(v, 4),
+    value: (_u, v) => value(v),
   };
 }
 

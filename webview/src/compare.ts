@@ -1,14 +1,19 @@
 /**
- * The compare view: two or more runs (e.g. soft vs pid vs sid) overlaid on shared step axes, and a
- * table of their final metrics, sizes and per-layer attention-KL.
+ * The compare view: two or more runs (e.g. soft vs pid vs sid) overlaid on one x axis that starts
+ * where each student's distillation starts (a run that trained its teacher first is not shifted
+ * by the teacher's steps): distillation steps, epochs or wall time. And a table of their final
+ * metrics, sizes and per-layer attention-KL.
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import type { WebviewMessage } from '../../src/protocol/webview-messages';
 import { CHART_FRAME_BUDGET_MS, LiveChart, MAX_DRAW_DELAY_MS, renderChartsWithinBudget, ZoomSync, type ChartData } from './charts';
 import { h, setChildren } from './dom';
 import { formatCount, formatDuration, formatNumber, formatScientific } from './format';
-import type { RunData } from './state';
-import { alignByStep, compareColumns, compareRow, meanLayerKl, studentEvalCurve, studentStepCurve, type AlignedCurves } from './summary';
+import type { RunData, UiState } from './state';
+import {
+  alignOnAxis, COMPARE_AXES, COMPARE_AXIS_LABELS, compareColumns, compareRow, isCompareAxis, meanLayerKl, studentEvalCurveOn, studentStepCurveOn,
+  type AlignedCurves, type CompareAxis, type Curve,
+} from './summary';
 import type { Theme } from './theme';
 
 export class CompareView {
@@ -22,35 +27,57 @@ export class CompareView {
   /** When the table was last rebuilt (performance.now()). */
   private tableAt = -Infinity;
   private readonly cache = new Map<string, { key: string; curves: AlignedCurves }>();
+  /** Bumped when the axis changes, so the charts redraw. */
+  private axisVersion = 0;
 
   constructor(
     private readonly runs: () => RunData[],
+    private readonly ui: () => UiState,
+    private readonly updateUi: (patch: Partial<UiState>) => void,
     post: (m: WebviewMessage) => void,
     private readonly requestRender: () => void,
   ) {
     this.zoom.onChange(() => requestRender());
+    // every chart spans the same x range (the longest loss curve), so their x positions line up
     const fullRange = (): { min: number; max: number } | null => {
-      const last = Math.max(0, ...this.runs().map((r) => r.lastStep));
+      const x = this.curves('loss', (r, a) => studentStepCurveOn(r, r.steps.loss, a), false).x;
+      const last = x.length > 0 ? x[x.length - 1] : 0;
       return last > 0 ? { min: 0, max: last } : null;
     };
-    const version = (): number => this.runs().reduce((a, r) => a + r.version, 0);
+    const version = (): number => this.runs().reduce((a, r) => a + r.version, this.axisVersion);
+    const xAxis = (): { name: string; format: (v: number) => string } => {
+      const axis = this.axis();
+      return { name: COMPARE_AXIS_LABELS[axis], format: axis === 'distill-step' ? (v) => String(Math.round(v)) : (v) => formatNumber(v, 3) };
+    };
     const chart = (testId: string, title: string, height: number, data: () => ChartData, log = false): LiveChart =>
-      new LiveChart({ testId, title, height, data, fullRange, version, zoom: this.zoom, syncKey: 'compare', log: () => log }, requestRender);
+      new LiveChart({ testId, title, height, data, fullRange, version, zoom: this.zoom, syncKey: 'compare', log: () => log, xAxis }, requestRender);
     this.charts = [
-      chart('compare-chart-loss', 'Training loss of the student (weighted total)', 240, () => this.curves('loss', (r) => studentStepCurve(r, r.steps.loss), false), true),
-      chart('compare-chart-metric', `Dev ${this.metricName()} of the student`, 200, () => this.curves('metric', (r) => studentEvalCurve(r, (e) => e.mainMetric.value), true)),
-      chart('compare-chart-attention-kl', 'Dev attention-KL to the teacher (mean over mapped layers)', 200, () => this.curves('kl', (r) => studentEvalCurve(r, meanLayerKl), true)),
+      chart('compare-chart-loss', 'Training loss of the student (weighted total)', 240, () => this.curves('loss', (r, a) => studentStepCurveOn(r, r.steps.loss, a), false), true),
+      chart('compare-chart-metric', `Dev ${this.metricName()} of the student`, 200, () => this.curves('metric', (r, a) => studentEvalCurveOn(r, (e) => e.mainMetric.value, a), true)),
+      chart('compare-chart-attention-kl', 'Dev attention-KL to the teacher (mean over mapped layers)', 200, () => this.curves('kl', (r, a) => studentEvalCurveOn(r, meanLayerKl, a), true)),
     ];
     const add = h('vscode-button', { 'data-testid': 'btn-add-to-compare', secondary: true }, 'Add run…');
     add.addEventListener('click', () => post({ type: 'add-to-compare' }));
+    const select = h('select', { 'data-testid': 'compare-axis', 'aria-label': 'x axis' }, ...COMPARE_AXES.map((a) => h('option', { value: a, selected: a === this.axis() }, COMPARE_AXIS_LABELS[a])));
+    select.addEventListener('change', () => {
+      if (!isCompareAxis(select.value)) return;
+      this.axisVersion++;
+      this.zoom.set(null);
+      this.updateUi({ compareAxis: select.value });
+    });
     this.el = h(
       'div',
-      { class: 'compare-view', 'data-testid': 'compare-view' },
+      { class: 'compare-view', 'data-testid': 'compare-view', 'data-axis': this.axis() },
       h('header', { class: 'run-header' }, h('div', { class: 'run-header-row' }, h('h1', { class: 'run-title' }, 'Compare runs'), h('div', { class: 'run-actions' }, add))),
       this.tableBox,
+      h('label', { class: 'chart-tool compare-axis' }, 'x axis, from the start of distillation: ', select),
       ...this.charts.map((c) => c.el),
-      h('p', { class: 'hint muted' }, 'Drag to zoom, double-click to reset. Attention-KL and [CLS] cosine are measured on the dev set against the teacher\u2019s mapped layers.'),
+      h('p', { class: 'hint muted' }, 'Every student starts at 0 on x: a run that trained its teacher first is not shifted by the teacher\u2019s steps. Drag to zoom, double-click to reset. Attention-KL and [CLS] cosine are measured on the dev set against the teacher\u2019s mapped layers.'),
     );
+  }
+
+  private axis(): CompareAxis {
+    return this.ui().compareAxis;
   }
 
   private metricName(): string {
@@ -58,20 +85,24 @@ export class CompareView {
     return names.size === 0 ? 'main metric' : [...names].join(' / ');
   }
 
-  /** Every run's curve on one step axis, recomputed only when a run changed. */
-  private curves(id: string, pick: (r: RunData) => { x: ArrayLike<number>; y: ArrayLike<number>; length: number }, sparse: boolean): ChartData {
+  /** Every run's curve on the chosen axis, recomputed only when a run or the axis changed. */
+  private curves(id: string, pick: (r: RunData, axis: CompareAxis) => Curve, sparse: boolean): ChartData {
     const runs = this.runs();
-    const key = runs.map((r) => `${r.runId}:${r.version}`).join(',');
+    const axis = this.axis();
+    this.el?.setAttribute('data-axis', axis);
+    const key = `${axis}|${runs.map((r) => `${r.runId}:${r.version}`).join(',')}`;
     let entry = this.cache.get(id);
     if (!entry || entry.key !== key) {
-      entry = { key, curves: alignByStep(runs.map(pick)) };
+      entry = { key, curves: alignOnAxis(runs.map((r) => pick(r, axis)), axis) };
       this.cache.set(id, entry);
     }
     const { x, ys } = entry.curves;
+    // off the integer step grid each run has its own x values: lines join across the others' points
+    const join = sparse || axis !== 'distill-step';
     return {
       x,
       length: x.length,
-      series: runs.map((r, i) => ({ key: r.runId, label: r.label, y: ys[i], color: i, spanGaps: sparse, points: sparse })),
+      series: runs.map((r, i) => ({ key: r.runId, label: r.label, y: ys[i], color: i, spanGaps: join, points: sparse })),
     };
   }
 
@@ -110,7 +141,7 @@ export class CompareView {
       h('th', { class: 'num', title: 'teacher parameters' }, 'Teacher'),
       h('th', { class: 'num', title: 'student / teacher parameters' }, 'Size'),
       ...layers.map((l) => h('th', { class: 'num' }, `Attn-KL L${l}`)),
-      h('th', { class: 'num' }, 'Steps'),
+      h('th', { class: 'num', title: 'distillation steps (a teacher the run trained first is not counted)' }, 'Steps'),
       h('th', { class: 'num' }, 'Time'),
     );
     // the best value of each numeric column is emphasised (lowest KL, highest metric)

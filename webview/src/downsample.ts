@@ -222,3 +222,23 @@ function reduceSeries(y: ArrayLike<number>, bounds: Int32Array, size: number, bl
   }
   return out;
 }
+
+/**
+ * For a log axis, which cannot show 0: every finite value ≤ 0 (a loss term that is exactly 0, or
+ * rounding just below it) is moved to a floor, the decade at or below the smallest positive value,
+ * so the line runs along the bottom of the plot there instead of breaking off. Returns the floor
+ * (NaN when no value is positive: then nothing changes). In place; null (no value) stays null.
+ */
+export function clampToLogFloor(ys: (number | null)[][]): number {
+  let min = Infinity;
+  for (const y of ys) for (const v of y) if (v !== null && v > 0 && v < min) min = v;
+  if (min === Infinity) return NaN;
+  const floor = 10 ** Math.floor(Math.log10(min));
+  // the floor itself is a positive value: keep it strictly below the data when min is a decade
+  const below = floor === min ? floor / 10 : floor;
+  for (const y of ys) for (let i = 0; i < y.length; i++) {
+    const v = y[i];
+    if (v !== null && v <= 0) y[i] = below;
+  }
+  return below;
+}

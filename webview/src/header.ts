@@ -11,6 +11,7 @@ import type { WebviewMessage } from '../../src/protocol/webview-messages';
 import { h, setChildren, setText } from './dom';
 import { formatCount, formatNumber } from './format';
 import type { RunData } from './state';
+import { runActions } from './run-actions';
 import { bestEval } from './summary';
 import { runProgress } from './timeline';
 
@@ -99,7 +100,6 @@ export class RunHeader {
     }
     setText(this.facts, parts.join(' · ') || 'waiting for the trainer…');
 
-    const running = run.status === 'running';
     this.progress.hidden = p.fraction === undefined;
     if (p.fraction !== undefined) {
       // in steps of 0.1 %, a pixel or so: the bar re-renders only when it visibly moves
@@ -107,8 +107,12 @@ export class RunHeader {
       this.progress.max = 1;
       if (this.progress.value !== value) this.progress.value = value;
     }
-    this.stop.disabled = !running;
-    this.resume.disabled = !(run.status === 'stopped' || run.status === 'failed' || run.status === 'unknown');
+    // only the actions that apply are shown (a finished run has neither)
+    const actions = runActions(run.status);
+    this.stop.disabled = !actions.stop;
+    this.stop.hidden = !actions.stop;
+    this.resume.disabled = !actions.resume;
+    this.resume.hidden = !actions.resume;
     this.reveal.disabled = run.runDir === '';
 
     const stripKey = run.stages.map((s) => `${s.index}:${s.name}:${s.state}:${s.finishReason ?? ''}`).join('|');

@@ -128,7 +128,7 @@ class Dashboard {
       return;
     }
     if (kind === 'compare') {
-      this.view = new CompareView(() => this.runs, post, render);
+      this.view = new CompareView(() => this.runs, () => this.ui, (patch) => this.updateUi(patch), post, render);
     } else {
       const run = this.runs[0];
       const runView = new RunView(() => run, () => this.ui, (patch) => this.updateUi(patch), post, render);

@@ -79,7 +79,7 @@ export class RunView {
         title: 'Training loss: weighted total and every term (unweighted) by layer',
         height: 280,
         log: () => this.ui().logLoss,
-        tools: [h('label', { class: 'chart-tool' }, logToggle, 'log scale')],
+        tools: [h('label', { class: 'chart-tool', title: 'A term that is exactly 0 runs along the bottom of the log scale (the legend reads 0).' }, logToggle, 'log scale')],
         data: () => this.lossData(),
       }),
       chart({ testId: 'chart-lr', title: 'Learning rate', height: 150, data: () => column(this.run().steps.x, this.run().steps.lr, 'lr', 'lr', 0) }),

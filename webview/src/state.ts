@@ -20,6 +20,7 @@ import type {
 } from '../../src/protocol/events';
 import type { RunSnapshot, RunStatus } from '../../src/protocol/webview-messages';
 import { BLOCK_SHIFT, BLOCK_SIZE, type BlockExtremes, type XRange } from './downsample';
+import { isCompareAxis, type CompareAxis } from './summary';
 
 /**
  * A growable column of numbers; NaN marks "no value at this step". It keeps the extremes of each
@@ -149,6 +150,8 @@ export class StepTable {
   readonly examplesPerSec = new Column();
   readonly gradNorm = new Column();
   readonly liveTensors = new Column();
+  /** When each step's event was written (ms since 1970), for a wall-clock axis. */
+  readonly time = new Column();
   /** Unweighted term values, as the trainer reports them; in the order first seen. */
   readonly terms = new Map<string, Column>();
   /**
@@ -177,6 +180,7 @@ export class StepTable {
     this.gradNorm.push(e.gradNorm);
     this.liveTensors.push(e.liveTensors ?? NaN);
     this.temperature.push(e.temperature ?? NaN);
+    this.time.push(Date.parse(e.time));
     for (const t of e.terms) {
       let w = this.weights.get(t.name);
       if (!w) {
@@ -207,7 +211,7 @@ export class StepTable {
   }
 
   private columns(): Column[] {
-    return [this.x, this.loss, this.lr, this.examplesPerSec, this.gradNorm, this.liveTensors, this.temperature, ...this.terms.values(), ...this.weights.values()];
+    return [this.x, this.loss, this.lr, this.examplesPerSec, this.gradNorm, this.liveTensors, this.temperature, this.time, ...this.terms.values(), ...this.weights.values()];
   }
 
   /**
@@ -504,9 +508,11 @@ export interface UiState {
   zoom: XRange | null;
   /** The loss chart's y axis. */
   logLoss: boolean;
+  /** The compare view's x axis (every choice starts where distillation starts). */
+  compareAxis: CompareAxis;
 }
 
-export const DEFAULT_UI_STATE: UiState = { tab: 'training', layer: 0, head: -1, sample: 0, followLatest: true, zoom: null, logLoss: true };
+export const DEFAULT_UI_STATE: UiState = { tab: 'training', layer: 0, head: -1, sample: 0, followLatest: true, zoom: null, logLoss: true, compareAxis: 'distill-step' };
 
 const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x);
 
@@ -521,6 +527,7 @@ export function sanitizeUiState(x: unknown): UiState {
   if (isInt(o.sample) && o.sample >= 0) s.sample = o.sample;
   if (typeof o.followLatest === 'boolean') s.followLatest = o.followLatest;
   if (typeof o.logLoss === 'boolean') s.logLoss = o.logLoss;
+  if (isCompareAxis(o.compareAxis)) s.compareAxis = o.compareAxis;
   const z = o.zoom as Record<string, unknown> | null | undefined;
   if (z && typeof z === 'object' && Number.isFinite(z.min) && Number.isFinite(z.max) && (z.min as number) < (z.max as number)) {
     s.zoom = { min: z.min as number, max: z.max as number };

@@ -23,6 +23,7 @@ export interface CompareRow {
   /** Dev attention-KL by student layer from the last evaluation that reported layers. */
   attentionKl: Map<number, number>;
   clsCosine: Map<number, number>;
+  /** The student's (distillation) steps. */
   steps: number;
   durationMs: number | undefined;
 }
@@ -64,7 +65,8 @@ export function compareRow(run: RunData): CompareRow {
     sizeRatio: student !== undefined && teacher ? student / teacher : undefined,
     attentionKl: new Map((withLayers?.perLayer ?? []).map((l) => [l.student, l.attentionKl])),
     clsCosine: new Map((withLayers?.perLayer ?? []).map((l) => [l.student, l.clsCosine])),
-    steps: run.lastStep,
+    // the student's steps: a teacher trained first by the run is not counted
+    steps: Math.max(0, run.lastStep - distillationOffset(run)),
     durationMs,
   };
 }
@@ -124,6 +126,127 @@ export function studentStepCurve(run: RunData, y: Column): { x: ArrayLike<number
     keepY.push(values[i]);
   }
   return { x: keepX, y: keepY, length: keepX.length };
+}
+
+// ---- the compare view's x axis ------------------------------------------------------------------
+
+/**
+ * What the compare charts put on x. Every choice starts at the student's first distillation step,
+ * so a run that trained its teacher first (soft, hard+soft) lines up with runs that loaded one.
+ */
+export const COMPARE_AXES = ['distill-step', 'epoch', 'time'] as const;
+export type CompareAxis = (typeof COMPARE_AXES)[number];
+export const COMPARE_AXIS_LABELS: Record<CompareAxis, string> = { 'distill-step': 'distillation step', epoch: 'epoch', time: 'wall time (s)' };
+
+export function isCompareAxis(x: unknown): x is CompareAxis {
+  return typeof x === 'string' && (COMPARE_AXES as readonly string[]).includes(x);
+}
+
+export interface Curve {
+  x: ArrayLike<number>;
+  y: ArrayLike<number>;
+  length: number;
+}
+
+/** Global steps before the student's first one: the teacher's training, when the run did it (else 0). */
+export function distillationOffset(run: RunData): number {
+  const student = run.stages.find((s) => s.kind !== 'teacher' && s.firstStep !== undefined);
+  if (student?.firstStep !== undefined) return student.firstStep - 1;
+  // no student step yet: after the teacher's steps so far
+  return Math.max(0, ...run.stages.filter((s) => s.kind === 'teacher' && s.lastStep !== undefined).map((s) => s.lastStep as number));
+}
+
+/** Optimizer steps per pass over the training set, from the first student stage's plan. */
+export function stepsPerEpoch(run: RunData): number | undefined {
+  const st = run.stages.find((s) => s.kind !== 'teacher' && s.stepsPlanned !== undefined && s.epochs > 0);
+  return st?.stepsPlanned ? st.stepsPlanned / st.epochs : undefined;
+}
+
+/**
+ * A student curve (global steps on x) moved onto the chosen axis: steps since distillation began,
+ * epochs since then, or seconds since its first step (wall clock, from the events' times;
+ * `timeOf` gives a point's time in ms). Points without a value on that axis are dropped.
+ */
+export function onAxis(run: RunData, c: Curve, axis: CompareAxis, timeOf: (i: number) => number): Curve {
+  const offset = distillationOffset(run);
+  const perEpoch = axis === 'epoch' ? stepsPerEpoch(run) : undefined;
+  if (axis === 'epoch' && perEpoch === undefined) return { x: [], y: [], length: 0 };
+  let t0 = NaN;
+  if (axis === 'time') {
+    const first = run.steps.x.values();
+    const at = first.findIndex((s) => s > offset);
+    t0 = at >= 0 ? run.steps.time.get(at) : NaN;
+  }
+  const x: number[] = [];
+  const y: number[] = [];
+  for (let i = 0; i < c.length; i++) {
+    const step = c.x[i] - offset;
+    let v: number;
+    if (axis === 'distill-step') v = step;
+    else if (axis === 'epoch') v = step / (perEpoch as number);
+    else v = (timeOf(i) - t0) / 1000;
+    if (!Number.isFinite(v) || (axis === 'distill-step' && v < 1)) continue;
+    x.push(v);
+    y.push(c.y[i]);
+  }
+  return { x, y, length: x.length };
+}
+
+/** The student's per-step values of column `y` on the axis. */
+export function studentStepCurveOn(run: RunData, y: Column, axis: CompareAxis): Curve {
+  const c = studentStepCurve(run, y);
+  if (axis !== 'time') return onAxis(run, c, axis, () => NaN);
+  // the time of each kept step: steps are unique and ascending, so look them up in order
+  const xs = run.steps.x.values();
+  let j = 0;
+  return onAxis(run, c, axis, (i) => {
+    while (j < xs.length && xs[j] < c.x[i]) j++;
+    return xs[j] === c.x[i] ? run.steps.time.get(j) : NaN;
+  });
+}
+
+/** The student's evaluations on the axis (an evaluation's time is its event's). */
+export function studentEvalCurveOn(run: RunData, value: (e: EvalEvent) => number, axis: CompareAxis): Curve {
+  const teacherStages = new Set(run.stages.filter((s) => s.kind === 'teacher').map((s) => s.index));
+  const evals = run.evals.events.filter((e) => !teacherStages.has(e.stage));
+  const c = { x: evals.map((e) => e.step), y: evals.map(value), length: evals.length };
+  return onAxis(run, c, axis, (i) => Date.parse(evals[i].time));
+}
+
+/**
+ * Curves with real-valued x (epochs, seconds) on one axis: the sorted union of their x values,
+ * each curve NaN where it has no point. Merged in one pass, O(total points).
+ */
+export function alignByX(curves: readonly Curve[]): AlignedCurves {
+  const xs: number[] = [];
+  const pos = curves.map(() => 0);
+  for (;;) {
+    let next = Infinity;
+    curves.forEach((c, k) => {
+      if (pos[k] < c.length && c.x[pos[k]] < next) next = c.x[pos[k]];
+    });
+    if (next === Infinity) break;
+    xs.push(next);
+    curves.forEach((c, k) => {
+      while (pos[k] < c.length && c.x[pos[k]] <= next) pos[k]++;
+    });
+  }
+  const x = Float64Array.from(xs);
+  const ys = curves.map((c) => {
+    const y = new Float64Array(x.length).fill(NaN);
+    let j = 0;
+    for (let i = 0; i < c.length; i++) {
+      while (j < x.length && x[j] < c.x[i]) j++;
+      if (j < x.length && x[j] === c.x[i]) y[j] = c.y[i];
+    }
+    return y;
+  });
+  return { x, ys };
+}
+
+/** Curves on the axis, aligned: on an integer step grid for steps, else by the union of their x. */
+export function alignOnAxis(curves: readonly Curve[], axis: CompareAxis): AlignedCurves {
+  return axis === 'distill-step' ? alignByStep(curves) : alignByX(curves);
 }
 
 /** The mean over layers of an evaluation's attention-KL (NaN when it has none). */
