@@ -30,8 +30,10 @@ if (!existsSync(join(codeServer, 'out', 'node', 'entry.js'))) {
 
 // The packaged extension, as users get it (vsce runs the build through vscode:prepublish): the
 // platform package with the native kernels where scripts/package.mjs can build it, else the
-// universal one. E2E_VSIX_TARGET tells the tests which (test/e2e/packaged-kernels.e2e.ts).
+// universal one. E2E_VSIX_TARGET tells the tests which, and E2E_UNIVERSAL_VSIX where the universal
+// one is (test/e2e/packaged-kernels.e2e.ts compares the two).
 let vsix = process.env.E2E_VSIX;
+let universal = process.env.E2E_UNIVERSAL_VSIX ?? '';
 let target = process.env.E2E_VSIX_TARGET ?? vsix?.match(/-((?:linux|darwin|win32|alpine)-[a-z0-9]+)\.vsix$/)?.[1] ?? 'universal';
 if (!vsix) {
   const outDir = join(root, '.cache', 'e2e');
@@ -51,6 +53,7 @@ if (!vsix) {
   if (result.skipped) log(`testing the universal package: ${result.skipped}`);
   vsix = result.platform ?? result.universal;
   target = result.target ?? 'universal';
+  universal = result.universal;
 }
 log(`testing ${vsix} (${target})`);
 
@@ -60,7 +63,7 @@ mkdirSync(join(root, 'test-output', 'e2e', 'screenshots'), { recursive: true });
 const selected = process.argv.slice(2);
 const files = selected.length ? selected : readdirSync(join(root, 'test', 'e2e')).filter((f) => f.endsWith('.e2e.ts')).sort().map((f) => join('test', 'e2e', f));
 // One file at a time: each holds a code-server, a Chromium and a trainer on a 2-core machine.
-let status = run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { env: { ...process.env, E2E_VSIX: vsix, E2E_VSIX_TARGET: target } });
+let status = run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { env: { ...process.env, E2E_VSIX: vsix, E2E_VSIX_TARGET: target, E2E_UNIVERSAL_VSIX: universal } });
 
 if (process.env.VSCODE_EXECUTABLE) {
   log(`VSCODE_EXECUTABLE is set: in-host tests against ${process.env.VSCODE_EXECUTABLE}`);
