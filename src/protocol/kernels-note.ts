@@ -39,10 +39,10 @@ function fixFor(reason: string): string {
   }
   if (/failed to load|lacks functions/.test(reason)) {
     return 'The native addon is there but does not load on this system (see the reason). Install the extension package built for this platform, '
-      + 'or build the addon in a Distillery checkout (`node native/build.mjs`) and point `distillery.cliPath` at that checkout.';
+      + 'or build the addon in a Distillery checkout (`node native/build.mjs`) and set `distillery.cliPath` to that checkout\'s bin/distillery.js.';
   }
   return `Install the extension's platform package (${PLATFORM_PACKAGE} on Linux x64; the Marketplace picks it by itself), `
-    + 'or build the addon in a Distillery checkout (`apt-get install libopenblas-dev && node native/build.mjs`) and point `distillery.cliPath` at that checkout.';
+    + 'or build the addon in a Distillery checkout (`apt-get install libopenblas-dev && node native/build.mjs`) and set `distillery.cliPath` to that checkout\'s bin/distillery.js.';
 }
 
 /** The note for a run, or undefined when the run predates kernel reporting (no `kernels` field). */
