@@ -136,7 +136,7 @@ if (TARGET === 'universal') {
       await s.page.screenshot({ path: path.join(ARTIFACTS, 'screenshots', 'kernels-slow.png') });
       // The note's button opens the README at the section on the fast kernels.
       await frame.locator('[data-testid="btn-kernels-help"]').click();
-      await s.page.locator('.tabs-container .tab').filter({ hasText: 'README.md' }).first().waitFor({ state: 'visible', timeout: UI_TIMEOUT });
+      await s.page.locator('.tabs-container .tab').filter({ hasText: /readme\.md/i }).first().waitFor({ state: 'visible', timeout: UI_TIMEOUT });
     });
   }
 }

@@ -36,7 +36,7 @@ export class KernelsNoteView {
     help.addEventListener('click', () => this.post({ type: 'kernels-help' }));
     setChildren(
       this.el,
-      h('div', {}, h('strong', {}, `Slow path: ${note.label}. `), note.detail),
+      h('div', {}, h('strong', {}, 'Slow path: '), note.detail),
       note.fix ? h('div', {}, h('span', { class: 'label' }, 'Fix: '), note.fix) : null,
       h('div', {}, help),
     );
