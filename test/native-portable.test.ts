@@ -1,8 +1,9 @@
 // The addon the platform package ships (native/build-portable.mjs): OpenBLAS linked in, so it needs
 // only glibc's libraries (readelf), loads in a Node with LD_LIBRARY_PATH empty without mapping any
 // shared BLAS or Fortran runtime (/proc/self/maps), computes a product right, and is what the
-// trainer picks up and reports (kernelsReport) when it is the addon there is. Skipped, with the
-// reason, where it cannot be built (not Linux, no static OpenBLAS).
+// trainer picks up and reports (kernelsReport) when it is the addon there is; without it the report
+// says why. The addon cases are skipped, with the reason, where it cannot be built (not Linux, no
+// static OpenBLAS).
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -50,22 +51,37 @@ test('it loads with LD_LIBRARY_PATH empty, maps no shared BLAS, and multiplies',
   assert.deepEqual(out.libs.filter((l) => /blas|lapack|gfortran|quadmath/i.test(path.basename(l)) && l !== ADDON), []);
 });
 
-test('the trainer reports it: blas kernels, this file, OpenBLAS', (t) => {
-  if (skip) return t.skip(skip);
-  // In a child, with the prebuilt addon as the one to load (the packaged extension has no other).
+/** kernelsReport in a fresh process on the wasm backend, with these environment variables. */
+function report(env: Record<string, string>): { kernels: string; native?: { path: string; library: string; threads: number }; nativeUnavailable?: string } {
   const script = `
     require('@tensorflow/tfjs-backend-wasm');
     const { initBackend } = require('./src/model/backend');
     const { kernelsReport } = require('./src/model/fast-kernels');
     initBackend('wasm').then((b) => process.stdout.write(JSON.stringify(kernelsReport(b.tfName))));`;
   const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], {
-    cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000,
-    env: { ...process.env, LD_LIBRARY_PATH: '', DISTILLERY_NATIVE_BLAS: ADDON, DISTILLERY_KERNELS: '' },
+    cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000, env: { ...process.env, LD_LIBRARY_PATH: '', DISTILLERY_KERNELS: '', ...env },
   });
   assert.equal(r.status, 0, r.stderr);
-  const report = JSON.parse(r.stdout) as { kernels: string; native?: { path: string; library: string; threads: number } };
-  assert.equal(report.kernels, 'blas');
-  assert.equal(report.native?.path, ADDON);
-  assert.match(report.native?.library ?? '', /^OpenBLAS/);
-  assert.ok((report.native?.threads ?? 0) >= 1);
+  return JSON.parse(r.stdout) as ReturnType<typeof report>;
+}
+
+test('the trainer reports it: blas kernels, this file, OpenBLAS', (t) => {
+  if (skip) return t.skip(skip);
+  // The prebuilt addon as the one to load (the packaged extension has no other).
+  const r = report({ DISTILLERY_NATIVE_BLAS: ADDON });
+  assert.equal(r.kernels, 'blas');
+  assert.equal(r.native?.path, ADDON);
+  assert.match(r.native?.library ?? '', /^OpenBLAS/);
+  assert.ok((r.native?.threads ?? 0) >= 1);
+  assert.equal(r.nativeUnavailable, undefined);
+});
+
+test('without the native kernels the report says why: the addon is off, or DISTILLERY_KERNELS chose others', () => {
+  const off = report({ DISTILLERY_NATIVE_BLAS: 'off' });
+  assert.equal(off.kernels, 'untransposed');
+  assert.equal(off.native, undefined);
+  assert.match(off.nativeUnavailable ?? '', /turned off by DISTILLERY_NATIVE_BLAS/);
+  // Even with the addon missing as well, the explicit choice is the reason given.
+  const chosen = report({ DISTILLERY_NATIVE_BLAS: 'off', DISTILLERY_KERNELS: 'untransposed' });
+  assert.match(chosen.nativeUnavailable ?? '', /^DISTILLERY_KERNELS=untransposed/);
 });

@@ -220,5 +220,7 @@ export function kernelsReport(backendName: string = tf.getBackend()): Pick<RunSt
   const kernels = activeKernelPath(backendName);
   if (kernels === 'blas' && info.blas) return { kernels, native: { path: info.blas.path, library: info.blas.config, threads: info.blas.threads } };
   if (backendName !== 'wasm' && backendName !== 'cpu') return { kernels };
-  return { kernels, nativeUnavailable: info.blasUnavailable ?? `DISTILLERY_KERNELS=${info.requested} selects the ${kernels} kernels` };
+  // An explicit choice is the reason even where the addon is missing too: it would not be used.
+  const chosen = info.requested === 'stock' || info.requested === 'untransposed';
+  return { kernels, nativeUnavailable: chosen || !info.blasUnavailable ? `DISTILLERY_KERNELS=${info.requested} selects the ${kernels} kernels` : info.blasUnavailable };
 }
