@@ -49,7 +49,7 @@ function suite(name: string, vsix: () => string, check: (s: Session, runDir: str
       ws = makeWorkspace(path.join(tmpDir('distillery-e2e-kernels-'), 'project'), { nodePath: process.execPath });
       // 128 steps: long enough to look at the live trainer process, short on either path.
       writeConfig(ws.dir, 'kernels', tinyConfig({ name: 'kernels', stages: { epochsPerLayer: 8, classificationEpochs: 8 }, eval: { everySteps: 64 }, checkpoint: { everySteps: 1000, keep: 1 } }));
-      s = await Session.start({ workspace: ws.dir, trusted: true, name: `packaged-kernels-${TARGET === 'universal' ? 'universal' : name.split(' ')[0]}`, vsix: vsix() });
+      s = await Session.start({ workspace: ws.dir, trusted: true, name: `packaged-kernels-${name.split(' ')[0]}`, vsix: vsix() });
     }, { timeout: 300_000 });
 
     after(async () => {
