@@ -1,4 +1,5 @@
-// End-to-end tests in a real VS Code: packages the extension (.vsix), then runs test/e2e/*.e2e.ts
+// End-to-end tests in a real VS Code: packages the extension (.vsix; the platform package where
+// the native addon builds), then runs test/e2e/*.e2e.ts
 // with Node's test runner, one file at a time. Each file starts code-server (installed by
 // scripts/setup-e2e.sh into .cache/code-server) with the .vsix installed and drives it with Chromium.
 // The output ends with node:test's summary. Pass file names to run a subset.
@@ -27,19 +28,34 @@ if (!existsSync(join(codeServer, 'out', 'node', 'entry.js'))) {
   process.exit(1);
 }
 
-// The packaged extension, as users get it (vsce runs the build through vscode:prepublish).
-const vsix = process.env.E2E_VSIX ?? join(root, '.cache', 'e2e', 'distillery.vsix');
-if (!process.env.E2E_VSIX) {
-  mkdirSync(join(root, '.cache', 'e2e'), { recursive: true });
-  rmSync(vsix, { force: true });
-  log('packaging the extension');
-  const vsce = spawnSync('npx', ['--no-install', 'vsce', 'package', '--allow-missing-repository', '--skip-license', '-o', vsix], { encoding: 'utf8' });
-  if (vsce.status !== 0 || !existsSync(vsix)) {
-    process.stderr.write(`${vsce.stdout}\n${vsce.stderr}\n`);
+// The packaged extension, as users get it (vsce runs the build through vscode:prepublish): the
+// platform package with the native kernels where scripts/package.mjs can build it, else the
+// universal one. E2E_VSIX_TARGET tells the tests which, and E2E_UNIVERSAL_VSIX where the universal
+// one is (test/e2e/packaged-kernels.e2e.ts compares the two).
+let vsix = process.env.E2E_VSIX;
+let universal = process.env.E2E_UNIVERSAL_VSIX ?? '';
+let target = process.env.E2E_VSIX_TARGET ?? vsix?.match(/-((?:linux|darwin|win32|alpine)-[a-z0-9]+)\.vsix$/)?.[1] ?? 'universal';
+if (!vsix) {
+  const outDir = join(root, '.cache', 'e2e');
+  mkdirSync(outDir, { recursive: true });
+  for (const f of readdirSync(outDir)) if (f.endsWith('.vsix')) rmSync(join(outDir, f), { force: true });
+  log('packaging the extension (scripts/package.mjs)');
+  const pkg = spawnSync(process.execPath, [join('scripts', 'package.mjs'), '--out', outDir, '--skip-license'], { encoding: 'utf8' });
+  let result;
+  try {
+    result = JSON.parse(pkg.stdout.trim().split('\n').pop() ?? '');
+  } catch { /* reported below */ }
+  if (pkg.status !== 0 || !result?.universal) {
+    process.stderr.write(`${pkg.stdout}\n${pkg.stderr}\n`);
     log('packaging failed');
     process.exit(1);
   }
+  if (result.skipped) log(`testing the universal package: ${result.skipped}`);
+  vsix = result.platform ?? result.universal;
+  target = result.target ?? 'universal';
+  universal = result.universal;
 }
+log(`testing ${vsix} (${target})`);
 
 rmSync(join(root, 'test-output', 'e2e'), { recursive: true, force: true });
 mkdirSync(join(root, 'test-output', 'e2e', 'screenshots'), { recursive: true });
@@ -47,7 +63,7 @@ mkdirSync(join(root, 'test-output', 'e2e', 'screenshots'), { recursive: true });
 const selected = process.argv.slice(2);
 const files = selected.length ? selected : readdirSync(join(root, 'test', 'e2e')).filter((f) => f.endsWith('.e2e.ts')).sort().map((f) => join('test', 'e2e', f));
 // One file at a time: each holds a code-server, a Chromium and a trainer on a 2-core machine.
-let status = run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { env: { ...process.env, E2E_VSIX: vsix } });
+let status = run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { env: { ...process.env, E2E_VSIX: vsix, E2E_VSIX_TARGET: target, E2E_UNIVERSAL_VSIX: universal } });
 
 if (process.env.VSCODE_EXECUTABLE) {
   log(`VSCODE_EXECUTABLE is set: in-host tests against ${process.env.VSCODE_EXECUTABLE}`);

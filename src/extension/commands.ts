@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { showKernelsHelp } from './kernels-help';
 import type { Launch, RunManager } from './run-manager';
 import type { RunState } from './run-state';
 import type { DashboardManager } from './dashboard';
@@ -477,5 +478,6 @@ export function registerCommands(svc: Services, refreshRuns: () => Promise<void>
     reg('distillery.refreshRuns', () => refreshRuns()),
     reg('distillery.refreshConfigs', () => svc.configs.refresh()),
     reg('distillery.adviseMapping', (arg) => adviseMapping(svc, arg)),
+    reg('distillery.showKernelsHelp', () => showKernelsHelp(svc.context.extensionPath)),
   ];
 }

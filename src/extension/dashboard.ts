@@ -179,6 +179,9 @@ class DashboardPanel implements vscode.Disposable {
       case 'add-to-compare':
         void this.addToCompare();
         break;
+      case 'kernels-help':
+        void vscode.commands.executeCommand('distillery.showKernelsHelp');
+        break;
       case 'error':
         this.owner.log.error(`dashboard: ${m.message}`);
         break;

@@ -4,6 +4,7 @@
  * child process. Pure: the folder is read elsewhere and passed in.
  */
 import type { PlannedStage, StageKind, TrainerEvent } from '../protocol/events';
+import { kernelsNote, type KernelsNote } from '../protocol/kernels-note';
 import type { LayerPair } from '../config/types';
 import type { TrainerExit } from './trainer-process';
 
@@ -76,6 +77,8 @@ export interface RunState {
   algorithm?: string;
   task?: string;
   backend?: string;
+  /** Which kernels the (last started segment of the) run uses, and how to get the native ones. */
+  kernels?: KernelsNote;
   configFile?: string;
   pid?: number;
   /** Started by this window and still running. */
@@ -140,6 +143,7 @@ export class EventFold {
   algorithm?: string;
   task?: string;
   backend?: string;
+  kernels?: KernelsNote;
   studentParams?: number;
   teacherParams?: number;
   stages: StageState[] = [];
@@ -174,6 +178,7 @@ export class EventFold {
         this.task = e.config.task?.name;
         if (e.config.name) this.label = e.config.name;
         this.backend = e.backend.kind;
+        this.kernels = kernelsNote(e.backend);
         this.studentParams = e.params.student.total;
         this.teacherParams = e.params.teacher.total;
         const previous = this.stages;
@@ -266,7 +271,7 @@ export function deriveRunState(input: RunInputs, isAlive: (pid: number) => boole
     step: f.step, checkpoints: [], resumable: false,
   };
   Object.assign(s, definedOnly<Partial<RunState>>({
-    algorithm: f.algorithm, task: f.task, backend: f.backend, studentParams: f.studentParams, teacherParams: f.teacherParams,
+    algorithm: f.algorithm, task: f.task, backend: f.backend, kernels: f.kernels && { ...f.kernels }, studentParams: f.studentParams, teacherParams: f.teacherParams,
     currentStage: f.currentStage, epoch: f.epoch, loss: f.loss, lr: f.lr, examplesPerSec: f.examplesPerSec,
     best: f.best && { ...f.best }, lastEval: f.lastEval && { ...f.lastEval }, durationMs: f.durationMs, studentDir: f.studentDir,
   }));

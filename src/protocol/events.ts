@@ -72,6 +72,15 @@ export interface AttentionSampleLayer {
   studentMaps: number[][][];
 }
 
+/** The native addon behind a run's blas kernels (src/model/fast-kernels/native-blas.ts). */
+export interface NativeKernels {
+  /** The .node file loaded. */
+  path: string;
+  /** The BLAS library's own description, e.g. "OpenBLAS 0.3.21 … DYNAMIC_ARCH … MAX_THREADS=64". */
+  library: string;
+  threads: number;
+}
+
 export interface RunStartedEvent extends EventBase {
   type: 'run-started';
   runDir: string;
@@ -81,6 +90,10 @@ export interface RunStartedEvent extends EventBase {
     kind: string; skipped: string[];
     /** The matrix-product kernels on that backend (blas, untransposed, stock); absent before v0.1.1 runs. */
     kernels?: string;
+    /** With blas kernels: the native addon loaded (a platform package's or a developer's build). */
+    native?: NativeKernels;
+    /** On wasm and cpu without blas kernels: why the native ones are not in use (how to get them follows from it). */
+    nativeUnavailable?: string;
   };
   params: { teacher: ParamCounts; student: ParamCounts };
   plan: { stages: PlannedStage[] };
@@ -341,7 +354,10 @@ const EVENT_FIELDS: Record<TrainerEventType, FieldChecks> = {
   'run-started': {
     runDir: isString,
     config: isObject,
-    backend: shape({ kind: isString, skipped: arrayOf(isString), 'kernels?': isString }),
+    backend: shape({
+      kind: isString, skipped: arrayOf(isString), 'kernels?': isString,
+      'native?': shape({ path: isString, library: isString, threads: isInt }), 'nativeUnavailable?': isString,
+    }),
     params: shape({ teacher: paramCounts, student: paramCounts }),
     plan: shape({
       stages: arrayOf(shape({ index: isInt, name: isString, kind: stageKind, layers: arrayOf(layerPair), losses: arrayOf(lossName), epochs: isInt })),

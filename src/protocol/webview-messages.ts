@@ -36,6 +36,8 @@ export type WebviewMessage =
   | { type: 'resume-run'; runId: string }
   | { type: 'reveal'; path: string }
   | { type: 'add-to-compare' }
+  /** The slow-path kernels note's button: the host opens the help on getting the native kernels. */
+  | { type: 'kernels-help' }
   | { type: 'error'; message: string };
 
 export type HostMessageType = HostMessage['type'];
@@ -141,6 +143,7 @@ export function isWebviewMessage(x: unknown): x is WebviewMessage {
   switch (x.type) {
     case 'ready':
     case 'add-to-compare':
+    case 'kernels-help':
       return true;
     case 'stop-run':
     case 'resume-run':

@@ -41,7 +41,8 @@ export class EventSink {
     const clear = this.opts.interactive ? '\r\x1b[K' : '';
     switch (e.type) {
       case 'run-started':
-        err.write(`${clear}run ${e.runId} (${e.backend.kind}) → ${e.runDir}\n` +
+        err.write(`${clear}run ${e.runId} (${e.backend.kind}${e.backend.kernels ? `, ${e.backend.kernels} kernels` : ''}) → ${e.runDir}\n` +
+          `${e.backend.nativeUnavailable ? `  no native kernels: ${e.backend.nativeUnavailable}\n` : ''}` +
           `  teacher ${e.params.teacher.total.toLocaleString('en-US')} params, student ${e.params.student.total.toLocaleString('en-US')} params; ` +
           `${e.dataset.train} train / ${e.dataset.eval} dev examples; ${e.plan.stages.length} stage(s)` +
           `${e.resumedFrom ? `; resumed from step ${e.resumedFrom.step}` : ''}\n`);

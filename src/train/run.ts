@@ -18,7 +18,7 @@ import { resolveMapping, LayerPair } from '../distill/mapping';
 import { LOSS_KEYS, LossWeights, planCustomStages, planStages, Stage } from '../distill/plan';
 import { initStudentFromTeacher, studentConfig } from '../distill/student-init';
 import { PlannedStage, RunStartedEvent } from '../protocol/events';
-import { activeKernelPath } from '../model/fast-kernels';
+import { kernelsReport } from '../model/fast-kernels';
 import { UserError, isUserError } from '../util/errors';
 import { recoverDir, writeFileAtomic } from '../util/atomic-fs';
 import { EventSink } from './event-sink';
@@ -96,8 +96,8 @@ function isAlive(pid: number): boolean {
 
 interface Prepared {
   backend: BackendInfo;
-  /** The matrix-product kernels the backend runs (blas, untransposed, stock). */
-  kernels: string;
+  /** The matrix-product kernels the backend runs (blas, untransposed, stock), and the addon or why not. */
+  kernels: ReturnType<typeof kernelsReport>;
   tokenizer: WordPieceTokenizer;
   data: TaskData;
   vocabFile: string;
@@ -194,14 +194,14 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
       ? { checkpoint: studentResume.dir, step: teacherSteps + studentResume.state.position.globalStep }
       : teacherTraining?.resume ? { checkpoint: teacherTraining.resume.dir, step: teacherTraining.resume.state.position.globalStep } : undefined;
     sink.emit({
-      type: 'run-started', runDir: folder.dir, config, backend: { kind: prep.backend.kind, skipped: prep.backend.skipped, kernels: prep.kernels },
+      type: 'run-started', runDir: folder.dir, config, backend: { kind: prep.backend.kind, skipped: prep.backend.skipped, ...prep.kernels },
       params: { teacher: countParameters(teacherCfg), student: countParameters(sCfg) }, plan: { stages: plan },
       dataset: { train: prep.data.train.encodings.length, eval: prep.data.dev.encodings.length },
       ...(resuming && resumedFrom ? { resumedFrom } : {}),
     });
     for (const w of warnings) sink.emit({ type: 'warning', message: w, code: 'config' });
     if (resuming && previousStart) {
-      const changed = resumeMismatch(previousStart, prep.backend.kind, prep.kernels);
+      const changed = resumeMismatch(previousStart, prep.backend.kind, prep.kernels.kernels);
       if (changed) sink.emit({ type: 'warning', code: 'resume-backend', message: changed });
     }
     if (trainsTeacher && !trainedHere) {
@@ -382,7 +382,7 @@ async function prepare(folder: RunFolder, config: ResolvedConfig, io: RunIO): Pr
   }
   const data = loadTaskData(config.task, tokenizer, config.optim.seed);
   if (data.train.encodings.length === 0) throw new UserError('the training set is empty', { where: 'task', fix: 'check task.dataDir and task.trainFraction' });
-  return { backend, kernels: activeKernelPath(), tokenizer, data, vocabFile, doLowerCase: tokenizer.options.lowercase };
+  return { backend, kernels: kernelsReport(backend.tfName), tokenizer, data, vocabFile, doLowerCase: tokenizer.options.lowercase };
 }
 
 function applyDropout(c: BertConfig, dropout: number | undefined): BertConfig {

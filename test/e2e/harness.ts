@@ -133,6 +133,8 @@ export interface SessionOptions {
   settings?: Record<string, unknown>;
   /** Artifacts go to test-output/e2e/<name>/. */
   name: string;
+  /** The package to install (default VSIX: what the runner packaged). */
+  vsix?: string;
 }
 
 export class Session {
@@ -168,7 +170,8 @@ export class Session {
   private entry(): string {
     const entry = path.join(CODE_SERVER_DIR, 'out', 'node', 'entry.js');
     if (!fs.existsSync(entry)) throw new Error(`code-server is not installed at ${CODE_SERVER_DIR}: run \`bash scripts/setup-e2e.sh\``);
-    if (!fs.existsSync(VSIX)) throw new Error(`${VSIX} is missing: run the suite through \`node scripts/run-e2e.mjs\`, which packages it`);
+    const vsix = this.opts.vsix ?? VSIX;
+    if (!fs.existsSync(vsix)) throw new Error(`${vsix} is missing: run the suite through \`node scripts/run-e2e.mjs\`, which packages it`);
     return entry;
   }
 
@@ -197,10 +200,10 @@ export class Session {
     this.writeSettings();
 
     // Install the packaged extension exactly as a user would.
-    const inst = spawnSync(process.execPath, [entry, '--user-data-dir', this.userDir, '--extensions-dir', extDir, '--install-extension', VSIX], { encoding: 'utf8', timeout: 120_000, env: this.env() });
+    const inst = spawnSync(process.execPath, [entry, '--user-data-dir', this.userDir, '--extensions-dir', extDir, '--install-extension', this.opts.vsix ?? VSIX], { encoding: 'utf8', timeout: 120_000, env: this.env() });
     fs.writeFileSync(path.join(this.home, 'install-extension.log'), `${inst.stdout}\n${inst.stderr}`);
     if (inst.status !== 0 || !/successfully installed/i.test(inst.stdout + inst.stderr)) {
-      throw new Error(`installing ${VSIX} failed (${inst.status}):\n${inst.stdout}\n${inst.stderr}`);
+      throw new Error(`installing ${this.opts.vsix ?? VSIX} failed (${inst.status}):\n${inst.stdout}\n${inst.stderr}`);
     }
 
     const port = await freePort();

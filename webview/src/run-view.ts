@@ -10,6 +10,7 @@ import type { WebviewMessage } from '../../src/protocol/webview-messages';
 import { CHART_FRAME_BUDGET_MS, LiveChart, MAX_DRAW_DELAY_MS, renderChartsWithinBudget, ZoomSync, type ChartData, type ChartOptions, type SeriesData } from './charts';
 import { h, setChildren } from './dom';
 import { RunHeader } from './header';
+import { KernelsNoteView } from './kernels-note';
 import { AttentionView } from './heatmap';
 import { RUN_TABS, termLabel, type Column, type RunData, type RunTab, type UiState } from './state';
 import type { Theme } from './theme';
@@ -37,6 +38,7 @@ function isoClock(time: string): string {
 export class RunView {
   readonly el: HTMLElement;
   private readonly header: RunHeader;
+  private readonly kernels: KernelsNoteView;
   private readonly tabs: VscodeTabs;
   private readonly charts = new Map<RunTab, LiveChart[]>();
   private readonly attention: AttentionView;
@@ -58,6 +60,7 @@ export class RunView {
     private readonly requestRender: () => void,
   ) {
     this.header = new RunHeader(post);
+    this.kernels = new KernelsNoteView(post);
     this.zoom = new ZoomSync(ui().zoom);
     this.zoom.onChange((range) => this.updateUi({ zoom: range }));
     this.attention = new AttentionView(ui, updateUi);
@@ -121,7 +124,7 @@ export class RunView {
       const tab = RUN_TABS[e.detail.selectedIndex];
       if (tab) this.updateUi({ tab });
     });
-    this.el = h('div', { class: 'run-view', 'data-testid': 'run-view' }, this.header.el, this.tabs);
+    this.el = h('div', { class: 'run-view', 'data-testid': 'run-view' }, this.header.el, this.kernels.el, this.tabs);
   }
 
   private lossData(): ChartData {
@@ -189,6 +192,7 @@ export class RunView {
     if (busy && now - this.drawnAt < MAX_DRAW_DELAY_MS) return;
     this.drawnAt = now;
     this.header.render(run);
+    this.kernels.render(run);
     if (tab === 'attention') this.attention.render(run, theme);
     if (tab === 'log' && run.logVersion !== this.logVersion) {
       this.logVersion = run.logVersion;

@@ -19,6 +19,7 @@
  * gradients autodiff builds (which call the same kernels, e.g. MatMul with transposed operands).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { RunStartedEvent } from '../../protocol/events';
 import { UserError } from '../../util/errors';
 import { loadNativeBlas } from './native-blas';
 import { blasCpuKernels, blasWasmKernels, untransposedFusedWasmKernel, untransposedWasmKernel } from './matmul';
@@ -207,4 +208,19 @@ export function kernelsInfo(): KernelsInfo {
 /** The kernel path the given backend (default: the active one) runs its products on. */
 export function activeKernelPath(backendName: string = tf.getBackend()): KernelPath {
   return backendName === 'wasm' ? installed.wasm : backendName === 'cpu' ? installed.cpu : 'stock';
+}
+
+/**
+ * What a run reports about its kernels (run-started's backend fields): installs them first, since a
+ * run reports before it builds the model that would otherwise install them. The extension shows
+ * this, and says how to get the native kernels when a wasm or cpu run goes without them.
+ */
+export function kernelsReport(backendName: string = tf.getBackend()): Pick<RunStartedEvent['backend'], 'native' | 'nativeUnavailable'> & { kernels: KernelPath } {
+  const info = installFastKernels();
+  const kernels = activeKernelPath(backendName);
+  if (kernels === 'blas' && info.blas) return { kernels, native: { path: info.blas.path, library: info.blas.config, threads: info.blas.threads } };
+  if (backendName !== 'wasm' && backendName !== 'cpu') return { kernels };
+  // An explicit choice is the reason even where the addon is missing too: it would not be used.
+  const chosen = info.requested === 'stock' || info.requested === 'untransposed';
+  return { kernels, nativeUnavailable: chosen || !info.blasUnavailable ? `DISTILLERY_KERNELS=${info.requested} selects the ${kernels} kernels` : info.blasUnavailable };
 }

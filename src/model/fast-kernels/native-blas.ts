@@ -81,14 +81,20 @@ export interface NativeBlasStatus {
   reason?: string;
 }
 
+/** A developer's build (native/build.mjs, linked to the system's OpenBLAS). */
 const ADDON = path.join('native', 'build', 'distillery_blas.node');
+/** What a platform package of the extension ships (native/build-portable.mjs, OpenBLAS linked in). */
+export const PREBUILT_ADDON = path.join('native', 'prebuilds', `${process.platform}-${process.arch}`, 'distillery_blas.node');
 
-/** The addon next to the sources (src/model/fast-kernels → repo) or the bundle (dist → repo). */
+/**
+ * The addon next to the sources (src/model/fast-kernels → repo) or the bundle (dist → repo or the
+ * installed extension); at each level a developer's own build wins over the prebuilt one.
+ */
 function candidates(): string[] {
   const out: string[] = [];
   let dir = __dirname;
   for (let i = 0; i < 5; i++) {
-    out.push(path.join(dir, ADDON));
+    out.push(path.join(dir, ADDON), path.join(dir, PREBUILT_ADDON));
     const up = path.dirname(dir);
     if (up === dir) break;
     dir = up;
@@ -117,7 +123,10 @@ export function loadNativeBlas(): NativeBlasStatus {
   }
   const file = override || candidates().find((p) => fs.existsSync(p));
   if (!file) {
-    cached = { blas: null, reason: 'not built (run `node native/build.mjs`; needs a C compiler and libopenblas-dev)' };
+    cached = {
+      blas: null,
+      reason: `not in this install (no ${ADDON} or ${PREBUILT_ADDON}): install the extension's ${process.platform}-${process.arch} package, or run \`node native/build.mjs\` in a checkout (needs a C compiler and libopenblas-dev)`,
+    };
     return cached;
   }
   try {
