@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createEvent, encodeEvent, type TrainerEvent } from '../src/protocol/events';
-import { decodeHostMessage, hostMessageProblem, isHostMessage, isRunSnapshot, isWebviewMessage, type HostMessage, type RunSnapshot, type WebviewMessage } from '../src/protocol/webview-messages';
+import { decodeHostMessage, EXPORT_MAX_CHARS, exportRequestProblem, hostMessageProblem, isHostMessage, isRunSnapshot, isWebviewMessage, type HostMessage, type RunSnapshot, type WebviewMessage } from '../src/protocol/webview-messages';
 
 const FIXTURES = join(__dirname, 'fixtures', 'events');
 
@@ -126,6 +126,46 @@ test('webview messages: valid ones pass, malformed ones do not', () => {
     { type: 'init', view: 'run', runs: [] },
   ];
   for (const m of invalid) assert.equal(isWebviewMessage(m), false, JSON.stringify(m));
+});
+
+test('export messages: a chart exported as png, svg or csv passes; wrong types, bad names, huge or non-PNG data do not', () => {
+  const png = 'data:image/png;base64,iVBORw0KGgo=';
+  const valid: WebviewMessage[] = [
+    { type: 'export', format: 'png', chart: 'loss', data: png, runId: 'r' },
+    { type: 'export', format: 'svg', chart: 'compare-loss', data: '<svg xmlns="http://www.w3.org/2000/svg"/>' },
+    { type: 'export', format: 'csv', chart: 'attention-student-l1_h2.v2', data: 'step,total\r\n1,0.5\r\n' },
+  ];
+  for (const m of valid) {
+    assert.equal(exportRequestProblem(m), undefined, JSON.stringify(m));
+    assert.ok(isWebviewMessage(m));
+  }
+  const ok = valid[2] as unknown as Record<string, unknown>;
+  const cases: [unknown, RegExp][] = [
+    [{ ...ok, format: 'pdf' }, /unknown format "pdf"/],
+    [{ ...ok, format: 3 }, /unknown format/],
+    [{ ...ok, format: undefined }, /unknown format/],
+    [{ ...ok, chart: '' }, /file-name-safe/],
+    [{ ...ok, chart: '../../.bashrc' }, /file-name-safe/],
+    [{ ...ok, chart: 'a/b' }, /file-name-safe/],
+    [{ ...ok, chart: 'a\\b' }, /file-name-safe/],
+    [{ ...ok, chart: '.hidden' }, /file-name-safe/],
+    [{ ...ok, chart: 'a..b' }, /file-name-safe/],
+    [{ ...ok, chart: 'loss chart' }, /file-name-safe/],
+    [{ ...ok, chart: 'x'.repeat(81) }, /file-name-safe/],
+    [{ ...ok, chart: ['loss'] }, /file-name-safe/],
+    [{ ...ok, runId: '' }, /runId/],
+    [{ ...ok, runId: 7 }, /runId/],
+    [{ ...ok, data: '' }, /data must be/],
+    [{ ...ok, data: { text: 'x' } }, /data must be/],
+    [{ ...ok, data: 'x'.repeat(EXPORT_MAX_CHARS + 1) }, /over \d+ characters/],
+    [{ ...ok, format: 'png', data: 'iVBORw0KGgo=' }, /data:image\/png;base64/],
+    [{ ...ok, format: 'png', data: 'data:image/svg+xml;base64,PHN2Zy8+' }, /data:image\/png;base64/],
+    [{ type: 'export' }, /unknown format/],
+  ];
+  for (const [m, reason] of cases) {
+    assert.equal(isWebviewMessage(m), false, JSON.stringify(m).slice(0, 120));
+    assert.match(exportRequestProblem(m) ?? '', reason, JSON.stringify(m).slice(0, 120));
+  }
 });
 
 test('the protocol module imports nothing at run time but the events module (it ships in the webview bundle)', () => {

@@ -7,10 +7,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { HostMessage, RunSnapshot, WebviewMessage } from '../protocol/webview-messages';
+import type { ExportRequest, HostMessage, RunSnapshot, WebviewMessage } from '../protocol/webview-messages';
+import { writeFileAtomic } from '../util/atomic-fs';
 import { isWebviewMessage } from '../protocol/webview-messages';
 import { dashboardHtml, DashboardView, isInside, makeNonce, PanelState, parsePanelState } from './dashboard-html';
 import { EventBatcher } from './event-batcher';
+import { decodeExport, defaultExportName, exportFilters } from './export-file';
 import { toWireAll } from './wire';
 import type { RunManager } from './run-manager';
 import type { RunChange } from './run-store';
@@ -182,6 +184,9 @@ class DashboardPanel implements vscode.Disposable {
       case 'kernels-help':
         void vscode.commands.executeCommand('distillery.showKernelsHelp');
         break;
+      case 'export':
+        void this.saveExport(m);
+        break;
       case 'error':
         this.owner.log.error(`dashboard: ${m.message}`);
         break;
@@ -204,6 +209,35 @@ class DashboardPanel implements vscode.Disposable {
     }
     if (isFile) void vscode.commands.executeCommand('vscode.open', uri);
     else void vscode.commands.executeCommand('revealInExplorer', uri);
+  }
+
+  /**
+   * A chart exported from the webview's toolbar: checked and decoded, then saved where the user
+   * picks (offered: `<run>-<chart>.<ext>` in the run folder), written atomically.
+   */
+  private async saveExport(m: ExportRequest): Promise<void> {
+    const decoded = decodeExport(m);
+    if (!decoded.bytes) {
+      this.owner.log.warn(`dashboard: refused an export of ${m.chart}: ${decoded.problem}`);
+      void vscode.window.showErrorMessage(`Distillery: could not export the chart: ${decoded.problem}`);
+      return;
+    }
+    const runDir = m.runId !== undefined ? this.runDirById(m.runId) : undefined;
+    const label = runDir ? (this.owner.manager.store.state(runDir)?.label ?? path.basename(runDir)) : undefined;
+    // a run's exports go beside it; the compare view's beside the runs it compares
+    const folder = runDir ?? path.dirname(this.runDirs[0] ?? '.');
+    const target = await vscode.window.showSaveDialog({
+      defaultUri: vscode.Uri.file(path.join(folder, defaultExportName(label, m.chart, m.format))),
+      filters: exportFilters(m.format),
+      title: `Export ${m.chart} as ${m.format.toUpperCase()}`,
+    });
+    if (!target) return;
+    try {
+      writeFileAtomic(target.fsPath, decoded.bytes);
+      this.owner.log.info(`dashboard: exported ${m.chart} to ${target.fsPath}`);
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Distillery: could not write ${target.fsPath}: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   private async addToCompare(): Promise<void> {

@@ -38,7 +38,44 @@ export type WebviewMessage =
   | { type: 'add-to-compare' }
   /** The slow-path kernels note's button: the host opens the help on getting the native kernels. */
   | { type: 'kernels-help' }
+  /** A chart or heatmap exported from its toolbar: the host asks where to save it and writes it. */
+  | ExportRequest
   | { type: 'error'; message: string };
+
+export type ExportFormat = 'png' | 'svg' | 'csv';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['png', 'svg', 'csv'];
+
+export interface ExportRequest {
+  type: 'export';
+  format: ExportFormat;
+  /** What was exported, file-name safe (`loss`, `attention-student-l1-mean`): the host names the file `<run>-<chart>.<format>`. */
+  chart: string;
+  /** png: a `data:image/png;base64,` URL (canvas.toDataURL); svg, csv: the text. */
+  data: string;
+  /** The run shown (a run view); absent in the compare view. */
+  runId?: string;
+}
+
+/**
+ * The largest export accepted, in characters: far above a chart's PNG or a 100 000-step CSV
+ * (about 10 MB), far below what would strain the host's memory.
+ */
+export const EXPORT_MAX_CHARS = 32 * 1024 * 1024;
+/** A chart name: letters, digits, '-', '_' and '.' inside, no path separators, no leading dot. */
+const EXPORT_CHART_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$/;
+export const PNG_DATA_URL_PREFIX = 'data:image/png;base64,';
+
+/** Why `x` is not a valid ExportRequest, or undefined when it is one. */
+export function exportRequestProblem(x: unknown): string | undefined {
+  if (!isObject(x) || x.type !== 'export') return 'not an export message';
+  if (typeof x.format !== 'string' || !(EXPORT_FORMATS as readonly string[]).includes(x.format)) return `unknown format ${JSON.stringify(x.format)}`;
+  if (typeof x.chart !== 'string' || !EXPORT_CHART_NAME.test(x.chart) || x.chart.includes('..')) return 'chart must be a file-name-safe name';
+  if (x.runId !== undefined && !isNonEmptyString(x.runId)) return 'runId must be a non-empty string';
+  if (typeof x.data !== 'string' || x.data.length === 0) return 'data must be a non-empty string';
+  if (x.data.length > EXPORT_MAX_CHARS) return `data is over ${EXPORT_MAX_CHARS} characters`;
+  if (x.format === 'png' && !x.data.startsWith(PNG_DATA_URL_PREFIX)) return `png data must be a ${PNG_DATA_URL_PREFIX} URL`;
+  return undefined;
+}
 
 export type HostMessageType = HostMessage['type'];
 export type WebviewMessageType = WebviewMessage['type'];
@@ -152,6 +189,8 @@ export function isWebviewMessage(x: unknown): x is WebviewMessage {
       return isNonEmptyString(x.path);
     case 'error':
       return typeof x.message === 'string';
+    case 'export':
+      return exportRequestProblem(x) === undefined;
     default:
       return false;
   }
