@@ -12,6 +12,9 @@ import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { decodeExport } from '../src/extension/export-file';
+import type { ExportRequest } from '../src/protocol/webview-messages';
+import { assertWellFormedXml } from './helpers/xml';
 
 const ROOT = resolve(__dirname, '..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -701,6 +704,98 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
       }
       await page.close();
     }
+  });
+
+  test('export toolbar: a chart\'s and a heatmap\'s SVG, CSV and PNG are posted to the host, well-formed, by click or keyboard', async () => {
+    const page = await openPage('dark');
+    await initRun(page, sid);
+    await waitFor(page, `document.querySelector('[data-testid=chart-loss]')?.dataset.points === '76'`);
+    const exports = async (n: number): Promise<ExportRequest[]> => {
+      await waitFor(page, `window.__harness.posted().filter((m) => m.type === 'export').length >= ${n}`);
+      return (await call<ExportRequest[]>(page, 'posted')).filter((m) => m.type === 'export');
+    };
+    // every chart and both heatmaps have the toolbar, with labelled buttons
+    assert.equal(await call(page, 'count', '[data-testid=chart-loss] [data-testid=export-toolbar][role=toolbar]'), 1);
+    assert.match(String(await call(page, 'attr', '[data-testid=chart-loss] [data-testid=export-svg]', 'aria-label')), /Save this chart as SVG/);
+    assert.equal(await call(page, 'count', '[data-testid=heatmap-figure-student] [data-testid=export-png]'), 1);
+    await shot(page, 'export-toolbar-dark');
+
+    await call(page, 'click', '[data-testid=chart-loss] [data-testid=export-svg]');
+    await call(page, 'click', '[data-testid=chart-loss] [data-testid=export-csv]');
+    await call(page, 'click', '[data-testid=chart-loss] [data-testid=export-png]');
+    const [svg, csv, png] = await exports(3);
+    assert.deepEqual([svg.format, svg.chart, svg.runId], ['svg', 'loss', sid.runId]);
+    assertWellFormedXml(svg.data.replace(/^<\?xml[^>]*\?>\n/, ''), 'exported loss chart');
+    assert.match(svg.data, /<title>Training loss: weighted total/);
+    // one path per series (total + attention-kl/cls-cosine for L1 and L2 + soft-label), stage bands, no unresolved colours
+    assert.equal([...svg.data.matchAll(/<g data-series="\d+"[^>]*>\n<path d="M/g)].length, 6);
+    assert.equal([...svg.data.matchAll(/<title>(layer 1|layers 1-2|classification)<\/title>/g)].length, 3);
+    assert.ok(!svg.data.includes('var('), 'theme colours resolved');
+    assert.ok(decodeExport(svg).bytes, 'the host accepts the SVG');
+    assert.deepEqual([csv.format, csv.chart], ['csv', 'loss']);
+    const lines = csv.data.split('\r\n');
+    assert.match(lines[0], /^step,attention-kl L1,.*,total$/);
+    assert.equal(lines[0].split(',').length, 7);
+    assert.equal(lines.length, 76 + 2, 'header, 76 steps, and the empty string after the last CRLF');
+    assert.match(lines[1], /^1,/);
+    const decoded = decodeExport(png);
+    assert.ok(decoded.bytes, decoded.problem);
+    assert.ok(decoded.bytes.length > 2000, `a PNG of ${decoded.bytes.length} bytes`);
+    // the exports as files, and the SVG as a browser renders it, for a look
+    writeFileSync(join(SHOTS, 'export-loss.png'), decoded.bytes);
+    writeFileSync(join(SHOTS, 'export-loss.svg'), svg.data);
+    writeFileSync(join(SHOTS, 'export-loss.csv'), csv.data);
+    const viewer = await context!.newPage();
+    await viewer.setContent(svg.data.replace(/^<\?xml[^>]*\?>\n/, ''));
+    await viewer.screenshot({ path: join(SHOTS, 'export-loss-svg.png'), fullPage: true });
+    await viewer.close();
+
+    // keyboard: focus a button and press Enter
+    await page.focus('[data-testid=chart-lr] [data-testid=export-csv]');
+    await page.keyboard.press('Enter');
+    const lr = (await exports(4))[3];
+    assert.deepEqual([lr.format, lr.chart], ['csv', 'lr']);
+    assert.equal(lr.data.split('\r\n')[0], 'step,lr');
+
+    // heatmaps: the student map as CSV (query × key with the tokens) and as SVG rects
+    await call(page, 'selectTab', 2);
+    await waitFor(page, `document.querySelector('[data-testid=heatmap-student]')?.dataset.step === '76'`);
+    await call(page, 'click', '[data-testid=heatmap-figure-student] [data-testid=export-csv]');
+    await call(page, 'click', '[data-testid=heatmap-figure-student] [data-testid=export-svg]');
+    await call(page, 'click', '[data-testid=heatmap-figure-teacher] [data-testid=export-png]');
+    const [mapCsv, mapSvg, mapPng] = (await exports(7)).slice(4);
+    assert.match(mapCsv.chart, /^attention-student-l1-mean-step76$/);
+    const rows = mapCsv.data.split('\r\n').filter((l) => l !== '');
+    const n = rows.length - 1;
+    assert.ok(n > 3, `${n} tokens`);
+    assert.match(rows[0], /^query \\ key,/);
+    assert.equal(rows[0].split(',').length, n + 1);
+    for (const r of rows.slice(1)) {
+      const p = r.split(',').slice(-n).map(Number);
+      assert.ok(Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-3, 'each query row is a distribution');
+    }
+    assertWellFormedXml(mapSvg.data.replace(/^<\?xml[^>]*\?>\n/, ''), 'exported heatmap');
+    assert.equal([...mapSvg.data.matchAll(/<rect [^>]*data-q=/g)].length, n * n);
+    assert.ok(decodeExport(mapPng).bytes, 'the teacher heatmap PNG');
+    writeFileSync(join(SHOTS, 'export-heatmap-teacher.png'), decodeExport(mapPng).bytes ?? new Uint8Array());
+    writeFileSync(join(SHOTS, 'export-heatmap-student.svg'), mapSvg.data);
+    assert.match(mapPng.chart, /^attention-teacher-l\d+-mean-step76$/);
+    assert.deepEqual(await call(page, 'errors'), []);
+    assert.deepEqual(await call(page, 'violations'), [], 'Content Security Policy violations');
+    await page.close();
+
+    // the compare view's charts export too, without a runId (the host names them compare-<chart>)
+    const cmp = await openPage('light', { height: 1000 });
+    await call(cmp, 'post', { type: 'init', view: 'compare', runs: [soft, pid, sid] } as unknown as Json);
+    await waitFor(cmp, `document.querySelector('[data-testid=compare-chart-loss]')?.dataset.series === '3'`);
+    await call(cmp, 'click', '[data-testid=compare-chart-loss] [data-testid=export-csv]');
+    await waitFor(cmp, `window.__harness.posted().some((m) => m.type === 'export')`);
+    const c = (await call<ExportRequest[]>(cmp, 'posted')).find((m) => m.type === 'export');
+    assert.ok(c);
+    assert.equal(c.runId, undefined);
+    assert.equal(c.chart, 'loss');
+    assert.equal(c.data.split('\r\n')[0], 'distillation step,demo soft,demo pid,demo sid');
+    await cmp.close();
   });
 
   test('header actions post messages; a failed run shows its reason and fix; bad messages are reported', async () => {

@@ -9,7 +9,13 @@ import 'uplot/dist/uPlot.min.css';
 import { DenseLayer } from './dense-layer';
 import { clampToLogFloor, downsampleMinMax, visibleSpan, type BlockExtremes, type XRange } from './downsample';
 import { h } from './dom';
+import { composePng } from './export/canvas-png';
+import { chartCsv } from './export/chart-csv';
+import { chartSvg } from './export/chart-svg';
+import { exportName, sendExport } from './export/post';
+import { exportToolbar } from './export/toolbar';
 import { formatNumber } from './format';
+import type { ExportFormat } from '../../src/protocol/webview-messages';
 import { pixelLinePath } from './line-path';
 import type { Theme } from './theme';
 import type { StageBand } from './timeline';
@@ -131,7 +137,7 @@ export class LiveChart {
     this.el = h(
       'section',
       { class: 'chart', 'data-testid': opts.testId, 'data-points': 0, 'data-series': 0 },
-      h('div', { class: 'chart-title' }, h('span', {}, opts.title), ...(opts.tools ?? [])),
+      h('div', { class: 'chart-title' }, h('span', {}, opts.title), h('div', { class: 'chart-tools' }, ...(opts.tools ?? []), exportToolbar('this chart', (f) => this.export(f)))),
       this.plotBox,
       this.empty,
     );
@@ -146,6 +152,61 @@ export class LiveChart {
       }
     });
     this.resizeObserver.observe(this.plotBox);
+  }
+
+  /** Sends the chart to the host as a PNG, an SVG or its data as CSV (the toolbar's buttons). */
+  export(format: ExportFormat): void {
+    const data = format === 'csv' ? this.csv() : format === 'svg' ? this.svg() : this.png();
+    if (data) sendExport(format, exportName(this.opts.testId), data);
+  }
+
+  /** Every point of every series (not only the zoomed range: the data, not the picture). */
+  csv(): string {
+    const data = this.opts.data();
+    return chartCsv(this.xName(), data.x, data.length, data.series.map((s) => ({ label: s.label, y: s.y })));
+  }
+
+  /** The chart as drawn (zoom, scales, log axis, theme), as vector paths; undefined before it is drawn. */
+  svg(): string | undefined {
+    const plot = this.plot;
+    const theme = this.theme;
+    const { min: x0, max: x1 } = plot?.scales.x ?? {};
+    const { min: y0, max: y1 } = plot?.scales.y ?? {};
+    if (!plot || !theme || x0 == null || x1 == null || y0 == null || y1 == null) return undefined;
+    const data = this.opts.data();
+    const width = Math.max(1, Math.round(plot.bbox.width / uPlot.pxRatio));
+    // what the canvas shows: the visible span, min/max per pixel column (a 100 000-step run stays a small file)
+    const [start, end] = visibleSpan(data.x, data.length, { min: x0, max: x1 });
+    const ds = downsampleMinMax(data.x, data.series.map((s) => s.y), start, end, width, width * DOWNSAMPLE_FACTOR, data.series.map((s) => s.blocks));
+    if (this.log) clampToLogFloor(ds.ys);
+    return chartSvg({
+      title: this.opts.title,
+      width: Math.round(this.lastWidth),
+      plotHeight: Math.round(plot.bbox.height / uPlot.pxRatio),
+      x: ds.x,
+      series: data.series.map((s, i) => ({
+        label: s.label, color: theme.palette[(s.color ?? i) % theme.palette.length], y: ds.ys[i], dash: s.dash, width: s.width ?? 1.5, spanGaps: s.spanGaps, points: s.points,
+      })),
+      xRange: { min: x0, max: x1 },
+      yRange: { min: y0, max: y1 },
+      log: this.log,
+      xName: this.xName(),
+      formatX: (this.opts.xAxis?.() ?? STEP_AXIS).format,
+      bands: (this.opts.bands?.() ?? []).map((b) => ({ from: b.from, to: b.to, name: b.name, color: theme.stageColors[b.kind], alpha: theme.bandAlpha })),
+      colors: { background: theme.background, foreground: theme.foreground, grid: theme.grid, muted: theme.muted },
+      fontFamily: theme.fontFamily,
+      fontSize: theme.fontSize,
+    });
+  }
+
+  /** The canvas with the title above and the legend below, on the theme's background. */
+  png(): string | undefined {
+    const plot = this.plot;
+    const theme = this.theme;
+    if (!plot || !theme) return undefined;
+    const data = this.opts.data();
+    const legend = data.series.map((s, i) => ({ label: s.label, color: theme.palette[(s.color ?? i) % theme.palette.length], dash: s.dash }));
+    return composePng(plot.ctx.canvas, uPlot.pxRatio, this.opts.title, theme, legend);
   }
 
   /** Forget the uPlot instance (theme change): the next render builds it with the new colours. */

@@ -7,8 +7,14 @@ import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import type { VscodeSingleSelect } from '@vscode-elements/elements/dist/vscode-single-select/vscode-single-select.js';
 import type { AttentionSampleEvent } from '../../src/protocol/events';
+import type { ExportFormat } from '../../src/protocol/webview-messages';
 import { attentionToScale, buildLut, meanRowKl, rgbCss, scaleColor, selectHead, type AttentionMap } from './colorscale';
 import { h, setChildren, setText } from './dom';
+import { composePng } from './export/canvas-png';
+import { matrixCsv } from './export/chart-csv';
+import { heatmapSvg } from './export/heatmap-svg';
+import { exportName, sendExport } from './export/post';
+import { exportToolbar } from './export/toolbar';
 import { formatNumber } from './format';
 import type { RunData, UiState } from './state';
 import type { Theme } from './theme';
@@ -162,8 +168,8 @@ export class AttentionView {
     this.maps = h(
       'div',
       { class: 'heatmaps' },
-      h('figure', { class: 'heatmap' }, this.teacherTitle, this.teacherCanvas),
-      h('figure', { class: 'heatmap' }, this.studentTitle, this.studentCanvas),
+      h('figure', { class: 'heatmap', 'data-testid': 'heatmap-figure-teacher' }, h('div', { class: 'heatmap-head' }, this.teacherTitle, exportToolbar('the teacher heatmap', (f) => this.export('teacher', f))), this.teacherCanvas),
+      h('figure', { class: 'heatmap', 'data-testid': 'heatmap-figure-student' }, h('div', { class: 'heatmap-head' }, this.studentTitle, exportToolbar('the student heatmap', (f) => this.export('student', f))), this.studentCanvas),
     );
     this.body = h(
       'div',
@@ -190,7 +196,7 @@ export class AttentionView {
     this.studentCanvas.addEventListener('mousemove', (e) => this.hover(e, 'student'));
   }
 
-  private current: { sel: Selection; layout: HeatmapLayout } | undefined;
+  private current: { sel: Selection; layout: HeatmapLayout; head: number; scaleMax: number; theme: Theme } | undefined;
 
   private select(run: RunData, ui: UiState): Selection | undefined {
     const samples = run.samples;
@@ -249,7 +255,7 @@ export class AttentionView {
     const layout = drawHeatmap(this.teacherCanvas, sel.teacher, sel.sample.tokens, avail, theme, scaleMax);
     drawHeatmap(this.studentCanvas, sel.student, sel.sample.tokens, avail, theme, scaleMax);
     drawScale(this.scaleCanvas, theme);
-    this.current = { sel, layout };
+    this.current = { sel, layout, head, scaleMax, theme };
     this.teacherCanvas.dataset.step = String(sel.sample.step);
     this.studentCanvas.dataset.step = String(sel.sample.step);
   }
@@ -273,6 +279,32 @@ export class AttentionView {
     }
     this.scaleCache = { key, max: max > 0 ? Math.min(1, max) : 1 };
     return this.scaleCache.max;
+  }
+
+  /**
+   * Sends one map to the host: the canvas with its title (PNG), a rect per cell (SVG), or the
+   * probabilities as a query × key matrix with the token labels (CSV).
+   */
+  export(which: 'teacher' | 'student', format: ExportFormat): void {
+    const cur = this.current;
+    if (!cur) return;
+    const { sel, layout, head, scaleMax, theme } = cur;
+    const layer = sel.sample.layers[sel.layerIndex];
+    const map = which === 'teacher' ? sel.teacher : sel.student;
+    const title = (which === 'teacher' ? this.teacherTitle : this.studentTitle).textContent ?? which;
+    const n = Math.min(map.length, sel.sample.tokens.length || map.length);
+    const tokens = sel.sample.tokens.slice(0, n);
+    const name = exportName(`attention-${which}-l${which === 'teacher' ? layer.teacher : layer.student}-${head < 0 ? 'mean' : `h${head + 1}`}-step${sel.sample.step}`);
+    let data: string;
+    if (format === 'csv') data = matrixCsv('query \\ key', tokens, tokens, map);
+    else if (format === 'svg') {
+      const color = (p: number): string => rgbCss(scaleColor(attentionToScale(p / scaleMax), theme.heatStops));
+      data = heatmapSvg({ title: `${title} · step ${sel.sample.step}`, tokens, map, color, cell: layout.cell, colors: theme, fontFamily: theme.fontFamily, fontSize: theme.fontSize });
+    } else {
+      const canvas = which === 'teacher' ? this.teacherCanvas : this.studentCanvas;
+      data = composePng(canvas, window.devicePixelRatio || 1, `${title} · step ${sel.sample.step}`, theme);
+    }
+    sendExport(format, name, data);
   }
 
   /** Forces a redraw (theme change). */

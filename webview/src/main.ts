@@ -11,6 +11,7 @@ import './styles.css';
 import { chartStats } from './charts';
 import { CompareView } from './compare';
 import { h, setChildren } from './dom';
+import { setExportSink } from './export/post';
 import { Inbox } from './inbox';
 import { ingestJob, type IngestHandlers } from './ingest';
 import { getVsCodeApi, MessageGate } from './messages';
@@ -78,6 +79,11 @@ class Dashboard {
       this.view?.setTheme(this.theme);
       this.uiChanged = true;
       this.requestRender();
+    });
+    // a run view's exports name the run, so that the host can save them beside it
+    setExportSink((req) => {
+      const runId = this.viewKind === 'run' ? this.runs[0]?.runId : undefined;
+      this.vscode.postMessage({ type: 'export', ...req, ...(runId ? { runId } : {}) });
     });
     window.addEventListener('error', (e) => this.gate.reportError(`webview error: ${e.message}`));
     window.addEventListener('unhandledrejection', (e) => this.gate.reportError(`webview error: ${String(e.reason)}`));
