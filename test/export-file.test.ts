@@ -2,8 +2,12 @@
 // sends is checked and decoded into the bytes written, and the offered file name is safe.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
-import { decodeExport, defaultExportName, exportFilters, PNG_SIGNATURE, safeFileStem } from '../src/extension/export-file';
+import { decodeExport, defaultExportName, exportFilters, handleExport, PNG_SIGNATURE, safeFileStem, type ExportHost } from '../src/extension/export-file';
+import { writeFileAtomic } from '../src/util/atomic-fs';
 
 /** A real 1×1 PNG (signature, IHDR, IDAT, IEND; CRCs are not checked by the decoder). */
 function tinyPng(): Buffer {
@@ -54,4 +58,48 @@ test('the offered file name is <run>-<chart>.<ext>, made file-name safe', () => 
   assert.equal(safeFileStem('a\\b:c*d?'), 'a-b-c-d');
   assert.equal(safeFileStem('x'.repeat(200)).length, 80);
   assert.deepEqual(exportFilters('svg'), { 'SVG image': ['svg'] });
+});
+
+test('handleExport: offers <run>-<chart>.<ext> in the run folder, writes atomically; refuses before any dialog; reports cancel and write errors', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'distillery-export-'));
+  try {
+    const runDir = join(root, 'runs', 'demo-sid');
+    const asked: string[] = [];
+    let answer: (p: string) => string | undefined = (p) => p;
+    const host: ExportHost = {
+      run: (id) => (id === 'sid-1' ? { dir: runDir, label: 'demo sid' } : undefined),
+      fallbackFolder: join(root, 'runs'),
+      pickFile: async (p, format, chart) => {
+        asked.push(`${p} ${format} ${chart}`);
+        return answer(p);
+      },
+      write: writeFileAtomic,
+    };
+    const png = tinyPng();
+    const saved = await handleExport({ type: 'export', format: 'png', chart: 'loss', runId: 'sid-1', data: `data:image/png;base64,${png.toString('base64')}` }, host);
+    assert.deepEqual(saved, { kind: 'saved', file: join(runDir, 'demo-sid-loss.png') });
+    assert.deepEqual(readFileSync(join(runDir, 'demo-sid-loss.png')), png);
+    assert.deepEqual(readdirSync(runDir), ['demo-sid-loss.png'], 'no temporary file left behind');
+
+    // compare view (no runId) and an unknown run: beside the runs, named compare-<chart>
+    assert.deepEqual(await handleExport({ type: 'export', format: 'csv', chart: 'loss', data: 'x,y\r\n' }, host), { kind: 'saved', file: join(root, 'runs', 'compare-loss.csv') });
+    await handleExport({ type: 'export', format: 'csv', chart: 'metric', runId: 'gone', data: 'x\r\n' }, host);
+    assert.equal(asked.at(-1), `${join(root, 'runs', 'compare-metric.csv')} csv metric`);
+
+    // refused: no dialog opens
+    const n = asked.length;
+    const refused = await handleExport({ type: 'export', format: 'png', chart: 'loss', runId: 'sid-1', data: 'data:image/png;base64,R0lGODlh' }, host);
+    assert.equal(refused.kind, 'refused');
+    assert.equal((await handleExport({ type: 'export', format: 'svg', chart: '../../x', data: '<svg></svg>' }, host)).kind, 'refused');
+    assert.equal(asked.length, n);
+
+    answer = () => undefined;
+    assert.deepEqual(await handleExport({ type: 'export', format: 'svg', chart: 'loss', data: '<svg></svg>' }, host), { kind: 'cancelled' });
+    // a file where a folder should be: the write fails, and says so
+    const failed = await handleExport({ type: 'export', format: 'csv', chart: 'loss', data: 'x\r\n' }, { ...host, pickFile: async () => join(runDir, 'demo-sid-loss.png', 'x.csv') });
+    assert.equal(failed.kind, 'failed');
+    assert.ok(!existsSync(join(runDir, 'demo-sid-loss.png', 'x.csv')));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../util/atomic-fs';
 import { isWebviewMessage } from '../protocol/webview-messages';
 import { dashboardHtml, DashboardView, isInside, makeNonce, PanelState, parsePanelState } from './dashboard-html';
 import { EventBatcher } from './event-batcher';
-import { decodeExport, defaultExportName, exportFilters } from './export-file';
+import { exportFilters, handleExport } from './export-file';
 import { toWireAll } from './wire';
 import type { RunManager } from './run-manager';
 import type { RunChange } from './run-store';
@@ -216,27 +216,29 @@ class DashboardPanel implements vscode.Disposable {
    * picks (offered: `<run>-<chart>.<ext>` in the run folder), written atomically.
    */
   private async saveExport(m: ExportRequest): Promise<void> {
-    const decoded = decodeExport(m);
-    if (!decoded.bytes) {
-      this.owner.log.warn(`dashboard: refused an export of ${m.chart}: ${decoded.problem}`);
-      void vscode.window.showErrorMessage(`Distillery: could not export the chart: ${decoded.problem}`);
-      return;
-    }
-    const runDir = m.runId !== undefined ? this.runDirById(m.runId) : undefined;
-    const label = runDir ? (this.owner.manager.store.state(runDir)?.label ?? path.basename(runDir)) : undefined;
-    // a run's exports go beside it; the compare view's beside the runs it compares
-    const folder = runDir ?? path.dirname(this.runDirs[0] ?? '.');
-    const target = await vscode.window.showSaveDialog({
-      defaultUri: vscode.Uri.file(path.join(folder, defaultExportName(label, m.chart, m.format))),
-      filters: exportFilters(m.format),
-      title: `Export ${m.chart} as ${m.format.toUpperCase()}`,
+    const outcome = await handleExport(m, {
+      run: (runId) => {
+        const dir = this.runDirById(runId);
+        return dir ? { dir, label: this.owner.manager.store.state(dir)?.label ?? path.basename(dir) } : undefined;
+      },
+      fallbackFolder: path.dirname(this.runDirs[0] ?? '.'),
+      pickFile: async (defaultPath, format, chart) =>
+        (await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(defaultPath), filters: exportFilters(format), title: `Export ${chart} as ${format.toUpperCase()}` }))?.fsPath,
+      write: writeFileAtomic,
     });
-    if (!target) return;
-    try {
-      writeFileAtomic(target.fsPath, decoded.bytes);
-      this.owner.log.info(`dashboard: exported ${m.chart} to ${target.fsPath}`);
-    } catch (e) {
-      void vscode.window.showErrorMessage(`Distillery: could not write ${target.fsPath}: ${e instanceof Error ? e.message : String(e)}`);
+    switch (outcome.kind) {
+      case 'saved':
+        this.owner.log.info(`dashboard: exported ${m.chart} to ${outcome.file}`);
+        break;
+      case 'refused':
+        this.owner.log.warn(`dashboard: refused an export of ${m.chart}: ${outcome.problem}`);
+        void vscode.window.showErrorMessage(`Distillery: could not export the chart: ${outcome.problem}`);
+        break;
+      case 'failed':
+        void vscode.window.showErrorMessage(`Distillery: could not write ${outcome.file}: ${outcome.problem}`);
+        break;
+      case 'cancelled':
+        break;
     }
   }
 

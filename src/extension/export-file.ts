@@ -4,6 +4,7 @@
  * untrusted: the bytes are checked here again (base64 alphabet, PNG signature, SVG root) whatever
  * its validator already did. No `vscode` here, so it is tested as plain functions.
  */
+import * as path from 'node:path';
 import { exportRequestProblem, PNG_DATA_URL_PREFIX, type ExportFormat, type ExportRequest } from '../protocol/webview-messages';
 
 /** The first eight bytes of every PNG file. */
@@ -59,4 +60,42 @@ export function defaultExportName(runLabel: string | undefined, chart: string, f
 /** The save dialog's filter for a format. */
 export function exportFilters(format: ExportFormat): Record<string, string[]> {
   return { png: { 'PNG image': ['png'] }, svg: { 'SVG image': ['svg'] }, csv: { 'CSV table': ['csv'] } }[format];
+}
+
+/** What handleExport needs from the panel and from VS Code (stubbed in tests). */
+export interface ExportHost {
+  /** The folder and label of a run this panel shows, by its id. */
+  run(runId: string): { dir: string; label: string } | undefined;
+  /** Where exports without a run (the compare view) are offered: beside the runs compared. */
+  fallbackFolder: string;
+  /** Asks where to save (the save dialog); undefined when the user cancels. */
+  pickFile(defaultPath: string, format: ExportFormat, chart: string): Thenable<string | undefined>;
+  /** Writes the file (atomically). */
+  write(file: string, bytes: Uint8Array): void;
+}
+
+export type ExportOutcome =
+  | { kind: 'saved'; file: string }
+  | { kind: 'cancelled' }
+  | { kind: 'refused'; problem: string }
+  | { kind: 'failed'; file: string; problem: string };
+
+/**
+ * One export request, start to end: checked and decoded first (a malformed one never opens a
+ * dialog), then the dialog offers `<run>-<chart>.<ext>` in the run folder, then the write.
+ */
+export async function handleExport(x: unknown, host: ExportHost): Promise<ExportOutcome> {
+  const decoded = decodeExport(x);
+  if (!decoded.bytes) return { kind: 'refused', problem: decoded.problem };
+  const m = x as ExportRequest;
+  const run = m.runId !== undefined ? host.run(m.runId) : undefined;
+  const defaultPath = path.join(run?.dir ?? host.fallbackFolder, defaultExportName(run?.label, m.chart, m.format));
+  const file = await host.pickFile(defaultPath, m.format, m.chart);
+  if (!file) return { kind: 'cancelled' };
+  try {
+    host.write(file, decoded.bytes);
+    return { kind: 'saved', file };
+  } catch (e) {
+    return { kind: 'failed', file, problem: e instanceof Error ? e.message : String(e) };
+  }
 }
