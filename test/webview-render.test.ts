@@ -750,8 +750,13 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     await viewer.screenshot({ path: join(SHOTS, 'export-loss-svg.png'), fullPage: true });
     await viewer.close();
 
-    // keyboard: focus a button and press Enter
-    await page.focus('[data-testid=chart-lr] [data-testid=export-csv]');
+    // keyboard: one tab stop per toolbar (PNG); the arrow keys move to CSV, Enter exports
+    assert.deepEqual(await page.$$eval('[data-testid=chart-lr] [data-testid=export-toolbar] > *', (els) => els.map((e) => e.getAttribute('tabindex'))), ['0', '-1', '-1']);
+    await page.focus('[data-testid=chart-lr] [data-testid=export-png]');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.evaluate(`document.activeElement?.getAttribute('data-testid')`), 'export-csv');
+    assert.deepEqual(await page.$$eval('[data-testid=chart-lr] [data-testid=export-toolbar] > *', (els) => els.map((e) => e.getAttribute('tabindex'))), ['-1', '-1', '0']);
     await page.keyboard.press('Enter');
     const lr = (await exports(4))[3];
     assert.deepEqual([lr.format, lr.chart], ['csv', 'lr']);
