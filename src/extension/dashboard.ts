@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ExportRequest, HostMessage, RunSnapshot, WebviewMessage } from '../protocol/webview-messages';
 import { writeFileAtomic } from '../util/atomic-fs';
-import { isWebviewMessage } from '../protocol/webview-messages';
+import { exportRequestProblem, isWebviewMessage } from '../protocol/webview-messages';
 import { dashboardHtml, DashboardView, isInside, makeNonce, PanelState, parsePanelState } from './dashboard-html';
 import { EventBatcher } from './event-batcher';
 import { exportFilters, handleExport } from './export-file';
@@ -43,6 +43,10 @@ function snapshot(manager: RunManager, runDir: string): RunSnapshot {
 function panelTitle(view: DashboardView, states: Array<RunState | undefined>, runDirs: readonly string[]): string {
   if (view === 'compare') return `Distillery: compare ${runDirs.length} runs`;
   return `Distillery: ${states[0]?.label ?? path.basename(runDirs[0] ?? 'run')}`;
+}
+
+function isExportAttempt(x: unknown): boolean {
+  return !!x && typeof x === 'object' && (x as { type?: unknown }).type === 'export';
 }
 
 class DashboardPanel implements vscode.Disposable {
@@ -156,6 +160,13 @@ class DashboardPanel implements vscode.Disposable {
 
   private onMessage(raw: unknown): void {
     if (!isWebviewMessage(raw)) {
+      // an export the user asked for (too large, say) is refused where they can see it
+      const exportProblem = isExportAttempt(raw) ? exportRequestProblem(raw) : undefined;
+      if (exportProblem) {
+        this.owner.log.warn(`dashboard: refused an export: ${exportProblem}`);
+        void vscode.window.showErrorMessage(`Distillery: could not export the chart: ${exportProblem}`);
+        return;
+      }
       this.owner.log.warn(`dashboard: ignored a malformed message: ${JSON.stringify(raw)?.slice(0, 200)}`);
       return;
     }
