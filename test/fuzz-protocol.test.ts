@@ -145,6 +145,13 @@ test('fuzz: the webview-message validator never throws and accepts only well-typ
     fc.record({ type: fc.constantFrom('stop-run', 'resume-run'), runId: fc.string({ minLength: 1, maxLength: 5 }) }),
     fc.record({ type: fc.constant('reveal'), path: fc.string({ minLength: 1, maxLength: 5 }) }),
     fc.record({ type: fc.constant('error'), message: fc.string({ maxLength: 5 }) }),
+    fc.record({
+      type: fc.constant('export'),
+      format: fc.constantFrom('svg', 'csv'),
+      chart: fc.constantFrom('loss', 'attention-student-l1-mean-step76', 'lr'),
+      data: fc.string({ minLength: 1, maxLength: 8 }),
+    }),
+    fc.record({ type: fc.constant('export'), format: fc.constant('png'), chart: fc.constant('loss'), data: fc.constant('data:image/png;base64,iVBORw0KGgo=') }),
   );
   const message = fc.oneof(
     fc.tuple(valid, fc.array(edit, { minLength: 1, maxLength: 2 })).map(([m, edits]) => mutate(m, edits)),
@@ -158,6 +165,13 @@ test('fuzz: the webview-message validator never throws and accepts only well-typ
       case 'stop-run': case 'resume-run': assert.ok(typeof x.runId === 'string' && x.runId.length > 0); break;
       case 'reveal': assert.ok(typeof x.path === 'string' && x.path.length > 0); break;
       case 'error': assert.equal(typeof x.message, 'string'); break;
+      case 'export':
+        assert.ok(['png', 'svg', 'csv'].includes(String(x.format)));
+        assert.ok(typeof x.chart === 'string' && /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(x.chart) && !x.chart.includes('..'), String(x.chart));
+        assert.ok(typeof x.data === 'string' && x.data.length > 0);
+        assert.ok(x.format !== 'png' || (x.data as string).startsWith('data:image/png;base64,'));
+        assert.ok(x.runId === undefined || (typeof x.runId === 'string' && x.runId.length > 0));
+        break;
       default: assert.ok(x.type === 'ready' || x.type === 'add-to-compare', String(x.type));
     }
   }), 2000);
