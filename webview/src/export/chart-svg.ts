@@ -200,6 +200,9 @@ export function chartSvg(o: ChartSvgInput): string {
       const x1 = Math.min(left + width, L.toX(b.to));
       if (!(x1 > x0)) continue;
       out.push(`<rect x="${num(x0)}" y="${top}" width="${num(x1 - x0)}" height="${height}" ${paint('fill', b.color, b.alpha)}><title>${escapeXml(b.name)}</title></rect>`);
+      // the stage's start, dashed, as on the canvas
+      const edge = L.toX(b.from);
+      if (edge >= left && edge <= left + width) out.push(`<line x1="${num(edge)}" y1="${top}" x2="${num(edge)}" y2="${top + height}" ${paint('stroke', b.color, 0.6)} stroke-dasharray="4 3"/>`);
       out.push(`<text x="${num(x0 + 4)}" y="${num(top + small + 2)}" font-size="${small}" ${paint('fill', c.muted)}>${escapeXml(b.name)}</text>`);
     }
     out.push('</g>');
