@@ -7,8 +7,9 @@
  *     trainer checkpoints on SIGTERM, the task goes back to PENDING, and the new attempt resumes
  *     the same run folder and ends with exactly the losses of its uninterrupted twin (the same
  *     config but for checkpoint.everySteps);
- *   - one cell diverges (optim.lr 1e12, which validation accepts): its task FAILS with the
- *     trainer's message in the task's log, the others finish, and `report` lists it as failed;
+ *   - one cell starts its student from a truncated checkpoint (validation reads only headers, so
+ *     it accepts it): its task FAILS with the trainer's message in the task's log, the others
+ *     finish, and `report` lists it as failed;
  *   - the states squeue and scontrol report are those docs/sweeps.md describes;
  *   - submitting again skips the finished cells and leaves the failed one alone;
  *   - a teacher that fails leaves its cells PENDING (DependencyNeverSatisfied), none of them run.
@@ -21,6 +22,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { generateDemoTask } from '../src/data/demo-task';
+import { writeTinyCheckpoint } from './helpers/tiny-checkpoint';
 import { readManifest } from '../src/sweep/sweep-folder';
 import { applySqueue, readSweepView, squeueArgs } from '../src/extension/sweep-groups';
 import { groupedRunNodes } from '../src/extension/sweep-tree';
@@ -107,11 +109,23 @@ function logTails(): string {
 
 const VICTIM = 'pid';
 const TWIN = 'pid-twin';
-const DIVERGES = 'diverges';
+const CORRUPT = 'corrupt';
+
+/**
+ * A checkpoint of the sweep's shapes whose model.safetensors is cut in half: its header (all that
+ * validation reads) is intact, so only running the cell finds the damage.
+ */
+function corruptCheckpoint(dir: string, layers: number): void {
+  writeTinyCheckpoint(dir, { vocabFile: path.join(path.dirname(dir), 'vocab.txt'), layers, hidden: 32, heads: 2, intermediate: 64, maxPositions: 32 });
+  const file = path.join(dir, 'model.safetensors');
+  fs.truncateSync(file, Math.floor(fs.statSync(file).size / 2));
+}
 
 function sweepFixture(): { dir: string; file: string } {
   const dir = tmpDir('distillery-slurm-');
   generateDemoTask(path.join(dir, 'data'), { trainSize: 480, devSize: 32, seed: 5 });
+  corruptCheckpoint(path.join(dir, 'data', 'corrupt-student'), 1);
+  corruptCheckpoint(path.join(dir, 'data', 'corrupt-base'), 2);
   const base = {
     task: { name: 'custom', maxSeqLen: 24, custom: { train: 'data/train.tsv', dev: 'data/dev.tsv', format: 'tsv', textA: 'sentence', label: 'label', labels: ['0', '1'] } },
     teacher: { train: { from: 'scratch', architecture: { layers: 2, hiddenSize: 32, heads: 2, intermediateSize: 64, maxPositions: 32 }, vocab: 'data/vocab.txt', epochs: 1, lr: 1e-3, batchSize: 32 } },
@@ -127,8 +141,8 @@ function sweepFixture(): { dir: string; file: string } {
       'pid',
       // The same training as "pid" (checkpoints do not change the arithmetic): the reference for the requeued cell.
       { name: 'pid twin', algorithm: 'pid', set: { 'checkpoint.everySteps': 5 } },
-      // Valid, but the loss overflows at once: a failure that only running the cell finds.
-      { name: 'diverges', algorithm: 'soft', set: { 'optim.lr': 1e12 } },
+      // Valid, but its student's weights are truncated: a failure that only running the cell finds.
+      { name: 'corrupt', algorithm: 'soft', set: { 'student.init': { checkpoint: 'data/corrupt-student' } } },
     ],
   };
   const file = path.join(dir, 'slurm.sweep.json');
@@ -249,17 +263,17 @@ test('the teacher array runs first and the cells array waits on it (afterok)', {
   assert.equal(fs.readFileSync(path.join(out, 'tasks', 'soft'), 'utf8').split('\t')[0], `${cellsJob}_${index.get('soft')}`);
 });
 
-test('every cell but the diverging one finishes; squeue and scontrol show the states the docs describe', { skip, timeout: 60_000 }, () => {
+test('every cell but the corrupt one finishes; squeue and scontrol show the states the docs describe', { skip, timeout: 60_000 }, () => {
   requireCluster();
   assert.deepEqual(finalStates.get(`${teachersJob}_0`), { state: 'COMPLETED', reason: 'None' });
   for (const [cell, i] of index) {
     const s = finalStates.get(`${cellsJob}_${i}`);
-    if (cell === DIVERGES) assert.deepEqual(s, { state: 'FAILED', reason: 'NonZeroExitCode' }, cell);
+    if (cell === CORRUPT) assert.deepEqual(s, { state: 'FAILED', reason: 'NonZeroExitCode' }, cell);
     else assert.deepEqual(s, { state: 'COMPLETED', reason: 'None' }, cell);
   }
-  const failed = showJob(`${cellsJob}_${index.get(DIVERGES)}`)[0];
+  const failed = showJob(`${cellsJob}_${index.get(CORRUPT)}`)[0];
   assert.equal(failed.JobState, 'FAILED');
-  assert.equal(failed.ExitCode, '1:0', 'the trainer exits 1 on a failed run');
+  assert.equal(failed.ExitCode, '2:0', 'the trainer exits 2 when bad input (here a damaged checkpoint) fails the run');
   // A requeued task waits as PENDING (reason BeginTime: Slurm delays its restart) until it starts again.
   assert.deepEqual(requeued, { state: 'PENDING', reason: 'BeginTime' });
   const victim = showJob(`${cellsJob}_${index.get(VICTIM)}`)[0];
@@ -281,7 +295,7 @@ test('every cell but the diverging one finishes; squeue and scontrol show the st
     soft: `${cellsJob}_${index.get('soft')} COMPLETED`,
     pid: `${cellsJob}_${index.get(VICTIM)} COMPLETED`,
     'pid-twin': `${cellsJob}_${index.get(TWIN)} COMPLETED`,
-    diverges: `${cellsJob}_${index.get(DIVERGES)} FAILED NonZeroExitCode`,
+    corrupt: `${cellsJob}_${index.get(CORRUPT)} FAILED NonZeroExitCode`,
   });
   // And the Runs tree it draws from the real run folders (read as the extension's store reads them).
   const store = new RunStore();
@@ -290,7 +304,7 @@ test('every cell but the diverging one finishes; squeue and scontrol show the st
   assert.equal(sweep.kind, 'sweep');
   assert.equal(sweep.description, `4/5 finished · 1 failed · Slurm job ${teachersJob}, ${cellsJob}`);
   assert.deepEqual(sweep.children!.map((k) => `${k.label}: ${k.description?.split(' · ')[0]}`), [
-    'teacher: Slurm COMPLETED', 'soft: Slurm COMPLETED', 'pid: Slurm COMPLETED', 'pid-twin: Slurm COMPLETED', 'diverges: Slurm FAILED (NonZeroExitCode)',
+    'teacher: Slurm COMPLETED', 'soft: Slurm COMPLETED', 'pid: Slurm COMPLETED', 'pid-twin: Slurm COMPLETED', 'corrupt: Slurm FAILED (NonZeroExitCode)',
   ]);
 });
 
@@ -322,28 +336,28 @@ test('a requeued cell resumes from its checkpoint and ends with the losses of an
   assert.deepEqual(a.best, b.best);
 });
 
-test('a diverging cell fails its task with the trainer\'s message; report aggregates the rest and lists it as failed', { skip, timeout: 60_000 }, async () => {
+test('a corrupt cell fails its task with the trainer\'s message; report aggregates the rest and lists it as failed', { skip, timeout: 60_000 }, async () => {
   requireCluster();
-  const log = taskLog(DIVERGES);
-  assert.match(log, /run failed: the soft-label loss became non-finite at step \d+/);
-  assert.match(log, /fix: lower optim\.lr/);
-  const info = JSON.parse(fs.readFileSync(path.join(runDirOf(DIVERGES), 'run.json'), 'utf8')) as { status: string };
+  const log = taskLog(CORRUPT);
+  assert.match(log, /run failed: .*corrupt-student\/model\.safetensors: not a valid safetensors file/);
+  assert.match(log, /fix: the file is truncated or corrupt/);
+  const info = JSON.parse(fs.readFileSync(path.join(runDirOf(CORRUPT), 'run.json'), 'utf8')) as { status: string };
   assert.equal(info.status, 'failed');
 
   const cli = io();
   assert.equal(await main(['report', out], cli.io), 0, cli.text().stderr);
   assert.match(cli.text().stdout + cli.text().stderr, /4\/5 cells finished, 1 failed/);
   const r = buildReport(out);
-  assert.deepEqual(r.results.rows.map((x) => x.label), ['teacher', 'soft', 'pid', 'pid twin', 'diverges']);
-  for (const row of r.results.rows.filter((x) => !x.teacher && x.label !== 'diverges')) assert.equal(row.values[0]?.n, 1, row.label);
-  assert.match(r.markdown, /`diverges`: failed \(the soft-label loss became non-finite at step \d+\)/);
+  assert.deepEqual(r.results.rows.map((x) => x.label), ['teacher', 'soft', 'pid', 'pid twin', 'corrupt']);
+  for (const row of r.results.rows.filter((x) => !x.teacher && x.label !== 'corrupt')) assert.equal(row.values[0]?.n, 1, row.label);
+  assert.match(r.markdown, /`corrupt`: failed \([^)]*not a valid safetensors file/);
   assert.match(r.markdown, /5 cells \(4 student, 1 shared teacher\)[^\n]*4 finished, 1 failed/);
 });
 
 test('submitting the sweep again skips the finished cells and leaves the failed one alone', { skip, timeout: 120_000 }, async () => {
   requireCluster();
   const runsBefore = fs.readdirSync(path.join(out, 'runs')).sort();
-  const eventsBefore = events(runDirOf(DIVERGES)).length;
+  const eventsBefore = events(runDirOf(CORRUPT)).length;
   const submit = spawnSync('sh', [path.join(out, 'slurm', 'submit.sh')], { env: ENV, encoding: 'utf8', timeout: 30_000 });
   assert.equal(submit.status, 0, submit.stderr);
   const t = /^teachers: job (\d+)$/m.exec(submit.stdout)?.[1] ?? '';
@@ -352,12 +366,12 @@ test('submitting the sweep again skips the finished cells and leaves the failed 
   await waitFor('the resubmitted tasks to end', () => (sh('squeue', ['-h', '-j', `${t},${c}`, '-o', '%i']).out.trim() === '' ? true : undefined), 90_000, 500);
   const q = queue([t, c]);
   assert.equal(q.get(`${t}_0`)?.state, 'COMPLETED');
-  for (const [cell, i] of index) assert.equal(q.get(`${c}_${i}`)?.state, cell === DIVERGES ? 'FAILED' : 'COMPLETED', cell);
+  for (const [cell, i] of index) assert.equal(q.get(`${c}_${i}`)?.state, cell === CORRUPT ? 'FAILED' : 'COMPLETED', cell);
   assert.deepEqual(fs.readdirSync(path.join(out, 'runs')).sort(), runsBefore, 'no new run folders');
-  assert.equal(events(runDirOf(DIVERGES)).length, eventsBefore, 'the failed run was not resumed');
+  assert.equal(events(runDirOf(CORRUPT)).length, eventsBefore, 'the failed run was not resumed');
   const log = (cell: string) => fs.readFileSync(path.join(out, 'logs', `slurm-${c}_${index.get(cell)}.out`), 'utf8');
   assert.match(log('soft'), /cell soft: already finished/);
-  assert.match(log(DIVERGES), /cell diverges: its run failed .*DISTILLERY_RETRY_FAILED=1/);
+  assert.match(log(CORRUPT), /cell corrupt: its run failed .*DISTILLERY_RETRY_FAILED=1/);
   assert.deepEqual(fs.readFileSync(path.join(out, 'slurm', 'jobs.tsv'), 'utf8').trim().split('\n').map((l) => l.split('\t')[1]), [teachersJob, cellsJob, t, c]);
 });
 
@@ -365,10 +379,10 @@ test('a failed teacher leaves the cells PENDING (DependencyNeverSatisfied) inste
   requireCluster();
   const { dir: d, file } = sweepFixture();
   made.push(d);
-  // The teacher diverges (as the diverging cell does); one cell depends on it.
-  const sweep = JSON.parse(fs.readFileSync(file, 'utf8')) as { name: string; base: { teacher: { train: { lr: number } } }; grid: unknown };
+  // The teacher is fine-tuned from a truncated checkpoint (as the corrupt cell starts from one); one cell depends on it.
+  const sweep = JSON.parse(fs.readFileSync(file, 'utf8')) as { name: string; base: { teacher: unknown }; grid: unknown };
   sweep.name = 'slurm-ci-bad-teacher';
-  sweep.base.teacher.train.lr = 1e12;
+  sweep.base.teacher = { train: { from: 'data/corrupt-base', epochs: 1, lr: 1e-3, batchSize: 32 } };
   sweep.grid = { algorithms: ['soft'] };
   fs.writeFileSync(file, JSON.stringify(sweep));
   const o = path.join(d, 'sweep');
@@ -384,7 +398,7 @@ test('a failed teacher leaves the cells PENDING (DependencyNeverSatisfied) inste
     return q.get(`${t}_0`)?.state === 'FAILED' && q.get(`${c}_0`)?.reason === 'DependencyNeverSatisfied' ? q : undefined;
   }, 90_000, 500);
   assert.deepEqual(states.get(`${c}_0`), { state: 'PENDING', reason: 'DependencyNeverSatisfied' });
-  assert.match(fs.readFileSync(path.join(o, 'logs', `slurm-${t}_0.out`), 'utf8'), /run failed: .*non-finite/);
+  assert.match(fs.readFileSync(path.join(o, 'logs', `slurm-${t}_0.out`), 'utf8'), /run failed: .*corrupt-base\/model\.safetensors: not a valid safetensors file/);
   assert.equal(fs.existsSync(path.join(o, 'runs')) && fs.readdirSync(path.join(o, 'runs')).some((n) => n.startsWith('soft-')), false, 'no cell ran');
   sh('scancel', [c]);
 });
