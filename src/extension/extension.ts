@@ -57,6 +57,7 @@ export function activate(context: vscode.ExtensionContext): { manager: RunManage
     stopRun: (d) => vscode.commands.executeCommand('distillery.stopRun', d),
     resumeRun: (d) => vscode.commands.executeCommand('distillery.resumeRun', d),
     pickRuns: (exclude) => (svc ? pickRuns(svc, exclude, 'Add which runs to the comparison?') : Promise.resolve(undefined)),
+    diffConfigs: (dirs) => vscode.commands.executeCommand('distillery.diffConfigs', dirs),
   }, log, context.workspaceState);
   context.subscriptions.push(dashboards, vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, dashboards));
   svc = { context, log, manager: runs, dashboards, configs, cliPath };
