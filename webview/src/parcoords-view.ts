@@ -32,11 +32,6 @@ export function drawParcoords(fields: readonly string[], runs: readonly Parcoord
     width: layout.width, height: layout.height, viewBox: `0 0 ${layout.width} ${layout.height}`, role: 'img',
     'aria-label': `Parallel coordinates: ${layout.axes.map((a) => a.label).join(', ')}`,
   });
-  for (const line of layout.lines) {
-    const path = svg('path', { class: 'parcoords-line', d: linePath(line.points), stroke: lineColor(line.colorT, theme), 'data-run-id': line.runId });
-    path.append(svg('title', {}, line.label));
-    root.append(path);
-  }
   const top = box.top;
   const bottom = box.height - box.bottom;
   for (const a of layout.axes) {
@@ -48,6 +43,12 @@ export function drawParcoords(fields: readonly string[], runs: readonly Parcoord
       g.append(svg('text', { class: 'parcoords-tick-label', x: a.x + 5, y: tk.y + 4 }, tk.label.length > 14 ? `${tk.label.slice(0, 13)}…` : tk.label));
     }
     root.append(g);
+  }
+  // the runs' lines over the axes, so that one lying along an axis still shows
+  for (const line of layout.lines) {
+    const path = svg('path', { class: 'parcoords-line', d: linePath(line.points), stroke: lineColor(line.colorT, theme), 'data-run-id': line.runId });
+    path.append(svg('title', {}, line.label));
+    root.append(path);
   }
   return root;
 }
