@@ -10,7 +10,7 @@ import { differingFields, flattenConfig, pickFields } from '../src/experiment/co
 import { compareConfigFields, readFlatRunConfig } from '../src/experiment/run-configs';
 import { hostMessageProblem, isHostMessage, isWebviewMessage } from '../src/protocol/webview-messages';
 import { ariaSort, compareSortValues, nextSort, sortRows } from '../webview/src/table-sort';
-import { axisScale, DEFAULT_BOX, layoutParcoords, linePath, METRIC_AXIS, MISSING_LABEL } from '../webview/src/parcoords';
+import { axisScale, DEFAULT_BOX, layoutParcoords, linePath, METRIC_AXIS, MISSING_LABEL, type ParcoordsRun } from '../webview/src/parcoords';
 
 // ---- flatten and diff -------------------------------------------------------------------------
 
@@ -136,7 +136,7 @@ test('axis scales: categories evenly spaced (sorted, unset at the bottom); numbe
 
 test('the layout: one axis per field plus the metric, evenly spaced; a polyline per run coloured by metric', () => {
   const box = { ...DEFAULT_BOX, width: 500, height: 240, top: 40, bottom: 20, side: 50 };
-  const runs = [
+  const runs: ParcoordsRun[] = [
     { runId: 'a', label: 'A', values: { algorithm: 'pid', 'optim.lr': 1e-4 }, metric: 0.8 },
     { runId: 'b', label: 'B', values: { algorithm: 'sid', 'optim.lr': 1e-2 }, metric: 0.9 },
     { runId: 'c', label: 'C', values: { algorithm: 'sid' }, metric: undefined },
