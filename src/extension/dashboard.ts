@@ -52,8 +52,8 @@ class DashboardPanel implements vscode.Disposable {
   private readonly lastStatus = new Map<string, string>();
   private readonly disposables: vscode.Disposable[] = [];
   private disposed = false;
-  /** Compare view: runs whose config.json could not be read at the last 'config-fields'. */
-  private configsMissing = false;
+  /** Compare view: run folders whose config.json could not be read at the last 'config-fields'. */
+  private readonly configsMissing = new Set<string>();
 
   constructor(
     readonly panel: vscode.WebviewPanel,
@@ -128,7 +128,7 @@ class DashboardPanel implements vscode.Disposable {
     const runId = state?.runId ?? path.basename(change.runDir);
     this.batcher.push(runId, change.appended);
     // a run that had just started may have written its config.json since
-    if (this.view === 'compare' && this.configsMissing) {
+    if (this.view === 'compare' && this.configsMissing.has(change.runDir)) {
       this.batcher.flush();
       this.sendConfigFields();
     }
@@ -158,7 +158,10 @@ class DashboardPanel implements vscode.Disposable {
   private sendConfigFields(): void {
     const runs = this.runDirs.map((d) => ({ runId: this.owner.manager.store.state(d)?.runId ?? path.basename(d), runDir: d }));
     const fields = compareConfigFields(runs);
-    this.configsMissing = fields.runs.some((r) => r.problem !== undefined);
+    this.configsMissing.clear();
+    fields.runs.forEach((r, i) => {
+      if (r.problem !== undefined) this.configsMissing.add(runs[i].runDir);
+    });
     this.post({ type: 'config-fields', ...fields });
   }
 
