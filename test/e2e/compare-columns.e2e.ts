@@ -66,11 +66,14 @@ describe('Compare view: the configs\u2019 differing fields (code-server)', { tim
       assert.equal(await cols.first().getAttribute('data-field'), 'optim.lr');
       assert.equal((await cols.first().textContent())?.trim(), 'optim.lr');
       const values = await frame.locator('[data-testid="compare-row"] td[data-field="optim.lr"]').allTextContents();
-      assert.deepEqual([...values].sort(), ['0.0005', '0.001']);
-      // sorting by it: ascending puts 5e-4 first
+      assert.deepEqual([...values].sort(), ['0.001', '5e-4']);
+      // sorting by it, numerically: ascending puts 5e-4 first, descending last
       await cols.first().locator('button').click();
       await until('sorted by optim.lr', async () => (await cols.first().getAttribute('aria-sort')) === 'ascending', UI_TIMEOUT);
-      assert.deepEqual(await frame.locator('[data-testid="compare-row"] td[data-field="optim.lr"]').allTextContents(), ['0.0005', '0.001']);
+      assert.deepEqual(await frame.locator('[data-testid="compare-row"] td[data-field="optim.lr"]').allTextContents(), ['5e-4', '0.001']);
+      await cols.first().locator('button').click();
+      await until('sorted by optim.lr, descending', async () => (await cols.first().getAttribute('aria-sort')) === 'descending', UI_TIMEOUT);
+      assert.deepEqual(await frame.locator('[data-testid="compare-row"] td[data-field="optim.lr"]').allTextContents(), ['0.001', '5e-4']);
       const plot = frame.locator('[data-testid="compare-parcoords"]');
       await until('the parallel coordinates', async () => (await plot.getAttribute('data-axes')) === '2', UI_TIMEOUT);
       assert.equal(await plot.getAttribute('data-lines'), '2');
