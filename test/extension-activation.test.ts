@@ -67,6 +67,7 @@ test('the bundle loads no TF.js, activates in well under 100 ms and registers ev
     assert.deepEqual(record.outputChannels, ['Distillery']);
     assert.equal(record.codeActionProviders, 1);
     assert.equal(record.codeLensProviders, 1);
+    assert.equal(record.hoverProviders, 1, 'the config hover (how runs that varied a field did)');
     for (let i = 0; i < 100 && record.diagnostics.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
     assert.ok(record.diagnostics.some((d) => d.uri === configFile && d.count >= 1), JSON.stringify(record.diagnostics));
     for (const s of subscriptions) s.dispose();

@@ -803,6 +803,58 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     await cmp.close();
   });
 
+  test('compare view: differing config fields as sortable columns, parallel coordinates, Diff Configs', async () => {
+    const page = await openPage('dark', { height: 1100 });
+    await call(page, 'post', { type: 'init', view: 'compare', runs: [soft, pid, sid] } as unknown as Json);
+    await waitFor(page, `document.querySelectorAll('[data-testid=compare-row]').length === 3`);
+    await call(page, 'post', {
+      type: 'config-fields', fields: ['algorithm', 'optim.lr', 'task.trainFraction'],
+      runs: [
+        { runId: soft.runId, values: { algorithm: 'soft', 'optim.lr': 1e-2, 'task.trainFraction': 1 } },
+        { runId: pid.runId, values: { algorithm: 'pid', 'optim.lr': 1e-5, 'task.trainFraction': 0.5 } },
+        { runId: sid.runId, values: { algorithm: 'sid', 'optim.lr': 1e-4 } },
+      ],
+    } as unknown as Json);
+    // 'algorithm' is the Algorithm column already: two field columns
+    await waitFor(page, `document.querySelectorAll('[data-testid=compare-field-col]').length === 2`);
+    const fieldCols = await page.$$eval('[data-testid=compare-field-col]', (els) => els.map((e) => e.getAttribute('data-field')));
+    assert.deepEqual(fieldCols, ['optim.lr', 'task.trainFraction']);
+    const lrs = async (): Promise<string[]> => page.$$eval('[data-testid=compare-row] td[data-field="optim.lr"]', (els) => els.map((e) => (e as unknown as { textContent: string }).textContent));
+    assert.deepEqual(await lrs(), ['0.01', '1e-5', '1e-4']);
+    // a header click sorts ascending (numerically), a second descending
+    await call(page, 'click', '[data-testid=compare-field-col][data-field="optim.lr"] button');
+    await waitFor(page, `document.querySelector('[data-testid=compare-field-col][data-field="optim.lr"]')?.getAttribute('aria-sort') === 'ascending'`);
+    assert.deepEqual(await lrs(), ['1e-5', '1e-4', '0.01']);
+    await call(page, 'click', '[data-testid=compare-field-col][data-field="optim.lr"] button');
+    await waitFor(page, `document.querySelector('[data-testid=compare-field-col][data-field="optim.lr"]')?.getAttribute('aria-sort') === 'descending'`);
+    assert.deepEqual(await lrs(), ['0.01', '1e-4', '1e-5']);
+    // a run without the field sorts last either way
+    await call(page, 'click', '[data-testid=compare-field-col][data-field="task.trainFraction"] button');
+    await waitFor(page, `document.querySelector('[data-testid=compare-field-col][data-field="task.trainFraction"]')?.getAttribute('aria-sort') === 'ascending'`);
+    const order = await page.$$eval('[data-testid=compare-row]', (els) => els.map((e) => e.getAttribute('data-run-id')));
+    assert.deepEqual(order, [pid.runId, soft.runId, sid.runId]);
+    // one axis per differing field plus the metric; the learning rate spans three decades: log
+    await waitFor(page, `document.querySelector('[data-testid=compare-parcoords]')?.getAttribute('data-axes') === '4'`);
+    assert.equal(await call(page, 'attr', '[data-testid=compare-parcoords]', 'data-lines'), '3');
+    assert.equal(await call(page, 'attr', '.parcoords-axis[data-field="optim.lr"]', 'data-kind'), 'log');
+    assert.equal(await call(page, 'attr', '.parcoords-axis[data-field="algorithm"]', 'data-kind'), 'categorical');
+    const strokes = await page.$$eval('.parcoords-line', (els) => els.map((e) => e.getAttribute('stroke')));
+    // soft and sid end at 0.865, pid at 0.86: two colours, the same one for the tie
+    assert.equal(new Set(strokes).size, 2, `one colour per metric value: ${strokes.join(' ')}`);
+    await shot(page, 'compare-fields-dark');
+    // three runs: Diff Configs waits for two ticked
+    assert.equal(await call(page, 'attr', '[data-testid=btn-diff-configs]', 'disabled'), '');
+    await call(page, 'click', `[data-testid=compare-row][data-run-id="${pid.runId}"] [data-testid=compare-select]`);
+    await call(page, 'click', `[data-testid=compare-row][data-run-id="${sid.runId}"] [data-testid=compare-select]`);
+    await waitFor(page, `!document.querySelector('[data-testid=btn-diff-configs]').hasAttribute('disabled')`);
+    await call(page, 'click', '[data-testid=btn-diff-configs]');
+    const posted = (await call<Array<{ type: string; runIds?: string[] }>>(page, 'posted')).filter((m) => m.type === 'diff-configs');
+    assert.deepEqual(posted, [{ type: 'diff-configs', runIds: [pid.runId, sid.runId] }]);
+    assert.deepEqual(await call(page, 'violations'), []);
+    assert.deepEqual((await call<Array<{ type: string }>>(page, 'posted')).filter((m) => m.type === 'error'), []);
+    await page.close();
+  });
+
   test('header actions post messages; a failed run shows its reason and fix; bad messages are reported', async () => {
     const page = await openPage('dark');
     // the run as it was when it died: everything before step 31, then the failure

@@ -20,6 +20,7 @@ import { loadValidator } from './load-validator';
 import { adviceMessage, adviceStore, parseAdvice } from './mapping-advice';
 import { renderAdvice } from '../distill/mapping-report';
 import { isConfigDocument, toWorkspaceEdit } from './config-editor';
+import { diffConfigs } from './diff-configs';
 
 export interface Services {
   context: vscode.ExtensionContext;
@@ -479,5 +480,9 @@ export function registerCommands(svc: Services, refreshRuns: () => Promise<void>
     reg('distillery.refreshConfigs', () => svc.configs.refresh()),
     reg('distillery.adviseMapping', (arg) => adviseMapping(svc, arg)),
     reg('distillery.showKernelsHelp', () => showKernelsHelp(svc.context.extensionPath)),
+    reg('distillery.diffConfigs', (arg, selected) => diffConfigs({
+      label: (d) => svc.manager.store.state(d)?.label ?? path.basename(d),
+      pickRuns: (exclude, placeHolder) => pickRuns(svc, exclude, placeHolder),
+    }, arg, selected)),
   ];
 }

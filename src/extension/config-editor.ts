@@ -1,6 +1,7 @@
 /**
  * Editor support for *.distill.json: semantic diagnostics (debounced, as the user types), Quick
- * Fixes, and a "▶ Start run" CodeLens at the top of the file. The validator (ajv and the schema)
+ * Fixes, a "▶ Start run" CodeLens at the top of the file, and a hover on a field that shows how the
+ * workspace's finished runs that varied it did. The validator (ajv and the schema)
  * is loaded on first use, not at activation (load-validator.ts).
  */
 import * as path from 'node:path';
@@ -10,6 +11,10 @@ import type { RunManager } from './run-manager';
 import { loadValidator } from './load-validator';
 import { adviceStore } from './mapping-advice';
 import type { QuickFix, TextEditData } from './quick-fixes';
+import type { RunState } from './run-state';
+import type { FlatConfig } from '../experiment/config-fields';
+import { fieldOutcomes, formatFieldOutcomes, type RunOutcome } from '../experiment/field-outcomes';
+import { readFlatRunConfig } from '../experiment/run-configs';
 
 export const CONFIG_SELECTOR: vscode.DocumentSelector = [
   { scheme: 'file', pattern: '**/*.distill.json' },
@@ -173,5 +178,49 @@ export class ConfigCodeLens implements vscode.CodeLensProvider, vscode.Disposabl
 
   dispose(): void {
     this.changed.dispose();
+  }
+}
+
+/** The runs a hover looks at (the run store, or a stand-in in tests). */
+export interface RunStates {
+  states(): ReadonlyArray<Pick<RunState, 'runDir' | 'runId' | 'status' | 'lastEval' | 'best'>>;
+}
+
+/**
+ * Hovering a field: mean ± std of the final main metric of the workspace's finished runs per value
+ * they gave it (same task as this file when it names one), when they tried at least two values.
+ */
+export class ConfigHover implements vscode.HoverProvider {
+  /** Finished runs' resolved configs never change: read each once. */
+  private readonly configs = new Map<string, FlatConfig>();
+
+  constructor(private readonly runs: RunStates) {}
+
+  async provideHover(doc: vscode.TextDocument, position: vscode.Position): Promise<vscode.Hover | undefined> {
+    if (!isConfigDocument(doc)) return undefined;
+    const v = await loadValidator();
+    const at = v.configFieldAt(doc.getText(), doc.offsetAt(position));
+    if (!at) return undefined;
+    const outcomes: RunOutcome[] = [];
+    for (const s of this.runs.states()) {
+      if (s.status !== 'finished') continue;
+      const config = this.runConfig(s.runDir);
+      if (!config) continue;
+      const m = s.lastEval ?? s.best;
+      outcomes.push({ runId: s.runId, finished: true, metric: m ? { name: m.metric, value: m.value } : undefined, config });
+    }
+    const task = at.config['task.name'];
+    const o = fieldOutcomes(at.path, outcomes, task === undefined ? {} : { 'task.name': task });
+    if (!o) return undefined;
+    const md = new vscode.MarkdownString(formatFieldOutcomes(o, at.config[at.path]));
+    return new vscode.Hover(md);
+  }
+
+  private runConfig(runDir: string): FlatConfig | undefined {
+    const cached = this.configs.get(runDir);
+    if (cached) return cached;
+    const r = readFlatRunConfig(runDir);
+    if (r.config) this.configs.set(runDir, r.config);
+    return r.config;
   }
 }

@@ -14,6 +14,7 @@ import { dashboardHtml, DashboardView, isInside, makeNonce, PanelState, parsePan
 import { EventBatcher } from './event-batcher';
 import { exportFilters, handleExport } from './export-file';
 import { toWireAll } from './wire';
+import { compareConfigFields, runConfigPath } from '../experiment/run-configs';
 import type { RunManager } from './run-manager';
 import type { RunChange } from './run-store';
 import type { RunState } from './run-state';
@@ -27,6 +28,8 @@ export interface DashboardActions {
   resumeRun(runDir: string): Thenable<unknown> | void;
   /** Lets the user pick runs to add; resolves to run folders. */
   pickRuns(exclude: readonly string[]): Thenable<string[] | undefined>;
+  /** Opens the diff editor on two runs' config.json. */
+  diffConfigs(runDirs: [string, string]): Thenable<unknown> | void;
 }
 
 function snapshot(manager: RunManager, runDir: string): RunSnapshot {
@@ -55,6 +58,8 @@ class DashboardPanel implements vscode.Disposable {
   private readonly lastStatus = new Map<string, string>();
   private readonly disposables: vscode.Disposable[] = [];
   private disposed = false;
+  /** Compare view: run folders whose config.json could not be read at the last 'config-fields'. */
+  private readonly configsMissing = new Set<string>();
 
   constructor(
     readonly panel: vscode.WebviewPanel,
@@ -128,6 +133,11 @@ class DashboardPanel implements vscode.Disposable {
     }
     const runId = state?.runId ?? path.basename(change.runDir);
     this.batcher.push(runId, change.appended);
+    // a run that had just started may have written its config.json since
+    if (this.view === 'compare' && this.configsMissing.has(change.runDir)) {
+      this.batcher.flush();
+      this.sendConfigFields();
+    }
     if (state) {
       const status = `${state.status}\u0000${state.message ?? ''}`;
       if (this.lastStatus.get(change.runDir) !== status) {
@@ -147,6 +157,18 @@ class DashboardPanel implements vscode.Disposable {
       if (s) this.lastStatus.set(d, `${s.status}\u0000${s.message ?? ''}`);
     }
     this.post({ type: 'init', view: this.view, runs });
+    if (this.view === 'compare') this.sendConfigFields();
+  }
+
+  /** The configs' differing fields, for the compare table's columns and the parallel coordinates. */
+  private sendConfigFields(): void {
+    const runs = this.runDirs.map((d) => ({ runId: this.owner.manager.store.state(d)?.runId ?? path.basename(d), runDir: d }));
+    const fields = compareConfigFields(runs);
+    this.configsMissing.clear();
+    fields.runs.forEach((r, i) => {
+      if (r.problem !== undefined) this.configsMissing.add(runs[i].runDir);
+    });
+    this.post({ type: 'config-fields', ...fields });
   }
 
   private post(message: HostMessage): void {
@@ -192,6 +214,20 @@ class DashboardPanel implements vscode.Disposable {
       case 'add-to-compare':
         void this.addToCompare();
         break;
+      case 'diff-configs': {
+        const dirs = m.runIds.map((id) => this.runDirById(id));
+        const [a, b] = dirs;
+        if (!a || !b) {
+          this.owner.log.warn(`dashboard: diff-configs for runs this panel does not show: ${m.runIds.join(', ')}`);
+          break;
+        }
+        if (!fs.existsSync(runConfigPath(a)) || !fs.existsSync(runConfigPath(b))) {
+          void vscode.window.showInformationMessage('Distillery: one of these runs has no config.json yet.');
+          break;
+        }
+        void this.owner.actions.diffConfigs([a, b]);
+        break;
+      }
       case 'kernels-help':
         void vscode.commands.executeCommand('distillery.showKernelsHelp');
         break;

@@ -12,7 +12,7 @@ import { RunWatcher } from './run-watcher';
 import { ConfigsTreeProvider, RunsTreeProvider } from './tree-views';
 import { DashboardManager, DASHBOARD_VIEW_TYPE } from './dashboard';
 import { RunStatusBar } from './status-bar';
-import { ConfigCodeActions, ConfigCodeLens, ConfigDiagnostics, CONFIG_SELECTOR } from './config-editor';
+import { ConfigCodeActions, ConfigCodeLens, ConfigDiagnostics, ConfigHover, CONFIG_SELECTOR } from './config-editor';
 import { notifyLaunchEnd, pickRuns, registerCommands, Services } from './commands';
 import { readSettings, SECTION } from './settings';
 
@@ -57,6 +57,7 @@ export function activate(context: vscode.ExtensionContext): { manager: RunManage
     stopRun: (d) => vscode.commands.executeCommand('distillery.stopRun', d),
     resumeRun: (d) => vscode.commands.executeCommand('distillery.resumeRun', d),
     pickRuns: (exclude) => (svc ? pickRuns(svc, exclude, 'Add which runs to the comparison?') : Promise.resolve(undefined)),
+    diffConfigs: (dirs) => vscode.commands.executeCommand('distillery.diffConfigs', dirs),
   }, log, context.workspaceState);
   context.subscriptions.push(dashboards, vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, dashboards));
   svc = { context, log, manager: runs, dashboards, configs, cliPath };
@@ -92,6 +93,7 @@ export function activate(context: vscode.ExtensionContext): { manager: RunManage
     new ConfigDiagnostics(log),
     vscode.languages.registerCodeActionsProvider(CONFIG_SELECTOR, new ConfigCodeActions(), ConfigCodeActions.metadata),
     vscode.languages.registerCodeLensProvider(CONFIG_SELECTOR, lens),
+    vscode.languages.registerHoverProvider(CONFIG_SELECTOR, new ConfigHover(runs.store)),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(`${SECTION}.runsDir`)) void watcher.start();
     }),

@@ -23,12 +23,28 @@ export interface RunSnapshot {
   events: TrainerEvent[];
 }
 
+/** A leaf of a run's flattened config (arrays travel as their JSON text). */
+export type ConfigFieldValue = string | number | boolean | null;
+
+/** One compared run's values of the differing fields; a field it lacks is absent. */
+export interface RunConfigFields {
+  runId: string;
+  values: Record<string, ConfigFieldValue>;
+  /** Why the run's config.json could not be read (its values are then empty). */
+  problem?: string;
+}
+
 export type HostMessage =
   /** Sent in reply to 'ready' (also after the panel was hidden and its webview recreated). */
   | { type: 'init'; view: 'run' | 'compare'; runs: RunSnapshot[] }
   /** New events of a run, in order, appended to what 'init' sent. */
   | { type: 'events'; runId: string; events: TrainerEvent[] }
-  | { type: 'run-status'; runId: string; status: RunSnapshot['status']; message?: string };
+  | { type: 'run-status'; runId: string; status: RunSnapshot['status']; message?: string }
+  /**
+   * Compare view: the config fields (dotted paths, sorted) whose values differ between the compared
+   * runs, and each run's values; sent after 'init', and again when a run's config.json appears.
+   */
+  | { type: 'config-fields'; fields: string[]; runs: RunConfigFields[] };
 
 export type WebviewMessage =
   | { type: 'ready' }
@@ -36,6 +52,8 @@ export type WebviewMessage =
   | { type: 'resume-run'; runId: string }
   | { type: 'reveal'; path: string }
   | { type: 'add-to-compare' }
+  /** Compare view: open VS Code's diff editor on two compared runs' config.json. */
+  | { type: 'diff-configs'; runIds: [string, string] }
   /** The slow-path kernels note's button: the host opens the help on getting the native kernels. */
   | { type: 'kernels-help' }
   /** A chart or heatmap exported from its toolbar: the host asks where to save it and writes it. */
@@ -88,6 +106,23 @@ function isObject(x: unknown): x is Record<string, unknown> {
 
 function isNonEmptyString(x: unknown): x is string {
   return typeof x === 'string' && x.length > 0;
+}
+
+function isConfigFieldValue(x: unknown): x is ConfigFieldValue {
+  return x === null || typeof x === 'string' || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x));
+}
+
+/** Why `x` is not a valid 'config-fields' message, or undefined. */
+function configFieldsProblem(x: Record<string, unknown>): string | undefined {
+  if (!Array.isArray(x.fields) || !x.fields.every(isNonEmptyString)) return `'config-fields': fields must be an array of non-empty strings`;
+  if (!Array.isArray(x.runs)) return `'config-fields': runs must be an array`;
+  for (let i = 0; i < x.runs.length; i++) {
+    const r: unknown = x.runs[i];
+    if (!isObject(r) || !isNonEmptyString(r.runId)) return `'config-fields': runs[${i}].runId must be a non-empty string`;
+    if (!isObject(r.values) || !Object.values(r.values).every(isConfigFieldValue)) return `'config-fields': runs[${i}].values must map fields to strings, finite numbers, booleans or null`;
+    if (r.problem !== undefined && typeof r.problem !== 'string') return `'config-fields': runs[${i}].problem must be a string`;
+  }
+  return undefined;
 }
 
 function isRunStatus(x: unknown): x is RunStatus {
@@ -161,6 +196,10 @@ function readHostMessage(x: unknown, read: EventReader): DecodedHostMessage {
       if (!isRunStatus(x.status)) return { problem: `'run-status': unknown status ${JSON.stringify(x.status)}` };
       if (x.message !== undefined && typeof x.message !== 'string') return { problem: `'run-status': message must be a string` };
       return { message: x as unknown as HostMessage };
+    case 'config-fields': {
+      const problem = configFieldsProblem(x);
+      return problem ? { problem } : { message: x as unknown as HostMessage };
+    }
     default:
       return { problem: `unknown message type ${JSON.stringify(x.type)}` };
   }
@@ -187,6 +226,8 @@ export function isWebviewMessage(x: unknown): x is WebviewMessage {
       return isNonEmptyString(x.runId);
     case 'reveal':
       return isNonEmptyString(x.path);
+    case 'diff-configs':
+      return Array.isArray(x.runIds) && x.runIds.length === 2 && x.runIds.every(isNonEmptyString) && x.runIds[0] !== x.runIds[1];
     case 'error':
       return typeof x.message === 'string';
     case 'export':

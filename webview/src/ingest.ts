@@ -11,6 +11,7 @@ import { RunData } from './state';
 
 export type InitMessage = Extract<HostMessage, { type: 'init' }>;
 export type StatusMessage = Extract<HostMessage, { type: 'run-status' }>;
+export type ConfigFieldsMessage = Extract<HostMessage, { type: 'config-fields' }>;
 
 export interface IngestHandlers {
   /** Checks a whole message: the message, or undefined when it is malformed (and was reported). */
@@ -20,6 +21,8 @@ export interface IngestHandlers {
   /** The run that checked events go to; undefined drops them (the handler reports why). */
   run(runId: string): RunData | undefined;
   status(msg: StatusMessage): void;
+  /** The compared runs' differing config fields. */
+  configFields(msg: ConfigFieldsMessage): void;
   /** A handler threw: the rest of that message is skipped. */
   failed(type: HostMessage['type'], err: unknown): void;
 }
@@ -91,6 +94,7 @@ class WholeJob implements Job {
     if (!msg) return false;
     try {
       if (msg.type === 'run-status') this.h.status(msg);
+      else if (msg.type === 'config-fields') this.h.configFields(msg);
       else if (msg.type === 'init') this.h.init(msg.view, msg.runs.map((s) => RunData.fromSnapshot(s)));
       else {
         const run = this.h.run(msg.runId);

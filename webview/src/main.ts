@@ -13,7 +13,7 @@ import { CompareView } from './compare';
 import { h, setChildren } from './dom';
 import { setExportSink } from './export/post';
 import { Inbox } from './inbox';
-import { ingestJob, type IngestHandlers } from './ingest';
+import { ingestJob, type ConfigFieldsMessage, type IngestHandlers } from './ingest';
 import { getVsCodeApi, MessageGate } from './messages';
 import { RunView } from './run-view';
 import { sanitizeUiState, type RunData, type UiState } from './state';
@@ -54,6 +54,8 @@ class Dashboard {
   private readonly gate = new MessageGate((m) => this.vscode.postMessage(m));
   private readonly root: HTMLElement;
   private runs: RunData[] = [];
+  /** Compare view: the configs' differing fields (none until the host sends them). */
+  private configFields: ConfigFieldsMessage = { type: 'config-fields', fields: [], runs: [] };
   private view: View | undefined;
   private ui: UiState = sanitizeUiState(this.vscode.getState());
   private viewKind: 'run' | 'compare' = 'run';
@@ -102,6 +104,7 @@ class Dashboard {
     accept: (data) => this.gate.accept(data),
     init: (view, runs) => {
       this.runs = runs;
+      this.configFields = { type: 'config-fields', fields: [], runs: [] };
       this.viewKind = view;
       this.mount(view);
       this.mounted = this.inFrame;
@@ -113,6 +116,10 @@ class Dashboard {
       return run;
     },
     status: (msg) => this.runs.find((r) => r.runId === msg.runId)?.setStatus(msg.status, msg.message),
+    configFields: (msg) => {
+      this.configFields = msg;
+      this.requestRender();
+    },
     failed: (type, err) => this.gate.reportError(`webview failed to handle '${type}': ${err instanceof Error ? err.message : String(err)}`),
   };
 
@@ -134,7 +141,7 @@ class Dashboard {
       return;
     }
     if (kind === 'compare') {
-      this.view = new CompareView(() => this.runs, () => this.ui, (patch) => this.updateUi(patch), post, render);
+      this.view = new CompareView(() => this.runs, () => this.configFields, () => this.ui, (patch) => this.updateUi(patch), post, render);
     } else {
       const run = this.runs[0];
       const runView = new RunView(() => run, () => this.ui, (patch) => this.updateUi(patch), post, render);
