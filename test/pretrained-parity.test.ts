@@ -63,27 +63,33 @@ function maxAbsDiff(actual: unknown[], want: unknown[]): number {
   return m;
 }
 
-function checkEncoder(got: InspectResult): void {
+/** Checks the encoder's numbers; returns the largest differences, for the test's diagnostics. */
+function checkEncoder(got: InspectResult): { attention: number; cls: number } {
   assert.deepEqual(got.inputIds, expected.input_ids, 'token ids (transformers\' tokenizer.json vs our WordPiece)');
   assert.deepEqual(got.tokenTypeIds, expected.token_type_ids);
   assert.equal(got.model.layers, 6);
   assert.equal(got.model.hidden, 384);
   assert.equal(got.attentions.length, 6);
+  const worst = { attention: 0, cls: 0 };
   for (let k = 0; k < 6; k++) {
     const err = maxAbsDiff(got.attentions[k], expected.attentions[k]);
     assert.ok(err <= 1e-5, `layer ${k + 1} attention probabilities vs transformers ${expected.transformers}: ${err}`);
+    worst.attention = Math.max(worst.attention, err);
   }
   for (let k = 0; k <= 6; k++) {
     const err = maxAbsDiff(got.hiddenCls[k], expected.cls_hidden_states[k]);
     assert.ok(err <= 1e-4, `[CLS] after ${k === 0 ? 'the embeddings' : `layer ${k}`} vs transformers: ${err}`);
+    worst.cls = Math.max(worst.cls, err);
   }
+  return worst;
 }
 
-test('inspect on all-MiniLM-L6-v2 with a head (saved by transformers) matches BertForSequenceClassification within 1e-4 on logits', { skip }, () => {
+test('inspect on all-MiniLM-L6-v2 with a head (saved by transformers) matches BertForSequenceClassification within 1e-4 on logits', { skip }, (t) => {
   const got = inspect(exportDir);
-  checkEncoder(got);
+  const worst = checkEncoder(got);
   const err = maxAbsDiff(got.logits, expected.logits);
   assert.ok(err <= 1e-4, `logits ${JSON.stringify(got.logits)} vs transformers ${JSON.stringify(expected.logits)}: ${err}`);
+  t.diagnostic(`max |difference| vs transformers ${expected.transformers}: logits ${err.toExponential(1)}, [CLS] states ${worst.cls.toExponential(1)}, attention ${worst.attention.toExponential(1)}`);
   // The head is of unit scale, so the logits are far from 0 and the check is not vacuous.
   assert.ok(Math.max(...expected.logits.map(Math.abs)) > 0.1);
   assert.deepEqual(got.notes, []);
