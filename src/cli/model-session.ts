@@ -28,7 +28,7 @@ export async function openModel(
   opts: { backend: BackendRequest; numLabels?: number; labels?: string[]; regression?: boolean },
 ): Promise<ModelSession> {
   const checkpoint = loadCheckpoint(dir, { numLabels: opts.numLabels, labels: opts.labels, regression: opts.regression });
-  const tokenizer = WordPieceTokenizer.fromModelDir(dir);
+  const tokenizer = WordPieceTokenizer.fromModelDir(checkpoint.dir);
   if (tokenizer.vocabSize > checkpoint.config.vocabSize) {
     throw new UserError(`the vocabulary has ${tokenizer.vocabSize} tokens but config.json says vocab_size ${checkpoint.config.vocabSize}`, {
       where: dir,

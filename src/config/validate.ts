@@ -10,6 +10,7 @@ import { BERT_BASE_DEFAULTS, BertConfig } from '../model/config';
 import {
   bertParameterCount, evalMemory, formatBytes, largestBatchUnder, ModelSize, optimizerTransientBytes, stepMemory, usableHeapBytes,
 } from '../model/memory-estimate';
+import { resolveModelFolder } from '../model/model-folder';
 import { findGlueTask, GLUE_TASK_NAMES, GLUE_TASKS, GlueTaskName } from '../data/tasks';
 import { isUserError, UserError } from '../util/errors';
 import { customFormatFromPath } from '../data/custom';
@@ -271,8 +272,17 @@ class SemanticChecker {
    * Reads a Hugging Face checkpoint folder's shape, checking (when file checks are on) that it
    * holds config.json, model.safetensors and, if `needsVocab`, vocab.txt.
    */
-  private readCheckpoint(at: JsonPath, dir: string, what: string, needsVocab: boolean): ModelShape | undefined {
-    if (!this.checkDir(at, dir, what)) return undefined;
+  private readCheckpoint(at: JsonPath, given: string, what: string, needsVocab: boolean): ModelShape | undefined {
+    if (!this.checkDir(at, given, what)) return undefined;
+    // A sentence-transformers root: its BERT (config.json, weights, vocab.txt) may be in a subfolder.
+    let dir = given;
+    try {
+      dir = resolveModelFolder(given).dir;
+    } catch (e) {
+      if (!isUserError(e)) throw e;
+      this.error(at, e.message, e.fix ?? 'point at the folder that holds config.json');
+      return undefined;
+    }
     const configFile = path.join(dir, 'config.json');
     let shape: ModelShape | undefined;
     let text: string | undefined;

@@ -8,17 +8,22 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BertConfig } from './config';
 import { defaultLabels, parseHfConfig, toHfConfig } from './hf-config';
+import { seededNormal } from './init';
+import { resolveModelFolder } from './model-folder';
 import { NamedTensors, numel } from './named-tensors';
 import { SafetensorsEntry, readSafetensorsFile, serializeSafetensors, toFloat32 } from './safetensors';
 import { UserError } from '../util/errors';
 import { recoverDir, writeDirAtomic, writeFileAtomic } from '../util/atomic-fs';
 
 export interface LoadedCheckpoint {
+  /** The folder the weights came from: the one given, or its sentence-transformers Transformer subfolder. */
   dir: string;
   config: BertConfig;
   /** Canonical HF names ('bert.'-prefixed encoder names + 'classifier.weight'/'classifier.bias'), PyTorch orientation. */
   tensors: NamedTensors;
   hasHead: boolean;
+  /** false: the file had no pooler, and `tensors` holds a freshly initialised one (see notes). */
+  hasPooler: boolean;
   /** Human-readable remarks about what was ignored, renamed or will be initialised. */
   notes: string[];
   vocabFile?: string;
@@ -186,9 +191,15 @@ function refuseOtherFormats(dir: string, architectures: unknown): void {
   }
 }
 
-/** The HF name transformers would use: 'bert.' prefix for encoder tensors, LayerNorm gamma/beta → weight/bias. */
+/**
+ * Wrappers around a BERT's own names: a SentenceTransformer's state_dict ('0.auto_model.'), its
+ * Transformer module's ('auto_model.'), a model saved inside another ('model.'), DataParallel ('module.').
+ */
+const WRAPPER_PREFIX = /^(?:module\.|model\.|0\.auto_model\.|auto_model\.)+/;
+
+/** The HF name transformers would use: wrapper prefixes dropped, 'bert.' prefix for encoder tensors, LayerNorm gamma/beta → weight/bias. */
 function canonicalName(name: string): string {
-  let n = name;
+  let n = name.replace(WRAPPER_PREFIX, '');
   if (n.startsWith('embeddings.') || n.startsWith('encoder.') || n.startsWith('pooler.')) n = ENCODER_PREFIX + n;
   if (n.includes('LayerNorm')) n = n.replace(/\.gamma$/, '.weight').replace(/\.beta$/, '.bias');
   return n;
@@ -215,7 +226,9 @@ function describeLayers(layers: number[]): string {
   return `${layers.length} layer${layers.length === 1 ? '' : 's'} (${contiguous ? `${layers[0]}–${layers[layers.length - 1]}` : layers.join(', ')})`;
 }
 
-export function loadCheckpoint(dir: string, opts: LoadOptions = {}): LoadedCheckpoint {
+export function loadCheckpoint(given: string, opts: LoadOptions = {}): LoadedCheckpoint {
+  const folder = resolveModelFolder(given);
+  const dir = folder.dir;
   // A write of this folder killed between its two renames leaves it beside its path: put it back.
   // (A folder we may not write to is read as it is.)
   try {
@@ -240,13 +253,14 @@ export function loadCheckpoint(dir: string, opts: LoadOptions = {}): LoadedCheck
   const rawConfig = readJson(configFile, CONFIG_FILE);
   const fileConfig = parseHfConfig(rawConfig, configFile);
   const { tensors: raw, where } = readWeights(dir, (rawConfig as { architectures?: unknown }).architectures);
-  const notes: string[] = [];
+  const notes: string[] = folder.note ? [folder.note] : [];
 
   // Canonical name → raw tensor; pre-training heads, buffers and unknown tensors are set aside.
   const byName = new Map<string, RawTensor & { original: string }>();
   const pretrainingHead: string[] = [];
   const unknown: string[] = [];
   let renamedTf = 0;
+  let unwrapped = 0;
   const known = expectedTensorShapes({ ...fileConfig, numHiddenLayers: 0 }, true);
   for (const [original, t] of raw) {
     const name = canonicalName(original);
@@ -264,9 +278,11 @@ export function loadCheckpoint(dir: string, opts: LoadOptions = {}): LoadedCheck
       throw new UserError(`tensors "${dup.original}" and "${original}" are both "${name}"`, { where: t.file, fix: 'keep one of them (the checkpoint mixes prefixed and unprefixed names)' });
     }
     if (name !== original && /\.(gamma|beta)$/.test(original)) renamedTf++;
+    if (WRAPPER_PREFIX.test(original)) unwrapped++;
     byName.set(name, { ...t, original });
   }
   if (pretrainingHead.length) notes.push(`ignored the pre-training heads (${pretrainingHead.length} cls.* tensors) in the checkpoint`);
+  if (unwrapped) notes.push(`read ${unwrapped} tensors without their wrapper prefix (e.g. "${[...byName.values()].find((t) => WRAPPER_PREFIX.test(t.original))?.original}")`);
   if (renamedTf) notes.push(`read ${renamedTf} TF-style LayerNorm gamma/beta tensors as weight/bias`);
   if (unknown.length) notes.push(`ignored ${unknown.length} tensors that BertForSequenceClassification does not have: ${listNames(unknown)}`);
 
@@ -320,25 +336,37 @@ export function loadCheckpoint(dir: string, opts: LoadOptions = {}): LoadedCheck
     notes.push(`no classifier head in ${path.basename(where)}: a freshly initialised ${kind} will be used`);
   }
 
+  // An encoder without a pooler (BertForMaskedLM exports, sentence-transformers models saved with
+  // add_pooling_layer=False): a new one, as transformers would initialise it, trained with the head.
+  const poolerPresent = POOLER_NAMES.filter((n) => byName.has(n));
+  if (poolerPresent.length === 1) {
+    const missingPart = POOLER_NAMES.find((n) => !byName.has(n))!;
+    throw new UserError(`the checkpoint has "${poolerPresent[0]}" but not "${missingPart}"`, { where, fix: 'the checkpoint is incomplete; export it again' });
+  }
+  const hasPooler = poolerPresent.length === 2;
+  if (!hasPooler && hasHead) {
+    throw new UserError('the checkpoint has a classifier head but no pooler, whose output that head was trained on', {
+      where, fix: 'export the whole BertForSequenceClassification again, or remove classifier.* to train a new head with a new pooler',
+    });
+  }
+  if (!hasPooler) notes.push(`no pooler in ${path.basename(where)}: a freshly initialised one (normal, std ${config.initializerRange}) will be used and trained with the head`);
+
   // Every parameter present, with the shape config.json implies.
   const expected = expectedTensorShapes(config, hasHead);
-  const missing = [...expected.keys()].filter((n) => !byName.has(n));
+  const missing = [...expected.keys()].filter((n) => !byName.has(n) && (hasPooler || !POOLER_NAMES.includes(n)));
   if (missing.length) {
-    const poolerOnly = missing.every((n) => POOLER_NAMES.includes(n));
-    throw new UserError(
-      poolerOnly
-        ? `the checkpoint has no pooler (missing ${listNames(missing)}); BERT sequence classification feeds the pooled [CLS] vector to the classifier`
-        : `the checkpoint lacks ${missing.length} tensor${missing.length === 1 ? '' : 's'}: ${listNames(missing)}`,
-      {
-        where,
-        fix: poolerOnly
-          ? 'use a checkpoint saved from BertModel, BertForPreTraining or BertForSequenceClassification (BertForMaskedLM exports drop the pooler)'
-          : 'the checkpoint is incomplete or not a BERT encoder; export it again with save_pretrained()',
-      },
-    );
+    throw new UserError(`the checkpoint lacks ${missing.length} tensor${missing.length === 1 ? '' : 's'}: ${listNames(missing)}`, {
+      where, fix: 'the checkpoint is incomplete or not a BERT encoder; export it again with save_pretrained()',
+    });
   }
   const tensors: NamedTensors = new Map();
   for (const [name, shape] of expected) {
+    if (!hasPooler && POOLER_NAMES.includes(name)) {
+      // Seeded by name alone: every load of this checkpoint gets the same pooler.
+      const data = name.endsWith('.bias') ? new Float32Array(numel(shape)) : seededNormal(numel(shape), config.initializerRange, 0, name);
+      tensors.set(name, { shape: [...shape], data });
+      continue;
+    }
     const t = byName.get(name)!;
     const got = t.entry.shape;
     if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
@@ -354,7 +382,7 @@ export function loadCheckpoint(dir: string, opts: LoadOptions = {}): LoadedCheck
 
   const vocab = path.join(dir, 'vocab.txt');
   const tokenizerJson = path.join(dir, 'tokenizer.json');
-  const result: LoadedCheckpoint = { dir, config, tensors, hasHead, notes };
+  const result: LoadedCheckpoint = { dir, config, tensors, hasHead, hasPooler, notes };
   if (isFile(vocab)) result.vocabFile = vocab;
   if (isFile(tokenizerJson)) result.tokenizerFile = tokenizerJson;
   const tokCfgFile = path.join(dir, 'tokenizer_config.json');

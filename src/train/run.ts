@@ -19,6 +19,7 @@ import { LOSS_KEYS, LossWeights, planCustomStages, planStages, Stage } from '../
 import { initStudentFromTeacher, studentConfig } from '../distill/student-init';
 import { PlannedStage, RunStartedEvent } from '../protocol/events';
 import { kernelsReport } from '../model/fast-kernels';
+import { resolveModelFolder } from '../model/model-folder';
 import { UserError, isUserError } from '../util/errors';
 import { recoverDir, writeFileAtomic } from '../util/atomic-fs';
 import { EventSink } from './event-sink';
@@ -359,12 +360,11 @@ async function prepare(folder: RunFolder, config: ResolvedConfig, io: RunIO): Pr
   const t = config.teacher;
   let tokenizer: WordPieceTokenizer;
   let vocabFile: string;
-  if ('checkpoint' in t) {
-    tokenizer = WordPieceTokenizer.fromModelDir(t.checkpoint);
-    vocabFile = path.join(t.checkpoint, 'vocab.txt');
-  } else if (!isScratchTraining(t.train)) {
-    tokenizer = WordPieceTokenizer.fromModelDir(t.train.from);
-    vocabFile = path.join(t.train.from, 'vocab.txt');
+  if ('checkpoint' in t || !isScratchTraining(t.train)) {
+    // A sentence-transformers root keeps its vocabulary beside the encoder, in its Transformer folder.
+    const modelDir = resolveModelFolder('checkpoint' in t ? t.checkpoint : t.train.from).dir;
+    tokenizer = WordPieceTokenizer.fromModelDir(modelDir);
+    vocabFile = path.join(modelDir, 'vocab.txt');
   } else if (t.train.vocab) {
     tokenizer = WordPieceTokenizer.fromVocabFile(t.train.vocab);
     vocabFile = t.train.vocab;

@@ -1,6 +1,7 @@
 import * as readline from 'node:readline';
 import { Verb } from '../verb';
 import { WordPieceTokenizer } from '../../data/tokenizer';
+import { resolveModelFolder } from '../../model/model-folder';
 import { UserError } from '../../util/errors';
 
 export const tokenizeVerb: Verb = {
@@ -24,7 +25,7 @@ export const tokenizeVerb: Verb = {
     const maxLen = flags.integer('max-len', 2);
     // --cased / --no-cased win; otherwise a model folder's tokenizer_config.json decides.
     const opts = flags.has('cased') ? { lowercase: !flags.bool('cased') } : modelDir ? {} : { lowercase: true };
-    const tok = vocab ? WordPieceTokenizer.fromVocabFile(vocab, opts) : WordPieceTokenizer.fromModelDir(modelDir as string, opts);
+    const tok = vocab ? WordPieceTokenizer.fromVocabFile(vocab, opts) : WordPieceTokenizer.fromModelDir(resolveModelFolder(modelDir as string).dir, opts);
     const rl = readline.createInterface({ input: io.stdin, crlfDelay: Infinity });
     // A reader that stops early (`| head`) closes the pipe: stop reading and end quietly, as Unix
     // tools do, instead of dying of an unhandled EPIPE. The listener stays: a write already queued
