@@ -8,10 +8,16 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ARTIFACTS, canvasStats, Session, tmpDir, UI_TIMEOUT, until } from './harness';
-import { makeWorkspace, writeBadMappingConfig, E2eWorkspace } from './workspace';
+import { makeWorkspace, tinyConfig, writeBadMappingConfig, E2eWorkspace } from './workspace';
+import { writeConfig } from '../helpers/train-fixtures';
 
-/** The trainer's part: a few hundred tiny steps, so a Stop lands mid-run even on a fast machine. */
+/**
+ * The trainer's part: 2 048 tiny steps. The suite runs the platform package, whose native kernels
+ * finish the workspace's default 256 steps in about 3 s, before a Stop can land; this run takes
+ * about 20 s there, and the evaluations and checkpoints are spaced so they do not dominate it.
+ */
 const RUN_TIMEOUT = 240_000;
+const LONG_RUN = { stages: { epochsPerLayer: 128, classificationEpochs: 128 }, eval: { everySteps: 64 }, checkpoint: { everySteps: 128, keep: 2 } };
 
 describe('Distillery in VS Code (code-server)', { timeout: 900_000 }, () => {
   let ws: E2eWorkspace;
@@ -41,6 +47,7 @@ describe('Distillery in VS Code (code-server)', { timeout: 900_000 }, () => {
 
   before(async () => {
     ws = makeWorkspace(path.join(tmpDir('distillery-e2e-ws-'), 'project'), { nodePath: process.execPath });
+    writeConfig(ws.dir, 'tiny', tinyConfig(LONG_RUN));
     s = await Session.start({ workspace: ws.dir, trusted: true, name: 'workbench' });
   }, { timeout: 300_000 });
 
