@@ -367,6 +367,27 @@ export class Session {
     throw new Error(`could not ${what} after ${times} attempts: ${String(last)}`);
   }
 
+  /**
+   * Runs a context-menu item of a tree row. A click the menu swallows (seen in CI: the menu stays
+   * open with the item highlighted) is followed by Enter on the highlighted item, which Monaco's
+   * menus also take.
+   */
+  async contextMenu(row: Locator, item: RegExp): Promise<void> {
+    await this.page.keyboard.press('Escape');
+    await row.click({ button: 'right' });
+    const entry = this.page.locator('.context-view .action-item, .monaco-menu .action-item').filter({ hasText: item }).first();
+    await entry.waitFor({ state: 'visible', timeout: 5_000 });
+    await entry.click();
+    try {
+      await entry.waitFor({ state: 'hidden', timeout: 1_500 });
+    } catch {
+      this.console.push(`[harness] the context menu kept ${item} open after a click; pressing Enter on it`);
+      await entry.hover();
+      await this.page.keyboard.press('Enter');
+      await entry.waitFor({ state: 'hidden', timeout: 5_000 });
+    }
+  }
+
   /** A view pane of the sidebar by its title ("Runs", "Configs"). */
   pane(title: string): Locator {
     return this.page.locator('.part.sidebar .pane').filter({ has: this.page.locator('.pane-header h3.title', { hasText: new RegExp(`^${title}$`, 'i') }) });

@@ -96,23 +96,15 @@ describe('Distillery in VS Code (code-server)', { timeout: 900_000 }, () => {
     assert.equal(runJson().status, 'running', 'the run finished before the test could stop it: make the e2e config longer (test/e2e/workspace.ts)');
 
     await s.retry('stop the run from the context menu', 3, async () => {
-      await s.page.keyboard.press('Escape');
-      await row.click({ button: 'right' });
-      const item = s.page.locator('.context-view .action-item, .monaco-menu .action-item').filter({ hasText: /^Stop Run/ }).first();
-      await item.waitFor({ state: 'visible', timeout: 5_000 });
-      await item.click();
-      // A click the menu swallowed (seen once in CI: the menu stayed open, item focused) is retried.
+      await s.contextMenu(row, /^Stop Run/);
+      // A click the menu swallowed (seen in CI: the menu stayed open, item focused) is retried.
       await until('the stop to take effect', () => runJson().status !== 'running', 30_000, 250);
     });
     await until('the run to stop with a checkpoint', () => runJson().status === 'stopped', 90_000);
     await until('the tree to show the run stopped', async () => /stopped/i.test((await row.textContent()) ?? ''), UI_TIMEOUT);
 
     await s.retry('resume the run from the context menu', 3, async () => {
-      await s.page.keyboard.press('Escape');
-      await row.click({ button: 'right' });
-      const item = s.page.locator('.context-view .action-item, .monaco-menu .action-item').filter({ hasText: /^Resume Run/ }).first();
-      await item.waitFor({ state: 'visible', timeout: 5_000 });
-      await item.click();
+      await s.contextMenu(row, /^Resume Run/);
       await until('the resume to take effect', () => runJson().status !== 'stopped', 30_000, 250);
     });
     await until('the run to finish', () => runJson().status === 'finished' || (runJson().status === 'failed' ? (() => { throw new Error('the resumed run failed'); })() : undefined), RUN_TIMEOUT, 500);
