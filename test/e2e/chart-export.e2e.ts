@@ -6,23 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Session, tmpDir, UI_TIMEOUT, until } from './harness';
-import { makeWorkspace, E2eWorkspace } from './workspace';
-
-/** The demo's sid run as the trainer wrote it (test/fixtures/events), put into the workspace. */
-function writeFixtureRun(ws: string): string {
-  const lines = fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'events', 'demo-sid.events.jsonl'), 'utf8').split('\n').filter((l) => l.trim());
-  const runId = (JSON.parse(lines[0]) as { runId: string }).runId;
-  const runDir = path.join(ws, 'runs', runId);
-  fs.mkdirSync(runDir, { recursive: true });
-  const events = lines.map((l) => {
-    const e = JSON.parse(l) as { runDir?: string };
-    if (e.runDir) e.runDir = runDir;
-    return JSON.stringify(e);
-  });
-  fs.writeFileSync(path.join(runDir, 'events.jsonl'), events.join('\n') + '\n');
-  fs.writeFileSync(path.join(runDir, 'run.json'), JSON.stringify({ status: 'finished' }));
-  return runDir;
-}
+import { makeWorkspace, writeRecordedRun, E2eWorkspace } from './workspace';
 
 describe('dashboard chart export (code-server)', { timeout: 600_000 }, () => {
   let ws: E2eWorkspace;
@@ -31,7 +15,7 @@ describe('dashboard chart export (code-server)', { timeout: 600_000 }, () => {
 
   before(async () => {
     ws = makeWorkspace(path.join(tmpDir('distillery-e2e-export-'), 'project'), { nodePath: process.execPath });
-    runDir = writeFixtureRun(ws.dir);
+    runDir = writeRecordedRun(ws.dir, 'sid');
     s = await Session.start({ workspace: ws.dir, trusted: true, name: 'chart-export' });
   }, { timeout: 300_000 });
 

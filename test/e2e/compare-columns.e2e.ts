@@ -7,25 +7,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ARTIFACTS, Session, tmpDir, UI_TIMEOUT, until } from './harness';
-import { tinyConfig } from './workspace';
+import { tinyConfig, writeRecordedRun } from './workspace';
 
-/** A run folder from the demo's recorded events, with a resolved config.json. */
-function writeRun(ws: string, algo: 'soft' | 'pid', config: Record<string, unknown>): string {
-  const fixtures = path.join(__dirname, '..', 'fixtures', 'events');
-  const lines = fs.readFileSync(path.join(fixtures, `demo-${algo}.events.jsonl`), 'utf8').split('\n').filter((l) => l.trim());
-  const runId = (JSON.parse(lines[0]) as { runId: string }).runId;
-  const runDir = path.join(ws, 'runs', runId);
-  fs.mkdirSync(runDir, { recursive: true });
-  const events = lines.map((l) => {
-    const e = JSON.parse(l) as { runDir?: string };
-    if (e.runDir) e.runDir = runDir;
-    return JSON.stringify(e);
-  });
-  fs.writeFileSync(path.join(runDir, 'events.jsonl'), events.join('\n') + '\n');
-  fs.writeFileSync(path.join(runDir, 'run.json'), JSON.stringify({ status: 'finished' }));
-  fs.writeFileSync(path.join(runDir, 'config.json'), JSON.stringify(config, null, 2));
-  return runDir;
-}
 
 describe('Compare view: the configs\u2019 differing fields (code-server)', { timeout: 600_000 }, () => {
   let dir: string;
@@ -35,8 +18,8 @@ describe('Compare view: the configs\u2019 differing fields (code-server)', { tim
     dir = path.join(tmpDir('distillery-e2e-cols-'), 'project');
     fs.mkdirSync(dir, { recursive: true });
     // the same config but for the learning rate
-    writeRun(dir, 'soft', tinyConfig({ optim: { lr: 5e-4, batchSize: 8, seed: 3 } }));
-    writeRun(dir, 'pid', tinyConfig({ optim: { lr: 1e-3, batchSize: 8, seed: 3 } }));
+    writeRecordedRun(dir, 'soft', tinyConfig({ optim: { lr: 5e-4, batchSize: 8, seed: 3 } }));
+    writeRecordedRun(dir, 'pid', tinyConfig({ optim: { lr: 1e-3, batchSize: 8, seed: 3 } }));
     s = await Session.start({ workspace: dir, trusted: true, name: 'compare-columns' });
   }, { timeout: 300_000 });
 

@@ -11,26 +11,8 @@ import * as path from 'node:path';
 import { deriveExperimentDefaults, learningRates, SCRATCH_TEACHER } from '../../src/experiment/defaults';
 import { GLUE_DIR } from '../helpers/paths';
 import { ARTIFACTS, Session, tmpDir, UI_TIMEOUT, until } from './harness';
-import { makeWorkspace, E2eWorkspace } from './workspace';
+import { makeWorkspace, writeRecordedRun, E2eWorkspace } from './workspace';
 
-/** The demo's three runs as the trainer wrote them (test/fixtures/events), put into the workspace. */
-function writeFixtureRuns(ws: string): string[] {
-  const fixtures = path.join(__dirname, '..', 'fixtures', 'events');
-  return ['soft', 'pid', 'sid'].map((algo) => {
-    const lines = fs.readFileSync(path.join(fixtures, `demo-${algo}.events.jsonl`), 'utf8').split('\n').filter((l) => l.trim());
-    const runId = (JSON.parse(lines[0]) as { runId: string }).runId;
-    const runDir = path.join(ws, 'runs', runId);
-    fs.mkdirSync(runDir, { recursive: true });
-    const events = lines.map((l) => {
-      const e = JSON.parse(l) as { runDir?: string };
-      if (e.runDir) e.runDir = runDir;
-      return JSON.stringify(e);
-    });
-    fs.writeFileSync(path.join(runDir, 'events.jsonl'), events.join('\n') + '\n');
-    fs.writeFileSync(path.join(runDir, 'run.json'), JSON.stringify({ status: 'finished' }));
-    return runDir;
-  });
-}
 
 /**
  * Answers the simple folder dialog: goes into the folder (it lists only subfolders, here just
@@ -61,7 +43,7 @@ describe('New Experiment and Compare Runs (code-server)', { timeout: 900_000 }, 
     const sst2 = path.join(ws.dir, 'data', 'glue', 'SST-2');
     fs.mkdirSync(sst2, { recursive: true });
     for (const f of ['train.tsv', 'dev.tsv']) fs.copyFileSync(path.join(GLUE_DIR, 'SST-2', f), path.join(sst2, f));
-    runDirs = writeFixtureRuns(ws.dir);
+    runDirs = (['soft', 'pid', 'sid'] as const).map((algo) => writeRecordedRun(ws.dir, algo));
     s = await Session.start({ workspace: ws.dir, trusted: true, name: 'experiment-compare' });
   }, { timeout: 300_000 });
 

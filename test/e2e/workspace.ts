@@ -63,3 +63,24 @@ export function makeWorkspace(dir: string, o: { nodePath: string; settings?: Rec
 export function writeBadMappingConfig(dir: string): string {
   return writeConfig(dir, 'bad-mapping', tinyConfig({ name: 'bad-mapping', mapping: [[1, 5]] }));
 }
+
+/**
+ * A finished run folder in `ws/runs/` from the demo's recorded events (test/fixtures/events), as
+ * the trainer wrote them, with its run folder path rewritten; with `config`, also its resolved
+ * config.json. Returns the run folder.
+ */
+export function writeRecordedRun(ws: string, algo: 'soft' | 'pid' | 'sid', config?: Record<string, unknown>): string {
+  const lines = fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'events', `demo-${algo}.events.jsonl`), 'utf8').split('\n').filter((l) => l.trim());
+  const runId = (JSON.parse(lines[0]) as { runId: string }).runId;
+  const runDir = path.join(ws, 'runs', runId);
+  fs.mkdirSync(runDir, { recursive: true });
+  const events = lines.map((l) => {
+    const e = JSON.parse(l) as { runDir?: string };
+    if (e.runDir) e.runDir = runDir;
+    return JSON.stringify(e);
+  });
+  fs.writeFileSync(path.join(runDir, 'events.jsonl'), events.join('\n') + '\n');
+  fs.writeFileSync(path.join(runDir, 'run.json'), JSON.stringify({ status: 'finished' }));
+  if (config) fs.writeFileSync(path.join(runDir, 'config.json'), JSON.stringify(config, null, 2));
+  return runDir;
+}
