@@ -21,6 +21,7 @@ import { adviceMessage, adviceStore, parseAdvice } from './mapping-advice';
 import { renderAdvice } from '../distill/mapping-report';
 import { isConfigDocument, toWorkspaceEdit } from './config-editor';
 import { diffConfigs } from './diff-configs';
+import { exportRunLogs } from './export-logs-command';
 
 export interface Services {
   context: vscode.ExtensionContext;
@@ -473,6 +474,7 @@ export function registerCommands(svc: Services, refreshRuns: () => Promise<void>
     reg('distillery.compareRuns', (arg, selected) => compareRuns(svc, arg, selected)),
     reg('distillery.evaluateCheckpoint', (arg) => evaluate(svc, arg)),
     reg('distillery.exportStudent', (arg) => exportStudent(svc, arg)),
+    reg('distillery.exportLogs', (arg) => exportRunLogs({ runDir: async () => argPath(arg, 'runDir') ?? (await pickRun(svc, 'Export the logs of which run?')) })),
     reg('distillery.showTrainerLog', () => svc.log.show()),
     reg('distillery.revealRunFolder', (arg) => revealRunFolder(svc, arg)),
     reg('distillery.runDemo', () => runDemo(svc)),
