@@ -42,7 +42,10 @@ function check() {
     if (tf.getBackend() !== 'tensorflow' || y[0] !== 7) process.exit(2);
     console.log(tf.version.tfjs ?? tf.version['tfjs-core']);
   `], { cwd: root, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
-  return { ok: r.status === 0, detail: (r.status === 0 ? r.stdout : r.stderr).trim().split('\n').pop() ?? '' };
+  if (r.status === 0) return { ok: true, detail: r.stdout.trim() };
+  // Node ends a crash with its version line: the error line above it says why.
+  const lines = r.stderr.trim().split('\n');
+  return { ok: false, detail: lines.find((l) => /Error|Cannot find/.test(l))?.trim() ?? lines.pop() ?? `exit ${r.status}` };
 }
 
 if (args.includes('--check')) {
