@@ -12,34 +12,7 @@ import { initBackend } from '../src/model/backend';
 import { hiddenMse, valueRelation } from '../src/distill/losses';
 import { scheduleValue, stageProgress, type Schedule } from '../src/distill/schedule';
 import { PYTHON } from './helpers/python';
-
-function value(x: tf.Scalar): number {
-  const v = x.dataSync()[0];
-  x.dispose();
-  return v;
-}
-
-function assertClose(actual: number, expected: number, relTol: number, what = ''): void {
-  const tol = relTol * Math.max(1, Math.abs(expected));
-  assert.ok(Math.abs(actual - expected) <= tol, `${what} ${actual} vs ${expected} (tol ${tol})`);
-}
-
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomArray(rand: () => number, size: number, scale = 1): Float32Array {
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) out[i] = (rand() * 2 - 1) * scale;
-  return out;
-}
+import { assertClose, randomArray, seededRandom, value } from './helpers/numeric';
 
 /** tf.grad of `f` at `x` against central differences at the given flat coordinates (float32 tolerances). */
 function checkGradient(f: (x: tf.Tensor) => tf.Scalar, shape: number[], data: Float32Array, coords: number[], eps = 1e-2): Float32Array {

@@ -12,38 +12,10 @@ import {
   softLabel,
   softLabelRegression,
 } from '../src/distill/losses';
+import { assertClose, randomArray, seededRandom, value } from './helpers/numeric';
 
 const LN2 = Math.log(2);
 const LN3 = Math.log(3);
-
-function value(x: tf.Scalar): number {
-  const v = x.dataSync()[0];
-  x.dispose();
-  return v;
-}
-
-function assertClose(actual: number, expected: number, relTol: number, what = ''): void {
-  const tol = relTol * Math.max(1, Math.abs(expected));
-  assert.ok(Math.abs(actual - expected) <= tol, `${what} ${actual} vs ${expected} (tol ${tol})`);
-}
-
-/** mulberry32: a tiny seeded generator so the gradient checks see the same inputs every run. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomArray(rand: () => number, size: number, scale = 1): Float32Array {
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) out[i] = (rand() * 2 - 1) * scale;
-  return out;
-}
 
 /** BERT-style attention: softmax over keys with −10000 added at padded keys. */
 function attentionFromLogits(logits: tf.Tensor4D, mask: tf.Tensor2D): tf.Tensor4D {

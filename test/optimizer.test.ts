@@ -9,8 +9,9 @@ import { linearWarmupDecay, warmupSteps } from '../src/train/lr-schedule';
 import { UserError } from '../src/util/errors';
 import { KernelMode, resetKernelMode, setKernelMode } from '../src/model/fast-kernels';
 import { loadNativeBlas } from '../src/model/fast-kernels/native-blas';
-
 import { PYTHON } from './helpers/python';
+import { seededRandom as rng } from './helpers/numeric';
+
 const REFERENCE = path.join(__dirname, 'reference', 'optimizer_reference.py');
 
 before(async () => {
@@ -18,18 +19,6 @@ before(async () => {
 });
 
 // ---------------------------------------------------------------- fixtures
-
-/** mulberry32: a small seeded generator, so every run (and the torch side) sees the same numbers. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface ParamSpec { name: string; shape: number[]; data: number[] }
 type StepGrads = Record<string, number[] | null>;
