@@ -31,11 +31,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_torch as bt  # noqa: E402  (the shared losses, FLOP count and timing summary)
 
 
-def model(c, layers):
+def model(c, layers, **config):
+    """BertForSequenceClassification of the bench shape `c`; eager attention returns the probabilities."""
     cfg = BertConfig(vocab_size=c["vocabSize"], hidden_size=c["hiddenSize"], num_hidden_layers=layers,
                      num_attention_heads=c["heads"], intermediate_size=c["intermediateSize"],
                      max_position_embeddings=max(512, c["seqLen"]), num_labels=c["numLabels"],
-                     hidden_act="gelu", layer_norm_eps=1e-12, attn_implementation="eager")
+                     hidden_act="gelu", layer_norm_eps=1e-12, attn_implementation="eager", **config)
     return BertForSequenceClassification(cfg)
 
 

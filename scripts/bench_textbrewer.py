@@ -31,19 +31,15 @@ import torch
 import transformers
 import textbrewer
 from textbrewer import DistillationConfig, GeneralDistiller, TrainingConfig
-from transformers import BertConfig, BertForSequenceClassification
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_torch as bt  # noqa: E402
+import bench_hf  # noqa: E402  (the transformers models of the same shapes)
 
 
 def model(c, layers):
-    cfg = BertConfig(vocab_size=c["vocabSize"], hidden_size=c["hiddenSize"], num_hidden_layers=layers,
-                     num_attention_heads=c["heads"], intermediate_size=c["intermediateSize"],
-                     max_position_embeddings=max(512, c["seqLen"]), num_labels=c["numLabels"],
-                     hidden_act="gelu", layer_norm_eps=1e-12, attn_implementation="eager",
-                     output_attentions=True, output_hidden_states=True)
-    return BertForSequenceClassification(cfg)
+    # TextBrewer calls the models itself, so they return attentions and hidden states by default.
+    return bench_hf.model(c, layers, output_attentions=True, output_hidden_states=True)
 
 
 def adaptor(batch, out):
