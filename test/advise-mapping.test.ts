@@ -6,9 +6,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { adviseMapping } from '../src/train/advise-mapping';
-import { main } from '../src/cli/main';
 import { isUserError } from '../src/util/errors';
 import { customSst2Task, tmpDir, writeConfig, writeSmallVocab, writeTinyTeacher } from './helpers/train-fixtures';
 import * as fs from 'node:fs';
@@ -21,6 +19,7 @@ import { layerCosts } from '../src/distill/layer-costs';
 import { evaluate } from '../src/train/evaluate';
 import { readTaskDatasets } from '../src/train/task-data';
 import { loadConfigFile } from '../src/config/validate';
+import { runMain } from './helpers/cli-in-process';
 
 const work = tmpDir('distillery-advise-');
 after(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -42,16 +41,6 @@ function config(name: string, over: Record<string, unknown>): string {
   });
 }
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => { out += c.toString(); });
-  stderr.on('data', (c: Buffer) => { err += c.toString(); });
-  const code = await main(args, { stdout, stderr, stdin: new PassThrough(), interactive: false });
-  return { code, stdout: out, stderr: err };
-}
 
 test('a student copying teacher layers 1–2 matches them exactly there, and that mapping is proposed', async () => {
   const a = await adviseMapping(config('copy', {}), { sample: 8 });
@@ -74,14 +63,14 @@ test('a student copying teacher layers 1–2 matches them exactly there, and tha
 
 test('the CLI prints both heatmaps, the snippet and the comparison; --json has the matrices', async () => {
   const file = config('cli', { mapping: 'uniform' });
-  const text = await cli(['advise-mapping', file, '--sample', '6']);
+  const text = await runMain(['advise-mapping', file, '--sample', '6']);
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /attention KL, KL\(A_T ‖ A_S\)/);
   assert.match(text.stdout, /\[CLS\] cosine distance/);
   assert.match(text.stdout, /^s1 /m);
   assert.match(text.stdout, /proposed: "mapping": \[\[1, \d\], \[2, \d\]\]/);
   assert.match(text.stdout, /current: {2}"mapping": \[\[1, 2\], \[2, 4\]\]/);
-  const json = await cli(['advise-mapping', file, '--sample', '6', '--json']);
+  const json = await runMain(['advise-mapping', file, '--sample', '6', '--json']);
   assert.equal(json.code, 0, json.stderr);
   const a = JSON.parse(json.stdout) as { attentionKl: number[][]; clsCosine: number[][]; proposed: [number, number][]; current: [number, number][]; examples: number };
   assert.equal(a.examples, 6);
@@ -104,7 +93,7 @@ test('a narrower student: no cosine matrix, a note, the mapping from the attenti
 
 test('unequal head counts: a user error naming student.heads unless losses.attentionKlHeads is "average"', async () => {
   const student = { layers: 2, hiddenSize: 16, heads: 4, intermediateSize: 32, init: 'random' };
-  const r = await cli(['advise-mapping', config('heads', { student }), '--sample', '2']);
+  const r = await runMain(['advise-mapping', config('heads', { student }), '--sample', '2']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /student\.heads/);
   assert.match(r.stderr, /fix: .*attentionKlHeads/);
@@ -116,10 +105,10 @@ test('unequal head counts: a user error naming student.heads unless losses.atten
 test('a teacher the run would train first, and a bad --sample: user errors with a fix', async () => {
   const file = config('trains', { teacher: { train: { from: 'teacher', epochs: 1 }, output: 'not-yet' } });
   await assert.rejects(adviseMapping(file), (e) => isUserError(e) && e.where === 'teacher' && /--teacher-only/.test(e.fix ?? ''));
-  const r = await cli(['advise-mapping', config('sample', {}), '--sample', '0']);
+  const r = await runMain(['advise-mapping', config('sample', {}), '--sample', '0']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--sample: must be an integer of at least 1/);
-  const missing = await cli(['advise-mapping', path.join(work, 'nope.distill.json')]);
+  const missing = await runMain(['advise-mapping', path.join(work, 'nope.distill.json')]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /nope\.distill\.json: config file not found/);
 });

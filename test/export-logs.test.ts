@@ -9,16 +9,15 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { crc32c, maskedCrc32c } from '../src/logs/crc32c';
 import { collectScalars, ScalarPoint } from '../src/logs/scalars';
 import { exportLogs, readRunEvents } from '../src/logs/export-logs';
 import { eventFileName } from '../src/logs/tfevents';
 import { createEvent, encodeEvent, TrainerEvent, TrainerEventBody } from '../src/protocol/events';
-import { main } from '../src/cli/main';
 import { PYTHON, pythonHas, pythonMissing } from './helpers/python';
 import { REPO_ROOT } from './helpers/paths';
 import { ensureCliBuilt, expectUserError, runCli } from './helpers/run-cli';
+import { runMain } from './helpers/cli-in-process';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distillery-export-logs-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -55,16 +54,6 @@ function handRun(name: string): { dir: string; events: TrainerEvent[] } {
   return { dir, events };
 }
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => { out += c.toString(); });
-  stderr.on('data', (c: Buffer) => { err += c.toString(); });
-  const code = await main(args, { stdout, stderr, stdin: new PassThrough(), interactive: false });
-  return { code, stdout: out, stderr: err };
-}
 
 // ---- CRC-32C ------------------------------------------------------------------------------------
 
@@ -130,7 +119,7 @@ function assertSameScalars(read: Record<string, [number, number, string][]>, exp
 
 test('a real run\'s events read back through tensorboard\'s EventAccumulator, every scalar equal', { skip: !pythonHas('tensorboard') && pythonMissing('tensorboard') }, async () => {
   const dir = fixtureRun('pid');
-  const r = await cli(['export-logs', dir, '--format', 'tensorboard', '--json']);
+  const r = await runMain(['export-logs', dir, '--format', 'tensorboard', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const result = JSON.parse(r.stdout) as { file: string; scalars: number; tags: string[] };
   assert.equal(path.dirname(result.file), path.join(dir, 'logs'));
@@ -144,7 +133,7 @@ test('a real run\'s events read back through tensorboard\'s EventAccumulator, ev
   assert.equal(read.fileVersion, 'brain.Event:2');
   assertSameScalars(read.scalars, expected);
   // Exporting again replaces the file rather than adding a second one.
-  assert.equal((await cli(['export-logs', dir, '--format', 'tensorboard'])).code, 0);
+  assert.equal((await runMain(['export-logs', dir, '--format', 'tensorboard'])).code, 0);
   assert.deepEqual(fs.readdirSync(path.join(dir, 'logs')), [path.basename(result.file)]);
 });
 
@@ -176,7 +165,7 @@ function parseCsv(text: string): ScalarPoint[] {
 
 test('CSV: one tidy step,wall_time,tag,value file that reads back exactly (here and in Python\'s csv module)', async () => {
   const { dir, events } = handRun('csv');
-  const r = await cli(['export-logs', dir, '--format', 'csv']);
+  const r = await runMain(['export-logs', dir, '--format', 'csv']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /skipped 2 line/);
   const file = path.join(dir, 'logs', 'scalars.csv');
@@ -204,31 +193,31 @@ test('CSV: one tidy step,wall_time,tag,value file that reads back exactly (here 
 // ---- user errors ---------------------------------------------------------------------------------
 
 test('bad RUN_DIR, no events, unknown or missing --format: a message naming the flag or folder, and a fix', async () => {
-  const missing = await cli(['export-logs', path.join(tmp, 'nope'), '--format', 'csv']);
+  const missing = await runMain(['export-logs', path.join(tmp, 'nope'), '--format', 'csv']);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /^distillery export-logs: .*nope: no such folder\n {2}fix: pass a run folder/);
 
   const notRun = path.join(tmp, 'not-a-run');
   fs.mkdirSync(notRun);
-  const noEvents = await cli(['export-logs', notRun, '--format', 'csv']);
+  const noEvents = await runMain(['export-logs', notRun, '--format', 'csv']);
   assert.equal(noEvents.code, 2);
   assert.match(noEvents.stderr, /not-a-run: not a run folder \(it has no events\.jsonl\)/);
 
   fs.writeFileSync(path.join(notRun, 'events.jsonl'), encodeEvent(createEvent('x', { type: 'log', level: 'info', message: 'starting' }) as TrainerEvent) + '\n');
-  const empty = await cli(['export-logs', notRun, '--format', 'tensorboard']);
+  const empty = await runMain(['export-logs', notRun, '--format', 'tensorboard']);
   assert.equal(empty.code, 2);
   assert.match(empty.stderr, /events\.jsonl: has no step or eval events to export\n {2}fix: /);
 
   const dir = fixtureRun('errors');
-  const unknown = await cli(['export-logs', dir, '--format', 'parquet']);
+  const unknown = await runMain(['export-logs', dir, '--format', 'parquet']);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /--format: unknown format "parquet"\n {2}fix: write --format tensorboard .* or --format csv/);
-  const none = await cli(['export-logs', dir]);
+  const none = await runMain(['export-logs', dir]);
   assert.equal(none.code, 2);
   assert.match(none.stderr, /--format: is required\n {2}fix: /);
 
   fs.writeFileSync(path.join(tmp, 'a-file'), '');
-  const outFile = await cli(['export-logs', dir, '--format', 'csv', '--out', path.join(tmp, 'a-file')]);
+  const outFile = await runMain(['export-logs', dir, '--format', 'csv', '--out', path.join(tmp, 'a-file')]);
   assert.equal(outFile.code, 2);
   assert.match(outFile.stderr, /--out .*a-file: is a file, not a folder/);
 });
