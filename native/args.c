@@ -4,29 +4,16 @@
 #include <stdarg.h>
 #include <string.h>
 
-static bool float_array(napi_env env, napi_value v, float **data, size_t *length) {
+/* A typed array of this element type: its data and length in elements (a subarray view starts where it should). */
+static bool typed_array(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *length) {
   bool is_ta = false;
   if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return false;
   napi_typedarray_type type;
   void *ptr = NULL;
   napi_value buffer;
   size_t offset = 0;
-  if (napi_get_typedarray_info(env, v, &type, length, &ptr, &buffer, &offset) != napi_ok) return false;
-  if (type != napi_float32_array) return false;
-  *data = (float *)ptr;
-  return true;
-}
-
-static bool int32_array(napi_env env, napi_value v, int32_t **data, size_t *length) {
-  bool is_ta = false;
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return false;
-  napi_typedarray_type type;
-  void *ptr = NULL;
-  napi_value buffer;
-  size_t offset = 0;
-  if (napi_get_typedarray_info(env, v, &type, length, &ptr, &buffer, &offset) != napi_ok) return false;
-  if (type != napi_int32_array) return false;
-  *data = (int32_t *)ptr;
+  if (napi_get_typedarray_info(env, v, &type, length, &ptr, &buffer, &offset) != napi_ok || type != want) return false;
+  *data = ptr;
   return true;
 }
 
@@ -52,7 +39,7 @@ uint32_t read_args(napi_env env, napi_callback_info info, const char *fmt, ...) 
       case 'f': {
         float **p = va_arg(ap, float **);
         size_t *n = va_arg(ap, size_t *);
-        ok = float_array(env, argv[i], p, n);
+        ok = typed_array(env, argv[i], napi_float32_array, (void **)p, n);
         break;
       }
       case 'F': {
@@ -62,13 +49,13 @@ uint32_t read_args(napi_env env, napi_callback_info info, const char *fmt, ...) 
         napi_valuetype t;
         if (napi_typeof(env, argv[i], &t) != napi_ok) break;
         *given = t != napi_null && t != napi_undefined;
-        ok = !*given || float_array(env, argv[i], p, n);
+        ok = !*given || typed_array(env, argv[i], napi_float32_array, (void **)p, n);
         break;
       }
       case 'I': {
         int32_t **p = va_arg(ap, int32_t **);
         size_t *n = va_arg(ap, size_t *);
-        ok = int32_array(env, argv[i], p, n);
+        ok = typed_array(env, argv[i], napi_int32_array, (void **)p, n);
         break;
       }
       case 'i': ok = napi_get_value_int64(env, argv[i], va_arg(ap, int64_t *)) == napi_ok; break;
