@@ -214,7 +214,7 @@ export class CompareView {
     return {
       x,
       length: x.length,
-      series: runs.map((r, i) => ({ key: r.runId, label: what ? `${r.label} · ${what}` : r.label, y: ys[i], color: i, spanGaps: join, points: sparse })),
+      series: runs.map((r, i) => ({ key: what ? `${r.runId}|${what}` : r.runId, label: what ? `${r.label} · ${what}` : r.label, y: ys[i], color: i, spanGaps: join, points: sparse })),
     };
   }
 

@@ -142,8 +142,8 @@ interface RowSpec {
 const ROWS: Record<MapKind, RowSpec> = {
   attention: { kind: 'attention', ids: 'heatmap', klId: 'attention-kl', title: '', legend: 'attention probability', file: 'attention' },
   'value-relation': {
-    kind: 'value-relation', ids: 'relation', klId: 'value-relation-kl', title: 'value relation softmax(V·Vᵀ/√d) · ',
-    legend: 'value-relation probability (MiniLM)', file: 'value-relation',
+    kind: 'value-relation', ids: 'relation', klId: 'value-relation-kl', title: 'value relations · ',
+    legend: 'value relation softmax(V·Vᵀ/√d), MiniLM', file: 'value-relation',
   },
 };
 
