@@ -770,8 +770,8 @@ class SemanticChecker {
     return this.scheduleEntries(at, raw, weights, losses.softLabel.temperature, (key, keyAt) => {
       const name: LossName = key === 'temperature' ? 'soft-label' : LOSS_NAME_BY_KEY[key];
       if (!stageLosses.includes(name)) {
-        const what = key === 'temperature' ? 'the soft-label temperature, but this stage does not train soft-label' : `${name}, which this stage does not train`;
-        this.error(keyAt, `this schedules ${what} (${where} is ${JSON.stringify(stageLosses)})`, `add '${name}' to ${where}, or remove the schedule`);
+        const what = key === 'temperature' ? 'the soft-label temperature' : name;
+        this.error(keyAt, `${pathToText(keyAt)} schedules ${what}, but this stage does not train ${name} (${where} is ${JSON.stringify(stageLosses)})`, `add '${name}' to ${where}, or remove the schedule`);
         return false;
       }
       // A listed loss with weight 0 is reported on its entry in the stage's losses.
