@@ -166,6 +166,11 @@ export interface CustomStageConfig {
   patience?: number | null;
   /** Default: true for a stage with an output loss (soft-label, hard-label), else false (defaultSelectBest). */
   selectBest?: boolean;
+  /**
+   * Schedules for this stage only, by the same keys as losses.schedules; each replaces that key's
+   * losses.schedules entry here. A key must be a loss this stage trains (temperature: soft-label).
+   */
+  schedules?: Partial<Record<ScheduleKey, ScheduleConfig>>;
 }
 
 export interface StagesConfig {
@@ -313,6 +318,8 @@ export interface ResolvedCustomStage {
   epochs: number;
   patience: number | null;
   selectBest: boolean;
+  /** The stage's own schedules (present when it has any), every entry with `from` and `to` filled. */
+  schedules?: Partial<Record<ScheduleKey, Schedule>>;
 }
 
 export interface ResolvedStages {

@@ -70,6 +70,9 @@ export interface AttentionSampleLayer {
   /** [head][query][key]. */
   teacherMaps: number[][][];
   studentMaps: number[][][];
+  /** MiniLM's value relations softmax(V·Vᵀ/√d_head), [head][query][key]; only in runs that train value-relation. */
+  teacherValueRelations?: number[][][];
+  studentValueRelations?: number[][][];
 }
 
 /** The native addon behind a run's blas kernels (src/model/fast-kernels/native-blas.ts). */
@@ -381,7 +384,7 @@ const EVENT_FIELDS: Record<TrainerEventType, FieldChecks> = {
   checkpoint: { step: isInt, path: isString, reason: oneOf('periodic', 'stage-end', 'best', 'stop') },
   'attention-sample': {
     step: isInt, tokens: arrayOf(isString),
-    layers: arrayOf(shape({ student: isInt, teacher: isInt, teacherMaps: maps3d, studentMaps: maps3d })),
+    layers: arrayOf(shape({ student: isInt, teacher: isInt, teacherMaps: maps3d, studentMaps: maps3d, 'teacherValueRelations?': maps3d, 'studentValueRelations?': maps3d })),
   },
   'stage-finished': { stage: isInt, reason: oneOf('epochs', 'plateau'), 'bestLoss?': isNumber },
   warning: { message: isString, 'code?': isString },
