@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TrainerEvent } from '../protocol/events';
 import { RunChange, RunStore } from './run-store';
-import { isProcessAlive } from './run-state';
+import { isProcessAlive } from '../util/process-alive';
 import { describeExit, TrainerExit, TrainerProcess } from './trainer-process';
 
 export type LaunchVerb = 'train' | 'resume';
