@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import { showKernelsHelp } from './kernels-help';
 import type { Launch, RunManager } from './run-manager';
 import type { RunState } from './run-state';
+import type { RunStore } from './run-store';
 import type { DashboardManager } from './dashboard';
 import type { ConfigsTreeProvider } from './tree-views';
 import { cliErrorMessage, runCliJob } from './cli-job';
@@ -70,8 +71,8 @@ export async function pickRun(svc: Services, placeHolder: string, filter: (s: Ru
   return (await vscode.window.showQuickPick(runItems(states), { placeHolder, matchOnDescription: true }))?.runDir;
 }
 
-export async function pickRuns(svc: Services, exclude: readonly string[], placeHolder: string): Promise<string[] | undefined> {
-  const states = svc.manager.store.states().filter((s) => !exclude.includes(s.runDir));
+export async function pickRuns(store: RunStore, exclude: readonly string[], placeHolder: string): Promise<string[] | undefined> {
+  const states = store.states().filter((s) => !exclude.includes(s.runDir));
   if (states.length === 0) {
     void vscode.window.showInformationMessage('No other runs to add.');
     return undefined;
@@ -239,7 +240,7 @@ async function compareRuns(svc: Services, arg: unknown, selected?: unknown): Pro
   if (runDirs.length < 2) {
     const first = argPath(arg, 'runDir');
     const label = first ? svc.manager.store.state(first)?.label ?? path.basename(first) : undefined;
-    const picked = await pickRuns(svc, first ? [first] : [], label ? `Compare ${label} with…` : 'Pick two or more runs to compare');
+    const picked = await pickRuns(svc.manager.store, first ? [first] : [], label ? `Compare ${label} with…` : 'Pick two or more runs to compare');
     if (!picked) return;
     runDirs = [...new Set([...(first ? [first] : []), ...picked])];
   }
@@ -484,7 +485,7 @@ export function registerCommands(svc: Services, refreshRuns: () => Promise<void>
     reg('distillery.showKernelsHelp', () => showKernelsHelp(svc.context.extensionPath)),
     reg('distillery.diffConfigs', (arg, selected) => diffConfigs({
       label: (d) => svc.manager.store.state(d)?.label ?? path.basename(d),
-      pickRuns: (exclude, placeHolder) => pickRuns(svc, exclude, placeHolder),
+      pickRuns: (exclude, placeHolder) => pickRuns(svc.manager.store, exclude, placeHolder),
     }, arg, selected)),
   ];
 }
