@@ -73,7 +73,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       const states = this.manager.store.states();
       return groupedRunNodes(states, pending, this.sweeps.views(states.map((st) => st.runDir)));
     }
-    if (n.kind === 'run' && n.runDir) {
+    if (n.kind === 'run') {
       const s = this.manager.store.state(n.runDir);
       return s ? runChildren(s) : [];
     }
