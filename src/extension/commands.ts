@@ -286,9 +286,9 @@ async function runJob(svc: Services, title: string, args: string[], cwd: string)
   });
 }
 
-async function evaluate(svc: Services, arg: CommandTarget | undefined): Promise<void> {
+async function evaluate(svc: Services, on: CommandTarget | undefined): Promise<void> {
   if (!(await requireTrust('evaluate a model'))) return;
-  const target = await modelDirFor(svc, arg);
+  const target = await modelDirFor(svc, on);
   if (!target) return;
   const t = evalTask(target.runDir);
   if ('problem' in t) {
