@@ -30,10 +30,8 @@ test('real trainer: start, stop with a checkpoint, resume to the end, export', {
   });
 
   const logs: string[] = [];
-  const manager = new RunManager(
-    { cliPath: () => CLI, nodePath: () => process.execPath, env: () => process.env, graceMs: () => 60_000 },
-    { onLog: (_l, m) => logs.push(m) },
-  );
+  const manager = new RunManager({ cliPath: () => CLI, nodePath: () => process.execPath, env: () => process.env, graceMs: () => 60_000 });
+  manager.onDidLog(({ message }) => logs.push(message));
   const launch = manager.start(configFile, { cwd: work });
   await waitFor(() => !!launch.runDir && manager.store.events(launch.runDir).filter((e) => e.type === 'step').length >= 3, 'three steps', 120_000);
   const runDir = launch.runDir!;

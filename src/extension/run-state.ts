@@ -7,6 +7,7 @@ import type { PlannedStage, StageKind, TrainerEvent } from '../protocol/events';
 import { kernelsNote, type KernelsNote } from '../protocol/kernels-note';
 import type { LayerPair } from '../config/types';
 import type { TrainerExit } from './trainer-process';
+import { isProcessAlive } from '../util/process-alive';
 
 export type RunStatus = 'running' | 'finished' | 'failed' | 'stopped' | 'unknown';
 
@@ -103,17 +104,6 @@ export interface RunState {
   durationMs?: number;
   /** A checkpoint the run can resume from. */
   resumable: boolean;
-}
-
-/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
-export function isProcessAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function basename(p: string): string {

@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TrainerEvent } from '../protocol/events';
 import { EventFileTail, readEventsUpTo } from './event-tail';
-import { AttachedProcess, deriveRunState, EventFold, isProcessAlive, RunFiles, RunInfoFile, RunState } from './run-state';
+import { AttachedProcess, deriveRunState, EventFold, RunFiles, RunInfoFile, RunState } from './run-state';
+import { isProcessAlive } from '../util/process-alive';
 
 export interface RunChange {
   runDir: string;
