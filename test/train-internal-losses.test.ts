@@ -6,7 +6,6 @@
 // cache being bypassed for these terms, and that a stopped run resumes exactly.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resumeRun, startRun } from '../src/train/run';
 import { loadCheckpoint } from '../src/model/checkpoint';
