@@ -46,5 +46,9 @@ if (selected.length === 0) {
 const files = selected.length
   ? selected.flatMap((p) => (existsSync(p) && statSync(p).isDirectory() ? findTests(p) : [p]))
   : findTests('test');
+if (files.length === 0) {
+  console.error(`No *.test.ts files in ${selected.join(' ')}.`);
+  process.exit(1);
+}
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 run('node', ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files]);
