@@ -97,15 +97,33 @@ const local = { rules: { layers: layersRule, 'webview-imports': webviewRule } };
 const noVscode = {
   'no-restricted-imports': [
     'error',
-    { paths: [{ name: 'vscode', message: 'Only src/extension/** imports vscode; the CLI and the engine run without VS Code.' }] },
+    {
+      paths: [
+        {
+          name: 'vscode',
+          message: 'Only src/extension/** imports vscode; the CLI and the engine run without VS Code.',
+        },
+      ],
+    },
   ],
 };
 
 export default tseslint.config(
   {
     ignores: [
-      'node_modules/**', 'dist/**', 'out/**', 'runs/**', '.cache/**', '.venv/**', 'models/**', 'tmp/**',
-      'repro/**', 'test-output/**', 'distillery-demo/**', 'native/prebuilds/**', 'native/build/**',
+      'node_modules/**',
+      'dist/**',
+      'out/**',
+      'runs/**',
+      '.cache/**',
+      '.venv/**',
+      'models/**',
+      'tmp/**',
+      'repro/**',
+      'test-output/**',
+      'distillery-demo/**',
+      'native/prebuilds/**',
+      'native/build/**',
     ],
   },
   js.configs.recommended,
@@ -116,11 +134,25 @@ export default tseslint.config(
       sourceType: 'module',
       globals: {
         // Node and browser globals the code uses; no-undef is off for TypeScript (tsc checks it).
-        process: 'readonly', console: 'readonly', Buffer: 'readonly', __dirname: 'readonly', require: 'readonly',
-        module: 'writable', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly',
-        clearInterval: 'readonly', setImmediate: 'readonly', URL: 'readonly', TextEncoder: 'readonly',
-        TextDecoder: 'readonly', performance: 'readonly', AbortController: 'readonly', fetch: 'readonly',
-        structuredClone: 'readonly', queueMicrotask: 'readonly',
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        __dirname: 'readonly',
+        require: 'readonly',
+        module: 'writable',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        setImmediate: 'readonly',
+        URL: 'readonly',
+        TextEncoder: 'readonly',
+        TextDecoder: 'readonly',
+        performance: 'readonly',
+        AbortController: 'readonly',
+        fetch: 'readonly',
+        structuredClone: 'readonly',
+        queueMicrotask: 'readonly',
       },
     },
     plugins: { local },
@@ -131,8 +163,13 @@ export default tseslint.config(
       'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       // Flags `let x = default; try { x = … } catch { return }` and `m[j++]` in the last use: noise.
       'no-useless-assignment': 'off',
+      // Prettier breaks long chains before `[…]`; with semicolons everywhere that is no ASI hazard.
+      'no-unexpected-multiline': 'off',
       'no-throw-literal': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
     },
   },
   { files: ['**/*.ts'], rules: { 'no-undef': 'off' } },
@@ -143,6 +180,10 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   { files: ['src/**/*.ts'], rules: { 'local/layers': 'error' } },
-  { files: ['src/**/*.ts', 'webview/**/*.ts', 'test/**/*.ts', 'scripts/**/*.mjs', 'bin/**/*.js'], ignores: ['src/extension/**'], rules: noVscode },
+  {
+    files: ['src/**/*.ts', 'webview/**/*.ts', 'test/**/*.ts', 'scripts/**/*.mjs', 'bin/**/*.js'],
+    ignores: ['src/extension/**'],
+    rules: noVscode,
+  },
   { files: ['webview/src/**/*.ts'], rules: { 'local/webview-imports': 'error' } },
 );

@@ -32,10 +32,18 @@ function check(what, cmd, args, fix) {
 const selected = process.argv.slice(2);
 if (selected.length === 0) {
   // Both keep a cache in node_modules/.cache, so a second run looks only at changed files.
-  check('The formatting check (Prettier)', process.execPath,
-    ['node_modules/prettier/bin/prettier.cjs', '--check', '--cache', '--log-level', 'warn', '.'], 'npm run format');
-  check('Lint (ESLint)', process.execPath,
-    ['node_modules/eslint/bin/eslint.js', '--cache', '--cache-location', 'node_modules/.cache/eslint/', '.'], 'npm run lint -- --fix');
+  check(
+    'The formatting check (Prettier)',
+    process.execPath,
+    ['node_modules/prettier/bin/prettier.cjs', '--check', '--cache', '--log-level', 'warn', '.'],
+    'npm run format',
+  );
+  check(
+    'Lint (ESLint)',
+    process.execPath,
+    ['node_modules/eslint/bin/eslint.js', '--cache', '--cache-location', 'node_modules/.cache/eslint/', '.'],
+    'npm run lint -- --fix',
+  );
   // Every TypeScript project in the repo: engine/CLI/tests, extension host, webview.
   for (const project of ['tsconfig.json', 'tsconfig.extension.json', 'webview/tsconfig.json']) {
     if (existsSync(project)) run('npx', ['tsc', '--noEmit', '-p', project]);

@@ -52,8 +52,8 @@ function vocabSize(file: string): number {
 
 export function tinyBertConfig(o: TinyCheckpointOptions = {}): BertConfig {
   const hidden = o.hidden ?? 32;
-  const numLabels = o.regression ? 1 : o.numLabels ?? 2;
-  const labels = o.regression ? defaultLabels(1) : o.labels ?? defaultLabels(numLabels);
+  const numLabels = o.regression ? 1 : (o.numLabels ?? 2);
+  const labels = o.regression ? defaultLabels(1) : (o.labels ?? defaultLabels(numLabels));
   if (labels.length !== numLabels) throw new Error(`tinyBertConfig: ${labels.length} labels for ${numLabels} classes`);
   return {
     ...BERT_BASE_DEFAULTS,
