@@ -28,10 +28,13 @@ const LAYERS = [
 
 /** The layer of a repository path, as [rank, entry], or undefined outside the table. */
 function layerOf(rel) {
+  // An import names a module without its extension: '../config/validate' is src/config/validate.ts.
+  const bare = rel.replace(/\.(ts|js|mjs|cjs)$/, '');
   let best;
   LAYERS.forEach((entries, rank) => {
     for (const e of entries) {
-      if ((rel === e || rel.startsWith(e + '/')) && (!best || e.length > best[1].length)) best = [rank, e];
+      const hit = bare === e.replace(/\.ts$/, '') || rel.startsWith(e + '/');
+      if (hit && (!best || e.length > best[1].length)) best = [rank, e];
     }
   });
   return best;

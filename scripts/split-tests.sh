@@ -65,6 +65,16 @@ for n in "${!DEST[@]}"; do
   [[ -z "$files" ]] || sed -i -E "s#(^|[^/[:alnum:]_-])test/$n\.test\.ts#\1test/${DEST[$n]}/$n.test.ts#g" $files
 done
 
+# Globs over the moved files, and the README's description of test/.
+files=$(git grep -l 'test/fuzz-\*\.test\.ts' -- . || true)
+[[ -z "$files" ]] || sed -i 's#test/fuzz-\*\.test\.ts#test/unit/fuzz-*.test.ts#g' $files
+anchor='- **Tests:** they live in `test/` and run'
+if grep -qF -- "$anchor" README.md; then
+  sed -i 's#^- \*\*Tests:\*\* they live in `test/` and run#- **Tests:** they live in `test/unit/` (pure functions and in-memory models: no child process, no\n  training run, no Python; `npm run test:unit`) and `test/integration/` (they train, run the CLI,\n  Python, Slurm, a browser or a compiler; `npm run test:integration`), with shared helpers in\n  `test/helpers/`, and run#' README.md
+else
+  echo "split-tests: README.md's Tests bullet changed; describe test/unit and test/integration there by hand" >&2
+fi
+
 # npm run test:unit / test:integration (scripts/run-tests.mjs expands a folder to its tests).
 node -e '
 const fs = require("node:fs");
