@@ -6,19 +6,19 @@
 // cache being bypassed for these terms, and that a stopped run resumes exactly.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resumeRun, startRun } from '../src/train/run';
 import { loadCheckpoint } from '../src/model/checkpoint';
 import { readSafetensorsFile, toFloat32 } from '../src/model/safetensors';
 import { HIDDEN_PROJECTION_BIAS, HIDDEN_PROJECTION_WEIGHT, listCheckpoints } from '../src/train/checkpoint-store';
 import { TrainerEvent } from '../src/protocol/events';
-import { customSst2Task, events, eventsOf, malformedEventLines, stepSignature, stopWhen, tmpDir, writeConfig, writeTinyTeacher } from './helpers/train-fixtures';
+import { customSst2Task, events, eventsOf, malformedEventLines, stepSignature, stopWhen, tmpDir, writeConfig } from './helpers/train-fixtures';
+import { writeTinyCheckpoint } from './helpers/tiny-checkpoint';
 
 let work: string;
 before(() => {
   work = tmpDir('distillery-tinybert-');
-  writeTinyTeacher(path.join(work, 'teacher'), { layers: 4, hidden: 32, heads: 2, intermediate: 64, seed: 11 });
+  writeTinyCheckpoint(path.join(work, 'teacher'), { layers: 4, hidden: 32, heads: 2, intermediate: 64, seed: 11 });
 });
 
 // 16 examples, batch 8: 2 steps per epoch; internal stages of 2 epochs = 4 steps.

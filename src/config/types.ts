@@ -7,7 +7,18 @@
  * Nothing here may import code at run time: the webview imports these types through the protocol.
  */
 import type { GlueTaskName } from '../data/tasks';
-import type { Schedule, ScheduleShape } from '../distill/schedule';
+
+/** A loss weight's or the temperature's path over a stage (evaluated by distill/schedule.ts). */
+export const SCHEDULE_SHAPES = ['constant', 'linear', 'cosine'] as const;
+export type ScheduleShape = (typeof SCHEDULE_SHAPES)[number];
+
+export interface Schedule {
+  shape: ScheduleShape;
+  /** The value at the stage's first step. */
+  from: number;
+  /** The value at the stage's last step (a constant schedule stays at `from`). */
+  to: number;
+}
 
 export const ALGORITHMS = ['hard', 'soft', 'hard+soft', 'internal-all', 'pid', 'sid', 'custom'] as const;
 /** How the run trains the student; each expands into a stage plan (`custom`: `stages.custom`). */
