@@ -10,7 +10,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone registers no gradients (the union package does); these losses are for training.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import { ATTENTION_KL_KERNEL, AttentionKlAttrs } from '../model/fast-kernels/training-kernels';
+import type { AttentionKlAttrs } from '../model/fast-kernels/training-kernels';
+import { defineOp } from '../model/ops';
 
 /**
  * Student attention probabilities are clamped to at least this before the log, so a student that
@@ -47,6 +48,17 @@ function xLogX(p: tf.Tensor): tf.Tensor {
   return tf.mul(p, tf.log(tf.maximum(p, X_LOG_X_EPSILON)));
 }
 
+/** The masked sum of A_T·log A_T − A_T·log A_S over valid rows and keys (a backend may fuse it). */
+const attentionKlSum = defineOp('attentionKlSum', (t, s, mask, attrs) => {
+  const [batch, , queries, keys] = t.shape;
+  const keyMask = tf.reshape(mask, [batch, 1, 1, keys]);
+  const rowMask = tf.reshape(mask, [batch, 1, queries, 1]);
+  const logS = tf.log(tf.maximum(s, attrs.eps));
+  const pointwise = tf.sub(xLogX(t), tf.mul(t, logS)); // A_T·log A_T − A_T·log A_S
+  const perRow = tf.sum(tf.mul(pointwise, keyMask), 3, true); // [b, h, q, 1]
+  return tf.sum(tf.mul(perRow, rowMask));
+});
+
 /**
  * Attention KL: per head KL(A_T ‖ A_S) = Σ_k A_T[k]·(log A_T[k] − log A_S[k]) over non-padded keys,
  * then the mean over non-padded query rows, heads and batch:
@@ -81,20 +93,8 @@ export function attentionKl(
     const mask = tf.cast(attentionMask, 'float32');
     // max(…, 1): an all-padding batch has a zero numerator too, so the loss is 0, not NaN.
     const rows = tf.maximum(tf.mul(tf.sum(mask), heads), 1);
-    if (t.dtype === 'float32' && s.dtype === 'float32' && tf.getKernel(ATTENTION_KL_KERNEL, tf.getBackend())) {
-      // The native kernel (src/model/fast-kernels): the same sum in one pass, rows and keys with
-      // mask 0 skipped, and its gradient in one more.
-      const attrs: AttentionKlAttrs = { eps: ATTENTION_LOG_EPSILON, teacherEps: X_LOG_X_EPSILON };
-      const total = tf.engine().runKernel(ATTENTION_KL_KERNEL, { teacher: t, student: s, mask }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
-      return tf.div(total, rows) as tf.Scalar;
-    }
-    const keyMask = tf.reshape(mask, [batch, 1, 1, keys]);
-    const rowMask = tf.reshape(mask, [batch, 1, queries, 1]);
-
-    const logS = tf.log(tf.maximum(s, ATTENTION_LOG_EPSILON));
-    const pointwise = tf.sub(xLogX(t), tf.mul(t, logS)); // A_T·log A_T − A_T·log A_S
-    const perRow = tf.sum(tf.mul(pointwise, keyMask), 3, true); // [b, h, q, 1]
-    const total = tf.sum(tf.mul(perRow, rowMask));
+    const attrs: AttentionKlAttrs = { eps: ATTENTION_LOG_EPSILON, teacherEps: X_LOG_X_EPSILON };
+    const total = attentionKlSum(t as tf.Tensor4D, s as tf.Tensor4D, mask as tf.Tensor2D, attrs);
     return tf.div(total, rows) as tf.Scalar;
   });
 }

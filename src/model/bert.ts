@@ -15,8 +15,7 @@ import { softmax } from './softmax';
 import { seededNormal } from './init';
 import { registerMissingKernels } from './kernels';
 import { assertForwardFitsWasmHeap } from './fast-kernels/heap-budget';
-import { DROPOUT_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL } from './fast-kernels/elementwise';
-import { activeKernelPath } from './fast-kernels';
+import { attentionScores, dropout, layerNorm, linear, splitHeads } from './ops';
 import { NamedTensors, NamedTensor, numel } from './named-tensors';
 
 export interface BertInputs {
@@ -148,14 +147,6 @@ export function countParameters(c: BertConfig): ParameterCounts {
   return counts;
 }
 
-interface Dense { w: tf.Variable; b: tf.Variable }
-interface Norm { gamma: tf.Variable; beta: tf.Variable }
-interface LayerWeights {
-  query: Dense; key: Dense; value: Dense;
-  attentionOutput: Dense; attentionNorm: Norm;
-  intermediate: Dense; output: Dense; outputNorm: Norm;
-}
-
 let nextModelId = 0;
 
 function validateConfig(c: BertConfig): void {
@@ -185,93 +176,73 @@ function transpose2d(data: Float32Array, rows: number, cols: number): Float32Arr
   return out;
 }
 
-// ---- the computation, as small functions so faster per-op paths can replace them one by one ----
+// ---- the computation, one function per module of Hugging Face's modeling_bert ----
 
-/** x [n, in] · w [in, out] + b. */
-function dense(x: tf.Tensor2D, p: Dense): tf.Tensor2D {
-  if (activeKernelPath() === 'blas') return biasedProduct(x, p.w, p.b) as tf.Tensor2D;
-  return tf.add(tf.matMul(x, p.w), p.b);
+/** A Linear layer; its weight is stored [in, out]. */
+interface Linear { weight: tf.Variable; bias: tf.Variable }
+interface LayerNorm { weight: tf.Variable; bias: tf.Variable }
+
+interface EmbeddingsWeights {
+  wordEmbeddings: tf.Variable;
+  positionEmbeddings: tf.Variable;
+  tokenTypeEmbeddings: tf.Variable;
+  layerNorm: LayerNorm;
+}
+interface SelfAttentionWeights { query: Linear; key: Linear; value: Linear }
+/** BertSelfOutput's and BertOutput's weights. */
+interface OutputWeights { dense: Linear; layerNorm: LayerNorm }
+interface LayerWeights {
+  attention: { self: SelfAttentionWeights; output: OutputWeights };
+  intermediate: { dense: Linear };
+  output: OutputWeights;
+}
+interface BertWeights {
+  embeddings: EmbeddingsWeights;
+  layers: LayerWeights[];
+  pooler: { dense: Linear };
+  classifier: Linear;
 }
 
-/**
- * x·w + b as one BLAS call that starts from the bias (no separate pass adding it), with the
- * gradient the two ops would have: it keeps only x and w (TF.js's own fused op also keeps its
- * output, for activations this layer does not have).
- */
-const biasedProduct = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-  const [x, w, b] = args as tf.Tensor2D[];
-  (args[3] as tf.GradSaveFunc)([x, w]);
-  return {
-    value: tf.fused.matMul({ a: x, b: w, bias: b }),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [xs, ws] = saved as tf.Tensor2D[];
-      const d = dy as tf.Tensor2D;
-      return [tf.matMul(d, ws, false, true), tf.matMul(xs, d, true, false), tf.sum(d, 0)];
-    },
-  };
-});
+/** What the modules of one forward pass share. */
+interface Pass { config: BertConfig; batch: number; seq: number; dropout: DropoutSites }
 
-function layerNorm(x: tf.Tensor2D, p: Norm, eps: number): tf.Tensor2D {
-  if (tf.getKernel(LAYER_NORM_KERNEL, tf.getBackend())) return fusedLayerNorm(eps)(x, p.gamma, p.beta) as tf.Tensor2D;
-  const mean = tf.mean(x, -1, true);
-  const centered = tf.sub(x, mean);
-  const variance = tf.mean(tf.square(centered), -1, true);
-  return tf.add(tf.mul(tf.mul(centered, tf.rsqrt(tf.add(variance, eps))), p.gamma), p.beta);
-}
+/** The dropout sites of one pass in order: site k's seed derives from the pass's seed and k. */
+class DropoutSites {
+  private site = 0;
+  constructor(private readonly training: boolean, private readonly seed: number | undefined) {}
 
-const fusedLayerNormByEps = new Map<number, (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor>();
-
-/**
- * LayerNorm as one native kernel forward and one backward (src/model/fast-kernels, when the addon
- * is installed for the backend) instead of about nine ops forward and twenty backward.
- */
-function fusedLayerNorm(eps: number): (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor {
-  let f = fusedLayerNormByEps.get(eps);
-  if (!f) {
-    f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-      const [x, gamma, beta] = args as tf.Tensor[];
-      (args[3] as tf.GradSaveFunc)([x, gamma]);
-      return {
-        value: tf.engine().runKernel(LAYER_NORM_KERNEL, { x, gamma, beta }, { eps }) as tf.Tensor,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(LAYER_NORM_GRAD_KERNEL, { dy, x: saved[0], gamma: saved[1] }, { eps }) as tf.Tensor[],
-      };
-    }) as (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor;
-    fusedLayerNormByEps.set(eps, f);
+  apply<T extends tf.Tensor>(x: T, rate: number): T {
+    const site = this.site++;
+    if (!this.training || rate <= 0) return x;
+    return dropout(x, rate, this.seed === undefined ? undefined : `${this.seed}:${site}`) as T;
   }
-  return f;
 }
 
-/** Two 32-bit FNV-1a hashes of a dropout seed string: the native kernel's 64-bit seed. */
-function seedWords(seed: string): [number, number] {
-  let hi = 0x811c9dc5;
-  let lo = 0x050c5d1f;
-  for (let i = 0; i < seed.length; i++) {
-    const c = seed.charCodeAt(i);
-    hi = Math.imul(hi ^ c, 0x01000193) >>> 0;
-    lo = Math.imul(lo ^ c, 0x01000193) >>> 0;
-    lo = Math.imul(lo ^ (lo >>> 15), 0x2c1b3c6d) >>> 0;
-  }
-  return [hi, lo];
+function dense(x: tf.Tensor2D, l: Linear): tf.Tensor2D {
+  return linear(x, l.weight as tf.Tensor2D, l.bias as tf.Tensor1D);
+}
+
+function norm(x: tf.Tensor2D, n: LayerNorm, c: BertConfig): tf.Tensor2D {
+  return layerNorm(x, n.weight as tf.Tensor1D, n.bias as tf.Tensor1D, c.layerNormEps);
+}
+
+/** BertEmbeddings: word + position + token type embeddings → LayerNorm → dropout, [b·s, h]. */
+function bertEmbeddings(w: EmbeddingsWeights, inputIds: tf.Tensor2D, tokenTypeIds: tf.Tensor2D, p: Pass): tf.Tensor2D {
+  const { batch: b, seq: s, config: c } = p;
+  const h = c.hiddenSize;
+  const word = tf.gather(w.wordEmbeddings, tf.reshape(inputIds, [b * s]));
+  const position = tf.slice(w.positionEmbeddings, [0, 0], [s, h]);
+  const tokenType = tf.gather(w.tokenTypeEmbeddings, tf.reshape(tokenTypeIds, [b * s]));
+  const summed = tf.add(tf.reshape(tf.add(tf.reshape(word, [b, s, h]), position), [b * s, h]), tokenType) as tf.Tensor2D;
+  return p.dropout.apply(norm(summed, w.layerNorm, c), c.hiddenDropoutProb);
 }
 
 /**
- * Dropout as one native pass forward and one backward (the mask is recomputed from the seed, not
- * stored). Its masks come from the kernel's own counter-based generator, so they differ from
- * tf.dropout's, but a seed still makes them reproducible.
+ * get_extended_attention_mask: [b, 1, 1, s], finfo.min for padded keys, added to the scores so
+ * that those keys take exactly zero probability.
  */
-function fusedDropout(x: tf.Tensor, rate: number, seed: string | undefined): tf.Tensor {
-  const [seedHi, seedLo] = seedWords(seed ?? `${Math.random()}:${Date.now()}`);
-  const attrs = { rate, seedHi, seedLo };
-  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
-    value: tf.engine().runKernel(DROPOUT_KERNEL, { x: args[0] as tf.Tensor }, attrs) as tf.Tensor,
-    gradFunc: (dy: tf.Tensor) => tf.engine().runKernel(DROPOUT_KERNEL, { x: dy }, attrs) as tf.Tensor,
-  }));
-  return f(x);
-}
-
-/** [b·s, h] → [b, heads, s, d] (or [b, heads, d, s] with `keyLayout`, so QKᵀ needs no transposed operand). */
-function splitHeads(x: tf.Tensor2D, b: number, s: number, heads: number, d: number, keyLayout = false): tf.Tensor4D {
-  return tf.transpose(tf.reshape(x, [b, s, heads, d]), keyLayout ? [0, 2, 3, 1] : [0, 2, 1, 3]);
+function extendedAttentionMask(attentionMask: tf.Tensor2D, p: Pass): tf.Tensor4D {
+  return tf.reshape(tf.mul(tf.sub(1, tf.cast(attentionMask, 'float32')), MASK_VALUE), [p.batch, 1, 1, p.seq]);
 }
 
 /** [b, heads, s, d] → [b·s, h]. */
@@ -280,17 +251,70 @@ function mergeHeads(x: tf.Tensor4D): tf.Tensor2D {
   return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b * s, heads * d]);
 }
 
-class DropoutSites {
-  private site = 0;
-  constructor(private readonly training: boolean, private readonly seed: number | undefined) {}
+/**
+ * BertSelfAttention: softmax(Q·Kᵀ/√d + mask)·V per head. Also returns the probabilities (before
+ * dropout) and V [b, heads, s, d], for the internal losses.
+ */
+function bertSelfAttention(w: SelfAttentionWeights, x: tf.Tensor2D, mask: tf.Tensor4D, p: Pass): { context: tf.Tensor2D; probs: tf.Tensor4D; value: tf.Tensor4D } {
+  const c = p.config;
+  const heads = c.numAttentionHeads;
+  const query = splitHeads(tf.mul(dense(x, w.query), 1 / Math.sqrt(headDim(c))), heads, p.seq);
+  const value = splitHeads(dense(x, w.value), heads, p.seq);
+  const scores = tf.add(attentionScores(query, dense(x, w.key)), mask) as tf.Tensor4D;
+  const probs = softmax(scores);
+  const context = mergeHeads(tf.matMul(p.dropout.apply(probs, c.attentionProbsDropoutProb), value));
+  return { context, probs, value };
+}
 
-  apply<T extends tf.Tensor>(x: T, rate: number): T {
-    const site = this.site++;
-    if (!this.training || rate <= 0) return x;
-    const seed = this.seed === undefined ? undefined : `${this.seed}:${site}`;
-    if (x.dtype === 'float32' && tf.getKernel(DROPOUT_KERNEL, tf.getBackend())) return fusedDropout(x, rate, seed) as T;
-    return tf.dropout(x, rate, undefined, seed) as T;
+/** BertOutput (and BertSelfOutput, the same computation): LayerNorm(dropout(dense(x)) + input). */
+function bertOutput(w: OutputWeights, x: tf.Tensor2D, input: tf.Tensor2D, p: Pass): tf.Tensor2D {
+  const out = p.dropout.apply(dense(x, w.dense), p.config.hiddenDropoutProb);
+  return norm(tf.add(out, input), w.layerNorm, p.config);
+}
+
+/** BertIntermediate: GELU(dense(x)). */
+function bertIntermediate(w: { dense: Linear }, x: tf.Tensor2D): tf.Tensor2D {
+  return gelu(dense(x, w.dense));
+}
+
+/** BertLayer: attention (self-attention, then its output) → intermediate → output. */
+function bertLayer(w: LayerWeights, x: tf.Tensor2D, mask: tf.Tensor4D, p: Pass): { hidden: tf.Tensor2D; probs: tf.Tensor4D; value: tf.Tensor4D } {
+  const self = bertSelfAttention(w.attention.self, x, mask, p);
+  const attentionOutput = bertOutput(w.attention.output, self.context, x, p);
+  const hidden = bertOutput(w.output, bertIntermediate(w.intermediate, attentionOutput), attentionOutput, p);
+  return { hidden, probs: self.probs, value: self.value };
+}
+
+interface Keep { hiddenStates: Set<number>; attentions: Set<number>; values: Set<number> }
+
+/**
+ * BertEncoder: the layers in turn, from the embeddings' output. Returns the last hidden state and
+ * the hidden states, attentions and values asked for (empty slots elsewhere).
+ */
+function bertEncoder(layers: LayerWeights[], embeddings: tf.Tensor2D, mask: tf.Tensor4D, keep: Keep, p: Pass): Pick<BertOutputs, 'hiddenStates' | 'attentions' | 'values'> & { last: tf.Tensor2D } {
+  const L = layers.length;
+  const hiddenStates: tf.Tensor3D[] = new Array<tf.Tensor3D>(L + 1);
+  const attentions: tf.Tensor4D[] = new Array<tf.Tensor4D>(L);
+  const values: tf.Tensor4D[] = new Array<tf.Tensor4D>(L);
+  const to3d = (x: tf.Tensor2D) => tf.reshape(x, [p.batch, p.seq, p.config.hiddenSize]) as tf.Tensor3D;
+  let x = embeddings;
+  if (keep.hiddenStates.has(0)) hiddenStates[0] = to3d(x);
+  for (let i = 0; i < L; i++) {
+    const out = bertLayer(layers[i], x, mask, p);
+    x = out.hidden;
+    if (keep.values.has(i)) values[i] = out.value;
+    if (keep.attentions.has(i)) attentions[i] = out.probs;
+    if (keep.hiddenStates.has(i + 1)) hiddenStates[i + 1] = to3d(x);
   }
+  return { last: x, hiddenStates, attentions, values };
+}
+
+/** BertPooler: tanh(dense(the first token's hidden state)), [b, h]. */
+function bertPooler(w: { dense: Linear }, x: tf.Tensor2D, p: Pass): tf.Tensor2D {
+  const { batch: b, seq: s } = p;
+  const h = p.config.hiddenSize;
+  const first = tf.reshape(tf.slice(tf.reshape(x, [b, s, h]), [0, 0, 0], [b, 1, h]), [b, h]) as tf.Tensor2D;
+  return tf.tanh(dense(first, w.dense));
 }
 
 export class BertModel {
@@ -299,7 +323,7 @@ export class BertModel {
   readonly newlyInitialized: readonly string[];
   private readonly vars = new Map<string, tf.Variable>();
   private readonly specs: ParamSpec[];
-  private readonly layers: LayerWeights[] = [];
+  private readonly weights: BertWeights;
   private readonly parameterCount: number;
   private disposed = false;
 
@@ -325,21 +349,36 @@ export class BertModel {
       this.dispose();
       throw e;
     }
-    const denseVars = (p: string): Dense => ({ w: this.variable(`${p}.weight`), b: this.variable(`${p}.bias`) });
-    const normVars = (p: string): Norm => ({ gamma: this.variable(`${p}.weight`), beta: this.variable(`${p}.bias`) });
-    for (let i = 0; i < config.numHiddenLayers; i++) {
-      const p = `bert.encoder.layer.${i}`;
-      this.layers.push({
-        query: denseVars(`${p}.attention.self.query`),
-        key: denseVars(`${p}.attention.self.key`),
-        value: denseVars(`${p}.attention.self.value`),
-        attentionOutput: denseVars(`${p}.attention.output.dense`),
-        attentionNorm: normVars(`${p}.attention.output.LayerNorm`),
-        intermediate: denseVars(`${p}.intermediate.dense`),
-        output: denseVars(`${p}.output.dense`),
-        outputNorm: normVars(`${p}.output.LayerNorm`),
-      });
-    }
+    this.weights = this.bertWeights();
+  }
+
+  /** The variables grouped as Hugging Face's modules hold them. */
+  private bertWeights(): BertWeights {
+    const linearAt = (p: string): Linear => ({ weight: this.variable(`${p}.weight`), bias: this.variable(`${p}.bias`) });
+    const layerNormAt: (p: string) => LayerNorm = linearAt;
+    const output = (p: string): OutputWeights => ({ dense: linearAt(`${p}.dense`), layerNorm: layerNormAt(`${p}.LayerNorm`) });
+    const e = 'bert.embeddings';
+    return {
+      embeddings: {
+        wordEmbeddings: this.variable(`${e}.word_embeddings.weight`),
+        positionEmbeddings: this.variable(`${e}.position_embeddings.weight`),
+        tokenTypeEmbeddings: this.variable(`${e}.token_type_embeddings.weight`),
+        layerNorm: layerNormAt(`${e}.LayerNorm`),
+      },
+      layers: Array.from({ length: this.config.numHiddenLayers }, (_, i) => {
+        const p = `bert.encoder.layer.${i}`;
+        return {
+          attention: {
+            self: { query: linearAt(`${p}.attention.self.query`), key: linearAt(`${p}.attention.self.key`), value: linearAt(`${p}.attention.self.value`) },
+            output: output(`${p}.attention.output`),
+          },
+          intermediate: { dense: linearAt(`${p}.intermediate.dense`) },
+          output: output(`${p}.output`),
+        };
+      }),
+      pooler: { dense: linearAt('bert.pooler.dense') },
+      classifier: linearAt('classifier'),
+    };
   }
 
   /**
@@ -409,61 +448,21 @@ export class BertModel {
       });
     }
     // The wasm heap cannot grow past 4 GiB and aborts the process when it must: refuse first.
-    if (tf.getBackend() === 'wasm') assertForwardFitsWasmHeap(c, this.parameterCount, b, s, opts.training, tf.memory().numBytes);
+    assertForwardFitsWasmHeap(c, this.parameterCount, b, s, opts.training);
     const L = c.numHiddenLayers;
-    const keepHidden = keepSet(opts.keep?.hiddenStates, L + 1);
-    const keepAttn = keepSet(opts.keep?.attentions, L);
-    const keepValues = keepSet(opts.keep?.values ?? [], L);
-    const dropout = new DropoutSites(opts.training, opts.seed);
-    const heads = c.numAttentionHeads;
-    const d = headDim(c);
-    const h = c.hiddenSize;
-
+    const keep: Keep = {
+      hiddenStates: keepSet(opts.keep?.hiddenStates, L + 1),
+      attentions: keepSet(opts.keep?.attentions, L),
+      values: keepSet(opts.keep?.values ?? [], L),
+    };
+    const w = this.weights;
     return tf.tidy(() => {
-      const hiddenStates: tf.Tensor3D[] = new Array<tf.Tensor3D>(L + 1);
-      const attentions: tf.Tensor4D[] = new Array<tf.Tensor4D>(L);
-      const values: tf.Tensor4D[] = new Array<tf.Tensor4D>(L);
-      const to3d = (x: tf.Tensor2D) => tf.reshape(x, [b, s, h]) as tf.Tensor3D;
-
-      // Embeddings: word + position + token type → LayerNorm → dropout.
-      const word = tf.gather(this.variable('bert.embeddings.word_embeddings.weight'), tf.reshape(inputIds, [b * s]));
-      const position = tf.slice(this.variable('bert.embeddings.position_embeddings.weight'), [0, 0], [s, h]);
-      const tokenType = tf.gather(this.variable('bert.embeddings.token_type_embeddings.weight'), tf.reshape(tokenTypeIds, [b * s]));
-      const summed = tf.add(tf.reshape(tf.add(tf.reshape(word, [b, s, h]), position), [b * s, h]), tokenType) as tf.Tensor2D;
-      let x = dropout.apply(layerNorm(summed, this.norm('bert.embeddings.LayerNorm'), c.layerNormEps), c.hiddenDropoutProb);
-      if (keepHidden.has(0)) hiddenStates[0] = to3d(x);
-
-      // Padded keys get finfo.min added to their scores, so they take exactly zero probability.
-      const maskBias = tf.reshape(tf.mul(tf.sub(1, tf.cast(attentionMask, 'float32')), MASK_VALUE), [b, 1, 1, s]);
-      const scale = 1 / Math.sqrt(d);
-      const backendName = tf.getBackend();
-      const transposedProductsAreFree = (backendName !== 'wasm' && backendName !== 'cpu') || activeKernelPath(backendName) === 'blas';
-
-      for (let i = 0; i < L; i++) {
-        const w = this.layers[i];
-        const q = splitHeads(tf.mul(dense(x, w.query), scale) as tf.Tensor2D, b, s, heads, d);
-        const v = splitHeads(dense(x, w.value), b, s, heads, d);
-        if (keepValues.has(i)) values[i] = v;
-        // QKᵀ: BLAS and the native backends take a transposed operand for free; the wasm and cpu
-        // kernels without BLAS are far faster with K laid out as Kᵀ.
-        const qk = transposedProductsAreFree
-          ? tf.matMul(q, splitHeads(dense(x, w.key), b, s, heads, d), false, true)
-          : tf.matMul(q, splitHeads(dense(x, w.key), b, s, heads, d, true));
-        const scores = tf.add(qk, maskBias) as tf.Tensor4D;
-        const probs = softmax(scores) as tf.Tensor4D;
-        if (keepAttn.has(i)) attentions[i] = probs;
-        const context = mergeHeads(tf.matMul(dropout.apply(probs, c.attentionProbsDropoutProb), v));
-        const attnOut = dropout.apply(dense(context, w.attentionOutput), c.hiddenDropoutProb);
-        const x1 = layerNorm(tf.add(attnOut, x), w.attentionNorm, c.layerNormEps);
-        const inter = gelu(dense(x1, w.intermediate));
-        const ffOut = dropout.apply(dense(inter, w.output), c.hiddenDropoutProb);
-        x = layerNorm(tf.add(ffOut, x1), w.outputNorm, c.layerNormEps);
-        if (keepHidden.has(i + 1)) hiddenStates[i + 1] = to3d(x);
-      }
-
-      const cls = tf.reshape(tf.slice(tf.reshape(x, [b, s, h]), [0, 0, 0], [b, 1, h]), [b, h]) as tf.Tensor2D;
-      const pooled = tf.tanh(dense(cls, this.dense('bert.pooler.dense')));
-      const logits = dense(dropout.apply(pooled, c.hiddenDropoutProb), this.dense('classifier'));
+      const p: Pass = { config: c, batch: b, seq: s, dropout: new DropoutSites(opts.training, opts.seed) };
+      const embeddings = bertEmbeddings(w.embeddings, inputIds, tokenTypeIds, p);
+      const mask = extendedAttentionMask(attentionMask, p);
+      const { last, hiddenStates, attentions, values } = bertEncoder(w.layers, embeddings, mask, keep, p);
+      const pooled = bertPooler(w.pooler, last, p);
+      const logits = dense(p.dropout.apply(pooled, c.hiddenDropoutProb), w.classifier);
       return { logits, pooled, hiddenStates, attentions, values };
     });
   }
@@ -505,14 +504,6 @@ export class BertModel {
     for (const v of this.vars.values()) v.dispose();
     this.vars.clear();
     this.disposed = true;
-  }
-
-  private dense(prefix: string): Dense {
-    return { w: this.variable(`${prefix}.weight`), b: this.variable(`${prefix}.bias`) };
-  }
-
-  private norm(prefix: string): Norm {
-    return { gamma: this.variable(`${prefix}.weight`), beta: this.variable(`${prefix}.bias`) };
   }
 }
 

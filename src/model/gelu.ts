@@ -4,7 +4,7 @@
  * supported ops.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { GELU_GRAD_KERNEL, GELU_KERNEL } from './fast-kernels/elementwise';
+import { defineOp } from './ops';
 
 export type ErfImpl = 'auto' | 'native' | 'ops';
 
@@ -57,21 +57,10 @@ function normalCdf(x: tf.Tensor, impl: ErfImpl): tf.Tensor {
  * backward pass instead of every intermediate of the erf evaluation.
  */
 export function gelu<T extends tf.Tensor>(x: T, impl: ErfImpl = 'auto'): T {
-  // The native addon's fused kernels (src/model/fast-kernels), when installed for this backend:
+  // 'auto' is the op a backend may replace (./ops.ts): the native addon's fused kernels make it
   // one pass forward and one backward instead of about five and ten element-wise ops.
-  if (impl === 'auto' && x.dtype === 'float32' && tf.getKernel(GELU_KERNEL, tf.getBackend())) return nativeGelu(x) as T;
-  return geluByImpl[impl](x) as T;
+  return (impl === 'auto' ? geluOp(x) : geluByImpl[impl](x)) as T;
 }
-
-const nativeGelu = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-  const input = args[0] as tf.Tensor;
-  const save = args[1] as tf.GradSaveFunc;
-  save([input]);
-  return {
-    value: tf.engine().runKernel(GELU_KERNEL, { x: input }) as tf.Tensor,
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(GELU_GRAD_KERNEL, { dy, x: saved[0] }) as tf.Tensor,
-  };
-});
 
 function makeGelu(impl: ErfImpl): (x: tf.Tensor) => tf.Tensor {
   return tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
@@ -94,3 +83,5 @@ const geluByImpl: Record<ErfImpl, (x: tf.Tensor) => tf.Tensor> = {
   native: makeGelu('native'),
   ops: makeGelu('ops'),
 };
+
+const geluOp = defineOp('gelu', geluByImpl.auto);

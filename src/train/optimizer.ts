@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { NamedTensor, numel } from '../model/named-tensors';
 import { UserError } from '../util/errors';
-import { ADAMW_KERNEL, AdamWAttrs, SUM_SQUARES_KERNEL } from '../model/fast-kernels/training-kernels';
+import type { AdamWAttrs } from '../model/fast-kernels/training-kernels';
+import { AdamWState, defineOp } from '../model/ops';
 
 export interface AdamWOptions {
   lr: number;
@@ -39,6 +40,43 @@ export interface OptimizerState {
 export function decayApplies(name: string): boolean {
   return !(name.endsWith('.bias') || name.includes('LayerNorm') || name.includes('layer_norm'));
 }
+
+/** op(x), then x freed. */
+function consume(x: tf.Tensor, op: (x: tf.Tensor) => tf.Tensor): tf.Tensor {
+  const y = op(x);
+  x.dispose();
+  return y;
+}
+
+/** op(a, b), then both freed. */
+function combine(a: tf.Tensor, b: tf.Tensor, op: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): tf.Tensor {
+  const y = op(a, b);
+  a.dispose();
+  b.dispose();
+  return y;
+}
+
+/** One AdamW update of one variable, in place (a backend may fuse it into one pass). */
+const adamW = defineOp('adamW', (slot: AdamWState, g: tf.Tensor, a: AdamWAttrs): void => {
+  // The new moments replace the old as soon as they are final. Each handle is dropped after its
+  // assign: tf.memory() counts bytes per handle, and the variable holds the data on its own.
+  // m = β1·m + (1 − β1)·g
+  const m = combine(tf.mul(slot.m, a.beta1), tf.mul(g, a.oneMinusBeta1), tf.add);
+  slot.m.assign(m);
+  m.dispose();
+  // v = β2·v + (1 − β2)·g·g
+  const v = combine(tf.mul(slot.v, a.beta2), consume(tf.mul(g, a.oneMinusBeta2), (x) => tf.mul(x, g)), tf.add);
+  slot.v.assign(v);
+  v.dispose();
+  const denom = consume(consume(tf.sqrt(slot.v), (x) => tf.div(x, a.biasCorrection2Sqrt)), (x) => tf.add(x, a.eps));
+  const update = combine(tf.mul(slot.m, a.stepSize), denom, tf.div);
+  const decayed = a.decay !== null ? tf.mul(slot.variable, a.decay) : slot.variable;
+  const p = tf.sub(decayed, update);
+  update.dispose();
+  if (decayed !== slot.variable) decayed.dispose();
+  slot.variable.assign(p);
+  p.dispose();
+});
 
 interface Slot {
   name: string;
@@ -129,54 +167,12 @@ export class AdamW {
   private updateVariable(slot: Slot, g: tf.Tensor, lr: number, beta1: number, beta2: number, eps: number): void {
     // Scalars are computed in double and rounded to float32 by the ops, as torch does with Python
     // floats.
-    const biasCorrection1 = 1 - beta1 ** slot.step;
-    const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** slot.step);
-    const stepSize = lr / biasCorrection1;
-    if (g.dtype === 'float32' && tf.getKernel(ADAMW_KERNEL, tf.getBackend())) {
-      // The native kernel: the same operations in the same order, in one pass (src/model/fast-kernels).
-      const attrs: AdamWAttrs = {
-        beta1, oneMinusBeta1: 1 - beta1, beta2, oneMinusBeta2: 1 - beta2, biasCorrection2Sqrt, eps, stepSize,
-        decay: slot.weightDecay !== 0 ? 1 - lr * slot.weightDecay : null,
-      };
-      const [p, m, v] = tf.engine().runKernel(ADAMW_KERNEL, { param: slot.variable, grad: g, m: slot.m, v: slot.v }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
-      slot.m.assign(m);
-      slot.v.assign(v);
-      slot.variable.assign(p);
-      tf.dispose([p, m, v]);
-      return;
-    }
-    /** op(x), then x freed. */
-    const consume = (x: tf.Tensor, op: (x: tf.Tensor) => tf.Tensor): tf.Tensor => {
-      const y = op(x);
-      x.dispose();
-      return y;
+    const attrs: AdamWAttrs = {
+      beta1, oneMinusBeta1: 1 - beta1, beta2, oneMinusBeta2: 1 - beta2,
+      biasCorrection2Sqrt: Math.sqrt(1 - beta2 ** slot.step), eps, stepSize: lr / (1 - beta1 ** slot.step),
+      decay: slot.weightDecay !== 0 ? 1 - lr * slot.weightDecay : null,
     };
-    /** op(a, b), then both freed. */
-    const combine = (a: tf.Tensor, b: tf.Tensor, op: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): tf.Tensor => {
-      const y = op(a, b);
-      a.dispose();
-      b.dispose();
-      return y;
-    };
-
-    // The new moments replace the old as soon as they are final. Each handle is dropped after its
-    // assign: tf.memory() counts bytes per handle, and the variable holds the data on its own.
-    // m = β1·m + (1 − β1)·g
-    const m = combine(tf.mul(slot.m, beta1), tf.mul(g, 1 - beta1), tf.add);
-    slot.m.assign(m);
-    m.dispose();
-    // v = β2·v + (1 − β2)·g·g
-    const v = combine(tf.mul(slot.v, beta2), consume(tf.mul(g, 1 - beta2), (x) => tf.mul(x, g)), tf.add);
-    slot.v.assign(v);
-    v.dispose();
-    const denom = consume(consume(tf.sqrt(slot.v), (x) => tf.div(x, biasCorrection2Sqrt)), (x) => tf.add(x, eps));
-    const update = combine(tf.mul(slot.m, stepSize), denom, tf.div);
-    const decayed = slot.weightDecay !== 0 ? tf.mul(slot.variable, 1 - lr * slot.weightDecay) : slot.variable;
-    const p = tf.sub(decayed, update);
-    update.dispose();
-    if (decayed !== slot.variable) decayed.dispose();
-    slot.variable.assign(p);
-    p.dispose();
+    adamW(slot, g, attrs);
   }
 
   /** A copy of the moments and step counts, detached from the optimizer. */
@@ -253,6 +249,9 @@ export class AdamW {
   }
 }
 
+/** One gradient's norm (a backend may compute it in one pass; tf.norm makes three). */
+const l2Norm = defineOp('l2Norm', (x) => tf.norm(x) as tf.Scalar);
+
 /**
  * As torch.nn.utils.clip_grad_norm_ (L2): the norm of all gradients as one vector and, when
  * maxNorm / (norm + 1e-6) < 1, the gradients scaled by that. Returns new tensors (the caller owns
@@ -266,11 +265,7 @@ export function clipByGlobalNorm(
   if (!(maxNorm > 0)) throw new RangeError(`clipByGlobalNorm: maxNorm must be positive, got ${maxNorm}`);
   const names = Object.keys(grads);
   if (names.length === 0) return { grads: {}, norm: 0 };
-  // Each gradient's norm: with the native kernel one pass of Σ g² (tf.norm makes three).
-  const fused = tf.getKernel(SUM_SQUARES_KERNEL, tf.getBackend()) !== undefined;
-  const gradNorm = (g: tf.Tensor): tf.Tensor =>
-    (fused && g.dtype === 'float32' ? tf.sqrt(tf.engine().runKernel(SUM_SQUARES_KERNEL, { x: g }) as tf.Tensor) : tf.norm(g));
-  const normTensor = tf.tidy(() => tf.norm(tf.stack(names.map((n) => gradNorm(grads[n])))));
+  const normTensor = tf.tidy(() => tf.norm(tf.stack(names.map((n) => l2Norm(grads[n])))));
   const norm = normTensor.dataSync()[0];
   normTensor.dispose();
   // torch computes the coefficient in float32; Math.fround reproduces each float32 rounding.

@@ -107,11 +107,13 @@ export function assertEvalFitsWasmHeap(
 }
 
 /**
- * The guard BertModel.forward runs on wasm before a pass: the bytes alive now (weights, moments,
- * teacher outputs…) plus what this pass and what follows it will add: its activations, and for a
- * training pass the backward peak, the gradients and the optimizer update.
+ * The guard BertModel.forward runs before a pass (only on the wasm backend): the bytes alive now
+ * (weights, moments, teacher outputs…) plus what this pass and what follows it will add: its
+ * activations, and for a training pass the backward peak, the gradients and the optimizer update.
  */
-export function assertForwardFitsWasmHeap(config: BertConfig, params: number, batch: number, seq: number, training: boolean, liveBytes: number): void {
+export function assertForwardFitsWasmHeap(config: BertConfig, params: number, batch: number, seq: number, training: boolean): void {
+  if (tf.getBackend() !== 'wasm') return;
+  const liveBytes = tf.memory().numBytes;
   const path = activationPath();
   const perRow = 4 * forwardValues(config, 1, seq, training) * (training ? BACKWARD_PEAK_FACTOR[path] : 1);
   const grads = training ? 4 * params : 0;

@@ -4,12 +4,13 @@
  * - `auto` (default): `blas` when the native addon loads, else `untransposed` on wasm and the stock
  *   kernels on cpu.
  * - `blas`: the native addon (an error when it is not built): every matrix product through OpenBLAS
- *   sgemm (./matmul.ts); Add/Sub/Multiply/RealDiv, x², leading-axis sums and the fused GELU,
- *   LayerNorm and dropout kernels bert.ts and gelu.ts use when registered (./elementwise.ts);
- *   fused softmax, attention-KL, AdamW and Σx² kernels and native Transpose and Slice
- *   (./training-kernels.ts).
+ *   sgemm (./matmul.ts); Add/Sub/Multiply/RealDiv, x², leading-axis sums and fused GELU,
+ *   LayerNorm and dropout kernels (./elementwise.ts); fused softmax, attention-KL, AdamW and Σx²
+ *   kernels and native Transpose and Slice (./training-kernels.ts). The ops of ../ops.ts that
+ *   these kernels implement are registered with them (./ops.ts).
  * - `untransposed`: pure wasm; every product an untransposed 2-D XNNPACK product.
  * - `stock`: TF.js's own kernels.
+ * Without BLAS, wasm and cpu register the attention scores' key layout (./ops.ts).
  * On wasm every mode but `stock` also shares data for Identity/Cast and for transposes that leave
  * the data in place, and replaces the leading-axis Sum and row GatherV2 kernels
  * (./wasm-memory-kernels.ts).
@@ -29,6 +30,8 @@ import {
   BINARY_OPS, DROPOUT_KERNEL, FUSED_KERNELS, GELU_GRAD_KERNEL, GELU_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL,
   nativeBinaryKernel, nativeFusedKernels, nativeGeluKernels, nativeSquarePowKernel,
 } from './elementwise';
+import { registerOps } from '../ops';
+import { KEY_LAYOUT_OPS, NATIVE_OPS } from './ops';
 
 export const KERNEL_MODES = ['auto', 'blas', 'untransposed', 'stock'] as const;
 export type KernelMode = (typeof KERNEL_MODES)[number];
@@ -54,6 +57,8 @@ const MATMUL_KERNELS = [tf.BatchMatMul, tf._FusedMatMul] as const;
 const stock = new Map<string, tf.KernelConfig>();
 const installed: Record<'wasm' | 'cpu', KernelPath> = { wasm: 'stock', cpu: 'stock' };
 let explicitMode: KernelMode | undefined;
+registerOps('wasm', KEY_LAYOUT_OPS);
+registerOps('cpu', KEY_LAYOUT_OPS);
 
 function envMode(): KernelMode {
   const v = process.env.DISTILLERY_KERNELS;
@@ -140,6 +145,7 @@ function installWasm(path: KernelPath): void {
   const stockSlice = stockKernel('wasm', tf.Slice);
   if (stockSlice) swap('wasm', tf.Slice, path === 'blas' ? sliceKernel(loadNativeBlas().blas!, stockSlice.kernelFunc) : undefined);
   installElementwise('wasm', path === 'blas');
+  registerOps('wasm', path === 'blas' ? NATIVE_OPS : KEY_LAYOUT_OPS);
   installed.wasm = path;
 }
 
@@ -160,6 +166,7 @@ function installCpu(path: KernelPath): void {
   const stockSlice = stockKernel('cpu', tf.Slice);
   if (stockSlice) swap('cpu', tf.Slice, path === 'blas' ? sliceKernel(loadNativeBlas().blas!, stockSlice.kernelFunc) : undefined);
   installElementwise('cpu', path === 'blas');
+  registerOps('cpu', path === 'blas' ? NATIVE_OPS : KEY_LAYOUT_OPS);
   installed.cpu = path;
 }
 
