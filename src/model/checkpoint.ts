@@ -226,7 +226,8 @@ function describeLayers(layers: number[]): string {
   return `${layers.length} layer${layers.length === 1 ? '' : 's'} (${contiguous ? `${layers[0]}–${layers[layers.length - 1]}` : layers.join(', ')})`;
 }
 
-export function loadCheckpoint(given: string, opts: LoadOptions = {}): LoadedCheckpoint {
+/** The checkpoint folder (or its sentence-transformers Transformer subfolder), checked to be one. */
+function openCheckpointFolder(given: string): { dir: string; note?: string } {
   const folder = resolveModelFolder(given);
   const dir = folder.dir;
   // A write of this folder killed between its two renames leaves it beside its path: put it back.
@@ -246,17 +247,27 @@ export function loadCheckpoint(given: string, opts: LoadOptions = {}): LoadedChe
   if (!dirStat.isDirectory()) {
     throw new UserError('a checkpoint must be a folder (with config.json and model.safetensors), not a file', { where: dir, fix: 'point at the folder that contains the file' });
   }
+  return folder;
+}
+
+/** config.json, parsed; `architectures` says which model class the weights belong to. */
+function readConfig(dir: string): { config: BertConfig; architectures: unknown } {
   const configFile = path.join(dir, CONFIG_FILE);
   if (!isFile(configFile)) {
     throw new UserError('the checkpoint folder has no config.json', { where: configFile, fix: 'copy config.json from the model\'s export (save_pretrained writes it)' });
   }
   const rawConfig = readJson(configFile, CONFIG_FILE);
-  const fileConfig = parseHfConfig(rawConfig, configFile);
-  const { tensors: raw, where } = readWeights(dir, (rawConfig as { architectures?: unknown }).architectures);
-  const notes: string[] = folder.note ? [folder.note] : [];
+  return { config: parseHfConfig(rawConfig, configFile), architectures: (rawConfig as { architectures?: unknown }).architectures };
+}
 
-  // Canonical name → raw tensor; pre-training heads, buffers and unknown tensors are set aside.
-  const byName = new Map<string, RawTensor & { original: string }>();
+type NamedRawTensor = RawTensor & { original: string };
+
+/**
+ * Canonical name → raw tensor. Pre-training heads, buffers and tensors the model does not have are
+ * set aside; what was ignored or renamed goes to `notes`.
+ */
+function mapNames(raw: Map<string, RawTensor>, fileConfig: BertConfig, notes: string[]): Map<string, NamedRawTensor> {
+  const byName = new Map<string, NamedRawTensor>();
   const pretrainingHead: string[] = [];
   const unknown: string[] = [];
   let renamedTf = 0;
@@ -285,8 +296,11 @@ export function loadCheckpoint(given: string, opts: LoadOptions = {}): LoadedChe
   if (unwrapped) notes.push(`read ${unwrapped} tensors without their wrapper prefix (e.g. "${[...byName.values()].find((t) => WRAPPER_PREFIX.test(t.original))?.original}")`);
   if (renamedTf) notes.push(`read ${renamedTf} TF-style LayerNorm gamma/beta tensors as weight/bias`);
   if (unknown.length) notes.push(`ignored ${unknown.length} tensors that BertForSequenceClassification does not have: ${listNames(unknown)}`);
+  return byName;
+}
 
-  // The layer count in config.json must match the weights.
+/** The layer count in config.json must match the weights. */
+function checkLayerCount(byName: Map<string, NamedRawTensor>, fileConfig: BertConfig, where: string): void {
   const layers = [...new Set([...byName.keys()].map((n) => /^bert\.encoder\.layer\.(\d+)\./.exec(n)).filter((m) => m !== null).map((m) => Number(m[1])))].sort((a, b) => a - b);
   const L = fileConfig.numHiddenLayers;
   if (layers.length !== L || layers.some((l, i) => l !== i)) {
@@ -294,14 +308,24 @@ export function loadCheckpoint(given: string, opts: LoadOptions = {}): LoadedChe
       where, fix: 'config.json and the weights come from different models; export them together, or correct num_hidden_layers',
     });
   }
+}
 
-  // The classifier head: present (its size must agree with config.json and the task) or absent (a new one is initialised).
-  const headPresent = HEAD_NAMES.filter((n) => byName.has(n));
-  if (headPresent.length === 1) {
-    const missing = HEAD_NAMES.find((n) => !byName.has(n))!;
-    throw new UserError(`the checkpoint has "${headPresent[0]}" but not "${missing}"`, { where, fix: 'the checkpoint is incomplete; export it again' });
+/** Both tensors of a pair or neither: true when both are there. */
+function wholePair(byName: Map<string, NamedRawTensor>, names: string[], where: string): boolean {
+  const present = names.filter((n) => byName.has(n));
+  if (present.length === 1) {
+    const missing = names.find((n) => !byName.has(n))!;
+    throw new UserError(`the checkpoint has "${present[0]}" but not "${missing}"`, { where, fix: 'the checkpoint is incomplete; export it again' });
   }
-  const hasHead = headPresent.length === 2;
+  return present.length === 2;
+}
+
+/**
+ * The classifier head: present (its size must agree with config.json and the task) or absent (a
+ * new one is initialised). Returns the config with the task's labels.
+ */
+function resolveHead(byName: Map<string, NamedRawTensor>, fileConfig: BertConfig, opts: LoadOptions, where: string, notes: string[]): { hasHead: boolean; config: BertConfig } {
+  const hasHead = wholePair(byName, HEAD_NAMES, where);
   const wanted = opts.regression ? 1 : opts.numLabels ?? opts.labels?.length;
   if (opts.labels && wanted !== undefined && opts.labels.length !== wanted) {
     throw new Error(`loadCheckpoint: ${opts.labels.length} labels given for ${wanted} outputs`);
@@ -335,23 +359,27 @@ export function loadCheckpoint(given: string, opts: LoadOptions = {}): LoadedChe
     const kind = config.problemType === 'regression' ? 'regression head (1 output)' : `${config.numLabels}-class head`;
     notes.push(`no classifier head in ${path.basename(where)}: a freshly initialised ${kind} will be used`);
   }
+  return { hasHead, config };
+}
 
-  // An encoder without a pooler (BertForMaskedLM exports, sentence-transformers models saved with
-  // add_pooling_layer=False): a new one, as transformers would initialise it, trained with the head.
-  const poolerPresent = POOLER_NAMES.filter((n) => byName.has(n));
-  if (poolerPresent.length === 1) {
-    const missingPart = POOLER_NAMES.find((n) => !byName.has(n))!;
-    throw new UserError(`the checkpoint has "${poolerPresent[0]}" but not "${missingPart}"`, { where, fix: 'the checkpoint is incomplete; export it again' });
-  }
-  const hasPooler = poolerPresent.length === 2;
+/**
+ * Whether the encoder has its pooler. One without (BertForMaskedLM exports, sentence-transformers
+ * models saved with add_pooling_layer=False) gets a new one, as transformers would initialise it,
+ * trained with the head.
+ */
+function resolvePooler(byName: Map<string, NamedRawTensor>, hasHead: boolean, config: BertConfig, where: string, notes: string[]): boolean {
+  const hasPooler = wholePair(byName, POOLER_NAMES, where);
   if (!hasPooler && hasHead) {
     throw new UserError('the checkpoint has a classifier head but no pooler, whose output that head was trained on', {
       where, fix: 'export the whole BertForSequenceClassification again, or remove classifier.* to train a new head with a new pooler',
     });
   }
   if (!hasPooler) notes.push(`no pooler in ${path.basename(where)}: a freshly initialised one (normal, std ${config.initializerRange}) will be used and trained with the head`);
+  return hasPooler;
+}
 
-  // Every parameter present, with the shape config.json implies.
+/** Every parameter, present with the shape config.json implies, as float32 (a missing pooler initialised). */
+function buildTensors(byName: Map<string, NamedRawTensor>, config: BertConfig, hasHead: boolean, hasPooler: boolean, where: string): NamedTensors {
   const expected = expectedTensorShapes(config, hasHead);
   const missing = [...expected.keys()].filter((n) => !byName.has(n) && (hasPooler || !POOLER_NAMES.includes(n)));
   if (missing.length) {
@@ -377,24 +405,42 @@ export function loadCheckpoint(given: string, opts: LoadOptions = {}): LoadedChe
     }
     tensors.set(name, { shape: [...shape], data: toFloat32(t.entry, t.file) });
   }
-  const nonF32 = new Set([...byName.values()].map((t) => t.entry.dtype).filter((d) => d !== 'F32'));
-  if (nonF32.size) notes.push(`converted ${[...nonF32].join('/')} weights to float32`);
+  return tensors;
+}
 
+/** The tokenizer files beside the weights, and tokenizer_config.json's do_lower_case. */
+function readTokenizerFiles(dir: string, notes: string[]): Pick<LoadedCheckpoint, 'vocabFile' | 'tokenizerFile' | 'doLowerCase'> {
+  const out: Pick<LoadedCheckpoint, 'vocabFile' | 'tokenizerFile' | 'doLowerCase'> = {};
   const vocab = path.join(dir, 'vocab.txt');
   const tokenizerJson = path.join(dir, 'tokenizer.json');
-  const result: LoadedCheckpoint = { dir, config, tensors, hasHead, hasPooler, notes };
-  if (isFile(vocab)) result.vocabFile = vocab;
-  if (isFile(tokenizerJson)) result.tokenizerFile = tokenizerJson;
+  if (isFile(vocab)) out.vocabFile = vocab;
+  if (isFile(tokenizerJson)) out.tokenizerFile = tokenizerJson;
   const tokCfgFile = path.join(dir, 'tokenizer_config.json');
   if (isFile(tokCfgFile)) {
     try {
       const tc = JSON.parse(fs.readFileSync(tokCfgFile, 'utf8')) as { do_lower_case?: unknown };
-      if (typeof tc.do_lower_case === 'boolean') result.doLowerCase = tc.do_lower_case;
+      if (typeof tc.do_lower_case === 'boolean') out.doLowerCase = tc.do_lower_case;
     } catch {
       notes.push('tokenizer_config.json is not valid JSON; ignored it');
     }
   }
-  return result;
+  return out;
+}
+
+export function loadCheckpoint(given: string, opts: LoadOptions = {}): LoadedCheckpoint {
+  const folder = openCheckpointFolder(given);
+  const dir = folder.dir;
+  const { config: fileConfig, architectures } = readConfig(dir);
+  const { tensors: raw, where } = readWeights(dir, architectures);
+  const notes: string[] = folder.note ? [folder.note] : [];
+  const byName = mapNames(raw, fileConfig, notes);
+  checkLayerCount(byName, fileConfig, where);
+  const { hasHead, config } = resolveHead(byName, fileConfig, opts, where, notes);
+  const hasPooler = resolvePooler(byName, hasHead, config, where, notes);
+  const tensors = buildTensors(byName, config, hasHead, hasPooler, where);
+  const nonF32 = new Set([...byName.values()].map((t) => t.entry.dtype).filter((d) => d !== 'F32'));
+  if (nonF32.size) notes.push(`converted ${[...nonF32].join('/')} weights to float32`);
+  return { dir, config, tensors, hasHead, hasPooler, notes, ...readTokenizerFiles(dir, notes) };
 }
 
 /**

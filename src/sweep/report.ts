@@ -285,37 +285,36 @@ function fileSuffix(label: string): string {
   return label ? `-${slug(label)}` : '';
 }
 
-export function buildReport(sweepDir: string, opts: ReportOptions = {}): SweepReport {
-  const dir = path.resolve(sweepDir);
-  const manifest = readManifest(dir);
-  if (!manifest) {
-    throw new UserError(`not a sweep folder (no ${path.basename(manifestPath(dir))})`, { where: sweepDir, fix: 'pass the folder `distillery sweep` wrote (its --out), e.g. sweeps/<name>' });
-  }
-  const out = path.resolve(opts.out ?? path.join(dir, 'report.md'));
-  const outDir = path.dirname(out);
-  const stem = path.basename(out).replace(/\.md$/i, '');
-  const cells = loadReportCells(dir, manifest);
-  const l = layout(manifest);
-  const expectedN = l.seedAxis?.labels.length ?? 1;
-  const results = resultTable(cells, l);
-  const svgFiles: string[] = [];
-  const writeSvg = (name: string, svg: string): string => {
-    const file = path.join(outDir, `${stem}-${name}.svg`);
-    writeFileAtomic(file, svg);
-    svgFiles.push(file);
-    return path.basename(file);
-  };
+/** What the report's sections share. */
+interface ReportContext {
+  dir: string;
+  manifest: SweepManifest;
+  /** The report file and its folder. */
+  out: string;
+  outDir: string;
+  cells: ReportCell[];
+  l: Layout;
+  /** Seeds per table cell. */
+  expectedN: number;
+  /** Writes `<report>-<name>.svg` beside the report; returns its file name for a link. */
+  writeSvg(name: string, svg: string): string;
+}
+
+/** The title and how many cells finished, failed, stopped, … */
+function overviewSection({ manifest, cells, outDir, dir }: ReportContext): string[] {
   const students = cells.filter((c) => c.kind === 'student');
   const teachers = cells.filter((c) => c.kind === 'teacher');
-  const md: string[] = [];
-
-  md.push(`# Sweep report: ${manifest.name}`, '');
   const byStatus = (s: ReportStatus) => cells.filter((c) => c.status === s).length;
-  md.push(`${cells.length} cell${cells.length === 1 ? '' : 's'} (${students.length} student${teachers.length ? `, ${teachers.length} shared teacher` : ''}${teachers.length > 1 ? 's' : ''}) from \`${relLink(outDir, dir)}\`: `
+  return [`# Sweep report: ${manifest.name}`, '',
+    `${cells.length} cell${cells.length === 1 ? '' : 's'} (${students.length} student${teachers.length ? `, ${teachers.length} shared teacher` : ''}${teachers.length > 1 ? 's' : ''}) from \`${relLink(outDir, dir)}\`: `
     + `${byStatus('finished')} finished, ${byStatus('failed')} failed, ${byStatus('stopped')} stopped, ${byStatus('unfinished')} unfinished, ${byStatus('missing')} missing. `
-    + `Grid: ${manifest.axes.map((a) => `${a.key} (${a.labels.length})`).join(' × ')}.`, '');
+    + `Grid: ${manifest.axes.map((a) => `${a.key} (${a.labels.length})`).join(' × ')}.`, ''];
+}
 
-  // ---- main table and plot
+/** The main table (dev metric per algorithm and column) and its plot. */
+function resultsSection({ cells, l, expectedN, writeSvg }: ReportContext, results: ResultTable): string[] {
+  const teachers = cells.filter((c) => c.kind === 'teacher');
+  const md: string[] = [];
   md.push(`## Dev ${results.metric}`, '');
   md.push(`Mean ± standard deviation over ${l.seedAxis ? `${expectedN} seed${expectedN === 1 ? '' : 's'}` : 'runs'}, ×100; best student per column in bold; (n=…) marks columns with fewer finished seeds. `
     + `Rows: ${l.rowAxes.map((a) => a.key).join(' × ') || 'the student'}; columns: ${l.colAxes.map((a) => a.key).join(' × ') || 'the dev set'}.`
@@ -341,8 +340,12 @@ export function buildReport(sweepDir: string, opts: ReportOptions = {}): SweepRe
     const name = writeSvg('metric', barChart({ title: `dev ${results.metric}`, xLabel: l.colAxes.map((a) => a.key).join(' × ') || 'dev set', yLabel: `dev ${results.metric} ×100 (mean ± std)` }, results.columns, series));
     md.push(`![dev ${results.metric}](${name})`, '');
   }
+  return md;
+}
 
-  // ---- attention-KL per layer
+/** Per-layer attention-KL to the teacher: a table and a chart per column. */
+function attentionKlSection({ cells, l, expectedN, writeSvg }: ReportContext): { md: string[]; attentionKl: SweepReport['attentionKl'] } {
+  const md: string[] = [];
   md.push('## Attention-KL to the teacher, per layer', '');
   md.push('KL(teacher ‖ student) of the attention maps on the dev set at the last evaluation, per mapped student layer Lk and its teacher layer Tm (lower = closer to the teacher); mean ± std over seeds.', '');
   const attentionKl: SweepReport['attentionKl'] = [];
@@ -359,10 +362,13 @@ export function buildReport(sweepDir: string, opts: ReportOptions = {}): SweepRe
     md.push(`![attention-KL per layer${l.cols.length > 1 ? ` (${col.label})` : ''}](${name})`, '');
   }
   if (!attentionKl.length) md.push('No finished student run has per-layer evaluations yet.', '');
+  return { md, attentionKl };
+}
 
-  // ---- attention heatmaps
-  const sampleCell = pickSampleCell(cells, opts.sampleCell);
+/** The sample cell's last attention maps, teacher beside student. */
+function attentionMapsSection({ writeSvg }: ReportContext, sampleCell: ReportCell | undefined, chosen: boolean): string[] {
   const sample = sampleCell?.runDir ? lastAttentionSample(sampleCell.runDir) : undefined;
+  const md: string[] = [];
   md.push('## Attention maps: teacher vs student', '');
   if (sampleCell && sample) {
     const rows: HeatmapRow[] = sample.layers.map((layer) => ({
@@ -370,13 +376,17 @@ export function buildReport(sweepDir: string, opts: ReportOptions = {}): SweepRe
       panels: [{ title: `teacher layer ${layer.teacher}`, map: headAverage(layer.teacherMaps) }, { title: `student layer ${layer.student}`, map: headAverage(layer.studentMaps) }],
     }));
     const name = writeSvg(`attention-${sampleCell.id}`, heatmaps(`Attention (mean over heads), cell ${sampleCell.id}, step ${sample.step}`, sample.tokens, rows));
-    md.push(`The last attention sample (step ${sample.step}) of cell \`${sampleCell.id}\`${opts.sampleCell ? '' : ' (the best finished cell of an internal-distillation algorithm; choose another with `--sample-cell`)'}, a fixed dev sentence: rows are queries, columns keys, averaged over heads.`, '');
+    md.push(`The last attention sample (step ${sample.step}) of cell \`${sampleCell.id}\`${chosen ? '' : ' (the best finished cell of an internal-distillation algorithm; choose another with `--sample-cell`)'}, a fixed dev sentence: rows are queries, columns keys, averaged over heads.`, '');
     md.push(`![attention maps of ${sampleCell.id}](${name})`, '');
   } else {
     md.push(sampleCell ? `Cell \`${sampleCell.id}\` has no attention-sample event.` : 'No finished student run to draw.', '');
   }
+  return md;
+}
 
-  // ---- status
+/** Backends, time, the cells not finished, and a row per cell. */
+function runsSection({ cells, dir, outDir, manifest }: ReportContext): string[] {
+  const md: string[] = [];
   md.push('## Runs', '');
   const backends = new Map<string, number>();
   for (const c of cells) if (c.summary?.backend) backends.set(c.summary.backend, (backends.get(c.summary.backend) ?? 0) + 1);
@@ -405,19 +415,51 @@ export function buildReport(sweepDir: string, opts: ReportOptions = {}): SweepRe
     ]));
   }
   md.push('');
+  return md;
+}
 
-  // ---- reproduce
+/** The commands that reproduce the sweep and this report, and the sweep file. */
+function reproduceSection({ manifest, dir, out, outDir }: ReportContext, command: string | undefined): string[] {
+  const md: string[] = [];
   md.push('## Reproduce', '');
   const last = [...manifest.invocations].reverse()[0];
   md.push('```sh');
   if (last) md.push(`cd ${last.cwd}`, last.command);
   else md.push(`distillery sweep ${manifest.sweepFile} --out ${dir}`);
-  md.push(opts.command ?? `distillery report ${dir} --out ${out}`, '```', '');
+  md.push(command ?? `distillery report ${dir} --out ${out}`, '```', '');
   md.push(`Each cell is an ordinary run: \`distillery train ${relLink(outDir, path.join(dir, 'cells'))}/<cell>.distill.json\` (its resolved config is in the run folder's config.json). `
     + `On a cluster: \`distillery sweep ${manifest.sweepFile} --out ${dir} --emit slurm\` (or \`--emit k8s\`) writes job files that run the cells listed in \`${CELLS_INDEX}\`.`, '');
   md.push('<details><summary>Sweep file</summary>', '', `\`${manifest.sweepFile}\`:`, '', '```jsonc', manifest.sweepText.trimEnd(), '```', '', '</details>', '');
   if (last) md.push(`Last sweep run on ${last.host} at ${last.time}; report written ${new Date().toISOString()}.`, '');
+  return md;
+}
 
+export function buildReport(sweepDir: string, opts: ReportOptions = {}): SweepReport {
+  const dir = path.resolve(sweepDir);
+  const manifest = readManifest(dir);
+  if (!manifest) {
+    throw new UserError(`not a sweep folder (no ${path.basename(manifestPath(dir))})`, { where: sweepDir, fix: 'pass the folder `distillery sweep` wrote (its --out), e.g. sweeps/<name>' });
+  }
+  const out = path.resolve(opts.out ?? path.join(dir, 'report.md'));
+  const outDir = path.dirname(out);
+  const stem = path.basename(out).replace(/\.md$/i, '');
+  const cells = loadReportCells(dir, manifest);
+  const l = layout(manifest);
+  const svgFiles: string[] = [];
+  const writeSvg = (name: string, svg: string): string => {
+    const file = path.join(outDir, `${stem}-${name}.svg`);
+    writeFileAtomic(file, svg);
+    svgFiles.push(file);
+    return path.basename(file);
+  };
+  const ctx: ReportContext = { dir, manifest, out, outDir, cells, l, expectedN: l.seedAxis?.labels.length ?? 1, writeSvg };
+  const results = resultTable(cells, l);
+  // In the report's order: the sections write their SVG files as they go.
+  const md = [...overviewSection(ctx), ...resultsSection(ctx, results)];
+  const kl = attentionKlSection(ctx);
+  md.push(...kl.md);
+  const sampleCell = pickSampleCell(cells, opts.sampleCell);
+  md.push(...attentionMapsSection(ctx, sampleCell, !!opts.sampleCell), ...runsSection(ctx), ...reproduceSection(ctx, opts.command));
   // The run summaries behind every number, beside the report, so it can be committed without the
   // run folders (checkpoints and weights) and still be checked cell by cell.
   const runsFile = path.join(outDir, `${stem}-runs.json`);
@@ -426,5 +468,5 @@ export function buildReport(sweepDir: string, opts: ReportOptions = {}): SweepRe
 
   const markdown = md.join('\n');
   writeFileAtomic(out, markdown);
-  return { file: out, markdown, svgFiles, runsFile, cells, results, attentionKl, sampleCell: sampleCell?.id };
+  return { file: out, markdown, svgFiles, runsFile, cells, results, attentionKl: kl.attentionKl, sampleCell: sampleCell?.id };
 }
