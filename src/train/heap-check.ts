@@ -6,7 +6,6 @@
  * training, at its first evaluation, or with the process's `Aborted()`.
  * (BertModel.forward guards each pass too; this is the early, whole-phase check.)
  */
-import * as tf from '@tensorflow/tfjs-core';
 import type { LoopSetup } from './loop';
 import {
   assertEvalFitsWasmHeap, assertStepFitsWasmHeap, ModelSize, WASM_HEAP_LIMIT_BYTES,
@@ -61,8 +60,7 @@ export function assertPhaseFitsWasmHeap(
   plan: PhaseMemoryPlan,
   opts: { backend?: string; limitBytes?: number } = {},
 ): void {
-  const backend = opts.backend ?? tf.getBackend();
-  if (backend !== 'wasm') return;
+  const { backend } = opts; // the asserts check nothing off wasm
   const limit = opts.limitBytes ?? WASM_HEAP_LIMIT_BYTES;
   const f = batchFields(plan.phase);
   if (plan.train.batch > 0 && plan.train.seq > 0) {

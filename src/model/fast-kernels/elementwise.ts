@@ -1,7 +1,7 @@
 /**
  * Element-wise kernels through the native addon (same files as the BLAS products): Add, Sub,
  * Multiply and RealDiv over float32 tensors, and the fused exact-GELU pair `DistilleryGelu` /
- * `DistilleryGeluGrad` (src/model/gelu.ts uses them when registered). On wasm they read and write
+ * `DistilleryGeluGrad` (the gelu op of ../ops.ts, through ./ops.ts). On wasm they read and write
  * the heap in place; large arrays are split over the machine's cores. TF.js's wasm element-wise
  * kernels run on one thread with 128-bit SIMD, and after the products moved to BLAS they were most
  * of a training step (docs/performance.md).

@@ -1,8 +1,8 @@
 /**
  * Fused kernels of the distillation step through the native addon, registered under their own
- * names for wasm and cpu when it loads (./index.ts). The code that uses them (the model's softmax,
- * the attention-KL loss, AdamW) checks `tf.getKernel(name, backend)` and otherwise runs its
- * op-by-op path, which stays the reference the tests compare these with.
+ * names for wasm and cpu when it loads (./index.ts), with the ops of ../ops.ts they implement
+ * (./ops.ts): the model's softmax, the attention-KL loss, AdamW and the gradient norm. Elsewhere
+ * those ops run their op-by-op composites, the reference the tests compare these with.
  *
  * - `DistillerySoftmax` / `DistillerySoftmaxGrad`: softmax over the last axis and its gradient,
  *   one pass each (the stock gradient is four ops over the whole attention map).
