@@ -248,3 +248,24 @@ export function nativeFusedKernels(native: NativeBlas): { layerNorm: tf.KernelFu
     },
   };
 }
+
+// Their gradients, registered as TF.js registers its own, so that autodiff calls the grad kernels.
+const run = (name: string, inputs: tf.NamedTensorMap, attrs?: tf.NamedAttrMap) => tf.engine().runKernel(name, inputs, attrs);
+tf.registerGradient({
+  kernelName: GELU_KERNEL,
+  inputsToSave: ['x'],
+  gradFunc: (dy, [x]) => ({ x: () => run(GELU_GRAD_KERNEL, { dy: dy as tf.Tensor, x }) as tf.Tensor }),
+});
+tf.registerGradient({
+  kernelName: LAYER_NORM_KERNEL,
+  inputsToSave: ['x', 'gamma'],
+  gradFunc: (dy, [x, gamma], attrs) => {
+    const [dx, dgamma, dbeta] = run(LAYER_NORM_GRAD_KERNEL, { dy: dy as tf.Tensor, x, gamma }, attrs) as tf.Tensor[];
+    return { x: () => dx, gamma: () => dgamma, beta: () => dbeta };
+  },
+});
+// The mask is recomputed from the seed, not stored.
+tf.registerGradient({
+  kernelName: DROPOUT_KERNEL,
+  gradFunc: (dy, _saved, attrs) => ({ x: () => run(DROPOUT_KERNEL, { x: dy as tf.Tensor }, attrs) as tf.Tensor }),
+});

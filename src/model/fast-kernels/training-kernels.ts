@@ -207,6 +207,13 @@ function rowMajorStrides(shape: readonly number[]): number[] {
   return strides;
 }
 
+/** Softmax's gradient needs only its output: one pass (TF.js's own is four ops over the attention map). */
+tf.registerGradient({
+  kernelName: SOFTMAX_KERNEL,
+  outputsToSave: [true],
+  gradFunc: (dy, [y]) => ({ x: () => tf.engine().runKernel(SOFTMAX_GRAD_KERNEL, { dy: dy as tf.Tensor, y }) as tf.Tensor }),
+});
+
 /**
  * Gradients of DistilleryAttentionKl's sum. Autodiff asks only for the inputs on a path to what is
  * differentiated: in training that is the student alone (the native kernel); the teacher's
