@@ -31,8 +31,6 @@ export interface Ops {
   l2Norm(x: tf.Tensor): tf.Scalar;
 }
 
-export type OpName = keyof Ops;
-
 const registered = new Map<string, Partial<Ops>>();
 
 /**
@@ -48,7 +46,7 @@ function float32OrNotTensor(a: unknown): boolean {
 }
 
 /** The op `name`: the active backend's registered implementation, else `composite`. */
-export function defineOp<K extends OpName>(name: K, composite: Ops[K]): Ops[K] {
+export function defineOp<K extends keyof Ops>(name: K, composite: Ops[K]): Ops[K] {
   const op = (...args: unknown[]): unknown => {
     const impl = registered.get(tf.getBackend())?.[name];
     const f = impl && args.every(float32OrNotTensor) ? impl : composite;
