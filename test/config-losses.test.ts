@@ -9,7 +9,7 @@ import { validateConfig } from '../src/config/validate';
 import type { ConfigProblem } from '../src/config/parse';
 import { resolveMapping } from '../src/distill/mapping';
 import { stageWeightsAt } from '../src/distill/plan';
-import { planFor } from '../src/train/run';
+import { planFor } from '../src/distill/plan';
 
 // Teacher: 4 layers, width 32, 2 heads. Student by default: 2 layers of the same width.
 function check(over: Record<string, unknown>) {

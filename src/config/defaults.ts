@@ -3,7 +3,8 @@
  * `default` (for hover and completion); a test keeps the two in step. Defaults that depend on
  * other fields are functions.
  */
-import type { Algorithm, AttentionKlHeads, BackendRequestName, CachePrecisionName, EvalSplit, LossName, MappingStrategy } from './types';
+import type { Algorithm, AttentionKlHeads, BackendRequestName, CachePrecisionName, EvalSplit, MappingStrategy } from './types';
+import type { LossName } from './loss-vocabulary';
 
 export const DEFAULTS = {
   task: { maxSeqLen: 128, trainFraction: 1, evalSplit: 'dev' as EvalSplit },

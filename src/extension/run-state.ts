@@ -5,7 +5,7 @@
  */
 import type { PlannedStage, StageKind, TrainerEvent } from '../protocol/events';
 import { kernelsNote, type KernelsNote } from '../protocol/kernels-note';
-import type { LayerPair } from '../config/types';
+import type { LayerPairSpec } from '../config/types';
 import type { TrainerExit } from './trainer-process';
 
 export type RunStatus = 'running' | 'finished' | 'failed' | 'stopped' | 'unknown';
@@ -54,7 +54,7 @@ export interface StageState {
   name: string;
   kind: StageKind;
   epochs: number;
-  layers: LayerPair[];
+  layers: LayerPairSpec[];
   progress: StageProgress;
   stepsPlanned?: number;
   stepsDone: number;
@@ -129,7 +129,7 @@ export function checkpointStep(dir: string): number | undefined {
 
 function stagesFrom(plan: readonly PlannedStage[]): StageState[] {
   return plan.map((s) => ({
-    index: s.index, name: s.name, kind: s.kind, epochs: s.epochs, layers: s.layers.map((p) => [p[0], p[1]] as LayerPair),
+    index: s.index, name: s.name, kind: s.kind, epochs: s.epochs, layers: s.layers.map((p) => [p[0], p[1]] as LayerPairSpec),
     progress: 'pending', stepsDone: 0,
   }));
 }
@@ -267,7 +267,7 @@ export function deriveRunState(input: RunInputs, isAlive: (pid: number) => boole
   const s: RunState = {
     runDir: input.runDir, runId, label: f.label ?? runId, status: 'unknown', crashed: false, live: false,
     // Copies: the fold keeps going after this snapshot.
-    stages: f.stages.map((st) => ({ ...st, layers: st.layers.map((p) => [p[0], p[1]] as LayerPair) })),
+    stages: f.stages.map((st) => ({ ...st, layers: st.layers.map((p) => [p[0], p[1]] as LayerPairSpec) })),
     step: f.step, checkpoints: [], resumable: false,
   };
   Object.assign(s, definedOnly<Partial<RunState>>({

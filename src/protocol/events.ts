@@ -7,7 +7,8 @@
  * types from newer trainers, and a process that dies mid-line. Runs in Node and in the browser, so
  * nothing here imports Node modules.
  */
-import { LOSS_NAMES, type LayerPair, type LossName, type ResolvedConfig } from '../config/types';
+import { LOSS_NAMES, type LossName } from '../config/loss-vocabulary';
+import type { LayerPairSpec, ResolvedConfig } from '../config/types';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -38,7 +39,7 @@ export interface PlannedStage {
   name: string;
   kind: StageKind;
   /** The (student, teacher) layer pairs the stage's internal losses use; empty for output-only stages. */
-  layers: LayerPair[];
+  layers: LayerPairSpec[];
   losses: LossName[];
   epochs: number;
 }

@@ -14,7 +14,7 @@ import { Encoding } from '../data/encoding';
 import { LayerPair } from '../distill/mapping';
 import { Stage, stageWeightsAt } from '../distill/plan';
 import { keepFor, needsFullTeacherOutputs, objectiveTerms, ObjectiveContext } from '../distill/objective';
-import type { LossName } from '../config/types';
+import type { LossName } from '../config/loss-vocabulary';
 import { ResolvedOptim } from '../config/types';
 import { AdamW, clipByGlobalNorm } from './optimizer';
 import { linearWarmupDecay, warmupSteps } from './lr-schedule';
@@ -138,7 +138,7 @@ export class TrainingLoop {
           tracking = { best: null, badEvals: 0 };
           fs.rmSync(this.stageBestDir(), { recursive: true, force: true });
         }
-        this.sink.emit({ type: 'stage-started', stage: si + s.stageOffset, name: this.stageName(stage), kind: s.phase === 'teacher' ? 'teacher' : stage.kind, epochs: stage.epochs, stepsPlanned: total });
+        this.sink.emit({ type: 'stage-started', stage: si + s.stageOffset, name: stage.name, kind: stage.kind, epochs: stage.epochs, stepsPlanned: total });
         let reason: 'epochs' | 'plateau' = 'epochs';
         const snapshot = (): Omit<TrainingCheckpoint, 'dir'> => this.snapshot(pos, tracking, optimizer, 'periodic');
 
@@ -172,7 +172,7 @@ export class TrainingLoop {
         if (stage.selectBest) {
           const restored = this.restoreStageBest(si);
           if (restored !== null) {
-            this.sink.emit({ type: 'log', level: 'info', message: `stage ${si + s.stageOffset + 1} (${this.stageName(stage)}): continuing from the weights of its best evaluation, at step ${s.stepOffset + restored}` });
+            this.sink.emit({ type: 'log', level: 'info', message: `stage ${si + s.stageOffset + 1} (${stage.name}): continuing from the weights of its best evaluation, at step ${s.stepOffset + restored}` });
           }
         }
         this.sink.emit({ type: 'stage-finished', stage: si + s.stageOffset, reason, ...(stage.kind === 'internal' && tracking.best !== null ? { bestLoss: tracking.best } : {}) });
@@ -187,10 +187,6 @@ export class TrainingLoop {
       }
     }
     return { outcome: 'finished', best: this.best };
-  }
-
-  private stageName(stage: Stage): string {
-    return this.s.phase === 'teacher' ? 'teacher training' : stage.name;
   }
 
   private snapshot(pos: LoopPosition, tracking: StageTracking, optimizer: AdamW | undefined, reason: string): Omit<TrainingCheckpoint, 'dir'> {
