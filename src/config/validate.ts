@@ -25,7 +25,7 @@ import {
   MappingSpec, ResolvedArchitecture, ResolvedConfig, ResolvedCustomStage, ResolvedCustomTask,
   ResolvedLosses, ResolvedTeacher, SCHEDULE_KEYS, ScheduleConfig, ScheduleKey, StudentInit,
 } from './types';
-import { INTERNAL_KEYS, LOSS_NAME_BY_KEY, PER_LAYER_KEYS, lossKeyOf, lossWeightField, type LossKey, type LossName } from './loss-vocabulary';
+import { INTERNAL_KEYS, LOSS_NAME_BY_KEY, PER_LAYER_KEYS, UNCACHED_KEYS, lossKeyOf, lossWeightField, type LossKey, type LossName } from './loss-vocabulary';
 import { builtInTrains, lossWeights } from '../distill/plan';
 import type { Schedule } from '../distill/schedule';
 
@@ -918,7 +918,7 @@ class SemanticChecker {
       }
     }
 
-    const full = (['hidden-mse', 'embedding-mse', 'value-relation'] as const).filter((l) => this.planUses(l, algorithm, losses));
+    const full = UNCACHED_KEYS.map((k) => LOSS_NAME_BY_KEY[k]).filter((l) => this.planUses(l, algorithm, losses));
     if (full.length > 0 && this.val<boolean>(['teacherCache', 'enabled'], DEFAULTS.teacherCache.enabled) === true) {
       this.warn(['teacherCache', 'enabled'], `the teacher cache holds [CLS] vectors and attention maps only, so stages that train ${list(full)} run the teacher every step`,
         'keep it for the other stages, or turn it off');

@@ -10,7 +10,7 @@ import type { BertOutputs } from '../model/bert';
 import { attentionKl, clsCosine, hardLabel, hardLabelRegression, hiddenMse, softLabel, softLabelRegression, valueRelation } from './losses';
 import { LayerPair } from './mapping';
 import { StageLosses } from './plan';
-import { LOSSES, LOSS_NAME_BY_KEY, type LossKey, type LossName, type LossSpec } from '../config/loss-vocabulary';
+import { LOSSES, LOSS_NAME_BY_KEY, UNCACHED_KEYS, type LossKey, type LossName, type LossSpec } from '../config/loss-vocabulary';
 
 export interface LossTerm {
   name: LossName;
@@ -52,7 +52,7 @@ export function keepFor(layers: readonly LayerPair[], side: 'student' | 'teacher
 
 /** Whether the stage needs the teacher's full hidden states or value vectors, which the teacher cache does not hold. */
 export function needsFullTeacherOutputs(losses: StageLosses): boolean {
-  return losses.hiddenMse !== undefined || losses.embeddingMse !== undefined || losses.valueRelation !== undefined;
+  return UNCACHED_KEYS.some((k) => losses[k] !== undefined);
 }
 
 export function clsVector(hidden: tf.Tensor3D): tf.Tensor2D {

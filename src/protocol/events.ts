@@ -32,7 +32,8 @@ export interface ParamCounts {
  * teacher: training the teacher first; internal: attention-kl / cls-cosine on mapped layers;
  * classification: output losses (soft-label, hard-label); custom: a stage from stages.custom.
  */
-export type StageKind = 'teacher' | 'internal' | 'classification' | 'custom';
+export const STAGE_KINDS = ['teacher', 'internal', 'classification', 'custom'] as const;
+export type StageKind = (typeof STAGE_KINDS)[number];
 
 export interface PlannedStage {
   index: number;
@@ -173,7 +174,8 @@ export interface WarningEvent extends EventBase {
   code?: string;
 }
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface LogEvent extends EventBase {
   type: 'log';
@@ -334,6 +336,14 @@ type Check = (x: unknown) => boolean;
 /** Field name → check; a name ending in '?' is optional. */
 type FieldChecks = Record<string, Check>;
 
+type OptionalKeys<T> = { [K in keyof T]-?: object extends Pick<T, K> ? K : never }[keyof T] & string;
+/**
+ * The checks of every field of T, under its name ('name?' when optional), and of no other: a field
+ * added to an event's interface without its check (or the other way round) does not compile.
+ */
+type FieldTable<T> = { [K in Exclude<keyof T, OptionalKeys<T>> & string]: Check } & { [K in OptionalKeys<T> as `${K}?`]: Check };
+type EventFieldTables = { [E in TrainerEvent as E['type']]: FieldTable<Omit<E, keyof EventBase | 'type'>> };
+
 const isString: Check = (x) => typeof x === 'string';
 const isNumber: Check = (x) => typeof x === 'number';
 const isInt: Check = (x) => typeof x === 'number' && Number.isInteger(x);
@@ -342,16 +352,18 @@ const isObject = (x: unknown): x is Record<string, unknown> => !!x && typeof x =
 const oneOf = (...values: string[]): Check => (x) => typeof x === 'string' && values.includes(x);
 const arrayOf = (item: Check): Check => (x) => Array.isArray(x) && x.every(item);
 const shape = (fields: FieldChecks): Check => (x) => isObject(x) && fieldProblem(x, fields) === undefined;
+/** `shape` with its fields checked against T's, as EVENT_FIELDS is. */
+const shapeOf = <T>(fields: FieldTable<T>): Check => shape(fields);
 const nullable = (c: Check): Check => (x) => x === null || c(x);
 const recordOf = (value: Check): Check => (x) => isObject(x) && Object.values(x).every(value);
 
 const lossName = oneOf(...LOSS_NAMES);
-const stageKind = oneOf('teacher', 'internal', 'classification', 'custom');
+const stageKind = oneOf(...STAGE_KINDS);
 const layerPair: Check = (x) => Array.isArray(x) && x.length === 2 && x.every(isInt);
 const paramCounts = shape({ embeddings: isNumber, encoder: isNumber, pooler: isNumber, head: isNumber, total: isNumber });
 const maps3d = arrayOf(arrayOf(arrayOf(isNumber)));
 
-const EVENT_FIELDS: Record<TrainerEventType, FieldChecks> = {
+const EVENT_FIELDS: EventFieldTables = {
   'run-started': {
     runDir: isString,
     config: isObject,
@@ -361,7 +373,7 @@ const EVENT_FIELDS: Record<TrainerEventType, FieldChecks> = {
     }),
     params: shape({ teacher: paramCounts, student: paramCounts }),
     plan: shape({
-      stages: arrayOf(shape({ index: isInt, name: isString, kind: stageKind, layers: arrayOf(layerPair), losses: arrayOf(lossName), epochs: isInt })),
+      stages: arrayOf(shapeOf<PlannedStage>({ index: isInt, name: isString, kind: stageKind, layers: arrayOf(layerPair), losses: arrayOf(lossName), epochs: isInt })),
     }),
     dataset: shape({ train: isInt, eval: isInt }),
     'resumedFrom?': shape({ checkpoint: isString, step: isInt }),
@@ -369,24 +381,24 @@ const EVENT_FIELDS: Record<TrainerEventType, FieldChecks> = {
   'stage-started': { stage: isInt, name: isString, kind: stageKind, epochs: isInt, stepsPlanned: isInt },
   step: {
     step: isInt, stage: isInt, epoch: isInt, lr: isNumber, loss: isNumber,
-    terms: arrayOf(shape({ name: lossName, 'layer?': isInt, value: isNumber, weight: isNumber })),
+    terms: arrayOf(shapeOf<LossTerm>({ name: lossName, 'layer?': isInt, value: isNumber, weight: isNumber })),
     'temperature?': isNumber, gradNorm: isNumber, examplesPerSec: isNumber, elapsedMs: isNumber, 'liveTensors?': isInt,
   },
   eval: {
     step: isInt, stage: isInt, epoch: isInt, split: isString,
     metrics: recordOf(isNumber),
     mainMetric: shape({ name: isString, value: isNumber }),
-    perLayer: arrayOf(shape({ student: isInt, teacher: isInt, attentionKl: isNumber, clsCosine: isNumber, 'hiddenMse?': isNumber, 'valueRelation?': isNumber })),
+    perLayer: arrayOf(shapeOf<LayerEval>({ student: isInt, teacher: isInt, attentionKl: isNumber, clsCosine: isNumber, 'hiddenMse?': isNumber, 'valueRelation?': isNumber })),
     'embeddingMse?': isNumber, isBest: isBool,
   },
   checkpoint: { step: isInt, path: isString, reason: oneOf('periodic', 'stage-end', 'best', 'stop') },
   'attention-sample': {
     step: isInt, tokens: arrayOf(isString),
-    layers: arrayOf(shape({ student: isInt, teacher: isInt, teacherMaps: maps3d, studentMaps: maps3d })),
+    layers: arrayOf(shapeOf<AttentionSampleLayer>({ student: isInt, teacher: isInt, teacherMaps: maps3d, studentMaps: maps3d })),
   },
   'stage-finished': { stage: isInt, reason: oneOf('epochs', 'plateau'), 'bestLoss?': isNumber },
   warning: { message: isString, 'code?': isString },
-  log: { level: oneOf('debug', 'info', 'warn', 'error'), message: isString },
+  log: { level: oneOf(...LOG_LEVELS), message: isString },
   'run-finished': {
     'best?': shape({ metric: isString, value: isNumber, step: isInt }),
     studentDir: isString, durationMs: isNumber, summary: isString,

@@ -12,9 +12,9 @@ import { toBertInputs, disposeInputs } from '../model/inputs';
 import { batchOrder, makeBatch } from '../data/batching';
 import { Encoding } from '../data/encoding';
 import { LayerPair } from '../distill/mapping';
-import { Stage, stageWeightsAt } from '../distill/plan';
+import { Stage, stageWeightsAt, trainsInternal } from '../distill/plan';
 import { keepFor, needsFullTeacherOutputs, objectiveTerms, ObjectiveContext } from '../distill/objective';
-import type { LossName } from '../config/loss-vocabulary';
+import { PER_LAYER_KEYS, type LossName } from '../config/loss-vocabulary';
 import { ResolvedOptim } from '../config/types';
 import { AdamW, clipByGlobalNorm } from './optimizer';
 import { linearWarmupDecay, warmupSteps } from './lr-schedule';
@@ -240,7 +240,7 @@ export class TrainingLoop {
     const batch = makeBatch(rows.map((i) => split.encodings[i]), rows.map((i) => split.labels[i]), rows, s.padId);
     const inputs = toBertInputs(batch);
     const labels = tf.tensor1d(batch.labels, 'float32');
-    const internal = stage.kind === 'internal' || stage.losses.attentionKl !== undefined || stage.losses.clsCosine !== undefined || needsFullTeacherOutputs(stage.losses);
+    const internal = stage.kind === 'internal' || trainsInternal(stage.losses);
     const needTeacher = s.teacher !== undefined && (internal || stage.losses.softLabel !== undefined);
     const none = { hiddenStates: [], attentions: [], values: [] };
     let teacherOut: BertOutputs | undefined;
@@ -395,10 +395,11 @@ export class TrainingLoop {
     for (const p of stage.layers) {
       const l = outcome.perLayer.find((x) => x.student === p.student);
       if (!l) continue;
-      if (w.attentionKl) sum += w.attentionKl * l.attentionKl;
-      if (w.clsCosine) sum += w.clsCosine * l.clsCosine;
-      if (w.hiddenMse && l.hiddenMse !== undefined) sum += w.hiddenMse * l.hiddenMse;
-      if (w.valueRelation && l.valueRelation !== undefined) sum += w.valueRelation * l.valueRelation;
+      for (const k of PER_LAYER_KEYS) {
+        const weight = w[k];
+        const value = l[k];
+        if (weight && value !== undefined) sum += weight * value;
+      }
     }
     if (w.embeddingMse && outcome.embeddingMse !== undefined) sum += w.embeddingMse * outcome.embeddingMse;
     return sum;
