@@ -182,7 +182,7 @@ export function planStages(algorithm: BuiltInAlgorithm, opts: PlanOptions): Stag
   const patience = checkPatience(opts.patience, 'stages.patience');
   // 0 skips the classification stage of an internal algorithm (as the schema says); the
   // baselines are nothing but that stage, so they need 1 or more.
-  const skipsClassification = opts.classificationEpochs === 0 && (algorithm === 'internal-all' || algorithm === 'pid' || algorithm === 'sid');
+  const skipsClassification = opts.classificationEpochs === 0 && INTERNAL_ALGORITHMS.includes(algorithm);
   const classificationEpochs = skipsClassification ? 0 : checkEpochs(opts.classificationEpochs, 'stages.classificationEpochs');
   const w = opts.weights;
   const temperature = w.temperature;
