@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the addon the packaged extension ships: native/prebuilds/<platform>-<arch>/distillery_blas.node,
 // with OpenBLAS linked in statically, so a user needs no BLAS package (or compiler) at run time. Same
-// source and flags as native/build.mjs (the developer's build, which links the system's shared
+// sources and flags as native/build.mjs (the developer's build, which links the system's shared
 // OpenBLAS); only the libraries differ. Linux only: it needs a static OpenBLAS (Debian/Ubuntu's
 // libopenblas-dev ships one) and a glibc no newer than the users' (the result names the version).
 //
@@ -18,7 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compile, compileFlags, findNodeInclude, loadCheck, prebuildDir, source } from './toolchain.mjs';
+import { compile, compileFlags, findNodeInclude, inputs, loadCheck, prebuildDir, sources } from './toolchain.mjs';
 
 const optional = process.argv.includes('--optional');
 const force = process.argv.includes('--force');
@@ -34,9 +34,9 @@ function fail(msg) {
 const GLIBC_LIBRARIES = /^(libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|ld-linux[-\w.]*\.so\.\d)$/;
 
 if (process.platform !== 'linux') fail(`the portable addon is built on Linux only (this is ${process.platform}); the universal package uses the wasm kernels`);
-// Up to date when newer than blas.c and both build scripts (the link is what takes the time).
-const inputs = [source, fileURLToPath(import.meta.url), fileURLToPath(new URL('./toolchain.mjs', import.meta.url))];
-if (!force && existsSync(target) && inputs.every((f) => statSync(target).mtimeMs >= statSync(f).mtimeMs)) {
+// Up to date when newer than the C files, their headers and both build scripts (the link is what takes the time).
+const depends = [...inputs, fileURLToPath(import.meta.url), fileURLToPath(new URL('./toolchain.mjs', import.meta.url))];
+if (!force && existsSync(target) && depends.every((f) => statSync(target).mtimeMs >= statSync(f).mtimeMs)) {
   process.stderr.write(`native/build-portable: ${path.relative(process.cwd(), target)} is up to date\n`);
   process.exit(0);
 }
@@ -58,9 +58,9 @@ if (!staticLib) {
 mkdirSync(outDir, { recursive: true });
 const tmp = path.join(outDir, `distillery_blas.tmp-${process.pid}.node`);
 const problem = compile([
-  ...compileFlags(nodeInclude), source, '-o', tmp,
+  ...compileFlags(nodeInclude), ...sources, '-o', tmp,
   // Keep OpenBLAS's symbols private to the addon (no clash with another BLAS in the process), drop
-  // what blas.c never reaches, and strip: the whole of OpenBLAS's kernels for every CPU stays in.
+  // what the addon never reaches, and strip: the whole of OpenBLAS's kernels for every CPU stays in.
   '-Wl,--exclude-libs,ALL', '-Wl,--gc-sections', '-s',
   staticLib, '-lm', '-lpthread',
 ]);

@@ -6,13 +6,13 @@
 //
 //   node native/build.mjs            build, exit 1 when it cannot
 //   node native/build.mjs --optional build if possible, exit 0 either way (for install/test hooks)
-//   node native/build.mjs --force    rebuild even when the addon is newer than its source
+//   node native/build.mjs --force    rebuild even when the addon is newer than its sources
 //
 // Overrides: CC (compiler), BLAS_CFLAGS (e.g. -I/opt/openblas/include), BLAS_LIBS (e.g.
 // "-L/opt/openblas/lib -lopenblas").
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { compile, compileFlags, findNodeInclude, loadCheck, nativeDir, source } from './toolchain.mjs';
+import { compile, compileFlags, findNodeInclude, inputs, loadCheck, nativeDir, sources } from './toolchain.mjs';
 
 const outDir = path.join(nativeDir, 'build');
 const target = path.join(outDir, 'distillery_blas.node');
@@ -25,7 +25,7 @@ function fail(msg) {
 }
 
 if (process.platform === 'win32') fail('the BLAS addon is built on Linux and macOS only; the wasm kernels are used instead');
-if (!force && existsSync(target) && statSync(target).mtimeMs >= statSync(source).mtimeMs) {
+if (!force && existsSync(target) && inputs.every((f) => statSync(target).mtimeMs >= statSync(f).mtimeMs)) {
   process.stderr.write(`native/build: ${path.relative(process.cwd(), target)} is up to date\n`);
   process.exit(0);
 }
@@ -35,7 +35,7 @@ if (!nodeInclude) fail(`node_api.h not found (looked in ${candidates.join(', ')}
 
 const blasLibs = (process.env.BLAS_LIBS ?? '-lopenblas').split(/\s+/).filter(Boolean);
 mkdirSync(outDir, { recursive: true });
-const problem = compile([...compileFlags(nodeInclude), source, '-o', target, ...blasLibs, '-lm']);
+const problem = compile([...compileFlags(nodeInclude), ...sources, '-o', target, ...blasLibs, '-lm']);
 if (problem) fail(problem);
 // Load it once here, so a broken library path is reported now rather than at training time.
 let config;

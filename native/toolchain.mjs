@@ -1,12 +1,16 @@
 // What both addon builds share (native/build.mjs for a developer's checkout, native/build-portable.mjs
-// for the packaged extension): the compiler, Node's N-API headers, the flags blas.c is built with.
+// for the packaged extension): the sources, the compiler, Node's N-API headers, the flags they are built with.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const nativeDir = path.dirname(fileURLToPath(import.meta.url));
-export const source = path.join(nativeDir, 'blas.c');
+const own = readdirSync(nativeDir).sort();
+/** The addon's C files (native/README.md says what each holds), compiled together into one .node. */
+export const sources = own.filter((f) => f.endsWith('.c')).map((f) => path.join(nativeDir, f));
+/** What a build depends on: the C files and their headers (a build older than any of them is redone). */
+export const inputs = [...sources, ...own.filter((f) => f.endsWith('.h')).map((f) => path.join(nativeDir, f))];
 export const cc = process.env.CC || 'cc';
 
 /** Where the packaged extension's addon goes: native/prebuilds/<platform>-<arch>/ (the loader looks there too). */
@@ -35,11 +39,17 @@ export function blasIncludeFlags() {
   return flags;
 }
 
-/** The compile flags of blas.c before the libraries (the same for both builds, so both run the same code). */
+/**
+ * The compile flags of every C file, before the sources and libraries (the same for both builds, so
+ * both run the same code). -ffp-contract=off keeps one rounding per operation (adamw.c matches the
+ * op-by-op path bit for bit); -fvisibility=hidden keeps the files' shared functions out of the
+ * process's symbol table (only N-API's registration is exported), so no other library's symbol of
+ * the same name can take their place.
+ */
 export function compileFlags(nodeInclude) {
   const platformFlags = process.platform === 'darwin' ? ['-bundle', '-undefined', 'dynamic_lookup'] : ['-shared'];
   return [
-    '-O3', '-fno-math-errno', '-fno-trapping-math', '-ffp-contract=off', '-fopenmp-simd', '-fPIC', '-pthread', '-Wall', '-Wextra', ...platformFlags,
+    '-O3', '-fno-math-errno', '-fno-trapping-math', '-ffp-contract=off', '-fopenmp-simd', '-fvisibility=hidden', '-fPIC', '-pthread', '-Wall', '-Wextra', ...platformFlags,
     '-DNODE_GYP_MODULE_NAME=distillery_blas', `-I${nodeInclude}`, ...blasIncludeFlags(),
   ];
 }

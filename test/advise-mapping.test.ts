@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { adviseMapping } from '../src/train/advise-mapping';
 import { isUserError } from '../src/util/errors';
-import { customSst2Task, tmpDir, writeConfig, writeSmallVocab, writeTinyTeacher } from './helpers/train-fixtures';
+import { customSst2Task, tmpDir, writeConfig, writeSmallVocab } from './helpers/train-fixtures';
+import { writeTinyCheckpoint } from './helpers/tiny-checkpoint';
 import * as fs from 'node:fs';
 import { initBackend } from '../src/model/backend';
 import { BertModel } from '../src/model/bert';
@@ -26,7 +27,7 @@ after(() => fs.rmSync(work, { recursive: true, force: true }));
 
 const task = { ...customSst2Task(work, 16, 12), maxSeqLen: 32 };
 const vocab = writeSmallVocab(path.join(work, 'vocab.txt'), [path.join(work, 'data', 'train.tsv'), path.join(work, 'data', 'dev.tsv')]);
-writeTinyTeacher(path.join(work, 'teacher'), { vocabFile: vocab, layers: 4, hidden: 16, heads: 2, intermediate: 32, maxPositions: 32, seed: 5 });
+writeTinyCheckpoint(path.join(work, 'teacher'), { vocabFile: vocab, layers: 4, hidden: 16, heads: 2, intermediate: 32, maxPositions: 32, seed: 5 });
 
 function config(name: string, over: Record<string, unknown>): string {
   return writeConfig(work, name, {

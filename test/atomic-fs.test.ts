@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { recoverDir, recoverDirsIn, writeDirAtomic } from '../src/util/atomic-fs';
 import { RunFolder } from '../src/train/run-folder';
 import { loadCheckpoint } from '../src/model/checkpoint';
-import { writeTinyTeacher } from './helpers/train-fixtures';
+import { writeTinyCheckpoint } from './helpers/tiny-checkpoint';
 
 function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'distill-atomic-'));
@@ -124,9 +124,9 @@ test('a run folder whose best/ and stage-best were being replaced when the run w
   fs.writeFileSync(path.join(runDir, 'config.json'), '{}\n');
   const pid = deadPid();
   // best/: as saveCheckpoint leaves it after a kill between its renames.
-  writeTinyTeacher(path.join(runDir, `.best.old-${pid}-10`), { seed: 1 });
+  writeTinyCheckpoint(path.join(runDir, `.best.old-${pid}-10`), { seed: 1 });
   const staged = path.join(runDir, `.best.tmp-${pid}-10`);
-  writeTinyTeacher(staged, { seed: 2 });
+  writeTinyCheckpoint(staged, { seed: 2 });
   const want = loadCheckpoint(staged).tensors.get('classifier.weight')!.data;
   // checkpoints/stage-best: as the training loop leaves it.
   const ckpts = path.join(runDir, 'checkpoints');
@@ -145,7 +145,7 @@ test('a run folder whose best/ and stage-best were being replaced when the run w
 test('loadCheckpoint of a folder whose write was killed between the renames reads the new checkpoint', () => {
   const parent = tmp();
   const dir = path.join(parent, 'teacher');
-  const config = writeTinyTeacher(dir);
+  const config = writeTinyCheckpoint(dir);
   const pid = deadPid();
   fs.renameSync(dir, path.join(parent, `.teacher.tmp-${pid}-7`));
   writeFolder(path.join(parent, `.teacher.old-${pid}-7`), { 'config.json': '{ "not": "a checkpoint" }' });

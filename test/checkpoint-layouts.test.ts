@@ -10,7 +10,8 @@ import { resolveModelFolder } from '../src/model/model-folder';
 import { validateConfig } from '../src/config/validate';
 import { startRun } from '../src/train/run';
 import { isUserError, UserError } from '../src/util/errors';
-import { customSst2Task, eventsOf, tmpDir, writeConfig, writeTinyTeacher } from './helpers/train-fixtures';
+import { customSst2Task, eventsOf, tmpDir, writeConfig } from './helpers/train-fixtures';
+import { writeTinyCheckpoint } from './helpers/tiny-checkpoint';
 import { writeVariant } from './helpers/checkpoint-variants';
 
 const MAX_POS = 64;
@@ -18,7 +19,7 @@ const MAX_POS = 64;
 /** A tiny bare encoder (as a pre-trained checkpoint comes: no classifier head) in the plain layout. */
 function baseCheckpoint(): string {
   const dir = path.join(tmpDir('distillery-layouts-'), 'plain');
-  writeTinyTeacher(dir, { layers: 2, hidden: 32, heads: 2, intermediate: 64, maxPositions: MAX_POS, withoutHead: true });
+  writeTinyCheckpoint(dir, { layers: 2, hidden: 32, heads: 2, intermediate: 64, maxPositions: MAX_POS, withoutHead: true });
   return dir;
 }
 
@@ -134,7 +135,7 @@ test('an encoder without a pooler gets a fresh, reproducible one (with a note); 
 
   // A classifier trained on a pooler that is not there cannot be used as it is.
   const headed = path.join(path.dirname(plain), 'headed');
-  writeTinyTeacher(headed, { layers: 2, hidden: 32, heads: 2, intermediate: 64, maxPositions: MAX_POS });
+  writeTinyCheckpoint(headed, { layers: 2, hidden: 32, heads: 2, intermediate: 64, maxPositions: MAX_POS });
   const headNoPooler = path.join(path.dirname(plain), 'head-no-pooler');
   writeVariant(headed, headNoPooler, { rename: (n) => (n.startsWith('bert.pooler.') ? null : n) });
   throwsUser(() => loadCheckpoint(headNoPooler), /has a classifier head but no pooler/, /model\.safetensors$/);

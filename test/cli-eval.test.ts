@@ -6,11 +6,13 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BERT_VOCAB, GLUE_DIR } from './helpers/paths';
+import { GLUE_DIR } from './helpers/paths';
 import { ensureCliBuilt, expectUserError, runCli } from './helpers/run-cli';
 import { writeTinyCheckpoint } from './helpers/tiny-checkpoint';
 import type { EvalResult } from '../src/cli/verbs/eval';
 
+// 2 layers of 4 heads, 128 positions (the CLI's default maxSeqLen), BERT's initializer std.
+const SHAPE = { layers: 2, heads: 4, maxPositions: 128, std: 0.02 };
 let tmp: string;
 let classifier: string;
 let regressor: string;
@@ -22,9 +24,9 @@ before(() => {
   classifier = path.join(tmp, 'classifier');
   regressor = path.join(tmp, 'regressor');
   headless = path.join(tmp, 'headless');
-  writeTinyCheckpoint(classifier, { vocabFile: BERT_VOCAB, numLabels: 2, seed: 11 });
-  writeTinyCheckpoint(regressor, { vocabFile: BERT_VOCAB, regression: true, seed: 12 });
-  writeTinyCheckpoint(headless, { vocabFile: BERT_VOCAB, withHead: false, seed: 13 });
+  writeTinyCheckpoint(classifier, { ...SHAPE, numLabels: 2, seed: 11 });
+  writeTinyCheckpoint(regressor, { ...SHAPE, regression: true, seed: 12 });
+  writeTinyCheckpoint(headless, { ...SHAPE, withoutHead: true, seed: 13 });
 });
 
 after(() => {

@@ -621,7 +621,7 @@ const sectionKeys = {
   } satisfies KeysOf<LossesConfig>,
   'losses.softLabel': { weight: true, temperature: true } satisfies KeysOf<SoftLabelConfig>,
   stages: { epochsPerLayer: true, internalAllEpochs: true, classificationEpochs: true, patience: true, custom: true } satisfies KeysOf<StagesConfig>,
-  'stages.custom[]': { name: true, layers: true, losses: true, epochs: true, patience: true, selectBest: true } satisfies KeysOf<CustomStageConfig>,
+  'stages.custom[]': { name: true, layers: true, losses: true, epochs: true, patience: true, selectBest: true, schedules: true } satisfies KeysOf<CustomStageConfig>,
   optim: { lr: true, batchSize: true, warmup: true, weightDecay: true, maxGradNorm: true, beta1: true, beta2: true, eps: true, seed: true, dropout: true } satisfies KeysOf<OptimConfig>,
   eval: { everySteps: true, batchSize: true } satisfies KeysOf<EvalConfig>,
   checkpoint: { everySteps: true, keep: true } satisfies KeysOf<CheckpointConfig>,

@@ -137,6 +137,27 @@ test('a real run\'s events read back through tensorboard\'s EventAccumulator, ev
   assert.deepEqual(fs.readdirSync(path.join(dir, 'logs')), [path.basename(result.file)]);
 });
 
+test('a run with the TinyBERT / MiniLM terms and schedules: weights, temperature and dev measures are exported, read back by tensorboard', { skip: !pythonHas('tensorboard') && pythonMissing('tensorboard') }, async () => {
+  const dir = path.join(tmp, 'tinybert');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.copyFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'events', 'tinybert-sid.events.jsonl'), path.join(dir, 'events.jsonl'));
+  const r = await runMain(['export-logs', dir, '--format', 'tensorboard', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const result = JSON.parse(r.stdout) as { file: string; tags: string[] };
+  for (const tag of ['train/hidden-mse/layer1', 'train/embedding-mse', 'train/value-relation/layer2', 'train/weight/hidden-mse', 'train/weight/value-relation', 'train/temperature',
+    'dev/hidden-mse/layer2', 'dev/value-relation/layer1', 'dev/embedding-mse']) {
+    assert.ok(result.tags.includes(tag), `no ${tag} in ${result.tags.join(', ')}`);
+  }
+  const events = readRunEvents(dir).events;
+  const expected = collectScalars(events);
+  // the scheduled weight as the step events carry it: hidden-mse decays linearly 2 → 0.5 over the first 32-step stage
+  const weight = expected.filter((p) => p.tag === 'train/weight/hidden-mse');
+  assert.equal(weight[0].value, 2);
+  assert.ok(Math.abs(weight[31].value - 0.5) < 1e-12, String(weight[31].value));
+  assert.equal(expected.filter((p) => p.tag === 'train/temperature').length, 32, 'the classification stage\'s steps');
+  assertSameScalars(readWithTensorboard(result.file).scalars, expected);
+});
+
 test('a resumed run keeps the later value of a repeated step; NaN and Infinity survive', { skip: !pythonHas('tensorboard') && pythonMissing('tensorboard') }, () => {
   const { dir, events } = handRun('resumed');
   const out = path.join(tmp, 'tb-out');

@@ -156,3 +156,24 @@ test('positions: CRLF and lone CR line ends, UTF-16 columns, empty ranges widene
   assert.equal(d.message, 'm');
   assert.equal(d.severity, 'warning');
 });
+
+test('a custom stage schedule of a loss the stage does not train: a semantic error on that schedule, named by its path', () => {
+  const dir = workspace();
+  const text = config({
+    algorithm: '"custom"',
+    losses: '{ "hiddenMse": 1 }',
+    stages: '{ "custom": [{ "losses": ["attention-kl"], "epochs": 1, "schedules": { "hiddenMse": { "shape": "linear", "to": 0 } } }, { "losses": ["soft-label"], "epochs": 1 }] }',
+  });
+  const r = validateForEditor(text, path.join(dir, 'a.distill.json'));
+  assert.equal(r.fromSchema.length, 0, 'the schema knows stages.custom[].schedules');
+  const p = only(r.semantic, 'stages.custom[0].schedules.hiddenMse');
+  const [d] = toDiagnostics(text, [p]);
+  assert.equal(d.severity, 'error');
+  assert.equal(d.code, 'stages.custom[0].schedules.hiddenMse');
+  assert.match(d.message, /^stages.custom\[0\].schedules.hiddenMse schedules hidden-mse, but this stage does not train hidden-mse .*\nFix: add 'hidden-mse' to stages.custom\[0\].losses, or remove the schedule/);
+  const line = text.split('\n')[d.start.line];
+  assert.equal(line.slice(d.start.character, d.end.character), '"hiddenMse"', 'the key of the schedule is underlined');
+  // the same schedule on a stage that trains hidden-mse is clean
+  const fixed = text.replace('"losses": ["attention-kl"]', '"losses": ["attention-kl", "hidden-mse"]');
+  assert.deepEqual(validateForEditor(fixed, path.join(dir, 'a.distill.json')).all, []);
+});

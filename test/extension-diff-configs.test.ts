@@ -6,6 +6,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fakeVscode, installFakeVscode } from './fixtures/fake-vscode';
+import type { TreeNode } from '../src/extension/tree-model';
+
+/** A Runs tree node as VS Code hands it to a context-menu command. */
+function runNode(runDir: string): TreeNode {
+  return { id: runDir, kind: 'run', runDir, label: path.basename(runDir), contextValue: 'run:finished', collapsible: 'collapsed' };
+}
 
 function runs(): { a: string; b: string; c: string; fresh: string } {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'distillery-diffcfg-'));
@@ -22,7 +28,8 @@ test('Diff Configs opens vscode.diff on two runs\' config.json: from a pair, a t
   const fake = fakeVscode();
   const restore = installFakeVscode(fake.module);
   try {
-    const { diffConfigs, runDirsOf } = await import('../src/extension/diff-configs');
+    const { diffConfigs } = await import('../src/extension/diff-configs');
+    const { runDirsOf } = await import('../src/extension/command-args');
     const { a, b, c, fresh } = runs();
     const picks: Array<{ exclude: readonly string[]; placeHolder: string }> = [];
     let answer: string[] | undefined = [b];
@@ -43,11 +50,11 @@ test('Diff Configs opens vscode.diff on two runs\' config.json: from a pair, a t
     assert.equal(picks.length, 0);
 
     // the Runs tree with two runs selected (the clicked node, then the selection)
-    await diffConfigs(deps, { runDir: c }, [{ runDir: b }, { runDir: c }]);
+    await diffConfigs(deps, runNode(c), [runNode(b), runNode(c)]);
     assert.deepEqual(diffs()[1], { left: path.join(b, 'config.json'), right: path.join(c, 'config.json'), title: 'config.json: run b ↔ run c' });
 
     // one run: asks for the other, leaving the first out
-    await diffConfigs(deps, { runDir: a });
+    await diffConfigs(deps, runNode(a));
     assert.deepEqual(picks, [{ exclude: [a], placeHolder: 'Diff the config of run a with…' }]);
     assert.equal(diffs()[2].right, path.join(b, 'config.json'));
 
@@ -68,9 +75,11 @@ test('Diff Configs opens vscode.diff on two runs\' config.json: from a pair, a t
     assert.equal(diffs().length, 3);
     assert.match(fake.record.messages.at(-1) ?? '', /run fresh has no config\.json yet/);
 
-    // what callers pass, as run folders: duplicates and junk dropped
-    assert.deepEqual(runDirsOf([a, a, 3, { runDir: b }]), [a, b]);
+    // what callers pass, as run folders: duplicates dropped, junk refused with what it was
+    assert.deepEqual(runDirsOf([a, a, runNode(b)]), [a, b]);
     assert.deepEqual(runDirsOf(undefined), []);
+    assert.throws(() => runDirsOf([a, 3]), /cannot act on a number; pass a path, a file Uri or a Distillery tree item/);
+    assert.throws(() => runDirsOf([{ runDir: b }]), /cannot act on an object with runDir/);
   } finally {
     restore();
   }

@@ -8,7 +8,8 @@ import { RunManager } from '../src/extension/run-manager';
 import { runCliJob } from '../src/extension/cli-job';
 import { isHostMessage } from '../src/protocol/webview-messages';
 import { toWireAll } from '../src/extension/wire';
-import { CLI, customSst2Task, ensureCliBuilt, events, tmpDir, writeConfig, writeSmallVocab, writeTinyTeacher } from './helpers/train-fixtures';
+import { CLI, customSst2Task, ensureCliBuilt, events, tmpDir, writeConfig, writeSmallVocab } from './helpers/train-fixtures';
+import { writeTinyCheckpoint } from './helpers/tiny-checkpoint';
 
 async function waitFor(cond: () => boolean, what: string, ms: number): Promise<void> {
   const until = Date.now() + ms;
@@ -23,17 +24,15 @@ test('real trainer: start, stop with a checkpoint, resume to the end, export', {
   const work = tmpDir('distillery-ext-real-');
   const task = customSst2Task(work, 48, 16);
   const vocab = writeSmallVocab(path.join(work, 'vocab.txt'), [path.join(work, 'data', 'train.tsv'), path.join(work, 'data', 'dev.tsv')]);
-  writeTinyTeacher(path.join(work, 'teacher'), { vocabFile: vocab, layers: 2, hidden: 32, heads: 2, intermediate: 64 });
+  writeTinyCheckpoint(path.join(work, 'teacher'), { vocabFile: vocab, layers: 2, hidden: 32, heads: 2, intermediate: 64 });
   const configFile = writeConfig(work, 'tiny', {
     name: 'tiny', task, teacher: { checkpoint: 'teacher' }, student: { layers: 1 }, mapping: [[1, 2]], algorithm: 'pid',
     stages: { epochsPerLayer: 3, classificationEpochs: 3 }, optim: { lr: 5e-4, batchSize: 8, seed: 3 }, backend: 'wasm', runsDir: 'runs',
   });
 
   const logs: string[] = [];
-  const manager = new RunManager(
-    { cliPath: () => CLI, nodePath: () => process.execPath, env: () => process.env, graceMs: () => 60_000 },
-    { onLog: (_l, m) => logs.push(m) },
-  );
+  const manager = new RunManager({ cliPath: () => CLI, nodePath: () => process.execPath, env: () => process.env, graceMs: () => 60_000 });
+  manager.onDidLog(({ message }) => logs.push(message));
   const launch = manager.start(configFile, { cwd: work });
   await waitFor(() => !!launch.runDir && manager.store.events(launch.runDir).filter((e) => e.type === 'step').length >= 3, 'three steps', 120_000);
   const runDir = launch.runDir!;

@@ -24,18 +24,23 @@ interface Harness {
   manager: RunManager;
   changes: RunChange[];
   launchChanges: Launch[];
+  /** onDidAttach and onDidFinish, as `attach <id>` / `finish <id>`. */
+  milestones: string[];
   logs: string[];
 }
 
 function harness(graceMs = 2000): Harness {
   const changes: RunChange[] = [];
   const launchChanges: Launch[] = [];
+  const milestones: string[] = [];
   const logs: string[] = [];
-  const manager = new RunManager(
-    { cliPath: () => FAKE, nodePath: () => process.execPath, env: () => process.env, graceMs: () => graceMs, refreshDelayMs: 5 },
-    { onRunChange: (c) => changes.push(c), onLaunchChange: (l) => launchChanges.push(l), onLog: (level, m) => logs.push(`${level}: ${m}`) },
-  );
-  return { manager, changes, launchChanges, logs };
+  const manager = new RunManager({ cliPath: () => FAKE, nodePath: () => process.execPath, env: () => process.env, graceMs: () => graceMs, refreshDelayMs: 5 });
+  manager.onDidChangeRun((c) => changes.push(c));
+  manager.onDidChangeLaunch((l) => launchChanges.push(l));
+  manager.onDidLog(({ level, message }) => logs.push(`${level}: ${message}`));
+  manager.onDidAttach((l) => milestones.push(`attach ${l.id}`));
+  manager.onDidFinish((l) => milestones.push(`finish ${l.id}`));
+  return { manager, changes, launchChanges, milestones, logs };
 }
 
 async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
@@ -108,6 +113,15 @@ test('RunManager: a finished run is found by its folder, read from events.jsonl,
   assert.deepEqual(types, ['run-started', 'stage-started', 'step', 'step', 'step', 'step', 'eval', 'checkpoint', 'stage-finished', 'run-finished']);
   assert.ok(h.changes.some((c) => c.state?.status === 'running'), 'it was seen running first');
   assert.ok(h.logs.some((l) => l.includes('stdout: not JSON')), 'the stray stdout line is logged');
+  // The launch found its folder once and ended once, although it changed many times.
+  assert.deepEqual(h.milestones, [`attach ${launch.id}`, `finish ${launch.id}`]);
+  assert.ok(h.launchChanges.length >= 3 && h.launchChanges.every((l) => l === launch));
+  // Disposed, the manager tells nobody anything more.
+  const before = h.changes.length;
+  h.manager.dispose();
+  fs.rmSync(launch.runDir!, { recursive: true });
+  assert.equal(h.manager.refreshNow(launch.runDir!)?.removed, true);
+  assert.equal(h.changes.length, before);
 });
 
 test('RunManager: a crash mid-line leaves run.json saying running; the run shows as stopped (crashed), not running', async () => {

@@ -98,7 +98,8 @@ test('the Runs tree: a sweep node with its cells in grid order and their schedul
   const nodes = groupedRunNodes(states, [{ id: 1, verb: 'train', target: '/ws/a.distill.json' }], new Map([[dir, v]]));
   assert.deepEqual(nodes.map((n) => n.kind), ['launch', 'sweep', 'run']);
   const [, sweep, loose] = nodes;
-  assert.equal(loose.runDir, '/ws/runs/sst2-sid-20250101-120000');
+  assert.equal(loose.kind === 'run' && loose.runDir, '/ws/runs/sst2-sid-20250101-120000');
+  assert.equal(sweep.kind === 'sweep' && sweep.sweepDir, dir);
   assert.equal(sweep.label, 'tiny');
   assert.equal(sweep.id, `sweep:${dir}`);
   assert.equal(sweep.contextValue, 'sweep');
@@ -121,7 +122,7 @@ test('the Runs tree: a sweep node with its cells in grid order and their schedul
   assert.equal(pid.contextValue.startsWith('run:stopped'), true, 'a cell\'s run keeps its run menus');
   assert.equal(twin.description, 'Slurm PENDING (JobArrayTaskLimit)');
   assert.deepEqual(twin.icon, { id: 'clock', color: 'charts.yellow' });
-  assert.equal(twin.path, path.join(dir, 'cells', 'pid-twin.distill.json'));
+  assert.equal(twin.kind === 'cell' && twin.configFile, path.join(dir, 'cells', 'pid-twin.distill.json'));
   assert.match(diverges.description!, /^Slurm FAILED \(NonZeroExitCode\) · failed/);
 });
 
@@ -134,7 +135,8 @@ test('a local sweep (no scheduler files): cells grouped, runs matched by folder 
     'cell:teacher:not started', 'cell:soft:not started', 'cell:pid:not started', `run:${states[1].label}:finished`,
   ]);
   // soft's run names a config outside the sweep's cells/: listed after the cells, not as the cell.
-  assert.equal(sweep.children![5].runDir, states[0].runDir);
+  const outside = sweep.children![5];
+  assert.equal(outside.kind === 'run' && outside.runDir, states[0].runDir);
   assert.equal(sweep.collapsible, 'collapsed');
 });
 

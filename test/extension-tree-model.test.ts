@@ -95,7 +95,8 @@ test('a finished run: best metric in the description, checkpoints newest first, 
   assert.equal(ckpts[0].contextValue, 'checkpoint');
   assert.equal(kids[4].contextValue, 'model:best');
   assert.equal(kids[5].contextValue, 'model:student');
-  assert.equal(kids[5].path, `${RUN}/student`);
+  // the node carries what the Evaluate and Reveal commands act on
+  assert.deepEqual(kids[5].kind === 'student' && [kids[5].path, kids[5].runDir], [`${RUN}/student`, RUN]);
 });
 
 test('run.json says running but the pid is dead: stopped (crashed), resumable when a checkpoint exists', () => {
@@ -149,6 +150,8 @@ test('runNodes: launches still starting first, then runs newest first; the activ
   const newer = deriveRunState({ runDir: '/ws/runs/b', events: [started()], files: { checkpoints: [] }, info: { status: 'running', pid: 2, startedAt: '2025-01-02T10:00:00Z', updatedAt: '2025-01-02T10:00:00Z' } }, alive);
   const nodes = runNodes([older, newer], [{ id: 3, verb: 'train', target: '/ws/sst2.distill.json' }]);
   assert.deepEqual(nodes.map((n) => [n.kind, n.id]), [['launch', 'launch-3'], ['run', '/ws/runs/b'], ['run', '/ws/runs/a']]);
+  // Stop on a launch cancels it by its number, not by parsing the node's id.
+  assert.deepEqual(nodes[0].kind === 'launch' && [nodes[0].launchId, nodes[0].target], [3, '/ws/sst2.distill.json']);
   assert.equal(nodes[0].label, 'sst2');
   assert.equal(nodes[0].description, 'starting…');
   assert.equal(pickActiveRun([older, newer])?.runDir, '/ws/runs/b');
@@ -170,7 +173,7 @@ test('Configs tree: teacher, student and the layer mapping as "student k ↔ tea
   const [teacher, student, mapping] = node.children ?? [];
   assert.equal(teacher.label, 'Teacher: bert-sst2');
   assert.equal(teacher.description, '12 layers');
-  assert.equal(teacher.path, path.join(dir, 'bert-sst2'));
+  assert.deepEqual(teacher.kind === 'config-teacher' && [teacher.configFile, teacher.teacherDir], [file, path.join(dir, 'bert-sst2')]);
   assert.equal(student.label, 'Student: 6 layers');
   assert.equal(student.description, 'half the teacher (default)');
   assert.equal(mapping.label, 'Layer mapping: every-other (default)');

@@ -9,35 +9,21 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { BERT_BASE_DEFAULTS, BertConfig } from '../src/model/config';
-import { defaultLabels, parseHfConfig, toHfConfig } from '../src/model/hf-config';
-import { expectedTensorShapes, loadCheckpoint, saveCheckpoint } from '../src/model/checkpoint';
+import type { BertConfig } from '../src/model/config';
+import { parseHfConfig, toHfConfig } from '../src/model/hf-config';
+import { loadCheckpoint } from '../src/model/checkpoint';
 import { parseSafetensors, serializeSafetensors, toFloat32 } from '../src/model/safetensors';
-import { NamedTensors, numel } from '../src/model/named-tensors';
 import { isUserError } from '../src/util/errors';
 import { checkProperty, jsonish } from './helpers/fuzz';
+import { writeTinyCheckpoint } from './helpers/tiny-checkpoint';
 
-// ---- a tiny valid checkpoint, written without TF.js -----------------------------------------
-
-const CONFIG: BertConfig = {
-  ...BERT_BASE_DEFAULTS, vocabSize: 12, hiddenSize: 8, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 16,
-  maxPositionEmbeddings: 16, numLabels: 2, labels: defaultLabels(2), problemType: 'single_label_classification',
-};
-
-function tensors(config: BertConfig): NamedTensors {
-  const out: NamedTensors = new Map();
-  let k = 0;
-  for (const [name, shape] of expectedTensorShapes(config, true)) {
-    out.set(name, { shape, data: Float32Array.from({ length: numel(shape) }, () => ((k++ % 7) - 3) / 10) });
-  }
-  return out;
-}
+// ---- a tiny valid checkpoint ------------------------------------------------------------------
 
 const ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-fuzz-ckpt-'));
 const GOOD = path.join(ROOT, 'good');
 const VOCAB = path.join(ROOT, 'vocab.txt');
 fs.writeFileSync(VOCAB, ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a', 'b', 'c', 'd', 'e', 'f', 'g'].join('\n') + '\n');
-saveCheckpoint(GOOD, CONFIG, tensors(CONFIG), { vocabFile: VOCAB });
+writeTinyCheckpoint(GOOD, { vocabFile: VOCAB, layers: 1, hidden: 8, heads: 2, intermediate: 16, maxPositions: 16 });
 const GOOD_WEIGHTS = new Uint8Array(fs.readFileSync(path.join(GOOD, 'model.safetensors')));
 const GOOD_CONFIG = JSON.parse(fs.readFileSync(path.join(GOOD, 'config.json'), 'utf8')) as Record<string, unknown>;
 const HEADER_LEN = Number(new DataView(GOOD_WEIGHTS.buffer, GOOD_WEIGHTS.byteOffset).getBigUint64(0, true));
@@ -196,6 +182,6 @@ test('fuzz: loadCheckpoint throws only UserErrors on a folder with a damaged con
 });
 
 test('serializeSafetensors output of the fixture parses back (the mutation base is well-formed)', () => {
-  const f = parseSafetensors(serializeSafetensors(tensors(CONFIG)));
+  const f = parseSafetensors(serializeSafetensors(loadCheckpoint(GOOD).tensors));
   assert.equal(f.entries.size, TENSOR_KEYS.length);
 });

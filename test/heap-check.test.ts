@@ -14,7 +14,8 @@ import { TaskData } from '../src/train/task-data';
 import { startRun } from '../src/train/run';
 import { StopSignal } from '../src/train/loop';
 import { UserError, isUserError } from '../src/util/errors';
-import { events, eventsOf, tmpDir, writeConfig, writeTinyTeacher, tinyBertConfig } from './helpers/train-fixtures';
+import { events, eventsOf, tmpDir, writeConfig } from './helpers/train-fixtures';
+import { writeTinyCheckpoint, tinyBertConfig } from './helpers/tiny-checkpoint';
 
 before(async () => {
   await initBackend('wasm');
@@ -114,7 +115,7 @@ async function refusedRun(dir: string, config: Record<string, unknown>): Promise
 
 test('a student batch the wasm heap cannot hold fails the run before its first step, naming optim.batchSize', { timeout: 120_000 }, async () => {
   const dir = tmpDir('distillery-heap-train-');
-  writeTinyTeacher(path.join(dir, 'teacher'), { layers: 4, maxPositions: 512 });
+  writeTinyCheckpoint(path.join(dir, 'teacher'), { layers: 4, maxPositions: 512 });
   // 96 rows × 512 tokens: ~6 GiB of student activations by the estimate.
   const r = await refusedRun(dir, {
     task: longTask(dir, { rows: 96, long: true }, { rows: 4, long: false }),
@@ -131,7 +132,7 @@ test('a student batch the wasm heap cannot hold fails the run before its first s
 
 test('an evaluation batch too big fails at the start too, not at the first evaluation, naming eval.batchSize', { timeout: 120_000 }, async () => {
   const dir = tmpDir('distillery-heap-eval-');
-  writeTinyTeacher(path.join(dir, 'teacher'), { layers: 4, maxPositions: 512 });
+  writeTinyCheckpoint(path.join(dir, 'teacher'), { layers: 4, maxPositions: 512 });
   // Training batches are small and short; evaluation takes 160 dev rows × 512 tokens at once.
   const r = await refusedRun(dir, {
     task: longTask(dir, { rows: 8, long: false }, { rows: 160, long: true }),
@@ -160,7 +161,7 @@ test('teacher training checks its own batch before its first step, naming teache
 
 test('a run whose batches fit trains as before', { timeout: 120_000 }, async () => {
   const dir = tmpDir('distillery-heap-ok-');
-  writeTinyTeacher(path.join(dir, 'teacher'), { layers: 2, maxPositions: 64 });
+  writeTinyCheckpoint(path.join(dir, 'teacher'), { layers: 2, maxPositions: 64 });
   const file = writeConfig(dir, 'fits', {
     task: { ...longTask(dir, { rows: 16, long: false }, { rows: 8, long: false }), maxSeqLen: 32 },
     teacher: { checkpoint: 'teacher' }, student: { layers: 1 }, mapping: [[1, 2]],

@@ -22,7 +22,8 @@ import { loadCheckpoint } from '../src/model/checkpoint';
 import { WordPieceTokenizer } from '../src/data/tokenizer';
 import { toBertInputs, disposeInputs } from '../src/model/inputs';
 import type { InspectResult } from '../src/cli/verbs/inspect';
-import { customSst2Task, runCli, tmpDir, writeConfig, writeTinyTeacher, SST2_DIR } from './helpers/train-fixtures';
+import { customSst2Task, runCli, tmpDir, writeConfig, SST2_DIR } from './helpers/train-fixtures';
+import { writeTinyCheckpoint } from './helpers/tiny-checkpoint';
 import { PYTHON, pythonHas, pythonMissing } from './helpers/python';
 import { REPO_ROOT } from './helpers/paths';
 
@@ -107,7 +108,7 @@ function checkFolderAgainstTransformers(dir: string): { logits: number; note: st
 
 test('a tiny run\'s export loads with BertForSequenceClassification.from_pretrained and gives inspect\'s logits', async (t) => {
   requireTransformers();
-  writeTinyTeacher(path.join(work, 'teacher'), { layers: 2, hidden: 32, heads: 4, intermediate: 64, seed: 9 });
+  writeTinyCheckpoint(path.join(work, 'teacher'), { layers: 2, hidden: 32, heads: 4, intermediate: 64, seed: 9 });
   const file = writeConfig(work, 'tiny', {
     task: customSst2Task(work, 16, 8),
     teacher: { checkpoint: 'teacher' },

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/model/backend';
-import { hiddenMse, valueRelation } from '../src/distill/losses';
+import { hiddenMse, valueRelation, valueRelationMaps } from '../src/distill/losses';
 import { scheduleValue, stageProgress, type Schedule } from '../src/distill/schedule';
 import { PYTHON } from './helpers/python';
 import { assertClose, randomArray, seededRandom, value } from './helpers/numeric';
@@ -114,6 +114,34 @@ function registerChecks(backend: 'wasm' | 'cpu'): void {
       assert.ok(Number.isFinite(value(valueRelation(tf.ones([1, 1, 2, 2]) as tf.Tensor4D, vs, tf.tensor2d([[1, 1]])))));
     });
     assert.throws(() => valueRelation(tf.zeros([1, 2, 2, 1]) as tf.Tensor4D, tf.zeros([1, 1, 2, 1]) as tf.Tensor4D, tf.ones([1, 2]) as tf.Tensor2D), /2 heads and student 1/);
+  });
+
+  test('valueRelationMaps (the dashboard\'s maps) are softmax(V·Vᵀ/√d) per head, and their per-head KL is the loss', () => {
+    const rand = seededRandom(5);
+    const [heads, seq, dT, dS] = [2, 4, 3, 2];
+    const t = randomArray(rand, heads * seq * dT, 2);
+    const sv = randomArray(rand, heads * seq * dS, 2);
+    // Plain-JS reference: row q of head h is softmax over k of (V_q · V_k) / √d.
+    const reference = (v: Float32Array, d: number): number[][][] => Array.from({ length: heads }, (_, h) => Array.from({ length: seq }, (_, q) => {
+      const dot = (a: number, b: number) => { let x = 0; for (let i = 0; i < d; i++) x += v[(h * seq + a) * d + i] * v[(h * seq + b) * d + i]; return x / Math.sqrt(d); };
+      const scores = Array.from({ length: seq }, (_, k) => dot(q, k));
+      const max = Math.max(...scores);
+      const e = scores.map((x) => Math.exp(x - max));
+      const sum = e.reduce((a, b) => a + b, 0);
+      return e.map((x) => x / sum);
+    }));
+    const mapsT = tf.tidy(() => valueRelationMaps(tf.tensor4d(t, [1, heads, seq, dT])).arraySync()[0]);
+    const mapsS = tf.tidy(() => valueRelationMaps(tf.tensor4d(sv, [1, heads, seq, dS])).arraySync()[0]);
+    const refT = reference(t, dT);
+    refT.flat(2).forEach((x, i) => assertClose(mapsT.flat(2)[i], x, 1e-5, `teacher entry ${i}`));
+    reference(sv, dS).flat(2).forEach((x, i) => assertClose(mapsS.flat(2)[i], x, 1e-5, `student entry ${i}`));
+    // Without padding, the mean over heads of each head's mean-row KL is the loss.
+    let kl = 0;
+    for (let h = 0; h < heads; h++) {
+      for (let q = 0; q < seq; q++) for (let k = 0; k < seq; k++) kl += refT[h][q][k] * Math.log(refT[h][q][k] / mapsS[h][q][k]);
+    }
+    const loss = tf.tidy(() => value(valueRelation(tf.tensor4d(t, [1, heads, seq, dT]), tf.tensor4d(sv, [1, heads, seq, dS]), tf.ones([1, seq]) as tf.Tensor2D)));
+    assertClose(loss, kl / (heads * seq), 1e-4);
   });
 
   test('hiddenMse gradients (student states, projection weight and bias) match finite differences', () => {

@@ -19,7 +19,8 @@ import { BERT_BASE_DEFAULTS, BertConfig } from '../src/model/config';
 import { toBertInputs, disposeInputs } from '../src/model/inputs';
 import { UserError } from '../src/util/errors';
 import { decodeModel, encodeModel, floatTensor } from '../src/export/onnx-proto';
-import { customSst2Task, runCli, tmpDir, writeConfig, writeTinyTeacher } from './helpers/train-fixtures';
+import { customSst2Task, runCli, tmpDir, writeConfig } from './helpers/train-fixtures';
+import { writeTinyCheckpoint } from './helpers/tiny-checkpoint';
 import { PYTHON, pythonHas, pythonMissing } from './helpers/python';
 
 let work: string;
@@ -27,7 +28,7 @@ let runDir: string;
 
 before(async () => {
   work = tmpDir('distillery-onnx-');
-  writeTinyTeacher(path.join(work, 'teacher'), { layers: 2, hidden: 32, heads: 4, intermediate: 64, seed: 5 });
+  writeTinyCheckpoint(path.join(work, 'teacher'), { layers: 2, hidden: 32, heads: 4, intermediate: 64, seed: 5 });
   const file = writeConfig(work, 'tiny', {
     task: customSst2Task(work, 16, 8),
     teacher: { checkpoint: 'teacher' },

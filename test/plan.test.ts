@@ -13,7 +13,6 @@ const SIX_OF_TWELVE = resolveMapping('every-other', 6, 12);
 const TWO_OF_FOUR = resolveMapping('every-other', 2, 4);
 
 const INTERNAL: StageLosses = { attentionKl: 1, clsCosine: 1 };
-const NONE: StageLosses = {};
 /** The paper's defaults, with gold labels on (the baselines and custom stages may name them). */
 const WEIGHTS: LossWeights = { attentionKl: 1, clsCosine: 1, softLabel: 1, hardLabel: 1, hiddenMse: 0, embeddingMse: 0, valueRelation: 0, temperature: 1 };
 const noHard = (w: Partial<LossWeights> = {}): LossWeights => ({ ...WEIGHTS, hardLabel: 0, ...w });

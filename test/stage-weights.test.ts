@@ -10,7 +10,8 @@ import { validateConfig } from '../src/config/validate';
 import { resolveMapping } from '../src/distill/mapping';
 import { planFor } from '../src/distill/plan';
 import { startRun } from '../src/train/run';
-import { customSst2Task, events, eventsOf, tmpDir, writeConfig, writeTinyTeacher } from './helpers/train-fixtures';
+import { customSst2Task, events, eventsOf, tmpDir, writeConfig } from './helpers/train-fixtures';
+import { writeTinyCheckpoint } from './helpers/tiny-checkpoint';
 
 function resolved(extra: Record<string, unknown>) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-weights-'));
@@ -46,7 +47,7 @@ test('planFor: every stage carries the configured weights of the losses it train
 let work: string;
 before(() => {
   work = tmpDir('distillery-weights-');
-  writeTinyTeacher(path.join(work, 'teacher'), { layers: 4, hidden: 32, heads: 2, intermediate: 64, seed: 11 });
+  writeTinyCheckpoint(path.join(work, 'teacher'), { layers: 4, hidden: 32, heads: 2, intermediate: 64, seed: 11 });
 });
 
 test('the trainer trains what the plan says: sid with softLabel.weight 0 steps on hard-label alone, at its own weight', async () => {

@@ -22,7 +22,7 @@ import { generateDemoTask } from '../src/data/demo-task';
 import { planSweep } from '../src/sweep/plan';
 import { emitCluster, EmitOptions } from '../src/sweep/emit';
 import { manifestFor, writeCellFiles, writeManifest } from '../src/sweep/sweep-folder';
-import { writeTinyTeacher } from './helpers/train-fixtures';
+import { writeTinyCheckpoint } from './helpers/tiny-checkpoint';
 import { REPO_ROOT } from './helpers/paths';
 
 const K8S_SCHEMA_VERSION = 'v1.33.0-local-strict';
@@ -105,7 +105,7 @@ function project(withSharedTeacher: boolean): string {
   if (withSharedTeacher) {
     teacher = { train: { from: 'scratch', architecture: { layers: 2, hiddenSize: 32, heads: 2, intermediateSize: 64 }, vocab: 'data/vocab.txt', epochs: 1 } };
   } else {
-    writeTinyTeacher(path.join(dir, 'models', 'teacher'), { vocabFile: files.vocab, layers: 2 });
+    writeTinyCheckpoint(path.join(dir, 'models', 'teacher'), { vocabFile: files.vocab, layers: 2 });
     fs.copyFileSync(files.vocab, path.join(dir, 'models', 'teacher', 'vocab.txt'));
     teacher = { checkpoint: 'models/teacher' };
   }

@@ -116,7 +116,7 @@ const CORRUPT = 'corrupt';
  * validation reads) is intact, so only running the cell finds the damage.
  */
 function corruptCheckpoint(dir: string, layers: number): void {
-  writeTinyCheckpoint(dir, { vocabFile: path.join(path.dirname(dir), 'vocab.txt'), layers, hidden: 32, heads: 2, intermediate: 64, maxPositions: 32 });
+  writeTinyCheckpoint(dir, { vocabFile: path.join(path.dirname(dir), 'vocab.txt'), layers, hidden: 32, heads: 2, intermediate: 64, maxPositions: 32, std: 0.02 });
   const file = path.join(dir, 'model.safetensors');
   fs.truncateSync(file, Math.floor(fs.statSync(file).size / 2));
 }

@@ -29,7 +29,7 @@ test('the tensorflow backend gives the model the same logits, [CLS] states and a
   ensureCliBuilt();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distillery-tf-'));
   try {
-    writeTinyCheckpoint(dir, { vocabFile: BERT_VOCAB, layers: 2, hidden: 48, heads: 4, seed: 7 });
+    writeTinyCheckpoint(dir, { vocabFile: BERT_VOCAB, layers: 2, hidden: 48, heads: 4, maxPositions: 128, std: 0.02, seed: 7 });
     const inspect = (backend: string): InspectResult => {
       const r = runCli(['inspect', dir, '--text', 'a gripping, funny and thoroughly humane film', '--text-pair', 'it was not', '--json', '--backend', backend]);
       assert.equal(r.status, 0, r.stderr);

@@ -10,7 +10,8 @@ import { startRun } from '../src/train/run';
 import { loadCheckpoint } from '../src/model/checkpoint';
 import { PlannedStage, TrainerEvent } from '../src/protocol/events';
 import { BERT_VOCAB } from './helpers/paths';
-import { customSst2Task, events, eventsOf, malformedEventLines, runInfo, SST2_DIR, tmpDir, writeConfig, writeTinyTeacher } from './helpers/train-fixtures';
+import { customSst2Task, events, eventsOf, malformedEventLines, runInfo, SST2_DIR, tmpDir, writeConfig } from './helpers/train-fixtures';
+import { writeTinyCheckpoint } from './helpers/tiny-checkpoint';
 
 const quiet = { stop: { requested: null } };
 let work: string;
@@ -18,7 +19,7 @@ let work: string;
 before(() => {
   work = tmpDir('distillery-algos-');
   // Teacher: 4 layers of width 32; student: 2 layers, every-other mapping (1↔2, 2↔4).
-  writeTinyTeacher(path.join(work, 'teacher'), { layers: 4, hidden: 32, heads: 2, intermediate: 64, seed: 11 });
+  writeTinyCheckpoint(path.join(work, 'teacher'), { layers: 4, hidden: 32, heads: 2, intermediate: 64, seed: 11 });
   customSst2Task(work, 24, 24);
 });
 

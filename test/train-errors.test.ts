@@ -6,15 +6,14 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadTrainingCheckpoint } from '../src/train/checkpoint-store';
-import {
-  customSst2Task, events, eventsOf, malformedEventLines, runCli, runFolders, runInfo, tmpDir, writeConfig, writeTinyTeacher,
-} from './helpers/train-fixtures';
+import { customSst2Task, events, eventsOf, malformedEventLines, runCli, runFolders, runInfo, tmpDir, writeConfig } from './helpers/train-fixtures';
+import { writeTinyCheckpoint } from './helpers/tiny-checkpoint';
 
 let work: string;
 
 before(() => {
   work = tmpDir('distillery-errors-');
-  writeTinyTeacher(path.join(work, 'teacher'), { layers: 4, seed: 3 });
+  writeTinyCheckpoint(path.join(work, 'teacher'), { layers: 4, seed: 3 });
   customSst2Task(work, 24, 16);
 });
 
@@ -148,7 +147,7 @@ test('a malformed data row fails the run naming file:line; config.json survives;
 test('a truncated teacher model.safetensors fails the run with an error naming the file', () => {
   const dir = path.join(work, 'truncated');
   const teacher = path.join(dir, 'teacher');
-  writeTinyTeacher(teacher, { layers: 4, seed: 3 });
+  writeTinyCheckpoint(teacher, { layers: 4, seed: 3 });
   const weights = path.join(teacher, 'model.safetensors');
   const bytes = fs.readFileSync(weights);
   fs.writeFileSync(weights, bytes.subarray(0, Math.floor(bytes.length / 2)));
@@ -168,7 +167,7 @@ test('a truncated teacher model.safetensors fails the run with an error naming t
 test('NaN weights in the student make the run fail on a non-finite loss naming the term and layer; the last good checkpoint stays', () => {
   const dir = path.join(work, 'nan');
   // A 2-layer student whose second layer is NaN: stage 1 of pid (layer 1) trains fine, stage 2 cannot.
-  writeTinyTeacher(path.join(dir, 'nan-student'), {
+  writeTinyCheckpoint(path.join(dir, 'nan-student'), {
     layers: 2, seed: 4,
     poison: (t) => { t.get('bert.encoder.layer.1.attention.self.query.weight')!.data.fill(NaN); },
   });

@@ -6,19 +6,19 @@
 // cache being bypassed for these terms, and that a stopped run resumes exactly.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resumeRun, startRun } from '../src/train/run';
 import { loadCheckpoint } from '../src/model/checkpoint';
 import { readSafetensorsFile, toFloat32 } from '../src/model/safetensors';
 import { HIDDEN_PROJECTION_BIAS, HIDDEN_PROJECTION_WEIGHT, listCheckpoints } from '../src/train/checkpoint-store';
 import { TrainerEvent } from '../src/protocol/events';
-import { customSst2Task, events, eventsOf, malformedEventLines, stepSignature, stopWhen, tmpDir, writeConfig, writeTinyTeacher } from './helpers/train-fixtures';
+import { customSst2Task, events, eventsOf, malformedEventLines, stepSignature, stopWhen, tmpDir, writeConfig } from './helpers/train-fixtures';
+import { writeTinyCheckpoint } from './helpers/tiny-checkpoint';
 
 let work: string;
 before(() => {
   work = tmpDir('distillery-tinybert-');
-  writeTinyTeacher(path.join(work, 'teacher'), { layers: 4, hidden: 32, heads: 2, intermediate: 64, seed: 11 });
+  writeTinyCheckpoint(path.join(work, 'teacher'), { layers: 4, hidden: 32, heads: 2, intermediate: 64, seed: 11 });
 });
 
 // 16 examples, batch 8: 2 steps per epoch; internal stages of 2 epochs = 4 steps.
@@ -91,6 +91,20 @@ test('sid with hidden-mse, embedding-mse and value-relation: terms, scheduled we
     assert.ok(e.embeddingMse !== undefined && Number.isFinite(e.embeddingMse));
     for (const l of e.perLayer) assert.ok(Number.isFinite(l.hiddenMse) && Number.isFinite(l.valueRelation), JSON.stringify(l));
   }
+  // The dashboard's sample: value relations next to the attention maps, per head, rows summing to 1.
+  const samples = eventsOf(ev, 'attention-sample');
+  assert.ok(samples.length > 0);
+  for (const sample of samples) {
+    for (const l of sample.layers) {
+      const n = sample.tokens.length;
+      for (const maps of [l.teacherValueRelations, l.studentValueRelations]) {
+        assert.ok(maps, `value relations of layer ${l.student} at step ${sample.step}`);
+        assert.deepEqual([maps.length, maps[0].length, maps[0][0].length], [2, n, n]);
+        for (const row of maps.flat()) assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 2e-3);
+      }
+      assert.notDeepEqual(l.teacherValueRelations, l.teacherMaps, 'value relations are not the attention maps');
+    }
+  }
   // The projection (16 → 32) is in every checkpoint and not in the export.
   const cks = listCheckpoints(path.join(outcome.runDir, 'checkpoints'));
   assert.ok(cks.length > 0);
@@ -122,4 +136,42 @@ test('a run with the new terms stopped mid-stage resumes exactly', async () => {
   for (const s of eventsOf(ev, 'step')) last.set(s.step, stepSignature(s) + ` w=${s.terms.map((t) => t.weight).join(',')} T=${s.temperature}`);
   const want = eventsOf(full.ev, 'step').map((s) => stepSignature(s) + ` w=${s.terms.map((t) => t.weight).join(',')} T=${s.temperature}`);
   assert.deepEqual([...last.keys()].sort((a, b) => a - b).map((k) => last.get(k)), want);
+});
+
+test('custom stages with their own schedules: the steps of each stage carry its schedule; no value relations without value-relation', async () => {
+  const file = writeConfig(work, 'custom-schedules', config({
+    algorithm: 'custom',
+    losses: {
+      attentionKl: 1, clsCosine: 0, hiddenMse: 2, softLabel: { weight: 1, temperature: 4 },
+      // Run-wide: hidden-mse decays 2 → 0; the second stage grows it 0 → 3 instead.
+      schedules: { hiddenMse: { shape: 'linear', to: 0 } },
+    },
+    stages: {
+      custom: [
+        { name: 'decay', losses: ['attention-kl', 'hidden-mse'], epochs: 2 },
+        { name: 'grow', losses: ['hidden-mse'], epochs: 2, schedules: { hiddenMse: { shape: 'linear', from: 0, to: 3 } } },
+        { name: 'labels', losses: ['soft-label'], epochs: 2, schedules: { temperature: { shape: 'cosine', to: 1 } } },
+      ],
+    },
+    checkpoint: { keep: 2 },
+  }));
+  const outcome = await startRun(file, { stop: { requested: null } });
+  assert.equal(outcome.status, 'finished', String(outcome.error));
+  const ev = events(outcome.runDir);
+  assert.deepEqual(malformedEventLines(outcome.runDir), []);
+  assert.deepEqual(eventsOf(ev, 'run-started')[0].config.stages.custom?.map((st) => st.schedules), [
+    undefined, { hiddenMse: { shape: 'linear', from: 0, to: 3 } }, { temperature: { shape: 'cosine', from: 4, to: 1 } },
+  ]);
+  const steps = eventsOf(ev, 'step');
+  assert.equal(steps.length, 12);
+  const hidden = (stage: number) => steps.filter((s) => s.stage === stage).map((s) => s.terms.find((t) => t.name === 'hidden-mse')?.weight);
+  assert.deepEqual(hidden(0).map((w) => Math.round((w ?? NaN) * 1e9) / 1e9), [0, 1, 2, 3].map((i) => Math.round(linear(2, 0, i, 4) * 1e9) / 1e9));
+  assert.deepEqual(hidden(1).map((w) => Math.round((w ?? NaN) * 1e9) / 1e9), [0, 1, 2, 3].map((i) => Math.round(linear(0, 3, i, 4) * 1e9) / 1e9));
+  const temps = steps.filter((s) => s.stage === 2).map((s) => s.temperature ?? NaN);
+  temps.forEach((t, i) => assert.ok(Math.abs(t - cosine(4, 1, i, 4)) < 1e-12, `temperature at step ${i}: ${t}`));
+  assert.ok(steps.filter((s) => s.stage < 2).every((s) => s.temperature === undefined));
+  // The run trains no value-relation: its attention samples carry the attention maps only.
+  const samples = eventsOf(ev, 'attention-sample');
+  assert.ok(samples.length > 0);
+  assert.ok(samples.every((e) => e.layers.every((l) => l.teacherValueRelations === undefined && l.studentValueRelations === undefined)));
 });

@@ -9,15 +9,14 @@ import { startRun } from '../src/train/run';
 import { StopSignal } from '../src/train/loop';
 import { loadCheckpoint } from '../src/model/checkpoint';
 import { loadTrainingCheckpoint } from '../src/train/checkpoint-store';
-import {
-  customSst2Task, events, eventsOf, malformedEventLines, runCli, runInfo, stopWhen, tmpDir, writeConfig, writeSmallVocab, writeTinyTeacher,
-} from './helpers/train-fixtures';
+import { customSst2Task, events, eventsOf, malformedEventLines, runCli, runInfo, stopWhen, tmpDir, writeConfig, writeSmallVocab } from './helpers/train-fixtures';
+import { writeTinyCheckpoint } from './helpers/tiny-checkpoint';
 
 let work: string;
 
 before(() => {
   work = tmpDir('distillery-misc-');
-  writeTinyTeacher(path.join(work, 'teacher'), { layers: 4, seed: 21 });
+  writeTinyCheckpoint(path.join(work, 'teacher'), { layers: 4, seed: 21 });
 });
 
 function config(extra: Record<string, unknown>): Record<string, unknown> {
@@ -39,7 +38,7 @@ test('no tensor leaks: the live tensor count is the same at step 10, step 1000 a
   const dir = path.join(work, 'leak');
   const task = { ...customSst2Task(dir, 16, 8), maxSeqLen: 32 };
   const vocab = writeSmallVocab(path.join(dir, 'vocab.txt'), [path.join(dir, 'data', 'train.tsv'), path.join(dir, 'data', 'dev.tsv')]);
-  writeTinyTeacher(path.join(dir, 'teacher'), { vocabFile: vocab, layers: 2, hidden: 16, heads: 2, intermediate: 32, maxPositions: 32 });
+  writeTinyCheckpoint(path.join(dir, 'teacher'), { vocabFile: vocab, layers: 2, hidden: 16, heads: 2, intermediate: 32, maxPositions: 32 });
   // One stage with every loss, a narrower random student (so cls-cosine trains a projection),
   // dropout, evaluations with attention samples, best saves and periodic checkpoints.
   const file = writeConfig(dir, 'leak', {
@@ -196,7 +195,7 @@ test('with eval.everySteps, a stage whose last step falls between evaluations is
 
 test('a teacher already trained into a shared output folder is used as is, with no teacher stage in the plan', async () => {
   const shared = path.join(work, 'shared-teacher');
-  writeTinyTeacher(shared, { layers: 4, seed: 8 });
+  writeTinyCheckpoint(shared, { layers: 4, seed: 8 });
   fs.writeFileSync(path.join(shared, 'READY'), 'trained by an earlier run\n');
   const file = writeConfig(work, 'shared-teacher', config({
     algorithm: 'soft',

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { resumeMismatch, resumeRun, startRun } from '../src/train/run';
 import type { RunStartedEvent } from '../src/protocol/events';
 import { StopSignal } from '../src/train/loop';
-import { customSst2Task, eventsOf, stopWhen, tmpDir, writeConfig, writeTinyTeacher } from './helpers/train-fixtures';
+import { customSst2Task, eventsOf, stopWhen, tmpDir, writeConfig } from './helpers/train-fixtures';
+import { writeTinyCheckpoint } from './helpers/tiny-checkpoint';
 
 const started = (kind: string, kernels?: string): Pick<RunStartedEvent, 'backend'> => ({ backend: { kind, skipped: [], ...(kernels ? { kernels } : {}) } });
 
@@ -23,7 +24,7 @@ test('resumeMismatch: same backend and kernels is silent; a change names both an
 
 test('a run stopped on wasm and resumed on cpu warns once, then finishes', async () => {
   const dir = tmpDir('distillery-resume-backend-');
-  writeTinyTeacher(path.join(dir, 'teacher'), { layers: 2, seed: 8 });
+  writeTinyCheckpoint(path.join(dir, 'teacher'), { layers: 2, seed: 8 });
   const file = writeConfig(dir, 'switch', {
     task: { ...customSst2Task(dir, 16, 8), maxSeqLen: 32 },
     teacher: { checkpoint: 'teacher' },

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startRun } from '../src/train/run';
-import { customSst2Task, eventsOf, tmpDir, writeConfig, writeTinyTeacher } from './helpers/train-fixtures';
+import { customSst2Task, eventsOf, tmpDir, writeConfig } from './helpers/train-fixtures';
+import { writeTinyCheckpoint } from './helpers/tiny-checkpoint';
 
 /** Step by step: same steps, stages and terms, every loss value within `rel` relative difference. */
 function assertSameLosses(runDir: string, reference: string, rel: number): void {
@@ -25,7 +26,7 @@ function assertSameLosses(runDir: string, reference: string, rel: number): void 
 
 test('a run with teacherCache.enabled has the losses of one without; epochs after the first hit the cache', async () => {
   const dir = tmpDir('distillery-teacher-cache-');
-  writeTinyTeacher(path.join(dir, 'teacher'), { layers: 4, seed: 5 });
+  writeTinyCheckpoint(path.join(dir, 'teacher'), { layers: 4, seed: 5 });
   const base = {
     task: { ...customSst2Task(dir, 24, 8), maxSeqLen: 32 },
     teacher: { checkpoint: 'teacher' },

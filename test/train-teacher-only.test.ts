@@ -9,7 +9,8 @@ import { StopSignal } from '../src/train/loop';
 import { loadCheckpoint } from '../src/model/checkpoint';
 import { isUserError } from '../src/util/errors';
 import { subsetIndices } from '../src/train/task-data';
-import { customSst2Task, events, eventsOf, runCli, runInfo, stopWhen, tmpDir, writeConfig, writeTinyTeacher } from './helpers/train-fixtures';
+import { customSst2Task, events, eventsOf, runCli, runInfo, stopWhen, tmpDir, writeConfig } from './helpers/train-fixtures';
+import { writeTinyCheckpoint } from './helpers/tiny-checkpoint';
 
 function scratchConfig(dir: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -65,7 +66,7 @@ test('--teacher-only trains the teacher and no student; a stopped run resumes in
 
 test('--teacher-only with a ready teacher (teacher.checkpoint) is refused with the fix', async () => {
   const dir = tmpDir('distillery-teacher-only-');
-  writeTinyTeacher(path.join(dir, 'teacher'), { layers: 2 });
+  writeTinyCheckpoint(path.join(dir, 'teacher'), { layers: 2 });
   const file = writeConfig(dir, 'ready', { ...scratchConfig(dir), teacher: { checkpoint: 'teacher' } });
   await assert.rejects(startRun(file, { stop: { requested: null }, teacherOnly: true }), (e: unknown) => {
     assert.ok(isUserError(e));

@@ -350,7 +350,7 @@ test('compare rows: best and final metrics, sizes, per-layer attention-KL', () =
   const lastEval = runs[2].evals.events.at(-1);
   assert.deepEqual([...sid.attentionKl.entries()], lastEval?.perLayer.map((l) => [l.student, l.attentionKl]));
   assert.deepEqual(sid.finalMetrics, lastEval?.metrics);
-  assert.deepEqual(compareColumns(rows), { metrics: ['accuracy', 'f1'], layers: [1, 2] });
+  assert.deepEqual(compareColumns(rows), { metrics: ['accuracy', 'f1'], layers: [1, 2], hiddenLayers: [], relationLayers: [] });
   // soft trains its teacher first: those 3 evaluations measure the teacher and stay out of the
   // student's curves; its 2 student evaluations have layers
   assert.deepEqual(runs[0].evals.x, [19, 38, 57, 76, 95]);
@@ -476,8 +476,8 @@ test('the message gate passes valid host messages and reports malformed ones (at
 test('persisted UI state is validated field by field', () => {
   assert.deepEqual(sanitizeUiState(undefined), DEFAULT_UI_STATE);
   assert.deepEqual(sanitizeUiState('junk'), DEFAULT_UI_STATE);
-  assert.deepEqual(sanitizeUiState({ tab: 'attention', layer: 1, head: 3, sample: 2, followLatest: false, zoom: { min: 10, max: 20 }, logLoss: false, compareAxis: 'time' }), {
-    tab: 'attention', layer: 1, head: 3, sample: 2, followLatest: false, zoom: { min: 10, max: 20 }, logLoss: false, compareAxis: 'time',
+  assert.deepEqual(sanitizeUiState({ tab: 'attention', layer: 1, head: 3, sample: 2, followLatest: false, zoom: { min: 10, max: 20 }, logLoss: false, compareAxis: 'time', compareTerm: 'hidden-mse' }), {
+    tab: 'attention', layer: 1, head: 3, sample: 2, followLatest: false, zoom: { min: 10, max: 20 }, logLoss: false, compareAxis: 'time', compareTerm: 'hidden-mse',
   });
   assert.equal(DEFAULT_UI_STATE.compareAxis, 'distill-step');
   assert.equal(sanitizeUiState({ compareAxis: 'global-step' }).compareAxis, 'distill-step');

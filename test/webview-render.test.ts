@@ -31,13 +31,14 @@ interface FixtureRun {
   events: Json[];
 }
 
-function loadRun(name: string): FixtureRun {
-  const events = readFileSync(join(FIXTURES, `demo-${name}.events.jsonl`), 'utf8')
+function loadRun(name: string, label = `demo ${name}`): FixtureRun {
+  const file = existsSync(join(FIXTURES, `${name}.events.jsonl`)) ? `${name}.events.jsonl` : `demo-${name}.events.jsonl`;
+  const events = readFileSync(join(FIXTURES, file), 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as { [key: string]: Json });
   const first = events[0];
-  return { runId: String(first.runId), runDir: String(first.runDir), label: `demo ${name}`, status: 'finished', events };
+  return { runId: String(first.runId), runDir: String(first.runDir), label, status: 'finished', events };
 }
 
 // ---- VS Code-like theme variables (a realistic subset of Dark Modern, Light Modern, High Contrast) ----
@@ -498,6 +499,8 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
   const sid = loadRun('sid');
   const pid = loadRun('pid');
   const soft = loadRun('soft');
+  // a real run with TinyBERT's hidden-mse and embedding-mse, MiniLM's value-relation and schedules
+  const tinybert = loadRun('tinybert-sid', 'tinybert sid');
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'distillery-webview-'));
@@ -631,7 +634,7 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     // the webview is recreated after being hidden: the host re-sends 'init', the state comes back
     const state = await call<Json>(page, 'state');
     // (view and runDirs are for the host's panel serializer, to reopen the panel after a reload)
-    assert.deepEqual({ ...(state as Record<string, Json>), zoom: null }, { tab: 'attention', layer: 0, head: 2, sample: 0, followLatest: false, zoom: null, logLoss: true, compareAxis: 'distill-step', view: 'run', runDirs: [sid.runDir] });
+    assert.deepEqual({ ...(state as Record<string, Json>), zoom: null }, { tab: 'attention', layer: 0, head: 2, sample: 0, followLatest: false, zoom: null, logLoss: true, compareAxis: 'distill-step', compareTerm: null, view: 'run', runDirs: [sid.runDir] });
     await page.close();
     const again = await openPage('dark', { state });
     await initRun(again, sid);
@@ -852,6 +855,96 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     assert.deepEqual(posted, [{ type: 'diff-configs', runIds: [pid.runId, sid.runId] }]);
     assert.deepEqual(await call(page, 'violations'), []);
     assert.deepEqual((await call<Array<{ type: string }>>(page, 'posted')).filter((m) => m.type === 'error'), []);
+    await page.close();
+  });
+
+  test('the new terms: scheduled weights and temperature charted, dev hidden-mse and value-relation by layer, value-relation maps next to the attention maps', async () => {
+    const page = await openPage('dark', { height: 1400 });
+    await initRun(page, tinybert);
+    await waitFor(page, `document.querySelector('[data-testid=chart-loss]')?.dataset.points === '96'`);
+    // every term by layer, and the total: embedding-mse + 4 terms × 2 layers + soft-label + total
+    assert.equal(await call(page, 'attr', '[data-testid=chart-loss]', 'data-series'), '11');
+    // the schedules: a weight per loss (hidden-mse and value-relation move) and the temperature
+    await waitFor(page, `document.querySelector('[data-testid=chart-loss-weights]')?.dataset.series === '7'`);
+    assert.ok((await call<{ colours: number }>(page, 'canvasStats', '[data-testid=chart-loss-weights] .u-wrap')).colours > 8);
+    await shot(page, 'run-training-tinybert-dark');
+    await call(page, 'selectTab', 1);
+    // dev hidden-mse of layers 1 and 2 with embedding-mse as L0; value-relation of layers 1 and 2
+    await waitFor(page, `document.querySelector('[data-testid=chart-hidden-mse]')?.dataset.series === '3'`);
+    await waitFor(page, `document.querySelector('[data-testid=chart-value-relation]')?.dataset.series === '2'`);
+    assert.ok(await call(page, 'visible', '[data-testid=chart-value-relation]'));
+    await shot(page, 'run-evaluation-tinybert-dark');
+    await call(page, 'selectTab', 2);
+    await waitFor(page, `document.querySelector('[data-testid=relation-student]')?.dataset.step === '96'`);
+    assert.ok(await call(page, 'visible', '[data-testid=relation-row]'));
+    for (const id of ['heatmap-teacher', 'heatmap-student', 'relation-teacher', 'relation-student']) {
+      const stats = await call<{ colours: number }>(page, 'canvasStats', `[data-testid=${id}]`);
+      assert.ok(stats.colours > 20, `${id} has ${stats.colours} colours`);
+    }
+    assert.notEqual((await call<{ hash: number }>(page, 'canvasStats', '[data-testid=relation-teacher]')).hash, (await call<{ hash: number }>(page, 'canvasStats', '[data-testid=heatmap-teacher]')).hash);
+    assert.match(String(await call(page, 'text', '[data-testid=value-relation-kl]')), /^KL\(teacher ‖ student\) = \d/);
+    assert.match(String(await call(page, 'text', '[data-testid=relation-figure-student] .heatmap-title')), /^Student · value relations · layer 1 · mean of heads$/);
+    // the slider and the head drive both rows
+    const latest = await call<{ hash: number }>(page, 'canvasStats', '[data-testid=relation-student]');
+    await call(page, 'setSlider', 0);
+    await waitFor(page, `document.querySelector('[data-testid=relation-student]')?.dataset.step === '8'`);
+    assert.notEqual((await call<{ hash: number }>(page, 'canvasStats', '[data-testid=relation-student]')).hash, latest.hash);
+    await shot(page, 'run-attention-value-relation-dark');
+    // its CSV export: the student's relations for the shown layer, head and evaluation
+    await call(page, 'click', '[data-testid=relation-figure-student] [data-testid=export-csv]');
+    await waitFor(page, `window.__harness.posted().some((m) => m.type === 'export')`);
+    const [csv] = (await call<ExportRequest[]>(page, 'posted')).filter((m) => m.type === 'export');
+    assert.equal(csv.chart, 'value-relation-student-l1-mean-step8');
+    const sample = tinybert.events.find((e) => (e as { type?: string }).type === 'attention-sample') as unknown as { tokens: string[]; layers: Array<{ studentValueRelations: number[][][] }> };
+    const rows = csv.data.split('\r\n').filter((l) => l !== '');
+    assert.equal(rows.length, sample.tokens.length + 1);
+    const mean = (q: number, k: number) => sample.layers[0].studentValueRelations.reduce((a, h) => a + h[q][k], 0) / sample.layers[0].studentValueRelations.length;
+    assert.ok(Math.abs(Number(rows[1].split(',')[1]) - mean(0, 0)) < 1e-6, `${rows[1]} vs ${mean(0, 0)}`);
+    assert.deepEqual(await call(page, 'errors'), []);
+    await page.close();
+
+    // a run that does not train value-relation shows the attention maps only
+    const paper = await openPage('dark');
+    await initRun(paper, sid);
+    await call(paper, 'selectTab', 2);
+    await waitFor(paper, `document.querySelector('[data-testid=heatmap-student]')?.dataset.step === '76'`);
+    assert.equal(await call(paper, 'visible', '[data-testid=relation-row]'), false);
+    await paper.close();
+  });
+
+  test('compare view: any trained term and its scheduled weight, run against run; hidden-mse and value-relation columns', async () => {
+    const page = await openPage('dark', { height: 1600 });
+    await call(page, 'post', { type: 'init', view: 'compare', runs: [sid, tinybert] } as unknown as Json);
+    await waitFor(page, `document.querySelectorAll('[data-testid=compare-row]').length === 2`);
+    // the terms either run trained, in the protocol's order; the first is shown until one is picked
+    await waitFor(page, `document.querySelectorAll('[data-testid=compare-term] option').length === 6`);
+    const options = await page.$$eval('[data-testid=compare-term] option', (els) => els.map((e) => e.getAttribute('value')));
+    assert.deepEqual(options, ['attention-kl', 'cls-cosine', 'soft-label', 'hidden-mse', 'embedding-mse', 'value-relation']);
+    assert.equal(await call(page, 'attr', '[data-testid=compare-view]', 'data-term'), 'attention-kl');
+    await waitFor(page, `document.querySelector('[data-testid=compare-chart-term]')?.dataset.series === '2'`);
+    const akl = await call<{ hash: number }>(page, 'canvasStats', '[data-testid=compare-chart-term] .u-wrap');
+    for (const term of ['value-relation', 'hidden-mse']) {
+      await page.evaluate(`(() => { const sel = document.querySelector('[data-testid=compare-term]'); sel.value = '${term}'; sel.dispatchEvent(new Event('change')); })()`);
+      await waitFor(page, `document.querySelector('[data-testid=compare-view]')?.dataset.term === '${term}'`);
+      await call(page, 'frames', 3);
+      assert.equal(((await call<{ compareTerm?: string }>(page, 'state')) ?? {}).compareTerm, term);
+      assert.notEqual((await call<{ hash: number }>(page, 'canvasStats', '[data-testid=compare-chart-term] .u-wrap')).hash, akl.hash, `${term} redrew the term chart`);
+      assert.ok((await call<{ colours: number }>(page, 'canvasStats', '[data-testid=compare-chart-term-weight] .u-wrap')).colours > 4);
+    }
+    await shot(page, 'compare-terms-dark');
+    // the weight chart as CSV: tinybert's hidden-mse weight decays 2 → 0.5 over each internal stage
+    await call(page, 'click', '[data-testid=compare-chart-term-weight] [data-testid=export-csv]');
+    await waitFor(page, `window.__harness.posted().some((m) => m.type === 'export')`);
+    const [csv] = (await call<ExportRequest[]>(page, 'posted')).filter((m) => m.type === 'export');
+    const lines = csv.data.split('\r\n');
+    assert.match(lines[0], /tinybert sid · hidden-mse weight/);
+    assert.deepEqual(lines[1].split(',').slice(-1).map(Number), [2]);
+    // per-layer dev columns for the terms, beside attention-KL; only the run that trains them has values
+    const cols = await page.$$eval('[data-testid=compare-col]', (els) => els.map((e) => e.getAttribute('data-col')));
+    for (const c of ['kl:1', 'kl:2', 'hidden:0', 'hidden:1', 'hidden:2', 'relation:1', 'relation:2']) assert.ok(cols.includes(c), `${c} in ${cols.join(' ')}`);
+    const row = async (runId: string): Promise<string> => page.$eval(`[data-testid=compare-row][data-run-id="${runId}"]`, (e) => (e as unknown as { textContent: string }).textContent);
+    assert.match(await row(tinybert.runId), /\d\.\d+e-\d|\d\.\d{2}/);
+    assert.deepEqual(await call(page, 'errors'), []);
     await page.close();
   });
 

@@ -8,8 +8,19 @@
  * webview imports these types through the protocol.
  */
 import type { GlueTaskName } from '../data/tasks';
-import type { Schedule, ScheduleShape } from '../distill/schedule';
 import { LOSS_KEYS, type LossName } from './loss-vocabulary';
+
+/** A loss weight's or the temperature's path over a stage (evaluated by distill/schedule.ts). */
+export const SCHEDULE_SHAPES = ['constant', 'linear', 'cosine'] as const;
+export type ScheduleShape = (typeof SCHEDULE_SHAPES)[number];
+
+export interface Schedule {
+  shape: ScheduleShape;
+  /** The value at the stage's first step. */
+  from: number;
+  /** The value at the stage's last step (a constant schedule stays at `from`). */
+  to: number;
+}
 
 /** The algorithms with a built-in stage plan (src/distill/plan.ts planStages). */
 export const BUILT_IN_ALGORITHMS = ['hard', 'soft', 'hard+soft', 'internal-all', 'pid', 'sid'] as const;
@@ -156,6 +167,11 @@ export interface CustomStageConfig {
   patience?: number | null;
   /** Default: true for a stage with an output loss (soft-label, hard-label), else false (defaultSelectBest). */
   selectBest?: boolean;
+  /**
+   * Schedules for this stage only, by the same keys as losses.schedules; each replaces that key's
+   * losses.schedules entry here. A key must be a loss this stage trains (temperature: soft-label).
+   */
+  schedules?: Partial<Record<ScheduleKey, ScheduleConfig>>;
 }
 
 export interface StagesConfig {
@@ -303,6 +319,8 @@ export interface ResolvedCustomStage {
   epochs: number;
   patience: number | null;
   selectBest: boolean;
+  /** The stage's own schedules (present when it has any), every entry with `from` and `to` filled. */
+  schedules?: Partial<Record<ScheduleKey, Schedule>>;
 }
 
 export interface ResolvedStages {

@@ -740,23 +740,60 @@ class SemanticChecker {
    * and, for the temperature, values above 0.
    */
   private schedules(weights: Record<LossKey, number>, temperature: number): ResolvedLosses['schedules'] | null | undefined {
-    const raw = this.val<Partial<Record<ScheduleKey, ScheduleConfig>>>(['losses', 'schedules']);
-    if (this.invalid(['losses', 'schedules'])) return null;
+    const at: JsonPath = ['losses', 'schedules'];
+    const raw = this.val<Partial<Record<ScheduleKey, ScheduleConfig>>>(at);
+    if (this.invalid(at)) return null;
     if (!raw) return undefined;
+    return this.scheduleEntries(at, raw, weights, temperature, (key, keyAt) => {
+      if (key === 'temperature' || weights[key] > 0) return true;
+      this.error(keyAt, `this schedules ${LOSS_NAME_BY_KEY[key]}, which is off (${lossWeightField(key)} is 0)`, `set ${lossWeightField(key)} above 0, or remove the schedule`);
+      return false;
+    });
+  }
+
+  /**
+   * A custom stage's own schedules (stages.custom[i].schedules): undefined when there are none,
+   * null when one is wrong (reported). Each key must be a loss the stage lists (the temperature:
+   * soft-label), so a schedule never silently applies to nothing.
+   */
+  private stageSchedules(base: JsonPath, stageLosses: LossName[], losses: ResolvedLosses): ResolvedCustomStage['schedules'] | null | undefined {
+    const at: JsonPath = [...base, 'schedules'];
+    const raw = this.val<Partial<Record<ScheduleKey, ScheduleConfig>>>(at);
+    if (this.invalid(at)) return null;
+    if (!raw || Object.keys(raw).length === 0) return undefined;
+    const where = pathToText([...base, 'losses']);
+    const weights = lossWeights(losses);
+    return this.scheduleEntries(at, raw, weights, losses.softLabel.temperature, (key, keyAt) => {
+      const name: LossName = key === 'temperature' ? 'soft-label' : LOSS_NAME_BY_KEY[key];
+      if (!stageLosses.includes(name)) {
+        const what = key === 'temperature' ? 'the soft-label temperature' : name;
+        this.error(keyAt, `${pathToText(keyAt)} schedules ${what}, but this stage does not train ${name} (${where} is ${JSON.stringify(stageLosses)})`, `add '${name}' to ${where}, or remove the schedule`);
+        return false;
+      }
+      // A listed loss with weight 0 is reported on its entry in the stage's losses.
+      return key === 'temperature' || weights[key] > 0;
+    });
+  }
+
+  /**
+   * Fills `from` (the configured weight or temperature) and `to` of each schedule under `at`;
+   * null when one is wrong (reported). `allowed` reports keys that may not be scheduled there.
+   */
+  private scheduleEntries(at: JsonPath, raw: Partial<Record<ScheduleKey, ScheduleConfig>>, weights: Record<LossKey, number>, temperature: number,
+    allowed: (key: ScheduleKey, keyAt: JsonPath) => boolean): Partial<Record<ScheduleKey, Schedule>> | null {
     const out: Partial<Record<ScheduleKey, Schedule>> = {};
     let ok = true;
     for (const key of SCHEDULE_KEYS) {
       const s = raw[key];
       if (!s) continue;
-      const at: JsonPath = ['losses', 'schedules', key];
-      const base = key === 'temperature' ? temperature : weights[key];
-      if (key !== 'temperature' && base === 0) {
-        this.error(at, `this schedules ${LOSS_NAME_BY_KEY[key]}, which is off (${lossWeightField(key)} is 0)`, `set ${lossWeightField(key)} above 0, or remove the schedule`);
+      const keyAt: JsonPath = [...at, key];
+      if (!allowed(key, keyAt)) {
         ok = false;
         continue;
       }
+      const base = key === 'temperature' ? temperature : weights[key];
       if (s.shape !== 'constant' && s.to === undefined) {
-        this.error(at, `a ${s.shape} schedule needs "to", the value at the last step of each stage`, `add e.g. "to": ${key === 'temperature' ? 1 : 0}`);
+        this.error(keyAt, `a ${s.shape} schedule needs "to", the value at the last step of ${at.length > 2 ? 'the stage' : 'each stage'}`, `add e.g. "to": ${key === 'temperature' ? 1 : 0}`);
         ok = false;
         continue;
       }
@@ -765,7 +802,7 @@ class SemanticChecker {
       if (key === 'temperature') {
         for (const [field, v] of [['from', from], ['to', to]] as const) {
           if (!(v > 0)) {
-            this.error(s[field] === undefined ? at : [...at, field], `the temperature must stay above 0 (${field} is ${v})`, 'use a positive temperature, e.g. 1');
+            this.error(s[field] === undefined ? keyAt : [...keyAt, field], `the temperature must stay above 0 (${field} is ${v})`, 'use a positive temperature, e.g. 1');
             ok = false;
           }
         }
@@ -852,13 +889,15 @@ class SemanticChecker {
         }
       });
     }
-    if (!name || !stageLosses || epochs === undefined || patience === undefined || selectBest === undefined) return undefined;
+    const schedules = stageLosses && losses ? this.stageSchedules(base, stageLosses, losses) : undefined;
+    if (!name || !stageLosses || epochs === undefined || patience === undefined || selectBest === undefined || schedules === null) return undefined;
+    const own = schedules ? { schedules } : {};
     // Only internal losses use layers: an output-only stage resolves without them (ones written
     // there were warned about above), an internal one to those written or else every mapped layer.
-    if (!internal) return { name, losses: stageLosses, epochs, patience, selectBest };
+    if (!internal) return { name, losses: stageLosses, epochs, patience, selectBest, ...own };
     const layers = layersRaw ?? mapped;
     if (!layers) return undefined;
-    return { name, layers, losses: stageLosses, epochs, patience, selectBest };
+    return { name, layers, losses: stageLosses, epochs, patience, selectBest, ...own };
   }
 
   /** Whether the stage plan trains `loss` at all. */

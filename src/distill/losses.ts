@@ -230,6 +230,14 @@ function logValueRelation(values: tf.Tensor4D, keyBias: tf.Tensor): tf.Tensor4D 
 }
 
 /**
+ * The value relations R = softmax(V·Vᵀ/√d_head) themselves, [batch, heads, seq, seq], for a
+ * sequence without padding: what the dashboard draws next to the attention maps.
+ */
+export function valueRelationMaps(values: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => tf.exp(logValueRelation(values, tf.scalar(0))) as tf.Tensor4D);
+}
+
+/**
  * MiniLM's self-attention value relation (Wang et al., 2020): per head, R = softmax(V·Vᵀ/√d_head)
  * over keys, then KL(R_T ‖ R_S) summed over non-padded keys and averaged over non-padded query
  * rows, heads and batch, exactly as attentionKl averages. `teacher` and `student` are the value

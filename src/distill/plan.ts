@@ -95,6 +95,8 @@ export interface CustomStageSpec {
   patience?: number | null;
   /** Default: true for stages with an output loss (soft/hard label), else false (defaultSelectBest). */
   selectBest?: boolean;
+  /** This stage's own schedules: each replaces the run-wide one (losses.schedules) of its key here. */
+  schedules?: StageSchedules;
 }
 
 /** The output losses of each built-in algorithm's classification stage; their weights come from the config. */
@@ -253,7 +255,8 @@ export function planStages(algorithm: BuiltInAlgorithm, opts: PlanOptions): Stag
 
 /**
  * Builds a user-written stage list. Stages with an output loss (soft/hard label) are
- * classification stages; the rest are internal. Errors name the field, e.g. 'stages[1].layers[0]'.
+ * classification stages; the rest are internal. A stage's own `schedules` replace the run-wide
+ * ones key by key. Errors name the field, e.g. 'stages[1].layers[0]'.
  */
 export function planCustomStages(stages: CustomStageSpec[], pairs: LayerPair[], weights: LossWeights, schedules?: StageSchedules): Stage[] {
   if (!Array.isArray(stages) || stages.length === 0) {
@@ -317,6 +320,7 @@ export function planCustomStages(stages: CustomStageSpec[], pairs: LayerPair[], 
       }
       layers = sortedPairs(pairs);
     }
+    checkStageSchedules(spec.schedules, losses, `${at}.schedules`);
 
     return withSchedules({
       index: i,
@@ -328,7 +332,7 @@ export function planCustomStages(stages: CustomStageSpec[], pairs: LayerPair[], 
       epochs: checkEpochs(spec.epochs, `${at}.epochs`),
       patience: checkPatience(spec.patience, `${at}.patience`),
       selectBest: spec.selectBest ?? defaultSelectBest(spec.losses),
-    }, schedules);
+    }, spec.schedules ? { ...schedules, ...spec.schedules } : schedules);
   });
 }
 
@@ -376,6 +380,20 @@ export function plannedStages(stages: readonly Stage[]): PlannedStage[] {
   return stages.map((s) => ({
     index: s.index, name: s.name, kind: s.kind, layers: s.layers.map(pairSpec), losses: LOSS_KEYS.filter((k) => s.losses[k] !== undefined).map((k) => LOSS_NAME_BY_KEY[k]), epochs: s.epochs,
   }));
+}
+
+/** A custom stage's own schedules may only name what it trains (the validator says so first, with the config's paths). */
+function checkStageSchedules(own: StageSchedules | undefined, losses: StageLosses, where: string): void {
+  if (!own) return;
+  for (const key of Object.keys(own) as ScheduleKey[]) {
+    const trained = key === 'temperature' ? losses.softLabel !== undefined : losses[key] !== undefined;
+    if (!trained) {
+      const name = key === 'temperature' ? 'soft-label' : LOSS_NAME_BY_KEY[key];
+      throw new UserError(`the stage schedules ${key === 'temperature' ? 'the soft-label temperature' : name} but does not train ${name}`, {
+        where: `${where}.${key}`, fix: `add '${name}' to the stage's losses, or remove the schedule`,
+      });
+    }
+  }
 }
 
 /**

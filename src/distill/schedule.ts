@@ -8,16 +8,9 @@
  * config validator and the webview may import it.
  */
 
-export const SCHEDULE_SHAPES = ['constant', 'linear', 'cosine'] as const;
-export type ScheduleShape = (typeof SCHEDULE_SHAPES)[number];
-
-export interface Schedule {
-  shape: ScheduleShape;
-  /** The value at the stage's first step. */
-  from: number;
-  /** The value at the stage's last step (a constant schedule stays at `from`). */
-  to: number;
-}
+// The shape itself is config vocabulary (config/types.ts), which sits below this layer.
+import type { Schedule } from '../config/types';
+export type { Schedule };
 
 /**
  * Where step `stageStep` (0-based) lies in a stage of `stageSteps` steps: 0 at the first step, 1

@@ -238,7 +238,7 @@ export function readFolderShape(dir: string): EncoderShape {
   try {
     json = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new Error(`${file}: cannot read the model's config.json (${(e as Error).message}); choose a Hugging Face BERT folder (config.json, model.safetensors, vocab.txt)`);
+    throw new Error(`${file}: cannot read the model's config.json (${(e as Error).message}); choose a Hugging Face BERT folder (config.json, model.safetensors, vocab.txt)`, { cause: e });
   }
   const c = parseHfConfig(json, file);
   return { layers: c.numHiddenLayers, hiddenSize: c.hiddenSize, heads: c.numAttentionHeads, intermediateSize: c.intermediateSize, vocabSize: c.vocabSize, maxPositions: c.maxPositionEmbeddings };

@@ -34,6 +34,7 @@ export async function loadOnnxRuntime(pkg: string = ORT_PACKAGE): Promise<OrtLoa
     if (typeof ort.InferenceSession?.create !== 'function') return { ok: false, reason: `${pkg} has no InferenceSession` };
     let version = 'unknown';
     try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       version = (require(`${pkg}/package.json`) as { version?: string }).version ?? version;
     } catch {
       // Its version is only for the report.

@@ -1,6 +1,7 @@
 /**
  * The `distillery.*` commands. Each accepts what its callers pass: nothing (Command Palette, which
- * then asks), a tree node, a Uri (explorer menus, CodeLens) or a path string (tests, links).
+ * then asks), a tree node, a Uri (explorer menus, CodeLens) or a path string (tests, links), as
+ * command-args.ts reads them.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -8,6 +9,7 @@ import * as vscode from 'vscode';
 import { showKernelsHelp } from './kernels-help';
 import type { Launch, RunManager } from './run-manager';
 import type { RunState } from './run-state';
+import type { RunStore } from './run-store';
 import type { DashboardManager } from './dashboard';
 import type { ConfigsTreeProvider } from './tree-views';
 import { cliErrorMessage, runCliJob } from './cli-job';
@@ -22,6 +24,7 @@ import { renderAdvice } from '../distill/mapping-report';
 import { isConfigDocument, toWorkspaceEdit } from './config-editor';
 import { diffConfigs } from './diff-configs';
 import { exportRunLogs } from './export-logs-command';
+import { CommandArgError, CommandTarget, commandTarget, configFileOf, fileOf, runDirOf, runDirsOf } from './command-args';
 
 export interface Services {
   context: vscode.ExtensionContext;
@@ -30,19 +33,6 @@ export interface Services {
   dashboards: DashboardManager;
   configs: ConfigsTreeProvider;
   cliPath(): string;
-}
-
-/** A path from any command argument: string, Uri, or a tree node with `path`/`runDir`. */
-export function argPath(arg: unknown, prefer: 'path' | 'runDir' = 'path'): string | undefined {
-  if (typeof arg === 'string') return arg;
-  if (arg instanceof vscode.Uri) return arg.fsPath;
-  if (arg && typeof arg === 'object') {
-    const o = arg as { path?: unknown; runDir?: unknown; fsPath?: unknown };
-    const first = prefer === 'runDir' ? o.runDir ?? o.path : o.path ?? o.runDir;
-    if (typeof first === 'string') return first;
-    if (typeof o.fsPath === 'string') return o.fsPath;
-  }
-  return undefined;
 }
 
 function cwdFor(file: string): string {
@@ -70,8 +60,8 @@ export async function pickRun(svc: Services, placeHolder: string, filter: (s: Ru
   return (await vscode.window.showQuickPick(runItems(states), { placeHolder, matchOnDescription: true }))?.runDir;
 }
 
-export async function pickRuns(svc: Services, exclude: readonly string[], placeHolder: string): Promise<string[] | undefined> {
-  const states = svc.manager.store.states().filter((s) => !exclude.includes(s.runDir));
+export async function pickRuns(store: RunStore, exclude: readonly string[], placeHolder: string): Promise<string[] | undefined> {
+  const states = store.states().filter((s) => !exclude.includes(s.runDir));
   if (states.length === 0) {
     void vscode.window.showInformationMessage('No other runs to add.');
     return undefined;
@@ -137,9 +127,9 @@ export async function notifyLaunchEnd(svc: Services, launch: Launch): Promise<vo
 
 // ---- commands -----------------------------------------------------------------------------------
 
-async function startRun(svc: Services, arg: unknown): Promise<Launch | undefined> {
+async function startRun(svc: Services, target: CommandTarget | undefined): Promise<Launch | undefined> {
   if (!(await requireTrust('start a run'))) return undefined;
-  const file = argPath(arg) ?? (await pickConfig(svc));
+  const file = configFileOf(target) ?? (await pickConfig(svc));
   if (!file) return undefined;
   // Run what the user sees: save the editor first.
   const open = vscode.workspace.textDocuments.find((d) => d.fileName === file);
@@ -176,18 +166,17 @@ async function startRun(svc: Services, arg: unknown): Promise<Launch | undefined
   return launch;
 }
 
-async function stopRun(svc: Services, arg: unknown): Promise<void> {
-  const node = arg && typeof arg === 'object' ? (arg as { kind?: unknown; id?: unknown }) : undefined;
-  if (node?.kind === 'launch' && typeof node.id === 'string') {
+async function stopRun(svc: Services, target: CommandTarget | undefined): Promise<void> {
+  if (target?.kind === 'launch') {
     // A run still starting, before its folder exists.
-    await svc.manager.cancel(Number(node.id.replace(/^launch-/, '')));
+    await svc.manager.cancel(target.launchId);
     return;
   }
-  const runDir = argPath(arg, 'runDir') ?? (await pickRun(svc, 'Which run should stop?', (s) => s.status === 'running'));
+  const runDir = runDirOf(target) ?? (await pickRun(svc, 'Which run should stop?', (s) => s.status === 'running'));
   if (!runDir) {
     // A launch still starting (no folder yet) can be cancelled from the tree.
     const pending = svc.manager.pendingLaunches();
-    if (pending.length === 1 && arg === undefined) await svc.manager.cancel(pending[0].id);
+    if (pending.length === 1 && target === undefined) await svc.manager.cancel(pending[0].id);
     return;
   }
   const state = svc.manager.store.state(runDir);
@@ -209,9 +198,9 @@ async function stopRun(svc: Services, arg: unknown): Promise<void> {
   });
 }
 
-async function resumeRun(svc: Services, arg: unknown): Promise<void> {
+async function resumeRun(svc: Services, target: CommandTarget | undefined): Promise<void> {
   if (!(await requireTrust('resume a run'))) return;
-  const runDir = argPath(arg, 'runDir') ?? (await pickRun(svc, 'Which run should continue?', (s) => s.resumable));
+  const runDir = runDirOf(target) ?? (await pickRun(svc, 'Which run should continue?', (s) => s.resumable));
   if (!runDir) return;
   const state = svc.manager.store.state(runDir);
   if (state?.status === 'running') {
@@ -227,19 +216,19 @@ async function resumeRun(svc: Services, arg: unknown): Promise<void> {
   svc.dashboards.openRun(runDir);
 }
 
-async function openDashboard(svc: Services, arg: unknown): Promise<void> {
-  const runDir = argPath(arg, 'runDir') ?? (await pickRun(svc, 'Open the dashboard of which run?'));
+async function openDashboard(svc: Services, target: CommandTarget | undefined): Promise<void> {
+  const runDir = runDirOf(target) ?? (await pickRun(svc, 'Open the dashboard of which run?'));
   if (runDir) svc.dashboards.openRun(runDir);
 }
 
-async function compareRuns(svc: Services, arg: unknown, selected?: unknown): Promise<void> {
+async function compareRuns(svc: Services, target: CommandTarget | undefined, selected?: unknown): Promise<void> {
   // From the Runs tree with several runs selected: compare those.
-  const fromTree = Array.isArray(selected) ? selected.map((n) => argPath(n, 'runDir')).filter((d): d is string => !!d) : [];
-  let runDirs = [...new Set(fromTree.length >= 2 ? fromTree : [])];
+  const fromTree = Array.isArray(selected) ? runDirsOf(selected) : [];
+  let runDirs = fromTree.length >= 2 ? fromTree : [];
   if (runDirs.length < 2) {
-    const first = argPath(arg, 'runDir');
+    const first = runDirOf(target);
     const label = first ? svc.manager.store.state(first)?.label ?? path.basename(first) : undefined;
-    const picked = await pickRuns(svc, first ? [first] : [], label ? `Compare ${label} with…` : 'Pick two or more runs to compare');
+    const picked = await pickRuns(svc.manager.store, first ? [first] : [], label ? `Compare ${label} with…` : 'Pick two or more runs to compare');
     if (!picked) return;
     runDirs = [...new Set([...(first ? [first] : []), ...picked])];
   }
@@ -251,13 +240,12 @@ async function compareRuns(svc: Services, arg: unknown, selected?: unknown): Pro
 }
 
 /** The HF model folder to evaluate for a tree node, a path, or a picked run. */
-async function modelDirFor(svc: Services, arg: unknown): Promise<{ modelDir: string; runDir?: string } | undefined> {
-  const p = argPath(arg);
-  const node = arg && typeof arg === 'object' && !(arg instanceof vscode.Uri) ? (arg as { kind?: string; runDir?: string }) : undefined;
-  if (p && (node?.kind === 'best' || node?.kind === 'student' || fs.existsSync(path.join(p, 'config.json')) && !fs.existsSync(path.join(p, 'run.json')))) {
-    return { modelDir: p, ...(node?.runDir ? { runDir: node.runDir } : {}) };
-  }
-  const runDir = argPath(arg, 'runDir') ?? (await pickRun(svc, 'Evaluate the student of which run?', (s) => !!(s.studentDir || s.bestDir)));
+async function modelDirFor(svc: Services, target: CommandTarget | undefined): Promise<{ modelDir: string; runDir?: string } | undefined> {
+  if (target?.kind === 'best' || target?.kind === 'student') return { modelDir: target.path, runDir: target.runDir };
+  // A path to a model folder (config.json, no run.json) rather than to a run.
+  const p = target?.kind === 'path' ? target.path : undefined;
+  if (p && fs.existsSync(path.join(p, 'config.json')) && !fs.existsSync(path.join(p, 'run.json'))) return { modelDir: p };
+  const runDir = runDirOf(target) ?? (await pickRun(svc, 'Evaluate the student of which run?', (s) => !!(s.studentDir || s.bestDir)));
   if (!runDir) return undefined;
   const s = svc.manager.store.state(runDir);
   const modelDir = s?.studentDir ?? s?.bestDir;
@@ -298,9 +286,9 @@ async function runJob(svc: Services, title: string, args: string[], cwd: string)
   });
 }
 
-async function evaluate(svc: Services, arg: unknown): Promise<void> {
+async function evaluate(svc: Services, on: CommandTarget | undefined): Promise<void> {
   if (!(await requireTrust('evaluate a model'))) return;
-  const target = await modelDirFor(svc, arg);
+  const target = await modelDirFor(svc, on);
   if (!target) return;
   const t = evalTask(target.runDir);
   if ('problem' in t) {
@@ -339,9 +327,9 @@ interface ExportJson {
   onnx?: { file: string; verified: boolean; maxLogitDiff?: number; note?: string };
 }
 
-async function exportStudent(svc: Services, arg: unknown): Promise<void> {
+async function exportStudent(svc: Services, target: CommandTarget | undefined): Promise<void> {
   if (!(await requireTrust('export a student'))) return;
-  const runDir = argPath(arg, 'runDir') ?? (await pickRun(svc, 'Export the student of which run?', (s) => !!s.bestDir || s.checkpoints.length > 0));
+  const runDir = runDirOf(target) ?? (await pickRun(svc, 'Export the student of which run?', (s) => !!s.bestDir || s.checkpoints.length > 0));
   if (!runDir) return;
   const picked = await vscode.window.showQuickPick(EXPORT_FORMAT_ITEMS, { placeHolder: 'Export the student in which format?' });
   if (!picked) return;
@@ -373,8 +361,8 @@ async function exportStudent(svc: Services, arg: unknown): Promise<void> {
   if (choice) await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(dir));
 }
 
-async function revealRunFolder(svc: Services, arg: unknown): Promise<void> {
-  const p = argPath(arg) ?? (await pickRun(svc, 'Reveal which run folder?'));
+async function revealRunFolder(svc: Services, target: CommandTarget | undefined): Promise<void> {
+  const p = fileOf(target) ?? (await pickRun(svc, 'Reveal which run folder?'));
   if (!p) return;
   const uri = vscode.Uri.file(p);
   if (vscode.workspace.getWorkspaceFolder(uri)) await vscode.commands.executeCommand('revealInExplorer', uri);
@@ -414,10 +402,10 @@ async function runDemo(svc: Services): Promise<void> {
  * Runs `advise-mapping --json` on a config, shows the heatmaps beside it, and offers the proposal
  * as an edit (also kept as a Quick Fix on the config's "mapping").
  */
-async function adviseMapping(svc: Services, arg: unknown): Promise<void> {
+async function adviseMapping(svc: Services, target: CommandTarget | undefined): Promise<void> {
   if (!(await requireTrust('measure a config\'s layers'))) return;
   const active = vscode.window.activeTextEditor?.document;
-  const file = argPath(arg) ?? (active && isConfigDocument(active) ? active.fileName : await pickConfig(svc));
+  const file = configFileOf(target) ?? (active && isConfigDocument(active) ? active.fileName : await pickConfig(svc));
   if (!file) return;
   const open = vscode.workspace.textDocuments.find((d) => d.fileName === file);
   if (open?.isDirty) await open.save();
@@ -460,31 +448,36 @@ export function registerCommands(svc: Services, refreshRuns: () => Promise<void>
         return await fn(...args);
       } catch (e) {
         svc.log.error(`${id}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
-        const choice = await vscode.window.showErrorMessage(`Distillery: ${e instanceof Error ? e.message : String(e)}`, 'Show Log');
+        // A bad argument says which command got it.
+        const message = `${e instanceof CommandArgError ? `${id}: ` : ''}${e instanceof Error ? e.message : String(e)}`;
+        const choice = await vscode.window.showErrorMessage(`Distillery: ${message}`, 'Show Log');
         if (choice) svc.log.show(true);
         return undefined;
       }
     });
   return [
     reg('distillery.newExperiment', () => newExperiment(svc)),
-    reg('distillery.startRun', (arg) => startRun(svc, arg)),
-    reg('distillery.stopRun', (arg) => stopRun(svc, arg)),
-    reg('distillery.resumeRun', (arg) => resumeRun(svc, arg)),
-    reg('distillery.openDashboard', (arg) => openDashboard(svc, arg)),
-    reg('distillery.compareRuns', (arg, selected) => compareRuns(svc, arg, selected)),
-    reg('distillery.evaluateCheckpoint', (arg) => evaluate(svc, arg)),
-    reg('distillery.exportStudent', (arg) => exportStudent(svc, arg)),
-    reg('distillery.exportLogs', (arg) => exportRunLogs({ runDir: async () => argPath(arg, 'runDir') ?? (await pickRun(svc, 'Export the logs of which run?')) })),
+    reg('distillery.startRun', (arg) => startRun(svc, commandTarget(arg))),
+    reg('distillery.stopRun', (arg) => stopRun(svc, commandTarget(arg))),
+    reg('distillery.resumeRun', (arg) => resumeRun(svc, commandTarget(arg))),
+    reg('distillery.openDashboard', (arg) => openDashboard(svc, commandTarget(arg))),
+    reg('distillery.compareRuns', (arg, selected) => compareRuns(svc, commandTarget(arg), selected)),
+    reg('distillery.evaluateCheckpoint', (arg) => evaluate(svc, commandTarget(arg))),
+    reg('distillery.exportStudent', (arg) => exportStudent(svc, commandTarget(arg))),
+    reg('distillery.exportLogs', (arg) => {
+      const runDir = runDirOf(commandTarget(arg));
+      return exportRunLogs({ runDir: async () => runDir ?? (await pickRun(svc, 'Export the logs of which run?')) });
+    }),
     reg('distillery.showTrainerLog', () => svc.log.show()),
-    reg('distillery.revealRunFolder', (arg) => revealRunFolder(svc, arg)),
+    reg('distillery.revealRunFolder', (arg) => revealRunFolder(svc, commandTarget(arg))),
     reg('distillery.runDemo', () => runDemo(svc)),
     reg('distillery.refreshRuns', () => refreshRuns()),
     reg('distillery.refreshConfigs', () => svc.configs.refresh()),
-    reg('distillery.adviseMapping', (arg) => adviseMapping(svc, arg)),
+    reg('distillery.adviseMapping', (arg) => adviseMapping(svc, commandTarget(arg))),
     reg('distillery.showKernelsHelp', () => showKernelsHelp(svc.context.extensionPath)),
     reg('distillery.diffConfigs', (arg, selected) => diffConfigs({
       label: (d) => svc.manager.store.state(d)?.label ?? path.basename(d),
-      pickRuns: (exclude, placeHolder) => pickRuns(svc, exclude, placeHolder),
+      pickRuns: (exclude, placeHolder) => pickRuns(svc.manager.store, exclude, placeHolder),
     }, arg, selected)),
   ];
 }

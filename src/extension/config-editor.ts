@@ -154,11 +154,16 @@ export function toWorkspaceEdit(doc: vscode.TextDocument, edits: readonly TextEd
 export class ConfigCodeLens implements vscode.CodeLensProvider, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeCodeLenses = this.changed.event;
+  private readonly subscriptions: vscode.Disposable[];
 
-  constructor(private readonly manager: RunManager) {}
-
-  refresh(): void {
-    this.changed.fire();
+  constructor(private readonly manager: RunManager) {
+    // The lenses show running runs: redraw when a launch changes or a run stops running.
+    this.subscriptions = [
+      manager.onDidChangeLaunch(() => this.changed.fire()),
+      manager.onDidChangeRun((c) => {
+        if (c.state?.status !== 'running' || c.removed) this.changed.fire();
+      }),
+    ];
   }
 
   provideCodeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {
@@ -177,6 +182,7 @@ export class ConfigCodeLens implements vscode.CodeLensProvider, vscode.Disposabl
   }
 
   dispose(): void {
+    for (const d of this.subscriptions) d.dispose();
     this.changed.dispose();
   }
 }

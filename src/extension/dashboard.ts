@@ -83,6 +83,8 @@ class DashboardPanel implements vscode.Disposable {
         }
       }),
       panel.onDidDispose(() => this.dispose()),
+      // The panel's lifetime bounds its subscription to the runs' changes.
+      owner.manager.onDidChangeRun((c) => this.onRunChange(c)),
     );
   }
 
@@ -124,7 +126,7 @@ class DashboardPanel implements vscode.Disposable {
     if (this.ready) this.sendInit();
   }
 
-  onRunChange(change: RunChange): void {
+  private onRunChange(change: RunChange): void {
     if (!this.ready || !this.runDirs.includes(change.runDir)) return;
     const state = change.state;
     if (change.reset || change.removed) {
@@ -364,10 +366,6 @@ export class DashboardManager implements vscode.Disposable, vscode.WebviewPanelS
     for (const d of runDirs) this.manager.refreshNow(d);
     this.panels.add(new DashboardPanel(panel, restored.view, runDirs, this));
     this.remember();
-  }
-
-  onRunChange(change: RunChange): void {
-    for (const p of this.panels) p.onRunChange(change);
   }
 
   /** Whether a run's dashboard is open. */

@@ -7,28 +7,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { runConfigPath } from '../experiment/run-configs';
+import { runDirsOf } from './command-args';
 
 export interface DiffConfigsDeps {
   /** The run's name as the Runs tree shows it. */
   label(runDir: string): string;
   /** Lets the user pick runs (resolves to run folders), leaving out `exclude`. */
   pickRuns(exclude: readonly string[], placeHolder: string): Thenable<string[] | undefined>;
-}
-
-/** Run folders from what a caller passed: a path, a [a, b] pair, a tree node (runDir), a Uri. */
-export function runDirsOf(arg: unknown): string[] {
-  const one = (x: unknown): string | undefined => {
-    if (typeof x === 'string') return x;
-    if (x instanceof vscode.Uri) return x.fsPath;
-    if (x && typeof x === 'object') {
-      const o = x as { runDir?: unknown; fsPath?: unknown };
-      if (typeof o.runDir === 'string') return o.runDir;
-      if (typeof o.fsPath === 'string') return o.fsPath;
-    }
-    return undefined;
-  };
-  const list = Array.isArray(arg) ? arg.map(one) : [one(arg)];
-  return [...new Set(list.filter((d): d is string => !!d).map((d) => path.resolve(d)))];
 }
 
 /** The two runs to diff: the selection when it holds two or more, else the argument plus a pick. */

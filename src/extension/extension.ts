@@ -6,8 +6,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { Launch, RunManager } from './run-manager';
-import type { RunChange } from './run-store';
+import { RunManager } from './run-manager';
 import { RunWatcher } from './run-watcher';
 import { ConfigsTreeProvider, RunsTreeProvider } from './tree-views';
 import { DashboardManager, DASHBOARD_VIEW_TYPE } from './dashboard';
@@ -24,66 +23,41 @@ export function activate(context: vscode.ExtensionContext): { manager: RunManage
   const bundledCli = path.join(context.extensionPath, 'bin', 'distillery.js');
   const cliPath = (): string => readSettings().cliPath || bundledCli;
 
-  // Late-bound: the listeners below need objects created after the manager.
-  const hooks: { onChange?: (c: RunChange) => void; onLaunch?: (l: Launch) => void } = {};
-  manager = new RunManager(
-    {
-      cliPath,
-      nodePath: () => readSettings().nodePath,
-      env: () => ({ ...process.env, ...readSettings().env }),
-      graceMs: () => readSettings().stopGraceMs,
-    },
-    {
-      onRunChange: (c) => hooks.onChange?.(c),
-      onLaunchChange: (l) => hooks.onLaunch?.(l),
-      onLog: (level, m) => log[level](m),
-    },
-  );
+  manager = new RunManager({
+    cliPath,
+    nodePath: () => readSettings().nodePath,
+    env: () => ({ ...process.env, ...readSettings().env }),
+    graceMs: () => readSettings().stopGraceMs,
+  });
   const runs = manager;
-  context.subscriptions.push({ dispose: () => runs.dispose() });
+  context.subscriptions.push({ dispose: () => runs.dispose() }, runs.onDidLog(({ level, message }) => log[level](message)));
 
+  // Each view subscribes to the manager's events itself and unsubscribes when disposed.
   const runsTree = new RunsTreeProvider(runs);
   const configs = new ConfigsTreeProvider();
   const runsView = vscode.window.createTreeView('distillery.runs', { treeDataProvider: runsTree, canSelectMany: true, showCollapseAll: true });
   const configsView = vscode.window.createTreeView('distillery.configs', { treeDataProvider: configs, showCollapseAll: true });
   context.subscriptions.push(runsTree, configs, runsView, configsView);
 
-  const statusBar = new RunStatusBar(runs);
   const lens = new ConfigCodeLens(runs);
-  context.subscriptions.push(statusBar, lens);
+  context.subscriptions.push(new RunStatusBar(runs), lens);
 
-  let svc: Services | undefined;
   const dashboards = new DashboardManager(context.extensionUri, runs, {
     stopRun: (d) => vscode.commands.executeCommand('distillery.stopRun', d),
     resumeRun: (d) => vscode.commands.executeCommand('distillery.resumeRun', d),
-    pickRuns: (exclude) => (svc ? pickRuns(svc, exclude, 'Add which runs to the comparison?') : Promise.resolve(undefined)),
+    pickRuns: (exclude) => pickRuns(runs.store, exclude, 'Add which runs to the comparison?'),
     diffConfigs: (dirs) => vscode.commands.executeCommand('distillery.diffConfigs', dirs),
   }, log, context.workspaceState);
   context.subscriptions.push(dashboards, vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, dashboards));
-  svc = { context, log, manager: runs, dashboards, configs, cliPath };
-  const services = svc;
+  const services: Services = { context, log, manager: runs, dashboards, configs, cliPath };
 
-  const openedFor = new Set<number>();
-  const notified = new Set<number>();
-  hooks.onChange = (c) => {
-    runsTree.refresh();
-    statusBar.update();
-    dashboards.onRunChange(c);
-    if (c.state?.status !== 'running' || c.removed) lens.refresh();
-  };
-  hooks.onLaunch = (l) => {
-    runsTree.refresh();
-    lens.refresh();
+  context.subscriptions.push(
     // A run started here opens its dashboard as soon as its folder is known.
-    if (l.runDir && !l.exit && !openedFor.has(l.id)) {
-      openedFor.add(l.id);
-      if (!dashboards.isOpen(l.runDir)) dashboards.openRun(l.runDir);
-    }
-    if (l.exit && !notified.has(l.id)) {
-      notified.add(l.id);
-      void notifyLaunchEnd(services, l);
-    }
-  };
+    runs.onDidAttach((l) => {
+      if (l.runDir && !l.exit && !dashboards.isOpen(l.runDir)) dashboards.openRun(l.runDir);
+    }),
+    runs.onDidFinish((l) => void notifyLaunchEnd(services, l)),
+  );
 
   const watcher = new RunWatcher(runs, log);
   context.subscriptions.push(watcher);

@@ -11,7 +11,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TrainerEvent } from '../protocol/events';
 import { RunChange, RunStore } from './run-store';
-import { isProcessAlive } from './run-state';
+import { Emitter } from '../util/emitter';
+import { isProcessAlive } from '../util/process-alive';
 import { describeExit, TrainerExit, TrainerProcess } from './trainer-process';
 
 export type LaunchVerb = 'train' | 'resume';
@@ -47,11 +48,9 @@ export interface Launch {
 
 export type LogLevel = 'trace' | 'info' | 'warn' | 'error';
 
-export interface RunManagerListener {
-  onRunChange?(change: RunChange): void;
-  /** A launch started, found its run folder, or exited. */
-  onLaunchChange?(launch: Launch): void;
-  onLog?(level: LogLevel, message: string): void;
+export interface LogEntry {
+  level: LogLevel;
+  message: string;
 }
 
 export interface LaunchOptions {
@@ -87,7 +86,22 @@ export class RunManager {
   private readonly refreshTimers = new Map<string, NodeJS.Timeout>();
   private disposed = false;
 
-  constructor(private readonly config: RunManagerConfig, private readonly listener: RunManagerListener = {}, store?: RunStore) {
+  private readonly runChanged = new Emitter<RunChange>();
+  private readonly launchChanged = new Emitter<Launch>();
+  private readonly attached = new Emitter<Launch>();
+  private readonly finished = new Emitter<Launch>();
+  private readonly logged = new Emitter<LogEntry>();
+  /** A run folder was read anew, appeared or went away. */
+  readonly onDidChangeRun = this.runChanged.event;
+  /** A launch started, found its run folder, or exited. */
+  readonly onDidChangeLaunch = this.launchChanged.event;
+  /** A launch found its run folder (once per launch; it may have exited already). */
+  readonly onDidAttach = this.attached.event;
+  /** A launch's process exited (once per launch). */
+  readonly onDidFinish = this.finished.event;
+  readonly onDidLog = this.logged.event;
+
+  constructor(private readonly config: RunManagerConfig, store?: RunStore) {
     this.store = store ?? new RunStore();
   }
 
@@ -158,14 +172,14 @@ export class RunManager {
     const change = this.store.refresh(runDir);
     if (change) {
       this.adoptByPid(change);
-      this.listener.onRunChange?.(change);
+      this.runChanged.fire(change);
     }
     return change;
   }
 
   /** Re-checks the pids of runs that say they are running (a crash leaves run.json saying running). */
   checkLiveness(): void {
-    for (const change of this.store.checkLiveness()) this.listener.onRunChange?.(change);
+    for (const change of this.store.checkLiveness()) this.runChanged.fire(change);
   }
 
   /** Waits until every launch has exited. */
@@ -179,12 +193,16 @@ export class RunManager {
     }
   }
 
-  /** SIGTERM to every live launch (the trainer checkpoints on it, so the runs can be resumed). */
+  /**
+   * SIGTERM to every live launch (the trainer checkpoints on it, so the runs can be resumed); the
+   * events stop.
+   */
   dispose(): void {
     this.disposed = true;
     for (const t of this.refreshTimers.values()) clearTimeout(t);
     this.refreshTimers.clear();
     for (const l of this.allLaunches) if (!l.exit) void l.process.stop(this.config.graceMs());
+    for (const e of [this.runChanged, this.launchChanged, this.attached, this.finished, this.logged]) e.dispose();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -216,7 +234,7 @@ export class RunManager {
     // The exit may already have happened synchronously (spawn failure reported before this line).
     if (proc.exit) this.onExit(launch, proc.exit);
     if (verb === 'resume') this.attach(launch, target);
-    this.listener.onLaunchChange?.(launch);
+    this.launchChanged.fire(launch);
     return launch;
   }
 
@@ -243,9 +261,10 @@ export class RunManager {
       if (timer) clearTimeout(timer);
       this.refreshTimers.delete(launch.runDir);
       const change = this.store.detach(launch.runDir, exit);
-      if (change) this.listener.onRunChange?.(change);
+      if (change) this.runChanged.fire(change);
     }
-    this.listener.onLaunchChange?.(launch);
+    this.launchChanged.fire(launch);
+    this.finished.fire(launch);
   }
 
   private attach(launch: Launch, runDir: string): void {
@@ -253,8 +272,9 @@ export class RunManager {
     if (launch.runDir === abs) return;
     launch.runDir = abs;
     const change = launch.exit ? this.store.detach(abs, launch.exit) : this.store.attach(abs, launch.process.pid);
-    if (change) this.listener.onRunChange?.(change);
-    this.listener.onLaunchChange?.(launch);
+    if (change) this.runChanged.fire(change);
+    this.launchChanged.fire(launch);
+    this.attached.fire(launch);
   }
 
   /** run.json carries the trainer's pid before the first event: adopt a pending launch by it. */
@@ -268,7 +288,7 @@ export class RunManager {
   }
 
   private log(level: LogLevel, message: string): void {
-    this.listener.onLog?.(level, message);
+    this.logged.fire({ level, message });
   }
 }
 

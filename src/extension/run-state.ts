@@ -8,6 +8,7 @@ import { RunFold, type RunEnding, type StageRecord } from '../protocol/run-fold'
 import { kernelsNote, type KernelsNote } from '../protocol/kernels-note';
 import type { LayerPairSpec } from '../config/types';
 import type { TrainerExit } from './trainer-process';
+import { isProcessAlive } from '../util/process-alive';
 
 export type RunStatus = 'running' | 'finished' | 'failed' | 'stopped' | 'unknown';
 
@@ -104,17 +105,6 @@ export interface RunState {
   durationMs?: number;
   /** A checkpoint the run can resume from. */
   resumable: boolean;
-}
-
-/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
-export function isProcessAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function basename(p: string): string {

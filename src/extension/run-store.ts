@@ -8,8 +8,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TrainerEvent } from '../protocol/events';
 import { EventFileTail, readEventsUpTo } from './event-tail';
-import { AttachedProcess, deriveRunState, isProcessAlive, RunFiles, RunInfoFile, RunState } from './run-state';
+import { AttachedProcess, deriveRunState, RunFiles, RunInfoFile, RunState } from './run-state';
 import { RunFold } from '../protocol/run-fold';
+import { isProcessAlive } from '../util/process-alive';
 
 export interface RunChange {
   runDir: string;

@@ -16,14 +16,16 @@ export class RunStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('distillery.activeRun', vscode.StatusBarAlignment.Left, 10);
   private readonly kernels = vscode.window.createStatusBarItem('distillery.kernels', vscode.StatusBarAlignment.Left, 9);
   private timer: NodeJS.Timeout | undefined;
+  private readonly subscription: vscode.Disposable;
 
   constructor(private readonly manager: RunManager) {
     this.item.name = 'Distillery: active run';
     this.kernels.name = 'Distillery: training kernels';
+    this.subscription = manager.onDidChangeRun(() => this.update());
   }
 
   /** Updates at most four times a second. */
-  update(): void {
+  private update(): void {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -76,6 +78,7 @@ export class RunStatusBar implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.subscription.dispose();
     if (this.timer) clearTimeout(this.timer);
     this.item.dispose();
     this.kernels.dispose();

@@ -62,7 +62,7 @@ function pendingCellNode(v: SweepView, c: SweepCell): TreeNode {
     description: task ? schedulerText(task) : 'not started',
     tooltip: `Cell ${c.id}${c.kind === 'teacher' ? ' (shared teacher)' : ''}: no run folder yet${task ? `; ${schedulerText(task)}, task ${task.task}` : ''}`,
     icon: (task?.state ? SCHEDULER_ICONS[task.state] : undefined) ?? { id: 'circle-large-outline' },
-    contextValue: 'cell', collapsible: 'none', path: path.join(v.dir, 'cells', `${c.id}.distill.json`),
+    contextValue: 'cell', collapsible: 'none', configFile: path.join(v.dir, 'cells', `${c.id}.distill.json`),
   };
 }
 
@@ -97,7 +97,7 @@ function sweepNode(v: SweepView, runs: readonly RunState[]): TreeNode {
   return {
     id: `sweep:${v.dir}`, kind: 'sweep', label: v.name, description: bits.join(' · '),
     tooltip: [`**Sweep ${v.name}**: ${v.cells.length} cells`, '', `- folder: ${v.dir}`, ...(v.jobs.cells ? [`- Slurm jobs: ${[v.jobs.teachers && `teachers ${v.jobs.teachers}`, `cells ${v.jobs.cells}`].filter(Boolean).join(', ')}`] : [])].join('\n'),
-    icon, contextValue: 'sweep', collapsible: n('running') ? 'expanded' : 'collapsed', path: v.dir, children,
+    icon, contextValue: 'sweep', collapsible: n('running') ? 'expanded' : 'collapsed', sweepDir: v.dir, children,
   };
 }
 

@@ -16,16 +16,34 @@ export interface TreeIcon {
   color?: string;
 }
 
-export type NodeKind =
-  | 'run' | 'launch' | 'stage' | 'checkpoints' | 'checkpoint' | 'best' | 'student'
-  // A sweep folder's group and a cell that has no run yet (sweep-tree.ts).
-  | 'sweep' | 'cell'
-  | 'config' | 'config-teacher' | 'config-student' | 'config-mapping' | 'config-pair' | 'config-problem';
+/**
+ * What a node stands for, by kind. VS Code hands the node itself to the commands of its context
+ * menu, so these fields are what those commands act on.
+ */
+export type NodeTarget =
+  /** A trainer still starting: `target` is the config (train) or run folder (resume). */
+  | { kind: 'launch'; launchId: number; target: string }
+  | { kind: 'run' | 'stage'; runDir: string }
+  /** `path`: the checkpoints folder, one checkpoint, or the model folder (best/, student/). */
+  | { kind: 'checkpoints' | 'checkpoint' | 'best' | 'student'; runDir: string; path: string }
+  /** A sweep folder's group (sweep-tree.ts). */
+  | { kind: 'sweep'; sweepDir: string }
+  /** A sweep cell that has no run yet: `configFile` is its cells/<id>.distill.json. */
+  | { kind: 'cell'; configFile: string }
+  | { kind: 'config' | 'config-student' | 'config-mapping' | 'config-pair' | 'config-problem'; configFile: string }
+  /** `teacherDir`: the teacher's folder, when the config names one. */
+  | { kind: 'config-teacher'; configFile: string; teacherDir?: string };
 
-export interface TreeNode {
+export type NodeKind = NodeTarget['kind'];
+
+const NODE_KINDS: ReadonlySet<string> = new Set<NodeKind>([
+  'launch', 'run', 'stage', 'checkpoints', 'checkpoint', 'best', 'student', 'sweep', 'cell',
+  'config', 'config-teacher', 'config-student', 'config-mapping', 'config-pair', 'config-problem',
+]);
+
+interface NodeView {
   /** Stable and unique within its tree (keeps expansion and selection across refreshes). */
   id: string;
-  kind: NodeKind;
   label: string;
   description?: string;
   /** Markdown. */
@@ -38,12 +56,17 @@ export interface TreeNode {
   contextValue: string;
   collapsible: Collapsible;
   children?: TreeNode[];
-  /** The file or folder the node stands for. */
-  path?: string;
-  /** The run folder the node belongs to. */
-  runDir?: string;
   /** Runs on click. */
   command?: { id: string; title: string; args: string[] };
+}
+
+export type TreeNode = NodeView & NodeTarget;
+
+/** Whether a command argument is a node of these trees (VS Code passes the object it was given). */
+export function isTreeNode(x: unknown): x is TreeNode {
+  if (!x || typeof x !== 'object') return false;
+  const o = x as { kind?: unknown; id?: unknown };
+  return typeof o.kind === 'string' && NODE_KINDS.has(o.kind) && typeof o.id === 'string';
 }
 
 /** A launch that has not reported its run folder yet. */
@@ -156,9 +179,9 @@ export function runChildren(s: RunState): TreeNode[] {
       id: `${s.runDir}#checkpoints`, kind: 'checkpoints', label: 'Checkpoints', description: String(s.checkpoints.length),
       icon: { id: 'history' }, contextValue: 'checkpoints', collapsible: 'collapsed', runDir: s.runDir,
       path: path.join(s.runDir, 'checkpoints'),
-      children: [...s.checkpoints].reverse().map((c) => ({
+      children: [...s.checkpoints].reverse().map((c): TreeNode => ({
         id: `${s.runDir}#ckpt-${c.path}`, kind: 'checkpoint' as const, label: c.step !== undefined ? `step ${c.step}` : path.basename(c.path),
-        description: c.reason, tooltip: escapeMd(c.path), icon: { id: 'save' }, contextValue: 'checkpoint', collapsible: 'none' as const,
+        description: c.reason, tooltip: escapeMd(c.path), icon: { id: 'save' }, contextValue: 'checkpoint', collapsible: 'none',
         path: c.path, runDir: s.runDir,
       })),
     });
@@ -186,15 +209,15 @@ function newestFirst(a: RunState, b: RunState): number {
 }
 
 export function runNodes(states: readonly RunState[], pending: readonly PendingLaunchView[] = []): TreeNode[] {
-  const launches: TreeNode[] = pending.map((l) => ({
-    id: `launch-${l.id}`, kind: 'launch', label: path.basename(l.target).replace(/\.distill\.json$/, ''),
+  const launches = pending.map((l): TreeNode => ({
+    id: `launch-${l.id}`, kind: 'launch', launchId: l.id, target: l.target, label: path.basename(l.target).replace(/\.distill\.json$/, ''),
     description: l.verb === 'train' ? 'starting…' : 'resuming…', tooltip: `Starting the trainer for ${escapeMd(l.target)}`,
-    icon: { id: 'loading~spin' }, contextValue: 'launch', collapsible: 'none', path: l.target,
+    icon: { id: 'loading~spin' }, contextValue: 'launch', collapsible: 'none',
   }));
   const runs = [...states].sort(newestFirst).map((s): TreeNode => ({
     id: s.runDir, kind: 'run', label: s.label, description: runDescription(s), tooltip: runTooltip(s),
     icon: STATUS_ICONS[s.crashed ? 'crashed' : s.status], contextValue: runContext(s),
-    collapsible: s.status === 'running' ? 'expanded' : 'collapsed', path: s.runDir, runDir: s.runDir,
+    collapsible: s.status === 'running' ? 'expanded' : 'collapsed', runDir: s.runDir,
     command: { id: 'distillery.openDashboard', title: 'Open Dashboard', args: [s.runDir] },
   }));
   return [...launches, ...runs];
@@ -208,14 +231,14 @@ export function configNode(o: ConfigOutline, workspaceRoot?: string): TreeNode {
   const description = o.syntaxError ? 'does not parse' : [o.task, o.algorithm].filter(Boolean).join(' · ');
   return {
     id: o.file, kind: 'config', label, description, tooltip: escapeMd(rel), icon: { id: o.syntaxError ? 'warning' : 'beaker' },
-    contextValue: 'config', collapsible: 'collapsed', path: o.file, children: configChildren(o),
+    contextValue: 'config', collapsible: 'collapsed', configFile: o.file, children: configChildren(o),
     command: { id: 'vscode.open', title: 'Open Config', args: [o.file] },
   };
 }
 
 export function configChildren(o: ConfigOutline): TreeNode[] {
   if (o.syntaxError) {
-    return [{ id: `${o.file}#problem`, kind: 'config-problem', label: o.syntaxError, icon: { id: 'error', color: 'list.errorForeground' }, contextValue: 'config-problem', collapsible: 'none', path: o.file }];
+    return [{ id: `${o.file}#problem`, kind: 'config-problem', label: o.syntaxError, icon: { id: 'error', color: 'list.errorForeground' }, contextValue: 'config-problem', collapsible: 'none', configFile: o.file }];
   }
   const t = o.teacher;
   const teacherLabel = t.source === 'missing' ? 'Teacher: not set' : `Teacher: ${t.dir ? path.basename(t.dir) : t.source === 'scratch' ? 'trained from scratch' : '?'}`;
@@ -224,13 +247,13 @@ export function configChildren(o: ConfigOutline): TreeNode[] {
     t.layers ? `${t.layers} layers` : undefined,
   ].filter(Boolean);
   const teacher: TreeNode = {
-    id: `${o.file}#teacher`, kind: 'config-teacher', label: teacherLabel, description: teacherBits.join(' · '),
-    ...(t.dir ? { tooltip: escapeMd(t.dir), path: t.dir } : {}),
+    id: `${o.file}#teacher`, kind: 'config-teacher', configFile: o.file, label: teacherLabel, description: teacherBits.join(' · '),
+    ...(t.dir ? { tooltip: escapeMd(t.dir), teacherDir: t.dir } : {}),
     icon: { id: 'mortar-board' }, contextValue: t.dir ? 'config-teacher:folder' : 'config-teacher', collapsible: 'none',
   };
   const s = o.student;
   const student: TreeNode = {
-    id: `${o.file}#student`, kind: 'config-student',
+    id: `${o.file}#student`, kind: 'config-student', configFile: o.file,
     label: `Student: ${s.layers ? `${s.layers} layers` : '? layers'}`,
     description: [s.layersDefaulted ? 'half the teacher (default)' : undefined, s.init ? `init ${s.init}` : undefined].filter(Boolean).join(' · '),
     icon: { id: 'person' }, contextValue: 'config-student', collapsible: 'none',
@@ -238,17 +261,17 @@ export function configChildren(o: ConfigOutline): TreeNode[] {
   const m = o.mapping;
   const pairs = m.pairs ?? [];
   const mapping: TreeNode = {
-    id: `${o.file}#mapping`, kind: 'config-mapping',
+    id: `${o.file}#mapping`, kind: 'config-mapping', configFile: o.file,
     label: `Layer mapping: ${m.spec ?? '?'}${m.defaulted ? ' (default)' : ''}`,
     description: m.problem ? 'cannot resolve' : `${pairs.length} pair${pairs.length === 1 ? '' : 's'}`,
     ...(m.problem ? { tooltip: escapeMd(m.problem) } : {}),
     icon: m.problem ? { id: 'warning', color: 'list.warningForeground' } : { id: 'arrow-swap' },
     contextValue: 'config-mapping', collapsible: pairs.length || m.problem ? 'expanded' : 'none',
     children: m.problem
-      ? [{ id: `${o.file}#mapping-problem`, kind: 'config-problem', label: m.problem, icon: { id: 'info' }, contextValue: 'config-problem', collapsible: 'none' }]
-      : pairs.map((p) => ({
-        id: `${o.file}#pair-${p.student}`, kind: 'config-pair' as const, label: `student ${p.student} ↔ teacher ${p.teacher}`,
-        icon: { id: 'link' }, contextValue: 'config-pair', collapsible: 'none' as const,
+      ? [{ id: `${o.file}#mapping-problem`, kind: 'config-problem', configFile: o.file, label: m.problem, icon: { id: 'info' }, contextValue: 'config-problem', collapsible: 'none' }]
+      : pairs.map((p): TreeNode => ({
+        id: `${o.file}#pair-${p.student}`, kind: 'config-pair', configFile: o.file, label: `student ${p.student} ↔ teacher ${p.teacher}`,
+        icon: { id: 'link' }, contextValue: 'config-pair', collapsible: 'none',
       })),
   };
   return [teacher, student, mapping];

@@ -53,8 +53,11 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   private readonly refresher = new Debounced(() => this.changed.fire(undefined), 250);
   /** Sweeps group their runs; on a cluster's login node squeue adds the tasks' states. */
   private readonly sweeps = new SweepSchedulerCache(squeueExec, () => this.refresh());
+  private readonly subscriptions: vscode.Disposable[];
 
-  constructor(private readonly manager: RunManager) {}
+  constructor(private readonly manager: RunManager) {
+    this.subscriptions = [manager.onDidChangeRun(() => this.refresh()), manager.onDidChangeLaunch(() => this.refresh())];
+  }
 
   refresh(): void {
     this.refresher.run();
@@ -70,7 +73,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       const states = this.manager.store.states();
       return groupedRunNodes(states, pending, this.sweeps.views(states.map((st) => st.runDir)));
     }
-    if (n.kind === 'run' && n.runDir) {
+    if (n.kind === 'run') {
       const s = this.manager.store.state(n.runDir);
       return s ? runChildren(s) : [];
     }
@@ -78,6 +81,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   }
 
   dispose(): void {
+    for (const d of this.subscriptions) d.dispose();
     this.refresher.dispose();
     this.sweeps.dispose();
     this.changed.dispose();

@@ -3,10 +3,13 @@
  * TensorBoard and CSV. Tags are TensorBoard-style paths, so the series group by prefix there:
  *
  *   step event:  lr, train/loss (weighted total), train/<loss> (each term, unweighted),
- *                train/<loss>/layer<k> (per student layer), train/grad-norm,
- *                train/examples-per-sec, train/stage, train/live-tensors
+ *                train/<loss>/layer<k> (per student layer), train/weight/<loss> (the weight at
+ *                that step, which schedules move), train/temperature (steps with soft labels),
+ *                train/grad-norm, train/examples-per-sec, train/stage, train/live-tensors
  *   eval event:  <split>/<metric> (e.g. dev/accuracy), <split>/attention-kl/layer<k>,
- *                <split>/cls-cosine/layer<k> (student layer k against its mapped teacher layer)
+ *                <split>/cls-cosine/layer<k> (student layer k against its mapped teacher layer),
+ *                and when the run trains them <split>/hidden-mse/layer<k>,
+ *                <split>/value-relation/layer<k>, <split>/embedding-mse
  */
 import type { TrainerEvent } from '../protocol/events';
 
@@ -26,6 +29,14 @@ export function scalarsOf(e: TrainerEvent): ScalarPoint[] {
   if (e.type === 'step') {
     add(e.step, 'train/loss', e.loss);
     for (const t of e.terms) add(e.step, t.layer === undefined ? `train/${t.name}` : `train/${t.name}/layer${t.layer}`, t.value);
+    // every layer of a loss shares its weight: one series per loss
+    const weighted = new Set<string>();
+    for (const t of e.terms) {
+      if (weighted.has(t.name)) continue;
+      weighted.add(t.name);
+      add(e.step, `train/weight/${t.name}`, t.weight);
+    }
+    if (e.temperature !== undefined) add(e.step, 'train/temperature', e.temperature);
     add(e.step, 'lr', e.lr);
     add(e.step, 'train/grad-norm', e.gradNorm);
     add(e.step, 'train/examples-per-sec', e.examplesPerSec);
@@ -36,7 +47,10 @@ export function scalarsOf(e: TrainerEvent): ScalarPoint[] {
     for (const l of e.perLayer) {
       add(e.step, `${e.split}/attention-kl/layer${l.student}`, l.attentionKl);
       add(e.step, `${e.split}/cls-cosine/layer${l.student}`, l.clsCosine);
+      if (l.hiddenMse !== undefined) add(e.step, `${e.split}/hidden-mse/layer${l.student}`, l.hiddenMse);
+      if (l.valueRelation !== undefined) add(e.step, `${e.split}/value-relation/layer${l.student}`, l.valueRelation);
     }
+    if (e.embeddingMse !== undefined) add(e.step, `${e.split}/embedding-mse`, e.embeddingMse);
   }
   return out;
 }

@@ -8,6 +8,9 @@
  * nothing here imports Node modules.
  */
 import { LOSS_NAMES, type LossName } from '../config/loss-vocabulary';
+
+/** The loss names the events use, for the webview (which imports only the protocol). */
+export { LOSS_NAMES, type LossName };
 import type { LayerPairSpec, ResolvedConfig } from '../config/types';
 
 export const PROTOCOL_VERSION = 1;
@@ -72,6 +75,9 @@ export interface AttentionSampleLayer {
   /** [head][query][key]. */
   teacherMaps: number[][][];
   studentMaps: number[][][];
+  /** MiniLM's value relations softmax(V·Vᵀ/√d_head), [head][query][key]; only in runs that train value-relation. */
+  teacherValueRelations?: number[][][];
+  studentValueRelations?: number[][][];
 }
 
 /** The native addon behind a run's blas kernels (src/model/fast-kernels/native-blas.ts). */
@@ -394,7 +400,7 @@ const EVENT_FIELDS: EventFieldTables = {
   checkpoint: { step: isInt, path: isString, reason: oneOf('periodic', 'stage-end', 'best', 'stop') },
   'attention-sample': {
     step: isInt, tokens: arrayOf(isString),
-    layers: arrayOf(shapeOf<AttentionSampleLayer>({ student: isInt, teacher: isInt, teacherMaps: maps3d, studentMaps: maps3d })),
+    layers: arrayOf(shapeOf<AttentionSampleLayer>({ student: isInt, teacher: isInt, teacherMaps: maps3d, studentMaps: maps3d, 'teacherValueRelations?': maps3d, 'studentValueRelations?': maps3d })),
   },
   'stage-finished': { stage: isInt, reason: oneOf('epochs', 'plateau'), 'bestLoss?': isNumber },
   warning: { message: isString, 'code?': isString },

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RunFolder, RunInfo } from '../train/run-folder';
+import { isProcessAlive } from '../util/process-alive';
 
 /** A run's state; `crashed`: run.json still says running but its process is gone (kill -9, OOM, reboot). */
 export type CellRunStatus = 'finished' | 'failed' | 'stopped' | 'running' | 'crashed';
@@ -47,17 +48,6 @@ export function findCellRuns(runsDir: string): Map<string, string[]> {
   return out;
 }
 
-export function isProcessAlive(pid: number | undefined): boolean {
-  if (!pid || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists but belongs to someone else.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * A run's state. With `checkPid`, a "running" run whose process is gone reads as crashed; only
  * meaningful on the machine that ran it, so the report (which may read cluster runs) leaves it off.
@@ -65,7 +55,8 @@ export function isProcessAlive(pid: number | undefined): boolean {
 export function readCellRun(runDir: string, opts: { checkPid: boolean }): CellRun {
   const info = new RunFolder(runDir).readInfo();
   let status: CellRunStatus = info?.status ?? 'crashed';
-  if (status === 'running' && opts.checkPid && !isProcessAlive(info?.pid)) status = 'crashed';
+  // Our own pid in run.json was another container's process, reused.
+  if (status === 'running' && opts.checkPid && (info?.pid === process.pid || !isProcessAlive(info?.pid))) status = 'crashed';
   return { runDir, status, info };
 }
 

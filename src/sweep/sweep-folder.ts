@@ -15,7 +15,7 @@ import { writeFileAtomic } from '../util/atomic-fs';
 import { UserError } from '../util/errors';
 import { AxisKind } from './grid';
 import { CellKind, CellValue, PlannedCell, SweepPlan } from './plan';
-import { isProcessAlive } from './cell-runs';
+import { isProcessAlive } from '../util/process-alive';
 
 export const MANIFEST_FILE = 'sweep.json';
 export const MANIFEST_VERSION = 1;
@@ -184,7 +184,7 @@ export function acquireLock(sweepDir: string): () => void {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const pid = Number(fs.readFileSync(file, 'utf8').trim());
-      if (isProcessAlive(pid)) {
+      if (pid !== process.pid && isProcessAlive(pid)) {
         throw new UserError(`another \`distillery sweep\` (pid ${pid}) is running this sweep`, { where: sweepDir, fix: 'wait for it, or stop it first' });
       }
       fs.rmSync(file, { force: true });

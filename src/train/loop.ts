@@ -12,7 +12,8 @@ import { toBertInputs, disposeInputs } from '../model/inputs';
 import { batchOrder, makeBatch } from '../data/batching';
 import { Encoding } from '../data/encoding';
 import { LayerPair } from '../distill/mapping';
-import { Stage, stageWeightsAt, trainsInternal } from '../distill/plan';
+import { Stage, stageWeightsAt, trainsInternal, type StageLosses } from '../distill/plan';
+import { valueRelationMaps } from '../distill/losses';
 import { keepFor, needsFullTeacherOutputs, objectiveTerms, ObjectiveContext } from '../distill/objective';
 import { PER_LAYER_KEYS, type LossName } from '../config/loss-vocabulary';
 import { ResolvedOptim } from '../config/types';
@@ -412,21 +413,32 @@ export class TrainingLoop {
     const inputs = toBertInputs({
       size: 1, seqLen: len, inputIds: Int32Array.from(enc.inputIds), tokenTypeIds: Int32Array.from(enc.tokenTypeIds), attentionMask: new Int32Array(len).fill(1),
     });
-    const keepS = keepFor(s.pairs, 'student');
-    const keepT = keepFor(s.pairs, 'teacher');
+    // Value relations (MiniLM) go next to the attention maps only in runs that train value-relation.
+    const relations: StageLosses = s.stages.some((st) => st.losses.valueRelation !== undefined) ? { valueRelation: 1 } : {};
+    const keepS = keepFor(s.pairs, 'student', relations);
+    const keepT = keepFor(s.pairs, 'teacher', relations);
     const maps = tf.tidy(() => {
       const so = s.model.forward(inputs, { training: false, keep: keepS });
       const to = s.teacher!.forward(inputs, { training: false, keep: keepT });
-      return s.pairs.map((p) => [to.attentions[p.teacher - 1], so.attentions[p.student - 1]] as [tf.Tensor4D, tf.Tensor4D]);
+      return s.pairs.map((p) => {
+        const pair: tf.Tensor4D[] = [to.attentions[p.teacher - 1], so.attentions[p.student - 1]];
+        const tv = to.values?.[p.teacher - 1];
+        const sv = so.values?.[p.student - 1];
+        if (tv && sv) pair.push(valueRelationMaps(tv), valueRelationMaps(sv));
+        return pair;
+      });
     });
     const round = (x: number[][][]) => x.map((h) => h.map((r) => r.map((v) => Math.round(v * 1e4) / 1e4)));
-    const finite = (x: number[][][]) => x.every((h) => h.every((r) => r.every(Number.isFinite)));
-    const layers = s.pairs.map((p, i) => ({
-      student: p.student, teacher: p.teacher,
-      teacherMaps: round((maps[i][0].arraySync() as number[][][][])[0]),
-      studentMaps: round((maps[i][1].arraySync() as number[][][][])[0]),
+    const finite = (x: number[][][] | undefined) => x === undefined || x.every((h) => h.every((r) => r.every(Number.isFinite)));
+    const first = (t: tf.Tensor4D | undefined) => (t ? round((t.arraySync() as number[][][][])[0]) : undefined);
+    const layers = s.pairs.map((p, i) => {
+      const [teacherMaps, studentMaps, teacherValueRelations, studentValueRelations] = maps[i].map(first);
+      return {
+        student: p.student, teacher: p.teacher, teacherMaps: teacherMaps!, studentMaps: studentMaps!,
+        ...(teacherValueRelations && studentValueRelations ? { teacherValueRelations, studentValueRelations } : {}),
+      };
     // Maps are plain numbers in the protocol; a diverged layer (NaN) has nothing to show.
-    })).filter((l) => finite(l.teacherMaps) && finite(l.studentMaps));
+    }).filter((l) => finite(l.teacherMaps) && finite(l.studentMaps) && finite(l.teacherValueRelations) && finite(l.studentValueRelations));
     tf.dispose(maps.flat());
     disposeInputs(inputs);
     if (layers.length > 0) this.sink.emit({ type: 'attention-sample', step: s.stepOffset + step, tokens: enc.tokens, layers });

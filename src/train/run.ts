@@ -22,6 +22,7 @@ import { kernelsReport } from '../model/fast-kernels';
 import { resolveModelFolder } from '../model/model-folder';
 import { UserError, isUserError } from '../util/errors';
 import { recoverDir, writeFileAtomic } from '../util/atomic-fs';
+import { isProcessAlive } from '../util/process-alive';
 import { EventSink } from './event-sink';
 import { loadTaskData, readRunDatasets, TaskData } from './task-data';
 import { LoopResult, NonFiniteLossError, StopSignal, TrainingLoop } from './loop';
@@ -78,21 +79,12 @@ export async function resumeRun(runDir: string, io: RunIO): Promise<RunOutcome> 
   if (info?.status === 'finished') {
     throw new UserError('this run has already finished', { where: runDir, fix: `its student is in ${folder.studentDir}; start a new run with \`distillery train\`` });
   }
-  if (info?.status === 'running' && info.pid !== process.pid && isAlive(info.pid)) {
+  if (info?.status === 'running' && info.pid !== process.pid && isProcessAlive(info.pid)) {
     throw new UserError(`this run is still running (pid ${info.pid})`, { where: runDir, fix: 'stop it first (distillery stop, or kill the process), then resume' });
   }
   const config = resolveConfig(fs.readFileSync(folder.configFile, 'utf8'), folder.configFile);
   folder.writeInfo({ status: 'running', pid: process.pid });
   return execute(folder, config, { ...io, teacherOnly: io.teacherOnly || info?.teacherOnly === true }, [], true);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 interface Prepared {

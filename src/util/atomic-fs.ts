@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isProcessAlive } from './process-alive';
 
 /** Writes a file so that readers see either the old or the new content, never a torn one. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
@@ -84,13 +85,7 @@ function leftoversIn(parent: string): Leftover[] {
  * again, as in a fresh container).
  */
 function writerAlive(pid: number): boolean {
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return pid !== process.pid && isProcessAlive(pid);
 }
 
 /**

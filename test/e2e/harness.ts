@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser, type Frame, type Locator, type Page } from 'playwright-core';
 import { REPO_ROOT } from '../helpers/paths';
+import { isProcessAlive } from '../../src/util/process-alive';
 
 export const CODE_SERVER_DIR = process.env.E2E_CODE_SERVER_DIR ?? path.join(REPO_ROOT, '.cache', 'code-server', 'node_modules', 'code-server');
 export const VSIX = process.env.E2E_VSIX ?? path.join(REPO_ROOT, '.cache', 'e2e', 'distillery.vsix');
@@ -93,7 +94,6 @@ function kill(pids: number[], signal: NodeJS.Signals): void {
   }
 }
 
-const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
 /** SIGTERM to a process tree (and its process group), SIGKILL to what is left after `graceMs`. */
 async function killTree(root: ChildProcess | undefined, extra: () => number[], graceMs = 5_000): Promise<void> {
@@ -105,9 +105,9 @@ async function killTree(root: ChildProcess | undefined, extra: () => number[], g
   }
   kill([...pids], 'SIGTERM');
   const deadline = Date.now() + graceMs;
-  while ([...pids].some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  while ([...pids].some(isProcessAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   if (root?.pid) try { process.kill(-root.pid, 'SIGKILL'); } catch { /* gone */ }
-  kill([...pids, ...extra()].filter(alive), 'SIGKILL');
+  kill([...pids, ...extra()].filter(isProcessAlive), 'SIGKILL');
 }
 
 const openSessions = new Set<Session>();
@@ -463,7 +463,7 @@ export class Session {
     openSessions.delete(this);
     await this.browser?.close().catch(() => undefined);
     await killTree(this.server, () => [...processesMentioning(this.opts.workspace), ...processesMentioning(this.home)]);
-    const stray = [...processesMentioning(this.opts.workspace), ...processesMentioning(this.home)].filter(alive);
+    const stray = [...processesMentioning(this.opts.workspace), ...processesMentioning(this.home)].filter(isProcessAlive);
     if (stray.length) throw new Error(`processes still running after cleanup: ${stray.join(', ')}`);
     // Failed steps copied what they need to test-output/e2e/ already.
     fs.rmSync(this.home, { recursive: true, force: true });

@@ -5,7 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { customSst2Task, writeConfig, writeSmallVocab, writeTinyTeacher } from '../helpers/train-fixtures';
+import { customSst2Task, writeConfig, writeSmallVocab } from '../helpers/train-fixtures';
+import { writeTinyCheckpoint } from '../helpers/tiny-checkpoint';
 
 export interface E2eWorkspace {
   dir: string;
@@ -47,7 +48,7 @@ export function makeWorkspace(dir: string, o: { nodePath: string; settings?: Rec
   fs.mkdirSync(dir, { recursive: true });
   customSst2Task(dir, 64, 16);
   const vocab = writeSmallVocab(path.join(dir, 'vocab.txt'), [path.join(dir, 'data', 'train.tsv'), path.join(dir, 'data', 'dev.tsv')]);
-  writeTinyTeacher(path.join(dir, 'teacher'), { vocabFile: vocab, layers: TEACHER_LAYERS, hidden: TEACHER_HIDDEN, heads: 2, intermediate: 2 * TEACHER_HIDDEN });
+  writeTinyCheckpoint(path.join(dir, 'teacher'), { vocabFile: vocab, layers: TEACHER_LAYERS, hidden: TEACHER_HIDDEN, heads: 2, intermediate: 2 * TEACHER_HIDDEN });
   fs.rmSync(vocab);
   const config = writeConfig(dir, 'tiny', tinyConfig());
   fs.mkdirSync(path.join(dir, '.vscode'), { recursive: true });

@@ -1,41 +1,46 @@
 /**
- * Writes a small, randomly initialised BERT checkpoint in the Hugging Face folder layout
- * (config.json, model.safetensors, vocab.txt, tokenizer_config.json), for tests that need a model
- * folder the CLI or the engine can open without any download.
+ * The tests' one writer of small random BERT checkpoints in the Hugging Face folder layout
+ * (config.json, model.safetensors, vocab.txt, tokenizer_config.json): the teachers of the trainer
+ * tests and the model folders of the CLI tests. Written without TF.js, so no backend is needed.
  */
 import * as fs from 'node:fs';
-import * as tf from '@tensorflow/tfjs-core';
-// Registers the pure-JS backend, so the helper also works in a process that set none.
-import '@tensorflow/tfjs-backend-cpu';
-import { BertModel } from '../../src/model/bert';
 import { BERT_BASE_DEFAULTS, BertConfig } from '../../src/model/config';
+import { expectedTensorShapes, saveCheckpoint } from '../../src/model/checkpoint';
 import { defaultLabels } from '../../src/model/hf-config';
-import { saveCheckpoint } from '../../src/model/checkpoint';
-import { NamedTensors } from '../../src/model/named-tensors';
+import { seededNormal } from '../../src/model/init';
+import { NamedTensors, numel } from '../../src/model/named-tensors';
+import { BERT_VOCAB } from './paths';
 
 export interface TinyCheckpointOptions {
-  /** Copied in as vocab.txt; its line count becomes vocab_size. */
-  vocabFile: string;
-  /** Default 2. */
+  /** Copied in as vocab.txt; its line count becomes vocab_size. Default: bert-base-uncased's. */
+  vocabFile?: string;
+  /** Default 4. */
   layers?: number;
   /** Default 32. */
   hidden?: number;
-  /** Default 4. */
+  /** Default 2. */
   heads?: number;
   /** Default 2 × hidden. */
   intermediate?: number;
+  /** Default 64. */
+  maxPositions?: number;
   /** Classes of the head (default 2); ignored with `regression`. */
   numLabels?: number;
   /** Class names (default LABEL_0, LABEL_1, …); length numLabels. */
   labels?: string[];
   /** A one-output regression head (problem_type "regression"). */
   regression?: boolean;
-  /** false: an encoder without classifier.* tensors, written as a bare BertModel. Default true. */
-  withHead?: boolean;
-  /** Default 128 (the CLI's default maximum sequence length). */
-  maxPositions?: number;
+  /** Leave the classifier out (a bare encoder, as a pre-trained checkpoint). */
+  withoutHead?: boolean;
   /** Weight seed (default 1). */
   seed?: number;
+  /**
+   * Std of the random weights (default 0.2). Larger than BERT's 0.02 so attention maps are far
+   * from uniform and the internal losses have something to learn.
+   */
+  std?: number;
+  /** Overwrite these tensors' values (e.g. with NaN) before saving. */
+  poison?: (tensors: NamedTensors) => void;
 }
 
 /** Lines of a vocab.txt, as the tokenizer counts them (a final newline ends the last token). */
@@ -45,50 +50,40 @@ function vocabSize(file: string): number {
   return lines.length;
 }
 
-/**
- * Random weights under Hugging Face names, computed on the backend the caller set or, in a process
- * that set none, the synchronous cpu backend (whose tfjs-node advert, printed on its first tensor,
- * is kept off the test output).
- */
-function randomTensors(config: BertConfig, seed: number): NamedTensors {
-  const warn = console.warn;
-  console.warn = () => undefined;
-  try {
-    void tf.engine().backend;
-    const model = BertModel.randomInit(config, seed);
-    try {
-      return model.toNamedTensors();
-    } finally {
-      model.dispose();
-    }
-  } finally {
-    console.warn = warn;
-  }
+export function tinyBertConfig(o: TinyCheckpointOptions = {}): BertConfig {
+  const hidden = o.hidden ?? 32;
+  const numLabels = o.regression ? 1 : (o.numLabels ?? 2);
+  const labels = o.regression ? defaultLabels(1) : (o.labels ?? defaultLabels(numLabels));
+  if (labels.length !== numLabels) throw new Error(`tinyBertConfig: ${labels.length} labels for ${numLabels} classes`);
+  return {
+    ...BERT_BASE_DEFAULTS,
+    vocabSize: vocabSize(o.vocabFile ?? BERT_VOCAB),
+    hiddenSize: hidden,
+    numHiddenLayers: o.layers ?? 4,
+    numAttentionHeads: o.heads ?? 2,
+    intermediateSize: o.intermediate ?? 2 * hidden,
+    maxPositionEmbeddings: o.maxPositions ?? 64,
+    numLabels,
+    problemType: o.regression ? 'regression' : 'single_label_classification',
+    labels,
+  };
 }
 
 /** Writes the checkpoint into `dir` (created or replaced) and returns its config. */
-export function writeTinyCheckpoint(dir: string, opts: TinyCheckpointOptions): BertConfig {
-  const hidden = opts.hidden ?? 32;
-  const numLabels = opts.regression ? 1 : opts.numLabels ?? 2;
-  const labels = opts.regression ? defaultLabels(1) : opts.labels ?? defaultLabels(numLabels);
-  if (labels.length !== numLabels) throw new Error(`writeTinyCheckpoint: ${labels.length} labels for ${numLabels} classes`);
-  const config: BertConfig = {
-    ...BERT_BASE_DEFAULTS,
-    vocabSize: vocabSize(opts.vocabFile),
-    hiddenSize: hidden,
-    numHiddenLayers: opts.layers ?? 2,
-    numAttentionHeads: opts.heads ?? 4,
-    intermediateSize: opts.intermediate ?? 2 * hidden,
-    maxPositionEmbeddings: opts.maxPositions ?? 128,
-    numLabels,
-    problemType: opts.regression ? 'regression' : 'single_label_classification',
-    labels,
-  };
-  const tensors = randomTensors(config, opts.seed ?? 1);
-  if (opts.withHead === false) {
-    tensors.delete('classifier.weight');
-    tensors.delete('classifier.bias');
+export function writeTinyCheckpoint(dir: string, o: TinyCheckpointOptions = {}): BertConfig {
+  const config = tinyBertConfig(o);
+  const seed = o.seed ?? 1;
+  const std = o.std ?? 0.2;
+  const tensors: NamedTensors = new Map();
+  for (const [name, shape] of expectedTensorShapes(config, !o.withoutHead)) {
+    const n = numel(shape);
+    let data: Float32Array;
+    if (/LayerNorm\.weight$/.test(name)) data = new Float32Array(n).fill(1);
+    else if (/(bias|LayerNorm\.bias)$/.test(name)) data = new Float32Array(n);
+    else data = seededNormal(n, std, seed, name);
+    tensors.set(name, { shape, data });
   }
-  saveCheckpoint(dir, config, tensors, { vocabFile: opts.vocabFile });
+  o.poison?.(tensors);
+  saveCheckpoint(dir, config, tensors, { vocabFile: o.vocabFile ?? BERT_VOCAB });
   return config;
 }

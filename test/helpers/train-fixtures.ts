@@ -1,21 +1,17 @@
 /**
- * Fixtures for the end-to-end trainer tests: tiny random BERT teachers on disk (written without
- * TF.js, so no backend is needed), configs, small data sets cut from the real SST-2 files, the
- * CLI as a child process, and readers for a run folder's events.
+ * Fixtures for the end-to-end trainer tests: configs, small data sets cut from the real SST-2
+ * files, the CLI as a child process, and readers for a run folder's events. Tiny teachers come
+ * from ./tiny-checkpoint.ts.
  */
 import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import { Writable } from 'node:stream';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BERT_BASE_DEFAULTS, BertConfig } from '../../src/model/config';
-import { expectedTensorShapes, saveCheckpoint } from '../../src/model/checkpoint';
-import { NamedTensors, numel } from '../../src/model/named-tensors';
-import { seededNormal } from '../../src/model/init';
 import { readEvents } from '../../src/train/run-summary';
 import { buildWordPieceVocab } from '../../src/data/vocab-builder';
 import { parseEventLine, TrainerEvent } from '../../src/protocol/events';
-import { BERT_VOCAB, GLUE_DIR, REPO_ROOT } from './paths';
+import { GLUE_DIR, REPO_ROOT } from './paths';
 // Shared with the other CLI tests, so that concurrent test files take the same build lock.
 import { ensureCliBuilt } from './run-cli';
 
@@ -26,63 +22,6 @@ export const CLI = path.join(REPO_ROOT, 'bin', 'distillery.js');
 
 export function tmpDir(prefix = 'distillery-train-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-}
-
-export interface TinyTeacherOptions {
-  vocabFile?: string;
-  layers?: number;
-  hidden?: number;
-  heads?: number;
-  intermediate?: number;
-  maxPositions?: number;
-  numLabels?: number;
-  regression?: boolean;
-  seed?: number;
-  /**
-   * Std of the random weights. Larger than BERT's 0.02 so attention maps are far from uniform and
-   * the internal losses have something to learn.
-   */
-  std?: number;
-  /** Leave the classifier out (a bare encoder, as a pre-trained checkpoint). */
-  withoutHead?: boolean;
-  /** Overwrite these tensors' values (e.g. with NaN) before saving. */
-  poison?: (tensors: NamedTensors) => void;
-}
-
-export function tinyBertConfig(o: TinyTeacherOptions = {}): BertConfig {
-  const vocabSize = fs.readFileSync(o.vocabFile ?? BERT_VOCAB, 'utf8').split('\n').filter((l) => l.length > 0).length;
-  const numLabels = o.regression ? 1 : o.numLabels ?? 2;
-  return {
-    ...BERT_BASE_DEFAULTS,
-    vocabSize,
-    hiddenSize: o.hidden ?? 32,
-    numHiddenLayers: o.layers ?? 4,
-    numAttentionHeads: o.heads ?? 2,
-    intermediateSize: o.intermediate ?? 64,
-    maxPositionEmbeddings: o.maxPositions ?? 64,
-    numLabels,
-    problemType: o.regression ? 'regression' : 'single_label_classification',
-    labels: Array.from({ length: numLabels }, (_, i) => `LABEL_${i}`),
-  };
-}
-
-/** A random BERT (with a classification head unless `withoutHead`) in the Hugging Face layout. */
-export function writeTinyTeacher(dir: string, o: TinyTeacherOptions = {}): BertConfig {
-  const config = tinyBertConfig(o);
-  const seed = o.seed ?? 1;
-  const std = o.std ?? 0.2;
-  const tensors: NamedTensors = new Map();
-  for (const [name, shape] of expectedTensorShapes(config, !o.withoutHead)) {
-    const n = numel(shape);
-    let data: Float32Array;
-    if (/LayerNorm\.weight$/.test(name)) data = new Float32Array(n).fill(1);
-    else if (/(bias|LayerNorm\.bias)$/.test(name)) data = new Float32Array(n);
-    else data = seededNormal(n, std, seed, name);
-    tensors.set(name, { shape, data });
-  }
-  o.poison?.(tensors);
-  saveCheckpoint(dir, config, tensors, { vocabFile: o.vocabFile ?? BERT_VOCAB });
-  return config;
 }
 
 /** The first `rows` data lines of an SST-2 split (with its header) as a custom-task TSV. */

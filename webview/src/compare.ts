@@ -4,7 +4,9 @@
  * by the teacher's steps): distillation steps, epochs or wall time. And a table of their final
  * metrics, sizes and per-layer attention-KL, with a column per config field that differed between
  * the runs (sortable by any column), a parallel-coordinates plot of those fields against the final
- * metric, and a Diff Configs button for two runs.
+ * metric, and a Diff Configs button for two runs. Below the total loss, one loss term at a time
+ * (any the runs trained: the paper's, TinyBERT's hidden-mse and embedding-mse, MiniLM's
+ * value-relation, the output losses) with its scheduled weight, run against run.
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import type { ConfigFieldValue, HostMessage, WebviewMessage } from '../../src/protocol/webview-messages';
@@ -14,8 +16,9 @@ import { formatCount, formatDuration, formatNumber, formatScientific } from './f
 import type { RunData, UiState } from './state';
 import {
   alignOnAxis, COMPARE_AXES, COMPARE_AXIS_LABELS, compareColumns, compareRow, isCompareAxis, meanLayerKl, studentEvalCurveOn, studentStepCurveOn,
-  type AlignedCurves, type CompareAxis, type CompareRow, type Curve,
+  termMean, termWeight, trainedTerms, type AlignedCurves, type CompareAxis, type CompareRow, type Curve,
 } from './summary';
+import { LOSS_NAMES, type LossName } from '../../src/protocol/events';
 import type { Theme } from './theme';
 import { drawParcoords } from './parcoords-view';
 import type { ParcoordsRun } from './parcoords';
@@ -74,6 +77,10 @@ export class CompareView {
   private parcoordsKey = '';
   private readonly diffButton = h('vscode-button', { 'data-testid': 'btn-diff-configs', secondary: true, disabled: true, title: 'Open the diff editor on the two runs’ config.json' }, 'Diff Configs');
   private readonly resize: ResizeObserver | undefined;
+  private readonly termSelect = h('select', { 'data-testid': 'compare-term', 'aria-label': 'loss term' });
+  private termOptionsKey = '';
+  /** The per-term charts (and their selector), hidden while no run has trained a step. */
+  private readonly termCharts: LiveChart[];
 
   constructor(
     private readonly runs: () => RunData[],
@@ -102,6 +109,21 @@ export class CompareView {
       chart('compare-chart-metric', `Dev ${this.metricName()} of the student`, 200, () => this.curves('metric', (r, a) => studentEvalCurveOn(r, (e) => e.mainMetric.value, a), true)),
       chart('compare-chart-attention-kl', 'Dev attention-KL to the teacher (mean over mapped layers)', 200, () => this.curves('kl', (r, a) => studentEvalCurveOn(r, meanLayerKl, a), true)),
     ];
+    const term = (): string => this.term() ?? '';
+    this.termCharts = [
+      new LiveChart({
+        testId: 'compare-chart-term', title: 'Training loss term of the student (unweighted; per-layer terms: mean over the stage\u2019s layers)', height: 220,
+        data: () => this.curves(`term:${term()}`, (r, a) => studentStepCurveOn(r, termMean(r, term()), a), false, term()),
+        fullRange, version, zoom: this.zoom, syncKey: 'compare', log: () => true, xAxis,
+        tools: [h('label', { class: 'chart-tool' }, 'term ', this.termSelect)],
+      }, requestRender),
+      chart('compare-chart-term-weight', 'Its weight at each step (losses.schedules, stages.custom[].schedules)', 160,
+        () => this.curves(`weight:${term()}`, (r, a) => studentStepCurveOn(r, termWeight(r, term()), a), false, `${term()} weight`)),
+    ];
+    this.termSelect.addEventListener('change', () => {
+      this.axisVersion++;
+      this.updateUi({ compareTerm: this.termSelect.value as LossName });
+    });
     const add = h('vscode-button', { 'data-testid': 'btn-add-to-compare', secondary: true }, 'Add run…');
     add.addEventListener('click', () => post({ type: 'add-to-compare' }));
     this.diffButton.addEventListener('click', () => {
@@ -124,6 +146,7 @@ export class CompareView {
       this.parcoordsBox,
       h('label', { class: 'chart-tool compare-axis' }, 'x axis, from the start of distillation: ', select),
       ...this.charts.map((c) => c.el),
+      ...this.termCharts.map((c) => c.el),
       h('p', { class: 'hint muted' }, 'Every student starts at 0 on x: a run that trained its teacher first is not shifted by the teacher\u2019s steps. Drag to zoom, double-click to reset. Attention-KL and [CLS] cosine are measured on the dev set against the teacher\u2019s mapped layers.'),
     );
     // the plot's width follows the panel's
@@ -148,13 +171,34 @@ export class CompareView {
     return this.ui().compareAxis;
   }
 
+  /** The term the per-term charts show: the chosen one while some run trained it, else the first trained. */
+  private term(): string | undefined {
+    const terms = trainedTerms(this.runs(), LOSS_NAMES);
+    const chosen = this.ui().compareTerm;
+    return chosen && terms.includes(chosen) ? chosen : terms[0];
+  }
+
+  /** Rebuilds the term selector when the set of trained terms changes; hides the term charts while there is none. */
+  private syncTerms(): void {
+    const terms = trainedTerms(this.runs(), LOSS_NAMES);
+    const key = terms.join(',');
+    if (key !== this.termOptionsKey) {
+      this.termOptionsKey = key;
+      setChildren(this.termSelect, ...terms.map((t) => h('option', { value: t }, t)));
+      for (const c of this.termCharts) c.el.hidden = terms.length === 0;
+    }
+    const current = this.term() ?? '';
+    if (this.termSelect.value !== current) this.termSelect.value = current;
+    this.el?.setAttribute('data-term', current);
+  }
+
   private metricName(): string {
     const names = new Set(this.runs().map((r) => r.evals.mainMetric).filter((n): n is string => !!n));
     return names.size === 0 ? 'main metric' : [...names].join(' / ');
   }
 
   /** Every run's curve on the chosen axis, recomputed only when a run or the axis changed. */
-  private curves(id: string, pick: (r: RunData, axis: CompareAxis) => Curve, sparse: boolean): ChartData {
+  private curves(id: string, pick: (r: RunData, axis: CompareAxis) => Curve, sparse: boolean, what?: string): ChartData {
     const runs = this.runs();
     const axis = this.axis();
     this.el?.setAttribute('data-axis', axis);
@@ -170,7 +214,7 @@ export class CompareView {
     return {
       x,
       length: x.length,
-      series: runs.map((r, i) => ({ key: r.runId, label: r.label, y: ys[i], color: i, spanGaps: join, points: sparse })),
+      series: runs.map((r, i) => ({ key: what ? `${r.runId}|${what}` : r.runId, label: what ? `${r.label} · ${what}` : r.label, y: ys[i], color: i, spanGaps: join, points: sparse })),
     };
   }
 
@@ -181,7 +225,9 @@ export class CompareView {
   /** Draws what changed; while `busy` (events still being folded in) only what waited too long. */
   render(busy: boolean): void {
     if (!this.theme) return;
-    if (renderChartsWithinBudget(this.charts, this.theme, busy ? 0 : CHART_FRAME_BUDGET_MS)) this.requestRender();
+    this.syncTerms();
+    const shown = this.termCharts[0].el.hidden ? this.charts : [...this.charts, ...this.termCharts];
+    if (renderChartsWithinBudget(shown, this.theme, busy ? 0 : CHART_FRAME_BUDGET_MS)) this.requestRender();
     const now = performance.now();
     if (busy && now - this.tableAt < MAX_DRAW_DELAY_MS) return;
     const runs = this.runs();
@@ -216,7 +262,7 @@ export class CompareView {
     const fields = this.configFields();
     const values = new Map(fields.runs.map((r) => [r.runId, r.values]));
     const rows: TableRow[] = runs.map((r, index) => ({ ...compareRow(r), index, config: values.get(r.runId) ?? {} }));
-    const { metrics, layers } = compareColumns(rows);
+    const { metrics, layers, hiddenLayers, relationLayers } = compareColumns(rows);
     const bestName = rows.find((r) => r.best)?.best?.metric ?? 'metric';
     // the best value of each numeric column is emphasised (lowest KL, highest metric)
     const bestOf = (values: (number | undefined)[], lower: boolean): number | undefined => {
@@ -225,6 +271,8 @@ export class CompareView {
     };
     const bestBest = bestOf(rows.map((r) => r.best?.value), false);
     const bestKl = layers.map((l) => bestOf(rows.map((r) => r.attentionKl.get(l)), true));
+    const bestHidden = hiddenLayers.map((l) => bestOf(rows.map((r) => r.hiddenMse.get(l)), true));
+    const bestRelation = relationLayers.map((l) => bestOf(rows.map((r) => r.valueRelation.get(l)), true));
     const num = (v: number | undefined, text: string, highlight = false): HTMLElement => h('td', { class: highlight ? 'num best' : 'num' }, v === undefined ? '–' : text);
     const columns: Column[] = [
       {
@@ -256,6 +304,15 @@ export class CompareView {
         id: `kl:${l}`, label: `Attn-KL L${l}`, num: true, value: (r) => r.attentionKl.get(l),
         cell: (r) => num(r.attentionKl.get(l), formatScientific(r.attentionKl.get(l)), r.attentionKl.get(l) === bestKl[j]),
       })),
+      // TinyBERT's and MiniLM's dev measures, only when some compared run trains them
+      ...hiddenLayers.map((l, j): Column => ({
+        id: `hidden:${l}`, label: l === 0 ? 'Emb-MSE' : `Hid-MSE L${l}`, title: l === 0 ? 'dev embedding-mse (embedding outputs)' : `dev hidden-mse of student layer ${l}`, num: true,
+        value: (r) => r.hiddenMse.get(l), cell: (r) => num(r.hiddenMse.get(l), formatScientific(r.hiddenMse.get(l)), r.hiddenMse.get(l) === bestHidden[j]),
+      })),
+      ...relationLayers.map((l, j): Column => ({
+        id: `relation:${l}`, label: `VR-KL L${l}`, title: `dev value-relation KL of student layer ${l}`, num: true,
+        value: (r) => r.valueRelation.get(l), cell: (r) => num(r.valueRelation.get(l), formatScientific(r.valueRelation.get(l)), r.valueRelation.get(l) === bestRelation[j]),
+      })),
       { id: 'steps', label: 'Steps', title: 'distillation steps (a teacher the run trained first is not counted)', num: true, value: (r) => r.steps, cell: (r) => num(r.steps, String(r.steps)) },
       { id: 'time', label: 'Time', num: true, value: (r) => r.durationMs, cell: (r) => num(r.durationMs, formatDuration(r.durationMs)) },
     ];
@@ -283,7 +340,7 @@ export class CompareView {
 
   destroy(): void {
     this.resize?.disconnect();
-    for (const c of this.charts) c.destroy();
+    for (const c of [...this.charts, ...this.termCharts]) c.destroy();
     this.el.remove();
   }
 }

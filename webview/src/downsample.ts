@@ -176,8 +176,8 @@ function reduceSeries(y: ArrayLike<number>, bounds: Int32Array, size: number, bl
     for (; k < scanTo; k++) {
       const v = y[k];
       if (!(v > floor && v < Infinity)) continue;
-      if (minAt < 0 || v < minV) (minAt = k), (minV = v);
-      if (maxAt < 0 || v > maxV) (maxAt = k), (maxV = v);
+      if (minAt < 0 || v < minV) { minAt = k; minV = v; }
+      if (maxAt < 0 || v > maxV) { maxAt = k; maxV = v; }
     }
     if (blocks && scanTo < j) {
       const minOf = blocks.minAt;
@@ -189,24 +189,24 @@ function reduceSeries(y: ArrayLike<number>, bounds: Int32Array, size: number, bl
         const vlo = y[lo];
         if (vlo > floor) {
           // the block's finite values all lie in [vlo, vhi], all usable
-          if (minAt < 0 || vlo < minV) (minAt = lo), (minV = vlo);
+          if (minAt < 0 || vlo < minV) { minAt = lo; minV = vlo; }
           const vhi = y[hi];
-          if (maxAt < 0 || vhi > maxV) (maxAt = hi), (maxV = vhi);
+          if (maxAt < 0 || vhi > maxV) { maxAt = hi; maxV = vhi; }
         } else if (y[hi] > floor) {
           // the block's minimum is left out (≤ 0 on a log axis): its smallest usable value may be anywhere
           for (let q = blk << BLOCK_SHIFT, qEnd = q + BLOCK_SIZE; q < qEnd; q++) {
             const v = y[q];
             if (!(v > floor && v < Infinity)) continue;
-            if (minAt < 0 || v < minV) (minAt = q), (minV = v);
-            if (maxAt < 0 || v > maxV) (maxAt = q), (maxV = v);
+            if (minAt < 0 || v < minV) { minAt = q; minV = v; }
+            if (maxAt < 0 || v > maxV) { maxAt = q; maxV = v; }
           }
         }
       }
       for (k = lastFull << BLOCK_SHIFT; k < j; k++) {
         const v = y[k];
         if (!(v > floor && v < Infinity)) continue;
-        if (minAt < 0 || v < minV) (minAt = k), (minV = v);
-        if (maxAt < 0 || v > maxV) (maxAt = k), (maxV = v);
+        if (minAt < 0 || v < minV) { minAt = k; minV = v; }
+        if (maxAt < 0 || v > maxV) { maxAt = k; maxV = v; }
       }
     }
     if (minAt < 0) {

@@ -2,13 +2,14 @@
  * Attention heatmaps: for the fixed dev sentence of the run's 'attention-sample' events, the
  * teacher's and the student's maps side by side for one mapped layer and head (or the average over
  * heads), with a slider over the evaluations so the student's attention can be watched converging.
+ * Runs that train value-relation also get MiniLM's value relations of the same layer and head.
  */
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import type { VscodeSingleSelect } from '@vscode-elements/elements/dist/vscode-single-select/vscode-single-select.js';
 import type { AttentionSampleEvent } from '../../src/protocol/events';
 import type { ExportFormat } from '../../src/protocol/webview-messages';
-import { attentionToScale, buildLut, meanRowKl, rgbCss, scaleColor, selectHead, type AttentionMap } from './colorscale';
+import { attentionToScale, buildLut, meanRowKl, rgbCss, scaleColor, type AttentionMap } from './colorscale';
 import { h, setChildren, setText } from './dom';
 import { composePng } from './export/canvas-png';
 import { matrixCsv } from './export/chart-csv';
@@ -16,6 +17,7 @@ import { heatmapSvg } from './export/heatmap-svg';
 import { exportName, sendExport } from './export/post';
 import { exportToolbar } from './export/toolbar';
 import { formatNumber } from './format';
+import { MAP_KINDS, mapsOf, pairHead, sharedScaleMax, type MapKind } from './sample-maps';
 import type { RunData, UiState } from './state';
 import type { Theme } from './theme';
 
@@ -122,33 +124,179 @@ function drawScale(canvas: HTMLCanvasElement, theme: Theme): void {
   ctx.strokeRect(0.5, 0.5, w - 1, hgt - 1);
 }
 
-interface Selection {
+/** The test ids, titles and words of one row of maps. */
+interface RowSpec {
+  kind: MapKind;
+  /** Prefix of the row's test ids: heatmap-teacher, heatmap-figure-student, … */
+  ids: string;
+  /** Test id of the KL readout. */
+  klId: string;
+  /** In titles: 'Teacher · attention · layer 2 · head 1'. */
+  title: string;
+  /** In the legend, after the scale. */
+  legend: string;
+  /** In export file names. */
+  file: string;
+}
+
+const ROWS: Record<MapKind, RowSpec> = {
+  attention: { kind: 'attention', ids: 'heatmap', klId: 'attention-kl', title: '', legend: 'attention probability', file: 'attention' },
+  'value-relation': {
+    kind: 'value-relation', ids: 'relation', klId: 'value-relation-kl', title: 'value relations · ',
+    legend: 'value relation softmax(V·Vᵀ/√d), MiniLM', file: 'value-relation',
+  },
+};
+
+/** One sample, layer and head as drawn in a row. */
+interface Drawn {
   sample: AttentionSampleEvent;
   layerIndex: number;
   teacher: AttentionMap;
   student: AttentionMap;
+  layout: HeatmapLayout;
+  head: number;
+  scaleMax: number;
+  theme: Theme;
 }
 
+/** A teacher and a student map of one kind side by side, with their legend, KL readout and export toolbars. */
+class MapRow {
+  readonly el: HTMLElement;
+  readonly maps: HTMLElement;
+  private readonly teacherCanvas: HTMLCanvasElement;
+  private readonly studentCanvas: HTMLCanvasElement;
+  private readonly teacherTitle = h('div', { class: 'heatmap-title' });
+  private readonly studentTitle = h('div', { class: 'heatmap-title' });
+  private readonly scaleCanvas: HTMLCanvasElement;
+  private readonly scaleMaxText: HTMLElement;
+  private readonly klText: HTMLElement;
+  private scaleCache = { key: '', max: 1 };
+  private drawnKey = '';
+  current: Drawn | undefined;
+
+  constructor(readonly spec: RowSpec) {
+    const id = spec.ids;
+    const what = spec.kind === 'attention' ? 'heatmap' : 'value-relation map';
+    this.teacherCanvas = h('canvas', { 'data-testid': `${id}-teacher`, role: 'img' });
+    this.studentCanvas = h('canvas', { 'data-testid': `${id}-student`, role: 'img' });
+    this.scaleCanvas = h('canvas', { 'data-testid': `${id}-scale`, class: 'heatmap-scale' });
+    this.scaleMaxText = h('span', { 'data-testid': `${id}-scale-max` });
+    this.klText = h('span', { 'data-testid': spec.klId });
+    this.maps = h(
+      'div',
+      { class: 'heatmaps' },
+      h('figure', { class: 'heatmap', 'data-testid': `${id}-figure-teacher` }, h('div', { class: 'heatmap-head' }, this.teacherTitle, exportToolbar(`the teacher ${what}`, (f) => this.export('teacher', f))), this.teacherCanvas),
+      h('figure', { class: 'heatmap', 'data-testid': `${id}-figure-student` }, h('div', { class: 'heatmap-head' }, this.studentTitle, exportToolbar(`the student ${what}`, (f) => this.export('student', f))), this.studentCanvas),
+    );
+    this.el = h(
+      'div',
+      { class: 'heatmap-row', 'data-testid': `${id}-row` },
+      this.maps,
+      h('div', { class: 'heatmap-legend' }, h('span', {}, '0'), this.scaleCanvas, this.scaleMaxText, h('span', { class: 'muted' }, `${spec.legend} (√ scale, shared by both maps and every evaluation) · `), this.klText),
+    );
+    this.teacherCanvas.addEventListener('mousemove', (e) => this.hover(e, 'teacher'));
+    this.studentCanvas.addEventListener('mousemove', (e) => this.hover(e, 'student'));
+  }
+
+  /** Draws the row for this sample, layer and head; hides it when the sample has no maps of its kind. */
+  render(run: RunData, sample: AttentionSampleEvent, layerIndex: number, head: number, headName: string, theme: Theme, avail: number): void {
+    const layer = sample.layers[layerIndex];
+    const pair = mapsOf(layer, this.spec.kind);
+    this.el.hidden = !pair;
+    if (!pair) {
+      this.current = undefined;
+      this.drawnKey = '';
+      return;
+    }
+    const { teacher, student } = pairHead(pair, head);
+    setText(this.teacherTitle, `Teacher · ${this.spec.title}layer ${layer.teacher} · ${headName}`);
+    setText(this.studentTitle, `Student · ${this.spec.title}layer ${layer.student} · ${headName}`);
+    setText(this.klText, `KL(teacher ‖ student) = ${formatNumber(meanRowKl(teacher, student), 3)}`);
+    const scaleMax = this.scaleMax(run, layerIndex, head);
+    setText(this.scaleMaxText, formatNumber(scaleMax, 2));
+    const key = `${run.runId}|${sample.step}|${layerIndex}|${head}|${avail}|${scaleMax}|${theme.kind}|${theme.background}|${theme.foreground}`;
+    if (key === this.drawnKey && this.current) return;
+    this.drawnKey = key;
+    const layout = drawHeatmap(this.teacherCanvas, teacher, sample.tokens, avail, theme, scaleMax);
+    drawHeatmap(this.studentCanvas, student, sample.tokens, avail, theme, scaleMax);
+    drawScale(this.scaleCanvas, theme);
+    this.current = { sample, layerIndex, teacher, student, layout, head, scaleMax, theme };
+    this.teacherCanvas.dataset.step = String(sample.step);
+    this.studentCanvas.dataset.step = String(sample.step);
+  }
+
+  /**
+   * The top of the colour scale: the largest value in this layer and head over every sample,
+   * teacher and student. Small models attend almost uniformly, and on a fixed 0–1 scale their maps
+   * would be one flat colour; a scale shared by both maps and all evaluations keeps them comparable
+   * while the slider moves.
+   */
+  private scaleMax(run: RunData, layerIndex: number, head: number): number {
+    const key = `${run.runId}|${run.samples.length}|${run.samples[run.samples.length - 1]?.step}|${layerIndex}|${head}`;
+    if (key !== this.scaleCache.key) this.scaleCache = { key, max: sharedScaleMax(run.samples, layerIndex, head, this.spec.kind) };
+    return this.scaleCache.max;
+  }
+
+  /**
+   * Sends one map to the host: the canvas with its title (PNG), a rect per cell (SVG), or the
+   * values as a query × key matrix with the token labels (CSV).
+   */
+  export(which: 'teacher' | 'student', format: ExportFormat): void {
+    const cur = this.current;
+    if (!cur) return;
+    const { sample, layout, head, scaleMax, theme } = cur;
+    const layer = sample.layers[cur.layerIndex];
+    const map = which === 'teacher' ? cur.teacher : cur.student;
+    const title = (which === 'teacher' ? this.teacherTitle : this.studentTitle).textContent ?? which;
+    const n = Math.min(map.length, sample.tokens.length || map.length);
+    const tokens = sample.tokens.slice(0, n);
+    const name = exportName(`${this.spec.file}-${which}-l${which === 'teacher' ? layer.teacher : layer.student}-${head < 0 ? 'mean' : `h${head + 1}`}-step${sample.step}`);
+    let data: string;
+    if (format === 'csv') data = matrixCsv('query \\ key', tokens, tokens, map);
+    else if (format === 'svg') {
+      const color = (p: number): string => rgbCss(scaleColor(attentionToScale(p / scaleMax), theme.heatStops));
+      data = heatmapSvg({ title: `${title} · step ${sample.step}`, tokens, map, color, cell: layout.cell, colors: theme, fontFamily: theme.fontFamily, fontSize: theme.fontSize });
+    } else {
+      const canvas = which === 'teacher' ? this.teacherCanvas : this.studentCanvas;
+      data = composePng(canvas, window.devicePixelRatio || 1, `${title} · step ${sample.step}`, theme);
+    }
+    sendExport(format, name, data);
+  }
+
+  invalidate(): void {
+    this.drawnKey = '';
+  }
+
+  private hover(e: MouseEvent, which: 'teacher' | 'student'): void {
+    const cur = this.current;
+    if (!cur) return;
+    const { layout } = cur;
+    const canvas = which === 'teacher' ? this.teacherCanvas : this.studentCanvas;
+    const rect = canvas.getBoundingClientRect();
+    const k = Math.floor((e.clientX - rect.left - layout.margin) / layout.cell);
+    const q = Math.floor((e.clientY - rect.top - layout.margin) / layout.cell);
+    const map = which === 'teacher' ? cur.teacher : cur.student;
+    const tokens = cur.sample.tokens;
+    canvas.title = q >= 0 && k >= 0 && q < map.length && k < (map[q]?.length ?? 0) ? `${tokens[q]} → ${tokens[k]}: ${formatNumber(map[q][k], 3)}` : '';
+  }
+}
+
+/**
+ * The Attention tab: the attention maps of teacher and student, and below them, in runs that train
+ * value-relation, MiniLM's value relations of the same layer and head; one layer, head and
+ * evaluation selection drives both rows.
+ */
 export class AttentionView {
   readonly el: HTMLElement;
   private readonly layerSelect: VscodeSingleSelect;
   private readonly headSelect: VscodeSingleSelect;
   private readonly slider: HTMLInputElement;
   private readonly sliderLabel: HTMLElement;
-  private readonly teacherCanvas: HTMLCanvasElement;
-  private readonly studentCanvas: HTMLCanvasElement;
-  private readonly teacherTitle: HTMLElement;
-  private readonly studentTitle: HTMLElement;
-  private readonly scaleCanvas: HTMLCanvasElement;
-  private readonly klText: HTMLElement;
-  private readonly scaleMaxText = h('span', { 'data-testid': 'heatmap-scale-max' });
-  private scaleCache = { key: '', max: 1 };
+  private readonly rows: Record<MapKind, MapRow> = { attention: new MapRow(ROWS.attention), 'value-relation': new MapRow(ROWS['value-relation']) };
   private readonly body: HTMLElement;
   private readonly emptyNote: HTMLElement;
-  private readonly maps: HTMLElement;
   private layerOptionsKey = '';
   private headOptionsKey = '';
-  private drawnKey = '';
 
   constructor(
     private readonly ui: () => UiState,
@@ -158,19 +306,7 @@ export class AttentionView {
     this.headSelect = h('vscode-single-select', { 'data-testid': 'attention-head', 'aria-label': 'Head' });
     this.slider = h('input', { type: 'range', min: 0, max: 0, step: 1, value: 0, 'data-testid': 'attention-slider', 'aria-label': 'Evaluation' });
     this.sliderLabel = h('span', { class: 'slider-label', 'data-testid': 'attention-step' });
-    this.teacherCanvas = h('canvas', { 'data-testid': 'heatmap-teacher', role: 'img' });
-    this.studentCanvas = h('canvas', { 'data-testid': 'heatmap-student', role: 'img' });
-    this.teacherTitle = h('div', { class: 'heatmap-title' });
-    this.studentTitle = h('div', { class: 'heatmap-title' });
-    this.scaleCanvas = h('canvas', { 'data-testid': 'heatmap-scale', class: 'heatmap-scale' });
-    this.klText = h('span', { 'data-testid': 'attention-kl' });
     this.emptyNote = h('p', { class: 'empty-note' }, 'No attention samples yet: the trainer records one at each evaluation of a run that distils internal layers.');
-    this.maps = h(
-      'div',
-      { class: 'heatmaps' },
-      h('figure', { class: 'heatmap', 'data-testid': 'heatmap-figure-teacher' }, h('div', { class: 'heatmap-head' }, this.teacherTitle, exportToolbar('the teacher heatmap', (f) => this.export('teacher', f))), this.teacherCanvas),
-      h('figure', { class: 'heatmap', 'data-testid': 'heatmap-figure-student' }, h('div', { class: 'heatmap-head' }, this.studentTitle, exportToolbar('the student heatmap', (f) => this.export('student', f))), this.studentCanvas),
-    );
     this.body = h(
       'div',
       { class: 'attention-body' },
@@ -181,8 +317,7 @@ export class AttentionView {
         h('label', { class: 'control' }, h('span', {}, 'Head'), this.headSelect),
         h('label', { class: 'control control-slider' }, h('span', {}, 'Evaluation'), this.slider, this.sliderLabel),
       ),
-      this.maps,
-      h('div', { class: 'heatmap-legend' }, h('span', {}, '0'), this.scaleCanvas, this.scaleMaxText, h('span', { class: 'muted' }, 'attention probability (√ scale, shared by both maps and every evaluation) · '), this.klText),
+      ...MAP_KINDS.map((k) => this.rows[k].el),
     );
     this.el = h('div', { class: 'attention', 'data-testid': 'attention-view' }, this.emptyNote, this.body);
 
@@ -192,21 +327,15 @@ export class AttentionView {
     });
     this.layerSelect.addEventListener('change', () => this.updateUi({ layer: Number(this.layerSelect.value) }));
     this.headSelect.addEventListener('change', () => this.updateUi({ head: Number(this.headSelect.value) }));
-    this.teacherCanvas.addEventListener('mousemove', (e) => this.hover(e, 'teacher'));
-    this.studentCanvas.addEventListener('mousemove', (e) => this.hover(e, 'student'));
   }
 
-  private current: { sel: Selection; layout: HeatmapLayout; head: number; scaleMax: number; theme: Theme } | undefined;
-
-  private select(run: RunData, ui: UiState): Selection | undefined {
+  private select(run: RunData, ui: UiState): { sample: AttentionSampleEvent; layerIndex: number } | undefined {
     const samples = run.samples;
     if (samples.length === 0) return undefined;
     const sampleIndex = ui.followLatest ? samples.length - 1 : Math.min(ui.sample, samples.length - 1);
     const sample = samples[sampleIndex];
     if (sample.layers.length === 0) return undefined;
-    const layerIndex = Math.min(ui.layer, sample.layers.length - 1);
-    const layer = sample.layers[layerIndex];
-    return { sample, layerIndex, teacher: selectHead(layer.teacherMaps, ui.head), student: selectHead(layer.studentMaps, ui.head) };
+    return { sample, layerIndex: Math.min(ui.layer, sample.layers.length - 1) };
   }
 
   render(run: RunData, theme: Theme): void {
@@ -240,87 +369,18 @@ export class AttentionView {
     this.slider.disabled = samples.length < 2;
     setText(this.sliderLabel, `step ${sel.sample.step} (${sampleIndex + 1}/${samples.length})`);
 
-    const layer = layers[sel.layerIndex];
     const headName = head < 0 ? 'mean of heads' : `head ${head + 1}`;
-    setText(this.teacherTitle, `Teacher · layer ${layer.teacher} · ${headName}`);
-    setText(this.studentTitle, `Student · layer ${layer.student} · ${headName}`);
-    setText(this.klText, `KL(teacher ‖ student) = ${formatNumber(meanRowKl(sel.teacher, sel.student), 3)}`);
-
-    const scaleMax = this.scaleMax(run, sel.layerIndex, head);
-    setText(this.scaleMaxText, formatNumber(scaleMax, 2));
-    const avail = Math.max(120, Math.floor((this.maps.clientWidth || 800) / 2) - 24);
-    const key = `${run.runId}|${sel.sample.step}|${sel.layerIndex}|${head}|${avail}|${scaleMax}|${theme.kind}|${theme.background}|${theme.foreground}`;
-    if (key === this.drawnKey && this.current) return;
-    this.drawnKey = key;
-    const layout = drawHeatmap(this.teacherCanvas, sel.teacher, sel.sample.tokens, avail, theme, scaleMax);
-    drawHeatmap(this.studentCanvas, sel.student, sel.sample.tokens, avail, theme, scaleMax);
-    drawScale(this.scaleCanvas, theme);
-    this.current = { sel, layout, head, scaleMax, theme };
-    this.teacherCanvas.dataset.step = String(sel.sample.step);
-    this.studentCanvas.dataset.step = String(sel.sample.step);
+    const avail = Math.max(120, Math.floor((this.rows.attention.maps.clientWidth || 800) / 2) - 24);
+    for (const kind of MAP_KINDS) this.rows[kind].render(run, sel.sample, sel.layerIndex, head, headName, theme, avail);
   }
 
-  /**
-   * The top of the colour scale: the largest probability in this layer and head over every
-   * sample, teacher and student. Small models attend almost uniformly, and on a fixed 0–1 scale
-   * their maps would be one flat colour; a scale shared by both maps and all evaluations keeps
-   * them comparable while the slider moves.
-   */
-  private scaleMax(run: RunData, layerIndex: number, head: number): number {
-    const key = `${run.runId}|${run.samples.length}|${run.samples[run.samples.length - 1]?.step}|${layerIndex}|${head}`;
-    if (key === this.scaleCache.key) return this.scaleCache.max;
-    let max = 0;
-    for (const sample of run.samples) {
-      const layer = sample.layers[layerIndex];
-      if (!layer) continue;
-      for (const maps of [layer.teacherMaps, layer.studentMaps]) {
-        for (const row of selectHead(maps, head)) for (const p of row) if (p > max) max = p;
-      }
-    }
-    this.scaleCache = { key, max: max > 0 ? Math.min(1, max) : 1 };
-    return this.scaleCache.max;
-  }
-
-  /**
-   * Sends one map to the host: the canvas with its title (PNG), a rect per cell (SVG), or the
-   * probabilities as a query × key matrix with the token labels (CSV).
-   */
-  export(which: 'teacher' | 'student', format: ExportFormat): void {
-    const cur = this.current;
-    if (!cur) return;
-    const { sel, layout, head, scaleMax, theme } = cur;
-    const layer = sel.sample.layers[sel.layerIndex];
-    const map = which === 'teacher' ? sel.teacher : sel.student;
-    const title = (which === 'teacher' ? this.teacherTitle : this.studentTitle).textContent ?? which;
-    const n = Math.min(map.length, sel.sample.tokens.length || map.length);
-    const tokens = sel.sample.tokens.slice(0, n);
-    const name = exportName(`attention-${which}-l${which === 'teacher' ? layer.teacher : layer.student}-${head < 0 ? 'mean' : `h${head + 1}`}-step${sel.sample.step}`);
-    let data: string;
-    if (format === 'csv') data = matrixCsv('query \\ key', tokens, tokens, map);
-    else if (format === 'svg') {
-      const color = (p: number): string => rgbCss(scaleColor(attentionToScale(p / scaleMax), theme.heatStops));
-      data = heatmapSvg({ title: `${title} · step ${sel.sample.step}`, tokens, map, color, cell: layout.cell, colors: theme, fontFamily: theme.fontFamily, fontSize: theme.fontSize });
-    } else {
-      const canvas = which === 'teacher' ? this.teacherCanvas : this.studentCanvas;
-      data = composePng(canvas, window.devicePixelRatio || 1, `${title} · step ${sel.sample.step}`, theme);
-    }
-    sendExport(format, name, data);
+  /** Sends one map to the host (see MapRow.export); the value-relation row's only when it is shown. */
+  export(which: 'teacher' | 'student', format: ExportFormat, kind: MapKind = 'attention'): void {
+    this.rows[kind].export(which, format);
   }
 
   /** Forces a redraw (theme change). */
   invalidate(): void {
-    this.drawnKey = '';
-  }
-
-  private hover(e: MouseEvent, which: 'teacher' | 'student'): void {
-    if (!this.current) return;
-    const { sel, layout } = this.current;
-    const canvas = which === 'teacher' ? this.teacherCanvas : this.studentCanvas;
-    const rect = canvas.getBoundingClientRect();
-    const k = Math.floor((e.clientX - rect.left - layout.margin) / layout.cell);
-    const q = Math.floor((e.clientY - rect.top - layout.margin) / layout.cell);
-    const map = which === 'teacher' ? sel.teacher : sel.student;
-    const tokens = sel.sample.tokens;
-    canvas.title = q >= 0 && k >= 0 && q < map.length && k < (map[q]?.length ?? 0) ? `${tokens[q]} → ${tokens[k]}: ${formatNumber(map[q][k], 3)}` : '';
+    for (const kind of MAP_KINDS) this.rows[kind].invalidate();
   }
 }

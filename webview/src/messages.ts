@@ -12,7 +12,6 @@ export interface VsCodeApi {
 
 declare global {
   // Provided by VS Code inside webviews; callable once per page.
-  // eslint-disable-next-line no-var
   var acquireVsCodeApi: (() => VsCodeApi) | undefined;
 }
 

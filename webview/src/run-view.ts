@@ -6,7 +6,7 @@ import '@vscode-elements/elements/dist/vscode-tabs/index.js';
 import '@vscode-elements/elements/dist/vscode-tab-header/index.js';
 import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
 import type { VscodeTabs } from '@vscode-elements/elements/dist/vscode-tabs/vscode-tabs.js';
-import type { LossName } from '../../src/config/loss-vocabulary';
+import type { LossName } from '../../src/protocol/events';
 import type { WebviewMessage } from '../../src/protocol/webview-messages';
 import { CHART_FRAME_BUDGET_MS, LiveChart, MAX_DRAW_DELAY_MS, renderChartsWithinBudget, ZoomSync, type ChartData, type ChartOptions, type SeriesData } from './charts';
 import { h, setChildren } from './dom';

@@ -20,6 +20,7 @@ import type {
 } from '../../src/protocol/events';
 import { RunFold, type StageRecord } from '../../src/protocol/run-fold';
 import type { RunSnapshot, RunStatus } from '../../src/protocol/webview-messages';
+import { LOSS_NAMES, type LossName } from '../../src/protocol/events';
 import { BLOCK_SHIFT, BLOCK_SIZE, type BlockExtremes, type XRange } from './downsample';
 import { isCompareAxis, type CompareAxis } from './summary';
 
@@ -444,9 +445,11 @@ export interface UiState {
   logLoss: boolean;
   /** The compare view's x axis (every choice starts where distillation starts). */
   compareAxis: CompareAxis;
+  /** The loss term the compare view's per-term charts show; null: the first one the runs trained. */
+  compareTerm: LossName | null;
 }
 
-export const DEFAULT_UI_STATE: UiState = { tab: 'training', layer: 0, head: -1, sample: 0, followLatest: true, zoom: null, logLoss: true, compareAxis: 'distill-step' };
+export const DEFAULT_UI_STATE: UiState = { tab: 'training', layer: 0, head: -1, sample: 0, followLatest: true, zoom: null, logLoss: true, compareAxis: 'distill-step', compareTerm: null };
 
 const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x);
 
@@ -462,6 +465,7 @@ export function sanitizeUiState(x: unknown): UiState {
   if (typeof o.followLatest === 'boolean') s.followLatest = o.followLatest;
   if (typeof o.logLoss === 'boolean') s.logLoss = o.logLoss;
   if (isCompareAxis(o.compareAxis)) s.compareAxis = o.compareAxis;
+  if (typeof o.compareTerm === 'string' && (LOSS_NAMES as readonly string[]).includes(o.compareTerm)) s.compareTerm = o.compareTerm as LossName;
   const z = o.zoom as Record<string, unknown> | null | undefined;
   if (z && typeof z === 'object' && Number.isFinite(z.min) && Number.isFinite(z.max) && (z.min as number) < (z.max as number)) {
     s.zoom = { min: z.min as number, max: z.max as number };

@@ -1,11 +1,12 @@
 /**
  * The compare table's rows: one line of numbers per run (final and best metric, sizes, per-layer
- * attention-KL of the last evaluation that measured it), and the aligned curves the compare charts
- * overlay. Pure; no DOM.
+ * attention-KL of the last evaluation that measured it, and hidden-mse / value-relation for runs
+ * that train them), and the aligned curves the compare charts overlay (per-term ones included).
+ * Pure; no DOM.
  */
 import type { EvalEvent } from '../../src/protocol/events';
 import type { RunStatus } from '../../src/protocol/webview-messages';
-import type { Column, RunData } from './state';
+import type { RunData } from './state';
 
 export interface CompareRow {
   runId: string;
@@ -23,6 +24,10 @@ export interface CompareRow {
   /** Dev attention-KL by student layer from the last evaluation that reported layers. */
   attentionKl: Map<number, number>;
   clsCosine: Map<number, number>;
+  /** Dev hidden-mse by student layer (embedding-mse as layer 0) from the last evaluation that measured them; empty unless the run trains them. */
+  hiddenMse: Map<number, number>;
+  /** Dev value-relation KL by student layer, likewise. */
+  valueRelation: Map<number, number>;
   /** The student's (distillation) steps. */
   steps: number;
   durationMs: number | undefined;
@@ -65,21 +70,85 @@ export function compareRow(run: RunData): CompareRow {
     sizeRatio: student !== undefined && teacher ? student / teacher : undefined,
     attentionKl: new Map((withLayers?.perLayer ?? []).map((l) => [l.student, l.attentionKl])),
     clsCosine: new Map((withLayers?.perLayer ?? []).map((l) => [l.student, l.clsCosine])),
+    ...internalMeasures(evals),
     // the student's steps: a teacher trained first by the run is not counted
     steps: Math.max(0, run.lastStep - distillationOffset(run)),
     durationMs,
   };
 }
 
-/** The union of the rows' metric names and student layers, sorted, for the table's columns. */
-export function compareColumns(rows: readonly CompareRow[]): { metrics: string[]; layers: number[] } {
+/** The TinyBERT / MiniLM dev measures of the last evaluation that has them (an evaluation of a teacher stage has none). */
+function internalMeasures(evals: readonly EvalEvent[]): Pick<CompareRow, 'hiddenMse' | 'valueRelation'> {
+  const measured = (e: EvalEvent): boolean => e.embeddingMse !== undefined || e.perLayer.some((l) => l.hiddenMse !== undefined || l.valueRelation !== undefined);
+  const e = [...evals].reverse().find(measured);
+  const hiddenMse = new Map<number, number>();
+  const valueRelation = new Map<number, number>();
+  if (e?.embeddingMse !== undefined) hiddenMse.set(0, e.embeddingMse);
+  for (const l of e?.perLayer ?? []) {
+    if (l.hiddenMse !== undefined) hiddenMse.set(l.student, l.hiddenMse);
+    if (l.valueRelation !== undefined) valueRelation.set(l.student, l.valueRelation);
+  }
+  return { hiddenMse, valueRelation };
+}
+
+/**
+ * The union of the rows' metric names and student layers, sorted, for the table's columns; the
+ * hidden-mse (0: embedding-mse) and value-relation layers are empty unless some run measured them.
+ */
+export function compareColumns(rows: readonly CompareRow[]): { metrics: string[]; layers: number[]; hiddenLayers: number[]; relationLayers: number[] } {
   const metrics = new Set<string>();
   const layers = new Set<number>();
+  const hidden = new Set<number>();
+  const relation = new Set<number>();
   for (const r of rows) {
     for (const m of Object.keys(r.finalMetrics)) metrics.add(m);
     for (const l of r.attentionKl.keys()) layers.add(l);
+    for (const l of r.hiddenMse.keys()) hidden.add(l);
+    for (const l of r.valueRelation.keys()) relation.add(l);
   }
-  return { metrics: [...metrics].sort(), layers: [...layers].sort((a, b) => a - b) };
+  const sorted = (s: Set<number>): number[] => [...s].sort((a, b) => a - b);
+  return { metrics: [...metrics].sort(), layers: sorted(layers), hiddenLayers: sorted(hidden), relationLayers: sorted(relation) };
+}
+
+/** A per-step series (a Column, or one computed from several). */
+export interface StepValues {
+  values(): ArrayLike<number>;
+}
+
+/**
+ * A loss term's unweighted value per step, the mean over its layers (per-layer terms) or the term
+ * itself (embedding-mse, soft-label, hard-label); NaN at steps that did not train it.
+ */
+export function termMean(run: RunData, name: string): StepValues {
+  const cols = [...run.steps.terms].filter(([key]) => key === name || key.startsWith(`${name}@`)).map(([, c]) => c.values());
+  const n = run.steps.length;
+  const out = new Float64Array(n).fill(NaN);
+  for (let i = 0; i < n; i++) {
+    let sum = 0;
+    let count = 0;
+    for (const c of cols) {
+      const v = c[i];
+      if (Number.isFinite(v)) {
+        sum += v;
+        count++;
+      }
+    }
+    if (count > 0) out[i] = sum / count;
+  }
+  return { values: () => out };
+}
+
+/** A loss's weight per step (as scheduled); NaN at steps that did not train it. */
+export function termWeight(run: RunData, name: string): StepValues {
+  const col = run.steps.weights.get(name);
+  return col ?? { values: () => new Float64Array(run.steps.length).fill(NaN) };
+}
+
+/** The losses any of the runs trained, in the protocol's order (attention-kl, cls-cosine, …). */
+export function trainedTerms(runs: readonly RunData[], order: readonly string[]): string[] {
+  const seen = new Set<string>();
+  for (const r of runs) for (const name of r.steps.weights.keys()) seen.add(name);
+  return [...order.filter((n) => seen.has(n)), ...[...seen].filter((n) => !order.includes(n)).sort()];
 }
 
 export interface AlignedCurves {
@@ -113,7 +182,7 @@ export function alignByStep(columns: readonly { x: ArrayLike<number>; y: ArrayLi
  * A step column of the student's training as alignByStep wants it: steps of a 'teacher' stage
  * (the teacher trained first) are left out, like their evaluations in studentEvalCurve.
  */
-export function studentStepCurve(run: RunData, y: Column): { x: ArrayLike<number>; y: ArrayLike<number>; length: number } {
+export function studentStepCurve(run: RunData, y: StepValues): { x: ArrayLike<number>; y: ArrayLike<number>; length: number } {
   const x = run.steps.x.values();
   const values = y.values();
   const teacher = run.stages.filter((s) => s.kind === 'teacher' && s.firstStep !== undefined && s.lastStep !== undefined);
@@ -193,7 +262,7 @@ export function onAxis(run: RunData, c: Curve, axis: CompareAxis, timeOf: (i: nu
 }
 
 /** The student's per-step values of column `y` on the axis. */
-export function studentStepCurveOn(run: RunData, y: Column, axis: CompareAxis): Curve {
+export function studentStepCurveOn(run: RunData, y: StepValues, axis: CompareAxis): Curve {
   const c = studentStepCurve(run, y);
   if (axis !== 'time') return onAxis(run, c, axis, () => NaN);
   // the time of each kept step: steps are unique and ascending, so look them up in order

@@ -1,5 +1,5 @@
 /**
- * Loads the optional native BLAS addon (native/blas.c, built by `node native/build.mjs`). It is
+ * Loads the optional native BLAS addon (native/*.c, built by `node native/build.mjs`). It is
  * optional: when it is missing or fails to load, `loadNativeBlas()` says why and the matrix
  * kernels stay on the pure-wasm path.
  *
