@@ -7,7 +7,7 @@
  * types from newer trainers, and a process that dies mid-line. Runs in Node and in the browser, so
  * nothing here imports Node modules.
  */
-import { LOSS_NAMES, type LossName } from '../config/loss-vocabulary';
+import { INTERNAL_KEYS, LOSS_NAMES, type LossName } from '../config/loss-vocabulary';
 
 /** The loss names the events use, for the webview (which imports only the protocol). */
 export { LOSS_NAMES, type LossName };
@@ -246,8 +246,11 @@ export function createEvent<B extends TrainerEventBody>(runId: string, body: B, 
 /** Loss values can diverge; JSON has no NaN or ±Infinity, so they travel as these strings. */
 const NON_FINITE: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
 
-/** The fields that hold measured numbers, which may be non-finite. */
-const MEASURED = new Set(['lr', 'loss', 'value', 'gradNorm', 'examplesPerSec', 'attentionKl', 'clsCosine', 'bestLoss', 'hiddenMse', 'valueRelation', 'embeddingMse', 'temperature']);
+/**
+ * The fields that hold measured numbers, which may be non-finite; evaluations name their dev
+ * measures after the internal losses (LayerEval, EvalEvent.embeddingMse).
+ */
+const MEASURED = new Set<string>(['lr', 'loss', 'value', 'gradNorm', 'examplesPerSec', 'bestLoss', 'temperature', ...INTERNAL_KEYS]);
 
 /** One line of JSON, without a trailing newline (JSON.stringify escapes newlines inside strings). */
 export function encodeEvent(e: TrainerEvent): string {
