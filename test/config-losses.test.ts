@@ -8,10 +8,9 @@ import * as path from 'node:path';
 import { validateConfig } from '../src/config/validate';
 import type { ConfigProblem } from '../src/config/parse';
 import { resolveMapping } from '../src/distill/mapping';
-import { planCustomStages, stageWeightsAt } from '../src/distill/plan';
+import { planCustomStages, planFor, stageWeightsAt } from '../src/distill/plan';
 import { UserError } from '../src/util/errors';
 import { runMain } from './helpers/cli-in-process';
-import { planFor } from '../src/train/run';
 
 // Teacher: 4 layers, width 32, 2 heads. Student by default: 2 layers of the same width.
 function configFile(over: Record<string, unknown>): { file: string; text: string } {

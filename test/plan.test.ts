@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ALGORITHMS, planCustomStages as planCustom, planStages, type CustomStageSpec, type LossWeights, type PlanOptions, type Stage, type StageLosses } from '../src/distill/plan';
+import { BUILT_IN_ALGORITHMS as ALGORITHMS } from '../src/config/types';
+import { planCustomStages as planCustom, planStages, type CustomStageSpec, type LossWeights, type PlanOptions, type Stage, type StageLosses } from '../src/distill/plan';
 import { resolveMapping, type LayerPair } from '../src/distill/mapping';
 import { UserError } from '../src/util/errors';
 
@@ -175,7 +176,7 @@ test('custom stages: errors name the stage and field', () => {
 
 test('a resolved custom config plans as written: output-only stages without layers, internal ones on the mapped pairs', async () => {
   const { validateConfig } = await import('../src/config/validate');
-  const { planFor } = await import('../src/train/run');
+  const { planFor } = await import('../src/distill/plan');
   // Validation reads the teacher's config.json for its depth (file checks off: nothing else).
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-plan-'));
   fs.mkdirSync(path.join(dir, 'teacher'));

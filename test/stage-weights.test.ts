@@ -8,7 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { validateConfig } from '../src/config/validate';
 import { resolveMapping } from '../src/distill/mapping';
-import { planFor, startRun } from '../src/train/run';
+import { planFor } from '../src/distill/plan';
+import { startRun } from '../src/train/run';
 import { customSst2Task, events, eventsOf, tmpDir, writeConfig } from './helpers/train-fixtures';
 import { writeTinyCheckpoint } from './helpers/tiny-checkpoint';
 

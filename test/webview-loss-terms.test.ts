@@ -4,7 +4,7 @@
 // the value-relation maps of attention samples; the compare view's per-term curves and columns.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LOSS_NAMES } from '../src/config/types';
+import { LOSS_NAMES } from '../src/config/loss-vocabulary';
 import { createEvent, isTrainerEvent, type AttentionSampleEvent, type LossTerm, type TrainerEvent } from '../src/protocol/events';
 import { mapsOf, pairHead, sharedScaleMax } from '../webview/src/sample-maps';
 import { RunData, sanitizeUiState, termKey, termLabel } from '../webview/src/state';

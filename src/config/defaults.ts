@@ -3,7 +3,8 @@
  * `default` (for hover and completion); a test keeps the two in step. Defaults that depend on
  * other fields are functions.
  */
-import type { Algorithm, AttentionKlHeads, BackendRequestName, CachePrecisionName, EvalSplit, LossName, MappingStrategy } from './types';
+import type { Algorithm, AttentionKlHeads, BackendRequestName, CachePrecisionName, EvalSplit, MappingStrategy } from './types';
+import { LOSSES, type LossName } from './loss-vocabulary';
 
 export const DEFAULTS = {
   task: { maxSeqLen: 128, trainFraction: 1, evalSplit: 'dev' as EvalSplit },
@@ -68,5 +69,5 @@ export function defaultCustomStageName(index: number): string {
  * internal-only stage ends on its last weights.
  */
 export function defaultSelectBest(losses: readonly LossName[]): boolean {
-  return losses.includes('soft-label') || losses.includes('hard-label');
+  return LOSSES.some((l) => l.place === 'output' && losses.includes(l.name));
 }

@@ -4,9 +4,11 @@
  * config is itself a valid config, so `runs/<id>/config.json` can be validated and re-run as is.
  * Fields without a default (run name, dropout, eval/checkpoint intervals…) stay optional in both.
  *
- * Nothing here may import code at run time: the webview imports these types through the protocol.
+ * Nothing here may import code at run time but the loss vocabulary (which imports nothing): the
+ * webview imports these types through the protocol.
  */
 import type { GlueTaskName } from '../data/tasks';
+import { LOSS_KEYS, type LossName } from './loss-vocabulary';
 
 /** A loss weight's or the temperature's path over a stage (evaluated by distill/schedule.ts). */
 export const SCHEDULE_SHAPES = ['constant', 'linear', 'cosine'] as const;
@@ -20,26 +22,14 @@ export interface Schedule {
   to: number;
 }
 
-export const ALGORITHMS = ['hard', 'soft', 'hard+soft', 'internal-all', 'pid', 'sid', 'custom'] as const;
+/** The algorithms with a built-in stage plan (src/distill/plan.ts planStages). */
+export const BUILT_IN_ALGORITHMS = ['hard', 'soft', 'hard+soft', 'internal-all', 'pid', 'sid'] as const;
+export type BuiltInAlgorithm = (typeof BUILT_IN_ALGORITHMS)[number];
 /** How the run trains the student; each expands into a stage plan (`custom`: `stages.custom`). */
+export const ALGORITHMS = [...BUILT_IN_ALGORITHMS, 'custom'] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];
 /** Algorithms whose plan distils internal representations (attention-kl, cls-cosine, …) layer by layer. */
 export const INTERNAL_ALGORITHMS: readonly Algorithm[] = ['internal-all', 'pid', 'sid'];
-
-export const LOSS_NAMES = ['attention-kl', 'cls-cosine', 'soft-label', 'hard-label', 'hidden-mse', 'embedding-mse', 'value-relation'] as const;
-export type LossName = (typeof LOSS_NAMES)[number];
-
-/** The losses by their weight's key under `losses` (hardLabel, hiddenMse, …; soft-label's is softLabel.weight). */
-export const LOSS_KEYS = ['attentionKl', 'clsCosine', 'softLabel', 'hardLabel', 'hiddenMse', 'embeddingMse', 'valueRelation'] as const;
-export type LossKey = (typeof LOSS_KEYS)[number];
-export const LOSS_NAME_BY_KEY: Readonly<Record<LossKey, LossName>> = {
-  attentionKl: 'attention-kl', clsCosine: 'cls-cosine', softLabel: 'soft-label', hardLabel: 'hard-label',
-  hiddenMse: 'hidden-mse', embeddingMse: 'embedding-mse', valueRelation: 'value-relation',
-};
-/** The config field that holds a loss's weight, for messages. */
-export function lossWeightField(key: LossKey): string {
-  return key === 'softLabel' ? 'losses.softLabel.weight' : `losses.${key}`;
-}
 
 /** What `losses.schedules` can schedule: each loss weight, and the soft-label temperature. */
 export const SCHEDULE_KEYS = [...LOSS_KEYS, 'temperature'] as const;
@@ -47,9 +37,9 @@ export type ScheduleKey = (typeof SCHEDULE_KEYS)[number];
 
 export const MAPPING_STRATEGIES = ['every-other', 'uniform', 'last-layers'] as const;
 export type MappingStrategy = (typeof MAPPING_STRATEGIES)[number];
-/** [student layer, teacher layer], both 1-based. */
-export type LayerPair = [number, number];
-export type MappingSpec = MappingStrategy | LayerPair[];
+/** [student layer, teacher layer], both 1-based: a LayerPair (src/distill/mapping.ts) as configs and events write it. */
+export type LayerPairSpec = [number, number];
+export type MappingSpec = MappingStrategy | LayerPairSpec[];
 
 /** The same list as `BACKEND_CHOICES` in src/model/backend.ts (kept apart: that module loads TF.js). */
 export const BACKEND_REQUESTS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;

@@ -21,20 +21,16 @@ import { MAX_TOTAL_EPOCHS, MODEL_BOUNDS } from './bounds';
 import { ConfigDocument, ConfigProblem, JsonPath, pathToText } from './parse';
 import { closest, schemaProblems, schemaValidator } from './schema';
 import {
-  Algorithm, AttentionKlHeads, BackendRequestName, CachePrecisionName, ColumnRef, DataFormat, EvalSplit, INTERNAL_ALGORITHMS, LayerPair,
-  LOSS_KEYS, LOSS_NAME_BY_KEY, LossKey, LossName, MappingSpec, ResolvedArchitecture, ResolvedConfig, ResolvedCustomStage, ResolvedCustomTask,
-  ResolvedLosses, ResolvedTeacher, SCHEDULE_KEYS, ScheduleConfig, ScheduleKey, StudentInit, lossWeightField,
+  Algorithm, AttentionKlHeads, BackendRequestName, CachePrecisionName, ColumnRef, DataFormat, EvalSplit, INTERNAL_ALGORITHMS, LayerPairSpec,
+  MappingSpec, ResolvedArchitecture, ResolvedConfig, ResolvedCustomStage, ResolvedCustomTask,
+  ResolvedLosses, ResolvedTeacher, SCHEDULE_KEYS, ScheduleConfig, ScheduleKey, StudentInit,
 } from './types';
+import { INTERNAL_KEYS, LOSS_NAME_BY_KEY, PER_LAYER_KEYS, UNCACHED_KEYS, lossKeyOf, lossWeightField, type LossKey, type LossName } from './loss-vocabulary';
+import { builtInTrains, lossWeights } from '../distill/plan';
 import type { Schedule } from '../distill/schedule';
 
 /** Losses that work on mapped layer pairs (and so use a custom stage's `layers`). */
-const PER_LAYER_LOSSES: readonly LossName[] = ['attention-kl', 'cls-cosine', 'hidden-mse', 'value-relation'];
-/** Losses on the models' insides: the internal stages of internal-all, pid and sid. */
-const INTERNAL_KEYS: readonly LossKey[] = ['attentionKl', 'clsCosine', 'hiddenMse', 'embeddingMse', 'valueRelation'];
-
-function resolvedWeight(losses: ResolvedLosses, key: LossKey): number {
-  return key === 'softLabel' ? losses.softLabel.weight : losses[key];
-}
+const PER_LAYER_LOSSES: readonly LossName[] = PER_LAYER_KEYS.map((k) => LOSS_NAME_BY_KEY[k]);
 
 export interface ValidateOptions {
   /** Check that the folders and files the config names exist (default true). */
@@ -690,9 +686,9 @@ class SemanticChecker {
     return resolved;
   }
 
-  private checkPairs(pairs: LayerPair[], ls: number, lt: number): void {
+  private checkPairs(pairs: LayerPairSpec[], ls: number, lt: number): void {
     const firstSeen = new Map<number, number>();
-    let prev: LayerPair | undefined;
+    let prev: LayerPairSpec | undefined;
     pairs.forEach(([s, t], i) => {
       let ok = true;
       if (s > ls) {
@@ -766,7 +762,7 @@ class SemanticChecker {
     if (this.invalid(at)) return null;
     if (!raw || Object.keys(raw).length === 0) return undefined;
     const where = pathToText([...base, 'losses']);
-    const weights = Object.fromEntries(LOSS_KEYS.map((k) => [k, resolvedWeight(losses, k)])) as Record<LossKey, number>;
+    const weights = lossWeights(losses);
     return this.scheduleEntries(at, raw, weights, losses.softLabel.temperature, (key, keyAt) => {
       const name: LossName = key === 'temperature' ? 'soft-label' : LOSS_NAME_BY_KEY[key];
       if (!stageLosses.includes(name)) {
@@ -875,10 +871,10 @@ class SemanticChecker {
     const selectBest = this.val<boolean>([...base, 'selectBest']) ?? (stageLosses && !this.invalid([...base, 'selectBest']) ? defaultSelectBest(stageLosses) : undefined);
     if (stageLosses && losses) {
       stageLosses.forEach((loss, j) => {
-        const key = LOSS_KEYS.find((k) => LOSS_NAME_BY_KEY[k] === loss);
+        const key = lossKeyOf(loss);
         if (key === undefined) return;
         const field = lossWeightField(key);
-        if (resolvedWeight(losses, key) === 0) this.error([...base, 'losses', j], `'${loss}' has weight 0 (${field}), so this stage would not train it`, `set ${field} above 0, or remove '${loss}' from this stage`);
+        if (lossWeights(losses)[key] === 0) this.error([...base, 'losses', j], `'${loss}' has weight 0 (${field}), so this stage would not train it`, `set ${field} above 0, or remove '${loss}' from this stage`);
       });
     }
     const internal = stageLosses?.some((l) => PER_LAYER_LOSSES.includes(l));
@@ -910,9 +906,9 @@ class SemanticChecker {
       const raw = this.raw(['stages', 'custom']);
       return Array.isArray(raw) && raw.some((s) => Array.isArray((s as { losses?: unknown })?.losses) && (s as { losses: unknown[] }).losses.includes(loss));
     }
-    const key = LOSS_KEYS.find((k) => LOSS_NAME_BY_KEY[k] === loss);
-    if (key && INTERNAL_KEYS.includes(key)) return INTERNAL_ALGORITHMS.includes(algorithm) && resolvedWeight(losses, key) > 0;
-    return true;
+    const key = lossKeyOf(loss);
+    // Only asked about internal losses; the plan decides whether the algorithm trains them.
+    return key === undefined || !INTERNAL_KEYS.includes(key) || builtInTrains(algorithm, lossWeights(losses), key);
   }
 
   /** Checks that tie the algorithm, the loss weights, the stage plan and the two models together. */
@@ -945,9 +941,10 @@ class SemanticChecker {
         'set losses.softLabel.weight or losses.hardLabel above 0, or stages.classificationEpochs to 0');
     }
     if (!internal && algorithm !== 'custom') {
-      for (const [field, name] of [['attentionKl', 'attention-kl'], ['clsCosine', 'cls-cosine'], ['attentionKlHeads', 'attention-kl'],
-        ['hiddenMse', 'hidden-mse'], ['embeddingMse', 'embedding-mse'], ['valueRelation', 'value-relation']] as const) {
-        if (this.changed(['losses', field], DEFAULTS.losses[field])) {
+      const internalFields = [...INTERNAL_KEYS.map((k) => [k, LOSS_NAME_BY_KEY[k]] as const), ['attentionKlHeads', 'attention-kl'] as const];
+      const defaults: Readonly<Record<string, unknown>> = DEFAULTS.losses;
+      for (const [field, name] of internalFields) {
+        if (this.changed(['losses', field], defaults[field])) {
           this.warn(['losses', field], `losses.${field} is ignored: algorithm "${algorithm}" does not use ${name}`, 'remove it, or use an internal algorithm (internal-all, pid, sid)');
         }
       }
@@ -960,7 +957,7 @@ class SemanticChecker {
       }
     }
 
-    const full = (['hidden-mse', 'embedding-mse', 'value-relation'] as const).filter((l) => this.planUses(l, algorithm, losses));
+    const full = UNCACHED_KEYS.map((k) => LOSS_NAME_BY_KEY[k]).filter((l) => this.planUses(l, algorithm, losses));
     if (full.length > 0 && this.val<boolean>(['teacherCache', 'enabled'], DEFAULTS.teacherCache.enabled) === true) {
       this.warn(['teacherCache', 'enabled'], `the teacher cache holds [CLS] vectors and attention maps only, so stages that train ${list(full)} run the teacher every step`,
         'keep it for the other stages, or turn it off');

@@ -2,11 +2,19 @@
  * Layer mapping: which teacher layer each student layer learns from (both 1-based, layer k being
  * the output of the k-th transformer block).
  */
+import { MAPPING_STRATEGIES, type LayerPairSpec, type MappingSpec } from '../config/types';
 import { UserError } from '../util/errors';
 
+export type { MappingSpec };
+
+/** A resolved pair; configs and events write it as a LayerPairSpec, [student, teacher]. */
 export interface LayerPair {
   student: number;
   teacher: number;
+}
+
+export function pairSpec(p: LayerPair): LayerPairSpec {
+  return [p.student, p.teacher];
 }
 
 /**
@@ -16,9 +24,7 @@ export interface LayerPair {
  * - 'last-layers': k ↔ L_T − L_S + k (the student copies the teacher's top block of layers).
  * - explicit [[student, teacher], ...]: any subset of student layers, each at most once.
  */
-export type MappingSpec = 'every-other' | 'uniform' | 'last-layers' | Array<[number, number]>;
-
-export const NAMED_MAPPINGS = ['every-other', 'uniform', 'last-layers'] as const;
+export const NAMED_MAPPINGS = MAPPING_STRATEGIES;
 
 function assertLayerCount(what: string, n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new Error(`resolveMapping: ${what} must be a positive integer, got ${n}`);

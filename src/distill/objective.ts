@@ -1,17 +1,16 @@
 /**
  * Turns a stage's losses into one weighted objective over a batch: the per-layer internal terms
  * (attention-kl, cls-cosine, hidden-mse, value-relation on each active layer pair), embedding-mse
- * on the embedding outputs, and the output terms (soft-label, hard-label). The weights are the stage's (src/distill/plan.ts decides them). Every term is
- * returned by name and layer so the trainer can log it.
+ * on the embedding outputs, and the output terms (soft-label, hard-label): one function per loss of
+ * the vocabulary (src/config/loss-vocabulary.ts). The weights are the stage's (src/distill/plan.ts
+ * decides them). Every term is returned by name and layer so the trainer can log it.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BertOutputs } from '../model/bert';
 import { attentionKl, clsCosine, hardLabel, hardLabelRegression, hiddenMse, softLabel, softLabelRegression, valueRelation } from './losses';
 import { LayerPair } from './mapping';
 import { StageLosses } from './plan';
-
-export type { LossName as LossTermName } from '../config/types';
-import type { LossName } from '../config/types';
+import { LOSSES, LOSS_NAME_BY_KEY, UNCACHED_KEYS, type LossKey, type LossName, type LossSpec } from '../config/loss-vocabulary';
 
 export interface LossTerm {
   name: LossName;
@@ -53,7 +52,7 @@ export function keepFor(layers: readonly LayerPair[], side: 'student' | 'teacher
 
 /** Whether the stage needs the teacher's full hidden states or value vectors, which the teacher cache does not hold. */
 export function needsFullTeacherOutputs(losses: StageLosses): boolean {
-  return losses.hiddenMse !== undefined || losses.embeddingMse !== undefined || losses.valueRelation !== undefined;
+  return UNCACHED_KEYS.some((k) => losses[k] !== undefined);
 }
 
 export function clsVector(hidden: tf.Tensor3D): tf.Tensor2D {
@@ -61,9 +60,51 @@ export function clsVector(hidden: tf.Tensor3D): tf.Tensor2D {
   return tf.reshape(tf.slice(hidden, [0, 0, 0], [b, 1, h]), [b, h]);
 }
 
+/** What a term's function reads; `pair` is set for the per-layer terms. */
+interface TermInputs {
+  ctx: ObjectiveContext;
+  student: BertOutputs;
+  teacher: () => BertOutputs;
+  attentionMask: tf.Tensor2D;
+  labels: tf.Tensor1D | undefined;
+  pair?: LayerPair;
+}
+
+function valuesOf(o: BertOutputs, k: number, who: string): tf.Tensor4D {
+  const v = o.values?.[k - 1];
+  if (!v) throw new Error(`objective: value-relation needs the ${who}'s value vectors of layer ${k} (forward keep.values)`);
+  return v;
+}
+
+/** Each loss's function, unweighted, by its key; where it applies is the vocabulary's `place`. */
+const TERMS: Readonly<Record<LossKey, (x: TermInputs) => tf.Scalar>> = {
+  attentionKl: ({ ctx, student, teacher, attentionMask, pair }) => {
+    const t = teacher().attentions[pair!.teacher - 1];
+    return attentionKl(t, student.attentions[pair!.student - 1], attentionMask, { headAverage: ctx.headAverage });
+  },
+  clsCosine: ({ ctx, student, teacher, pair }) => {
+    const t = clsVector(teacher().hiddenStates[pair!.teacher]);
+    return clsCosine(t, clsVector(student.hiddenStates[pair!.student]), ctx.projection);
+  },
+  hiddenMse: ({ ctx, student, teacher, attentionMask, pair }) =>
+    hiddenMse(teacher().hiddenStates[pair!.teacher], student.hiddenStates[pair!.student], attentionMask, ctx.hiddenProjection),
+  valueRelation: ({ student, teacher, attentionMask, pair }) =>
+    valueRelation(valuesOf(teacher(), pair!.teacher, 'teacher'), valuesOf(student, pair!.student, 'student'), attentionMask),
+  embeddingMse: ({ ctx, student, teacher, attentionMask }) => hiddenMse(teacher().hiddenStates[0], student.hiddenStates[0], attentionMask, ctx.hiddenProjection),
+  softLabel: ({ ctx, student, teacher }) => {
+    const t = teacher().logits;
+    return ctx.regression ? softLabelRegression(t, student.logits) : softLabel(t, student.logits, ctx.temperature);
+  },
+  hardLabel: ({ ctx, student, labels }) => {
+    if (!labels) throw new Error('objective: hard-label needs gold labels');
+    return ctx.regression ? hardLabelRegression(student.logits, labels) : hardLabel(student.logits, labels);
+  },
+};
+
 /**
- * Every term the stage trains, unweighted, plus the weighted total. `labels` holds gold class ids
- * (or scores) as float32 [batch].
+ * Every term the stage trains, unweighted, plus the weighted total: embedding-mse, then the
+ * per-layer terms pair by pair, then the output terms. `labels` holds gold class ids (or scores)
+ * as float32 [batch].
  */
 export function objectiveTerms(
   ctx: ObjectiveContext,
@@ -73,50 +114,20 @@ export function objectiveTerms(
   labels: tf.Tensor1D | undefined,
 ): { total: tf.Scalar; terms: LossTerm[] } {
   const terms: LossTerm[] = [];
-  const w = ctx.losses;
   const needTeacher = () => {
     if (!teacher) throw new Error('objective: this stage needs teacher outputs');
     return teacher;
   };
-  const values = (o: BertOutputs, k: number, who: string): tf.Tensor4D => {
-    const v = o.values?.[k - 1];
-    if (!v) throw new Error(`objective: value-relation needs the ${who}'s value vectors of layer ${k} (forward keep.values)`);
-    return v;
+  const add = (key: LossKey, pair?: LayerPair): void => {
+    const weight = ctx.losses[key];
+    if (weight === undefined) return;
+    const value = TERMS[key]({ ctx, student, teacher: needTeacher, attentionMask, labels, pair });
+    terms.push({ name: LOSS_NAME_BY_KEY[key], ...(pair ? { layer: pair.student } : {}), weight, value });
   };
-  if (w.embeddingMse !== undefined) {
-    const value = hiddenMse(needTeacher().hiddenStates[0], student.hiddenStates[0], attentionMask, ctx.hiddenProjection);
-    terms.push({ name: 'embedding-mse', weight: w.embeddingMse, value });
-  }
-  for (const pair of ctx.layers) {
-    if (w.attentionKl !== undefined) {
-      const t = needTeacher().attentions[pair.teacher - 1];
-      const s = student.attentions[pair.student - 1];
-      terms.push({ name: 'attention-kl', layer: pair.student, weight: w.attentionKl, value: attentionKl(t, s, attentionMask, { headAverage: ctx.headAverage }) });
-    }
-    if (w.clsCosine !== undefined) {
-      const t = clsVector(needTeacher().hiddenStates[pair.teacher]);
-      const s = clsVector(student.hiddenStates[pair.student]);
-      terms.push({ name: 'cls-cosine', layer: pair.student, weight: w.clsCosine, value: clsCosine(t, s, ctx.projection) });
-    }
-    if (w.hiddenMse !== undefined) {
-      const value = hiddenMse(needTeacher().hiddenStates[pair.teacher], student.hiddenStates[pair.student], attentionMask, ctx.hiddenProjection);
-      terms.push({ name: 'hidden-mse', layer: pair.student, weight: w.hiddenMse, value });
-    }
-    if (w.valueRelation !== undefined) {
-      const value = valueRelation(values(needTeacher(), pair.teacher, 'teacher'), values(student, pair.student, 'student'), attentionMask);
-      terms.push({ name: 'value-relation', layer: pair.student, weight: w.valueRelation, value });
-    }
-  }
-  if (w.softLabel !== undefined) {
-    const t = needTeacher().logits;
-    const value = ctx.regression ? softLabelRegression(t, student.logits) : softLabel(t, student.logits, ctx.temperature);
-    terms.push({ name: 'soft-label', weight: w.softLabel, value });
-  }
-  if (w.hardLabel !== undefined) {
-    if (!labels) throw new Error('objective: hard-label needs gold labels');
-    const value = ctx.regression ? hardLabelRegression(student.logits, labels) : hardLabel(student.logits, labels);
-    terms.push({ name: 'hard-label', weight: w.hardLabel, value });
-  }
+  const at = (place: LossSpec['place']) => LOSSES.filter((l) => l.place === place);
+  for (const l of at('embedding')) add(l.key);
+  for (const pair of ctx.layers) for (const l of at('layer')) add(l.key, pair);
+  for (const l of at('output')) add(l.key);
   if (terms.length === 0) throw new Error('objective: the stage has no active loss term');
   const total = terms.map((t) => tf.mul(t.value, t.weight) as tf.Scalar).reduce((a, b) => tf.add(a, b) as tf.Scalar);
   return { total, terms };

@@ -16,26 +16,22 @@
  * The classification stage after internal distillation trains the output losses whose weight is
  * above 0 (soft labels by default, gold labels when losses.hardLabel > 0).
  *
- * The plan is the one place that decides which losses a stage trains and with what weight: each
- * stage carries the weights of its terms (a term is trained iff it is listed, with a weight > 0),
- * and the trainer reads them from the stage (issue #18: a weight of 0 used to turn into 1).
+ * A run that trains its teacher first plans a teacher stage before these (gold labels only).
+ *
+ * The plan (`planFor`) is the one place that decides which losses a stage trains and with what
+ * weight: each stage carries the weights of its terms (a term is trained iff it is listed, with a
+ * weight > 0); the trainer, the run-started event and the validator read them from here (issue #18:
+ * a weight of 0 used to turn into 1).
  */
 import { defaultSelectBest } from '../config/defaults';
-import { LOSS_KEYS as CONFIG_LOSS_KEYS, LOSS_NAME_BY_KEY, LOSS_NAMES, lossWeightField, type LossKey, type LossName, type ScheduleKey } from '../config/types';
+import {
+  INTERNAL_KEYS, LOSS_KEYS, LOSS_NAMES, LOSS_NAME_BY_KEY, OUTPUT_KEYS, PER_LAYER_KEYS, lossKeyOf, lossWeightField, type LossKey, type LossName,
+} from '../config/loss-vocabulary';
+import { BUILT_IN_ALGORITHMS, INTERNAL_ALGORITHMS, type BuiltInAlgorithm, type ResolvedConfig, type ResolvedLosses, type ScheduleKey } from '../config/types';
+import type { PlannedStage } from '../protocol/events';
 import { UserError } from '../util/errors';
-import type { LayerPair } from './mapping';
+import { pairSpec, type LayerPair } from './mapping';
 import { scheduleValue, stageProgress, type Schedule } from './schedule';
-
-export type Algorithm = 'hard' | 'soft' | 'hard+soft' | 'internal-all' | 'pid' | 'sid';
-export const ALGORITHMS: readonly Algorithm[] = ['hard', 'soft', 'hard+soft', 'internal-all', 'pid', 'sid'];
-
-export function isAlgorithm(s: string): s is Algorithm {
-  return (ALGORITHMS as readonly string[]).includes(s);
-}
-
-/** The loss terms, by their config key (losses.<key>). */
-export type { LossKey };
-export const LOSS_KEYS: readonly LossKey[] = CONFIG_LOSS_KEYS;
 
 /** The terms a stage trains, each with its weight (> 0); a term that is absent is not trained. */
 export type StageLosses = Partial<Record<LossKey, number>>;
@@ -46,11 +42,12 @@ export type LossWeights = Record<LossKey, number> & { temperature: number };
 export type StageSchedules = Partial<Record<ScheduleKey, Schedule>>;
 
 export interface Stage {
-  /** Position in the plan, 0-based (what a checkpoint records to resume). */
+  /** Position in the run's plan (teacher stage first), 0-based. */
   index: number;
-  /** For people: 'layer 1', 'layers 1-2', 'all layers', 'classification'. */
+  /** For people: 'teacher training', 'layer 1', 'layers 1-2', 'all layers', 'classification'. */
   name: string;
-  kind: 'internal' | 'classification';
+  /** teacher: the teacher's own training on gold labels, before any distillation. */
+  kind: 'teacher' | 'internal' | 'classification';
   /** Pairs whose internal losses are active in this stage (empty when none are). */
   layers: LayerPair[];
   losses: StageLosses;
@@ -88,14 +85,11 @@ export interface PlanOptions {
   patience: number | null;
 }
 
-export type StageLossName = LossName;
-export const STAGE_LOSS_NAMES: readonly StageLossName[] = LOSS_NAMES;
-
 export interface CustomStageSpec {
   name?: string;
   /** Student layers whose pairs are active; default: every mapped pair when an internal loss is on. */
   layers?: number[];
-  losses: StageLossName[];
+  losses: LossName[];
   epochs: number;
   /** Default: null (never stop early). */
   patience?: number | null;
@@ -105,12 +99,20 @@ export interface CustomStageSpec {
   schedules?: StageSchedules;
 }
 
-const LOSS_KEY_BY_NAME = Object.fromEntries(LOSS_KEYS.map((k) => [LOSS_NAME_BY_KEY[k], k])) as Record<StageLossName, LossKey>;
-/** Losses on mapped layer pairs: they use a stage's `layers`. */
-export const PER_LAYER_KEYS: readonly LossKey[] = ['attentionKl', 'clsCosine', 'hiddenMse', 'valueRelation'];
-/** Losses on the models' insides: the per-layer ones and embedding-mse. */
-export const INTERNAL_KEYS: readonly LossKey[] = [...PER_LAYER_KEYS, 'embeddingMse'];
-export const OUTPUT_KEYS: readonly LossKey[] = ['softLabel', 'hardLabel'];
+/** The output losses of each built-in algorithm's classification stage; their weights come from the config. */
+const CLASSIFICATION_KEYS: Readonly<Record<BuiltInAlgorithm, readonly LossKey[]>> = {
+  hard: ['hardLabel'], soft: ['softLabel'], 'hard+soft': ['softLabel', 'hardLabel'], 'internal-all': OUTPUT_KEYS, pid: OUTPUT_KEYS, sid: OUTPUT_KEYS,
+};
+
+/**
+ * Whether some stage of a built-in algorithm's plan trains `key`, without the layer pairs the plan
+ * needs (the validator asks before the mapping resolves): its weight is above 0, and it is an
+ * internal loss of an internal algorithm or an output loss of its classification stage.
+ */
+export function builtInTrains(algorithm: BuiltInAlgorithm, weights: LossWeights, key: LossKey): boolean {
+  if (!(weights[key] > 0)) return false;
+  return INTERNAL_KEYS.includes(key) ? INTERNAL_ALGORITHMS.includes(algorithm) : CLASSIFICATION_KEYS[algorithm].includes(key);
+}
 
 /** The listed keys whose weight is above 0, with their weights. */
 function weighted(keys: readonly LossKey[], w: LossWeights): StageLosses {
@@ -178,11 +180,11 @@ function sortedPairs(pairs: readonly LayerPair[]): LayerPair[] {
 }
 
 /** Expands one of the built-in algorithms into its stages. Bad options raise UserError. */
-export function planStages(algorithm: Algorithm, opts: PlanOptions): Stage[] {
+export function planStages(algorithm: BuiltInAlgorithm, opts: PlanOptions): Stage[] {
   const patience = checkPatience(opts.patience, 'stages.patience');
   // 0 skips the classification stage of an internal algorithm (as the schema says); the
   // baselines are nothing but that stage, so they need 1 or more.
-  const skipsClassification = opts.classificationEpochs === 0 && (algorithm === 'internal-all' || algorithm === 'pid' || algorithm === 'sid');
+  const skipsClassification = opts.classificationEpochs === 0 && INTERNAL_ALGORITHMS.includes(algorithm);
   const classificationEpochs = skipsClassification ? 0 : checkEpochs(opts.classificationEpochs, 'stages.classificationEpochs');
   const w = opts.weights;
   const temperature = w.temperature;
@@ -200,13 +202,9 @@ export function planStages(algorithm: Algorithm, opts: PlanOptions): Stage[] {
   let stages: Array<Omit<Stage, 'index'>>;
   switch (algorithm) {
     case 'hard':
-      stages = [classification(['hardLabel'])];
-      break;
     case 'soft':
-      stages = [classification(['softLabel'])];
-      break;
     case 'hard+soft':
-      stages = [classification(['softLabel', 'hardLabel'])];
+      stages = [classification(CLASSIFICATION_KEYS[algorithm])];
       break;
     case 'internal-all':
     case 'pid':
@@ -243,13 +241,13 @@ export function planStages(algorithm: Algorithm, opts: PlanOptions): Stage[] {
           return internal(layersName(layers), layers.map((p) => ({ ...p })), epochs, algorithm === 'sid' || i === 0);
         });
       }
-      if (!skipsClassification) stages.push(classification(OUTPUT_KEYS));
+      if (!skipsClassification) stages.push(classification(CLASSIFICATION_KEYS[algorithm]));
       break;
     }
     default:
       throw new UserError(`unknown algorithm ${JSON.stringify(algorithm)}`, {
         where: 'algorithm',
-        fix: `use one of ${ALGORITHMS.map((a) => `"${a}"`).join(', ')}`,
+        fix: `use one of ${BUILT_IN_ALGORITHMS.map((a) => `"${a}"`).join(', ')}`,
       });
   }
   return stages.map((s, index) => withSchedules({ index, ...s }, opts.schedules));
@@ -268,15 +266,15 @@ export function planCustomStages(stages: CustomStageSpec[], pairs: LayerPair[], 
   return stages.map((spec, i): Stage => {
     const at = `stages[${i}]`;
     if (!Array.isArray(spec.losses) || spec.losses.length === 0) {
-      throw new UserError('a stage needs at least one loss', { where: `${at}.losses`, fix: `list some of ${STAGE_LOSS_NAMES.map((n) => `"${n}"`).join(', ')}` });
+      throw new UserError('a stage needs at least one loss', { where: `${at}.losses`, fix: `list some of ${LOSS_NAMES.map((n) => `"${n}"`).join(', ')}` });
     }
     const losses: StageLosses = {};
     spec.losses.forEach((name, j) => {
-      const key = Object.prototype.hasOwnProperty.call(LOSS_KEY_BY_NAME, name) ? LOSS_KEY_BY_NAME[name] : undefined;
+      const key = lossKeyOf(name);
       if (!key) {
         throw new UserError(`unknown loss ${JSON.stringify(name)}`, {
           where: `${at}.losses[${j}]`,
-          fix: `use one of ${STAGE_LOSS_NAMES.map((n) => `"${n}"`).join(', ')}`,
+          fix: `use one of ${LOSS_NAMES.map((n) => `"${n}"`).join(', ')}`,
         });
       }
       // A listed loss with weight 0 would silently train nothing: the validator reports it too.
@@ -336,6 +334,52 @@ export function planCustomStages(stages: CustomStageSpec[], pairs: LayerPair[], 
       selectBest: spec.selectBest ?? defaultSelectBest(spec.losses),
     }, spec.schedules ? { ...schedules, ...spec.schedules } : schedules);
   });
+}
+
+/** The configured loss weights, as the plan takes them (0 = off). */
+export function lossWeights(losses: ResolvedLosses): LossWeights {
+  const w = Object.fromEntries(LOSS_KEYS.map((k) => [k, k === 'softLabel' ? losses.softLabel.weight : losses[k]])) as Record<LossKey, number>;
+  return { ...w, temperature: losses.softLabel.temperature };
+}
+
+/** The teacher's own training (teacher.train): gold labels only, ending on its best evaluation. */
+export function teacherStage(epochs: number): Stage {
+  return { index: 0, name: 'teacher training', kind: 'teacher', layers: [], losses: { hardLabel: 1 }, temperature: 1, epochs, patience: null, selectBest: true };
+}
+
+/**
+ * The run's stages, each with the losses it trains and their weights: what the trainer runs and
+ * the run-started event announces, numbered as one plan. `teacher`: plan the teacher's training
+ * (teacher.train) first (default: when the config has one; a run whose teacher an earlier run
+ * trained plans none); `student: false` plans no student stages (train --teacher-only).
+ */
+export function planFor(config: ResolvedConfig, pairs: LayerPair[], opts: { teacher?: boolean; student?: boolean } = {}): Stage[] {
+  const t = config.teacher;
+  const teacher = (opts.teacher ?? true) && 'train' in t ? [teacherStage(t.train.epochs)] : [];
+  const student = opts.student === false ? [] : studentPlan(config, pairs);
+  return teacher.length === 0 ? student : [...teacher, ...student].map((s, index) => ({ ...s, index }));
+}
+
+function studentPlan(config: ResolvedConfig, pairs: LayerPair[]): Stage[] {
+  const weights = lossWeights(config.losses);
+  const schedules = config.losses.schedules;
+  if (config.algorithm === 'custom') return planCustomStages(config.stages.custom ?? [], pairs, weights, schedules);
+  return planStages(config.algorithm, {
+    pairs,
+    weights,
+    schedules,
+    epochsPerLayer: config.stages.epochsPerLayer,
+    internalAllEpochs: config.stages.internalAllEpochs,
+    classificationEpochs: config.stages.classificationEpochs,
+    patience: config.stages.patience,
+  });
+}
+
+/** The plan as the run-started event gives it: each loss by name. */
+export function plannedStages(stages: readonly Stage[]): PlannedStage[] {
+  return stages.map((s) => ({
+    index: s.index, name: s.name, kind: s.kind, layers: s.layers.map(pairSpec), losses: LOSS_KEYS.filter((k) => s.losses[k] !== undefined).map((k) => LOSS_NAME_BY_KEY[k]), epochs: s.epochs,
+  }));
 }
 
 /** A custom stage's own schedules may only name what it trains (the validator says so first, with the config's paths). */

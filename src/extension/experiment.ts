@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GLUE_TASK_NAMES, GLUE_TASKS, GlueTaskName } from '../data/tasks';
 import { defaultMapping } from '../config/defaults';
-import type { Algorithm } from '../config/types';
+import { INTERNAL_ALGORITHMS, type BuiltInAlgorithm } from '../config/types';
 import { learningRates, type TaskSource, type TeacherPath, type TeacherSource } from '../experiment/defaults';
 
 export type TeacherChoice =
@@ -25,7 +25,7 @@ export interface ExperimentAnswers {
   teacherLayers?: number;
   task: TaskChoice;
   studentLayers: number;
-  algorithm: Exclude<Algorithm, 'custom'>;
+  algorithm: BuiltInAlgorithm;
   /** The folder the config is written to; paths in it are relative to this folder. */
   configDir: string;
   /** Settings derived from the data and the teacher path (src/experiment/defaults.ts), when it could be read. */
@@ -58,7 +58,7 @@ export function taskSourceOf(t: TaskChoice): TaskSource {
   return t.kind === 'glue' ? { kind: 'glue', name: t.name, dataDir: t.dataDir } : { ...t };
 }
 
-export const ALGORITHM_CHOICES: ReadonlyArray<{ id: Exclude<Algorithm, 'custom'>; label: string; detail: string }> = [
+export const ALGORITHM_CHOICES: ReadonlyArray<{ id: BuiltInAlgorithm; label: string; detail: string }> = [
   { id: 'sid', label: 'sid — stacked internal distillation', detail: 'Layers added one at a time, earlier ones kept in the loss, then the classifier (the paper\'s strongest).' },
   { id: 'pid', label: 'pid — progressive internal distillation', detail: 'One mapped layer at a time, bottom up, then the classifier.' },
   { id: 'internal-all', label: 'internal-all', detail: 'All internal losses on all mapped layers at once, then the classifier.' },
@@ -168,7 +168,7 @@ export function buildExperimentConfig(a: ExperimentAnswers): Record<string, unkn
       ? { train: { from: rel(t.from), epochs, ...teacherLr } }
       : { train: { from: 'scratch', architecture: { layers: t.layers, hiddenSize: t.hiddenSize, heads: t.heads, intermediateSize: t.intermediateSize }, epochs, ...teacherLr } };
   const teacherLayers = t.kind === 'scratch' ? t.layers : a.teacherLayers;
-  const internal = a.algorithm === 'sid' || a.algorithm === 'pid' || a.algorithm === 'internal-all';
+  const internal = INTERNAL_ALGORITHMS.includes(a.algorithm);
   const config: Record<string, unknown> = {
     name: a.name,
     task,

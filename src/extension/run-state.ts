@@ -3,9 +3,10 @@
  * folder (run.json, events.jsonl, checkpoints/, student/) and, for runs this window started, the
  * child process. Pure: the folder is read elsewhere and passed in.
  */
-import type { PlannedStage, StageKind, TrainerEvent } from '../protocol/events';
+import type { StageKind, TrainerEvent } from '../protocol/events';
+import { RunFold, type RunEnding, type StageRecord } from '../protocol/run-fold';
 import { kernelsNote, type KernelsNote } from '../protocol/kernels-note';
-import type { LayerPair } from '../config/types';
+import type { LayerPairSpec } from '../config/types';
 import type { TrainerExit } from './trainer-process';
 import { isProcessAlive } from '../util/process-alive';
 
@@ -43,7 +44,7 @@ export interface RunInputs {
   info?: RunInfoFile;
   /** The run's events, or `fold`: the same already folded (what the store keeps). */
   events?: readonly TrainerEvent[];
-  fold?: EventFold;
+  fold?: RunFold;
   files: RunFiles;
   attached?: AttachedProcess;
 }
@@ -55,7 +56,7 @@ export interface StageState {
   name: string;
   kind: StageKind;
   epochs: number;
-  layers: LayerPair[];
+  layers: LayerPairSpec[];
   progress: StageProgress;
   stepsPlanned?: number;
   stepsDone: number;
@@ -117,132 +118,24 @@ export function checkpointStep(dir: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-function stagesFrom(plan: readonly PlannedStage[]): StageState[] {
-  return plan.map((s) => ({
-    index: s.index, name: s.name, kind: s.kind, epochs: s.epochs, layers: s.layers.map((p) => [p[0], p[1]] as LayerPair),
-    progress: 'pending', stepsDone: 0,
-  }));
+/** A stage as the views show it: the fold's record, with its steps counted. */
+function stageState(st: StageRecord): StageState {
+  return {
+    index: st.index, name: st.name, kind: st.kind, epochs: st.epochs, layers: st.layers.map((p) => [p[0], p[1]] as LayerPairSpec),
+    progress: st.state === 'running' ? 'active' : st.state,
+    // By global step numbers: a resume replays the steps after its checkpoint, which must not count twice.
+    stepsDone: st.firstStep === undefined ? 0 : (st.lastStep ?? st.firstStep) - st.firstStep + 1,
+    ...(st.stepsPlanned !== undefined ? { stepsPlanned: st.stepsPlanned } : {}),
+    ...(st.finishReason ? { endReason: st.finishReason } : {}),
+  };
 }
 
-/**
- * The events of a run folded into what the views show. Incremental: the store applies each
- * appended event once, so a long run is never re-read from its first event.
- */
-export class EventFold {
-  label?: string;
-  algorithm?: string;
-  task?: string;
-  backend?: string;
-  kernels?: KernelsNote;
-  studentParams?: number;
-  teacherParams?: number;
-  stages: StageState[] = [];
-  currentStage?: number;
-  step = 0;
-  epoch?: number;
-  loss?: number;
-  lr?: number;
-  examplesPerSec?: number;
-  best?: { metric: string; value: number; step: number };
-  lastEval?: { metric: string; value: number; step: number };
-  durationMs?: number;
-  studentDir?: string;
-  /** The last segment's ending (a run-started, i.e. a resume, clears it). */
-  ended?: { status: RunStatus; message?: string; fix?: string };
-  readonly checkpoints = new Map<string, { path: string; step?: number; reason?: string }>();
-  count = 0;
-  private readonly stageSteps = new Map<number, { min: number; max: number }>();
-
-  static of(events: readonly TrainerEvent[]): EventFold {
-    const f = new EventFold();
-    for (const e of events) f.apply(e);
-    return f;
-  }
-
-  apply(e: TrainerEvent): void {
-    this.count++;
-    switch (e.type) {
-      case 'run-started': {
-        this.ended = undefined;
-        this.algorithm = e.config.algorithm;
-        this.task = e.config.task?.name;
-        if (e.config.name) this.label = e.config.name;
-        this.backend = e.backend.kind;
-        this.kernels = kernelsNote(e.backend);
-        this.studentParams = e.params.student.total;
-        this.teacherParams = e.params.teacher.total;
-        const previous = this.stages;
-        this.stages = stagesFrom(e.plan.stages);
-        // A resumed run repeats the plan; keep what the earlier segment finished.
-        for (const st of this.stages) {
-          const old = previous.find((p) => p.index === st.index);
-          if (old) Object.assign(st, { progress: old.progress, stepsDone: old.stepsDone, stepsPlanned: old.stepsPlanned, endReason: old.endReason });
-        }
-        break;
-      }
-      case 'stage-started': {
-        let st = this.stages.find((x) => x.index === e.stage);
-        if (!st) {
-          st = { index: e.stage, name: e.name, kind: e.kind, epochs: e.epochs, layers: [], progress: 'pending', stepsDone: 0 };
-          this.stages.push(st);
-          this.stages.sort((a, b) => a.index - b.index);
-        }
-        st.progress = 'active';
-        st.stepsPlanned = e.stepsPlanned;
-        this.currentStage = e.stage;
-        break;
-      }
-      case 'step': {
-        this.step = Math.max(this.step, e.step);
-        this.epoch = e.epoch;
-        this.loss = e.loss;
-        this.lr = e.lr;
-        this.examplesPerSec = e.examplesPerSec;
-        const st = this.stages.find((x) => x.index === e.stage);
-        if (st) {
-          if (st.progress === 'pending') st.progress = 'active';
-          // By global step numbers: a resume replays the steps after its checkpoint, which must not count twice.
-          const r = this.stageSteps.get(e.stage) ?? { min: e.step, max: e.step };
-          r.min = Math.min(r.min, e.step);
-          r.max = Math.max(r.max, e.step);
-          this.stageSteps.set(e.stage, r);
-          st.stepsDone = r.max - r.min + 1;
-        }
-        this.currentStage = e.stage;
-        break;
-      }
-      case 'eval':
-        this.lastEval = { metric: e.mainMetric.name, value: e.mainMetric.value, step: e.step };
-        if (e.isBest && this.stages.find((x) => x.index === e.stage)?.kind !== 'teacher') {
-          this.best = { metric: e.mainMetric.name, value: e.mainMetric.value, step: e.step };
-        }
-        break;
-      case 'checkpoint':
-        this.checkpoints.set(e.path, { path: e.path, step: e.step, reason: e.reason });
-        break;
-      case 'stage-finished': {
-        const st = this.stages.find((x) => x.index === e.stage);
-        if (st) {
-          st.progress = 'done';
-          st.endReason = e.reason;
-        }
-        break;
-      }
-      case 'run-finished':
-        this.ended = { status: 'finished', message: e.summary };
-        if (e.best) this.best = e.best;
-        this.durationMs = e.durationMs;
-        if (e.studentDir) this.studentDir = e.studentDir;
-        break;
-      case 'run-failed':
-        this.ended = { status: 'failed', message: e.reason, ...(e.fix ? { fix: e.fix } : {}) };
-        break;
-      case 'run-stopped':
-        this.ended = { status: 'stopped', message: `stopped by ${e.signal}${e.checkpoint ? '; resume continues from its checkpoint' : ' before its first step'}` };
-        break;
-      default:
-        break;
-    }
+/** How the last segment ended, as the views say it. */
+function endingOf(e: RunEnding): { status: RunStatus; message?: string; fix?: string } {
+  switch (e.type) {
+    case 'run-finished': return { status: 'finished', message: e.summary };
+    case 'run-failed': return { status: 'failed', message: e.reason, ...(e.fix ? { fix: e.fix } : {}) };
+    case 'run-stopped': return { status: 'stopped', message: `stopped by ${e.signal}${e.checkpoint ? '; resume continues from its checkpoint' : ' before its first step'}` };
   }
 }
 
@@ -253,24 +146,26 @@ function definedOnly<T extends object>(o: T): T {
 
 export function deriveRunState(input: RunInputs, isAlive: (pid: number) => boolean = isProcessAlive): RunState {
   const runId = basename(input.runDir);
-  const f = input.fold ?? EventFold.of(input.events ?? []);
+  const f = input.fold ?? RunFold.of(input.events ?? []);
+  const started = f.started;
+  const latest = f.latestStep;
   const s: RunState = {
-    runDir: input.runDir, runId, label: f.label ?? runId, status: 'unknown', crashed: false, live: false,
-    // Copies: the fold keeps going after this snapshot.
-    stages: f.stages.map((st) => ({ ...st, layers: st.layers.map((p) => [p[0], p[1]] as LayerPair) })),
-    step: f.step, checkpoints: [], resumable: false,
+    runDir: input.runDir, runId, label: started?.config.name || runId, status: 'unknown', crashed: false, live: false,
+    stages: f.stages.map(stageState), step: f.step, checkpoints: [], resumable: false,
   };
   Object.assign(s, definedOnly<Partial<RunState>>({
-    algorithm: f.algorithm, task: f.task, backend: f.backend, kernels: f.kernels && { ...f.kernels }, studentParams: f.studentParams, teacherParams: f.teacherParams,
-    currentStage: f.currentStage, epoch: f.epoch, loss: f.loss, lr: f.lr, examplesPerSec: f.examplesPerSec,
-    best: f.best && { ...f.best }, lastEval: f.lastEval && { ...f.lastEval }, durationMs: f.durationMs, studentDir: f.studentDir,
+    algorithm: started?.config.algorithm, task: started?.config.task?.name, backend: started?.backend.kind, kernels: started && kernelsNote(started.backend),
+    studentParams: started?.params.student.total, teacherParams: started?.params.teacher.total,
+    currentStage: f.currentStage >= 0 ? f.currentStage : undefined, epoch: latest?.epoch, loss: latest?.loss, lr: latest?.lr, examplesPerSec: latest?.examplesPerSec,
+    best: f.best && { ...f.best }, lastEval: f.lastEval && { ...f.lastEval }, durationMs: f.finished?.durationMs, studentDir: f.finished?.studentDir || undefined,
   }));
   const info = input.info;
   if (info?.configFile) s.configFile = info.configFile;
   if (info?.startedAt) s.startedAt = info.startedAt;
   if (info?.updatedAt) s.updatedAt = info.updatedAt;
-  const ended = f.ended;
-  const ckpts = f.checkpoints;
+  const ended = f.ended && endingOf(f.ended);
+  // The last event of each checkpoint folder (a resume may write one again).
+  const ckpts = new Map(f.checkpoints.map((c) => [c.path, c]));
   const eventCount = f.count;
 
   // ---- status: a live process wins, then the events' own ending, then run.json.

@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TrainerEvent } from '../protocol/events';
 import { EventFileTail, readEventsUpTo } from './event-tail';
-import { AttachedProcess, deriveRunState, EventFold, RunFiles, RunInfoFile, RunState } from './run-state';
+import { AttachedProcess, deriveRunState, RunFiles, RunInfoFile, RunState } from './run-state';
+import { RunFold } from '../protocol/run-fold';
 import { isProcessAlive } from '../util/process-alive';
 
 export interface RunChange {
@@ -26,7 +27,7 @@ interface RunRecord {
   runDir: string;
   tail: EventFileTail;
   /** The events folded into what the views need; always kept. */
-  fold: EventFold;
+  fold: RunFold;
   /** Every event, kept only while someone (a dashboard) retains the run: attention samples are large. */
   events?: TrainerEvent[];
   retained: number;
@@ -165,7 +166,7 @@ export class RunStore {
     }
     const read = rec.tail.read();
     if (read.reset) {
-      rec.fold = new EventFold();
+      rec.fold = new RunFold();
       if (rec.events) rec.events = [];
     }
     for (const e of read.events) rec.fold.apply(e);
@@ -218,7 +219,7 @@ export class RunStore {
   }
 
   private newRecord(runDir: string): RunRecord {
-    const fold = new EventFold();
+    const fold = new RunFold();
     return {
       runDir, tail: new EventFileTail(path.join(runDir, 'events.jsonl')), fold, retained: 0, files: { checkpoints: [] },
       state: deriveRunState({ runDir, fold, files: { checkpoints: [] } }, this.isAlive),

@@ -7,7 +7,11 @@
  * types from newer trainers, and a process that dies mid-line. Runs in Node and in the browser, so
  * nothing here imports Node modules.
  */
-import { LOSS_NAMES, type LayerPair, type LossName, type ResolvedConfig } from '../config/types';
+import { INTERNAL_KEYS, LOSS_NAMES, type LossName } from '../config/loss-vocabulary';
+
+/** The loss names the events use, for the webview (which imports only the protocol). */
+export { LOSS_NAMES, type LossName };
+import type { LayerPairSpec, ResolvedConfig } from '../config/types';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -31,14 +35,15 @@ export interface ParamCounts {
  * teacher: training the teacher first; internal: attention-kl / cls-cosine on mapped layers;
  * classification: output losses (soft-label, hard-label); custom: a stage from stages.custom.
  */
-export type StageKind = 'teacher' | 'internal' | 'classification' | 'custom';
+export const STAGE_KINDS = ['teacher', 'internal', 'classification', 'custom'] as const;
+export type StageKind = (typeof STAGE_KINDS)[number];
 
 export interface PlannedStage {
   index: number;
   name: string;
   kind: StageKind;
   /** The (student, teacher) layer pairs the stage's internal losses use; empty for output-only stages. */
-  layers: LayerPair[];
+  layers: LayerPairSpec[];
   losses: LossName[];
   epochs: number;
 }
@@ -175,7 +180,8 @@ export interface WarningEvent extends EventBase {
   code?: string;
 }
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface LogEvent extends EventBase {
   type: 'log';
@@ -240,8 +246,11 @@ export function createEvent<B extends TrainerEventBody>(runId: string, body: B, 
 /** Loss values can diverge; JSON has no NaN or ±Infinity, so they travel as these strings. */
 const NON_FINITE: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
 
-/** The fields that hold measured numbers, which may be non-finite. */
-const MEASURED = new Set(['lr', 'loss', 'value', 'gradNorm', 'examplesPerSec', 'attentionKl', 'clsCosine', 'bestLoss', 'hiddenMse', 'valueRelation', 'embeddingMse', 'temperature']);
+/**
+ * The fields that hold measured numbers, which may be non-finite; evaluations name their dev
+ * measures after the internal losses (LayerEval, EvalEvent.embeddingMse).
+ */
+const MEASURED = new Set<string>(['lr', 'loss', 'value', 'gradNorm', 'examplesPerSec', 'bestLoss', 'temperature', ...INTERNAL_KEYS]);
 
 /** One line of JSON, without a trailing newline (JSON.stringify escapes newlines inside strings). */
 export function encodeEvent(e: TrainerEvent): string {
@@ -336,6 +345,14 @@ type Check = (x: unknown) => boolean;
 /** Field name → check; a name ending in '?' is optional. */
 type FieldChecks = Record<string, Check>;
 
+type OptionalKeys<T> = { [K in keyof T]-?: object extends Pick<T, K> ? K : never }[keyof T] & string;
+/**
+ * The checks of every field of T, under its name ('name?' when optional), and of no other: a field
+ * added to an event's interface without its check (or the other way round) does not compile.
+ */
+type FieldTable<T> = { [K in Exclude<keyof T, OptionalKeys<T>> & string]: Check } & { [K in OptionalKeys<T> as `${K}?`]: Check };
+type EventFieldTables = { [E in TrainerEvent as E['type']]: FieldTable<Omit<E, keyof EventBase | 'type'>> };
+
 const isString: Check = (x) => typeof x === 'string';
 const isNumber: Check = (x) => typeof x === 'number';
 const isInt: Check = (x) => typeof x === 'number' && Number.isInteger(x);
@@ -344,16 +361,18 @@ const isObject = (x: unknown): x is Record<string, unknown> => !!x && typeof x =
 const oneOf = (...values: string[]): Check => (x) => typeof x === 'string' && values.includes(x);
 const arrayOf = (item: Check): Check => (x) => Array.isArray(x) && x.every(item);
 const shape = (fields: FieldChecks): Check => (x) => isObject(x) && fieldProblem(x, fields) === undefined;
+/** `shape` with its fields checked against T's, as EVENT_FIELDS is. */
+const shapeOf = <T>(fields: FieldTable<T>): Check => shape(fields);
 const nullable = (c: Check): Check => (x) => x === null || c(x);
 const recordOf = (value: Check): Check => (x) => isObject(x) && Object.values(x).every(value);
 
 const lossName = oneOf(...LOSS_NAMES);
-const stageKind = oneOf('teacher', 'internal', 'classification', 'custom');
+const stageKind = oneOf(...STAGE_KINDS);
 const layerPair: Check = (x) => Array.isArray(x) && x.length === 2 && x.every(isInt);
 const paramCounts = shape({ embeddings: isNumber, encoder: isNumber, pooler: isNumber, head: isNumber, total: isNumber });
 const maps3d = arrayOf(arrayOf(arrayOf(isNumber)));
 
-const EVENT_FIELDS: Record<TrainerEventType, FieldChecks> = {
+const EVENT_FIELDS: EventFieldTables = {
   'run-started': {
     runDir: isString,
     config: isObject,
@@ -363,7 +382,7 @@ const EVENT_FIELDS: Record<TrainerEventType, FieldChecks> = {
     }),
     params: shape({ teacher: paramCounts, student: paramCounts }),
     plan: shape({
-      stages: arrayOf(shape({ index: isInt, name: isString, kind: stageKind, layers: arrayOf(layerPair), losses: arrayOf(lossName), epochs: isInt })),
+      stages: arrayOf(shapeOf<PlannedStage>({ index: isInt, name: isString, kind: stageKind, layers: arrayOf(layerPair), losses: arrayOf(lossName), epochs: isInt })),
     }),
     dataset: shape({ train: isInt, eval: isInt }),
     'resumedFrom?': shape({ checkpoint: isString, step: isInt }),
@@ -371,24 +390,24 @@ const EVENT_FIELDS: Record<TrainerEventType, FieldChecks> = {
   'stage-started': { stage: isInt, name: isString, kind: stageKind, epochs: isInt, stepsPlanned: isInt },
   step: {
     step: isInt, stage: isInt, epoch: isInt, lr: isNumber, loss: isNumber,
-    terms: arrayOf(shape({ name: lossName, 'layer?': isInt, value: isNumber, weight: isNumber })),
+    terms: arrayOf(shapeOf<LossTerm>({ name: lossName, 'layer?': isInt, value: isNumber, weight: isNumber })),
     'temperature?': isNumber, gradNorm: isNumber, examplesPerSec: isNumber, elapsedMs: isNumber, 'liveTensors?': isInt,
   },
   eval: {
     step: isInt, stage: isInt, epoch: isInt, split: isString,
     metrics: recordOf(isNumber),
     mainMetric: shape({ name: isString, value: isNumber }),
-    perLayer: arrayOf(shape({ student: isInt, teacher: isInt, attentionKl: isNumber, clsCosine: isNumber, 'hiddenMse?': isNumber, 'valueRelation?': isNumber })),
+    perLayer: arrayOf(shapeOf<LayerEval>({ student: isInt, teacher: isInt, attentionKl: isNumber, clsCosine: isNumber, 'hiddenMse?': isNumber, 'valueRelation?': isNumber })),
     'embeddingMse?': isNumber, isBest: isBool,
   },
   checkpoint: { step: isInt, path: isString, reason: oneOf('periodic', 'stage-end', 'best', 'stop') },
   'attention-sample': {
     step: isInt, tokens: arrayOf(isString),
-    layers: arrayOf(shape({ student: isInt, teacher: isInt, teacherMaps: maps3d, studentMaps: maps3d, 'teacherValueRelations?': maps3d, 'studentValueRelations?': maps3d })),
+    layers: arrayOf(shapeOf<AttentionSampleLayer>({ student: isInt, teacher: isInt, teacherMaps: maps3d, studentMaps: maps3d, 'teacherValueRelations?': maps3d, 'studentValueRelations?': maps3d })),
   },
   'stage-finished': { stage: isInt, reason: oneOf('epochs', 'plateau'), 'bestLoss?': isNumber },
   warning: { message: isString, 'code?': isString },
-  log: { level: oneOf('debug', 'info', 'warn', 'error'), message: isString },
+  log: { level: oneOf(...LOG_LEVELS), message: isString },
   'run-finished': {
     'best?': shape({ metric: isString, value: isNumber, step: isInt }),
     studentDir: isString, durationMs: isNumber, summary: isString,

@@ -6,12 +6,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadConfigFile } from '../config/validate';
-import { ResolvedConfig } from '../config/types';
+import { LayerPairSpec, ResolvedConfig } from '../config/types';
 import { BackendRequest, initBackend } from '../model/backend';
 import { BertModel } from '../model/bert';
 import { loadCheckpoint } from '../model/checkpoint';
 import { WordPieceTokenizer } from '../data/tokenizer';
-import { LayerPair, resolveMapping } from '../distill/mapping';
+import { LayerPair, pairSpec, resolveMapping } from '../distill/mapping';
 import { studentConfig } from '../distill/student-init';
 import { layerCosts } from '../distill/layer-costs';
 import { combineCosts, compareMappings, mappingSnippet, monotoneMapping } from '../distill/mapping-advisor';
@@ -35,7 +35,7 @@ export function readyTeacherDir(config: ResolvedConfig, configFile: string): str
   });
 }
 
-const pairsOf = (p: readonly LayerPair[]): Array<[number, number]> => p.map((x) => [x.student, x.teacher]);
+const pairsOf = (p: readonly LayerPair[]): LayerPairSpec[] => p.map(pairSpec);
 
 export async function adviseMapping(configFile: string, opts: { sample?: number; backend?: BackendRequest } = {}): Promise<MappingAdvice> {
   const config = loadConfigFile(configFile);

@@ -12,10 +12,10 @@ import { toBertInputs, disposeInputs } from '../model/inputs';
 import { batchOrder, makeBatch } from '../data/batching';
 import { Encoding } from '../data/encoding';
 import { LayerPair } from '../distill/mapping';
-import { Stage, stageWeightsAt, type StageLosses } from '../distill/plan';
+import { Stage, stageWeightsAt, trainsInternal, type StageLosses } from '../distill/plan';
 import { valueRelationMaps } from '../distill/losses';
 import { keepFor, needsFullTeacherOutputs, objectiveTerms, ObjectiveContext } from '../distill/objective';
-import type { LossName } from '../config/types';
+import { PER_LAYER_KEYS, type LossName } from '../config/loss-vocabulary';
 import { ResolvedOptim } from '../config/types';
 import { AdamW, clipByGlobalNorm } from './optimizer';
 import { linearWarmupDecay, warmupSteps } from './lr-schedule';
@@ -139,7 +139,7 @@ export class TrainingLoop {
           tracking = { best: null, badEvals: 0 };
           fs.rmSync(this.stageBestDir(), { recursive: true, force: true });
         }
-        this.sink.emit({ type: 'stage-started', stage: si + s.stageOffset, name: this.stageName(stage), kind: s.phase === 'teacher' ? 'teacher' : stage.kind, epochs: stage.epochs, stepsPlanned: total });
+        this.sink.emit({ type: 'stage-started', stage: si + s.stageOffset, name: stage.name, kind: stage.kind, epochs: stage.epochs, stepsPlanned: total });
         let reason: 'epochs' | 'plateau' = 'epochs';
         const snapshot = (): Omit<TrainingCheckpoint, 'dir'> => this.snapshot(pos, tracking, optimizer, 'periodic');
 
@@ -173,7 +173,7 @@ export class TrainingLoop {
         if (stage.selectBest) {
           const restored = this.restoreStageBest(si);
           if (restored !== null) {
-            this.sink.emit({ type: 'log', level: 'info', message: `stage ${si + s.stageOffset + 1} (${this.stageName(stage)}): continuing from the weights of its best evaluation, at step ${s.stepOffset + restored}` });
+            this.sink.emit({ type: 'log', level: 'info', message: `stage ${si + s.stageOffset + 1} (${stage.name}): continuing from the weights of its best evaluation, at step ${s.stepOffset + restored}` });
           }
         }
         this.sink.emit({ type: 'stage-finished', stage: si + s.stageOffset, reason, ...(stage.kind === 'internal' && tracking.best !== null ? { bestLoss: tracking.best } : {}) });
@@ -188,10 +188,6 @@ export class TrainingLoop {
       }
     }
     return { outcome: 'finished', best: this.best };
-  }
-
-  private stageName(stage: Stage): string {
-    return this.s.phase === 'teacher' ? 'teacher training' : stage.name;
   }
 
   private snapshot(pos: LoopPosition, tracking: StageTracking, optimizer: AdamW | undefined, reason: string): Omit<TrainingCheckpoint, 'dir'> {
@@ -245,7 +241,7 @@ export class TrainingLoop {
     const batch = makeBatch(rows.map((i) => split.encodings[i]), rows.map((i) => split.labels[i]), rows, s.padId);
     const inputs = toBertInputs(batch);
     const labels = tf.tensor1d(batch.labels, 'float32');
-    const internal = stage.kind === 'internal' || stage.losses.attentionKl !== undefined || stage.losses.clsCosine !== undefined || needsFullTeacherOutputs(stage.losses);
+    const internal = stage.kind === 'internal' || trainsInternal(stage.losses);
     const needTeacher = s.teacher !== undefined && (internal || stage.losses.softLabel !== undefined);
     const none = { hiddenStates: [], attentions: [], values: [] };
     let teacherOut: BertOutputs | undefined;
@@ -400,10 +396,11 @@ export class TrainingLoop {
     for (const p of stage.layers) {
       const l = outcome.perLayer.find((x) => x.student === p.student);
       if (!l) continue;
-      if (w.attentionKl) sum += w.attentionKl * l.attentionKl;
-      if (w.clsCosine) sum += w.clsCosine * l.clsCosine;
-      if (w.hiddenMse && l.hiddenMse !== undefined) sum += w.hiddenMse * l.hiddenMse;
-      if (w.valueRelation && l.valueRelation !== undefined) sum += w.valueRelation * l.valueRelation;
+      for (const k of PER_LAYER_KEYS) {
+        const weight = w[k];
+        const value = l[k];
+        if (weight && value !== undefined) sum += weight * value;
+      }
     }
     if (w.embeddingMse && outcome.embeddingMse !== undefined) sum += w.embeddingMse * outcome.embeddingMse;
     return sum;

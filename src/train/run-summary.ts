@@ -1,10 +1,11 @@
 /**
- * Reads a run folder's events.jsonl back into a summary: what the demo's comparison table, `report`
- * and the extension's tree show. Tolerates partial lines and unknown events.
+ * Reads a run folder's events.jsonl back into a summary (the shared fold, src/protocol/run-fold.ts):
+ * what the demo's comparison table and `report` show. Tolerates partial lines and unknown events.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LayerEval, parseEventLine, TrainerEvent } from '../protocol/events';
+import { RunFold } from '../protocol/run-fold';
 
 export interface RunSummary {
   runDir: string;
@@ -36,45 +37,14 @@ export function readEvents(file: string): TrainerEvent[] {
 }
 
 export function summariseRun(runDir: string): RunSummary {
-  const events = readEvents(path.join(runDir, 'events.jsonl'));
-  const s: RunSummary = { runDir, runId: path.basename(runDir), status: 'unknown', lastPerLayer: [], steps: 0 };
-  const teacherStages = new Set<number>();
-  for (const e of events) {
-    switch (e.type) {
-      case 'run-started':
-        s.algorithm = e.config.algorithm;
-        s.backend = e.backend.kind;
-        s.studentParams = e.params.student.total;
-        s.teacherParams = e.params.teacher.total;
-        for (const st of e.plan.stages) if (st.kind === 'teacher') teacherStages.add(st.index);
-        s.status = 'running';
-        break;
-      case 'step':
-        s.steps = Math.max(s.steps, e.step);
-        break;
-      case 'eval':
-        if (teacherStages.has(e.stage)) {
-          if (!s.teacherMetric || e.mainMetric.value > s.teacherMetric.value) s.teacherMetric = { ...e.mainMetric };
-        } else {
-          if (e.perLayer.length) s.lastPerLayer = e.perLayer;
-          if (e.isBest) s.best = { metric: e.mainMetric.name, value: e.mainMetric.value, step: e.step };
-        }
-        break;
-      case 'run-finished':
-        s.status = 'finished';
-        s.durationMs = e.durationMs;
-        if (e.best) s.best = e.best;
-        break;
-      case 'run-failed':
-        s.status = 'failed';
-        s.failure = e.reason;
-        break;
-      case 'run-stopped':
-        s.status = 'stopped';
-        break;
-      default:
-        break;
-    }
-  }
+  const f = RunFold.of(readEvents(path.join(runDir, 'events.jsonl')));
+  const e = f.started;
+  const s: RunSummary = { runDir, runId: path.basename(runDir), status: f.status, lastPerLayer: f.lastPerLayer, steps: f.step };
+  if (e) Object.assign(s, { algorithm: e.config.algorithm, backend: e.backend.kind, studentParams: e.params.student.total, teacherParams: e.params.teacher.total });
+  // In the order the events set them (the teacher trains first), as the report's JSON lists them.
+  if (f.teacherMetric) s.teacherMetric = f.teacherMetric;
+  if (f.best) s.best = f.best;
+  if (f.failure) s.failure = f.failure;
+  if (f.finished) s.durationMs = f.finished.durationMs;
   return s;
 }

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { LOSS_NAME_BY_KEY, ResolvedConfig, isScratchTraining } from '../config/types';
+import { ResolvedConfig, isScratchTraining } from '../config/types';
 import { loadConfigFile, resolveConfig } from '../config/validate';
 import { initBackend, BackendInfo, BackendRequest } from '../model/backend';
 import { BertModel, countParameters } from '../model/bert';
@@ -15,9 +15,9 @@ import { loadCheckpoint, saveCheckpoint } from '../model/checkpoint';
 import { WordPieceTokenizer } from '../data/tokenizer';
 import { buildWordPieceVocab } from '../data/vocab-builder';
 import { resolveMapping, LayerPair } from '../distill/mapping';
-import { LOSS_KEYS, LossWeights, planCustomStages, planStages, Stage } from '../distill/plan';
+import { planFor, plannedStages, Stage } from '../distill/plan';
 import { initStudentFromTeacher, studentConfig } from '../distill/student-init';
-import { PlannedStage, RunStartedEvent } from '../protocol/events';
+import { RunStartedEvent } from '../protocol/events';
 import { kernelsReport } from '../model/fast-kernels';
 import { resolveModelFolder } from '../model/model-folder';
 import { UserError, isUserError } from '../util/errors';
@@ -25,7 +25,7 @@ import { recoverDir, writeFileAtomic } from '../util/atomic-fs';
 import { isProcessAlive } from '../util/process-alive';
 import { EventSink } from './event-sink';
 import { loadTaskData, readRunDatasets, TaskData } from './task-data';
-import { NonFiniteLossError, StopSignal, TrainingLoop } from './loop';
+import { LoopResult, NonFiniteLossError, StopSignal, TrainingLoop } from './loop';
 import { HIDDEN_PROJECTION_BIAS, HIDDEN_PROJECTION_WEIGHT, listCheckpoints, loadTrainingCheckpoint, PROJECTION_NAME, TrainingCheckpoint } from './checkpoint-store';
 import { RunFolder } from './run-folder';
 import { readEvents } from './run-summary';
@@ -97,6 +97,17 @@ interface Prepared {
   doLowerCase: boolean;
 }
 
+/** What the parts of one invocation of a run share. */
+interface RunContext {
+  folder: RunFolder;
+  config: ResolvedConfig;
+  io: RunIO;
+  sink: EventSink;
+  prep: Prepared;
+  /** Disposed when the invocation ends, however it ends. */
+  disposables: Array<{ dispose(): void }>;
+}
+
 async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, warnings: string[], resuming: boolean): Promise<RunOutcome> {
   // Read before this invocation appends its own run-started.
   const previousStart = resuming ? readEvents(folder.eventsFile).find((e): e is RunStartedEvent => e.type === 'run-started') : undefined;
@@ -104,201 +115,46 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
   const started = Date.now();
   const disposables: Array<{ dispose(): void }> = [];
   let lastCheckpoint: () => string | null = () => listCheckpoints(folder.checkpointsDir).pop() ?? null;
+  const follow = (loop: TrainingLoop): TrainingLoop => {
+    lastCheckpoint = () => loop.latestCheckpoint();
+    return loop;
+  };
   try {
     // Lets the tests drive the internal-error path of a run (test/cli-errors.test.ts).
     if (process.env.DISTILLERY_TEST_INTERNAL_ERROR === 'run') throw new Error('deliberate internal error in a run (DISTILLERY_TEST_INTERNAL_ERROR)');
-    const prep = await prepare(folder, config, io);
-    const seed = config.optim.seed;
-
-    // ---- teacher -------------------------------------------------------------------------
-    const teacherSpec = config.teacher;
-    const trainsTeacher = 'train' in teacherSpec;
-    const teacherOut = trainsTeacher ? teacherSpec.output ?? folder.teacherDir : teacherSpec.checkpoint;
-    // The teacher may live outside the run folder (teacher.output): put it back if a kill left it aside.
-    recoverDir(teacherOut);
-    const teacherReady = !trainsTeacher || fs.existsSync(path.join(teacherOut, 'READY'));
-    // A teacher already trained into a shared output folder by an earlier run is used as it is:
-    // this run plans no teacher stage for it (a run that trained it has teacher checkpoints).
-    const trainedHere = trainsTeacher && (!teacherReady || fs.existsSync(folder.teacherCheckpointsDir));
-    const info = prep.data.info;
-    const labels = info.isRegression ? ['LABEL_0'] : info.labels;
-    let teacherCfg: BertConfig;
-    let teacherTraining: { model: BertModel; stage: Stage; resume?: TrainingCheckpoint } | undefined;
-    if (!trainsTeacher || teacherReady) {
-      teacherCfg = loadCheckpoint(teacherOut, { numLabels: info.numLabels, labels, regression: info.isRegression }).config;
-    } else {
-      const t = teacherSpec.train;
-      const latest = listCheckpoints(folder.teacherCheckpointsDir).pop();
-      let model: BertModel;
-      if (isScratchTraining(t)) {
-        teacherCfg = {
-          vocabSize: prep.tokenizer.vocabSize, hiddenSize: t.architecture.hiddenSize, numHiddenLayers: t.architecture.layers,
-          numAttentionHeads: t.architecture.heads, intermediateSize: t.architecture.intermediateSize, hiddenAct: 'gelu',
-          hiddenDropoutProb: 0.1, attentionProbsDropoutProb: 0.1, maxPositionEmbeddings: t.architecture.maxPositions,
-          typeVocabSize: 2, layerNormEps: 1e-12, initializerRange: 0.02, padTokenId: prep.tokenizer.padId,
-          numLabels: info.numLabels, problemType: info.isRegression ? 'regression' : 'single_label_classification', labels,
-        };
-        model = BertModel.randomInit(teacherCfg, seed);
-      } else {
-        const base = loadCheckpoint(t.from, { numLabels: info.numLabels, labels, regression: info.isRegression });
-        teacherCfg = base.config;
-        model = BertModel.fromNamedTensors(base.config, base.tensors, { initHeadSeed: seed, source: t.from });
-        for (const note of base.notes) sink.emit({ type: 'log', level: 'info', message: `teacher base: ${note}` });
-      }
-      disposables.push(model);
-      let resume: TrainingCheckpoint | undefined;
-      if (latest) {
-        resume = loadTrainingCheckpoint(latest);
-        model.dispose();
-        model = BertModel.fromNamedTensors(teacherCfg, resume.weights, { source: path.join(latest, 'model.safetensors') });
-        disposables.push(model);
-      }
-      const stage: Stage = {
-        index: 0, name: 'teacher training', kind: 'classification', layers: [],
-        losses: { hardLabel: 1 }, temperature: 1,
-        epochs: t.epochs, patience: null, selectBest: true,
-      };
-      teacherTraining = { model, stage, resume };
-    }
-
-    // ---- student -------------------------------------------------------------------------
-    const sCfg = applyDropout(studentConfig(teacherCfg, {
+    const run: RunContext = { folder, config, io, sink, prep: await prepare(folder, config, io), disposables };
+    const teacher = prepareTeacher(run);
+    const sCfg = applyDropout(studentConfig(teacher.config, {
       layers: config.student.layers, hiddenSize: config.student.hiddenSize, heads: config.student.heads, intermediateSize: config.student.intermediateSize,
     }), config.optim.dropout);
-    const pairs = resolveMapping(config.mapping, sCfg.numHiddenLayers, teacherCfg.numHiddenLayers);
-    const stages = io.teacherOnly ? [] : planFor(config, pairs);
+    const pairs = resolveMapping(config.mapping, sCfg.numHiddenLayers, teacher.config.numHiddenLayers);
     // A run that trains its teacher numbers the teacher stage first, also when resumed after it.
-    const teacherPlan = 'train' in teacherSpec && trainedHere ? teacherSpec.train : undefined;
-    const plannedTeacher: PlannedStage[] = teacherPlan ? [{ index: 0, name: 'teacher training', kind: 'teacher', layers: [], losses: ['hard-label'], epochs: teacherPlan.epochs }] : [];
-    const offset = plannedTeacher.length;
-    const teacherSteps = teacherPlan ? teacherPlan.epochs * Math.ceil(prep.data.train.encodings.length / teacherPlan.batchSize) : 0;
-    const plan: PlannedStage[] = [
-      ...plannedTeacher,
-      ...stages.map((s) => ({
-        index: s.index + offset, name: s.name, kind: s.kind, layers: s.layers.map((p) => [p.student, p.teacher] as [number, number]),
-        losses: LOSS_KEYS.filter((k) => s.losses[k] !== undefined).map((k) => LOSS_NAME_BY_KEY[k]),
-        epochs: s.epochs,
-      })),
-    ];
+    const stages = planFor(config, pairs, { teacher: teacher.trainedHere, student: !io.teacherOnly });
+    const teacherStage = stages.find((s) => s.kind === 'teacher');
+    const studentStages = stages.filter((s) => s.kind !== 'teacher');
     const studentResumeDir = listCheckpoints(folder.checkpointsDir).pop();
     const studentResume = studentResumeDir ? loadTrainingCheckpoint(studentResumeDir) : undefined;
     // On the event step axis: student steps follow the teacher's.
+    const teacherSteps = teacherStage && 'train' in config.teacher ? teacherStage.epochs * Math.ceil(run.prep.data.train.encodings.length / config.teacher.train.batchSize) : 0;
     const resumedFrom = studentResume
       ? { checkpoint: studentResume.dir, step: teacherSteps + studentResume.state.position.globalStep }
-      : teacherTraining?.resume ? { checkpoint: teacherTraining.resume.dir, step: teacherTraining.resume.state.position.globalStep } : undefined;
-    sink.emit({
-      type: 'run-started', runDir: folder.dir, config, backend: { kind: prep.backend.kind, skipped: prep.backend.skipped, ...prep.kernels },
-      params: { teacher: countParameters(teacherCfg), student: countParameters(sCfg) }, plan: { stages: plan },
-      dataset: { train: prep.data.train.encodings.length, eval: prep.data.dev.encodings.length },
-      ...(resuming && resumedFrom ? { resumedFrom } : {}),
-    });
-    for (const w of warnings) sink.emit({ type: 'warning', message: w, code: 'config' });
-    if (resuming && previousStart) {
-      const changed = resumeMismatch(previousStart, prep.backend.kind, prep.kernels.kernels);
-      if (changed) sink.emit({ type: 'warning', code: 'resume-backend', message: changed });
-    }
-    if (trainsTeacher && !trainedHere) {
-      sink.emit({ type: 'log', level: 'info', message: `teacher: ${teacherOut} was already trained (it has a READY file), so this run uses it as it is` });
-    }
+      : teacher.training?.resume ? { checkpoint: teacher.training.resume.dir, step: teacher.training.resume.state.position.globalStep } : undefined;
+    announce(run, { teacher, sCfg, stages, warnings, previousStart, resumedFrom: resuming ? resumedFrom : undefined });
 
-    const sample = pickSample(prep.data);
-    const common = {
-      data: prep.data, evalEverySteps: config.eval.everySteps, evalBatchSize: config.eval.batchSize,
-      checkpointEverySteps: config.checkpoint.everySteps, keepCheckpoints: config.checkpoint.keep, padId: prep.tokenizer.padId,
-    };
-    const saveHf = (dir: string) => (m: BertModel): string => {
-      saveCheckpoint(dir, m.config, m.toNamedTensors(), { vocabFile: prep.vocabFile, tokenizerConfig: { doLowerCase: prep.doLowerCase } });
-      return dir;
-    };
-
-    // ---- teacher training (when the config asks for it) -----------------------------------
-    if (teacherTraining) {
-      const t = (config.teacher as { train: { lr: number; batchSize: number } }).train;
-      const loop = new TrainingLoop({
-        ...common, phase: 'teacher', model: teacherTraining.model, pairs: [], headAverage: false, stages: [teacherTraining.stage],
-        optim: { ...config.optim, lr: t.lr }, batchSize: t.batchSize,
-        checkpointsDir: folder.teacherCheckpointsDir, saveBest: saveHf(teacherOut), stageOffset: 0, stepOffset: 0,
-      }, sink, io.stop);
-      lastCheckpoint = () => loop.latestCheckpoint();
-      const r = await loop.run(teacherTraining.resume);
+    if (teacher.training && teacherStage) {
+      const r = await trainTeacher(run, teacher.dir, teacher.training, teacherStage, follow);
       if (r.outcome === 'stopped') return stopped(folder, sink, io, r.checkpoint);
-      writeFileAtomic(path.join(teacherOut, 'READY'), `${new Date().toISOString()}\n`);
-      teacherTraining.model.dispose();
-      if (io.teacherOnly) return finished(folder, sink, started, r.best ?? undefined, teacherOut, 'teacher');
+      if (io.teacherOnly) return finished(folder, sink, started, r.best ?? undefined, teacher.dir, 'teacher');
     } else if (io.teacherOnly) {
-      return finished(folder, sink, started, undefined, teacherOut, 'teacher');
+      return finished(folder, sink, started, undefined, teacher.dir, 'teacher');
     }
 
-    const teacherCk = loadCheckpoint(teacherOut, { numLabels: info.numLabels, labels, regression: info.isRegression });
-    if (!teacherCk.hasHead) {
-      throw new UserError('the teacher checkpoint has no trained task head, so it cannot teach this task', {
-        where: teacherOut, fix: 'fine-tune it first: set teacher.train.from to this folder (and teacher.train.epochs), or use a BertForSequenceClassification checkpoint',
-      });
-    }
-    const teacher = BertModel.fromNamedTensors(teacherCk.config, teacherCk.tensors, { trainable: false, source: teacherOut });
-    disposables.push(teacher);
-
-    let resume: TrainingCheckpoint | undefined = studentResume;
-    const student = buildStudent(config, sCfg, teacherCk.tensors, teacherCk.config, pairs, resume);
-    disposables.push(student);
-    let projection: tf.Variable | undefined;
-    if (sCfg.hiddenSize !== teacherCk.config.hiddenSize && config.losses.clsCosine > 0) {
-      const saved = resume?.weights.get(PROJECTION_NAME);
-      const init = saved ? tf.tensor2d(saved.data, saved.shape as [number, number]) : tf.randomNormal([sCfg.hiddenSize, teacherCk.config.hiddenSize], 0, 0.02, 'float32', seed) as tf.Tensor2D;
-      projection = tf.variable(init, true, `cls_projection_${Date.now()}`);
-      init.dispose();
-      disposables.push(projection);
-    }
-    // TinyBERT's fit_dense: one projection shared by hidden-mse and embedding-mse (as in TinyBERT),
-    // when some stage trains them and the widths differ. Saved in checkpoints like the one above.
-    let hiddenProjection: { weight: tf.Variable; bias: tf.Variable } | undefined;
-    const mseStages = stages.some((st) => st.losses.hiddenMse !== undefined || st.losses.embeddingMse !== undefined);
-    if (sCfg.hiddenSize !== teacherCk.config.hiddenSize && mseStages) {
-      const [dS, dT] = [sCfg.hiddenSize, teacherCk.config.hiddenSize];
-      const savedW = resume?.weights.get(HIDDEN_PROJECTION_WEIGHT);
-      const savedB = resume?.weights.get(HIDDEN_PROJECTION_BIAS);
-      const w0 = savedW ? tf.tensor2d(savedW.data, savedW.shape as [number, number]) : tf.randomNormal([dS, dT], 0, 0.02, 'float32', seed + 2) as tf.Tensor2D;
-      const b0 = savedB ? tf.tensor1d(savedB.data) : tf.zeros([dT]) as tf.Tensor1D;
-      const id = Date.now();
-      hiddenProjection = { weight: tf.variable(w0, true, `hidden_projection_w_${id}`), bias: tf.variable(b0, true, `hidden_projection_b_${id}`) };
-      tf.dispose([w0, b0]);
-      disposables.push(hiddenProjection.weight, hiddenProjection.bias);
-    }
-    if (resume && resume.state.phase !== 'student') resume = undefined;
-
-    const cache = config.teacherCache.enabled
-      ? new TeacherCache({ maxBytes: Math.round(config.teacherCache.maxMiB * 2 ** 20), attentionPrecision: config.teacherCache.attentionPrecision })
-      : undefined;
-    const loop = new TrainingLoop({
-      ...common, phase: 'student', model: student, teacher, pairs, projection, hiddenProjection, teacherCache: cache,
-      headAverage: config.losses.attentionKlHeads === 'average' && sCfg.numAttentionHeads !== teacherCk.config.numAttentionHeads,
-      stages, optim: config.optim, batchSize: config.optim.batchSize, checkpointsDir: folder.checkpointsDir,
-      saveBest: saveHf(folder.bestDir), sample, stageOffset: offset, stepOffset: teacherSteps,
-    }, sink, io.stop);
-    lastCheckpoint = () => loop.latestCheckpoint();
-    const r = await loop.run(resume);
-    if (cache) sink.emit({ type: 'log', level: 'info', message: describeCache(cache.stats()) });
+    const models = buildModels(run, teacher.dir, sCfg, pairs, studentStages, studentResume);
+    const r = await distil(run, models, pairs, studentStages, { stageOffset: stages.length - studentStages.length, stepOffset: teacherSteps }, follow);
     if (r.outcome === 'stopped') return stopped(folder, sink, io, r.checkpoint);
-    if (!fs.existsSync(path.join(folder.bestDir, 'model.safetensors'))) saveHf(folder.bestDir)(student);
-    const exported = await exportStudent(folder.dir, { out: folder.studentDir });
-    return finished(folder, sink, started, r.best ?? undefined, exported.dir, 'student');
+    return await finishStudent(run, models.student, r.best ?? undefined, started);
   } catch (e) {
-    const ck = safe(lastCheckpoint);
-    const base = { lastCheckpoint: ck ?? undefined };
-    if (e instanceof NonFiniteLossError) {
-      sink.emit({
-        type: 'run-failed', reason: e.message, where: e.term,
-        // Resume replays the same steps exactly, so something must change first.
-        fix: `lower optim.lr or raise optim.warmup, or check the data and the initial weights; to continue from the last good checkpoint, change ${folder.configFile} and run distillery resume`,
-        ...base,
-      });
-    } else if (isUserError(e)) {
-      sink.emit({ type: 'run-failed', reason: e.message, ...(e.where ? { where: e.where } : {}), ...(e.fix ? { fix: e.fix } : {}), ...base });
-    } else {
-      sink.emit({ type: 'run-failed', reason: e instanceof Error ? `${e.message}` : String(e), ...base });
-    }
-    folder.writeInfo({ status: 'failed', message: e instanceof Error ? e.message : String(e) });
-    return { runDir: folder.dir, status: 'failed', error: e };
+    return failed(folder, sink, e, safe(lastCheckpoint));
   } finally {
     for (const d of disposables) {
       try { d.dispose(); } catch { /* already disposed */ }
@@ -306,6 +162,221 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
   }
 }
 
+/** The teacher as this invocation finds it: ready, or still to train (then with the model to train). */
+interface TeacherSetup {
+  /** Where the teacher is, or goes once trained. */
+  dir: string;
+  config: BertConfig;
+  /** This run trains (or trained) the teacher: it plans the teacher's stage. */
+  trainedHere: boolean;
+  /** Set while the teacher still needs training: the model and the checkpoint to resume from. */
+  training?: { model: BertModel; resume?: TrainingCheckpoint };
+}
+
+function taskHead(data: TaskData): { numLabels: number; labels: string[]; regression: boolean } {
+  const info = data.info;
+  return { numLabels: info.numLabels, labels: info.isRegression ? ['LABEL_0'] : info.labels, regression: info.isRegression };
+}
+
+/** Finds the teacher, or builds the model to train it from (scratch, a base checkpoint, or its latest checkpoint). */
+function prepareTeacher(run: RunContext): TeacherSetup {
+  const { folder, config, prep, sink } = run;
+  const spec = config.teacher;
+  const trains = 'train' in spec;
+  const dir = trains ? spec.output ?? folder.teacherDir : spec.checkpoint;
+  // The teacher may live outside the run folder (teacher.output): put it back if a kill left it aside.
+  recoverDir(dir);
+  const ready = !trains || fs.existsSync(path.join(dir, 'READY'));
+  // A teacher already trained into a shared output folder by an earlier run is used as it is:
+  // this run plans no teacher stage for it (a run that trained it has teacher checkpoints).
+  const trainedHere = trains && (!ready || fs.existsSync(folder.teacherCheckpointsDir));
+  const head = taskHead(prep.data);
+  if (!trains || ready) return { dir, config: loadCheckpoint(dir, head).config, trainedHere };
+
+  const t = spec.train;
+  const seed = config.optim.seed;
+  let teacherCfg: BertConfig;
+  let model: BertModel;
+  if (isScratchTraining(t)) {
+    teacherCfg = {
+      vocabSize: prep.tokenizer.vocabSize, hiddenSize: t.architecture.hiddenSize, numHiddenLayers: t.architecture.layers,
+      numAttentionHeads: t.architecture.heads, intermediateSize: t.architecture.intermediateSize, hiddenAct: 'gelu',
+      hiddenDropoutProb: 0.1, attentionProbsDropoutProb: 0.1, maxPositionEmbeddings: t.architecture.maxPositions,
+      typeVocabSize: 2, layerNormEps: 1e-12, initializerRange: 0.02, padTokenId: prep.tokenizer.padId,
+      numLabels: head.numLabels, problemType: head.regression ? 'regression' : 'single_label_classification', labels: head.labels,
+    };
+    model = BertModel.randomInit(teacherCfg, seed);
+  } else {
+    const base = loadCheckpoint(t.from, head);
+    teacherCfg = base.config;
+    model = BertModel.fromNamedTensors(base.config, base.tensors, { initHeadSeed: seed, source: t.from });
+    for (const note of base.notes) sink.emit({ type: 'log', level: 'info', message: `teacher base: ${note}` });
+  }
+  run.disposables.push(model);
+  const latest = listCheckpoints(folder.teacherCheckpointsDir).pop();
+  let resume: TrainingCheckpoint | undefined;
+  if (latest) {
+    resume = loadTrainingCheckpoint(latest);
+    model.dispose();
+    model = BertModel.fromNamedTensors(teacherCfg, resume.weights, { source: path.join(latest, 'model.safetensors') });
+    run.disposables.push(model);
+  }
+  return { dir, config: teacherCfg, trainedHere, training: { model, resume } };
+}
+
+/** The run-started event (the plan included), then the config's warnings and what a resume should know. */
+function announce(run: RunContext, a: {
+  teacher: TeacherSetup; sCfg: BertConfig; stages: Stage[]; warnings: string[];
+  previousStart?: RunStartedEvent; resumedFrom?: { checkpoint: string; step: number };
+}): void {
+  const { folder, config, prep, sink } = run;
+  sink.emit({
+    type: 'run-started', runDir: folder.dir, config, backend: { kind: prep.backend.kind, skipped: prep.backend.skipped, ...prep.kernels },
+    params: { teacher: countParameters(a.teacher.config), student: countParameters(a.sCfg) }, plan: { stages: plannedStages(a.stages) },
+    dataset: { train: prep.data.train.encodings.length, eval: prep.data.dev.encodings.length },
+    ...(a.resumedFrom ? { resumedFrom: a.resumedFrom } : {}),
+  });
+  for (const w of a.warnings) sink.emit({ type: 'warning', message: w, code: 'config' });
+  if (a.previousStart) {
+    const changed = resumeMismatch(a.previousStart, prep.backend.kind, prep.kernels.kernels);
+    if (changed) sink.emit({ type: 'warning', code: 'resume-backend', message: changed });
+  }
+  if ('train' in config.teacher && !a.teacher.trainedHere) {
+    sink.emit({ type: 'log', level: 'info', message: `teacher: ${a.teacher.dir} was already trained (it has a READY file), so this run uses it as it is` });
+  }
+}
+
+/** The loop settings the teacher's and the student's training share. */
+function loopCommon(run: RunContext) {
+  const { config, prep } = run;
+  return {
+    data: prep.data, evalEverySteps: config.eval.everySteps, evalBatchSize: config.eval.batchSize,
+    checkpointEverySteps: config.checkpoint.everySteps, keepCheckpoints: config.checkpoint.keep, padId: prep.tokenizer.padId,
+  };
+}
+
+/** Saves a model into `dir` in the Hugging Face layout, with the run's vocabulary. */
+function saveHf(run: RunContext, dir: string) {
+  return (m: BertModel): string => {
+    saveCheckpoint(dir, m.config, m.toNamedTensors(), { vocabFile: run.prep.vocabFile, tokenizerConfig: { doLowerCase: run.prep.doLowerCase } });
+    return dir;
+  };
+}
+
+/** Trains the teacher (teacher.train) into `dir`, marking it READY when done. */
+async function trainTeacher(run: RunContext, dir: string, training: NonNullable<TeacherSetup['training']>, stage: Stage, follow: (l: TrainingLoop) => TrainingLoop): Promise<LoopResult> {
+  const { folder, config, sink, io } = run;
+  const t = (config.teacher as { train: { lr: number; batchSize: number } }).train;
+  const loop = follow(new TrainingLoop({
+    ...loopCommon(run), phase: 'teacher', model: training.model, pairs: [], headAverage: false, stages: [stage],
+    optim: { ...config.optim, lr: t.lr }, batchSize: t.batchSize,
+    checkpointsDir: folder.teacherCheckpointsDir, saveBest: saveHf(run, dir), stageOffset: 0, stepOffset: 0,
+  }, sink, io.stop));
+  const r = await loop.run(training.resume);
+  if (r.outcome === 'finished') {
+    writeFileAtomic(path.join(dir, 'READY'), `${new Date().toISOString()}\n`);
+    training.model.dispose();
+  }
+  return r;
+}
+
+/** The frozen teacher, the student and the learned projections the student's losses need. */
+interface DistilModels {
+  teacher: BertModel;
+  student: BertModel;
+  /** Compare head-averaged attention maps (losses.attentionKlHeads "average", and the head counts differ). */
+  headAverage: boolean;
+  projection?: tf.Variable;
+  hiddenProjection?: { weight: tf.Variable; bias: tf.Variable };
+  resume?: TrainingCheckpoint;
+}
+
+function buildModels(run: RunContext, teacherDir: string, sCfg: BertConfig, pairs: LayerPair[], stages: Stage[], resume: TrainingCheckpoint | undefined): DistilModels {
+  const { config, disposables } = run;
+  const seed = config.optim.seed;
+  const teacherCk = loadCheckpoint(teacherDir, taskHead(run.prep.data));
+  if (!teacherCk.hasHead) {
+    throw new UserError('the teacher checkpoint has no trained task head, so it cannot teach this task', {
+      where: teacherDir, fix: 'fine-tune it first: set teacher.train.from to this folder (and teacher.train.epochs), or use a BertForSequenceClassification checkpoint',
+    });
+  }
+  const teacher = BertModel.fromNamedTensors(teacherCk.config, teacherCk.tensors, { trainable: false, source: teacherDir });
+  disposables.push(teacher);
+  const student = buildStudent(config, sCfg, teacherCk.tensors, teacherCk.config, pairs, resume);
+  disposables.push(student);
+  const [dS, dT] = [sCfg.hiddenSize, teacherCk.config.hiddenSize];
+  let projection: tf.Variable | undefined;
+  if (dS !== dT && config.losses.clsCosine > 0) {
+    const saved = resume?.weights.get(PROJECTION_NAME);
+    const init = saved ? tf.tensor2d(saved.data, saved.shape as [number, number]) : tf.randomNormal([dS, dT], 0, 0.02, 'float32', seed) as tf.Tensor2D;
+    projection = tf.variable(init, true, `cls_projection_${Date.now()}`);
+    init.dispose();
+    disposables.push(projection);
+  }
+  // TinyBERT's fit_dense: one projection shared by hidden-mse and embedding-mse (as in TinyBERT),
+  // when some stage trains them and the widths differ. Saved in checkpoints like the one above.
+  let hiddenProjection: { weight: tf.Variable; bias: tf.Variable } | undefined;
+  const mseStages = stages.some((st) => st.losses.hiddenMse !== undefined || st.losses.embeddingMse !== undefined);
+  if (dS !== dT && mseStages) {
+    const savedW = resume?.weights.get(HIDDEN_PROJECTION_WEIGHT);
+    const savedB = resume?.weights.get(HIDDEN_PROJECTION_BIAS);
+    const w0 = savedW ? tf.tensor2d(savedW.data, savedW.shape as [number, number]) : tf.randomNormal([dS, dT], 0, 0.02, 'float32', seed + 2) as tf.Tensor2D;
+    const b0 = savedB ? tf.tensor1d(savedB.data) : tf.zeros([dT]) as tf.Tensor1D;
+    const id = Date.now();
+    hiddenProjection = { weight: tf.variable(w0, true, `hidden_projection_w_${id}`), bias: tf.variable(b0, true, `hidden_projection_b_${id}`) };
+    tf.dispose([w0, b0]);
+    disposables.push(hiddenProjection.weight, hiddenProjection.bias);
+  }
+  return {
+    teacher, student, projection, hiddenProjection,
+    headAverage: config.losses.attentionKlHeads === 'average' && sCfg.numAttentionHeads !== teacherCk.config.numAttentionHeads,
+    resume: resume && resume.state.phase === 'student' ? resume : undefined,
+  };
+}
+
+/** Trains the student through its stages. */
+async function distil(run: RunContext, m: DistilModels, pairs: LayerPair[], stages: Stage[], offsets: { stageOffset: number; stepOffset: number }, follow: (l: TrainingLoop) => TrainingLoop): Promise<LoopResult> {
+  const { folder, config, sink, io } = run;
+  const cache = config.teacherCache.enabled
+    ? new TeacherCache({ maxBytes: Math.round(config.teacherCache.maxMiB * 2 ** 20), attentionPrecision: config.teacherCache.attentionPrecision })
+    : undefined;
+  const loop = follow(new TrainingLoop({
+    ...loopCommon(run), phase: 'student', model: m.student, teacher: m.teacher, pairs, projection: m.projection, hiddenProjection: m.hiddenProjection, teacherCache: cache,
+    headAverage: m.headAverage,
+    stages, optim: config.optim, batchSize: config.optim.batchSize, checkpointsDir: folder.checkpointsDir,
+    saveBest: saveHf(run, folder.bestDir), sample: pickSample(run.prep.data), ...offsets,
+  }, sink, io.stop));
+  const r = await loop.run(m.resume);
+  if (cache) sink.emit({ type: 'log', level: 'info', message: describeCache(cache.stats()) });
+  return r;
+}
+
+/** Keeps the student's last weights as the best when no evaluation chose one, and exports it. */
+async function finishStudent(run: RunContext, student: BertModel, best: RunOutcome['best'] | undefined, started: number): Promise<RunOutcome> {
+  const { folder, sink } = run;
+  if (!fs.existsSync(path.join(folder.bestDir, 'model.safetensors'))) saveHf(run, folder.bestDir)(student);
+  const exported = await exportStudent(folder.dir, { out: folder.studentDir });
+  return finished(folder, sink, started, best, exported.dir, 'student');
+}
+
+/** A failed run: the event (with the fix, where there is one) and run.json. */
+function failed(folder: RunFolder, sink: EventSink, e: unknown, lastCheckpoint: string | null): RunOutcome {
+  const base = { lastCheckpoint: lastCheckpoint ?? undefined };
+  if (e instanceof NonFiniteLossError) {
+    sink.emit({
+      type: 'run-failed', reason: e.message, where: e.term,
+      // Resume replays the same steps exactly, so something must change first.
+      fix: `lower optim.lr or raise optim.warmup, or check the data and the initial weights; to continue from the last good checkpoint, change ${folder.configFile} and run distillery resume`,
+      ...base,
+    });
+  } else if (isUserError(e)) {
+    sink.emit({ type: 'run-failed', reason: e.message, ...(e.where ? { where: e.where } : {}), ...(e.fix ? { fix: e.fix } : {}), ...base });
+  } else {
+    sink.emit({ type: 'run-failed', reason: e instanceof Error ? `${e.message}` : String(e), ...base });
+  }
+  folder.writeInfo({ status: 'failed', message: e instanceof Error ? e.message : String(e) });
+  return { runDir: folder.dir, status: 'failed', error: e };
+}
 
 function safe<T>(f: () => T): T | null {
   try { return f(); } catch { return null; }
@@ -379,31 +450,6 @@ async function prepare(folder: RunFolder, config: ResolvedConfig, io: RunIO): Pr
 
 function applyDropout(c: BertConfig, dropout: number | undefined): BertConfig {
   return dropout === undefined ? c : { ...c, hiddenDropoutProb: dropout, attentionProbsDropoutProb: dropout };
-}
-
-/** The configured loss weights, as the plan takes them (0 = off). */
-export function lossWeights(config: ResolvedConfig): LossWeights {
-  const l = config.losses;
-  return {
-    attentionKl: l.attentionKl, clsCosine: l.clsCosine, softLabel: l.softLabel.weight, hardLabel: l.hardLabel,
-    hiddenMse: l.hiddenMse, embeddingMse: l.embeddingMse, valueRelation: l.valueRelation, temperature: l.softLabel.temperature,
-  };
-}
-
-/** The run's stages, each with the losses it trains and their weights: what the trainer runs. */
-export function planFor(config: ResolvedConfig, pairs: LayerPair[]): Stage[] {
-  const weights = lossWeights(config);
-  const schedules = config.losses.schedules;
-  if (config.algorithm === 'custom') return planCustomStages(config.stages.custom ?? [], pairs, weights, schedules);
-  return planStages(config.algorithm, {
-    pairs,
-    weights,
-    schedules,
-    epochsPerLayer: config.stages.epochsPerLayer,
-    internalAllEpochs: config.stages.internalAllEpochs,
-    classificationEpochs: config.stages.classificationEpochs,
-    patience: config.stages.patience,
-  });
 }
 
 export function buildStudent(config: ResolvedConfig, sCfg: BertConfig, teacherTensors: Map<string, { shape: number[]; data: Float32Array }>, teacherCfg: BertConfig, pairs: LayerPair[], resume: TrainingCheckpoint | undefined): BertModel {

@@ -18,7 +18,7 @@ import {
   alignOnAxis, COMPARE_AXES, COMPARE_AXIS_LABELS, compareColumns, compareRow, isCompareAxis, meanLayerKl, studentEvalCurveOn, studentStepCurveOn,
   termMean, termWeight, trainedTerms, type AlignedCurves, type CompareAxis, type CompareRow, type Curve,
 } from './summary';
-import { LOSS_NAMES, type LossName } from '../../src/config/types';
+import { LOSS_NAMES, type LossName } from '../../src/protocol/events';
 import type { Theme } from './theme';
 import { drawParcoords } from './parcoords-view';
 import type { ParcoordsRun } from './parcoords';

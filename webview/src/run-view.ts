@@ -6,6 +6,7 @@ import '@vscode-elements/elements/dist/vscode-tabs/index.js';
 import '@vscode-elements/elements/dist/vscode-tab-header/index.js';
 import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
 import type { VscodeTabs } from '@vscode-elements/elements/dist/vscode-tabs/vscode-tabs.js';
+import type { LossName } from '../../src/protocol/events';
 import type { WebviewMessage } from '../../src/protocol/webview-messages';
 import { CHART_FRAME_BUDGET_MS, LiveChart, MAX_DRAW_DELAY_MS, renderChartsWithinBudget, ZoomSync, type ChartData, type ChartOptions, type SeriesData } from './charts';
 import { h, setChildren } from './dom';
@@ -22,7 +23,7 @@ import { stageBands } from './timeline';
  */
 const LOSS_COLOR: Record<string, number> = {
   'attention-kl': 0, 'cls-cosine': 1, 'soft-label': 2, 'hard-label': 4, 'hidden-mse': 3, 'embedding-mse': 3, 'value-relation': 5,
-};
+} satisfies Record<LossName, number>;
 const LOSS_DASH: Record<string, number[]> = { 'embedding-mse': [1, 2] };
 const LAYER_DASH: (number[] | undefined)[] = [undefined, [6, 3], [2, 3], [10, 3, 2, 3], [4, 4], [1, 2]];
 

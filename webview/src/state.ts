@@ -1,6 +1,7 @@
 /**
- * What the dashboard knows about a run, built by folding its events in order, plus the UI state
- * the webview persists across being hidden. Step data is kept in growable typed columns (one
+ * What the dashboard knows about a run, built by folding its events in order (the shared fold,
+ * src/protocol/run-fold.ts, plus the dashboard's own columns), and the UI state the webview
+ * persists across being hidden. Step data is kept in growable typed columns (one
  * number per step) so 100 000 steps stay compact and charts can read them without copying.
  * Pure: no DOM, testable in Node.
  */
@@ -14,12 +15,12 @@ import type {
   RunFinishedEvent,
   RunStartedEvent,
   RunStoppedEvent,
-  StageKind,
   StepEvent,
   TrainerEvent,
 } from '../../src/protocol/events';
+import { RunFold, type StageRecord } from '../../src/protocol/run-fold';
 import type { RunSnapshot, RunStatus } from '../../src/protocol/webview-messages';
-import { LOSS_NAMES, type LossName } from '../../src/config/types';
+import { LOSS_NAMES, type LossName } from '../../src/protocol/events';
 import { BLOCK_SHIFT, BLOCK_SIZE, type BlockExtremes, type XRange } from './downsample';
 import { isCompareAxis, type CompareAxis } from './summary';
 
@@ -296,21 +297,7 @@ export class EvalTable {
   }
 }
 
-export type StageState = 'pending' | 'running' | 'done';
-
-export interface StageRecord {
-  index: number;
-  name: string;
-  kind: StageKind;
-  epochs: number;
-  /** Known once the stage started. */
-  stepsPlanned?: number;
-  /** The first and last global step trained in this stage. */
-  firstStep?: number;
-  lastStep?: number;
-  state: StageState;
-  finishReason?: 'epochs' | 'plateau';
-}
+export type { StageRecord, StageState } from '../../src/protocol/run-fold';
 
 export interface LogLine {
   time: string;
@@ -328,19 +315,12 @@ export class RunData {
   status: RunStatus;
   /** From the host's run-status message, e.g. "exited with code 1". */
   statusMessage: string | undefined;
-  started: RunStartedEvent | undefined;
-  stages: StageRecord[] = [];
-  currentStage = -1;
+  /** The plan, the stages' progress and the ending: what every view of a run shares. */
+  readonly fold = new RunFold();
   readonly steps = new StepTable();
   readonly evals = new EvalTable();
   readonly samples: AttentionSampleEvent[] = [];
-  readonly checkpoints: CheckpointEvent[] = [];
   readonly log: LogLine[] = [];
-  finished: RunFinishedEvent | undefined;
-  failed: RunFailedEvent | undefined;
-  stopped: RunStoppedEvent | undefined;
-  firstTime: string | undefined;
-  lastTime: string | undefined;
   /** Bumped on every change, so views redraw only what changed. */
   version = 0;
   /** Bumped when the log or the checkpoints change (the log tab redraws only then). */
@@ -370,53 +350,38 @@ export class RunData {
     return this.started?.params;
   }
 
+  get started(): RunStartedEvent | undefined { return this.fold.started; }
+  get stages(): StageRecord[] { return this.fold.stages; }
+  get currentStage(): number { return this.fold.currentStage; }
+  get checkpoints(): readonly CheckpointEvent[] { return this.fold.checkpoints; }
+  get finished(): RunFinishedEvent | undefined { return this.fold.finished; }
+  get failed(): RunFailedEvent | undefined { return this.fold.failed; }
+  get stopped(): RunStoppedEvent | undefined { return this.fold.stopped; }
+  get firstTime(): string | undefined { return this.fold.firstTime; }
+  get lastTime(): string | undefined { return this.fold.lastTime; }
+
   /** Folds one event in; `live` events also move the status (a replay leaves that to the host). */
   apply(e: TrainerEvent, live = true): void {
     this.version++;
-    this.firstTime ??= e.time;
-    this.lastTime = e.time;
+    if (e.type === 'run-started') this.onRunStarted(e);
+    this.fold.apply(e);
     switch (e.type) {
       case 'run-started':
-        this.onRunStarted(e);
         if (live) this.status = 'running';
         break;
-      case 'stage-started': {
-        const st = this.stageRecord(e.stage, e.name, e.kind, e.epochs);
-        st.stepsPlanned = e.stepsPlanned;
-        st.state = 'running';
-        st.finishReason = undefined;
-        for (const other of this.stages) if (other.index < e.stage && other.state === 'running') other.state = 'done';
-        this.currentStage = e.stage;
-        break;
-      }
-      case 'step': {
+      case 'step':
         this.steps.append(e);
-        const st = this.stages.find((s) => s.index === e.stage) ?? this.stageRecord(e.stage, `stage ${e.stage + 1}`, 'custom', 0);
-        if (st.firstStep === undefined || e.step < st.firstStep) st.firstStep = e.step;
-        st.lastStep = e.step;
-        if (st.state === 'pending') st.state = 'running';
-        this.currentStage = e.stage;
         break;
-      }
       case 'eval':
         this.evals.append(e);
         break;
       case 'checkpoint':
-        this.checkpoints.push(e);
         this.logVersion++;
         break;
       case 'attention-sample':
         while (this.samples.length > 0 && this.samples[this.samples.length - 1].step >= e.step) this.samples.pop();
         this.samples.push(e);
         break;
-      case 'stage-finished': {
-        const st = this.stages.find((s) => s.index === e.stage);
-        if (st) {
-          st.state = 'done';
-          st.finishReason = e.reason;
-        }
-        break;
-      }
       case 'warning':
         this.addLog({ time: e.time, level: 'warn', message: e.code ? `${e.message} (${e.code})` : e.message });
         break;
@@ -424,16 +389,13 @@ export class RunData {
         this.addLog({ time: e.time, level: e.level, message: e.message });
         break;
       case 'run-finished':
-        this.finished = e;
         if (live) this.status = 'finished';
         break;
       case 'run-failed':
-        this.failed = e;
         this.addLog({ time: e.time, level: 'error', message: e.reason });
         if (live) this.status = 'failed';
         break;
       case 'run-stopped':
-        this.stopped = e;
         if (live) this.status = 'stopped';
         break;
     }
@@ -445,42 +407,14 @@ export class RunData {
     this.statusMessage = message;
   }
 
+  /** A resume trains everything after its checkpoint again: drop what the columns hold past it. */
   private onRunStarted(e: RunStartedEvent): void {
-    this.started = e;
     this.runDir = e.runDir || this.runDir;
-    this.failed = undefined;
-    this.stopped = undefined;
-    this.finished = undefined;
     const resumeStep = e.resumedFrom?.step;
-    if (resumeStep !== undefined) {
-      // everything after the checkpoint is trained again
-      this.steps.truncateFrom(resumeStep + 1);
-      this.evals.truncateFrom(resumeStep + 1);
-      while (this.samples.length > 0 && this.samples[this.samples.length - 1].step > resumeStep) this.samples.pop();
-    }
-    const old = new Map(this.stages.map((s) => [s.index, s]));
-    this.stages = e.plan.stages.map((p) => {
-      const prev = resumeStep !== undefined ? old.get(p.index) : undefined;
-      const rec: StageRecord = { index: p.index, name: p.name, kind: p.kind, epochs: p.epochs, state: 'pending' };
-      if (prev && prev.firstStep !== undefined && prev.firstStep <= (resumeStep ?? 0)) {
-        rec.firstStep = prev.firstStep;
-        rec.lastStep = Math.min(prev.lastStep ?? prev.firstStep, resumeStep ?? 0);
-        rec.stepsPlanned = prev.stepsPlanned;
-        rec.state = prev.state === 'done' && (prev.lastStep ?? 0) <= (resumeStep ?? 0) ? 'done' : 'running';
-      }
-      return rec;
-    });
-    this.currentStage = -1;
-  }
-
-  private stageRecord(index: number, name: string, kind: StageKind, epochs: number): StageRecord {
-    let st = this.stages.find((s) => s.index === index);
-    if (!st) {
-      st = { index, name, kind, epochs, state: 'pending' };
-      this.stages.push(st);
-      this.stages.sort((a, b) => a.index - b.index);
-    }
-    return st;
+    if (resumeStep === undefined) return;
+    this.steps.truncateFrom(resumeStep + 1);
+    this.evals.truncateFrom(resumeStep + 1);
+    while (this.samples.length > 0 && this.samples[this.samples.length - 1].step > resumeStep) this.samples.pop();
   }
 
   private addLog(line: LogLine): void {
