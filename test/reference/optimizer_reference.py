@@ -1,4 +1,4 @@
-"""Independent reference for test/optimizer.test.ts: torch.optim.AdamW (BERT param groups),
+"""Independent reference for test/integration/optimizer.test.ts: torch.optim.AdamW (BERT param groups),
 clip_grad_norm_ and transformers' linear warm-up/decay schedule (its lambda, re-stated here since
 transformers is not installed).
 

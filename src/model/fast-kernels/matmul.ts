@@ -296,7 +296,7 @@ export function untransposedWasmKernel(stock: { batchMatMul: tf.KernelFunc; tran
 /**
  * _FusedMatMul on wasm with transposed operands transposed explicitly first: the stock kernel's
  * transposed paths are slow, and with a bias and a transposed operand its results differ from
- * matMul + bias (TF.js 4.22; test/fast-kernels.test.ts compares against the unfused ops).
+ * matMul + bias (TF.js 4.22; test/integration/fast-kernels.test.ts compares against the unfused ops).
  */
 export function untransposedFusedWasmKernel(stock: { fusedMatMul: tf.KernelFunc; transpose: tf.KernelFunc }): tf.KernelFunc {
   return (args) => {
