@@ -31,9 +31,13 @@ function fail(msg) {
 }
 
 /** Libraries every glibc system has: the addon may need these and nothing else. */
-const GLIBC_LIBRARIES = /^(libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|ld-linux[-\w.]*\.so\.\d)$/;
+const GLIBC_LIBRARIES =
+  /^(libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|ld-linux[-\w.]*\.so\.\d)$/;
 
-if (process.platform !== 'linux') fail(`the portable addon is built on Linux only (this is ${process.platform}); the universal package uses the wasm kernels`);
+if (process.platform !== 'linux')
+  fail(
+    `the portable addon is built on Linux only (this is ${process.platform}); the universal package uses the wasm kernels`,
+  );
 // Up to date when newer than the C files, their headers and both build scripts (the link is what takes the time).
 const depends = [...inputs, fileURLToPath(import.meta.url), fileURLToPath(new URL('./toolchain.mjs', import.meta.url))];
 if (!force && existsSync(target) && depends.every((f) => statSync(target).mtimeMs >= statSync(f).mtimeMs)) {
@@ -45,24 +49,38 @@ if (!nodeInclude) fail(`node_api.h not found (looked in ${candidates.join(', ')}
 
 // The pthread variant first: OpenBLAS's threads are what make it fast on several cores.
 const multiarch = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' }[process.arch] ?? '';
-const staticCandidates = process.env.BLAS_STATIC_LIB ? [process.env.BLAS_STATIC_LIB] : [
-  `/usr/lib/${multiarch}/openblas-pthread/libopenblas.a`,
-  `/usr/lib/${multiarch}/libopenblas.a`,
-  '/usr/lib64/libopenblas.a', '/usr/lib/libopenblas.a', '/usr/local/lib/libopenblas.a', '/opt/OpenBLAS/lib/libopenblas.a',
-];
+const staticCandidates = process.env.BLAS_STATIC_LIB
+  ? [process.env.BLAS_STATIC_LIB]
+  : [
+      `/usr/lib/${multiarch}/openblas-pthread/libopenblas.a`,
+      `/usr/lib/${multiarch}/libopenblas.a`,
+      '/usr/lib64/libopenblas.a',
+      '/usr/lib/libopenblas.a',
+      '/usr/local/lib/libopenblas.a',
+      '/opt/OpenBLAS/lib/libopenblas.a',
+    ];
 const staticLib = staticCandidates.find((f) => existsSync(f));
 if (!staticLib) {
-  fail(`no static OpenBLAS (looked for ${staticCandidates.join(', ')}); install it (Debian/Ubuntu: apt-get install libopenblas-dev) or set BLAS_STATIC_LIB to a libopenblas.a`);
+  fail(
+    `no static OpenBLAS (looked for ${staticCandidates.join(', ')}); install it (Debian/Ubuntu: apt-get install libopenblas-dev) or set BLAS_STATIC_LIB to a libopenblas.a`,
+  );
 }
 
 mkdirSync(outDir, { recursive: true });
 const tmp = path.join(outDir, `distillery_blas.tmp-${process.pid}.node`);
 const problem = compile([
-  ...compileFlags(nodeInclude), ...sources, '-o', tmp,
+  ...compileFlags(nodeInclude),
+  ...sources,
+  '-o',
+  tmp,
   // Keep OpenBLAS's symbols private to the addon (no clash with another BLAS in the process), drop
   // what the addon never reaches, and strip: the whole of OpenBLAS's kernels for every CPU stays in.
-  '-Wl,--exclude-libs,ALL', '-Wl,--gc-sections', '-s',
-  staticLib, '-lm', '-lpthread',
+  '-Wl,--exclude-libs,ALL',
+  '-Wl,--gc-sections',
+  '-s',
+  staticLib,
+  '-lm',
+  '-lpthread',
 ]);
 if (problem) fail(problem);
 
@@ -76,10 +94,15 @@ if (elf.status !== 0) cleanupFail(`readelf failed (install binutils): ${elf.stde
 const needed = [...elf.stdout.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]);
 const foreign = needed.filter((n) => !GLIBC_LIBRARIES.test(n));
 if (foreign.length) {
-  cleanupFail(`${staticLib} left the addon needing ${foreign.join(', ')}; link a static OpenBLAS built without them (BLAS_STATIC_LIB)`);
+  cleanupFail(
+    `${staticLib} left the addon needing ${foreign.join(', ')}; link a static OpenBLAS built without them (BLAS_STATIC_LIB)`,
+  );
 }
-const glibc = [...elf.stdout.matchAll(/GLIBC_(\d+(?:\.\d+)+)/g)].map((m) => m[1])
-  .sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).pop() ?? 'unknown';
+const glibc =
+  [...elf.stdout.matchAll(/GLIBC_(\d+(?:\.\d+)+)/g)]
+    .map((m) => m[1])
+    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+    .pop() ?? 'unknown';
 
 let config;
 try {
@@ -88,4 +111,6 @@ try {
   cleanupFail(`built, but it does not load with LD_LIBRARY_PATH empty:\n${e.message}`);
 }
 renameSync(tmp, target); // atomic: the packager never sees a half-written addon
-process.stderr.write(`native/build-portable: built ${path.relative(process.cwd(), target)} (${config}; needs ${needed.join(', ')}; glibc ≥ ${glibc})\n`);
+process.stderr.write(
+  `native/build-portable: built ${path.relative(process.cwd(), target)} (${config}; needs ${needed.join(', ')}; glibc ≥ ${glibc})\n`,
+);

@@ -24,7 +24,8 @@ function fail(msg) {
   process.exit(optional ? 0 : 1);
 }
 
-if (process.platform === 'win32') fail('the BLAS addon is built on Linux and macOS only; the wasm kernels are used instead');
+if (process.platform === 'win32')
+  fail('the BLAS addon is built on Linux and macOS only; the wasm kernels are used instead');
 if (!force && existsSync(target) && inputs.every((f) => statSync(target).mtimeMs >= statSync(f).mtimeMs)) {
   process.stderr.write(`native/build: ${path.relative(process.cwd(), target)} is up to date\n`);
   process.exit(0);

@@ -49,8 +49,20 @@ export function blasIncludeFlags() {
 export function compileFlags(nodeInclude) {
   const platformFlags = process.platform === 'darwin' ? ['-bundle', '-undefined', 'dynamic_lookup'] : ['-shared'];
   return [
-    '-O3', '-fno-math-errno', '-fno-trapping-math', '-ffp-contract=off', '-fopenmp-simd', '-fvisibility=hidden', '-fPIC', '-pthread', '-Wall', '-Wextra', ...platformFlags,
-    '-DNODE_GYP_MODULE_NAME=distillery_blas', `-I${nodeInclude}`, ...blasIncludeFlags(),
+    '-O3',
+    '-fno-math-errno',
+    '-fno-trapping-math',
+    '-ffp-contract=off',
+    '-fopenmp-simd',
+    '-fvisibility=hidden',
+    '-fPIC',
+    '-pthread',
+    '-Wall',
+    '-Wextra',
+    ...platformFlags,
+    '-DNODE_GYP_MODULE_NAME=distillery_blas',
+    `-I${nodeInclude}`,
+    ...blasIncludeFlags(),
   ];
 }
 
@@ -60,7 +72,9 @@ export function compile(args) {
   if (r.error) return `cannot run ${cc} (${r.error.message}); install a C compiler (Debian: build-essential)`;
   if (r.status !== 0) {
     const out = `${r.stdout}${r.stderr}`.trim();
-    const hint = /cblas\.h|lopenblas|openblas/.test(out) ? ' (install OpenBLAS: Debian/Ubuntu `apt-get install libopenblas-dev`, Fedora `dnf install openblas-devel`, macOS `brew install openblas`)' : '';
+    const hint = /cblas\.h|lopenblas|openblas/.test(out)
+      ? ' (install OpenBLAS: Debian/Ubuntu `apt-get install libopenblas-dev`, Fedora `dnf install openblas-devel`, macOS `brew install openblas`)'
+      : '';
     return `${cc} failed${hint}:\n${out}`;
   }
   return undefined;
@@ -68,7 +82,11 @@ export function compile(args) {
 
 /** Loads the addon in a fresh Node; returns its config() string, or throws with the loader's message. */
 export function loadCheck(file, env = process.env) {
-  const r = spawnSync(process.execPath, ['-e', `const b = require(${JSON.stringify(file)}); process.stdout.write(b.config())`], { encoding: 'utf8', env });
+  const r = spawnSync(
+    process.execPath,
+    ['-e', `const b = require(${JSON.stringify(file)}); process.stdout.write(b.config())`],
+    { encoding: 'utf8', env },
+  );
   if (r.status !== 0) throw new Error(r.stderr.trim() || `exit code ${r.status}`);
   return r.stdout.trim();
 }

@@ -33,7 +33,9 @@ const outBase = path.resolve(root, opt('out', 'docs/bench-results'));
 const venvPython = path.join(root, '.venv', 'bin', 'python');
 const python = process.env.BENCH_PYTHON ?? (existsSync(venvPython) ? venvPython : '/usr/bin/python3');
 // The tensorflow backend, when scripts/build-tfjs-node.mjs has built it.
-const tensorflowBuilt = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-tfjs-node.mjs'), '--check'], { stdio: 'ignore' }).status === 0;
+const tensorflowBuilt =
+  spawnSync(process.execPath, [path.join(root, 'scripts', 'build-tfjs-node.mjs'), '--check'], { stdio: 'ignore' })
+    .status === 0;
 
 // PyTorch's fastest setting here (see the issue): its own 2 threads, single-threaded OpenBLAS,
 // and no core-type override. The node candidates get the same OpenBLAS environment so the
@@ -58,24 +60,53 @@ const candidates = [
   { label: 'pytorch, 1 thread', kind: 'torch', torchThreads: 1 },
   { label: 'tensorflow', kind: 'node', backend: 'tensorflow', kernels: 'auto', skip: !tensorflowBuilt },
   { label: 'wasm+blas', kind: 'node', backend: 'wasm', kernels: 'blas' },
-  { label: 'wasm+blas, 1 thread', kind: 'node', backend: 'wasm', kernels: 'blas', extraEnv: { OPENBLAS_NUM_THREADS: '1', DISTILLERY_ELEMENTWISE_THREADS: '1' } },
+  {
+    label: 'wasm+blas, 1 thread',
+    kind: 'node',
+    backend: 'wasm',
+    kernels: 'blas',
+    extraEnv: { OPENBLAS_NUM_THREADS: '1', DISTILLERY_ELEMENTWISE_THREADS: '1' },
+  },
   { label: 'wasm+untransposed', kind: 'node', backend: 'wasm', kernels: 'untransposed' },
   { label: 'wasm', kind: 'node', backend: 'wasm', kernels: 'stock', slow: shape !== 'tiny' },
   { label: 'cpu+blas', kind: 'node', backend: 'cpu', kernels: 'blas', tinyOnly: true },
   { label: 'cpu', kind: 'node', backend: 'cpu', kernels: 'stock', tinyOnly: true },
-].filter((c) => !c.skip && !(c.tinyOnly && shape !== 'tiny') && !(quick && c.slow) && (!only?.length || only.includes(c.label)));
+].filter(
+  (c) =>
+    !c.skip && !(c.tinyOnly && shape !== 'tiny') && !(quick && c.slow) && (!only?.length || only.includes(c.label)),
+);
 for (const c of candidates) {
   const cache = c.slow || c.noCache ? [] : ['--teacher-cache'];
-  const extra = Object.entries(c.extraEnv ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
+  const extra = Object.entries(c.extraEnv ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
   if (c.kind === 'torch') {
     c.env = torchEnv;
     c.file = python;
-    c.args = [c.script ?? 'scripts/bench_torch.py', '--shape', shape, '--json', ...(c.torchThreads ? ['--threads', String(c.torchThreads)] : []), ...cache];
+    c.args = [
+      c.script ?? 'scripts/bench_torch.py',
+      '--shape',
+      shape,
+      '--json',
+      ...(c.torchThreads ? ['--threads', String(c.torchThreads)] : []),
+      ...cache,
+    ];
     c.cmd = `${envPrefix('OPENBLAS_NUM_THREADS=1')} ${python} ${c.args.join(' ')}`;
   } else {
     c.env = { ...blasEnv, ...(c.extraEnv ?? {}) };
     c.file = process.execPath;
-    c.args = ['bin/distillery.js', 'bench', '--shape', shape, '--backend', c.backend, '--kernels', c.kernels, '--json', ...cache];
+    c.args = [
+      'bin/distillery.js',
+      'bench',
+      '--shape',
+      shape,
+      '--backend',
+      c.backend,
+      '--kernels',
+      c.kernels,
+      '--json',
+      ...cache,
+    ];
     c.cmd = `${envPrefix(extra)} node ${c.args.join(' ')}`;
   }
 }
@@ -94,7 +125,11 @@ if (built.status !== 0) {
   process.exit(1);
 }
 
-const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+const load = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 const started = { date: new Date().toISOString(), load: load() };
 const results = new Map(candidates.map((c) => [c.label, { candidate: c, reports: [], errors: [] }]));
 const maxRounds = Math.max(1, rounds);
@@ -131,7 +166,14 @@ function quantile(sorted, p) {
 }
 function pooled(samples) {
   const s = [...samples].sort((a, b) => a - b);
-  return { n: s.length, median: quantile(s, 0.5), min: s[0], max: s[s.length - 1], q1: quantile(s, 0.25), q3: quantile(s, 0.75) };
+  return {
+    n: s.length,
+    median: quantile(s, 0.5),
+    min: s[0],
+    max: s[s.length - 1],
+    q1: quantile(s, 0.25),
+    q3: quantile(s, 0.75),
+  };
 }
 
 const rows = [];
@@ -156,10 +198,19 @@ for (const { candidate: c, reports, errors } of results.values()) {
     cached,
     cacheSpeedup: cached ? step.median / cached.median : null,
     maxRssBytes: Math.max(...reports.map((r) => r.memory.maxRssBytes)),
-    wasmHeapBytes: reports.some((r) => r.memory.wasmHeapBytes) ? Math.max(...reports.map((r) => r.memory.wasmHeapBytes ?? 0)) : null,
+    wasmHeapBytes: reports.some((r) => r.memory.wasmHeapBytes)
+      ? Math.max(...reports.map((r) => r.memory.wasmHeapBytes ?? 0))
+      : null,
     liveTensors: last.liveTensors ?? null,
     peer: c.kind === 'torch',
-    detail: c.kind === 'torch' ? `torch ${last.environment.torch}${last.kernels.transformers ? `, transformers ${last.kernels.transformers}` : `, ${last.kernels.blas}`}` : last.backend?.startsWith('tensorflow') ? 'TensorFlow\'s kernels' : last.kernels?.blas ? `${last.kernels.blas.config.split(' ').slice(0, 2).join(' ')}, ${last.kernels.blas.threads} threads` : '',
+    detail:
+      c.kind === 'torch'
+        ? `torch ${last.environment.torch}${last.kernels.transformers ? `, transformers ${last.kernels.transformers}` : `, ${last.kernels.blas}`}`
+        : last.backend?.startsWith('tensorflow')
+          ? "TensorFlow's kernels"
+          : last.kernels?.blas
+            ? `${last.kernels.blas.config.split(' ').slice(0, 2).join(' ')}, ${last.kernels.blas.threads} threads`
+            : '',
     errors,
   });
 }
@@ -177,19 +228,25 @@ const lines = [
   `# Benchmark results (${shape} shape)`,
   '',
   `Generated by \`npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}\` (scripts/bench.mjs) on ${started.date}.`,
-  s0 ? `Shape: teacher ${s0.teacherLayers} / student ${s0.studentLayers} layers, hidden ${s0.hiddenSize}, ${s0.heads} heads, FF ${s0.intermediateSize}, vocabulary ${s0.vocabSize}, batch ${s0.batchSize} × sequence ${s0.seqLen}; attention-kl + cls-cosine on every mapped layer + soft-label, AdamW with clipping.` : '',
+  s0
+    ? `Shape: teacher ${s0.teacherLayers} / student ${s0.studentLayers} layers, hidden ${s0.hiddenSize}, ${s0.heads} heads, FF ${s0.intermediateSize}, vocabulary ${s0.vocabSize}, batch ${s0.batchSize} × sequence ${s0.seqLen}; attention-kl + cls-cosine on every mapped layer + soft-label, AdamW with clipping.`
+    : '',
   `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; load average at start ${started.load}, at end ${finished.load} (the machine is shared: read ratios, not absolute times).`,
   `Each candidate: ${maxRounds} interleaved round(s) × ${repeats} timed steps after 1 warm-up (slow stock paths: 1 round × ${Math.min(2, repeats)}); medians of the pooled samples.`,
   '',
-  torch ? `Best peer by median: **${torch.label}**.` : 'No peer ran (is the venv there? `bash scripts/setup-python.sh`).',
+  torch
+    ? `Best peer by median: **${torch.label}**.`
+    : 'No peer ran (is the venv there? `bash scripts/setup-python.sh`).',
   '',
   '| path | ms/step median (IQR; min–max) | sequences/s | × transformers (median) | × best peer (median) | × best peer (best step) | GFLOP/s | CPU ms/step | teacher-cache step (ms) | cache speed-up | peak RSS MiB | wasm heap MiB |',
   '|---|---|---|---|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) => r.error
-    ? `| ${r.label} | failed: ${r.error.replace(/\|/g, '/')} | | | | | | | | | | |`
-    : `| ${r.label}${r.detail ? ` (${r.detail})` : ''} | ${f1(r.step.median)} (${f1(r.step.q1)}–${f1(r.step.q3)}; ${f1(r.step.min)}–${f1(r.step.max)}) | ${f2(r.seqPerSec)} | ${hf ? f2(r.seqPerSec / hf.seqPerSec) : '–'} | ${torch ? f2(r.seqPerSec / torch.seqPerSec) : '–'} | ${torch ? f2(torch.step.min / r.step.min) : '–'} | ${f1(r.gflops)} | ${f1(r.cpuMs)} | ${r.cached ? f1(r.cached.median) : '–'} | ${r.cacheSpeedup ? `${f2(r.cacheSpeedup)}×` : '–'} | ${mb(r.maxRssBytes)} | ${mb(r.wasmHeapBytes)} |`),
+  ...rows.map((r) =>
+    r.error
+      ? `| ${r.label} | failed: ${r.error.replace(/\|/g, '/')} | | | | | | | | | | |`
+      : `| ${r.label}${r.detail ? ` (${r.detail})` : ''} | ${f1(r.step.median)} (${f1(r.step.q1)}–${f1(r.step.q3)}; ${f1(r.step.min)}–${f1(r.step.max)}) | ${f2(r.seqPerSec)} | ${hf ? f2(r.seqPerSec / hf.seqPerSec) : '–'} | ${torch ? f2(r.seqPerSec / torch.seqPerSec) : '–'} | ${torch ? f2(torch.step.min / r.step.min) : '–'} | ${f1(r.gflops)} | ${f1(r.cpuMs)} | ${r.cached ? f1(r.cached.median) : '–'} | ${r.cacheSpeedup ? `${f2(r.cacheSpeedup)}×` : '–'} | ${mb(r.maxRssBytes)} | ${mb(r.wasmHeapBytes)} |`,
+  ),
   '',
-  'GFLOP/s counts matrix products only: per layer 2N(4h²+2hf) + 4·b·s²·h with N = b·s; a step is the teacher forward plus 3 × the student forward (docs/performance.md). CPU ms/step: user + system time of all the process\'s threads per step (median), the work done whatever the load. × best peer (best step): the best peer\'s fastest step over this path\'s fastest, the ratio least disturbed by other processes.',
+  "GFLOP/s counts matrix products only: per layer 2N(4h²+2hf) + 4·b·s²·h with N = b·s; a step is the teacher forward plus 3 × the student forward (docs/performance.md). CPU ms/step: user + system time of all the process's threads per step (median), the work done whatever the load. × best peer (best step): the best peer's fastest step over this path's fastest, the ratio least disturbed by other processes.",
   '',
   '## Commands',
   '',
@@ -202,6 +259,21 @@ const lines = [
 ];
 mkdirSync(path.dirname(outBase), { recursive: true });
 writeFileSync(`${outBase}.md`, lines.filter((l) => l !== null).join('\n'));
-writeFileSync(`${outBase}.json`, JSON.stringify({ shape, rounds: maxRounds, repeats, started, finished, rows, reports: Object.fromEntries([...results].map(([k, v]) => [k, v.reports])) }, null, 2) + '\n');
+writeFileSync(
+  `${outBase}.json`,
+  JSON.stringify(
+    {
+      shape,
+      rounds: maxRounds,
+      repeats,
+      started,
+      finished,
+      rows,
+      reports: Object.fromEntries([...results].map(([k, v]) => [k, v.reports])),
+    },
+    null,
+    2,
+  ) + '\n',
+);
 process.stderr.write(`bench: wrote ${path.relative(root, outBase)}.md and .json\n`);
 process.stdout.write(lines.join('\n') + '\n');

@@ -18,10 +18,16 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const log = (m) => process.stderr.write(`build-tfjs-node: ${m}\n`);
-const fail = (m) => { log(m); process.exit(1); };
+const fail = (m) => {
+  log(m);
+  process.exit(1);
+};
 
 const args = process.argv.slice(2);
-const flag = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+const flag = (name) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
 const tfVersion = flag('--tf-version') ?? '2.16.2';
 const pkgJson = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 const tfjsNodeVersion = pkgJson.optionalDependencies?.['@tensorflow/tfjs-node'] ?? '4.22.0';
@@ -35,17 +41,27 @@ function run(cmd, argv, opts = {}) {
 
 /** Loads the backend in a child process (a failed native load can abort the process). */
 function check() {
-  const r = run(process.execPath, ['-e', `
+  const r = run(
+    process.execPath,
+    [
+      '-e',
+      `
     const tf = require('@tensorflow/tfjs-node');
     const x = tf.tensor2d([[1, 2], [3, 4]]);
     const y = tf.matMul(x, x).dataSync();
     if (tf.getBackend() !== 'tensorflow' || y[0] !== 7) process.exit(2);
     console.log(tf.version.tfjs ?? tf.version['tfjs-core']);
-  `], { cwd: root, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
+  `,
+    ],
+    { cwd: root, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } },
+  );
   if (r.status === 0) return { ok: true, detail: r.stdout.trim() };
   // Node ends a crash with its version line: the error line above it says why.
   const lines = r.stderr.trim().split('\n');
-  return { ok: false, detail: lines.find((l) => /Error|Cannot find/.test(l))?.trim() ?? lines.pop() ?? `exit ${r.status}` };
+  return {
+    ok: false,
+    detail: lines.find((l) => /Error|Cannot find/.test(l))?.trim() ?? lines.pop() ?? `exit ${r.status}`,
+  };
 }
 
 if (args.includes('--check')) {
@@ -57,25 +73,63 @@ if (args.includes('--check')) {
 // 1. The npm package without its install script (which would download libtensorflow).
 if (!fs.existsSync(path.join(pkgDir, 'binding.gyp'))) {
   log(`npm install --no-save --ignore-scripts @tensorflow/tfjs-node@${tfjsNodeVersion}`);
-  const r = run('npm', ['install', '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', `@tensorflow/tfjs-node@${tfjsNodeVersion}`], { cwd: root, stdio: 'inherit' });
-  if (r.status !== 0 || !fs.existsSync(path.join(pkgDir, 'binding.gyp'))) fail('could not install @tensorflow/tfjs-node from the npm registry');
+  const r = run(
+    'npm',
+    ['install', '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', `@tensorflow/tfjs-node@${tfjsNodeVersion}`],
+    { cwd: root, stdio: 'inherit' },
+  );
+  if (r.status !== 0 || !fs.existsSync(path.join(pkgDir, 'binding.gyp')))
+    fail('could not install @tensorflow/tfjs-node from the npm registry');
 }
 
 // 2. The TensorFlow C library and headers from the PyPI wheel, cached per version.
 const cache = path.join(root, '.cache', 'libtensorflow', tfVersion);
 const libs = ['libtensorflow_cc.so.2', 'libtensorflow_framework.so.2'];
-if (!libs.every((l) => fs.existsSync(path.join(cache, 'lib', l))) || !fs.existsSync(path.join(cache, 'include', 'tensorflow', 'c', 'c_api.h'))) {
-  const python = fs.existsSync(path.join(root, '.venv', 'bin', 'python')) ? path.join(root, '.venv', 'bin', 'python') : 'python3';
+if (
+  !libs.every((l) => fs.existsSync(path.join(cache, 'lib', l))) ||
+  !fs.existsSync(path.join(cache, 'include', 'tensorflow', 'c', 'c_api.h'))
+) {
+  const python = fs.existsSync(path.join(root, '.venv', 'bin', 'python'))
+    ? path.join(root, '.venv', 'bin', 'python')
+    : 'python3';
   const dl = fs.mkdtempSync(path.join(os.tmpdir(), 'tf-wheel-'));
   try {
     log(`pip download --no-deps tensorflow-cpu==${tfVersion} (about 210 MB)`);
-    const r = run(python, ['-m', 'pip', 'download', '-q', '--disable-pip-version-check', '--no-deps', '--only-binary=:all:', '-d', dl, `tensorflow-cpu==${tfVersion}`], { stdio: ['ignore', 'inherit', 'pipe'] });
+    const r = run(
+      python,
+      [
+        '-m',
+        'pip',
+        'download',
+        '-q',
+        '--disable-pip-version-check',
+        '--no-deps',
+        '--only-binary=:all:',
+        '-d',
+        dl,
+        `tensorflow-cpu==${tfVersion}`,
+      ],
+      { stdio: ['ignore', 'inherit', 'pipe'] },
+    );
     const wheel = fs.readdirSync(dl).find((f) => f.endsWith('.whl'));
-    if (r.status !== 0 || !wheel) fail(`pip download of tensorflow-cpu==${tfVersion} failed (is PyPI reachable? is there a wheel for this Python?):\n${r.stderr}`);
+    if (r.status !== 0 || !wheel)
+      fail(
+        `pip download of tensorflow-cpu==${tfVersion} failed (is PyPI reachable? is there a wheel for this Python?):\n${r.stderr}`,
+      );
     const staging = `${cache}.partial`;
     fs.rmSync(staging, { recursive: true, force: true });
     fs.mkdirSync(staging, { recursive: true });
-    const x = run('unzip', ['-q', '-o', path.join(dl, wheel), ...libs.map((l) => `tensorflow/${l}`), 'tensorflow/include/tensorflow/c/*', 'tensorflow/include/tensorflow/core/platform/ctstring*', 'tensorflow/include/tsl/*', '-d', staging]);
+    const x = run('unzip', [
+      '-q',
+      '-o',
+      path.join(dl, wheel),
+      ...libs.map((l) => `tensorflow/${l}`),
+      'tensorflow/include/tensorflow/c/*',
+      'tensorflow/include/tensorflow/core/platform/ctstring*',
+      'tensorflow/include/tsl/*',
+      '-d',
+      staging,
+    ]);
     if (x.status !== 0) fail(`unzip of ${wheel} failed (install Debian's unzip?): ${x.stderr}`);
     fs.mkdirSync(path.join(staging, 'lib'));
     for (const l of libs) fs.renameSync(path.join(staging, 'tensorflow', l), path.join(staging, 'lib', l));
@@ -101,21 +155,43 @@ link('libtensorflow_framework.so.2', 'libtensorflow_framework.so.2');
 
 // 4. The binding, against this Node's headers (node-gyp would otherwise download them).
 const nodeDir = path.dirname(path.dirname(process.execPath));
-if (!fs.existsSync(path.join(nodeDir, 'include', 'node', 'node_api.h'))) fail(`no Node headers in ${nodeDir}/include/node (install your distribution's nodejs headers package)`);
+if (!fs.existsSync(path.join(nodeDir, 'include', 'node', 'node_api.h')))
+  fail(`no Node headers in ${nodeDir}/include/node (install your distribution's nodejs headers package)`);
 const napiVersions = pkgJsonOf(pkgDir).binary?.napi_versions ?? [8];
 const napi = Math.max(...napiVersions.filter((v) => v <= Number(process.versions.napi)));
 const gyp = findNodeGyp();
 log(`compiling the N-API binding (napi v${napi}) with ${gyp}`);
-const b = run(process.execPath, [gyp, 'rebuild', `--nodedir=${nodeDir}`, '-j', String(Math.max(1, os.cpus().length)),
-  '--module_name=tfjs_binding', `--module_path=lib/napi-v${napi}`, `--napi_build_version=${napi}`], { cwd: pkgDir, stdio: ['ignore', 'ignore', 'pipe'] });
-if (b.status !== 0) fail(`node-gyp failed:\n${b.stderr.split('\n').filter((l) => /error|ERR/.test(l)).slice(0, 20).join('\n')}`);
+const b = run(
+  process.execPath,
+  [
+    gyp,
+    'rebuild',
+    `--nodedir=${nodeDir}`,
+    '-j',
+    String(Math.max(1, os.cpus().length)),
+    '--module_name=tfjs_binding',
+    `--module_path=lib/napi-v${napi}`,
+    `--napi_build_version=${napi}`,
+  ],
+  { cwd: pkgDir, stdio: ['ignore', 'ignore', 'pipe'] },
+);
+if (b.status !== 0)
+  fail(
+    `node-gyp failed:\n${b.stderr
+      .split('\n')
+      .filter((l) => /error|ERR/.test(l))
+      .slice(0, 20)
+      .join('\n')}`,
+  );
 const out = path.join(pkgDir, 'lib', `napi-v${napi}`);
 fs.mkdirSync(out, { recursive: true });
 fs.copyFileSync(path.join(pkgDir, 'build', 'Release', 'tfjs_binding.node'), path.join(out, 'tfjs_binding.node'));
 
 const c = check();
 if (!c.ok) fail(`built, but the backend does not load: ${c.detail}`);
-log(`ready: @tensorflow/tfjs-node ${tfjsNodeVersion} on TensorFlow ${tfVersion} (the wheel's C library, in .cache/libtensorflow/${tfVersion})`);
+log(
+  `ready: @tensorflow/tfjs-node ${tfjsNodeVersion} on TensorFlow ${tfVersion} (the wheel's C library, in .cache/libtensorflow/${tfVersion})`,
+);
 
 function pkgJsonOf(dir) {
   return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));

@@ -43,21 +43,30 @@ const jobs = [build({ ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 
 if (existsSync('src/extension/extension.ts')) {
   // The config validator (schema, ajv, jsonc-parser) is its own file, loaded on first use, so
   // activation parses only the small host bundle.
-  jobs.push(build({ ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist', external: [...node.external, './validator-entry'] }));
+  jobs.push(
+    build({
+      ...node,
+      entryPoints: { extension: 'src/extension/extension.ts' },
+      outdir: 'dist',
+      external: [...node.external, './validator-entry'],
+    }),
+  );
   jobs.push(build({ ...node, entryPoints: { 'validator-entry': 'src/extension/validator-entry.ts' }, outdir: 'dist' }));
 }
 if (existsSync('webview/src/main.ts')) {
-  jobs.push(build({
-    entryPoints: { webview: 'webview/src/main.ts' },
-    outdir: 'dist',
-    bundle: true,
-    platform: 'browser',
-    target: 'es2022',
-    format: 'iife',
-    sourcemap: true,
-    minify: !watch,
-    loader: { '.css': 'css' },
-    logLevel: 'warning',
-  }));
+  jobs.push(
+    build({
+      entryPoints: { webview: 'webview/src/main.ts' },
+      outdir: 'dist',
+      bundle: true,
+      platform: 'browser',
+      target: 'es2022',
+      format: 'iife',
+      sourcemap: true,
+      minify: !watch,
+      loader: { '.css': 'css' },
+      logLevel: 'warning',
+    }),
+  );
 }
 await Promise.all(jobs);

@@ -36,7 +36,11 @@ function vsceTarget() {
 function vsce(out, extra) {
   const tmp = `${out}.tmp`;
   rmSync(tmp, { force: true });
-  const r = spawnSync('npx', ['--no-install', 'vsce', 'package', '--allow-missing-repository', ...vsceExtra, ...extra, '-o', tmp], { encoding: 'utf8' });
+  const r = spawnSync(
+    'npx',
+    ['--no-install', 'vsce', 'package', '--allow-missing-repository', ...vsceExtra, ...extra, '-o', tmp],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0 || !existsSync(tmp)) {
     process.stderr.write(`${r.stdout ?? ''}\n${r.stderr ?? ''}\n`);
     log(`vsce failed for ${relative(root, out)}`);
@@ -65,7 +69,10 @@ if (!target) {
     const ignoreDir = join(root, '.cache', 'package');
     mkdirSync(ignoreDir, { recursive: true });
     const ignoreFile = join(ignoreDir, `vscodeignore-${target}`);
-    writeFileSync(ignoreFile, `${readFileSync('.vscodeignore', 'utf8')}\n# The native kernels (scripts/package.mjs).\n!${addon.split('\\').join('/')}\n`);
+    writeFileSync(
+      ignoreFile,
+      `${readFileSync('.vscodeignore', 'utf8')}\n# The native kernels (scripts/package.mjs).\n!${addon.split('\\').join('/')}\n`,
+    );
     const platform = join(outDir, `distillery-${target}.vsix`);
     vsce(platform, ['--target', target, '--ignoreFile', ignoreFile]);
     Object.assign(result, { platform, target });

@@ -28,7 +28,11 @@ const fmt = (xs, digits = 1, sign = false) => {
 };
 
 // Group key: every axis value but the seed and the algorithm.
-const groupKey = (c) => Object.entries(c.values).filter(([k]) => k !== 'seeds' && k !== 'algorithms').map(([, v]) => v).join(', ') || 'all';
+const groupKey = (c) =>
+  Object.entries(c.values)
+    .filter(([k]) => k !== 'seeds' && k !== 'algorithms')
+    .map(([, v]) => v)
+    .join(', ') || 'all';
 const groups = new Map();
 for (const c of students) {
   const g = groupKey(c);
@@ -43,8 +47,12 @@ for (const [g, list] of groups) {
   const base = bySeed(baseline);
   const layers = list[0].summary.lastPerLayer.map((l) => `L${l.student}↔T${l.teacher}`);
   console.log(`### ${g}\n`);
-  console.log(`Dev ${metric} ×100 (mean ± std over seeds), the difference from \`${baseline}\` in the same seed (points), and attention-KL to the teacher per mapped layer at the last evaluation (mean ± std; in brackets: the seeds where it is lower than \`${baseline}\`'s).\n`);
-  console.log(`| algorithm | seeds | ${metric} | − ${baseline} | ahead | ${layers.map((l) => `KL ${l}`).join(' | ')} |`);
+  console.log(
+    `Dev ${metric} ×100 (mean ± std over seeds), the difference from \`${baseline}\` in the same seed (points), and attention-KL to the teacher per mapped layer at the last evaluation (mean ± std; in brackets: the seeds where it is lower than \`${baseline}\`'s).\n`,
+  );
+  console.log(
+    `| algorithm | seeds | ${metric} | − ${baseline} | ahead | ${layers.map((l) => `KL ${l}`).join(' | ')} |`,
+  );
   console.log(`| --- | ---: | ---: | ---: | ---: | ${layers.map(() => '---:').join(' | ')} |`);
   for (const alg of algorithms) {
     const runs = bySeed(alg);
@@ -54,10 +62,14 @@ for (const [g, list] of groups) {
     const ahead = alg === baseline ? '' : `${diffs.filter((d) => d > 0).length}/${diffs.length}`;
     const kl = layers.map((_, k) => {
       const xs = [...runs.values()].map((c) => c.summary.lastPerLayer[k]?.attentionKl).filter((x) => x !== undefined);
-      const lower = paired.filter(([s, c]) => c.summary.lastPerLayer[k]?.attentionKl < base.get(s).summary.lastPerLayer[k]?.attentionKl).length;
+      const lower = paired.filter(
+        ([s, c]) => c.summary.lastPerLayer[k]?.attentionKl < base.get(s).summary.lastPerLayer[k]?.attentionKl,
+      ).length;
       return `${fmt(xs, 3)}${alg === baseline ? '' : ` (${lower}/${paired.length})`}`;
     });
-    console.log(`| ${alg} | ${runs.size} | ${fmt(values)} | ${alg === baseline ? '' : fmt(diffs, 2, true)} | ${ahead} | ${kl.join(' | ')} |`);
+    console.log(
+      `| ${alg} | ${runs.size} | ${fmt(values)} | ${alg === baseline ? '' : fmt(diffs, 2, true)} | ${ahead} | ${kl.join(' | ')} |`,
+    );
   }
   console.log('');
 }

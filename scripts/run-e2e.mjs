@@ -22,9 +22,12 @@ function run(cmd, args, opts = {}) {
   return r.status ?? 1;
 }
 
-const codeServer = process.env.E2E_CODE_SERVER_DIR ?? join(root, '.cache', 'code-server', 'node_modules', 'code-server');
+const codeServer =
+  process.env.E2E_CODE_SERVER_DIR ?? join(root, '.cache', 'code-server', 'node_modules', 'code-server');
 if (!existsSync(join(codeServer, 'out', 'node', 'entry.js'))) {
-  log(`code-server is not installed in ${codeServer}. Run \`bash scripts/setup-e2e.sh\` first (one-off, a few minutes; cached afterwards).`);
+  log(
+    `code-server is not installed in ${codeServer}. Run \`bash scripts/setup-e2e.sh\` first (one-off, a few minutes; cached afterwards).`,
+  );
   process.exit(1);
 }
 
@@ -34,17 +37,22 @@ if (!existsSync(join(codeServer, 'out', 'node', 'entry.js'))) {
 // one is (test/e2e/packaged-kernels.e2e.ts compares the two).
 let vsix = process.env.E2E_VSIX;
 let universal = process.env.E2E_UNIVERSAL_VSIX ?? '';
-let target = process.env.E2E_VSIX_TARGET ?? vsix?.match(/-((?:linux|darwin|win32|alpine)-[a-z0-9]+)\.vsix$/)?.[1] ?? 'universal';
+let target =
+  process.env.E2E_VSIX_TARGET ?? vsix?.match(/-((?:linux|darwin|win32|alpine)-[a-z0-9]+)\.vsix$/)?.[1] ?? 'universal';
 if (!vsix) {
   const outDir = join(root, '.cache', 'e2e');
   mkdirSync(outDir, { recursive: true });
   for (const f of readdirSync(outDir)) if (f.endsWith('.vsix')) rmSync(join(outDir, f), { force: true });
   log('packaging the extension (scripts/package.mjs)');
-  const pkg = spawnSync(process.execPath, [join('scripts', 'package.mjs'), '--out', outDir, '--skip-license'], { encoding: 'utf8' });
+  const pkg = spawnSync(process.execPath, [join('scripts', 'package.mjs'), '--out', outDir, '--skip-license'], {
+    encoding: 'utf8',
+  });
   let result;
   try {
     result = JSON.parse(pkg.stdout.trim().split('\n').pop() ?? '');
-  } catch { /* reported below */ }
+  } catch {
+    /* reported below */
+  }
   if (pkg.status !== 0 || !result?.universal) {
     process.stderr.write(`${pkg.stdout}\n${pkg.stderr}\n`);
     log('packaging failed');
@@ -61,13 +69,22 @@ rmSync(join(root, 'test-output', 'e2e'), { recursive: true, force: true });
 mkdirSync(join(root, 'test-output', 'e2e', 'screenshots'), { recursive: true });
 
 const selected = process.argv.slice(2);
-const files = selected.length ? selected : readdirSync(join(root, 'test', 'e2e')).filter((f) => f.endsWith('.e2e.ts')).sort().map((f) => join('test', 'e2e', f));
+const files = selected.length
+  ? selected
+  : readdirSync(join(root, 'test', 'e2e'))
+      .filter((f) => f.endsWith('.e2e.ts'))
+      .sort()
+      .map((f) => join('test', 'e2e', f));
 // One file at a time: each holds a code-server, a Chromium and a trainer on a 2-core machine.
-let status = run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { env: { ...process.env, E2E_VSIX: vsix, E2E_VSIX_TARGET: target, E2E_UNIVERSAL_VSIX: universal } });
+let status = run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
+  env: { ...process.env, E2E_VSIX: vsix, E2E_VSIX_TARGET: target, E2E_UNIVERSAL_VSIX: universal },
+});
 
 if (process.env.VSCODE_EXECUTABLE) {
   log(`VSCODE_EXECUTABLE is set: in-host tests against ${process.env.VSCODE_EXECUTABLE}`);
-  const inHost = run(process.execPath, ['--import', 'tsx', join('test', 'e2e', 'in-host', 'run-electron.ts')], { env: { ...process.env, E2E_VSIX: vsix } });
+  const inHost = run(process.execPath, ['--import', 'tsx', join('test', 'e2e', 'in-host', 'run-electron.ts')], {
+    env: { ...process.env, E2E_VSIX: vsix },
+  });
   if (inHost !== 0) status = status || inHost;
 }
 

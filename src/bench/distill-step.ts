@@ -31,7 +31,10 @@ export class DistillStepBench {
   private readonly pairs: Array<{ student: number; teacher: number }>;
   private step = 0;
 
-  constructor(readonly shape: BenchShape, seed = 42) {
+  constructor(
+    readonly shape: BenchShape,
+    seed = 42,
+  ) {
     this.teacher = BertModel.randomInit(benchModelConfig(shape, 'teacher'), seed);
     this.student = BertModel.randomInit(benchModelConfig(shape, 'student'), seed + 1);
     this.vars = this.student.parameterNames().map((name) => ({ name, variable: this.student.variable(name) }));
@@ -60,12 +63,19 @@ export class DistillStepBench {
         ? cache.outputs(this.teacher, this.batch, keepT, 0)
         : this.teacher.forward(inputs, { training: false, keep: keepT });
       const out = teacherOut;
-      const { value, grads } = tf.variableGrads(() => {
-        const so = this.student.forward(inputs, { training: true, seed: 1_000_003 + this.step, keep: keepFor(this.pairs, 'student') });
-        const { total, terms } = objectiveTerms(this.ctx, so, out, inputs.attentionMask, labels);
-        for (const t of terms) kept.push(tf.keep(t.value));
-        return total;
-      }, this.vars.map((v) => v.variable));
+      const { value, grads } = tf.variableGrads(
+        () => {
+          const so = this.student.forward(inputs, {
+            training: true,
+            seed: 1_000_003 + this.step,
+            keep: keepFor(this.pairs, 'student'),
+          });
+          const { total, terms } = objectiveTerms(this.ctx, so, out, inputs.attentionMask, labels);
+          for (const t of terms) kept.push(tf.keep(t.value));
+          return total;
+        },
+        this.vars.map((v) => v.variable),
+      );
       const byName: Record<string, tf.Tensor> = {};
       for (const [varName, g] of Object.entries(grads)) byName[this.hfNameByVar.get(varName) ?? varName] = g;
       const clipped = clipByGlobalNorm(byName, 1);
@@ -79,7 +89,13 @@ export class DistillStepBench {
       return { loss, terms, gradNorm: clipped.norm };
     } finally {
       tf.dispose(kept);
-      if (teacherOut) tf.dispose([teacherOut.logits, teacherOut.pooled, ...teacherOut.hiddenStates.filter(Boolean), ...teacherOut.attentions.filter(Boolean)]);
+      if (teacherOut)
+        tf.dispose([
+          teacherOut.logits,
+          teacherOut.pooled,
+          ...teacherOut.hiddenStates.filter(Boolean),
+          ...teacherOut.attentions.filter(Boolean),
+        ]);
       disposeInputs(inputs);
       labels.dispose();
     }

@@ -111,7 +111,13 @@ export function summarize(samplesMs: number[]): TimingSummary {
   return { medianMs: q(0.5), minMs: s[0], maxMs: s[s.length - 1], q1Ms: q(0.25), q3Ms: q(0.75), samplesMs };
 }
 
-function phase(samplesMs: number[], cpuMs: number[], results: StepResult[], shape: BenchShape, flops: number): PhaseReport {
+function phase(
+  samplesMs: number[],
+  cpuMs: number[],
+  results: StepResult[],
+  shape: BenchShape,
+  flops: number,
+): PhaseReport {
   const timing = summarize(samplesMs);
   return {
     timing,
@@ -179,7 +185,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const maxRssBytes = process.resourceUsage().maxRSS * 1024;
     const heapBytes = wasmHeapBytes();
     // Profiling reads every kernel's output back, so the peak comes from one extra, untimed step.
-    const peakTensorBytes = (await tf.profile(() => { bench.run(); })).peakBytes;
+    const peakTensorBytes = (
+      await tf.profile(() => {
+        bench.run();
+      })
+    ).peakBytes;
     log(`bench: peak tensor memory of one step: ${fmtBytes(peakTensorBytes)}`);
     return {
       version: 1,
@@ -201,7 +211,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
         platform: `${process.platform}-${process.arch}`,
         cpus: os.cpus().length,
         cpuModel: os.cpus()[0]?.model ?? 'unknown',
-        openblasEnv: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('OPENBLAS_')) as Array<[string, string]>),
+        openblasEnv: Object.fromEntries(
+          Object.entries(process.env).filter(([k]) => k.startsWith('OPENBLAS_')) as Array<[string, string]>,
+        ),
       },
       date: new Date().toISOString(),
     };
@@ -219,7 +231,9 @@ function runSoak(steps: number, step: () => unknown, log: (line: string) => void
       r.atStep.push(i);
       r.rssBytes.push(process.memoryUsage.rss());
       r.liveTensors.push(tf.memory().numTensors);
-      log(`bench: soak step ${i}/${steps}: RSS ${fmtBytes(r.rssBytes[r.rssBytes.length - 1])}, ${r.liveTensors[r.liveTensors.length - 1]} tensors`);
+      log(
+        `bench: soak step ${i}/${steps}: RSS ${fmtBytes(r.rssBytes[r.rssBytes.length - 1])}, ${r.liveTensors[r.liveTensors.length - 1]} tensors`,
+      );
     }
   }
   r.rssGrowthBytes = r.rssBytes[r.rssBytes.length - 1] - r.rssBytes[0];
@@ -237,18 +251,24 @@ export function formatBenchReport(r: BenchReport): string {
   const s = r.shape;
   const lines = [
     `distillery bench: ${s.name} shape (teacher ${s.teacherLayers} / student ${s.studentLayers} layers, hidden ${s.hiddenSize}, ${s.heads} heads, FF ${s.intermediateSize}, vocab ${s.vocabSize}, batch ${s.batchSize} × seq ${s.seqLen})`,
-    `backend:        ${r.label}${r.backend.startsWith('tensorflow') ? ' (TensorFlow\'s own kernels)' : r.kernels.blas ? ` (${r.kernels.blas.config}, ${r.kernels.blas.threads} threads)` : r.kernels.blasUnavailable ? ` (native BLAS: ${r.kernels.blasUnavailable})` : ''}`,
+    `backend:        ${r.label}${r.backend.startsWith('tensorflow') ? " (TensorFlow's own kernels)" : r.kernels.blas ? ` (${r.kernels.blas.config}, ${r.kernels.blas.threads} threads)` : r.kernels.blasUnavailable ? ` (native BLAS: ${r.kernels.blasUnavailable})` : ''}`,
     `step:           ${t.medianMs.toFixed(1)} ms median (min ${t.minMs.toFixed(1)}, IQR ${t.q1Ms.toFixed(1)}–${t.q3Ms.toFixed(1)}, max ${t.maxMs.toFixed(1)}; ${r.repeats} repeats after ${r.warmup} warm-up)`,
     `cpu time:       ${r.step.cpuMsMedian.toFixed(1)} ms per step (median, all threads)`,
     `throughput:     ${r.step.sequencesPerSec.toFixed(2)} sequences/s, ${r.step.gflopsPerSec.toFixed(1)} GFLOP/s (${(r.flops.total / 1e9).toFixed(1)} GFLOP of matrix products per step)`,
   ];
   if (r.cached) {
     const c = r.cached.timing;
-    lines.push(`teacher cache:  ${c.medianMs.toFixed(1)} ms median (min ${c.minMs.toFixed(1)}, max ${c.maxMs.toFixed(1)}): ${r.cached.sequencesPerSec.toFixed(2)} sequences/s, ${r.cached.speedup.toFixed(2)}× the uncached step; ${fmtBytes(r.cached.cache.bytes)} for ${r.cached.cache.entries} examples`);
+    lines.push(
+      `teacher cache:  ${c.medianMs.toFixed(1)} ms median (min ${c.minMs.toFixed(1)}, max ${c.maxMs.toFixed(1)}): ${r.cached.sequencesPerSec.toFixed(2)} sequences/s, ${r.cached.speedup.toFixed(2)}× the uncached step; ${fmtBytes(r.cached.cache.bytes)} for ${r.cached.cache.entries} examples`,
+    );
   }
   lines.push(
     `live tensors:   ${r.liveTensors.before} before, ${r.liveTensors.after} after`,
-    ...(r.soak ? [`soak:           ${r.soak.steps} more steps: RSS ${fmtBytes(r.soak.rssBytes[0])} → ${fmtBytes(r.soak.rssBytes[r.soak.rssBytes.length - 1])} (${r.soak.rssGrowthBytes >= 0 ? '+' : '−'}${fmtBytes(Math.abs(r.soak.rssGrowthBytes))} after step ${r.soak.atStep[0]}), live tensors ${r.soak.liveTensors[0]} → ${r.soak.liveTensors[r.soak.liveTensors.length - 1]}`] : []),
+    ...(r.soak
+      ? [
+          `soak:           ${r.soak.steps} more steps: RSS ${fmtBytes(r.soak.rssBytes[0])} → ${fmtBytes(r.soak.rssBytes[r.soak.rssBytes.length - 1])} (${r.soak.rssGrowthBytes >= 0 ? '+' : '−'}${fmtBytes(Math.abs(r.soak.rssGrowthBytes))} after step ${r.soak.atStep[0]}), live tensors ${r.soak.liveTensors[0]} → ${r.soak.liveTensors[r.soak.liveTensors.length - 1]}`,
+        ]
+      : []),
     `memory:         peak RSS ${fmtBytes(r.memory.maxRssBytes)}${r.memory.wasmHeapBytes !== null ? `, wasm heap ${fmtBytes(r.memory.wasmHeapBytes)}` : ''}, peak tensors ${fmtBytes(r.memory.peakTensorBytes)} (estimated step peak ${fmtBytes(r.memory.estimate.totalBytes)})`,
     `loss:           ${r.step.loss.first.toFixed(4)} → ${r.step.loss.last.toFixed(4)}`,
   );

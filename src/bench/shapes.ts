@@ -22,15 +22,70 @@ export interface BenchShape {
 
 export const BENCH_SHAPES: Record<BenchShapeName, BenchShape> = {
   /** The reference: a 4-layer teacher distilled into 2 layers, hidden 256. */
-  reference: { name: 'reference', teacherLayers: 4, studentLayers: 2, hiddenSize: 256, heads: 4, intermediateSize: 1024, vocabSize: 30522, batchSize: 32, seqLen: 128, numLabels: 2 },
+  reference: {
+    name: 'reference',
+    teacherLayers: 4,
+    studentLayers: 2,
+    hiddenSize: 256,
+    heads: 4,
+    intermediateSize: 1024,
+    vocabSize: 30522,
+    batchSize: 32,
+    seqLen: 128,
+    numLabels: 2,
+  },
   /** A MiniLM-L12-H384-sized teacher (12 layers, hidden 384, 12 heads, FF 1536) into 6 layers. */
-  minilm: { name: 'minilm', teacherLayers: 12, studentLayers: 6, hiddenSize: 384, heads: 12, intermediateSize: 1536, vocabSize: 30522, batchSize: 32, seqLen: 128, numLabels: 2 },
+  minilm: {
+    name: 'minilm',
+    teacherLayers: 12,
+    studentLayers: 6,
+    hiddenSize: 384,
+    heads: 12,
+    intermediateSize: 1536,
+    vocabSize: 30522,
+    batchSize: 32,
+    seqLen: 128,
+    numLabels: 2,
+  },
   /** BERT-base teacher (12 layers, hidden 768) into 6 × 768: on a CPU it needs the tensorflow backend (the wasm heap holds batch ≤ 9). */
-  base: { name: 'base', teacherLayers: 12, studentLayers: 6, hiddenSize: 768, heads: 12, intermediateSize: 3072, vocabSize: 30522, batchSize: 32, seqLen: 128, numLabels: 2 },
+  base: {
+    name: 'base',
+    teacherLayers: 12,
+    studentLayers: 6,
+    hiddenSize: 768,
+    heads: 12,
+    intermediateSize: 3072,
+    vocabSize: 30522,
+    batchSize: 32,
+    seqLen: 128,
+    numLabels: 2,
+  },
   /** The base shape under its earlier name, kept for scripts that use it. */
-  gpu: { name: 'gpu', teacherLayers: 12, studentLayers: 6, hiddenSize: 768, heads: 12, intermediateSize: 3072, vocabSize: 30522, batchSize: 32, seqLen: 128, numLabels: 2 },
+  gpu: {
+    name: 'gpu',
+    teacherLayers: 12,
+    studentLayers: 6,
+    hiddenSize: 768,
+    heads: 12,
+    intermediateSize: 3072,
+    vocabSize: 30522,
+    batchSize: 32,
+    seqLen: 128,
+    numLabels: 2,
+  },
   /** Runs in well under a second per step anywhere: for tests and smoke checks. */
-  tiny: { name: 'tiny', teacherLayers: 2, studentLayers: 1, hiddenSize: 32, heads: 2, intermediateSize: 64, vocabSize: 500, batchSize: 4, seqLen: 16, numLabels: 2 },
+  tiny: {
+    name: 'tiny',
+    teacherLayers: 2,
+    studentLayers: 1,
+    hiddenSize: 32,
+    heads: 2,
+    intermediateSize: 64,
+    vocabSize: 500,
+    batchSize: 4,
+    seqLen: 16,
+    numLabels: 2,
+  },
 };
 
 export function isBenchShapeName(s: string): s is BenchShapeName {

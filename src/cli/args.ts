@@ -48,12 +48,20 @@ export function closest(word: string, candidates: readonly string[]): string | u
   let bestD = Infinity;
   for (const c of candidates) {
     const d = editDistance(word, c);
-    if (d < bestD) { best = c; bestD = d; }
+    if (d < bestD) {
+      best = c;
+      bestD = d;
+    }
   }
   return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
-export function parseArgs(argv: readonly string[], flags: readonly FlagSpec[], positionals: readonly PositionalSpec[], verb: string): ParsedArgs {
+export function parseArgs(
+  argv: readonly string[],
+  flags: readonly FlagSpec[],
+  positionals: readonly PositionalSpec[],
+  verb: string,
+): ParsedArgs {
   const byName = new Map(flags.map((f) => [f.name, f]));
   const out: ParsedArgs = { positionals: [], flags: new Map() };
   let onlyPositionals = false;
@@ -66,11 +74,17 @@ export function parseArgs(argv: readonly string[], flags: readonly FlagSpec[], p
       out.positionals.push(arg);
       continue;
     }
-    if (arg === '--') { onlyPositionals = true; continue; }
+    if (arg === '--') {
+      onlyPositionals = true;
+      continue;
+    }
     let name = arg.slice(2);
     let inline: string | undefined;
     const eq = name.indexOf('=');
-    if (eq >= 0) { inline = name.slice(eq + 1); name = name.slice(0, eq); }
+    if (eq >= 0) {
+      inline = name.slice(eq + 1);
+      name = name.slice(0, eq);
+    }
     let spec = byName.get(name);
     let negated = false;
     if (!spec && name.startsWith('no-') && byName.get(name.slice(3))?.type === 'boolean') {
@@ -86,18 +100,25 @@ export function parseArgs(argv: readonly string[], flags: readonly FlagSpec[], p
     }
     if (spec.type === 'boolean') {
       if (inline !== undefined && !['true', 'false'].includes(inline)) {
-        throw new UserError(`takes no value (got "${inline}")`, { where: `--${spec.name}`, fix: `write --${spec.name} or --no-${spec.name}` });
+        throw new UserError(`takes no value (got "${inline}")`, {
+          where: `--${spec.name}`,
+          fix: `write --${spec.name} or --no-${spec.name}`,
+        });
       }
       out.flags.set(spec.name, negated ? false : inline !== 'false');
       continue;
     }
     const value = inline ?? argv[++i];
     if (value === undefined || (inline === undefined && value.startsWith('--'))) {
-      throw new UserError(`needs a value${spec.value ? ` (${spec.value})` : ''}`, { where: `--${spec.name}`, fix: `write --${spec.name} ${spec.value ?? 'VALUE'}` });
+      throw new UserError(`needs a value${spec.value ? ` (${spec.value})` : ''}`, {
+        where: `--${spec.name}`,
+        fix: `write --${spec.name} ${spec.value ?? 'VALUE'}`,
+      });
     }
     if (spec.type === 'number') {
       const n = Number(value);
-      if (value.trim() === '' || !Number.isFinite(n)) throw new UserError(`must be a number (got "${value}")`, { where: `--${spec.name}` });
+      if (value.trim() === '' || !Number.isFinite(n))
+        throw new UserError(`must be a number (got "${value}")`, { where: `--${spec.name}` });
       out.flags.set(spec.name, n);
     } else if (spec.type === 'list') {
       const prev = out.flags.get(spec.name);
@@ -108,11 +129,16 @@ export function parseArgs(argv: readonly string[], flags: readonly FlagSpec[], p
   }
   const required = positionals.filter((p) => !p.optional);
   if (out.positionals.length < required.length) {
-    const missing = required.slice(out.positionals.length).map((p) => `<${p.name}>`).join(' ');
+    const missing = required
+      .slice(out.positionals.length)
+      .map((p) => `<${p.name}>`)
+      .join(' ');
     throw new UserError(`missing ${missing}`, { fix: `run \`distillery ${verb} --help\`` });
   }
   if (out.positionals.length > positionals.length) {
-    throw new UserError(`unexpected argument "${out.positionals[positionals.length]}"`, { fix: `run \`distillery ${verb} --help\`` });
+    throw new UserError(`unexpected argument "${out.positionals[positionals.length]}"`, {
+      fix: `run \`distillery ${verb} --help\``,
+    });
   }
   return out;
 }
@@ -132,7 +158,12 @@ export class Flags {
   integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
     const v = this.number(name);
     if (v !== undefined && (!Number.isInteger(v) || v < min || v > max)) {
-      throw new UserError(max === Number.MAX_SAFE_INTEGER ? `must be an integer of at least ${min} (got ${v})` : `must be an integer from ${min} to ${max} (got ${v})`, { where: `--${name}` });
+      throw new UserError(
+        max === Number.MAX_SAFE_INTEGER
+          ? `must be an integer of at least ${min} (got ${v})`
+          : `must be an integer from ${min} to ${max} (got ${v})`,
+        { where: `--${name}` },
+      );
     }
     return v;
   }

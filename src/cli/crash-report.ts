@@ -35,7 +35,10 @@ export function shortMessage(err: unknown): string {
  * Writes the crash log into `dir` (default: the system's temporary folder) and returns its path,
  * or undefined when it could not be written (the one line then says so).
  */
-export function writeCrashLog(err: unknown, context: { version: string; argv: readonly string[]; dir?: string }): string | undefined {
+export function writeCrashLog(
+  err: unknown,
+  context: { version: string; argv: readonly string[]; dir?: string },
+): string | undefined {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const file = path.join(context.dir ?? os.tmpdir(), `distillery-crash-${stamp}-${process.pid}.log`);
   const text = [
@@ -64,8 +67,13 @@ export function internalErrorLine(verb: string | undefined, err: unknown, logFil
 }
 
 /** Writes the log (into `dir` when it exists, else the temporary folder) and returns the line to print. */
-export function reportInternalError(verb: string | undefined, err: unknown, context: { version: string; argv: readonly string[]; dir?: string }): string {
+export function reportInternalError(
+  verb: string | undefined,
+  err: unknown,
+  context: { version: string; argv: readonly string[]; dir?: string },
+): string {
   const dir = context.dir && fs.existsSync(context.dir) ? context.dir : undefined;
-  const logFile = writeCrashLog(err, { ...context, dir }) ?? (dir ? writeCrashLog(err, { ...context, dir: undefined }) : undefined);
+  const logFile =
+    writeCrashLog(err, { ...context, dir }) ?? (dir ? writeCrashLog(err, { ...context, dir: undefined }) : undefined);
   return internalErrorLine(verb, err, logFile);
 }

@@ -25,7 +25,21 @@ export { VERSION };
 /** For bin/distillery.js, for an error that escapes main itself. */
 export { reportInternalError };
 
-export const VERBS: Verb[] = [demoVerb, trainVerb, resumeVerb, exportVerb, validateVerb, evalVerb, inspectVerb, tokenizeVerb, sweepVerb, reportVerb, benchVerb, exportLogsVerb, adviseMappingVerb];
+export const VERBS: Verb[] = [
+  demoVerb,
+  trainVerb,
+  resumeVerb,
+  exportVerb,
+  validateVerb,
+  evalVerb,
+  inspectVerb,
+  tokenizeVerb,
+  sweepVerb,
+  reportVerb,
+  benchVerb,
+  exportLogsVerb,
+  adviseMappingVerb,
+];
 
 function usage(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length));
@@ -36,7 +50,7 @@ function usage(): string {
     '',
     ...VERBS.map((v) => `  ${v.name.padEnd(width)}  ${v.summary}`),
     '',
-    'Run `distillery <verb> --help` for a verb\'s options.',
+    "Run `distillery <verb> --help` for a verb's options.",
   ].join('\n');
 }
 
@@ -65,8 +79,14 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
   }
   const verb = VERBS.find((v) => v.name === name);
   if (!verb) {
-    const guess = closest(name, VERBS.map((v) => v.name));
-    writeLine(io.stderr, `distillery: unknown verb "${name}"${guess ? ` (did you mean "${guess}"?)` : ''}\n\n${usage()}`);
+    const guess = closest(
+      name,
+      VERBS.map((v) => v.name),
+    );
+    writeLine(
+      io.stderr,
+      `distillery: unknown verb "${name}"${guess ? ` (did you mean "${guess}"?)` : ''}\n\n${usage()}`,
+    );
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -75,7 +95,8 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
   }
   try {
     // Lets the tests drive the internal-error path of the real CLI (test/integration/cli-errors.test.ts).
-    if (process.env.DISTILLERY_TEST_INTERNAL_ERROR === verb.name) throw new Error('deliberate internal error (DISTILLERY_TEST_INTERNAL_ERROR)');
+    if (process.env.DISTILLERY_TEST_INTERNAL_ERROR === verb.name)
+      throw new Error('deliberate internal error (DISTILLERY_TEST_INTERNAL_ERROR)');
     const parsed = parseArgs(rest, verb.flags, verb.positionals, verb.name);
     return await verb.run(new Flags(parsed), io);
   } catch (e) {

@@ -18,7 +18,10 @@ export interface ModelSession {
 export function parseBackendFlag(value: string | undefined): BackendRequest {
   const v = value ?? 'auto';
   if (!isBackendRequest(v)) {
-    throw new UserError(`unknown backend "${v}"`, { where: '--backend', fix: 'use one of auto, tensorflow-gpu, tensorflow, wasm, cpu' });
+    throw new UserError(`unknown backend "${v}"`, {
+      where: '--backend',
+      fix: 'use one of auto, tensorflow-gpu, tensorflow, wasm, cpu',
+    });
   }
   return v;
 }
@@ -27,15 +30,25 @@ export async function openModel(
   dir: string,
   opts: { backend: BackendRequest; numLabels?: number; labels?: string[]; regression?: boolean },
 ): Promise<ModelSession> {
-  const checkpoint = loadCheckpoint(dir, { numLabels: opts.numLabels, labels: opts.labels, regression: opts.regression });
+  const checkpoint = loadCheckpoint(dir, {
+    numLabels: opts.numLabels,
+    labels: opts.labels,
+    regression: opts.regression,
+  });
   const tokenizer = WordPieceTokenizer.fromModelDir(checkpoint.dir);
   if (tokenizer.vocabSize > checkpoint.config.vocabSize) {
-    throw new UserError(`the vocabulary has ${tokenizer.vocabSize} tokens but config.json says vocab_size ${checkpoint.config.vocabSize}`, {
-      where: dir,
-      fix: 'use the vocab.txt the model was trained with',
-    });
+    throw new UserError(
+      `the vocabulary has ${tokenizer.vocabSize} tokens but config.json says vocab_size ${checkpoint.config.vocabSize}`,
+      {
+        where: dir,
+        fix: 'use the vocab.txt the model was trained with',
+      },
+    );
   }
   const backend = await initBackend(opts.backend);
-  const model = BertModel.fromNamedTensors(checkpoint.config, checkpoint.tensors, { initHeadSeed: 0, trainable: false });
+  const model = BertModel.fromNamedTensors(checkpoint.config, checkpoint.tensors, {
+    initHeadSeed: 0,
+    trainable: false,
+  });
   return { backend, checkpoint, tokenizer, model };
 }

@@ -23,8 +23,10 @@ export class ProgressBar {
     const frac = this.total > 0 ? Math.min(1, this.done / this.total) : 1;
     const filled = Math.round(frac * width);
     const elapsed = (now - this.start) / 1000;
-    const eta = frac > 0 ? elapsed * (1 - frac) / frac : 0;
-    this.stream.write(`\r${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${this.done}/${this.total} ${elapsed.toFixed(0)}s eta ${eta.toFixed(0)}s ${suffix}\x1b[K`);
+    const eta = frac > 0 ? (elapsed * (1 - frac)) / frac : 0;
+    this.stream.write(
+      `\r${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${this.done}/${this.total} ${elapsed.toFixed(0)}s eta ${eta.toFixed(0)}s ${suffix}\x1b[K`,
+    );
   }
 
   finish(): void {

@@ -19,4 +19,8 @@ export const BACKEND_FLAG: FlagSpec = {
   description: 'auto (default), tensorflow-gpu, tensorflow, wasm or cpu',
 };
 
-export const JSON_FLAG: FlagSpec = { name: 'json', type: 'boolean', description: 'print JSON on stdout instead of a readable summary' };
+export const JSON_FLAG: FlagSpec = {
+  name: 'json',
+  type: 'boolean',
+  description: 'print JSON on stdout instead of a readable summary',
+};

@@ -3,7 +3,14 @@
  * `default` (for hover and completion); a test keeps the two in step. Defaults that depend on
  * other fields are functions.
  */
-import type { Algorithm, AttentionKlHeads, BackendRequestName, CachePrecisionName, EvalSplit, MappingStrategy } from './types';
+import type {
+  Algorithm,
+  AttentionKlHeads,
+  BackendRequestName,
+  CachePrecisionName,
+  EvalSplit,
+  MappingStrategy,
+} from './types';
 import { LOSSES, type LossName } from './loss-vocabulary';
 
 export const DEFAULTS = {

@@ -37,15 +37,22 @@ export type LossKey = LossSpec['key'];
 
 export const LOSS_NAMES: readonly LossName[] = LOSSES.map((l) => l.name);
 export const LOSS_KEYS: readonly LossKey[] = LOSSES.map((l) => l.key);
-export const LOSS_NAME_BY_KEY = Object.fromEntries(LOSSES.map((l) => [l.key, l.name])) as Readonly<Record<LossKey, LossName>>;
-export const LOSS_KEY_BY_NAME = Object.fromEntries(LOSSES.map((l) => [l.name, l.key])) as Readonly<Record<LossName, LossKey>>;
+export const LOSS_NAME_BY_KEY = Object.fromEntries(LOSSES.map((l) => [l.key, l.name])) as Readonly<
+  Record<LossKey, LossName>
+>;
+export const LOSS_KEY_BY_NAME = Object.fromEntries(LOSSES.map((l) => [l.name, l.key])) as Readonly<
+  Record<LossName, LossKey>
+>;
 
-const keysAt = (...places: Array<LossSpec['place']>): readonly LossKey[] => LOSSES.filter((l) => places.includes(l.place)).map((l) => l.key);
+const keysAt = (...places: Array<LossSpec['place']>): readonly LossKey[] =>
+  LOSSES.filter((l) => places.includes(l.place)).map((l) => l.key);
 type PerLayerSpec = Extract<LossSpec, { place: 'layer' }>;
 /** A loss on mapped layer pairs; dev evaluations report each per pair under the same key (LayerEval). */
 export type PerLayerKey = PerLayerSpec['key'];
 /** Losses on mapped layer pairs: they use a stage's `layers`. */
-export const PER_LAYER_KEYS: readonly PerLayerKey[] = LOSSES.filter((l): l is PerLayerSpec => l.place === 'layer').map((l) => l.key);
+export const PER_LAYER_KEYS: readonly PerLayerKey[] = LOSSES.filter((l): l is PerLayerSpec => l.place === 'layer').map(
+  (l) => l.key,
+);
 /** Losses on the models' insides: the per-layer ones and embedding-mse (what internal stages train). */
 export const INTERNAL_KEYS = keysAt('layer', 'embedding');
 /** Losses on the logits (what classification stages train). */

@@ -48,7 +48,7 @@ const SYNTAX_MESSAGES: Record<string, string> = {
   EndOfFileExpected: 'unexpected text after the end of the config',
   InvalidCommentToken: 'malformed comment',
   UnexpectedEndOfComment: "comment not closed (missing '*/')",
-  UnexpectedEndOfString: 'string not closed (missing \'"\')',
+  UnexpectedEndOfString: "string not closed (missing '\"')",
   UnexpectedEndOfNumber: 'number cut off',
   InvalidUnicode: 'malformed \\u escape',
   InvalidEscapeCharacter: 'invalid escape sequence in a string',
@@ -78,7 +78,10 @@ export class ConfigDocument {
   readonly duplicateKeyProblems: ConfigProblem[];
   private readonly lineStarts: number[];
 
-  private constructor(readonly text: string, readonly file: string) {
+  private constructor(
+    readonly text: string,
+    readonly file: string,
+  ) {
     const errors: ParseError[] = [];
     this.root = parseTree(text, errors, JSONC_OPTIONS);
     this.lineStarts = computeLineStarts(text);
@@ -86,14 +89,20 @@ export class ConfigDocument {
     this.duplicateKeyProblems = [];
     if (text.trim() === '') {
       this.syntaxProblems.push({
-        path: [], pathText: '', severity: 'error', message: 'the config file is empty',
-        fix: 'write a JSON object with at least "task", "teacher" and "algorithm"', range: this.rangeAt(0, 0),
+        path: [],
+        pathText: '',
+        severity: 'error',
+        message: 'the config file is empty',
+        fix: 'write a JSON object with at least "task", "teacher" and "algorithm"',
+        range: this.rangeAt(0, 0),
       });
     } else {
       for (const e of errors) {
         const code = printParseErrorCode(e.error);
         this.syntaxProblems.push({
-          path: [], pathText: '', severity: 'error',
+          path: [],
+          pathText: '',
+          severity: 'error',
           message: `syntax error: ${SYNTAX_MESSAGES[code] ?? code}`,
           range: this.rangeAt(e.offset, e.length),
         });
@@ -134,7 +143,10 @@ export class ConfigDocument {
     opts: { fix?: string; severity?: 'error' | 'warning'; target?: RangeTarget } = {},
   ): ConfigProblem {
     const p: ConfigProblem = {
-      path: [...path], pathText: pathToText(path), message, severity: opts.severity ?? 'error',
+      path: [...path],
+      pathText: pathToText(path),
+      message,
+      severity: opts.severity ?? 'error',
       range: this.locate(path, opts.target),
     };
     if (opts.fix) p.fix = opts.fix;
@@ -173,9 +185,12 @@ export class ConfigDocument {
           const name = String(key.value);
           if (seen.has(name)) {
             out.push({
-              path: [...path, name], pathText: pathToText([...path, name]), severity: 'error',
+              path: [...path, name],
+              pathText: pathToText([...path, name]),
+              severity: 'error',
               message: `duplicate field '${name}' (only the last one would count)`,
-              fix: 'remove one of them', range: this.rangeAt(key.offset, key.length),
+              fix: 'remove one of them',
+              range: this.rangeAt(key.offset, key.length),
             });
           }
           seen.add(name);
@@ -228,6 +243,10 @@ export function parseConfigText(text: string, file: string): { config: unknown; 
  * The source range of `jsonPath` in `text`. A path that is not written in the text maps to its
  * deepest existing ancestor's key (so a missing field points at the object that should hold it).
  */
-export function locate(text: string, jsonPath: readonly (string | number)[], target: RangeTarget = 'auto'): SourceRange {
+export function locate(
+  text: string,
+  jsonPath: readonly (string | number)[],
+  target: RangeTarget = 'auto',
+): SourceRange {
   return ConfigDocument.parse(text, '<text>').locate(jsonPath, target);
 }

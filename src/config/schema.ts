@@ -31,8 +31,15 @@ export const DISTILL_SCHEMA: SchemaNode = schemaJson as SchemaNode;
 
 /** Keywords VS Code understands that ajv does not know; declared so ajv's strict mode accepts them. */
 const EDITOR_KEYWORDS = [
-  'markdownDescription', 'enumDescriptions', 'markdownEnumDescriptions', 'errorMessage', 'allowTrailingCommas',
-  'patternErrorMessage', 'defaultSnippets', 'deprecationMessage', 'doNotSuggest',
+  'markdownDescription',
+  'enumDescriptions',
+  'markdownEnumDescriptions',
+  'errorMessage',
+  'allowTrailingCommas',
+  'patternErrorMessage',
+  'defaultSnippets',
+  'deprecationMessage',
+  'doNotSuggest',
 ];
 
 let compiled: ValidateFunction | undefined;
@@ -50,7 +57,10 @@ export function schemaValidator(): ValidateFunction {
 }
 
 /** The schema node that describes `path` in a config, following properties, items and oneOf branches. */
-export function schemaAt(path: readonly (string | number)[], root: SchemaNode = DISTILL_SCHEMA): SchemaNode | undefined {
+export function schemaAt(
+  path: readonly (string | number)[],
+  root: SchemaNode = DISTILL_SCHEMA,
+): SchemaNode | undefined {
   let nodes: SchemaNode[] = [root];
   for (const seg of path) {
     const next: SchemaNode[] = [];
@@ -105,7 +115,10 @@ function pickOneOfBranches(errors: ErrorObject[]): ErrorObject[] {
     }
     let best: ErrorObject[] | undefined;
     for (const [branch, errs] of byBranch) {
-      const wrongType = errs.some((e) => e.keyword === 'type' && e.instancePath === alt.instancePath && e.schemaPath === `${prefix}${branch}/type`);
+      const wrongType = errs.some(
+        (e) =>
+          e.keyword === 'type' && e.instancePath === alt.instancePath && e.schemaPath === `${prefix}${branch}/type`,
+      );
       if (!wrongType && (!best || errs.length < best.length)) best = errs;
     }
     const drop = new Set<ErrorObject>();
@@ -168,8 +181,12 @@ function describeError(e: ErrorObject, doc: ConfigDocument): ConfigProblem {
     case 'type': {
       if (parent.errorMessage) return make(path, `${subject} ${parent.errorMessage}`);
       const expected = String(params.type).split(',').map(withArticle).join(' or ');
-      const fix = typeof e.data === 'string' && /^-?\d+(\.\d+)?(e-?\d+)?$/i.test(e.data) && /integer|number/.test(String(params.type))
-        ? `write ${e.data} without quotes` : undefined;
+      const fix =
+        typeof e.data === 'string' &&
+        /^-?\d+(\.\d+)?(e-?\d+)?$/i.test(e.data) &&
+        /integer|number/.test(String(params.type))
+          ? `write ${e.data} without quotes`
+          : undefined;
       return make(path, `${subject} must be ${expected}, not ${describeValue(e.data)}`, fix, 'value');
     }
     case 'enum': {
@@ -178,16 +195,28 @@ function describeError(e: ErrorObject, doc: ConfigDocument): ConfigProblem {
       return make(
         path,
         `${subject} must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, not ${JSON.stringify(e.data)}${guess ? ` (did you mean "${guess}"?)` : ''}`,
-        guess ? `use "${guess}"` : undefined, 'value',
+        guess ? `use "${guess}"` : undefined,
+        'value',
       );
     }
-    case 'minimum': case 'maximum': case 'exclusiveMinimum': case 'exclusiveMaximum': {
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum': {
       const op = { minimum: '≥', maximum: '≤', exclusiveMinimum: '>', exclusiveMaximum: '<' }[e.keyword];
-      const bound = { minimum: 'at least', maximum: 'at most', exclusiveMinimum: 'above', exclusiveMaximum: 'below' }[e.keyword];
+      const bound = { minimum: 'at least', maximum: 'at most', exclusiveMinimum: 'above', exclusiveMaximum: 'below' }[
+        e.keyword
+      ];
       const fix = where ? `set ${where} to ${bound} ${String(params.limit)}` : undefined;
-      return make(path, `${subject} must be ${op} ${String(params.limit)}, not ${JSON.stringify(e.data)}`, fix, 'value');
+      return make(
+        path,
+        `${subject} must be ${op} ${String(params.limit)}, not ${JSON.stringify(e.data)}`,
+        fix,
+        'value',
+      );
     }
-    case 'minItems': case 'maxItems': {
+    case 'minItems':
+    case 'maxItems': {
       if (parent.errorMessage) return make(path, `${subject} ${parent.errorMessage}`);
       const n = Number(params.limit);
       const bound = e.keyword === 'minItems' ? 'at least' : 'at most';
@@ -203,8 +232,14 @@ function describeError(e: ErrorObject, doc: ConfigDocument): ConfigProblem {
     case 'maxLength':
       return make(path, `${subject} must be at most ${String(params.limit)} characters long`, undefined, 'value');
     case 'pattern':
-      return make(path, `${subject} ${parent.patternErrorMessage ?? `must match ${String(params.pattern)}`}`, undefined, 'value');
-    case 'oneOf': case 'anyOf':
+      return make(
+        path,
+        `${subject} ${parent.patternErrorMessage ?? `must match ${String(params.pattern)}`}`,
+        undefined,
+        'value',
+      );
+    case 'oneOf':
+    case 'anyOf':
       return make(path, `${subject} ${parent.errorMessage ?? 'has the wrong shape'}`, undefined, 'value');
     default:
       return make(path, `${subject} ${e.message ?? 'is invalid'}`);
@@ -256,7 +291,8 @@ function editDistance(a: string, b: string): number {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
     }
   }
   return d[a.length][b.length];

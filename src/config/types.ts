@@ -111,8 +111,7 @@ export type TeacherTraining = ScratchTeacherTraining | FineTuneTeacherTraining;
 
 /** A ready fine-tuned teacher, or one the run trains first. */
 export type TeacherConfig =
-  | { checkpoint: string }
-  | { train: TeacherTraining; /** Default: the run folder's teacher/. */ output?: string };
+  { checkpoint: string } | { train: TeacherTraining; /** Default: the run folder's teacher/. */ output?: string };
 
 export type StudentInit = 'teacher-layers' | 'random' | { checkpoint: string };
 
@@ -286,9 +285,7 @@ export interface ResolvedFineTuneTeacherTraining {
 
 export type ResolvedTeacherTraining = ResolvedScratchTeacherTraining | ResolvedFineTuneTeacherTraining;
 
-export type ResolvedTeacher =
-  | { checkpoint: string }
-  | { train: ResolvedTeacherTraining; output?: string };
+export type ResolvedTeacher = { checkpoint: string } | { train: ResolvedTeacherTraining; output?: string };
 
 export interface ResolvedStudent {
   layers: number;
@@ -363,6 +360,8 @@ export interface ResolvedConfig {
   runsDir: string;
 }
 
-export function isScratchTraining(t: TeacherTraining | ResolvedTeacherTraining): t is ScratchTeacherTraining | ResolvedScratchTeacherTraining {
+export function isScratchTraining(
+  t: TeacherTraining | ResolvedTeacherTraining,
+): t is ScratchTeacherTraining | ResolvedScratchTeacherTraining {
   return t.from === 'scratch';
 }

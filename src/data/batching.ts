@@ -30,7 +30,8 @@ export function makeBatch(encodings: Encoding[], labels: (number | null)[], indi
   }
   let seqLen = 0;
   for (const e of encodings) {
-    if (e.tokenTypeIds.length !== e.inputIds.length) throw new Error('makeBatch: inputIds and tokenTypeIds differ in length');
+    if (e.tokenTypeIds.length !== e.inputIds.length)
+      throw new Error('makeBatch: inputIds and tokenTypeIds differ in length');
     seqLen = Math.max(seqLen, e.inputIds.length);
   }
   const inputIds = new Int32Array(size * seqLen).fill(padId);
@@ -99,8 +100,14 @@ export function createRng(seed: number): Rng {
     },
     getState: () => Array.from(s),
     setState(state: readonly number[]): void {
-      if (state.length !== 4 || state.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff) || state.every((v) => v === 0)) {
-        throw new RangeError(`Rng.setState: expected four unsigned 32-bit integers, not all zero; got ${JSON.stringify(state)}`);
+      if (
+        state.length !== 4 ||
+        state.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff) ||
+        state.every((v) => v === 0)
+      ) {
+        throw new RangeError(
+          `Rng.setState: expected four unsigned 32-bit integers, not all zero; got ${JSON.stringify(state)}`,
+        );
       }
       s.set(state);
     },
@@ -124,7 +131,8 @@ export function shuffleInPlace<T>(items: T[], rng: Rng): T[] {
  */
 export function batchOrder(n: number, batchSize: number, shuffle: boolean, seed: number): number[][] {
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`batchOrder: n must be a non-negative integer, got ${n}`);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchOrder: batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`batchOrder: batchSize must be a positive integer, got ${batchSize}`);
   const order = Array.from({ length: n }, (_, i) => i);
   if (shuffle) shuffleInPlace(order, createRng(seed));
   const batches: number[][] = [];

@@ -37,9 +37,10 @@ export function customFormatFromPath(file: string): CustomFormat {
   if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
   throw new UserError(`cannot tell the dataset format from the extension '${ext || '(none)'}'`, {
     where: file,
-    fix: ext === '.json'
-      ? 'write the data as JSON Lines (one object per line, .jsonl), or set the format explicitly'
-      : "name the file .csv, .tsv or .jsonl, or set the format ('csv', 'tsv' or 'jsonl')",
+    fix:
+      ext === '.json'
+        ? 'write the data as JSON Lines (one object per line, .jsonl), or set the format explicitly'
+        : "name the file .csv, .tsv or .jsonl, or set the format ('csv', 'tsv' or 'jsonl')",
   });
 }
 
@@ -88,10 +89,13 @@ export function parseCsv(text: string, file: string, delimiter = ','): TableReco
         }
         const next = text[i];
         if (i < n && next !== delimiter && next !== '\n' && next !== '\r') {
-          throw new UserError(`unexpected text after the closing quote of a field: '${preview(text.slice(i, i + 20))}'`, {
-            where: `${file}:${line}`,
-            fix: 'quote the whole field and double any quote inside it ("a ""b"" c")',
-          });
+          throw new UserError(
+            `unexpected text after the closing quote of a field: '${preview(text.slice(i, i + 20))}'`,
+            {
+              where: `${file}:${line}`,
+              fix: 'quote the whole field and double any quote inside it ("a ""b"" c")',
+            },
+          );
         }
       } else {
         let j = i;
@@ -152,7 +156,8 @@ function mappedFields(mapping: FieldMapping): [role: string, field: string][] {
 }
 
 function tableRows(records: TableRecord[], file: string, mapping: FieldMapping, format: CustomFormat): RawRow[] {
-  if (records.length === 0) throw new UserError('the file is empty; expected a header line and data rows', { where: file });
+  if (records.length === 0)
+    throw new UserError('the file is empty; expected a header line and data rows', { where: file });
   const header = records[0].cells.map((h) => h.trim());
   const columnOf = new Map<string, number>();
   for (const [role, field] of mappedFields(mapping)) {
@@ -163,16 +168,26 @@ function tableRows(records: TableRecord[], file: string, mapping: FieldMapping, 
         fix: `set ${role} to one of the header's column names`,
       });
     }
-    if (matches.length > 1) throw new UserError(`field '${field}' appears ${matches.length} times in the header`, { where: `${file}:${records[0].line}`, fix: 'give the columns distinct names' });
+    if (matches.length > 1)
+      throw new UserError(`field '${field}' appears ${matches.length} times in the header`, {
+        where: `${file}:${records[0].line}`,
+        fix: 'give the columns distinct names',
+      });
     columnOf.set(field, matches[0]);
   }
   const sep = format === 'csv' ? 'comma' : 'tab';
   return records.slice(1).map((r) => {
     if (r.cells.length !== header.length) {
-      throw new UserError(`expected ${header.length} ${sep}-separated columns (${header.join(', ')}), found ${r.cells.length}`, {
-        where: `${file}:${r.line}`,
-        fix: format === 'csv' ? 'quote fields that contain commas or line breaks' : 'TSV is read with quoting off: a tab inside a text splits it; use CSV or JSONL for such texts',
-      });
+      throw new UserError(
+        `expected ${header.length} ${sep}-separated columns (${header.join(', ')}), found ${r.cells.length}`,
+        {
+          where: `${file}:${r.line}`,
+          fix:
+            format === 'csv'
+              ? 'quote fields that contain commas or line breaks'
+              : 'TSV is read with quoting off: a tab inside a text splits it; use CSV or JSONL for such texts',
+        },
+      );
     }
     return { line: r.line, get: (field: string) => r.cells[columnOf.get(field) as number] };
   });
@@ -189,19 +204,29 @@ function jsonlRows(text: string, file: string, mapping: FieldMapping): RawRow[] 
     try {
       value = JSON.parse(l);
     } catch (e) {
-      throw new UserError(`malformed JSON: ${(e as Error).message}`, { where, fix: 'each line must be one complete JSON object' });
+      throw new UserError(`malformed JSON: ${(e as Error).message}`, {
+        where,
+        fix: 'each line must be one complete JSON object',
+      });
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw new UserError(`expected a JSON object, found ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`, { where });
+      throw new UserError(
+        `expected a JSON object, found ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`,
+        { where },
+      );
     }
     const obj = value as Record<string, unknown>;
     for (const [role, field] of mappedFields(mapping)) {
       if (!Object.prototype.hasOwnProperty.call(obj, field)) {
         const keys = Object.keys(obj);
-        const msg = rows.length === 0
-          ? `unknown field '${field}' (${role}); the objects have ${fieldList(keys)}`
-          : `missing field '${field}' (${role}); this object has ${fieldList(keys)}`;
-        throw new UserError(msg, { where, fix: rows.length === 0 ? `set ${role} to one of the object keys` : undefined });
+        const msg =
+          rows.length === 0
+            ? `unknown field '${field}' (${role}); the objects have ${fieldList(keys)}`
+            : `missing field '${field}' (${role}); this object has ${fieldList(keys)}`;
+        throw new UserError(msg, {
+          where,
+          fix: rows.length === 0 ? `set ${role} to one of the object keys` : undefined,
+        });
       }
     }
     rows.push({ line: i + 1, get: (field: string) => obj[field] });
@@ -225,7 +250,8 @@ function labelName(v: unknown, field: string, where: string): string {
 function scoreValue(v: unknown, field: string, where: string): number {
   const s = typeof v === 'string' ? v.trim() : v;
   const x = typeof s === 'number' ? s : typeof s === 'string' && s !== '' ? Number(s) : NaN;
-  if (!Number.isFinite(x)) throw new UserError(`score field '${field}' should be a number, found ${JSON.stringify(v)}`, { where });
+  if (!Number.isFinite(x))
+    throw new UserError(`score field '${field}' should be a number, found ${JSON.stringify(v)}`, { where });
   return x;
 }
 
@@ -240,18 +266,23 @@ export function readCustomDataset(file: string, mapping: FieldMapping, opts: Cus
   const format = opts.format ?? customFormatFromPath(file);
   const regression = opts.regression ?? false;
   if (regression && opts.labels !== undefined) {
-    throw new UserError('class labels were given for a regression dataset', { where: file, fix: 'drop labels, or turn regression off' });
+    throw new UserError('class labels were given for a regression dataset', {
+      where: file,
+      fix: 'drop labels, or turn regression off',
+    });
   }
   const text = readTextFile(file, 'dataset file');
-  const rows = format === 'jsonl'
-    ? jsonlRows(text, file, mapping)
-    : tableRows(format === 'csv' ? parseCsv(text, file) : parseTsv(text), file, mapping, format);
+  const rows =
+    format === 'jsonl'
+      ? jsonlRows(text, file, mapping)
+      : tableRows(format === 'csv' ? parseCsv(text, file) : parseTsv(text), file, mapping, format);
   if (rows.length === 0) throw new UserError('the file has a header but no data rows', { where: file });
 
   const labelField = mapping.label;
   let labels: string[] = [];
   if (labelField !== undefined && !regression) {
-    labels = opts.labels ?? sortLabelNames(rows.map((r) => labelName(r.get(labelField), labelField, `${file}:${r.line}`)));
+    labels =
+      opts.labels ?? sortLabelNames(rows.map((r) => labelName(r.get(labelField), labelField, `${file}:${r.line}`)));
   } else if (opts.labels) {
     labels = [...opts.labels];
   }
@@ -267,7 +298,10 @@ export function readCustomDataset(file: string, mapping: FieldMapping, opts: Cus
         const name = labelName(raw, labelField, where);
         const id = labelIds.get(name);
         if (id === undefined) {
-          throw new UserError(`unknown label '${name}'; expected one of ${fieldList(labels)}`, { where, fix: 'add the class to labels, or correct the row' });
+          throw new UserError(`unknown label '${name}'; expected one of ${fieldList(labels)}`, {
+            where,
+            fix: 'add the class to labels, or correct the row',
+          });
         }
         label = id;
       }
@@ -277,5 +311,12 @@ export function readCustomDataset(file: string, mapping: FieldMapping, opts: Cus
       ? { index, line: r.line, textA, textB: textValue(r.get(mapping.textB), mapping.textB, where), label }
       : { index, line: r.line, textA, label };
   });
-  return { task: opts.task ?? 'custom', split: opts.split ?? 'custom', file, examples, labels, isRegression: regression };
+  return {
+    task: opts.task ?? 'custom',
+    split: opts.split ?? 'custom',
+    file,
+    examples,
+    labels,
+    isRegression: regression,
+  };
 }

@@ -33,7 +33,10 @@ export function demoVocabulary(): string[] {
 }
 
 /** Writes train.tsv, dev.tsv (columns index, sentence, label) and vocab.txt. */
-export function generateDemoTask(dir: string, opts: { trainSize: number; devSize: number; seed: number }): DemoTaskFiles {
+export function generateDemoTask(
+  dir: string,
+  opts: { trainSize: number; devSize: number; seed: number },
+): DemoTaskFiles {
   const rng = createRng(opts.seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng.next() * xs.length)];
   let maxTokens = 0;
@@ -46,7 +49,16 @@ export function generateDemoTask(dir: string, opts: { trainSize: number; devSize
       // 0-2 adjectives and an optional opening word move the animals around, so the model has to
       // find the subject by structure ("X verb the Y"), not by position or by which words occur.
       const adjs = () => Array.from({ length: Math.floor(rng.next() * 3) }, () => pick(ADJECTIVES));
-      const parts = [...(rng.next() < 0.3 ? [pick(['later', 'then', 'so'])] : []), 'the', ...adjs(), chaser, pick(VERBS), 'the', ...adjs(), chased];
+      const parts = [
+        ...(rng.next() < 0.3 ? [pick(['later', 'then', 'so'])] : []),
+        'the',
+        ...adjs(),
+        chaser,
+        pick(VERBS),
+        'the',
+        ...adjs(),
+        chased,
+      ];
       if (rng.next() < 0.5) parts.push(pick(['near', 'by', 'at', 'in']), 'the', pick(PLACES));
       maxTokens = Math.max(maxTokens, parts.length + 2);
       rows.push(`${i}\t${parts.join(' ')}\t${label}`);

@@ -63,7 +63,13 @@ export interface GlueSettingNames {
 
 const CONFIG_SETTINGS: GlueSettingNames = { task: 'task.name', dataDir: 'task.dataDir' };
 
-function missingFileError(task: TaskSpec, dataDir: string, split: Split, file: string, names: GlueSettingNames): UserError {
+function missingFileError(
+  task: TaskSpec,
+  dataDir: string,
+  split: Split,
+  file: string,
+  names: GlueSettingNames,
+): UserError {
   const expected = [...new Set(Object.values(task.files))].join(', ');
   const folder = path.dirname(file);
   if (!fs.existsSync(folder)) {
@@ -88,10 +94,15 @@ function guessTasks(firstCells: string[], exclude: TaskSpec): string[] {
     if (!spec.hasHeader) {
       const names = HEADERLESS_COLUMN_NAMES[spec.name];
       const labelIdx = typeof spec.label === 'object' ? spec.label.index : -1;
-      if (names && trimmed.length === names.length && spec.labels.includes(trimmed[labelIdx] ?? '')) out.push(spec.dirName);
+      if (names && trimmed.length === names.length && spec.labels.includes(trimmed[labelIdx] ?? ''))
+        out.push(spec.dirName);
       continue;
     }
-    const required = [spec.textA.header, spec.textB?.header, typeof spec.label === 'object' ? spec.label.header : undefined];
+    const required = [
+      spec.textA.header,
+      spec.textB?.header,
+      typeof spec.label === 'object' ? spec.label.header : undefined,
+    ];
     if (required.every((h) => h === undefined || trimmed.includes(h))) out.push(spec.dirName);
   }
   return out;
@@ -103,7 +114,13 @@ function wrongTaskFix(task: TaskSpec, cells: string[], names: GlueSettingNames):
   return `this looks like a ${guesses.join(' or ')} file, not ${task.dirName}; check ${names.task} and ${names.dataDir}`;
 }
 
-function layoutFromHeader(task: TaskSpec, split: Split, header: string[], file: string, settings: GlueSettingNames): RowLayout {
+function layoutFromHeader(
+  task: TaskSpec,
+  split: Split,
+  header: string[],
+  file: string,
+  settings: GlueSettingNames,
+): RowLayout {
   const names = header.map((h) => h.trim());
   const isTest = split === 'test';
   const textAName = task.textA.header ?? (isTest ? TEST_TEXT_HEADER_FALLBACK : undefined);
@@ -117,7 +134,10 @@ function layoutFromHeader(task: TaskSpec, split: Split, header: string[], file: 
     throw new UserError(
       `the first line should be the ${task.dirName} ${split} header with the columns ${wanted.map((w) => `'${w}'`).join(', ')}; ` +
         `it has ${names.length} column${names.length === 1 ? '' : 's'}: ${quoteCells(names)}`,
-      { where: `${file}:1`, fix: wrongTaskFix(task, header, settings) ?? `use the official GLUE ${task.dirName} files` },
+      {
+        where: `${file}:1`,
+        fix: wrongTaskFix(task, header, settings) ?? `use the official GLUE ${task.dirName} files`,
+      },
     );
   }
   let label: number | null = null;
@@ -136,14 +156,25 @@ function fixedLayout(task: TaskSpec): RowLayout {
   const label = typeof task.label === 'object' ? task.label.index : -1;
   const maxIndex = Math.max(task.textA.index, task.textB?.index ?? 0, label);
   const names = HEADERLESS_COLUMN_NAMES[task.name] ?? Array.from({ length: maxIndex + 1 }, (_, i) => `column ${i + 1}`);
-  return { width: names.length, names, textA: task.textA.index, textB: task.textB?.index, label: label >= 0 ? label : null };
+  return {
+    width: names.length,
+    names,
+    textA: task.textA.index,
+    textB: task.textB?.index,
+    label: label >= 0 ? label : null,
+  };
 }
 
 /**
  * Reads one split of a GLUE task. Classification labels become ids through `task.labels`; STS-B
  * scores are parsed as floats; unlabelled test files give `label: null`.
  */
-export function readGlueSplit(task: TaskSpec, dataDir: string, split: Split, names: GlueSettingNames = CONFIG_SETTINGS): Dataset {
+export function readGlueSplit(
+  task: TaskSpec,
+  dataDir: string,
+  split: Split,
+  names: GlueSettingNames = CONFIG_SETTINGS,
+): Dataset {
   const file = glueSplitFile(task, dataDir, split);
   if (!fs.existsSync(file)) throw missingFileError(task, dataDir, split, file, names);
   const lines = splitLines(readTextFile(file, `${task.dirName} ${split} file`));
@@ -152,7 +183,8 @@ export function readGlueSplit(task: TaskSpec, dataDir: string, split: Split, nam
   if (lines.length === 0) throw new UserError(`the ${task.dirName} ${split} file is empty`, { where: file });
   const layout = hasHeader ? layoutFromHeader(task, split, splitTsvLine(lines[0]), file, names) : fixedLayout(task);
   const first = hasHeader ? 1 : 0;
-  if (lines.length <= first) throw new UserError(`the ${task.dirName} ${split} file has a header but no rows`, { where: file });
+  if (lines.length <= first)
+    throw new UserError(`the ${task.dirName} ${split} file has a header but no rows`, { where: file });
 
   const labelIds = new Map(task.labels.map((name, id) => [name, id]));
   const examples: Example[] = new Array(lines.length - first);
@@ -164,7 +196,12 @@ export function readGlueSplit(task: TaskSpec, dataDir: string, split: Split, nam
       const fix = i === 0 ? wrongTaskFix(task, cells, names) : undefined;
       throw new UserError(
         `expected ${width} tab-separated columns (${layout.names.join(', ')}), found ${cells.length}`,
-        { where: `${file}:${lineNo}`, fix: fix ?? 'GLUE files are read with quoting off; a tab inside a text or a row broken over two lines gives this; repair the row or use the official file' },
+        {
+          where: `${file}:${lineNo}`,
+          fix:
+            fix ??
+            'GLUE files are read with quoting off; a tab inside a text or a row broken over two lines gives this; repair the row or use the official file',
+        },
       );
     }
     let value: number | null = null;
@@ -173,22 +210,29 @@ export function readGlueSplit(task: TaskSpec, dataDir: string, split: Split, nam
       if (task.isRegression) {
         value = Number(raw);
         if (raw === '' || !Number.isFinite(value)) {
-          throw new UserError(`${layout.names[label]} '${raw}' is not a number`, { where: `${file}:${lineNo}`, fix: `${task.dirName} scores are decimal numbers such as 3.800` });
+          throw new UserError(`${layout.names[label]} '${raw}' is not a number`, {
+            where: `${file}:${lineNo}`,
+            fix: `${task.dirName} scores are decimal numbers such as 3.800`,
+          });
         }
       } else {
         const id = labelIds.get(raw);
         if (id === undefined) {
-          throw new UserError(`unknown label '${raw}' in column '${layout.names[label]}'; expected one of ${task.labels.map((l) => `'${l}'`).join(', ')}`, {
-            where: `${file}:${lineNo}`,
-            fix: wrongTaskFix(task, splitTsvLine(lines[0]), names),
-          });
+          throw new UserError(
+            `unknown label '${raw}' in column '${layout.names[label]}'; expected one of ${task.labels.map((l) => `'${l}'`).join(', ')}`,
+            {
+              where: `${file}:${lineNo}`,
+              fix: wrongTaskFix(task, splitTsvLine(lines[0]), names),
+            },
+          );
         }
         value = id;
       }
     }
-    examples[i - first] = textB !== undefined
-      ? { index: i - first, line: lineNo, textA: cells[textA], textB: cells[textB], label: value }
-      : { index: i - first, line: lineNo, textA: cells[textA], label: value };
+    examples[i - first] =
+      textB !== undefined
+        ? { index: i - first, line: lineNo, textA: cells[textA], textB: cells[textB], label: value }
+        : { index: i - first, line: lineNo, textA: cells[textA], label: value };
   }
   return { task: task.name, split, file, examples, labels: [...task.labels], isRegression: task.isRegression };
 }

@@ -65,7 +65,8 @@ function computeClass(cp: number): number {
   if (cp === 0 || cp === 0xfffd || RE_OTHER.test(ch)) return REMOVE;
   if (RE_SPACE_SEP.test(ch)) return SPACE;
   let cls = 0;
-  if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126)) cls |= PUNCT;
+  if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126))
+    cls |= PUNCT;
   else if (RE_PUNCT.test(ch)) cls |= PUNCT;
   if (isChineseChar(cp)) cls |= CJK;
   if (RE_NONSPACING_MARK.test(ch)) cls |= MARK;
@@ -137,7 +138,10 @@ export class WordPieceTokenizer {
    */
   constructor(vocab: string[], opts: Partial<TokenizerOptions> = {}, source = 'vocabulary') {
     if (vocab.length === 0) {
-      throw new UserError('the vocabulary is empty', { where: source, fix: 'use the vocab.txt of the BERT checkpoint (one token per line)' });
+      throw new UserError('the vocabulary is empty', {
+        where: source,
+        fix: 'use the vocab.txt of the BERT checkpoint (one token per line)',
+      });
     }
     this.options = Object.freeze(resolveOptions(opts, source));
     this.stripAccents = this.options.stripAccents ?? this.options.lowercase;
@@ -147,10 +151,13 @@ export class WordPieceTokenizer {
     this.idTokens = vocab.map((token, id) => (this.tokenIds.get(token) === id ? token : UNK_TOKEN));
     const missing = REQUIRED_TOKENS.filter((t) => !this.tokenIds.has(t));
     if (missing.length > 0) {
-      throw new UserError(`the vocabulary lacks the special token${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, {
-        where: source,
-        fix: 'use the vocab.txt of a BERT checkpoint; it must contain [UNK], [CLS], [SEP] and [PAD]',
-      });
+      throw new UserError(
+        `the vocabulary lacks the special token${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`,
+        {
+          where: source,
+          fix: 'use the vocab.txt of a BERT checkpoint; it must contain [UNK], [CLS], [SEP] and [PAD]',
+        },
+      );
     }
   }
 
@@ -161,10 +168,13 @@ export class WordPieceTokenizer {
       bytes = fs.readFileSync(file);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new UserError(code === 'ENOENT' ? 'vocabulary file not found' : `cannot read the vocabulary file (${code ?? String(e)})`, {
-        where: file,
-        fix: 'point to the vocab.txt of the BERT checkpoint',
-      });
+      throw new UserError(
+        code === 'ENOENT' ? 'vocabulary file not found' : `cannot read the vocabulary file (${code ?? String(e)})`,
+        {
+          where: file,
+          fix: 'point to the vocab.txt of the BERT checkpoint',
+        },
+      );
     }
     return new WordPieceTokenizer(parseVocabText(decodeUtf8(bytes, file)), opts, file);
   }
@@ -194,12 +204,22 @@ export class WordPieceTokenizer {
     });
   }
 
-  get clsId(): number { return this.tokenToId(CLS_TOKEN); }
-  get sepId(): number { return this.tokenToId(SEP_TOKEN); }
-  get padId(): number { return this.tokenToId(PAD_TOKEN); }
-  get unkId(): number { return this.tokenToId(UNK_TOKEN); }
+  get clsId(): number {
+    return this.tokenToId(CLS_TOKEN);
+  }
+  get sepId(): number {
+    return this.tokenToId(SEP_TOKEN);
+  }
+  get padId(): number {
+    return this.tokenToId(PAD_TOKEN);
+  }
+  get unkId(): number {
+    return this.tokenToId(UNK_TOKEN);
+  }
   /** The [UNK] id when the vocabulary has no [MASK] (as HF's convert_tokens_to_ids). */
-  get maskId(): number { return this.tokenToId(MASK_TOKEN); }
+  get maskId(): number {
+    return this.tokenToId(MASK_TOKEN);
+  }
 
   /** The id of `token`, or the [UNK] id when it is not in the vocabulary. */
   tokenToId(token: string): number {
@@ -253,10 +273,13 @@ export class WordPieceTokenizer {
     if (maxLength !== undefined) {
       const specials = b ? 3 : 2;
       if (!Number.isInteger(maxLength) || maxLength < specials) {
-        throw new UserError(`maximum sequence length ${maxLength} leaves no room for text: it must be an integer of at least ${specials}`, {
-          where: 'maxSeqLen',
-          fix: 'use a maximum sequence length such as 128',
-        });
+        throw new UserError(
+          `maximum sequence length ${maxLength} leaves no room for text: it must be an integer of at least ${specials}`,
+          {
+            where: 'maxSeqLen',
+            fix: 'use a maximum sequence length such as 128',
+          },
+        );
       }
       const budget = maxLength - specials;
       if (!b) {
@@ -295,7 +318,12 @@ export class WordPieceTokenizer {
     }
   }
 
-  private forEachPlainWord(text: string, from: number, to: number, onWord: (word: string, special: boolean) => void): void {
+  private forEachPlainWord(
+    text: string,
+    from: number,
+    to: number,
+    onWord: (word: string, special: boolean) => void,
+  ): void {
     const table = bmpTable();
     const splitCjk = this.options.tokenizeChineseChars;
     let done = ''; // part of the current word before a removed character
@@ -391,7 +419,9 @@ export function longestFirstLengths(lenA: number, lenB: number, budget: number):
 function resolveOptions(opts: Partial<TokenizerOptions>, source: string): TokenizerOptions {
   const o: TokenizerOptions = { ...DEFAULT_OPTIONS, ...definedOnly(opts) };
   if (!Number.isInteger(o.maxInputCharsPerWord) || o.maxInputCharsPerWord < 1) {
-    throw new UserError(`maxInputCharsPerWord must be a positive integer, got ${o.maxInputCharsPerWord}`, { where: source });
+    throw new UserError(`maxInputCharsPerWord must be a positive integer, got ${o.maxInputCharsPerWord}`, {
+      where: source,
+    });
   }
   return o;
 }
@@ -483,7 +513,10 @@ function readJson(file: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    throw new UserError(`invalid JSON: ${(e as Error).message}`, { where: file, fix: 'restore the file from the original checkpoint' });
+    throw new UserError(`invalid JSON: ${(e as Error).message}`, {
+      where: file,
+      fix: 'restore the file from the original checkpoint',
+    });
   }
 }
 
@@ -494,7 +527,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 function optionalBoolean(obj: Record<string, unknown>, key: string, file: string): boolean | undefined {
   const v = obj[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'boolean') throw new UserError(`"${key}" must be true or false, got ${JSON.stringify(v)}`, { where: `${file}: ${key}` });
+  if (typeof v !== 'boolean')
+    throw new UserError(`"${key}" must be true or false, got ${JSON.stringify(v)}`, { where: `${file}: ${key}` });
   return v;
 }
 
@@ -521,15 +555,20 @@ function readFastTokenizer(file: string): { vocab: string[]; options: Partial<To
   }
   const prefix = model.continuing_subword_prefix;
   if (prefix !== undefined && prefix !== null && prefix !== '##') {
-    throw new UserError(`unsupported continuing_subword_prefix ${JSON.stringify(prefix)} (only "##")`, { where: `${file}: model.continuing_subword_prefix` });
+    throw new UserError(`unsupported continuing_subword_prefix ${JSON.stringify(prefix)} (only "##")`, {
+      where: `${file}: model.continuing_subword_prefix`,
+    });
   }
   const entries = Object.entries(model.vocab);
   const vocab = new Array<string | undefined>(entries.length);
   for (const [token, id] of entries) {
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= entries.length || vocab[id] !== undefined) {
-      throw new UserError(`token ${JSON.stringify(token)} has id ${JSON.stringify(id)}; ids must be 0..${entries.length - 1}, each used once`, {
-        where: `${file}: model.vocab`,
-      });
+      throw new UserError(
+        `token ${JSON.stringify(token)} has id ${JSON.stringify(id)}; ids must be 0..${entries.length - 1}, each used once`,
+        {
+          where: `${file}: model.vocab`,
+        },
+      );
     }
     vocab[id] = token;
   }

@@ -21,7 +21,10 @@ export function readTextFile(file: string, describe: string): string {
   try {
     stat = fs.statSync(file);
   } catch {
-    throw new UserError(`${describe} not found`, { where: file, fix: 'check the path (relative paths are resolved from the working directory)' });
+    throw new UserError(`${describe} not found`, {
+      where: file,
+      fix: 'check the path (relative paths are resolved from the working directory)',
+    });
   }
   if (!stat.isFile()) throw new UserError(`${describe} is not a file`, { where: file });
   return stripBom(fs.readFileSync(file, 'utf8'));

@@ -5,7 +5,10 @@
  */
 import { CLS_TOKEN, MASK_TOKEN, PAD_TOKEN, SEP_TOKEN, UNK_TOKEN, WordPieceTokenizer } from './tokenizer';
 
-export function buildWordPieceVocab(texts: Iterable<string>, opts: { maxSize: number; lowercase: boolean; minCount?: number }): string[] {
+export function buildWordPieceVocab(
+  texts: Iterable<string>,
+  opts: { maxSize: number; lowercase: boolean; minCount?: number },
+): string[] {
   const specials = [PAD_TOKEN, UNK_TOKEN, CLS_TOKEN, SEP_TOKEN, MASK_TOKEN];
   const basic = new WordPieceTokenizer(specials, { lowercase: opts.lowercase });
   const counts = new Map<string, number>();

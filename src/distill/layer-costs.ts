@@ -30,17 +30,29 @@ export interface LayerCosts {
 }
 
 /** Means over the examples (each batch's loss weighted by its size, as the trainer's evaluation does). */
-export async function layerCosts(teacher: BertModel, student: BertModel, encodings: readonly Encoding[], opts: LayerCostOptions): Promise<LayerCosts> {
+export async function layerCosts(
+  teacher: BertModel,
+  student: BertModel,
+  encodings: readonly Encoding[],
+  opts: LayerCostOptions,
+): Promise<LayerCosts> {
   const ls = student.config.numHiddenLayers;
   const lt = teacher.config.numHiddenLayers;
   const kl = Array.from({ length: ls }, () => new Array<number>(lt).fill(0));
   const cos = opts.withCosine ? Array.from({ length: ls }, () => new Array<number>(lt).fill(0)) : null;
   // Grouped by length, so batches carry little padding.
-  const order = encodings.map((_, i) => i).sort((a, b) => encodings[a].inputIds.length - encodings[b].inputIds.length || a - b);
+  const order = encodings
+    .map((_, i) => i)
+    .sort((a, b) => encodings[a].inputIds.length - encodings[b].inputIds.length || a - b);
   let seen = 0;
   for (let at = 0; at < order.length; at += opts.batchSize) {
     const rows = order.slice(at, at + opts.batchSize);
-    const batch = makeBatch(rows.map((i) => encodings[i]), rows.map(() => null), rows, opts.padId);
+    const batch = makeBatch(
+      rows.map((i) => encodings[i]),
+      rows.map(() => null),
+      rows,
+      opts.padId,
+    );
     const inputs = toBertInputs(batch);
     const values = tf.tidy(() => {
       const t = teacher.forward(inputs, { training: false });
@@ -48,7 +60,9 @@ export async function layerCosts(teacher: BertModel, student: BertModel, encodin
       const out: tf.Scalar[] = [];
       for (let i = 0; i < ls; i++) {
         for (let j = 0; j < lt; j++) {
-          out.push(attentionKl(t.attentions[j], s.attentions[i], inputs.attentionMask, { headAverage: opts.headAverage }));
+          out.push(
+            attentionKl(t.attentions[j], s.attentions[i], inputs.attentionMask, { headAverage: opts.headAverage }),
+          );
           if (cos) out.push(clsCosine(clsVector(t.hiddenStates[j + 1]), clsVector(s.hiddenStates[i + 1])));
         }
       }

@@ -77,9 +77,15 @@ export function attentionKl(
 ): tf.Scalar {
   const [batch, , queries, keys] = teacher.shape;
   if (opts.headAverage) {
-    assertSameShape('attentionKl (batch, query, key)', [batch, queries, keys], [student.shape[0], student.shape[2], student.shape[3]]);
+    assertSameShape(
+      'attentionKl (batch, query, key)',
+      [batch, queries, keys],
+      [student.shape[0], student.shape[2], student.shape[3]],
+    );
   } else if (teacher.shape[1] !== student.shape[1]) {
-    throw new Error(`attentionKl: teacher has ${teacher.shape[1]} heads and student ${student.shape[1]}; pass { headAverage: true } to compare head-averaged maps`);
+    throw new Error(
+      `attentionKl: teacher has ${teacher.shape[1]} heads and student ${student.shape[1]}; pass { headAverage: true } to compare head-averaged maps`,
+    );
   } else {
     assertSameShape('attentionKl', teacher.shape, student.shape);
   }
@@ -116,7 +122,8 @@ export function clsCosine(teacherCls: tf.Tensor2D, studentCls: tf.Tensor2D, proj
   return tf.tidy(() => {
     const s = projection ? tf.matMul(studentCls, projection) : studentCls;
     // sqrt(max(‖x‖², eps²)) = max(‖x‖, eps), with a finite gradient at x = 0.
-    const norm = (x: tf.Tensor): tf.Tensor => tf.sqrt(tf.maximum(tf.sum(tf.square(x), 1), COSINE_EPSILON * COSINE_EPSILON));
+    const norm = (x: tf.Tensor): tf.Tensor =>
+      tf.sqrt(tf.maximum(tf.sum(tf.square(x), 1), COSINE_EPSILON * COSINE_EPSILON));
     const dot = tf.sum(tf.mul(teacherCls, s), 1);
     const cos = tf.div(dot, tf.mul(norm(teacherCls), norm(s)));
     return tf.mean(tf.sub(1, cos)) as tf.Scalar;
@@ -132,7 +139,8 @@ export function clsCosine(teacherCls: tf.Tensor2D, studentCls: tf.Tensor2D, proj
  * al.) keeps gradient magnitudes comparable across temperatures.
  */
 export function softLabel(teacherLogits: tf.Tensor2D, studentLogits: tf.Tensor2D, temperature: number): tf.Scalar {
-  if (!(temperature > 0) || !Number.isFinite(temperature)) throw new Error(`softLabel: temperature must be a positive number, got ${temperature}`);
+  if (!(temperature > 0) || !Number.isFinite(temperature))
+    throw new Error(`softLabel: temperature must be a positive number, got ${temperature}`);
   assertSameShape('softLabel', teacherLogits.shape, studentLogits.shape);
   return tf.tidy(() => {
     const logPT = tf.logSoftmax(tf.div(teacherLogits, temperature));
@@ -206,7 +214,11 @@ export function hiddenMse(
   assertSameShape('hiddenMse mask [batch, seq]', attentionMask.shape, [batch, seq]);
   return tf.tidy(() => {
     const s = projection
-      ? tf.reshape(tf.add(tf.matMul(tf.reshape(student, [batch * seq, dS]), projection.weight), projection.bias), [batch, seq, dT])
+      ? tf.reshape(tf.add(tf.matMul(tf.reshape(student, [batch * seq, dS]), projection.weight), projection.bias), [
+          batch,
+          seq,
+          dT,
+        ])
       : student;
     const mask = tf.cast(attentionMask, 'float32');
     const perToken = tf.sum(tf.squaredDifference(teacher, s), 2); // [b, s]
@@ -249,7 +261,9 @@ export function valueRelationMaps(values: tf.Tensor4D): tf.Tensor4D {
 export function valueRelation(teacher: tf.Tensor4D, student: tf.Tensor4D, attentionMask: tf.Tensor2D): tf.Scalar {
   const [batch, heads, seq] = teacher.shape;
   if (student.shape[1] !== heads) {
-    throw new Error(`valueRelation: teacher has ${heads} heads and student ${student.shape[1]}; the value relation compares heads one to one`);
+    throw new Error(
+      `valueRelation: teacher has ${heads} heads and student ${student.shape[1]}; the value relation compares heads one to one`,
+    );
   }
   assertSameShape('valueRelation (batch, heads, seq)', [batch, heads, seq], student.shape.slice(0, 3));
   assertSameShape('valueRelation mask [batch, seq]', attentionMask.shape, [batch, seq]);

@@ -18,7 +18,8 @@ export interface ProposedMapping {
 function checkRectangular(what: string, m: CostMatrix): { rows: number; cols: number } {
   const rows = m.length;
   const cols = rows ? m[0].length : 0;
-  if (rows === 0 || cols === 0 || m.some((r) => r.length !== cols)) throw new Error(`${what}: expected a non-empty rectangular matrix`);
+  if (rows === 0 || cols === 0 || m.some((r) => r.length !== cols))
+    throw new Error(`${what}: expected a non-empty rectangular matrix`);
   if (m.some((r) => r.some((x) => !Number.isFinite(x)))) throw new Error(`${what}: every cost must be finite`);
   return { rows, cols };
 }
@@ -33,9 +34,13 @@ function checkRectangular(what: string, m: CostMatrix): { rows: number; cols: nu
 export function monotoneMapping(cost: CostMatrix): ProposedMapping {
   const { rows: ls, cols: lt } = checkRectangular('monotoneMapping', cost);
   if (lt < ls) {
-    throw new UserError(`a mapping with strictly increasing teacher layers needs a teacher at least as deep as the student (student ${ls}, teacher ${lt})`, {
-      where: 'student.layers', fix: `use at most ${lt} student layers`,
-    });
+    throw new UserError(
+      `a mapping with strictly increasing teacher layers needs a teacher at least as deep as the student (student ${ls}, teacher ${lt})`,
+      {
+        where: 'student.layers',
+        fix: `use at most ${lt} student layers`,
+      },
+    );
   }
   const best: number[][] = cost.map((r) => r.map(() => Infinity));
   const from: number[][] = cost.map((r) => r.map(() => -1));
@@ -47,7 +52,10 @@ export function monotoneMapping(cost: CostMatrix): ProposedMapping {
     let runArg = -1;
     for (let t = s; t <= lt - ls + s; t++) {
       const prev = best[s - 1][t - 1];
-      if (prev < runMin) { runMin = prev; runArg = t - 1; }
+      if (prev < runMin) {
+        runMin = prev;
+        runArg = t - 1;
+      }
       best[s][t] = cost[s][t] + runMin;
       from[s][t] = runArg;
     }
@@ -55,7 +63,10 @@ export function monotoneMapping(cost: CostMatrix): ProposedMapping {
   let t = -1;
   let total = Infinity;
   for (let j = ls - 1; j < lt; j++) {
-    if (best[ls - 1][j] < total) { total = best[ls - 1][j]; t = j; }
+    if (best[ls - 1][j] < total) {
+      total = best[ls - 1][j];
+      t = j;
+    }
   }
   const pairs: LayerPair[] = [];
   for (let s = ls - 1; s >= 0; s--) {
@@ -90,7 +101,9 @@ export function combineCosts(terms: ReadonlyArray<{ matrix: CostMatrix | null; w
   const used = weighted.length ? weighted : present.map((t) => ({ ...t, weight: 1 }));
   const scaled = used.map((t) => ({ m: rescale01(t.matrix), w: t.weight }));
   const { rows, cols } = checkRectangular('combineCosts', used[0].matrix);
-  return Array.from({ length: rows }, (_, s) => Array.from({ length: cols }, (_, t) => scaled.reduce((sum, x) => sum + x.w * x.m[s][t], 0)));
+  return Array.from({ length: rows }, (_, s) =>
+    Array.from({ length: cols }, (_, t) => scaled.reduce((sum, x) => sum + x.w * x.m[s][t], 0)),
+  );
 }
 
 /** The summed cost of some pairs (a current mapping may leave student layers out). */
@@ -114,7 +127,11 @@ export interface MappingComparison {
   unmapped: number[];
 }
 
-export function compareMappings(cost: CostMatrix, current: readonly LayerPair[], proposed: readonly LayerPair[]): MappingComparison {
+export function compareMappings(
+  cost: CostMatrix,
+  current: readonly LayerPair[],
+  proposed: readonly LayerPair[],
+): MappingComparison {
   const cur = new Map(current.map((p) => [p.student, p.teacher]));
   const changed = proposed
     .filter((p) => cur.get(p.student) !== p.teacher)

@@ -46,39 +46,63 @@ function fmt(x: number): string {
 }
 
 /** A text heatmap: rows are student layers, columns teacher layers; [ ] the proposal, * the current mapping. */
-export function heatmap(title: string, m: CostMatrix, proposed: ReadonlyArray<[number, number]>, current: ReadonlyArray<[number, number]>): string {
+export function heatmap(
+  title: string,
+  m: CostMatrix,
+  proposed: ReadonlyArray<[number, number]>,
+  current: ReadonlyArray<[number, number]>,
+): string {
   const flat = m.flat();
   const lo = Math.min(...flat);
   const span = Math.max(...flat) - lo;
-  const isPair = (list: ReadonlyArray<[number, number]>, s: number, t: number) => list.some(([a, b]) => a === s && b === t);
-  const cells = m.map((row, i) => row.map((x, j) => {
-    const shade = SHADES[span > 0 ? Math.min(SHADES.length - 1, Math.floor(((x - lo) / span) * SHADES.length)) : 0];
-    const body = `${shade} ${fmt(x)}`;
-    const boxed = isPair(proposed, i + 1, j + 1) ? `[${body}]` : ` ${body} `;
-    return boxed + (isPair(current, i + 1, j + 1) ? '*' : ' ');
-  }));
+  const isPair = (list: ReadonlyArray<[number, number]>, s: number, t: number) =>
+    list.some(([a, b]) => a === s && b === t);
+  const cells = m.map((row, i) =>
+    row.map((x, j) => {
+      const shade = SHADES[span > 0 ? Math.min(SHADES.length - 1, Math.floor(((x - lo) / span) * SHADES.length)) : 0];
+      const body = `${shade} ${fmt(x)}`;
+      const boxed = isPair(proposed, i + 1, j + 1) ? `[${body}]` : ` ${body} `;
+      return boxed + (isPair(current, i + 1, j + 1) ? '*' : ' ');
+    }),
+  );
   const width = Math.max(...cells.flat().map((c) => c.length));
   const head = `     ${m[0].map((_, j) => `t${j + 1}`.padStart(Math.ceil(width / 2) + 1).padEnd(width)).join(' ')}`;
-  return [title, head, ...cells.map((row, i) => `s${String(i + 1).padEnd(3)} ${row.map((c) => c.padEnd(width)).join(' ')}`)].join('\n');
+  return [
+    title,
+    head,
+    ...cells.map((row, i) => `s${String(i + 1).padEnd(3)} ${row.map((c) => c.padEnd(width)).join(' ')}`),
+  ].join('\n');
 }
 
 export function renderAdvice(a: MappingAdvice): string {
   const lines: string[] = [];
-  lines.push(`teacher ${a.teacherDir}: ${a.teacher.layers} layers, ${a.teacher.heads} heads, width ${a.teacher.hiddenSize}`);
-  lines.push(`student: ${a.student.layers} layers, ${a.student.heads} heads, width ${a.student.hiddenSize}, init ${a.student.init}`);
-  lines.push(`measured on ${a.examples} dev examples (backend ${a.backend}); rows: student layers, columns: teacher layers;`);
+  lines.push(
+    `teacher ${a.teacherDir}: ${a.teacher.layers} layers, ${a.teacher.heads} heads, width ${a.teacher.hiddenSize}`,
+  );
+  lines.push(
+    `student: ${a.student.layers} layers, ${a.student.heads} heads, width ${a.student.hiddenSize}, init ${a.student.init}`,
+  );
+  lines.push(
+    `measured on ${a.examples} dev examples (backend ${a.backend}); rows: student layers, columns: teacher layers;`,
+  );
   lines.push(`darker = closer; [ ] = proposed pair, * = current pair`, '');
-  lines.push(heatmap('attention KL, KL(A_T ‖ A_S) per head, padding masked:', a.attentionKl, a.proposed, a.current), '');
+  lines.push(
+    heatmap('attention KL, KL(A_T ‖ A_S) per head, padding masked:', a.attentionKl, a.proposed, a.current),
+    '',
+  );
   if (a.clsCosine) lines.push(heatmap('[CLS] cosine distance, 1 − cos:', a.clsCosine, a.proposed, a.current), '');
   lines.push(`cost = ${a.costRule}; the proposal is the strictly increasing mapping of least total cost`, '');
   lines.push(`proposed: ${a.snippet}   (total cost ${a.comparison.proposedCost.toFixed(3)})`);
-  lines.push(`current:  "mapping": ${JSON.stringify(a.current).replace(/,/g, ', ')}   (total cost ${a.comparison.currentCost.toFixed(3)}${a.comparison.unmapped.length ? `; leaves student layer(s) ${a.comparison.unmapped.join(', ')} unmapped` : ''})`);
+  lines.push(
+    `current:  "mapping": ${JSON.stringify(a.current).replace(/,/g, ', ')}   (total cost ${a.comparison.currentCost.toFixed(3)}${a.comparison.unmapped.length ? `; leaves student layer(s) ${a.comparison.unmapped.join(', ')} unmapped` : ''})`,
+  );
   if (a.comparison.same) lines.push('the current mapping is already the proposal');
   else {
-    const moved = a.comparison.changed.filter((c) => c.current !== null).map((c) => `student ${c.student}: teacher ${c.current} → ${c.proposed}`);
+    const moved = a.comparison.changed
+      .filter((c) => c.current !== null)
+      .map((c) => `student ${c.student}: teacher ${c.current} → ${c.proposed}`);
     if (moved.length) lines.push(`changes: ${moved.join('; ')}`);
   }
   for (const n of a.notes) lines.push(`note: ${n}`);
   return lines.join('\n');
 }
-

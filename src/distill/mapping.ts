@@ -36,7 +36,10 @@ function isInteger(x: unknown): x is number {
 
 function resolveExplicit(spec: unknown[], studentLayers: number, teacherLayers: number): LayerPair[] {
   if (spec.length === 0) {
-    throw new UserError('the layer mapping is empty', { where: 'mapping', fix: `give at least one [student, teacher] pair, or use "uniform"` });
+    throw new UserError('the layer mapping is empty', {
+      where: 'mapping',
+      fix: `give at least one [student, teacher] pair, or use "uniform"`,
+    });
   }
   const seen = new Map<number, number>();
   const pairs: LayerPair[] = [];
@@ -48,7 +51,10 @@ function resolveExplicit(spec: unknown[], studentLayers: number, teacherLayers: 
       });
     }
     const [student, teacher] = entry as unknown[];
-    const limits: Array<[unknown, number, string]> = [[student, studentLayers, 'student'], [teacher, teacherLayers, 'teacher']];
+    const limits: Array<[unknown, number, string]> = [
+      [student, studentLayers, 'student'],
+      [teacher, teacherLayers, 'teacher'],
+    ];
     limits.forEach(([layer, count, who], j) => {
       if (!isInteger(layer)) {
         throw new UserError(`the ${who} layer must be an integer, got ${JSON.stringify(layer)}`, {
@@ -93,17 +99,23 @@ export function resolveMapping(spec: MappingSpec, studentLayers: number, teacher
     if (teacherLayers !== 2 * studentLayers) {
       throw new UserError(
         `"every-other" needs a teacher with exactly twice the student's layers (student ${studentLayers}, teacher ${teacherLayers})`,
-        { where: 'mapping', fix: '"uniform" spreads the student layers evenly over any deeper teacher; or list the pairs explicitly' },
+        {
+          where: 'mapping',
+          fix: '"uniform" spreads the student layers evenly over any deeper teacher; or list the pairs explicitly',
+        },
       );
     }
     return ks.map((k) => ({ student: k, teacher: 2 * k }));
   }
   if (spec === 'uniform' || spec === 'last-layers') {
     if (teacherLayers < studentLayers) {
-      throw new UserError(`"${spec}" needs a teacher at least as deep as the student (student ${studentLayers}, teacher ${teacherLayers})`, {
-        where: 'mapping',
-        fix: 'list the pairs explicitly, e.g. [[1, 1], [2, 2]], leaving extra student layers unmapped',
-      });
+      throw new UserError(
+        `"${spec}" needs a teacher at least as deep as the student (student ${studentLayers}, teacher ${teacherLayers})`,
+        {
+          where: 'mapping',
+          fix: 'list the pairs explicitly, e.g. [[1, 1], [2, 2]], leaving extra student layers unmapped',
+        },
+      );
     }
     // With L_T ≥ L_S, floor(k·L_T/L_S) rises by ≥ 1 per step and starts at ≥ 1.
     return spec === 'uniform'

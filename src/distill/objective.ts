@@ -7,10 +7,26 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BertOutputs } from '../model/bert';
-import { attentionKl, clsCosine, hardLabel, hardLabelRegression, hiddenMse, softLabel, softLabelRegression, valueRelation } from './losses';
+import {
+  attentionKl,
+  clsCosine,
+  hardLabel,
+  hardLabelRegression,
+  hiddenMse,
+  softLabel,
+  softLabelRegression,
+  valueRelation,
+} from './losses';
 import { LayerPair } from './mapping';
 import { StageLosses } from './plan';
-import { LOSSES, LOSS_NAME_BY_KEY, UNCACHED_KEYS, type LossKey, type LossName, type LossSpec } from '../config/loss-vocabulary';
+import {
+  LOSSES,
+  LOSS_NAME_BY_KEY,
+  UNCACHED_KEYS,
+  type LossKey,
+  type LossName,
+  type LossSpec,
+} from '../config/loss-vocabulary';
 
 export interface LossTerm {
   name: LossName;
@@ -44,10 +60,18 @@ export interface ObjectiveContext {
  * the stage's losses: value vectors for value-relation, the embedding output (hidden state 0) for
  * embedding-mse.
  */
-export function keepFor(layers: readonly LayerPair[], side: 'student' | 'teacher', losses: StageLosses = {}): { hiddenStates: number[]; attentions: number[]; values: number[] } {
+export function keepFor(
+  layers: readonly LayerPair[],
+  side: 'student' | 'teacher',
+  losses: StageLosses = {},
+): { hiddenStates: number[]; attentions: number[]; values: number[] } {
   const ks = layers.map((p) => p[side]);
   const hiddenStates = losses.embeddingMse !== undefined && !ks.includes(0) ? [0, ...ks] : ks;
-  return { hiddenStates, attentions: ks.map((k) => k - 1), values: losses.valueRelation !== undefined ? ks.map((k) => k - 1) : [] };
+  return {
+    hiddenStates,
+    attentions: ks.map((k) => k - 1),
+    values: losses.valueRelation !== undefined ? ks.map((k) => k - 1) : [],
+  };
 }
 
 /** Whether the stage needs the teacher's full hidden states or value vectors, which the teacher cache does not hold. */
@@ -72,7 +96,8 @@ interface TermInputs {
 
 function valuesOf(o: BertOutputs, k: number, who: string): tf.Tensor4D {
   const v = o.values?.[k - 1];
-  if (!v) throw new Error(`objective: value-relation needs the ${who}'s value vectors of layer ${k} (forward keep.values)`);
+  if (!v)
+    throw new Error(`objective: value-relation needs the ${who}'s value vectors of layer ${k} (forward keep.values)`);
   return v;
 }
 
@@ -87,10 +112,20 @@ const TERMS: Readonly<Record<LossKey, (x: TermInputs) => tf.Scalar>> = {
     return clsCosine(t, clsVector(student.hiddenStates[pair!.student]), ctx.projection);
   },
   hiddenMse: ({ ctx, student, teacher, attentionMask, pair }) =>
-    hiddenMse(teacher().hiddenStates[pair!.teacher], student.hiddenStates[pair!.student], attentionMask, ctx.hiddenProjection),
+    hiddenMse(
+      teacher().hiddenStates[pair!.teacher],
+      student.hiddenStates[pair!.student],
+      attentionMask,
+      ctx.hiddenProjection,
+    ),
   valueRelation: ({ student, teacher, attentionMask, pair }) =>
-    valueRelation(valuesOf(teacher(), pair!.teacher, 'teacher'), valuesOf(student, pair!.student, 'student'), attentionMask),
-  embeddingMse: ({ ctx, student, teacher, attentionMask }) => hiddenMse(teacher().hiddenStates[0], student.hiddenStates[0], attentionMask, ctx.hiddenProjection),
+    valueRelation(
+      valuesOf(teacher(), pair!.teacher, 'teacher'),
+      valuesOf(student, pair!.student, 'student'),
+      attentionMask,
+    ),
+  embeddingMse: ({ ctx, student, teacher, attentionMask }) =>
+    hiddenMse(teacher().hiddenStates[0], student.hiddenStates[0], attentionMask, ctx.hiddenProjection),
   softLabel: ({ ctx, student, teacher }) => {
     const t = teacher().logits;
     return ctx.regression ? softLabelRegression(t, student.logits) : softLabel(t, student.logits, ctx.temperature);

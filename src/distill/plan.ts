@@ -25,9 +25,25 @@
  */
 import { defaultSelectBest } from '../config/defaults';
 import {
-  INTERNAL_KEYS, LOSS_KEYS, LOSS_NAMES, LOSS_NAME_BY_KEY, OUTPUT_KEYS, PER_LAYER_KEYS, lossKeyOf, lossWeightField, type LossKey, type LossName,
+  INTERNAL_KEYS,
+  LOSS_KEYS,
+  LOSS_NAMES,
+  LOSS_NAME_BY_KEY,
+  OUTPUT_KEYS,
+  PER_LAYER_KEYS,
+  lossKeyOf,
+  lossWeightField,
+  type LossKey,
+  type LossName,
 } from '../config/loss-vocabulary';
-import { BUILT_IN_ALGORITHMS, INTERNAL_ALGORITHMS, type BuiltInAlgorithm, type ResolvedConfig, type ResolvedLosses, type ScheduleKey } from '../config/types';
+import {
+  BUILT_IN_ALGORITHMS,
+  INTERNAL_ALGORITHMS,
+  type BuiltInAlgorithm,
+  type ResolvedConfig,
+  type ResolvedLosses,
+  type ScheduleKey,
+} from '../config/types';
 import type { PlannedStage } from '../protocol/events';
 import { UserError } from '../util/errors';
 import { pairSpec, type LayerPair } from './mapping';
@@ -101,7 +117,12 @@ export interface CustomStageSpec {
 
 /** The output losses of each built-in algorithm's classification stage; their weights come from the config. */
 const CLASSIFICATION_KEYS: Readonly<Record<BuiltInAlgorithm, readonly LossKey[]>> = {
-  hard: ['hardLabel'], soft: ['softLabel'], 'hard+soft': ['softLabel', 'hardLabel'], 'internal-all': OUTPUT_KEYS, pid: OUTPUT_KEYS, sid: OUTPUT_KEYS,
+  hard: ['hardLabel'],
+  soft: ['softLabel'],
+  'hard+soft': ['softLabel', 'hardLabel'],
+  'internal-all': OUTPUT_KEYS,
+  pid: OUTPUT_KEYS,
+  sid: OUTPUT_KEYS,
 };
 
 /**
@@ -111,7 +132,9 @@ const CLASSIFICATION_KEYS: Readonly<Record<BuiltInAlgorithm, readonly LossKey[]>
  */
 export function builtInTrains(algorithm: BuiltInAlgorithm, weights: LossWeights, key: LossKey): boolean {
   if (!(weights[key] > 0)) return false;
-  return INTERNAL_KEYS.includes(key) ? INTERNAL_ALGORITHMS.includes(algorithm) : CLASSIFICATION_KEYS[algorithm].includes(key);
+  return INTERNAL_KEYS.includes(key)
+    ? INTERNAL_ALGORITHMS.includes(algorithm)
+    : CLASSIFICATION_KEYS[algorithm].includes(key);
 }
 
 /** The listed keys whose weight is above 0, with their weights. */
@@ -140,7 +163,10 @@ function stageSchedules(losses: StageLosses, all: StageSchedules | undefined): S
 }
 
 /** The stage's schedules, when it has any, as an optional field. */
-function withSchedules<T extends { losses: StageLosses }>(stage: T, all: StageSchedules | undefined): T & { schedules?: StageSchedules } {
+function withSchedules<T extends { losses: StageLosses }>(
+  stage: T,
+  all: StageSchedules | undefined,
+): T & { schedules?: StageSchedules } {
   const schedules = stageSchedules(stage.losses, all);
   return schedules ? { ...stage, schedules } : stage;
 }
@@ -151,7 +177,10 @@ export function trainsOutput(losses: StageLosses): boolean {
 
 function checkEpochs(value: unknown, where: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new UserError(`epochs must be a whole number ≥ 1, got ${JSON.stringify(value)}`, { where, fix: 'use e.g. 1' });
+    throw new UserError(`epochs must be a whole number ≥ 1, got ${JSON.stringify(value)}`, {
+      where,
+      fix: 'use e.g. 1',
+    });
   }
   return value;
 }
@@ -185,18 +214,33 @@ export function planStages(algorithm: BuiltInAlgorithm, opts: PlanOptions): Stag
   // 0 skips the classification stage of an internal algorithm (as the schema says); the
   // baselines are nothing but that stage, so they need 1 or more.
   const skipsClassification = opts.classificationEpochs === 0 && INTERNAL_ALGORITHMS.includes(algorithm);
-  const classificationEpochs = skipsClassification ? 0 : checkEpochs(opts.classificationEpochs, 'stages.classificationEpochs');
+  const classificationEpochs = skipsClassification
+    ? 0
+    : checkEpochs(opts.classificationEpochs, 'stages.classificationEpochs');
   const w = opts.weights;
   const temperature = w.temperature;
   // The baselines name their output losses; their weights still come from the config.
   const classification = (keys: readonly LossKey[]): Omit<Stage, 'index'> => {
     const losses = weighted(keys, w);
     if (!trainsOutput(losses)) {
-      throw new UserError(`the classification stage of "${algorithm}" has no loss: ${keys.map(lossWeightField).join(' and ')} ${keys.length > 1 ? 'are' : 'is'} 0`, {
-        where: 'losses', fix: `set ${keys.length > 1 ? 'one of them' : 'it'} above 0`,
-      });
+      throw new UserError(
+        `the classification stage of "${algorithm}" has no loss: ${keys.map(lossWeightField).join(' and ')} ${keys.length > 1 ? 'are' : 'is'} 0`,
+        {
+          where: 'losses',
+          fix: `set ${keys.length > 1 ? 'one of them' : 'it'} above 0`,
+        },
+      );
     }
-    return { name: 'classification', kind: 'classification', layers: [], losses, temperature, epochs: classificationEpochs, patience, selectBest: true };
+    return {
+      name: 'classification',
+      kind: 'classification',
+      layers: [],
+      losses,
+      temperature,
+      epochs: classificationEpochs,
+      patience,
+      selectBest: true,
+    };
   };
 
   let stages: Array<Omit<Stage, 'index'>>;
@@ -211,17 +255,28 @@ export function planStages(algorithm: BuiltInAlgorithm, opts: PlanOptions): Stag
     case 'sid': {
       const internalLosses = weighted(PER_LAYER_KEYS, w);
       if (!usesLayers(internalLosses)) {
-        throw new UserError(`algorithm "${algorithm}" distils internal layers, but every per-layer internal loss is off`, {
-          where: 'losses',
-          fix: 'set losses.attentionKl, clsCosine, hiddenMse or valueRelation above 0, or use algorithm "soft" or "hard+soft"',
-        });
+        throw new UserError(
+          `algorithm "${algorithm}" distils internal layers, but every per-layer internal loss is off`,
+          {
+            where: 'losses',
+            fix: 'set losses.attentionKl, clsCosine, hiddenMse or valueRelation above 0, or use algorithm "soft" or "hard+soft"',
+          },
+        );
       }
       const embedding = weighted(['embeddingMse'], w);
       if (opts.pairs.length === 0) {
-        throw new UserError(`algorithm "${algorithm}" needs at least one mapped layer pair`, { where: 'mapping', fix: 'use mapping "uniform"' });
+        throw new UserError(`algorithm "${algorithm}" needs at least one mapped layer pair`, {
+          where: 'mapping',
+          fix: 'use mapping "uniform"',
+        });
       }
       const pairs = sortedPairs(opts.pairs);
-      const internal = (name: string, layers: LayerPair[], epochs: number, withEmbedding: boolean): Omit<Stage, 'index'> => ({
+      const internal = (
+        name: string,
+        layers: LayerPair[],
+        epochs: number,
+        withEmbedding: boolean,
+      ): Omit<Stage, 'index'> => ({
         name,
         kind: 'internal',
         layers,
@@ -238,7 +293,12 @@ export function planStages(algorithm: BuiltInAlgorithm, opts: PlanOptions): Stag
         stages = pairs.map((_, i) => {
           const layers = algorithm === 'pid' ? [pairs[i]] : pairs.slice(0, i + 1);
           // pid trains one layer at a time from the bottom: the embeddings go with the first.
-          return internal(layersName(layers), layers.map((p) => ({ ...p })), epochs, algorithm === 'sid' || i === 0);
+          return internal(
+            layersName(layers),
+            layers.map((p) => ({ ...p })),
+            epochs,
+            algorithm === 'sid' || i === 0,
+          );
         });
       }
       if (!skipsClassification) stages.push(classification(CLASSIFICATION_KEYS[algorithm]));
@@ -258,15 +318,26 @@ export function planStages(algorithm: BuiltInAlgorithm, opts: PlanOptions): Stag
  * classification stages; the rest are internal. A stage's own `schedules` replace the run-wide
  * ones key by key. Errors name the field, e.g. 'stages[1].layers[0]'.
  */
-export function planCustomStages(stages: CustomStageSpec[], pairs: LayerPair[], weights: LossWeights, schedules?: StageSchedules): Stage[] {
+export function planCustomStages(
+  stages: CustomStageSpec[],
+  pairs: LayerPair[],
+  weights: LossWeights,
+  schedules?: StageSchedules,
+): Stage[] {
   if (!Array.isArray(stages) || stages.length === 0) {
-    throw new UserError('the custom stage list is empty', { where: 'stages', fix: 'give at least one stage, or use a built-in algorithm' });
+    throw new UserError('the custom stage list is empty', {
+      where: 'stages',
+      fix: 'give at least one stage, or use a built-in algorithm',
+    });
   }
   const byStudent = new Map(pairs.map((p) => [p.student, p]));
   return stages.map((spec, i): Stage => {
     const at = `stages[${i}]`;
     if (!Array.isArray(spec.losses) || spec.losses.length === 0) {
-      throw new UserError('a stage needs at least one loss', { where: `${at}.losses`, fix: `list some of ${LOSS_NAMES.map((n) => `"${n}"`).join(', ')}` });
+      throw new UserError('a stage needs at least one loss', {
+        where: `${at}.losses`,
+        fix: `list some of ${LOSS_NAMES.map((n) => `"${n}"`).join(', ')}`,
+      });
     }
     const losses: StageLosses = {};
     spec.losses.forEach((name, j) => {
@@ -281,7 +352,8 @@ export function planCustomStages(stages: CustomStageSpec[], pairs: LayerPair[], 
       if (!(weights[key] > 0)) {
         const field = lossWeightField(key);
         throw new UserError(`'${name}' has weight 0 (${field}), so this stage would not train it`, {
-          where: `${at}.losses[${j}]`, fix: `set ${field} above 0, or remove '${name}' from this stage`,
+          where: `${at}.losses[${j}]`,
+          fix: `set ${field} above 0, or remove '${name}' from this stage`,
         });
       }
       losses[key] = weights[key];
@@ -298,53 +370,88 @@ export function planCustomStages(stages: CustomStageSpec[], pairs: LayerPair[], 
         });
       }
       if (!Array.isArray(spec.layers) || spec.layers.length === 0) {
-        throw new UserError('layers must be a non-empty list of student layers', { where: `${at}.layers`, fix: 'e.g. [1, 2], or leave it out for every mapped layer' });
+        throw new UserError('layers must be a non-empty list of student layers', {
+          where: `${at}.layers`,
+          fix: 'e.g. [1, 2], or leave it out for every mapped layer',
+        });
       }
       const seen = new Set<number>();
-      layers = spec.layers.map((k, j) => {
-        const pair = byStudent.get(k);
-        if (!pair) {
-          const mapped = pairs.map((p) => p.student).join(', ');
-          throw new UserError(`student layer ${JSON.stringify(k)} has no teacher layer in the mapping`, {
-            where: `${at}.layers[${j}]`,
-            fix: mapped ? `use a mapped student layer (${mapped}) or add it to "mapping"` : 'add pairs to "mapping"',
-          });
-        }
-        if (seen.has(k)) throw new UserError(`student layer ${k} is listed twice`, { where: `${at}.layers[${j}]`, fix: 'remove the duplicate' });
-        seen.add(k);
-        return { ...pair };
-      }).sort((a, b) => a.student - b.student);
+      layers = spec.layers
+        .map((k, j) => {
+          const pair = byStudent.get(k);
+          if (!pair) {
+            const mapped = pairs.map((p) => p.student).join(', ');
+            throw new UserError(`student layer ${JSON.stringify(k)} has no teacher layer in the mapping`, {
+              where: `${at}.layers[${j}]`,
+              fix: mapped ? `use a mapped student layer (${mapped}) or add it to "mapping"` : 'add pairs to "mapping"',
+            });
+          }
+          if (seen.has(k))
+            throw new UserError(`student layer ${k} is listed twice`, {
+              where: `${at}.layers[${j}]`,
+              fix: 'remove the duplicate',
+            });
+          seen.add(k);
+          return { ...pair };
+        })
+        .sort((a, b) => a.student - b.student);
     } else if (usesInternal) {
       if (pairs.length === 0) {
-        throw new UserError('this stage uses internal losses but the mapping has no pairs', { where: `${at}.losses`, fix: 'add pairs to "mapping"' });
+        throw new UserError('this stage uses internal losses but the mapping has no pairs', {
+          where: `${at}.losses`,
+          fix: 'add pairs to "mapping"',
+        });
       }
       layers = sortedPairs(pairs);
     }
     checkStageSchedules(spec.schedules, losses, `${at}.schedules`);
 
-    return withSchedules({
-      index: i,
-      name: spec.name ?? (kind === 'classification' ? 'classification' : layers.length === 0 ? 'embeddings' : layers.length === pairs.length ? 'all layers' : layersName(layers)),
-      kind,
-      layers,
-      losses,
-      temperature: weights.temperature,
-      epochs: checkEpochs(spec.epochs, `${at}.epochs`),
-      patience: checkPatience(spec.patience, `${at}.patience`),
-      selectBest: spec.selectBest ?? defaultSelectBest(spec.losses),
-    }, spec.schedules ? { ...schedules, ...spec.schedules } : schedules);
+    return withSchedules(
+      {
+        index: i,
+        name:
+          spec.name ??
+          (kind === 'classification'
+            ? 'classification'
+            : layers.length === 0
+              ? 'embeddings'
+              : layers.length === pairs.length
+                ? 'all layers'
+                : layersName(layers)),
+        kind,
+        layers,
+        losses,
+        temperature: weights.temperature,
+        epochs: checkEpochs(spec.epochs, `${at}.epochs`),
+        patience: checkPatience(spec.patience, `${at}.patience`),
+        selectBest: spec.selectBest ?? defaultSelectBest(spec.losses),
+      },
+      spec.schedules ? { ...schedules, ...spec.schedules } : schedules,
+    );
   });
 }
 
 /** The configured loss weights, as the plan takes them (0 = off). */
 export function lossWeights(losses: ResolvedLosses): LossWeights {
-  const w = Object.fromEntries(LOSS_KEYS.map((k) => [k, k === 'softLabel' ? losses.softLabel.weight : losses[k]])) as Record<LossKey, number>;
+  const w = Object.fromEntries(
+    LOSS_KEYS.map((k) => [k, k === 'softLabel' ? losses.softLabel.weight : losses[k]]),
+  ) as Record<LossKey, number>;
   return { ...w, temperature: losses.softLabel.temperature };
 }
 
 /** The teacher's own training (teacher.train): gold labels only, ending on its best evaluation. */
 export function teacherStage(epochs: number): Stage {
-  return { index: 0, name: 'teacher training', kind: 'teacher', layers: [], losses: { hardLabel: 1 }, temperature: 1, epochs, patience: null, selectBest: true };
+  return {
+    index: 0,
+    name: 'teacher training',
+    kind: 'teacher',
+    layers: [],
+    losses: { hardLabel: 1 },
+    temperature: 1,
+    epochs,
+    patience: null,
+    selectBest: true,
+  };
 }
 
 /**
@@ -353,7 +460,11 @@ export function teacherStage(epochs: number): Stage {
  * (teacher.train) first (default: when the config has one; a run whose teacher an earlier run
  * trained plans none); `student: false` plans no student stages (train --teacher-only).
  */
-export function planFor(config: ResolvedConfig, pairs: LayerPair[], opts: { teacher?: boolean; student?: boolean } = {}): Stage[] {
+export function planFor(
+  config: ResolvedConfig,
+  pairs: LayerPair[],
+  opts: { teacher?: boolean; student?: boolean } = {},
+): Stage[] {
   const t = config.teacher;
   const teacher = (opts.teacher ?? true) && 'train' in t ? [teacherStage(t.train.epochs)] : [];
   const student = opts.student === false ? [] : studentPlan(config, pairs);
@@ -378,7 +489,12 @@ function studentPlan(config: ResolvedConfig, pairs: LayerPair[]): Stage[] {
 /** The plan as the run-started event gives it: each loss by name. */
 export function plannedStages(stages: readonly Stage[]): PlannedStage[] {
   return stages.map((s) => ({
-    index: s.index, name: s.name, kind: s.kind, layers: s.layers.map(pairSpec), losses: LOSS_KEYS.filter((k) => s.losses[k] !== undefined).map((k) => LOSS_NAME_BY_KEY[k]), epochs: s.epochs,
+    index: s.index,
+    name: s.name,
+    kind: s.kind,
+    layers: s.layers.map(pairSpec),
+    losses: LOSS_KEYS.filter((k) => s.losses[k] !== undefined).map((k) => LOSS_NAME_BY_KEY[k]),
+    epochs: s.epochs,
   }));
 }
 
@@ -389,9 +505,13 @@ function checkStageSchedules(own: StageSchedules | undefined, losses: StageLosse
     const trained = key === 'temperature' ? losses.softLabel !== undefined : losses[key] !== undefined;
     if (!trained) {
       const name = key === 'temperature' ? 'soft-label' : LOSS_NAME_BY_KEY[key];
-      throw new UserError(`the stage schedules ${key === 'temperature' ? 'the soft-label temperature' : name} but does not train ${name}`, {
-        where: `${where}.${key}`, fix: `add '${name}' to the stage's losses, or remove the schedule`,
-      });
+      throw new UserError(
+        `the stage schedules ${key === 'temperature' ? 'the soft-label temperature' : name} but does not train ${name}`,
+        {
+          where: `${where}.${key}`,
+          fix: `add '${name}' to the stage's losses, or remove the schedule`,
+        },
+      );
     }
   }
 }
@@ -400,7 +520,11 @@ function checkStageSchedules(own: StageSchedules | undefined, losses: StageLosse
  * The stage's weights and temperature at step `stageStep` (0-based) of its `stageSteps`: its
  * schedules applied, or the stage's own values where it has none.
  */
-export function stageWeightsAt(stage: Pick<Stage, 'losses' | 'temperature' | 'schedules'>, stageStep: number, stageSteps: number): { losses: StageLosses; temperature: number } {
+export function stageWeightsAt(
+  stage: Pick<Stage, 'losses' | 'temperature' | 'schedules'>,
+  stageStep: number,
+  stageSteps: number,
+): { losses: StageLosses; temperature: number } {
   const sch = stage.schedules;
   if (!sch) return { losses: stage.losses, temperature: stage.temperature };
   const p = stageProgress(stageStep, stageSteps);

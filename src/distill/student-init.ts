@@ -29,7 +29,12 @@ export function studentConfig(
  * Student layer k (1-based) starts from the teacher layer mapped to it; unmapped student layers
  * take the teacher layer at the same relative depth, so every layer starts from trained weights.
  */
-export function sourceLayerFor(k: number, studentLayers: number, teacherLayers: number, pairs: readonly LayerPair[]): number {
+export function sourceLayerFor(
+  k: number,
+  studentLayers: number,
+  teacherLayers: number,
+  pairs: readonly LayerPair[],
+): number {
   const p = pairs.find((x) => x.student === k);
   if (p) return p.teacher;
   return Math.max(1, Math.min(teacherLayers, Math.round((k * teacherLayers) / studentLayers)));
@@ -41,10 +46,17 @@ export function initStudentFromTeacher(
   studentCfg: BertConfig,
   pairs: readonly LayerPair[],
 ): NamedTensors {
-  if (studentCfg.hiddenSize !== teacherCfg.hiddenSize || studentCfg.intermediateSize !== teacherCfg.intermediateSize || studentCfg.numAttentionHeads !== teacherCfg.numAttentionHeads) {
+  if (
+    studentCfg.hiddenSize !== teacherCfg.hiddenSize ||
+    studentCfg.intermediateSize !== teacherCfg.intermediateSize ||
+    studentCfg.numAttentionHeads !== teacherCfg.numAttentionHeads
+  ) {
     throw new UserError(
       `student.init "teacher-layers" copies teacher weights, so the student needs the teacher's widths (hidden ${teacherCfg.hiddenSize}, heads ${teacherCfg.numAttentionHeads}, intermediate ${teacherCfg.intermediateSize})`,
-      { where: 'student.init', fix: 'remove student.hiddenSize/heads/intermediateSize, or set student.init to "random"' },
+      {
+        where: 'student.init',
+        fix: 'remove student.hiddenSize/heads/intermediateSize, or set student.init to "random"',
+      },
     );
   }
   const out: NamedTensors = new Map();
@@ -57,7 +69,10 @@ export function initStudentFromTeacher(
     const prefix = `bert.encoder.layer.${src - 1}.`;
     for (const [name, t] of teacherTensors) {
       if (name.startsWith(prefix)) {
-        out.set(`bert.encoder.layer.${k - 1}.${name.slice(prefix.length)}`, { shape: [...t.shape], data: t.data.slice() });
+        out.set(`bert.encoder.layer.${k - 1}.${name.slice(prefix.length)}`, {
+          shape: [...t.shape],
+          data: t.data.slice(),
+        });
       }
     }
   }

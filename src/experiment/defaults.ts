@@ -48,7 +48,8 @@ export function roundSeqLen(tokens: number): number {
 export function longestExampleTokens(data: Dataset, tokenizer: WordPieceTokenizer): number {
   let longest = 0;
   for (const ex of data.examples) {
-    const n = tokenizer.tokenize(ex.textA).length + 2 + (ex.textB === undefined ? 0 : tokenizer.tokenize(ex.textB).length + 1);
+    const n =
+      tokenizer.tokenize(ex.textA).length + 2 + (ex.textB === undefined ? 0 : tokenizer.tokenize(ex.textB).length + 1);
     if (n > longest) longest = n;
   }
   return longest;
@@ -80,7 +81,11 @@ export const SCRATCH_TARGET_STEPS = 4000;
  * SCRATCH_TARGET_STEPS steps, between 2 and 20, so a small set is seen often and a large one
  * is not gone over for hours.
  */
-export function teacherEpochs(p: TeacherPath, trainExamples: number, batchSize = DEFAULT_BATCH_SIZE): number | undefined {
+export function teacherEpochs(
+  p: TeacherPath,
+  trainExamples: number,
+  batchSize = DEFAULT_BATCH_SIZE,
+): number | undefined {
   if (p === 'checkpoint') return undefined;
   if (p === 'fine-tune') return trainExamples >= 50_000 ? 2 : 3;
   const stepsPerEpoch = Math.max(1, Math.ceil(trainExamples / batchSize));
@@ -106,14 +111,28 @@ export function studentShape(teacher: EncoderShape, layers: number): EncoderShap
  * src/bench/shapes.ts), averaged over the given batch lengths: batches are padded to their own
  * longest example, so a step's cost follows the data, not maxSeqLen.
  */
-export function phaseStepFlops(teacher: EncoderShape, studentLayers: number, seqLens: readonly number[], batchSize: number, numLabels: number): { teacherTraining: number; distillation: number } {
+export function phaseStepFlops(
+  teacher: EncoderShape,
+  studentLayers: number,
+  seqLens: readonly number[],
+  batchSize: number,
+  numLabels: number,
+): { teacherTraining: number; distillation: number } {
   let teacherTraining = 0;
   let distillation = 0;
   const lens = seqLens.length > 0 ? seqLens : [MAX_SEQ_LEN_CAP];
   for (const seqLen of lens) {
     const shape: BenchShape = {
-      name: 'reference', teacherLayers: teacher.layers, studentLayers, hiddenSize: teacher.hiddenSize, heads: teacher.heads,
-      intermediateSize: teacher.intermediateSize, vocabSize: teacher.vocabSize, batchSize, seqLen, numLabels,
+      name: 'reference',
+      teacherLayers: teacher.layers,
+      studentLayers,
+      hiddenSize: teacher.hiddenSize,
+      heads: teacher.heads,
+      intermediateSize: teacher.intermediateSize,
+      vocabSize: teacher.vocabSize,
+      batchSize,
+      seqLen,
+      numLabels,
     };
     const f = stepFlops(shape);
     // training the teacher: its forward and backward (2× forward), no second model
@@ -132,13 +151,19 @@ export const LENGTH_SAMPLE = 4096;
  * longest example and cut at maxSeqLen.
  * Rows are taken evenly spread over the file, then scrambled with a fixed permutation.
  */
-export function sampleBatchLengths(data: Dataset, tokenizer: WordPieceTokenizer, batchSize: number, maxSeqLen: number): number[] {
+export function sampleBatchLengths(
+  data: Dataset,
+  tokenizer: WordPieceTokenizer,
+  batchSize: number,
+  maxSeqLen: number,
+): number[] {
   const n = data.examples.length;
   const take = Math.min(n, LENGTH_SAMPLE);
   const lens: number[] = [];
   for (let k = 0; k < take; k++) {
     const ex = data.examples[Math.floor((k * n) / take)];
-    const t = tokenizer.tokenize(ex.textA).length + 2 + (ex.textB === undefined ? 0 : tokenizer.tokenize(ex.textB).length + 1);
+    const t =
+      tokenizer.tokenize(ex.textA).length + 2 + (ex.textB === undefined ? 0 : tokenizer.tokenize(ex.textB).length + 1);
     lens.push(Math.min(t, maxSeqLen));
   }
   // scramble deterministically so a sorted file does not give sorted batches
@@ -168,7 +193,12 @@ export interface EpochEstimate {
  * by the bench's FLOPs either, so the measured GFLOP/s already includes its cost on shapes near
  * the bench's; far from them the estimate is rougher (it says ≈).
  */
-export function estimateEpoch(trainExamples: number, batchSize: number, flopsPerStep: number, speed: MeasuredSpeed): EpochEstimate {
+export function estimateEpoch(
+  trainExamples: number,
+  batchSize: number,
+  flopsPerStep: number,
+  speed: MeasuredSpeed,
+): EpochEstimate {
   const steps = Math.ceil(trainExamples / batchSize);
   return { steps, seconds: (steps * flopsPerStep) / (speed.gflopsPerSec * 1e9) };
 }
@@ -196,7 +226,17 @@ export type TaskSource =
 /** The teacher side: a folder (checkpoint or base to fine-tune) or a scratch architecture. */
 export type TeacherSource =
   | { path: 'checkpoint' | 'fine-tune'; dir: string }
-  | { path: 'scratch'; architecture: { layers: number; hiddenSize: number; heads: number; intermediateSize: number; maxPositions?: number }; vocab?: string };
+  | {
+      path: 'scratch';
+      architecture: {
+        layers: number;
+        hiddenSize: number;
+        heads: number;
+        intermediateSize: number;
+        maxPositions?: number;
+      };
+      vocab?: string;
+    };
 
 export interface ExperimentDefaults {
   trainExamples: number;
@@ -220,8 +260,17 @@ function resolvedTask(t: TaskSource): ResolvedTask {
   const base = { maxSeqLen: MAX_SEQ_LEN_CAP, trainFraction: 1, evalSplit: 'dev' as const };
   if (t.kind === 'glue') return { ...base, name: t.name, dataDir: t.dataDir };
   return {
-    ...base, name: 'custom',
-    custom: { train: t.train, dev: t.dev, format: formatOf(t.train), textA: t.textA, ...(t.textB ? { textB: t.textB } : {}), label: t.label, regression: false },
+    ...base,
+    name: 'custom',
+    custom: {
+      train: t.train,
+      dev: t.dev,
+      format: formatOf(t.train),
+      textA: t.textA,
+      ...(t.textB ? { textB: t.textB } : {}),
+      label: t.label,
+      regression: false,
+    },
   };
 }
 
@@ -238,10 +287,20 @@ export function readFolderShape(dir: string): EncoderShape {
   try {
     json = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new Error(`${file}: cannot read the model's config.json (${(e as Error).message}); choose a Hugging Face BERT folder (config.json, model.safetensors, vocab.txt)`, { cause: e });
+    throw new Error(
+      `${file}: cannot read the model's config.json (${(e as Error).message}); choose a Hugging Face BERT folder (config.json, model.safetensors, vocab.txt)`,
+      { cause: e },
+    );
   }
   const c = parseHfConfig(json, file);
-  return { layers: c.numHiddenLayers, hiddenSize: c.hiddenSize, heads: c.numAttentionHeads, intermediateSize: c.intermediateSize, vocabSize: c.vocabSize, maxPositions: c.maxPositionEmbeddings };
+  return {
+    layers: c.numHiddenLayers,
+    hiddenSize: c.hiddenSize,
+    heads: c.numAttentionHeads,
+    intermediateSize: c.intermediateSize,
+    vocabSize: c.vocabSize,
+    maxPositions: c.maxPositionEmbeddings,
+  };
 }
 
 /**
@@ -249,7 +308,12 @@ export function readFolderShape(dir: string): EncoderShape {
  * folder's vocab.txt; for a scratch teacher the given one, or one built from the training set as
  * the trainer will), and derives the defaults. Throws when a file cannot be read.
  */
-export function deriveExperimentDefaults(o: { task: TaskSource; teacher: TeacherSource; studentLayers: number; batchSize?: number }): ExperimentDefaults {
+export function deriveExperimentDefaults(o: {
+  task: TaskSource;
+  teacher: TeacherSource;
+  studentLayers: number;
+  batchSize?: number;
+}): ExperimentDefaults {
   const batchSize = o.batchSize ?? DEFAULT_BATCH_SIZE;
   const { info, train, dev } = readTaskDatasets(resolvedTask(o.task));
   let tokenizer: WordPieceTokenizer;
@@ -261,11 +325,22 @@ export function deriveExperimentDefaults(o: { task: TaskSource; teacher: Teacher
       vocabulary = o.teacher.vocab;
     } else {
       const texts = train.examples.flatMap((e) => (e.textB === undefined ? [e.textA] : [e.textA, e.textB]));
-      tokenizer = new WordPieceTokenizer(buildWordPieceVocab(texts, { maxSize: SCRATCH_VOCAB_SIZE, lowercase: true }), {}, 'the vocabulary built from the training set');
+      tokenizer = new WordPieceTokenizer(
+        buildWordPieceVocab(texts, { maxSize: SCRATCH_VOCAB_SIZE, lowercase: true }),
+        {},
+        'the vocabulary built from the training set',
+      );
       vocabulary = `built from the training set (${tokenizer.vocabSize} tokens)`;
     }
     const a = o.teacher.architecture;
-    teacher = { layers: a.layers, hiddenSize: a.hiddenSize, heads: a.heads, intermediateSize: a.intermediateSize, vocabSize: tokenizer.vocabSize, maxPositions: a.maxPositions ?? MAX_SEQ_LEN_CAP };
+    teacher = {
+      layers: a.layers,
+      hiddenSize: a.hiddenSize,
+      heads: a.heads,
+      intermediateSize: a.intermediateSize,
+      vocabSize: tokenizer.vocabSize,
+      maxPositions: a.maxPositions ?? MAX_SEQ_LEN_CAP,
+    };
   } else {
     tokenizer = WordPieceTokenizer.fromModelDir(o.teacher.dir);
     vocabulary = `vocab.txt of ${o.teacher.dir}`;
@@ -287,18 +362,31 @@ export function deriveExperimentDefaults(o: { task: TaskSource; teacher: Teacher
     teacherParams: parameterCount(teacher, numLabels),
     studentParams: parameterCount(studentShape(teacher, o.studentLayers), numLabels),
     batchSize,
-    flopsPerStep: phaseStepFlops(teacher, o.studentLayers, sampleBatchLengths(train, tokenizer, batchSize, maxSeqLen), batchSize, numLabels),
+    flopsPerStep: phaseStepFlops(
+      teacher,
+      o.studentLayers,
+      sampleBatchLengths(train, tokenizer, batchSize, maxSeqLen),
+      batchSize,
+      numLabels,
+    ),
   };
 }
 
 /** The lines New Experiment shows before it writes the config: sizes, and time per epoch when measured. */
-export function describeDefaults(d: ExperimentDefaults, teacherPath: TeacherPath, speed: MeasuredSpeed | undefined): { teacher: string; student: string; data: string } {
+export function describeDefaults(
+  d: ExperimentDefaults,
+  teacherPath: TeacherPath,
+  speed: MeasuredSpeed | undefined,
+): { teacher: string; student: string; data: string } {
   const est = (flops: number): string => {
     if (!speed) return 'time per epoch not measured';
     const e = estimateEpoch(d.trainExamples, d.batchSize, flops, speed);
     return `≈ ${formatEstimate(e.seconds)} per epoch (${e.steps.toLocaleString('en-US')} steps, ${speed.backend})`;
   };
-  const teacherTime = teacherPath === 'checkpoint' ? 'ready (not trained)' : `trains ${d.teacherEpochs} epoch(s) at lr ${d.lr.teacher}, ${est(d.flopsPerStep.teacherTraining)}`;
+  const teacherTime =
+    teacherPath === 'checkpoint'
+      ? 'ready (not trained)'
+      : `trains ${d.teacherEpochs} epoch(s) at lr ${d.lr.teacher}, ${est(d.flopsPerStep.teacherTraining)}`;
   return {
     teacher: `teacher ${formatParams(d.teacherParams)} parameters (${d.teacher.layers} layers, hidden ${d.teacher.hiddenSize}): ${teacherTime}`,
     student: `student ${formatParams(d.studentParams)} parameters: distils at lr ${d.lr.student}, ${est(d.flopsPerStep.distillation)}`,

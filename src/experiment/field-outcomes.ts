@@ -61,9 +61,18 @@ function order(a: ConfigScalar | undefined, b: ConfigScalar | undefined): number
  * metric is not the most common one among them are left out, so that no group mixes metrics.
  * Undefined when fewer than two distinct values were tried.
  */
-export function fieldOutcomes(field: string, runs: readonly RunOutcome[], where: FlatConfig = {}): FieldOutcomes | undefined {
-  const eligible = runs.filter((r) => r.finished && r.metric && Number.isFinite(r.metric.value)
-    && Object.entries(where).every(([k, v]) => valueKey(r.config[k]) === valueKey(v)));
+export function fieldOutcomes(
+  field: string,
+  runs: readonly RunOutcome[],
+  where: FlatConfig = {},
+): FieldOutcomes | undefined {
+  const eligible = runs.filter(
+    (r) =>
+      r.finished &&
+      r.metric &&
+      Number.isFinite(r.metric.value) &&
+      Object.entries(where).every(([k, v]) => valueKey(r.config[k]) === valueKey(v)),
+  );
   if (eligible.length < 2) return undefined;
   const names = new Map<string, number>();
   for (const r of eligible) names.set(r.metric!.name, (names.get(r.metric!.name) ?? 0) + 1);

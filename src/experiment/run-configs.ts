@@ -14,7 +14,9 @@ export function runConfigPath(runDir: string): string {
 }
 
 /** The run's flattened config, or why it could not be read (not written yet, not JSON). */
-export function readFlatRunConfig(runDir: string): { config: FlatConfig; problem?: undefined } | { config?: undefined; problem: string } {
+export function readFlatRunConfig(
+  runDir: string,
+): { config: FlatConfig; problem?: undefined } | { config?: undefined; problem: string } {
   let text: string;
   try {
     text = fs.readFileSync(runConfigPath(runDir), 'utf8');
@@ -35,11 +37,18 @@ export function readFlatRunConfig(runDir: string): { config: FlatConfig; problem
  * them. A run without a readable config is listed with its problem and no values, and does not
  * make every field "differ".
  */
-export function compareConfigFields(runs: ReadonlyArray<{ runId: string; runDir: string }>): { fields: string[]; runs: RunConfigFields[] } {
+export function compareConfigFields(runs: ReadonlyArray<{ runId: string; runDir: string }>): {
+  fields: string[];
+  runs: RunConfigFields[];
+} {
   const read = runs.map((r) => ({ ...r, ...readFlatRunConfig(r.runDir) }));
   const fields = differingFields(read.flatMap((r) => (r.config ? [r.config] : [])));
   return {
     fields,
-    runs: read.map((r) => (r.config ? { runId: r.runId, values: pickFields(r.config, fields) } : { runId: r.runId, values: {}, problem: r.problem ?? 'unreadable' })),
+    runs: read.map((r) =>
+      r.config
+        ? { runId: r.runId, values: pickFields(r.config, fields) }
+        : { runId: r.runId, values: {}, problem: r.problem ?? 'unreadable' },
+    ),
   };
 }

@@ -8,8 +8,16 @@ import { BertConfig, headDim } from '../model/config';
 import { NamedTensor, NamedTensors } from '../model/named-tensors';
 import { UserError } from '../util/errors';
 import {
-  AttributeProto, AttributeType, DataType, ModelProto, NodeProto, TensorProto, MAX_ONNX_BYTES,
-  floatTensor, int64Tensor, valueInfo,
+  AttributeProto,
+  AttributeType,
+  DataType,
+  ModelProto,
+  NodeProto,
+  TensorProto,
+  MAX_ONNX_BYTES,
+  floatTensor,
+  int64Tensor,
+  valueInfo,
 } from './onnx-proto';
 
 /** LayerNormalization joined the default domain in opset 17. */
@@ -31,7 +39,13 @@ class GraphBuilder {
 
   node(opType: string, inputs: string[], attrs: AttributeProto[] = [], name?: string): string {
     const out = name ?? `${opType.toLowerCase()}_${this.count}`;
-    this.nodes.push({ name: `${opType}_${this.count++}`, op_type: opType, input: inputs, output: [out], attribute: attrs });
+    this.nodes.push({
+      name: `${opType}_${this.count++}`,
+      op_type: opType,
+      input: inputs,
+      output: [out],
+      attribute: attrs,
+    });
     return out;
   }
 
@@ -65,10 +79,13 @@ function transposed(t: NamedTensor): Float32Array {
  */
 export function assertFitsOneFile(initializerBytes: number): void {
   if (initializerBytes > MAX_ONNX_BYTES - (64 << 20)) {
-    throw new UserError(`the student's weights take ${(initializerBytes / 2 ** 30).toFixed(2)} GiB; a single-file ONNX model is limited to 2 GiB`, {
-      where: 'model.onnx',
-      fix: 'export the Hugging Face folder (--format hf) and convert it with a tool that writes ONNX external data',
-    });
+    throw new UserError(
+      `the student's weights take ${(initializerBytes / 2 ** 30).toFixed(2)} GiB; a single-file ONNX model is limited to 2 GiB`,
+      {
+        where: 'model.onnx',
+        fix: 'export the Hugging Face folder (--format hf) and convert it with a tool that writes ONNX external data',
+      },
+    );
   }
 }
 
@@ -88,7 +105,9 @@ export function buildBertOnnx(config: BertConfig, tensors: NamedTensors, opts: O
     if (!t) {
       throw new UserError(`the model has no tensor "${name}", which the ONNX graph needs`, {
         where: 'model.onnx',
-        fix: name.startsWith('classifier') ? 'export a student with a classification head (a finished run\'s best/)' : 'export from a complete checkpoint',
+        fix: name.startsWith('classifier')
+          ? "export a student with a classification head (a finished run's best/)"
+          : 'export from a complete checkpoint',
       });
     }
     return t;
@@ -109,8 +128,15 @@ export function buildBertOnnx(config: BertConfig, tensors: NamedTensors, opts: O
   const layerNorm = (x: string, prefix: string): string => {
     const gamma = get(`${prefix}.weight`);
     const beta = get(`${prefix}.bias`);
-    return g.node('LayerNormalization', [x, g.floatInit(`${prefix}.weight`, gamma.shape, gamma.data), g.floatInit(`${prefix}.bias`, beta.shape, beta.data)],
-      [intAttr('axis', -1), floatAttr('epsilon', eps)]);
+    return g.node(
+      'LayerNormalization',
+      [
+        x,
+        g.floatInit(`${prefix}.weight`, gamma.shape, gamma.data),
+        g.floatInit(`${prefix}.bias`, beta.shape, beta.data),
+      ],
+      [intAttr('axis', -1), floatAttr('epsilon', eps)],
+    );
   };
 
   // Constants.
@@ -132,29 +158,57 @@ export function buildBertOnnx(config: BertConfig, tensors: NamedTensors, opts: O
   const wordEmb = get('bert.embeddings.word_embeddings.weight');
   const posEmb = get('bert.embeddings.position_embeddings.weight');
   const typeEmb = get('bert.embeddings.token_type_embeddings.weight');
-  const words = g.node('Gather', [g.floatInit('bert.embeddings.word_embeddings.weight', wordEmb.shape, wordEmb.data), 'input_ids'], [intAttr('axis', 0)]);
-  const types = g.node('Gather', [g.floatInit('bert.embeddings.token_type_embeddings.weight', typeEmb.shape, typeEmb.data), 'token_type_ids'], [intAttr('axis', 0)]);
+  const words = g.node(
+    'Gather',
+    [g.floatInit('bert.embeddings.word_embeddings.weight', wordEmb.shape, wordEmb.data), 'input_ids'],
+    [intAttr('axis', 0)],
+  );
+  const types = g.node(
+    'Gather',
+    [g.floatInit('bert.embeddings.token_type_embeddings.weight', typeEmb.shape, typeEmb.data), 'token_type_ids'],
+    [intAttr('axis', 0)],
+  );
   const seqLen = g.node('Shape', ['input_ids'], [intAttr('start', 1), intAttr('end', 2)], 'sequence_length');
-  const positions = g.node('Slice', [g.floatInit('bert.embeddings.position_embeddings.weight', posEmb.shape, posEmb.data), zeroStart, seqLen, axis0]);
+  const positions = g.node('Slice', [
+    g.floatInit('bert.embeddings.position_embeddings.weight', posEmb.shape, posEmb.data),
+    zeroStart,
+    seqLen,
+    axis0,
+  ]);
   let x = layerNorm(g.node('Add', [g.node('Add', [words, types]), positions]), 'bert.embeddings.LayerNorm');
 
   // Mask bias [batch, 1, 1, seq]: 0 for real tokens, float32 min for padding.
   const maskF = g.node('Cast', ['attention_mask'], [intAttr('to', DataType.FLOAT)]);
-  const maskBias = g.node('Unsqueeze', [g.node('Mul', [g.node('Sub', [one, maskF]), maskValue]), maskAxes], [], 'attention_bias');
+  const maskBias = g.node(
+    'Unsqueeze',
+    [g.node('Mul', [g.node('Sub', [one, maskF]), maskValue]), maskAxes],
+    [],
+    'attention_bias',
+  );
 
   for (let l = 0; l < config.numHiddenLayers; l++) {
     const p = `bert.encoder.layer.${l}`;
-    const headsOf = (t: string, perm: number[]) => g.node('Transpose', [g.node('Reshape', [t, splitHeads])], [intsAttr('perm', perm)]);
+    const headsOf = (t: string, perm: number[]) =>
+      g.node('Transpose', [g.node('Reshape', [t, splitHeads])], [intsAttr('perm', perm)]);
     const q = headsOf(linear(x, `${p}.attention.self.query`), [0, 2, 1, 3]); // [b, heads, s, d]
     const kT = headsOf(linear(x, `${p}.attention.self.key`), [0, 2, 3, 1]); // [b, heads, d, s]
     const v = headsOf(linear(x, `${p}.attention.self.value`), [0, 2, 1, 3]);
     const scores = g.node('Add', [g.node('Mul', [g.node('MatMul', [q, kT]), scale]), maskBias]);
     const probs = g.node('Softmax', [scores], [intAttr('axis', -1)], `attention_probs_${l}`);
-    const ctx = g.node('Reshape', [g.node('Transpose', [g.node('MatMul', [probs, v])], [intsAttr('perm', [0, 2, 1, 3])]), mergeHeads]);
-    const x1 = layerNorm(g.node('Add', [linear(ctx, `${p}.attention.output.dense`), x]), `${p}.attention.output.LayerNorm`);
+    const ctx = g.node('Reshape', [
+      g.node('Transpose', [g.node('MatMul', [probs, v])], [intsAttr('perm', [0, 2, 1, 3])]),
+      mergeHeads,
+    ]);
+    const x1 = layerNorm(
+      g.node('Add', [linear(ctx, `${p}.attention.output.dense`), x]),
+      `${p}.attention.output.LayerNorm`,
+    );
     const inter = linear(x1, `${p}.intermediate.dense`);
     // Exact GELU: 0.5 · x · (1 + erf(x / √2)).
-    const gelu = g.node('Mul', [g.node('Mul', [inter, g.node('Add', [g.node('Erf', [g.node('Mul', [inter, invSqrt2])]), one])]), half]);
+    const gelu = g.node('Mul', [
+      g.node('Mul', [inter, g.node('Add', [g.node('Erf', [g.node('Mul', [inter, invSqrt2])]), one])]),
+      half,
+    ]);
     x = layerNorm(g.node('Add', [linear(gelu, `${p}.output.dense`), x1]), `${p}.output.LayerNorm`);
   }
 

@@ -46,7 +46,9 @@ export type Dim = number | string;
 
 export interface ValueInfoProto {
   name: string;
-  type: { tensor_type: { elem_type: DataTypeValue; shape: { dim: Array<{ dim_value: number } | { dim_param: string }> } } };
+  type: {
+    tensor_type: { elem_type: DataTypeValue; shape: { dim: Array<{ dim_value: number } | { dim_param: string }> } };
+  };
 }
 
 export interface GraphProto {
@@ -199,27 +201,40 @@ export function encodeModel(model: ModelProto): Uint8Array {
 /** Decodes a .onnx file back into plain objects (int64 fields as numbers), for checks and tests. */
 export function decodeModel(bytes: Uint8Array): ModelProto {
   const type = onnxModelType();
-  return type.toObject(type.decode(bytes), { longs: Number, bytes: Array, defaults: false, arrays: true }) as ModelProto;
+  return type.toObject(type.decode(bytes), {
+    longs: Number,
+    bytes: Array,
+    defaults: false,
+    arrays: true,
+  }) as ModelProto;
 }
 
 export function valueInfo(name: string, elemType: DataTypeValue, dims: Dim[]): ValueInfoProto {
   return {
     name,
-    type: { tensor_type: { elem_type: elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dim_value: d } : { dim_param: d })) } } },
+    type: {
+      tensor_type: {
+        elem_type: elemType,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dim_value: d } : { dim_param: d })) },
+      },
+    },
   };
 }
 
 /** A float32 tensor (an initializer) from values in row-major order. */
 export function floatTensor(name: string, dims: number[], values: Float32Array): TensorProto {
   const expected = dims.reduce((a, b) => a * b, 1);
-  if (values.length !== expected) throw new Error(`floatTensor ${name}: ${values.length} values for shape [${dims.join(', ')}]`);
+  if (values.length !== expected)
+    throw new Error(`floatTensor ${name}: ${values.length} values for shape [${dims.join(', ')}]`);
   return { name, dims, data_type: DataType.FLOAT, raw_data: littleEndianBytes(values) };
 }
 
 /** An int64 tensor from integer values (all within ±2^53). */
 export function int64Tensor(name: string, dims: number[], values: readonly number[]): TensorProto {
   const buf = new BigInt64Array(values.length);
-  values.forEach((v, i) => { buf[i] = BigInt(v); });
+  values.forEach((v, i) => {
+    buf[i] = BigInt(v);
+  });
   return { name, dims, data_type: DataType.INT64, raw_data: littleEndianBytes(buf) };
 }
 

@@ -31,7 +31,8 @@ export async function loadOnnxRuntime(pkg: string = ORT_PACKAGE): Promise<OrtLoa
     // A plain require keeps the package external to the bundle and resolves it from node_modules.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const ort = require(pkg) as OrtModule;
-    if (typeof ort.InferenceSession?.create !== 'function') return { ok: false, reason: `${pkg} has no InferenceSession` };
+    if (typeof ort.InferenceSession?.create !== 'function')
+      return { ok: false, reason: `${pkg} has no InferenceSession` };
     let version = 'unknown';
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -42,9 +43,10 @@ export async function loadOnnxRuntime(pkg: string = ORT_PACKAGE): Promise<OrtLoa
     return { ok: true, ort, version };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const reason = err.code === 'MODULE_NOT_FOUND' && err.message.includes(`'${pkg}'`)
-      ? `${pkg} is not installed`
-      : `${pkg} did not load (${err.message.split('\n')[0]})`;
+    const reason =
+      err.code === 'MODULE_NOT_FOUND' && err.message.includes(`'${pkg}'`)
+        ? `${pkg} is not installed`
+        : `${pkg} did not load (${err.message.split('\n')[0]})`;
     return { ok: false, reason };
   }
 }
@@ -59,10 +61,18 @@ export interface ProbeBatch {
 
 /** The model's logits for `batch`, run by ONNX Runtime on the CPU. */
 export async function onnxLogits(ort: OrtModule, model: Uint8Array, batch: ProbeBatch): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(model, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(model, {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+  });
   try {
     const dims = [batch.size, batch.seqLen];
-    const feed = (a: Int32Array) => new ort.Tensor('int64', BigInt64Array.from(a, (v) => BigInt(v)), dims);
+    const feed = (a: Int32Array) =>
+      new ort.Tensor(
+        'int64',
+        BigInt64Array.from(a, (v) => BigInt(v)),
+        dims,
+      );
     const values: Record<(typeof ONNX_INPUTS)[number], Int32Array> = {
       input_ids: batch.inputIds,
       attention_mask: batch.attentionMask,
@@ -71,7 +81,8 @@ export async function onnxLogits(ort: OrtModule, model: Uint8Array, batch: Probe
     const feeds: Record<string, OrtTensor> = {};
     for (const name of ONNX_INPUTS) feeds[name] = feed(values[name]);
     const out = (await session.run(feeds))[ONNX_OUTPUT];
-    if (!out || !(out.data instanceof Float32Array)) throw new Error(`model.onnx: ONNX Runtime returned no float32 "${ONNX_OUTPUT}" output`);
+    if (!out || !(out.data instanceof Float32Array))
+      throw new Error(`model.onnx: ONNX Runtime returned no float32 "${ONNX_OUTPUT}" output`);
     return out.data;
   } finally {
     await session.release?.();

@@ -30,7 +30,12 @@ export interface CliJobResult {
 
 export function runCliJob(o: CliJobOptions): Promise<CliJobResult> {
   return new Promise((resolve) => {
-    const child = spawn(o.nodePath, o.args, { cwd: o.cwd, env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+    const child = spawn(o.nodePath, o.args, {
+      cwd: o.cwd,
+      env: o.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      windowsHide: true,
+    });
     const out: Buffer[] = [];
     const errLines = new EventLineSplitter();
     const tail: string[] = [];
@@ -44,7 +49,9 @@ export function runCliJob(o: CliJobOptions): Promise<CliJobResult> {
       o.onStderr?.(line);
     };
     child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => { for (const l of errLines.push(c)) onLine(l); });
+    child.stderr.on('data', (c: Buffer) => {
+      for (const l of errLines.push(c)) onLine(l);
+    });
     const abort = (): void => {
       if (done) return;
       cancelled = true;
@@ -60,7 +67,14 @@ export function runCliJob(o: CliJobOptions): Promise<CliJobResult> {
       o.signal?.removeEventListener('abort', abort);
       const last = errLines.flush();
       if (last !== undefined) onLine(last);
-      resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderrTail: tail, cancelled, ...(spawnError ? { spawnError } : {}) });
+      resolve({
+        code,
+        signal,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderrTail: tail,
+        cancelled,
+        ...(spawnError ? { spawnError } : {}),
+      });
     };
     child.on('error', (e: NodeJS.ErrnoException) => {
       spawnError = e.code === 'ENOENT' ? `"${o.nodePath}" was not found` : e.message;

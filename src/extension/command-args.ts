@@ -25,7 +25,10 @@ export function commandTarget(arg: unknown): CommandTarget | undefined {
   if (arg === undefined || arg === '') return undefined;
   if (typeof arg === 'string') return { kind: 'path', path: arg };
   if (arg instanceof vscode.Uri) {
-    if (arg.scheme !== 'file') throw new CommandArgError(`${arg.toString()} is not a file on this machine (Distillery reads configs and runs from disk); save it to a file first`);
+    if (arg.scheme !== 'file')
+      throw new CommandArgError(
+        `${arg.toString()} is not a file on this machine (Distillery reads configs and runs from disk); save it to a file first`,
+      );
     return { kind: 'path', path: arg.fsPath };
   }
   if (isTreeNode(arg)) return arg;
@@ -42,7 +45,12 @@ export function runDirOf(t: CommandTarget | undefined): string | undefined {
   switch (t.kind) {
     case 'path':
       return t.path;
-    case 'run': case 'stage': case 'checkpoints': case 'checkpoint': case 'best': case 'student':
+    case 'run':
+    case 'stage':
+    case 'checkpoints':
+    case 'checkpoint':
+    case 'best':
+    case 'student':
       return t.runDir;
     default:
       throw wrongKind(t, 'a run');
@@ -55,7 +63,8 @@ export function configFileOf(t: CommandTarget | undefined): string | undefined {
   switch (t.kind) {
     case 'path':
       return t.path;
-    case 'config': case 'cell':
+    case 'config':
+    case 'cell':
       return t.configFile;
     default:
       throw wrongKind(t, 'a config');
@@ -66,7 +75,11 @@ export function configFileOf(t: CommandTarget | undefined): string | undefined {
 export function fileOf(t: CommandTarget | undefined): string | undefined {
   if (!t) return undefined;
   switch (t.kind) {
-    case 'path': case 'checkpoints': case 'checkpoint': case 'best': case 'student':
+    case 'path':
+    case 'checkpoints':
+    case 'checkpoint':
+    case 'best':
+    case 'student':
       return t.path;
     case 'run':
       return t.runDir;
@@ -78,5 +91,12 @@ export function fileOf(t: CommandTarget | undefined): string | undefined {
 /** Run folders, absolute and once each, from a list (a tree selection, the compare view's pair) or one argument. */
 export function runDirsOf(arg: unknown): string[] {
   const list: unknown[] = Array.isArray(arg) ? arg : [arg];
-  return [...new Set(list.map((x) => runDirOf(commandTarget(x))).filter((d): d is string => !!d).map((d) => path.resolve(d)))];
+  return [
+    ...new Set(
+      list
+        .map((x) => runDirOf(commandTarget(x)))
+        .filter((d): d is string => !!d)
+        .map((d) => path.resolve(d)),
+    ),
+  ];
 }

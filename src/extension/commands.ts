@@ -24,7 +24,15 @@ import { renderAdvice } from '../distill/mapping-report';
 import { isConfigDocument, toWorkspaceEdit } from './config-editor';
 import { diffConfigs } from './diff-configs';
 import { exportRunLogs } from './export-logs-command';
-import { CommandArgError, CommandTarget, commandTarget, configFileOf, fileOf, runDirOf, runDirsOf } from './command-args';
+import {
+  CommandArgError,
+  CommandTarget,
+  commandTarget,
+  configFileOf,
+  fileOf,
+  runDirOf,
+  runDirsOf,
+} from './command-args';
 
 export interface Services {
   context: vscode.ExtensionContext;
@@ -44,29 +52,45 @@ function runItems(states: RunState[]): Array<vscode.QuickPickItem & { runDir: st
     .sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? ''))
     .map((s) => ({
       label: `${s.status === 'running' ? '$(sync~spin)' : s.status === 'finished' ? '$(pass)' : s.status === 'failed' ? '$(error)' : '$(debug-pause)'} ${s.label}`,
-      description: [s.algorithm, s.best ? `${s.best.metric} ${formatNumber(s.best.value)}` : undefined, s.status].filter(Boolean).join(' · '),
+      description: [s.algorithm, s.best ? `${s.best.metric} ${formatNumber(s.best.value)}` : undefined, s.status]
+        .filter(Boolean)
+        .join(' · '),
       detail: s.runDir,
       runDir: s.runDir,
     }));
 }
 
-export async function pickRun(svc: Services, placeHolder: string, filter: (s: RunState) => boolean = () => true): Promise<string | undefined> {
+export async function pickRun(
+  svc: Services,
+  placeHolder: string,
+  filter: (s: RunState) => boolean = () => true,
+): Promise<string | undefined> {
   const states = svc.manager.store.states().filter(filter);
   if (states.length === 0) {
-    void vscode.window.showInformationMessage(`No runs to choose from. ${svc.manager.store.states().length ? '' : 'Start one from a *.distill.json config, or run the demo.'}`);
+    void vscode.window.showInformationMessage(
+      `No runs to choose from. ${svc.manager.store.states().length ? '' : 'Start one from a *.distill.json config, or run the demo.'}`,
+    );
     return undefined;
   }
   if (states.length === 1) return states[0].runDir;
   return (await vscode.window.showQuickPick(runItems(states), { placeHolder, matchOnDescription: true }))?.runDir;
 }
 
-export async function pickRuns(store: RunStore, exclude: readonly string[], placeHolder: string): Promise<string[] | undefined> {
+export async function pickRuns(
+  store: RunStore,
+  exclude: readonly string[],
+  placeHolder: string,
+): Promise<string[] | undefined> {
   const states = store.states().filter((s) => !exclude.includes(s.runDir));
   if (states.length === 0) {
     void vscode.window.showInformationMessage('No other runs to add.');
     return undefined;
   }
-  const picked = await vscode.window.showQuickPick(runItems(states), { placeHolder, canPickMany: true, matchOnDescription: true });
+  const picked = await vscode.window.showQuickPick(runItems(states), {
+    placeHolder,
+    canPickMany: true,
+    matchOnDescription: true,
+  });
   return picked?.map((p) => p.runDir);
 }
 
@@ -74,14 +98,23 @@ async function pickConfig(svc: Services): Promise<string | undefined> {
   const active = vscode.window.activeTextEditor?.document;
   const files = await svc.configs.configFiles();
   if (files.length === 0) {
-    const create = await vscode.window.showInformationMessage('There is no *.distill.json config in this workspace.', 'New Experiment', 'Run Demo');
+    const create = await vscode.window.showInformationMessage(
+      'There is no *.distill.json config in this workspace.',
+      'New Experiment',
+      'Run Demo',
+    );
     if (create === 'New Experiment') await vscode.commands.executeCommand('distillery.newExperiment');
     if (create === 'Run Demo') await vscode.commands.executeCommand('distillery.runDemo');
     return undefined;
   }
-  const items = files.map((f) => ({ label: path.basename(f), description: vscode.workspace.asRelativePath(path.dirname(f)), file: f }));
+  const items = files.map((f) => ({
+    label: path.basename(f),
+    description: vscode.workspace.asRelativePath(path.dirname(f)),
+    file: f,
+  }));
   // The config in the active editor first.
-  if (active?.fileName.endsWith('.distill.json')) items.sort((a, b) => Number(b.file === active.fileName) - Number(a.file === active.fileName));
+  if (active?.fileName.endsWith('.distill.json'))
+    items.sort((a, b) => Number(b.file === active.fileName) - Number(a.file === active.fileName));
   return (await vscode.window.showQuickPick(items, { placeHolder: 'Which config should run?' }))?.file;
 }
 
@@ -99,26 +132,41 @@ export async function notifyLaunchEnd(svc: Services, launch: Launch): Promise<vo
   if (!launch.runDir || !state) {
     if (exit.code === 0 || exit.stopRequested) return;
     // Failed before the run folder existed: usually a config error or a missing Node.
-    const msg = cliErrorMessage({ stderrTail: launch.stderrTail, code: exit.code, signal: exit.signal, ...(exit.spawnError ? { spawnError: exit.spawnError } : {}) });
+    const msg = cliErrorMessage({
+      stderrTail: launch.stderrTail,
+      code: exit.code,
+      signal: exit.signal,
+      ...(exit.spawnError ? { spawnError: exit.spawnError } : {}),
+    });
     const actions = exit.spawnError ? ['Open Settings', showLog] : configFile ? [openConfig, showLog] : [showLog];
     const choice = await vscode.window.showErrorMessage(`Distillery: the run did not start. ${msg}`, ...actions);
     if (choice === showLog) svc.log.show(true);
     if (choice === openConfig && configFile) await vscode.window.showTextDocument(vscode.Uri.file(configFile));
-    if (choice === 'Open Settings') await vscode.commands.executeCommand('workbench.action.openSettings', 'distillery.nodePath');
+    if (choice === 'Open Settings')
+      await vscode.commands.executeCommand('workbench.action.openSettings', 'distillery.nodePath');
     return;
   }
   if (state.status === 'finished') {
     const reveal = 'Reveal Student';
-    const choice = await vscode.window.showInformationMessage(`Distillery: ${state.label} finished. ${state.message ?? ''}`.trim(), dashboard, ...(state.studentDir ? [reveal] : []));
+    const choice = await vscode.window.showInformationMessage(
+      `Distillery: ${state.label} finished. ${state.message ?? ''}`.trim(),
+      dashboard,
+      ...(state.studentDir ? [reveal] : []),
+    );
     if (choice === dashboard) svc.dashboards.openRun(state.runDir);
-    if (choice === reveal && state.studentDir) await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(state.studentDir));
+    if (choice === reveal && state.studentDir)
+      await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(state.studentDir));
     return;
   }
   if (state.status === 'failed' || (state.status === 'stopped' && state.crashed)) {
     const resume = 'Resume';
     const actions = [showLog, ...(configFile ? [openConfig] : []), ...(state.resumable ? [resume] : [])];
-    const why = state.message ?? cliErrorMessage({ stderrTail: launch.stderrTail, code: exit.code, signal: exit.signal });
-    const choice = await vscode.window.showErrorMessage(`Distillery: ${state.label} ${state.status === 'failed' ? 'failed' : 'ended unexpectedly'}: ${why}${state.fix ? ` Fix: ${state.fix}` : ''}`, ...actions);
+    const why =
+      state.message ?? cliErrorMessage({ stderrTail: launch.stderrTail, code: exit.code, signal: exit.signal });
+    const choice = await vscode.window.showErrorMessage(
+      `Distillery: ${state.label} ${state.status === 'failed' ? 'failed' : 'ended unexpectedly'}: ${why}${state.fix ? ` Fix: ${state.fix}` : ''}`,
+      ...actions,
+    );
     if (choice === showLog) svc.log.show(true);
     if (choice === openConfig && configFile) await vscode.window.showTextDocument(vscode.Uri.file(configFile));
     if (choice === resume) await vscode.commands.executeCommand('distillery.resumeRun', state.runDir);
@@ -147,7 +195,8 @@ async function startRun(svc: Services, target: CommandTarget | undefined): Promi
     const first = errors[0];
     const choice = await vscode.window.showErrorMessage(
       `Distillery: ${path.basename(file)} has ${errors.length} error${errors.length === 1 ? '' : 's'}${first.range ? ` (line ${first.range.line}: ${first.message})` : `: ${first.message}`}. Fix ${errors.length === 1 ? 'it' : 'them'} before starting a run.`,
-      'Open Config', 'Show Problems',
+      'Open Config',
+      'Show Problems',
     );
     if (choice === 'Open Config' || choice === 'Show Problems') {
       const editor = await vscode.window.showTextDocument(vscode.Uri.file(file));
@@ -161,7 +210,10 @@ async function startRun(svc: Services, target: CommandTarget | undefined): Promi
     return undefined;
   }
   const settings = readSettings(vscode.Uri.file(file));
-  const launch = svc.manager.start(file, { cwd: cwdFor(file), ...(settings.backend ? { backend: settings.backend } : {}) });
+  const launch = svc.manager.start(file, {
+    cwd: cwdFor(file),
+    ...(settings.backend ? { backend: settings.backend } : {}),
+  });
   void vscode.window.setStatusBarMessage(`$(rocket) Distillery: starting ${path.basename(file)}…`, 5000);
   return launch;
 }
@@ -185,17 +237,26 @@ async function stopRun(svc: Services, target: CommandTarget | undefined): Promis
     return;
   }
   const grace = readSettings().stopGraceMs / 1000;
-  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Stopping ${state.label} (checkpoint, then exit; forced after ${grace} s)…` }, async () => {
-    let r = await svc.manager.stop(runDir);
-    if (r === 'not-a-trainer') {
-      const pid = state.pid;
-      const go = await vscode.window.showWarningMessage(
-        `Distillery: process ${pid} (from run.json) could not be confirmed to be this run's trainer. Send it SIGTERM anyway?`, { modal: true }, 'Stop It',
-      );
-      if (go === 'Stop It') r = await svc.manager.stop(runDir, { allowUnverifiedPid: true });
-    }
-    if (r === 'not-running') void vscode.window.showInformationMessage(`Distillery: ${state.label} had already stopped.`);
-  });
+  await vscode.window.withProgress(
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: `Stopping ${state.label} (checkpoint, then exit; forced after ${grace} s)…`,
+    },
+    async () => {
+      let r = await svc.manager.stop(runDir);
+      if (r === 'not-a-trainer') {
+        const pid = state.pid;
+        const go = await vscode.window.showWarningMessage(
+          `Distillery: process ${pid} (from run.json) could not be confirmed to be this run's trainer. Send it SIGTERM anyway?`,
+          { modal: true },
+          'Stop It',
+        );
+        if (go === 'Stop It') r = await svc.manager.stop(runDir, { allowUnverifiedPid: true });
+      }
+      if (r === 'not-running')
+        void vscode.window.showInformationMessage(`Distillery: ${state.label} had already stopped.`);
+    },
+  );
 }
 
 async function resumeRun(svc: Services, target: CommandTarget | undefined): Promise<void> {
@@ -208,7 +269,9 @@ async function resumeRun(svc: Services, target: CommandTarget | undefined): Prom
     return;
   }
   if (state?.status === 'finished') {
-    void vscode.window.showInformationMessage(`Distillery: ${state.label} has finished; start a new run from its config instead.`);
+    void vscode.window.showInformationMessage(
+      `Distillery: ${state.label} has finished; start a new run from its config instead.`,
+    );
     return;
   }
   const settings = readSettings(vscode.Uri.file(runDir));
@@ -227,8 +290,12 @@ async function compareRuns(svc: Services, target: CommandTarget | undefined, sel
   let runDirs = fromTree.length >= 2 ? fromTree : [];
   if (runDirs.length < 2) {
     const first = runDirOf(target);
-    const label = first ? svc.manager.store.state(first)?.label ?? path.basename(first) : undefined;
-    const picked = await pickRuns(svc.manager.store, first ? [first] : [], label ? `Compare ${label} with…` : 'Pick two or more runs to compare');
+    const label = first ? (svc.manager.store.state(first)?.label ?? path.basename(first)) : undefined;
+    const picked = await pickRuns(
+      svc.manager.store,
+      first ? [first] : [],
+      label ? `Compare ${label} with…` : 'Pick two or more runs to compare',
+    );
     if (!picked) return;
     runDirs = [...new Set([...(first ? [first] : []), ...picked])];
   }
@@ -240,17 +307,25 @@ async function compareRuns(svc: Services, target: CommandTarget | undefined, sel
 }
 
 /** The HF model folder to evaluate for a tree node, a path, or a picked run. */
-async function modelDirFor(svc: Services, target: CommandTarget | undefined): Promise<{ modelDir: string; runDir?: string } | undefined> {
+async function modelDirFor(
+  svc: Services,
+  target: CommandTarget | undefined,
+): Promise<{ modelDir: string; runDir?: string } | undefined> {
   if (target?.kind === 'best' || target?.kind === 'student') return { modelDir: target.path, runDir: target.runDir };
   // A path to a model folder (config.json, no run.json) rather than to a run.
   const p = target?.kind === 'path' ? target.path : undefined;
-  if (p && fs.existsSync(path.join(p, 'config.json')) && !fs.existsSync(path.join(p, 'run.json'))) return { modelDir: p };
-  const runDir = runDirOf(target) ?? (await pickRun(svc, 'Evaluate the student of which run?', (s) => !!(s.studentDir || s.bestDir)));
+  if (p && fs.existsSync(path.join(p, 'config.json')) && !fs.existsSync(path.join(p, 'run.json')))
+    return { modelDir: p };
+  const runDir =
+    runDirOf(target) ??
+    (await pickRun(svc, 'Evaluate the student of which run?', (s) => !!(s.studentDir || s.bestDir)));
   if (!runDir) return undefined;
   const s = svc.manager.store.state(runDir);
   const modelDir = s?.studentDir ?? s?.bestDir;
   if (!modelDir) {
-    void vscode.window.showInformationMessage('Distillery: this run has no student model yet (best/ or student/). Training checkpoints are not model folders; export the run first.');
+    void vscode.window.showInformationMessage(
+      'Distillery: this run has no student model yet (best/ or student/). Training checkpoints are not model folders; export the run first.',
+    );
     return undefined;
   }
   return { modelDir, runDir };
@@ -260,30 +335,49 @@ async function modelDirFor(svc: Services, target: CommandTarget | undefined): Pr
 function evalTask(runDir: string | undefined): { task: string; dataDir: string } | { problem: string } {
   if (!runDir) return { problem: 'no run to take the task from' };
   try {
-    const cfg = JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')) as { task?: { name?: string; dataDir?: string } };
+    const cfg = JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')) as {
+      task?: { name?: string; dataDir?: string };
+    };
     const name = cfg.task?.name;
-    if (!name) return { problem: 'the run\'s config.json has no task' };
-    if (name === 'custom') return { problem: '`eval` scores GLUE tasks; for a custom task, the dev metrics of every evaluation are in the run\'s dashboard' };
-    if (!cfg.task?.dataDir) return { problem: 'the run\'s config.json has no task.dataDir' };
+    if (!name) return { problem: "the run's config.json has no task" };
+    if (name === 'custom')
+      return {
+        problem:
+          "`eval` scores GLUE tasks; for a custom task, the dev metrics of every evaluation are in the run's dashboard",
+      };
+    if (!cfg.task?.dataDir) return { problem: "the run's config.json has no task.dataDir" };
     return { task: name, dataDir: cfg.task.dataDir };
   } catch (e) {
     return { problem: `cannot read the run's config.json (${(e as Error).message})` };
   }
 }
 
-async function runJob(svc: Services, title: string, args: string[], cwd: string): Promise<{ ok: boolean; stdout: string; message: string } | undefined> {
+async function runJob(
+  svc: Services,
+  title: string,
+  args: string[],
+  cwd: string,
+): Promise<{ ok: boolean; stdout: string; message: string } | undefined> {
   const settings = readSettings(vscode.Uri.file(cwd));
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (_progress, token) => {
-    const abort = new AbortController();
-    token.onCancellationRequested(() => abort.abort());
-    svc.log.info(`${settings.nodePath} ${[svc.cliPath(), ...args].join(' ')}`);
-    const r = await runCliJob({
-      nodePath: settings.nodePath, args: [svc.cliPath(), ...args], cwd, env: { ...process.env, ...settings.env },
-      onStderr: (l) => svc.log.info(`[${args[0]}] ${l}`), signal: abort.signal, graceMs: settings.stopGraceMs,
-    });
-    if (r.cancelled) return undefined;
-    return { ok: r.code === 0, stdout: r.stdout, message: r.code === 0 ? '' : cliErrorMessage(r) };
-  });
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title, cancellable: true },
+    async (_progress, token) => {
+      const abort = new AbortController();
+      token.onCancellationRequested(() => abort.abort());
+      svc.log.info(`${settings.nodePath} ${[svc.cliPath(), ...args].join(' ')}`);
+      const r = await runCliJob({
+        nodePath: settings.nodePath,
+        args: [svc.cliPath(), ...args],
+        cwd,
+        env: { ...process.env, ...settings.env },
+        onStderr: (l) => svc.log.info(`[${args[0]}] ${l}`),
+        signal: abort.signal,
+        graceMs: settings.stopGraceMs,
+      });
+      if (r.cancelled) return undefined;
+      return { ok: r.code === 0, stdout: r.stdout, message: r.code === 0 ? '' : cliErrorMessage(r) };
+    },
+  );
 }
 
 async function evaluate(svc: Services, on: CommandTarget | undefined): Promise<void> {
@@ -292,12 +386,28 @@ async function evaluate(svc: Services, on: CommandTarget | undefined): Promise<v
   if (!target) return;
   const t = evalTask(target.runDir);
   if ('problem' in t) {
-    void vscode.window.showInformationMessage(`Distillery: cannot evaluate ${path.basename(target.modelDir)}: ${t.problem}.`);
+    void vscode.window.showInformationMessage(
+      `Distillery: cannot evaluate ${path.basename(target.modelDir)}: ${t.problem}.`,
+    );
     return;
   }
   const settings = readSettings();
-  const args = ['eval', target.modelDir, '--task', t.task, '--data', t.dataDir, '--json', ...(settings.backend ? ['--backend', settings.backend] : [])];
-  const r = await runJob(svc, `Evaluating ${path.basename(target.modelDir)} on ${t.task} dev…`, args, target.runDir ? cwdFor(target.runDir) : path.dirname(target.modelDir));
+  const args = [
+    'eval',
+    target.modelDir,
+    '--task',
+    t.task,
+    '--data',
+    t.dataDir,
+    '--json',
+    ...(settings.backend ? ['--backend', settings.backend] : []),
+  ];
+  const r = await runJob(
+    svc,
+    `Evaluating ${path.basename(target.modelDir)} on ${t.task} dev…`,
+    args,
+    target.runDir ? cwdFor(target.runDir) : path.dirname(target.modelDir),
+  );
   if (!r) return;
   if (!r.ok) {
     const choice = await vscode.window.showErrorMessage(`Distillery: evaluation failed: ${r.message}`, 'Show Log');
@@ -305,21 +415,48 @@ async function evaluate(svc: Services, on: CommandTarget | undefined): Promise<v
     return;
   }
   try {
-    const res = JSON.parse(r.stdout) as { task: string; split: string; examples: number; metrics: Record<string, number>; backend: string };
-    const metrics = Object.entries(res.metrics).map(([k, v]) => `${k} ${formatNumber(v)}`).join(', ');
+    const res = JSON.parse(r.stdout) as {
+      task: string;
+      split: string;
+      examples: number;
+      metrics: Record<string, number>;
+      backend: string;
+    };
+    const metrics = Object.entries(res.metrics)
+      .map(([k, v]) => `${k} ${formatNumber(v)}`)
+      .join(', ');
     svc.log.info(`eval ${target.modelDir}: ${JSON.stringify(res)}`);
-    void vscode.window.showInformationMessage(`Distillery: ${res.task} ${res.split} (${res.examples} examples, ${res.backend}): ${metrics || 'no labels, no metrics'}`);
+    void vscode.window.showInformationMessage(
+      `Distillery: ${res.task} ${res.split} (${res.examples} examples, ${res.backend}): ${metrics || 'no labels, no metrics'}`,
+    );
   } catch {
-    void vscode.window.showWarningMessage('Distillery: the evaluation finished but printed no JSON result; see the log.', 'Show Log').then((c) => c && svc.log.show(true));
+    void vscode.window
+      .showWarningMessage('Distillery: the evaluation finished but printed no JSON result; see the log.', 'Show Log')
+      .then((c) => c && svc.log.show(true));
   }
 }
 
 type ExportFormat = 'hf' | 'onnx' | 'both';
 
 const EXPORT_FORMAT_ITEMS: ReadonlyArray<vscode.QuickPickItem & { format: ExportFormat }> = [
-  { format: 'hf', label: 'Hugging Face folder', description: 'student/', detail: 'config.json, model.safetensors, vocab.txt: BertForSequenceClassification.from_pretrained loads it' },
-  { format: 'onnx', label: 'ONNX', description: 'student-onnx/', detail: 'model.onnx (opset 17) with config.json and the tokenizer files, for ONNX Runtime' },
-  { format: 'both', label: 'Both', description: 'student/', detail: 'the Hugging Face folder with model.onnx beside it' },
+  {
+    format: 'hf',
+    label: 'Hugging Face folder',
+    description: 'student/',
+    detail: 'config.json, model.safetensors, vocab.txt: BertForSequenceClassification.from_pretrained loads it',
+  },
+  {
+    format: 'onnx',
+    label: 'ONNX',
+    description: 'student-onnx/',
+    detail: 'model.onnx (opset 17) with config.json and the tokenizer files, for ONNX Runtime',
+  },
+  {
+    format: 'both',
+    label: 'Both',
+    description: 'student/',
+    detail: 'the Hugging Face folder with model.onnx beside it',
+  },
 ];
 
 interface ExportJson {
@@ -329,12 +466,23 @@ interface ExportJson {
 
 async function exportStudent(svc: Services, target: CommandTarget | undefined): Promise<void> {
   if (!(await requireTrust('export a student'))) return;
-  const runDir = runDirOf(target) ?? (await pickRun(svc, 'Export the student of which run?', (s) => !!s.bestDir || s.checkpoints.length > 0));
+  const runDir =
+    runDirOf(target) ??
+    (await pickRun(svc, 'Export the student of which run?', (s) => !!s.bestDir || s.checkpoints.length > 0));
   if (!runDir) return;
-  const picked = await vscode.window.showQuickPick(EXPORT_FORMAT_ITEMS, { placeHolder: 'Export the student in which format?' });
+  const picked = await vscode.window.showQuickPick(EXPORT_FORMAT_ITEMS, {
+    placeHolder: 'Export the student in which format?',
+  });
   if (!picked) return;
   const settings = readSettings();
-  const args = ['export', runDir, '--format', picked.format, '--json', ...(settings.backend ? ['--backend', settings.backend] : [])];
+  const args = [
+    'export',
+    runDir,
+    '--format',
+    picked.format,
+    '--json',
+    ...(settings.backend ? ['--backend', settings.backend] : []),
+  ];
   const r = await runJob(svc, `Exporting the student of ${path.basename(runDir)}…`, args, cwdFor(runDir));
   if (!r) return;
   svc.manager.scheduleRefresh(runDir, 0);
@@ -351,11 +499,14 @@ async function exportStudent(svc: Services, target: CommandTarget | undefined): 
   } catch {
     // The folder is the default one.
   }
-  const what = picked.format === 'hf' ? 'Hugging Face layout' : picked.format === 'onnx' ? 'ONNX' : 'Hugging Face layout and ONNX';
+  const what =
+    picked.format === 'hf' ? 'Hugging Face layout' : picked.format === 'onnx' ? 'ONNX' : 'Hugging Face layout and ONNX';
   // The bundled trainer does not ship onnxruntime-node (native, large): then model.onnx is unchecked.
-  const check = !res.onnx ? '' : res.onnx.verified
-    ? ` ONNX Runtime matches the trained model (max logit difference ${res.onnx.maxLogitDiff?.toExponential(1)}).`
-    : ` model.onnx was not checked: ${res.onnx.note ?? 'ONNX Runtime is not available'} (or set distillery.cliPath to a checkout that has it).`;
+  const check = !res.onnx
+    ? ''
+    : res.onnx.verified
+      ? ` ONNX Runtime matches the trained model (max logit difference ${res.onnx.maxLogitDiff?.toExponential(1)}).`
+      : ` model.onnx was not checked: ${res.onnx.note ?? 'ONNX Runtime is not available'} (or set distillery.cliPath to a checkout that has it).`;
   const show = res.onnx && !res.onnx.verified ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
   const choice = await show(`Distillery: exported the student to ${dir} (${what}).${check}`, 'Reveal');
   if (choice) await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(dir));
@@ -373,13 +524,19 @@ async function runDemo(svc: Services): Promise<void> {
   if (!(await requireTrust('run the demo'))) return;
   const folder = vscode.workspace.workspaceFolders?.[0];
   if (!folder) {
-    void vscode.window.showInformationMessage('Open a folder first: the demo writes its data, configs and runs into the workspace.');
+    void vscode.window.showInformationMessage(
+      'Open a folder first: the demo writes its data, configs and runs into the workspace.',
+    );
     return;
   }
   const dir = path.join(folder.uri.fsPath, 'distillery-demo');
   const settings = readSettings(folder.uri);
-  const r = await runJob(svc, 'Distillery demo: generating a task, training a teacher, distilling soft / pid / sid students from 100 sentences (a few minutes)…',
-    ['demo', '--dir', dir, '--quick', '--json', ...(settings.backend ? ['--backend', settings.backend] : [])], folder.uri.fsPath);
+  const r = await runJob(
+    svc,
+    'Distillery demo: generating a task, training a teacher, distilling soft / pid / sid students from 100 sentences (a few minutes)…',
+    ['demo', '--dir', dir, '--quick', '--json', ...(settings.backend ? ['--backend', settings.backend] : [])],
+    folder.uri.fsPath,
+  );
   svc.configs.refresh();
   if (!r) return;
   if (!r.ok) {
@@ -387,10 +544,14 @@ async function runDemo(svc: Services): Promise<void> {
     if (choice) svc.log.show(true);
     return;
   }
-  const choice = await vscode.window.showInformationMessage('Distillery: the demo finished. Compare its soft, pid and sid students?', 'Compare Runs');
+  const choice = await vscode.window.showInformationMessage(
+    'Distillery: the demo finished. Compare its soft, pid and sid students?',
+    'Compare Runs',
+  );
   if (choice) {
     // the students only: the teacher-only run has no student stage to compare
-    const demoRuns = svc.manager.store.states()
+    const demoRuns = svc.manager.store
+      .states()
       .filter((s) => s.runDir.startsWith(dir + path.sep) && s.stages.some((st) => st.kind !== 'teacher'))
       .map((s) => s.runDir);
     if (demoRuns.length >= 2) svc.dashboards.openCompare(demoRuns);
@@ -403,7 +564,7 @@ async function runDemo(svc: Services): Promise<void> {
  * as an edit (also kept as a Quick Fix on the config's "mapping").
  */
 async function adviseMapping(svc: Services, target: CommandTarget | undefined): Promise<void> {
-  if (!(await requireTrust('measure a config\'s layers'))) return;
+  if (!(await requireTrust("measure a config's layers"))) return;
   const active = vscode.window.activeTextEditor?.document;
   const file = configFileOf(target) ?? (active && isConfigDocument(active) ? active.fileName : await pickConfig(svc));
   if (!file) return;
@@ -411,24 +572,39 @@ async function adviseMapping(svc: Services, target: CommandTarget | undefined): 
   if (open?.isDirty) await open.save();
   const settings = readSettings(vscode.Uri.file(file));
   const args = ['advise-mapping', file, '--json', ...(settings.backend ? ['--backend', settings.backend] : [])];
-  const r = await runJob(svc, `Measuring every student–teacher layer pair of ${path.basename(file)}…`, args, cwdFor(file));
+  const r = await runJob(
+    svc,
+    `Measuring every student–teacher layer pair of ${path.basename(file)}…`,
+    args,
+    cwdFor(file),
+  );
   if (!r) return;
   if (!r.ok) {
-    const choice = await vscode.window.showErrorMessage(`Distillery: the mapping advice failed: ${r.message}`, 'Open Config', 'Show Log');
+    const choice = await vscode.window.showErrorMessage(
+      `Distillery: the mapping advice failed: ${r.message}`,
+      'Open Config',
+      'Show Log',
+    );
     if (choice === 'Show Log') svc.log.show(true);
     if (choice === 'Open Config') await vscode.window.showTextDocument(vscode.Uri.file(file));
     return;
   }
   const advice = parseAdvice(r.stdout);
   if (!advice) {
-    void vscode.window.showWarningMessage('Distillery: advise-mapping finished but printed no advice; see the log.', 'Show Log').then((c) => c && svc.log.show(true));
+    void vscode.window
+      .showWarningMessage('Distillery: advise-mapping finished but printed no advice; see the log.', 'Show Log')
+      .then((c) => c && svc.log.show(true));
     return;
   }
   adviceStore.set(file, advice);
   const report = renderAdvice(advice);
   svc.log.info(`advise-mapping ${file}:\n${report}`);
   const reportDoc = await vscode.workspace.openTextDocument({ content: report, language: 'plaintext' });
-  await vscode.window.showTextDocument(reportDoc, { viewColumn: vscode.ViewColumn.Beside, preview: true, preserveFocus: true });
+  await vscode.window.showTextDocument(reportDoc, {
+    viewColumn: vscode.ViewColumn.Beside,
+    preview: true,
+    preserveFocus: true,
+  });
   if (advice.comparison.same) {
     void vscode.window.showInformationMessage(`Distillery: ${adviceMessage(advice)}`);
     return;
@@ -447,7 +623,7 @@ export function registerCommands(svc: Services, refreshRuns: () => Promise<void>
       try {
         return await fn(...args);
       } catch (e) {
-        svc.log.error(`${id}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+        svc.log.error(`${id}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
         // A bad argument says which command got it.
         const message = `${e instanceof CommandArgError ? `${id}: ` : ''}${e instanceof Error ? e.message : String(e)}`;
         const choice = await vscode.window.showErrorMessage(`Distillery: ${message}`, 'Show Log');
@@ -475,9 +651,15 @@ export function registerCommands(svc: Services, refreshRuns: () => Promise<void>
     reg('distillery.refreshConfigs', () => svc.configs.refresh()),
     reg('distillery.adviseMapping', (arg) => adviseMapping(svc, commandTarget(arg))),
     reg('distillery.showKernelsHelp', () => showKernelsHelp(svc.context.extensionPath)),
-    reg('distillery.diffConfigs', (arg, selected) => diffConfigs({
-      label: (d) => svc.manager.store.state(d)?.label ?? path.basename(d),
-      pickRuns: (exclude, placeHolder) => pickRuns(svc.manager.store, exclude, placeHolder),
-    }, arg, selected)),
+    reg('distillery.diffConfigs', (arg, selected) =>
+      diffConfigs(
+        {
+          label: (d) => svc.manager.store.state(d)?.label ?? path.basename(d),
+          pickRuns: (exclude, placeHolder) => pickRuns(svc.manager.store, exclude, placeHolder),
+        },
+        arg,
+        selected,
+      ),
+    ),
   ];
 }

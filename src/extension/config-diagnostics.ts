@@ -44,9 +44,8 @@ export interface SplitProblems {
 export function validateForEditor(text: string, file: string, opts: { checkFiles?: boolean } = {}): SplitProblems {
   const { problems } = validateConfig(text, file, { checkFiles: opts.checkFiles ?? true });
   const doc = ConfigDocument.parse(text, file);
-  const schemaSide = doc.syntaxProblems.length > 0
-    ? doc.syntaxProblems
-    : [...doc.duplicateKeyProblems, ...schemaProblems(doc)];
+  const schemaSide =
+    doc.syntaxProblems.length > 0 ? doc.syntaxProblems : [...doc.duplicateKeyProblems, ...schemaProblems(doc)];
   const schemaKeys = new Set(schemaSide.map(key));
   const fromSchema: ConfigProblem[] = [];
   const semantic: ConfigProblem[] = [];

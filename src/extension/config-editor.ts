@@ -54,10 +54,13 @@ export class ConfigDiagnostics implements vscode.Disposable {
     const key = doc.uri.toString();
     const t = this.timers.get(key);
     if (t) clearTimeout(t);
-    this.timers.set(key, setTimeout(() => {
-      this.timers.delete(key);
-      void this.validate(doc);
-    }, delay));
+    this.timers.set(
+      key,
+      setTimeout(() => {
+        this.timers.delete(key);
+        void this.validate(doc);
+      }, delay),
+    );
   }
 
   private async validate(doc: vscode.TextDocument): Promise<void> {
@@ -68,9 +71,12 @@ export class ConfigDiagnostics implements vscode.Disposable {
       const v = await loadValidator();
       const { semantic } = v.validateForEditor(text, doc.fileName);
       if (doc.isClosed || doc.version !== version) return;
-      this.collection.set(doc.uri, semantic.map((p) => toDiagnostic(doc, p, v.diagnosticMessage(p), v.DIAGNOSTIC_SOURCE)));
+      this.collection.set(
+        doc.uri,
+        semantic.map((p) => toDiagnostic(doc, p, v.diagnosticMessage(p), v.DIAGNOSTIC_SOURCE)),
+      );
     } catch (e) {
-      this.log.error(`validating ${doc.fileName}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+      this.log.error(`validating ${doc.fileName}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     }
   }
 
@@ -96,19 +102,34 @@ function toDiagnostic(doc: vscode.TextDocument, p: ConfigProblem, message: strin
  * come from the JSON language service, the fix from here.
  */
 export class ConfigCodeActions implements vscode.CodeActionProvider {
-  static readonly metadata: vscode.CodeActionProviderMetadata = { providedCodeActionKinds: [vscode.CodeActionKind.QuickFix] };
+  static readonly metadata: vscode.CodeActionProviderMetadata = {
+    providedCodeActionKinds: [vscode.CodeActionKind.QuickFix],
+  };
 
   /** The last validation, per document version: VS Code asks for actions on every cursor move. */
-  private cache: { uri: string; version: number; problems: ConfigProblem[]; ctx: { studentLayers?: number; teacherLayers?: number } } | undefined;
+  private cache:
+    | {
+        uri: string;
+        version: number;
+        problems: ConfigProblem[];
+        ctx: { studentLayers?: number; teacherLayers?: number };
+      }
+    | undefined;
 
-  async provideCodeActions(doc: vscode.TextDocument, range: vscode.Range | vscode.Selection, context: vscode.CodeActionContext): Promise<vscode.CodeAction[]> {
+  async provideCodeActions(
+    doc: vscode.TextDocument,
+    range: vscode.Range | vscode.Selection,
+    context: vscode.CodeActionContext,
+  ): Promise<vscode.CodeAction[]> {
     if (!isConfigDocument(doc)) return [];
     const v = await loadValidator();
     const text = doc.getText();
     if (this.cache?.uri !== doc.uri.toString() || this.cache.version !== doc.version) {
       const o = v.outlineConfig(text, doc.fileName);
       this.cache = {
-        uri: doc.uri.toString(), version: doc.version, problems: v.validateForEditor(text, doc.fileName).all,
+        uri: doc.uri.toString(),
+        version: doc.version,
+        problems: v.validateForEditor(text, doc.fileName).all,
         ctx: { studentLayers: o.student.layers, teacherLayers: o.teacher.layers },
       };
     }
@@ -146,7 +167,8 @@ function toCodeAction(doc: vscode.TextDocument, f: QuickFix, related: vscode.Dia
 
 export function toWorkspaceEdit(doc: vscode.TextDocument, edits: readonly TextEditData[]): vscode.WorkspaceEdit {
   const edit = new vscode.WorkspaceEdit();
-  for (const e of edits) edit.replace(doc.uri, new vscode.Range(doc.positionAt(e.offset), doc.positionAt(e.offset + e.length)), e.newText);
+  for (const e of edits)
+    edit.replace(doc.uri, new vscode.Range(doc.positionAt(e.offset), doc.positionAt(e.offset + e.length)), e.newText);
   return edit;
 }
 
@@ -169,7 +191,14 @@ export class ConfigCodeLens implements vscode.CodeLensProvider, vscode.Disposabl
   provideCodeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {
     if (!isConfigDocument(doc)) return [];
     const top = new vscode.Range(0, 0, 0, 0);
-    const lenses = [new vscode.CodeLens(top, { title: '▶ Start run', command: 'distillery.startRun', arguments: [doc.uri], tooltip: 'Validate this config and start a training run' })];
+    const lenses = [
+      new vscode.CodeLens(top, {
+        title: '▶ Start run',
+        command: 'distillery.startRun',
+        arguments: [doc.uri],
+        tooltip: 'Validate this config and start a training run',
+      }),
+    ];
     const file = path.resolve(doc.fileName);
     for (const s of this.manager.store.states()) {
       if (s.status !== 'running' || !s.configFile || path.resolve(s.configFile) !== file) continue;
@@ -213,7 +242,12 @@ export class ConfigHover implements vscode.HoverProvider {
       const config = this.runConfig(s.runDir);
       if (!config) continue;
       const m = s.lastEval ?? s.best;
-      outcomes.push({ runId: s.runId, finished: true, metric: m ? { name: m.metric, value: m.value } : undefined, config });
+      outcomes.push({
+        runId: s.runId,
+        finished: true,
+        metric: m ? { name: m.metric, value: m.value } : undefined,
+        config,
+      });
     }
     const task = at.config['task.name'];
     const o = fieldOutcomes(at.path, outcomes, task === undefined ? {} : { 'task.name': task });

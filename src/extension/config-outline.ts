@@ -46,8 +46,17 @@ function posInt(x: unknown): number | undefined {
   return typeof x === 'number' && Number.isInteger(x) && x > 0 ? x : undefined;
 }
 
-export function outlineConfig(text: string, file: string, readLayers: (dir: string) => number | undefined = readCheckpointLayers): ConfigOutline {
-  const out: ConfigOutline = { file, teacher: { source: 'missing' }, student: { layersDefaulted: false }, mapping: { defaulted: false } };
+export function outlineConfig(
+  text: string,
+  file: string,
+  readLayers: (dir: string) => number | undefined = readCheckpointLayers,
+): ConfigOutline {
+  const out: ConfigOutline = {
+    file,
+    teacher: { source: 'missing' },
+    student: { layersDefaulted: false },
+    mapping: { defaulted: false },
+  };
   const { config, problems } = parseConfigText(text, file);
   const syntax = problems.find((p) => p.message.startsWith('syntax error') || p.message.includes('empty'));
   if (syntax) out.syntaxError = `${syntax.message}${syntax.range ? ` (line ${syntax.range.line})` : ''}`;
@@ -68,7 +77,10 @@ export function outlineConfig(text: string, file: string, readLayers: (dir: stri
     out.teacher = { source: 'checkpoint', dir: path.resolve(dir, teacher.checkpoint) };
     out.teacher.layers = readLayers(out.teacher.dir as string);
   } else if (train && train.from === 'scratch') {
-    out.teacher = { source: 'scratch', ...(typeof teacher?.output === 'string' ? { dir: path.resolve(dir, teacher.output) } : {}) };
+    out.teacher = {
+      source: 'scratch',
+      ...(typeof teacher?.output === 'string' ? { dir: path.resolve(dir, teacher.output) } : {}),
+    };
     const layers = posInt(obj(train.architecture)?.layers);
     if (layers) out.teacher.layers = layers;
   } else if (train && typeof train.from === 'string') {
@@ -79,9 +91,13 @@ export function outlineConfig(text: string, file: string, readLayers: (dir: stri
   const student = obj(root.student);
   const init = student?.init;
   if (typeof init === 'string') out.student.init = init;
-  else if (obj(init) && typeof obj(init)?.checkpoint === 'string') out.student.init = `checkpoint ${String(obj(init)?.checkpoint)}`;
+  else if (obj(init) && typeof obj(init)?.checkpoint === 'string')
+    out.student.init = `checkpoint ${String(obj(init)?.checkpoint)}`;
   const explicitLayers = posInt(student?.layers);
-  const initDir = obj(init) && typeof obj(init)?.checkpoint === 'string' ? path.resolve(dir, String(obj(init)?.checkpoint)) : undefined;
+  const initDir =
+    obj(init) && typeof obj(init)?.checkpoint === 'string'
+      ? path.resolve(dir, String(obj(init)?.checkpoint))
+      : undefined;
   const initLayers = initDir ? readLayers(initDir) : undefined;
   if (explicitLayers) out.student.layers = explicitLayers;
   else if (initLayers) out.student.layers = initLayers;
@@ -100,7 +116,9 @@ export function outlineConfig(text: string, file: string, readLayers: (dir: stri
   }
   out.mapping.spec = Array.isArray(spec) ? 'explicit' : typeof spec === 'string' ? spec : undefined;
   if (!ls || !lt) {
-    out.mapping.problem = lt ? 'the student\'s depth is unknown' : 'the teacher\'s depth is unknown (its config.json cannot be read)';
+    out.mapping.problem = lt
+      ? "the student's depth is unknown"
+      : "the teacher's depth is unknown (its config.json cannot be read)";
   } else if (spec !== undefined) {
     try {
       // Explicit pairs are written [student, teacher]; resolveMapping takes the same shape.

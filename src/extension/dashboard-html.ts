@@ -20,7 +20,9 @@ export interface DashboardHtmlOptions {
 }
 
 export function makeNonce(): string {
-  return randomBytes(18).toString('base64').replace(/[^A-Za-z0-9]/g, '');
+  return randomBytes(18)
+    .toString('base64')
+    .replace(/[^A-Za-z0-9]/g, '');
 }
 
 /** For text and double-quoted attributes (the CSP's single quotes stay readable). */
@@ -79,7 +81,9 @@ export function parsePanelState(state: unknown): PanelState | undefined {
   const view: DashboardView = s.view === 'compare' ? 'compare' : 'run';
   let runDirs = strings(s.runDirs);
   if (runDirs.length === 0 && Array.isArray(s.runs)) {
-    runDirs = strings(s.runs.map((r) => (r && typeof r === 'object' ? (r as Record<string, unknown>).runDir : undefined)));
+    runDirs = strings(
+      s.runs.map((r) => (r && typeof r === 'object' ? (r as Record<string, unknown>).runDir : undefined)),
+    );
   }
   if (runDirs.length === 0 && typeof s.runDir === 'string' && s.runDir) runDirs = [s.runDir];
   if (runDirs.length === 0) return undefined;

@@ -67,7 +67,10 @@ class DashboardPanel implements vscode.Disposable {
     public runDirs: string[],
     private readonly owner: DashboardManager,
   ) {
-    this.batcher = new EventBatcher((runId, events) => this.post({ type: 'events', runId, events: toWireAll(events) }), 100);
+    this.batcher = new EventBatcher(
+      (runId, events) => this.post({ type: 'events', runId, events: toWireAll(events) }),
+      100,
+    );
     // Keep these runs' events in memory while the panel is open (its 'init' sends all of them).
     for (const d of runDirs) owner.manager.store.retain(d);
     const webview = panel.webview;
@@ -101,7 +104,11 @@ class DashboardPanel implements vscode.Disposable {
     const webview = this.panel.webview;
     const dist = vscode.Uri.joinPath(this.owner.extensionUri, 'dist');
     const css = vscode.Uri.joinPath(dist, 'webview.css');
-    this.panel.title = panelTitle(this.view, this.runDirs.map((d) => this.owner.manager.store.state(d)), this.runDirs);
+    this.panel.title = panelTitle(
+      this.view,
+      this.runDirs.map((d) => this.owner.manager.store.state(d)),
+      this.runDirs,
+    );
     this.panel.iconPath = vscode.Uri.joinPath(this.owner.extensionUri, 'media', 'distillery.svg');
     webview.html = dashboardHtml({
       cspSource: webview.cspSource,
@@ -121,7 +128,11 @@ class DashboardPanel implements vscode.Disposable {
     for (const d of this.runDirs) this.owner.manager.store.release(d);
     this.view = view;
     this.runDirs = next;
-    this.panel.title = panelTitle(this.view, this.runDirs.map((d) => this.owner.manager.store.state(d)), this.runDirs);
+    this.panel.title = panelTitle(
+      this.view,
+      this.runDirs.map((d) => this.owner.manager.store.state(d)),
+      this.runDirs,
+    );
     this.owner.remember();
     if (this.ready) this.sendInit();
   }
@@ -146,7 +157,12 @@ class DashboardPanel implements vscode.Disposable {
         this.lastStatus.set(change.runDir, status);
         // Events first, so the status never arrives ahead of the events that explain it.
         this.batcher.flush();
-        this.post({ type: 'run-status', runId, status: state.status, ...(state.message ? { message: state.message } : {}) });
+        this.post({
+          type: 'run-status',
+          runId,
+          status: state.status,
+          ...(state.message ? { message: state.message } : {}),
+        });
       }
     }
   }
@@ -164,7 +180,10 @@ class DashboardPanel implements vscode.Disposable {
 
   /** The configs' differing fields, for the compare table's columns and the parallel coordinates. */
   private sendConfigFields(): void {
-    const runs = this.runDirs.map((d) => ({ runId: this.owner.manager.store.state(d)?.runId ?? path.basename(d), runDir: d }));
+    const runs = this.runDirs.map((d) => ({
+      runId: this.owner.manager.store.state(d)?.runId ?? path.basename(d),
+      runDir: d,
+    }));
     const fields = compareConfigFields(runs);
     this.configsMissing.clear();
     fields.runs.forEach((r, i) => {
@@ -272,7 +291,13 @@ class DashboardPanel implements vscode.Disposable {
       },
       fallbackFolder: path.dirname(this.runDirs[0] ?? '.'),
       pickFile: async (defaultPath, format, chart) =>
-        (await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(defaultPath), filters: exportFilters(format), title: `Export ${chart} as ${format.toUpperCase()}` }))?.fsPath,
+        (
+          await vscode.window.showSaveDialog({
+            defaultUri: vscode.Uri.file(defaultPath),
+            filters: exportFilters(format),
+            title: `Export ${chart} as ${format.toUpperCase()}`,
+          })
+        )?.fsPath,
       write: writeFileAtomic,
     });
     switch (outcome.kind) {
@@ -346,10 +371,15 @@ export class DashboardManager implements vscode.Disposable, vscode.WebviewPanelS
       existing.panel.reveal();
       return;
     }
-    const panel = vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, 'Distillery', { viewColumn: vscode.ViewColumn.Active, preserveFocus: false }, {
-      enableScripts: true,
-      localResourceRoots: this.resourceRoots,
-    });
+    const panel = vscode.window.createWebviewPanel(
+      DASHBOARD_VIEW_TYPE,
+      'Distillery',
+      { viewColumn: vscode.ViewColumn.Active, preserveFocus: false },
+      {
+        enableScripts: true,
+        localResourceRoots: this.resourceRoots,
+      },
+    );
     this.panels.add(new DashboardPanel(panel, view, runDirs, this));
     this.remember();
   }

@@ -22,19 +22,31 @@ export async function diffConfigs(deps: DiffConfigsDeps, arg: unknown, selected?
   if (dirs.length < 2) dirs = runDirsOf(arg);
   if (dirs.length < 2) {
     const first = dirs[0];
-    const picked = await deps.pickRuns(dirs, first ? `Diff the config of ${deps.label(first)} with…` : 'Pick two runs to diff their configs');
+    const picked = await deps.pickRuns(
+      dirs,
+      first ? `Diff the config of ${deps.label(first)} with…` : 'Pick two runs to diff their configs',
+    );
     if (!picked) return;
     dirs = [...new Set([...dirs, ...picked.map((d) => path.resolve(d))])];
   }
   if (dirs.length !== 2) {
-    void vscode.window.showInformationMessage(`Distillery: Diff Configs compares exactly two runs (${dirs.length} given).`);
+    void vscode.window.showInformationMessage(
+      `Distillery: Diff Configs compares exactly two runs (${dirs.length} given).`,
+    );
     return;
   }
   const [a, b] = dirs;
   const missing = dirs.filter((d) => !fs.existsSync(runConfigPath(d)));
   if (missing.length > 0) {
-    void vscode.window.showInformationMessage(`Distillery: ${missing.map((d) => deps.label(d)).join(' and ')} has no config.json yet.`);
+    void vscode.window.showInformationMessage(
+      `Distillery: ${missing.map((d) => deps.label(d)).join(' and ')} has no config.json yet.`,
+    );
     return;
   }
-  await vscode.commands.executeCommand('vscode.diff', vscode.Uri.file(runConfigPath(a)), vscode.Uri.file(runConfigPath(b)), `config.json: ${deps.label(a)} ↔ ${deps.label(b)}`);
+  await vscode.commands.executeCommand(
+    'vscode.diff',
+    vscode.Uri.file(runConfigPath(a)),
+    vscode.Uri.file(runConfigPath(b)),
+    `config.json: ${deps.label(a)} ↔ ${deps.label(b)}`,
+  );
 }

@@ -50,7 +50,10 @@ export function teacherPathOf(t: TeacherChoice): TeacherPath {
 export function teacherSourceOf(t: TeacherChoice): TeacherSource {
   if (t.kind === 'checkpoint') return { path: 'checkpoint', dir: t.dir };
   if (t.kind === 'fine-tune') return { path: 'fine-tune', dir: t.from };
-  return { path: 'scratch', architecture: { layers: t.layers, hiddenSize: t.hiddenSize, heads: t.heads, intermediateSize: t.intermediateSize } };
+  return {
+    path: 'scratch',
+    architecture: { layers: t.layers, hiddenSize: t.hiddenSize, heads: t.heads, intermediateSize: t.intermediateSize },
+  };
 }
 
 /** The task as the defaults module takes it. */
@@ -59,18 +62,40 @@ export function taskSourceOf(t: TaskChoice): TaskSource {
 }
 
 export const ALGORITHM_CHOICES: ReadonlyArray<{ id: BuiltInAlgorithm; label: string; detail: string }> = [
-  { id: 'sid', label: 'sid — stacked internal distillation', detail: 'Layers added one at a time, earlier ones kept in the loss, then the classifier (the paper\'s strongest).' },
-  { id: 'pid', label: 'pid — progressive internal distillation', detail: 'One mapped layer at a time, bottom up, then the classifier.' },
-  { id: 'internal-all', label: 'internal-all', detail: 'All internal losses on all mapped layers at once, then the classifier.' },
-  { id: 'soft', label: 'soft — standard knowledge distillation', detail: 'The teacher\'s soft labels only (no internal losses): the baseline.' },
-  { id: 'hard+soft', label: 'hard+soft', detail: 'Gold labels plus the teacher\'s soft labels.' },
+  {
+    id: 'sid',
+    label: 'sid — stacked internal distillation',
+    detail: "Layers added one at a time, earlier ones kept in the loss, then the classifier (the paper's strongest).",
+  },
+  {
+    id: 'pid',
+    label: 'pid — progressive internal distillation',
+    detail: 'One mapped layer at a time, bottom up, then the classifier.',
+  },
+  {
+    id: 'internal-all',
+    label: 'internal-all',
+    detail: 'All internal losses on all mapped layers at once, then the classifier.',
+  },
+  {
+    id: 'soft',
+    label: 'soft — standard knowledge distillation',
+    detail: "The teacher's soft labels only (no internal losses): the baseline.",
+  },
+  { id: 'hard+soft', label: 'hard+soft', detail: "Gold labels plus the teacher's soft labels." },
   { id: 'hard', label: 'hard — no teacher', detail: 'Fine-tune the student on gold labels only.' },
 ];
 
-export const GLUE_CHOICES: ReadonlyArray<{ name: GlueTaskName; dirName: string; detail: string }> = GLUE_TASK_NAMES.map((name) => {
-  const t = GLUE_TASKS[name];
-  return { name, dirName: t.dirName, detail: `${t.isRegression ? 'regression' : `${t.labels.length} classes`} · ${t.metrics.join(', ')}` };
-});
+export const GLUE_CHOICES: ReadonlyArray<{ name: GlueTaskName; dirName: string; detail: string }> = GLUE_TASK_NAMES.map(
+  (name) => {
+    const t = GLUE_TASKS[name];
+    return {
+      name,
+      dirName: t.dirName,
+      detail: `${t.isRegression ? 'regression' : `${t.labels.length} classes`} · ${t.metrics.join(', ')}`,
+    };
+  },
+);
 
 /** A path as written in the config: relative to its folder (with "/"), or absolute when elsewhere. */
 export function configRelative(configDir: string, p: string): string {
@@ -98,7 +123,11 @@ export function suggestName(task: TaskChoice, algorithm: string, studentLayers: 
 
 /** A safe file name for the config: <slug>.distill.json */
 export function experimentFileName(name: string): string {
-  const slug = name.trim().replace(/\.distill\.json$/i, '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|-+$/g, '');
+  const slug = name
+    .trim()
+    .replace(/\.distill\.json$/i, '')
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^[-.]+|-+$/g, '');
   return `${slug || 'experiment'}.distill.json`;
 }
 
@@ -108,7 +137,8 @@ export function glueFolderProblem(name: GlueTaskName, dir: string): string | und
   const needed = [t.files.train, t.files.dev].filter((f): f is string => !!f);
   const missing = needed.filter((f) => !fs.existsSync(path.join(dir, f)));
   if (missing.length === 0) return undefined;
-  if (needed.every((f) => fs.existsSync(path.join(dir, t.dirName, f)))) return `choose the ${t.dirName} folder inside it`;
+  if (needed.every((f) => fs.existsSync(path.join(dir, t.dirName, f))))
+    return `choose the ${t.dirName} folder inside it`;
   return `it has no ${missing.join(' or ')}`;
 }
 
@@ -146,27 +176,51 @@ export function readHeaderColumns(file: string): string[] {
     }
   }
   const sep = first.includes('\t') || /\.(tsv|tab)$/i.test(file) ? '\t' : ',';
-  return first.split(sep).map((c) => c.trim().replace(/^"|"$/g, '')).filter(Boolean);
+  return first
+    .split(sep)
+    .map((c) => c.trim().replace(/^"|"$/g, ''))
+    .filter(Boolean);
 }
 
 export function buildExperimentConfig(a: ExperimentAnswers): Record<string, unknown> {
   const rel = (p: string): string => configRelative(a.configDir, p);
   const maxSeqLen = a.derived?.maxSeqLen ?? FALLBACK_MAX_SEQ_LEN;
   const lr = a.derived?.lr ?? learningRates(teacherPathOf(a.teacher));
-  const task: Record<string, unknown> = a.task.kind === 'glue'
-    ? { name: a.task.name, dataDir: rel(a.task.dataDir), maxSeqLen }
-    : {
-      name: 'custom', maxSeqLen,
-      custom: { train: rel(a.task.train), dev: rel(a.task.dev), textA: a.task.textA, ...(a.task.textB ? { textB: a.task.textB } : {}), label: a.task.label },
-    };
+  const task: Record<string, unknown> =
+    a.task.kind === 'glue'
+      ? { name: a.task.name, dataDir: rel(a.task.dataDir), maxSeqLen }
+      : {
+          name: 'custom',
+          maxSeqLen,
+          custom: {
+            train: rel(a.task.train),
+            dev: rel(a.task.dev),
+            textA: a.task.textA,
+            ...(a.task.textB ? { textB: a.task.textB } : {}),
+            label: a.task.label,
+          },
+        };
   const t = a.teacher;
   const epochs = a.derived?.teacherEpochs ?? (t.kind === 'checkpoint' ? undefined : t.epochs);
   const teacherLr = lr.teacher !== undefined ? { lr: lr.teacher } : {};
-  const teacher: Record<string, unknown> = t.kind === 'checkpoint'
-    ? { checkpoint: rel(t.dir) }
-    : t.kind === 'fine-tune'
-      ? { train: { from: rel(t.from), epochs, ...teacherLr } }
-      : { train: { from: 'scratch', architecture: { layers: t.layers, hiddenSize: t.hiddenSize, heads: t.heads, intermediateSize: t.intermediateSize }, epochs, ...teacherLr } };
+  const teacher: Record<string, unknown> =
+    t.kind === 'checkpoint'
+      ? { checkpoint: rel(t.dir) }
+      : t.kind === 'fine-tune'
+        ? { train: { from: rel(t.from), epochs, ...teacherLr } }
+        : {
+            train: {
+              from: 'scratch',
+              architecture: {
+                layers: t.layers,
+                hiddenSize: t.hiddenSize,
+                heads: t.heads,
+                intermediateSize: t.intermediateSize,
+              },
+              epochs,
+              ...teacherLr,
+            },
+          };
   const teacherLayers = t.kind === 'scratch' ? t.layers : a.teacherLayers;
   const internal = INTERNAL_ALGORITHMS.includes(a.algorithm);
   const config: Record<string, unknown> = {
@@ -174,10 +228,14 @@ export function buildExperimentConfig(a: ExperimentAnswers): Record<string, unkn
     task,
     teacher,
     student: { layers: a.studentLayers, init: 'teacher-layers' },
-    ...(teacherLayers && teacherLayers >= a.studentLayers ? { mapping: defaultMapping(a.studentLayers, teacherLayers) } : {}),
+    ...(teacherLayers && teacherLayers >= a.studentLayers
+      ? { mapping: defaultMapping(a.studentLayers, teacherLayers) }
+      : {}),
     algorithm: a.algorithm,
     ...(internal ? { losses: { attentionKl: 1, clsCosine: 1, softLabel: { weight: 1, temperature: 1 } } } : {}),
-    ...(a.algorithm === 'sid' || a.algorithm === 'pid' ? { stages: { epochsPerLayer: 1, classificationEpochs: 3 } } : { stages: { classificationEpochs: 3 } }),
+    ...(a.algorithm === 'sid' || a.algorithm === 'pid'
+      ? { stages: { epochsPerLayer: 1, classificationEpochs: 3 } }
+      : { stages: { classificationEpochs: 3 } }),
     optim: { lr: lr.student, batchSize: 32, warmup: 0.1, seed: 42 },
     backend: 'auto',
   };

@@ -5,7 +5,12 @@
  * its validator already did. No `vscode` here, so it is tested as plain functions.
  */
 import * as path from 'node:path';
-import { exportRequestProblem, PNG_DATA_URL_PREFIX, type ExportFormat, type ExportRequest } from '../protocol/webview-messages';
+import {
+  exportRequestProblem,
+  PNG_DATA_URL_PREFIX,
+  type ExportFormat,
+  type ExportRequest,
+} from '../protocol/webview-messages';
 
 /** The first eight bytes of every PNG file. */
 export const PNG_SIGNATURE = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -25,12 +30,14 @@ export function decodeExport(x: unknown): DecodedExport {
       const b64 = m.data.slice(PNG_DATA_URL_PREFIX.length);
       if (b64.length % 4 !== 0 || !BASE64.test(b64)) return { problem: 'png data is not valid base64' };
       const bytes = new Uint8Array(Buffer.from(b64, 'base64'));
-      if (bytes.length <= PNG_SIGNATURE.length || !PNG_SIGNATURE.every((b, i) => bytes[i] === b)) return { problem: 'png data does not start with the PNG signature' };
+      if (bytes.length <= PNG_SIGNATURE.length || !PNG_SIGNATURE.every((b, i) => bytes[i] === b))
+        return { problem: 'png data does not start with the PNG signature' };
       return { bytes };
     }
     case 'svg': {
       // an SVG document: optional XML declaration or comments, then the <svg> root
-      if (!/^\s*(<\?xml[^>]*\?>\s*)?(<!--[\s\S]*?-->\s*)*<svg[\s>]/.test(m.data) || !/<\/svg>\s*$/.test(m.data)) return { problem: 'svg data is not an SVG document' };
+      if (!/^\s*(<\?xml[^>]*\?>\s*)?(<!--[\s\S]*?-->\s*)*<svg[\s>]/.test(m.data) || !/<\/svg>\s*$/.test(m.data))
+        return { problem: 'svg data is not an SVG document' };
       return { bytes: new Uint8Array(Buffer.from(m.data, 'utf8')) };
     }
     case 'csv':

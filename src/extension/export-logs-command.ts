@@ -9,7 +9,11 @@ import { exportLogs, ExportLogsResult, LogFormat } from '../logs/export-logs';
 import { isUserError } from '../util/errors';
 
 export const LOG_FORMAT_ITEMS: ReadonlyArray<vscode.QuickPickItem & { format: LogFormat }> = [
-  { label: 'TensorBoard', description: 'events.out.tfevents.* for tensorboard --logdir, W&B and MLflow importers', format: 'tensorboard' },
+  {
+    label: 'TensorBoard',
+    description: 'events.out.tfevents.* for tensorboard --logdir, W&B and MLflow importers',
+    format: 'tensorboard',
+  },
   { label: 'CSV', description: 'one tidy scalars.csv: step, wall_time, tag, value', format: 'csv' },
 ];
 
@@ -22,7 +26,9 @@ export interface ExportLogsDeps {
 export async function exportRunLogs(deps: ExportLogsDeps): Promise<ExportLogsResult | undefined> {
   const runDir = await deps.runDir();
   if (!runDir) return undefined;
-  const picked = await vscode.window.showQuickPick(LOG_FORMAT_ITEMS, { placeHolder: 'Export the logs in which format?' });
+  const picked = await vscode.window.showQuickPick(LOG_FORMAT_ITEMS, {
+    placeHolder: 'Export the logs in which format?',
+  });
   if (!picked) return undefined;
   let r: ExportLogsResult;
   try {
@@ -35,7 +41,9 @@ export async function exportRunLogs(deps: ExportLogsDeps): Promise<ExportLogsRes
     return undefined;
   }
   const choice = await vscode.window.showInformationMessage(
-    `Distillery: wrote ${r.scalars} points of ${r.tags.length} series over ${r.steps} steps to ${r.file}`, 'Reveal');
+    `Distillery: wrote ${r.scalars} points of ${r.tags.length} series over ${r.steps} steps to ${r.file}`,
+    'Reveal',
+  );
   if (choice) await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(r.file));
   return r;
 }

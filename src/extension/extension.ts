@@ -30,24 +30,40 @@ export function activate(context: vscode.ExtensionContext): { manager: RunManage
     graceMs: () => readSettings().stopGraceMs,
   });
   const runs = manager;
-  context.subscriptions.push({ dispose: () => runs.dispose() }, runs.onDidLog(({ level, message }) => log[level](message)));
+  context.subscriptions.push(
+    { dispose: () => runs.dispose() },
+    runs.onDidLog(({ level, message }) => log[level](message)),
+  );
 
   // Each view subscribes to the manager's events itself and unsubscribes when disposed.
   const runsTree = new RunsTreeProvider(runs);
   const configs = new ConfigsTreeProvider();
-  const runsView = vscode.window.createTreeView('distillery.runs', { treeDataProvider: runsTree, canSelectMany: true, showCollapseAll: true });
-  const configsView = vscode.window.createTreeView('distillery.configs', { treeDataProvider: configs, showCollapseAll: true });
+  const runsView = vscode.window.createTreeView('distillery.runs', {
+    treeDataProvider: runsTree,
+    canSelectMany: true,
+    showCollapseAll: true,
+  });
+  const configsView = vscode.window.createTreeView('distillery.configs', {
+    treeDataProvider: configs,
+    showCollapseAll: true,
+  });
   context.subscriptions.push(runsTree, configs, runsView, configsView);
 
   const lens = new ConfigCodeLens(runs);
   context.subscriptions.push(new RunStatusBar(runs), lens);
 
-  const dashboards = new DashboardManager(context.extensionUri, runs, {
-    stopRun: (d) => vscode.commands.executeCommand('distillery.stopRun', d),
-    resumeRun: (d) => vscode.commands.executeCommand('distillery.resumeRun', d),
-    pickRuns: (exclude) => pickRuns(runs.store, exclude, 'Add which runs to the comparison?'),
-    diffConfigs: (dirs) => vscode.commands.executeCommand('distillery.diffConfigs', dirs),
-  }, log, context.workspaceState);
+  const dashboards = new DashboardManager(
+    context.extensionUri,
+    runs,
+    {
+      stopRun: (d) => vscode.commands.executeCommand('distillery.stopRun', d),
+      resumeRun: (d) => vscode.commands.executeCommand('distillery.resumeRun', d),
+      pickRuns: (exclude) => pickRuns(runs.store, exclude, 'Add which runs to the comparison?'),
+      diffConfigs: (dirs) => vscode.commands.executeCommand('distillery.diffConfigs', dirs),
+    },
+    log,
+    context.workspaceState,
+  );
   context.subscriptions.push(dashboards, vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, dashboards));
   const services: Services = { context, log, manager: runs, dashboards, configs, cliPath };
 

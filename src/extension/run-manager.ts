@@ -101,7 +101,10 @@ export class RunManager {
   readonly onDidFinish = this.finished.event;
   readonly onDidLog = this.logged.event;
 
-  constructor(private readonly config: RunManagerConfig, store?: RunStore) {
+  constructor(
+    private readonly config: RunManagerConfig,
+    store?: RunStore,
+  ) {
     this.store = store ?? new RunStore();
   }
 
@@ -135,7 +138,10 @@ export class RunManager {
    * Stops a run: SIGTERM, then SIGKILL after the grace period. Works for runs this window started
    * and, by the pid in run.json, for runs started elsewhere on this machine.
    */
-  async stop(runDir: string, opts: { allowUnverifiedPid?: boolean } = {}): Promise<'stopped' | 'not-running' | 'not-a-trainer'> {
+  async stop(
+    runDir: string,
+    opts: { allowUnverifiedPid?: boolean } = {},
+  ): Promise<'stopped' | 'not-running' | 'not-a-trainer'> {
     const abs = path.resolve(runDir);
     const launch = this.launchFor(abs);
     if (launch) {
@@ -162,10 +168,13 @@ export class RunManager {
     if (this.disposed) return;
     const abs = path.resolve(runDir);
     if (this.refreshTimers.has(abs)) return;
-    this.refreshTimers.set(abs, setTimeout(() => {
-      this.refreshTimers.delete(abs);
-      this.refreshNow(abs);
-    }, delayMs));
+    this.refreshTimers.set(
+      abs,
+      setTimeout(() => {
+        this.refreshTimers.delete(abs);
+        this.refreshNow(abs);
+      }, delayMs),
+    );
   }
 
   refreshNow(runDir: string): RunChange | undefined {
@@ -214,21 +223,34 @@ export class RunManager {
     this.log('info', `[launch ${id}] ${nodePath} ${args.map(quoteArg).join(' ')} (in ${opts.cwd})`);
     // The launch object must exist before the process reports anything.
     const holder: { launch?: Launch } = {};
-    const proc = new TrainerProcess({ nodePath, args, cwd: opts.cwd, env: this.config.env() }, {
-      onEvent: (e) => holder.launch && this.onEvent(holder.launch, e),
-      onUnknownEvent: (type) => this.log('trace', `[launch ${id}] skipped an event of unknown type '${type}'`),
-      onBadLine: (line, problem) => this.log('warn', `[launch ${id}] stdout: ${problem}${line.length > 200 ? '' : ` — ${line}`}`),
-      onStderr: (line) => {
-        const l = holder.launch;
-        if (l) {
-          l.stderrTail.push(line);
-          if (l.stderrTail.length > STDERR_TAIL) l.stderrTail.shift();
-        }
-        this.log('info', `[${l?.runDir ? path.basename(l.runDir) : `launch ${id}`}] ${line}`);
+    const proc = new TrainerProcess(
+      { nodePath, args, cwd: opts.cwd, env: this.config.env() },
+      {
+        onEvent: (e) => holder.launch && this.onEvent(holder.launch, e),
+        onUnknownEvent: (type) => this.log('trace', `[launch ${id}] skipped an event of unknown type '${type}'`),
+        onBadLine: (line, problem) =>
+          this.log('warn', `[launch ${id}] stdout: ${problem}${line.length > 200 ? '' : ` — ${line}`}`),
+        onStderr: (line) => {
+          const l = holder.launch;
+          if (l) {
+            l.stderrTail.push(line);
+            if (l.stderrTail.length > STDERR_TAIL) l.stderrTail.shift();
+          }
+          this.log('info', `[${l?.runDir ? path.basename(l.runDir) : `launch ${id}`}] ${line}`);
+        },
+        onExit: (exit) => holder.launch && this.onExit(holder.launch, exit),
       },
-      onExit: (exit) => holder.launch && this.onExit(holder.launch, exit),
-    });
-    const launch: Launch = { id, verb, target, cwd: opts.cwd, process: proc, startedAt: Date.now(), stderrTail: [], eventCount: 0 };
+    );
+    const launch: Launch = {
+      id,
+      verb,
+      target,
+      cwd: opts.cwd,
+      process: proc,
+      startedAt: Date.now(),
+      stderrTail: [],
+      eventCount: 0,
+    };
     holder.launch = launch;
     this.launches.set(id, launch);
     // The exit may already have happened synchronously (spawn failure reported before this line).
@@ -240,7 +262,8 @@ export class RunManager {
 
   private onEvent(launch: Launch, e: TrainerEvent): void {
     launch.eventCount++;
-    if (e.type === 'run-failed') launch.failure = { reason: e.reason, ...(e.where ? { where: e.where } : {}), ...(e.fix ? { fix: e.fix } : {}) };
+    if (e.type === 'run-failed')
+      launch.failure = { reason: e.reason, ...(e.where ? { where: e.where } : {}), ...(e.fix ? { fix: e.fix } : {}) };
     if (!launch.runDir) {
       if (e.type === 'run-started') this.attach(launch, e.runDir);
       else {
@@ -255,7 +278,10 @@ export class RunManager {
     if (launch.exit) return;
     launch.exit = exit;
     const level: LogLevel = exit.code === 0 ? 'info' : 'warn';
-    this.log(level, `[${launch.runDir ? path.basename(launch.runDir) : `launch ${launch.id}`}] the trainer ended: ${describeExit(exit)}`);
+    this.log(
+      level,
+      `[${launch.runDir ? path.basename(launch.runDir) : `launch ${launch.id}`}] the trainer ended: ${describeExit(exit)}`,
+    );
     if (launch.runDir) {
       const timer = this.refreshTimers.get(launch.runDir);
       if (timer) clearTimeout(timer);

@@ -121,7 +121,11 @@ export function checkpointStep(dir: string): number | undefined {
 /** A stage as the views show it: the fold's record, with its steps counted. */
 function stageState(st: StageRecord): StageState {
   return {
-    index: st.index, name: st.name, kind: st.kind, epochs: st.epochs, layers: st.layers.map((p) => [p[0], p[1]] as LayerPairSpec),
+    index: st.index,
+    name: st.name,
+    kind: st.kind,
+    epochs: st.epochs,
+    layers: st.layers.map((p) => [p[0], p[1]] as LayerPairSpec),
     progress: st.state === 'running' ? 'active' : st.state,
     // By global step numbers: a resume replays the steps after its checkpoint, which must not count twice.
     stepsDone: st.firstStep === undefined ? 0 : (st.lastStep ?? st.firstStep) - st.firstStep + 1,
@@ -133,9 +137,15 @@ function stageState(st: StageRecord): StageState {
 /** How the last segment ended, as the views say it. */
 function endingOf(e: RunEnding): { status: RunStatus; message?: string; fix?: string } {
   switch (e.type) {
-    case 'run-finished': return { status: 'finished', message: e.summary };
-    case 'run-failed': return { status: 'failed', message: e.reason, ...(e.fix ? { fix: e.fix } : {}) };
-    case 'run-stopped': return { status: 'stopped', message: `stopped by ${e.signal}${e.checkpoint ? '; resume continues from its checkpoint' : ' before its first step'}` };
+    case 'run-finished':
+      return { status: 'finished', message: e.summary };
+    case 'run-failed':
+      return { status: 'failed', message: e.reason, ...(e.fix ? { fix: e.fix } : {}) };
+    case 'run-stopped':
+      return {
+        status: 'stopped',
+        message: `stopped by ${e.signal}${e.checkpoint ? '; resume continues from its checkpoint' : ' before its first step'}`,
+      };
   }
 }
 
@@ -150,15 +160,37 @@ export function deriveRunState(input: RunInputs, isAlive: (pid: number) => boole
   const started = f.started;
   const latest = f.latestStep;
   const s: RunState = {
-    runDir: input.runDir, runId, label: started?.config.name || runId, status: 'unknown', crashed: false, live: false,
-    stages: f.stages.map(stageState), step: f.step, checkpoints: [], resumable: false,
+    runDir: input.runDir,
+    runId,
+    label: started?.config.name || runId,
+    status: 'unknown',
+    crashed: false,
+    live: false,
+    stages: f.stages.map(stageState),
+    step: f.step,
+    checkpoints: [],
+    resumable: false,
   };
-  Object.assign(s, definedOnly<Partial<RunState>>({
-    algorithm: started?.config.algorithm, task: started?.config.task?.name, backend: started?.backend.kind, kernels: started && kernelsNote(started.backend),
-    studentParams: started?.params.student.total, teacherParams: started?.params.teacher.total,
-    currentStage: f.currentStage >= 0 ? f.currentStage : undefined, epoch: latest?.epoch, loss: latest?.loss, lr: latest?.lr, examplesPerSec: latest?.examplesPerSec,
-    best: f.best && { ...f.best }, lastEval: f.lastEval && { ...f.lastEval }, durationMs: f.finished?.durationMs, studentDir: f.finished?.studentDir || undefined,
-  }));
+  Object.assign(
+    s,
+    definedOnly<Partial<RunState>>({
+      algorithm: started?.config.algorithm,
+      task: started?.config.task?.name,
+      backend: started?.backend.kind,
+      kernels: started && kernelsNote(started.backend),
+      studentParams: started?.params.student.total,
+      teacherParams: started?.params.teacher.total,
+      currentStage: f.currentStage >= 0 ? f.currentStage : undefined,
+      epoch: latest?.epoch,
+      loss: latest?.loss,
+      lr: latest?.lr,
+      examplesPerSec: latest?.examplesPerSec,
+      best: f.best && { ...f.best },
+      lastEval: f.lastEval && { ...f.lastEval },
+      durationMs: f.finished?.durationMs,
+      studentDir: f.finished?.studentDir || undefined,
+    }),
+  );
   const info = input.info;
   if (info?.configFile) s.configFile = info.configFile;
   if (info?.startedAt) s.startedAt = info.startedAt;
@@ -172,7 +204,10 @@ export function deriveRunState(input: RunInputs, isAlive: (pid: number) => boole
   const attached = input.attached;
   const attachedAlive = !!attached && !attached.exit;
   const infoPid = typeof info?.pid === 'number' ? info.pid : undefined;
-  const infoRunningAlive = info?.status === 'running' && infoPid !== undefined && (attached?.pid === infoPid ? attachedAlive : isAlive(infoPid));
+  const infoRunningAlive =
+    info?.status === 'running' &&
+    infoPid !== undefined &&
+    (attached?.pid === infoPid ? attachedAlive : isAlive(infoPid));
   s.pid = attachedAlive ? attached?.pid : infoRunningAlive ? infoPid : undefined;
   s.live = attachedAlive;
   if (attachedAlive || infoRunningAlive) {
@@ -185,12 +220,16 @@ export function deriveRunState(input: RunInputs, isAlive: (pid: number) => boole
     const exit = attached?.exit;
     if (exit && !exit.stopRequested && exit.code !== 0 && exit.signal === null) {
       s.status = 'failed';
-      s.message = exit.spawnError ? `the trainer could not start: ${exit.spawnError}` : `the trainer exited with code ${exit.code} without reporting why; see the trainer log`;
+      s.message = exit.spawnError
+        ? `the trainer could not start: ${exit.spawnError}`
+        : `the trainer exited with code ${exit.code} without reporting why; see the trainer log`;
     } else {
       s.status = 'stopped';
       s.crashed = !exit?.stopRequested;
       s.message = exit
-        ? exit.stopRequested ? `stopped (${exit.killed ? 'killed after the grace period' : exit.signal ?? `exit code ${exit.code}`})` : `the trainer was ended by ${exit.signal ?? `exit code ${exit.code}`}`
+        ? exit.stopRequested
+          ? `stopped (${exit.killed ? 'killed after the grace period' : (exit.signal ?? `exit code ${exit.code}`)})`
+          : `the trainer was ended by ${exit.signal ?? `exit code ${exit.code}`}`
         : `the trainer process${infoPid !== undefined ? ` (pid ${infoPid})` : ''} is gone without a final event: it crashed or was killed`;
     }
   } else if (info?.status === 'finished' || info?.status === 'failed' || info?.status === 'stopped') {
@@ -204,7 +243,11 @@ export function deriveRunState(input: RunInputs, isAlive: (pid: number) => boole
 
   s.checkpoints = input.files.checkpoints.map((p) => {
     const fromEvent = [...ckpts.values()].find((c) => c.path === p || basename(c.path) === basename(p));
-    return { path: p, step: fromEvent?.step ?? checkpointStep(p), ...(fromEvent?.reason ? { reason: fromEvent.reason } : {}) };
+    return {
+      path: p,
+      step: fromEvent?.step ?? checkpointStep(p),
+      ...(fromEvent?.reason ? { reason: fromEvent.reason } : {}),
+    };
   });
   if (input.files.studentDir) s.studentDir = input.files.studentDir;
   else if (s.studentDir && s.status !== 'finished') delete s.studentDir;
@@ -220,7 +263,8 @@ export function progressText(s: RunState): string {
   if (st) {
     const pos = s.stages.indexOf(st) + 1;
     parts.push(`stage ${pos}/${s.stages.length} ${st.name}`);
-    if (s.status === 'running' && st.stepsPlanned) parts.push(`${Math.min(100, Math.round((100 * st.stepsDone) / st.stepsPlanned))}%`);
+    if (s.status === 'running' && st.stepsPlanned)
+      parts.push(`${Math.min(100, Math.round((100 * st.stepsDone) / st.stepsPlanned))}%`);
   }
   if (s.step > 0) parts.push(`step ${s.step}`);
   if (s.loss !== undefined) parts.push(`loss ${formatNumber(s.loss)}`);

@@ -50,13 +50,16 @@ export function listRunFolders(runsDir: string): string[] {
   } catch {
     return [];
   }
-  return names.sort().map((n) => path.join(runsDir, n)).filter((d) => {
-    try {
-      return fs.statSync(d).isDirectory() && isRunFolder(d);
-    } catch {
-      return false;
-    }
-  });
+  return names
+    .sort()
+    .map((n) => path.join(runsDir, n))
+    .filter((d) => {
+      try {
+        return fs.statSync(d).isDirectory() && isRunFolder(d);
+      } catch {
+        return false;
+      }
+    });
 }
 
 function readInfo(dir: string): RunInfoFile | undefined {
@@ -82,7 +85,8 @@ function readFiles(dir: string): RunFiles {
   let checkpoints: string[] = [];
   try {
     // Temporary folders (written, then renamed) start with a dot or end in .tmp: skip them.
-    checkpoints = fs.readdirSync(ckDir)
+    checkpoints = fs
+      .readdirSync(ckDir)
       .filter((n) => !n.startsWith('.') && !n.endsWith('.tmp') && !n.includes('.tmp-'))
       .sort()
       .map((n) => path.join(ckDir, n))
@@ -221,14 +225,21 @@ export class RunStore {
   private newRecord(runDir: string): RunRecord {
     const fold = new RunFold();
     return {
-      runDir, tail: new EventFileTail(path.join(runDir, 'events.jsonl')), fold, retained: 0, files: { checkpoints: [] },
+      runDir,
+      tail: new EventFileTail(path.join(runDir, 'events.jsonl')),
+      fold,
+      retained: 0,
+      files: { checkpoints: [] },
       state: deriveRunState({ runDir, fold, files: { checkpoints: [] } }, this.isAlive),
     };
   }
 
   private rederive(rec: RunRecord, appended: TrainerEvent[], reset: boolean, force = false): RunChange | undefined {
     const before = rec.state;
-    rec.state = deriveRunState({ runDir: rec.runDir, info: rec.info, fold: rec.fold, files: rec.files, attached: rec.attached }, this.isAlive);
+    rec.state = deriveRunState(
+      { runDir: rec.runDir, info: rec.info, fold: rec.fold, files: rec.files, attached: rec.attached },
+      this.isAlive,
+    );
     const same = !force && !reset && appended.length === 0 && JSON.stringify(before) === JSON.stringify(rec.state);
     if (same) return undefined;
     return { runDir: rec.runDir, appended, reset, removed: false, state: rec.state };

@@ -17,7 +17,10 @@ export class RunWatcher implements vscode.Disposable {
   private readonly timer: NodeJS.Timeout;
   private runsDir = '';
 
-  constructor(private readonly manager: RunManager, private readonly log: vscode.LogOutputChannel) {
+  constructor(
+    private readonly manager: RunManager,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
     this.timer = setInterval(() => this.poll(), POLL_MS);
   }
 
@@ -44,7 +47,8 @@ export class RunWatcher implements vscode.Disposable {
       await new Promise((r) => setImmediate(r));
     }
     // Folders with events.jsonl but no run.json (a damaged run) are still runs.
-    for (const root of roots) for (const dir of listRunFolders(root)) if (!this.manager.store.has(dir)) this.manager.refreshNow(dir);
+    for (const root of roots)
+      for (const dir of listRunFolders(root)) if (!this.manager.store.has(dir)) this.manager.refreshNow(dir);
     // Runs the store knows whose folder vanished.
     for (const dir of this.manager.store.runDirs) this.manager.scheduleRefresh(dir);
     this.log.info(`found ${this.manager.store.runDirs.length} run folder(s) under **/${this.runsDir}/`);

@@ -18,7 +18,8 @@ export function readSettings(scope?: vscode.ConfigurationScope): Settings {
   const c = vscode.workspace.getConfiguration(SECTION, scope);
   const backend = c.get<string>('backend', 'fromConfig');
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(c.get<Record<string, unknown>>('env', {}) ?? {})) if (typeof v === 'string') env[k] = v;
+  for (const [k, v] of Object.entries(c.get<Record<string, unknown>>('env', {}) ?? {}))
+    if (typeof v === 'string') env[k] = v;
   const runsDir = (c.get<string>('runsDir', 'runs') || 'runs').replace(/[\\/]+$/, '');
   return {
     nodePath: c.get<string>('nodePath', 'node') || 'node',

@@ -28,29 +28,62 @@ export async function measureSpeed(host: SpeedProbeHost, cwd: string): Promise<M
   const settings = readSettings(vscode.Uri.file(cwd));
   const key = `${settings.nodePath}|${host.cliPath()}|${settings.backend ?? 'auto'}`;
   const stored = host.context.globalState.get<Stored>(STATE_KEY);
-  if (stored && stored.key === key && Date.now() - stored.at < MAX_AGE_MS && stored.gflopsPerSec > 0) return { gflopsPerSec: stored.gflopsPerSec, backend: stored.backend };
-  const args = [host.cliPath(), 'bench', '--shape', 'reference', '--warmup', '1', '--repeats', '2', '--json', ...(settings.backend ? ['--backend', settings.backend] : [])];
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Distillery: timing a few training steps on this machine (once)…', cancellable: true }, async (_p, token) => {
-    const abort = new AbortController();
-    token.onCancellationRequested(() => abort.abort());
-    host.log.info(`speed probe: ${settings.nodePath} ${args.join(' ')}`);
-    const r = await runCliJob({ nodePath: settings.nodePath, args, cwd, env: { ...process.env, ...settings.env }, signal: abort.signal, graceMs: settings.stopGraceMs, onStderr: (l) => host.log.info(`[bench] ${l}`) });
-    if (r.cancelled) return undefined;
-    if (r.code !== 0) {
-      host.log.warn(`speed probe failed: ${cliErrorMessage(r)}`);
-      return undefined;
-    }
-    try {
-      const report = JSON.parse(r.stdout) as { label?: unknown; backend?: unknown; step?: { gflopsPerSec?: unknown } };
-      const gflopsPerSec = report.step?.gflopsPerSec;
-      if (typeof gflopsPerSec !== 'number' || !(gflopsPerSec > 0)) throw new Error('no step.gflopsPerSec in the report');
-      const backend = typeof report.label === 'string' ? report.label : typeof report.backend === 'string' ? report.backend : '?';
-      const speed: MeasuredSpeed = { gflopsPerSec, backend };
-      await host.context.globalState.update(STATE_KEY, { ...speed, key, at: Date.now() } satisfies Stored);
-      return speed;
-    } catch (e) {
-      host.log.warn(`speed probe: unreadable bench report (${(e as Error).message})`);
-      return undefined;
-    }
-  });
+  if (stored && stored.key === key && Date.now() - stored.at < MAX_AGE_MS && stored.gflopsPerSec > 0)
+    return { gflopsPerSec: stored.gflopsPerSec, backend: stored.backend };
+  const args = [
+    host.cliPath(),
+    'bench',
+    '--shape',
+    'reference',
+    '--warmup',
+    '1',
+    '--repeats',
+    '2',
+    '--json',
+    ...(settings.backend ? ['--backend', settings.backend] : []),
+  ];
+  return vscode.window.withProgress(
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: 'Distillery: timing a few training steps on this machine (once)…',
+      cancellable: true,
+    },
+    async (_p, token) => {
+      const abort = new AbortController();
+      token.onCancellationRequested(() => abort.abort());
+      host.log.info(`speed probe: ${settings.nodePath} ${args.join(' ')}`);
+      const r = await runCliJob({
+        nodePath: settings.nodePath,
+        args,
+        cwd,
+        env: { ...process.env, ...settings.env },
+        signal: abort.signal,
+        graceMs: settings.stopGraceMs,
+        onStderr: (l) => host.log.info(`[bench] ${l}`),
+      });
+      if (r.cancelled) return undefined;
+      if (r.code !== 0) {
+        host.log.warn(`speed probe failed: ${cliErrorMessage(r)}`);
+        return undefined;
+      }
+      try {
+        const report = JSON.parse(r.stdout) as {
+          label?: unknown;
+          backend?: unknown;
+          step?: { gflopsPerSec?: unknown };
+        };
+        const gflopsPerSec = report.step?.gflopsPerSec;
+        if (typeof gflopsPerSec !== 'number' || !(gflopsPerSec > 0))
+          throw new Error('no step.gflopsPerSec in the report');
+        const backend =
+          typeof report.label === 'string' ? report.label : typeof report.backend === 'string' ? report.backend : '?';
+        const speed: MeasuredSpeed = { gflopsPerSec, backend };
+        await host.context.globalState.update(STATE_KEY, { ...speed, key, at: Date.now() } satisfies Stored);
+        return speed;
+      } catch (e) {
+        host.log.warn(`speed probe: unreadable bench report (${(e as Error).message})`);
+        return undefined;
+      }
+    },
+  );
 }

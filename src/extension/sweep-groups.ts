@@ -79,9 +79,10 @@ export function readSweepView(dir: string): SweepView | undefined {
     // Missing, or caught mid-write: the runs are then shown ungrouped until the next refresh.
     return undefined;
   }
-  const list = (xs: ManifestShape['cells'], kind: SweepCell['kind']): SweepCell[] => (Array.isArray(xs) ? xs : [])
-    .filter((c) => typeof c.id === 'string')
-    .map((c, i) => ({ id: c.id as string, index: typeof c.index === 'number' ? c.index : i, kind }));
+  const list = (xs: ManifestShape['cells'], kind: SweepCell['kind']): SweepCell[] =>
+    (Array.isArray(xs) ? xs : [])
+      .filter((c) => typeof c.id === 'string')
+      .map((c, i) => ({ id: c.id as string, index: typeof c.index === 'number' ? c.index : i, kind }));
   const cells = [...list(m.teachers, 'teacher'), ...list(m.cells, 'cell')];
   const jobs: SweepView['jobs'] = {};
   for (const line of (readText(path.join(dir, 'slurm', 'jobs.tsv')) ?? '').split('\n')) {
@@ -114,13 +115,19 @@ export function applySqueue(v: SweepView, text: string): SweepView {
     const [id, state, reason] = line.trim().split('|');
     const m = /^(\d+)_(\d+|\[([^\]]+)\])$/.exec(id ?? '');
     if (!m || !state) continue;
-    const kind: SweepCell['kind'] | undefined = m[1] === v.jobs.cells ? 'cell' : m[1] === v.jobs.teachers ? 'teacher' : undefined;
+    const kind: SweepCell['kind'] | undefined =
+      m[1] === v.jobs.cells ? 'cell' : m[1] === v.jobs.teachers ? 'teacher' : undefined;
     if (!kind) continue;
     const indices = m[3] !== undefined ? expandRange(m[3]) : [Number(m[2])];
     for (const i of indices) {
       const cell = byIndex(kind, i);
       if (!cell) continue;
-      tasks.set(cell.id, { ...tasks.get(cell.id), task: `${m[1]}_${i}`, state, ...(reason && reason !== 'None' ? { reason } : {}) });
+      tasks.set(cell.id, {
+        ...tasks.get(cell.id),
+        task: `${m[1]}_${i}`,
+        state,
+        ...(reason && reason !== 'None' ? { reason } : {}),
+      });
     }
   }
   return { ...v, tasks };
@@ -177,7 +184,9 @@ export class SweepSchedulerCache {
       }
       out.set(dir, v);
     }
-    const active = [...out.values()].some((v) => [...v.tasks.values()].some((t) => t.state === 'PENDING' || t.state === 'RUNNING'));
+    const active = [...out.values()].some((v) =>
+      [...v.tasks.values()].some((t) => t.state === 'PENDING' || t.state === 'RUNNING'),
+    );
     if (active && !this.timer) {
       this.timer = setTimeout(() => {
         this.timer = undefined;

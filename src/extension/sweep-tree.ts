@@ -58,11 +58,15 @@ function cellRunNode(s: RunState, task: CellTask | undefined): TreeNode {
 function pendingCellNode(v: SweepView, c: SweepCell): TreeNode {
   const task = v.tasks.get(c.id);
   return {
-    id: `${v.dir}#cell-${c.id}`, kind: 'cell', label: c.id,
+    id: `${v.dir}#cell-${c.id}`,
+    kind: 'cell',
+    label: c.id,
     description: task ? schedulerText(task) : 'not started',
     tooltip: `Cell ${c.id}${c.kind === 'teacher' ? ' (shared teacher)' : ''}: no run folder yet${task ? `; ${schedulerText(task)}, task ${task.task}` : ''}`,
     icon: (task?.state ? SCHEDULER_ICONS[task.state] : undefined) ?? { id: 'circle-large-outline' },
-    contextValue: 'cell', collapsible: 'none', configFile: path.join(v.dir, 'cells', `${c.id}.distill.json`),
+    contextValue: 'cell',
+    collapsible: 'none',
+    configFile: path.join(v.dir, 'cells', `${c.id}.distill.json`),
   };
 }
 
@@ -70,7 +74,9 @@ function sweepNode(v: SweepView, runs: readonly RunState[]): TreeNode {
   const newest = new Map<string, RunState>();
   const extra: RunState[] = [];
   // Newest first, so the first run seen for a cell is its current one.
-  const ordered = [...runs].sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? '') || b.runId.localeCompare(a.runId));
+  const ordered = [...runs].sort(
+    (a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? '') || b.runId.localeCompare(a.runId),
+  );
   for (const s of ordered) {
     const c = cellOf(s, v);
     if (c && !newest.has(c.id)) newest.set(c.id, s);
@@ -87,17 +93,52 @@ function sweepNode(v: SweepView, runs: readonly RunState[]): TreeNode {
   for (const c of v.cells) {
     const s = newest.get(c.id);
     const task = v.tasks.get(c.id);
-    const key = s ? (task?.state === 'RUNNING' ? 'running' : s.crashed ? 'crashed' : s.status) : task?.state === 'PENDING' ? 'pending' : task?.state === 'RUNNING' ? 'running' : 'not started';
+    const key = s
+      ? task?.state === 'RUNNING'
+        ? 'running'
+        : s.crashed
+          ? 'crashed'
+          : s.status
+      : task?.state === 'PENDING'
+        ? 'pending'
+        : task?.state === 'RUNNING'
+          ? 'running'
+          : 'not started';
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   const n = (k: string) => counts.get(k) ?? 0;
-  const bits = [`${n('finished')}/${v.cells.length} finished`, ...['running', 'pending', 'failed', 'stopped', 'crashed'].filter((k) => n(k) > 0).map((k) => `${n(k)} ${k}`)];
+  const bits = [
+    `${n('finished')}/${v.cells.length} finished`,
+    ...['running', 'pending', 'failed', 'stopped', 'crashed'].filter((k) => n(k) > 0).map((k) => `${n(k)} ${k}`),
+  ];
   if (v.jobs.cells) bits.push(`Slurm job ${v.jobs.teachers ? `${v.jobs.teachers}, ` : ''}${v.jobs.cells}`);
-  const icon: TreeIcon = n('running') ? STATUS_ICONS.running : n('failed') ? STATUS_ICONS.failed : n('finished') === v.cells.length ? STATUS_ICONS.finished : { id: 'layers' };
+  const icon: TreeIcon = n('running')
+    ? STATUS_ICONS.running
+    : n('failed')
+      ? STATUS_ICONS.failed
+      : n('finished') === v.cells.length
+        ? STATUS_ICONS.finished
+        : { id: 'layers' };
   return {
-    id: `sweep:${v.dir}`, kind: 'sweep', label: v.name, description: bits.join(' · '),
-    tooltip: [`**Sweep ${v.name}**: ${v.cells.length} cells`, '', `- folder: ${v.dir}`, ...(v.jobs.cells ? [`- Slurm jobs: ${[v.jobs.teachers && `teachers ${v.jobs.teachers}`, `cells ${v.jobs.cells}`].filter(Boolean).join(', ')}`] : [])].join('\n'),
-    icon, contextValue: 'sweep', collapsible: n('running') ? 'expanded' : 'collapsed', sweepDir: v.dir, children,
+    id: `sweep:${v.dir}`,
+    kind: 'sweep',
+    label: v.name,
+    description: bits.join(' · '),
+    tooltip: [
+      `**Sweep ${v.name}**: ${v.cells.length} cells`,
+      '',
+      `- folder: ${v.dir}`,
+      ...(v.jobs.cells
+        ? [
+            `- Slurm jobs: ${[v.jobs.teachers && `teachers ${v.jobs.teachers}`, `cells ${v.jobs.cells}`].filter(Boolean).join(', ')}`,
+          ]
+        : []),
+    ].join('\n'),
+    icon,
+    contextValue: 'sweep',
+    collapsible: n('running') ? 'expanded' : 'collapsed',
+    sweepDir: v.dir,
+    children,
   };
 }
 
@@ -105,7 +146,11 @@ function sweepNode(v: SweepView, runs: readonly RunState[]): TreeNode {
  * The Runs tree's top level: pending launches, then one node per sweep (newest activity first),
  * then the runs that belong to no known sweep (as runNodes draws them).
  */
-export function groupedRunNodes(states: readonly RunState[], pending: readonly PendingLaunchView[], sweeps: ReadonlyMap<string, SweepView>): TreeNode[] {
+export function groupedRunNodes(
+  states: readonly RunState[],
+  pending: readonly PendingLaunchView[],
+  sweeps: ReadonlyMap<string, SweepView>,
+): TreeNode[] {
   const bySweep = new Map<string, RunState[]>();
   const loose: RunState[] = [];
   for (const s of states) {
@@ -113,7 +158,8 @@ export function groupedRunNodes(states: readonly RunState[], pending: readonly P
     if (v) bySweep.set(v.dir, [...(bySweep.get(v.dir) ?? []), s]);
     else loose.push(s);
   }
-  const latest = (runs: readonly RunState[]) => runs.reduce((m, s) => ((s.startedAt ?? '') > m ? s.startedAt ?? '' : m), '');
+  const latest = (runs: readonly RunState[]) =>
+    runs.reduce((m, s) => ((s.startedAt ?? '') > m ? (s.startedAt ?? '') : m), '');
   const groups = [...sweeps.values()]
     .map((v) => ({ v, runs: bySweep.get(v.dir) ?? [] }))
     .sort((a, b) => latest(b.runs).localeCompare(latest(a.runs)) || a.v.dir.localeCompare(b.v.dir))

@@ -54,9 +54,14 @@ export class TrainerProcess {
   private killTimer: NodeJS.Timeout | undefined;
   private spawnError: string | undefined;
 
-  constructor(readonly command: TrainerCommand, private readonly listener: TrainerListener = {}) {
+  constructor(
+    readonly command: TrainerCommand,
+    private readonly listener: TrainerListener = {},
+  ) {
     let resolveExit!: (e: TrainerExit) => void;
-    this.exited = new Promise((r) => { resolveExit = r; });
+    this.exited = new Promise((r) => {
+      resolveExit = r;
+    });
     const stdout = new EventLineSplitter();
     const stderr = new EventLineSplitter();
 
@@ -66,8 +71,12 @@ export class TrainerProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
       windowsHide: true,
     });
-    this.child.stdout?.on('data', (chunk: Buffer) => { for (const line of stdout.push(chunk)) this.stdoutLine(line); });
-    this.child.stderr?.on('data', (chunk: Buffer) => { for (const line of stderr.push(chunk)) this.listener.onStderr?.(line); });
+    this.child.stdout?.on('data', (chunk: Buffer) => {
+      for (const line of stdout.push(chunk)) this.stdoutLine(line);
+    });
+    this.child.stderr?.on('data', (chunk: Buffer) => {
+      for (const line of stderr.push(chunk)) this.listener.onStderr?.(line);
+    });
 
     const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
       if (this.exitInfo) return;
@@ -78,7 +87,10 @@ export class TrainerProcess {
       if (lastErr !== undefined) this.listener.onStderr?.(lastErr);
       if (this.killTimer) clearTimeout(this.killTimer);
       this.exitInfo = {
-        code, signal, stopRequested: this.stopRequested, killed: this.killed,
+        code,
+        signal,
+        stopRequested: this.stopRequested,
+        killed: this.killed,
         ...(this.spawnError ? { spawnError: this.spawnError } : {}),
       };
       this.listener.onExit?.(this.exitInfo);
@@ -110,11 +122,14 @@ export class TrainerProcess {
     if (!this.stopRequested) {
       this.stopRequested = true;
       this.child.kill('SIGTERM');
-      this.killTimer = setTimeout(() => {
-        if (!this.running) return;
-        this.killed = true;
-        this.child.kill('SIGKILL');
-      }, Math.max(0, graceMs));
+      this.killTimer = setTimeout(
+        () => {
+          if (!this.running) return;
+          this.killed = true;
+          this.child.kill('SIGKILL');
+        },
+        Math.max(0, graceMs),
+      );
     }
     return this.exited;
   }

@@ -37,8 +37,21 @@ export type NodeTarget =
 export type NodeKind = NodeTarget['kind'];
 
 const NODE_KINDS: ReadonlySet<string> = new Set<NodeKind>([
-  'launch', 'run', 'stage', 'checkpoints', 'checkpoint', 'best', 'student', 'sweep', 'cell',
-  'config', 'config-teacher', 'config-student', 'config-mapping', 'config-pair', 'config-problem',
+  'launch',
+  'run',
+  'stage',
+  'checkpoints',
+  'checkpoint',
+  'best',
+  'student',
+  'sweep',
+  'cell',
+  'config',
+  'config-teacher',
+  'config-student',
+  'config-mapping',
+  'config-pair',
+  'config-problem',
 ]);
 
 interface NodeView {
@@ -152,23 +165,35 @@ function runTooltip(s: RunState): string {
 }
 
 function stageNode(s: RunState, st: StageState, position: number): TreeNode {
-  const icon: TreeIcon = st.progress === 'done'
-    ? { id: 'pass', color: 'testing.iconPassed' }
-    : st.progress === 'active'
-      ? s.status === 'running' ? { id: 'play-circle', color: 'charts.blue' } : { id: 'debug-pause', color: 'charts.yellow' }
-      : { id: 'circle-large-outline' };
+  const icon: TreeIcon =
+    st.progress === 'done'
+      ? { id: 'pass', color: 'testing.iconPassed' }
+      : st.progress === 'active'
+        ? s.status === 'running'
+          ? { id: 'play-circle', color: 'charts.blue' }
+          : { id: 'debug-pause', color: 'charts.yellow' }
+        : { id: 'circle-large-outline' };
   // short: the kind only when the name does not say it, steps as "18/189" (the tooltip has it all)
   const bits: string[] = st.name.includes(st.kind) ? [] : [st.kind];
   if (st.layers.length) bits.push(st.layers.map(([a, b]) => `${a}↔${b}`).join(' '));
   if (st.progress === 'active' && st.stepsPlanned) bits.push(`${st.stepsDone}/${st.stepsPlanned}`);
   if (st.progress === 'done') bits.push(st.endReason === 'plateau' ? 'plateaued' : `${st.stepsDone} steps`);
-  const steps = st.progress === 'done'
-    ? `; ${st.stepsDone} steps${st.endReason === 'plateau' ? ', stopped on a plateau' : ''}`
-    : st.progress === 'active' && st.stepsPlanned ? `; step ${st.stepsDone} of ${st.stepsPlanned}` : '';
+  const steps =
+    st.progress === 'done'
+      ? `; ${st.stepsDone} steps${st.endReason === 'plateau' ? ', stopped on a plateau' : ''}`
+      : st.progress === 'active' && st.stepsPlanned
+        ? `; step ${st.stepsDone} of ${st.stepsPlanned}`
+        : '';
   return {
-    id: `${s.runDir}#stage-${st.index}`, kind: 'stage', label: `${position}. ${st.name}`, description: bits.join(' · '),
+    id: `${s.runDir}#stage-${st.index}`,
+    kind: 'stage',
+    label: `${position}. ${st.name}`,
+    description: bits.join(' · '),
     tooltip: `${escapeMd(st.name)}: ${st.kind}, up to ${st.epochs} epoch(s)${st.layers.length ? `; layer pairs (student ↔ teacher) ${st.layers.map(([a, b]) => `${a} ↔ ${b}`).join(', ')}` : ''}${steps}`,
-    icon, contextValue: 'stage', collapsible: 'none', runDir: s.runDir,
+    icon,
+    contextValue: 'stage',
+    collapsible: 'none',
+    runDir: s.runDir,
   };
 }
 
@@ -176,28 +201,55 @@ export function runChildren(s: RunState): TreeNode[] {
   const out: TreeNode[] = s.stages.map((st, i) => stageNode(s, st, i + 1));
   if (s.checkpoints.length > 0) {
     out.push({
-      id: `${s.runDir}#checkpoints`, kind: 'checkpoints', label: 'Checkpoints', description: String(s.checkpoints.length),
-      icon: { id: 'history' }, contextValue: 'checkpoints', collapsible: 'collapsed', runDir: s.runDir,
+      id: `${s.runDir}#checkpoints`,
+      kind: 'checkpoints',
+      label: 'Checkpoints',
+      description: String(s.checkpoints.length),
+      icon: { id: 'history' },
+      contextValue: 'checkpoints',
+      collapsible: 'collapsed',
+      runDir: s.runDir,
       path: path.join(s.runDir, 'checkpoints'),
       children: [...s.checkpoints].reverse().map((c): TreeNode => ({
-        id: `${s.runDir}#ckpt-${c.path}`, kind: 'checkpoint' as const, label: c.step !== undefined ? `step ${c.step}` : path.basename(c.path),
-        description: c.reason, tooltip: escapeMd(c.path), icon: { id: 'save' }, contextValue: 'checkpoint', collapsible: 'none',
-        path: c.path, runDir: s.runDir,
+        id: `${s.runDir}#ckpt-${c.path}`,
+        kind: 'checkpoint' as const,
+        label: c.step !== undefined ? `step ${c.step}` : path.basename(c.path),
+        description: c.reason,
+        tooltip: escapeMd(c.path),
+        icon: { id: 'save' },
+        contextValue: 'checkpoint',
+        collapsible: 'none',
+        path: c.path,
+        runDir: s.runDir,
       })),
     });
   }
   if (s.bestDir) {
     out.push({
-      id: `${s.runDir}#best`, kind: 'best', label: 'Best student', description: bestText(s),
-      tooltip: `The best student so far (Hugging Face layout): ${escapeMd(s.bestDir)}`, icon: { id: 'star-full', color: 'charts.yellow' },
-      contextValue: 'model:best', collapsible: 'none', path: s.bestDir, runDir: s.runDir,
+      id: `${s.runDir}#best`,
+      kind: 'best',
+      label: 'Best student',
+      description: bestText(s),
+      tooltip: `The best student so far (Hugging Face layout): ${escapeMd(s.bestDir)}`,
+      icon: { id: 'star-full', color: 'charts.yellow' },
+      contextValue: 'model:best',
+      collapsible: 'none',
+      path: s.bestDir,
+      runDir: s.runDir,
     });
   }
   if (s.studentDir) {
     out.push({
-      id: `${s.runDir}#student`, kind: 'student', label: 'Exported student', description: path.basename(s.studentDir),
+      id: `${s.runDir}#student`,
+      kind: 'student',
+      label: 'Exported student',
+      description: path.basename(s.studentDir),
       tooltip: `Hugging Face layout (config.json, model.safetensors, vocab.txt): ${escapeMd(s.studentDir)}`,
-      icon: { id: 'package', color: 'charts.green' }, contextValue: 'model:student', collapsible: 'none', path: s.studentDir, runDir: s.runDir,
+      icon: { id: 'package', color: 'charts.green' },
+      contextValue: 'model:student',
+      collapsible: 'none',
+      path: s.studentDir,
+      runDir: s.runDir,
     });
   }
   return out;
@@ -210,14 +262,27 @@ function newestFirst(a: RunState, b: RunState): number {
 
 export function runNodes(states: readonly RunState[], pending: readonly PendingLaunchView[] = []): TreeNode[] {
   const launches = pending.map((l): TreeNode => ({
-    id: `launch-${l.id}`, kind: 'launch', launchId: l.id, target: l.target, label: path.basename(l.target).replace(/\.distill\.json$/, ''),
-    description: l.verb === 'train' ? 'starting…' : 'resuming…', tooltip: `Starting the trainer for ${escapeMd(l.target)}`,
-    icon: { id: 'loading~spin' }, contextValue: 'launch', collapsible: 'none',
+    id: `launch-${l.id}`,
+    kind: 'launch',
+    launchId: l.id,
+    target: l.target,
+    label: path.basename(l.target).replace(/\.distill\.json$/, ''),
+    description: l.verb === 'train' ? 'starting…' : 'resuming…',
+    tooltip: `Starting the trainer for ${escapeMd(l.target)}`,
+    icon: { id: 'loading~spin' },
+    contextValue: 'launch',
+    collapsible: 'none',
   }));
   const runs = [...states].sort(newestFirst).map((s): TreeNode => ({
-    id: s.runDir, kind: 'run', label: s.label, description: runDescription(s), tooltip: runTooltip(s),
-    icon: STATUS_ICONS[s.crashed ? 'crashed' : s.status], contextValue: runContext(s),
-    collapsible: s.status === 'running' ? 'expanded' : 'collapsed', runDir: s.runDir,
+    id: s.runDir,
+    kind: 'run',
+    label: s.label,
+    description: runDescription(s),
+    tooltip: runTooltip(s),
+    icon: STATUS_ICONS[s.crashed ? 'crashed' : s.status],
+    contextValue: runContext(s),
+    collapsible: s.status === 'running' ? 'expanded' : 'collapsed',
+    runDir: s.runDir,
     command: { id: 'distillery.openDashboard', title: 'Open Dashboard', args: [s.runDir] },
   }));
   return [...launches, ...runs];
@@ -230,49 +295,100 @@ export function configNode(o: ConfigOutline, workspaceRoot?: string): TreeNode {
   const label = path.basename(o.file).replace(/\.distill\.json$/, '');
   const description = o.syntaxError ? 'does not parse' : [o.task, o.algorithm].filter(Boolean).join(' · ');
   return {
-    id: o.file, kind: 'config', label, description, tooltip: escapeMd(rel), icon: { id: o.syntaxError ? 'warning' : 'beaker' },
-    contextValue: 'config', collapsible: 'collapsed', configFile: o.file, children: configChildren(o),
+    id: o.file,
+    kind: 'config',
+    label,
+    description,
+    tooltip: escapeMd(rel),
+    icon: { id: o.syntaxError ? 'warning' : 'beaker' },
+    contextValue: 'config',
+    collapsible: 'collapsed',
+    configFile: o.file,
+    children: configChildren(o),
     command: { id: 'vscode.open', title: 'Open Config', args: [o.file] },
   };
 }
 
 export function configChildren(o: ConfigOutline): TreeNode[] {
   if (o.syntaxError) {
-    return [{ id: `${o.file}#problem`, kind: 'config-problem', label: o.syntaxError, icon: { id: 'error', color: 'list.errorForeground' }, contextValue: 'config-problem', collapsible: 'none', configFile: o.file }];
+    return [
+      {
+        id: `${o.file}#problem`,
+        kind: 'config-problem',
+        label: o.syntaxError,
+        icon: { id: 'error', color: 'list.errorForeground' },
+        contextValue: 'config-problem',
+        collapsible: 'none',
+        configFile: o.file,
+      },
+    ];
   }
   const t = o.teacher;
-  const teacherLabel = t.source === 'missing' ? 'Teacher: not set' : `Teacher: ${t.dir ? path.basename(t.dir) : t.source === 'scratch' ? 'trained from scratch' : '?'}`;
+  const teacherLabel =
+    t.source === 'missing'
+      ? 'Teacher: not set'
+      : `Teacher: ${t.dir ? path.basename(t.dir) : t.source === 'scratch' ? 'trained from scratch' : '?'}`;
   const teacherBits = [
     t.source === 'fine-tune' ? 'fine-tuned by the run' : t.source === 'scratch' ? 'trained by the run' : undefined,
     t.layers ? `${t.layers} layers` : undefined,
   ].filter(Boolean);
   const teacher: TreeNode = {
-    id: `${o.file}#teacher`, kind: 'config-teacher', configFile: o.file, label: teacherLabel, description: teacherBits.join(' · '),
+    id: `${o.file}#teacher`,
+    kind: 'config-teacher',
+    configFile: o.file,
+    label: teacherLabel,
+    description: teacherBits.join(' · '),
     ...(t.dir ? { tooltip: escapeMd(t.dir), teacherDir: t.dir } : {}),
-    icon: { id: 'mortar-board' }, contextValue: t.dir ? 'config-teacher:folder' : 'config-teacher', collapsible: 'none',
+    icon: { id: 'mortar-board' },
+    contextValue: t.dir ? 'config-teacher:folder' : 'config-teacher',
+    collapsible: 'none',
   };
   const s = o.student;
   const student: TreeNode = {
-    id: `${o.file}#student`, kind: 'config-student', configFile: o.file,
+    id: `${o.file}#student`,
+    kind: 'config-student',
+    configFile: o.file,
     label: `Student: ${s.layers ? `${s.layers} layers` : '? layers'}`,
-    description: [s.layersDefaulted ? 'half the teacher (default)' : undefined, s.init ? `init ${s.init}` : undefined].filter(Boolean).join(' · '),
-    icon: { id: 'person' }, contextValue: 'config-student', collapsible: 'none',
+    description: [s.layersDefaulted ? 'half the teacher (default)' : undefined, s.init ? `init ${s.init}` : undefined]
+      .filter(Boolean)
+      .join(' · '),
+    icon: { id: 'person' },
+    contextValue: 'config-student',
+    collapsible: 'none',
   };
   const m = o.mapping;
   const pairs = m.pairs ?? [];
   const mapping: TreeNode = {
-    id: `${o.file}#mapping`, kind: 'config-mapping', configFile: o.file,
+    id: `${o.file}#mapping`,
+    kind: 'config-mapping',
+    configFile: o.file,
     label: `Layer mapping: ${m.spec ?? '?'}${m.defaulted ? ' (default)' : ''}`,
     description: m.problem ? 'cannot resolve' : `${pairs.length} pair${pairs.length === 1 ? '' : 's'}`,
     ...(m.problem ? { tooltip: escapeMd(m.problem) } : {}),
     icon: m.problem ? { id: 'warning', color: 'list.warningForeground' } : { id: 'arrow-swap' },
-    contextValue: 'config-mapping', collapsible: pairs.length || m.problem ? 'expanded' : 'none',
+    contextValue: 'config-mapping',
+    collapsible: pairs.length || m.problem ? 'expanded' : 'none',
     children: m.problem
-      ? [{ id: `${o.file}#mapping-problem`, kind: 'config-problem', configFile: o.file, label: m.problem, icon: { id: 'info' }, contextValue: 'config-problem', collapsible: 'none' }]
+      ? [
+          {
+            id: `${o.file}#mapping-problem`,
+            kind: 'config-problem',
+            configFile: o.file,
+            label: m.problem,
+            icon: { id: 'info' },
+            contextValue: 'config-problem',
+            collapsible: 'none',
+          },
+        ]
       : pairs.map((p): TreeNode => ({
-        id: `${o.file}#pair-${p.student}`, kind: 'config-pair', configFile: o.file, label: `student ${p.student} ↔ teacher ${p.teacher}`,
-        icon: { id: 'link' }, contextValue: 'config-pair', collapsible: 'none',
-      })),
+          id: `${o.file}#pair-${p.student}`,
+          kind: 'config-pair',
+          configFile: o.file,
+          label: `student ${p.student} ↔ teacher ${p.teacher}`,
+          icon: { id: 'link' },
+          contextValue: 'config-pair',
+          collapsible: 'none',
+        })),
   };
   return [teacher, student, mapping];
 }

@@ -16,13 +16,18 @@ export const CONFIG_GLOB = '**/*.distill.json';
 export const EXCLUDE_GLOB = '**/{node_modules,.git}/**';
 
 export function toTreeItem(n: TreeNode): vscode.TreeItem {
-  const state = n.collapsible === 'none' ? vscode.TreeItemCollapsibleState.None
-    : n.collapsible === 'expanded' ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed;
+  const state =
+    n.collapsible === 'none'
+      ? vscode.TreeItemCollapsibleState.None
+      : n.collapsible === 'expanded'
+        ? vscode.TreeItemCollapsibleState.Expanded
+        : vscode.TreeItemCollapsibleState.Collapsed;
   const item = new vscode.TreeItem(n.label, state);
   item.id = n.id;
   if (n.description) item.description = n.description;
   if (n.tooltip) item.tooltip = new vscode.MarkdownString(n.tooltip);
-  if (n.icon) item.iconPath = new vscode.ThemeIcon(n.icon.id, n.icon.color ? new vscode.ThemeColor(n.icon.color) : undefined);
+  if (n.icon)
+    item.iconPath = new vscode.ThemeIcon(n.icon.id, n.icon.color ? new vscode.ThemeColor(n.icon.color) : undefined);
   item.contextValue = n.contextValue;
   if (n.command) {
     const args = n.command.id === 'vscode.open' ? n.command.args.map((a) => vscode.Uri.file(a)) : n.command.args;
@@ -34,7 +39,10 @@ export function toTreeItem(n: TreeNode): vscode.TreeItem {
 /** Coalesces bursts of changes into one tree refresh. */
 class Debounced {
   private timer: NodeJS.Timeout | undefined;
-  constructor(private readonly fn: () => void, private readonly ms: number) {}
+  constructor(
+    private readonly fn: () => void,
+    private readonly ms: number,
+  ) {}
   run(): void {
     if (this.timer) return;
     this.timer = setTimeout(() => {
@@ -56,7 +64,10 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   private readonly subscriptions: vscode.Disposable[];
 
   constructor(private readonly manager: RunManager) {
-    this.subscriptions = [manager.onDidChangeRun(() => this.refresh()), manager.onDidChangeLaunch(() => this.refresh())];
+    this.subscriptions = [
+      manager.onDidChangeRun(() => this.refresh()),
+      manager.onDidChangeLaunch(() => this.refresh()),
+    ];
   }
 
   refresh(): void {
@@ -89,12 +100,13 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
 }
 
 /** squeue with a short timeout: undefined when it is not installed, '' when it fails (e.g. purged job ids). */
-const squeueExec: Exec = (cmd, args) => new Promise((resolve) => {
-  execFile(cmd, args, { timeout: 10_000, encoding: 'utf8' }, (err, stdout) => {
-    if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') resolve(undefined);
-    else resolve(err ? '' : stdout);
+const squeueExec: Exec = (cmd, args) =>
+  new Promise((resolve) => {
+    execFile(cmd, args, { timeout: 10_000, encoding: 'utf8' }, (err, stdout) => {
+      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') resolve(undefined);
+      else resolve(err ? '' : stdout);
+    });
   });
-});
 
 /** Every *.distill.json in the workspace, with its teacher, student and layer mapping. */
 export class ConfigsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vscode.Disposable {
@@ -109,7 +121,12 @@ export class ConfigsTreeProvider implements vscode.TreeDataProvider<TreeNode>, v
 
   constructor() {
     const watcher = vscode.workspace.createFileSystemWatcher(CONFIG_GLOB);
-    this.disposables.push(watcher, watcher.onDidCreate(() => this.refresh()), watcher.onDidDelete(() => this.refresh()), watcher.onDidChange(() => this.refresh()));
+    this.disposables.push(
+      watcher,
+      watcher.onDidCreate(() => this.refresh()),
+      watcher.onDidDelete(() => this.refresh()),
+      watcher.onDidChange(() => this.refresh()),
+    );
     this.disposables.push(vscode.workspace.onDidChangeWorkspaceFolders(() => this.refresh()));
   }
 
@@ -121,7 +138,10 @@ export class ConfigsTreeProvider implements vscode.TreeDataProvider<TreeNode>, v
   async configFiles(): Promise<string[]> {
     if (!this.files) {
       const uris = await vscode.workspace.findFiles(CONFIG_GLOB, EXCLUDE_GLOB, 1000);
-      this.files = uris.filter((u) => u.scheme === 'file').map((u) => u.fsPath).sort();
+      this.files = uris
+        .filter((u) => u.scheme === 'file')
+        .map((u) => u.fsPath)
+        .sort();
     }
     return this.files;
   }

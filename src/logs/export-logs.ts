@@ -28,20 +28,28 @@ export interface ExportLogsResult {
 }
 
 export function parseLogFormat(value: string | undefined): LogFormat {
-  const fix = 'write --format tensorboard (event files for `tensorboard --logdir`) or --format csv (one tidy scalars.csv)';
+  const fix =
+    'write --format tensorboard (event files for `tensorboard --logdir`) or --format csv (one tidy scalars.csv)';
   if (value === undefined) throw new UserError('is required', { where: '--format', fix });
-  if (!(LOG_FORMATS as readonly string[]).includes(value)) throw new UserError(`unknown format "${value}"`, { where: '--format', fix });
+  if (!(LOG_FORMATS as readonly string[]).includes(value))
+    throw new UserError(`unknown format "${value}"`, { where: '--format', fix });
   return value as LogFormat;
 }
 
 /** The events of a run folder, with a count of the lines that were not events. */
 export function readRunEvents(runDir: string): { events: TrainerEvent[]; skippedLines: number; file: string } {
   if (!fs.existsSync(runDir) || !fs.statSync(runDir).isDirectory()) {
-    throw new UserError('no such folder', { where: runDir, fix: 'pass a run folder (runs/<id>) made by `distillery train`' });
+    throw new UserError('no such folder', {
+      where: runDir,
+      fix: 'pass a run folder (runs/<id>) made by `distillery train`',
+    });
   }
   const file = new RunFolder(path.resolve(runDir)).eventsFile;
   if (!fs.existsSync(file)) {
-    throw new UserError('not a run folder (it has no events.jsonl)', { where: runDir, fix: 'pass a run folder (runs/<id>) made by `distillery train`' });
+    throw new UserError('not a run folder (it has no events.jsonl)', {
+      where: runDir,
+      fix: 'pass a run folder (runs/<id>) made by `distillery train`',
+    });
   }
   const events: TrainerEvent[] = [];
   let skippedLines = 0;
@@ -83,7 +91,10 @@ export function scalarsCsv(points: readonly ScalarPoint[]): string {
   return lines.join('\n') + '\n';
 }
 
-export function exportLogs(runDir: string, opts: { format: LogFormat; out?: string; hostname?: string }): ExportLogsResult {
+export function exportLogs(
+  runDir: string,
+  opts: { format: LogFormat; out?: string; hostname?: string },
+): ExportLogsResult {
   const { events, skippedLines, file } = readRunEvents(runDir);
   const points = collectScalars(events);
   if (points.length === 0) {
@@ -94,7 +105,10 @@ export function exportLogs(runDir: string, opts: { format: LogFormat; out?: stri
   }
   const outDir = path.resolve(opts.out ?? path.join(runDir, 'logs'));
   if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) {
-    throw new UserError('is a file, not a folder', { where: `--out ${opts.out ?? outDir}`, fix: 'pass a folder (it is created when missing)' });
+    throw new UserError('is a file, not a folder', {
+      where: `--out ${opts.out ?? outDir}`,
+      fix: 'pass a folder (it is created when missing)',
+    });
   }
   let target: string;
   if (opts.format === 'csv') {

@@ -25,10 +25,13 @@ export interface ScalarPoint {
 export function scalarsOf(e: TrainerEvent): ScalarPoint[] {
   const wallTime = Date.parse(e.time) / 1000;
   const out: ScalarPoint[] = [];
-  const add = (step: number, tag: string, value: number): void => { out.push({ step, wallTime, tag, value }); };
+  const add = (step: number, tag: string, value: number): void => {
+    out.push({ step, wallTime, tag, value });
+  };
   if (e.type === 'step') {
     add(e.step, 'train/loss', e.loss);
-    for (const t of e.terms) add(e.step, t.layer === undefined ? `train/${t.name}` : `train/${t.name}/layer${t.layer}`, t.value);
+    for (const t of e.terms)
+      add(e.step, t.layer === undefined ? `train/${t.name}` : `train/${t.name}/layer${t.layer}`, t.value);
     // every layer of a loss shares its weight: one series per loss
     const weighted = new Set<string>();
     for (const t of e.terms) {

@@ -19,8 +19,7 @@ export interface ScalarValue {
 }
 
 export type TfEvent =
-  | { wallTime: number; step: number; fileVersion: string }
-  | { wallTime: number; step: number; scalars: ScalarValue[] };
+  { wallTime: number; step: number; fileVersion: string } | { wallTime: number; step: number; scalars: ScalarValue[] };
 
 /** The first record of every event file; readers use it to recognise the format version. */
 export const FILE_VERSION = 'brain.Event:2';

@@ -60,13 +60,18 @@ async function tryKind(kind: BackendKind): Promise<void> {
         loadTensorflow('@tensorflow/tfjs-node');
       } catch (e) {
         // tfjs-node-gpu also provides a working CPU backend.
-        try { loadTensorflow('@tensorflow/tfjs-node-gpu'); } catch { throw e; }
+        try {
+          loadTensorflow('@tensorflow/tfjs-node-gpu');
+        } catch {
+          throw e;
+        }
       }
       if (!(await tf.setBackend('tensorflow'))) throw new Error('the tensorflow backend did not initialise');
       return;
     case 'wasm': {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
-      const dist = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep;
+      const dist =
+        path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep;
       wasm.setWasmPaths(dist);
       if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialise');
       return;
@@ -90,7 +95,8 @@ function shortReason(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
   if (/Cannot find module/.test(msg)) return 'not installed';
   // A tfjs-node whose install step could not download libtensorflow fails on its own files.
-  if (/ENOENT|napi|\.node\b|libtensorflow/.test(msg)) return 'installed without its native TensorFlow library (reinstall it where the network is reachable)';
+  if (/ENOENT|napi|\.node\b|libtensorflow/.test(msg))
+    return 'installed without its native TensorFlow library (reinstall it where the network is reachable)';
   return msg.split('\n')[0];
 }
 
@@ -113,7 +119,10 @@ export async function initBackend(requested: BackendRequest = 'auto'): Promise<B
   }
   throw new UserError(`backend "${requested}" is not available (${skipped.join('; ')})`, {
     where: '--backend',
-    fix: requested === 'auto' ? 'reinstall the project dependencies (npm ci)' : 'use --backend auto, or install the package it needs (tfjs-node needs libtensorflow and network access at install time)',
+    fix:
+      requested === 'auto'
+        ? 'reinstall the project dependencies (npm ci)'
+        : 'use --backend auto, or install the package it needs (tfjs-node needs libtensorflow and network access at install time)',
   });
 }
 

@@ -107,7 +107,8 @@ const MASK_VALUE = -3.4028234663852886e38;
 export function bertParameterSpecs(c: BertConfig): ParamSpec[] {
   const h = c.hiddenSize;
   const specs: ParamSpec[] = [];
-  const add = (name: string, shape: number[], kind: ParamKind, group: ParamGroup) => specs.push({ name, shape, kind, group });
+  const add = (name: string, shape: number[], kind: ParamKind, group: ParamGroup) =>
+    specs.push({ name, shape, kind, group });
   const norm = (prefix: string, group: ParamGroup) => {
     add(`${prefix}.weight`, [h], 'norm-weight', group);
     add(`${prefix}.bias`, [h], 'norm-bias', group);
@@ -151,19 +152,34 @@ let nextModelId = 0;
 
 function validateConfig(c: BertConfig): void {
   const bad = (field: string, msg: string, fix?: string) => new UserError(msg, { where: `config: ${field}`, fix });
-  const positive: Array<keyof BertConfig> = ['vocabSize', 'hiddenSize', 'numHiddenLayers', 'numAttentionHeads', 'intermediateSize', 'maxPositionEmbeddings', 'typeVocabSize', 'numLabels'];
+  const positive: Array<keyof BertConfig> = [
+    'vocabSize',
+    'hiddenSize',
+    'numHiddenLayers',
+    'numAttentionHeads',
+    'intermediateSize',
+    'maxPositionEmbeddings',
+    'typeVocabSize',
+    'numLabels',
+  ];
   for (const f of positive) {
     const v = c[f];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw bad(f, `${f} must be a positive integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+      throw bad(f, `${f} must be a positive integer, got ${JSON.stringify(v)}`);
   }
   if (c.hiddenSize % c.numAttentionHeads !== 0) {
-    throw bad('numAttentionHeads', `hiddenSize ${c.hiddenSize} is not a multiple of numAttentionHeads ${c.numAttentionHeads}`, 'pick a head count that divides the hidden size');
+    throw bad(
+      'numAttentionHeads',
+      `hiddenSize ${c.hiddenSize} is not a multiple of numAttentionHeads ${c.numAttentionHeads}`,
+      'pick a head count that divides the hidden size',
+    );
   }
   for (const f of ['hiddenDropoutProb', 'attentionProbsDropoutProb'] as const) {
     if (!(c[f] >= 0 && c[f] < 1)) throw bad(f, `${f} must be in [0, 1), got ${c[f]}`);
   }
   if (!(c.layerNormEps > 0)) throw bad('layerNormEps', `layerNormEps must be positive, got ${c.layerNormEps}`);
-  if (c.hiddenAct !== 'gelu') throw bad('hiddenAct', `only "gelu" (exact erf GELU) is supported, got ${JSON.stringify(c.hiddenAct)}`);
+  if (c.hiddenAct !== 'gelu')
+    throw bad('hiddenAct', `only "gelu" (exact erf GELU) is supported, got ${JSON.stringify(c.hiddenAct)}`);
 }
 
 /** PyTorch [out, in] → [in, out] (and back: the same operation with the dims swapped). */
@@ -179,8 +195,14 @@ function transpose2d(data: Float32Array, rows: number, cols: number): Float32Arr
 // ---- the computation, one function per module of Hugging Face's modeling_bert ----
 
 /** A Linear layer; its weight is stored [in, out]. */
-interface Linear { weight: tf.Variable; bias: tf.Variable }
-interface LayerNorm { weight: tf.Variable; bias: tf.Variable }
+interface Linear {
+  weight: tf.Variable;
+  bias: tf.Variable;
+}
+interface LayerNorm {
+  weight: tf.Variable;
+  bias: tf.Variable;
+}
 
 interface EmbeddingsWeights {
   wordEmbeddings: tf.Variable;
@@ -188,9 +210,16 @@ interface EmbeddingsWeights {
   tokenTypeEmbeddings: tf.Variable;
   layerNorm: LayerNorm;
 }
-interface SelfAttentionWeights { query: Linear; key: Linear; value: Linear }
+interface SelfAttentionWeights {
+  query: Linear;
+  key: Linear;
+  value: Linear;
+}
 /** BertSelfOutput's and BertOutput's weights. */
-interface OutputWeights { dense: Linear; layerNorm: LayerNorm }
+interface OutputWeights {
+  dense: Linear;
+  layerNorm: LayerNorm;
+}
 interface LayerWeights {
   attention: { self: SelfAttentionWeights; output: OutputWeights };
   intermediate: { dense: Linear };
@@ -204,12 +233,20 @@ interface BertWeights {
 }
 
 /** What the modules of one forward pass share. */
-interface Pass { config: BertConfig; batch: number; seq: number; dropout: DropoutSites }
+interface Pass {
+  config: BertConfig;
+  batch: number;
+  seq: number;
+  dropout: DropoutSites;
+}
 
 /** The dropout sites of one pass in order: site k's seed derives from the pass's seed and k. */
 class DropoutSites {
   private site = 0;
-  constructor(private readonly training: boolean, private readonly seed: number | undefined) {}
+  constructor(
+    private readonly training: boolean,
+    private readonly seed: number | undefined,
+  ) {}
 
   apply<T extends tf.Tensor>(x: T, rate: number): T {
     const site = this.site++;
@@ -233,7 +270,10 @@ function bertEmbeddings(w: EmbeddingsWeights, inputIds: tf.Tensor2D, tokenTypeId
   const word = tf.gather(w.wordEmbeddings, tf.reshape(inputIds, [b * s]));
   const position = tf.slice(w.positionEmbeddings, [0, 0], [s, h]);
   const tokenType = tf.gather(w.tokenTypeEmbeddings, tf.reshape(tokenTypeIds, [b * s]));
-  const summed = tf.add(tf.reshape(tf.add(tf.reshape(word, [b, s, h]), position), [b * s, h]), tokenType) as tf.Tensor2D;
+  const summed = tf.add(
+    tf.reshape(tf.add(tf.reshape(word, [b, s, h]), position), [b * s, h]),
+    tokenType,
+  ) as tf.Tensor2D;
   return p.dropout.apply(norm(summed, w.layerNorm, c), c.hiddenDropoutProb);
 }
 
@@ -255,7 +295,12 @@ function mergeHeads(x: tf.Tensor4D): tf.Tensor2D {
  * BertSelfAttention: softmax(Q·Kᵀ/√d + mask)·V per head. Also returns the probabilities (before
  * dropout) and V [b, heads, s, d], for the internal losses.
  */
-function bertSelfAttention(w: SelfAttentionWeights, x: tf.Tensor2D, mask: tf.Tensor4D, p: Pass): { context: tf.Tensor2D; probs: tf.Tensor4D; value: tf.Tensor4D } {
+function bertSelfAttention(
+  w: SelfAttentionWeights,
+  x: tf.Tensor2D,
+  mask: tf.Tensor4D,
+  p: Pass,
+): { context: tf.Tensor2D; probs: tf.Tensor4D; value: tf.Tensor4D } {
   const c = p.config;
   const heads = c.numAttentionHeads;
   const query = splitHeads(tf.mul(dense(x, w.query), 1 / Math.sqrt(headDim(c))), heads, p.seq);
@@ -278,20 +323,35 @@ function bertIntermediate(w: { dense: Linear }, x: tf.Tensor2D): tf.Tensor2D {
 }
 
 /** BertLayer: attention (self-attention, then its output) → intermediate → output. */
-function bertLayer(w: LayerWeights, x: tf.Tensor2D, mask: tf.Tensor4D, p: Pass): { hidden: tf.Tensor2D; probs: tf.Tensor4D; value: tf.Tensor4D } {
+function bertLayer(
+  w: LayerWeights,
+  x: tf.Tensor2D,
+  mask: tf.Tensor4D,
+  p: Pass,
+): { hidden: tf.Tensor2D; probs: tf.Tensor4D; value: tf.Tensor4D } {
   const self = bertSelfAttention(w.attention.self, x, mask, p);
   const attentionOutput = bertOutput(w.attention.output, self.context, x, p);
   const hidden = bertOutput(w.output, bertIntermediate(w.intermediate, attentionOutput), attentionOutput, p);
   return { hidden, probs: self.probs, value: self.value };
 }
 
-interface Keep { hiddenStates: Set<number>; attentions: Set<number>; values: Set<number> }
+interface Keep {
+  hiddenStates: Set<number>;
+  attentions: Set<number>;
+  values: Set<number>;
+}
 
 /**
  * BertEncoder: the layers in turn, from the embeddings' output. Returns the last hidden state and
  * the hidden states, attentions and values asked for (empty slots elsewhere).
  */
-function bertEncoder(layers: LayerWeights[], embeddings: tf.Tensor2D, mask: tf.Tensor4D, keep: Keep, p: Pass): Pick<BertOutputs, 'hiddenStates' | 'attentions' | 'values'> & { last: tf.Tensor2D } {
+function bertEncoder(
+  layers: LayerWeights[],
+  embeddings: tf.Tensor2D,
+  mask: tf.Tensor4D,
+  keep: Keep,
+  p: Pass,
+): Pick<BertOutputs, 'hiddenStates' | 'attentions' | 'values'> & { last: tf.Tensor2D } {
   const L = layers.length;
   const hiddenStates: tf.Tensor3D[] = new Array<tf.Tensor3D>(L + 1);
   const attentions: tf.Tensor4D[] = new Array<tf.Tensor4D>(L);
@@ -327,7 +387,12 @@ export class BertModel {
   private readonly parameterCount: number;
   private disposed = false;
 
-  private constructor(config: BertConfig, values: Map<string, Float32Array>, trainable: boolean, newlyInitialized: string[]) {
+  private constructor(
+    config: BertConfig,
+    values: Map<string, Float32Array>,
+    trainable: boolean,
+    newlyInitialized: string[],
+  ) {
     registerMissingKernels();
     this.config = config;
     this.newlyInitialized = newlyInitialized;
@@ -338,9 +403,10 @@ export class BertModel {
     try {
       for (const spec of this.specs) {
         const data = values.get(spec.name)!;
-        const [stored, shape] = spec.kind === 'linear'
-          ? [transpose2d(data, spec.shape[0], spec.shape[1]), [spec.shape[1], spec.shape[0]]]
-          : [data, spec.shape];
+        const [stored, shape] =
+          spec.kind === 'linear'
+            ? [transpose2d(data, spec.shape[0], spec.shape[1]), [spec.shape[1], spec.shape[0]]]
+            : [data, spec.shape];
         const t = tf.tensor(stored, shape, 'float32');
         this.vars.set(spec.name, tf.variable(t, trainable, prefix + spec.name));
         t.dispose();
@@ -354,9 +420,15 @@ export class BertModel {
 
   /** The variables grouped as Hugging Face's modules hold them. */
   private bertWeights(): BertWeights {
-    const linearAt = (p: string): Linear => ({ weight: this.variable(`${p}.weight`), bias: this.variable(`${p}.bias`) });
+    const linearAt = (p: string): Linear => ({
+      weight: this.variable(`${p}.weight`),
+      bias: this.variable(`${p}.bias`),
+    });
     const layerNormAt: (p: string) => LayerNorm = linearAt;
-    const output = (p: string): OutputWeights => ({ dense: linearAt(`${p}.dense`), layerNorm: layerNormAt(`${p}.LayerNorm`) });
+    const output = (p: string): OutputWeights => ({
+      dense: linearAt(`${p}.dense`),
+      layerNorm: layerNormAt(`${p}.LayerNorm`),
+    });
     const e = 'bert.embeddings';
     return {
       embeddings: {
@@ -369,7 +441,11 @@ export class BertModel {
         const p = `bert.encoder.layer.${i}`;
         return {
           attention: {
-            self: { query: linearAt(`${p}.attention.self.query`), key: linearAt(`${p}.attention.self.key`), value: linearAt(`${p}.attention.self.value`) },
+            self: {
+              query: linearAt(`${p}.attention.self.query`),
+              key: linearAt(`${p}.attention.self.key`),
+              value: linearAt(`${p}.attention.self.value`),
+            },
             output: output(`${p}.attention.output`),
           },
           intermediate: { dense: linearAt(`${p}.intermediate.dense`) },
@@ -407,14 +483,20 @@ export class BertModel {
       }
       if (t.shape.length !== spec.shape.length || t.shape.some((d, i) => d !== spec.shape[i])) {
         const isHead = spec.group === 'head';
-        throw new UserError(`tensor "${spec.name}" has shape [${t.shape.join(', ')}], but the config needs [${spec.shape.join(', ')}]`, {
-          where,
-          fix: isHead
-            ? `the checkpoint's head has ${t.shape[0]} outputs: set num_labels to match, or remove classifier.* to start a new head`
-            : 'config.json does not describe these weights; use the config.json saved with them',
-        });
+        throw new UserError(
+          `tensor "${spec.name}" has shape [${t.shape.join(', ')}], but the config needs [${spec.shape.join(', ')}]`,
+          {
+            where,
+            fix: isHead
+              ? `the checkpoint's head has ${t.shape[0]} outputs: set num_labels to match, or remove classifier.* to start a new head`
+              : 'config.json does not describe these weights; use the config.json saved with them',
+          },
+        );
       }
-      if (t.data.length !== numel(t.shape)) throw new UserError(`tensor "${spec.name}" has ${t.data.length} values for shape [${t.shape.join(', ')}]`, { where });
+      if (t.data.length !== numel(t.shape))
+        throw new UserError(`tensor "${spec.name}" has ${t.data.length} values for shape [${t.shape.join(', ')}]`, {
+          where,
+        });
       values.set(spec.name, t.data);
     }
     return new BertModel(config, values, opts.trainable ?? true, fresh);
@@ -436,10 +518,15 @@ export class BertModel {
     if (this.disposed) throw new Error('BertModel: used after dispose()');
     const c = this.config;
     const { inputIds, tokenTypeIds, attentionMask } = inputs;
-    if (inputIds.rank !== 2) throw new Error(`BertModel.forward: inputIds must be [batch, seq], got [${inputIds.shape}]`);
+    if (inputIds.rank !== 2)
+      throw new Error(`BertModel.forward: inputIds must be [batch, seq], got [${inputIds.shape}]`);
     const [b, s] = inputIds.shape;
-    for (const [name, t] of [['tokenTypeIds', tokenTypeIds], ['attentionMask', attentionMask]] as const) {
-      if (t.shape[0] !== b || t.shape[1] !== s || t.rank !== 2) throw new Error(`BertModel.forward: ${name} has shape [${t.shape}], inputIds [${inputIds.shape}]`);
+    for (const [name, t] of [
+      ['tokenTypeIds', tokenTypeIds],
+      ['attentionMask', attentionMask],
+    ] as const) {
+      if (t.shape[0] !== b || t.shape[1] !== s || t.rank !== 2)
+        throw new Error(`BertModel.forward: ${name} has shape [${t.shape}], inputIds [${inputIds.shape}]`);
     }
     if (s > c.maxPositionEmbeddings) {
       throw new UserError(`sequences of ${s} tokens are longer than the model's ${c.maxPositionEmbeddings} positions`, {
@@ -472,9 +559,7 @@ export class BertModel {
     const out: NamedTensors = new Map<string, NamedTensor>();
     for (const spec of this.specs) {
       const data = this.variable(spec.name).dataSync() as Float32Array;
-      const values = spec.kind === 'linear'
-        ? transpose2d(data, spec.shape[1], spec.shape[0])
-        : Float32Array.from(data);
+      const values = spec.kind === 'linear' ? transpose2d(data, spec.shape[1], spec.shape[0]) : Float32Array.from(data);
       out.set(spec.name, { shape: [...spec.shape], data: values });
     }
     return out;
@@ -510,7 +595,8 @@ export class BertModel {
 function keepSet(wanted: readonly number[] | undefined, n: number): Set<number> {
   if (wanted === undefined) return new Set(Array.from({ length: n }, (_, i) => i));
   for (const i of wanted) {
-    if (!Number.isInteger(i) || i < 0 || i >= n) throw new Error(`BertModel.forward: keep index ${i} is outside 0..${n - 1}`);
+    if (!Number.isInteger(i) || i < 0 || i >= n)
+      throw new Error(`BertModel.forward: keep index ${i} is outside 0..${n - 1}`);
   }
   return new Set(wanted);
 }

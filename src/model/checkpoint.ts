@@ -105,7 +105,10 @@ function readJson(file: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new UserError(`${what} is not valid JSON (${(e as Error).message})`, { where: file, fix: 'export the checkpoint again with save_pretrained()' });
+    throw new UserError(`${what} is not valid JSON (${(e as Error).message})`, {
+      where: file,
+      fix: 'export the checkpoint again with save_pretrained()',
+    });
   }
 }
 
@@ -129,14 +132,19 @@ function readWeights(dir: string, architectures: unknown): { tensors: Map<string
     const json = readJson(index, WEIGHTS_INDEX_FILE);
     const weightMap = (json as { weight_map?: unknown } | null)?.weight_map;
     if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
-      throw new UserError('the index has no "weight_map" object', { where: index, fix: 'export the checkpoint again with save_pretrained()' });
+      throw new UserError('the index has no "weight_map" object', {
+        where: index,
+        fix: 'export the checkpoint again with save_pretrained()',
+      });
     }
     const shards = new Map<string, string[]>();
     for (const [name, shard] of Object.entries(weightMap as Record<string, unknown>)) {
       if (typeof shard !== 'string') throw new UserError(`weight_map["${name}"] is not a file name`, { where: index });
       const shardPath = path.resolve(dir, shard);
       if (path.dirname(shardPath) !== path.resolve(dir)) {
-        throw new UserError(`weight_map["${name}"] names "${shard}", which is not a file in the checkpoint folder`, { where: index });
+        throw new UserError(`weight_map["${name}"] names "${shard}", which is not a file in the checkpoint folder`, {
+          where: index,
+        });
       }
       if (!shards.has(shardPath)) shards.set(shardPath, []);
       shards.get(shardPath)!.push(name);
@@ -144,20 +152,23 @@ function readWeights(dir: string, architectures: unknown): { tensors: Map<string
     for (const [shardPath, names] of shards) {
       if (!isFile(shardPath)) {
         throw new UserError(`the shard ${path.basename(shardPath)} listed in ${WEIGHTS_INDEX_FILE} is missing`, {
-          where: shardPath, fix: 'copy every model-*.safetensors file of the checkpoint',
+          where: shardPath,
+          fix: 'copy every model-*.safetensors file of the checkpoint',
         });
       }
       const st = readSafetensorsFile(shardPath);
       for (const name of names) {
         if (!st.entries.has(name)) {
           throw new UserError(`${WEIGHTS_INDEX_FILE} places tensor "${name}" in this shard, but it is not there`, {
-            where: shardPath, fix: 'the checkpoint is incomplete or mixed from two exports; copy it again',
+            where: shardPath,
+            fix: 'the checkpoint is incomplete or mixed from two exports; copy it again',
           });
         }
       }
       for (const [name, entry] of st.entries) {
         const seen = tensors.get(name);
-        if (seen) throw new UserError(`tensor "${name}" appears in two shards (also ${seen.file})`, { where: shardPath });
+        if (seen)
+          throw new UserError(`tensor "${name}" appears in two shards (also ${seen.file})`, { where: shardPath });
         tensors.set(name, { entry, file: shardPath });
       }
     }
@@ -165,13 +176,16 @@ function readWeights(dir: string, architectures: unknown): { tensors: Map<string
   }
   refuseOtherFormats(dir, architectures);
   throw new UserError(`no ${WEIGHTS_FILE} (or ${WEIGHTS_INDEX_FILE}) in the checkpoint folder`, {
-    where: single, fix: 'point at a folder written by save_pretrained(), which holds config.json and model.safetensors',
+    where: single,
+    fix: 'point at a folder written by save_pretrained(), which holds config.json and model.safetensors',
   });
 }
 
 /** Pickled PyTorch and Keras weights are never read; say how to convert them. */
 function refuseOtherFormats(dir: string, architectures: unknown): void {
-  const isClassifier = Array.isArray(architectures) && architectures.some((a) => typeof a === 'string' && a.endsWith('ForSequenceClassification'));
+  const isClassifier =
+    Array.isArray(architectures) &&
+    architectures.some((a) => typeof a === 'string' && a.endsWith('ForSequenceClassification'));
   const autoClass = isClassifier ? 'AutoModelForSequenceClassification' : 'AutoModel';
   const q = JSON.stringify(dir);
   const formats: Array<[string, string, string]> = [
@@ -183,11 +197,15 @@ function refuseOtherFormats(dir: string, architectures: unknown): void {
   for (const [file, kind, fromArg] of formats) {
     const p = path.join(dir, file);
     if (!isFile(p)) continue;
-    throw new UserError(`the weights are in ${kind} format (${file}); only ${WEIGHTS_FILE} is read, because loading pickled or framework-specific weights can run code from the file`, {
-      where: p,
-      fix: `convert it once with Python and transformers: python -c 'from transformers import ${autoClass}; ` +
-        `model = ${autoClass}.from_pretrained(${q}${fromArg}); model.save_pretrained(${q}, safe_serialization=True)'`,
-    });
+    throw new UserError(
+      `the weights are in ${kind} format (${file}); only ${WEIGHTS_FILE} is read, because loading pickled or framework-specific weights can run code from the file`,
+      {
+        where: p,
+        fix:
+          `convert it once with Python and transformers: python -c 'from transformers import ${autoClass}; ` +
+          `model = ${autoClass}.from_pretrained(${q}${fromArg}); model.save_pretrained(${q}, safe_serialization=True)'`,
+      },
+    );
   }
 }
 
@@ -215,7 +233,10 @@ function isBuffer(name: string, entry: SafetensorsEntry, parameterNames: Map<str
 const fmtShape = (s: readonly number[]) => `[${s.join(', ')}]`;
 
 function listNames(names: string[], max = 6): string {
-  const shown = names.slice(0, max).map((n) => `"${n}"`).join(', ');
+  const shown = names
+    .slice(0, max)
+    .map((n) => `"${n}"`)
+    .join(', ');
   return names.length > max ? `${shown} and ${names.length - max} more` : shown;
 }
 
@@ -243,9 +264,16 @@ function openCheckpointFolder(given: string): { dir: string; note?: string } {
   } catch {
     dirStat = undefined;
   }
-  if (!dirStat) throw new UserError('the checkpoint folder does not exist', { where: dir, fix: 'check the path; a checkpoint is a folder with config.json and model.safetensors' });
+  if (!dirStat)
+    throw new UserError('the checkpoint folder does not exist', {
+      where: dir,
+      fix: 'check the path; a checkpoint is a folder with config.json and model.safetensors',
+    });
   if (!dirStat.isDirectory()) {
-    throw new UserError('a checkpoint must be a folder (with config.json and model.safetensors), not a file', { where: dir, fix: 'point at the folder that contains the file' });
+    throw new UserError('a checkpoint must be a folder (with config.json and model.safetensors), not a file', {
+      where: dir,
+      fix: 'point at the folder that contains the file',
+    });
   }
   return folder;
 }
@@ -254,10 +282,16 @@ function openCheckpointFolder(given: string): { dir: string; note?: string } {
 function readConfig(dir: string): { config: BertConfig; architectures: unknown } {
   const configFile = path.join(dir, CONFIG_FILE);
   if (!isFile(configFile)) {
-    throw new UserError('the checkpoint folder has no config.json', { where: configFile, fix: 'copy config.json from the model\'s export (save_pretrained writes it)' });
+    throw new UserError('the checkpoint folder has no config.json', {
+      where: configFile,
+      fix: "copy config.json from the model's export (save_pretrained writes it)",
+    });
   }
   const rawConfig = readJson(configFile, CONFIG_FILE);
-  return { config: parseHfConfig(rawConfig, configFile), architectures: (rawConfig as { architectures?: unknown }).architectures };
+  return {
+    config: parseHfConfig(rawConfig, configFile),
+    architectures: (rawConfig as { architectures?: unknown }).architectures,
+  };
 }
 
 type NamedRawTensor = RawTensor & { original: string };
@@ -286,27 +320,48 @@ function mapNames(raw: Map<string, RawTensor>, fileConfig: BertConfig, notes: st
     }
     const dup = byName.get(name);
     if (dup) {
-      throw new UserError(`tensors "${dup.original}" and "${original}" are both "${name}"`, { where: t.file, fix: 'keep one of them (the checkpoint mixes prefixed and unprefixed names)' });
+      throw new UserError(`tensors "${dup.original}" and "${original}" are both "${name}"`, {
+        where: t.file,
+        fix: 'keep one of them (the checkpoint mixes prefixed and unprefixed names)',
+      });
     }
     if (name !== original && /\.(gamma|beta)$/.test(original)) renamedTf++;
     if (WRAPPER_PREFIX.test(original)) unwrapped++;
     byName.set(name, { ...t, original });
   }
-  if (pretrainingHead.length) notes.push(`ignored the pre-training heads (${pretrainingHead.length} cls.* tensors) in the checkpoint`);
-  if (unwrapped) notes.push(`read ${unwrapped} tensors without their wrapper prefix (e.g. "${[...byName.values()].find((t) => WRAPPER_PREFIX.test(t.original))?.original}")`);
+  if (pretrainingHead.length)
+    notes.push(`ignored the pre-training heads (${pretrainingHead.length} cls.* tensors) in the checkpoint`);
+  if (unwrapped)
+    notes.push(
+      `read ${unwrapped} tensors without their wrapper prefix (e.g. "${[...byName.values()].find((t) => WRAPPER_PREFIX.test(t.original))?.original}")`,
+    );
   if (renamedTf) notes.push(`read ${renamedTf} TF-style LayerNorm gamma/beta tensors as weight/bias`);
-  if (unknown.length) notes.push(`ignored ${unknown.length} tensors that BertForSequenceClassification does not have: ${listNames(unknown)}`);
+  if (unknown.length)
+    notes.push(
+      `ignored ${unknown.length} tensors that BertForSequenceClassification does not have: ${listNames(unknown)}`,
+    );
   return byName;
 }
 
 /** The layer count in config.json must match the weights. */
 function checkLayerCount(byName: Map<string, NamedRawTensor>, fileConfig: BertConfig, where: string): void {
-  const layers = [...new Set([...byName.keys()].map((n) => /^bert\.encoder\.layer\.(\d+)\./.exec(n)).filter((m) => m !== null).map((m) => Number(m[1])))].sort((a, b) => a - b);
+  const layers = [
+    ...new Set(
+      [...byName.keys()]
+        .map((n) => /^bert\.encoder\.layer\.(\d+)\./.exec(n))
+        .filter((m) => m !== null)
+        .map((m) => Number(m[1])),
+    ),
+  ].sort((a, b) => a - b);
   const L = fileConfig.numHiddenLayers;
   if (layers.length !== L || layers.some((l, i) => l !== i)) {
-    throw new UserError(`config.json says num_hidden_layers = ${L} but ${path.basename(where)} has weights for ${describeLayers(layers)}`, {
-      where, fix: 'config.json and the weights come from different models; export them together, or correct num_hidden_layers',
-    });
+    throw new UserError(
+      `config.json says num_hidden_layers = ${L} but ${path.basename(where)} has weights for ${describeLayers(layers)}`,
+      {
+        where,
+        fix: 'config.json and the weights come from different models; export them together, or correct num_hidden_layers',
+      },
+    );
   }
 }
 
@@ -315,7 +370,10 @@ function wholePair(byName: Map<string, NamedRawTensor>, names: string[], where: 
   const present = names.filter((n) => byName.has(n));
   if (present.length === 1) {
     const missing = names.find((n) => !byName.has(n))!;
-    throw new UserError(`the checkpoint has "${present[0]}" but not "${missing}"`, { where, fix: 'the checkpoint is incomplete; export it again' });
+    throw new UserError(`the checkpoint has "${present[0]}" but not "${missing}"`, {
+      where,
+      fix: 'the checkpoint is incomplete; export it again',
+    });
   }
   return present.length === 2;
 }
@@ -324,9 +382,15 @@ function wholePair(byName: Map<string, NamedRawTensor>, names: string[], where: 
  * The classifier head: present (its size must agree with config.json and the task) or absent (a
  * new one is initialised). Returns the config with the task's labels.
  */
-function resolveHead(byName: Map<string, NamedRawTensor>, fileConfig: BertConfig, opts: LoadOptions, where: string, notes: string[]): { hasHead: boolean; config: BertConfig } {
+function resolveHead(
+  byName: Map<string, NamedRawTensor>,
+  fileConfig: BertConfig,
+  opts: LoadOptions,
+  where: string,
+  notes: string[],
+): { hasHead: boolean; config: BertConfig } {
   const hasHead = wholePair(byName, HEAD_NAMES, where);
-  const wanted = opts.regression ? 1 : opts.numLabels ?? opts.labels?.length;
+  const wanted = opts.regression ? 1 : (opts.numLabels ?? opts.labels?.length);
   if (opts.labels && wanted !== undefined && opts.labels.length !== wanted) {
     throw new Error(`loadCheckpoint: ${opts.labels.length} labels given for ${wanted} outputs`);
   }
@@ -335,26 +399,45 @@ function resolveHead(byName: Map<string, NamedRawTensor>, fileConfig: BertConfig
     const w = byName.get('classifier.weight')!;
     const headOut = w.entry.shape[0];
     if (w.entry.shape.length === 2 && headOut !== fileConfig.numLabels) {
-      throw new UserError(`config.json has ${fileConfig.numLabels} labels but the classifier in ${path.basename(w.file)} has ${headOut} outputs`, {
-        where, fix: 'config.json and the weights come from different models; make id2label/num_labels in config.json match the classifier',
-      });
+      throw new UserError(
+        `config.json has ${fileConfig.numLabels} labels but the classifier in ${path.basename(w.file)} has ${headOut} outputs`,
+        {
+          where,
+          fix: 'config.json and the weights come from different models; make id2label/num_labels in config.json match the classifier',
+        },
+      );
     }
     if (wanted !== undefined && wanted !== headOut) {
       throw new UserError(
         `the checkpoint's classifier has ${headOut} output${headOut === 1 ? '' : 's'} but the task needs ${wanted}` +
           `${opts.regression ? ' (regression)' : ''}`,
-        { where, fix: `use a checkpoint fine-tuned for this task, or an encoder without a classifier head (e.g. bert-base-uncased) so that a new ${wanted}-output head is trained` },
+        {
+          where,
+          fix: `use a checkpoint fine-tuned for this task, or an encoder without a classifier head (e.g. bert-base-uncased) so that a new ${wanted}-output head is trained`,
+        },
       );
     }
     if (opts.labels && opts.labels.join('\u0000') !== config.labels.join('\u0000')) {
       const generic = config.labels.every((l, i) => l === `LABEL_${i}`);
-      if (!generic) notes.push(`config.json names the labels ${JSON.stringify(config.labels)}; using the task's names ${JSON.stringify(opts.labels)} in the same order`);
+      if (!generic)
+        notes.push(
+          `config.json names the labels ${JSON.stringify(config.labels)}; using the task's names ${JSON.stringify(opts.labels)} in the same order`,
+        );
       config = { ...config, labels: [...opts.labels] };
     }
   } else {
     if (wanted !== undefined) {
-      const labels = opts.labels ? [...opts.labels] : config.labels.length === wanted ? config.labels : defaultLabels(wanted);
-      config = { ...config, numLabels: wanted, labels, problemType: wanted === 1 ? 'regression' : 'single_label_classification' };
+      const labels = opts.labels
+        ? [...opts.labels]
+        : config.labels.length === wanted
+          ? config.labels
+          : defaultLabels(wanted);
+      config = {
+        ...config,
+        numLabels: wanted,
+        labels,
+        problemType: wanted === 1 ? 'regression' : 'single_label_classification',
+      };
     }
     const kind = config.problemType === 'regression' ? 'regression head (1 output)' : `${config.numLabels}-class head`;
     notes.push(`no classifier head in ${path.basename(where)}: a freshly initialised ${kind} will be used`);
@@ -367,31 +450,53 @@ function resolveHead(byName: Map<string, NamedRawTensor>, fileConfig: BertConfig
  * models saved with add_pooling_layer=False) gets a new one, as transformers would initialise it,
  * trained with the head.
  */
-function resolvePooler(byName: Map<string, NamedRawTensor>, hasHead: boolean, config: BertConfig, where: string, notes: string[]): boolean {
+function resolvePooler(
+  byName: Map<string, NamedRawTensor>,
+  hasHead: boolean,
+  config: BertConfig,
+  where: string,
+  notes: string[],
+): boolean {
   const hasPooler = wholePair(byName, POOLER_NAMES, where);
   if (!hasPooler && hasHead) {
     throw new UserError('the checkpoint has a classifier head but no pooler, whose output that head was trained on', {
-      where, fix: 'export the whole BertForSequenceClassification again, or remove classifier.* to train a new head with a new pooler',
+      where,
+      fix: 'export the whole BertForSequenceClassification again, or remove classifier.* to train a new head with a new pooler',
     });
   }
-  if (!hasPooler) notes.push(`no pooler in ${path.basename(where)}: a freshly initialised one (normal, std ${config.initializerRange}) will be used and trained with the head`);
+  if (!hasPooler)
+    notes.push(
+      `no pooler in ${path.basename(where)}: a freshly initialised one (normal, std ${config.initializerRange}) will be used and trained with the head`,
+    );
   return hasPooler;
 }
 
 /** Every parameter, present with the shape config.json implies, as float32 (a missing pooler initialised). */
-function buildTensors(byName: Map<string, NamedRawTensor>, config: BertConfig, hasHead: boolean, hasPooler: boolean, where: string): NamedTensors {
+function buildTensors(
+  byName: Map<string, NamedRawTensor>,
+  config: BertConfig,
+  hasHead: boolean,
+  hasPooler: boolean,
+  where: string,
+): NamedTensors {
   const expected = expectedTensorShapes(config, hasHead);
   const missing = [...expected.keys()].filter((n) => !byName.has(n) && (hasPooler || !POOLER_NAMES.includes(n)));
   if (missing.length) {
-    throw new UserError(`the checkpoint lacks ${missing.length} tensor${missing.length === 1 ? '' : 's'}: ${listNames(missing)}`, {
-      where, fix: 'the checkpoint is incomplete or not a BERT encoder; export it again with save_pretrained()',
-    });
+    throw new UserError(
+      `the checkpoint lacks ${missing.length} tensor${missing.length === 1 ? '' : 's'}: ${listNames(missing)}`,
+      {
+        where,
+        fix: 'the checkpoint is incomplete or not a BERT encoder; export it again with save_pretrained()',
+      },
+    );
   }
   const tensors: NamedTensors = new Map();
   for (const [name, shape] of expected) {
     if (!hasPooler && POOLER_NAMES.includes(name)) {
       // Seeded by name alone: every load of this checkpoint gets the same pooler.
-      const data = name.endsWith('.bias') ? new Float32Array(numel(shape)) : seededNormal(numel(shape), config.initializerRange, 0, name);
+      const data = name.endsWith('.bias')
+        ? new Float32Array(numel(shape))
+        : seededNormal(numel(shape), config.initializerRange, 0, name);
       tensors.set(name, { shape: [...shape], data });
       continue;
     }
@@ -399,9 +504,13 @@ function buildTensors(byName: Map<string, NamedRawTensor>, config: BertConfig, h
     const got = t.entry.shape;
     if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
       const alias = t.original !== name ? ` (stored as "${t.original}")` : '';
-      throw new UserError(`tensor "${name}"${alias} has shape ${fmtShape(got)} but config.json implies ${fmtShape(shape)}`, {
-        where: t.file, fix: 'config.json and the weights come from different models; export them together',
-      });
+      throw new UserError(
+        `tensor "${name}"${alias} has shape ${fmtShape(got)} but config.json implies ${fmtShape(shape)}`,
+        {
+          where: t.file,
+          fix: 'config.json and the weights come from different models; export them together',
+        },
+      );
     }
     tensors.set(name, { shape: [...shape], data: toFloat32(t.entry, t.file) });
   }
@@ -409,7 +518,10 @@ function buildTensors(byName: Map<string, NamedRawTensor>, config: BertConfig, h
 }
 
 /** The tokenizer files beside the weights, and tokenizer_config.json's do_lower_case. */
-function readTokenizerFiles(dir: string, notes: string[]): Pick<LoadedCheckpoint, 'vocabFile' | 'tokenizerFile' | 'doLowerCase'> {
+function readTokenizerFiles(
+  dir: string,
+  notes: string[],
+): Pick<LoadedCheckpoint, 'vocabFile' | 'tokenizerFile' | 'doLowerCase'> {
   const out: Pick<LoadedCheckpoint, 'vocabFile' | 'tokenizerFile' | 'doLowerCase'> = {};
   const vocab = path.join(dir, 'vocab.txt');
   const tokenizerJson = path.join(dir, 'tokenizer.json');
@@ -454,7 +566,9 @@ export function saveCheckpoint(dir: string, config: BertConfig, tensors: NamedTe
     const t = tensors.get(name);
     if (!t) throw new Error(`saveCheckpoint: tensor "${name}" is missing`);
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]) || t.data.length !== numel(shape)) {
-      throw new Error(`saveCheckpoint: tensor "${name}" has shape ${fmtShape(t.shape)} (${t.data.length} values), expected ${fmtShape(shape)}`);
+      throw new Error(
+        `saveCheckpoint: tensor "${name}" has shape ${fmtShape(t.shape)} (${t.data.length} values), expected ${fmtShape(shape)}`,
+      );
     }
   }
   const extra = [...tensors.keys()].filter((n) => !expected.has(n));
@@ -473,7 +587,13 @@ export function saveCheckpoint(dir: string, config: BertConfig, tensors: NamedTe
     writeFileAtomic(path.join(tmp, WEIGHTS_FILE), serializeSafetensors(toWrite, { format: 'pt' }));
     if (opts.vocabFile) {
       writeFileAtomic(path.join(tmp, 'vocab.txt'), fs.readFileSync(opts.vocabFile));
-      const special = { cls_token: '[CLS]', mask_token: '[MASK]', pad_token: '[PAD]', sep_token: '[SEP]', unk_token: '[UNK]' };
+      const special = {
+        cls_token: '[CLS]',
+        mask_token: '[MASK]',
+        pad_token: '[PAD]',
+        sep_token: '[SEP]',
+        unk_token: '[UNK]',
+      };
       const tokenizerConfig = {
         ...special,
         clean_up_tokenization_spaces: true,
@@ -485,7 +605,10 @@ export function saveCheckpoint(dir: string, config: BertConfig, tensors: NamedTe
         tokenize_chinese_chars: true,
         tokenizer_class: 'BertTokenizer',
       };
-      writeFileAtomic(path.join(tmp, 'tokenizer_config.json'), JSON.stringify(sortKeys(tokenizerConfig), null, 2) + '\n');
+      writeFileAtomic(
+        path.join(tmp, 'tokenizer_config.json'),
+        JSON.stringify(sortKeys(tokenizerConfig), null, 2) + '\n',
+      );
       writeFileAtomic(path.join(tmp, 'special_tokens_map.json'), JSON.stringify(special, null, 2) + '\n');
     }
   });

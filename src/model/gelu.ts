@@ -15,12 +15,11 @@ export function hasNativeErf(backendName: string = tf.getBackend()): boolean {
 // Odd/even minimax rational for erf on [-4, 4] (the float erf of Eigen/XLA); beyond ±4 erf is
 // ±1 in float32. Error about 7e-8 in exact arithmetic, about 4e-7 evaluated in float32.
 const ERF_NUM = [
-  -1.60960333262415e-2, -2.95459980854025e-3, -7.34990630326855e-4, -5.69250639462346e-5,
-  -2.10102402082508e-6, 2.77068142495902e-8, -2.72614225801306e-10,
+  -1.60960333262415e-2, -2.95459980854025e-3, -7.34990630326855e-4, -5.69250639462346e-5, -2.10102402082508e-6,
+  2.77068142495902e-8, -2.72614225801306e-10,
 ];
 const ERF_DEN = [
-  -1.42647390514189e-2, -7.37332916720468e-3, -1.68282697438203e-3, -2.13374055278905e-4,
-  -1.45660718464996e-5,
+  -1.42647390514189e-2, -7.37332916720468e-3, -1.68282697438203e-3, -2.13374055278905e-4, -1.45660718464996e-5,
 ];
 
 /** Polynomial in `x2` with coefficients by ascending power, by Horner's rule. */

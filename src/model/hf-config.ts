@@ -29,13 +29,17 @@ export function parseHfConfig(json: unknown, file: string): BertConfig {
   const present = (key: string) => j[key] !== undefined && j[key] !== null;
 
   if (present('model_type') && j.model_type !== 'bert') {
-    throw fail(`model_type is ${JSON.stringify(j.model_type)}; only "bert" checkpoints are supported`,
-      'use a BERT checkpoint (e.g. bert-base-uncased or a BertForSequenceClassification fine-tuned from it)');
+    throw fail(
+      `model_type is ${JSON.stringify(j.model_type)}; only "bert" checkpoints are supported`,
+      'use a BERT checkpoint (e.g. bert-base-uncased or a BertForSequenceClassification fine-tuned from it)',
+    );
   }
   const hiddenAct = present('hidden_act') ? j.hidden_act : BERT_BASE_DEFAULTS.hiddenAct;
   if (hiddenAct !== 'gelu') {
-    throw fail(`hidden_act is ${JSON.stringify(hiddenAct)}; only "gelu" (exact, erf-based) is supported`,
-      'use a checkpoint trained with hidden_act "gelu"; approximations such as "gelu_new" or other activations would silently change the model\'s outputs');
+    throw fail(
+      `hidden_act is ${JSON.stringify(hiddenAct)}; only "gelu" (exact, erf-based) is supported`,
+      'use a checkpoint trained with hidden_act "gelu"; approximations such as "gelu_new" or other activations would silently change the model\'s outputs',
+    );
   }
   if (present('position_embedding_type') && j.position_embedding_type !== 'absolute') {
     throw fail(`position_embedding_type is ${JSON.stringify(j.position_embedding_type)}; only "absolute" is supported`);
@@ -49,14 +53,18 @@ export function parseHfConfig(json: unknown, file: string): BertConfig {
     if (!present(key)) return def;
     const v = j[key];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      throw fail(`${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`, 'repair config.json, or export the model again with save_pretrained()');
+      throw fail(
+        `${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`,
+        'repair config.json, or export the model again with save_pretrained()',
+      );
     }
     return v;
   };
   const real = (key: string, def: number, ok: (v: number) => boolean, what: string): number => {
     if (!present(key)) return def;
     const v = j[key];
-    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw fail(`${key} must be ${what}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v))
+      throw fail(`${key} must be ${what}, got ${JSON.stringify(v)}`);
     return v;
   };
   const d = BERT_BASE_DEFAULTS;
@@ -76,7 +84,12 @@ export function parseHfConfig(json: unknown, file: string): BertConfig {
   }
   const prob = (v: number) => v >= 0 && v < 1;
   const hiddenDropoutProb = real('hidden_dropout_prob', d.hiddenDropoutProb, prob, 'a number in [0, 1)');
-  const attentionProbsDropoutProb = real('attention_probs_dropout_prob', d.attentionProbsDropoutProb, prob, 'a number in [0, 1)');
+  const attentionProbsDropoutProb = real(
+    'attention_probs_dropout_prob',
+    d.attentionProbsDropoutProb,
+    prob,
+    'a number in [0, 1)',
+  );
   const layerNormEps = real('layer_norm_eps', d.layerNormEps, (v) => v > 0, 'a positive number');
   const initializerRange = real('initializer_range', d.initializerRange, (v) => v > 0, 'a positive number');
 
@@ -84,12 +97,15 @@ export function parseHfConfig(json: unknown, file: string): BertConfig {
   let problemType: BertConfig['problemType'];
   const pt = j.problem_type;
   if (pt === 'multi_label_classification') {
-    throw fail('problem_type "multi_label_classification" is not supported; only single-label classification and regression are');
+    throw fail(
+      'problem_type "multi_label_classification" is not supported; only single-label classification and regression are',
+    );
   } else if (pt === 'regression') {
     problemType = 'regression';
   } else if (pt === 'single_label_classification' || pt === undefined || pt === null) {
     // As in BertForSequenceClassification.forward: one output and no problem_type means regression.
-    problemType = pt === undefined || pt === null ? (labels?.length === 1 ? 'regression' : 'single_label_classification') : pt;
+    problemType =
+      pt === undefined || pt === null ? (labels?.length === 1 ? 'regression' : 'single_label_classification') : pt;
   } else {
     throw fail(`problem_type ${JSON.stringify(pt)} is not one of "single_label_classification", "regression"`);
   }
@@ -97,22 +113,38 @@ export function parseHfConfig(json: unknown, file: string): BertConfig {
   if (problemType === 'regression') {
     finalLabels = labels ?? defaultLabels(1);
     if (finalLabels.length !== 1) {
-      throw fail(`problem_type is "regression" but the config has ${finalLabels.length} labels; regression needs exactly one output`,
-        'set "num_labels": 1 (and a one-entry id2label) in config.json');
+      throw fail(
+        `problem_type is "regression" but the config has ${finalLabels.length} labels; regression needs exactly one output`,
+        'set "num_labels": 1 (and a one-entry id2label) in config.json',
+      );
     }
   } else {
     finalLabels = labels ?? defaultLabels(2);
     if (finalLabels.length < 2) {
-      throw fail('single-label classification needs at least 2 labels, the config has 1',
-        'for a regression task set "problem_type": "regression"; otherwise list every class in id2label');
+      throw fail(
+        'single-label classification needs at least 2 labels, the config has 1',
+        'for a regression task set "problem_type": "regression"; otherwise list every class in id2label',
+      );
     }
   }
 
   return {
-    vocabSize, hiddenSize, numHiddenLayers, numAttentionHeads, intermediateSize,
-    hiddenAct: 'gelu', hiddenDropoutProb, attentionProbsDropoutProb, maxPositionEmbeddings,
-    typeVocabSize, layerNormEps, initializerRange, padTokenId,
-    numLabels: finalLabels.length, problemType, labels: finalLabels,
+    vocabSize,
+    hiddenSize,
+    numHiddenLayers,
+    numAttentionHeads,
+    intermediateSize,
+    hiddenAct: 'gelu',
+    hiddenDropoutProb,
+    attentionProbsDropoutProb,
+    maxPositionEmbeddings,
+    typeVocabSize,
+    layerNormEps,
+    initializerRange,
+    padTokenId,
+    numLabels: finalLabels.length,
+    problemType,
+    labels: finalLabels,
   };
 }
 
@@ -144,7 +176,10 @@ function parseLabels(j: Json, fail: (m: string, fix?: string) => UserError): str
   if (j.id2label !== undefined && j.id2label !== null) {
     labels = fillFrom('id2label', Object.entries(asObject('id2label')));
   } else if (j.label2id !== undefined && j.label2id !== null) {
-    labels = fillFrom('label2id', Object.entries(asObject('label2id')).map(([name, id]) => [id, name]));
+    labels = fillFrom(
+      'label2id',
+      Object.entries(asObject('label2id')).map(([name, id]) => [id, name]),
+    );
   }
   if (labels !== undefined && labels.length === 0) throw fail('id2label is empty');
   if (j.num_labels !== undefined && j.num_labels !== null) {
@@ -154,7 +189,10 @@ function parseLabels(j: Json, fail: (m: string, fix?: string) => UserError): str
     }
     if (labels === undefined) labels = defaultLabels(n);
     else if (labels.length !== n) {
-      throw fail(`num_labels is ${n} but id2label names ${labels.length} labels`, 'make num_labels equal the number of entries in id2label, or remove it');
+      throw fail(
+        `num_labels is ${n} but id2label names ${labels.length} labels`,
+        'make num_labels equal the number of entries in id2label, or remove it',
+      );
     }
   }
   return labels;

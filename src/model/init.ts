@@ -9,7 +9,7 @@ function hashSeed(seed: number, s: string): number {
   let h = (0x811c9dc5 ^ (seed >>> 0)) >>> 0;
   h = Math.imul(h, 0x01000193) >>> 0;
   // Seeds beyond 32 bits still matter: fold the high part in too.
-  h = (Math.imul(h ^ (Math.floor(seed / 2 ** 32) >>> 0), 0x01000193)) >>> 0;
+  h = Math.imul(h ^ (Math.floor(seed / 2 ** 32) >>> 0), 0x01000193) >>> 0;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193) >>> 0;
@@ -27,14 +27,22 @@ export function seededUniform(seed: number, stream = ''): () => number {
     z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
     return (z ^ (z >>> 16)) >>> 0;
   };
-  let a = splitmix(), b = splitmix(), c = splitmix(), d = splitmix();
+  let a = splitmix(),
+    b = splitmix(),
+    c = splitmix(),
+    d = splitmix();
   return () => {
     const r = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
     const t = (b << 9) >>> 0;
-    c ^= a; d ^= b; b ^= c; a ^= d;
+    c ^= a;
+    d ^= b;
+    b ^= c;
+    a ^= d;
     c = (c ^ t) >>> 0;
     d = rotl(d, 11);
-    a >>>= 0; b >>>= 0; c >>>= 0;
+    a >>>= 0;
+    b >>>= 0;
+    c >>>= 0;
     return r / 2 ** 32;
   };
 }

@@ -30,14 +30,22 @@ function isWasmHeapBackend(b: unknown): b is WasmHeapBackend {
  * indexes the leading dimensions of `x` (its shape is a prefix of x's shape); ids outside
  * [0, numSegments) are dropped, as TensorFlow does.
  */
-function segmentArgs(args: Parameters<tf.KernelFunc>[0]): { x: tf.TensorInfo; segmentIds: tf.TensorInfo; numSegments: number; innerShape: number[]; inner: number } {
+function segmentArgs(args: Parameters<tf.KernelFunc>[0]): {
+  x: tf.TensorInfo;
+  segmentIds: tf.TensorInfo;
+  numSegments: number;
+  innerShape: number[];
+  inner: number;
+} {
   const { x, segmentIds } = args.inputs as unknown as Record<keyof tf.UnsortedSegmentSumInputs, tf.TensorInfo>;
   const numSegments = Number((args.attrs as unknown as tf.UnsortedSegmentSumAttrs).numSegments);
   if (x.dtype !== 'float32' && x.dtype !== 'int32') throw new Error(`UnsortedSegmentSum: unsupported dtype ${x.dtype}`);
   const segRank = segmentIds.shape.length;
   for (let i = 0; i < segRank; i++) {
     if (segmentIds.shape[i] !== x.shape[i]) {
-      throw new Error(`UnsortedSegmentSum: segmentIds shape [${segmentIds.shape}] is not a prefix of x shape [${x.shape}]`);
+      throw new Error(
+        `UnsortedSegmentSum: segmentIds shape [${segmentIds.shape}] is not a prefix of x shape [${x.shape}]`,
+      );
     }
   }
   const innerShape = x.shape.slice(segRank);
@@ -45,7 +53,13 @@ function segmentArgs(args: Parameters<tf.KernelFunc>[0]): { x: tf.TensorInfo; se
 }
 
 /** out[ids[i]] += xs[i] row by row, in index order; ids outside [0, numSegments) are dropped. */
-function scatterAddRows(out: tf.TypedArray, xs: tf.TypedArray, ids: tf.TypedArray, numSegments: number, inner: number): void {
+function scatterAddRows(
+  out: tf.TypedArray,
+  xs: tf.TypedArray,
+  ids: tf.TypedArray,
+  numSegments: number,
+  inner: number,
+): void {
   out.fill(0);
   const n = ids.length;
   for (let i = 0; i < n; i++) {
@@ -63,7 +77,13 @@ const unsortedSegmentSumWasm: tf.KernelFunc = (args) => {
   const { x, segmentIds, numSegments, innerShape, inner } = segmentArgs(args);
   const outInfo = backend.makeOutput([numSegments, ...innerShape], x.dtype);
   // Views are taken after makeOutput: allocating may grow the heap, which detaches older views.
-  scatterAddRows(backend.typedArrayFromHeap(outInfo), backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(segmentIds), numSegments, inner);
+  scatterAddRows(
+    backend.typedArrayFromHeap(outInfo),
+    backend.typedArrayFromHeap(x),
+    backend.typedArrayFromHeap(segmentIds),
+    numSegments,
+    inner,
+  );
   return outInfo;
 };
 
@@ -75,7 +95,11 @@ interface CpuArrayBackend {
 
 function isCpuArrayBackend(b: unknown): b is CpuArrayBackend {
   const o = b as Partial<CpuArrayBackend> | null;
-  return !!o && typeof o.makeTensorInfo === 'function' && typeof (o.data as { get?: unknown } | undefined)?.get === 'function';
+  return (
+    !!o &&
+    typeof o.makeTensorInfo === 'function' &&
+    typeof (o.data as { get?: unknown } | undefined)?.get === 'function'
+  );
 }
 
 const unsortedSegmentSumCpu: tf.KernelFunc = (args) => {

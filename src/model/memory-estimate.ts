@@ -79,21 +79,36 @@ export interface ModelSize {
   params: number;
 }
 
-
 /**
  * Peak bytes of one step at [batch, seq]: a student trained against a teacher (distillation), or
  * `teacher` null for training a model alone.
  */
-export function stepMemory(teacher: ModelSize | null, student: ModelSize, batch: number, seq: number, path: ActivationPath): StepMemoryEstimate {
+export function stepMemory(
+  teacher: ModelSize | null,
+  student: ModelSize,
+  batch: number,
+  seq: number,
+  path: ActivationPath,
+): StepMemoryEstimate {
   const factor = BACKWARD_PEAK_FACTOR[path];
   const persistentBytes = 4 * (student.params + (teacher?.params ?? 0)) + 4 * 2 * student.params;
   const studentActs = 4 * forwardValues(student.config, batch, seq, true) * factor;
   // The teacher's forward pass runs (and frees its intermediates) before the student's.
-  const teacherActs = teacher ? 4 * forwardValues(teacher.config, batch, seq, false) * (factor / BACKWARD_PEAK_FACTOR.fused) : 0;
+  const teacherActs = teacher
+    ? 4 * forwardValues(teacher.config, batch, seq, false) * (factor / BACKWARD_PEAK_FACTOR.fused)
+    : 0;
   const forwardPhaseBytes = persistentBytes + Math.max(4 * student.params + studentActs, teacherActs);
   const optimizerPhaseBytes = persistentBytes + optimizerTransientBytes(student.config, student.params);
   const peak = forwardPhaseBytes >= optimizerPhaseBytes ? 'forward' : 'optimizer';
-  return { batchSize: batch, seqLen: seq, persistentBytes, forwardPhaseBytes, optimizerPhaseBytes, totalBytes: Math.max(forwardPhaseBytes, optimizerPhaseBytes), peak };
+  return {
+    batchSize: batch,
+    seqLen: seq,
+    persistentBytes,
+    forwardPhaseBytes,
+    optimizerPhaseBytes,
+    totalBytes: Math.max(forwardPhaseBytes, optimizerPhaseBytes),
+    peak,
+  };
 }
 
 export interface EvalMemoryEstimate {
@@ -106,7 +121,13 @@ export interface EvalMemoryEstimate {
 }
 
 /** Peak bytes of evaluating a batch of [batch, seq]: the student's forward, then the teacher's (if any). */
-export function evalMemory(teacher: ModelSize | null, student: ModelSize, batch: number, seq: number, path: ActivationPath): EvalMemoryEstimate {
+export function evalMemory(
+  teacher: ModelSize | null,
+  student: ModelSize,
+  batch: number,
+  seq: number,
+  path: ActivationPath,
+): EvalMemoryEstimate {
   // Inference keeps no tape; scaled as the teacher's forward pass in estimateStepMemory.
   const scale = BACKWARD_PEAK_FACTOR[path] / BACKWARD_PEAK_FACTOR.fused;
   const persistentBytes = 4 * (student.params + (teacher?.params ?? 0)) + 4 * 2 * student.params;
@@ -120,7 +141,8 @@ export function usableHeapBytes(limitBytes: number = WASM_HEAP_LIMIT_BYTES): num
   return limitBytes * WASM_HEAP_USABLE_FRACTION;
 }
 
-export const formatBytes = (n: number): string => (n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GiB` : `${(n / 1024 ** 2).toFixed(0)} MiB`);
+export const formatBytes = (n: number): string =>
+  n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GiB` : `${(n / 1024 ** 2).toFixed(0)} MiB`;
 
 /** The largest batch (≥ 1) whose `bytesAt(batch)` fits in `usable`; 0 when none does. */
 export function largestBatchUnder(bytesAt: (batch: number) => number, usable: number): number {
@@ -128,10 +150,14 @@ export function largestBatchUnder(bytesAt: (batch: number) => number, usable: nu
   if (!fits(1)) return 0;
   let lo = 1;
   let hi = 2;
-  while (fits(hi) && hi < 1 << 16) { lo = hi; hi *= 2; }
+  while (fits(hi) && hi < 1 << 16) {
+    lo = hi;
+    hi *= 2;
+  }
   while (hi - lo > 1) {
     const mid = (lo + hi) >> 1;
-    if (fits(mid)) lo = mid; else hi = mid;
+    if (fits(mid)) lo = mid;
+    else hi = mid;
   }
   return lo;
 }

@@ -42,11 +42,15 @@ function readModules(file: string): ModuleEntry[] {
     json = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
     throw new UserError(`${MODULES_FILE} cannot be read as JSON (${(e as Error).message})`, {
-      where: file, fix: 'copy the model folder again, or point at the subfolder that holds config.json',
+      where: file,
+      fix: 'copy the model folder again, or point at the subfolder that holds config.json',
     });
   }
   if (!Array.isArray(json)) {
-    throw new UserError(`${MODULES_FILE} must be a list of modules`, { where: file, fix: 'point at the subfolder that holds config.json' });
+    throw new UserError(`${MODULES_FILE} must be a list of modules`, {
+      where: file,
+      fix: 'point at the subfolder that holds config.json',
+    });
   }
   const out: ModuleEntry[] = [];
   for (const m of json) {
@@ -69,24 +73,39 @@ export function resolveModelFolder(dir: string): ModelFolder {
     const modules = readModules(modulesFile);
     const encoder = modules.find((m) => ENCODER_MODULE.test(m.type));
     if (!encoder) {
-      throw new UserError(`${MODULES_FILE} lists no Transformer module (types: ${modules.map((m) => m.type).join(', ') || 'none'}), so there is no BERT encoder to load`, {
-        where: modulesFile, fix: 'point at a sentence-transformers model whose first module is sentence_transformers.models.Transformer, or at a Hugging Face folder with config.json',
-      });
+      throw new UserError(
+        `${MODULES_FILE} lists no Transformer module (types: ${modules.map((m) => m.type).join(', ') || 'none'}), so there is no BERT encoder to load`,
+        {
+          where: modulesFile,
+          fix: 'point at a sentence-transformers model whose first module is sentence_transformers.models.Transformer, or at a Hugging Face folder with config.json',
+        },
+      );
     }
     const sub = path.resolve(dir, encoder.path);
     if (path.relative(path.resolve(dir), sub).startsWith('..')) {
-      throw new UserError(`${MODULES_FILE} places the Transformer module at "${encoder.path}", outside the model folder`, { where: modulesFile });
+      throw new UserError(
+        `${MODULES_FILE} places the Transformer module at "${encoder.path}", outside the model folder`,
+        { where: modulesFile },
+      );
     }
     if (!isFile(path.join(sub, 'config.json'))) {
-      throw new UserError(`${MODULES_FILE} places the Transformer module in "${encoder.path || '.'}", but that folder has no config.json`, {
-        where: modulesFile, fix: 'the model folder is incomplete; copy it again (with its Transformer subfolder)',
-      });
+      throw new UserError(
+        `${MODULES_FILE} places the Transformer module in "${encoder.path || '.'}", but that folder has no config.json`,
+        {
+          where: modulesFile,
+          fix: 'the model folder is incomplete; copy it again (with its Transformer subfolder)',
+        },
+      );
     }
-    return { dir: sub, note: `sentence-transformers model: read the BERT encoder from ${encoder.path}/ (${MODULES_FILE})` };
+    return {
+      dir: sub,
+      note: `sentence-transformers model: read the BERT encoder from ${encoder.path}/ (${MODULES_FILE})`,
+    };
   }
   for (const name of KNOWN_SUBFOLDERS) {
     const sub = path.join(dir, name);
-    if (isFile(path.join(sub, 'config.json'))) return { dir: sub, note: `sentence-transformers model: read the BERT encoder from ${name}/` };
+    if (isFile(path.join(sub, 'config.json')))
+      return { dir: sub, note: `sentence-transformers model: read the BERT encoder from ${name}/` };
   }
   return { dir };
 }

@@ -8,7 +8,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { AdamWAttrs, AttentionKlAttrs } from './fast-kernels/training-kernels';
 
 /** A variable with its AdamW moments. */
-export interface AdamWState { variable: tf.Variable; m: tf.Variable; v: tf.Variable }
+export interface AdamWState {
+  variable: tf.Variable;
+  m: tf.Variable;
+  v: tf.Variable;
+}
 
 export interface Ops {
   /** x [n, in] · w [in, out] + b. */
@@ -64,7 +68,9 @@ export function splitHeads(x: tf.Tensor2D, heads: number, seq: number, perm: num
 export const linear = defineOp('linear', (x, w, b) => tf.add(tf.matMul(x, w), b));
 
 /** The keys split into heads and multiplied as a transposed operand. */
-export const attentionScores = defineOp('attentionScores', (q, keys) => tf.matMul(q, splitHeads(keys, q.shape[1], q.shape[2]), false, true));
+export const attentionScores = defineOp('attentionScores', (q, keys) =>
+  tf.matMul(q, splitHeads(keys, q.shape[1], q.shape[2]), false, true),
+);
 
 export const layerNorm = defineOp('layerNorm', (x, gamma, beta, eps) => {
   const mean = tf.mean(x, -1, true);

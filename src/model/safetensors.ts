@@ -8,8 +8,21 @@ import { UserError } from '../util/errors';
 import { NamedTensors, numel } from './named-tensors';
 
 const DTYPE_BYTES: Record<string, number> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
-  U16: 2, U32: 4, U64: 8, F8_E4M3: 1, F8_E5M2: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+  U16: 2,
+  U32: 4,
+  U64: 8,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
 };
 
 /** dtypes that are read into float32 losslessly (F64 is narrowed). */
@@ -59,7 +72,8 @@ export function parseSafetensors(buf: Uint8Array, file = '<safetensors>'): Safet
   } catch (e) {
     throw corrupt(`the JSON header does not parse (${(e as Error).message})`);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw corrupt('the header is not a JSON object');
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    throw corrupt('the header is not a JSON object');
   const dataStart = 8 + headerLen;
   const dataLen = buf.byteLength - dataStart;
   const entries = new Map<string, SafetensorsEntry>();
@@ -67,20 +81,31 @@ export function parseSafetensors(buf: Uint8Array, file = '<safetensors>'): Safet
   const ranges: Array<[number, number, string]> = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (raw !== null && (typeof raw !== 'object' || Array.isArray(raw) || Object.values(raw).some((v) => typeof v !== 'string'))) {
+      if (
+        raw !== null &&
+        (typeof raw !== 'object' || Array.isArray(raw) || Object.values(raw).some((v) => typeof v !== 'string'))
+      ) {
         throw corrupt('__metadata__ is not an object of strings');
       }
       metadata = (raw ?? {}) as Record<string, string>;
       continue;
     }
     const info = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof info !== 'object' || info === null || typeof info.dtype !== 'string' || !Array.isArray(info.shape) || !Array.isArray(info.data_offsets)) {
+    if (
+      typeof info !== 'object' ||
+      info === null ||
+      typeof info.dtype !== 'string' ||
+      !Array.isArray(info.shape) ||
+      !Array.isArray(info.data_offsets)
+    ) {
       throw corrupt(`tensor "${name}" lacks dtype, shape or data_offsets`);
     }
     const shape = info.shape as number[];
-    if (info.data_offsets.length !== 2) throw corrupt(`tensor "${name}" has data_offsets ${JSON.stringify(info.data_offsets)}`);
+    if (info.data_offsets.length !== 2)
+      throw corrupt(`tensor "${name}" has data_offsets ${JSON.stringify(info.data_offsets)}`);
     const [begin, end] = info.data_offsets as number[];
-    if (!shape.every((d) => Number.isInteger(d) && d >= 0)) throw corrupt(`tensor "${name}" has shape ${JSON.stringify(shape)}`);
+    if (!shape.every((d) => Number.isInteger(d) && d >= 0))
+      throw corrupt(`tensor "${name}" has shape ${JSON.stringify(shape)}`);
     if (!Number.isInteger(begin) || !Number.isInteger(end) || begin < 0 || end < begin) {
       throw corrupt(`tensor "${name}" has data_offsets ${JSON.stringify(info.data_offsets)}`);
     }
@@ -88,8 +113,10 @@ export function parseSafetensors(buf: Uint8Array, file = '<safetensors>'): Safet
       throw corrupt(`tensor "${name}" ends at byte ${end} of the data section, which has only ${dataLen} bytes`);
     }
     const width = DTYPE_BYTES[info.dtype];
-    if (width !== undefined && (end - begin) !== numel(shape) * width) {
-      throw corrupt(`tensor "${name}" (${info.dtype}, shape [${shape.join(', ')}]) needs ${numel(shape) * width} bytes but has ${end - begin}`);
+    if (width !== undefined && end - begin !== numel(shape) * width) {
+      throw corrupt(
+        `tensor "${name}" (${info.dtype}, shape [${shape.join(', ')}]) needs ${numel(shape) * width} bytes but has ${end - begin}`,
+      );
     }
     // Empty tensors occupy no bytes, so they cannot overlap anything (writers give them [k, k]).
     if (end > begin) ranges.push([begin, end, name]);
@@ -124,10 +151,13 @@ export function toFloat32(entry: SafetensorsEntry, file: string): Float32Array {
       return out;
     }
     default:
-      throw new UserError(`tensor "${entry.name}" has dtype ${entry.dtype}; only F32, F16, BF16 (and F64) weights are supported`, {
-        where: file,
-        fix: 'save the model in a floating-point dtype, e.g. model.float() before save_pretrained()',
-      });
+      throw new UserError(
+        `tensor "${entry.name}" has dtype ${entry.dtype}; only F32, F16, BF16 (and F64) weights are supported`,
+        {
+          where: file,
+          fix: 'save the model in a floating-point dtype, e.g. model.float() before save_pretrained()',
+        },
+      );
   }
 }
 
@@ -141,7 +171,10 @@ export function halfToFloat(h: number): number {
 }
 
 /** Serialises float32 tensors (names sorted, header padded to 8 bytes as the reference writer does). */
-export function serializeSafetensors(tensors: NamedTensors, metadata: Record<string, string> = { format: 'pt' }): Uint8Array {
+export function serializeSafetensors(
+  tensors: NamedTensors,
+  metadata: Record<string, string> = { format: 'pt' },
+): Uint8Array {
   const names = [...tensors.keys()].sort();
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;

@@ -95,7 +95,8 @@ export interface RunStartedEvent extends EventBase {
   config: ResolvedConfig;
   /** What ran (tensorflow-gpu, tensorflow, wasm, cpu) and why faster ones were skipped. */
   backend: {
-    kind: string; skipped: string[];
+    kind: string;
+    skipped: string[];
     /** The matrix-product kernels on that backend (blas, untransposed, stock); absent before v0.1.1 runs. */
     kernels?: string;
     /** With blas kernels: the native addon loaded (a platform package's or a developer's build). */
@@ -234,10 +235,18 @@ export type TrainerEvent =
 export type TrainerEventType = TrainerEvent['type'];
 
 /** An event without the fields `createEvent` stamps on. */
-export type TrainerEventBody = TrainerEvent extends infer E ? (E extends TrainerEvent ? Omit<E, keyof EventBase> : never) : never;
+export type TrainerEventBody = TrainerEvent extends infer E
+  ? E extends TrainerEvent
+    ? Omit<E, keyof EventBase>
+    : never
+  : never;
 
 /** Adds `v`, `time` and `runId` to an event body. */
-export function createEvent<B extends TrainerEventBody>(runId: string, body: B, time: Date = new Date()): B & EventBase {
+export function createEvent<B extends TrainerEventBody>(
+  runId: string,
+  body: B,
+  time: Date = new Date(),
+): B & EventBase {
   return { v: PROTOCOL_VERSION, time: time.toISOString(), runId, ...body };
 }
 
@@ -250,7 +259,16 @@ const NON_FINITE: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Inf
  * The fields that hold measured numbers, which may be non-finite; evaluations name their dev
  * measures after the internal losses (LayerEval, EvalEvent.embeddingMse).
  */
-const MEASURED = new Set<string>(['lr', 'loss', 'value', 'gradNorm', 'examplesPerSec', 'bestLoss', 'temperature', ...INTERNAL_KEYS]);
+const MEASURED = new Set<string>([
+  'lr',
+  'loss',
+  'value',
+  'gradNorm',
+  'examplesPerSec',
+  'bestLoss',
+  'temperature',
+  ...INTERNAL_KEYS,
+]);
 
 /** One line of JSON, without a trailing newline (JSON.stringify escapes newlines inside strings). */
 export function encodeEvent(e: TrainerEvent): string {
@@ -299,7 +317,8 @@ export function parseEventLine(line: string): ParsedEventLine {
   if (!x || typeof x !== 'object' || Array.isArray(x)) return { error: 'not an event: expected a JSON object' };
   const obj = reviveNonFinite(x) as Record<string, unknown>;
   if (typeof obj.type !== 'string') return { error: 'not an event: no "type"' };
-  if (typeof obj.v !== 'number' || !Number.isInteger(obj.v) || obj.v < 1) return { error: `not an event: bad or missing version "v" in a '${obj.type}' event` };
+  if (typeof obj.v !== 'number' || !Number.isInteger(obj.v) || obj.v < 1)
+    return { error: `not an event: bad or missing version "v" in a '${obj.type}' event` };
   const known = eventFields(obj.type);
   if (!known) return { unknown: { type: obj.type, v: obj.v, raw: obj } };
   const problem = eventProblem(obj);
@@ -350,7 +369,9 @@ type OptionalKeys<T> = { [K in keyof T]-?: object extends Pick<T, K> ? K : never
  * The checks of every field of T, under its name ('name?' when optional), and of no other: a field
  * added to an event's interface without its check (or the other way round) does not compile.
  */
-type FieldTable<T> = { [K in Exclude<keyof T, OptionalKeys<T>> & string]: Check } & { [K in OptionalKeys<T> as `${K}?`]: Check };
+type FieldTable<T> = { [K in Exclude<keyof T, OptionalKeys<T>> & string]: Check } & {
+  [K in OptionalKeys<T> as `${K}?`]: Check;
+};
 type EventFieldTables = { [E in TrainerEvent as E['type']]: FieldTable<Omit<E, keyof EventBase | 'type'>> };
 
 const isString: Check = (x) => typeof x === 'string';
@@ -358,18 +379,39 @@ const isNumber: Check = (x) => typeof x === 'number';
 const isInt: Check = (x) => typeof x === 'number' && Number.isInteger(x);
 const isBool: Check = (x) => typeof x === 'boolean';
 const isObject = (x: unknown): x is Record<string, unknown> => !!x && typeof x === 'object' && !Array.isArray(x);
-const oneOf = (...values: string[]): Check => (x) => typeof x === 'string' && values.includes(x);
-const arrayOf = (item: Check): Check => (x) => Array.isArray(x) && x.every(item);
-const shape = (fields: FieldChecks): Check => (x) => isObject(x) && fieldProblem(x, fields) === undefined;
+const oneOf =
+  (...values: string[]): Check =>
+  (x) =>
+    typeof x === 'string' && values.includes(x);
+const arrayOf =
+  (item: Check): Check =>
+  (x) =>
+    Array.isArray(x) && x.every(item);
+const shape =
+  (fields: FieldChecks): Check =>
+  (x) =>
+    isObject(x) && fieldProblem(x, fields) === undefined;
 /** `shape` with its fields checked against T's, as EVENT_FIELDS is. */
 const shapeOf = <T>(fields: FieldTable<T>): Check => shape(fields);
-const nullable = (c: Check): Check => (x) => x === null || c(x);
-const recordOf = (value: Check): Check => (x) => isObject(x) && Object.values(x).every(value);
+const nullable =
+  (c: Check): Check =>
+  (x) =>
+    x === null || c(x);
+const recordOf =
+  (value: Check): Check =>
+  (x) =>
+    isObject(x) && Object.values(x).every(value);
 
 const lossName = oneOf(...LOSS_NAMES);
 const stageKind = oneOf(...STAGE_KINDS);
 const layerPair: Check = (x) => Array.isArray(x) && x.length === 2 && x.every(isInt);
-const paramCounts = shape({ embeddings: isNumber, encoder: isNumber, pooler: isNumber, head: isNumber, total: isNumber });
+const paramCounts = shape({
+  embeddings: isNumber,
+  encoder: isNumber,
+  pooler: isNumber,
+  head: isNumber,
+  total: isNumber,
+});
 const maps3d = arrayOf(arrayOf(arrayOf(isNumber)));
 
 const EVENT_FIELDS: EventFieldTables = {
@@ -377,40 +419,85 @@ const EVENT_FIELDS: EventFieldTables = {
     runDir: isString,
     config: isObject,
     backend: shape({
-      kind: isString, skipped: arrayOf(isString), 'kernels?': isString,
-      'native?': shape({ path: isString, library: isString, threads: isInt }), 'nativeUnavailable?': isString,
+      kind: isString,
+      skipped: arrayOf(isString),
+      'kernels?': isString,
+      'native?': shape({ path: isString, library: isString, threads: isInt }),
+      'nativeUnavailable?': isString,
     }),
     params: shape({ teacher: paramCounts, student: paramCounts }),
     plan: shape({
-      stages: arrayOf(shapeOf<PlannedStage>({ index: isInt, name: isString, kind: stageKind, layers: arrayOf(layerPair), losses: arrayOf(lossName), epochs: isInt })),
+      stages: arrayOf(
+        shapeOf<PlannedStage>({
+          index: isInt,
+          name: isString,
+          kind: stageKind,
+          layers: arrayOf(layerPair),
+          losses: arrayOf(lossName),
+          epochs: isInt,
+        }),
+      ),
     }),
     dataset: shape({ train: isInt, eval: isInt }),
     'resumedFrom?': shape({ checkpoint: isString, step: isInt }),
   },
   'stage-started': { stage: isInt, name: isString, kind: stageKind, epochs: isInt, stepsPlanned: isInt },
   step: {
-    step: isInt, stage: isInt, epoch: isInt, lr: isNumber, loss: isNumber,
+    step: isInt,
+    stage: isInt,
+    epoch: isInt,
+    lr: isNumber,
+    loss: isNumber,
     terms: arrayOf(shapeOf<LossTerm>({ name: lossName, 'layer?': isInt, value: isNumber, weight: isNumber })),
-    'temperature?': isNumber, gradNorm: isNumber, examplesPerSec: isNumber, elapsedMs: isNumber, 'liveTensors?': isInt,
+    'temperature?': isNumber,
+    gradNorm: isNumber,
+    examplesPerSec: isNumber,
+    elapsedMs: isNumber,
+    'liveTensors?': isInt,
   },
   eval: {
-    step: isInt, stage: isInt, epoch: isInt, split: isString,
+    step: isInt,
+    stage: isInt,
+    epoch: isInt,
+    split: isString,
     metrics: recordOf(isNumber),
     mainMetric: shape({ name: isString, value: isNumber }),
-    perLayer: arrayOf(shapeOf<LayerEval>({ student: isInt, teacher: isInt, attentionKl: isNumber, clsCosine: isNumber, 'hiddenMse?': isNumber, 'valueRelation?': isNumber })),
-    'embeddingMse?': isNumber, isBest: isBool,
+    perLayer: arrayOf(
+      shapeOf<LayerEval>({
+        student: isInt,
+        teacher: isInt,
+        attentionKl: isNumber,
+        clsCosine: isNumber,
+        'hiddenMse?': isNumber,
+        'valueRelation?': isNumber,
+      }),
+    ),
+    'embeddingMse?': isNumber,
+    isBest: isBool,
   },
   checkpoint: { step: isInt, path: isString, reason: oneOf('periodic', 'stage-end', 'best', 'stop') },
   'attention-sample': {
-    step: isInt, tokens: arrayOf(isString),
-    layers: arrayOf(shapeOf<AttentionSampleLayer>({ student: isInt, teacher: isInt, teacherMaps: maps3d, studentMaps: maps3d, 'teacherValueRelations?': maps3d, 'studentValueRelations?': maps3d })),
+    step: isInt,
+    tokens: arrayOf(isString),
+    layers: arrayOf(
+      shapeOf<AttentionSampleLayer>({
+        student: isInt,
+        teacher: isInt,
+        teacherMaps: maps3d,
+        studentMaps: maps3d,
+        'teacherValueRelations?': maps3d,
+        'studentValueRelations?': maps3d,
+      }),
+    ),
   },
   'stage-finished': { stage: isInt, reason: oneOf('epochs', 'plateau'), 'bestLoss?': isNumber },
   warning: { message: isString, 'code?': isString },
   log: { level: oneOf(...LOG_LEVELS), message: isString },
   'run-finished': {
     'best?': shape({ metric: isString, value: isNumber, step: isInt }),
-    studentDir: isString, durationMs: isNumber, summary: isString,
+    studentDir: isString,
+    durationMs: isNumber,
+    summary: isString,
   },
   'run-failed': { reason: isString, 'where?': isString, 'fix?': isString, 'lastCheckpoint?': isString },
   'run-stopped': { signal: isString, checkpoint: nullable(isString) },
@@ -418,7 +505,11 @@ const EVENT_FIELDS: EventFieldTables = {
 
 const BASE_FIELDS: FieldChecks = { v: isInt, time: isString, runId: isString, type: isString };
 
-interface CompiledField { name: string; optional: boolean; check: Check }
+interface CompiledField {
+  name: string;
+  optional: boolean;
+  check: Check;
+}
 
 // Every step event is checked (the dashboard checks thousands a second), so each field table is
 // parsed once into a flat list instead of walking Object.entries and slicing names per event.
@@ -456,7 +547,9 @@ function fieldProblem(x: Record<string, unknown>, fields: FieldChecks): string |
  * "toString" is not mistaken for a known event (it found Object.prototype's members before).
  */
 function eventFields(type: unknown): FieldChecks | undefined {
-  return typeof type === 'string' && Object.hasOwn(EVENT_FIELDS, type) ? (EVENT_FIELDS as Record<string, FieldChecks>)[type] : undefined;
+  return typeof type === 'string' && Object.hasOwn(EVENT_FIELDS, type)
+    ? (EVENT_FIELDS as Record<string, FieldChecks>)[type]
+    : undefined;
 }
 
 export function eventProblem(x: unknown): string | undefined {

@@ -38,11 +38,15 @@ function fixFor(reason: string): string {
     return 'Remove DISTILLERY_NATIVE_BLAS from the `distillery.env` setting (or your environment).';
   }
   if (/failed to load|lacks functions/.test(reason)) {
-    return 'The native addon is there but does not load on this system (see the reason). Install the extension package built for this platform, '
-      + 'or build the addon in a Distillery checkout (`node native/build.mjs`) and set `distillery.cliPath` to that checkout\'s bin/distillery.js.';
+    return (
+      'The native addon is there but does not load on this system (see the reason). Install the extension package built for this platform, ' +
+      "or build the addon in a Distillery checkout (`node native/build.mjs`) and set `distillery.cliPath` to that checkout's bin/distillery.js."
+    );
   }
-  return `Install the extension's platform package (${PLATFORM_PACKAGE} on Linux x64; the Marketplace picks it by itself), `
-    + 'or build the addon in a Distillery checkout (`apt-get install libopenblas-dev && node native/build.mjs`) and set `distillery.cliPath` to that checkout\'s bin/distillery.js.';
+  return (
+    `Install the extension's platform package (${PLATFORM_PACKAGE} on Linux x64; the Marketplace picks it by itself), ` +
+    "or build the addon in a Distillery checkout (`apt-get install libopenblas-dev && node native/build.mjs`) and set `distillery.cliPath` to that checkout's bin/distillery.js."
+  );
 }
 
 /** The note for a run, or undefined when the run predates kernel reporting (no `kernels` field). */
@@ -51,10 +55,18 @@ export function kernelsNote(backend: Backend): KernelsNote | undefined {
   if (kernels === undefined) return undefined;
   if (backend.native && kernels === 'blas') {
     const threads = `${backend.native.threads} thread${backend.native.threads === 1 ? '' : 's'}`;
-    return { label: 'native kernels', slow: false, detail: `native kernels: ${libraryName(backend.native.library)} (${threads}) from ${backend.native.path}` };
+    return {
+      label: 'native kernels',
+      slow: false,
+      detail: `native kernels: ${libraryName(backend.native.library)} (${threads}) from ${backend.native.path}`,
+    };
   }
   if (backend.kind !== 'wasm' && backend.kind !== 'cpu') {
-    return { label: `${backend.kind} kernels`, slow: false, detail: `TensorFlow's own kernels (the ${backend.kind} backend)` };
+    return {
+      label: `${backend.kind} kernels`,
+      slow: false,
+      detail: `TensorFlow's own kernels (the ${backend.kind} backend)`,
+    };
   }
   const reason = backend.nativeUnavailable ?? 'the trainer did not say why';
   return {

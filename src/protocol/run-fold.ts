@@ -10,7 +10,15 @@
  */
 import type { LayerPairSpec } from '../config/types';
 import type {
-  CheckpointEvent, LayerEval, RunFailedEvent, RunFinishedEvent, RunStartedEvent, RunStoppedEvent, StageKind, StepEvent, TrainerEvent,
+  CheckpointEvent,
+  LayerEval,
+  RunFailedEvent,
+  RunFinishedEvent,
+  RunStartedEvent,
+  RunStoppedEvent,
+  StageKind,
+  StepEvent,
+  TrainerEvent,
 } from './events';
 
 export type StageState = 'pending' | 'running' | 'done';
@@ -89,7 +97,8 @@ export class RunFold {
 
   /** 'running' once started, then how its last segment ended. */
   get status(): 'unknown' | 'running' | 'finished' | 'failed' | 'stopped' {
-    if (this.ended) return this.ended.type === 'run-finished' ? 'finished' : this.ended.type === 'run-failed' ? 'failed' : 'stopped';
+    if (this.ended)
+      return this.ended.type === 'run-finished' ? 'finished' : this.ended.type === 'run-failed' ? 'failed' : 'stopped';
     return this.started ? 'running' : 'unknown';
   }
 
@@ -117,7 +126,9 @@ export class RunFold {
       case 'step': {
         this.step = Math.max(this.step, e.step);
         this.latestStep = e;
-        const st = this.stages.find((s) => s.index === e.stage) ?? this.stageRecord(e.stage, `stage ${e.stage + 1}`, 'custom', 0);
+        const st =
+          this.stages.find((s) => s.index === e.stage) ??
+          this.stageRecord(e.stage, `stage ${e.stage + 1}`, 'custom', 0);
         if (st.firstStep === undefined || e.step < st.firstStep) st.firstStep = e.step;
         st.lastStep = e.step;
         if (st.state === 'pending') st.state = 'running';
@@ -128,7 +139,8 @@ export class RunFold {
         const m = { metric: e.mainMetric.name, value: e.mainMetric.value, step: e.step };
         this.lastEval = m;
         if (this.isTeacherStage(e.stage)) {
-          if (!this.teacherMetric || e.mainMetric.value > this.teacherMetric.value) this.teacherMetric = { ...e.mainMetric };
+          if (!this.teacherMetric || e.mainMetric.value > this.teacherMetric.value)
+            this.teacherMetric = { ...e.mainMetric };
         } else {
           if (e.perLayer.length) this.lastPerLayer = e.perLayer;
           if (e.isBest) this.best = { ...m };
@@ -170,7 +182,14 @@ export class RunFold {
     const old = new Map(this.stages.map((s) => [s.index, s]));
     this.stages = e.plan.stages.map((p) => {
       const prev = resumeStep !== undefined ? old.get(p.index) : undefined;
-      const rec: StageRecord = { index: p.index, name: p.name, kind: p.kind, epochs: p.epochs, layers: p.layers.map(([s, t]) => [s, t]), state: 'pending' };
+      const rec: StageRecord = {
+        index: p.index,
+        name: p.name,
+        kind: p.kind,
+        epochs: p.epochs,
+        layers: p.layers.map(([s, t]) => [s, t]),
+        state: 'pending',
+      };
       if (prev && prev.firstStep !== undefined && prev.firstStep <= (resumeStep ?? 0)) {
         rec.firstStep = prev.firstStep;
         rec.lastStep = Math.min(prev.lastStep ?? prev.firstStep, resumeStep ?? 0);

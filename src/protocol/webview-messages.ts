@@ -86,12 +86,15 @@ export const PNG_DATA_URL_PREFIX = 'data:image/png;base64,';
 /** Why `x` is not a valid ExportRequest, or undefined when it is one. */
 export function exportRequestProblem(x: unknown): string | undefined {
   if (!isObject(x) || x.type !== 'export') return 'not an export message';
-  if (typeof x.format !== 'string' || !(EXPORT_FORMATS as readonly string[]).includes(x.format)) return `unknown format ${JSON.stringify(x.format)}`;
-  if (typeof x.chart !== 'string' || !EXPORT_CHART_NAME.test(x.chart) || x.chart.includes('..')) return 'chart must be a file-name-safe name';
+  if (typeof x.format !== 'string' || !(EXPORT_FORMATS as readonly string[]).includes(x.format))
+    return `unknown format ${JSON.stringify(x.format)}`;
+  if (typeof x.chart !== 'string' || !EXPORT_CHART_NAME.test(x.chart) || x.chart.includes('..'))
+    return 'chart must be a file-name-safe name';
   if (x.runId !== undefined && !isNonEmptyString(x.runId)) return 'runId must be a non-empty string';
   if (typeof x.data !== 'string' || x.data.length === 0) return 'data must be a non-empty string';
   if (x.data.length > EXPORT_MAX_CHARS) return `data is over ${EXPORT_MAX_CHARS} characters`;
-  if (x.format === 'png' && !x.data.startsWith(PNG_DATA_URL_PREFIX)) return `png data must be a ${PNG_DATA_URL_PREFIX} URL`;
+  if (x.format === 'png' && !x.data.startsWith(PNG_DATA_URL_PREFIX))
+    return `png data must be a ${PNG_DATA_URL_PREFIX} URL`;
   return undefined;
 }
 
@@ -114,13 +117,17 @@ function isConfigFieldValue(x: unknown): x is ConfigFieldValue {
 
 /** Why `x` is not a valid 'config-fields' message, or undefined. */
 function configFieldsProblem(x: Record<string, unknown>): string | undefined {
-  if (!Array.isArray(x.fields) || !x.fields.every(isNonEmptyString)) return `'config-fields': fields must be an array of non-empty strings`;
+  if (!Array.isArray(x.fields) || !x.fields.every(isNonEmptyString))
+    return `'config-fields': fields must be an array of non-empty strings`;
   if (!Array.isArray(x.runs)) return `'config-fields': runs must be an array`;
   for (let i = 0; i < x.runs.length; i++) {
     const r: unknown = x.runs[i];
-    if (!isObject(r) || !isNonEmptyString(r.runId)) return `'config-fields': runs[${i}].runId must be a non-empty string`;
-    if (!isObject(r.values) || !Object.values(r.values).every(isConfigFieldValue)) return `'config-fields': runs[${i}].values must map fields to strings, finite numbers, booleans or null`;
-    if (r.problem !== undefined && typeof r.problem !== 'string') return `'config-fields': runs[${i}].problem must be a string`;
+    if (!isObject(r) || !isNonEmptyString(r.runId))
+      return `'config-fields': runs[${i}].runId must be a non-empty string`;
+    if (!isObject(r.values) || !Object.values(r.values).every(isConfigFieldValue))
+      return `'config-fields': runs[${i}].values must map fields to strings, finite numbers, booleans or null`;
+    if (r.problem !== undefined && typeof r.problem !== 'string')
+      return `'config-fields': runs[${i}].problem must be a string`;
   }
   return undefined;
 }
@@ -141,7 +148,10 @@ const wireEvent: EventReader = (x) => {
 };
 
 /** The list read event by event; the same array when nothing was revived. */
-function readEvents(list: unknown[], read: EventReader): { events: TrainerEvent[]; bad?: undefined } | { events?: undefined; bad: number } {
+function readEvents(
+  list: unknown[],
+  read: EventReader,
+): { events: TrainerEvent[]; bad?: undefined } | { events?: undefined; bad: number } {
   let out: TrainerEvent[] | undefined;
   for (let i = 0; i < list.length; i++) {
     const e = read(list[i]);
@@ -153,7 +163,14 @@ function readEvents(list: unknown[], read: EventReader): { events: TrainerEvent[
 }
 
 function readSnapshot(x: unknown, read: EventReader): RunSnapshot | undefined {
-  if (!isObject(x) || !isNonEmptyString(x.runId) || typeof x.runDir !== 'string' || typeof x.label !== 'string' || !isRunStatus(x.status)) return undefined;
+  if (
+    !isObject(x) ||
+    !isNonEmptyString(x.runId) ||
+    typeof x.runDir !== 'string' ||
+    typeof x.label !== 'string' ||
+    !isRunStatus(x.status)
+  )
+    return undefined;
   if (!Array.isArray(x.events)) return undefined;
   const { events } = readEvents(x.events, read);
   if (!events) return undefined;
@@ -165,7 +182,8 @@ export function isRunSnapshot(x: unknown): x is RunSnapshot {
 }
 
 /** What decodeHostMessage gives: the message, or why it is not one. */
-export type DecodedHostMessage = { message: HostMessage; problem?: undefined } | { message?: undefined; problem: string };
+export type DecodedHostMessage =
+  { message: HostMessage; problem?: undefined } | { message?: undefined; problem: string };
 
 /** The message with every event read by `read` (a copy only where one was revived), or why it is not one. */
 function readHostMessage(x: unknown, read: EventReader): DecodedHostMessage {
@@ -194,7 +212,8 @@ function readHostMessage(x: unknown, read: EventReader): DecodedHostMessage {
     case 'run-status':
       if (!isNonEmptyString(x.runId)) return { problem: `'run-status': runId must be a non-empty string` };
       if (!isRunStatus(x.status)) return { problem: `'run-status': unknown status ${JSON.stringify(x.status)}` };
-      if (x.message !== undefined && typeof x.message !== 'string') return { problem: `'run-status': message must be a string` };
+      if (x.message !== undefined && typeof x.message !== 'string')
+        return { problem: `'run-status': message must be a string` };
       return { message: x as unknown as HostMessage };
     case 'config-fields': {
       const problem = configFieldsProblem(x);
@@ -227,7 +246,12 @@ export function isWebviewMessage(x: unknown): x is WebviewMessage {
     case 'reveal':
       return isNonEmptyString(x.path);
     case 'diff-configs':
-      return Array.isArray(x.runIds) && x.runIds.length === 2 && x.runIds.every(isNonEmptyString) && x.runIds[0] !== x.runIds[1];
+      return (
+        Array.isArray(x.runIds) &&
+        x.runIds.length === 2 &&
+        x.runIds.every(isNonEmptyString) &&
+        x.runIds[0] !== x.runIds[1]
+      );
     case 'error':
       return typeof x.message === 'string';
     case 'export':

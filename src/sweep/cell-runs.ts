@@ -56,12 +56,16 @@ export function readCellRun(runDir: string, opts: { checkPid: boolean }): CellRu
   const info = new RunFolder(runDir).readInfo();
   let status: CellRunStatus = info?.status ?? 'crashed';
   // Our own pid in run.json was another container's process, reused.
-  if (status === 'running' && opts.checkPid && (info?.pid === process.pid || !isProcessAlive(info?.pid))) status = 'crashed';
+  if (status === 'running' && opts.checkPid && (info?.pid === process.pid || !isProcessAlive(info?.pid)))
+    status = 'crashed';
   return { runDir, status, info };
 }
 
 /** The run that speaks for a cell: its newest finished run, else its newest run. */
-export function currentCellRun(runDirs: readonly string[] | undefined, opts: { checkPid: boolean }): CellRun | undefined {
+export function currentCellRun(
+  runDirs: readonly string[] | undefined,
+  opts: { checkPid: boolean },
+): CellRun | undefined {
   if (!runDirs || runDirs.length === 0) return undefined;
   const runs = runDirs.map((d) => readCellRun(d, opts));
   return [...runs].reverse().find((r) => r.status === 'finished') ?? runs[runs.length - 1];

@@ -52,7 +52,11 @@ export interface GridCell {
 
 /** A problem in the grid, with the JSON path inside the sweep file where it was found. */
 export class GridError extends Error {
-  constructor(readonly at: JsonPath, message: string, readonly fix?: string) {
+  constructor(
+    readonly at: JsonPath,
+    message: string,
+    readonly fix?: string,
+  ) {
     super(message);
     this.name = 'GridError';
   }
@@ -107,7 +111,9 @@ function suggestPath(key: string): string | undefined {
   const last = key.split('.').pop() ?? key;
   const field = closest(last, [...new Set(known.map((p) => p.split('.').pop() ?? p))]);
   const matches = field ? known.filter((p) => p.endsWith(`.${field}`) || p === field) : [];
-  return matches.length ? matches.reduce((a, b) => (editDistanceRough(a, key) <= editDistanceRough(b, key) ? a : b)) : undefined;
+  return matches.length
+    ? matches.reduce((a, b) => (editDistanceRough(a, key) <= editDistanceRough(b, key) ? a : b))
+    : undefined;
 }
 
 /** Shared-prefix distance, enough to choose among paths ending in the same field. */
@@ -121,7 +127,11 @@ function editDistanceRough(a: string, b: string): number {
 export function checkConfigPath(key: string, at: JsonPath): JsonPath {
   const p = parseDottedPath(key);
   if (key === '' || p.some((s) => s === '')) {
-    throw new GridError(at, `grid key "${key}" is not a dotted config path`, 'write fields like "losses.attentionKl" or "student.layers"');
+    throw new GridError(
+      at,
+      `grid key "${key}" is not a dotted config path`,
+      'write fields like "losses.attentionKl" or "student.layers"',
+    );
   }
   const top = p[0];
   if (typeof top === 'string' && RESERVED[top] && p.length === 1) {
@@ -129,19 +139,31 @@ export function checkConfigPath(key: string, at: JsonPath): JsonPath {
   }
   if (!schemaAt(p)) {
     const guess = suggestPath(key);
-    throw new GridError(at, `grid key "${key}" is not a field of a run config`, guess ? `did you mean "${guess}"?` : 'see schema/distill.schema.json for the fields');
+    throw new GridError(
+      at,
+      `grid key "${key}" is not a field of a run config`,
+      guess ? `did you mean "${guess}"?` : 'see schema/distill.schema.json for the fields',
+    );
   }
   return p;
 }
 
 /** [a-z0-9.-]+: lower case (case-insensitive file systems), '+' spelled out, nothing else special. */
 export function slug(text: string): string {
-  const s = text.toLowerCase().replace(/\+/g, '-plus-').replace(/[^a-z0-9.-]+/g, '-').replace(/-+/g, '-').replace(/^[-.]+|[-.]+$/g, '');
+  const s = text
+    .toLowerCase()
+    .replace(/\+/g, '-plus-')
+    .replace(/[^a-z0-9.-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '');
   return s || 'x';
 }
 
 export function shortHash(value: unknown, length = 6): string {
-  return createHash('sha256').update(JSON.stringify(value) ?? 'undefined').digest('hex').slice(0, length);
+  return createHash('sha256')
+    .update(JSON.stringify(value) ?? 'undefined')
+    .digest('hex')
+    .slice(0, length);
 }
 
 /** A value as it appears in an id: numbers and short strings as themselves, anything long as a hash. */
@@ -163,7 +185,12 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 /** `set: {"losses.clsCosine": 0}` inside an algorithm or task entry: config paths checked here. */
 function parseSet(set: unknown, at: JsonPath): Override[] {
   if (set === undefined) return [];
-  if (!isRecord(set)) throw new GridError(at, '"set" must be an object of dotted config paths and values', 'e.g. "set": { "losses.clsCosine": 0 }');
+  if (!isRecord(set))
+    throw new GridError(
+      at,
+      '"set" must be an object of dotted config paths and values',
+      'e.g. "set": { "losses.clsCosine": 0 }',
+    );
   return Object.entries(set).map(([k, value]) => ({ path: checkConfigPath(k, [...at, k]), value }));
 }
 
@@ -176,66 +203,108 @@ function algorithmValue(entry: unknown, at: JsonPath): AxisValue {
   if (typeof entry === 'string') {
     if (!(ALGORITHMS as readonly string[]).includes(entry)) {
       const guess = closest(entry, ALGORITHMS);
-      throw new GridError(at, `unknown algorithm "${entry}"`, guess ? `did you mean "${guess}"?` : `use one of ${ALGORITHMS.join(', ')}`);
+      throw new GridError(
+        at,
+        `unknown algorithm "${entry}"`,
+        guess ? `did you mean "${guess}"?` : `use one of ${ALGORITHMS.join(', ')}`,
+      );
     }
     return { label: entry, idPart: slug(entry), raw: entry, overrides: [{ path: ['algorithm'], value: entry }] };
   }
   if (!isRecord(entry) || typeof entry.algorithm !== 'string') {
-    throw new GridError(at, 'an algorithm entry is a name ("pid") or an object { "name", "algorithm", "set" }',
-      'e.g. { "name": "internal-all (attention only)", "algorithm": "internal-all", "set": { "losses.clsCosine": 0 } }');
+    throw new GridError(
+      at,
+      'an algorithm entry is a name ("pid") or an object { "name", "algorithm", "set" }',
+      'e.g. { "name": "internal-all (attention only)", "algorithm": "internal-all", "set": { "losses.clsCosine": 0 } }',
+    );
   }
   for (const k of Object.keys(entry)) {
-    if (!['name', 'algorithm', 'set'].includes(k)) throw new GridError([...at, k], `unknown field "${k}" in an algorithm entry`, 'use "name", "algorithm" and "set"');
+    if (!['name', 'algorithm', 'set'].includes(k))
+      throw new GridError(
+        [...at, k],
+        `unknown field "${k}" in an algorithm entry`,
+        'use "name", "algorithm" and "set"',
+      );
   }
   const algorithm = entry.algorithm;
   if (!(ALGORITHMS as readonly string[]).includes(algorithm)) {
     const guess = closest(algorithm, ALGORITHMS);
-    throw new GridError([...at, 'algorithm'], `unknown algorithm "${algorithm}"`, guess ? `did you mean "${guess}"?` : `use one of ${ALGORITHMS.join(', ')}`);
+    throw new GridError(
+      [...at, 'algorithm'],
+      `unknown algorithm "${algorithm}"`,
+      guess ? `did you mean "${guess}"?` : `use one of ${ALGORITHMS.join(', ')}`,
+    );
   }
   if (entry.name !== undefined && (typeof entry.name !== 'string' || entry.name.trim() === '')) {
     throw new GridError([...at, 'name'], 'an algorithm entry\'s "name" must be a non-empty string');
   }
   const name = (entry.name as string | undefined) ?? algorithm;
   return {
-    label: name, idPart: slug(name), raw: entry,
+    label: name,
+    idPart: slug(name),
+    raw: entry,
     overrides: [{ path: ['algorithm'], value: algorithm as Algorithm }, ...parseSet(entry.set, [...at, 'set'])],
   };
 }
 
 function taskValue(entry: unknown, at: JsonPath): AxisValue {
-  if (!isRecord(entry)) throw new GridError(at, 'a task entry is a task config { "name", "dataDir", … } or { "label", "task", "set" }');
+  if (!isRecord(entry))
+    throw new GridError(at, 'a task entry is a task config { "name", "dataDir", … } or { "label", "task", "set" }');
   const wrapped = 'task' in entry;
   const task = wrapped ? entry.task : entry;
   if (wrapped) {
     for (const k of Object.keys(entry)) {
-      if (!['label', 'task', 'set'].includes(k)) throw new GridError([...at, k], `unknown field "${k}" in a task entry`, 'use "label", "task" and "set"');
+      if (!['label', 'task', 'set'].includes(k))
+        throw new GridError([...at, k], `unknown field "${k}" in a task entry`, 'use "label", "task" and "set"');
     }
   }
   if (!isRecord(task) || typeof task.name !== 'string') {
-    throw new GridError(wrapped ? [...at, 'task'] : at, 'a task entry needs a task config with a "name"', 'e.g. { "name": "sst2", "dataDir": "data/glue/SST-2" }');
+    throw new GridError(
+      wrapped ? [...at, 'task'] : at,
+      'a task entry needs a task config with a "name"',
+      'e.g. { "name": "sst2", "dataDir": "data/glue/SST-2" }',
+    );
   }
   const label = wrapped && typeof entry.label === 'string' && entry.label ? entry.label : task.name;
   return {
-    label, idPart: slug(label), raw: entry,
+    label,
+    idPart: slug(label),
+    raw: entry,
     overrides: [{ path: ['task'], value: task }, ...(wrapped ? parseSet(entry.set, [...at, 'set']) : [])],
   };
 }
 
 function plainValue(kind: AxisKind, path: JsonPath, entry: unknown, at: JsonPath, shortKey: string): AxisValue {
   if (kind === 'seed') {
-    if (typeof entry !== 'number' || !Number.isInteger(entry) || entry < 0) throw new GridError(at, `a seed must be a whole number ≥ 0, not ${JSON.stringify(entry)}`);
+    if (typeof entry !== 'number' || !Number.isInteger(entry) || entry < 0)
+      throw new GridError(at, `a seed must be a whole number ≥ 0, not ${JSON.stringify(entry)}`);
     return { label: `seed ${entry}`, idPart: `seed${entry}`, raw: entry, overrides: [{ path, value: entry }] };
   }
   if (kind === 'fraction') {
-    if (typeof entry !== 'number' || !(entry > 0 && entry <= 1)) throw new GridError(at, `a data fraction must be a number in (0, 1], not ${JSON.stringify(entry)}`, 'e.g. 0.1 for 10 % of the training set');
+    if (typeof entry !== 'number' || !(entry > 0 && entry <= 1))
+      throw new GridError(
+        at,
+        `a data fraction must be a number in (0, 1], not ${JSON.stringify(entry)}`,
+        'e.g. 0.1 for 10 % of the training set',
+      );
     return { label: percent(entry), idPart: `frac${entry}`, raw: entry, overrides: [{ path, value: entry }] };
   }
-  return { label: `${shortKey}=${valueLabel(entry)}`, idPart: `${slug(shortKey)}-${valueIdPart(entry)}`, raw: entry, overrides: [{ path, value: entry }] };
+  return {
+    label: `${shortKey}=${valueLabel(entry)}`,
+    idPart: `${slug(shortKey)}-${valueIdPart(entry)}`,
+    raw: entry,
+    overrides: [{ path, value: entry }],
+  };
 }
 
 /** Reads the grid object of a sweep file into axes; `at` is where the grid sits in the sweep file. */
 export function parseGrid(grid: unknown, at: JsonPath = ['grid']): Axis[] {
-  if (!isRecord(grid)) throw new GridError(at, '"grid" must be an object: axis → list of values', 'e.g. "grid": { "algorithms": ["soft", "pid"], "seeds": [1, 2, 3] }');
+  if (!isRecord(grid))
+    throw new GridError(
+      at,
+      '"grid" must be an object: axis → list of values',
+      'e.g. "grid": { "algorithms": ["soft", "pid"], "seeds": [1, 2, 3] }',
+    );
   const keys = Object.keys(grid);
   if (keys.length === 0) throw new GridError(at, 'the grid is empty', 'add at least one axis, e.g. "seeds": [1, 2, 3]');
   const kinds = keys.map((key) => {
@@ -252,11 +321,20 @@ export function parseGrid(grid: unknown, at: JsonPath = ['grid']): Axis[] {
   const axes = keys.map((key, i): Axis => {
     const { kind, path } = kinds[i];
     const prev = seen.get(pathToText(path));
-    if (prev !== undefined) throw new GridError([...at, key], `grid keys "${prev}" and "${key}" both vary ${pathToText(path)}`, 'keep one of them');
+    if (prev !== undefined)
+      throw new GridError(
+        [...at, key],
+        `grid keys "${prev}" and "${key}" both vary ${pathToText(path)}`,
+        'keep one of them',
+      );
     seen.set(pathToText(path), key);
     const list = grid[key];
     if (!Array.isArray(list) || list.length === 0) {
-      throw new GridError([...at, key], `grid key "${key}" must list one or more values`, `e.g. "${key}": [${kind === 'seed' ? '1, 2, 3' : kind === 'fraction' ? '0.1, 0.3, 1' : '…'}]`);
+      throw new GridError(
+        [...at, key],
+        `grid key "${key}" must list one or more values`,
+        `e.g. "${key}": [${kind === 'seed' ? '1, 2, 3' : kind === 'fraction' ? '0.1, 0.3, 1' : '…'}]`,
+      );
     }
     const values = list.map((entry, j) => {
       const where = [...at, key, j];
@@ -275,10 +353,18 @@ function disambiguate(values: AxisValue[], at: JsonPath): void {
   for (let i = 0; i < values.length; i++) {
     for (let j = i + 1; j < values.length; j++) {
       if (JSON.stringify(values[i].raw) === JSON.stringify(values[j].raw)) {
-        throw new GridError([...at, j], `${JSON.stringify(values[j].raw)} is listed twice`, 'remove the repeated value');
+        throw new GridError(
+          [...at, j],
+          `${JSON.stringify(values[j].raw)} is listed twice`,
+          'remove the repeated value',
+        );
       }
       if (values[i].label === values[j].label) {
-        throw new GridError([...at, j], `two entries are both called "${values[j].label}"`, 'give them different names');
+        throw new GridError(
+          [...at, j],
+          `two entries are both called "${values[j].label}"`,
+          'give them different names',
+        );
       }
     }
   }
@@ -300,7 +386,9 @@ export function expandGrid(axes: readonly Axis[]): GridCell[] {
       rest = Math.floor(rest / n);
     }
     const values: Record<string, AxisValue> = {};
-    axes.forEach((a, i) => { values[a.key] = picked[i]; });
+    axes.forEach((a, i) => {
+      values[a.key] = picked[i];
+    });
     const overrides = [
       ...picked.flatMap((v) => v.overrides.filter((o) => o.path.length === 1 && o.path[0] === 'task')),
       ...picked.flatMap((v) => v.overrides.filter((o) => !(o.path.length === 1 && o.path[0] === 'task'))),

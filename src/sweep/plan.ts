@@ -63,8 +63,15 @@ export const TEACHERS_DIR = 'teachers';
 
 /** The config fields that hold paths (in a resolved config: absolute). */
 const PATH_FIELDS: JsonPath[] = [
-  ['task', 'dataDir'], ['task', 'custom', 'train'], ['task', 'custom', 'dev'], ['teacher', 'checkpoint'], ['teacher', 'train', 'from'],
-  ['teacher', 'train', 'vocab'], ['teacher', 'output'], ['student', 'init', 'checkpoint'], ['runsDir'],
+  ['task', 'dataDir'],
+  ['task', 'custom', 'train'],
+  ['task', 'custom', 'dev'],
+  ['teacher', 'checkpoint'],
+  ['teacher', 'train', 'from'],
+  ['teacher', 'train', 'vocab'],
+  ['teacher', 'output'],
+  ['student', 'init', 'checkpoint'],
+  ['runsDir'],
 ];
 
 function getPath(root: unknown, p: JsonPath): unknown {
@@ -91,7 +98,8 @@ export function planSweep(sweepFile: string, opts: { out?: string } = {}): Sweep
   const cellsDir = path.join(dir, CELLS_DIR);
   const runsDir = path.join(dir, RUNS_DIR);
   const grid = expandGrid(sweep.axes);
-  const sharesTeacher = typeof sweep.base.teacher === 'object' && sweep.base.teacher !== null && 'train' in sweep.base.teacher;
+  const sharesTeacher =
+    typeof sweep.base.teacher === 'object' && sweep.base.teacher !== null && 'train' in sweep.base.teacher;
 
   const problems = new ProblemCollector(sweep.axes);
   const teachers = new Map<string, PlannedCell>();
@@ -112,13 +120,29 @@ export function planSweep(sweepFile: string, opts: { out?: string } = {}): Sweep
     cells.push(finishCell(resolved, g.id, cells.length, 'student', valuesOf(g.values), cellsDir, teacher));
   }
   const clash = cells.find((c) => teachers.has(c.id));
-  if (clash) throw new UserError(`cell id "${clash.id}" is also the shared teacher's`, { where: sweep.file, fix: 'rename the grid value that makes it' });
-  if (problems.errorCount > 0) {
-    throw new UserError(`the sweep has ${problems.errorCount} problem${problems.errorCount === 1 ? '' : 's'}; nothing was run:\n${problems.errorLines().join('\n')}`, {
-      where: sweep.file, fix: 'fix the base config or the grid values named above',
+  if (clash)
+    throw new UserError(`cell id "${clash.id}" is also the shared teacher's`, {
+      where: sweep.file,
+      fix: 'rename the grid value that makes it',
     });
+  if (problems.errorCount > 0) {
+    throw new UserError(
+      `the sweep has ${problems.errorCount} problem${problems.errorCount === 1 ? '' : 's'}; nothing was run:\n${problems.errorLines().join('\n')}`,
+      {
+        where: sweep.file,
+        fix: 'fix the base config or the grid values named above',
+      },
+    );
   }
-  return { name: sweep.name, sweep, dir, axes: sweep.axes, teachers: [...teachers.values()], cells, warnings: problems.warningLines(grid.length) };
+  return {
+    name: sweep.name,
+    sweep,
+    dir,
+    axes: sweep.axes,
+    teachers: [...teachers.values()],
+    cells,
+    warnings: problems.warningLines(grid.length),
+  };
 }
 
 function valuesOf(values: Record<string, AxisValue>): Record<string, CellValue> {
@@ -127,7 +151,13 @@ function valuesOf(values: Record<string, AxisValue>): Record<string, CellValue> 
   return out;
 }
 
-function teacherFor(g: GridCell, sweep: SweepFile, dir: string, teachers: Map<string, PlannedCell>, problems: ProblemCollector): PlannedCell | undefined {
+function teacherFor(
+  g: GridCell,
+  sweep: SweepFile,
+  dir: string,
+  teachers: Map<string, PlannedCell>,
+  problems: ProblemCollector,
+): PlannedCell | undefined {
   const axes = sweep.axes.filter((a) => g.values[a.key].overrides.some(changesTeacher));
   const id = ['teacher', ...axes.map((a) => g.values[a.key].idPart)].join('_');
   const known = teachers.get(id);
@@ -143,16 +173,33 @@ function teacherFor(g: GridCell, sweep: SweepFile, dir: string, teachers: Map<st
   raw.losses = { ...(raw.losses as Record<string, unknown> | undefined), hardLabel: 1 };
   const { custom: _custom, ...stages } = (raw.stages ?? {}) as Record<string, unknown>;
   raw.stages = { ...stages, classificationEpochs: 1 };
-  const resolved = resolveCell(raw, id, sweep, problems, { ...g, id, values, overrides: g.overrides.filter(changesTeacher) }, true);
+  const resolved = resolveCell(
+    raw,
+    id,
+    sweep,
+    problems,
+    { ...g, id, values, overrides: g.overrides.filter(changesTeacher) },
+    true,
+  );
   if (!resolved) return undefined;
-  const cell = { ...finishCell(resolved, id, teachers.size, 'teacher', valuesOf(values), path.join(dir, CELLS_DIR), undefined), teacherDir };
+  const cell = {
+    ...finishCell(resolved, id, teachers.size, 'teacher', valuesOf(values), path.join(dir, CELLS_DIR), undefined),
+    teacherDir,
+  };
   teachers.set(id, cell);
   return cell;
 }
 
 type Resolved = NonNullable<ReturnType<typeof validateConfig>['config']>;
 
-function resolveCell(raw: Record<string, unknown>, id: string, sweep: SweepFile, problems: ProblemCollector, g: GridCell, teacher = false): Resolved | undefined {
+function resolveCell(
+  raw: Record<string, unknown>,
+  id: string,
+  sweep: SweepFile,
+  problems: ProblemCollector,
+  g: GridCell,
+  teacher = false,
+): Resolved | undefined {
   // Relative paths in the base config start at its folder, so the cell is checked as if it lived there.
   const asFile = path.join(sweep.baseDir, `${id}.distill.json`);
   const { config, problems: found } = validateConfig(JSON.stringify(raw, null, 2), asFile, { checkFiles: true });
@@ -160,7 +207,15 @@ function resolveCell(raw: Record<string, unknown>, id: string, sweep: SweepFile,
   return found.some((p) => p.severity === 'error') ? undefined : config;
 }
 
-function finishCell(resolved: Resolved, id: string, index: number, kind: CellKind, values: Record<string, CellValue>, cellsDir: string, teacher: PlannedCell | undefined): PlannedCell {
+function finishCell(
+  resolved: Resolved,
+  id: string,
+  index: number,
+  kind: CellKind,
+  values: Record<string, CellValue>,
+  cellsDir: string,
+  teacher: PlannedCell | undefined,
+): PlannedCell {
   const config = JSON.parse(JSON.stringify(resolved)) as Record<string, unknown>;
   const reads: string[] = [];
   for (const p of PATH_FIELDS) {
@@ -171,7 +226,13 @@ function finishCell(resolved: Resolved, id: string, index: number, kind: CellKin
     parent[p[p.length - 1]] = path.relative(cellsDir, v).split(path.sep).join('/') || '.';
   }
   return {
-    id, index, kind, values, config, configFile: path.join(cellsDir, `${id}.distill.json`), reads,
+    id,
+    index,
+    kind,
+    values,
+    config,
+    configFile: path.join(cellsDir, `${id}.distill.json`),
+    reads,
     ...(teacher ? { teacher: teacher.id, teacherDir: teacher.teacherDir } : {}),
   };
 }
@@ -209,7 +270,8 @@ class ProblemCollector {
       const v = g.values[a.key];
       if (!v) continue;
       const o = v.overrides.find((x) => isPrefix(x.path, p) || isPrefix(p, x.path));
-      if (o) return ` [grid "${a.key}" = ${JSON.stringify(v.raw)}${o.path.length && pathToText(o.path) !== a.key ? `, sets ${pathToText(o.path)}` : ''}]`;
+      if (o)
+        return ` [grid "${a.key}" = ${JSON.stringify(v.raw)}${o.path.length && pathToText(o.path) !== a.key ? `, sets ${pathToText(o.path)}` : ''}]`;
     }
     return '';
   }
@@ -231,7 +293,9 @@ class ProblemCollector {
    * some algorithms use (stages.internalAllEpochs in a grid over algorithms) is no news.
    */
   warningLines(cellCount: number): string[] {
-    const kept = new Map([...this.warnings].filter(([text, ids]) => this.fromGrid.has(text) || ids.length >= cellCount));
+    const kept = new Map(
+      [...this.warnings].filter(([text, ids]) => this.fromGrid.has(text) || ids.length >= cellCount),
+    );
     return ProblemCollector.lines(kept).map((l) => l.replace(/^ {2}/, ''));
   }
 }

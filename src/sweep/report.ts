@@ -86,8 +86,9 @@ export function loadReportCells(sweepDir: string, manifest: SweepManifest): Repo
     const base = { id: c.id, kind: c.kind, values: c.values };
     if (!run) return { ...base, status: 'missing', reason: c.lastError };
     const summary = summariseRun(run.runDir);
-    const status: ReportStatus = run.status === 'finished' || run.status === 'failed' || run.status === 'stopped' ? run.status : 'unfinished';
-    const reason = status === 'finished' ? undefined : summary.failure ?? run.info?.message ?? c.lastError;
+    const status: ReportStatus =
+      run.status === 'finished' || run.status === 'failed' || run.status === 'stopped' ? run.status : 'unfinished';
+    const reason = status === 'finished' ? undefined : (summary.failure ?? run.info?.message ?? c.lastError);
     return { ...base, status, runDir: run.runDir, summary, ...(reason ? { reason } : {}) };
   });
 }
@@ -112,7 +113,8 @@ function layout(m: SweepManifest): Layout {
   const seedAxis = m.axes.find((a) => a.kind === 'seed');
   const colAxes = [taskAxis, fractionAxis].filter((a): a is ManifestAxis => a !== undefined);
   const rowAxes = [...m.axes.filter((a) => a.kind === 'algorithm'), ...m.axes.filter((a) => a.kind === 'field')];
-  const product = (axes: ManifestAxis[]): string[][] => axes.reduce<string[][]>((acc, a) => acc.flatMap((p) => a.labels.map((l) => [...p, l])), [[]]);
+  const product = (axes: ManifestAxis[]): string[][] =>
+    axes.reduce<string[][]>((acc, a) => acc.flatMap((p) => a.labels.map((l) => [...p, l])), [[]]);
   const rows = product(rowAxes).map((ls) => ({ key: ls.join('\u0000'), label: ls.join(' · ') || 'student' }));
   const cols = product(colAxes).map((ls) => {
     const task = taskAxis ? ls[0] : undefined;
@@ -155,7 +157,11 @@ function resultTable(cells: readonly ReportCell[], l: Layout): ResultTable {
     rows.push({
       label: r.label,
       teacher: false,
-      values: l.cols.map((col) => meanStd(students.filter((c) => rowKey(c, l) === r.key && colKey(c, l) === col.key).map((c) => c.summary!.best!.value))),
+      values: l.cols.map((col) =>
+        meanStd(
+          students.filter((c) => rowKey(c, l) === r.key && colKey(c, l) === col.key).map((c) => c.summary!.best!.value),
+        ),
+      ),
     });
   }
   return { columns: l.cols.map((c) => c.label), rows, metric: [...metrics].join(' / ') || 'metric' };
@@ -167,20 +173,41 @@ interface LayerKey {
 }
 
 function layerTable(cells: readonly ReportCell[], l: Layout, col: Layout['cols'][number]): ResultTable {
-  const here = cells.filter((c) => c.kind === 'student' && c.status === 'finished' && colKey(c, l) === col.key && c.summary && c.summary.lastPerLayer.length);
+  const here = cells.filter(
+    (c) =>
+      c.kind === 'student' &&
+      c.status === 'finished' &&
+      colKey(c, l) === col.key &&
+      c.summary &&
+      c.summary.lastPerLayer.length,
+  );
   const layers: LayerKey[] = [];
   for (const c of here) {
-    for (const p of c.summary!.lastPerLayer) if (!layers.some((x) => x.student === p.student && x.teacher === p.teacher)) layers.push({ student: p.student, teacher: p.teacher });
+    for (const p of c.summary!.lastPerLayer)
+      if (!layers.some((x) => x.student === p.student && x.teacher === p.teacher))
+        layers.push({ student: p.student, teacher: p.teacher });
   }
   layers.sort((a, b) => a.student - b.student || a.teacher - b.teacher);
   return {
     columns: layers.map((p) => `L${p.student}↔T${p.teacher}`),
     metric: 'attention-KL',
-    rows: l.rows.map((r) => ({
-      label: r.label,
-      teacher: false,
-      values: layers.map((p) => meanStd(here.filter((c) => rowKey(c, l) === r.key).flatMap((c) => c.summary!.lastPerLayer.filter((x) => x.student === p.student && x.teacher === p.teacher).map((x) => x.attentionKl)))),
-    })).filter((r) => r.values.some((v) => v !== undefined)),
+    rows: l.rows
+      .map((r) => ({
+        label: r.label,
+        teacher: false,
+        values: layers.map((p) =>
+          meanStd(
+            here
+              .filter((c) => rowKey(c, l) === r.key)
+              .flatMap((c) =>
+                c
+                  .summary!.lastPerLayer.filter((x) => x.student === p.student && x.teacher === p.teacher)
+                  .map((x) => x.attentionKl),
+              ),
+          ),
+        ),
+      }))
+      .filter((r) => r.values.some((v) => v !== undefined)),
   };
 }
 
@@ -201,9 +228,18 @@ function mdRow(cells: readonly string[]): string {
 }
 
 /** A Markdown table; the best student mean per column in bold (`higherIsBetter` decides which). */
-function mdTable(t: ResultTable, first: string, fmt: (s: Stat) => string, higherIsBetter: boolean, expectedN: number): string {
+function mdTable(
+  t: ResultTable,
+  first: string,
+  fmt: (s: Stat) => string,
+  higherIsBetter: boolean,
+  expectedN: number,
+): string {
   const best = t.columns.map((_, j) => {
-    const means = t.rows.filter((r) => !r.teacher).map((r) => r.values[j]?.mean).filter((x): x is number => x !== undefined);
+    const means = t.rows
+      .filter((r) => !r.teacher)
+      .map((r) => r.values[j]?.mean)
+      .filter((x): x is number => x !== undefined);
     if (means.length < 2) return undefined;
     const b = higherIsBetter ? Math.max(...means) : Math.min(...means);
     // A tie across every row singles nothing out.
@@ -211,11 +247,16 @@ function mdTable(t: ResultTable, first: string, fmt: (s: Stat) => string, higher
   });
   const lines = [mdRow([first, ...t.columns]), mdRow([first, ...t.columns].map((_, i) => (i === 0 ? '---' : '---:')))];
   for (const r of t.rows) {
-    lines.push(mdRow([r.teacher ? `*${r.label}*` : r.label, ...r.values.map((v, j) => {
-      if (!v) return '—';
-      const s = `${fmt(v)}${!r.teacher && v.n < expectedN ? ` (n=${v.n})` : ''}`;
-      return !r.teacher && best[j] !== undefined && v.mean === best[j] ? `**${s}**` : r.teacher ? `*${s}*` : s;
-    })]));
+    lines.push(
+      mdRow([
+        r.teacher ? `*${r.label}*` : r.label,
+        ...r.values.map((v, j) => {
+          if (!v) return '—';
+          const s = `${fmt(v)}${!r.teacher && v.n < expectedN ? ` (n=${v.n})` : ''}`;
+          return !r.teacher && best[j] !== undefined && v.mean === best[j] ? `**${s}**` : r.teacher ? `*${s}*` : s;
+        }),
+      ]),
+    );
   }
   return lines.join('\n');
 }
@@ -248,20 +289,32 @@ export function sampleKl(layer: AttentionSampleLayer): number {
 }
 
 function lastAttentionSample(runDir: string): AttentionSampleEvent | undefined {
-  const samples = readEvents(path.join(runDir, 'events.jsonl')).filter((e): e is AttentionSampleEvent => e.type === 'attention-sample');
+  const samples = readEvents(path.join(runDir, 'events.jsonl')).filter(
+    (e): e is AttentionSampleEvent => e.type === 'attention-sample',
+  );
   return samples[samples.length - 1];
 }
 
 function pickSampleCell(cells: readonly ReportCell[], wanted: string | undefined): ReportCell | undefined {
   if (wanted) {
     const c = cells.find((x) => x.id === wanted);
-    if (!c) throw new UserError(`no cell "${wanted}" in this sweep`, { where: '--sample-cell', fix: `cells: ${cells.filter((x) => x.kind === 'student').slice(0, 6).map((x) => x.id).join(', ')}…` });
+    if (!c)
+      throw new UserError(`no cell "${wanted}" in this sweep`, {
+        where: '--sample-cell',
+        fix: `cells: ${cells
+          .filter((x) => x.kind === 'student')
+          .slice(0, 6)
+          .map((x) => x.id)
+          .join(', ')}…`,
+      });
     if (!c.runDir) throw new UserError(`cell "${wanted}" has no run yet`, { where: '--sample-cell' });
     return c;
   }
   const finished = cells.filter((c) => c.kind === 'student' && c.status === 'finished' && c.summary?.best);
   const score = (c: ReportCell) => c.summary!.best!.value;
-  const internal = finished.filter((c) => (INTERNAL_ALGORITHMS as readonly string[]).includes(c.summary!.algorithm ?? ''));
+  const internal = finished.filter((c) =>
+    (INTERNAL_ALGORITHMS as readonly string[]).includes(c.summary!.algorithm ?? ''),
+  );
   const pool = internal.length ? internal : finished;
   return [...pool].sort((a, b) => score(b) - score(a))[0];
 }
@@ -305,10 +358,14 @@ function overviewSection({ manifest, cells, outDir, dir }: ReportContext): strin
   const students = cells.filter((c) => c.kind === 'student');
   const teachers = cells.filter((c) => c.kind === 'teacher');
   const byStatus = (s: ReportStatus) => cells.filter((c) => c.status === s).length;
-  return [`# Sweep report: ${manifest.name}`, '',
-    `${cells.length} cell${cells.length === 1 ? '' : 's'} (${students.length} student${teachers.length ? `, ${teachers.length} shared teacher` : ''}${teachers.length > 1 ? 's' : ''}) from \`${relLink(outDir, dir)}\`: `
-    + `${byStatus('finished')} finished, ${byStatus('failed')} failed, ${byStatus('stopped')} stopped, ${byStatus('unfinished')} unfinished, ${byStatus('missing')} missing. `
-    + `Grid: ${manifest.axes.map((a) => `${a.key} (${a.labels.length})`).join(' × ')}.`, ''];
+  return [
+    `# Sweep report: ${manifest.name}`,
+    '',
+    `${cells.length} cell${cells.length === 1 ? '' : 's'} (${students.length} student${teachers.length ? `, ${teachers.length} shared teacher` : ''}${teachers.length > 1 ? 's' : ''}) from \`${relLink(outDir, dir)}\`: ` +
+      `${byStatus('finished')} finished, ${byStatus('failed')} failed, ${byStatus('stopped')} stopped, ${byStatus('unfinished')} unfinished, ${byStatus('missing')} missing. ` +
+      `Grid: ${manifest.axes.map((a) => `${a.key} (${a.labels.length})`).join(' × ')}.`,
+    '',
+  ];
 }
 
 /** The main table (dev metric per algorithm and column) and its plot. */
@@ -316,38 +373,78 @@ function resultsSection({ cells, l, expectedN, writeSvg }: ReportContext, result
   const teachers = cells.filter((c) => c.kind === 'teacher');
   const md: string[] = [];
   md.push(`## Dev ${results.metric}`, '');
-  md.push(`Mean ± standard deviation over ${l.seedAxis ? `${expectedN} seed${expectedN === 1 ? '' : 's'}` : 'runs'}, ×100; best student per column in bold; (n=…) marks columns with fewer finished seeds. `
-    + `Rows: ${l.rowAxes.map((a) => a.key).join(' × ') || 'the student'}; columns: ${l.colAxes.map((a) => a.key).join(' × ') || 'the dev set'}.`
-    + `${teachers.length ? ' The teacher was trained once (base seed and data fraction) and shared by every student.' : ''}`, '');
+  md.push(
+    `Mean ± standard deviation over ${l.seedAxis ? `${expectedN} seed${expectedN === 1 ? '' : 's'}` : 'runs'}, ×100; best student per column in bold; (n=…) marks columns with fewer finished seeds. ` +
+      `Rows: ${l.rowAxes.map((a) => a.key).join(' × ') || 'the student'}; columns: ${l.colAxes.map((a) => a.key).join(' × ') || 'the dev set'}.` +
+      `${teachers.length ? ' The teacher was trained once (base seed and data fraction) and shared by every student.' : ''}`,
+    '',
+  );
   md.push(mdTable(results, 'algorithm', pct, true, expectedN), '');
   const studentRows = results.rows.filter((r) => !r.teacher);
   const taskGroups = l.taskAxis ? l.taskAxis.labels : [''];
   if (l.fractionAxis) {
     for (const task of taskGroups) {
       const colIdx = l.cols.map((c, i) => ({ c, i })).filter(({ c }) => !l.taskAxis || c.task === task);
-      const series: Series[] = studentRows.map((r) => ({
-        name: r.label,
-        points: colIdx.map(({ i }, x) => ({ x, v: r.values[i] })).filter((p) => p.v).map((p) => ({ x: p.x, y: p.v!.mean * 100, err: p.v!.std * 100 })),
-      })).filter((s) => s.points.length);
+      const series: Series[] = studentRows
+        .map((r) => ({
+          name: r.label,
+          points: colIdx
+            .map(({ i }, x) => ({ x, v: r.values[i] }))
+            .filter((p) => p.v)
+            .map((p) => ({ x: p.x, y: p.v!.mean * 100, err: p.v!.std * 100 })),
+        }))
+        .filter((s) => s.points.length);
       if (!series.length) continue;
-      const name = writeSvg(`metric-vs-fraction${fileSuffix(task)}`, lineChart({
-        title: `${task ? `${task}: ` : ''}dev ${results.metric} vs training data`, xLabel: 'fraction of the training set', yLabel: `dev ${results.metric} ×100 (mean ± std)`,
-      }, colIdx.map(({ c }) => c.fraction ?? c.label), series));
+      const name = writeSvg(
+        `metric-vs-fraction${fileSuffix(task)}`,
+        lineChart(
+          {
+            title: `${task ? `${task}: ` : ''}dev ${results.metric} vs training data`,
+            xLabel: 'fraction of the training set',
+            yLabel: `dev ${results.metric} ×100 (mean ± std)`,
+          },
+          colIdx.map(({ c }) => c.fraction ?? c.label),
+          series,
+        ),
+      );
       md.push(`![${task ? `${task}: ` : ''}dev ${results.metric} vs data fraction](${name})`, '');
     }
   } else if (studentRows.some((r) => r.values.some(Boolean))) {
-    const series: Series[] = studentRows.map((r) => ({ name: r.label, points: r.values.map((v, x) => ({ x, v })).filter((p) => p.v).map((p) => ({ x: p.x, y: p.v!.mean * 100, err: p.v!.std * 100 })) }));
-    const name = writeSvg('metric', barChart({ title: `dev ${results.metric}`, xLabel: l.colAxes.map((a) => a.key).join(' × ') || 'dev set', yLabel: `dev ${results.metric} ×100 (mean ± std)` }, results.columns, series));
+    const series: Series[] = studentRows.map((r) => ({
+      name: r.label,
+      points: r.values
+        .map((v, x) => ({ x, v }))
+        .filter((p) => p.v)
+        .map((p) => ({ x: p.x, y: p.v!.mean * 100, err: p.v!.std * 100 })),
+    }));
+    const name = writeSvg(
+      'metric',
+      barChart(
+        {
+          title: `dev ${results.metric}`,
+          xLabel: l.colAxes.map((a) => a.key).join(' × ') || 'dev set',
+          yLabel: `dev ${results.metric} ×100 (mean ± std)`,
+        },
+        results.columns,
+        series,
+      ),
+    );
     md.push(`![dev ${results.metric}](${name})`, '');
   }
   return md;
 }
 
 /** Per-layer attention-KL to the teacher: a table and a chart per column. */
-function attentionKlSection({ cells, l, expectedN, writeSvg }: ReportContext): { md: string[]; attentionKl: SweepReport['attentionKl'] } {
+function attentionKlSection({ cells, l, expectedN, writeSvg }: ReportContext): {
+  md: string[];
+  attentionKl: SweepReport['attentionKl'];
+} {
   const md: string[] = [];
   md.push('## Attention-KL to the teacher, per layer', '');
-  md.push('KL(teacher ‖ student) of the attention maps on the dev set at the last evaluation, per mapped student layer Lk and its teacher layer Tm (lower = closer to the teacher); mean ± std over seeds.', '');
+  md.push(
+    'KL(teacher ‖ student) of the attention maps on the dev set at the last evaluation, per mapped student layer Lk and its teacher layer Tm (lower = closer to the teacher); mean ± std over seeds.',
+    '',
+  );
   const attentionKl: SweepReport['attentionKl'] = [];
   for (const col of l.cols) {
     const t = layerTable(cells, l, col);
@@ -355,10 +452,25 @@ function attentionKlSection({ cells, l, expectedN, writeSvg }: ReportContext): {
     attentionKl.push({ column: col.label, table: t });
     if (l.cols.length > 1) md.push(`### ${col.label}`, '');
     md.push(mdTable(t, 'algorithm', kl, false, expectedN), '');
-    const series: Series[] = t.rows.map((r) => ({ name: r.label, points: r.values.map((v, x) => ({ x, v })).filter((p) => p.v).map((p) => ({ x: p.x, y: p.v!.mean, err: p.v!.std })) }));
-    const name = writeSvg(`attention-kl${l.cols.length > 1 ? fileSuffix(col.label) : ''}`, barChart({
-      title: `Dev attention-KL to the teacher per layer${l.cols.length > 1 ? ` (${col.label})` : ''}`, xLabel: 'student layer ↔ teacher layer', yLabel: 'KL(teacher ‖ student), mean ± std',
-    }, t.columns, series));
+    const series: Series[] = t.rows.map((r) => ({
+      name: r.label,
+      points: r.values
+        .map((v, x) => ({ x, v }))
+        .filter((p) => p.v)
+        .map((p) => ({ x: p.x, y: p.v!.mean, err: p.v!.std })),
+    }));
+    const name = writeSvg(
+      `attention-kl${l.cols.length > 1 ? fileSuffix(col.label) : ''}`,
+      barChart(
+        {
+          title: `Dev attention-KL to the teacher per layer${l.cols.length > 1 ? ` (${col.label})` : ''}`,
+          xLabel: 'student layer ↔ teacher layer',
+          yLabel: 'KL(teacher ‖ student), mean ± std',
+        },
+        t.columns,
+        series,
+      ),
+    );
     md.push(`![attention-KL per layer${l.cols.length > 1 ? ` (${col.label})` : ''}](${name})`, '');
   }
   if (!attentionKl.length) md.push('No finished student run has per-layer evaluations yet.', '');
@@ -366,20 +478,36 @@ function attentionKlSection({ cells, l, expectedN, writeSvg }: ReportContext): {
 }
 
 /** The sample cell's last attention maps, teacher beside student. */
-function attentionMapsSection({ writeSvg }: ReportContext, sampleCell: ReportCell | undefined, chosen: boolean): string[] {
+function attentionMapsSection(
+  { writeSvg }: ReportContext,
+  sampleCell: ReportCell | undefined,
+  chosen: boolean,
+): string[] {
   const sample = sampleCell?.runDir ? lastAttentionSample(sampleCell.runDir) : undefined;
   const md: string[] = [];
   md.push('## Attention maps: teacher vs student', '');
   if (sampleCell && sample) {
     const rows: HeatmapRow[] = sample.layers.map((layer) => ({
       caption: `student layer ${layer.student} ↔ teacher layer ${layer.teacher}: KL(teacher ‖ student) ${sampleKl(layer).toFixed(4)} on this sentence`,
-      panels: [{ title: `teacher layer ${layer.teacher}`, map: headAverage(layer.teacherMaps) }, { title: `student layer ${layer.student}`, map: headAverage(layer.studentMaps) }],
+      panels: [
+        { title: `teacher layer ${layer.teacher}`, map: headAverage(layer.teacherMaps) },
+        { title: `student layer ${layer.student}`, map: headAverage(layer.studentMaps) },
+      ],
     }));
-    const name = writeSvg(`attention-${sampleCell.id}`, heatmaps(`Attention (mean over heads), cell ${sampleCell.id}, step ${sample.step}`, sample.tokens, rows));
-    md.push(`The last attention sample (step ${sample.step}) of cell \`${sampleCell.id}\`${chosen ? '' : ' (the best finished cell of an internal-distillation algorithm; choose another with `--sample-cell`)'}, a fixed dev sentence: rows are queries, columns keys, averaged over heads.`, '');
+    const name = writeSvg(
+      `attention-${sampleCell.id}`,
+      heatmaps(`Attention (mean over heads), cell ${sampleCell.id}, step ${sample.step}`, sample.tokens, rows),
+    );
+    md.push(
+      `The last attention sample (step ${sample.step}) of cell \`${sampleCell.id}\`${chosen ? '' : ' (the best finished cell of an internal-distillation algorithm; choose another with `--sample-cell`)'}, a fixed dev sentence: rows are queries, columns keys, averaged over heads.`,
+      '',
+    );
     md.push(`![attention maps of ${sampleCell.id}](${name})`, '');
   } else {
-    md.push(sampleCell ? `Cell \`${sampleCell.id}\` has no attention-sample event.` : 'No finished student run to draw.', '');
+    md.push(
+      sampleCell ? `Cell \`${sampleCell.id}\` has no attention-sample event.` : 'No finished student run to draw.',
+      '',
+    );
   }
   return md;
 }
@@ -389,30 +517,61 @@ function runsSection({ cells, dir, outDir, manifest }: ReportContext): string[] 
   const md: string[] = [];
   md.push('## Runs', '');
   const backends = new Map<string, number>();
-  for (const c of cells) if (c.summary?.backend) backends.set(c.summary.backend, (backends.get(c.summary.backend) ?? 0) + 1);
-  md.push(`Backend${backends.size === 1 ? '' : 's'}: ${[...backends].map(([b, k]) => `${b} (${k} run${k === 1 ? '' : 's'})`).join(', ') || 'none recorded'}. `
-    + `Total training time: ${(cells.reduce((a, c) => a + (c.summary?.durationMs ?? 0), 0) / 60000).toFixed(1)} min over finished runs.`, '');
+  for (const c of cells)
+    if (c.summary?.backend) backends.set(c.summary.backend, (backends.get(c.summary.backend) ?? 0) + 1);
+  md.push(
+    `Backend${backends.size === 1 ? '' : 's'}: ${[...backends].map(([b, k]) => `${b} (${k} run${k === 1 ? '' : 's'})`).join(', ') || 'none recorded'}. ` +
+      `Total training time: ${(cells.reduce((a, c) => a + (c.summary?.durationMs ?? 0), 0) / 60000).toFixed(1)} min over finished runs.`,
+    '',
+  );
   const notDone = cells.filter((c) => c.status !== 'finished');
   if (notDone.length) {
     md.push(`Not finished (${notDone.length}):`, '');
-    for (const c of notDone) md.push(`- \`${c.id}\`: ${c.status}${c.reason ? ` (${c.reason.split('\n')[0]})` : ''}${c.runDir ? ` — \`${relLink(outDir, c.runDir)}\`` : ''}`);
-    md.push('', `\`distillery sweep\` with the same sweep file and --out resumes stopped and unfinished cells and runs missing ones (--retry-failed also retries failed ones).`, '');
+    for (const c of notDone)
+      md.push(
+        `- \`${c.id}\`: ${c.status}${c.reason ? ` (${c.reason.split('\n')[0]})` : ''}${c.runDir ? ` — \`${relLink(outDir, c.runDir)}\`` : ''}`,
+      );
+    md.push(
+      '',
+      `\`distillery sweep\` with the same sweep file and --out resumes stopped and unfinished cells and runs missing ones (--retry-failed also retries failed ones).`,
+      '',
+    );
   } else {
     md.push('Every cell finished.', '');
   }
   const known = new Set(cells.map((c) => c.id));
-  const orphans = [...findCellRuns(path.join(dir, RUNS_DIR))].filter(([id]) => !known.has(id)).reduce((a, [, v]) => a + v.length, 0);
-  if (orphans) md.push(`${orphans} run folder(s) in runs/ belong to cells that are no longer in the grid; they are left out.`, '');
+  const orphans = [...findCellRuns(path.join(dir, RUNS_DIR))]
+    .filter(([id]) => !known.has(id))
+    .reduce((a, [, v]) => a + v.length, 0);
+  if (orphans)
+    md.push(`${orphans} run folder(s) in runs/ belong to cells that are no longer in the grid; they are left out.`, '');
   const axisCols = manifest.axes;
-  md.push(mdRow(['cell', ...axisCols.map((a) => a.key), 'status', 'dev metric', 'steps', 'time', 'backend', 'run folder']));
+  md.push(
+    mdRow(['cell', ...axisCols.map((a) => a.key), 'status', 'dev metric', 'steps', 'time', 'backend', 'run folder']),
+  );
   md.push(mdRow(['---', ...axisCols.map(() => '---'), '---', '---:', '---:', '---:', '---', '---']));
   for (const c of cells) {
     const s = c.summary;
-    const metric = c.kind === 'teacher' ? (s?.teacherMetric ? `teacher ${s.teacherMetric.name} ${s.teacherMetric.value.toFixed(4)}` : '') : s?.best ? `${s.best.metric} ${s.best.value.toFixed(4)}${c.status === 'finished' ? '' : ' so far'}` : '';
-    md.push(mdRow([
-      c.id, ...axisCols.map((a) => c.values[a.key]?.label ?? ''), c.status, metric, s ? String(s.steps) : '',
-      s?.durationMs !== undefined ? `${(s.durationMs / 1000).toFixed(0)}s` : '', s?.backend ?? '', c.runDir ? `[${path.basename(c.runDir)}](${relLink(outDir, c.runDir)})` : '',
-    ]));
+    const metric =
+      c.kind === 'teacher'
+        ? s?.teacherMetric
+          ? `teacher ${s.teacherMetric.name} ${s.teacherMetric.value.toFixed(4)}`
+          : ''
+        : s?.best
+          ? `${s.best.metric} ${s.best.value.toFixed(4)}${c.status === 'finished' ? '' : ' so far'}`
+          : '';
+    md.push(
+      mdRow([
+        c.id,
+        ...axisCols.map((a) => c.values[a.key]?.label ?? ''),
+        c.status,
+        metric,
+        s ? String(s.steps) : '',
+        s?.durationMs !== undefined ? `${(s.durationMs / 1000).toFixed(0)}s` : '',
+        s?.backend ?? '',
+        c.runDir ? `[${path.basename(c.runDir)}](${relLink(outDir, c.runDir)})` : '',
+      ]),
+    );
   }
   md.push('');
   return md;
@@ -427,9 +586,23 @@ function reproduceSection({ manifest, dir, out, outDir }: ReportContext, command
   if (last) md.push(`cd ${last.cwd}`, last.command);
   else md.push(`distillery sweep ${manifest.sweepFile} --out ${dir}`);
   md.push(command ?? `distillery report ${dir} --out ${out}`, '```', '');
-  md.push(`Each cell is an ordinary run: \`distillery train ${relLink(outDir, path.join(dir, 'cells'))}/<cell>.distill.json\` (its resolved config is in the run folder's config.json). `
-    + `On a cluster: \`distillery sweep ${manifest.sweepFile} --out ${dir} --emit slurm\` (or \`--emit k8s\`) writes job files that run the cells listed in \`${CELLS_INDEX}\`.`, '');
-  md.push('<details><summary>Sweep file</summary>', '', `\`${manifest.sweepFile}\`:`, '', '```jsonc', manifest.sweepText.trimEnd(), '```', '', '</details>', '');
+  md.push(
+    `Each cell is an ordinary run: \`distillery train ${relLink(outDir, path.join(dir, 'cells'))}/<cell>.distill.json\` (its resolved config is in the run folder's config.json). ` +
+      `On a cluster: \`distillery sweep ${manifest.sweepFile} --out ${dir} --emit slurm\` (or \`--emit k8s\`) writes job files that run the cells listed in \`${CELLS_INDEX}\`.`,
+    '',
+  );
+  md.push(
+    '<details><summary>Sweep file</summary>',
+    '',
+    `\`${manifest.sweepFile}\`:`,
+    '',
+    '```jsonc',
+    manifest.sweepText.trimEnd(),
+    '```',
+    '',
+    '</details>',
+    '',
+  );
   if (last) md.push(`Last sweep run on ${last.host} at ${last.time}; report written ${new Date().toISOString()}.`, '');
   return md;
 }
@@ -438,7 +611,10 @@ export function buildReport(sweepDir: string, opts: ReportOptions = {}): SweepRe
   const dir = path.resolve(sweepDir);
   const manifest = readManifest(dir);
   if (!manifest) {
-    throw new UserError(`not a sweep folder (no ${path.basename(manifestPath(dir))})`, { where: sweepDir, fix: 'pass the folder `distillery sweep` wrote (its --out), e.g. sweeps/<name>' });
+    throw new UserError(`not a sweep folder (no ${path.basename(manifestPath(dir))})`, {
+      where: sweepDir,
+      fix: 'pass the folder `distillery sweep` wrote (its --out), e.g. sweeps/<name>',
+    });
   }
   const out = path.resolve(opts.out ?? path.join(dir, 'report.md'));
   const outDir = path.dirname(out);
@@ -452,21 +628,53 @@ export function buildReport(sweepDir: string, opts: ReportOptions = {}): SweepRe
     svgFiles.push(file);
     return path.basename(file);
   };
-  const ctx: ReportContext = { dir, manifest, out, outDir, cells, l, expectedN: l.seedAxis?.labels.length ?? 1, writeSvg };
+  const ctx: ReportContext = {
+    dir,
+    manifest,
+    out,
+    outDir,
+    cells,
+    l,
+    expectedN: l.seedAxis?.labels.length ?? 1,
+    writeSvg,
+  };
   const results = resultTable(cells, l);
   // In the report's order: the sections write their SVG files as they go.
   const md = [...overviewSection(ctx), ...resultsSection(ctx, results)];
   const kl = attentionKlSection(ctx);
   md.push(...kl.md);
   const sampleCell = pickSampleCell(cells, opts.sampleCell);
-  md.push(...attentionMapsSection(ctx, sampleCell, !!opts.sampleCell), ...runsSection(ctx), ...reproduceSection(ctx, opts.command));
+  md.push(
+    ...attentionMapsSection(ctx, sampleCell, !!opts.sampleCell),
+    ...runsSection(ctx),
+    ...reproduceSection(ctx, opts.command),
+  );
   // The run summaries behind every number, beside the report, so it can be committed without the
   // run folders (checkpoints and weights) and still be checked cell by cell.
   const runsFile = path.join(outDir, `${stem}-runs.json`);
-  writeFileAtomic(runsFile, JSON.stringify(cells.map((c) => runRecord(c, outDir)), null, 2) + '\n');
-  md.push(`Every number above comes from the run summaries in [\`${path.basename(runsFile)}\`](${path.basename(runsFile)}) (one per cell: its grid values, run folder, status, best and last evaluations), read from each run folder's events.jsonl.`, '');
+  writeFileAtomic(
+    runsFile,
+    JSON.stringify(
+      cells.map((c) => runRecord(c, outDir)),
+      null,
+      2,
+    ) + '\n',
+  );
+  md.push(
+    `Every number above comes from the run summaries in [\`${path.basename(runsFile)}\`](${path.basename(runsFile)}) (one per cell: its grid values, run folder, status, best and last evaluations), read from each run folder's events.jsonl.`,
+    '',
+  );
 
   const markdown = md.join('\n');
   writeFileAtomic(out, markdown);
-  return { file: out, markdown, svgFiles, runsFile, cells, results, attentionKl: kl.attentionKl, sampleCell: sampleCell?.id };
+  return {
+    file: out,
+    markdown,
+    svgFiles,
+    runsFile,
+    cells,
+    results,
+    attentionKl: kl.attentionKl,
+    sampleCell: sampleCell?.id,
+  };
 }

@@ -14,7 +14,15 @@ import { StopSignal } from '../train/loop';
 import { CellRun, currentCellRun, findCellRuns } from './cell-runs';
 import { PlannedCell, RUNS_DIR, SweepPlan } from './plan';
 import {
-  acquireLock, CellStatus, invocation, ManifestCell, manifestFor, readManifest, SweepManifest, writeCellFiles, writeManifest,
+  acquireLock,
+  CellStatus,
+  invocation,
+  ManifestCell,
+  manifestFor,
+  readManifest,
+  SweepManifest,
+  writeCellFiles,
+  writeManifest,
 } from './sweep-folder';
 
 export interface CellControl {
@@ -48,10 +56,14 @@ export type CellAction =
 export function cellAction(run: CellRun | undefined, retryFailed: boolean): CellAction {
   if (!run) return { kind: 'train' };
   switch (run.status) {
-    case 'finished': return { kind: 'skip', reason: 'finished', run };
-    case 'running': return { kind: 'skip', reason: 'running', run };
-    case 'failed': return retryFailed ? { kind: 'resume', run } : { kind: 'skip', reason: 'failed', run };
-    default: return { kind: 'resume', run };
+    case 'finished':
+      return { kind: 'skip', reason: 'finished', run };
+    case 'running':
+      return { kind: 'skip', reason: 'running', run };
+    case 'failed':
+      return retryFailed ? { kind: 'resume', run } : { kind: 'skip', reason: 'failed', run };
+    default:
+      return { kind: 'resume', run };
   }
 }
 
@@ -73,7 +85,8 @@ export interface SweepOutcome {
 export function cellActions(plan: SweepPlan, retryFailed: boolean): Map<string, CellAction> {
   const runs = findCellRuns(path.join(plan.dir, RUNS_DIR));
   const out = new Map<string, CellAction>();
-  for (const c of [...plan.teachers, ...plan.cells]) out.set(c.id, cellAction(currentCellRun(runs.get(c.id), { checkPid: true }), retryFailed));
+  for (const c of [...plan.teachers, ...plan.cells])
+    out.set(c.id, cellAction(currentCellRun(runs.get(c.id), { checkPid: true }), retryFailed));
   return out;
 }
 
@@ -97,8 +110,20 @@ class SweepRunner {
   private done = 0;
   private total = 0;
 
-  constructor(private readonly plan: SweepPlan, private readonly o: SweepRunOptions) {
-    this.outcome = { dir: plan.dir, trained: [], resumed: [], skipped: [], failed: [], blocked: [], changedConfigs: [], stopped: false };
+  constructor(
+    private readonly plan: SweepPlan,
+    private readonly o: SweepRunOptions,
+  ) {
+    this.outcome = {
+      dir: plan.dir,
+      trained: [],
+      resumed: [],
+      skipped: [],
+      failed: [],
+      blocked: [],
+      changedConfigs: [],
+      stopped: false,
+    };
   }
 
   private cell(id: string): ManifestCell {
@@ -115,7 +140,11 @@ class SweepRunner {
   async run(): Promise<SweepOutcome> {
     const { plan, o } = this;
     this.outcome.changedConfigs = writeCellFiles(plan);
-    this.manifest = manifestFor(plan, readManifest(plan.dir), invocation(o.command ?? `distillery sweep ${plan.sweep.file} --out ${plan.dir}`));
+    this.manifest = manifestFor(
+      plan,
+      readManifest(plan.dir),
+      invocation(o.command ?? `distillery sweep ${plan.sweep.file} --out ${plan.dir}`),
+    );
     const actions = cellActions(plan, o.retryFailed ?? false);
     for (const c of [...plan.teachers, ...plan.cells]) {
       const a = actions.get(c.id)!;
@@ -124,7 +153,10 @@ class SweepRunner {
     }
     writeManifest(plan.dir, this.manifest);
     for (const id of this.outcome.changedConfigs) {
-      if (actions.get(id)?.kind !== 'train') o.log(`warning: the config of cell ${id} changed since its run was made; the run is kept (delete ${this.cell(id).runDir} to redo the cell)`);
+      if (actions.get(id)?.kind !== 'train')
+        o.log(
+          `warning: the config of cell ${id} changed since its run was made; the run is kept (delete ${this.cell(id).runDir} to redo the cell)`,
+        );
     }
 
     this.total = plan.teachers.length + plan.cells.length;
@@ -136,11 +168,20 @@ class SweepRunner {
         if (ready(c) || actions.get(c.id)!.kind === 'skip') return true;
         if (!o.stop.requested) {
           this.outcome.blocked.push(c.id);
-          this.update(c.id, { status: 'blocked', lastError: `its teacher (cell ${c.teacher}) did not finish training` });
+          this.update(c.id, {
+            status: 'blocked',
+            lastError: `its teacher (cell ${c.teacher}) did not finish training`,
+          });
         }
         return false;
       });
-      if (this.outcome.blocked.length) o.log(`${this.outcome.blocked.length} cell(s) blocked: teacher cell ${plan.teachers.filter((t) => !ready(t)).map((t) => t.id).join(', ')} did not finish`);
+      if (this.outcome.blocked.length)
+        o.log(
+          `${this.outcome.blocked.length} cell(s) blocked: teacher cell ${plan.teachers
+            .filter((t) => !ready(t))
+            .map((t) => t.id)
+            .join(', ')} did not finish`,
+        );
       this.done += this.outcome.blocked.length;
       await this.pool(students, (c) => this.runCell(c, actions.get(c.id)!));
     } finally {
@@ -154,9 +195,11 @@ class SweepRunner {
   private async pool(cells: readonly PlannedCell[], work: (c: PlannedCell) => Promise<void>): Promise<void> {
     let next = 0;
     const n = Math.max(1, Math.min(this.o.concurrency, cells.length));
-    await Promise.all(Array.from({ length: n }, async () => {
-      while (next < cells.length && !this.o.stop.requested) await work(cells[next++]);
-    }));
+    await Promise.all(
+      Array.from({ length: n }, async () => {
+        while (next < cells.length && !this.o.stop.requested) await work(cells[next++]);
+      }),
+    );
   }
 
   private forwardStop(): void {
@@ -180,28 +223,40 @@ class SweepRunner {
       this.outcome.skipped.push(c.id);
       if (action.reason === 'failed') this.outcome.failed.push(c.id);
       const runDir = rel(plan.dir, action.run.runDir);
-      this.progress(c.id, action.reason === 'finished' ? `already finished (${runDir})`
-        : action.reason === 'running' ? `running in another process (pid ${action.run.info?.pid}); left alone`
-          : `failed earlier (${runDir}: ${action.run.info?.message ?? 'see its events'}); rerun with --retry-failed`);
+      this.progress(
+        c.id,
+        action.reason === 'finished'
+          ? `already finished (${runDir})`
+          : action.reason === 'running'
+            ? `running in another process (pid ${action.run.info?.pid}); left alone`
+            : `failed earlier (${runDir}: ${action.run.info?.message ?? 'see its events'}); rerun with --retry-failed`,
+      );
       return;
     }
-    const args = action.kind === 'train' ? ['train', c.configFile, '--events'] : ['resume', action.run.runDir, '--events'];
+    const args =
+      action.kind === 'train' ? ['train', c.configFile, '--events'] : ['resume', action.run.runDir, '--events'];
     // A shared teacher's run stops once the teacher is READY (resume keeps to it through run.json).
     if (c.kind === 'teacher' && action.kind === 'train') args.push('--teacher-only');
     if (o.backend) args.push('--backend', o.backend);
     (action.kind === 'train' ? this.outcome.trained : this.outcome.resumed).push(c.id);
     this.update(c.id, { status: 'running', attempts: this.cell(c.id).attempts + 1 });
-    this.progress(c.id, action.kind === 'train' ? 'training' : `resuming ${rel(plan.dir, action.run.runDir)} (${action.run.status})`);
+    this.progress(
+      c.id,
+      action.kind === 'train' ? 'training' : `resuming ${rel(plan.dir, action.run.runDir)} (${action.run.status})`,
+    );
     const started = Date.now();
     const result = await this.spawnCell(c, args);
     this.done++;
 
     // The run folder, not the exit code, says what happened.
     const runs = findCellRuns(path.join(plan.dir, RUNS_DIR)).get(c.id);
-    const run = result.runDir ? currentCellRun([result.runDir], { checkPid: true }) : currentCellRun(runs, { checkPid: true });
+    const run = result.runDir
+      ? currentCellRun([result.runDir], { checkPid: true })
+      : currentCellRun(runs, { checkPid: true });
     const secs = `${((Date.now() - started) / 1000).toFixed(0)}s`;
     if (!run) {
-      const reason = result.stderrTail.trim().split('\n').slice(-3).join(' | ') || `exit code ${result.code ?? result.signal}`;
+      const reason =
+        result.stderrTail.trim().split('\n').slice(-3).join(' | ') || `exit code ${result.code ?? result.signal}`;
       this.outcome.failed.push(c.id);
       this.update(c.id, { status: 'failed', lastError: reason });
       this.progress(c.id, `failed before creating a run folder: ${reason}`);
@@ -212,9 +267,15 @@ class SweepRunner {
     if (status === 'finished') {
       if (result.best) change.best = result.best;
       delete this.cell(c.id).lastError;
-      this.progress(c.id, `finished${result.best ? `: dev ${result.best.metric} ${result.best.value.toFixed(4)}` : ''} (${secs})`);
+      this.progress(
+        c.id,
+        `finished${result.best ? `: dev ${result.best.metric} ${result.best.value.toFixed(4)}` : ''} (${secs})`,
+      );
     } else {
-      const reason = result.failure ?? run.info?.message ?? (result.signal ? `killed by ${result.signal}` : `exit code ${result.code}`);
+      const reason =
+        result.failure ??
+        run.info?.message ??
+        (result.signal ? `killed by ${result.signal}` : `exit code ${result.code}`);
       change.lastError = reason;
       if (status !== 'stopped') this.outcome.failed.push(c.id);
       this.progress(c.id, `${status}: ${reason} (${secs}); log: logs/${c.id}.log`);
@@ -222,7 +283,17 @@ class SweepRunner {
     this.update(c.id, change);
   }
 
-  private spawnCell(c: PlannedCell, args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; runDir?: string; best?: ManifestCell['best']; failure?: string; stderrTail: string }> {
+  private spawnCell(
+    c: PlannedCell,
+    args: string[],
+  ): Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    runDir?: string;
+    best?: ManifestCell['best'];
+    failure?: string;
+    stderrTail: string;
+  }> {
     const { plan, o } = this;
     const [cmd, ...pre] = o.cli;
     const logFile = path.join(plan.dir, 'logs', `${c.id}.log`);
@@ -231,10 +302,22 @@ class SweepRunner {
     log.write(`\n== ${new Date().toISOString()} ${[cmd, ...pre, ...args].join(' ')}\n`);
     // Its own process group: a Ctrl-C in the terminal reaches only the sweep, which forwards one
     // SIGTERM (a second signal would make the trainer exit without its final checkpoint).
-    const child = spawn(cmd, [...pre, ...args], { cwd: plan.dir, stdio: ['ignore', 'pipe', 'pipe'], env: process.env, detached: true });
+    const child = spawn(cmd, [...pre, ...args], {
+      cwd: plan.dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: process.env,
+      detached: true,
+    });
     this.children.add(child);
-    const control: CellControl = { pid: child.pid, kill: (signal = 'SIGTERM') => { child.kill(signal); } };
-    const r: { runDir?: string; best?: ManifestCell['best']; failure?: string; stderrTail: string } = { stderrTail: '' };
+    const control: CellControl = {
+      pid: child.pid,
+      kill: (signal = 'SIGTERM') => {
+        child.kill(signal);
+      },
+    };
+    const r: { runDir?: string; best?: ManifestCell['best']; failure?: string; stderrTail: string } = {
+      stderrTail: '',
+    };
     let partial = '';
     const onEvent = (e: TrainerEvent): void => {
       if (e.type === 'run-started') {

@@ -13,7 +13,12 @@ export function seriesColour(i: number): string {
 }
 
 export function escapeXml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;');
 }
 
 function n(x: number): string {
@@ -99,7 +104,12 @@ function legendWidth(names: readonly string[]): number {
   return Math.min(260, 40 + 7 * Math.max(0, ...names.map((s) => s.length)));
 }
 
-function frame(t: ChartText, names: readonly string[], values: number[], opts: { width?: number; height?: number; zeroBased?: boolean } = {}): { f: Frame; body: string[] } {
+function frame(
+  t: ChartText,
+  names: readonly string[],
+  values: number[],
+  opts: { width?: number; height?: number; zeroBased?: boolean } = {},
+): { f: Frame; body: string[] } {
   const width = opts.width ?? 760;
   const height = opts.height ?? 420;
   const top = 44;
@@ -143,9 +153,11 @@ function legend(f: Frame, names: readonly string[], kind: 'line' | 'bar'): strin
     const y = f.top + 8 + i * 20;
     const c = seriesColour(i);
     const dash = DASHES[Math.floor(i / PALETTE.length) % DASHES.length];
-    out.push(kind === 'line'
-      ? `<line x1="${x}" y1="${y}" x2="${x + 22}" y2="${y}" stroke="${c}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/><circle cx="${x + 11}" cy="${y}" r="3.5" fill="${c}"/>`
-      : `<rect x="${x + 4}" y="${y - 6}" width="14" height="12" fill="${c}"/>`);
+    out.push(
+      kind === 'line'
+        ? `<line x1="${x}" y1="${y}" x2="${x + 22}" y2="${y}" stroke="${c}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/><circle cx="${x + 11}" cy="${y}" r="3.5" fill="${c}"/>`
+        : `<rect x="${x + 4}" y="${y - 6}" width="14" height="12" fill="${c}"/>`,
+    );
     out.push(text(x + 30, y + 4, name));
   });
   out.push('</g>');
@@ -159,39 +171,66 @@ function errorBar(x: number, yTop: number, yBottom: number, colour: string): str
 /** A line per series over categorical x positions, with ± error bars. */
 export function lineChart(t: ChartText, xLabels: readonly string[], series: readonly Series[]): string {
   const values = series.flatMap((s) => s.points.flatMap((p) => [p.y - (p.err ?? 0), p.y + (p.err ?? 0)]));
-  const { f, body } = frame(t, series.map((s) => s.name), values);
+  const { f, body } = frame(
+    t,
+    series.map((s) => s.name),
+    values,
+  );
   const step = f.plotW / Math.max(1, xLabels.length);
   const x = (i: number) => f.left + step * (i + 0.5);
   // Series side by side around each x, so equal values and their error bars stay visible.
   const dodge = Math.min(6, (step * 0.3) / Math.max(1, series.length));
   const sx = (i: number, si: number) => x(i) + (si - (series.length - 1) / 2) * dodge;
-  body.push('<g class="x-axis" fill="#333333">', ...xLabels.map((l, i) => text(x(i), f.top + f.plotH + 18, l, 'text-anchor="middle"')), '</g>');
+  body.push(
+    '<g class="x-axis" fill="#333333">',
+    ...xLabels.map((l, i) => text(x(i), f.top + f.plotH + 18, l, 'text-anchor="middle"')),
+    '</g>',
+  );
   series.forEach((s, i) => {
     const c = seriesColour(i);
     const dash = DASHES[Math.floor(i / PALETTE.length) % DASHES.length];
     const pts = [...s.points].filter((p) => Number.isFinite(p.y)).sort((a, b) => a.x - b.x);
     body.push(`<g class="series" data-series="${escapeXml(s.name)}">`);
     if (pts.length > 1) {
-      body.push(`<polyline points="${pts.map((p) => `${n(sx(p.x, i))},${n(f.y(p.y))}`).join(' ')}" fill="none" stroke="${c}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
+      body.push(
+        `<polyline points="${pts.map((p) => `${n(sx(p.x, i))},${n(f.y(p.y))}`).join(' ')}" fill="none" stroke="${c}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`,
+      );
     }
     for (const p of pts) {
       if (p.err && p.err > 0) body.push(errorBar(sx(p.x, i), f.y(p.y + p.err), f.y(p.y - p.err), c));
-      body.push(`<circle cx="${n(sx(p.x, i))}" cy="${n(f.y(p.y))}" r="4" fill="${c}"><title>${escapeXml(`${s.name}, ${xLabels[p.x]}: ${p.y.toFixed(4)}${p.err ? ` ± ${p.err.toFixed(4)}` : ''}`)}</title></circle>`);
+      body.push(
+        `<circle cx="${n(sx(p.x, i))}" cy="${n(f.y(p.y))}" r="4" fill="${c}"><title>${escapeXml(`${s.name}, ${xLabels[p.x]}: ${p.y.toFixed(4)}${p.err ? ` ± ${p.err.toFixed(4)}` : ''}`)}</title></circle>`,
+      );
     }
     body.push('</g>');
   });
-  body.push(...legend(f, series.map((s) => s.name), 'line'));
+  body.push(
+    ...legend(
+      f,
+      series.map((s) => s.name),
+      'line',
+    ),
+  );
   return svgDoc(f.width, f.height, t.title, body);
 }
 
 /** Bars grouped by x category, one bar per series, with ± error bars; the y axis starts at 0. */
 export function barChart(t: ChartText, groups: readonly string[], series: readonly Series[]): string {
   const values = series.flatMap((s) => s.points.flatMap((p) => [p.y + (p.err ?? 0), p.y - (p.err ?? 0)]));
-  const { f, body } = frame(t, series.map((s) => s.name), values, { zeroBased: true });
+  const { f, body } = frame(
+    t,
+    series.map((s) => s.name),
+    values,
+    { zeroBased: true },
+  );
   const groupW = f.plotW / Math.max(1, groups.length);
   const barW = Math.max(3, Math.min(36, (groupW * 0.8) / Math.max(1, series.length)));
   const gx = (g: number) => f.left + groupW * g + (groupW - barW * series.length) / 2;
-  body.push('<g class="x-axis" fill="#333333">', ...groups.map((l, i) => text(f.left + groupW * (i + 0.5), f.top + f.plotH + 18, l, 'text-anchor="middle"')), '</g>');
+  body.push(
+    '<g class="x-axis" fill="#333333">',
+    ...groups.map((l, i) => text(f.left + groupW * (i + 0.5), f.top + f.plotH + 18, l, 'text-anchor="middle"')),
+    '</g>',
+  );
   const base = f.y(Math.max(f.ticks[0], 0));
   series.forEach((s, i) => {
     const c = seriesColour(i);
@@ -200,12 +239,21 @@ export function barChart(t: ChartText, groups: readonly string[], series: readon
       if (!Number.isFinite(p.y)) continue;
       const x0 = gx(p.x) + i * barW;
       const yv = f.y(p.y);
-      body.push(`<rect x="${n(x0)}" y="${n(Math.min(yv, base))}" width="${n(barW - 1)}" height="${n(Math.abs(base - yv))}" fill="${c}"><title>${escapeXml(`${s.name}, ${groups[p.x]}: ${p.y.toPrecision(4)}${p.err ? ` ± ${p.err.toPrecision(3)}` : ''}`)}</title></rect>`);
-      if (p.err && p.err > 0) body.push(errorBar(x0 + (barW - 1) / 2, f.y(p.y + p.err), f.y(Math.max(p.y - p.err, f.ticks[0])), '#333333'));
+      body.push(
+        `<rect x="${n(x0)}" y="${n(Math.min(yv, base))}" width="${n(barW - 1)}" height="${n(Math.abs(base - yv))}" fill="${c}"><title>${escapeXml(`${s.name}, ${groups[p.x]}: ${p.y.toPrecision(4)}${p.err ? ` ± ${p.err.toPrecision(3)}` : ''}`)}</title></rect>`,
+      );
+      if (p.err && p.err > 0)
+        body.push(errorBar(x0 + (barW - 1) / 2, f.y(p.y + p.err), f.y(Math.max(p.y - p.err, f.ticks[0])), '#333333'));
     }
     body.push('</g>');
   });
-  body.push(...legend(f, series.map((s) => s.name), 'bar'));
+  body.push(
+    ...legend(
+      f,
+      series.map((s) => s.name),
+      'bar',
+    ),
+  );
   return svgDoc(f.width, f.height, t.title, body);
 }
 
@@ -254,11 +302,17 @@ export function heatmaps(title: string, tokens: readonly string[], rows: readonl
       body.push(text(left + side / 2, mapTop - 8, p.title, 'text-anchor="middle"'));
       for (let q = 0; q < Math.min(len, p.map.length); q++) {
         for (let k = 0; k < Math.min(len, p.map[q].length); k++) {
-          body.push(`<rect x="${left + k * cell}" y="${mapTop + q * cell}" width="${cell}" height="${cell}" fill="${heatColour(p.map[q][k], max)}"><title>${escapeXml(`${tokens[q]} → ${tokens[k]}: ${p.map[q][k].toFixed(3)}`)}</title></rect>`);
+          body.push(
+            `<rect x="${left + k * cell}" y="${mapTop + q * cell}" width="${cell}" height="${cell}" fill="${heatColour(p.map[q][k], max)}"><title>${escapeXml(`${tokens[q]} → ${tokens[k]}: ${p.map[q][k].toFixed(3)}`)}</title></rect>`,
+          );
         }
       }
       body.push(`<rect x="${left}" y="${mapTop}" width="${side}" height="${side}" fill="none" stroke="#999999"/>`);
-      tokens.forEach((tok, q) => body.push(text(left - 4, mapTop + q * cell + cell / 2 + fontSize / 3, tok, `text-anchor="end" font-size="${fontSize}"`)));
+      tokens.forEach((tok, q) =>
+        body.push(
+          text(left - 4, mapTop + q * cell + cell / 2 + fontSize / 3, tok, `text-anchor="end" font-size="${fontSize}"`),
+        ),
+      );
       tokens.forEach((tok, k) => {
         const x = left + k * cell + cell / 2 + fontSize / 3;
         const y = mapTop + side + 6;
@@ -273,7 +327,9 @@ export function heatmaps(title: string, tokens: readonly string[], rows: readonl
     body.push('<g class="scale">');
     for (let s = 0; s < steps; s++) {
       const v = max * (1 - s / steps);
-      body.push(`<rect x="${sx}" y="${n(sy + (s * side) / steps)}" width="12" height="${n(side / steps + 0.5)}" fill="${heatColour(v, max)}"/>`);
+      body.push(
+        `<rect x="${sx}" y="${n(sy + (s * side) / steps)}" width="12" height="${n(side / steps + 0.5)}" fill="${heatColour(v, max)}"/>`,
+      );
     }
     body.push(`<rect x="${sx}" y="${sy}" width="12" height="${side}" fill="none" stroke="#999999"/>`);
     body.push(text(sx + 16, sy + 8, max.toFixed(2), 'font-size="10"'), text(sx + 16, sy + side, '0', 'font-size="10"'));

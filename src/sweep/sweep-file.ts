@@ -56,7 +56,9 @@ function readText(file: string, what: string): string {
     return fs.readFileSync(file, 'utf8');
   } catch (e) {
     const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new UserError(missing ? `${what} not found` : `cannot read the ${what} (${(e as Error).message})`, { where: file });
+    throw new UserError(missing ? `${what} not found` : `cannot read the ${what} (${(e as Error).message})`, {
+      where: file,
+    });
   }
 }
 
@@ -65,7 +67,10 @@ function parseJsonc(text: string, file: string, what: string): ConfigDocument {
   const first = doc.syntaxProblems[0] ?? doc.duplicateKeyProblems[0];
   if (first) {
     const more = doc.syntaxProblems.length + doc.duplicateKeyProblems.length - 1;
-    throw new UserError(`${what}: ${first.message}${more > 0 ? ` (and ${more} more)` : ''}`, { where: `${file}:${first.range?.line ?? 1}:${first.range?.column ?? 1}`, fix: first.fix });
+    throw new UserError(`${what}: ${first.message}${more > 0 ? ` (and ${more} more)` : ''}`, {
+      where: `${file}:${first.range?.line ?? 1}:${first.range?.column ?? 1}`,
+      fix: first.fix,
+    });
   }
   return doc;
 }
@@ -82,12 +87,18 @@ export function readSweepFile(file: string): SweepFile {
   if (!isRecord(v)) throw new UserError('a sweep file is a JSON object with "base" and "grid"', { where: file });
   for (const k of Object.keys(v)) {
     if (!FIELDS.includes(k)) {
-      throw new UserError(`unknown field "${k}" in the sweep file`, { where: at(doc, [k]), fix: `the fields are ${FIELDS.slice(1).join(', ')}; config fields to vary go under "grid"` });
+      throw new UserError(`unknown field "${k}" in the sweep file`, {
+        where: at(doc, [k]),
+        fix: `the fields are ${FIELDS.slice(1).join(', ')}; config fields to vary go under "grid"`,
+      });
     }
   }
   const dir = path.dirname(abs);
   if (v.name !== undefined && (typeof v.name !== 'string' || slug(v.name) !== v.name.toLowerCase() || v.name === '')) {
-    throw new UserError('"name" must be letters, digits, dots and dashes', { where: at(doc, ['name']), fix: `e.g. "${slug(String(v.name ?? 'sweep'))}"` });
+    throw new UserError('"name" must be letters, digits, dots and dashes', {
+      where: at(doc, ['name']),
+      fix: `e.g. "${slug(String(v.name ?? 'sweep'))}"`,
+    });
   }
   const name = (v.name as string | undefined) ?? sweepNameFromFile(abs);
 
@@ -97,7 +108,10 @@ export function readSweepFile(file: string): SweepFile {
   if (typeof v.base === 'string') {
     baseFile = path.resolve(dir, v.base);
     if (!fs.existsSync(baseFile)) {
-      throw new UserError(`base config not found: ${baseFile}`, { where: at(doc, ['base']), fix: `relative paths start at the sweep file's folder (${dir})` });
+      throw new UserError(`base config not found: ${baseFile}`, {
+        where: at(doc, ['base']),
+        fix: `relative paths start at the sweep file's folder (${dir})`,
+      });
     }
     const baseDoc = parseJsonc(readText(baseFile, 'base config'), baseFile, 'the base config has a syntax error');
     if (!isRecord(baseDoc.value)) throw new UserError('the base config must be a JSON object', { where: baseFile });
@@ -106,26 +120,40 @@ export function readSweepFile(file: string): SweepFile {
   } else if (isRecord(v.base)) {
     base = v.base;
   } else {
-    throw new UserError(v.base === undefined ? 'the sweep file has no "base"' : '"base" must be a config object or the path of a *.distill.json', {
-      where: v.base === undefined ? file : at(doc, ['base']), fix: 'e.g. "base": "sst2.distill.json"',
-    });
+    throw new UserError(
+      v.base === undefined
+        ? 'the sweep file has no "base"'
+        : '"base" must be a config object or the path of a *.distill.json',
+      {
+        where: v.base === undefined ? file : at(doc, ['base']),
+        fix: 'e.g. "base": "sst2.distill.json"',
+      },
+    );
   }
 
   let axes: Axis[];
   try {
     axes = parseGrid(v.grid, ['grid']);
   } catch (e) {
-    if (e instanceof GridError) throw new UserError(e.message, { where: `${at(doc, e.at)} (${pathToText(e.at)})`, fix: e.fix });
+    if (e instanceof GridError)
+      throw new UserError(e.message, { where: `${at(doc, e.at)} (${pathToText(e.at)})`, fix: e.fix });
     throw e;
   }
 
-  if (v.out !== undefined && (typeof v.out !== 'string' || v.out === '')) throw new UserError('"out" must be a folder path', { where: at(doc, ['out']) });
+  if (v.out !== undefined && (typeof v.out !== 'string' || v.out === ''))
+    throw new UserError('"out" must be a folder path', { where: at(doc, ['out']) });
   const c = v.concurrency;
   if (c !== undefined && (typeof c !== 'number' || !Number.isInteger(c) || c < 1)) {
     throw new UserError('"concurrency" must be a whole number ≥ 1', { where: at(doc, ['concurrency']) });
   }
   return {
-    file: abs, text, name, base, baseDir, baseFile, axes,
+    file: abs,
+    text,
+    name,
+    base,
+    baseDir,
+    baseFile,
+    axes,
     defaultOut: path.resolve(dir, typeof v.out === 'string' ? v.out : path.join('sweeps', name)),
     concurrency: c as number | undefined,
   };

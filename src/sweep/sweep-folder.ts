@@ -89,7 +89,10 @@ export function readManifest(sweepDir: string): SweepManifest | undefined {
     if (typeof m !== 'object' || !Array.isArray(m.cells)) throw new Error('no cells');
     return m;
   } catch (e) {
-    throw new UserError(`the sweep manifest is not valid JSON (${(e as Error).message})`, { where: manifestPath(sweepDir), fix: 'run `distillery sweep <sweep file> --out <this folder>` again to rewrite it' });
+    throw new UserError(`the sweep manifest is not valid JSON (${(e as Error).message})`, {
+      where: manifestPath(sweepDir),
+      fix: 'run `distillery sweep <sweep file> --out <this folder>` again to rewrite it',
+    });
   }
 }
 
@@ -104,7 +107,11 @@ function rel(sweepDir: string, p: string): string {
 
 function manifestCell(plan: SweepPlan, c: PlannedCell, prev: ManifestCell | undefined): ManifestCell {
   return {
-    id: c.id, index: c.index, kind: c.kind, config: rel(plan.dir, c.configFile), values: c.values,
+    id: c.id,
+    index: c.index,
+    kind: c.kind,
+    config: rel(plan.dir, c.configFile),
+    values: c.values,
     ...(c.teacher ? { teacher: c.teacher } : {}),
     ...(c.teacherDir ? { teacherDir: rel(plan.dir, c.teacherDir) } : {}),
     ...(prev?.runDir ? { runDir: prev.runDir } : {}),
@@ -117,7 +124,11 @@ function manifestCell(plan: SweepPlan, c: PlannedCell, prev: ManifestCell | unde
 }
 
 /** The manifest for a plan, keeping what an earlier manifest knew about cells that are still there. */
-export function manifestFor(plan: SweepPlan, previous: SweepManifest | undefined, invocation?: Invocation): SweepManifest {
+export function manifestFor(
+  plan: SweepPlan,
+  previous: SweepManifest | undefined,
+  invocation?: Invocation,
+): SweepManifest {
   const byId = new Map([...(previous?.teachers ?? []), ...(previous?.cells ?? [])].map((c) => [c.id, c]));
   const now = new Date().toISOString();
   return {
@@ -128,7 +139,12 @@ export function manifestFor(plan: SweepPlan, previous: SweepManifest | undefined
     ...(plan.sweep.baseFile ? { baseConfigFile: plan.sweep.baseFile } : {}),
     createdAt: previous?.createdAt ?? now,
     updatedAt: now,
-    axes: plan.axes.map((a) => ({ key: a.key, kind: a.kind, path: a.path.join('.'), labels: a.values.map((v) => v.label) })),
+    axes: plan.axes.map((a) => ({
+      key: a.key,
+      kind: a.kind,
+      path: a.path.join('.'),
+      labels: a.values.map((v) => v.label),
+    })),
     teachers: plan.teachers.map((c) => manifestCell(plan, c, byId.get(c.id))),
     cells: plan.cells.map((c) => manifestCell(plan, c, byId.get(c.id))),
     invocations: [...(previous?.invocations ?? []), ...(invocation ? [invocation] : [])].slice(-20),
@@ -141,7 +157,17 @@ export function invocation(command: string): Invocation {
 
 /** One line per cell: "<index>\t<id>\t<config relative to the sweep folder>\t<the folder of the teacher it waits for, or ->". */
 export function indexFileText(plan: SweepPlan, cells: readonly PlannedCell[]): string {
-  return cells.map((c) => [c.index, c.id, rel(plan.dir, c.configFile), c.teacher && c.teacherDir ? rel(plan.dir, c.teacherDir) : '-'].join('\t') + '\n').join('');
+  return cells
+    .map(
+      (c) =>
+        [
+          c.index,
+          c.id,
+          rel(plan.dir, c.configFile),
+          c.teacher && c.teacherDir ? rel(plan.dir, c.teacherDir) : '-',
+        ].join('\t') + '\n',
+    )
+    .join('');
 }
 
 export const CELLS_INDEX = 'cells.tsv';
@@ -185,7 +211,10 @@ export function acquireLock(sweepDir: string): () => void {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const pid = Number(fs.readFileSync(file, 'utf8').trim());
       if (pid !== process.pid && isProcessAlive(pid)) {
-        throw new UserError(`another \`distillery sweep\` (pid ${pid}) is running this sweep`, { where: sweepDir, fix: 'wait for it, or stop it first' });
+        throw new UserError(`another \`distillery sweep\` (pid ${pid}) is running this sweep`, {
+          where: sweepDir,
+          fix: 'wait for it, or stop it first',
+        });
       }
       fs.rmSync(file, { force: true });
     }

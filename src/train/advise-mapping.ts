@@ -29,59 +29,101 @@ export function readyTeacherDir(config: ResolvedConfig, configFile: string): str
   const t = config.teacher;
   if ('checkpoint' in t) return t.checkpoint;
   if (t.output && fs.existsSync(path.join(t.output, 'READY'))) return t.output;
-  throw new UserError('the config trains its teacher (teacher.train), and no trained teacher is there yet to compare layers with', {
-    where: 'teacher',
-    fix: `train it first with \`distillery train ${configFile} --teacher-only\` and set teacher.output (or teacher.checkpoint) to the teacher folder it writes`,
-  });
+  throw new UserError(
+    'the config trains its teacher (teacher.train), and no trained teacher is there yet to compare layers with',
+    {
+      where: 'teacher',
+      fix: `train it first with \`distillery train ${configFile} --teacher-only\` and set teacher.output (or teacher.checkpoint) to the teacher folder it writes`,
+    },
+  );
 }
 
 const pairsOf = (p: readonly LayerPair[]): LayerPairSpec[] => p.map(pairSpec);
 
-export async function adviseMapping(configFile: string, opts: { sample?: number; backend?: BackendRequest } = {}): Promise<MappingAdvice> {
+export async function adviseMapping(
+  configFile: string,
+  opts: { sample?: number; backend?: BackendRequest } = {},
+): Promise<MappingAdvice> {
   const config = loadConfigFile(configFile);
   const sample = opts.sample ?? DEFAULT_ADVICE_SAMPLE;
   const teacherDir = readyTeacherDir(config, configFile);
   const { info, dev } = readTaskDatasets(config.task);
   if (dev.examples.length === 0) {
-    throw new UserError('the dev set has no examples to measure the layers on', { where: 'task', fix: 'check task.dataDir (or task.custom.dev)' });
+    throw new UserError('the dev set has no examples to measure the layers on', {
+      where: 'task',
+      fix: 'check task.dataDir (or task.custom.dev)',
+    });
   }
   const backendInfo = await initBackend(opts.backend ?? config.backend);
-  const teacherCk = loadCheckpoint(teacherDir, { numLabels: info.numLabels, labels: info.labels, regression: info.isRegression });
+  const teacherCk = loadCheckpoint(teacherDir, {
+    numLabels: info.numLabels,
+    labels: info.labels,
+    regression: info.isRegression,
+  });
   const tCfg = teacherCk.config;
-  const sCfg = studentConfig(tCfg, { layers: config.student.layers, hiddenSize: config.student.hiddenSize, heads: config.student.heads, intermediateSize: config.student.intermediateSize });
+  const sCfg = studentConfig(tCfg, {
+    layers: config.student.layers,
+    hiddenSize: config.student.hiddenSize,
+    heads: config.student.heads,
+    intermediateSize: config.student.intermediateSize,
+  });
   const notes: string[] = [];
 
   const headAverage = sCfg.numAttentionHeads !== tCfg.numAttentionHeads;
   if (headAverage && config.losses.attentionKlHeads !== 'average') {
-    throw new UserError(`the attention KL compares head by head, but the student has ${sCfg.numAttentionHeads} heads and the teacher ${tCfg.numAttentionHeads}`, {
-      where: 'student.heads',
-      fix: `set student.heads to ${tCfg.numAttentionHeads} (or remove it), or set losses.attentionKlHeads to "average" to compare head-averaged maps`,
-    });
+    throw new UserError(
+      `the attention KL compares head by head, but the student has ${sCfg.numAttentionHeads} heads and the teacher ${tCfg.numAttentionHeads}`,
+      {
+        where: 'student.heads',
+        fix: `set student.heads to ${tCfg.numAttentionHeads} (or remove it), or set losses.attentionKlHeads to "average" to compare head-averaged maps`,
+      },
+    );
   }
-  if (headAverage) notes.push(`the student has ${sCfg.numAttentionHeads} heads and the teacher ${tCfg.numAttentionHeads}: the attention KL compares head-averaged maps (losses.attentionKlHeads "average")`);
+  if (headAverage)
+    notes.push(
+      `the student has ${sCfg.numAttentionHeads} heads and the teacher ${tCfg.numAttentionHeads}: the attention KL compares head-averaged maps (losses.attentionKlHeads "average")`,
+    );
   const withCosine = sCfg.hiddenSize === tCfg.hiddenSize;
   if (!withCosine) {
-    notes.push(`the widths differ (student ${sCfg.hiddenSize}, teacher ${tCfg.hiddenSize}): the [CLS] cosine needs the projection the run learns, so only the attention KL is used`);
+    notes.push(
+      `the widths differ (student ${sCfg.hiddenSize}, teacher ${tCfg.hiddenSize}): the [CLS] cosine needs the projection the run learns, so only the attention KL is used`,
+    );
   }
 
   const current = resolveMapping(config.mapping, sCfg.numHiddenLayers, tCfg.numHiddenLayers);
   const init = config.student.init;
   if (init === 'teacher-layers') {
-    notes.push('student.init is "teacher-layers": the student measured copies the teacher layers of the current mapping, so the costs favour it; after changing the mapping, run the advisor again (the same answer twice means it is stable)');
+    notes.push(
+      'student.init is "teacher-layers": the student measured copies the teacher layers of the current mapping, so the costs favour it; after changing the mapping, run the advisor again (the same answer twice means it is stable)',
+    );
   } else if (init === 'random') {
-    notes.push('student.init is "random": an untrained student says little about which teacher layers suit it; the advice is weak');
+    notes.push(
+      'student.init is "random": an untrained student says little about which teacher layers suit it; the advice is weak',
+    );
   }
 
   const tokenizer = WordPieceTokenizer.fromModelDir(teacherDir);
-  const encodings = dev.examples.slice(0, sample).map((ex) => tokenizer.encode(ex.textA, ex.textB, config.task.maxSeqLen));
-  if (encodings.length < sample) notes.push(`the dev set has ${encodings.length} examples, fewer than --sample ${sample}: all of them were used`);
+  const encodings = dev.examples
+    .slice(0, sample)
+    .map((ex) => tokenizer.encode(ex.textA, ex.textB, config.task.maxSeqLen));
+  if (encodings.length < sample)
+    notes.push(`the dev set has ${encodings.length} examples, fewer than --sample ${sample}: all of them were used`);
 
-  const teacher = BertModel.fromNamedTensors(tCfg, teacherCk.tensors, { trainable: false, initHeadSeed: 0, source: teacherDir });
+  const teacher = BertModel.fromNamedTensors(tCfg, teacherCk.tensors, {
+    trainable: false,
+    initHeadSeed: 0,
+    source: teacherDir,
+  });
   let costs;
   try {
     const student = buildStudent(config, sCfg, teacherCk.tensors, tCfg, current, undefined);
     try {
-      costs = await layerCosts(teacher, student, encodings, { batchSize: config.eval.batchSize, padId: tokenizer.padId, headAverage, withCosine });
+      costs = await layerCosts(teacher, student, encodings, {
+        batchSize: config.eval.batchSize,
+        padId: tokenizer.padId,
+        headAverage,
+        withCosine,
+      });
     } finally {
       student.dispose();
     }
@@ -90,13 +132,21 @@ export async function adviseMapping(configFile: string, opts: { sample?: number;
   }
 
   const weights = { attentionKl: config.losses.attentionKl, clsCosine: config.losses.clsCosine };
-  const cost = combineCosts([{ matrix: costs.attentionKl, weight: weights.attentionKl }, { matrix: costs.clsCosine, weight: weights.clsCosine }]);
+  const cost = combineCosts([
+    { matrix: costs.attentionKl, weight: weights.attentionKl },
+    { matrix: costs.clsCosine, weight: weights.clsCosine },
+  ]);
   const proposed = monotoneMapping(cost);
   return {
     config: configFile,
     teacherDir,
     teacher: { layers: tCfg.numHiddenLayers, heads: tCfg.numAttentionHeads, hiddenSize: tCfg.hiddenSize },
-    student: { layers: sCfg.numHiddenLayers, heads: sCfg.numAttentionHeads, hiddenSize: sCfg.hiddenSize, init: typeof init === 'string' ? init : `checkpoint ${init.checkpoint}` },
+    student: {
+      layers: sCfg.numHiddenLayers,
+      heads: sCfg.numAttentionHeads,
+      hiddenSize: sCfg.hiddenSize,
+      init: typeof init === 'string' ? init : `checkpoint ${init.checkpoint}`,
+    },
     examples: costs.examples,
     attentionKl: costs.attentionKl,
     clsCosine: costs.clsCosine,
@@ -115,9 +165,14 @@ export async function adviseMapping(configFile: string, opts: { sample?: number;
 
 /** combineCosts' rule in words (the same choice of terms and weights). */
 function costRule(w: { attentionKl: number; clsCosine: number }, withCosine: boolean): string {
-  const present = [{ name: 'attention KL', w: w.attentionKl }, ...(withCosine ? [{ name: '[CLS] cosine', w: w.clsCosine }] : [])];
+  const present = [
+    { name: 'attention KL', w: w.attentionKl },
+    ...(withCosine ? [{ name: '[CLS] cosine', w: w.clsCosine }] : []),
+  ];
   const weighted = present.filter((t) => t.w > 0);
   const used = weighted.length ? weighted : present.map((t) => ({ ...t, w: 1 }));
-  return `${used.map((t) => `${t.w} × ${t.name}`).join(' + ')}, each rescaled to [0, 1] over all pairs `
-    + `(weights: losses.attentionKl and losses.clsCosine${weighted.length ? '' : ', none above 0, so 1 each'})`;
+  return (
+    `${used.map((t) => `${t.w} × ${t.name}`).join(' + ')}, each rescaled to [0, 1] over all pairs ` +
+    `(weights: losses.attentionKl and losses.clsCosine${weighted.length ? '' : ', none above 0, so 1 each'})`
+  );
 }

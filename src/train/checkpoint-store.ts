@@ -18,7 +18,11 @@ export const PROJECTION_NAME = 'distill.cls_projection.weight';
 export const HIDDEN_PROJECTION_WEIGHT = 'distill.hidden_projection.weight';
 export const HIDDEN_PROJECTION_BIAS = 'distill.hidden_projection.bias';
 /** Tensors a training checkpoint holds besides the student's: dropped on export. */
-export const DISTILL_ONLY_TENSORS: readonly string[] = [PROJECTION_NAME, HIDDEN_PROJECTION_WEIGHT, HIDDEN_PROJECTION_BIAS];
+export const DISTILL_ONLY_TENSORS: readonly string[] = [
+  PROJECTION_NAME,
+  HIDDEN_PROJECTION_WEIGHT,
+  HIDDEN_PROJECTION_BIAS,
+];
 
 export interface LoopPosition {
   stageIndex: number;
@@ -65,7 +69,8 @@ export function saveTrainingCheckpoint(root: string, ck: Omit<TrainingCheckpoint
   // Never replace a checkpoint in place (a kill between the two renames would leave none): a
   // second checkpoint at the same step (stage end after a periodic one) gets a suffix and sorts after it.
   let dir = path.join(root, checkpointFolderName(ck.state.position.globalStep));
-  for (let n = 1; fs.existsSync(dir); n++) dir = path.join(root, `${checkpointFolderName(ck.state.position.globalStep)}-${n}`);
+  for (let n = 1; fs.existsSync(dir); n++)
+    dir = path.join(root, `${checkpointFolderName(ck.state.position.globalStep)}-${n}`);
   const moments: NamedTensors = new Map();
   for (const m of ck.optimizer.moments) {
     moments.set(`m.${m.name}`, m.m);
@@ -77,8 +82,14 @@ export function saveTrainingCheckpoint(root: string, ck: Omit<TrainingCheckpoint
     optimizerVarSteps: Object.fromEntries(ck.optimizer.moments.map((m) => [m.name, m.step ?? ck.optimizer.step])),
   };
   writeDirAtomic(dir, (tmp) => {
-    fs.writeFileSync(path.join(tmp, 'model.safetensors'), serializeSafetensors(ck.weights, { format: 'distillery-training' }));
-    fs.writeFileSync(path.join(tmp, 'optimizer.safetensors'), serializeSafetensors(moments, { format: 'distillery-adamw' }));
+    fs.writeFileSync(
+      path.join(tmp, 'model.safetensors'),
+      serializeSafetensors(ck.weights, { format: 'distillery-training' }),
+    );
+    fs.writeFileSync(
+      path.join(tmp, 'optimizer.safetensors'),
+      serializeSafetensors(moments, { format: 'distillery-adamw' }),
+    );
     // state.json last: a folder with it is complete.
     fs.writeFileSync(path.join(tmp, 'state.json'), JSON.stringify(state, null, 2) + '\n');
   });
@@ -101,10 +112,16 @@ export function loadTrainingCheckpoint(dir: string): TrainingCheckpoint {
   try {
     state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as TrainingState;
   } catch (e) {
-    throw new UserError(`cannot read the training state (${(e as Error).message})`, { where: stateFile, fix: 'delete this checkpoint folder to resume from the one before it' });
+    throw new UserError(`cannot read the training state (${(e as Error).message})`, {
+      where: stateFile,
+      fix: 'delete this checkpoint folder to resume from the one before it',
+    });
   }
   if (state.version !== 1 || !state.position || typeof state.position.globalStep !== 'number') {
-    throw new UserError('not a training state this version of distillery can resume', { where: stateFile, fix: 'delete this checkpoint folder to resume from the one before it' });
+    throw new UserError('not a training state this version of distillery can resume', {
+      where: stateFile,
+      fix: 'delete this checkpoint folder to resume from the one before it',
+    });
   }
   const readAll = (file: string): NamedTensors => {
     const st = readSafetensorsFile(file);
@@ -119,7 +136,10 @@ export function loadTrainingCheckpoint(dir: string): TrainingCheckpoint {
     if (!name.startsWith('m.')) continue;
     const varName = name.slice(2);
     const v = momentsFile.get(`v.${varName}`);
-    if (!v) throw new UserError(`optimizer state has m but no v for "${varName}"`, { where: path.join(dir, 'optimizer.safetensors') });
+    if (!v)
+      throw new UserError(`optimizer state has m but no v for "${varName}"`, {
+        where: path.join(dir, 'optimizer.safetensors'),
+      });
     optimizer.moments.push({ name: varName, m, v, step: state.optimizerVarSteps[varName] });
   }
   return { dir, state, weights, optimizer };

@@ -63,7 +63,14 @@ export function demoConfigs(quick: boolean): DemoConfigs {
     task: {
       name: 'custom',
       maxSeqLen: 32,
-      custom: { train: 'data/train.tsv', dev: 'data/dev.tsv', format: 'tsv', textA: 'sentence', label: 'label', labels: ['0', '1'] },
+      custom: {
+        train: 'data/train.tsv',
+        dev: 'data/dev.tsv',
+        format: 'tsv',
+        textA: 'sentence',
+        label: 'label',
+        labels: ['0', '1'],
+      },
     },
     mapping: 'every-other',
     losses: { attentionKl: 1, clsCosine: 1, softLabel: { weight: 1, temperature: 2 } },
@@ -115,15 +122,25 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const data = path.join(dir, 'data');
   if (!fs.existsSync(path.join(data, 'train.tsv'))) {
     generateDemoTask(data, { trainSize: sizes.train, devSize: sizes.dev, seed: 2020 });
-    o.stderr.write(`generated the demo task in ${data} (${sizes.train} train / ${sizes.dev} dev sentences): "in 'the X chased the Y', is X a predator?"\n`);
+    o.stderr.write(
+      `generated the demo task in ${data} (${sizes.train} train / ${sizes.dev} dev sentences): "in 'the X chased the Y', is X a predator?"\n`,
+    );
   }
   const configs = demoConfigs(o.quick);
   const outcomes: RunOutcome[] = [];
   const run = async (name: string, config: object, teacherOnly: boolean): Promise<boolean> => {
     const file = path.join(dir, `${name}.distill.json`);
     writeFileAtomic(file, JSON.stringify(config, null, 2) + '\n');
-    o.stderr.write(`\n== ${name}: distillery train ${path.relative(process.cwd(), file) || file}${teacherOnly ? ' --teacher-only' : ''}\n`);
-    const outcome = await startRun(file, { stderr: o.stderr, interactive: o.interactive, stop: o.stop, backend: o.backend, teacherOnly });
+    o.stderr.write(
+      `\n== ${name}: distillery train ${path.relative(process.cwd(), file) || file}${teacherOnly ? ' --teacher-only' : ''}\n`,
+    );
+    const outcome = await startRun(file, {
+      stderr: o.stderr,
+      interactive: o.interactive,
+      stop: o.stop,
+      backend: o.backend,
+      teacherOnly,
+    });
     outcomes.push(outcome);
     return outcome.status === 'finished';
   };
@@ -137,7 +154,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const summaries = outcomes.map((r) => summariseRun(r.runDir));
   const teacher = summaries[0];
   const runs = summaries.slice(1);
-  return { dir, teacherDir: path.join(dir, 'teacher'), teacher, runs, outcomes, table: comparisonTable(runs, teacher, { students: DEMO_STUDENT_SENTENCES, trainSize: sizes.train }) };
+  return {
+    dir,
+    teacherDir: path.join(dir, 'teacher'),
+    teacher,
+    runs,
+    outcomes,
+    table: comparisonTable(runs, teacher, { students: DEMO_STUDENT_SENTENCES, trainSize: sizes.train }),
+  };
 }
 
 /** Mean and (sample) standard deviation. */
@@ -153,12 +177,28 @@ export function meanAndSpread(xs: readonly number[]): { mean: number; sd: number
  * the seeds with every seed's value, the per-layer attention-KL and [CLS] distance (means), steps
  * and time (per run). Below it, whether the difference to soft is beyond the seeds' spread.
  */
-export function comparisonTable(runs: RunSummary[], teacher?: RunSummary, data?: { students: number; trainSize: number }): string {
+export function comparisonTable(
+  runs: RunSummary[],
+  teacher?: RunSummary,
+  data?: { students: number; trainSize: number },
+): string {
   const algos = [...new Set(runs.map((r) => r.algorithm ?? '?'))];
   const maxLayers = Math.max(0, ...runs.map((r) => r.lastPerLayer.length));
-  const layerCols = Array.from({ length: maxLayers }, (_, i) => `attn-KL L${runs.find((r) => r.lastPerLayer[i])?.lastPerLayer[i].student ?? i + 1}`);
+  const layerCols = Array.from(
+    { length: maxLayers },
+    (_, i) => `attn-KL L${runs.find((r) => r.lastPerLayer[i])?.lastPerLayer[i].student ?? i + 1}`,
+  );
   const seeds = Math.max(0, ...algos.map((a) => runs.filter((r) => r.algorithm === a).length));
-  const head = ['algorithm', seeds > 1 ? `dev metric (mean ± sd, ${seeds} seeds)` : 'dev metric', ...(seeds > 1 ? ['per seed'] : []), 'student params', ...layerCols, 'mean [CLS] cos dist', 'steps', 'time'];
+  const head = [
+    'algorithm',
+    seeds > 1 ? `dev metric (mean ± sd, ${seeds} seeds)` : 'dev metric',
+    ...(seeds > 1 ? ['per seed'] : []),
+    'student params',
+    ...layerCols,
+    'mean [CLS] cos dist',
+    'steps',
+    'time',
+  ];
   const stats = new Map<string, ReturnType<typeof meanAndSpread>>();
   const rows = algos.map((algo) => {
     const group = runs.filter((r) => (r.algorithm ?? '?') === algo);
@@ -167,13 +207,20 @@ export function comparisonTable(runs: RunSummary[], teacher?: RunSummary, data?:
     const m = meanAndSpread(values);
     if (values.length) stats.set(algo, m);
     const metric = done[0]?.best?.metric;
-    const mean = (f: (r: RunSummary) => number | undefined): number => meanAndSpread(group.map(f).filter((v): v is number => v !== undefined && Number.isFinite(v))).mean;
+    const mean = (f: (r: RunSummary) => number | undefined): number =>
+      meanAndSpread(group.map(f).filter((v): v is number => v !== undefined && Number.isFinite(v))).mean;
     const fmt = (v: number): string => (Number.isFinite(v) ? v.toFixed(4) : '');
-    const cos = mean((r) => (r.lastPerLayer.length ? r.lastPerLayer.reduce((a, l) => a + l.clsCosine, 0) / r.lastPerLayer.length : undefined));
+    const cos = mean((r) =>
+      r.lastPerLayer.length ? r.lastPerLayer.reduce((a, l) => a + l.clsCosine, 0) / r.lastPerLayer.length : undefined,
+    );
     const secs = mean((r) => (r.durationMs !== undefined ? r.durationMs / 1000 : undefined));
     return [
       algo,
-      values.length === 0 ? group[0]?.status ?? '?' : seeds > 1 ? `${metric} ${m.mean.toFixed(4)} ± ${m.sd.toFixed(4)}` : `${metric} ${m.mean.toFixed(4)}`,
+      values.length === 0
+        ? (group[0]?.status ?? '?')
+        : seeds > 1
+          ? `${metric} ${m.mean.toFixed(4)} ± ${m.sd.toFixed(4)}`
+          : `${metric} ${m.mean.toFixed(4)}`,
       ...(seeds > 1 ? [values.map((v) => v.toFixed(3)).join(' / ')] : []),
       group[0]?.studentParams?.toLocaleString('en-US') ?? '?',
       ...Array.from({ length: maxLayers }, (_, i) => fmt(mean((r) => r.lastPerLayer[i]?.attentionKl))),
@@ -185,8 +232,15 @@ export function comparisonTable(runs: RunSummary[], teacher?: RunSummary, data?:
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   const out = [line(head), line(head.map(() => '---')), ...rows.map(line)];
   const t = teacher?.teacherMetric;
-  if (t) out.push('', `teacher (${teacher?.teacherParams?.toLocaleString('en-US')} params, all ${data?.trainSize ?? '?'} training sentences): dev ${t.name} ${t.value.toFixed(4)}`);
-  if (data) out.push(`students: 2 layers from random weights, distilled on ${data.students} of the ${data.trainSize} training sentences (the data-scarce setting).`);
+  if (t)
+    out.push(
+      '',
+      `teacher (${teacher?.teacherParams?.toLocaleString('en-US')} params, all ${data?.trainSize ?? '?'} training sentences): dev ${t.name} ${t.value.toFixed(4)}`,
+    );
+  if (data)
+    out.push(
+      `students: 2 layers from random weights, distilled on ${data.students} of the ${data.trainSize} training sentences (the data-scarce setting).`,
+    );
   const soft = stats.get('soft');
   if (soft && seeds > 1) {
     for (const [algo, m] of stats) {
@@ -194,11 +248,16 @@ export function comparisonTable(runs: RunSummary[], teacher?: RunSummary, data?:
       const diff = m.mean - soft.mean;
       // beyond seed noise: the two ranges of seeds do not overlap
       const beyond = diff > 0 ? m.min > soft.max : m.max < soft.min;
-      out.push(`${algo} − soft: ${diff >= 0 ? '+' : ''}${diff.toFixed(4)} (${beyond ? 'beyond the seed spread: every seed of one is above every seed of the other' : 'within the seed spread: the seeds overlap'})`);
+      out.push(
+        `${algo} − soft: ${diff >= 0 ? '+' : ''}${diff.toFixed(4)} (${beyond ? 'beyond the seed spread: every seed of one is above every seed of the other' : 'within the seed spread: the seeds overlap'})`,
+      );
     }
   } else if (seeds === 1) {
     out.push('one seed per algorithm (--quick): differences may be seed noise; the full demo runs 3 seeds.');
   }
-  out.push('', 'attn-KL: dev KL(teacher ‖ student) of the attention maps per mapped student layer (lower = closer to the teacher).');
+  out.push(
+    '',
+    'attn-KL: dev KL(teacher ‖ student) of the attention maps per mapped student layer (lower = closer to the teacher).',
+  );
   return out.join('\n');
 }

@@ -45,13 +45,21 @@ export interface EvalModels {
 
 /** Batches of dev example indices, grouped by length so little padding is computed. */
 export function evalBatches(split: TokenisedSplit, batchSize: number): number[][] {
-  const order = split.encodings.map((_, i) => i).sort((a, b) => split.encodings[a].inputIds.length - split.encodings[b].inputIds.length || a - b);
+  const order = split.encodings
+    .map((_, i) => i)
+    .sort((a, b) => split.encodings[a].inputIds.length - split.encodings[b].inputIds.length || a - b);
   const out: number[][] = [];
   for (let i = 0; i < order.length; i += batchSize) out.push(order.slice(i, i + batchSize));
   return out;
 }
 
-export async function evaluate(models: EvalModels, task: TaskInfo, split: TokenisedSplit, batchSize: number, padId: number): Promise<EvalOutcome> {
+export async function evaluate(
+  models: EvalModels,
+  task: TaskInfo,
+  split: TokenisedSplit,
+  batchSize: number,
+  padId: number,
+): Promise<EvalOutcome> {
   const n = split.encodings.length;
   const predictions = new Array<number>(n);
   const extra = models.terms ?? {};
@@ -69,24 +77,54 @@ export async function evaluate(models: EvalModels, task: TaskInfo, split: Tokeni
   const keepS = keepFor('student');
   const keepT = keepFor('teacher');
   for (const rows of evalBatches(split, batchSize)) {
-    const batch = makeBatch(rows.map((i) => split.encodings[i]), rows.map((i) => split.labels[i]), rows, padId);
+    const batch = makeBatch(
+      rows.map((i) => split.encodings[i]),
+      rows.map((i) => split.labels[i]),
+      rows,
+      padId,
+    );
     const inputs = toBertInputs(batch);
     const [logits, layerValues] = tf.tidy(() => {
-      const s = models.student.forward(inputs, { training: false, keep: models.teacher ? keepS : { hiddenStates: [], attentions: [] } });
+      const s = models.student.forward(inputs, {
+        training: false,
+        keep: models.teacher ? keepS : { hiddenStates: [], attentions: [] },
+      });
       const values: tf.Scalar[] = [];
       if (models.teacher) {
         const t = models.teacher.forward(inputs, { training: false, keep: keepT });
         for (const p of models.pairs) {
-          values.push(attentionKl(t.attentions[p.teacher - 1], s.attentions[p.student - 1], inputs.attentionMask, { headAverage: models.headAverage }));
+          values.push(
+            attentionKl(t.attentions[p.teacher - 1], s.attentions[p.student - 1], inputs.attentionMask, {
+              headAverage: models.headAverage,
+            }),
+          );
           // Widths differ and no run term trains a projection for cls-cosine: nothing to compare through.
-          const comparable = models.projection !== undefined || models.student.config.hiddenSize === models.teacher.config.hiddenSize;
-          values.push(comparable ? clsCosine(clsVector(t.hiddenStates[p.teacher]), clsVector(s.hiddenStates[p.student]), models.projection) : tf.scalar(NaN));
-          if (extra.hiddenMse) values.push(hiddenMse(t.hiddenStates[p.teacher], s.hiddenStates[p.student], inputs.attentionMask, models.hiddenProjection));
-          if (extra.valueRelation) values.push(valueRelation(t.values![p.teacher - 1], s.values![p.student - 1], inputs.attentionMask));
+          const comparable =
+            models.projection !== undefined || models.student.config.hiddenSize === models.teacher.config.hiddenSize;
+          values.push(
+            comparable
+              ? clsCosine(clsVector(t.hiddenStates[p.teacher]), clsVector(s.hiddenStates[p.student]), models.projection)
+              : tf.scalar(NaN),
+          );
+          if (extra.hiddenMse)
+            values.push(
+              hiddenMse(
+                t.hiddenStates[p.teacher],
+                s.hiddenStates[p.student],
+                inputs.attentionMask,
+                models.hiddenProjection,
+              ),
+            );
+          if (extra.valueRelation)
+            values.push(valueRelation(t.values![p.teacher - 1], s.values![p.student - 1], inputs.attentionMask));
         }
-        if (extra.embeddingMse) values.push(hiddenMse(t.hiddenStates[0], s.hiddenStates[0], inputs.attentionMask, models.hiddenProjection));
+        if (extra.embeddingMse)
+          values.push(hiddenMse(t.hiddenStates[0], s.hiddenStates[0], inputs.attentionMask, models.hiddenProjection));
       }
-      return [s.logits, values.length ? (tf.stack(values) as tf.Tensor1D) : tf.zeros([0])] as [tf.Tensor2D, tf.Tensor1D];
+      return [s.logits, values.length ? (tf.stack(values) as tf.Tensor1D) : tf.zeros([0])] as [
+        tf.Tensor2D,
+        tf.Tensor1D,
+      ];
     });
     const [rowsOut, lv] = await Promise.all([logits.array(), layerValues.data()]);
     tf.dispose([logits, layerValues]);
@@ -104,20 +142,25 @@ export async function evaluate(models: EvalModels, task: TaskInfo, split: Tokeni
     weight += rows.length;
   }
   const labelled = split.labels.every((l) => l !== null);
-  const metrics = labelled ? (computeMetrics(task, predictions, split.labels as number[]) as Record<string, number>) : {};
+  const metrics = labelled
+    ? (computeMetrics(task, predictions, split.labels as number[]) as Record<string, number>)
+    : {};
   return {
     metrics,
     mainMetric: { name: task.mainMetric, value: metrics[task.mainMetric] ?? NaN },
     perLayer: models.teacher
       ? models.pairs.map((p, i) => {
-        const m = sums[i].map((x) => x / weight);
-        let j = 2;
-        return {
-          student: p.student, teacher: p.teacher, attentionKl: m[0], clsCosine: m[1],
-          ...(extra.hiddenMse ? { hiddenMse: m[j++] } : {}),
-          ...(extra.valueRelation ? { valueRelation: m[j++] } : {}),
-        };
-      })
+          const m = sums[i].map((x) => x / weight);
+          let j = 2;
+          return {
+            student: p.student,
+            teacher: p.teacher,
+            attentionKl: m[0],
+            clsCosine: m[1],
+            ...(extra.hiddenMse ? { hiddenMse: m[j++] } : {}),
+            ...(extra.valueRelation ? { valueRelation: m[j++] } : {}),
+          };
+        })
       : [],
     ...(models.teacher && extra.embeddingMse ? { embeddingMse: embeddingSum / weight } : {}),
     predictions,

@@ -41,25 +41,35 @@ export class EventSink {
     const clear = this.opts.interactive ? '\r\x1b[K' : '';
     switch (e.type) {
       case 'run-started':
-        err.write(`${clear}run ${e.runId} (${e.backend.kind}${e.backend.kernels ? `, ${e.backend.kernels} kernels` : ''}) → ${e.runDir}\n` +
-          `${e.backend.nativeUnavailable ? `  no native kernels: ${e.backend.nativeUnavailable}\n` : ''}` +
-          `  teacher ${e.params.teacher.total.toLocaleString('en-US')} params, student ${e.params.student.total.toLocaleString('en-US')} params; ` +
-          `${e.dataset.train} train / ${e.dataset.eval} dev examples; ${e.plan.stages.length} stage(s)` +
-          `${e.resumedFrom ? `; resumed from step ${e.resumedFrom.step}` : ''}\n`);
+        err.write(
+          `${clear}run ${e.runId} (${e.backend.kind}${e.backend.kernels ? `, ${e.backend.kernels} kernels` : ''}) → ${e.runDir}\n` +
+            `${e.backend.nativeUnavailable ? `  no native kernels: ${e.backend.nativeUnavailable}\n` : ''}` +
+            `  teacher ${e.params.teacher.total.toLocaleString('en-US')} params, student ${e.params.student.total.toLocaleString('en-US')} params; ` +
+            `${e.dataset.train} train / ${e.dataset.eval} dev examples; ${e.plan.stages.length} stage(s)` +
+            `${e.resumedFrom ? `; resumed from step ${e.resumedFrom.step}` : ''}\n`,
+        );
         break;
       case 'stage-started':
-        err.write(`${clear}stage ${e.stage + 1}: ${e.name} (${e.kind}, up to ${e.epochs} epoch(s), ${e.stepsPlanned} steps)\n`);
+        err.write(
+          `${clear}stage ${e.stage + 1}: ${e.name} (${e.kind}, up to ${e.epochs} epoch(s), ${e.stepsPlanned} steps)\n`,
+        );
         break;
       case 'step': {
         const now = Date.now();
         if (!this.opts.interactive || now - this.lastStepLine < 200) return;
         this.lastStepLine = now;
-        err.write(`${clear}  step ${e.step} epoch ${e.epoch} loss ${e.loss.toFixed(4)} lr ${e.lr.toExponential(2)} ${e.examplesPerSec.toFixed(1)} ex/s`);
+        err.write(
+          `${clear}  step ${e.step} epoch ${e.epoch} loss ${e.loss.toFixed(4)} lr ${e.lr.toExponential(2)} ${e.examplesPerSec.toFixed(1)} ex/s`,
+        );
         break;
       }
       case 'eval': {
-        const layers = e.perLayer.map((l) => `L${l.student}: kl ${l.attentionKl.toFixed(3)} cos ${l.clsCosine.toFixed(3)}`).join(', ');
-        err.write(`${clear}  eval step ${e.step}: ${e.mainMetric.name} ${e.mainMetric.value.toFixed(4)}${e.isBest ? ' (best)' : ''}${layers ? ` | ${layers}` : ''}\n`);
+        const layers = e.perLayer
+          .map((l) => `L${l.student}: kl ${l.attentionKl.toFixed(3)} cos ${l.clsCosine.toFixed(3)}`)
+          .join(', ');
+        err.write(
+          `${clear}  eval step ${e.step}: ${e.mainMetric.name} ${e.mainMetric.value.toFixed(4)}${e.isBest ? ' (best)' : ''}${layers ? ` | ${layers}` : ''}\n`,
+        );
         break;
       }
       case 'stage-finished':
@@ -72,10 +82,14 @@ export class EventSink {
         if (e.level !== 'debug') err.write(`${clear}${e.message}\n`);
         break;
       case 'run-failed':
-        err.write(`${clear}run failed: ${e.reason}${e.fix ? `\n  fix: ${e.fix}` : ''}${e.lastCheckpoint ? `\n  last checkpoint: ${e.lastCheckpoint}` : ''}\n`);
+        err.write(
+          `${clear}run failed: ${e.reason}${e.fix ? `\n  fix: ${e.fix}` : ''}${e.lastCheckpoint ? `\n  last checkpoint: ${e.lastCheckpoint}` : ''}\n`,
+        );
         break;
       case 'run-stopped':
-        err.write(`${clear}run stopped by ${e.signal}; checkpoint ${e.checkpoint ?? '(none)'}; continue with: distillery resume <runDir>\n`);
+        err.write(
+          `${clear}run stopped by ${e.signal}; checkpoint ${e.checkpoint ?? '(none)'}; continue with: distillery resume <runDir>\n`,
+        );
         break;
       case 'run-finished':
         err.write(`${clear}${e.summary}\n`);

@@ -82,7 +82,9 @@ function probeBatch(vocabSize: number, maxPositions: number) {
 
 function logitsOf(model: BertModel, batch: ReturnType<typeof probeBatch>): Float32Array {
   const inputs = toBertInputs(batch);
-  const logits = tf.tidy(() => model.forward(inputs, { training: false, keep: { hiddenStates: [], attentions: [] } }).logits);
+  const logits = tf.tidy(
+    () => model.forward(inputs, { training: false, keep: { hiddenStates: [], attentions: [] } }).logits,
+  );
   const data = logits.dataSync() as Float32Array;
   logits.dispose();
   disposeInputs(inputs);
@@ -92,7 +94,10 @@ function logitsOf(model: BertModel, batch: ReturnType<typeof probeBatch>): Float
 export async function exportStudent(runDir: string, opts: ExportOptions = {}): Promise<ExportResult> {
   const format = opts.format ?? 'hf';
   if (!EXPORT_FORMATS.includes(format)) {
-    throw new UserError(`unknown export format ${JSON.stringify(format)}`, { where: '--format', fix: `use one of ${EXPORT_FORMATS.join(', ')}` });
+    throw new UserError(`unknown export format ${JSON.stringify(format)}`, {
+      where: '--format',
+      fix: `use one of ${EXPORT_FORMATS.join(', ')}`,
+    });
   }
   const folder = RunFolder.open(runDir);
   // An ONNX-only export gets its own folder, so that it never replaces an HF export in student/.
@@ -110,16 +115,27 @@ export async function exportStudent(runDir: string, opts: ExportOptions = {}): P
   } else {
     const latest = listCheckpoints(folder.checkpointsDir).pop();
     if (!latest) {
-      throw new UserError('the run has no student weights yet (no best/ model and no checkpoint)', { where: runDir, fix: 'train longer: a checkpoint is written at each stage end, or set checkpoint.everySteps' });
+      throw new UserError('the run has no student weights yet (no best/ model and no checkpoint)', {
+        where: runDir,
+        fix: 'train longer: a checkpoint is written at each stage end, or set checkpoint.everySteps',
+      });
     }
     const ck = loadTrainingCheckpoint(latest);
-    if (ck.state.phase !== 'student') throw new UserError('the run has only teacher checkpoints so far', { where: runDir, fix: 'resume the run until the student stages have started' });
+    if (ck.state.phase !== 'student')
+      throw new UserError('the run has only teacher checkpoints so far', {
+        where: runDir,
+        fix: 'resume the run until the student stages have started',
+      });
     // No best/ yet: the student's config is the teacher's with the run's student shape (as the
     // run built it), and its vocabulary size from the weights.
     const config = JSON.parse(fs.readFileSync(folder.configFile, 'utf8')) as ResolvedConfig;
-    const teacherDir = 'checkpoint' in config.teacher ? config.teacher.checkpoint : config.teacher.output ?? folder.teacherDir;
+    const teacherDir =
+      'checkpoint' in config.teacher ? config.teacher.checkpoint : (config.teacher.output ?? folder.teacherDir);
     if (!fs.existsSync(path.join(teacherDir, 'config.json'))) {
-      throw new UserError('cannot find the teacher to derive the student config from', { where: teacherDir, fix: 'restore the teacher folder the run used' });
+      throw new UserError('cannot find the teacher to derive the student config from', {
+        where: teacherDir,
+        fix: 'restore the teacher folder the run used',
+      });
     }
     const teacher = loadCheckpoint(teacherDir);
     for (const name of DISTILL_ONLY_TENSORS) ck.weights.delete(name);
@@ -159,7 +175,14 @@ export async function exportStudent(runDir: string, opts: ExportOptions = {}): P
       else writeOnnxFolder(out, model, onnx.bytes, { vocabFile, doLowerCase });
       onnxResult = { file, ...onnx.result };
     }
-    return { dir: out, source, format, maxLogitDiff, parameters: model.parameterCounts().total, ...(onnxResult ? { onnx: onnxResult } : {}) };
+    return {
+      dir: out,
+      source,
+      format,
+      maxLogitDiff,
+      parameters: model.parameterCounts().total,
+      ...(onnxResult ? { onnx: onnxResult } : {}),
+    };
   } finally {
     model.dispose();
   }
@@ -182,25 +205,46 @@ function rereadDiff(out: string, probe: ReturnType<typeof probeBatch>, before: F
 }
 
 async function buildAndVerifyOnnx(
-  model: BertModel, probe: ReturnType<typeof probeBatch>, before: Float32Array, source: string, opts: ExportOptions,
+  model: BertModel,
+  probe: ReturnType<typeof probeBatch>,
+  before: Float32Array,
+  source: string,
+  opts: ExportOptions,
 ): Promise<{ bytes: Uint8Array; result: Omit<OnnxExportResult, 'file'> }> {
   const tensors = model.toNamedTensors();
   opts.tamperOnnxWeights?.(tensors);
-  const bytes = encodeModel(buildBertOnnx(model.config, tensors, { docString: `Distillery student exported from ${source}` }));
+  const bytes = encodeModel(
+    buildBertOnnx(model.config, tensors, { docString: `Distillery student exported from ${source}` }),
+  );
   const base = { bytes: bytes.length, opset: ONNX_OPSET };
   const loaded = await loadOnnxRuntime(opts.onnxRuntimePackage);
   if (!loaded.ok) {
     return {
       bytes,
-      result: { ...base, verified: false, note: `${loaded.reason}: model.onnx was written but not run; install it (npm install ${ORT_PACKAGE}) to have the export check it` },
+      result: {
+        ...base,
+        verified: false,
+        note: `${loaded.reason}: model.onnx was written but not run; install it (npm install ${ORT_PACKAGE}) to have the export check it`,
+      },
     };
   }
   const cmp = compareLogits(before, await onnxLogits(loaded.ort, bytes, probe));
   if (!cmp.ok) {
-    throw new Error(`ONNX export check failed: ONNX Runtime's logits differ from the trained model's by up to ${cmp.maxAbsDiff} ` +
-      `(tolerance ${cmp.tolerance.toExponential(1)}); model.onnx was not written`);
+    throw new Error(
+      `ONNX export check failed: ONNX Runtime's logits differ from the trained model's by up to ${cmp.maxAbsDiff} ` +
+        `(tolerance ${cmp.tolerance.toExponential(1)}); model.onnx was not written`,
+    );
   }
-  return { bytes, result: { ...base, verified: true, maxLogitDiff: cmp.maxAbsDiff, tolerance: cmp.tolerance, onnxRuntime: `${ORT_PACKAGE} ${loaded.version}` } };
+  return {
+    bytes,
+    result: {
+      ...base,
+      verified: true,
+      maxLogitDiff: cmp.maxAbsDiff,
+      tolerance: cmp.tolerance,
+      onnxRuntime: `${ORT_PACKAGE} ${loaded.version}`,
+    },
+  };
 }
 
 /**
@@ -208,10 +252,18 @@ async function buildAndVerifyOnnx(
  * (labels) and the tokenizer files, without model.safetensors. The HF files are written by
  * saveCheckpoint into a scratch folder and copied from there, so they match the HF export's.
  */
-function writeOnnxFolder(out: string, model: BertModel, bytes: Uint8Array, tok: { vocabFile?: string; doLowerCase: boolean }): void {
+function writeOnnxFolder(
+  out: string,
+  model: BertModel,
+  bytes: Uint8Array,
+  tok: { vocabFile?: string; doLowerCase: boolean },
+): void {
   const scratch = fs.mkdtempSync(path.join(path.dirname(out), `.${path.basename(out)}.hf-`));
   try {
-    saveCheckpoint(path.join(scratch, 'hf'), model.config, model.toNamedTensors(), { vocabFile: tok.vocabFile, tokenizerConfig: { doLowerCase: tok.doLowerCase } });
+    saveCheckpoint(path.join(scratch, 'hf'), model.config, model.toNamedTensors(), {
+      vocabFile: tok.vocabFile,
+      tokenizerConfig: { doLowerCase: tok.doLowerCase },
+    });
     writeDirAtomic(out, (tmp) => {
       for (const name of fs.readdirSync(path.join(scratch, 'hf'))) {
         if (name !== 'model.safetensors') fs.copyFileSync(path.join(scratch, 'hf', name), path.join(tmp, name));

@@ -8,7 +8,10 @@
  */
 import type { LoopSetup } from './loop';
 import {
-  assertEvalFitsWasmHeap, assertStepFitsWasmHeap, ModelSize, WASM_HEAP_LIMIT_BYTES,
+  assertEvalFitsWasmHeap,
+  assertStepFitsWasmHeap,
+  ModelSize,
+  WASM_HEAP_LIMIT_BYTES,
 } from '../model/fast-kernels/heap-budget';
 
 /** The largest shapes one phase runs, and the models that run them. */
@@ -31,8 +34,13 @@ function longest(encodings: ReadonlyArray<{ inputIds: ArrayLike<number> }>): num
 }
 
 /** The largest shapes of the phase a TrainingLoop is set up for. */
-export function phaseMemoryPlan(s: Pick<LoopSetup, 'phase' | 'model' | 'teacher' | 'projection' | 'batchSize' | 'evalBatchSize' | 'data'>): PhaseMemoryPlan {
-  const size = (m: NonNullable<LoopSetup['teacher']>, extra = 0): ModelSize => ({ config: m.config, params: m.parameterCounts().total + extra });
+export function phaseMemoryPlan(
+  s: Pick<LoopSetup, 'phase' | 'model' | 'teacher' | 'projection' | 'batchSize' | 'evalBatchSize' | 'data'>,
+): PhaseMemoryPlan {
+  const size = (m: NonNullable<LoopSetup['teacher']>, extra = 0): ModelSize => ({
+    config: m.config,
+    params: m.parameterCounts().total + extra,
+  });
   const train = s.data.train.encodings;
   const dev = s.data.dev.encodings;
   return {
@@ -64,9 +72,25 @@ export function assertPhaseFitsWasmHeap(
   const limit = opts.limitBytes ?? WASM_HEAP_LIMIT_BYTES;
   const f = batchFields(plan.phase);
   if (plan.train.batch > 0 && plan.train.seq > 0) {
-    assertStepFitsWasmHeap(plan.teacher, plan.trained, plan.train.batch, plan.train.seq, { batch: f.train, seq: f.seq, model: f.model }, backend, limit);
+    assertStepFitsWasmHeap(
+      plan.teacher,
+      plan.trained,
+      plan.train.batch,
+      plan.train.seq,
+      { batch: f.train, seq: f.seq, model: f.model },
+      backend,
+      limit,
+    );
   }
   if (plan.eval && plan.eval.seq > 0) {
-    assertEvalFitsWasmHeap(plan.teacher, plan.trained, plan.eval.batch, plan.eval.seq, { batch: f.eval, seq: f.seq, model: f.model }, backend, limit);
+    assertEvalFitsWasmHeap(
+      plan.teacher,
+      plan.trained,
+      plan.eval.batch,
+      plan.eval.seq,
+      { batch: f.eval, seq: f.seq, model: f.model },
+      backend,
+      limit,
+    );
   }
 }

@@ -23,8 +23,16 @@ import { evaluate, EvalOutcome } from './evaluate';
 import { TaskData } from './task-data';
 import { EventSink } from './event-sink';
 import {
-  HIDDEN_PROJECTION_BIAS, HIDDEN_PROJECTION_WEIGHT, LoopPosition, PROJECTION_NAME, StageTracking, TrainingCheckpoint, TrainingState,
-  listCheckpoints, pruneCheckpoints, saveTrainingCheckpoint,
+  HIDDEN_PROJECTION_BIAS,
+  HIDDEN_PROJECTION_WEIGHT,
+  LoopPosition,
+  PROJECTION_NAME,
+  StageTracking,
+  TrainingCheckpoint,
+  TrainingState,
+  listCheckpoints,
+  pruneCheckpoints,
+  saveTrainingCheckpoint,
 } from './checkpoint-store';
 import { NamedTensors } from '../model/named-tensors';
 import type { TeacherCache } from './teacher-cache';
@@ -71,11 +79,18 @@ export interface LoopSetup {
   stepOffset: number;
 }
 
-export type LoopResult = { outcome: 'finished'; best: TrainingState['best'] } | { outcome: 'stopped'; checkpoint: string };
+export type LoopResult =
+  { outcome: 'finished'; best: TrainingState['best'] } | { outcome: 'stopped'; checkpoint: string };
 
 export class NonFiniteLossError extends Error {
-  constructor(readonly term: string, readonly layer: number | undefined, readonly step: number) {
-    super(`the ${term} loss${layer !== undefined ? ` of student layer ${layer}` : ''} became non-finite at step ${step}`);
+  constructor(
+    readonly term: string,
+    readonly layer: number | undefined,
+    readonly step: number,
+  ) {
+    super(
+      `the ${term} loss${layer !== undefined ? ` of student layer ${layer}` : ''} became non-finite at step ${step}`,
+    );
   }
 }
 
@@ -99,11 +114,18 @@ export class TrainingLoop {
   private best: TrainingState['best'] = null;
   private lastCheckpoint: string | null = null;
 
-  constructor(private readonly s: LoopSetup, private readonly sink: EventSink, private readonly stop: StopSignal) {
+  constructor(
+    private readonly s: LoopSetup,
+    private readonly sink: EventSink,
+    private readonly stop: StopSignal,
+  ) {
     this.vars = s.model.parameterNames().map((name) => ({ name, variable: s.model.variable(name) }));
     if (s.projection) this.vars.push({ name: PROJECTION_NAME, variable: s.projection });
     if (s.hiddenProjection) {
-      this.vars.push({ name: HIDDEN_PROJECTION_WEIGHT, variable: s.hiddenProjection.weight }, { name: HIDDEN_PROJECTION_BIAS, variable: s.hiddenProjection.bias });
+      this.vars.push(
+        { name: HIDDEN_PROJECTION_WEIGHT, variable: s.hiddenProjection.weight },
+        { name: HIDDEN_PROJECTION_BIAS, variable: s.hiddenProjection.bias },
+      );
     }
     for (const v of this.vars) this.hfNameByVar.set(v.variable.name, v.name);
   }
@@ -120,7 +142,9 @@ export class TrainingLoop {
     const s = this.s;
     // On wasm, refuse a batch the 4 GiB heap cannot hold before the phase's first step.
     assertPhaseFitsWasmHeap(phaseMemoryPlan(s));
-    let pos: LoopPosition = resume ? { ...resume.state.position } : { stageIndex: 0, epoch: 0, batch: 0, globalStep: 0, stageStep: 0 };
+    let pos: LoopPosition = resume
+      ? { ...resume.state.position }
+      : { stageIndex: 0, epoch: 0, batch: 0, globalStep: 0, stageStep: 0 };
     let tracking: StageTracking = resume ? { ...resume.state.tracking } : { best: null, badEvals: 0 };
     this.best = resume?.state.best ?? null;
     const perEpoch = this.stepsPerEpoch();
@@ -130,7 +154,13 @@ export class TrainingLoop {
       const stage = s.stages[si];
       const total = stage.epochs * perEpoch;
       const warm = warmupSteps(total, s.optim.warmup);
-      const optimizer = new AdamW(this.vars, { lr: s.optim.lr, beta1: s.optim.beta1, beta2: s.optim.beta2, eps: s.optim.eps, weightDecay: s.optim.weightDecay });
+      const optimizer = new AdamW(this.vars, {
+        lr: s.optim.lr,
+        beta1: s.optim.beta1,
+        beta2: s.optim.beta2,
+        eps: s.optim.eps,
+        weightDecay: s.optim.weightDecay,
+      });
       try {
         const resumingHere = resume !== undefined && si === resume.state.position.stageIndex;
         if (resumingHere && resume.optimizer.moments.length > 0) optimizer.setState(resume.optimizer, resume.dir);
@@ -139,7 +169,14 @@ export class TrainingLoop {
           tracking = { best: null, badEvals: 0 };
           fs.rmSync(this.stageBestDir(), { recursive: true, force: true });
         }
-        this.sink.emit({ type: 'stage-started', stage: si + s.stageOffset, name: stage.name, kind: stage.kind, epochs: stage.epochs, stepsPlanned: total });
+        this.sink.emit({
+          type: 'stage-started',
+          stage: si + s.stageOffset,
+          name: stage.name,
+          kind: stage.kind,
+          epochs: stage.epochs,
+          stepsPlanned: total,
+        });
         let reason: 'epochs' | 'plateau' = 'epochs';
         const snapshot = (): Omit<TrainingCheckpoint, 'dir'> => this.snapshot(pos, tracking, optimizer, 'periodic');
 
@@ -156,14 +193,21 @@ export class TrainingLoop {
             this.trainStep(stage, si, ep, order[bi], lr, pos.globalStep, optimizer, pos.stageStep, total);
             pos = { ...pos, batch: bi + 1, globalStep: pos.globalStep + 1, stageStep: pos.stageStep + 1 };
             if (s.evalEverySteps && pos.globalStep % s.evalEverySteps === 0) {
-              if (await this.evalAndTrack(stage, si, ep, pos.globalStep, tracking)) { reason = 'plateau'; break epochs; }
+              if (await this.evalAndTrack(stage, si, ep, pos.globalStep, tracking)) {
+                reason = 'plateau';
+                break epochs;
+              }
             }
-            if (s.checkpointEverySteps && pos.globalStep % s.checkpointEverySteps === 0) this.saveCheckpoint(snapshot(), 'periodic');
+            if (s.checkpointEverySteps && pos.globalStep % s.checkpointEverySteps === 0)
+              this.saveCheckpoint(snapshot(), 'periodic');
             // Let signal handlers run between steps.
             await new Promise<void>((r) => setImmediate(r));
           }
           pos = { ...pos, epoch: ep + 1, batch: 0 };
-          if (!s.evalEverySteps && (await this.evalAndTrack(stage, si, ep, pos.globalStep, tracking))) { reason = 'plateau'; break; }
+          if (!s.evalEverySteps && (await this.evalAndTrack(stage, si, ep, pos.globalStep, tracking))) {
+            reason = 'plateau';
+            break;
+          }
         }
         // With evaluations every N steps, the stage's last steps may not have been evaluated: its
         // final weights are a candidate for the best too.
@@ -173,10 +217,19 @@ export class TrainingLoop {
         if (stage.selectBest) {
           const restored = this.restoreStageBest(si);
           if (restored !== null) {
-            this.sink.emit({ type: 'log', level: 'info', message: `stage ${si + s.stageOffset + 1} (${stage.name}): continuing from the weights of its best evaluation, at step ${s.stepOffset + restored}` });
+            this.sink.emit({
+              type: 'log',
+              level: 'info',
+              message: `stage ${si + s.stageOffset + 1} (${stage.name}): continuing from the weights of its best evaluation, at step ${s.stepOffset + restored}`,
+            });
           }
         }
-        this.sink.emit({ type: 'stage-finished', stage: si + s.stageOffset, reason, ...(stage.kind === 'internal' && tracking.best !== null ? { bestLoss: tracking.best } : {}) });
+        this.sink.emit({
+          type: 'stage-finished',
+          stage: si + s.stageOffset,
+          reason,
+          ...(stage.kind === 'internal' && tracking.best !== null ? { bestLoss: tracking.best } : {}),
+        });
         // The next stage starts with a fresh optimizer, so the stage-end checkpoint needs no moments.
         pos = { stageIndex: si + 1, epoch: 0, batch: 0, globalStep: pos.globalStep, stageStep: 0 };
         tracking = { best: null, badEvals: 0 };
@@ -190,21 +243,40 @@ export class TrainingLoop {
     return { outcome: 'finished', best: this.best };
   }
 
-  private snapshot(pos: LoopPosition, tracking: StageTracking, optimizer: AdamW | undefined, reason: string): Omit<TrainingCheckpoint, 'dir'> {
+  private snapshot(
+    pos: LoopPosition,
+    tracking: StageTracking,
+    optimizer: AdamW | undefined,
+    reason: string,
+  ): Omit<TrainingCheckpoint, 'dir'> {
     const weights: NamedTensors = this.s.model.toNamedTensors();
     if (this.s.projection) {
-      weights.set(PROJECTION_NAME, { shape: [...this.s.projection.shape], data: this.s.projection.dataSync() as Float32Array });
+      weights.set(PROJECTION_NAME, {
+        shape: [...this.s.projection.shape],
+        data: this.s.projection.dataSync() as Float32Array,
+      });
     }
     const hp = this.s.hiddenProjection;
     if (hp) {
-      weights.set(HIDDEN_PROJECTION_WEIGHT, { shape: [...hp.weight.shape], data: hp.weight.dataSync() as Float32Array });
+      weights.set(HIDDEN_PROJECTION_WEIGHT, {
+        shape: [...hp.weight.shape],
+        data: hp.weight.dataSync() as Float32Array,
+      });
       weights.set(HIDDEN_PROJECTION_BIAS, { shape: [...hp.bias.shape], data: hp.bias.dataSync() as Float32Array });
     }
     const opt = optimizer ? optimizer.getState() : { step: 0, moments: [] };
     return {
       state: {
-        version: 1, phase: this.s.phase, position: { ...pos }, tracking: { ...tracking }, best: this.best,
-        seed: this.s.optim.seed, optimizerStep: opt.step, optimizerVarSteps: {}, reason, savedAt: new Date().toISOString(),
+        version: 1,
+        phase: this.s.phase,
+        position: { ...pos },
+        tracking: { ...tracking },
+        best: this.best,
+        seed: this.s.optim.seed,
+        optimizerStep: opt.step,
+        optimizerVarSteps: {},
+        reason,
+        savedAt: new Date().toISOString(),
       },
       weights,
       optimizer: opt,
@@ -234,11 +306,26 @@ export class TrainingLoop {
     };
   }
 
-  private trainStep(stage: Stage, si: number, epoch: number, rows: number[], lr: number, globalStep: number, optimizer: AdamW, stageStep: number, stageSteps: number): void {
+  private trainStep(
+    stage: Stage,
+    si: number,
+    epoch: number,
+    rows: number[],
+    lr: number,
+    globalStep: number,
+    optimizer: AdamW,
+    stageStep: number,
+    stageSteps: number,
+  ): void {
     const s = this.s;
     const started = Date.now();
     const split = s.data.train;
-    const batch = makeBatch(rows.map((i) => split.encodings[i]), rows.map((i) => split.labels[i]), rows, s.padId);
+    const batch = makeBatch(
+      rows.map((i) => split.encodings[i]),
+      rows.map((i) => split.labels[i]),
+      rows,
+      s.padId,
+    );
     const inputs = toBertInputs(batch);
     const labels = tf.tensor1d(batch.labels, 'float32');
     const internal = stage.kind === 'internal' || trainsInternal(stage.losses);
@@ -254,18 +341,26 @@ export class TrainingLoop {
         // The frozen teacher's outputs per example are reused from the cache when one is given; it
         // holds [CLS] vectors and attention maps only, so stages with whole hidden states or value
         // vectors (hidden-mse, embedding-mse, value-relation) run the teacher.
-        teacherOut = s.teacherCache && !needsFullTeacherOutputs(stage.losses)
-          ? s.teacherCache.outputs(s.teacher!, batch, keepT, s.padId)
-          : s.teacher!.forward(inputs, { training: false, keep: keepT });
+        teacherOut =
+          s.teacherCache && !needsFullTeacherOutputs(stage.losses)
+            ? s.teacherCache.outputs(s.teacher!, batch, keepT, s.padId)
+            : s.teacher!.forward(inputs, { training: false, keep: keepT });
       }
       const ctx = this.objective(stage, stageStep, stageSteps);
-      const { value, grads } = tf.variableGrads(() => {
-        const out = s.model.forward(inputs, { training: true, seed: dropoutSeed(s.optim.seed, s.phase, globalStep), keep: internal ? keepFor(stage.layers, 'student', stage.losses) : none });
-        const { total, terms } = objectiveTerms(ctx, out, teacherOut, inputs.attentionMask, labels);
-        meta = terms.map((t) => ({ name: t.name, layer: t.layer, weight: t.weight }));
-        for (const t of terms) kept.push(tf.keep(t.value));
-        return total;
-      }, this.vars.map((v) => v.variable));
+      const { value, grads } = tf.variableGrads(
+        () => {
+          const out = s.model.forward(inputs, {
+            training: true,
+            seed: dropoutSeed(s.optim.seed, s.phase, globalStep),
+            keep: internal ? keepFor(stage.layers, 'student', stage.losses) : none,
+          });
+          const { total, terms } = objectiveTerms(ctx, out, teacherOut, inputs.attentionMask, labels);
+          meta = terms.map((t) => ({ name: t.name, layer: t.layer, weight: t.weight }));
+          for (const t of terms) kept.push(tf.keep(t.value));
+          return total;
+        },
+        this.vars.map((v) => v.variable),
+      );
       const byName: Record<string, tf.Tensor> = {};
       for (const [varName, g] of Object.entries(grads)) byName[this.hfNameByVar.get(varName) ?? varName] = g;
       const clipped = clipByGlobalNorm(byName, s.optim.maxGradNorm > 0 ? s.optim.maxGradNorm : Infinity);
@@ -284,17 +379,35 @@ export class TrainingLoop {
       tf.dispose(Object.values(clipped.grads));
       const elapsedMs = Date.now() - started;
       this.sink.emit({
-        type: 'step', step: s.stepOffset + globalStep + 1, stage: si + s.stageOffset, epoch: epoch + 1, lr, loss,
-        terms: meta.map((m, i) => ({ name: m.name, ...(m.layer !== undefined ? { layer: m.layer } : {}), value: values[i], weight: m.weight })),
+        type: 'step',
+        step: s.stepOffset + globalStep + 1,
+        stage: si + s.stageOffset,
+        epoch: epoch + 1,
+        lr,
+        loss,
+        terms: meta.map((m, i) => ({
+          name: m.name,
+          ...(m.layer !== undefined ? { layer: m.layer } : {}),
+          value: values[i],
+          weight: m.weight,
+        })),
         // The temperature soft-label used at this step (it may be scheduled).
         ...(ctx.losses.softLabel !== undefined && !ctx.regression ? { temperature: ctx.temperature } : {}),
-        gradNorm: clipped.norm, examplesPerSec: rows.length / Math.max(1e-3, elapsedMs / 1000), elapsedMs,
+        gradNorm: clipped.norm,
+        examplesPerSec: rows.length / Math.max(1e-3, elapsedMs / 1000),
+        elapsedMs,
         liveTensors: tf.memory().numTensors,
       });
     } finally {
       tf.dispose(kept);
       if (teacherOut) {
-        tf.dispose([teacherOut.logits, teacherOut.pooled, ...teacherOut.hiddenStates.filter(Boolean), ...teacherOut.attentions.filter(Boolean), ...(teacherOut.values ?? []).filter(Boolean)]);
+        tf.dispose([
+          teacherOut.logits,
+          teacherOut.pooled,
+          ...teacherOut.hiddenStates.filter(Boolean),
+          ...teacherOut.attentions.filter(Boolean),
+          ...(teacherOut.values ?? []).filter(Boolean),
+        ]);
       }
       disposeInputs(inputs);
       labels.dispose();
@@ -302,18 +415,36 @@ export class TrainingLoop {
   }
 
   /** Evaluates, tracks the stage's criterion and the best model; true when the stage has plateaued. */
-  private async evalAndTrack(stage: Stage, si: number, epoch: number, step: number, tracking: StageTracking): Promise<boolean> {
+  private async evalAndTrack(
+    stage: Stage,
+    si: number,
+    epoch: number,
+    step: number,
+    tracking: StageTracking,
+  ): Promise<boolean> {
     const s = this.s;
     const hp = s.hiddenProjection;
     // The optional terms are measured on dev when some stage of the run trains them.
-    const trains = (k: 'hiddenMse' | 'valueRelation' | 'embeddingMse') => s.stages.some((st) => st.losses[k] !== undefined);
+    const trains = (k: 'hiddenMse' | 'valueRelation' | 'embeddingMse') =>
+      s.stages.some((st) => st.losses[k] !== undefined);
     const outcome = await evaluate(
       {
-        student: s.model, teacher: s.teacher, pairs: s.pairs, headAverage: s.headAverage, projection: s.projection as tf.Tensor2D | undefined,
-        terms: { hiddenMse: trains('hiddenMse'), valueRelation: trains('valueRelation'), embeddingMse: trains('embeddingMse') },
+        student: s.model,
+        teacher: s.teacher,
+        pairs: s.pairs,
+        headAverage: s.headAverage,
+        projection: s.projection as tf.Tensor2D | undefined,
+        terms: {
+          hiddenMse: trains('hiddenMse'),
+          valueRelation: trains('valueRelation'),
+          embeddingMse: trains('embeddingMse'),
+        },
         ...(hp ? { hiddenProjection: { weight: hp.weight as tf.Tensor2D, bias: hp.bias as tf.Tensor1D } } : {}),
       },
-      s.data.info, s.data.dev, s.evalBatchSize, s.padId,
+      s.data.info,
+      s.data.dev,
+      s.evalBatchSize,
+      s.padId,
     );
     let isBest = false;
     let criterion: number;
@@ -337,8 +468,16 @@ export class TrainingLoop {
       if (stage.selectBest) this.saveStageBest(si, step);
     } else tracking.badEvals++;
     this.sink.emit({
-      type: 'eval', step: s.stepOffset + step, stage: si + s.stageOffset, epoch: epoch + 1, split: 'dev', metrics: outcome.metrics,
-      mainMetric: outcome.mainMetric, perLayer: outcome.perLayer, ...(outcome.embeddingMse !== undefined ? { embeddingMse: outcome.embeddingMse } : {}), isBest,
+      type: 'eval',
+      step: s.stepOffset + step,
+      stage: si + s.stageOffset,
+      epoch: epoch + 1,
+      split: 'dev',
+      metrics: outcome.metrics,
+      mainMetric: outcome.mainMetric,
+      perLayer: outcome.perLayer,
+      ...(outcome.embeddingMse !== undefined ? { embeddingMse: outcome.embeddingMse } : {}),
+      isBest,
     });
     if (isBest) {
       const dir = s.saveBest(s.model);
@@ -359,9 +498,13 @@ export class TrainingLoop {
    */
   private saveStageBest(si: number, step: number): void {
     const weights: NamedTensors = new Map();
-    for (const v of this.vars) weights.set(v.name, { shape: [...v.variable.shape], data: (v.variable.dataSync() as Float32Array).slice() });
+    for (const v of this.vars)
+      weights.set(v.name, { shape: [...v.variable.shape], data: (v.variable.dataSync() as Float32Array).slice() });
     writeDirAtomic(this.stageBestDir(), (tmp) => {
-      fs.writeFileSync(path.join(tmp, 'weights.safetensors'), serializeSafetensors(weights, { format: 'distillery-stage-best' }));
+      fs.writeFileSync(
+        path.join(tmp, 'weights.safetensors'),
+        serializeSafetensors(weights, { format: 'distillery-stage-best' }),
+      );
       fs.writeFileSync(path.join(tmp, 'state.json'), JSON.stringify({ stage: si, step }) + '\n');
     });
   }
@@ -411,10 +554,16 @@ export class TrainingLoop {
     const enc = s.sample!;
     const len = enc.inputIds.length;
     const inputs = toBertInputs({
-      size: 1, seqLen: len, inputIds: Int32Array.from(enc.inputIds), tokenTypeIds: Int32Array.from(enc.tokenTypeIds), attentionMask: new Int32Array(len).fill(1),
+      size: 1,
+      seqLen: len,
+      inputIds: Int32Array.from(enc.inputIds),
+      tokenTypeIds: Int32Array.from(enc.tokenTypeIds),
+      attentionMask: new Int32Array(len).fill(1),
     });
     // Value relations (MiniLM) go next to the attention maps only in runs that train value-relation.
-    const relations: StageLosses = s.stages.some((st) => st.losses.valueRelation !== undefined) ? { valueRelation: 1 } : {};
+    const relations: StageLosses = s.stages.some((st) => st.losses.valueRelation !== undefined)
+      ? { valueRelation: 1 }
+      : {};
     const keepS = keepFor(s.pairs, 'student', relations);
     const keepT = keepFor(s.pairs, 'teacher', relations);
     const maps = tf.tidy(() => {
@@ -429,18 +578,31 @@ export class TrainingLoop {
       });
     });
     const round = (x: number[][][]) => x.map((h) => h.map((r) => r.map((v) => Math.round(v * 1e4) / 1e4)));
-    const finite = (x: number[][][] | undefined) => x === undefined || x.every((h) => h.every((r) => r.every(Number.isFinite)));
+    const finite = (x: number[][][] | undefined) =>
+      x === undefined || x.every((h) => h.every((r) => r.every(Number.isFinite)));
     const first = (t: tf.Tensor4D | undefined) => (t ? round((t.arraySync() as number[][][][])[0]) : undefined);
-    const layers = s.pairs.map((p, i) => {
-      const [teacherMaps, studentMaps, teacherValueRelations, studentValueRelations] = maps[i].map(first);
-      return {
-        student: p.student, teacher: p.teacher, teacherMaps: teacherMaps!, studentMaps: studentMaps!,
-        ...(teacherValueRelations && studentValueRelations ? { teacherValueRelations, studentValueRelations } : {}),
-      };
-    // Maps are plain numbers in the protocol; a diverged layer (NaN) has nothing to show.
-    }).filter((l) => finite(l.teacherMaps) && finite(l.studentMaps) && finite(l.teacherValueRelations) && finite(l.studentValueRelations));
+    const layers = s.pairs
+      .map((p, i) => {
+        const [teacherMaps, studentMaps, teacherValueRelations, studentValueRelations] = maps[i].map(first);
+        return {
+          student: p.student,
+          teacher: p.teacher,
+          teacherMaps: teacherMaps!,
+          studentMaps: studentMaps!,
+          ...(teacherValueRelations && studentValueRelations ? { teacherValueRelations, studentValueRelations } : {}),
+        };
+        // Maps are plain numbers in the protocol; a diverged layer (NaN) has nothing to show.
+      })
+      .filter(
+        (l) =>
+          finite(l.teacherMaps) &&
+          finite(l.studentMaps) &&
+          finite(l.teacherValueRelations) &&
+          finite(l.studentValueRelations),
+      );
     tf.dispose(maps.flat());
     disposeInputs(inputs);
-    if (layers.length > 0) this.sink.emit({ type: 'attention-sample', step: s.stepOffset + step, tokens: enc.tokens, layers });
+    if (layers.length > 0)
+      this.sink.emit({ type: 'attention-sample', step: s.stepOffset + step, tokens: enc.tokens, layers });
   }
 }

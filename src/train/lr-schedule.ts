@@ -20,7 +20,8 @@ export function linearWarmupDecay(step: number, totalSteps: number, warmupSteps:
  * count ≥ 1 used as is.
  */
 export function warmupSteps(total: number, warmup: number): number {
-  if (!Number.isInteger(total) || total < 0) throw new Error(`warmupSteps: total must be a non-negative integer, got ${total}`);
+  if (!Number.isInteger(total) || total < 0)
+    throw new Error(`warmupSteps: total must be a non-negative integer, got ${total}`);
   if (!Number.isFinite(warmup) || warmup < 0) {
     throw new UserError(`warmup must be a fraction in [0, 1) or a step count ≥ 1, got ${warmup}`, {
       where: 'optim.warmup',

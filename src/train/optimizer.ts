@@ -65,10 +65,17 @@ const adamW = defineOp('adamW', (slot: AdamWState, g: tf.Tensor, a: AdamWAttrs):
   slot.m.assign(m);
   m.dispose();
   // v = β2·v + (1 − β2)·g·g
-  const v = combine(tf.mul(slot.v, a.beta2), consume(tf.mul(g, a.oneMinusBeta2), (x) => tf.mul(x, g)), tf.add);
+  const v = combine(
+    tf.mul(slot.v, a.beta2),
+    consume(tf.mul(g, a.oneMinusBeta2), (x) => tf.mul(x, g)),
+    tf.add,
+  );
   slot.v.assign(v);
   v.dispose();
-  const denom = consume(consume(tf.sqrt(slot.v), (x) => tf.div(x, a.biasCorrection2Sqrt)), (x) => tf.add(x, a.eps));
+  const denom = consume(
+    consume(tf.sqrt(slot.v), (x) => tf.div(x, a.biasCorrection2Sqrt)),
+    (x) => tf.add(x, a.eps),
+  );
   const update = combine(tf.mul(slot.m, a.stepSize), denom, tf.div);
   const decayed = a.decay !== null ? tf.mul(slot.variable, a.decay) : slot.variable;
   const p = tf.sub(decayed, update);
@@ -147,7 +154,9 @@ export class AdamW {
       const slot = byName.get(name);
       if (!slot) throw new Error(`AdamW: gradient for unknown variable "${name}"`);
       if (!sameShape(g.shape, slot.variable.shape)) {
-        throw new Error(`AdamW: gradient for "${name}" has shape ${fmtShape(g.shape)}, the variable ${fmtShape(slot.variable.shape)}`);
+        throw new Error(
+          `AdamW: gradient for "${name}" has shape ${fmtShape(g.shape)}, the variable ${fmtShape(slot.variable.shape)}`,
+        );
       }
     }
     const { beta1, beta2, eps } = this.opts;
@@ -168,8 +177,13 @@ export class AdamW {
     // Scalars are computed in double and rounded to float32 by the ops, as torch does with Python
     // floats.
     const attrs: AdamWAttrs = {
-      beta1, oneMinusBeta1: 1 - beta1, beta2, oneMinusBeta2: 1 - beta2,
-      biasCorrection2Sqrt: Math.sqrt(1 - beta2 ** slot.step), eps, stepSize: lr / (1 - beta1 ** slot.step),
+      beta1,
+      oneMinusBeta1: 1 - beta1,
+      beta2,
+      oneMinusBeta2: 1 - beta2,
+      biasCorrection2Sqrt: Math.sqrt(1 - beta2 ** slot.step),
+      eps,
+      stepSize: lr / (1 - beta1 ** slot.step),
       decay: slot.weightDecay !== 0 ? 1 - lr * slot.weightDecay : null,
     };
     adamW(slot, g, attrs);
@@ -210,9 +224,14 @@ export class AdamW {
     for (const slot of this.slots) {
       const mom = given.get(slot.name);
       if (!mom) throw bad(`no moments for variable "${slot.name}"`);
-      for (const [which, t] of [['m', mom.m], ['v', mom.v]] as const) {
+      for (const [which, t] of [
+        ['m', mom.m],
+        ['v', mom.v],
+      ] as const) {
         if (!sameShape(t.shape, slot.variable.shape)) {
-          throw bad(`${which} of variable "${slot.name}" has shape ${fmtShape(t.shape)}, the model's is ${fmtShape(slot.variable.shape)}`);
+          throw bad(
+            `${which} of variable "${slot.name}" has shape ${fmtShape(t.shape)}, the model's is ${fmtShape(slot.variable.shape)}`,
+          );
         }
         if (t.data.length !== numel(t.shape)) {
           throw bad(`${which} of variable "${slot.name}" has ${t.data.length} values for shape ${fmtShape(t.shape)}`);

@@ -31,17 +31,39 @@ export interface RunInfo {
 export class RunFolder {
   constructor(readonly dir: string) {}
 
-  get id(): string { return path.basename(this.dir); }
-  get configFile(): string { return path.join(this.dir, 'config.json'); }
-  get infoFile(): string { return path.join(this.dir, 'run.json'); }
-  get eventsFile(): string { return path.join(this.dir, 'events.jsonl'); }
-  get vocabFile(): string { return path.join(this.dir, 'vocab.txt'); }
-  get teacherDir(): string { return path.join(this.dir, 'teacher'); }
-  get teacherCheckpointsDir(): string { return path.join(this.dir, 'teacher-checkpoints'); }
-  get teacherReadyFile(): string { return path.join(this.dir, 'teacher', 'READY'); }
-  get checkpointsDir(): string { return path.join(this.dir, 'checkpoints'); }
-  get bestDir(): string { return path.join(this.dir, 'best'); }
-  get studentDir(): string { return path.join(this.dir, 'student'); }
+  get id(): string {
+    return path.basename(this.dir);
+  }
+  get configFile(): string {
+    return path.join(this.dir, 'config.json');
+  }
+  get infoFile(): string {
+    return path.join(this.dir, 'run.json');
+  }
+  get eventsFile(): string {
+    return path.join(this.dir, 'events.jsonl');
+  }
+  get vocabFile(): string {
+    return path.join(this.dir, 'vocab.txt');
+  }
+  get teacherDir(): string {
+    return path.join(this.dir, 'teacher');
+  }
+  get teacherCheckpointsDir(): string {
+    return path.join(this.dir, 'teacher-checkpoints');
+  }
+  get teacherReadyFile(): string {
+    return path.join(this.dir, 'teacher', 'READY');
+  }
+  get checkpointsDir(): string {
+    return path.join(this.dir, 'checkpoints');
+  }
+  get bestDir(): string {
+    return path.join(this.dir, 'best');
+  }
+  get studentDir(): string {
+    return path.join(this.dir, 'student');
+  }
 
   /** A new folder runs/<name>-<yyyymmdd-hhmmss>[-n]. */
   static create(runsDir: string, name: string, now = new Date()): RunFolder {
@@ -62,7 +84,10 @@ export class RunFolder {
   static open(dir: string): RunFolder {
     const f = new RunFolder(path.resolve(dir));
     if (!fs.existsSync(f.configFile)) {
-      throw new UserError('not a run folder (it has no config.json)', { where: dir, fix: 'pass a folder under runs/ created by `distillery train`' });
+      throw new UserError('not a run folder (it has no config.json)', {
+        where: dir,
+        fix: 'pass a folder under runs/ created by `distillery train`',
+      });
     }
     // A run killed while replacing best/, student/, teacher/ or checkpoints/stage-best can have
     // left it renamed aside; put it back before anything reads the folder (and drop leftovers).
@@ -81,7 +106,14 @@ export class RunFolder {
   writeInfo(update: Partial<RunInfo> & { status: RunStatus }): void {
     const prev = this.readInfo();
     const now = new Date().toISOString();
-    const info: RunInfo = { id: this.id, pid: process.pid, startedAt: prev?.startedAt ?? now, ...prev, ...update, updatedAt: now };
+    const info: RunInfo = {
+      id: this.id,
+      pid: process.pid,
+      startedAt: prev?.startedAt ?? now,
+      ...prev,
+      ...update,
+      updatedAt: now,
+    };
     writeFileAtomic(this.infoFile, JSON.stringify(info, null, 2) + '\n');
   }
 }

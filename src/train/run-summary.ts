@@ -39,8 +39,20 @@ export function readEvents(file: string): TrainerEvent[] {
 export function summariseRun(runDir: string): RunSummary {
   const f = RunFold.of(readEvents(path.join(runDir, 'events.jsonl')));
   const e = f.started;
-  const s: RunSummary = { runDir, runId: path.basename(runDir), status: f.status, lastPerLayer: f.lastPerLayer, steps: f.step };
-  if (e) Object.assign(s, { algorithm: e.config.algorithm, backend: e.backend.kind, studentParams: e.params.student.total, teacherParams: e.params.teacher.total });
+  const s: RunSummary = {
+    runDir,
+    runId: path.basename(runDir),
+    status: f.status,
+    lastPerLayer: f.lastPerLayer,
+    steps: f.step,
+  };
+  if (e)
+    Object.assign(s, {
+      algorithm: e.config.algorithm,
+      backend: e.backend.kind,
+      studentParams: e.params.student.total,
+      teacherParams: e.params.teacher.total,
+    });
   // In the order the events set them (the teacher trains first), as the report's JSON lists them.
   if (f.teacherMetric) s.teacherMetric = f.teacherMetric;
   if (f.best) s.best = f.best;

@@ -38,10 +38,24 @@ export interface TaskData {
 export function readTaskDatasets(task: ResolvedTask): { info: TaskInfo; train: Dataset; dev: Dataset } {
   if (task.name === 'custom') {
     const c = task.custom!;
-    const mapping = { textA: String(c.textA), textB: c.textB === undefined ? undefined : String(c.textB), label: String(c.label) };
-    const train = readCustomDataset(c.train, mapping, { format: c.format, labels: c.labels, regression: c.regression, split: 'train' });
+    const mapping = {
+      textA: String(c.textA),
+      textB: c.textB === undefined ? undefined : String(c.textB),
+      label: String(c.label),
+    };
+    const train = readCustomDataset(c.train, mapping, {
+      format: c.format,
+      labels: c.labels,
+      regression: c.regression,
+      split: 'train',
+    });
     // The dev set must use the training set's class ids.
-    const dev = readCustomDataset(c.dev, mapping, { format: c.format, labels: train.labels, regression: c.regression, split: 'dev' });
+    const dev = readCustomDataset(c.dev, mapping, {
+      format: c.format,
+      labels: train.labels,
+      regression: c.regression,
+      split: 'dev',
+    });
     const binary = !c.regression && train.labels.length === 2;
     const info: TaskInfo = {
       name: 'custom',
@@ -62,14 +76,21 @@ export function readTaskDatasets(task: ResolvedTask): { info: TaskInfo; train: D
     mainMetric: spec.mainMetric,
     numLabels: spec.isRegression ? 1 : spec.labels.length,
   };
-  return { info, train: readGlueSplit(spec, task.dataDir!, 'train'), dev: readGlueSplit(spec, task.dataDir!, task.evalSplit) };
+  return {
+    info,
+    train: readGlueSplit(spec, task.dataDir!, 'train'),
+    dev: readGlueSplit(spec, task.dataDir!, task.evalSplit),
+  };
 }
 
 /** A seeded subset of `fraction` of the examples (at least one), in file order. */
 export function subsetIndices(n: number, fraction: number, seed: number): number[] {
   if (fraction >= 1) return Array.from({ length: n }, (_, i) => i);
   const keep = Math.max(1, Math.round(n * fraction));
-  const order = shuffleInPlace(Array.from({ length: n }, (_, i) => i), createRng(seed));
+  const order = shuffleInPlace(
+    Array.from({ length: n }, (_, i) => i),
+    createRng(seed),
+  );
   return order.slice(0, keep).sort((a, b) => a - b);
 }
 

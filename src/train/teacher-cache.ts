@@ -80,12 +80,12 @@ export function toHalf(x: number): number {
     const half = 1 << (shift - 1);
     const rest = mant & ((1 << shift) - 1);
     let h = mant >>> shift;
-    if (rest > half || (rest === half && (h & 1))) h++;
+    if (rest > half || (rest === half && h & 1)) h++;
     return sign | h;
   }
   let h = sign | (e << 10) | (mant >>> 13);
   const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++; // may carry into the exponent: correct
+  if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++; // may carry into the exponent: correct
   return h;
 }
 
@@ -125,7 +125,11 @@ export function subBatch(batch: Batch, rows: readonly number[], padId: number): 
     attentionMask.fill(1, i * seqLen, i * seqLen + lens[i]);
   });
   return {
-    size, seqLen, inputIds, tokenTypeIds, attentionMask,
+    size,
+    seqLen,
+    inputIds,
+    tokenTypeIds,
+    attentionMask,
     labels: Float32Array.from(rows, (r) => batch.labels[r]),
     indices: rows.map((r) => batch.indices[r]),
   };
@@ -208,7 +212,10 @@ export class TeacherCache {
     this.counts.teacherPasses++;
     const inputs = toBertInputs(batch);
     try {
-      return teacher.forward(inputs, { training: false, keep: { hiddenStates: [...keep.hiddenStates], attentions: [...keep.attentions] } });
+      return teacher.forward(inputs, {
+        training: false,
+        keep: { hiddenStates: [...keep.hiddenStates], attentions: [...keep.attentions] },
+      });
     } finally {
       disposeInputs(inputs);
     }
@@ -224,7 +231,10 @@ export class TeacherCache {
     const h = out.pooled.shape[1];
     const cls = new Map<number, Float32Array>();
     for (const k of keep.hiddenStates) {
-      cls.set(k, tf.tidy(() => tf.slice(out.hiddenStates[k], [0, 0, 0], [b, 1, h]).dataSync() as Float32Array));
+      cls.set(
+        k,
+        tf.tidy(() => tf.slice(out.hiddenStates[k], [0, 0, 0], [b, 1, h]).dataSync() as Float32Array),
+      );
     }
     const maps = new Map<number, Float32Array>();
     for (const k of keep.attentions) maps.set(k, out.attentions[k].dataSync() as Float32Array);

@@ -74,7 +74,14 @@ function leftoversIn(parent: string): Leftover[] {
   const out: Leftover[] = [];
   for (const n of names) {
     const m = LEFTOVER_NAME.exec(n);
-    if (m) out.push({ file: path.join(parent, n), name: m[1], kind: m[2] as LeftoverKind, pid: Number(m[3]), ms: Number(m[4]) });
+    if (m)
+      out.push({
+        file: path.join(parent, n),
+        name: m[1],
+        kind: m[2] as LeftoverKind,
+        pid: Number(m[3]),
+        ms: Number(m[4]),
+      });
   }
   return out;
 }

@@ -17,7 +17,8 @@ import { chromium, type Browser, type Frame, type Locator, type Page } from 'pla
 import { REPO_ROOT } from '../helpers/paths';
 import { isProcessAlive } from '../../src/util/process-alive';
 
-export const CODE_SERVER_DIR = process.env.E2E_CODE_SERVER_DIR ?? path.join(REPO_ROOT, '.cache', 'code-server', 'node_modules', 'code-server');
+export const CODE_SERVER_DIR =
+  process.env.E2E_CODE_SERVER_DIR ?? path.join(REPO_ROOT, '.cache', 'code-server', 'node_modules', 'code-server');
 export const VSIX = process.env.E2E_VSIX ?? path.join(REPO_ROOT, '.cache', 'e2e', 'distillery.vsix');
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const ARTIFACTS = path.join(REPO_ROOT, 'test-output', 'e2e');
@@ -32,7 +33,12 @@ export function tmpDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-export async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = UI_TIMEOUT, everyMs = 100): Promise<T> {
+export async function until<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = UI_TIMEOUT,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -42,7 +48,10 @@ export async function until<T>(what: string, check: () => T | undefined | false 
     } catch (e) {
       lastError = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -71,7 +80,11 @@ function descendants(root: number): number[] {
   }
   const out: number[] = [];
   const queue = [root];
-  while (queue.length) for (const c of children.get(queue.shift()!) ?? []) { out.push(c); queue.push(c); }
+  while (queue.length)
+    for (const c of children.get(queue.shift()!) ?? []) {
+      out.push(c);
+      queue.push(c);
+    }
   return out;
 }
 
@@ -83,17 +96,22 @@ function processesMentioning(needle: string): number[] {
     if (!pid || pid === process.pid) continue;
     try {
       if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle)) out.push(pid);
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return out;
 }
 
 function kill(pids: number[], signal: NodeJS.Signals): void {
   for (const pid of pids) {
-    try { process.kill(pid, signal); } catch { /* already gone */ }
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* already gone */
+    }
   }
 }
-
 
 /** SIGTERM to a process tree (and its process group), SIGKILL to what is left after `graceMs`. */
 async function killTree(root: ChildProcess | undefined, extra: () => number[], graceMs = 5_000): Promise<void> {
@@ -101,12 +119,21 @@ async function killTree(root: ChildProcess | undefined, extra: () => number[], g
   if (root?.pid) {
     pids.add(root.pid);
     for (const p of descendants(root.pid)) pids.add(p);
-    try { process.kill(-root.pid, 'SIGTERM'); } catch { /* no group */ }
+    try {
+      process.kill(-root.pid, 'SIGTERM');
+    } catch {
+      /* no group */
+    }
   }
   kill([...pids], 'SIGTERM');
   const deadline = Date.now() + graceMs;
   while ([...pids].some(isProcessAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  if (root?.pid) try { process.kill(-root.pid, 'SIGKILL'); } catch { /* gone */ }
+  if (root?.pid)
+    try {
+      process.kill(-root.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   kill([...pids, ...extra()].filter(isProcessAlive), 'SIGKILL');
 }
 
@@ -169,9 +196,11 @@ export class Session {
 
   private entry(): string {
     const entry = path.join(CODE_SERVER_DIR, 'out', 'node', 'entry.js');
-    if (!fs.existsSync(entry)) throw new Error(`code-server is not installed at ${CODE_SERVER_DIR}: run \`bash scripts/setup-e2e.sh\``);
+    if (!fs.existsSync(entry))
+      throw new Error(`code-server is not installed at ${CODE_SERVER_DIR}: run \`bash scripts/setup-e2e.sh\``);
     const vsix = this.opts.vsix ?? VSIX;
-    if (!fs.existsSync(vsix)) throw new Error(`${vsix} is missing: run the suite through \`node scripts/run-e2e.mjs\`, which packages it`);
+    if (!fs.existsSync(vsix))
+      throw new Error(`${vsix} is missing: run the suite through \`node scripts/run-e2e.mjs\`, which packages it`);
     return entry;
   }
 
@@ -200,7 +229,19 @@ export class Session {
     this.writeSettings();
 
     // Install the packaged extension exactly as a user would.
-    const inst = spawnSync(process.execPath, [entry, '--user-data-dir', this.userDir, '--extensions-dir', extDir, '--install-extension', this.opts.vsix ?? VSIX], { encoding: 'utf8', timeout: 120_000, env: this.env() });
+    const inst = spawnSync(
+      process.execPath,
+      [
+        entry,
+        '--user-data-dir',
+        this.userDir,
+        '--extensions-dir',
+        extDir,
+        '--install-extension',
+        this.opts.vsix ?? VSIX,
+      ],
+      { encoding: 'utf8', timeout: 120_000, env: this.env() },
+    );
     fs.writeFileSync(path.join(this.home, 'install-extension.log'), `${inst.stdout}\n${inst.stderr}`);
     if (inst.status !== 0 || !/successfully installed/i.test(inst.stdout + inst.stderr)) {
       throw new Error(`installing ${this.opts.vsix ?? VSIX} failed (${inst.status}):\n${inst.stdout}\n${inst.stderr}`);
@@ -208,23 +249,54 @@ export class Session {
 
     const port = await freePort();
     const log = fs.openSync(this.logFile, 'a');
-    const args = [entry, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--user-data-dir', this.userDir, '--extensions-dir', extDir,
-      '--disable-telemetry', '--disable-update-check', '--disable-getting-started-override', '--disable-proxy', '--ignore-last-opened',
-      ...(this.opts.trusted ? ['--disable-workspace-trust'] : []), this.opts.workspace];
+    const args = [
+      entry,
+      '--auth',
+      'none',
+      '--bind-addr',
+      `127.0.0.1:${port}`,
+      '--user-data-dir',
+      this.userDir,
+      '--extensions-dir',
+      extDir,
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-getting-started-override',
+      '--disable-proxy',
+      '--ignore-last-opened',
+      ...(this.opts.trusted ? ['--disable-workspace-trust'] : []),
+      this.opts.workspace,
+    ];
     // Its own process group, so the extension host and the trainers it spawns go down with it.
     this.server = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log], env: this.env() });
     fs.closeSync(log);
     const server = this.server;
-    await until('code-server to listen', () => {
-      if (server.exitCode !== null) throw new Error(`code-server exited (${server.exitCode}):\n${fs.readFileSync(this.logFile, 'utf8').slice(-3000)}`);
-      return fs.readFileSync(this.logFile, 'utf8').includes('HTTP server listening on');
-    }, 60_000);
+    await until(
+      'code-server to listen',
+      () => {
+        if (server.exitCode !== null)
+          throw new Error(
+            `code-server exited (${server.exitCode}):\n${fs.readFileSync(this.logFile, 'utf8').slice(-3000)}`,
+          );
+        return fs.readFileSync(this.logFile, 'utf8').includes('HTTP server listening on');
+      },
+      60_000,
+    );
     this.url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(this.opts.workspace)}`;
 
     this.browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--use-gl=swiftshader'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-dev-shm-usage',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--use-gl=swiftshader',
+      ],
     });
     const context = await this.browser.newContext({ viewport: { width: 1600, height: 1000 }, deviceScaleFactor: 1 });
     this.page = await context.newPage();
@@ -238,12 +310,22 @@ export class Session {
     // The folder is open once the Explorer shows its name.
     await this.page.locator('.monaco-workbench .part.statusbar').waitFor({ state: 'visible', timeout: 60_000 });
     // The extension's contributions are registered once its activity bar entry shows.
-    await this.page.locator('.part.activitybar .action-item a[aria-label^="Distillery"], .part.activitybar .action-item[aria-label^="Distillery"]').first().waitFor({ state: 'attached', timeout: 60_000 });
+    await this.page
+      .locator(
+        '.part.activitybar .action-item a[aria-label^="Distillery"], .part.activitybar .action-item[aria-label^="Distillery"]',
+      )
+      .first()
+      .waitFor({ state: 'attached', timeout: 60_000 });
   }
 
   /** code-server keeps its config.yaml and state under XDG folders: keep them out of $HOME. */
   private env(): NodeJS.ProcessEnv {
-    return { ...process.env, XDG_CONFIG_HOME: path.join(this.home, 'xdg-config'), XDG_DATA_HOME: path.join(this.home, 'xdg-data'), VSCODE_PROXY_URI: '' };
+    return {
+      ...process.env,
+      XDG_CONFIG_HOME: path.join(this.home, 'xdg-config'),
+      XDG_DATA_HOME: path.join(this.home, 'xdg-data'),
+      VSCODE_PROXY_URI: '',
+    };
   }
 
   private writeSettings(): void {
@@ -269,17 +351,29 @@ export class Session {
       // the row whose label is exactly the command, select it with the keyboard, accept it. (A
       // mouse click can fall through to the quick pick the command opens at the same place.)
       const exact = new RegExp(`^\\s*${escapeRegExp(label)}\\s*$`);
-      const row = this.quickInput.locator('.quick-input-list .monaco-list-row').filter({ has: this.page.locator('.label-name', { hasText: exact }) }).first();
+      const row = this.quickInput
+        .locator('.quick-input-list .monaco-list-row')
+        .filter({ has: this.page.locator('.label-name', { hasText: exact }) })
+        .first();
       // Right after start-up the extension host is still registering commands: be patient.
       await row.waitFor({ state: 'visible', timeout: 20_000 });
       const focused = this.quickInput.locator('.quick-input-list .monaco-list-row.focused .label-name').first();
-      await until(`"${label}" to be selected in the palette`, async () => {
-        if (exact.test((await focused.textContent({ timeout: 2_000 }).catch(() => null)) ?? '')) return true;
-        await input.press('ArrowDown');
-        return false;
-      }, 10_000, 150);
+      await until(
+        `"${label}" to be selected in the palette`,
+        async () => {
+          if (exact.test((await focused.textContent({ timeout: 2_000 }).catch(() => null)) ?? '')) return true;
+          await input.press('ArrowDown');
+          return false;
+        },
+        10_000,
+        150,
+      );
       await input.press('Enter');
-      await until(`the palette to close after "${label}"`, async () => (await input.inputValue().catch(() => '')) !== `>${label}` || !(await input.isVisible()), 5_000);
+      await until(
+        `the palette to close after "${label}"`,
+        async () => (await input.inputValue().catch(() => '')) !== `>${label}` || !(await input.isVisible()),
+        5_000,
+      );
     });
   }
 
@@ -295,8 +389,12 @@ export class Session {
    * the row whose label matches `label` (default: contains `filter`), presses Enter. Not a mouse
    * click: when the pick closes on mouse-up, the click can land on the next question's row.
    */
-  async pick(filter: string, opts: { label?: RegExp; placeholder?: string | RegExp; title?: string | RegExp } = {}): Promise<void> {
-    if (opts.title) await this.quickInput.locator('.quick-input-title').filter({ hasText: opts.title }).waitFor({ state: 'visible' });
+  async pick(
+    filter: string,
+    opts: { label?: RegExp; placeholder?: string | RegExp; title?: string | RegExp } = {},
+  ): Promise<void> {
+    if (opts.title)
+      await this.quickInput.locator('.quick-input-title').filter({ hasText: opts.title }).waitFor({ state: 'visible' });
     const input = this.quickInput.locator('.quick-input-box input');
     // Consecutive questions can share a title: the placeholder tells them apart.
     const want = opts.placeholder;
@@ -309,19 +407,34 @@ export class Session {
     const label = opts.label ?? new RegExp(escapeRegExp(filter), 'i');
     await input.fill(filter);
     const focused = this.quickInput.locator('.quick-input-list .monaco-list-row.focused .label-name');
-    await until(`a row matching ${String(label)} to be selected`, async () => {
-      const text = (await focused.first().textContent({ timeout: 2_000 }).catch(() => null)) ?? '';
-      if (label.test(text.trim())) return true;
-      if (text) await input.press('ArrowDown');
-      return false;
-    }, UI_TIMEOUT, 200);
+    await until(
+      `a row matching ${String(label)} to be selected`,
+      async () => {
+        const text =
+          (await focused
+            .first()
+            .textContent({ timeout: 2_000 })
+            .catch(() => null)) ?? '';
+        if (label.test(text.trim())) return true;
+        if (text) await input.press('ArrowDown');
+        return false;
+      },
+      UI_TIMEOUT,
+      200,
+    );
     await input.press('Enter');
   }
 
   /** Fills the quick input's text box (an input box or the simple file dialog) and accepts it. */
   async answer(text: string, opts: { title?: string | RegExp; prompt?: string | RegExp } = {}): Promise<void> {
-    if (opts.title) await this.quickInput.locator('.quick-input-title').filter({ hasText: opts.title }).waitFor({ state: 'visible' });
-    if (opts.prompt) await this.quickInput.locator('.quick-input-message, .quick-input-header').filter({ hasText: opts.prompt }).first().waitFor({ state: 'visible' });
+    if (opts.title)
+      await this.quickInput.locator('.quick-input-title').filter({ hasText: opts.title }).waitFor({ state: 'visible' });
+    if (opts.prompt)
+      await this.quickInput
+        .locator('.quick-input-message, .quick-input-header')
+        .filter({ hasText: opts.prompt })
+        .first()
+        .waitFor({ state: 'visible' });
     const input = this.quickInput.locator('.quick-input-box input');
     await input.waitFor({ state: 'visible' });
     await input.fill(text);
@@ -340,7 +453,12 @@ export class Session {
     const input = this.quickInput.locator('.quick-input-box input');
     await this.retry(`choose ${file}`, 3, async () => {
       await input.fill(path.dirname(file) + path.sep);
-      const entry = this.quickInput.locator('.quick-input-list .monaco-list-row').filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(path.basename(file))}$`) }) }).first();
+      const entry = this.quickInput
+        .locator('.quick-input-list .monaco-list-row')
+        .filter({
+          has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(path.basename(file))}$`) }),
+        })
+        .first();
       await entry.waitFor({ state: 'visible', timeout: 15_000 });
       // The folder is listed: now the file's full path stays as typed. Keys, not a click (which
       // can fall through to the next dialog opening at the same place).
@@ -361,7 +479,9 @@ export class Session {
         last = e;
         this.console.push(`[harness] attempt ${i} to ${what} failed: ${String(e)}`);
         // Visible in CI logs even when a later attempt passes, so creeping flakiness shows.
-        process.stderr.write(`e2e: retrying (attempt ${i} of ${times} to ${what} failed: ${String(e).split('\n')[0]})\n`);
+        process.stderr.write(
+          `e2e: retrying (attempt ${i} of ${times} to ${what} failed: ${String(e).split('\n')[0]})\n`,
+        );
       }
     }
     throw new Error(`could not ${what} after ${times} attempts: ${String(last)}`);
@@ -375,7 +495,10 @@ export class Session {
   async contextMenu(row: Locator, item: RegExp): Promise<void> {
     await this.page.keyboard.press('Escape');
     await row.click({ button: 'right' });
-    const entry = this.page.locator('.context-view .action-item, .monaco-menu .action-item').filter({ hasText: item }).first();
+    const entry = this.page
+      .locator('.context-view .action-item, .monaco-menu .action-item')
+      .filter({ hasText: item })
+      .first();
     await entry.waitFor({ state: 'visible', timeout: 5_000 });
     await entry.click();
     try {
@@ -390,7 +513,9 @@ export class Session {
 
   /** A view pane of the sidebar by its title ("Runs", "Configs"). */
   pane(title: string): Locator {
-    return this.page.locator('.part.sidebar .pane').filter({ has: this.page.locator('.pane-header h3.title', { hasText: new RegExp(`^${title}$`, 'i') }) });
+    return this.page
+      .locator('.part.sidebar .pane')
+      .filter({ has: this.page.locator('.pane-header h3.title', { hasText: new RegExp(`^${title}$`, 'i') }) });
   }
 
   /** Tree rows of a pane whose text matches. */
@@ -400,7 +525,11 @@ export class Session {
 
   /** The status bar item the extension contributes for the active run. */
   statusItem(): Locator {
-    return this.page.locator('.part.statusbar [id="distillery.distillery.distillery.activeRun"], .part.statusbar [id$="distillery.activeRun"]').first();
+    return this.page
+      .locator(
+        '.part.statusbar [id="distillery.distillery.distillery.activeRun"], .part.statusbar [id$="distillery.activeRun"]',
+      )
+      .first();
   }
 
   /** A notification toast whose message matches. */
@@ -410,13 +539,24 @@ export class Session {
 
   /** The frame of the open dashboard webview (the inner frame of VS Code's nested iframes). */
   async dashboardFrame(testId = 'run-view', timeoutMs = UI_TIMEOUT): Promise<Frame> {
-    return until(`the dashboard webview (${testId})`, async () => {
-      for (const f of this.page.frames()) {
-        if (f === this.page.mainFrame()) continue;
-        if (await f.locator(`[data-testid="${testId}"]`).count().catch(() => 0)) return f;
-      }
-      return undefined;
-    }, timeoutMs, 250);
+    return until(
+      `the dashboard webview (${testId})`,
+      async () => {
+        for (const f of this.page.frames()) {
+          if (f === this.page.mainFrame()) continue;
+          if (
+            await f
+              .locator(`[data-testid="${testId}"]`)
+              .count()
+              .catch(() => 0)
+          )
+            return f;
+        }
+        return undefined;
+      },
+      timeoutMs,
+      250,
+    );
   }
 
   // ---- failure artifacts ------------------------------------------------------------------------
@@ -426,7 +566,8 @@ export class Session {
     const dir = path.join(ARTIFACTS, this.opts.name, step.replace(/[^\w.-]+/g, '_'));
     fs.mkdirSync(dir, { recursive: true });
     try {
-      if (this.page && !this.page.isClosed()) await this.page.screenshot({ path: path.join(dir, 'screenshot.png'), timeout: 15_000 });
+      if (this.page && !this.page.isClosed())
+        await this.page.screenshot({ path: path.join(dir, 'screenshot.png'), timeout: 15_000 });
     } catch (e) {
       this.console.push(`[harness] screenshot failed: ${String(e)}`);
     }
@@ -455,7 +596,12 @@ export class Session {
   /** Synchronous last resort (process exit): SIGKILL the whole tree. */
   killNow(): void {
     const pids = this.server?.pid ? [this.server.pid, ...descendants(this.server.pid)] : [];
-    if (this.server?.pid) try { process.kill(-this.server.pid, 'SIGKILL'); } catch { /* gone */ }
+    if (this.server?.pid)
+      try {
+        process.kill(-this.server.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     kill([...pids, ...processesMentioning(this.opts.workspace), ...processesMentioning(this.home)], 'SIGKILL');
   }
 
@@ -463,7 +609,9 @@ export class Session {
     openSessions.delete(this);
     await this.browser?.close().catch(() => undefined);
     await killTree(this.server, () => [...processesMentioning(this.opts.workspace), ...processesMentioning(this.home)]);
-    const stray = [...processesMentioning(this.opts.workspace), ...processesMentioning(this.home)].filter(isProcessAlive);
+    const stray = [...processesMentioning(this.opts.workspace), ...processesMentioning(this.home)].filter(
+      isProcessAlive,
+    );
     if (stray.length) throw new Error(`processes still running after cleanup: ${stray.join(', ')}`);
     // Failed steps copied what they need to test-output/e2e/ already.
     fs.rmSync(this.home, { recursive: true, force: true });
@@ -471,9 +619,18 @@ export class Session {
 }
 
 /** Distinct colours and whether a canvas has been drawn on, read inside the webview frame. */
-export async function canvasStats(frame: Frame, testId: string): Promise<{ width: number; height: number; colours: number }> {
+export async function canvasStats(
+  frame: Frame,
+  testId: string,
+): Promise<{ width: number; height: number; colours: number }> {
   // The tsconfig has no DOM types: the canvas is described by what is used of it.
-  interface Canvas2d { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null }
+  interface Canvas2d {
+    width: number;
+    height: number;
+    getContext(
+      kind: '2d',
+    ): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null;
+  }
   return frame.locator(`[data-testid="${testId}"]`).evaluate((el) => {
     const c = el as unknown as Canvas2d;
     const ctx = c.getContext('2d');

@@ -26,7 +26,14 @@ export function tinyConfig(extra: Record<string, unknown> = {}): Record<string, 
     task: {
       name: 'custom',
       maxSeqLen: 48,
-      custom: { train: 'data/train.tsv', dev: 'data/dev.tsv', format: 'tsv', textA: 'sentence', label: 'label', labels: ['0', '1'] },
+      custom: {
+        train: 'data/train.tsv',
+        dev: 'data/dev.tsv',
+        format: 'tsv',
+        textA: 'sentence',
+        label: 'label',
+        labels: ['0', '1'],
+      },
     },
     teacher: { checkpoint: 'teacher' },
     student: { layers: STUDENT_LAYERS },
@@ -47,16 +54,32 @@ export function tinyConfig(extra: Record<string, unknown> = {}): Record<string, 
 export function makeWorkspace(dir: string, o: { nodePath: string; settings?: Record<string, unknown> }): E2eWorkspace {
   fs.mkdirSync(dir, { recursive: true });
   customSst2Task(dir, 64, 16);
-  const vocab = writeSmallVocab(path.join(dir, 'vocab.txt'), [path.join(dir, 'data', 'train.tsv'), path.join(dir, 'data', 'dev.tsv')]);
-  writeTinyCheckpoint(path.join(dir, 'teacher'), { vocabFile: vocab, layers: TEACHER_LAYERS, hidden: TEACHER_HIDDEN, heads: 2, intermediate: 2 * TEACHER_HIDDEN });
+  const vocab = writeSmallVocab(path.join(dir, 'vocab.txt'), [
+    path.join(dir, 'data', 'train.tsv'),
+    path.join(dir, 'data', 'dev.tsv'),
+  ]);
+  writeTinyCheckpoint(path.join(dir, 'teacher'), {
+    vocabFile: vocab,
+    layers: TEACHER_LAYERS,
+    hidden: TEACHER_HIDDEN,
+    heads: 2,
+    intermediate: 2 * TEACHER_HIDDEN,
+  });
   fs.rmSync(vocab);
   const config = writeConfig(dir, 'tiny', tinyConfig());
   fs.mkdirSync(path.join(dir, '.vscode'), { recursive: true });
-  fs.writeFileSync(path.join(dir, '.vscode', 'settings.json'), JSON.stringify({
-    'distillery.nodePath': o.nodePath,
-    'distillery.backend': 'wasm',
-    ...o.settings,
-  }, null, 2));
+  fs.writeFileSync(
+    path.join(dir, '.vscode', 'settings.json'),
+    JSON.stringify(
+      {
+        'distillery.nodePath': o.nodePath,
+        'distillery.backend': 'wasm',
+        ...o.settings,
+      },
+      null,
+      2,
+    ),
+  );
   return { dir, config };
 }
 
@@ -71,7 +94,10 @@ export function writeBadMappingConfig(dir: string): string {
  * config.json. Returns the run folder.
  */
 export function writeRecordedRun(ws: string, algo: 'soft' | 'pid' | 'sid', config?: Record<string, unknown>): string {
-  const lines = fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'events', `demo-${algo}.events.jsonl`), 'utf8').split('\n').filter((l) => l.trim());
+  const lines = fs
+    .readFileSync(path.join(__dirname, '..', 'fixtures', 'events', `demo-${algo}.events.jsonl`), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim());
   const runId = (JSON.parse(lines[0]) as { runId: string }).runId;
   const runDir = path.join(ws, 'runs', runId);
   fs.mkdirSync(runDir, { recursive: true });

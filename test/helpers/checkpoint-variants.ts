@@ -51,7 +51,8 @@ const POOLING_CONFIG = { word_embedding_dimension: 32, pooling_mode_cls_token: f
 /** Copies the checkpoint in `src` to `dest` in the asked layout; returns the folder that holds config.json. */
 export function writeVariant(src: string, dest: string, o: VariantOptions = {}): string {
   const layout = o.layout ?? 'plain';
-  const modelDir = layout === 'st-subfolder' || layout === 'st-subfolder-unlisted' ? path.join(dest, '0_Transformer') : dest;
+  const modelDir =
+    layout === 'st-subfolder' || layout === 'st-subfolder-unlisted' ? path.join(dest, '0_Transformer') : dest;
   fs.mkdirSync(modelDir, { recursive: true });
   for (const f of fs.readdirSync(src)) {
     if (f !== 'model.safetensors') fs.copyFileSync(path.join(src, f), path.join(modelDir, f));
@@ -62,13 +63,21 @@ export function writeVariant(src: string, dest: string, o: VariantOptions = {}):
     const to = o.rename ? o.rename(name) : name;
     if (to === null) continue;
     const data = toFloat32(entry, src);
-    out.set(to, { dtype: 'F32', shape: [...entry.shape], bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+    out.set(to, {
+      dtype: 'F32',
+      shape: [...entry.shape],
+      bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    });
   }
   if (o.positionIdsPrefix !== undefined) {
     const p = o.maxPositions ?? 64;
     const ids = new BigInt64Array(p);
     for (let i = 0; i < p; i++) ids[i] = BigInt(i);
-    out.set(`${o.positionIdsPrefix}embeddings.position_ids`, { dtype: 'I64', shape: [1, p], bytes: new Uint8Array(ids.buffer) });
+    out.set(`${o.positionIdsPrefix}embeddings.position_ids`, {
+      dtype: 'I64',
+      shape: [1, p],
+      bytes: new Uint8Array(ids.buffer),
+    });
   }
   writeRawSafetensors(path.join(modelDir, 'model.safetensors'), out);
   if (layout !== 'plain') {
@@ -77,11 +86,21 @@ export function writeVariant(src: string, dest: string, o: VariantOptions = {}):
   }
   if (layout === 'st-root' || layout === 'st-subfolder') {
     const transformerPath = layout === 'st-root' ? '' : '0_Transformer';
-    fs.writeFileSync(path.join(dest, 'modules.json'), JSON.stringify([
-      { idx: 0, name: '0', path: transformerPath, type: 'sentence_transformers.models.Transformer' },
-      { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
-    ], null, 2) + '\n');
-    fs.writeFileSync(path.join(dest, 'config_sentence_transformers.json'), '{"__version__": {"sentence_transformers": "2.0.0"}}\n');
+    fs.writeFileSync(
+      path.join(dest, 'modules.json'),
+      JSON.stringify(
+        [
+          { idx: 0, name: '0', path: transformerPath, type: 'sentence_transformers.models.Transformer' },
+          { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
+        ],
+        null,
+        2,
+      ) + '\n',
+    );
+    fs.writeFileSync(
+      path.join(dest, 'config_sentence_transformers.json'),
+      '{"__version__": {"sentence_transformers": "2.0.0"}}\n',
+    );
   }
   return modelDir;
 }

@@ -8,8 +8,12 @@ export async function runMain(args: string[]): Promise<{ code: number; stdout: s
   const stderr = new PassThrough();
   let out = '';
   let err = '';
-  stdout.on('data', (c: Buffer) => { out += c.toString(); });
-  stderr.on('data', (c: Buffer) => { err += c.toString(); });
+  stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  stderr.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
   const code = await main(args, { stdout, stderr, stdin: new PassThrough(), interactive: false });
   return { code, stdout: out, stderr: err };
 }

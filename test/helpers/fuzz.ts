@@ -45,7 +45,9 @@ export function checkProperty<Ts>(property: fc.IProperty<Ts>, defaultRuns: numbe
     const message = e instanceof Error ? e.message : String(e);
     const m = /seed: (-?\d+), path: "([^"]*)"/.exec(message);
     // The seed and path replay this property only: select its test by name.
-    const replay = m ? `\nreplay: FUZZ_SEED=${m[1]} FUZZ_PATH=${m[2]} node --import tsx --test --test-name-pattern='<this test>' <this test file>` : '';
+    const replay = m
+      ? `\nreplay: FUZZ_SEED=${m[1]} FUZZ_PATH=${m[2]} node --import tsx --test --test-name-pattern='<this test>' <this test file>`
+      : '';
     // fast-check keeps the property's own failure as the cause; show it, it says what went wrong.
     const cause = e instanceof Error ? (e as Error & { cause?: unknown }).cause : undefined;
     const why = cause instanceof Error ? `\nthe property failed with: ${cause.stack ?? cause.message}` : '';
@@ -55,8 +57,34 @@ export function checkProperty<Ts>(property: fc.IProperty<Ts>, defaultRuns: numbe
 
 /** Numbers that break arithmetic: huge, tiny, negative zero, beyond exact integers, not integers. */
 export const nastyNumber: fc.Arbitrary<number> = fc.oneof(
-  fc.constantFrom(0, -0, 1, -1, 0.5, 1e308, -1e308, Number.MAX_VALUE, Number.MIN_VALUE, 2 ** 31, 2 ** 32, 2 ** 53, 2 ** 53 + 2,
-    Number.MAX_SAFE_INTEGER, 4294967295, 1e-300, 48, 49, 512, 513, 4096, 4097, 1000, 1001, 1e7, 1e9),
+  fc.constantFrom(
+    0,
+    -0,
+    1,
+    -1,
+    0.5,
+    1e308,
+    -1e308,
+    Number.MAX_VALUE,
+    Number.MIN_VALUE,
+    2 ** 31,
+    2 ** 32,
+    2 ** 53,
+    2 ** 53 + 2,
+    Number.MAX_SAFE_INTEGER,
+    4294967295,
+    1e-300,
+    48,
+    49,
+    512,
+    513,
+    4096,
+    4097,
+    1000,
+    1001,
+    1e7,
+    1e9,
+  ),
   fc.integer({ min: -10, max: 100 }),
   fc.double({ noNaN: true, noDefaultInfinity: true }),
 );
@@ -65,5 +93,22 @@ export const nastyNumber: fc.Arbitrary<number> = fc.oneof(
 export const jsonish: fc.Arbitrary<unknown> = fc.oneof(
   { arbitrary: nastyNumber, weight: 3 },
   { arbitrary: fc.jsonValue({ maxDepth: 2 }), weight: 3 },
-  { arbitrary: fc.constantFrom(null, true, false, '', 'x', '1e308', 'custom', '../..', '/', [], {}, [[1, 1]], [[0, 99]]), weight: 2 },
+  {
+    arbitrary: fc.constantFrom(
+      null,
+      true,
+      false,
+      '',
+      'x',
+      '1e308',
+      'custom',
+      '../..',
+      '/',
+      [],
+      {},
+      [[1, 1]],
+      [[0, 99]],
+    ),
+    weight: 2,
+  },
 );

@@ -9,6 +9,10 @@ export const PRETRAINED_NAME = 'all-minilm-l6-v2';
 export const PRETRAINED_DIR = process.env.DISTILLERY_PRETRAINED_DIR ?? path.join(REPO_ROOT, 'models', PRETRAINED_NAME);
 
 export function pretrainedMissing(): string | false {
-  const ok = ['config.json', 'model.safetensors', 'vocab.txt'].every((f) => fs.existsSync(path.join(PRETRAINED_DIR, f)));
-  return ok ? false : `${PRETRAINED_DIR} has not been fetched (the package could not be downloaded?): run \`bash scripts/fetch-pretrained.sh ${PRETRAINED_NAME}\``;
+  const ok = ['config.json', 'model.safetensors', 'vocab.txt'].every((f) =>
+    fs.existsSync(path.join(PRETRAINED_DIR, f)),
+  );
+  return ok
+    ? false
+    : `${PRETRAINED_DIR} has not been fetched (the package could not be downloaded?): run \`bash scripts/fetch-pretrained.sh ${PRETRAINED_NAME}\``;
 }

@@ -17,7 +17,8 @@ export function pythonHas(...modules: string[]): boolean {
   const key = modules.join(',');
   let ok = found.get(key);
   if (ok === undefined) {
-    ok = fs.existsSync(PYTHON) &&
+    ok =
+      fs.existsSync(PYTHON) &&
       spawnSync(PYTHON, ['-c', modules.map((m) => `import ${m}`).join('; ')], { stdio: 'ignore' }).status === 0;
     found.set(key, ok);
   }

@@ -66,7 +66,10 @@ export function ensureCliBuilt(): void {
   }
   try {
     if (bundleIsFresh()) return;
-    const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'build.mjs')], { cwd: REPO_ROOT, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'build.mjs')], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    });
     if (r.status !== 0) throw new Error(`node scripts/build.mjs failed (${r.status}):\n${r.stderr}`);
   } finally {
     fs.rmSync(lock, { recursive: true, force: true });
@@ -74,7 +77,10 @@ export function ensureCliBuilt(): void {
 }
 
 /** `distillery ...args`, with `input` on stdin. */
-export function runCli(args: readonly string[], opts: { input?: string; cwd?: string; env?: Record<string, string> } = {}): CliResult {
+export function runCli(
+  args: readonly string[],
+  opts: { input?: string; cwd?: string; env?: Record<string, string> } = {},
+): CliResult {
   const start = Date.now();
   const r = spawnSync(process.execPath, [CLI_BIN, ...args], {
     cwd: opts.cwd ?? REPO_ROOT,
@@ -97,7 +103,8 @@ export function expectUserError(r: CliResult, verb: string): string {
   if (r.status !== 2) problems.push(`exit code ${r.status}, expected 2`);
   if (!lines[0].startsWith(`distillery ${verb}: `)) problems.push('the first line does not start with the command');
   if (lines[0].startsWith(`distillery ${verb}: distillery ${verb}`)) problems.push('the command is named twice');
-  if (lines.length > 2 || (lines.length === 2 && !lines[1].startsWith('  fix: '))) problems.push('more than a message and a fix line');
+  if (lines.length > 2 || (lines.length === 2 && !lines[1].startsWith('  fix: ')))
+    problems.push('more than a message and a fix line');
   if (/^\s+at /m.test(r.stderr)) problems.push('a stack trace');
   if (problems.length) throw new Error(`distillery ${verb}: ${problems.join('; ')}; stderr was:\n${r.stderr}`);
   return r.stderr;

@@ -23,8 +23,16 @@ export async function setUpKernelBackends(): Promise<string | undefined> {
 export async function onBackend<T>(name: 'wasm' | 'cpu', f: () => T | Promise<T>): Promise<T> {
   const warn = console.warn;
   console.warn = () => undefined; // the cpu backend's tfjs-node advert
-  try { await tf.setBackend(name); } finally { console.warn = warn; }
-  try { return await f(); } finally { await tf.setBackend('wasm'); }
+  try {
+    await tf.setBackend(name);
+  } finally {
+    console.warn = warn;
+  }
+  try {
+    return await f();
+  } finally {
+    await tf.setBackend('wasm');
+  }
 }
 
 /** max |a − b| / (1 + max |b|): float32 rounding of sums of a few hundred terms stays ~1e-6. */

@@ -39,13 +39,27 @@ export function customSst2Task(dir: string, trainRows = 40, devRows = 32): Recor
   return {
     name: 'custom',
     maxSeqLen: 48,
-    custom: { train: 'data/train.tsv', dev: 'data/dev.tsv', format: 'tsv', textA: 'sentence', label: 'label', labels: ['0', '1'] },
+    custom: {
+      train: 'data/train.tsv',
+      dev: 'data/dev.tsv',
+      format: 'tsv',
+      textA: 'sentence',
+      label: 'label',
+      labels: ['0', '1'],
+    },
   };
 }
 
 /** A small WordPiece vocabulary built from the sentences of these TSV files (for the fastest runs). */
 export function writeSmallVocab(file: string, tsvFiles: string[], maxSize = 400): string {
-  const texts = tsvFiles.flatMap((f) => fs.readFileSync(f, 'utf8').split('\n').slice(1).map((l) => l.split('\t')[0]).filter(Boolean));
+  const texts = tsvFiles.flatMap((f) =>
+    fs
+      .readFileSync(f, 'utf8')
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split('\t')[0])
+      .filter(Boolean),
+  );
   fs.writeFileSync(file, buildWordPieceVocab(texts, { maxSize, lowercase: true, minCount: 1 }).join('\n') + '\n');
   return file;
 }
@@ -59,7 +73,11 @@ export function writeConfig(dir: string, name: string, config: Record<string, un
 /** The run folders under a runs/ folder, oldest first. */
 export function runFolders(runsDir: string): string[] {
   if (!fs.existsSync(runsDir)) return [];
-  return fs.readdirSync(runsDir).sort().map((n) => path.join(runsDir, n)).filter((d) => fs.statSync(d).isDirectory());
+  return fs
+    .readdirSync(runsDir)
+    .sort()
+    .map((n) => path.join(runsDir, n))
+    .filter((d) => fs.statSync(d).isDirectory());
 }
 
 export function events(runDir: string): TrainerEvent[] {
@@ -77,7 +95,10 @@ export function malformedEventLines(runDir: string): string[] {
   return bad;
 }
 
-export function eventsOf<T extends TrainerEvent['type']>(runDir: string | TrainerEvent[], type: T): Array<Extract<TrainerEvent, { type: T }>> {
+export function eventsOf<T extends TrainerEvent['type']>(
+  runDir: string | TrainerEvent[],
+  type: T,
+): Array<Extract<TrainerEvent, { type: T }>> {
   const all = typeof runDir === 'string' ? events(runDir) : runDir;
   return all.filter((e): e is Extract<TrainerEvent, { type: T }> => e.type === type);
 }
@@ -97,22 +118,37 @@ export interface CliResult {
 
 export function runCli(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): CliResult {
   ensureCliBuilt();
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? REPO_ROOT, encoding: 'utf8', timeout: opts.timeoutMs ?? 120_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: opts.cwd ?? REPO_ROOT,
+    encoding: 'utf8',
+    timeout: opts.timeoutMs ?? 120_000,
+  });
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
-export function spawnCli(args: string[], opts: { cwd?: string } = {}): ChildProcess & { output: { stdout: string; stderr: string } } {
+export function spawnCli(
+  args: string[],
+  opts: { cwd?: string } = {},
+): ChildProcess & { output: { stdout: string; stderr: string } } {
   ensureCliBuilt();
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { output: { stdout: string; stderr: string } };
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: opts.cwd ?? REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }) as ChildProcess & { output: { stdout: string; stderr: string } };
   child.output = { stdout: '', stderr: '' };
-  child.stdout!.on('data', (d: Buffer) => { child.output.stdout += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { child.output.stderr += d.toString(); });
+  child.stdout!.on('data', (d: Buffer) => {
+    child.output.stdout += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    child.output.stderr += d.toString();
+  });
   return child;
 }
 
 export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
+    if (child.exitCode !== null || child.signalCode !== null)
+      resolve({ code: child.exitCode, signal: child.signalCode });
     else child.once('exit', (code, signal) => resolve({ code, signal }));
   });
 }
@@ -121,22 +157,35 @@ export function exited(child: ChildProcess): Promise<{ code: number | null; sign
  * Polls until `check` returns a value (not undefined); fails after `timeoutMs`, or as soon as
  * `child` (the process expected to bring it about) exits, with its stderr.
  */
-export async function waitFor<T>(check: () => T | undefined, timeoutMs: number, what: string, child?: ReturnType<typeof spawnCli>): Promise<T> {
+export async function waitFor<T>(
+  check: () => T | undefined,
+  timeoutMs: number,
+  what: string,
+  child?: ReturnType<typeof spawnCli>,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = check();
     if (v !== undefined) return v;
     if (child && (child.exitCode !== null || child.signalCode !== null)) {
-      throw new Error(`the process exited (${child.exitCode ?? child.signalCode}) before ${what}:\n${child.output.stderr.slice(-3000)}`);
+      throw new Error(
+        `the process exited (${child.exitCode ?? child.signalCode}) before ${what}:\n${child.output.stderr.slice(-3000)}`,
+      );
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${child ? `; stderr so far:\n${child.output.stderr.slice(-3000)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${child ? `; stderr so far:\n${child.output.stderr.slice(-3000)}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, 20));
   }
 }
 
 /** Every loss term of a step event as 'name@layer=value', for exact comparisons between runs. */
 export function stepSignature(e: Extract<TrainerEvent, { type: 'step' }>): string {
-  return [`step ${e.step} stage ${e.stage} loss ${e.loss}`, ...e.terms.map((t) => `${t.name}${t.layer !== undefined ? `@${t.layer}` : ''}=${t.value}`)].join(' ');
+  return [
+    `step ${e.step} stage ${e.stage} loss ${e.loss}`,
+    ...e.terms.map((t) => `${t.name}${t.layer !== undefined ? `@${t.layer}` : ''}=${t.value}`),
+  ].join(' ');
 }
 
 /**

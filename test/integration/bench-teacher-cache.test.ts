@@ -24,8 +24,15 @@ import { TeacherCache, fromHalf, toHalf } from '../../src/train/teacher-cache';
 import { setKernelMode } from '../../src/model/fast-kernels';
 
 const config = (layers: number): BertConfig => ({
-  ...BERT_BASE_DEFAULTS, vocabSize: 60, hiddenSize: 16, numHiddenLayers: layers, numAttentionHeads: 2,
-  intermediateSize: 32, maxPositionEmbeddings: 32, numLabels: 2, labels: ['a', 'b'],
+  ...BERT_BASE_DEFAULTS,
+  vocabSize: 60,
+  hiddenSize: 16,
+  numHiddenLayers: layers,
+  numAttentionHeads: 2,
+  intermediateSize: 32,
+  maxPositionEmbeddings: 32,
+  numLabels: 2,
+  labels: ['a', 'b'],
 });
 
 /** Varying lengths, so each epoch's shuffled batches pad the same example differently. */
@@ -42,19 +49,36 @@ function taskData(): TaskData {
     const enc = encodings(n, seed);
     const labels = enc.map((_, i) => i % 2);
     return {
-      dataset: { task: 'synthetic', split: 'x', file: 'x', examples: labels.map((label, index) => ({ index, line: index + 2, textA: '', label })), labels: ['a', 'b'], isRegression: false },
+      dataset: {
+        task: 'synthetic',
+        split: 'x',
+        file: 'x',
+        examples: labels.map((label, index) => ({ index, line: index + 2, textA: '', label })),
+        labels: ['a', 'b'],
+        isRegression: false,
+      },
       encodings: enc,
       labels,
     };
   };
   return {
-    info: { name: 'synthetic', labels: ['a', 'b'], isRegression: false, metrics: ['accuracy'], mainMetric: 'accuracy', numLabels: 2 },
+    info: {
+      name: 'synthetic',
+      labels: ['a', 'b'],
+      isRegression: false,
+      metrics: ['accuracy'],
+      mainMetric: 'accuracy',
+      numLabels: 2,
+    },
     train: split(10, 1),
     dev: split(4, 2),
   };
 }
 
-interface StepTerms { step: number; terms: Array<{ name: string; layer?: number; value: number }> }
+interface StepTerms {
+  step: number;
+  terms: Array<{ name: string; layer?: number; value: number }>;
+}
 
 async function train(cache: TeacherCache | undefined): Promise<StepTerms[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distillery-cache-'));
@@ -62,22 +86,59 @@ async function train(cache: TeacherCache | undefined): Promise<StepTerms[]> {
   const student = BertModel.randomInit(config(1), 8);
   const pairs = [{ student: 1, teacher: 2 }];
   const stage: Stage = {
-    index: 0, name: 'all layers', kind: 'internal', layers: pairs, epochs: 2, patience: null, selectBest: false,
-    losses: { attentionKl: 1, clsCosine: 1, softLabel: 1 }, temperature: 2,
+    index: 0,
+    name: 'all layers',
+    kind: 'internal',
+    layers: pairs,
+    epochs: 2,
+    patience: null,
+    selectBest: false,
+    losses: { attentionKl: 1, clsCosine: 1, softLabel: 1 },
+    temperature: 2,
   };
   const sink = new EventSink('cache-test', path.join(dir, 'events.jsonl'));
   try {
-    const loop = new TrainingLoop({
-      phase: 'student', model: student, teacher, pairs, headAverage: false, stages: [stage],
-      data: taskData(),
-      optim: { lr: 1e-3, batchSize: 4, warmup: 0, weightDecay: 0.01, maxGradNorm: 1, beta1: 0.9, beta2: 0.999, eps: 1e-6, seed: 3 },
-      batchSize: 4, evalBatchSize: 4, keepCheckpoints: 1, checkpointsDir: path.join(dir, 'checkpoints'),
-      saveBest: () => path.join(dir, 'best'), padId: 0, stageOffset: 0, stepOffset: 0,
-      teacherCache: cache,
-    }, sink, { requested: null });
+    const loop = new TrainingLoop(
+      {
+        phase: 'student',
+        model: student,
+        teacher,
+        pairs,
+        headAverage: false,
+        stages: [stage],
+        data: taskData(),
+        optim: {
+          lr: 1e-3,
+          batchSize: 4,
+          warmup: 0,
+          weightDecay: 0.01,
+          maxGradNorm: 1,
+          beta1: 0.9,
+          beta2: 0.999,
+          eps: 1e-6,
+          seed: 3,
+        },
+        batchSize: 4,
+        evalBatchSize: 4,
+        keepCheckpoints: 1,
+        checkpointsDir: path.join(dir, 'checkpoints'),
+        saveBest: () => path.join(dir, 'best'),
+        padId: 0,
+        stageOffset: 0,
+        stepOffset: 0,
+        teacherCache: cache,
+      },
+      sink,
+      { requested: null },
+    );
     await loop.run();
-    return fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string } & StepTerms)
-      .filter((e) => e.type === 'step').map((e) => ({ step: e.step, terms: e.terms }));
+    return fs
+      .readFileSync(path.join(dir, 'events.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string } & StepTerms)
+      .filter((e) => e.type === 'step')
+      .map((e) => ({ step: e.step, terms: e.terms }));
   } finally {
     teacher.dispose();
     student.dispose();
@@ -88,7 +149,11 @@ async function train(cache: TeacherCache | undefined): Promise<StepTerms[]> {
 before(async () => {
   const warn = console.warn;
   console.warn = () => undefined; // the cpu backend's tfjs-node advert
-  try { await initBackend('cpu'); } finally { console.warn = warn; }
+  try {
+    await initBackend('cpu');
+  } finally {
+    console.warn = warn;
+  }
   setKernelMode('stock');
 });
 
@@ -110,31 +175,55 @@ test('cached outputs equal the teacher on a differently padded batch; a partial 
   const enc = encodings(6, 4);
   const keep = { hiddenStates: [1, 2], attentions: [0, 1] };
   const cache = new TeacherCache();
-  const first = makeBatch([0, 1, 2].map((i) => enc[i]), [0, 0, 0], [0, 1, 2], 0);
-  tf.dispose(Object.values(cache.outputs(teacher, first, keep, 0)).flat().filter(Boolean) as tf.Tensor[]);
+  const first = makeBatch(
+    [0, 1, 2].map((i) => enc[i]),
+    [0, 0, 0],
+    [0, 1, 2],
+    0,
+  );
+  tf.dispose(
+    Object.values(cache.outputs(teacher, first, keep, 0))
+      .flat()
+      .filter(Boolean) as tf.Tensor[],
+  );
   // Rows 0-2 cached, 3-5 not: one teacher pass over the three missing rows.
   const rows = [4, 2, 5, 0, 3, 1];
-  const batch = makeBatch(rows.map((i) => enc[i]), rows.map(() => 0), rows, 0);
+  const batch = makeBatch(
+    rows.map((i) => enc[i]),
+    rows.map(() => 0),
+    rows,
+    0,
+  );
   const out = cache.outputs(teacher, batch, keep, 0);
   assert.equal(cache.stats().teacherPasses, 2);
   assert.equal(cache.stats().hits, 3);
-  const inputs = { inputIds: tf.tensor2d(batch.inputIds, [6, batch.seqLen], 'int32'), tokenTypeIds: tf.tensor2d(batch.tokenTypeIds, [6, batch.seqLen], 'int32'), attentionMask: tf.tensor2d(batch.attentionMask, [6, batch.seqLen], 'int32') };
+  const inputs = {
+    inputIds: tf.tensor2d(batch.inputIds, [6, batch.seqLen], 'int32'),
+    tokenTypeIds: tf.tensor2d(batch.tokenTypeIds, [6, batch.seqLen], 'int32'),
+    attentionMask: tf.tensor2d(batch.attentionMask, [6, batch.seqLen], 'int32'),
+  };
   const direct = teacher.forward(inputs, { training: false, keep });
   assert.deepEqual(Array.from(out.logits.dataSync()), Array.from(direct.logits.dataSync()));
   for (const k of keep.hiddenStates) {
     assert.deepEqual(out.hiddenStates[k].shape, [6, 1, 16]);
-    assert.deepEqual(Array.from(out.hiddenStates[k].dataSync()), Array.from(tf.slice(direct.hiddenStates[k], [0, 0, 0], [6, 1, 16]).dataSync()));
+    assert.deepEqual(
+      Array.from(out.hiddenStates[k].dataSync()),
+      Array.from(tf.slice(direct.hiddenStates[k], [0, 0, 0], [6, 1, 16]).dataSync()),
+    );
   }
   const mask = batch.attentionMask;
   const s = batch.seqLen;
   for (const k of keep.attentions) {
     const a = out.attentions[k].dataSync();
     const d = direct.attentions[k].dataSync();
-    for (let r = 0; r < 6; r++) for (let h = 0; h < 2; h++) for (let q = 0; q < s; q++) for (let j = 0; j < s; j++) {
-      const i = ((r * 2 + h) * s + q) * s + j;
-      if (mask[r * s + q] && mask[r * s + j]) assert.equal(a[i], d[i], `attention ${k} [${r},${h},${q},${j}]`);
-      else assert.equal(a[i], 0, 'padded entries are zero');
-    }
+    for (let r = 0; r < 6; r++)
+      for (let h = 0; h < 2; h++)
+        for (let q = 0; q < s; q++)
+          for (let j = 0; j < s; j++) {
+            const i = ((r * 2 + h) * s + q) * s + j;
+            if (mask[r * s + q] && mask[r * s + j]) assert.equal(a[i], d[i], `attention ${k} [${r},${h},${q},${j}]`);
+            else assert.equal(a[i], 0, 'padded entries are zero');
+          }
   }
   teacher.dispose();
 });
@@ -152,7 +241,12 @@ test('float16 storage rounds attention maps to half precision and halves their b
   const batch = makeBatch(enc, [0, 0, 0, 0], [0, 1, 2, 3], 0);
   const full = new TeacherCache();
   const half = new TeacherCache({ attentionPrecision: 'float16' });
-  for (const c of [full, half]) tf.dispose(Object.values(c.outputs(teacher, batch, keep, 0)).flat().filter(Boolean) as tf.Tensor[]);
+  for (const c of [full, half])
+    tf.dispose(
+      Object.values(c.outputs(teacher, batch, keep, 0))
+        .flat()
+        .filter(Boolean) as tf.Tensor[],
+    );
   const a = full.outputs(teacher, batch, keep, 0).attentions[1].dataSync();
   const b = half.outputs(teacher, batch, keep, 0).attentions[1].dataSync();
   let worst = 0;
@@ -167,8 +261,18 @@ test('the memory bound stops storing; examples past it are computed every time',
   const enc = encodings(8, 5);
   const keep = { hiddenStates: [2], attentions: [1] };
   const cache = new TeacherCache({ maxBytes: 3000 });
-  const batch = makeBatch(enc, enc.map(() => 0), enc.map((_, i) => i), 0);
-  for (let epoch = 0; epoch < 2; epoch++) tf.dispose(Object.values(cache.outputs(teacher, batch, keep, 0)).flat().filter(Boolean) as tf.Tensor[]);
+  const batch = makeBatch(
+    enc,
+    enc.map(() => 0),
+    enc.map((_, i) => i),
+    0,
+  );
+  for (let epoch = 0; epoch < 2; epoch++)
+    tf.dispose(
+      Object.values(cache.outputs(teacher, batch, keep, 0))
+        .flat()
+        .filter(Boolean) as tf.Tensor[],
+    );
   const st = cache.stats();
   assert.ok(st.bytes <= 3000 && st.entries > 0 && st.entries < 8, JSON.stringify(st));
   assert.equal(st.hits, st.entries, 'the second pass hits exactly the stored examples');
@@ -185,12 +289,36 @@ test('on wasm the reused staging buffers leave a short row padded with zeros aft
     const cache = new TeacherCache();
     // Four examples of 11 tokens (full rows), then four of 3–11 tokens padded to 11: same staging size.
     const enc = encodings(40, 0);
-    const full = enc.map((_, i) => i).filter((i) => enc[i].inputIds.length === 11).slice(0, 4);
-    const mixed = [...enc.map((_, i) => i).filter((i) => enc[i].inputIds.length < 11).slice(0, 3), full[0]];
+    const full = enc
+      .map((_, i) => i)
+      .filter((i) => enc[i].inputIds.length === 11)
+      .slice(0, 4);
+    const mixed = [
+      ...enc
+        .map((_, i) => i)
+        .filter((i) => enc[i].inputIds.length < 11)
+        .slice(0, 3),
+      full[0],
+    ];
     assert.equal(full.length, 4);
-    const batchOf = (rows: number[]) => makeBatch(rows.map((i) => enc[i]), rows.map(() => 0), rows, 0);
-    for (const rows of [full, mixed]) tf.dispose(Object.values(cache.outputs(teacher, batchOf(rows), keep, 0)).flat().filter(Boolean) as tf.Tensor[]);
-    tf.dispose(Object.values(cache.outputs(teacher, batchOf(full), keep, 0)).flat().filter(Boolean) as tf.Tensor[]);
+    const batchOf = (rows: number[]) =>
+      makeBatch(
+        rows.map((i) => enc[i]),
+        rows.map(() => 0),
+        rows,
+        0,
+      );
+    for (const rows of [full, mixed])
+      tf.dispose(
+        Object.values(cache.outputs(teacher, batchOf(rows), keep, 0))
+          .flat()
+          .filter(Boolean) as tf.Tensor[],
+      );
+    tf.dispose(
+      Object.values(cache.outputs(teacher, batchOf(full), keep, 0))
+        .flat()
+        .filter(Boolean) as tf.Tensor[],
+    );
     const batch = batchOf(mixed);
     const maps = cache.outputs(teacher, batch, keep, 0).attentions[1];
     const v = maps.dataSync();
@@ -198,10 +326,12 @@ test('on wasm the reused staging buffers leave a short row padded with zeros aft
     assert.equal(cache.stats().hits, 9, 'the last two batches served from the cache');
     for (let r = 0; r < 4; r++) {
       const len = enc[mixed[r]].inputIds.length;
-      for (let h = 0; h < heads; h++) for (let q = 0; q < s; q++) for (let k = 0; k < s; k++) {
-        const x = v[((r * heads + h) * s + q) * s + k];
-        if (q >= len || k >= len) assert.equal(x, 0, `row ${r} (length ${len}) at ${q},${k}`);
-      }
+      for (let h = 0; h < heads; h++)
+        for (let q = 0; q < s; q++)
+          for (let k = 0; k < s; k++) {
+            const x = v[((r * heads + h) * s + q) * s + k];
+            if (q >= len || k >= len) assert.equal(x, 0, `row ${r} (length ${len}) at ${q},${k}`);
+          }
     }
     maps.dispose();
     teacher.dispose();

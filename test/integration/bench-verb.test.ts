@@ -23,7 +23,10 @@ function memoryIO(): { io: CliIO; out: () => string; err: () => string } {
 
 test('bench --json on the tiny shape reports timing, throughput, FLOPs, tensors and memory', async () => {
   const m = memoryIO();
-  const code = await main(['bench', '--shape', 'tiny', '--backend', 'wasm', '--repeats', '3', '--warmup', '1', '--teacher-cache', '--json'], m.io);
+  const code = await main(
+    ['bench', '--shape', 'tiny', '--backend', 'wasm', '--repeats', '3', '--warmup', '1', '--teacher-cache', '--json'],
+    m.io,
+  );
   assert.equal(code, 0, m.err());
   const r = JSON.parse(m.out());
   assert.equal(r.tool, 'distillery');
@@ -33,7 +36,10 @@ test('bench --json on the tiny shape reports timing, throughput, FLOPs, tensors 
   assert.equal(r.repeats, 3);
   assert.equal(r.step.timing.samplesMs.length, 3);
   const t = r.step.timing;
-  assert.ok(t.minMs > 0 && t.minMs <= t.q1Ms && t.q1Ms <= t.medianMs && t.medianMs <= t.q3Ms && t.q3Ms <= t.maxMs, JSON.stringify(t));
+  assert.ok(
+    t.minMs > 0 && t.minMs <= t.q1Ms && t.q1Ms <= t.medianMs && t.medianMs <= t.q3Ms && t.q3Ms <= t.maxMs,
+    JSON.stringify(t),
+  );
   assert.ok(Math.abs(r.step.sequencesPerSec - 4 / (t.medianMs / 1000)) < 1e-9);
   assert.equal(r.flops.total, stepFlops(BENCH_SHAPES.tiny).total);
   assert.ok(Math.abs(r.step.gflopsPerSec - r.flops.total / (t.medianMs / 1000) / 1e9) < 1e-9);
@@ -44,7 +50,10 @@ test('bench --json on the tiny shape reports timing, throughput, FLOPs, tensors 
   assert.ok(r.memory.estimate.totalBytes > 0);
   // tf.memory()'s high-water mark over a step counts the weights and moments (exactly the
   // estimate's persistent bytes) plus the step's own tensors.
-  assert.ok(r.memory.peakTensorBytes > r.memory.estimate.persistentBytes, `${r.memory.peakTensorBytes} vs ${r.memory.estimate.persistentBytes}`);
+  assert.ok(
+    r.memory.peakTensorBytes > r.memory.estimate.persistentBytes,
+    `${r.memory.peakTensorBytes} vs ${r.memory.estimate.persistentBytes}`,
+  );
   assert.equal(r.cached.cache.entries, 4);
   assert.equal(r.cached.cache.hits, 4 * 3, 'every cached step is served from the cache');
   assert.ok(r.cached.speedup > 0);
@@ -53,7 +62,10 @@ test('bench --json on the tiny shape reports timing, throughput, FLOPs, tensors 
 
 test('bench without --json prints a readable summary', async () => {
   const m = memoryIO();
-  const code = await main(['bench', '--shape', 'tiny', '--backend', 'wasm', '--kernels', 'stock', '--repeats', '1', '--warmup', '0'], m.io);
+  const code = await main(
+    ['bench', '--shape', 'tiny', '--backend', 'wasm', '--kernels', 'stock', '--repeats', '1', '--warmup', '0'],
+    m.io,
+  );
   assert.equal(code, 0, m.err());
   const text = m.out();
   assert.match(text, /tiny shape \(teacher 2 \/ student 1 layers/);
@@ -92,7 +104,10 @@ test('FLOP count and timing summary by hand', () => {
 
 test('bench --soak samples resident memory and live tensors ten times over the extra steps', async () => {
   const m = memoryIO();
-  const code = await main(['bench', '--shape', 'tiny', '--backend', 'wasm', '--repeats', '1', '--warmup', '1', '--soak', '30', '--json'], m.io);
+  const code = await main(
+    ['bench', '--shape', 'tiny', '--backend', 'wasm', '--repeats', '1', '--warmup', '1', '--soak', '30', '--json'],
+    m.io,
+  );
   assert.equal(code, 0, m.err());
   const r = JSON.parse(m.out());
   assert.equal(r.soak.steps, 30);

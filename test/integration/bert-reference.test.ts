@@ -43,8 +43,10 @@ interface Reference {
 function requireTorch(): void {
   const r = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
   if (r.status !== 0) {
-    assert.fail(`${PYTHON} cannot import torch and numpy (${(r.stderr || String(r.error)).trim().split('\n').pop()}); ` +
-      'the reference tests need the venv\'s PyTorch: run `bash scripts/setup-python.sh`');
+    assert.fail(
+      `${PYTHON} cannot import torch and numpy (${(r.stderr || String(r.error)).trim().split('\n').pop()}); ` +
+        "the reference tests need the venv's PyTorch: run `bash scripts/setup-python.sh`",
+    );
   }
 }
 
@@ -97,7 +99,10 @@ function checkAgainstReference(ref: Reference): void {
       assert.equal(out.attentions.length, L);
       assert.equal(out.hiddenStates.length, L + 1);
       // Against torch in float32, and against torch in float64 (the exact answer, up to ~1e-15).
-      for (const [precision, want] of [['float32', expected.float32], ['float64', expected.float64]] as const) {
+      for (const [precision, want] of [
+        ['float32', expected.float32],
+        ['float64', expected.float64],
+      ] as const) {
         const logitsErr = maxAbsDiff(out.logits, want.logits);
         assert.ok(logitsErr <= 1e-4, `logits vs torch ${precision}: ${logitsErr}`);
         for (let k = 0; k < L; k++) {
@@ -107,7 +112,10 @@ function checkAgainstReference(ref: Reference): void {
         for (let k = 0; k <= L; k++) {
           const cls = tf.squeeze(tf.slice(out.hiddenStates[k], [0, 0, 0], [-1, 1, -1]), [1]);
           const err = maxAbsDiff(cls, want.cls_hidden_states[k]);
-          assert.ok(err <= 1e-4, `[CLS] after ${k === 0 ? 'the embeddings' : `layer ${k}`} vs torch ${precision}: ${err}`);
+          assert.ok(
+            err <= 1e-4,
+            `[CLS] after ${k === 0 ? 'the embeddings' : `layer ${k}`} vs torch ${precision}: ${err}`,
+          );
         }
       }
     });
@@ -131,17 +139,49 @@ before(async () => {
 });
 
 test('matches PyTorch: 2 layers, hidden 32, 4 heads, layer_norm_eps 1e-12, 2 labels', () => {
-  refA = makeReference(['--seed', '1', '--layers', '2', '--hidden', '32', '--heads', '4', '--eps', '1e-12', '--num-labels', '2']);
+  refA = makeReference([
+    '--seed',
+    '1',
+    '--layers',
+    '2',
+    '--hidden',
+    '32',
+    '--heads',
+    '4',
+    '--eps',
+    '1e-12',
+    '--num-labels',
+    '2',
+  ]);
   assert.equal(refA.config.numLabels, 2);
   assert.equal(refA.config.layerNormEps, 1e-12);
   checkAgainstReference(refA);
 });
 
 test('matches PyTorch: 3 layers, hidden 48, 3 heads, intermediate 80, layer_norm_eps 1e-5, regression head', () => {
-  const ref = makeReference(['--seed', '2', '--layers', '3', '--hidden', '48', '--heads', '3', '--intermediate', '80',
-    '--eps', '1e-5', '--num-labels', '1', '--max-pos', '24', '--std', '0.15',
+  const ref = makeReference([
+    '--seed',
+    '2',
+    '--layers',
+    '3',
+    '--hidden',
+    '48',
+    '--heads',
+    '3',
+    '--intermediate',
+    '80',
+    '--eps',
+    '1e-5',
+    '--num-labels',
+    '1',
+    '--max-pos',
+    '24',
+    '--std',
+    '0.15',
     // Embedding sums of variance ~1e-4: an eps of 1e-12 instead of 1e-5 would be off by ~5%.
-    '--emb-std', '0.006']);
+    '--emb-std',
+    '0.006',
+  ]);
   assert.equal(ref.config.numLabels, 1);
   assert.equal(ref.config.problemType, 'regression');
   assert.equal(ref.config.layerNormEps, 1e-5);
@@ -171,13 +211,22 @@ test('padding changes nothing at real positions: a padded sequence equals it unp
         assert.ok(maxAbsDiff(padded.logits, alone.logits.arraySync()) <= 1e-5, `logits, padded to ${padTo}`);
         padded.hiddenStates.forEach((h, k) => {
           const real = tf.slice(h, [0, 0, 0], [1, n, -1]);
-          assert.ok(maxAbsDiff(real, alone.hiddenStates[k].arraySync()) <= 1e-5, `hidden states ${k}, padded to ${padTo}`);
+          assert.ok(
+            maxAbsDiff(real, alone.hiddenStates[k].arraySync()) <= 1e-5,
+            `hidden states ${k}, padded to ${padTo}`,
+          );
         });
         padded.attentions.forEach((a, k) => {
           const real = tf.slice(a, [0, 0, 0, 0], [1, -1, n, n]);
-          assert.ok(maxAbsDiff(real, alone.attentions[k].arraySync()) <= 1e-6, `attention ${k + 1}, padded to ${padTo}`);
+          assert.ok(
+            maxAbsDiff(real, alone.attentions[k].arraySync()) <= 1e-6,
+            `attention ${k + 1}, padded to ${padTo}`,
+          );
           const toPadding = tf.slice(a, [0, 0, 0, n], [1, -1, -1, -1]);
-          assert.ok(toPadding.dataSync().every((v) => v === 0), 'no query attends to padding');
+          assert.ok(
+            toPadding.dataSync().every((v) => v === 0),
+            'no query attends to padding',
+          );
         });
       }
     });

@@ -13,7 +13,12 @@ import { readSafetensorsFile, serializeSafetensors } from '../../src/model/safet
 import { UserError } from '../../src/util/errors';
 
 import { PYTHON } from '../helpers/python';
-const hasTorch = spawnSync(PYTHON, ['-c', 'import importlib.util as u, sys; sys.exit(0 if u.find_spec("torch") and u.find_spec("numpy") else 1)'], { encoding: 'utf8' }).status === 0;
+const hasTorch =
+  spawnSync(
+    PYTHON,
+    ['-c', 'import importlib.util as u, sys; sys.exit(0 if u.find_spec("torch") and u.find_spec("numpy") else 1)'],
+    { encoding: 'utf8' },
+  ).status === 0;
 const needsTorch = { skip: hasTorch ? false : `${PYTHON} with torch and numpy is not available` };
 
 const TINY: BertConfig = {
@@ -65,12 +70,19 @@ function assertSameTensors(got: NamedTensors, want: NamedTensors): void {
   for (const [name, w] of want) {
     const g = got.get(name)!;
     assert.deepEqual(g.shape, w.shape, name);
-    assert.ok(Buffer.from(bitsOf(g).buffer, g.data.byteOffset, g.data.byteLength).equals(Buffer.from(bitsOf(w).buffer, w.data.byteOffset, w.data.byteLength)), `${name} differs`);
+    assert.ok(
+      Buffer.from(bitsOf(g).buffer, g.data.byteOffset, g.data.byteLength).equals(
+        Buffer.from(bitsOf(w).buffer, w.data.byteOffset, w.data.byteLength),
+      ),
+      `${name} differs`,
+    );
   }
 }
 
 function sha256(t: NamedTensor): string {
-  return createHash('sha256').update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)).digest('hex');
+  return createHash('sha256')
+    .update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))
+    .digest('hex');
 }
 
 /** Asserts a UserError whose message matches every pattern, with `where` when given. */
@@ -94,7 +106,12 @@ function savedTiny(withHead = true, config: BertConfig = TINY): { dir: string; t
   return { dir, tensors };
 }
 
-interface RawEntry { name: string; dtype: string; shape: number[]; bytes: Uint8Array }
+interface RawEntry {
+  name: string;
+  dtype: string;
+  shape: number[];
+  bytes: Uint8Array;
+}
 
 /** Writes a safetensors file with arbitrary dtypes (serializeSafetensors only writes F32). */
 function writeRaw(file: string, entries: RawEntry[]): void {
@@ -105,14 +122,22 @@ function writeRaw(file: string, entries: RawEntry[]): void {
     off += e.bytes.length;
   }
   const json = Buffer.from(JSON.stringify(header));
-  fs.writeFileSync(file, Buffer.concat([Buffer.from(new BigUint64Array([BigInt(json.length)]).buffer), json, ...entries.map((e) => Buffer.from(e.bytes))]));
+  fs.writeFileSync(
+    file,
+    Buffer.concat([
+      Buffer.from(new BigUint64Array([BigInt(json.length)]).buffer),
+      json,
+      ...entries.map((e) => Buffer.from(e.bytes)),
+    ]),
+  );
 }
 
 function rewriteWeights(dir: string, edit: (t: NamedTensors) => void): void {
   const file = path.join(dir, 'model.safetensors');
   const st = readSafetensorsFile(file);
   const tensors: NamedTensors = new Map();
-  for (const [name, e] of st.entries) tensors.set(name, { shape: e.shape, data: new Float32Array(e.bytes.slice().buffer) });
+  for (const [name, e] of st.entries)
+    tensors.set(name, { shape: e.shape, data: new Float32Array(e.bytes.slice().buffer) });
   edit(tensors);
   fs.writeFileSync(file, serializeSafetensors(tensors));
 }
@@ -128,17 +153,34 @@ function editConfig(dir: string, edit: (c: Record<string, unknown>) => void): vo
 // config.json
 
 const BERT_BASE_UNCASED_CONFIG = {
-  architectures: ['BertForMaskedLM'], attention_probs_dropout_prob: 0.1, gradient_checkpointing: false,
-  hidden_act: 'gelu', hidden_dropout_prob: 0.1, hidden_size: 768, initializer_range: 0.02, intermediate_size: 3072,
-  layer_norm_eps: 1e-12, max_position_embeddings: 512, model_type: 'bert', num_attention_heads: 12,
-  num_hidden_layers: 12, pad_token_id: 0, position_embedding_type: 'absolute', transformers_version: '4.6.0.dev0',
-  type_vocab_size: 2, use_cache: true, vocab_size: 30522,
+  architectures: ['BertForMaskedLM'],
+  attention_probs_dropout_prob: 0.1,
+  gradient_checkpointing: false,
+  hidden_act: 'gelu',
+  hidden_dropout_prob: 0.1,
+  hidden_size: 768,
+  initializer_range: 0.02,
+  intermediate_size: 3072,
+  layer_norm_eps: 1e-12,
+  max_position_embeddings: 512,
+  model_type: 'bert',
+  num_attention_heads: 12,
+  num_hidden_layers: 12,
+  pad_token_id: 0,
+  position_embedding_type: 'absolute',
+  transformers_version: '4.6.0.dev0',
+  type_vocab_size: 2,
+  use_cache: true,
+  vocab_size: 30522,
 };
 
-test('parseHfConfig reads bert-base-uncased\'s config.json, and fills HF defaults for an empty one', () => {
+test("parseHfConfig reads bert-base-uncased's config.json, and fills HF defaults for an empty one", () => {
   assert.deepEqual(parseHfConfig(BERT_BASE_UNCASED_CONFIG, 'config.json'), BERT_BASE_DEFAULTS);
   assert.deepEqual(parseHfConfig({}, 'config.json'), BERT_BASE_DEFAULTS);
-  const small = parseHfConfig({ hidden_size: 256, num_attention_heads: 4, num_hidden_layers: 4, intermediate_size: 1024, pad_token_id: null }, 'c');
+  const small = parseHfConfig(
+    { hidden_size: 256, num_attention_heads: 4, num_hidden_layers: 4, intermediate_size: 1024, pad_token_id: null },
+    'c',
+  );
   assert.equal(small.hiddenSize, 256);
   assert.equal(small.padTokenId, 0);
   assert.equal(small.vocabSize, 30522);
@@ -146,7 +188,10 @@ test('parseHfConfig reads bert-base-uncased\'s config.json, and fills HF default
 
 test('parseHfConfig derives labels and the problem type like transformers does', () => {
   const three = parseHfConfig({ id2label: { 2: 'c', 0: 'a', 1: 'b' }, label2id: { a: 0, b: 1, c: 2 } }, 'c');
-  assert.deepEqual([three.numLabels, three.labels, three.problemType], [3, ['a', 'b', 'c'], 'single_label_classification']);
+  assert.deepEqual(
+    [three.numLabels, three.labels, three.problemType],
+    [3, ['a', 'b', 'c'], 'single_label_classification'],
+  );
   const byCount = parseHfConfig({ num_labels: 4 }, 'c');
   assert.deepEqual(byCount.labels, ['LABEL_0', 'LABEL_1', 'LABEL_2', 'LABEL_3']);
   const byLabel2id = parseHfConfig({ label2id: { yes: 1, no: 0 } }, 'c');
@@ -193,10 +238,28 @@ test('parseHfConfig refuses what our BERT does not compute, with the field and f
 // Every attribute transformers' BertConfig (configuration_bert.py) plus the PretrainedConfig
 // attributes save_pretrained writes for a fine-tuned classifier.
 const HF_BERT_CONFIG_KEYS = [
-  'architectures', 'attention_probs_dropout_prob', 'classifier_dropout', 'hidden_act', 'hidden_dropout_prob',
-  'hidden_size', 'id2label', 'initializer_range', 'intermediate_size', 'label2id', 'layer_norm_eps',
-  'max_position_embeddings', 'model_type', 'num_attention_heads', 'num_hidden_layers', 'pad_token_id',
-  'position_embedding_type', 'problem_type', 'torch_dtype', 'transformers_version', 'type_vocab_size', 'use_cache',
+  'architectures',
+  'attention_probs_dropout_prob',
+  'classifier_dropout',
+  'hidden_act',
+  'hidden_dropout_prob',
+  'hidden_size',
+  'id2label',
+  'initializer_range',
+  'intermediate_size',
+  'label2id',
+  'layer_norm_eps',
+  'max_position_embeddings',
+  'model_type',
+  'num_attention_heads',
+  'num_hidden_layers',
+  'pad_token_id',
+  'position_embedding_type',
+  'problem_type',
+  'torch_dtype',
+  'transformers_version',
+  'type_vocab_size',
+  'use_cache',
   'vocab_size',
 ];
 
@@ -220,7 +283,7 @@ test('toHfConfig writes every BertConfig field, sorted, and parseHfConfig reads 
 // ---------------------------------------------------------------------------------------------
 // tensor names
 
-test('expectedTensorShapes lists BertForSequenceClassification\'s parameters (bert-base: 109,483,778)', () => {
+test("expectedTensorShapes lists BertForSequenceClassification's parameters (bert-base: 109,483,778)", () => {
   const withHead = expectedTensorShapes(BERT_BASE_DEFAULTS, true);
   assert.equal(withHead.size, 5 + 12 * 16 + 2 + 2);
   const total = [...withHead.values()].reduce((s, shape) => s + numel(shape), 0);
@@ -229,7 +292,10 @@ test('expectedTensorShapes lists BertForSequenceClassification\'s parameters (be
   assert.deepEqual(withHead.get('bert.encoder.layer.0.output.dense.weight'), [768, 3072]);
   assert.deepEqual(withHead.get('classifier.weight'), [2, 768]);
   const encoder = expectedTensorShapes(BERT_BASE_DEFAULTS, false);
-  assert.equal([...encoder.values()].reduce((s, shape) => s + numel(shape), 0), 109_482_240); // BertModel
+  assert.equal(
+    [...encoder.values()].reduce((s, shape) => s + numel(shape), 0),
+    109_482_240,
+  ); // BertModel
   assert.ok(!encoder.has('classifier.weight') && encoder.has('bert.pooler.dense.weight'));
 });
 
@@ -244,7 +310,13 @@ test('save → load is bit-exact, keeps names and config, and writes the tokeniz
   const tensors = randomTensors(TINY, true, 42);
   saveCheckpoint(dir, TINY, tensors, { vocabFile: vocab, tokenizerConfig: { doLowerCase: false } });
   assert.deepEqual(fs.readdirSync(root).sort(), ['my-vocab.txt', 'student'], 'no temp folders left behind');
-  assert.deepEqual(fs.readdirSync(dir).sort(), ['config.json', 'model.safetensors', 'special_tokens_map.json', 'tokenizer_config.json', 'vocab.txt']);
+  assert.deepEqual(fs.readdirSync(dir).sort(), [
+    'config.json',
+    'model.safetensors',
+    'special_tokens_map.json',
+    'tokenizer_config.json',
+    'vocab.txt',
+  ]);
 
   const loaded = loadCheckpoint(dir);
   assert.equal(loaded.dir, dir);
@@ -261,8 +333,17 @@ test('save → load is bit-exact, keeps names and config, and writes the tokeniz
   assert.equal(tok.tokenizer_class, 'BertTokenizer');
   assert.equal(tok.do_lower_case, false);
   assert.equal(tok.model_max_length, TINY.maxPositionEmbeddings);
-  const special = JSON.parse(fs.readFileSync(path.join(dir, 'special_tokens_map.json'), 'utf8')) as Record<string, unknown>;
-  assert.deepEqual(special, { cls_token: '[CLS]', mask_token: '[MASK]', pad_token: '[PAD]', sep_token: '[SEP]', unk_token: '[UNK]' });
+  const special = JSON.parse(fs.readFileSync(path.join(dir, 'special_tokens_map.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  assert.deepEqual(special, {
+    cls_token: '[CLS]',
+    mask_token: '[MASK]',
+    pad_token: '[PAD]',
+    sep_token: '[SEP]',
+    unk_token: '[UNK]',
+  });
   fs.rmSync(root, { recursive: true, force: true });
 });
 
@@ -279,7 +360,10 @@ test('saving over an existing checkpoint replaces it whole; a failed save leaves
   assert.throws(() => saveCheckpoint(dir, TINY, misshapen, {}), /"classifier\.bias" has shape \[2\].*expected \[3\]/);
   const extra = new Map(second);
   extra.set('bert.encoder.layer.2.output.dense.bias', { shape: [8], data: new Float32Array(8) });
-  assert.throws(() => saveCheckpoint(dir, TINY, extra, {}), /unexpected tensors "bert\.encoder\.layer\.2\.output\.dense\.bias"/);
+  assert.throws(
+    () => saveCheckpoint(dir, TINY, extra, {}),
+    /unexpected tensors "bert\.encoder\.layer\.2\.output\.dense\.bias"/,
+  );
   assertSameTensors(loadCheckpoint(dir).tensors, second);
   assert.deepEqual(fs.readdirSync(path.dirname(dir)), ['model']);
 });
@@ -294,23 +378,35 @@ test('an encoder without a head is saved as BertModel (unprefixed) and loads wit
   const plain = loadCheckpoint(dir);
   assert.equal(plain.hasHead, false);
   assertSameTensors(plain.tensors, tensors);
-  assert.deepEqual(plain.notes, ['no classifier head in model.safetensors: a freshly initialised 3-class head will be used']);
+  assert.deepEqual(plain.notes, [
+    'no classifier head in model.safetensors: a freshly initialised 3-class head will be used',
+  ]);
 
   const forTask = loadCheckpoint(dir, { numLabels: 2, labels: ['0', '1'] });
-  assert.deepEqual([forTask.config.numLabels, forTask.config.labels, forTask.config.problemType], [2, ['0', '1'], 'single_label_classification']);
+  assert.deepEqual(
+    [forTask.config.numLabels, forTask.config.labels, forTask.config.problemType],
+    [2, ['0', '1'], 'single_label_classification'],
+  );
   assert.match(forTask.notes.join('\n'), /freshly initialised 2-class head/);
   const forRegression = loadCheckpoint(dir, { regression: true });
   assert.deepEqual([forRegression.config.numLabels, forRegression.config.problemType], [1, 'regression']);
   assert.match(forRegression.notes.join('\n'), /regression head \(1 output\)/);
 });
 
-test('a head matching the task loads, with the task\'s label names; a head of another size is refused', () => {
+test("a head matching the task loads, with the task's label names; a head of another size is refused", () => {
   const { dir } = savedTiny(true);
   const ok = loadCheckpoint(dir, { numLabels: 3, labels: ['a', 'b', 'c'] });
   assert.equal(ok.hasHead, true);
   assert.deepEqual(ok.config.labels, ['a', 'b', 'c']);
-  assert.match(ok.notes.join('\n'), /config\.json names the labels \["negative","neutral","positive"\]; using the task's names/);
-  const e = throwsUser(() => loadCheckpoint(dir, { numLabels: 2 }), /classifier has 3 outputs but the task needs 2/, path.join(dir, 'model.safetensors'));
+  assert.match(
+    ok.notes.join('\n'),
+    /config\.json names the labels \["negative","neutral","positive"\]; using the task's names/,
+  );
+  const e = throwsUser(
+    () => loadCheckpoint(dir, { numLabels: 2 }),
+    /classifier has 3 outputs but the task needs 2/,
+    path.join(dir, 'model.safetensors'),
+  );
   assert.match(e.fix ?? '', /without a classifier head/);
   throwsUser(() => loadCheckpoint(dir, { regression: true }), /has 3 outputs but the task needs 1 \(regression\)/);
 });
@@ -374,7 +470,11 @@ let foreign: { dirs: Record<Flavour, string>; expect: Record<Flavour, Record<str
 function foreignCheckpoints(): NonNullable<typeof foreign> {
   if (!foreign) {
     const dirs = { pretraining: tmpDir(), bertmodel: tmpDir() };
-    const r = spawnSync(PYTHON, ['-c', WRITE_FOREIGN_PY, dirs.pretraining, 'pretraining', dirs.bertmodel, 'bertmodel'], { encoding: 'utf8' });
+    const r = spawnSync(
+      PYTHON,
+      ['-c', WRITE_FOREIGN_PY, dirs.pretraining, 'pretraining', dirs.bertmodel, 'bertmodel'],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     foreign = { dirs, expect: JSON.parse(r.stdout) as Record<Flavour, Record<string, string>> };
   }
@@ -382,23 +482,28 @@ function foreignCheckpoints(): NonNullable<typeof foreign> {
 }
 
 for (const flavour of ['pretraining', 'bertmodel'] as const) {
-  test(`loads a ${flavour} checkpoint written independently with torch (fp16/bf16, ${flavour === 'pretraining' ? 'gamma/beta, buffers, cls.* heads' : 'unprefixed names'})`, needsTorch, () => {
-    const dir = foreignCheckpoints().dirs[flavour];
-    const expect = foreignCheckpoints().expect[flavour];
-    const loaded = loadCheckpoint(dir, { numLabels: 2 });
-    assert.equal(loaded.hasHead, false);
-    assert.deepEqual([...loaded.tensors.keys()].sort(), Object.keys(expect).sort());
-    for (const [name, t] of loaded.tensors) assert.equal(sha256(t), expect[name], `${name} decodes differently from torch's .float()`);
-    const notes = loaded.notes.join('\n');
-    assert.match(notes, /freshly initialised 2-class head/);
-    assert.match(notes, /converted F16\/BF16 weights to float32/);
-    if (flavour === 'pretraining') {
-      assert.match(notes, /ignored the pre-training heads \(2 cls\.\* tensors\)/);
-      assert.match(notes, /read 10 TF-style LayerNorm gamma\/beta tensors as weight\/bias/);
-      assert.doesNotMatch(notes, /position_ids/);
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  test(
+    `loads a ${flavour} checkpoint written independently with torch (fp16/bf16, ${flavour === 'pretraining' ? 'gamma/beta, buffers, cls.* heads' : 'unprefixed names'})`,
+    needsTorch,
+    () => {
+      const dir = foreignCheckpoints().dirs[flavour];
+      const expect = foreignCheckpoints().expect[flavour];
+      const loaded = loadCheckpoint(dir, { numLabels: 2 });
+      assert.equal(loaded.hasHead, false);
+      assert.deepEqual([...loaded.tensors.keys()].sort(), Object.keys(expect).sort());
+      for (const [name, t] of loaded.tensors)
+        assert.equal(sha256(t), expect[name], `${name} decodes differently from torch's .float()`);
+      const notes = loaded.notes.join('\n');
+      assert.match(notes, /freshly initialised 2-class head/);
+      assert.match(notes, /converted F16\/BF16 weights to float32/);
+      if (flavour === 'pretraining') {
+        assert.match(notes, /ignored the pre-training heads \(2 cls\.\* tensors\)/);
+        assert.match(notes, /read 10 TF-style LayerNorm gamma\/beta tensors as weight\/bias/);
+        assert.doesNotMatch(notes, /position_ids/);
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -481,14 +586,18 @@ model.load_state_dict(sd, strict=True)
 print(json.dumps({k: hashlib.sha256(v.detach().numpy().tobytes()).hexdigest() for k, v in model.state_dict().items()}))
 `;
 
-test('what saveCheckpoint writes matches BertForSequenceClassification\'s parameters as rebuilt in torch', needsTorch, () => {
-  const { dir, tensors } = savedTiny(true);
-  const r = spawnSync(PYTHON, ['-c', VERIFY_HF_PY, dir], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  const hashes = JSON.parse(r.stdout) as Record<string, string>;
-  assert.deepEqual(Object.keys(hashes).sort(), [...tensors.keys()].sort());
-  for (const [name, t] of tensors) assert.equal(hashes[name], sha256(t), `${name} reads differently in torch`);
-});
+test(
+  "what saveCheckpoint writes matches BertForSequenceClassification's parameters as rebuilt in torch",
+  needsTorch,
+  () => {
+    const { dir, tensors } = savedTiny(true);
+    const r = spawnSync(PYTHON, ['-c', VERIFY_HF_PY, dir], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const hashes = JSON.parse(r.stdout) as Record<string, string>;
+    assert.deepEqual(Object.keys(hashes).sort(), [...tensors.keys()].sort());
+    for (const [name, t] of tensors) assert.equal(hashes[name], sha256(t), `${name} reads differently in torch`);
+  },
+);
 
 // ---------------------------------------------------------------------------------------------
 // sharded checkpoints
@@ -500,14 +609,19 @@ function shard(dir: string, parts: number): void {
   for (let p = 0; p < parts; p++) {
     const file = `model-0000${p + 1}-of-0000${parts}.safetensors`;
     const mine: NamedTensors = new Map();
-    names.filter((_, i) => i % parts === p).forEach((n) => {
-      const e = st.entries.get(n)!;
-      mine.set(n, { shape: e.shape, data: new Float32Array(e.bytes.slice().buffer) });
-      weightMap[n] = file;
-    });
+    names
+      .filter((_, i) => i % parts === p)
+      .forEach((n) => {
+        const e = st.entries.get(n)!;
+        mine.set(n, { shape: e.shape, data: new Float32Array(e.bytes.slice().buffer) });
+        weightMap[n] = file;
+      });
     fs.writeFileSync(path.join(dir, file), serializeSafetensors(mine));
   }
-  fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 0 }, weight_map: weightMap }));
+  fs.writeFileSync(
+    path.join(dir, 'model.safetensors.index.json'),
+    JSON.stringify({ metadata: { total_size: 0 }, weight_map: weightMap }),
+  );
   fs.rmSync(path.join(dir, 'model.safetensors'));
 }
 
@@ -521,7 +635,11 @@ test('sharded checkpoints (model.safetensors.index.json) load from all shards', 
   const shard2 = path.join(dir, 'model-00002-of-00003.safetensors');
   const saved = fs.readFileSync(shard2);
   fs.rmSync(shard2);
-  throwsUser(() => loadCheckpoint(dir), /the shard model-00002-of-00003\.safetensors listed in model\.safetensors\.index\.json is missing/, shard2);
+  throwsUser(
+    () => loadCheckpoint(dir),
+    /the shard model-00002-of-00003\.safetensors listed in model\.safetensors\.index\.json is missing/,
+    shard2,
+  );
   fs.writeFileSync(shard2, serializeSafetensors(new Map()));
   throwsUser(() => loadCheckpoint(dir), /places tensor "[^"]+" in this shard, but it is not there/, shard2);
   fs.writeFileSync(shard2, saved);
@@ -552,7 +670,10 @@ test('missing folder, file instead of folder, missing or broken config.json', ()
 });
 
 function writeTinyConfig(dir: string, json: Record<string, unknown>): void {
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...toHfConfig(TINY, 'BertForSequenceClassification'), ...json }));
+  fs.writeFileSync(
+    path.join(dir, 'config.json'),
+    JSON.stringify({ ...toHfConfig(TINY, 'BertForSequenceClassification'), ...json }),
+  );
 }
 
 test('missing model.safetensors; pickled or Keras weights are refused with a conversion command', () => {
@@ -567,7 +688,9 @@ test('missing model.safetensors; pickled or Keras weights are refused with a con
   let e = throwsUser(() => loadCheckpoint(dir), /PyTorch pickle format \(pytorch_model\.bin\)/, bin);
   assert.match(e.fix ?? '', /from transformers import AutoModelForSequenceClassification/);
   assert.match(e.fix ?? '', /save_pretrained\(".*model", safe_serialization=True\)/);
-  editConfig(dir, (c) => { c.architectures = ['BertForPreTraining']; });
+  editConfig(dir, (c) => {
+    c.architectures = ['BertForPreTraining'];
+  });
   e = throwsUser(() => loadCheckpoint(dir), /pytorch_model\.bin/, bin);
   assert.match(e.fix ?? '', /from transformers import AutoModel; model = AutoModel\.from_pretrained/);
   fs.rmSync(bin);
@@ -582,10 +705,17 @@ test('a missing tensor is named; a missing pooler is initialised afresh, with a 
   const { dir } = savedTiny();
   const weights = path.join(dir, 'model.safetensors');
   rewriteWeights(dir, (t) => t.delete('bert.encoder.layer.1.attention.self.key.bias'));
-  throwsUser(() => loadCheckpoint(dir), /lacks 1 tensor: "bert\.encoder\.layer\.1\.attention\.self\.key\.bias"/, weights);
+  throwsUser(
+    () => loadCheckpoint(dir),
+    /lacks 1 tensor: "bert\.encoder\.layer\.1\.attention\.self\.key\.bias"/,
+    weights,
+  );
 
   const second = savedTiny(false);
-  rewriteWeights(second.dir, (t) => { t.delete('pooler.dense.weight'); t.delete('pooler.dense.bias'); });
+  rewriteWeights(second.dir, (t) => {
+    t.delete('pooler.dense.weight');
+    t.delete('pooler.dense.bias');
+  });
   // BertForMaskedLM and some sentence-transformers exports drop it; test/unit/checkpoint-layouts.test.ts has the details.
   const ck = loadCheckpoint(second.dir);
   assert.equal(ck.hasPooler, false);
@@ -594,23 +724,48 @@ test('a missing tensor is named; a missing pooler is initialised afresh, with a 
 
 test('a misshapen tensor is named with both shapes; config.json disagreeing with the weights is explained', () => {
   const { dir } = savedTiny();
-  rewriteWeights(dir, (t) => t.set('bert.embeddings.word_embeddings.weight', { shape: [41, 8], data: new Float32Array(41 * 8) }));
-  throwsUser(() => loadCheckpoint(dir), /"bert\.embeddings\.word_embeddings\.weight" has shape \[41, 8\] but config\.json implies \[40, 8\]/, path.join(dir, 'model.safetensors'));
+  rewriteWeights(dir, (t) =>
+    t.set('bert.embeddings.word_embeddings.weight', { shape: [41, 8], data: new Float32Array(41 * 8) }),
+  );
+  throwsUser(
+    () => loadCheckpoint(dir),
+    /"bert\.embeddings\.word_embeddings\.weight" has shape \[41, 8\] but config\.json implies \[40, 8\]/,
+    path.join(dir, 'model.safetensors'),
+  );
 
   const second = savedTiny();
-  editConfig(second.dir, (c) => { c.num_hidden_layers = 4; });
-  throwsUser(() => loadCheckpoint(second.dir), /config\.json says num_hidden_layers = 4 but model\.safetensors has weights for 2 layers \(0–1\)/);
-  editConfig(second.dir, (c) => { c.num_hidden_layers = 1; });
+  editConfig(second.dir, (c) => {
+    c.num_hidden_layers = 4;
+  });
+  throwsUser(
+    () => loadCheckpoint(second.dir),
+    /config\.json says num_hidden_layers = 4 but model\.safetensors has weights for 2 layers \(0–1\)/,
+  );
+  editConfig(second.dir, (c) => {
+    c.num_hidden_layers = 1;
+  });
   throwsUser(() => loadCheckpoint(second.dir), /num_hidden_layers = 1 but model\.safetensors has weights for 2 layers/);
-  editConfig(second.dir, (c) => { c.num_hidden_layers = 2; c.id2label = { 0: 'a', 1: 'b' }; c.label2id = { a: 0, b: 1 }; });
-  throwsUser(() => loadCheckpoint(second.dir), /config\.json has 2 labels but the classifier in model\.safetensors has 3 outputs/);
+  editConfig(second.dir, (c) => {
+    c.num_hidden_layers = 2;
+    c.id2label = { 0: 'a', 1: 'b' };
+    c.label2id = { a: 0, b: 1 };
+  });
+  throwsUser(
+    () => loadCheckpoint(second.dir),
+    /config\.json has 2 labels but the classifier in model\.safetensors has 3 outputs/,
+  );
 });
 
 test('an integer weight is refused; corrupt safetensors is refused; half a head is refused', () => {
   const { dir } = savedTiny(false);
   const weights = path.join(dir, 'model.safetensors');
   const st = readSafetensorsFile(weights);
-  const entries: RawEntry[] = [...st.entries.values()].map((e) => ({ name: e.name, dtype: e.dtype, shape: e.shape, bytes: e.bytes.slice() }));
+  const entries: RawEntry[] = [...st.entries.values()].map((e) => ({
+    name: e.name,
+    dtype: e.dtype,
+    shape: e.shape,
+    bytes: e.bytes.slice(),
+  }));
   const i32 = entries.find((e) => e.name === 'encoder.layer.0.output.dense.bias')!;
   i32.dtype = 'I32';
   writeRaw(weights, entries);
@@ -637,7 +792,13 @@ test('unknown extra tensors are ignored with a note; duplicate names after canon
   rewriteWeights(dir, (t) => t.set('bert.embeddings.some_adapter.weight', { shape: [2], data: new Float32Array(2) }));
   const loaded = loadCheckpoint(dir);
   assertSameTensors(loaded.tensors, tensors);
-  assert.match(loaded.notes.join('\n'), /ignored 1 tensors that BertForSequenceClassification does not have: "bert\.embeddings\.some_adapter\.weight"/);
+  assert.match(
+    loaded.notes.join('\n'),
+    /ignored 1 tensors that BertForSequenceClassification does not have: "bert\.embeddings\.some_adapter\.weight"/,
+  );
   rewriteWeights(dir, (t) => t.set('pooler.dense.bias', { shape: [8], data: new Float32Array(8) }));
-  throwsUser(() => loadCheckpoint(dir), /"bert\.pooler\.dense\.bias" and "pooler\.dense\.bias" are both "bert\.pooler\.dense\.bias"|"pooler\.dense\.bias" and "bert\.pooler\.dense\.bias" are both/);
+  throwsUser(
+    () => loadCheckpoint(dir),
+    /"bert\.pooler\.dense\.bias" and "pooler\.dense\.bias" are both "bert\.pooler\.dense\.bias"|"pooler\.dense\.bias" and "bert\.pooler\.dense\.bias" are both/,
+  );
 });

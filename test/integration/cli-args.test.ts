@@ -37,7 +37,17 @@ before(() => {
 });
 
 test('parseArgs: values by type, in both spellings, with positionals anywhere', () => {
-  const f = parse(['model', '--text', 'a gripping film', '--max-len=16', '--json', 'out', '--include', 'a*', '--include=b*']);
+  const f = parse([
+    'model',
+    '--text',
+    'a gripping film',
+    '--max-len=16',
+    '--json',
+    'out',
+    '--include',
+    'a*',
+    '--include=b*',
+  ]);
   assert.deepEqual(f.positionals, ['model', 'out']);
   assert.equal(f.string('text'), 'a gripping film');
   assert.equal(f.number('max-len'), 16);
@@ -80,7 +90,11 @@ test('parseArgs: unknown flags suggest the closest one; missing and malformed va
   assert.match(parseError(['m', '--no-text']), /unknown option/, '--no- only negates booleans');
 
   assert.match(parseError(['m', '--text']), /^--text: needs a value \(TEXT\)/);
-  assert.match(parseError(['m', '--text', '--json']), /^--text: needs a value/, 'the next flag is not taken as the value');
+  assert.match(
+    parseError(['m', '--text', '--json']),
+    /^--text: needs a value/,
+    'the next flag is not taken as the value',
+  );
   assert.match(parseError(['m', '--max-len', 'ten']), /^--max-len: must be a number \(got "ten"\)/);
   assert.match(parseError(['m', '--max-len=']), /^--max-len: must be a number/, 'an empty value is not 0');
   assert.match(parseError(['m', '--json=yes']), /^--json: takes no value/);
@@ -97,7 +111,10 @@ test('parseArgs: positional counts', () => {
 test('Flags.integer checks range and integrality, naming the flag', () => {
   assert.equal(parse(['m', '--max-len', '8']).integer('max-len', 2), 8);
   assert.equal(parse(['m']).integer('max-len', 2), undefined);
-  assert.throws(() => parse(['m', '--max-len', '1']).integer('max-len', 2), /--max-len: must be an integer of at least 2 \(got 1\)/);
+  assert.throws(
+    () => parse(['m', '--max-len', '1']).integer('max-len', 2),
+    /--max-len: must be an integer of at least 2 \(got 1\)/,
+  );
   assert.throws(() => parse(['m', '--max-len', '2.5']).integer('max-len', 2), /--max-len: must be an integer/);
 });
 
@@ -124,10 +141,19 @@ test('distillery --help lists the verbs; no verb prints usage and exits 2', () =
   assert.match(version.stdout.trim(), /^\d+\.\d+\.\d+$/);
 });
 
-test('distillery <verb> --help lists the verb\'s flags and exits 0', () => {
+test("distillery <verb> --help lists the verb's flags and exits 0", () => {
   const expected: Record<string, string[]> = {
     inspect: ['--text TEXT', '--text-pair TEXT', '--max-len N', '--json', '--backend NAME'],
-    eval: ['--task NAME', '--data DIR', '--split SPLIT', '--predictions FILE', '--batch-size N', '--max-len N', '--json', '--backend NAME'],
+    eval: [
+      '--task NAME',
+      '--data DIR',
+      '--split SPLIT',
+      '--predictions FILE',
+      '--batch-size N',
+      '--max-len N',
+      '--json',
+      '--backend NAME',
+    ],
     tokenize: ['--vocab FILE', '--model DIR', '--cased', '--max-len N'],
   };
   for (const [verb, flags] of Object.entries(expected)) {

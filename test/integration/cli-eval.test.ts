@@ -42,7 +42,10 @@ function evalJson(args: string[]): EvalResult {
 
 /** Data rows of a GLUE TSV (header dropped when it has one), split into cells. */
 function readTsv(file: string, hasHeader: boolean): string[][] {
-  const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
+  const lines = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0);
   return (hasHeader ? lines.slice(1) : lines).map((l) => l.replace(/\r$/, '').split('\t'));
 }
 
@@ -55,7 +58,15 @@ function readPredictions(file: string): { header: string; rows: string[][] } {
 
 test('eval SST-2 dev: accuracy over 872 examples and a predictions file in file order', () => {
   const predFile = path.join(tmp, 'sst2.tsv');
-  const result = evalJson([classifier, '--task', 'sst2', '--data', path.join(GLUE_DIR, 'SST-2'), '--predictions', predFile]);
+  const result = evalJson([
+    classifier,
+    '--task',
+    'sst2',
+    '--data',
+    path.join(GLUE_DIR, 'SST-2'),
+    '--predictions',
+    predFile,
+  ]);
   assert.equal(result.task, 'sst2');
   assert.equal(result.split, 'dev');
   assert.equal(result.examples, 872);
@@ -80,7 +91,18 @@ test('eval SST-2 dev: accuracy over 872 examples and a predictions file in file 
   assert.equal(correct / 872, accuracy);
 
   // Another batch size (other padding, other grouping) gives the same predictions: the readable output agrees.
-  const r = runCli(['eval', classifier, '--task', 'SST-2', '--data', path.join(GLUE_DIR, 'SST-2'), '--batch-size', '7', '--backend', 'wasm']);
+  const r = runCli([
+    'eval',
+    classifier,
+    '--task',
+    'SST-2',
+    '--data',
+    path.join(GLUE_DIR, 'SST-2'),
+    '--batch-size',
+    '7',
+    '--backend',
+    'wasm',
+  ]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^sst2 dev \(872 examples, backend wasm\)$/m);
   assert.match(r.stdout, new RegExp(`^ {2}accuracy +${accuracy.toFixed(4).replace('.', '\\.')}$`, 'm'));
@@ -88,10 +110,19 @@ test('eval SST-2 dev: accuracy over 872 examples and a predictions file in file 
 
 test('eval STS-B dev with a regression checkpoint: pearson and spearman, 1500 numeric predictions', () => {
   const predFile = path.join(tmp, 'stsb.tsv');
-  const result = evalJson([regressor, '--task', 'stsb', '--data', path.join(GLUE_DIR, 'STS-B'), '--predictions', predFile]);
+  const result = evalJson([
+    regressor,
+    '--task',
+    'stsb',
+    '--data',
+    path.join(GLUE_DIR, 'STS-B'),
+    '--predictions',
+    predFile,
+  ]);
   assert.equal(result.examples, 1500);
   assert.deepEqual(Object.keys(result.metrics).sort(), ['pearson', 'spearman']);
-  for (const [name, v] of Object.entries(result.metrics)) assert.ok(Number.isFinite(v) && v >= -1 && v <= 1, `${name} ${v}`);
+  for (const [name, v] of Object.entries(result.metrics))
+    assert.ok(Number.isFinite(v) && v >= -1 && v <= 1, `${name} ${v}`);
   const { header, rows } = readPredictions(predFile);
   assert.equal(header, 'index\tprediction');
   assert.equal(rows.length, 1500);
@@ -108,28 +139,53 @@ test('eval CoLA dev with a checkpoint without a head: matthews, and a note that 
   assert.ok('matthews' in result.metrics && 'accuracy' in result.metrics, JSON.stringify(result.metrics));
   const m = result.metrics.matthews;
   assert.ok(Number.isFinite(m) && m >= -1 && m <= 1, `matthews ${m}`);
-  assert.ok(result.notes.some((n) => /no trained task head/.test(n) && /random/.test(n)), JSON.stringify(result.notes));
+  assert.ok(
+    result.notes.some((n) => /no trained task head/.test(n) && /random/.test(n)),
+    JSON.stringify(result.notes),
+  );
 });
 
 test('eval on an unlabelled test split: predictions but no metrics, and a note that says why', () => {
   const data = path.join(tmp, 'sst2-test');
   fs.mkdirSync(data);
   // The GLUE SST-2 test layout: an index column, then the sentence.
-  fs.writeFileSync(path.join(data, 'test.tsv'), 'index\tsentence\n0\ta gripping film\n1\ta dull , lifeless film\n2\tfine\n');
+  fs.writeFileSync(
+    path.join(data, 'test.tsv'),
+    'index\tsentence\n0\ta gripping film\n1\ta dull , lifeless film\n2\tfine\n',
+  );
   const predFile = path.join(data, 'predictions.tsv');
-  const r = runCli(['eval', classifier, '--task', 'sst2', '--data', data, '--split', 'test', '--predictions', predFile, '--backend', 'wasm']);
+  const r = runCli([
+    'eval',
+    classifier,
+    '--task',
+    'sst2',
+    '--data',
+    data,
+    '--split',
+    'test',
+    '--predictions',
+    predFile,
+    '--backend',
+    'wasm',
+  ]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^sst2 test \(3 examples, backend wasm\)$/m);
   assert.match(r.stderr, /note: the test split has no labels/, 'the reason there are no metrics reaches the user');
   const { header, rows } = readPredictions(predFile);
   assert.equal(header, 'index\tprediction');
-  assert.deepEqual(rows.map((row) => row[0]), ['0', '1', '2']);
+  assert.deepEqual(
+    rows.map((row) => row[0]),
+    ['0', '1', '2'],
+  );
   assert.ok(rows.every((row) => row[1] === '0' || row[1] === '1'));
 });
 
 test('eval: user errors exit 2 with a message that says what to change', () => {
   const sst2 = path.join(GLUE_DIR, 'SST-2');
-  let err = expectUserError(runCli(['eval', classifier, '--task', 'sst-3', '--data', sst2, '--backend', 'wasm']), 'eval');
+  let err = expectUserError(
+    runCli(['eval', classifier, '--task', 'sst-3', '--data', sst2, '--backend', 'wasm']),
+    'eval',
+  );
   assert.match(err, /unknown task "sst-3"/);
   assert.match(err, /did you mean sst2/);
 
@@ -148,15 +204,27 @@ test('eval: user errors exit 2 with a message that says what to change', () => {
   assert.doesNotMatch(err, /task\.dataDir/, 'eval names its flags, not config fields');
 
   // Another task's files: the hint names --task and --data.
-  err = expectUserError(runCli(['eval', classifier, '--task', 'sst2', '--data', path.join(GLUE_DIR, 'CoLA'), '--backend', 'wasm']), 'eval');
+  err = expectUserError(
+    runCli(['eval', classifier, '--task', 'sst2', '--data', path.join(GLUE_DIR, 'CoLA'), '--backend', 'wasm']),
+    'eval',
+  );
   assert.match(err, /this looks like a CoLA file, not SST-2; check --task and --data/);
 
   // A 2-class checkpoint cannot answer a regression task.
-  err = expectUserError(runCli(['eval', classifier, '--task', 'stsb', '--data', path.join(GLUE_DIR, 'STS-B'), '--backend', 'wasm']), 'eval');
+  err = expectUserError(
+    runCli(['eval', classifier, '--task', 'stsb', '--data', path.join(GLUE_DIR, 'STS-B'), '--backend', 'wasm']),
+    'eval',
+  );
   assert.match(err, /2 outputs but the task needs 1/);
 
-  err = expectUserError(runCli(['eval', classifier, '--task', 'sst2', '--data', sst2, '--split', 'dev_mismatched', '--backend', 'wasm']), 'eval');
+  err = expectUserError(
+    runCli(['eval', classifier, '--task', 'sst2', '--data', sst2, '--split', 'dev_mismatched', '--backend', 'wasm']),
+    'eval',
+  );
   assert.match(err, /no split "dev_mismatched"/);
-  err = expectUserError(runCli(['eval', classifier, '--task', 'sst2', '--data', sst2, '--batch-size', '0', '--backend', 'wasm']), 'eval');
+  err = expectUserError(
+    runCli(['eval', classifier, '--task', 'sst2', '--data', sst2, '--batch-size', '0', '--backend', 'wasm']),
+    'eval',
+  );
   assert.match(err, /--batch-size/);
 });

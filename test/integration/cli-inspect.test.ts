@@ -33,7 +33,9 @@ before(() => {
   ensureCliBuilt();
   const r = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
   if (r.status !== 0) {
-    assert.fail(`${PYTHON} cannot import torch and numpy; the reference tests need the venv's PyTorch: run \`bash scripts/setup-python.sh\``);
+    assert.fail(
+      `${PYTHON} cannot import torch and numpy; the reference tests need the venv's PyTorch: run \`bash scripts/setup-python.sh\``,
+    );
   }
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distillery-cli-inspect-'));
 });
@@ -43,7 +45,12 @@ after(() => {
 });
 
 /** A PyTorch reference checkpoint whose inputs are `text` (and `pair`) tokenised by its vocabulary. */
-function makeReference(name: string, text: string, pair: string | undefined, args: string[]): { dir: string; expected: Expected } {
+function makeReference(
+  name: string,
+  text: string,
+  pair: string | undefined,
+  args: string[],
+): { dir: string; expected: Expected } {
   const dir = path.join(tmp, name);
   const textArgs = ['--text', text, ...(pair === undefined ? [] : ['--text-pair', pair])];
   const r = spawnSync(PYTHON, [SCRIPT, dir, ...args, ...textArgs], { encoding: 'utf8' });
@@ -53,7 +60,17 @@ function makeReference(name: string, text: string, pair: string | undefined, arg
 }
 
 function inspectJson(dir: string, text: string, pair?: string, extra: string[] = []): InspectResult {
-  const args = ['inspect', dir, '--text', text, ...(pair === undefined ? [] : ['--text-pair', pair]), ...extra, '--json', '--backend', 'wasm'];
+  const args = [
+    'inspect',
+    dir,
+    '--text',
+    text,
+    ...(pair === undefined ? [] : ['--text-pair', pair]),
+    ...extra,
+    '--json',
+    '--backend',
+    'wasm',
+  ];
   const r = runCli(args);
   assert.equal(r.status, 0, `distillery ${args.join(' ')} failed:\n${r.stderr}`);
   assert.match(r.stderr, /backend: wasm/);
@@ -77,7 +94,10 @@ function checkAgainstTorch(got: InspectResult, expected: Expected, layers: numbe
   assert.equal(got.tokens.length, got.inputIds.length);
   assert.equal(got.attentions.length, layers);
   assert.equal(got.hiddenCls.length, layers + 1);
-  for (const [precision, want] of [['float32', expected.float32], ['float64', expected.float64]] as const) {
+  for (const [precision, want] of [
+    ['float32', expected.float32],
+    ['float64', expected.float64],
+  ] as const) {
     const logitsErr = maxAbsDiff(got.logits, want.logits[0]);
     assert.ok(logitsErr <= 1e-4, `logits vs torch ${precision}: ${logitsErr}`);
     for (let k = 0; k < layers; k++) {
@@ -95,10 +115,37 @@ function checkAgainstTorch(got: InspectResult, expected: Expected, layers: numbe
 test('inspect matches PyTorch on a sentence pair: tokens, ids, logits, attentions, [CLS] states (2 layers, 4 heads)', () => {
   const text = 'The cat sat on the mat.';
   const pair = 'A dog ran fast!';
-  const ref = makeReference('pair', text, pair, ['--seed', '3', '--layers', '2', '--hidden', '32', '--heads', '4', '--num-labels', '2']);
+  const ref = makeReference('pair', text, pair, [
+    '--seed',
+    '3',
+    '--layers',
+    '2',
+    '--hidden',
+    '32',
+    '--heads',
+    '4',
+    '--num-labels',
+    '2',
+  ]);
   const got = inspectJson(ref.dir, text, pair);
   // The reference vocabulary has no punctuation: "." and "!" are [UNK].
-  assert.deepEqual(got.tokens, ['[CLS]', 'the', 'cat', 'sat', 'on', 'the', 'mat', '[UNK]', '[SEP]', 'a', 'dog', 'ran', 'fast', '[UNK]', '[SEP]']);
+  assert.deepEqual(got.tokens, [
+    '[CLS]',
+    'the',
+    'cat',
+    'sat',
+    'on',
+    'the',
+    'mat',
+    '[UNK]',
+    '[SEP]',
+    'a',
+    'dog',
+    'ran',
+    'fast',
+    '[UNK]',
+    '[SEP]',
+  ]);
   assert.deepEqual(got.tokenTypeIds, [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]);
   checkAgainstTorch(got, ref.expected, 2);
   assert.equal(got.model.layers, 2);
@@ -111,8 +158,26 @@ test('inspect matches PyTorch on a sentence pair: tokens, ids, logits, attention
 
 test('inspect matches PyTorch on one sentence with a regression head (3 layers, 3 heads, eps 1e-5)', () => {
   const text = 'it was not a very good movie';
-  const ref = makeReference('single', text, undefined, ['--seed', '4', '--layers', '3', '--hidden', '48', '--heads', '3',
-    '--intermediate', '80', '--eps', '1e-5', '--num-labels', '1', '--max-pos', '24', '--std', '0.15']);
+  const ref = makeReference('single', text, undefined, [
+    '--seed',
+    '4',
+    '--layers',
+    '3',
+    '--hidden',
+    '48',
+    '--heads',
+    '3',
+    '--intermediate',
+    '80',
+    '--eps',
+    '1e-5',
+    '--num-labels',
+    '1',
+    '--max-pos',
+    '24',
+    '--std',
+    '0.15',
+  ]);
   const got = inspectJson(ref.dir, text);
   assert.deepEqual(got.tokens, ['[CLS]', 'it', 'was', 'not', 'a', 'very', 'good', 'movie', '[SEP]']);
   assert.ok(got.tokenTypeIds.every((t) => t === 0));
@@ -164,6 +229,9 @@ test('inspect: user errors exit 2 with a message and no stack trace', () => {
 
   err = expectUserError(runCli(['inspect', ref, '--text', 'hi', '--backend', 'gpu']), 'inspect');
   assert.match(err, /unknown backend "gpu"/);
-  err = expectUserError(runCli(['inspect', ref, '--text', 'a', '--text-pair', 'b', '--max-len', '2', '--backend', 'wasm']), 'inspect');
+  err = expectUserError(
+    runCli(['inspect', ref, '--text', 'a', '--text-pair', 'b', '--max-len', '2', '--backend', 'wasm']),
+    'inspect',
+  );
   assert.match(err, /--max-len: must be an integer of at least 3/);
 });

@@ -30,12 +30,19 @@ function tokenize(input: string, args: string[]): TokenizedLine[] {
   const r = runCli(['tokenize', ...args], { input });
   assert.equal(r.status, 0, `distillery tokenize ${args.join(' ')} failed:\n${r.stderr}`);
   assert.ok(r.stdout.endsWith('\n') || r.stdout === '', 'every JSON line ends with a newline');
-  return r.stdout.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as TokenizedLine);
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as TokenizedLine);
 }
 
 /** The first column of a GLUE SST-2 file, without its header. */
 function sst2Sentences(file: string): string[] {
-  const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0).slice(1);
+  const lines = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .slice(1);
   return lines.map((l) => l.split('\t')[0]);
 }
 
@@ -74,7 +81,7 @@ test('tokenize --max-len truncates single lines and pairs (longest first)', () =
   assert.deepEqual(pair[0].tokenTypeIds, [0, 0, 0, 0, 1, 1, 1]);
 });
 
-test('tokenize --model reads the folder\'s vocab.txt and tokenizer_config.json; --cased keeps case', () => {
+test("tokenize --model reads the folder's vocab.txt and tokenizer_config.json; --cased keeps case", () => {
   const model = path.join(tmp, 'cased-model');
   fs.mkdirSync(model);
   fs.copyFileSync(BERT_VOCAB, path.join(model, 'vocab.txt'));
@@ -111,7 +118,10 @@ test('tokenize the whole SST-2 dev file: 872 JSON lines, in order', () => {
   out.forEach((line, i) => {
     const sentence = sentences[i];
     if (!/^[\x20-\x7e]*$/.test(sentence) || line.tokens.includes('[UNK]')) return;
-    const spelled = line.tokens.slice(1, -1).map((t) => t.replace(/^##/, '')).join('');
+    const spelled = line.tokens
+      .slice(1, -1)
+      .map((t) => t.replace(/^##/, ''))
+      .join('');
     assert.equal(spelled, sentence.toLowerCase().replace(/\s+/g, ''), `line ${i + 1}`);
     compared++;
   });
@@ -129,14 +139,20 @@ test('tokenize the whole SST-2 train file (67k lines)', (t) => {
   assert.equal(lines.length, 67349);
   const last = JSON.parse(lines[lines.length - 1]) as TokenizedLine;
   assert.equal(last.inputIds[0], 101);
-  t.diagnostic(`tokenized ${lines.length} lines in ${r.ms} ms (${Math.round(lines.length / (r.ms / 1000))} lines/s, process start included)`);
+  t.diagnostic(
+    `tokenized ${lines.length} lines in ${r.ms} ms (${Math.round(lines.length / (r.ms / 1000))} lines/s, process start included)`,
+  );
 });
 
 test('tokenize into a reader that stops early (| head -1) ends quietly with exit 0', async () => {
   const input = sst2Sentences(path.join(GLUE_DIR, 'SST-2', 'train.tsv')).join('\n') + '\n';
-  const child = spawn(process.execPath, [CLI_BIN, 'tokenize', '--vocab', BERT_VOCAB], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI_BIN, 'tokenize', '--vocab', BERT_VOCAB], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
   child.stdin.on('error', () => undefined); // the child may stop reading before all of it is sent
   child.stdin.end(input);
   const firstLine = await new Promise<string>((resolve) => {

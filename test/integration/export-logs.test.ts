@@ -39,21 +39,52 @@ function handRun(name: string): { dir: string; events: TrainerEvent[] } {
   fs.mkdirSync(dir, { recursive: true });
   const t0 = Date.parse('2026-03-01T10:00:00.000Z');
   const step = (n: number, loss: number, at: number): TrainerEventBody => ({
-    type: 'step', step: n, stage: 0, epoch: 1, lr: 1e-4 * n, loss,
-    terms: [{ name: 'attention-kl', layer: 1, value: loss / 2, weight: 1 }, { name: 'soft-label', value: loss / 3, weight: 1 }],
-    gradNorm: 0.5, examplesPerSec: 100, elapsedMs: at,
+    type: 'step',
+    step: n,
+    stage: 0,
+    epoch: 1,
+    lr: 1e-4 * n,
+    loss,
+    terms: [
+      { name: 'attention-kl', layer: 1, value: loss / 2, weight: 1 },
+      { name: 'soft-label', value: loss / 3, weight: 1 },
+    ],
+    gradNorm: 0.5,
+    examplesPerSec: 100,
+    elapsedMs: at,
   });
-  const bodies: TrainerEventBody[] = [step(1, 3, 0), step(2, 2.5, 1), step(3, NaN, 2), step(2, 2.25, 3), step(3, 2.125, 4)];
+  const bodies: TrainerEventBody[] = [
+    step(1, 3, 0),
+    step(2, 2.5, 1),
+    step(3, NaN, 2),
+    step(2, 2.25, 3),
+    step(3, 2.125, 4),
+  ];
   const events = bodies.map((b, i) => createEvent('hand', b, new Date(t0 + i * 1500)) as TrainerEvent);
-  events.push(createEvent('hand', {
-    type: 'eval', step: 3, stage: 0, epoch: 1, split: 'dev', metrics: { accuracy: 0.75, f1: Infinity, mcc: NaN }, mainMetric: { name: 'accuracy', value: 0.75 },
-    perLayer: [{ student: 1, teacher: 2, attentionKl: 0.125, clsCosine: 0.0625 }], isBest: true,
-  }, new Date(t0 + 9000)) as TrainerEvent);
+  events.push(
+    createEvent(
+      'hand',
+      {
+        type: 'eval',
+        step: 3,
+        stage: 0,
+        epoch: 1,
+        split: 'dev',
+        metrics: { accuracy: 0.75, f1: Infinity, mcc: NaN },
+        mainMetric: { name: 'accuracy', value: 0.75 },
+        perLayer: [{ student: 1, teacher: 2, attentionKl: 0.125, clsCosine: 0.0625 }],
+        isBest: true,
+      },
+      new Date(t0 + 9000),
+    ) as TrainerEvent,
+  );
   // A line cut off by a kill, and stray output, must not stop the export.
-  fs.writeFileSync(path.join(dir, 'events.jsonl'), `${events.map(encodeEvent).join('\n')}\nnot json\n{"v":1,"type":"st`);
+  fs.writeFileSync(
+    path.join(dir, 'events.jsonl'),
+    `${events.map(encodeEvent).join('\n')}\nnot json\n{"v":1,"type":"st`,
+  );
   return { dir, events };
 }
-
 
 // ---- CRC-32C ------------------------------------------------------------------------------------
 
@@ -67,38 +98,64 @@ test('CRC-32C matches the published check values (RFC 3720 B.4 and the "12345678
   assert.equal(crc32c(Uint8Array.from({ length: 32 }, (_, i) => 31 - i)), 0x113fdb5c);
 });
 
-test('the masked CRC matches the tensorboard package\'s masked_crc32c', { skip: !pythonHas('tensorboard') && pythonMissing('tensorboard') }, () => {
-  const inputs = ['', 'a', '123456789', 'brain.Event:2', 'x'.repeat(1000)];
-  const py = spawnSync(PYTHON, ['-c', [
-    'import json, sys',
-    'from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c',
-    'print(json.dumps([masked_crc32c(s.encode()) for s in json.load(sys.stdin)]))',
-  ].join('\n')], { input: JSON.stringify(inputs), encoding: 'utf8' });
-  assert.equal(py.status, 0, py.stderr);
-  assert.deepEqual(JSON.parse(py.stdout), inputs.map((s) => maskedCrc32c(new TextEncoder().encode(s))));
-});
+test(
+  "the masked CRC matches the tensorboard package's masked_crc32c",
+  { skip: !pythonHas('tensorboard') && pythonMissing('tensorboard') },
+  () => {
+    const inputs = ['', 'a', '123456789', 'brain.Event:2', 'x'.repeat(1000)];
+    const py = spawnSync(
+      PYTHON,
+      [
+        '-c',
+        [
+          'import json, sys',
+          'from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c',
+          'print(json.dumps([masked_crc32c(s.encode()) for s in json.load(sys.stdin)]))',
+        ].join('\n'),
+      ],
+      { input: JSON.stringify(inputs), encoding: 'utf8' },
+    );
+    assert.equal(py.status, 0, py.stderr);
+    assert.deepEqual(
+      JSON.parse(py.stdout),
+      inputs.map((s) => maskedCrc32c(new TextEncoder().encode(s))),
+    );
+  },
+);
 
 // ---- TensorBoard ---------------------------------------------------------------------------------
 
 /** Reads an event file with tensorboard's loaders: the first event's file_version and every scalar. */
-function readWithTensorboard(file: string): { fileVersion: string; scalars: Record<string, [number, number, string][]> } {
-  const py = spawnSync(PYTHON, ['-c', [
-    'import json, sys',
-    'from tensorboard.backend.event_processing import event_file_loader',
-    'from tensorboard.backend.event_processing.event_accumulator import EventAccumulator',
-    'f = sys.argv[1]',
-    'first = next(iter(event_file_loader.EventFileLoader(f).Load()))',
-    'acc = EventAccumulator(f, size_guidance={"scalars": 0})',
-    'acc.Reload()',
-    // repr: the exact double, and nan/inf, which JSON cannot carry.
-    'out = {t: [[e.step, e.wall_time, repr(e.value)] for e in acc.Scalars(t)] for t in acc.Tags()["scalars"]}',
-    'print(json.dumps({"fileVersion": first.file_version, "scalars": out}))',
-  ].join('\n'), file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+function readWithTensorboard(file: string): {
+  fileVersion: string;
+  scalars: Record<string, [number, number, string][]>;
+} {
+  const py = spawnSync(
+    PYTHON,
+    [
+      '-c',
+      [
+        'import json, sys',
+        'from tensorboard.backend.event_processing import event_file_loader',
+        'from tensorboard.backend.event_processing.event_accumulator import EventAccumulator',
+        'f = sys.argv[1]',
+        'first = next(iter(event_file_loader.EventFileLoader(f).Load()))',
+        'acc = EventAccumulator(f, size_guidance={"scalars": 0})',
+        'acc.Reload()',
+        // repr: the exact double, and nan/inf, which JSON cannot carry.
+        'out = {t: [[e.step, e.wall_time, repr(e.value)] for e in acc.Scalars(t)] for t in acc.Tags()["scalars"]}',
+        'print(json.dumps({"fileVersion": first.file_version, "scalars": out}))',
+      ].join('\n'),
+      file,
+    ],
+    { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+  );
   assert.equal(py.status, 0, py.stderr);
   return JSON.parse(py.stdout) as { fileVersion: string; scalars: Record<string, [number, number, string][]> };
 }
 
-const pyFloat = (s: string): number => (s === 'nan' ? NaN : s === 'inf' ? Infinity : s === '-inf' ? -Infinity : Number(s));
+const pyFloat = (s: string): number =>
+  s === 'nan' ? NaN : s === 'inf' ? Infinity : s === '-inf' ? -Infinity : Number(s);
 
 /** Every expected point, by tag, as TensorBoard must return it (values rounded to float32). */
 function assertSameScalars(read: Record<string, [number, number, string][]>, expected: ScalarPoint[]): void {
@@ -112,66 +169,111 @@ function assertSameScalars(read: Record<string, [number, number, string][]>, exp
       const [step, wallTime, value] = got[i];
       assert.equal(step, p.step, `${tag}[${i}] step`);
       assert.equal(wallTime, p.wallTime, `${tag}[${i}] wall_time`);
-      assert.ok(Object.is(pyFloat(value), Math.fround(p.value)), `${tag} at step ${p.step}: ${value}, expected ${Math.fround(p.value)}`);
+      assert.ok(
+        Object.is(pyFloat(value), Math.fround(p.value)),
+        `${tag} at step ${p.step}: ${value}, expected ${Math.fround(p.value)}`,
+      );
     });
   }
 }
 
-test('a real run\'s events read back through tensorboard\'s EventAccumulator, every scalar equal', { skip: !pythonHas('tensorboard') && pythonMissing('tensorboard') }, async () => {
-  const dir = fixtureRun('pid');
-  const r = await runMain(['export-logs', dir, '--format', 'tensorboard', '--json']);
-  assert.equal(r.code, 0, r.stderr);
-  const result = JSON.parse(r.stdout) as { file: string; scalars: number; tags: string[] };
-  assert.equal(path.dirname(result.file), path.join(dir, 'logs'));
-  assert.match(path.basename(result.file), /^events\.out\.tfevents\.\d{10}\.[A-Za-z0-9._-]+$/);
-  const expected = collectScalars(readRunEvents(dir).events);
-  assert.equal(result.scalars, expected.length);
-  for (const tag of ['train/loss', 'lr', 'train/attention-kl/layer1', 'train/cls-cosine/layer2', 'train/soft-label', 'dev/accuracy', 'dev/attention-kl/layer1']) {
-    assert.ok(result.tags.includes(tag), `no ${tag} in ${result.tags.join(', ')}`);
-  }
-  const read = readWithTensorboard(result.file);
-  assert.equal(read.fileVersion, 'brain.Event:2');
-  assertSameScalars(read.scalars, expected);
-  // Exporting again replaces the file rather than adding a second one.
-  assert.equal((await runMain(['export-logs', dir, '--format', 'tensorboard'])).code, 0);
-  assert.deepEqual(fs.readdirSync(path.join(dir, 'logs')), [path.basename(result.file)]);
-});
+test(
+  "a real run's events read back through tensorboard's EventAccumulator, every scalar equal",
+  { skip: !pythonHas('tensorboard') && pythonMissing('tensorboard') },
+  async () => {
+    const dir = fixtureRun('pid');
+    const r = await runMain(['export-logs', dir, '--format', 'tensorboard', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout) as { file: string; scalars: number; tags: string[] };
+    assert.equal(path.dirname(result.file), path.join(dir, 'logs'));
+    assert.match(path.basename(result.file), /^events\.out\.tfevents\.\d{10}\.[A-Za-z0-9._-]+$/);
+    const expected = collectScalars(readRunEvents(dir).events);
+    assert.equal(result.scalars, expected.length);
+    for (const tag of [
+      'train/loss',
+      'lr',
+      'train/attention-kl/layer1',
+      'train/cls-cosine/layer2',
+      'train/soft-label',
+      'dev/accuracy',
+      'dev/attention-kl/layer1',
+    ]) {
+      assert.ok(result.tags.includes(tag), `no ${tag} in ${result.tags.join(', ')}`);
+    }
+    const read = readWithTensorboard(result.file);
+    assert.equal(read.fileVersion, 'brain.Event:2');
+    assertSameScalars(read.scalars, expected);
+    // Exporting again replaces the file rather than adding a second one.
+    assert.equal((await runMain(['export-logs', dir, '--format', 'tensorboard'])).code, 0);
+    assert.deepEqual(fs.readdirSync(path.join(dir, 'logs')), [path.basename(result.file)]);
+  },
+);
 
-test('a run with the TinyBERT / MiniLM terms and schedules: weights, temperature and dev measures are exported, read back by tensorboard', { skip: !pythonHas('tensorboard') && pythonMissing('tensorboard') }, async () => {
-  const dir = path.join(tmp, 'tinybert');
-  fs.mkdirSync(dir, { recursive: true });
-  fs.copyFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'events', 'tinybert-sid.events.jsonl'), path.join(dir, 'events.jsonl'));
-  const r = await runMain(['export-logs', dir, '--format', 'tensorboard', '--json']);
-  assert.equal(r.code, 0, r.stderr);
-  const result = JSON.parse(r.stdout) as { file: string; tags: string[] };
-  for (const tag of ['train/hidden-mse/layer1', 'train/embedding-mse', 'train/value-relation/layer2', 'train/weight/hidden-mse', 'train/weight/value-relation', 'train/temperature',
-    'dev/hidden-mse/layer2', 'dev/value-relation/layer1', 'dev/embedding-mse']) {
-    assert.ok(result.tags.includes(tag), `no ${tag} in ${result.tags.join(', ')}`);
-  }
-  const events = readRunEvents(dir).events;
-  const expected = collectScalars(events);
-  // the scheduled weight as the step events carry it: hidden-mse decays linearly 2 → 0.5 over the first 32-step stage
-  const weight = expected.filter((p) => p.tag === 'train/weight/hidden-mse');
-  assert.equal(weight[0].value, 2);
-  assert.ok(Math.abs(weight[31].value - 0.5) < 1e-12, String(weight[31].value));
-  assert.equal(expected.filter((p) => p.tag === 'train/temperature').length, 32, 'the classification stage\'s steps');
-  assertSameScalars(readWithTensorboard(result.file).scalars, expected);
-});
+test(
+  'a run with the TinyBERT / MiniLM terms and schedules: weights, temperature and dev measures are exported, read back by tensorboard',
+  { skip: !pythonHas('tensorboard') && pythonMissing('tensorboard') },
+  async () => {
+    const dir = path.join(tmp, 'tinybert');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.copyFileSync(
+      path.join(REPO_ROOT, 'test', 'fixtures', 'events', 'tinybert-sid.events.jsonl'),
+      path.join(dir, 'events.jsonl'),
+    );
+    const r = await runMain(['export-logs', dir, '--format', 'tensorboard', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout) as { file: string; tags: string[] };
+    for (const tag of [
+      'train/hidden-mse/layer1',
+      'train/embedding-mse',
+      'train/value-relation/layer2',
+      'train/weight/hidden-mse',
+      'train/weight/value-relation',
+      'train/temperature',
+      'dev/hidden-mse/layer2',
+      'dev/value-relation/layer1',
+      'dev/embedding-mse',
+    ]) {
+      assert.ok(result.tags.includes(tag), `no ${tag} in ${result.tags.join(', ')}`);
+    }
+    const events = readRunEvents(dir).events;
+    const expected = collectScalars(events);
+    // the scheduled weight as the step events carry it: hidden-mse decays linearly 2 → 0.5 over the first 32-step stage
+    const weight = expected.filter((p) => p.tag === 'train/weight/hidden-mse');
+    assert.equal(weight[0].value, 2);
+    assert.ok(Math.abs(weight[31].value - 0.5) < 1e-12, String(weight[31].value));
+    assert.equal(expected.filter((p) => p.tag === 'train/temperature').length, 32, "the classification stage's steps");
+    assertSameScalars(readWithTensorboard(result.file).scalars, expected);
+  },
+);
 
-test('a resumed run keeps the later value of a repeated step; NaN and Infinity survive', { skip: !pythonHas('tensorboard') && pythonMissing('tensorboard') }, () => {
-  const { dir, events } = handRun('resumed');
-  const out = path.join(tmp, 'tb-out');
-  const r = exportLogs(dir, { format: 'tensorboard', out, hostname: 'host name/with odd chars' });
-  assert.equal(r.skippedLines, 2);
-  assert.equal(path.basename(r.file), eventFileName(Date.parse(events[0].time) / 1000, 'host-name-with-odd-chars'));
-  const expected = collectScalars(events);
-  const loss = expected.filter((p) => p.tag === 'train/loss').map((p) => [p.step, p.value]);
-  assert.deepEqual(loss, [[1, 3], [2, 2.25], [3, 2.125]]);
-  const read = readWithTensorboard(r.file);
-  assertSameScalars(read.scalars, expected);
-  assert.deepEqual(read.scalars['dev/f1'].map((x) => x[2]), ['inf']);
-  assert.deepEqual(read.scalars['dev/mcc'].map((x) => x[2]), ['nan']);
-});
+test(
+  'a resumed run keeps the later value of a repeated step; NaN and Infinity survive',
+  { skip: !pythonHas('tensorboard') && pythonMissing('tensorboard') },
+  () => {
+    const { dir, events } = handRun('resumed');
+    const out = path.join(tmp, 'tb-out');
+    const r = exportLogs(dir, { format: 'tensorboard', out, hostname: 'host name/with odd chars' });
+    assert.equal(r.skippedLines, 2);
+    assert.equal(path.basename(r.file), eventFileName(Date.parse(events[0].time) / 1000, 'host-name-with-odd-chars'));
+    const expected = collectScalars(events);
+    const loss = expected.filter((p) => p.tag === 'train/loss').map((p) => [p.step, p.value]);
+    assert.deepEqual(loss, [
+      [1, 3],
+      [2, 2.25],
+      [3, 2.125],
+    ]);
+    const read = readWithTensorboard(r.file);
+    assertSameScalars(read.scalars, expected);
+    assert.deepEqual(
+      read.scalars['dev/f1'].map((x) => x[2]),
+      ['inf'],
+    );
+    assert.deepEqual(
+      read.scalars['dev/mcc'].map((x) => x[2]),
+      ['nan'],
+    );
+  },
+);
 
 // ---- CSV -----------------------------------------------------------------------------------------
 
@@ -184,7 +286,7 @@ function parseCsv(text: string): ScalarPoint[] {
   });
 }
 
-test('CSV: one tidy step,wall_time,tag,value file that reads back exactly (here and in Python\'s csv module)', async () => {
+test("CSV: one tidy step,wall_time,tag,value file that reads back exactly (here and in Python's csv module)", async () => {
   const { dir, events } = handRun('csv');
   const r = await runMain(['export-logs', dir, '--format', 'csv']);
   assert.equal(r.code, 0, r.stderr);
@@ -200,14 +302,25 @@ test('CSV: one tidy step,wall_time,tag,value file that reads back exactly (here 
     assert.ok(Object.is(p.value, expected[i].value), `${p.tag}@${p.step}: ${p.value} vs ${expected[i].value}`);
   });
   if (fs.existsSync(PYTHON)) {
-    const py = spawnSync(PYTHON, ['-c', [
-      'import csv, json, sys',
-      'rows = list(csv.DictReader(open(sys.argv[1], newline="")))',
-      'print(json.dumps([[int(r["step"]), float(r["wall_time"]), r["tag"], repr(float(r["value"]))] for r in rows]))',
-    ].join('\n'), file], { encoding: 'utf8' });
+    const py = spawnSync(
+      PYTHON,
+      [
+        '-c',
+        [
+          'import csv, json, sys',
+          'rows = list(csv.DictReader(open(sys.argv[1], newline="")))',
+          'print(json.dumps([[int(r["step"]), float(r["wall_time"]), r["tag"], repr(float(r["value"]))] for r in rows]))',
+        ].join('\n'),
+        file,
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(py.status, 0, py.stderr);
     const rows = JSON.parse(py.stdout) as [number, number, string, string][];
-    assert.deepEqual(rows.map(([s, w, t, v]) => ({ step: s, wallTime: w, tag: t, value: pyFloat(v) })), expected);
+    assert.deepEqual(
+      rows.map(([s, w, t, v]) => ({ step: s, wallTime: w, tag: t, value: pyFloat(v) })),
+      expected,
+    );
   }
 });
 
@@ -224,7 +337,10 @@ test('bad RUN_DIR, no events, unknown or missing --format: a message naming the 
   assert.equal(noEvents.code, 2);
   assert.match(noEvents.stderr, /not-a-run: not a run folder \(it has no events\.jsonl\)/);
 
-  fs.writeFileSync(path.join(notRun, 'events.jsonl'), encodeEvent(createEvent('x', { type: 'log', level: 'info', message: 'starting' }) as TrainerEvent) + '\n');
+  fs.writeFileSync(
+    path.join(notRun, 'events.jsonl'),
+    encodeEvent(createEvent('x', { type: 'log', level: 'info', message: 'starting' }) as TrainerEvent) + '\n',
+  );
   const empty = await runMain(['export-logs', notRun, '--format', 'tensorboard']);
   assert.equal(empty.code, 2);
   assert.match(empty.stderr, /events\.jsonl: has no step or eval events to export\n {2}fix: /);
@@ -232,7 +348,10 @@ test('bad RUN_DIR, no events, unknown or missing --format: a message naming the 
   const dir = fixtureRun('errors');
   const unknown = await runMain(['export-logs', dir, '--format', 'parquet']);
   assert.equal(unknown.code, 2);
-  assert.match(unknown.stderr, /--format: unknown format "parquet"\n {2}fix: write --format tensorboard .* or --format csv/);
+  assert.match(
+    unknown.stderr,
+    /--format: unknown format "parquet"\n {2}fix: write --format tensorboard .* or --format csv/,
+  );
   const none = await runMain(['export-logs', dir]);
   assert.equal(none.code, 2);
   assert.match(none.stderr, /--format: is required\n {2}fix: /);

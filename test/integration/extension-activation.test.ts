@@ -27,8 +27,15 @@ const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
 async function bundleExtension(): Promise<string> {
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'distillery-ext-bundle-')), 'extension.js');
   await build({
-    entryPoints: [path.join(ROOT, 'src', 'extension', 'extension.ts')], outfile: out, bundle: true, platform: 'node', target: 'node20',
-    format: 'cjs', external: ['@tensorflow/*', 'vscode'], mainFields: ['module', 'main'], logLevel: 'error',
+    entryPoints: [path.join(ROOT, 'src', 'extension', 'extension.ts')],
+    outfile: out,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    external: ['@tensorflow/*', 'vscode'],
+    mainFields: ['module', 'main'],
+    logLevel: 'error',
   });
   return out;
 }
@@ -42,7 +49,8 @@ test('the bundle loads no TF.js, activates in well under 100 ms and registers ev
   // validator lazily from the bundle and report it.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distillery-ext-act-'));
   const configFile = path.join(dir, 'a.distill.json');
-  const configText = '{ "task": { "name": "sst2", "dataDir": "." }, "teacher": { "checkpoint": "no-teacher" }, "algorithm": "sid" }';
+  const configText =
+    '{ "task": { "name": "sst2", "dataDir": "." }, "teacher": { "checkpoint": "no-teacher" }, "algorithm": "sid" }';
   const { module, record } = fakeVscode({}, [{ fileName: configFile, text: configText }]);
   const restore = installFakeVscode(module);
   try {
@@ -52,7 +60,13 @@ test('the bundle loads no TF.js, activates in well under 100 ms and registers ev
     const loaded = performance.now();
     const subscriptions: Array<{ dispose(): void }> = [];
     const memento = { get: (_k: string, d: unknown) => d, update: async () => undefined, keys: () => [] };
-    const context = { subscriptions, extensionPath: ROOT, extensionUri: { scheme: 'file', fsPath: ROOT }, workspaceState: memento, globalState: memento };
+    const context = {
+      subscriptions,
+      extensionPath: ROOT,
+      extensionUri: { scheme: 'file', fsPath: ROOT },
+      workspaceState: memento,
+      globalState: memento,
+    };
     ext.activate(context);
     const activated = performance.now();
     const activateMs = activated - loaded;
@@ -69,7 +83,10 @@ test('the bundle loads no TF.js, activates in well under 100 ms and registers ev
     assert.equal(record.codeLensProviders, 1);
     assert.equal(record.hoverProviders, 1, 'the config hover (how runs that varied a field did)');
     for (let i = 0; i < 100 && record.diagnostics.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
-    assert.ok(record.diagnostics.some((d) => d.uri === configFile && d.count >= 1), JSON.stringify(record.diagnostics));
+    assert.ok(
+      record.diagnostics.some((d) => d.uri === configFile && d.count >= 1),
+      JSON.stringify(record.diagnostics),
+    );
     for (const s of subscriptions) s.dispose();
     ext.deactivate();
   } finally {
@@ -84,9 +101,12 @@ test('package.json: commands, views, menus and activation agree with the code', 
   assert.deepEqual([...contributed].sort(), [...COMMAND_IDS].sort());
   assert.ok(pkg.contributes.commands.every((c) => c.category === 'Distillery'));
   for (const [menu, items] of Object.entries(pkg.contributes.menus)) {
-    for (const item of items) assert.ok(contributed.includes(item.command), `${menu} names unknown command ${item.command}`);
+    for (const item of items)
+      assert.ok(contributed.includes(item.command), `${menu} names unknown command ${item.command}`);
   }
-  const views = Object.values(pkg.contributes.views).flat().map((v) => v.id);
+  const views = Object.values(pkg.contributes.views)
+    .flat()
+    .map((v) => v.id);
   assert.deepEqual(views, ['distillery.runs', 'distillery.configs']);
   for (const w of pkg.contributes.viewsWelcome) {
     assert.ok(views.includes(w.view));
@@ -94,9 +114,18 @@ test('package.json: commands, views, menus and activation agree with the code', 
       assert.ok(contributed.includes(m[1]) || m[1].startsWith('workbench.'), `welcome content names ${m[1]}`);
     }
   }
-  assert.ok(pkg.activationEvents.includes('onWebviewPanel:distillery.dashboard'), 'restoring dashboards after a reload needs it');
+  assert.ok(
+    pkg.activationEvents.includes('onWebviewPanel:distillery.dashboard'),
+    'restoring dashboards after a reload needs it',
+  );
   const props = pkg.contributes.configuration.properties;
-  for (const key of ['distillery.nodePath', 'distillery.runsDir', 'distillery.backend', 'distillery.stopGracePeriodSeconds']) assert.ok(key in props, key);
+  for (const key of [
+    'distillery.nodePath',
+    'distillery.runsDir',
+    'distillery.backend',
+    'distillery.stopGracePeriodSeconds',
+  ])
+    assert.ok(key in props, key);
   assert.equal(props['distillery.nodePath'].default, 'node');
   assert.equal(props['distillery.runsDir'].default, 'runs');
   const trust = pkg.capabilities.untrustedWorkspaces;

@@ -39,23 +39,38 @@ describe('dashboard panel shell in Chromium', { skip }, () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'distillery-panel-'));
     await build({
-      entryPoints: { webview: join(ROOT, 'webview', 'src', 'main.ts') }, outdir: dir, bundle: true, platform: 'browser', target: 'es2022',
-      format: 'iife', loader: { '.css': 'css' }, logLevel: 'error',
+      entryPoints: { webview: join(ROOT, 'webview', 'src', 'main.ts') },
+      outdir: dir,
+      bundle: true,
+      platform: 'browser',
+      target: 'es2022',
+      format: 'iife',
+      loader: { '.css': 'css' },
+      logLevel: 'error',
     });
     server = createServer((req, res) => {
       const file = join(dir, (req.url ?? '/').split('?')[0]);
       if (!file.startsWith(dir) || !existsSync(file)) return void res.writeHead(404).end();
-      const type = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' }[extname(file)] ?? 'application/octet-stream';
+      const type =
+        { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' }[extname(file)] ??
+        'application/octet-stream';
       res.writeHead(200, { 'content-type': type }).end(readFileSync(file));
     });
     await new Promise<void>((r) => server?.listen(0, '127.0.0.1', r));
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const html = dashboardHtml({
-      cspSource: origin, nonce: makeNonce(), scriptUri: `${origin}/webview.js`,
-      ...(existsSync(join(dir, 'webview.css')) ? { styleUri: `${origin}/webview.css` } : {}), title: 'Distillery: demo-sid', view: 'run',
+      cspSource: origin,
+      nonce: makeNonce(),
+      scriptUri: `${origin}/webview.js`,
+      ...(existsSync(join(dir, 'webview.css')) ? { styleUri: `${origin}/webview.css` } : {}),
+      title: 'Distillery: demo-sid',
+      view: 'run',
     });
     writeFileSync(join(dir, 'index.html'), html);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    });
   });
 
   after(async () => {
@@ -73,7 +88,10 @@ describe('dashboard panel shell in Chromium', { skip }, () => {
   }
 
   const events: TrainerEvent[] = existsSync(FIXTURE)
-    ? readFileSync(FIXTURE, 'utf8').split('\n').map((l) => parseEventLine(l).event).filter((e): e is TrainerEvent => !!e)
+    ? readFileSync(FIXTURE, 'utf8')
+        .split('\n')
+        .map((l) => parseEventLine(l).event)
+        .filter((e): e is TrainerEvent => !!e)
     : [];
   const runId = events[0]?.runId ?? 'run';
 
@@ -83,18 +101,25 @@ describe('dashboard panel shell in Chromium', { skip }, () => {
     await page.addInitScript(INIT);
     await page.goto(`${origin}/index.html`);
     await poll(page, `window.__panel.posted().some((m) => m.type === 'ready')`, "the webview's 'ready'");
-    const init: HostMessage = { type: 'init', view: 'run', runs: [{ runId, runDir: '/ws/runs/demo-sid', label: 'demo-sid', status: 'finished', events: toWireAll(events) }] };
+    const init: HostMessage = {
+      type: 'init',
+      view: 'run',
+      runs: [{ runId, runDir: '/ws/runs/demo-sid', label: 'demo-sid', status: 'finished', events: toWireAll(events) }],
+    };
     await page.evaluate(`window.__panel.post(${JSON.stringify(init)})`);
     await poll(page, `window.__panel.count('[data-testid="run-view"]') > 0`, 'the run view');
     return page;
   }
 
-  test('the bundle runs and styles itself under the panel\'s CSP, then renders the host\'s init', async () => {
+  test("the bundle runs and styles itself under the panel's CSP, then renders the host's init", async () => {
     const page = await openWithInit();
-    const violations = await page.evaluate('window.__panel.violations()') as string[];
+    const violations = (await page.evaluate('window.__panel.violations()')) as string[];
     assert.deepEqual(violations, []);
-    const posted = await page.evaluate('window.__panel.posted()') as Array<{ type: string; message?: string }>;
-    assert.deepEqual(posted.filter((m) => m.type === 'error'), []);
+    const posted = (await page.evaluate('window.__panel.posted()')) as Array<{ type: string; message?: string }>;
+    assert.deepEqual(
+      posted.filter((m) => m.type === 'error'),
+      [],
+    );
     assert.equal(await page.evaluate(`window.__panel.text('[data-testid="run-label"]')`), 'demo-sid');
     // The stylesheet applied (served from cspSource): the root got the dashboard's layout class.
     assert.equal(await page.evaluate(`document.getElementById('root').classList.contains('dashboard')`), true);
@@ -109,8 +134,11 @@ describe('dashboard panel shell in Chromium', { skip }, () => {
     const bad = toWire({ ...firstStep, step: 10_000, loss: NaN });
     await page.evaluate(`window.__panel.post(${JSON.stringify({ type: 'events', runId, events: [bad] })})`);
     await new Promise((r) => setTimeout(r, 300));
-    const posted = await page.evaluate('window.__panel.posted()') as Array<{ type: string; message?: string }>;
+    const posted = (await page.evaluate('window.__panel.posted()')) as Array<{ type: string; message?: string }>;
     await page.close();
-    assert.deepEqual(posted.filter((m) => m.type === 'error'), []);
+    assert.deepEqual(
+      posted.filter((m) => m.type === 'error'),
+      [],
+    );
   });
 });

@@ -34,7 +34,13 @@ function harness(graceMs = 2000): Harness {
   const launchChanges: Launch[] = [];
   const milestones: string[] = [];
   const logs: string[] = [];
-  const manager = new RunManager({ cliPath: () => FAKE, nodePath: () => process.execPath, env: () => process.env, graceMs: () => graceMs, refreshDelayMs: 5 });
+  const manager = new RunManager({
+    cliPath: () => FAKE,
+    nodePath: () => process.execPath,
+    env: () => process.env,
+    graceMs: () => graceMs,
+    refreshDelayMs: 5,
+  });
   manager.onDidChangeRun((c) => changes.push(c));
   manager.onDidChangeLaunch((l) => launchChanges.push(l));
   manager.onDidLog(({ level, message }) => logs.push(`${level}: ${message}`));
@@ -52,8 +58,20 @@ async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<
 }
 
 test('trainerArgs: the CLI script, the verb, the target, --events and an optional backend', () => {
-  assert.deepEqual(trainerArgs('/x/bin/distillery.js', 'train', 'a.distill.json'), ['/x/bin/distillery.js', 'train', 'a.distill.json', '--events']);
-  assert.deepEqual(trainerArgs('/c.js', 'resume', '/r', 'wasm'), ['/c.js', 'resume', '/r', '--events', '--backend', 'wasm']);
+  assert.deepEqual(trainerArgs('/x/bin/distillery.js', 'train', 'a.distill.json'), [
+    '/x/bin/distillery.js',
+    'train',
+    'a.distill.json',
+    '--events',
+  ]);
+  assert.deepEqual(trainerArgs('/c.js', 'resume', '/r', 'wasm'), [
+    '/c.js',
+    'resume',
+    '/r',
+    '--events',
+    '--backend',
+    'wasm',
+  ]);
 });
 
 test('TrainerProcess: events across split chunks, stray lines, unknown types, and a line cut off by death', async () => {
@@ -63,16 +81,31 @@ test('TrainerProcess: events across split chunks, stray lines, unknown types, an
   const unknown: string[] = [];
   const stderr: string[] = [];
   const proc = new TrainerProcess(
-    { nodePath: process.execPath, args: [FAKE, 'train', writeConfig(dir, { name: 'crashy', mode: 'crash', steps: 3 })], cwd: dir },
-    { onEvent: (e) => events.push(e), onBadLine: (l) => bad.push(l), onUnknownEvent: (t) => unknown.push(t), onStderr: (l) => stderr.push(l) },
+    {
+      nodePath: process.execPath,
+      args: [FAKE, 'train', writeConfig(dir, { name: 'crashy', mode: 'crash', steps: 3 })],
+      cwd: dir,
+    },
+    {
+      onEvent: (e) => events.push(e),
+      onBadLine: (l) => bad.push(l),
+      onUnknownEvent: (t) => unknown.push(t),
+      onStderr: (l) => stderr.push(l),
+    },
   );
   const exit = await proc.exited;
   assert.equal(exit.code, 3);
   assert.equal(exit.signal, null);
   assert.equal(exit.stopRequested, false);
-  assert.deepEqual(events.map((e) => e.type), ['run-started', 'stage-started', 'step', 'step', 'step']);
+  assert.deepEqual(
+    events.map((e) => e.type),
+    ['run-started', 'stage-started', 'step', 'step', 'step'],
+  );
   // The step written in two chunks arrives whole, once.
-  assert.deepEqual(events.filter((e) => e.type === 'step').map((e) => (e as { step: number }).step), [1, 2, 3]);
+  assert.deepEqual(
+    events.filter((e) => e.type === 'step').map((e) => (e as { step: number }).step),
+    [1, 2, 3],
+  );
   assert.deepEqual(unknown, ['gpu-temperature']);
   assert.equal(bad[0], 'some stray output');
   // The last, unterminated fragment is reported as a bad line rather than dropped or parsed.
@@ -110,9 +143,26 @@ test('RunManager: a finished run is found by its folder, read from events.jsonl,
   assert.equal(state.stages[0].progress, 'done');
   // Every event exactly once, although each was announced on stdout and read from the file.
   const types = h.manager.store.events(launch.runDir!).map((e) => e.type);
-  assert.deepEqual(types, ['run-started', 'stage-started', 'step', 'step', 'step', 'step', 'eval', 'checkpoint', 'stage-finished', 'run-finished']);
-  assert.ok(h.changes.some((c) => c.state?.status === 'running'), 'it was seen running first');
-  assert.ok(h.logs.some((l) => l.includes('stdout: not JSON')), 'the stray stdout line is logged');
+  assert.deepEqual(types, [
+    'run-started',
+    'stage-started',
+    'step',
+    'step',
+    'step',
+    'step',
+    'eval',
+    'checkpoint',
+    'stage-finished',
+    'run-finished',
+  ]);
+  assert.ok(
+    h.changes.some((c) => c.state?.status === 'running'),
+    'it was seen running first',
+  );
+  assert.ok(
+    h.logs.some((l) => l.includes('stdout: not JSON')),
+    'the stray stdout line is logged',
+  );
   // The launch found its folder once and ended once, although it changed many times.
   assert.deepEqual(h.milestones, [`attach ${launch.id}`, `finish ${launch.id}`]);
   assert.ok(h.launchChanges.length >= 3 && h.launchChanges.every((l) => l === launch));
@@ -150,7 +200,10 @@ test('RunManager: Stop sends SIGTERM; a trainer that checkpoints and exits is st
   const dir = tmpDir();
   const h = harness(5000);
   const launch = h.manager.start(writeConfig(dir, { name: 'grace', mode: 'graceful' }), { cwd: dir });
-  await waitFor(() => !!launch.runDir && h.manager.store.events(launch.runDir).some((e) => e.type === 'step'), 'the first step');
+  await waitFor(
+    () => !!launch.runDir && h.manager.store.events(launch.runDir).some((e) => e.type === 'step'),
+    'the first step',
+  );
   assert.equal(h.manager.store.state(launch.runDir!)?.status, 'running');
   assert.equal(h.manager.store.state(launch.runDir!)?.live, true);
   const t0 = Date.now();
@@ -177,7 +230,10 @@ test('RunManager: a trainer that ignores SIGTERM is killed after the grace perio
   const dir = tmpDir();
   const h = harness(400);
   const launch = h.manager.start(writeConfig(dir, { name: 'hang', mode: 'hang' }), { cwd: dir });
-  await waitFor(() => !!launch.runDir && h.manager.store.events(launch.runDir).some((e) => e.type === 'step'), 'the first step');
+  await waitFor(
+    () => !!launch.runDir && h.manager.store.events(launch.runDir).some((e) => e.type === 'step'),
+    'the first step',
+  );
   const t0 = Date.now();
   await h.manager.stop(launch.runDir!);
   const waited = Date.now() - t0;
@@ -188,7 +244,10 @@ test('RunManager: a trainer that ignores SIGTERM is killed after the grace perio
   const state = h.manager.store.state(launch.runDir!)!;
   assert.equal(state.status, 'stopped');
   assert.match(state.message ?? '', /killed after the grace period/);
-  assert.ok(h.logs.some((l) => l.includes('ignoring SIGTERM')), 'stderr goes to the log');
+  assert.ok(
+    h.logs.some((l) => l.includes('ignoring SIGTERM')),
+    'stderr goes to the log',
+  );
 });
 
 test('RunManager: a config error before any run folder exists is kept for the error message', async () => {

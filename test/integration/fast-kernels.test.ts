@@ -8,9 +8,17 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { BertModel, countParameters } from '../../src/model/bert';
 import { BERT_BASE_DEFAULTS, BertConfig } from '../../src/model/config';
-import { installFastKernels, KernelMode, kernelsInfo, resetKernelMode, setKernelMode } from '../../src/model/fast-kernels';
 import {
-  assertStepFitsWasmHeap, estimateStepMemory, largestFittingBatch,
+  installFastKernels,
+  KernelMode,
+  kernelsInfo,
+  resetKernelMode,
+  setKernelMode,
+} from '../../src/model/fast-kernels';
+import {
+  assertStepFitsWasmHeap,
+  estimateStepMemory,
+  largestFittingBatch,
 } from '../../src/model/fast-kernels/heap-budget';
 import { isUserError, UserError } from '../../src/util/errors';
 import { onBackend, relErr, setUpKernelBackends } from '../helpers/tensors';
@@ -24,11 +32,23 @@ before(async () => {
 // [a shape, b shape, transposeA, transposeB]: 2-D, every transpose, batched (attention), a batch
 // against one shared matrix (either side), rank 4, and empty products (no rows, no columns, k = 0).
 const PRODUCTS: Array<[number[], number[], boolean, boolean]> = [
-  [[2, 3, 0], [2, 0, 4], false, false], [[2, 0, 5], [2, 5, 4], false, false], [[2, 3, 5], [2, 5, 0], false, false], [[2, 3, 0], [0, 4], false, false],
-  [[5, 7], [7, 3], false, false], [[7, 5], [7, 3], true, false], [[5, 7], [3, 7], false, true], [[7, 5], [3, 7], true, true],
-  [[6, 5, 7], [6, 7, 4], false, false], [[6, 7, 5], [6, 4, 7], true, true], [[6, 5, 7], [6, 4, 7], false, true],
-  [[6, 5, 7], [7, 4], false, false], [[6, 7, 5], [7, 4], true, false], [[5, 7], [6, 7, 4], false, false],
-  [[2, 3, 9, 16], [2, 3, 16, 9], false, false], [[2, 3, 9, 16], [2, 3, 9, 16], false, true], [[64, 48], [48, 33], false, false],
+  [[2, 3, 0], [2, 0, 4], false, false],
+  [[2, 0, 5], [2, 5, 4], false, false],
+  [[2, 3, 5], [2, 5, 0], false, false],
+  [[2, 3, 0], [0, 4], false, false],
+  [[5, 7], [7, 3], false, false],
+  [[7, 5], [7, 3], true, false],
+  [[5, 7], [3, 7], false, true],
+  [[7, 5], [3, 7], true, true],
+  [[6, 5, 7], [6, 7, 4], false, false],
+  [[6, 7, 5], [6, 4, 7], true, true],
+  [[6, 5, 7], [6, 4, 7], false, true],
+  [[6, 5, 7], [7, 4], false, false],
+  [[6, 7, 5], [7, 4], true, false],
+  [[5, 7], [6, 7, 4], false, false],
+  [[2, 3, 9, 16], [2, 3, 16, 9], false, false],
+  [[2, 3, 9, 16], [2, 3, 9, 16], false, true],
+  [[64, 48], [48, 33], false, false],
 ];
 
 /** Each product (and its gradients) under `mode` against the stock kernels, on the active backend. */
@@ -37,7 +57,8 @@ function compareProducts(mode: KernelMode): number {
   for (const [sa, sb, ta, tb] of PRODUCTS) {
     const a = tf.randomNormal(sa, 0, 1, 'float32', 1);
     const b = tf.randomNormal(sb, 0, 1, 'float32', 2);
-    const f = (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y, ta, tb), tf.randomNormal(tf.matMul(x, y, ta, tb).shape, 0, 1, 'float32', 3)));
+    const f = (x: tf.Tensor, y: tf.Tensor) =>
+      tf.sum(tf.mul(tf.matMul(x, y, ta, tb), tf.randomNormal(tf.matMul(x, y, ta, tb).shape, 0, 1, 'float32', 3)));
     // TF.js's BatchMatMul gradient does not reduce broadcast batches: gradients for equal ranks only.
     const grads = (): tf.Tensor[] => (sa.length === sb.length ? tf.grads(f)([a, b]) : []);
     setKernelMode('stock');
@@ -52,7 +73,14 @@ function compareProducts(mode: KernelMode): number {
     worst = Math.max(worst, relErr(got, ref));
     if (ga) worst = Math.max(worst, relErr(ga, refGa), relErr(gb, refGb));
     if (refFused) {
-      const fused = tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, transposeA: ta, transposeB: tb, bias, activation: 'relu' });
+      const fused = tf.fused.matMul({
+        a: a as tf.Tensor2D,
+        b: b as tf.Tensor2D,
+        transposeA: ta,
+        transposeB: tb,
+        bias,
+        activation: 'relu',
+      });
       worst = Math.max(worst, relErr(fused, refFused));
       fused.dispose();
       refFused.dispose();
@@ -72,7 +100,10 @@ test('untransposed wasm products equal the stock kernels, forward and gradients'
 });
 
 test('native BLAS products equal the stock kernels on wasm and cpu, forward and gradients', async (t) => {
-  if (blasReason) { t.skip(`native BLAS not available: ${blasReason}`); return; }
+  if (blasReason) {
+    t.skip(`native BLAS not available: ${blasReason}`);
+    return;
+  }
   const before = tf.memory().numTensors;
   const err = compareProducts('blas');
   assert.ok(err < 1e-5, `wasm relative error ${err}`);
@@ -96,9 +127,13 @@ test('stock mode restores the stock kernels; DISTILLERY_KERNELS picks the mode, 
     process.env.DISTILLERY_KERNELS = 'untransposed';
     assert.equal(installFastKernels().wasm, 'untransposed');
     process.env.DISTILLERY_KERNELS = 'fastest';
-    assert.throws(() => installFastKernels(), (e: unknown) => isUserError(e) && e.where === 'DISTILLERY_KERNELS');
+    assert.throws(
+      () => installFastKernels(),
+      (e: unknown) => isUserError(e) && e.where === 'DISTILLERY_KERNELS',
+    );
   } finally {
-    if (saved === undefined) delete process.env.DISTILLERY_KERNELS; else process.env.DISTILLERY_KERNELS = saved;
+    if (saved === undefined) delete process.env.DISTILLERY_KERNELS;
+    else process.env.DISTILLERY_KERNELS = saved;
     setKernelMode('stock');
   }
 });
@@ -106,10 +141,25 @@ test('stock mode restores the stock kernels; DISTILLERY_KERNELS picks the mode, 
 test('leading-axis sums and row gathers equal the stock wasm kernels', () => {
   const x = tf.randomNormal([40, 3, 17], 0, 1, 'float32', 5);
   const table = tf.randomNormal([50, 8], 0, 1, 'float32', 6);
-  const ids = tf.tensor2d([[3, 0, 49], [7, 7, 1]], [2, 3], 'int32');
+  const ids = tf.tensor2d(
+    [
+      [3, 0, 49],
+      [7, 7, 1],
+    ],
+    [2, 3],
+    'int32',
+  );
   const cases = (): tf.Tensor[] => [
-    tf.sum(x, 0), tf.sum(x, [0, 1]), tf.sum(x, 0, true), tf.sum(x, -1), tf.sum(x, [0, 2]), tf.sum(x),
-    tf.gather(table, ids), tf.gather(table, tf.tensor1d([2, 2, 0], 'int32')), tf.gather(tf.cast(table, 'int32'), ids), tf.gather(table, tf.tensor1d([1, 0], 'int32'), 1),
+    tf.sum(x, 0),
+    tf.sum(x, [0, 1]),
+    tf.sum(x, 0, true),
+    tf.sum(x, -1),
+    tf.sum(x, [0, 2]),
+    tf.sum(x),
+    tf.gather(table, ids),
+    tf.gather(table, tf.tensor1d([2, 2, 0], 'int32')),
+    tf.gather(tf.cast(table, 'int32'), ids),
+    tf.gather(table, tf.tensor1d([1, 0], 'int32'), 1),
   ];
   setKernelMode('stock');
   const ref = cases();
@@ -121,8 +171,13 @@ test('leading-axis sums and row gathers equal the stock wasm kernels', () => {
 });
 
 const tinyConfig = (layers: number, hidden: number): BertConfig => ({
-  ...BERT_BASE_DEFAULTS, vocabSize: 30522, hiddenSize: hidden, numHiddenLayers: layers, numAttentionHeads: hidden / 64,
-  intermediateSize: 4 * hidden, maxPositionEmbeddings: 512,
+  ...BERT_BASE_DEFAULTS,
+  vocabSize: 30522,
+  hiddenSize: hidden,
+  numHiddenLayers: layers,
+  numAttentionHeads: hidden / 64,
+  intermediateSize: 4 * hidden,
+  maxPositionEmbeddings: 512,
 });
 const size = (c: BertConfig) => ({ config: c, params: countParameters(c).total });
 
@@ -141,7 +196,11 @@ test('memory estimate: the reference shape fits the wasm heap, an oversized batc
   const fit = largestFittingBatch(teacher, student, 128);
   assert.ok(fit >= 32 && fit < 256, `largest batch ${fit}`);
   let err: unknown;
-  try { assertStepFitsWasmHeap(teacher, student, 256, 128, undefined, 'wasm'); } catch (e) { err = e; }
+  try {
+    assertStepFitsWasmHeap(teacher, student, 256, 128, undefined, 'wasm');
+  } catch (e) {
+    err = e;
+  }
   assert.ok(isUserError(err), 'a UserError');
   assert.equal((err as UserError).where, 'optim.batchSize');
   assert.match((err as UserError).fix ?? '', new RegExp(`at most ${fit} `));
@@ -158,20 +217,36 @@ test('memory estimate: the reference shape fits the wasm heap, an oversized batc
   const big = size(tinyConfig(24, 1024));
   assert.equal(largestFittingBatch(big, big, 128), 0);
   err = undefined;
-  try { assertStepFitsWasmHeap(big, big, 1, 128, undefined, 'wasm'); } catch (e) { err = e; }
+  try {
+    assertStepFitsWasmHeap(big, big, 1, 128, undefined, 'wasm');
+  } catch (e) {
+    err = e;
+  }
   assert.ok(isUserError(err) && err.where === 'student' && /any batch size/.test(err.message), String(err));
 });
 
 test('a forward pass too big for the wasm heap fails with a UserError before running, and the backend stays usable', () => {
   const c: BertConfig = { ...tinyConfig(2, 64), vocabSize: 100, numAttentionHeads: 2 };
   const model = BertModel.randomInit(c, 1);
-  const big = { inputIds: tf.zeros([4096, 512], 'int32') as tf.Tensor2D, tokenTypeIds: tf.zeros([4096, 512], 'int32') as tf.Tensor2D, attentionMask: tf.ones([4096, 512], 'int32') as tf.Tensor2D };
+  const big = {
+    inputIds: tf.zeros([4096, 512], 'int32') as tf.Tensor2D,
+    tokenTypeIds: tf.zeros([4096, 512], 'int32') as tf.Tensor2D,
+    attentionMask: tf.ones([4096, 512], 'int32') as tf.Tensor2D,
+  };
   let err: unknown;
-  try { model.forward(big, { training: true }); } catch (e) { err = e; }
+  try {
+    model.forward(big, { training: true });
+  } catch (e) {
+    err = e;
+  }
   assert.ok(isUserError(err), `expected a UserError, got ${String(err)}`);
   assert.match((err as UserError).fix ?? '', /batchSize|maxSeqLen/);
   tf.dispose(Object.values(big));
-  const small = { inputIds: tf.ones([2, 8], 'int32') as tf.Tensor2D, tokenTypeIds: tf.zeros([2, 8], 'int32') as tf.Tensor2D, attentionMask: tf.ones([2, 8], 'int32') as tf.Tensor2D };
+  const small = {
+    inputIds: tf.ones([2, 8], 'int32') as tf.Tensor2D,
+    tokenTypeIds: tf.zeros([2, 8], 'int32') as tf.Tensor2D,
+    attentionMask: tf.ones([2, 8], 'int32') as tf.Tensor2D,
+  };
   const out = model.forward(small, { training: false });
   assert.deepEqual(out.logits.shape, [2, 2]);
   tf.dispose([out.logits, out.pooled, ...out.hiddenStates, ...out.attentions, ...Object.values(small)]);
@@ -179,15 +254,27 @@ test('a forward pass too big for the wasm heap fails with a UserError before run
 });
 
 test('native element-wise kernels: broadcast adds/subs/muls/divs, x², sums, GELU, LayerNorm and dropout match the ops they replace', async (t) => {
-  if (blasReason) { t.skip(`native addon not available: ${blasReason}`); return; }
+  if (blasReason) {
+    t.skip(`native addon not available: ${blasReason}`);
+    return;
+  }
   const before = tf.memory().numTensors;
   const x = tf.randomNormal([64, 96], 0, 1, 'float32', 7);
   const y = tf.randomNormal([64, 96], 0, 1, 'float32', 8);
   const row = tf.randomNormal([96], 0, 1, 'float32', 9);
   const col = tf.randomNormal([64, 1], 0, 1, 'float32', 10);
   const binaries = (): tf.Tensor[] => [
-    tf.add(x, y), tf.sub(x, row), tf.sub(row, x), tf.mul(x, col), tf.div(col, tf.add(x, 3)), tf.div(x, 2.5), tf.sub(1, x),
-    tf.mul(tf.reshape(col, [64, 1]), tf.reshape(row, [1, 96])), tf.pow(x, 2), tf.sum(x, 0), tf.sum(tf.reshape(x, [8, 8, 96]), [0, 1]),
+    tf.add(x, y),
+    tf.sub(x, row),
+    tf.sub(row, x),
+    tf.mul(x, col),
+    tf.div(col, tf.add(x, 3)),
+    tf.div(x, 2.5),
+    tf.sub(1, x),
+    tf.mul(tf.reshape(col, [64, 1]), tf.reshape(row, [1, 96])),
+    tf.pow(x, 2),
+    tf.sum(x, 0),
+    tf.sum(tf.reshape(x, [8, 8, 96]), [0, 1]),
   ];
   setKernelMode('stock');
   const ref = tf.tidy(binaries);
@@ -205,9 +292,18 @@ test('native element-wise kernels: broadcast adds/subs/muls/divs, x², sums, GEL
   const { gelu } = await import('../../src/model/gelu');
   const w = tf.randomNormal([96, 96], 0, 1, 'float32', 13);
   const loss = (impl: 'auto' | 'native') => (v: tf.Tensor) => tf.sum(tf.matMul(gelu(tf.mul(v, 2), impl), w));
-  const fused = tf.tidy(() => { const r = tf.valueAndGrad(loss('auto'))(x); return [r.value, r.grad]; });
-  const viaErf = tf.tidy(() => { const r = tf.valueAndGrad(loss('native'))(x); return [r.value, r.grad]; });
-  assert.ok(relErr(fused[0], viaErf[0]) < 1e-5 && relErr(fused[1], viaErf[1]) < 1e-5, `gelu: value ${relErr(fused[0], viaErf[0])}, grad ${relErr(fused[1], viaErf[1])}`);
+  const fused = tf.tidy(() => {
+    const r = tf.valueAndGrad(loss('auto'))(x);
+    return [r.value, r.grad];
+  });
+  const viaErf = tf.tidy(() => {
+    const r = tf.valueAndGrad(loss('native'))(x);
+    return [r.value, r.grad];
+  });
+  assert.ok(
+    relErr(fused[0], viaErf[0]) < 1e-5 && relErr(fused[1], viaErf[1]) < 1e-5,
+    `gelu: value ${relErr(fused[0], viaErf[0])}, grad ${relErr(fused[1], viaErf[1])}`,
+  );
   tf.dispose([...fused, ...viaErf, w]);
   tf.dispose([x, y, row, col]);
   setKernelMode('stock');
@@ -215,15 +311,40 @@ test('native element-wise kernels: broadcast adds/subs/muls/divs, x², sums, GEL
 });
 
 test('BERT with the native kernels (fused LayerNorm, GELU, dropout) equals the stock-kernel model in eval and trains with reproducible dropout', async (t) => {
-  if (blasReason) { t.skip(`native addon not available: ${blasReason}`); return; }
-  const c: BertConfig = { ...BERT_BASE_DEFAULTS, vocabSize: 120, hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 64, maxPositionEmbeddings: 64 };
+  if (blasReason) {
+    t.skip(`native addon not available: ${blasReason}`);
+    return;
+  }
+  const c: BertConfig = {
+    ...BERT_BASE_DEFAULTS,
+    vocabSize: 120,
+    hiddenSize: 32,
+    numHiddenLayers: 2,
+    numAttentionHeads: 2,
+    intermediateSize: 64,
+    maxPositionEmbeddings: 64,
+  };
   const model = BertModel.randomInit(c, 3);
-  const ids = tf.tensor2d([[101, 7, 8, 9, 102, 0], [101, 50, 51, 102, 0, 0]], [2, 6], 'int32');
-  const inputs = { inputIds: ids, tokenTypeIds: tf.zerosLike(ids) as tf.Tensor2D, attentionMask: tf.cast(tf.greater(ids, 0), 'int32') as tf.Tensor2D };
+  const ids = tf.tensor2d(
+    [
+      [101, 7, 8, 9, 102, 0],
+      [101, 50, 51, 102, 0, 0],
+    ],
+    [2, 6],
+    'int32',
+  );
+  const inputs = {
+    inputIds: ids,
+    tokenTypeIds: tf.zerosLike(ids) as tf.Tensor2D,
+    attentionMask: tf.cast(tf.greater(ids, 0), 'int32') as tf.Tensor2D,
+  };
   const run = (mode: KernelMode, training: boolean, seed?: number) => {
     setKernelMode(mode);
     return tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(model.forward(inputs, { training, seed }).logits)) as tf.Scalar, model.trainableVariables());
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tf.square(model.forward(inputs, { training, seed }).logits)) as tf.Scalar,
+        model.trainableVariables(),
+      );
       const g = Object.values(grads);
       return [value, tf.concat(g.map((x) => tf.reshape(x, [-1])))];
     });
@@ -243,7 +364,10 @@ test('BERT with the native kernels (fused LayerNorm, GELU, dropout) equals the s
 });
 
 test('native dropout keeps about 1 − rate of the values, scaled by 1/(1 − rate), and its gradient uses the same mask', async (t) => {
-  if (blasReason) { t.skip(`native addon not available: ${blasReason}`); return; }
+  if (blasReason) {
+    t.skip(`native addon not available: ${blasReason}`);
+    return;
+  }
   setKernelMode('blas');
   const { DROPOUT_KERNEL } = await import('../../src/model/fast-kernels/elementwise');
   const x = tf.ones([200000]);
@@ -252,7 +376,10 @@ test('native dropout keeps about 1 − rate of the values, scaled by 1/(1 − ra
   const v = y.dataSync();
   let kept = 0;
   for (const e of v) {
-    if (e !== 0) { kept++; assert.equal(e, Math.fround(1 / Math.fround(0.9))); }
+    if (e !== 0) {
+      kept++;
+      assert.equal(e, Math.fround(1 / Math.fround(0.9)));
+    }
   }
   assert.ok(Math.abs(kept / v.length - 0.9) < 0.005, `kept ${kept / v.length}`);
   const again = tf.engine().runKernel(DROPOUT_KERNEL, { x }, attrs) as tf.Tensor;

@@ -31,7 +31,11 @@ const SCRIPT = path.join(REPO_ROOT, 'test', 'reference', 'hf_transformers.py');
 const MINILM = path.join(REPO_ROOT, 'models', 'all-minilm-l6-v2');
 const MINILM_MISSING = `${MINILM} is not there: fetch it with \`bash scripts/fetch-pretrained.sh all-minilm-l6-v2\``;
 
-interface Batch { input_ids: number[][]; attention_mask: number[][]; token_type_ids: number[][] }
+interface Batch {
+  input_ids: number[][];
+  attention_mask: number[][];
+  token_type_ids: number[][];
+}
 interface ForwardAnswer {
   logits?: number[][];
   hidden_states: number[][][][];
@@ -47,7 +51,16 @@ function python<T>(requests: object[]): T[] {
 }
 
 function inspect(dir: string, text: string, pair?: string): InspectResult {
-  const r = runCli(['inspect', dir, '--text', text, ...(pair === undefined ? [] : ['--text-pair', pair]), '--json', '--backend', 'wasm']);
+  const r = runCli([
+    'inspect',
+    dir,
+    '--text',
+    text,
+    ...(pair === undefined ? [] : ['--text-pair', pair]),
+    '--json',
+    '--backend',
+    'wasm',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as InspectResult;
 }
@@ -100,13 +113,24 @@ function checkFolderAgainstTransformers(dir: string): { logits: number; note: st
     worst = Math.max(worst, maxDiff(r.logits, hf.logits![0]));
   });
   const tok = answers[results.length] as { input_ids: number[][]; token_type_ids: number[][] };
-  assert.deepEqual(results.map((r) => r.inputIds), tok.input_ids, 'BertTokenizerFast.from_pretrained(export) gives inspect\'s ids');
-  assert.deepEqual(results.map((r) => r.tokenTypeIds), tok.token_type_ids);
+  assert.deepEqual(
+    results.map((r) => r.inputIds),
+    tok.input_ids,
+    "BertTokenizerFast.from_pretrained(export) gives inspect's ids",
+  );
+  assert.deepEqual(
+    results.map((r) => r.tokenTypeIds),
+    tok.token_type_ids,
+  );
   const scale = Math.max(...results.flatMap((r) => r.logits.map(Math.abs)));
-  return { logits: worst, note: `${results.length} inputs (one pair), largest |logit| ${scale.toPrecision(3)}`, results };
+  return {
+    logits: worst,
+    note: `${results.length} inputs (one pair), largest |logit| ${scale.toPrecision(3)}`,
+    results,
+  };
 }
 
-test('a tiny run\'s export loads with BertForSequenceClassification.from_pretrained and gives inspect\'s logits', async (t) => {
+test("a tiny run's export loads with BertForSequenceClassification.from_pretrained and gives inspect's logits", async (t) => {
   requireTransformers();
   writeTinyCheckpoint(path.join(work, 'teacher'), { layers: 2, hidden: 32, heads: 4, intermediate: 64, seed: 9 });
   const file = writeConfig(work, 'tiny', {
@@ -129,13 +153,20 @@ test('a tiny run\'s export loads with BertForSequenceClassification.from_pretrai
   t.diagnostic(`tiny export: transformers from_pretrained vs inspect, ${note}: max |logit diff| ${logits}`);
 });
 
-test('all-MiniLM-L6-v2: our BertModel equals transformers\' BertModel (hidden states of every real token, attentions, inspect\'s [CLS] states)', async (t) => {
+test("all-MiniLM-L6-v2: our BertModel equals transformers' BertModel (hidden states of every real token, attentions, inspect's [CLS] states)", async (t) => {
   if (!fs.existsSync(path.join(MINILM, 'model.safetensors'))) return t.skip(MINILM_MISSING);
   requireTransformers();
   // A padded batch of real sentences, one of them a pair.
   const tok = WordPieceTokenizer.fromModelDir(MINILM);
-  const lines = fs.readFileSync(path.join(SST2_DIR, 'dev.tsv'), 'utf8').split('\n').slice(1, 4).map((l) => l.split('\t')[0]);
-  const encs = [...lines.map((l) => tok.encode(l, undefined, 64)), tok.encode('The cat sat on the mat.', 'A cat was sitting on a rug.', 64)];
+  const lines = fs
+    .readFileSync(path.join(SST2_DIR, 'dev.tsv'), 'utf8')
+    .split('\n')
+    .slice(1, 4)
+    .map((l) => l.split('\t')[0]);
+  const encs = [
+    ...lines.map((l) => tok.encode(l, undefined, 64)),
+    tok.encode('The cat sat on the mat.', 'A cat was sitting on a rug.', 64),
+  ];
   const seqLen = Math.max(...encs.map((e) => e.inputIds.length));
   const batch: Batch = { input_ids: [], attention_mask: [], token_type_ids: [] };
   for (const e of encs) {
@@ -158,8 +189,11 @@ test('all-MiniLM-L6-v2: our BertModel equals transformers\' BertModel (hidden st
   let attnWorst = 0;
   try {
     const inputs = toBertInputs({
-      size: encs.length, seqLen,
-      inputIds: Int32Array.from(batch.input_ids.flat()), tokenTypeIds: Int32Array.from(batch.token_type_ids.flat()), attentionMask: Int32Array.from(batch.attention_mask.flat()),
+      size: encs.length,
+      seqLen,
+      inputIds: Int32Array.from(batch.input_ids.flat()),
+      tokenTypeIds: Int32Array.from(batch.token_type_ids.flat()),
+      attentionMask: Int32Array.from(batch.attention_mask.flat()),
     });
     const out = model.forward(inputs, { training: false });
     const hidden = out.hiddenStates.map((h) => h.arraySync());
@@ -170,11 +204,13 @@ test('all-MiniLM-L6-v2: our BertModel equals transformers\' BertModel (hidden st
     encs.forEach((e, b) => {
       const n = e.inputIds.length;
       for (let k = 0; k <= L; k++) {
-        for (let i = 0; i < n; i++) hiddenWorst = Math.max(hiddenWorst, maxDiff(hidden[k][b][i], hf.hidden_states[k][b][i]));
+        for (let i = 0; i < n; i++)
+          hiddenWorst = Math.max(hiddenWorst, maxDiff(hidden[k][b][i], hf.hidden_states[k][b][i]));
       }
       for (let k = 0; k < L; k++) {
         for (let h = 0; h < ck.config.numAttentionHeads; h++) {
-          for (let q = 0; q < n; q++) attnWorst = Math.max(attnWorst, maxDiff(attn[k][b][h][q], hf.attentions[k][b][h][q]));
+          for (let q = 0; q < n; q++)
+            attnWorst = Math.max(attnWorst, maxDiff(attn[k][b][h][q], hf.attentions[k][b][h][q]));
         }
       }
     });
@@ -188,17 +224,23 @@ test('all-MiniLM-L6-v2: our BertModel equals transformers\' BertModel (hidden st
   let clsWorst = 0;
   let inspectAttnWorst = 0;
   inspected.forEach((r, i) => {
-    for (let k = 0; k <= L; k++) clsWorst = Math.max(clsWorst, maxDiff(r.hiddenCls[k], hfRows[i].hidden_states[k][0][0]));
+    for (let k = 0; k <= L; k++)
+      clsWorst = Math.max(clsWorst, maxDiff(r.hiddenCls[k], hfRows[i].hidden_states[k][0][0]));
     for (let k = 0; k < L; k++) {
-      inspectAttnWorst = Math.max(inspectAttnWorst, maxDiff(r.attentions[k].flat(2), hfRows[i].attentions[k][0].flat(2)));
+      inspectAttnWorst = Math.max(
+        inspectAttnWorst,
+        maxDiff(r.attentions[k].flat(2), hfRows[i].attentions[k][0].flat(2)),
+      );
     }
   });
   assert.ok(clsWorst <= 1e-4, `inspect [CLS] states: ${clsWorst}`);
   assert.ok(inspectAttnWorst <= 1e-5, `inspect attentions: ${inspectAttnWorst}`);
-  t.diagnostic(`all-MiniLM-L6-v2 vs transformers BertModel (batch of ${encs.length}, ${seqLen} positions, padded): max |diff| hidden states ${hiddenWorst}, attentions ${attnWorst}; inspect [CLS] ${clsWorst}, inspect attentions ${inspectAttnWorst}`);
+  t.diagnostic(
+    `all-MiniLM-L6-v2 vs transformers BertModel (batch of ${encs.length}, ${seqLen} positions, padded): max |diff| hidden states ${hiddenWorst}, attentions ${attnWorst}; inspect [CLS] ${clsWorst}, inspect attentions ${inspectAttnWorst}`,
+  );
 });
 
-test('a student distilled from all-MiniLM-L6-v2 exports to from_pretrained with inspect\'s logits, and to ONNX with the same logits', async (t) => {
+test("a student distilled from all-MiniLM-L6-v2 exports to from_pretrained with inspect's logits, and to ONNX with the same logits", async (t) => {
   if (!fs.existsSync(path.join(MINILM, 'model.safetensors'))) return t.skip(MINILM_MISSING);
   requireTransformers();
   const dir = path.join(work, 'minilm');
@@ -224,9 +266,15 @@ test('a student distilled from all-MiniLM-L6-v2 exports to from_pretrained with 
   const { logits, note, results } = checkFolderAgainstTransformers(out);
   assert.ok(logits <= 1e-4, `logits: ${logits}`);
   // Python ONNX Runtime on inspect's inputs.
-  const ort = python<{ logits: number[][] }>(results.map((res) => ({ op: 'onnx', file: path.join(out, 'model.onnx'), ...rowOf(res) })));
+  const ort = python<{ logits: number[][] }>(
+    results.map((res) => ({ op: 'onnx', file: path.join(out, 'model.onnx'), ...rowOf(res) })),
+  );
   const onnxWorst = Math.max(...ort.map((o, i) => maxDiff(o.logits[0], results[i].logits)));
   assert.ok(onnxWorst <= 1e-4, `Python ONNX Runtime vs inspect: ${onnxWorst}`);
-  t.diagnostic(`student of all-MiniLM-L6-v2 (2 layers, hidden 384): ${note}: from_pretrained vs inspect ${logits}; Python onnxruntime vs inspect ${onnxWorst}; ` +
-    (exported.onnx.verified ? `export's own onnxruntime-node check ${exported.onnx.maxLogitDiff}` : `export's check skipped: ${exported.onnx.note}`));
+  t.diagnostic(
+    `student of all-MiniLM-L6-v2 (2 layers, hidden 384): ${note}: from_pretrained vs inspect ${logits}; Python onnxruntime vs inspect ${onnxWorst}; ` +
+      (exported.onnx.verified
+        ? `export's own onnxruntime-node check ${exported.onnx.maxLogitDiff}`
+        : `export's check skipped: ${exported.onnx.note}`),
+  );
 });

@@ -19,10 +19,19 @@ function workspace(hf: Record<string, unknown> = {}): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-bounds-'));
   const teacher = path.join(dir, 'models', 'teacher');
   fs.mkdirSync(teacher, { recursive: true });
-  fs.writeFileSync(path.join(teacher, 'config.json'), JSON.stringify({
-    model_type: 'bert', num_hidden_layers: 12, hidden_size: 768, num_attention_heads: 12, intermediate_size: 3072,
-    max_position_embeddings: 512, id2label: { 0: 'LABEL_0', 1: 'LABEL_1' }, ...hf,
-  }));
+  fs.writeFileSync(
+    path.join(teacher, 'config.json'),
+    JSON.stringify({
+      model_type: 'bert',
+      num_hidden_layers: 12,
+      hidden_size: 768,
+      num_attention_heads: 12,
+      intermediate_size: 3072,
+      max_position_embeddings: 512,
+      id2label: { 0: 'LABEL_0', 1: 'LABEL_1' },
+      ...hf,
+    }),
+  );
   for (const f of ['model.safetensors', 'vocab.txt']) fs.writeFileSync(path.join(teacher, f), '');
   const data = path.join(dir, 'data', 'SST-2');
   fs.mkdirSync(data, { recursive: true });
@@ -37,12 +46,19 @@ function configText(over: Record<string, Record<string, string>>): string {
     teacher: { checkpoint: '"models/teacher"' },
     ...over,
   };
-  const body = Object.entries(sections)
-    .map(([k, fields]) => `  "${k}": { ${Object.entries(fields).map(([f, v]) => `"${f}": ${v}`).join(', ')} }`);
+  const body = Object.entries(sections).map(
+    ([k, fields]) =>
+      `  "${k}": { ${Object.entries(fields)
+        .map(([f, v]) => `"${f}": ${v}`)
+        .join(', ')} }`,
+  );
   return `{\n${body.join(',\n')},\n  "algorithm": "sid"\n}\n`;
 }
 
-function validate(text: string, hf: Record<string, unknown> = {}): { problems: ConfigProblem[]; file: string; dir: string } {
+function validate(
+  text: string,
+  hf: Record<string, unknown> = {},
+): { problems: ConfigProblem[]; file: string; dir: string } {
   const dir = workspace(hf);
   const file = path.join(dir, 'run.distill.json');
   fs.writeFileSync(file, text);
@@ -51,7 +67,11 @@ function validate(text: string, hf: Record<string, unknown> = {}): { problems: C
 
 function errorAt(problems: ConfigProblem[], pathText: string): ConfigProblem {
   const hits = problems.filter((p) => p.severity === 'error' && p.pathText === pathText);
-  assert.equal(hits.length, 1, `expected one error at ${pathText}, got ${JSON.stringify(problems.map((p) => [p.pathText, p.message]))}`);
+  assert.equal(
+    hits.length,
+    1,
+    `expected one error at ${pathText}, got ${JSON.stringify(problems.map((p) => [p.pathText, p.message]))}`,
+  );
   assert.ok(hits[0].range, 'the error has a source range');
   return hits[0];
 }
@@ -70,8 +90,14 @@ test('stages.epochsPerLayer 1e308 is an error naming the bound', () => {
 });
 
 test('a teacher config.json with absurd sizes is an error at teacher.checkpoint, not a crash', () => {
-  for (const hf of [{ num_hidden_layers: 1e308 }, { num_hidden_layers: 2 ** 53 + 1 }, { num_attention_heads: 0 }, { hidden_size: -5 },
-    { max_position_embeddings: Number.MAX_VALUE }, { num_hidden_layers: 2.5 }]) {
+  for (const hf of [
+    { num_hidden_layers: 1e308 },
+    { num_hidden_layers: 2 ** 53 + 1 },
+    { num_attention_heads: 0 },
+    { hidden_size: -5 },
+    { max_position_embeddings: Number.MAX_VALUE },
+    { num_hidden_layers: 2.5 },
+  ]) {
     const { problems } = validate(configText({}), hf);
     const p = errorAt(problems, 'teacher.checkpoint');
     assert.match(p.message, /config\.json/, JSON.stringify(hf));
@@ -80,15 +106,22 @@ test('a teacher config.json with absurd sizes is an error at teacher.checkpoint,
 
 test('the total epochs of the stage plan are bounded', () => {
   // 48 layers × 1000 epochs each is within each field's bound, but not as a whole plan.
-  const { problems } = validate(configText({
-    student: { layers: '12' }, stages: { epochsPerLayer: '1000' },
-  }), { num_hidden_layers: 24 });
+  const { problems } = validate(
+    configText({
+      student: { layers: '12' },
+      stages: { epochsPerLayer: '1000' },
+    }),
+    { num_hidden_layers: 24 },
+  );
   assert.match(errorAt(problems, 'stages.epochsPerLayer').message, /epochs in all/);
 });
 
 test('CLI: validate and train refuse absurd numbers as user errors; train creates no run folder', () => {
   ensureCliBuilt();
-  for (const [over, field] of [[{ student: { layers: '1e308' } }, 'student.layers'], [{ stages: { epochsPerLayer: '1e308' } }, 'stages.epochsPerLayer']] as const) {
+  for (const [over, field] of [
+    [{ student: { layers: '1e308' } }, 'student.layers'],
+    [{ stages: { epochsPerLayer: '1e308' } }, 'stages.epochsPerLayer'],
+  ] as const) {
     const dir = workspace();
     const file = path.join(dir, 'run.distill.json');
     fs.writeFileSync(file, configText(over));
@@ -111,7 +144,12 @@ test('every number in the schema has an upper bound, and the model sizes equal M
   const unbounded: string[] = [];
   const walk = (node: SchemaNode, at: string): void => {
     const types = ([] as string[]).concat(node.type ?? []);
-    if ((types.includes('integer') || types.includes('number')) && node.maximum === undefined && node.exclusiveMaximum === undefined) unbounded.push(at);
+    if (
+      (types.includes('integer') || types.includes('number')) &&
+      node.maximum === undefined &&
+      node.exclusiveMaximum === undefined
+    )
+      unbounded.push(at);
     for (const [k, child] of Object.entries(node.properties ?? {})) walk(child, at ? `${at}.${k}` : k);
     for (const alt of node.oneOf ?? []) walk(alt, at);
     if (node.items) walk(node.items, `${at}[]`);
@@ -120,20 +158,33 @@ test('every number in the schema has an upper bound, and the model sizes equal M
   assert.deepEqual(unbounded, []);
   const max = (p: (string | number)[]): number | undefined => schemaAt(p)?.maximum;
   for (const section of [['student'], ['teacher', 'train', 'architecture']]) {
-    for (const k of ['layers', 'hiddenSize', 'heads', 'intermediateSize'] as const) assert.equal(max([...section, k]), MODEL_BOUNDS[k], `${section.join('.')}.${k}`);
+    for (const k of ['layers', 'hiddenSize', 'heads', 'intermediateSize'] as const)
+      assert.equal(max([...section, k]), MODEL_BOUNDS[k], `${section.join('.')}.${k}`);
   }
   assert.equal(max(['teacher', 'train', 'architecture', 'maxPositions']), MODEL_BOUNDS.maxPositions);
   assert.equal(max(['task', 'maxSeqLen']), MAX_SEQ_LEN);
 });
 
-test('the validator\'s parameter count equals the model\'s', () => {
-  const c = { ...BERT_BASE_DEFAULTS, hiddenSize: 64, numHiddenLayers: 3, numAttentionHeads: 4, intermediateSize: 96, vocabSize: 100, numLabels: 3, labels: ['a', 'b', 'c'] };
+test("the validator's parameter count equals the model's", () => {
+  const c = {
+    ...BERT_BASE_DEFAULTS,
+    hiddenSize: 64,
+    numHiddenLayers: 3,
+    numAttentionHeads: 4,
+    intermediateSize: 96,
+    vocabSize: 100,
+    numLabels: 3,
+    labels: ['a', 'b', 'c'],
+  };
   assert.equal(bertParameterCount(c), countParameters(c).total);
   assert.equal(bertParameterCount(BERT_BASE_DEFAULTS), countParameters(BERT_BASE_DEFAULTS).total);
 });
 
 test('backend "wasm": a batch beyond the heap at maxSeqLen is a warning naming the largest batch; a model beyond it at any batch is an error', () => {
-  const big = configText({ task: { name: '"sst2"', dataDir: '"data/SST-2"', maxSeqLen: '512' }, optim: { batchSize: '4096' } }).replace('"algorithm": "sid"', '"algorithm": "sid", "backend": "wasm"');
+  const big = configText({
+    task: { name: '"sst2"', dataDir: '"data/SST-2"', maxSeqLen: '512' },
+    optim: { batchSize: '4096' },
+  }).replace('"algorithm": "sid"', '"algorithm": "sid", "backend": "wasm"');
   const { problems } = validate(big);
   const w = problems.filter((p) => p.severity === 'warning' && p.pathText === 'optim.batchSize');
   assert.equal(w.length, 1, JSON.stringify(problems));
@@ -141,7 +192,12 @@ test('backend "wasm": a batch beyond the heap at maxSeqLen is a warning naming t
   assert.match(w[0].fix ?? '', /set optim\.batchSize to at most \d+/);
   assert.equal(problems.filter((p) => p.severity === 'error').length, 0);
   // Other backends have no fixed heap.
-  assert.deepEqual(validate(big.replace('"backend": "wasm"', '"backend": "tensorflow"')).problems.filter((p) => p.pathText === 'optim.batchSize'), []);
+  assert.deepEqual(
+    validate(big.replace('"backend": "wasm"', '"backend": "tensorflow"')).problems.filter(
+      (p) => p.pathText === 'optim.batchSize',
+    ),
+    [],
+  );
 
   const huge = `{
   "task": { "name": "sst2", "dataDir": "data/SST-2" },
@@ -150,5 +206,8 @@ test('backend "wasm": a batch beyond the heap at maxSeqLen is a warning naming t
   "backend": "wasm"
 }`;
   const e = errorAt(validate(huge).problems, 'teacher.train');
-  assert.match(e.message, /weights and optimizer .* GiB, more than the wasm backend's .* usable heap, at any batch size/);
+  assert.match(
+    e.message,
+    /weights and optimizer .* GiB, more than the wasm backend's .* usable heap, at any batch size/,
+  );
 });

@@ -10,7 +10,13 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../helpers/paths';
 
-const ADDON = path.join(REPO_ROOT, 'native', 'prebuilds', `${process.platform}-${process.arch}`, 'distillery_blas.node');
+const ADDON = path.join(
+  REPO_ROOT,
+  'native',
+  'prebuilds',
+  `${process.platform}-${process.arch}`,
+  'distillery_blas.node',
+);
 let skip: string | false = false;
 
 before(() => {
@@ -18,17 +24,24 @@ before(() => {
     skip = `the portable addon is built on Linux only (this is ${process.platform})`;
     return;
   }
-  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'native', 'build-portable.mjs')], { encoding: 'utf8', timeout: 300_000 });
+  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'native', 'build-portable.mjs')], {
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
   if (r.status !== 0) skip = `native/build-portable.mjs could not build it: ${r.stderr.trim().split('\n')[0]}`;
 });
 
-test('it needs only glibc\'s own libraries', (t) => {
+test("it needs only glibc's own libraries", (t) => {
   if (skip) return t.skip(skip);
   const elf = spawnSync('readelf', ['-d', ADDON], { encoding: 'utf8' });
   assert.equal(elf.status, 0, elf.stderr);
   const needed = [...elf.stdout.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]);
   assert.ok(needed.length > 0, elf.stdout);
-  for (const lib of needed) assert.match(lib, /^(libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|ld-linux[-\w.]*\.so\.\d)$/);
+  for (const lib of needed)
+    assert.match(
+      lib,
+      /^(libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|ld-linux[-\w.]*\.so\.\d)$/,
+    );
 });
 
 test('it loads with LD_LIBRARY_PATH empty, maps no shared BLAS, and multiplies', (t) => {
@@ -42,23 +55,36 @@ test('it loads with LD_LIBRARY_PATH empty, maps no shared BLAS, and multiplies',
     const maps = require('fs').readFileSync('/proc/self/maps', 'utf8');
     const libs = [...new Set(maps.split('\\n').map((l) => l.split(/\\s+/)[5]).filter((p) => p && p.includes('.so')))];
     process.stdout.write(JSON.stringify({ config: b.config(), c: [...c], libs }));`;
-  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, LD_LIBRARY_PATH: '', LD_BIND_NOW: '1' } });
+  const r = spawnSync(process.execPath, ['-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, LD_LIBRARY_PATH: '', LD_BIND_NOW: '1' },
+  });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout) as { config: string; c: number[]; libs: string[] };
   assert.match(out.config, /^OpenBLAS/);
   assert.deepEqual(out.c, [4, 5, 10, 11]);
-  assert.deepEqual(out.libs.filter((l) => /blas|lapack|gfortran|quadmath/i.test(path.basename(l)) && l !== ADDON), []);
+  assert.deepEqual(
+    out.libs.filter((l) => /blas|lapack|gfortran|quadmath/i.test(path.basename(l)) && l !== ADDON),
+    [],
+  );
 });
 
 /** kernelsReport in a fresh process on the wasm backend, with these environment variables. */
-function report(env: Record<string, string>): { kernels: string; native?: { path: string; library: string; threads: number }; nativeUnavailable?: string } {
+function report(env: Record<string, string>): {
+  kernels: string;
+  native?: { path: string; library: string; threads: number };
+  nativeUnavailable?: string;
+} {
   const script = `
     require('@tensorflow/tfjs-backend-wasm');
     const { initBackend } = require('./src/model/backend');
     const { kernelsReport } = require('./src/model/fast-kernels');
     initBackend('wasm').then((b) => process.stdout.write(JSON.stringify(kernelsReport(b.tfName))));`;
   const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], {
-    cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000, env: { ...process.env, LD_LIBRARY_PATH: '', DISTILLERY_KERNELS: '', ...env },
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, LD_LIBRARY_PATH: '', DISTILLERY_KERNELS: '', ...env },
   });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as ReturnType<typeof report>;

@@ -69,7 +69,10 @@ test('compareLogits: absolute 1e-4 up to |logit| 1, relative above; NaN and leng
 test('the protobuf encoding round-trips (int64 dims, raw little-endian floats)', () => {
   const t = floatTensor('w', [2, 3], Float32Array.of(1, -2, 3.5, 0, 1e-8, -7));
   const bytes = encodeModel({
-    ir_version: 8, opset_import: [{ domain: '', version: 17 }], producer_name: 'p', producer_version: '1',
+    ir_version: 8,
+    opset_import: [{ domain: '', version: 17 }],
+    producer_name: 'p',
+    producer_version: '1',
     graph: { name: 'g', node: [], initializer: [t], input: [], output: [] },
   });
   const back = decodeModel(bytes);
@@ -77,7 +80,14 @@ test('the protobuf encoding round-trips (int64 dims, raw little-endian floats)',
   assert.deepEqual(back.opset_import, [{ version: 17 }], 'the empty default domain is not encoded');
   const init = back.graph.initializer[0];
   assert.deepEqual(init.dims, [2, 3]);
-  assert.deepEqual(Array.from(new Float32Array(Uint8Array.from(init.raw_data).buffer)), [1, -2, 3.5, 0, Math.fround(1e-8), -7]);
+  assert.deepEqual(Array.from(new Float32Array(Uint8Array.from(init.raw_data).buffer)), [
+    1,
+    -2,
+    3.5,
+    0,
+    Math.fround(1e-8),
+    -7,
+  ]);
 });
 
 test('export --format both: model.onnx beside the HF files, checked with onnxruntime-node in the same command', async (t) => {
@@ -88,7 +98,8 @@ test('export --format both: model.onnx beside the HF files, checked with onnxrun
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout) as ExportJson;
   assert.equal(j.format, 'both');
-  for (const f of ['config.json', 'model.safetensors', 'vocab.txt', 'tokenizer_config.json', 'model.onnx']) assert.ok(fs.existsSync(path.join(out, f)), f);
+  for (const f of ['config.json', 'model.safetensors', 'vocab.txt', 'tokenizer_config.json', 'model.onnx'])
+    assert.ok(fs.existsSync(path.join(out, f)), f);
   assert.equal(j.onnx?.verified, true);
   assert.equal(j.onnx?.opset, 17);
   assert.ok(j.onnx!.maxLogitDiff! <= 1e-4, `ONNX Runtime vs TF.js: ${j.onnx!.maxLogitDiff}`);
@@ -98,8 +109,9 @@ test('export --format both: model.onnx beside the HF files, checked with onnxrun
   assert.match(human.stdout, /ONNX check: onnxruntime-node [\d.]+ against TF\.js, max \|logit difference\| /);
 });
 
-test('model.onnx passes onnx.checker and matches transformers\' BertForSequenceClassification in Python ONNX Runtime, for other batch and sequence sizes', async (t) => {
-  if (!pythonHas('onnx', 'onnxruntime', 'transformers', 'torch')) return assert.fail(pythonMissing('onnx', 'onnxruntime', 'transformers', 'torch'));
+test("model.onnx passes onnx.checker and matches transformers' BertForSequenceClassification in Python ONNX Runtime, for other batch and sequence sizes", async (t) => {
+  if (!pythonHas('onnx', 'onnxruntime', 'transformers', 'torch'))
+    return assert.fail(pythonMissing('onnx', 'onnxruntime', 'transformers', 'torch'));
   const out = path.join(work, 'both');
   if (!fs.existsSync(path.join(out, 'model.onnx'))) {
     // The previous test needs onnxruntime-node; write the file unchecked for the Python side.
@@ -134,15 +146,32 @@ print(json.dumps({'max_diff': worst, 'shapes': shapes,
 `;
   const r = spawnSync(PYTHON, ['-c', script, out], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as { max_diff: number; shapes: number[][]; graph_inputs: Array<[string, number, Array<string | number>]>; graph_outputs: string[]; opset: number[]; ops: string[] };
+  const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+    max_diff: number;
+    shapes: number[][];
+    graph_inputs: Array<[string, number, Array<string | number>]>;
+    graph_outputs: string[];
+    opset: number[];
+    ops: string[];
+  };
   assert.deepEqual(res.graph_inputs, [
-    ['input_ids', 7, ['batch', 'sequence']], ['attention_mask', 7, ['batch', 'sequence']], ['token_type_ids', 7, ['batch', 'sequence']],
+    ['input_ids', 7, ['batch', 'sequence']],
+    ['attention_mask', 7, ['batch', 'sequence']],
+    ['token_type_ids', 7, ['batch', 'sequence']],
   ]);
   assert.deepEqual(res.graph_outputs, ['logits']);
   assert.deepEqual(res.opset, [17]);
-  assert.deepEqual(res.shapes, [[1, 2], [1, 2], [3, 2], [5, 2], [2, 2]]);
+  assert.deepEqual(res.shapes, [
+    [1, 2],
+    [1, 2],
+    [3, 2],
+    [5, 2],
+    [2, 2],
+  ]);
   assert.ok(res.max_diff <= 1e-4, `Python ONNX Runtime vs transformers: ${res.max_diff}`);
-  t.diagnostic(`Python onnxruntime vs transformers (5 shapes, padded rows): max |logit diff| ${res.max_diff}; ops ${res.ops.join(' ')}`);
+  t.diagnostic(
+    `Python onnxruntime vs transformers (5 shapes, padded rows): max |logit diff| ${res.max_diff}; ops ${res.ops.join(' ')}`,
+  );
 });
 
 test('a bad ONNX export fails: a tampered weight makes the check throw with the difference, and no model.onnx is written', async (t) => {
@@ -152,8 +181,11 @@ test('a bad ONNX export fails: a tampered weight makes the check throw with the 
   const out = path.join(work, 'tampered');
   await assert.rejects(
     exportStudent(runDir, {
-      out, format: 'onnx',
-      tamperOnnxWeights: (w) => { w.get('bert.encoder.layer.1.output.dense.bias')!.data[3] += 0.5; },
+      out,
+      format: 'onnx',
+      tamperOnnxWeights: (w) => {
+        w.get('bert.encoder.layer.1.output.dense.bias')!.data[3] += 0.5;
+      },
     }),
     /ONNX export check failed: ONNX Runtime's logits differ from the trained model's by up to \d\.\d+(e-\d+)? \(tolerance .*\); model\.onnx was not written/,
   );
@@ -167,16 +199,29 @@ test('export --format onnx: its own folder (student-onnx) with config and tokeni
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout) as ExportJson;
   assert.equal(j.dir, path.join(runDir, 'student-onnx'));
-  assert.deepEqual(fs.readdirSync(j.dir).sort(), ['config.json', 'model.onnx', 'special_tokens_map.json', 'tokenizer_config.json', 'vocab.txt']);
+  assert.deepEqual(fs.readdirSync(j.dir).sort(), [
+    'config.json',
+    'model.onnx',
+    'special_tokens_map.json',
+    'tokenizer_config.json',
+    'vocab.txt',
+  ]);
   assert.equal(j.onnx?.verified, true);
 });
 
 test('without onnxruntime-node the export writes model.onnx unchecked and says so', async () => {
   await initBackend('wasm');
   const out = path.join(work, 'unchecked');
-  const r = await exportStudent(runDir, { out, format: 'both', onnxRuntimePackage: 'onnxruntime-node-that-is-not-installed' });
+  const r = await exportStudent(runDir, {
+    out,
+    format: 'both',
+    onnxRuntimePackage: 'onnxruntime-node-that-is-not-installed',
+  });
   assert.equal(r.onnx?.verified, false);
-  assert.match(r.onnx!.note!, /onnxruntime-node-that-is-not-installed is not installed: model\.onnx was written but not run; install it/);
+  assert.match(
+    r.onnx!.note!,
+    /onnxruntime-node-that-is-not-installed is not installed: model\.onnx was written but not run; install it/,
+  );
   assert.ok(fs.existsSync(path.join(out, 'model.onnx')));
 });
 
@@ -186,11 +231,21 @@ test('export --format with an unknown value is a user error that names the forma
   assert.match(r.stderr, /--format: unknown format "tflite"\n {2}fix: use one of hf, onnx, both/);
 });
 
-test('the graph computes BertModel\'s logits for other architectures: regression head, 3 heads, eps 1e-5, 3 layers, 5 classes', async (t) => {
+test("the graph computes BertModel's logits for other architectures: regression head, 3 heads, eps 1e-5, 3 layers, 5 classes", async (t) => {
   const ort = await loadOnnxRuntime();
   if (!ort.ok) return t.skip(`${ort.reason}`);
   await initBackend('wasm');
-  const base: BertConfig = { ...BERT_BASE_DEFAULTS, vocabSize: 50, hiddenSize: 24, numAttentionHeads: 3, intermediateSize: 40, maxPositionEmbeddings: 20, numHiddenLayers: 3, layerNormEps: 1e-5, initializerRange: 0.3 };
+  const base: BertConfig = {
+    ...BERT_BASE_DEFAULTS,
+    vocabSize: 50,
+    hiddenSize: 24,
+    numAttentionHeads: 3,
+    intermediateSize: 40,
+    maxPositionEmbeddings: 20,
+    numHiddenLayers: 3,
+    layerNormEps: 1e-5,
+    initializerRange: 0.3,
+  };
   const configs: BertConfig[] = [
     { ...base, numLabels: 1, problemType: 'regression', labels: ['LABEL_0'] },
     { ...base, numHiddenLayers: 1, numLabels: 5, labels: ['a', 'b', 'c', 'd', 'e'], typeVocabSize: 3 },
@@ -200,7 +255,13 @@ test('the graph computes BertModel\'s logits for other architectures: regression
     try {
       const size = 3;
       const seqLen = 20;
-      const batch = { size, seqLen, inputIds: new Int32Array(size * seqLen), tokenTypeIds: new Int32Array(size * seqLen), attentionMask: new Int32Array(size * seqLen) };
+      const batch = {
+        size,
+        seqLen,
+        inputIds: new Int32Array(size * seqLen),
+        tokenTypeIds: new Int32Array(size * seqLen),
+        attentionMask: new Int32Array(size * seqLen),
+      };
       for (let b = 0; b < size; b++) {
         for (let i = 0; i < seqLen - 6 * b; i++) {
           batch.inputIds[b * seqLen + i] = (7 * i + 3 * b + 1) % config.vocabSize;
@@ -226,12 +287,29 @@ test('the graph computes BertModel\'s logits for other architectures: regression
 });
 
 test('a model without a classifier or over 2 GiB is refused with the fix', () => {
-  const config: BertConfig = { ...BERT_BASE_DEFAULTS, vocabSize: 10, hiddenSize: 8, numAttentionHeads: 2, intermediateSize: 8, maxPositionEmbeddings: 8, numHiddenLayers: 1 };
+  const config: BertConfig = {
+    ...BERT_BASE_DEFAULTS,
+    vocabSize: 10,
+    hiddenSize: 8,
+    numAttentionHeads: 2,
+    intermediateSize: 8,
+    maxPositionEmbeddings: 8,
+    numHiddenLayers: 1,
+  };
   const model = BertModel.randomInit(config, 1);
   const tensors = model.toNamedTensors();
   model.dispose();
   tensors.delete('classifier.weight');
-  assert.throws(() => buildBertOnnx(config, tensors), (e: unknown) => e instanceof UserError && /no tensor "classifier\.weight"/.test(e.message) && /classification head/.test(e.fix ?? ''));
-  assert.throws(() => assertFitsOneFile(2 ** 31), (e: unknown) => e instanceof UserError && /limited to 2 GiB/.test(e.message) && /--format hf/.test(e.fix ?? ''));
+  assert.throws(
+    () => buildBertOnnx(config, tensors),
+    (e: unknown) =>
+      e instanceof UserError &&
+      /no tensor "classifier\.weight"/.test(e.message) &&
+      /classification head/.test(e.fix ?? ''),
+  );
+  assert.throws(
+    () => assertFitsOneFile(2 ** 31),
+    (e: unknown) => e instanceof UserError && /limited to 2 GiB/.test(e.message) && /--format hf/.test(e.fix ?? ''),
+  );
   assert.doesNotThrow(() => assertFitsOneFile(2 ** 30));
 });

@@ -15,7 +15,7 @@ before(async () => {
   blasReason = await setUpKernelBackends();
 });
 
-test('an op runs the active backend\'s registered implementation on float32 tensors, else its composite', async () => {
+test("an op runs the active backend's registered implementation on float32 tensors, else its composite", async () => {
   const op = defineOp('l2Norm', () => tf.scalar(1));
   const registered = { l2Norm: () => tf.scalar(2) };
   const f32 = tf.ones([3]);
@@ -35,14 +35,19 @@ test('an op runs the active backend\'s registered implementation on float32 tens
 
 test('the kernel modes register their ops: native with blas, the key layout without', async (t) => {
   // Observed through the op: with the key layout the keys are transposed before the product.
-  const scores = defineOp('attentionScores', () => { throw new Error('composite'); });
+  const scores = defineOp('attentionScores', () => {
+    throw new Error('composite');
+  });
   const q = tf.ones([1, 2, 3, 4]) as tf.Tensor4D;
   const keys = tf.ones([3, 8]) as tf.Tensor2D;
   setKernelMode('stock');
   assert.deepEqual(scores(q, keys).shape, [1, 2, 3, 3]);
   await onBackend('cpu', () => assert.deepEqual(scores(q, keys).shape, [1, 2, 3, 3]));
   assert.ok(KEY_LAYOUT_OPS.attentionScores && !KEY_LAYOUT_OPS.layerNorm);
-  if (blasReason) { t.skip(`native addon not available: ${blasReason}`); return; }
+  if (blasReason) {
+    t.skip(`native addon not available: ${blasReason}`);
+    return;
+  }
   setKernelMode('blas');
   assert.throws(() => scores(q, keys), /composite/, 'BLAS takes the transposed operand: the composite runs');
   assert.ok(NATIVE_OPS.layerNorm && NATIVE_OPS.softmax && NATIVE_OPS.adamW && !NATIVE_OPS.attentionScores);

@@ -20,7 +20,11 @@ before(async () => {
 
 // ---------------------------------------------------------------- fixtures
 
-interface ParamSpec { name: string; shape: number[]; data: number[] }
+interface ParamSpec {
+  name: string;
+  shape: number[];
+  data: number[];
+}
 type StepGrads = Record<string, number[] | null>;
 
 const PARAM_SHAPES: Array<[string, number[]]> = [
@@ -42,7 +46,8 @@ function initialParams(): ParamSpec[] {
     name,
     shape,
     data: Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () =>
-      Math.fround((r() < 0.5 ? -1 : 1) * (0.5 + r()))),
+      Math.fround((r() < 0.5 ? -1 : 1) * (0.5 + r())),
+    ),
   }));
 }
 
@@ -95,7 +100,11 @@ function runSteps(opt: AdamW, grads: StepGrads[], from: number, to: number): { n
   return { norms, lrs };
 }
 
-interface ReferenceCase { params: Record<string, number[]>; norms: number[]; lrs: number[] }
+interface ReferenceCase {
+  params: Record<string, number[]>;
+  norms: number[];
+  lrs: number[];
+}
 
 function torchAvailable(): boolean {
   return spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
@@ -149,7 +158,10 @@ test('AdamW + clip_grad_norm_ + linear schedule match torch over 5 steps', { tim
       for (const p of c.params) {
         assertClose(got[p.name], ref.params[p.name], 1e-6, `${mode} kernels, case ${i} ${p.name}`);
         // Every parameter actually moved (lr 0 on step 0 must not have frozen anything).
-        assert.ok(got[p.name].some((x, k) => x !== p.data[k]), `case ${i} ${p.name} did not change`);
+        assert.ok(
+          got[p.name].some((x, k) => x !== p.data[k]),
+          `case ${i} ${p.name} did not change`,
+        );
       }
       opt.dispose();
       disposeVars(vars);
@@ -235,11 +247,25 @@ test('no tensor leaks over 50 steps; dispose frees the moments', () => {
  * until the end): the same ops in the same order, so the memory-lean AdamW must match it bit for bit.
  */
 class AllAtOnceAdamW {
-  private readonly slots: Array<{ name: string; variable: tf.Variable; m: tf.Variable; v: tf.Variable; step: number; wd: number }>;
+  private readonly slots: Array<{
+    name: string;
+    variable: tf.Variable;
+    m: tf.Variable;
+    v: tf.Variable;
+    step: number;
+    wd: number;
+  }>;
 
-  constructor(vars: Array<{ name: string; variable: tf.Variable }>, private readonly o: AdamWOptions) {
+  constructor(
+    vars: Array<{ name: string; variable: tf.Variable }>,
+    private readonly o: AdamWOptions,
+  ) {
     this.slots = vars.map(({ name, variable }) => ({
-      name, variable, m: tf.variable(tf.zerosLike(variable), false), v: tf.variable(tf.zerosLike(variable), false), step: 0,
+      name,
+      variable,
+      m: tf.variable(tf.zerosLike(variable), false),
+      v: tf.variable(tf.zerosLike(variable), false),
+      step: 0,
       wd: decayApplies(name) ? o.weightDecay : 0,
     }));
   }
@@ -268,7 +294,12 @@ class AllAtOnceAdamW {
   }
 
   moments(): Record<string, { m: Float32Array; v: Float32Array }> {
-    return Object.fromEntries(this.slots.map((s) => [s.name, { m: (s.m.dataSync() as Float32Array).slice(), v: (s.v.dataSync() as Float32Array).slice() }]));
+    return Object.fromEntries(
+      this.slots.map((s) => [
+        s.name,
+        { m: (s.m.dataSync() as Float32Array).slice(), v: (s.v.dataSync() as Float32Array).slice() },
+      ]),
+    );
   }
 
   dispose(): void {
@@ -276,7 +307,7 @@ class AllAtOnceAdamW {
   }
 }
 
-test('applyGradients frees each variable\'s temporaries before the next: peak ≤ 3 copies of the largest variable, results bit-identical', async () => {
+test("applyGradients frees each variable's temporaries before the next: peak ≤ 3 copies of the largest variable, results bit-identical", async () => {
   // An embedding-dominated model, as BERT's word embeddings dominate a small student.
   const shapes: Array<[string, number[]]> = [
     ['bert.embeddings.word_embeddings.weight', [500, 64]],
@@ -286,7 +317,11 @@ test('applyGradients frees each variable\'s temporaries before the next: peak �
     ['classifier.weight', [2, 64]],
   ];
   const r = rng(5);
-  const params: ParamSpec[] = shapes.map(([name, shape]) => ({ name, shape, data: Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => Math.fround(2 * r() - 1)) }));
+  const params: ParamSpec[] = shapes.map(([name, shape]) => ({
+    name,
+    shape,
+    data: Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => Math.fround(2 * r() - 1)),
+  }));
   const paramBytes = 4 * params.reduce((a, p) => a + p.data.length, 0);
   const largestBytes = 4 * Math.max(...params.map((p) => p.data.length));
   const leanVars = makeVars(params);
@@ -299,10 +334,17 @@ test('applyGradients frees each variable\'s temporaries before the next: peak �
     for (const p of params) {
       // One variable without a gradient on one step: its moments and step count stay put.
       if (step === 2 && p.name === 'classifier.weight') continue;
-      grads[p.name] = tf.tensor(p.data.map(() => Math.fround(0.1 * (2 * r() - 1))), p.shape, 'float32');
+      grads[p.name] = tf.tensor(
+        p.data.map(() => Math.fround(0.1 * (2 * r() - 1))),
+        p.shape,
+        'float32',
+      );
     }
     const lr = 0.01 * (step + 1);
-    for (const [which, opt] of [['lean', lean], ['ref', ref]] as const) {
+    for (const [which, opt] of [
+      ['lean', lean],
+      ['ref', ref],
+    ] as const) {
       const start = tf.memory().numBytes;
       const profile = await tf.profile(() => opt.applyGradients(grads, lr));
       peaks[which] = Math.max(peaks[which], profile.peakBytes - start);
@@ -314,7 +356,10 @@ test('applyGradients frees each variable\'s temporaries before the next: peak �
   assert.ok(peaks.lean <= 3 * largestBytes + 1024, `peak ${peaks.lean} B, largest variable ${largestBytes} B`);
   assert.ok(peaks.lean < 3 * paramBytes, `peak ${peaks.lean} B, parameters ${paramBytes} B`);
   // The all-at-once update kept ~14 copies of every variable.
-  assert.ok(peaks.ref > 10 * paramBytes && peaks.lean < peaks.ref / 4, `peaks ${JSON.stringify(peaks)}, parameters ${paramBytes} B`);
+  assert.ok(
+    peaks.ref > 10 * paramBytes && peaks.lean < peaks.ref / 4,
+    `peaks ${JSON.stringify(peaks)}, parameters ${paramBytes} B`,
+  );
 
   const bits = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
   const got = readVars(leanVars);
@@ -325,7 +370,10 @@ test('applyGradients frees each variable\'s temporaries before the next: peak �
     const mom = lean.getState().moments.find((m) => m.name === p.name)!;
     assert.ok(bits(mom.m.data).equals(bits(refMoments[p.name].m)), `${p.name}: m differs`);
     assert.ok(bits(mom.v.data).equals(bits(refMoments[p.name].v)), `${p.name}: v differs`);
-    assert.ok(got[p.name].some((x, k) => x !== Math.fround(p.data[k])), `${p.name} did not change`);
+    assert.ok(
+      got[p.name].some((x, k) => x !== Math.fround(p.data[k])),
+      `${p.name} did not change`,
+    );
   }
   lean.dispose();
   ref.dispose();
@@ -342,21 +390,38 @@ test('setState rejects a state for another model, naming the variable, and chang
   const expectRejected = (mutate: (s: OptimizerState) => void, pattern: RegExp): void => {
     const s = structuredClone(good);
     mutate(s);
-    assert.throws(() => opt.setState(s, 'checkpoints/40/optimizer.safetensors'), (e: unknown) => {
-      assert.ok(e instanceof UserError, 'a UserError');
-      assert.match(e.message, pattern);
-      assert.equal(e.where, 'checkpoints/40/optimizer.safetensors');
-      assert.ok(e.fix);
-      return true;
-    });
+    assert.throws(
+      () => opt.setState(s, 'checkpoints/40/optimizer.safetensors'),
+      (e: unknown) => {
+        assert.ok(e instanceof UserError, 'a UserError');
+        assert.match(e.message, pattern);
+        assert.equal(e.where, 'checkpoints/40/optimizer.safetensors');
+        assert.ok(e.fix);
+        return true;
+      },
+    );
   };
-  expectRejected((s) => { s.moments = s.moments.filter((m) => m.name !== 'classifier.weight'); }, /no moments for variable "classifier\.weight"/);
-  expectRejected((s) => { s.moments[0] = { ...s.moments[0], name: 'pooler.dense.weight' }; }, /"pooler\.dense\.weight" is not in this model/);
-  expectRejected((s) => { s.moments.push(structuredClone(s.moments[1])); }, /"encoder\.dense\.bias" appears twice/);
-  expectRejected((s) => { s.moments[0].v.shape = [3, 4]; }, /v of variable "encoder\.dense\.weight" has shape \[3, 4\]/);
-  expectRejected((s) => { s.moments[1].m.data = new Float32Array(3); }, /m of variable "encoder\.dense\.bias" has 3 values/);
-  expectRejected((s) => { s.step = -1; }, /step must be a non-negative integer/);
-  expectRejected((s) => { s.moments[2].step = 5; }, /step of variable "encoder\.LayerNorm\.weight"/);
+  expectRejected((s) => {
+    s.moments = s.moments.filter((m) => m.name !== 'classifier.weight');
+  }, /no moments for variable "classifier\.weight"/);
+  expectRejected((s) => {
+    s.moments[0] = { ...s.moments[0], name: 'pooler.dense.weight' };
+  }, /"pooler\.dense\.weight" is not in this model/);
+  expectRejected((s) => {
+    s.moments.push(structuredClone(s.moments[1]));
+  }, /"encoder\.dense\.bias" appears twice/);
+  expectRejected((s) => {
+    s.moments[0].v.shape = [3, 4];
+  }, /v of variable "encoder\.dense\.weight" has shape \[3, 4\]/);
+  expectRejected((s) => {
+    s.moments[1].m.data = new Float32Array(3);
+  }, /m of variable "encoder\.dense\.bias" has 3 values/);
+  expectRejected((s) => {
+    s.step = -1;
+  }, /step must be a non-negative integer/);
+  expectRejected((s) => {
+    s.moments[2].step = 5;
+  }, /step of variable "encoder\.LayerNorm\.weight"/);
 
   assert.deepEqual(opt.getState(), good);
   opt.dispose();
@@ -390,7 +455,13 @@ test('decayApplies follows the BERT convention', () => {
 test('a single AdamW step by hand: decay only where it applies', () => {
   const w = tf.variable(tf.tensor([2], [1]), true);
   const b = tf.variable(tf.tensor([2], [1]), true);
-  const opt = new AdamW([{ name: 'w.weight', variable: w }, { name: 'w.bias', variable: b }], { ...OPTS, eps: 0, weightDecay: 0.5 });
+  const opt = new AdamW(
+    [
+      { name: 'w.weight', variable: w },
+      { name: 'w.bias', variable: b },
+    ],
+    { ...OPTS, eps: 0, weightDecay: 0.5 },
+  );
   const g = tf.tensor([0.3], [1]);
   opt.applyGradients({ 'w.weight': g, 'w.bias': g }, 0.1);
   // Step 1: m̂ = g, v̂ = g², so the Adam step is lr·sign(g); decay multiplies by 1 − lr·wd first.
@@ -440,6 +511,9 @@ test('warmupSteps: fractions round up, counts pass through, nonsense is a UserEr
   assert.equal(warmupSteps(100, 1), 1);
   assert.equal(warmupSteps(100, 500), 500);
   for (const bad of [-0.1, 1.5, Number.NaN]) {
-    assert.throws(() => warmupSteps(100, bad), (e: unknown) => e instanceof UserError && e.where === 'optim.warmup');
+    assert.throws(
+      () => warmupSteps(100, bad),
+      (e: unknown) => e instanceof UserError && e.where === 'optim.warmup',
+    );
   }
 });

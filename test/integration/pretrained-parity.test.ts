@@ -38,7 +38,11 @@ before(() => {
   ensureCliBuilt();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distillery-pretrained-parity-'));
   exportDir = path.join(tmp, 'with-head');
-  const r = spawnSync(PYTHON, [SCRIPT, PRETRAINED_DIR, exportDir, '--text', TEXT, '--text-pair', PAIR, '--labels', '2', '--seed', '0'], { encoding: 'utf8' });
+  const r = spawnSync(
+    PYTHON,
+    [SCRIPT, PRETRAINED_DIR, exportDir, '--text', TEXT, '--text-pair', PAIR, '--labels', '2', '--seed', '0'],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, `pretrained_reference.py failed:\n${r.stderr}`);
   expected = JSON.parse(fs.readFileSync(path.join(exportDir, 'expected.json'), 'utf8')) as Expected;
 });
@@ -65,7 +69,7 @@ function maxAbsDiff(actual: unknown[], want: unknown[]): number {
 
 /** Checks the encoder's numbers; returns the largest differences, for the test's diagnostics. */
 function checkEncoder(got: InspectResult): { attention: number; cls: number } {
-  assert.deepEqual(got.inputIds, expected.input_ids, 'token ids (transformers\' tokenizer.json vs our WordPiece)');
+  assert.deepEqual(got.inputIds, expected.input_ids, "token ids (transformers' tokenizer.json vs our WordPiece)");
   assert.deepEqual(got.tokenTypeIds, expected.token_type_ids);
   assert.equal(got.model.layers, 6);
   assert.equal(got.model.hidden, 384);
@@ -84,20 +88,39 @@ function checkEncoder(got: InspectResult): { attention: number; cls: number } {
   return worst;
 }
 
-test('inspect on all-MiniLM-L6-v2 with a head (saved by transformers) matches BertForSequenceClassification within 1e-4 on logits', { skip }, (t) => {
-  const got = inspect(exportDir);
-  const worst = checkEncoder(got);
-  const err = maxAbsDiff(got.logits, expected.logits);
-  assert.ok(err <= 1e-4, `logits ${JSON.stringify(got.logits)} vs transformers ${JSON.stringify(expected.logits)}: ${err}`);
-  t.diagnostic(`max |difference| vs transformers ${expected.transformers}: logits ${err.toExponential(1)}, [CLS] states ${worst.cls.toExponential(1)}, attention ${worst.attention.toExponential(1)}`);
-  // The head is of unit scale, so the logits are far from 0 and the check is not vacuous.
-  assert.ok(Math.max(...expected.logits.map(Math.abs)) > 0.1);
-  assert.deepEqual(got.notes, []);
-});
+test(
+  'inspect on all-MiniLM-L6-v2 with a head (saved by transformers) matches BertForSequenceClassification within 1e-4 on logits',
+  { skip },
+  (t) => {
+    const got = inspect(exportDir);
+    const worst = checkEncoder(got);
+    const err = maxAbsDiff(got.logits, expected.logits);
+    assert.ok(
+      err <= 1e-4,
+      `logits ${JSON.stringify(got.logits)} vs transformers ${JSON.stringify(expected.logits)}: ${err}`,
+    );
+    t.diagnostic(
+      `max |difference| vs transformers ${expected.transformers}: logits ${err.toExponential(1)}, [CLS] states ${worst.cls.toExponential(1)}, attention ${worst.attention.toExponential(1)}`,
+    );
+    // The head is of unit scale, so the logits are far from 0 and the check is not vacuous.
+    assert.ok(Math.max(...expected.logits.map(Math.abs)) > 0.1);
+    assert.deepEqual(got.notes, []);
+  },
+);
 
-test('inspect reads the fetched sentence-transformers folder as it is: the same encoder numbers, a new head noted', { skip }, () => {
-  assert.ok(fs.existsSync(path.join(PRETRAINED_DIR, 'modules.json')), 'the fetched folder is a sentence-transformers root');
-  const got = inspect(PRETRAINED_DIR);
-  checkEncoder(got);
-  assert.ok(got.notes.some((n) => /no classifier head/.test(n)), got.notes.join('\n'));
-});
+test(
+  'inspect reads the fetched sentence-transformers folder as it is: the same encoder numbers, a new head noted',
+  { skip },
+  () => {
+    assert.ok(
+      fs.existsSync(path.join(PRETRAINED_DIR, 'modules.json')),
+      'the fetched folder is a sentence-transformers root',
+    );
+    const got = inspect(PRETRAINED_DIR);
+    checkEncoder(got);
+    assert.ok(
+      got.notes.some((n) => /no classifier head/.test(n)),
+      got.notes.join('\n'),
+    );
+  },
+);

@@ -26,9 +26,18 @@ test('isProcessAlive: this process and pid 1 exist; an exited child does not', (
 });
 
 test('isProcessAlive: EPERM is alive, ESRCH (and any other error) is not', () => {
-  assert.equal(withKillError('EPERM', () => isProcessAlive(12345)), true);
-  assert.equal(withKillError('ESRCH', () => isProcessAlive(12345)), false);
-  assert.equal(withKillError('EINVAL', () => isProcessAlive(12345)), false);
+  assert.equal(
+    withKillError('EPERM', () => isProcessAlive(12345)),
+    true,
+  );
+  assert.equal(
+    withKillError('ESRCH', () => isProcessAlive(12345)),
+    false,
+  );
+  assert.equal(
+    withKillError('EINVAL', () => isProcessAlive(12345)),
+    false,
+  );
 });
 
 test('isProcessAlive: no pid, 0, negative and fractional pids are never probed (they would address process groups)', () => {

@@ -5,7 +5,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  halfToFloat, parseSafetensors, readSafetensorsFile, serializeSafetensors, toFloat32,
+  halfToFloat,
+  parseSafetensors,
+  readSafetensorsFile,
+  serializeSafetensors,
+  toFloat32,
 } from '../../src/model/safetensors';
 import { NamedTensors } from '../../src/model/named-tensors';
 import { UserError } from '../../src/util/errors';
@@ -110,7 +114,10 @@ test('F32, F16, BF16 and F64 decode bit-exactly to what numpy computes', needsNu
 });
 
 test('halfToFloat agrees with numpy on all 65536 half-precision bit patterns', needsNumpy, () => {
-  const r = spawnSync(PYTHON, ['-c', 'import numpy as np, sys; a = np.arange(65536, dtype=np.uint16).view(np.float16).astype("<f4"); sys.stdout.buffer.write(a.tobytes())']);
+  const r = spawnSync(PYTHON, [
+    '-c',
+    'import numpy as np, sys; a = np.arange(65536, dtype=np.uint16).view(np.float16).astype("<f4"); sys.stdout.buffer.write(a.tobytes())',
+  ]);
   assert.equal(r.status, 0, String(r.stderr));
   const ref = new Float32Array(new Uint8Array(r.stdout).buffer);
   assert.equal(ref.length, 65536);
@@ -142,7 +149,8 @@ test('serializeSafetensors writes what a struct+numpy reader reads back exactly'
     ['e.empty', { shape: [0, 4], data: new Float32Array(0) }],
   ]);
   fs.writeFileSync(file, serializeSafetensors(tensors));
-  const report = python(String.raw`
+  const report = python(
+    String.raw`
 import json, struct, sys
 import numpy as np
 raw = open(sys.argv[1], 'rb').read()
@@ -161,8 +169,14 @@ for name, info in sorted(header.items(), key=lambda kv: kv[1]['data_offsets'][0]
   out['tensors'][name] = {'dtype': info['dtype'], 'shape': list(a.shape), 'bits': a.reshape(-1).view(np.uint32).tolist()}
 assert end == len(data), 'trailing bytes'
 print(json.dumps(out))
-`, [file]);
-  const got = JSON.parse(report) as { metadata: unknown; order: string[]; tensors: Record<string, { dtype: string; shape: number[]; bits: number[] }> };
+`,
+    [file],
+  );
+  const got = JSON.parse(report) as {
+    metadata: unknown;
+    order: string[];
+    tensors: Record<string, { dtype: string; shape: number[]; bits: number[] }>;
+  };
   assert.deepEqual(got.metadata, { format: 'pt' });
   assert.deepEqual(Object.keys(got.tensors).sort(), ['a.first', 'e.empty', 'm.scalar', 'z.last']);
   for (const [name, t] of tensors) {
@@ -177,7 +191,10 @@ print(json.dumps(out))
 });
 
 test('serializeSafetensors refuses a tensor whose data does not fill its shape', () => {
-  assert.throws(() => serializeSafetensors(new Map([['x', { shape: [2, 2], data: new Float32Array(3) }]])), /3 values for shape \[2, 2\]/);
+  assert.throws(
+    () => serializeSafetensors(new Map([['x', { shape: [2, 2], data: new Float32Array(3) }]])),
+    /3 values for shape \[2, 2\]/,
+  );
 });
 
 test('a missing file is a UserError naming it', () => {
@@ -190,7 +207,10 @@ test('truncated files are refused', () => {
   throwsUser(() => parseSafetensors(good.subarray(0, 5), 'f'), /only 5 bytes/, 'f');
   throwsUser(() => parseSafetensors(good.subarray(0, 20), 'f'), /the header claims \d+ bytes but the file has 12/, 'f');
   // Header intact, data cut short by 3 bytes.
-  throwsUser(() => parseSafetensors(good.subarray(0, good.length - 3), 'f'), /"w" ends at byte 16 of the data section, which has only 13 bytes/);
+  throwsUser(
+    () => parseSafetensors(good.subarray(0, good.length - 3), 'f'),
+    /"w" ends at byte 16 of the data section, which has only 13 bytes/,
+  );
   const dir = tmpDir();
   const file = path.join(dir, 'cut.safetensors');
   fs.writeFileSync(file, good.subarray(0, good.length - 1));
@@ -199,7 +219,11 @@ test('truncated files are refused', () => {
 });
 
 test('a header that is not JSON, or not an object, is refused', () => {
-  throwsUser(() => parseSafetensors(build(null, undefined, '{"w": {"dtype": "F32",'), 'f'), /JSON header does not parse/, 'f');
+  throwsUser(
+    () => parseSafetensors(build(null, undefined, '{"w": {"dtype": "F32",'), 'f'),
+    /JSON header does not parse/,
+    'f',
+  );
   throwsUser(() => parseSafetensors(build([1, 2]), 'f'), /header is not a JSON object/);
   throwsUser(() => parseSafetensors(build(null, undefined, ''), 'f'), /JSON header does not parse/);
   try {
@@ -215,36 +239,71 @@ test('malformed tensor entries are refused', () => {
   const data = new Uint8Array(16);
   throwsUser(() => parseSafetensors(build({ w: { shape: [4], data_offsets: [0, 16] } }, data)), /"w" lacks dtype/);
   throwsUser(() => parseSafetensors(build({ w: 'F32' }, data)), /"w" lacks dtype/);
-  throwsUser(() => parseSafetensors(build({ w: { dtype: 'F32', shape: [-4], data_offsets: [0, 16] } }, data)), /"w" has shape \[-4\]/);
-  throwsUser(() => parseSafetensors(build({ w: { dtype: 'F32', shape: [4], data_offsets: [8, 4] } }, data)), /"w" has data_offsets \[8,4\]/);
-  throwsUser(() => parseSafetensors(build({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 16, 20] } }, data)), /data_offsets \[0,16,20\]/);
-  throwsUser(() => parseSafetensors(build({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 16] } }, data)), /"w" \(F32, shape \[3\]\) needs 12 bytes but has 16/);
-  throwsUser(() => parseSafetensors(build({ w: { dtype: 'BF16', shape: [4], data_offsets: [0, 16] } }, data)), /needs 8 bytes but has 16/);
-  throwsUser(() => parseSafetensors(build({ __metadata__: { format: 1 } }, data)), /__metadata__ is not an object of strings/);
+  throwsUser(
+    () => parseSafetensors(build({ w: { dtype: 'F32', shape: [-4], data_offsets: [0, 16] } }, data)),
+    /"w" has shape \[-4\]/,
+  );
+  throwsUser(
+    () => parseSafetensors(build({ w: { dtype: 'F32', shape: [4], data_offsets: [8, 4] } }, data)),
+    /"w" has data_offsets \[8,4\]/,
+  );
+  throwsUser(
+    () => parseSafetensors(build({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 16, 20] } }, data)),
+    /data_offsets \[0,16,20\]/,
+  );
+  throwsUser(
+    () => parseSafetensors(build({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 16] } }, data)),
+    /"w" \(F32, shape \[3\]\) needs 12 bytes but has 16/,
+  );
+  throwsUser(
+    () => parseSafetensors(build({ w: { dtype: 'BF16', shape: [4], data_offsets: [0, 16] } }, data)),
+    /needs 8 bytes but has 16/,
+  );
+  throwsUser(
+    () => parseSafetensors(build({ __metadata__: { format: 1 } }, data)),
+    /__metadata__ is not an object of strings/,
+  );
 });
 
 test('overlapping byte ranges are refused; empty tensors and adjacent ranges are not overlaps', () => {
   const data = new Uint8Array(24);
   throwsUser(
-    () => parseSafetensors(build({
-      a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] },
-      b: { dtype: 'F32', shape: [2], data_offsets: [12, 20] },
-    }, data)),
+    () =>
+      parseSafetensors(
+        build(
+          {
+            a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] },
+            b: { dtype: 'F32', shape: [2], data_offsets: [12, 20] },
+          },
+          data,
+        ),
+      ),
     /tensors "a" and "b" overlap/,
   );
   throwsUser(
-    () => parseSafetensors(build({
-      outer: { dtype: 'F32', shape: [6], data_offsets: [0, 24] },
-      inner: { dtype: 'F32', shape: [1], data_offsets: [8, 12] },
-    }, data)),
+    () =>
+      parseSafetensors(
+        build(
+          {
+            outer: { dtype: 'F32', shape: [6], data_offsets: [0, 24] },
+            inner: { dtype: 'F32', shape: [1], data_offsets: [8, 12] },
+          },
+          data,
+        ),
+      ),
     /"outer" and "inner" overlap/,
   );
   // An empty tensor listed first at the same offset as a real one (as writers place them).
-  const st = parseSafetensors(build({
-    b: { dtype: 'F32', shape: [4], data_offsets: [8, 24] },
-    empty: { dtype: 'F32', shape: [0], data_offsets: [8, 8] },
-    a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
-  }, data));
+  const st = parseSafetensors(
+    build(
+      {
+        b: { dtype: 'F32', shape: [4], data_offsets: [8, 24] },
+        empty: { dtype: 'F32', shape: [0], data_offsets: [8, 8] },
+        a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+      },
+      data,
+    ),
+  );
   assert.deepEqual([...st.entries.keys()].sort(), ['a', 'b', 'empty']);
   assert.equal(st.entries.get('b')!.bytes.length, 16);
   assert.equal(toFloat32(st.entries.get('empty')!, 'f').length, 0);
@@ -262,6 +321,9 @@ test('tensor bytes are views at the right offsets even when unaligned in the fil
 });
 
 test('unknown dtypes parse but are refused when read as floats', () => {
-  const st = parseSafetensors(build({ q: { dtype: 'F4_FUTURE', shape: [2], data_offsets: [0, 1] } }, new Uint8Array(1)), 'f');
+  const st = parseSafetensors(
+    build({ q: { dtype: 'F4_FUTURE', shape: [2], data_offsets: [0, 1] } }, new Uint8Array(1)),
+    'f',
+  );
   throwsUser(() => toFloat32(st.entries.get('q')!, 'f'), /dtype F4_FUTURE/, 'f');
 });

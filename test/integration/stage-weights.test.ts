@@ -16,8 +16,16 @@ import { writeTinyCheckpoint } from '../helpers/tiny-checkpoint';
 function resolved(extra: Record<string, unknown>) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-weights-'));
   fs.mkdirSync(path.join(dir, 'teacher'));
-  fs.writeFileSync(path.join(dir, 'teacher', 'config.json'), JSON.stringify({ model_type: 'bert', num_hidden_layers: 4, num_labels: 2 }));
-  const text = JSON.stringify({ task: { name: 'sst2', dataDir: 'data' }, teacher: { checkpoint: 'teacher' }, student: { layers: 2 }, ...extra });
+  fs.writeFileSync(
+    path.join(dir, 'teacher', 'config.json'),
+    JSON.stringify({ model_type: 'bert', num_hidden_layers: 4, num_labels: 2 }),
+  );
+  const text = JSON.stringify({
+    task: { name: 'sst2', dataDir: 'data' },
+    teacher: { checkpoint: 'teacher' },
+    student: { layers: 2 },
+    ...extra,
+  });
   const { config, problems } = validateConfig(text, path.join(dir, 'run.distill.json'), { checkFiles: false });
   assert.ok(config, JSON.stringify(problems));
   return config;
@@ -34,9 +42,15 @@ test('planFor: softLabel.weight 0 leaves soft labels out of the classification s
 });
 
 test('planFor: every stage carries the configured weights of the losses it trains, and only those', () => {
-  const config = resolved({ algorithm: 'sid', losses: { attentionKl: 0.25, clsCosine: 0, softLabel: { weight: 0.5, temperature: 2 }, hardLabel: 3 } });
+  const config = resolved({
+    algorithm: 'sid',
+    losses: { attentionKl: 0.25, clsCosine: 0, softLabel: { weight: 0.5, temperature: 2 }, hardLabel: 3 },
+  });
   const stages = planFor(config, resolveMapping(config.mapping, 2, 4));
-  assert.deepEqual(stages.map((s) => s.losses), [{ attentionKl: 0.25 }, { attentionKl: 0.25 }, { softLabel: 0.5, hardLabel: 3 }]);
+  assert.deepEqual(
+    stages.map((s) => s.losses),
+    [{ attentionKl: 0.25 }, { attentionKl: 0.25 }, { softLabel: 0.5, hardLabel: 3 }],
+  );
   assert.equal(stages[2].temperature, 2);
   // Gold labels are off by default for internal algorithms.
   const plain = resolved({ algorithm: 'pid' });
@@ -52,31 +66,54 @@ before(() => {
 
 test('the trainer trains what the plan says: sid with softLabel.weight 0 steps on hard-label alone, at its own weight', async () => {
   const file = writeConfig(work, 'sid-hard-only', {
-    task: customSst2Task(work, 16, 8), teacher: { checkpoint: 'teacher' }, student: { layers: 2 }, mapping: 'every-other', algorithm: 'sid',
+    task: customSst2Task(work, 16, 8),
+    teacher: { checkpoint: 'teacher' },
+    student: { layers: 2 },
+    mapping: 'every-other',
+    algorithm: 'sid',
     losses: { softLabel: { weight: 0 }, hardLabel: 0.5, clsCosine: 0 },
-    stages: { classificationEpochs: 1 }, optim: { lr: 5e-4, batchSize: 8, seed: 5 }, backend: 'wasm', runsDir: 'runs',
+    stages: { classificationEpochs: 1 },
+    optim: { lr: 5e-4, batchSize: 8, seed: 5 },
+    backend: 'wasm',
+    runsDir: 'runs',
   });
   const outcome = await startRun(file, { stop: { requested: null } });
   assert.equal(outcome.status, 'finished', String(outcome.error));
   const ev = events(outcome.runDir);
   const plan = eventsOf(ev, 'run-started')[0].plan.stages;
-  assert.deepEqual(plan.map((s) => s.losses), [['attention-kl'], ['attention-kl'], ['hard-label']]);
+  assert.deepEqual(
+    plan.map((s) => s.losses),
+    [['attention-kl'], ['attention-kl'], ['hard-label']],
+  );
   const steps = eventsOf(ev, 'step').filter((s) => s.stage === 2);
   assert.ok(steps.length > 0);
   for (const s of steps) {
-    assert.deepEqual(s.terms.map((t) => [t.name, t.weight]), [['hard-label', 0.5]]);
+    assert.deepEqual(
+      s.terms.map((t) => [t.name, t.weight]),
+      [['hard-label', 0.5]],
+    );
     assert.ok(Math.abs(s.loss - 0.5 * s.terms[0].value) < 1e-6);
   }
 });
 
 test('classificationEpochs 0 on an internal algorithm trains the internal stages only, and the run still exports', async () => {
   const file = writeConfig(work, 'pid-internal-only', {
-    task: customSst2Task(work, 16, 8), teacher: { checkpoint: 'teacher' }, student: { layers: 2 }, mapping: 'every-other', algorithm: 'pid',
-    stages: { classificationEpochs: 0 }, optim: { lr: 5e-4, batchSize: 8, seed: 5 }, backend: 'wasm', runsDir: 'runs',
+    task: customSst2Task(work, 16, 8),
+    teacher: { checkpoint: 'teacher' },
+    student: { layers: 2 },
+    mapping: 'every-other',
+    algorithm: 'pid',
+    stages: { classificationEpochs: 0 },
+    optim: { lr: 5e-4, batchSize: 8, seed: 5 },
+    backend: 'wasm',
+    runsDir: 'runs',
   });
   const outcome = await startRun(file, { stop: { requested: null } });
   assert.equal(outcome.status, 'finished', String(outcome.error));
   const ev = events(outcome.runDir);
-  assert.deepEqual(eventsOf(ev, 'run-started')[0].plan.stages.map((s) => s.kind), ['internal', 'internal']);
+  assert.deepEqual(
+    eventsOf(ev, 'run-started')[0].plan.stages.map((s) => s.kind),
+    ['internal', 'internal'],
+  );
   assert.ok(fs.existsSync(path.join(outcome.runDir, 'student', 'model.safetensors')));
 });

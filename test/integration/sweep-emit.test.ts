@@ -18,15 +18,31 @@ import { RunFolder } from '../../src/train/run-folder';
 import { main } from '../../src/cli/main';
 
 const made: string[] = [];
-after(() => { for (const d of made) fs.rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
 
-function project(grid: Record<string, unknown> = { algorithms: ['soft', 'pid', 'sid'], seeds: [1, 2] }): { dir: string; file: string } {
+function project(grid: Record<string, unknown> = { algorithms: ['soft', 'pid', 'sid'], seeds: [1, 2] }): {
+  dir: string;
+  file: string;
+} {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distillery-emit-'));
   made.push(dir);
   generateDemoTask(path.join(dir, 'data'), { trainSize: 20, devSize: 10, seed: 1 });
   const base = {
-    task: { name: 'custom', maxSeqLen: 24, custom: { train: 'data/train.tsv', dev: 'data/dev.tsv', textA: 'sentence', label: 'label' } },
-    teacher: { train: { from: 'scratch', architecture: { layers: 2, hiddenSize: 32, heads: 2, intermediateSize: 64 }, vocab: 'data/vocab.txt', epochs: 1 } },
+    task: {
+      name: 'custom',
+      maxSeqLen: 24,
+      custom: { train: 'data/train.tsv', dev: 'data/dev.tsv', textA: 'sentence', label: 'label' },
+    },
+    teacher: {
+      train: {
+        from: 'scratch',
+        architecture: { layers: 2, hiddenSize: 32, heads: 2, intermediateSize: 64 },
+        vocab: 'data/vocab.txt',
+        epochs: 1,
+      },
+    },
     student: { layers: 1 },
     algorithm: 'soft',
   };
@@ -46,17 +62,34 @@ function prepared(grid?: Record<string, unknown>): SweepPlan {
 function io() {
   const out = new PassThrough();
   let stdout = '';
-  out.on('data', (d: Buffer) => { stdout += d.toString(); });
-  return { io: { stdout: out, stderr: new PassThrough(), stdin: new PassThrough(), interactive: false }, stdout: () => stdout };
+  out.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  return {
+    io: { stdout: out, stderr: new PassThrough(), stdin: new PassThrough(), interactive: false },
+    stdout: () => stdout,
+  };
 }
 
 test('slurm: a job array over the cells, K at once, each task running run-cell.sh on its index; teachers first', () => {
   const plan = prepared();
-  const r = emitCluster(plan, { target: 'slurm', concurrency: 2, localCli: '/opt/distillery/bin/distillery.js', partition: 'gpu', gpus: 1, mem: '16', time: '01:30:00', cpus: 4 });
+  const r = emitCluster(plan, {
+    target: 'slurm',
+    concurrency: 2,
+    localCli: '/opt/distillery/bin/distillery.js',
+    partition: 'gpu',
+    gpus: 1,
+    mem: '16',
+    time: '01:30:00',
+    cpus: 4,
+  });
   const cells = fs.readFileSync(path.join(plan.dir, 'slurm', 'cells.sbatch'), 'utf8');
   assert.match(cells, /^#!\/bin\/bash\n/);
   assert.match(cells, /^#SBATCH --array=0-5%2$/m, '6 cells, at most 2 at once');
-  assert.match(cells, new RegExp(`^#SBATCH --output=${plan.dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/logs/slurm-%A_%a\\.out$`, 'm'));
+  assert.match(
+    cells,
+    new RegExp(`^#SBATCH --output=${plan.dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/logs/slurm-%A_%a\\.out$`, 'm'),
+  );
   assert.match(cells, /^#SBATCH --partition=gpu$/m);
   assert.match(cells, /^#SBATCH --gres=gpu:1$/m);
   assert.match(cells, /^#SBATCH --mem=16G$/m);
@@ -69,7 +102,10 @@ test('slurm: a job array over the cells, K at once, each task running run-cell.s
   assert.match(cells, /^exec sh \S+\/run-cell\.sh cells\.tsv "\$SLURM_ARRAY_TASK_ID"$/m);
   // #SBATCH lines must come before the first command, or Slurm ignores them.
   const firstCommand = cells.split('\n').findIndex((l) => l.trim() && !l.startsWith('#'));
-  const lastDirective = cells.split('\n').map((l, i) => (l.startsWith('#SBATCH') ? i : -1)).reduce((a, b) => Math.max(a, b));
+  const lastDirective = cells
+    .split('\n')
+    .map((l, i) => (l.startsWith('#SBATCH') ? i : -1))
+    .reduce((a, b) => Math.max(a, b));
   assert.ok(lastDirective < firstCommand);
 
   const teachers = fs.readFileSync(path.join(plan.dir, 'slurm', 'teachers.sbatch'), 'utf8');
@@ -78,7 +114,12 @@ test('slurm: a job array over the cells, K at once, each task running run-cell.s
   const submit = fs.readFileSync(path.join(plan.dir, 'slurm', 'submit.sh'), 'utf8');
   assert.match(submit, /TEACHERS=\$\(sbatch --parsable teachers\.sbatch\)/);
   assert.match(submit, /sbatch --parsable --dependency=afterok:"\$TEACHERS" cells\.sbatch/);
-  assert.deepEqual(r.files.map((f) => path.relative(plan.dir, f)).sort(), ['run-cell.sh', 'slurm/cells.sbatch', 'slurm/submit.sh', 'slurm/teachers.sbatch']);
+  assert.deepEqual(r.files.map((f) => path.relative(plan.dir, f)).sort(), [
+    'run-cell.sh',
+    'slurm/cells.sbatch',
+    'slurm/submit.sh',
+    'slurm/teachers.sbatch',
+  ]);
   for (const f of r.files) assert.equal(spawnSync('sh', ['-n', f]).status, 0, `${f} parses as shell`);
 });
 
@@ -93,13 +134,26 @@ test('the index files map task i to cell i and its config', () => {
     assert.equal(path.join(plan.dir, config), plan.cells[i].configFile);
     assert.equal(teacher, 'teachers/teacher');
   });
-  assert.equal(fs.readFileSync(path.join(plan.dir, 'teachers.tsv'), 'utf8'), '0\tteacher\tcells/teacher.distill.json\t-\n');
-  assert.deepEqual(readManifest(plan.dir)!.cells.map((c) => c.index), [0, 1, 2, 3, 4, 5]);
+  assert.equal(
+    fs.readFileSync(path.join(plan.dir, 'teachers.tsv'), 'utf8'),
+    '0\tteacher\tcells/teacher.distill.json\t-\n',
+  );
+  assert.deepEqual(
+    readManifest(plan.dir)!.cells.map((c) => c.index),
+    [0, 1, 2, 3, 4, 5],
+  );
 });
 
 test('k8s: indexed Jobs with completions N and parallelism K, the cell chosen by JOB_COMPLETION_INDEX, a shared volume', () => {
   const plan = prepared();
-  const r = emitCluster(plan, { target: 'k8s', concurrency: 3, pvc: 'team-nfs', mount: '/mnt/work', cpus: 2, mem: '6G' });
+  const r = emitCluster(plan, {
+    target: 'k8s',
+    concurrency: 3,
+    pvc: 'team-nfs',
+    mount: '/mnt/work',
+    cpus: 2,
+    mem: '6G',
+  });
   const yaml = fs.readFileSync(path.join(plan.dir, 'k8s', 'sweep-jobs.yaml'), 'utf8');
   const docs = yaml.split(/^---$/m).slice(1);
   assert.equal(docs.length, 2, 'a teacher Job and a cells Job');
@@ -118,7 +172,10 @@ test('k8s: indexed Jobs with completions N and parallelism K, the cell chosen by
   // The workspace is the smallest folder holding the data and the sweep: the project folder.
   const workspace = path.dirname(path.dirname(plan.dir));
   assert.equal(commonAncestor([plan.dir, path.join(workspace, 'data', 'train.tsv')]), workspace);
-  assert.match(cellsJob, new RegExp(`workingDir: "/mnt/work/${path.relative(workspace, plan.dir).replace(/\./g, '\\.')}"`));
+  assert.match(
+    cellsJob,
+    new RegExp(`workingDir: "/mnt/work/${path.relative(workspace, plan.dir).replace(/\./g, '\\.')}"`),
+  );
   assert.match(cellsJob, /memory: "6Gi"/);
   assert.match(cellsJob, new RegExp(`image: "${IMAGE_PLACEHOLDER.replace(/\./g, '\\.')}"`));
   assert.match(yaml, /# .*placeholder/);
@@ -130,7 +187,21 @@ test('k8s: indexed Jobs with completions N and parallelism K, the cell chosen by
 test('--emit through the verb writes cells, manifest and job files, and runs nothing', async () => {
   const { dir, file } = project({ seeds: [1, 2, 3] });
   const cli = io();
-  const code = await main(['sweep', file, '--out', path.join(dir, 'out'), '--emit', 'k8s', '--image', 'ghcr.io/me/distillery:1', '--concurrency', '2'], cli.io);
+  const code = await main(
+    [
+      'sweep',
+      file,
+      '--out',
+      path.join(dir, 'out'),
+      '--emit',
+      'k8s',
+      '--image',
+      'ghcr.io/me/distillery:1',
+      '--concurrency',
+      '2',
+    ],
+    cli.io,
+  );
   assert.equal(code, 0);
   assert.match(cli.stdout(), /3 cell\(s\) \+ 1 shared teacher\(s\) for Kubernetes/);
   const yaml = fs.readFileSync(path.join(dir, 'out', 'k8s', 'sweep-jobs.yaml'), 'utf8');
@@ -142,8 +213,17 @@ test('--emit through the verb writes cells, manifest and job files, and runs not
   assert.equal(await main(['sweep', file, '--emit', 'pbs'], bad.io), 2);
 });
 
-function runCell(plan: SweepPlan, index: string, i: number, env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('sh', [path.join(plan.dir, 'run-cell.sh'), index, String(i)], { env: { ...process.env, DISTILLERY: 'echo CLI', ...env }, encoding: 'utf8', timeout: 20_000 });
+function runCell(
+  plan: SweepPlan,
+  index: string,
+  i: number,
+  env: Record<string, string> = {},
+): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('sh', [path.join(plan.dir, 'run-cell.sh'), index, String(i)], {
+    env: { ...process.env, DISTILLERY: 'echo CLI', ...env },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -156,7 +236,9 @@ function fakeRun(plan: SweepPlan, cellId: string, status: 'finished' | 'running'
 }
 
 test('run-cell.sh trains a new cell, skips a finished one, resumes an interrupted one, leaves a failed one, and waits for its teacher', () => {
-  const plan = prepared({ algorithms: ['soft', 'pid', { name: 'soft x', algorithm: 'soft', set: { 'losses.softLabel.temperature': 2 } }] });
+  const plan = prepared({
+    algorithms: ['soft', 'pid', { name: 'soft x', algorithm: 'soft', set: { 'losses.softLabel.temperature': 2 } }],
+  });
   emitCluster(plan, { target: 'slurm', concurrency: 2, backend: 'wasm' });
   const [soft, pid, softX] = plan.cells;
   assert.deepEqual([soft.id, softX.id], ['soft', 'soft-x']);

@@ -34,12 +34,21 @@ const SCHEMA_FILES: Record<string, string> = {
   'v1 ConfigMap': 'configmap-v1.json',
 };
 
-const missing = ['_definitions.json', ...Object.values(SCHEMA_FILES)].filter((f) => !fs.existsSync(path.join(SCHEMA_DIR, f)));
-const problem = missing.length ? `the Kubernetes schemas are not in ${SCHEMA_DIR} (missing ${missing.join(', ')})` : undefined;
-const skip = problem && process.env.CI !== 'true' ? `${problem}; fetch them with \`bash scripts/fetch-k8s-schema.sh\` (with CI=true this is a failure)` : false;
+const missing = ['_definitions.json', ...Object.values(SCHEMA_FILES)].filter(
+  (f) => !fs.existsSync(path.join(SCHEMA_DIR, f)),
+);
+const problem = missing.length
+  ? `the Kubernetes schemas are not in ${SCHEMA_DIR} (missing ${missing.join(', ')})`
+  : undefined;
+const skip =
+  problem && process.env.CI !== 'true'
+    ? `${problem}; fetch them with \`bash scripts/fetch-k8s-schema.sh\` (with CI=true this is a failure)`
+    : false;
 
 const made: string[] = [];
-after(() => { for (const d of made) fs.rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
 
 // ---- the validator -------------------------------------------------------------------------------
 
@@ -57,13 +66,18 @@ function schemaValidators(): Map<string, ValidateFunction> {
   ajv.addFormat('double', { type: 'number', validate: (n: number) => Number.isFinite(n) });
   ajv.addFormat('byte', /^[A-Za-z0-9+/]*={0,2}$/);
   ajv.addFormat('date-time', (s: string) => !Number.isNaN(Date.parse(s)));
-  const load = (f: string): Record<string, unknown> => JSON.parse(fs.readFileSync(path.join(SCHEMA_DIR, f), 'utf8')) as Record<string, unknown>;
+  const load = (f: string): Record<string, unknown> =>
+    JSON.parse(fs.readFileSync(path.join(SCHEMA_DIR, f), 'utf8')) as Record<string, unknown>;
   ajv.addSchema(load('_definitions.json'));
   validators = new Map(Object.entries(SCHEMA_FILES).map(([kind, f]) => [kind, ajv.compile(load(f))]));
   return validators;
 }
 
-interface Problem { doc: number; kind: string; errors: string[] }
+interface Problem {
+  doc: number;
+  kind: string;
+  errors: string[];
+}
 
 function describe(e: ErrorObject): string {
   return `${e.instancePath || '/'} ${e.message ?? e.keyword}${e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty?: string }).additionalProperty)})` : ''}${e.keyword === 'enum' ? ` ${JSON.stringify((e.params as { allowedValues?: unknown }).allowedValues)}` : ''}`;
@@ -100,17 +114,35 @@ function project(withSharedTeacher: boolean): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distillery-k8s-'));
   made.push(dir);
   const files = generateDemoTask(path.join(dir, 'data'), { trainSize: 20, devSize: 10, seed: 1 });
-  const task = { name: 'custom', maxSeqLen: 24, custom: { train: 'data/train.tsv', dev: 'data/dev.tsv', textA: 'sentence', label: 'label' } };
+  const task = {
+    name: 'custom',
+    maxSeqLen: 24,
+    custom: { train: 'data/train.tsv', dev: 'data/dev.tsv', textA: 'sentence', label: 'label' },
+  };
   let teacher: Record<string, unknown>;
   if (withSharedTeacher) {
-    teacher = { train: { from: 'scratch', architecture: { layers: 2, hiddenSize: 32, heads: 2, intermediateSize: 64 }, vocab: 'data/vocab.txt', epochs: 1 } };
+    teacher = {
+      train: {
+        from: 'scratch',
+        architecture: { layers: 2, hiddenSize: 32, heads: 2, intermediateSize: 64 },
+        vocab: 'data/vocab.txt',
+        epochs: 1,
+      },
+    };
   } else {
     writeTinyCheckpoint(path.join(dir, 'models', 'teacher'), { vocabFile: files.vocab, layers: 2 });
     fs.copyFileSync(files.vocab, path.join(dir, 'models', 'teacher', 'vocab.txt'));
     teacher = { checkpoint: 'models/teacher' };
   }
   const file = path.join(dir, 'k.sweep.json');
-  fs.writeFileSync(file, JSON.stringify({ name: 'K8s-Check.V1', base: { task, teacher, student: { layers: 1 }, algorithm: 'soft' }, grid: { algorithms: ['soft', 'pid'], seeds: [1, 2, 3] } }));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      name: 'K8s-Check.V1',
+      base: { task, teacher, student: { layers: 1 }, algorithm: 'soft' },
+      grid: { algorithms: ['soft', 'pid'], seeds: [1, 2, 3] },
+    }),
+  );
   return file;
 }
 
@@ -124,7 +156,21 @@ function emitted(withSharedTeacher: boolean, o: Omit<EmitOptions, 'target'>): { 
 
 const OPTION_SETS: Array<[string, boolean, Omit<EmitOptions, 'target'>]> = [
   ['defaults, a shared teacher', true, { concurrency: 2 }],
-  ['every option, GPUs', true, { concurrency: 16, image: 'ghcr.io/me/distillery:1.2.3', pvc: 'team-nfs', mount: '/mnt/work', cpus: 4, mem: '12G', gpus: 2, cli: 'node /opt/d/bin/distillery.js', backend: 'tensorflow-gpu' }],
+  [
+    'every option, GPUs',
+    true,
+    {
+      concurrency: 16,
+      image: 'ghcr.io/me/distillery:1.2.3',
+      pvc: 'team-nfs',
+      mount: '/mnt/work',
+      cpus: 4,
+      mem: '12G',
+      gpus: 2,
+      cli: 'node /opt/d/bin/distillery.js',
+      backend: 'tensorflow-gpu',
+    },
+  ],
   ['a pre-trained teacher (no teacher Job), memory in Gi', false, { concurrency: 1, mem: '3Gi', cpus: 1 }],
 ];
 
@@ -144,14 +190,37 @@ for (const [name, shared, options] of OPTION_SETS) {
 
 test('a manifest broken on purpose fails the schema check, naming the field', { skip }, () => {
   const { files } = emitted(true, { concurrency: 2, gpus: 1 });
-  const jobs = fs.readFileSync(files.find((f) => f.endsWith('sweep-jobs.yaml'))!, 'utf8');
+  const jobs = fs.readFileSync(
+    files.find((f) => f.endsWith('sweep-jobs.yaml'))!,
+    'utf8',
+  );
   assert.deepEqual(checkManifest(jobs).problems, []);
   const broken: Array<[string, (t: string) => string, RegExp]> = [
-    ['a misspelt field', (t) => t.replace(/workingDir:/g, 'workDir:'), /\/spec\/template\/spec\/containers\/0 must NOT have additional properties \(workDir\)/],
-    ['a list given as a string', (t) => t.replace(/command: \[.*\]/g, 'command: "sh run-cell.sh"'), /\/spec\/template\/spec\/containers\/0\/command must be array/],
-    ['a number as a string', (t) => t.replace(/parallelism: (\d+)/g, 'parallelism: "$1"'), /\/spec\/parallelism must be integer/],
-    ['a required field left out', (t) => t.replace(/- name: cell/g, '- stdin: false'), /\/spec\/template\/spec\/containers\/0 must have required property 'name'/],
-    ['a field at the wrong level', (t) => t.replace(/^( {2})completions: /m, '$1completion: '), /\/spec must NOT have additional properties \(completion\)/],
+    [
+      'a misspelt field',
+      (t) => t.replace(/workingDir:/g, 'workDir:'),
+      /\/spec\/template\/spec\/containers\/0 must NOT have additional properties \(workDir\)/,
+    ],
+    [
+      'a list given as a string',
+      (t) => t.replace(/command: \[.*\]/g, 'command: "sh run-cell.sh"'),
+      /\/spec\/template\/spec\/containers\/0\/command must be array/,
+    ],
+    [
+      'a number as a string',
+      (t) => t.replace(/parallelism: (\d+)/g, 'parallelism: "$1"'),
+      /\/spec\/parallelism must be integer/,
+    ],
+    [
+      'a required field left out',
+      (t) => t.replace(/- name: cell/g, '- stdin: false'),
+      /\/spec\/template\/spec\/containers\/0 must have required property 'name'/,
+    ],
+    [
+      'a field at the wrong level',
+      (t) => t.replace(/^( {2})completions: /m, '$1completion: '),
+      /\/spec must NOT have additional properties \(completion\)/,
+    ],
   ];
   for (const [what, edit, expected] of broken) {
     const text = edit(jobs);
@@ -166,13 +235,21 @@ test('a manifest broken on purpose fails the schema check, naming the field', { 
   assert.match(problems[0]?.errors[0] ?? '', /no schema for batch\/v1 CronJob/);
 });
 
-test('the claim is ReadWriteMany and named like the Jobs\' volume', () => {
+test("the claim is ReadWriteMany and named like the Jobs' volume", () => {
   const { files } = emitted(true, { concurrency: 2, pvc: 'team-nfs' });
-  const docs = (f: string) => parseAllDocuments(fs.readFileSync(f, 'utf8')).map((d) => d.toJS() as Record<string, unknown> | null).filter((x): x is Record<string, unknown> => x !== null);
-  const [claim] = docs(files.find((f) => f.endsWith('workspace-pvc.yaml'))!) as Array<{ metadata: { name: string }; spec: { accessModes: string[] } }>;
+  const docs = (f: string) =>
+    parseAllDocuments(fs.readFileSync(f, 'utf8'))
+      .map((d) => d.toJS() as Record<string, unknown> | null)
+      .filter((x): x is Record<string, unknown> => x !== null);
+  const [claim] = docs(files.find((f) => f.endsWith('workspace-pvc.yaml'))!) as Array<{
+    metadata: { name: string };
+    spec: { accessModes: string[] };
+  }>;
   assert.equal(claim.metadata.name, 'team-nfs');
   assert.deepEqual(claim.spec.accessModes, ['ReadWriteMany']);
-  const jobs = docs(files.find((f) => f.endsWith('sweep-jobs.yaml'))!) as Array<{ spec: { template: { spec: { volumes: Array<{ persistentVolumeClaim: { claimName: string } }> } } } }>;
+  const jobs = docs(files.find((f) => f.endsWith('sweep-jobs.yaml'))!) as Array<{
+    spec: { template: { spec: { volumes: Array<{ persistentVolumeClaim: { claimName: string } }> } } };
+  }>;
   for (const j of jobs) assert.equal(j.spec.template.spec.volumes[0].persistentVolumeClaim.claimName, 'team-nfs');
 });
 
@@ -180,8 +257,18 @@ test('the container command, run as Kubernetes runs it (sh in workingDir, JOB_CO
   const plan = planSweep(project(true));
   writeCellFiles(plan);
   writeManifest(plan.dir, manifestFor(plan, undefined));
-  const jobsFile = emitCluster(plan, { target: 'k8s', concurrency: 2, mount: '/workspace' }).files.find((f) => f.endsWith('sweep-jobs.yaml'))!;
-  const [, cellsJob] = parseAllDocuments(fs.readFileSync(jobsFile, 'utf8')).map((d) => d.toJS() as { spec: { template: { spec: { containers: Array<{ command: string[]; workingDir: string }> } } } } | null | undefined).filter((x) => x != null);
+  const jobsFile = emitCluster(plan, { target: 'k8s', concurrency: 2, mount: '/workspace' }).files.find((f) =>
+    f.endsWith('sweep-jobs.yaml'),
+  )!;
+  const [, cellsJob] = parseAllDocuments(fs.readFileSync(jobsFile, 'utf8'))
+    .map(
+      (d) =>
+        d.toJS() as
+          | { spec: { template: { spec: { containers: Array<{ command: string[]; workingDir: string }> } } } }
+          | null
+          | undefined,
+    )
+    .filter((x) => x != null);
   const [container] = cellsJob!.spec.template.spec.containers;
   // The volume holds the workspace (here: the project folder) at the mount path.
   const workspace = path.dirname(path.dirname(plan.dir));
@@ -190,7 +277,12 @@ test('the container command, run as Kubernetes runs it (sh in workingDir, JOB_CO
   fs.mkdirSync(path.join(plan.dir, 'teachers', 'teacher'), { recursive: true });
   fs.writeFileSync(path.join(plan.dir, 'teachers', 'teacher', 'READY'), 'now\n');
   const [cmd, ...args] = container.command;
-  const r = spawnSync(cmd, args, { cwd, env: { ...process.env, JOB_COMPLETION_INDEX: '3', DISTILLERY: 'echo CLI', HOSTNAME: 'k-cells-3-abcde' }, encoding: 'utf8', timeout: 20_000 });
+  const r = spawnSync(cmd, args, {
+    cwd,
+    env: { ...process.env, JOB_COMPLETION_INDEX: '3', DISTILLERY: 'echo CLI', HOSTNAME: 'k-cells-3-abcde' },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), `CLI train ${plan.cells[3].configFile} --no-events`);
   assert.match(fs.readFileSync(path.join(plan.dir, 'tasks', plan.cells[3].id), 'utf8'), /^\S+\t\S+\t\d{4}-\d\d-\d\dT/);

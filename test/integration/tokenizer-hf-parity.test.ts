@@ -75,14 +75,18 @@ interface Case {
 let rows: Row[];
 let hardRows: Row[];
 let cases: Case[];
-let answers: Map<string, { full: TokenizeAnswer; truncated: TokenizeAnswer; hard: TokenizeAnswer; hardTruncated: TokenizeAnswer }>;
+let answers: Map<
+  string,
+  { full: TokenizeAnswer; truncated: TokenizeAnswer; hard: TokenizeAnswer; hardTruncated: TokenizeAnswer }
+>;
 let casedVocab: string;
 
 function glueRows(): Row[] {
   const out: Row[] = [];
   for (const name of TASKS) {
     const task = GLUE_TASKS[name];
-    for (const e of readGlueSplit(task, path.join(GLUE_DIR, task.dirName), 'dev').examples) out.push([e.textA, e.textB ?? null]);
+    for (const e of readGlueSplit(task, path.join(GLUE_DIR, task.dirName), 'dev').examples)
+      out.push([e.textA, e.textB ?? null]);
   }
   return out;
 }
@@ -103,15 +107,34 @@ before(() => {
       if (e.textB) trainTexts.push(e.textB);
     }
   }
-  fs.writeFileSync(casedVocab, buildWordPieceVocab(trainTexts, { maxSize: 6000, lowercase: false, minCount: 2 }).join('\n') + '\n');
+  fs.writeFileSync(
+    casedVocab,
+    buildWordPieceVocab(trainTexts, { maxSize: 6000, lowercase: false, minCount: 2 }).join('\n') + '\n',
+  );
 
   cases = [
-    { name: 'bert-base-uncased vocab, uncased', tok: WordPieceTokenizer.fromVocabFile(BERT_VOCAB, { lowercase: true }), request: { vocab: BERT_VOCAB, lowercase: true } },
-    { name: 'bert-base-uncased vocab, cased', tok: WordPieceTokenizer.fromVocabFile(BERT_VOCAB, { lowercase: false }), request: { vocab: BERT_VOCAB, lowercase: false } },
-    { name: 'made cased vocab, cased', tok: WordPieceTokenizer.fromVocabFile(casedVocab, { lowercase: false }), request: { vocab: casedVocab, lowercase: false } },
+    {
+      name: 'bert-base-uncased vocab, uncased',
+      tok: WordPieceTokenizer.fromVocabFile(BERT_VOCAB, { lowercase: true }),
+      request: { vocab: BERT_VOCAB, lowercase: true },
+    },
+    {
+      name: 'bert-base-uncased vocab, cased',
+      tok: WordPieceTokenizer.fromVocabFile(BERT_VOCAB, { lowercase: false }),
+      request: { vocab: BERT_VOCAB, lowercase: false },
+    },
+    {
+      name: 'made cased vocab, cased',
+      tok: WordPieceTokenizer.fromVocabFile(casedVocab, { lowercase: false }),
+      request: { vocab: casedVocab, lowercase: false },
+    },
   ];
   if (fs.existsSync(path.join(MINILM, 'tokenizer.json'))) {
-    cases.push({ name: 'all-MiniLM-L6-v2 folder', tok: WordPieceTokenizer.fromModelDir(MINILM), request: { dir: MINILM } });
+    cases.push({
+      name: 'all-MiniLM-L6-v2 folder',
+      tok: WordPieceTokenizer.fromModelDir(MINILM),
+      request: { dir: MINILM },
+    });
   }
   const requests = cases.flatMap((c) => [
     { op: 'tokenize', ...c.request, rows, max_length: null },
@@ -122,7 +145,12 @@ before(() => {
   const r = spawnSync(PYTHON, [SCRIPT], { input: JSON.stringify(requests), encoding: 'utf8', maxBuffer: 1 << 30 });
   assert.equal(r.status, 0, `hf_transformers.py failed:\n${r.stderr}`);
   const all = JSON.parse(r.stdout) as TokenizeAnswer[];
-  answers = new Map(cases.map((c, i) => [c.name, { full: all[4 * i], truncated: all[4 * i + 1], hard: all[4 * i + 2], hardTruncated: all[4 * i + 3] }]));
+  answers = new Map(
+    cases.map((c, i) => [
+      c.name,
+      { full: all[4 * i], truncated: all[4 * i + 1], hard: all[4 * i + 2], hardTruncated: all[4 * i + 3] },
+    ]),
+  );
 });
 
 after(() => {
@@ -134,9 +162,13 @@ function mismatches(tok: WordPieceTokenizer, input: Row[], want: TokenizeAnswer,
   const bad: string[] = [];
   input.forEach(([a, b], i) => {
     const enc = tok.encode(a, b ?? undefined, maxLength);
-    const same = JSON.stringify(enc.inputIds) === JSON.stringify(want.input_ids[i]) && JSON.stringify(enc.tokenTypeIds) === JSON.stringify(want.token_type_ids[i]);
+    const same =
+      JSON.stringify(enc.inputIds) === JSON.stringify(want.input_ids[i]) &&
+      JSON.stringify(enc.tokenTypeIds) === JSON.stringify(want.token_type_ids[i]);
     if (!same) {
-      bad.push(`${JSON.stringify([a, b])}:\n    ours ${JSON.stringify(enc.tokens)} ${JSON.stringify(enc.inputIds)} ${JSON.stringify(enc.tokenTypeIds)}\n    HF   ${JSON.stringify(want.input_ids[i].map((id) => tok.idToToken(id)))} ${JSON.stringify(want.input_ids[i])} ${JSON.stringify(want.token_type_ids[i])}`);
+      bad.push(
+        `${JSON.stringify([a, b])}:\n    ours ${JSON.stringify(enc.tokens)} ${JSON.stringify(enc.inputIds)} ${JSON.stringify(enc.tokenTypeIds)}\n    HF   ${JSON.stringify(want.input_ids[i].map((id) => tok.idToToken(id)))} ${JSON.stringify(want.input_ids[i])} ${JSON.stringify(want.token_type_ids[i])}`,
+      );
     }
   });
   return bad;
@@ -148,17 +180,26 @@ function requireReference(): void {
 
 test('every GLUE dev row (six tasks, pairs included) tokenises exactly as BertTokenizerFast, untruncated and truncated', (t) => {
   requireReference();
-  if (!cases.some((c) => c.name.startsWith('all-MiniLM'))) t.diagnostic(`${MINILM} not fetched (bash scripts/fetch-pretrained.sh all-minilm-l6-v2): its tokenizer folder is not compared`);
+  if (!cases.some((c) => c.name.startsWith('all-MiniLM')))
+    t.diagnostic(
+      `${MINILM} not fetched (bash scripts/fetch-pretrained.sh all-minilm-l6-v2): its tokenizer folder is not compared`,
+    );
   assert.ok(rows.length > 4000, `${rows.length} rows`);
   assert.ok(rows.filter((r) => r[1] !== null).length > 2000, 'pair rows');
   for (const c of cases) {
     const a = answers.get(c.name)!;
-    assert.equal(a.full.class, 'BertTokenizer', 'transformers 5: BertTokenizerFast is BertTokenizer (tokenizers backend)');
+    assert.equal(
+      a.full.class,
+      'BertTokenizer',
+      'transformers 5: BertTokenizerFast is BertTokenizer (tokenizers backend)',
+    );
     const bad = mismatches(c.tok, rows, a.full);
     assert.deepEqual(bad.slice(0, 5), [], `${c.name}: ${bad.length} of ${rows.length} rows differ`);
     const badT = mismatches(c.tok, rows, a.truncated, TRUNCATE_TO);
     assert.deepEqual(badT.slice(0, 5), [], `${c.name}, max_length ${TRUNCATE_TO}: ${badT.length} rows differ`);
-    t.diagnostic(`${c.name}: ${rows.length} rows × (untruncated, max ${TRUNCATE_TO}) equal to transformers ${a.full.transformers}`);
+    t.diagnostic(
+      `${c.name}: ${rows.length} rows × (untruncated, max ${TRUNCATE_TO}) equal to transformers ${a.full.transformers}`,
+    );
   }
 });
 
@@ -176,14 +217,32 @@ test('hard strings (accents, CJK, emoji, control and zero-width characters, long
 test('`distillery tokenize` gives the same ids for the GLUE dev rows (one CLI process, pairs as tab-separated lines)', () => {
   requireReference();
   ensureCliBuilt();
-  for (const [c, flags] of [[cases[0], ['--vocab', BERT_VOCAB]], [cases[2], ['--vocab', casedVocab, '--cased']]] as const) {
+  for (const [c, flags] of [
+    [cases[0], ['--vocab', BERT_VOCAB]],
+    [cases[2], ['--vocab', casedVocab, '--cased']],
+  ] as const) {
     const want = answers.get(c.name)!.truncated;
-    const r = runCli(['tokenize', ...flags, '--max-len', String(TRUNCATE_TO)], { input: rows.map(([a, b]) => (b === null ? a : `${a}\t${b}`)).join('\n') + '\n' });
+    const r = runCli(['tokenize', ...flags, '--max-len', String(TRUNCATE_TO)], {
+      input: rows.map(([a, b]) => (b === null ? a : `${a}\t${b}`)).join('\n') + '\n',
+    });
     assert.equal(r.status, 0, r.stderr);
-    const got = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { inputIds: number[]; tokenTypeIds: number[] });
+    const got = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { inputIds: number[]; tokenTypeIds: number[] });
     assert.equal(got.length, rows.length);
-    const bad = got.map((g, i) => (JSON.stringify([g.inputIds, g.tokenTypeIds]) === JSON.stringify([want.input_ids[i], want.token_type_ids[i]]) ? -1 : i)).filter((i) => i >= 0);
-    assert.deepEqual(bad.slice(0, 5).map((i) => rows[i]), [], `${c.name}: ${bad.length} rows differ`);
+    const bad = got
+      .map((g, i) =>
+        JSON.stringify([g.inputIds, g.tokenTypeIds]) === JSON.stringify([want.input_ids[i], want.token_type_ids[i]])
+          ? -1
+          : i,
+      )
+      .filter((i) => i >= 0);
+    assert.deepEqual(
+      bad.slice(0, 5).map((i) => rows[i]),
+      [],
+      `${c.name}: ${bad.length} rows differ`,
+    );
   }
 });
 

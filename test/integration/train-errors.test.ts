@@ -6,7 +6,17 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadTrainingCheckpoint } from '../../src/train/checkpoint-store';
-import { customSst2Task, events, eventsOf, malformedEventLines, runCli, runFolders, runInfo, tmpDir, writeConfig } from '../helpers/train-fixtures';
+import {
+  customSst2Task,
+  events,
+  eventsOf,
+  malformedEventLines,
+  runCli,
+  runFolders,
+  runInfo,
+  tmpDir,
+  writeConfig,
+} from '../helpers/train-fixtures';
 import { writeTinyCheckpoint } from '../helpers/tiny-checkpoint';
 
 let work: string;
@@ -34,7 +44,10 @@ function config(extra: Record<string, unknown> = {}): Record<string, unknown> {
 
 /** The text at a reported file:line:col of a config. */
 function textAt(file: string, line: number, col: number): string {
-  return fs.readFileSync(file, 'utf8').split('\n')[line - 1].slice(col - 1);
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    [line - 1].slice(col - 1);
 }
 
 interface BadConfigCase {
@@ -49,7 +62,12 @@ interface BadConfigCase {
 const badConfigs = (): BadConfigCase[] => [
   {
     name: 'mapping-out-of-range',
-    config: config({ mapping: [[1, 2], [2, 9]] }),
+    config: config({
+      mapping: [
+        [1, 2],
+        [2, 9],
+      ],
+    }),
     message: /teacher layer 9|9.*(out of range|does not exist)/i,
     at: /^9/,
     fix: /1 (to|and|-|–) ?4|layers? from 1/i,
@@ -99,7 +117,10 @@ test('validate and train refuse bad configs with file:line:col, a fix and exit c
 
     const t = runCli(['train', file, '--backend', 'wasm']);
     assert.equal(t.code, 2, `${c.name}: train exit code\n${t.stderr}`);
-    assert.ok(t.stderr.includes(`${file}:${loc[1]}:${loc[2]}: `), `${c.name}: train reports the same position\n${t.stderr}`);
+    assert.ok(
+      t.stderr.includes(`${file}:${loc[1]}:${loc[2]}: `),
+      `${c.name}: train reports the same position\n${t.stderr}`,
+    );
     assert.match(t.stderr, /fix: /);
     assert.doesNotMatch(t.stderr, /^\s+at /m, 'no stack trace for a user error');
     assert.deepEqual(runFolders(path.join(work, `runs-${c.name}`)), [], `${c.name}: no run folder`);
@@ -129,7 +150,10 @@ test('a malformed data row fails the run naming file:line; config.json survives;
   // config.json is intact: it still validates, and resolves to what the run started with.
   const v = runCli(['validate', path.join(runDir, 'config.json'), '--json']);
   assert.equal(v.code, 0, v.stdout);
-  assert.deepEqual((JSON.parse(v.stdout) as { resolved: unknown }).resolved, JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')));
+  assert.deepEqual(
+    (JSON.parse(v.stdout) as { resolved: unknown }).resolved,
+    JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')),
+  );
 
   // A run folder with no weights cannot be exported.
   const ex = runCli(['export', runDir, '--backend', 'wasm']);
@@ -151,7 +175,11 @@ test('a truncated teacher model.safetensors fails the run with an error naming t
   const weights = path.join(teacher, 'model.safetensors');
   const bytes = fs.readFileSync(weights);
   fs.writeFileSync(weights, bytes.subarray(0, Math.floor(bytes.length / 2)));
-  const file = writeConfig(dir, 'truncated', config({ task: customSst2Task(dir, 24, 16), teacher: { checkpoint: 'teacher' } }));
+  const file = writeConfig(
+    dir,
+    'truncated',
+    config({ task: customSst2Task(dir, 24, 16), teacher: { checkpoint: 'teacher' } }),
+  );
 
   assert.equal(runCli(['validate', file]).code, 0, 'validate does not read tensors');
   const r = runCli(['train', file, '--backend', 'wasm']);
@@ -168,16 +196,23 @@ test('NaN weights in the student make the run fail on a non-finite loss naming t
   const dir = path.join(work, 'nan');
   // A 2-layer student whose second layer is NaN: stage 1 of pid (layer 1) trains fine, stage 2 cannot.
   writeTinyCheckpoint(path.join(dir, 'nan-student'), {
-    layers: 2, seed: 4,
-    poison: (t) => { t.get('bert.encoder.layer.1.attention.self.query.weight')!.data.fill(NaN); },
+    layers: 2,
+    seed: 4,
+    poison: (t) => {
+      t.get('bert.encoder.layer.1.attention.self.query.weight')!.data.fill(NaN);
+    },
   });
-  const file = writeConfig(dir, 'nan', config({
-    task: customSst2Task(dir, 24, 16),
-    student: { layers: 2, init: { checkpoint: 'nan-student' } },
-    algorithm: 'pid',
-    stages: { epochsPerLayer: 1, classificationEpochs: 1 },
-    checkpoint: { everySteps: 2, keep: 2 },
-  }));
+  const file = writeConfig(
+    dir,
+    'nan',
+    config({
+      task: customSst2Task(dir, 24, 16),
+      student: { layers: 2, init: { checkpoint: 'nan-student' } },
+      algorithm: 'pid',
+      stages: { epochsPerLayer: 1, classificationEpochs: 1 },
+      checkpoint: { everySteps: 2, keep: 2 },
+    }),
+  );
   const r = runCli(['train', file, '--backend', 'wasm']);
   assert.equal(r.code, 1, r.stderr);
   const [runDir] = runFolders(path.join(dir, 'runs'));
@@ -191,14 +226,22 @@ test('NaN weights in the student make the run fail on a non-finite loss naming t
 
   // Stage 1 (3 steps) finished with finite losses; the failing step 4 wrote nothing.
   const steps = eventsOf(ev, 'step');
-  assert.deepEqual(steps.map((s) => s.step), [1, 2, 3]);
+  assert.deepEqual(
+    steps.map((s) => s.step),
+    [1, 2, 3],
+  );
   assert.ok(steps.every((s) => Number.isFinite(s.loss)));
-  const last = eventsOf(ev, 'checkpoint').filter((c) => c.reason !== 'best').pop()!;
+  const last = eventsOf(ev, 'checkpoint')
+    .filter((c) => c.reason !== 'best')
+    .pop()!;
   assert.equal(last.step, 3);
   assert.equal(failed[0].lastCheckpoint, last.path);
   const ck = loadTrainingCheckpoint(last.path);
   assert.equal(ck.state.position.globalStep, 3);
-  assert.ok(ck.weights.get('bert.encoder.layer.0.attention.self.query.weight')!.data.every(Number.isFinite), 'the trained layer is finite');
+  assert.ok(
+    ck.weights.get('bert.encoder.layer.0.attention.self.query.weight')!.data.every(Number.isFinite),
+    'the trained layer is finite',
+  );
   // Every event, NaN evaluations included, still reads back for the extension.
   assert.deepEqual(malformedEventLines(runDir), []);
   const nanEval = eventsOf(ev, 'eval').find((e) => e.perLayer.some((l) => Number.isNaN(l.clsCosine)));

@@ -12,7 +12,16 @@ import { loadCheckpoint } from '../../src/model/checkpoint';
 import { readSafetensorsFile, toFloat32 } from '../../src/model/safetensors';
 import { HIDDEN_PROJECTION_BIAS, HIDDEN_PROJECTION_WEIGHT, listCheckpoints } from '../../src/train/checkpoint-store';
 import { TrainerEvent } from '../../src/protocol/events';
-import { customSst2Task, events, eventsOf, malformedEventLines, stepSignature, stopWhen, tmpDir, writeConfig } from '../helpers/train-fixtures';
+import {
+  customSst2Task,
+  events,
+  eventsOf,
+  malformedEventLines,
+  stepSignature,
+  stopWhen,
+  tmpDir,
+  writeConfig,
+} from '../helpers/train-fixtures';
 import { writeTinyCheckpoint } from '../helpers/tiny-checkpoint';
 
 let work: string;
@@ -30,7 +39,11 @@ function config(extra: Record<string, unknown> = {}): Record<string, unknown> {
     mapping: 'every-other',
     algorithm: 'sid',
     losses: {
-      attentionKl: 1, clsCosine: 0, hiddenMse: 2, embeddingMse: 0.5, valueRelation: 1,
+      attentionKl: 1,
+      clsCosine: 0,
+      hiddenMse: 2,
+      embeddingMse: 0.5,
+      valueRelation: 1,
       softLabel: { weight: 1, temperature: 4 },
       schedules: {
         hiddenMse: { shape: 'linear', to: 0 },
@@ -48,7 +61,8 @@ function config(extra: Record<string, unknown> = {}): Record<string, unknown> {
 }
 
 const linear = (from: number, to: number, i: number, n: number) => from + ((to - from) * i) / (n - 1);
-const cosine = (from: number, to: number, i: number, n: number) => to + ((from - to) * (1 + Math.cos((Math.PI * i) / (n - 1)))) / 2;
+const cosine = (from: number, to: number, i: number, n: number) =>
+  to + ((from - to) * (1 + Math.cos((Math.PI * i) / (n - 1)))) / 2;
 
 let full: { runDir: string; ev: TrainerEvent[] };
 
@@ -61,7 +75,10 @@ test('sid with hidden-mse, embedding-mse and value-relation: terms, scheduled we
   assert.deepEqual(malformedEventLines(outcome.runDir), []);
   const plan = eventsOf(ev, 'run-started')[0].plan.stages;
   const internal = ['attention-kl', 'hidden-mse', 'embedding-mse', 'value-relation'];
-  assert.deepEqual(plan.map((s) => s.losses), [internal, internal, ['soft-label']]);
+  assert.deepEqual(
+    plan.map((s) => s.losses),
+    [internal, internal, ['soft-label']],
+  );
 
   const steps = eventsOf(ev, 'step');
   assert.equal(steps.length, 12);
@@ -69,27 +86,43 @@ test('sid with hidden-mse, embedding-mse and value-relation: terms, scheduled we
     const i = (s.step - 1) % 4; // the step within its 4-step stage
     const names = s.terms.map((t) => (t.layer !== undefined ? `${t.name}@${t.layer}` : t.name));
     const weights = Object.fromEntries(s.terms.map((t) => [t.name, t.weight]));
-    assert.ok(s.terms.every((t) => Number.isFinite(t.value) && t.value >= 0), `finite, non-negative terms at step ${s.step}`);
+    assert.ok(
+      s.terms.every((t) => Number.isFinite(t.value) && t.value >= 0),
+      `finite, non-negative terms at step ${s.step}`,
+    );
     const weighted = s.terms.reduce((a, t) => a + t.value * t.weight, 0);
     assert.ok(Math.abs(weighted - s.loss) <= 1e-4 * Math.max(1, s.loss), `loss is the weighted sum at step ${s.step}`);
     if (s.stage < 2) {
       const layers = s.stage === 0 ? [1] : [1, 2];
-      assert.deepEqual(names, ['embedding-mse', ...layers.flatMap((k) => [`attention-kl@${k}`, `hidden-mse@${k}`, `value-relation@${k}`])]);
+      assert.deepEqual(names, [
+        'embedding-mse',
+        ...layers.flatMap((k) => [`attention-kl@${k}`, `hidden-mse@${k}`, `value-relation@${k}`]),
+      ]);
       assert.equal(weights['attention-kl'], 1);
       assert.equal(weights['embedding-mse'], 0.5);
-      assert.ok(Math.abs(weights['hidden-mse'] - linear(2, 0, i, 4)) < 1e-12, `hidden-mse weight at step ${s.step}: ${weights['hidden-mse']}`);
-      assert.ok(Math.abs(weights['value-relation'] - cosine(0, 1, i, 4)) < 1e-12, `value-relation weight at step ${s.step}`);
+      assert.ok(
+        Math.abs(weights['hidden-mse'] - linear(2, 0, i, 4)) < 1e-12,
+        `hidden-mse weight at step ${s.step}: ${weights['hidden-mse']}`,
+      );
+      assert.ok(
+        Math.abs(weights['value-relation'] - cosine(0, 1, i, 4)) < 1e-12,
+        `value-relation weight at step ${s.step}`,
+      );
       assert.equal(s.temperature, undefined);
     } else {
       assert.deepEqual(names, ['soft-label']);
       assert.equal(weights['soft-label'], 1);
-      assert.ok(Math.abs((s.temperature ?? NaN) - linear(4, 1, i, 4)) < 1e-12, `temperature at step ${s.step}: ${s.temperature}`);
+      assert.ok(
+        Math.abs((s.temperature ?? NaN) - linear(4, 1, i, 4)) < 1e-12,
+        `temperature at step ${s.step}: ${s.temperature}`,
+      );
     }
   }
   // Dev: hidden-mse and value-relation per pair, embedding-mse once.
   for (const e of eventsOf(ev, 'eval')) {
     assert.ok(e.embeddingMse !== undefined && Number.isFinite(e.embeddingMse));
-    for (const l of e.perLayer) assert.ok(Number.isFinite(l.hiddenMse) && Number.isFinite(l.valueRelation), JSON.stringify(l));
+    for (const l of e.perLayer)
+      assert.ok(Number.isFinite(l.hiddenMse) && Number.isFinite(l.valueRelation), JSON.stringify(l));
   }
   // The dashboard's sample: value relations next to the attention maps, per head, rows summing to 1.
   const samples = eventsOf(ev, 'attention-sample');
@@ -133,45 +166,79 @@ test('a run with the new terms stopped mid-stage resumes exactly', async () => {
   assert.equal(resumed.status, 'finished', String(resumed.error));
   const ev = events(first.runDir);
   const last = new Map<number, string>();
-  for (const s of eventsOf(ev, 'step')) last.set(s.step, stepSignature(s) + ` w=${s.terms.map((t) => t.weight).join(',')} T=${s.temperature}`);
-  const want = eventsOf(full.ev, 'step').map((s) => stepSignature(s) + ` w=${s.terms.map((t) => t.weight).join(',')} T=${s.temperature}`);
-  assert.deepEqual([...last.keys()].sort((a, b) => a - b).map((k) => last.get(k)), want);
+  for (const s of eventsOf(ev, 'step'))
+    last.set(s.step, stepSignature(s) + ` w=${s.terms.map((t) => t.weight).join(',')} T=${s.temperature}`);
+  const want = eventsOf(full.ev, 'step').map(
+    (s) => stepSignature(s) + ` w=${s.terms.map((t) => t.weight).join(',')} T=${s.temperature}`,
+  );
+  assert.deepEqual(
+    [...last.keys()].sort((a, b) => a - b).map((k) => last.get(k)),
+    want,
+  );
 });
 
 test('custom stages with their own schedules: the steps of each stage carry its schedule; no value relations without value-relation', async () => {
-  const file = writeConfig(work, 'custom-schedules', config({
-    algorithm: 'custom',
-    losses: {
-      attentionKl: 1, clsCosine: 0, hiddenMse: 2, softLabel: { weight: 1, temperature: 4 },
-      // Run-wide: hidden-mse decays 2 → 0; the second stage grows it 0 → 3 instead.
-      schedules: { hiddenMse: { shape: 'linear', to: 0 } },
-    },
-    stages: {
-      custom: [
-        { name: 'decay', losses: ['attention-kl', 'hidden-mse'], epochs: 2 },
-        { name: 'grow', losses: ['hidden-mse'], epochs: 2, schedules: { hiddenMse: { shape: 'linear', from: 0, to: 3 } } },
-        { name: 'labels', losses: ['soft-label'], epochs: 2, schedules: { temperature: { shape: 'cosine', to: 1 } } },
-      ],
-    },
-    checkpoint: { keep: 2 },
-  }));
+  const file = writeConfig(
+    work,
+    'custom-schedules',
+    config({
+      algorithm: 'custom',
+      losses: {
+        attentionKl: 1,
+        clsCosine: 0,
+        hiddenMse: 2,
+        softLabel: { weight: 1, temperature: 4 },
+        // Run-wide: hidden-mse decays 2 → 0; the second stage grows it 0 → 3 instead.
+        schedules: { hiddenMse: { shape: 'linear', to: 0 } },
+      },
+      stages: {
+        custom: [
+          { name: 'decay', losses: ['attention-kl', 'hidden-mse'], epochs: 2 },
+          {
+            name: 'grow',
+            losses: ['hidden-mse'],
+            epochs: 2,
+            schedules: { hiddenMse: { shape: 'linear', from: 0, to: 3 } },
+          },
+          { name: 'labels', losses: ['soft-label'], epochs: 2, schedules: { temperature: { shape: 'cosine', to: 1 } } },
+        ],
+      },
+      checkpoint: { keep: 2 },
+    }),
+  );
   const outcome = await startRun(file, { stop: { requested: null } });
   assert.equal(outcome.status, 'finished', String(outcome.error));
   const ev = events(outcome.runDir);
   assert.deepEqual(malformedEventLines(outcome.runDir), []);
-  assert.deepEqual(eventsOf(ev, 'run-started')[0].config.stages.custom?.map((st) => st.schedules), [
-    undefined, { hiddenMse: { shape: 'linear', from: 0, to: 3 } }, { temperature: { shape: 'cosine', from: 4, to: 1 } },
-  ]);
+  assert.deepEqual(
+    eventsOf(ev, 'run-started')[0].config.stages.custom?.map((st) => st.schedules),
+    [
+      undefined,
+      { hiddenMse: { shape: 'linear', from: 0, to: 3 } },
+      { temperature: { shape: 'cosine', from: 4, to: 1 } },
+    ],
+  );
   const steps = eventsOf(ev, 'step');
   assert.equal(steps.length, 12);
-  const hidden = (stage: number) => steps.filter((s) => s.stage === stage).map((s) => s.terms.find((t) => t.name === 'hidden-mse')?.weight);
-  assert.deepEqual(hidden(0).map((w) => Math.round((w ?? NaN) * 1e9) / 1e9), [0, 1, 2, 3].map((i) => Math.round(linear(2, 0, i, 4) * 1e9) / 1e9));
-  assert.deepEqual(hidden(1).map((w) => Math.round((w ?? NaN) * 1e9) / 1e9), [0, 1, 2, 3].map((i) => Math.round(linear(0, 3, i, 4) * 1e9) / 1e9));
+  const hidden = (stage: number) =>
+    steps.filter((s) => s.stage === stage).map((s) => s.terms.find((t) => t.name === 'hidden-mse')?.weight);
+  assert.deepEqual(
+    hidden(0).map((w) => Math.round((w ?? NaN) * 1e9) / 1e9),
+    [0, 1, 2, 3].map((i) => Math.round(linear(2, 0, i, 4) * 1e9) / 1e9),
+  );
+  assert.deepEqual(
+    hidden(1).map((w) => Math.round((w ?? NaN) * 1e9) / 1e9),
+    [0, 1, 2, 3].map((i) => Math.round(linear(0, 3, i, 4) * 1e9) / 1e9),
+  );
   const temps = steps.filter((s) => s.stage === 2).map((s) => s.temperature ?? NaN);
   temps.forEach((t, i) => assert.ok(Math.abs(t - cosine(4, 1, i, 4)) < 1e-12, `temperature at step ${i}: ${t}`));
   assert.ok(steps.filter((s) => s.stage < 2).every((s) => s.temperature === undefined));
   // The run trains no value-relation: its attention samples carry the attention maps only.
   const samples = eventsOf(ev, 'attention-sample');
   assert.ok(samples.length > 0);
-  assert.ok(samples.every((e) => e.layers.every((l) => l.teacherValueRelations === undefined && l.studentValueRelations === undefined)));
+  assert.ok(
+    samples.every((e) =>
+      e.layers.every((l) => l.teacherValueRelations === undefined && l.studentValueRelations === undefined),
+    ),
+  );
 });

@@ -9,7 +9,9 @@ import { StopSignal } from '../../src/train/loop';
 import { customSst2Task, eventsOf, stopWhen, tmpDir, writeConfig } from '../helpers/train-fixtures';
 import { writeTinyCheckpoint } from '../helpers/tiny-checkpoint';
 
-const started = (kind: string, kernels?: string): Pick<RunStartedEvent, 'backend'> => ({ backend: { kind, skipped: [], ...(kernels ? { kernels } : {}) } });
+const started = (kind: string, kernels?: string): Pick<RunStartedEvent, 'backend'> => ({
+  backend: { kind, skipped: [], ...(kernels ? { kernels } : {}) },
+});
 
 test('resumeMismatch: same backend and kernels is silent; a change names both and the exact way back', () => {
   assert.equal(resumeMismatch(started('wasm', 'blas'), 'wasm', 'blas'), undefined);
@@ -41,7 +43,10 @@ test('a run stopped on wasm and resumed on cpu warns once, then finishes', async
   assert.equal(first.status, 'stopped');
   const [start] = eventsOf(first.runDir, 'run-started');
   assert.equal(start.backend.kind, 'wasm');
-  assert.ok(['blas', 'untransposed', 'stock'].includes(start.backend.kernels ?? ''), `kernels recorded: ${start.backend.kernels}`);
+  assert.ok(
+    ['blas', 'untransposed', 'stock'].includes(start.backend.kernels ?? ''),
+    `kernels recorded: ${start.backend.kernels}`,
+  );
 
   const second = await resumeRun(first.runDir, { stop: { requested: null }, backend: 'cpu' });
   assert.equal(second.status, 'finished');

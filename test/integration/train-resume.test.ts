@@ -9,7 +9,19 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TrainerEvent } from '../../src/protocol/events';
 import {
-  customSst2Task, events, eventsOf, exited, malformedEventLines, runCli, runFolders, runInfo, spawnCli, stepSignature, tmpDir, waitFor, writeConfig,
+  customSst2Task,
+  events,
+  eventsOf,
+  exited,
+  malformedEventLines,
+  runCli,
+  runFolders,
+  runInfo,
+  spawnCli,
+  stepSignature,
+  tmpDir,
+  waitFor,
+  writeConfig,
 } from '../helpers/train-fixtures';
 
 let work: string;
@@ -21,7 +33,13 @@ function config(runsDir: string): Record<string, unknown> {
   return {
     task: customSst2Task(work, 40, 24),
     teacher: {
-      train: { from: 'scratch', architecture: { layers: 4, hiddenSize: 32, heads: 2, intermediateSize: 64, maxPositions: 64 }, epochs: 2, lr: 1e-3, batchSize: 8 },
+      train: {
+        from: 'scratch',
+        architecture: { layers: 4, hiddenSize: 32, heads: 2, intermediateSize: 64, maxPositions: 64 },
+        epochs: 2,
+        lr: 1e-3,
+        batchSize: 8,
+      },
     },
     student: { layers: 2 },
     mapping: 'every-other',
@@ -55,11 +73,17 @@ function lastSegment(ev: TrainerEvent[]): TrainerEvent[] {
 }
 
 function sameAfter(step: number, resumed: TrainerEvent[], ref: TrainerEvent[]): void {
-  const steps = (ev: TrainerEvent[]) => eventsOf(ev, 'step').filter((s) => s.step > step).map(stepSignature);
+  const steps = (ev: TrainerEvent[]) =>
+    eventsOf(ev, 'step')
+      .filter((s) => s.step > step)
+      .map(stepSignature);
   const got = steps(resumed);
   assert.equal(got.length, TOTAL_STEPS - step, 'the resumed run did every remaining step once');
   assert.deepEqual(got, steps(ref), 'every loss term of every step after the checkpoint');
-  const evals = (ev: TrainerEvent[]) => eventsOf(ev, 'eval').filter((e) => e.step > step).map((e) => JSON.stringify([e.step, e.stage, e.metrics, e.perLayer, e.isBest]));
+  const evals = (ev: TrainerEvent[]) =>
+    eventsOf(ev, 'eval')
+      .filter((e) => e.step > step)
+      .map((e) => JSON.stringify([e.step, e.stage, e.metrics, e.perLayer, e.isBest]));
   assert.deepEqual(evals(resumed), evals(ref), 'every evaluation after the checkpoint');
   const finished = (ev: TrainerEvent[]) => eventsOf(ev, 'run-finished')[0]?.best;
   assert.deepEqual(finished(resumed), finished(ref), 'the best evaluation');
@@ -73,9 +97,19 @@ test('the reference run numbers teacher and student steps on one axis', async ()
   const { runDir, ev } = await reference;
   assert.equal(runInfo(runDir).status, 'finished');
   const steps = eventsOf(ev, 'step');
-  assert.deepEqual(steps.map((s) => s.step), Array.from({ length: TOTAL_STEPS }, (_, i) => i + 1));
-  assert.deepEqual(eventsOf(ev, 'run-started')[0].plan.stages.map((s) => [s.index, s.kind, s.name]),
-    [[0, 'teacher', 'teacher training'], [1, 'internal', 'layer 1'], [2, 'internal', 'layer 2'], [3, 'classification', 'classification']]);
+  assert.deepEqual(
+    steps.map((s) => s.step),
+    Array.from({ length: TOTAL_STEPS }, (_, i) => i + 1),
+  );
+  assert.deepEqual(
+    eventsOf(ev, 'run-started')[0].plan.stages.map((s) => [s.index, s.kind, s.name]),
+    [
+      [0, 'teacher', 'teacher training'],
+      [1, 'internal', 'layer 1'],
+      [2, 'internal', 'layer 2'],
+      [3, 'classification', 'classification'],
+    ],
+  );
   assert.deepEqual([...new Set(steps.map((s) => s.stage))], [0, 1, 2, 3]);
   assert.ok(steps.filter((s) => s.stage === 0).every((s) => s.terms.length === 1 && s.terms[0].name === 'hard-label'));
   assert.ok(fs.existsSync(path.join(runDir, 'teacher', 'READY')));
@@ -86,10 +120,19 @@ test('kill -9 in the middle of a student stage, then resume: the same losses, ev
   writeConfig(work, 'killed', config('runs-killed'));
   const child = spawnCli(['train', path.join(work, 'killed.distill.json'), '--backend', 'wasm'], { cwd: work });
   // A periodic checkpoint in the middle of the second student stage (global steps 21–30).
-  const ck = await waitFor(() => {
-    const dir = runFolders(runsDir)[0];
-    return dir ? eventsOf(dir, 'checkpoint').find((c) => c.reason === 'periodic' && c.step > TEACHER_STEPS + 10 && c.step < TEACHER_STEPS + 20) : undefined;
-  }, 120_000, 'a periodic checkpoint in the middle of stage 2', child);
+  const ck = await waitFor(
+    () => {
+      const dir = runFolders(runsDir)[0];
+      return dir
+        ? eventsOf(dir, 'checkpoint').find(
+            (c) => c.reason === 'periodic' && c.step > TEACHER_STEPS + 10 && c.step < TEACHER_STEPS + 20,
+          )
+        : undefined;
+    },
+    120_000,
+    'a periodic checkpoint in the middle of stage 2',
+    child,
+  );
   child.kill('SIGKILL');
   const killed = await exited(child);
   assert.equal(killed.signal, 'SIGKILL');
@@ -106,25 +149,44 @@ test('kill -9 in the middle of a student stage, then resume: the same losses, ev
   const last = lastSegment(ev);
   const started = eventsOf(last, 'run-started')[0];
   assert.ok(started.resumedFrom, 'run-started says where it resumed from');
-  assert.ok(started.resumedFrom.step >= ck.step, `resumed from step ${started.resumedFrom.step}, at or after the checkpoint at ${ck.step}`);
-  assert.equal(eventsOf(last, 'step')[0].step, started.resumedFrom.step + 1, 'the first resumed step follows the checkpoint');
-  assert.deepEqual(eventsOf(last, 'stage-started').map((s) => s.stage), [2, 3], 'resumes inside stage 2 and does not redo earlier stages');
+  assert.ok(
+    started.resumedFrom.step >= ck.step,
+    `resumed from step ${started.resumedFrom.step}, at or after the checkpoint at ${ck.step}`,
+  );
+  assert.equal(
+    eventsOf(last, 'step')[0].step,
+    started.resumedFrom.step + 1,
+    'the first resumed step follows the checkpoint',
+  );
+  assert.deepEqual(
+    eventsOf(last, 'stage-started').map((s) => s.stage),
+    [2, 3],
+    'resumes inside stage 2 and does not redo earlier stages',
+  );
 
   const ref = await reference;
   // Steps the killed process finished before the kill match the reference too.
   assert.deepEqual(before.map(stepSignature), eventsOf(ref.ev, 'step').slice(0, before.length).map(stepSignature));
   sameAfter(started.resumedFrom.step, last, ref.ev);
-  assert.ok(sameFile(path.join(runDir, 'student', 'model.safetensors'), path.join(ref.runDir, 'student', 'model.safetensors')), 'identical exported weights');
+  assert.ok(
+    sameFile(path.join(runDir, 'student', 'model.safetensors'), path.join(ref.runDir, 'student', 'model.safetensors')),
+    'identical exported weights',
+  );
 });
 
 test('SIGTERM during teacher training writes a stop checkpoint, exits 143, and resume finishes the run exactly', async () => {
   const runsDir = path.join(work, 'runs-stopped');
   writeConfig(work, 'stopped', config('runs-stopped'));
   const child = spawnCli(['train', path.join(work, 'stopped.distill.json'), '--backend', 'wasm'], { cwd: work });
-  await waitFor(() => {
-    const dir = runFolders(runsDir)[0];
-    return dir && eventsOf(dir, 'step').some((s) => s.step === 3) ? true : undefined;
-  }, 120_000, 'step 3 of teacher training', child);
+  await waitFor(
+    () => {
+      const dir = runFolders(runsDir)[0];
+      return dir && eventsOf(dir, 'step').some((s) => s.step === 3) ? true : undefined;
+    },
+    120_000,
+    'step 3 of teacher training',
+    child,
+  );
   child.kill('SIGTERM');
   const r = await exited(child);
   assert.equal(r.code, 143, child.output.stderr);
@@ -147,13 +209,23 @@ test('SIGTERM during teacher training writes a stop checkpoint, exits 143, and r
   const resumed = runCli(['resume', runDir, '--backend', 'wasm'], { cwd: work });
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.equal(runInfo(runDir).status, 'finished');
-  assert.equal(malformedEventLines(runDir).length, 1, 'only the torn line is lost; the resumed run starts on a line of its own');
+  assert.equal(
+    malformedEventLines(runDir).length,
+    1,
+    'only the torn line is lost; the resumed run starts on a line of its own',
+  );
   const last = lastSegment(events(runDir));
   assert.equal(eventsOf(last, 'run-started')[0].resumedFrom?.step, stop[0].step);
   const ref = await reference;
   sameAfter(stop[0].step, last, ref.ev);
-  assert.ok(sameFile(path.join(runDir, 'teacher', 'model.safetensors'), path.join(ref.runDir, 'teacher', 'model.safetensors')), 'identical teacher');
-  assert.ok(sameFile(path.join(runDir, 'student', 'model.safetensors'), path.join(ref.runDir, 'student', 'model.safetensors')), 'identical student');
+  assert.ok(
+    sameFile(path.join(runDir, 'teacher', 'model.safetensors'), path.join(ref.runDir, 'teacher', 'model.safetensors')),
+    'identical teacher',
+  );
+  assert.ok(
+    sameFile(path.join(runDir, 'student', 'model.safetensors'), path.join(ref.runDir, 'student', 'model.safetensors')),
+    'identical student',
+  );
 
   // A finished run cannot be resumed again.
   const again = runCli(['resume', runDir], { cwd: work });

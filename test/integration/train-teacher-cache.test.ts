@@ -18,8 +18,14 @@ function assertSameLosses(runDir: string, reference: string, rel: number): void 
   assert.equal(a.length, b.length);
   a.forEach((s, i) => {
     const r = b[i];
-    assert.deepEqual([s.step, s.stage, s.terms.map((x) => `${x.name}@${x.layer ?? ''}`)], [r.step, r.stage, r.terms.map((x) => `${x.name}@${x.layer ?? ''}`)]);
-    const pairs: Array<[number, number]> = [[s.loss, r.loss], ...s.terms.map((x, j): [number, number] => [x.value, r.terms[j].value])];
+    assert.deepEqual(
+      [s.step, s.stage, s.terms.map((x) => `${x.name}@${x.layer ?? ''}`)],
+      [r.step, r.stage, r.terms.map((x) => `${x.name}@${x.layer ?? ''}`)],
+    );
+    const pairs: Array<[number, number]> = [
+      [s.loss, r.loss],
+      ...s.terms.map((x, j): [number, number] => [x.value, r.terms[j].value]),
+    ];
     for (const [x, y] of pairs) assert.ok(Math.abs(x - y) <= rel * Math.abs(y), `step ${s.step}: ${x} vs ${y}`);
   });
 }
@@ -38,24 +44,37 @@ test('a run with teacherCache.enabled has the losses of one without; epochs afte
     runsDir: 'runs',
   };
   const plain = await startRun(writeConfig(dir, 'plain', base), { stop: { requested: null } });
-  const cached = await startRun(writeConfig(dir, 'cached', { ...base, teacherCache: { enabled: true } }), { stop: { requested: null } });
+  const cached = await startRun(writeConfig(dir, 'cached', { ...base, teacherCache: { enabled: true } }), {
+    stop: { requested: null },
+  });
   // The CLI flag turns the cache on for the run and records it in the run's config.json.
   const flagged = await startRun(writeConfig(dir, 'flagged', base), { stop: { requested: null }, teacherCache: true });
   for (const o of [plain, cached, flagged]) assert.equal(o.status, 'finished');
 
   assert.equal(eventsOf(plain.runDir, 'step').length, 9, '3 epochs of 3 batches');
   // The first epoch computes the teacher exactly as the uncached run does: bit-identical there.
-  const firstEpoch = (runDir: string) => eventsOf(runDir, 'step').slice(0, 3).map((s) => [s.loss, ...s.terms.map((x) => x.value)]);
+  const firstEpoch = (runDir: string) =>
+    eventsOf(runDir, 'step')
+      .slice(0, 3)
+      .map((s) => [s.loss, ...s.terms.map((x) => x.value)]);
   assert.deepEqual(firstEpoch(cached.runDir), firstEpoch(plain.runDir));
   assertSameLosses(cached.runDir, plain.runDir, 1e-5);
   assertSameLosses(flagged.runDir, plain.runDir, 1e-5);
   const metrics = (runDir: string) => eventsOf(runDir, 'eval').map((e) => e.metrics.accuracy);
   assert.deepEqual(metrics(cached.runDir), metrics(plain.runDir));
 
-  const cacheLog = (runDir: string) => eventsOf(runDir, 'log').map((e) => e.message).filter((m) => m.startsWith('teacher cache:'));
+  const cacheLog = (runDir: string) =>
+    eventsOf(runDir, 'log')
+      .map((e) => e.message)
+      .filter((m) => m.startsWith('teacher cache:'));
   assert.deepEqual(cacheLog(plain.runDir), []);
   // 24 examples × 3 epochs: the first epoch computes them, the next two are served from the cache.
-  assert.match(cacheLog(cached.runDir)[0], /^teacher cache: 48 of 72 example passes served from the cache \(66\.7 %\), 3 teacher forward passes; 24 examples held in [\d.]+ of 1024\.0 MiB$/);
-  const recorded = JSON.parse(fs.readFileSync(path.join(flagged.runDir, 'config.json'), 'utf8')) as { teacherCache: { enabled: boolean } };
+  assert.match(
+    cacheLog(cached.runDir)[0],
+    /^teacher cache: 48 of 72 example passes served from the cache \(66\.7 %\), 3 teacher forward passes; 24 examples held in [\d.]+ of 1024\.0 MiB$/,
+  );
+  const recorded = JSON.parse(fs.readFileSync(path.join(flagged.runDir, 'config.json'), 'utf8')) as {
+    teacherCache: { enabled: boolean };
+  };
   assert.equal(recorded.teacherCache.enabled, true);
 });

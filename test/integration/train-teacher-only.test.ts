@@ -9,14 +9,29 @@ import { StopSignal } from '../../src/train/loop';
 import { loadCheckpoint } from '../../src/model/checkpoint';
 import { isUserError } from '../../src/util/errors';
 import { subsetIndices } from '../../src/train/task-data';
-import { customSst2Task, events, eventsOf, runCli, runInfo, stopWhen, tmpDir, writeConfig } from '../helpers/train-fixtures';
+import {
+  customSst2Task,
+  events,
+  eventsOf,
+  runCli,
+  runInfo,
+  stopWhen,
+  tmpDir,
+  writeConfig,
+} from '../helpers/train-fixtures';
 import { writeTinyCheckpoint } from '../helpers/tiny-checkpoint';
 
 function scratchConfig(dir: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     task: { ...customSst2Task(dir, 32, 16), maxSeqLen: 32 },
     teacher: {
-      train: { from: 'scratch', architecture: { layers: 2, hiddenSize: 16, heads: 2, intermediateSize: 32, maxPositions: 32 }, epochs: 2, lr: 1e-3, batchSize: 8 },
+      train: {
+        from: 'scratch',
+        architecture: { layers: 2, hiddenSize: 16, heads: 2, intermediateSize: 32, maxPositions: 32 },
+        epochs: 2,
+        lr: 1e-3,
+        batchSize: 8,
+      },
       output: 'teachers/t',
     },
     student: { layers: 1 },
@@ -39,7 +54,10 @@ test('--teacher-only trains the teacher and no student; a stopped run resumes in
   assert.equal(info.teacherOnly, true);
   // The plan announced only the teacher stage.
   const started = eventsOf(first.runDir, 'run-started')[0];
-  assert.deepEqual(started.plan.stages.map((s) => s.kind), ['teacher']);
+  assert.deepEqual(
+    started.plan.stages.map((s) => s.kind),
+    ['teacher'],
+  );
 
   // Resumed without the flag: run.json keeps the run teacher-only.
   const second = await resumeRun(first.runDir, { stop: { requested: null } });
@@ -49,14 +67,18 @@ test('--teacher-only trains the teacher and no student; a stopped run resumes in
   assert.equal(fs.existsSync(path.join(teacherDir, 'READY')), true);
   assert.equal(loadCheckpoint(teacherDir).hasHead, true);
   const ev = events(first.runDir);
-  assert.equal(eventsOf(ev, 'stage-started').every((s) => s.kind === 'teacher'), true);
+  assert.equal(
+    eventsOf(ev, 'stage-started').every((s) => s.kind === 'teacher'),
+    true,
+  );
   assert.equal(eventsOf(ev, 'step').length, 8, '2 epochs of 4 batches, 3 before the stop and 5 after');
   const done = eventsOf(ev, 'run-finished');
   assert.equal(done.length, 1);
   assert.equal(done[0].studentDir, teacherDir);
   assert.match(done[0].summary, /\(teacher only\): best dev accuracy [\d.]+ at step \d+; teacher in /);
   assert.equal(done[0].best?.metric, 'accuracy');
-  for (const absent of ['student', 'best', 'checkpoints']) assert.equal(fs.existsSync(path.join(first.runDir, absent)), false, `${absent}/ is not made`);
+  for (const absent of ['student', 'best', 'checkpoints'])
+    assert.equal(fs.existsSync(path.join(first.runDir, absent)), false, `${absent}/ is not made`);
 
   // Again from the CLI: the teacher is READY, so the run finishes at once and says so.
   const again = runCli(['train', file, '--teacher-only', '--no-events']);
@@ -80,17 +102,28 @@ test('--teacher-only with a ready teacher (teacher.checkpoint) is refused with t
   assert.match(cli.stderr, /--teacher-only/);
 });
 
-test('a scratch teacher\'s vocabulary is built from the training rows the run uses, not the ones trainFraction holds out', async () => {
+test("a scratch teacher's vocabulary is built from the training rows the run uses, not the ones trainFraction holds out", async () => {
   const dir = tmpDir('distillery-teacher-vocab-');
   const seed = 4;
   const rows = 24;
   const kept = new Set(subsetIndices(rows, 0.5, seed));
-  const lines = Array.from({ length: rows }, (_, i) => (kept.has(i)
-    ? `keptword the movie ${i % 2 ? 'good' : 'bad'}\t${i % 2}`
-    : `heldoutword жжж the movie ${i % 2 ? 'good' : 'bad'}\t${i % 2}`));
+  const lines = Array.from({ length: rows }, (_, i) =>
+    kept.has(i)
+      ? `keptword the movie ${i % 2 ? 'good' : 'bad'}\t${i % 2}`
+      : `heldoutword жжж the movie ${i % 2 ? 'good' : 'bad'}\t${i % 2}`,
+  );
   const task = {
-    name: 'custom', maxSeqLen: 16, trainFraction: 0.5,
-    custom: { train: 'data/train.tsv', dev: 'data/dev.tsv', format: 'tsv', textA: 'sentence', label: 'label', labels: ['0', '1'] },
+    name: 'custom',
+    maxSeqLen: 16,
+    trainFraction: 0.5,
+    custom: {
+      train: 'data/train.tsv',
+      dev: 'data/dev.tsv',
+      format: 'tsv',
+      textA: 'sentence',
+      label: 'label',
+      labels: ['0', '1'],
+    },
   };
   const file = writeConfig(dir, 'vocab', scratchConfig(dir, { task, optim: { seed, batchSize: 8 } }));
   // After scratchConfig, which writes SST-2 slices to the same files.

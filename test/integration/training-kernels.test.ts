@@ -54,18 +54,26 @@ function attentionMaps(b: number, h: number, s: number, mask: tf.Tensor2D, seed:
 }
 
 test('native softmax and its gradient equal tf.softmax, with masked keys at exactly 0', async (t) => {
-  if (blasReason) { t.skip(`native addon not available: ${blasReason}`); return; }
+  if (blasReason) {
+    t.skip(`native addon not available: ${blasReason}`);
+    return;
+  }
   for (const backend of BACKENDS) {
     await onBackend(backend, () => {
       const before = tf.memory().numTensors;
       const mask = paddingMask(3, 37, [0, 5, 36]);
-      const scores = tf.tidy(() => tf.add(tf.mul(tf.randomNormal([3, 4, 37, 37], 0, 1, 'float32', 1), 4),
-        tf.reshape(tf.mul(tf.sub(1, tf.cast(mask, 'float32')), -3.4e38), [3, 1, 1, 37])));
+      const scores = tf.tidy(() =>
+        tf.add(
+          tf.mul(tf.randomNormal([3, 4, 37, 37], 0, 1, 'float32', 1), 4),
+          tf.reshape(tf.mul(tf.sub(1, tf.cast(mask, 'float32')), -3.4e38), [3, 1, 1, 37]),
+        ),
+      );
       const w = tf.randomNormal([3, 4, 37, 37], 0, 1, 'float32', 2);
-      const run = () => tf.tidy(() => {
-        const r = tf.valueAndGrad((x: tf.Tensor) => tf.sum(tf.mul(softmax(x), w)))(scores);
-        return [softmax(scores), r.grad];
-      });
+      const run = () =>
+        tf.tidy(() => {
+          const r = tf.valueAndGrad((x: tf.Tensor) => tf.sum(tf.mul(softmax(x), w)))(scores);
+          return [softmax(scores), r.grad];
+        });
       const [[refY, refG], [y, g]] = both(run);
       setKernelMode('blas');
       assert.ok(tf.getKernel(SOFTMAX_KERNEL, backend), 'the native kernel is registered in blas mode');
@@ -74,9 +82,11 @@ test('native softmax and its gradient equal tf.softmax, with masked keys at exac
       assert.ok(relErr(g, refG) < 1e-6, `${backend} softmax gradient: ${relErr(g, refG)}`);
       const yv = y.dataSync();
       const mv = mask.dataSync();
-      for (let b = 0; b < 3; b++) for (let i = 0; i < 4 * 37; i++) for (let k = 0; k < 37; k++) {
-        if (mv[b * 37 + k] === 0) assert.equal(yv[(b * 4 * 37 + i) * 37 + k], 0, 'a masked key gets exactly 0');
-      }
+      for (let b = 0; b < 3; b++)
+        for (let i = 0; i < 4 * 37; i++)
+          for (let k = 0; k < 37; k++) {
+            if (mv[b * 37 + k] === 0) assert.equal(yv[(b * 4 * 37 + i) * 37 + k], 0, 'a masked key gets exactly 0');
+          }
       tf.dispose([refY, refG, y, g, mask, scores, w]);
       assert.equal(tf.memory().numTensors, before, `${backend}: no tensors leak`);
     });
@@ -84,7 +94,10 @@ test('native softmax and its gradient equal tf.softmax, with masked keys at exac
 });
 
 test('native attention KL equals the op-by-op loss: value, student and teacher gradients, head averaging', async (t) => {
-  if (blasReason) { t.skip(`native addon not available: ${blasReason}`); return; }
+  if (blasReason) {
+    t.skip(`native addon not available: ${blasReason}`);
+    return;
+  }
   for (const backend of BACKENDS) {
     await onBackend(backend, () => {
       const mask = paddingMask(3, 19, [0, 4, 11]);
@@ -96,14 +109,19 @@ test('native attention KL equals the op-by-op loss: value, student and teacher g
         return tf.mul(s, holes) as tf.Tensor4D;
       });
       for (const headAverage of [false, true]) {
-        const run = () => tf.tidy(() => {
-          const f = (tt: tf.Tensor, ss: tf.Tensor) => attentionKl(tt as tf.Tensor4D, ss as tf.Tensor4D, mask, { headAverage });
-          const { value, grads } = tf.valueAndGrads(f)([teacher, student]);
-          return [value, grads[0], grads[1]];
-        });
+        const run = () =>
+          tf.tidy(() => {
+            const f = (tt: tf.Tensor, ss: tf.Tensor) =>
+              attentionKl(tt as tf.Tensor4D, ss as tf.Tensor4D, mask, { headAverage });
+            const { value, grads } = tf.valueAndGrads(f)([teacher, student]);
+            return [value, grads[0], grads[1]];
+          });
         const [[rv, rgt, rgs], [v, gt, gs]] = both(run);
         const what = `${backend}${headAverage ? ', head-averaged' : ''}`;
-        assert.ok(Math.abs(v.dataSync()[0] - rv.dataSync()[0]) <= 1e-6 * Math.abs(rv.dataSync()[0]), `${what} value ${v.dataSync()[0]} vs ${rv.dataSync()[0]}`);
+        assert.ok(
+          Math.abs(v.dataSync()[0] - rv.dataSync()[0]) <= 1e-6 * Math.abs(rv.dataSync()[0]),
+          `${what} value ${v.dataSync()[0]} vs ${rv.dataSync()[0]}`,
+        );
         assert.ok(v.dataSync()[0] > 0.1, `${what}: a real difference is measured`);
         assert.ok(relErr(gs, rgs) < 1e-6, `${what} student gradient: ${relErr(gs, rgs)}`);
         assert.ok(relErr(gt, rgt) < 1e-5, `${what} teacher gradient: ${relErr(gt, rgt)}`);
@@ -111,25 +129,33 @@ test('native attention KL equals the op-by-op loss: value, student and teacher g
       }
       // Identical maps: KL 0, up to the log's rounding.
       const [same, sameRef] = both(() => attentionKl(teacher, teacher, mask));
-      assert.ok(Math.abs(same.dataSync()[0]) < 1e-6 && Math.abs(sameRef.dataSync()[0]) < 1e-6, `KL(A ‖ A) = ${same.dataSync()[0]}`);
+      assert.ok(
+        Math.abs(same.dataSync()[0]) < 1e-6 && Math.abs(sameRef.dataSync()[0]) < 1e-6,
+        `KL(A ‖ A) = ${same.dataSync()[0]}`,
+      );
       tf.dispose([mask, teacher, student, same, sameRef]);
     });
   }
 });
 
 test('native attention KL: padded rows and keys add nothing whatever their values; a NaN on a real key is a NaN loss', async (t) => {
-  if (blasReason) { t.skip(`native addon not available: ${blasReason}`); return; }
+  if (blasReason) {
+    t.skip(`native addon not available: ${blasReason}`);
+    return;
+  }
   setKernelMode('blas');
   const mask = paddingMask(2, 6, [0, 2]);
   const teacher = attentionMaps(2, 2, 6, mask, 6);
   const student = attentionMaps(2, 2, 6, mask, 7);
   const clean = attentionKl(teacher, student, mask).dataSync()[0];
   // NaN in a padded key column and in a padded query row of batch 1 (positions 4 and 5).
-  const poison = (where: (q: number, k: number) => boolean) => tf.tidy(() => {
-    const v = student.dataSync().slice();
-    for (let h = 0; h < 2; h++) for (let q = 0; q < 6; q++) for (let k = 0; k < 6; k++) if (where(q, k)) v[((1 * 2 + h) * 6 + q) * 6 + k] = NaN;
-    return tf.tensor4d(v, student.shape);
-  });
+  const poison = (where: (q: number, k: number) => boolean) =>
+    tf.tidy(() => {
+      const v = student.dataSync().slice();
+      for (let h = 0; h < 2; h++)
+        for (let q = 0; q < 6; q++) for (let k = 0; k < 6; k++) if (where(q, k)) v[((1 * 2 + h) * 6 + q) * 6 + k] = NaN;
+      return tf.tensor4d(v, student.shape);
+    });
   const padded = poison((q, k) => q >= 4 || k >= 4);
   assert.equal(attentionKl(teacher, padded, mask).dataSync()[0], clean, 'padding ignored whatever its values');
   const real = poison((q, k) => q === 1 && k === 2);
@@ -141,16 +167,32 @@ test('native attention KL: padded rows and keys add nothing whatever their value
 });
 
 test('native AdamW gives bit-identical parameters and moments to the op-by-op update over 6 steps', async (t) => {
-  if (blasReason) { t.skip(`native addon not available: ${blasReason}`); return; }
+  if (blasReason) {
+    t.skip(`native addon not available: ${blasReason}`);
+    return;
+  }
   for (const backend of BACKENDS) {
     await onBackend(backend, () => {
-      const shapes: Array<[string, number[]]> = [['layer.dense.weight', [33, 70]], ['layer.dense.bias', [70]], ['LayerNorm.weight', [70]], ['tiny.weight', [3]]];
+      const shapes: Array<[string, number[]]> = [
+        ['layer.dense.weight', [33, 70]],
+        ['layer.dense.bias', [70]],
+        ['LayerNorm.weight', [70]],
+        ['tiny.weight', [3]],
+      ];
       const run = (mode: KernelMode, weightDecay: number) => {
         setKernelMode(mode);
-        const vars = shapes.map(([name, shape], i) => ({ name, variable: tf.variable(tf.randomNormal(shape, 0, 1, 'float32', 10 + i)) }));
+        const vars = shapes.map(([name, shape], i) => ({
+          name,
+          variable: tf.variable(tf.randomNormal(shape, 0, 1, 'float32', 10 + i)),
+        }));
         const opt = new AdamW(vars, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-6, weightDecay });
         for (let step = 0; step < 6; step++) {
-          const grads = Object.fromEntries(shapes.map(([name, shape], i) => [name, tf.randomNormal(shape, 0, step + 1, 'float32', 1 + 100 * step + i)]));
+          const grads = Object.fromEntries(
+            shapes.map(([name, shape], i) => [
+              name,
+              tf.randomNormal(shape, 0, step + 1, 'float32', 1 + 100 * step + i),
+            ]),
+          );
           opt.applyGradients(grads, 1e-3 * (step + 1));
           tf.dispose(Object.values(grads));
         }
@@ -175,18 +217,28 @@ test('native AdamW gives bit-identical parameters and moments to the op-by-op up
 test('collapsePermutation drops size-1 axes and merges axes that stay neighbours', () => {
   assert.deepEqual(collapsePermutation([30522, 256], [0, 1]), { shape: [7813632], perm: [0] });
   assert.deepEqual(collapsePermutation([4, 1, 5], [1, 0, 2]), { shape: [20], perm: [0] });
-  assert.deepEqual(collapsePermutation([32, 128, 4, 64], [0, 2, 1, 3]), { shape: [32, 128, 4, 64], perm: [0, 2, 1, 3] });
+  assert.deepEqual(collapsePermutation([32, 128, 4, 64], [0, 2, 1, 3]), {
+    shape: [32, 128, 4, 64],
+    perm: [0, 2, 1, 3],
+  });
   assert.deepEqual(collapsePermutation([2, 3, 4, 5], [2, 3, 0, 1]), { shape: [6, 20], perm: [1, 0] });
   assert.deepEqual(collapsePermutation([2, 3, 4, 5], [0, 3, 1, 2]), { shape: [2, 12, 5], perm: [0, 2, 1] });
   assert.deepEqual(collapsePermutation([1, 1], [1, 0]), { shape: [1], perm: [0] });
 });
 
 test('native Transpose equals the stock kernel for every permutation of a 4-D tensor; order-keeping ones share data', async (t) => {
-  if (blasReason) { t.skip(`native addon not available: ${blasReason}`); return; }
+  if (blasReason) {
+    t.skip(`native addon not available: ${blasReason}`);
+    return;
+  }
   const perms: number[][] = [];
   const permute = (prefix: number[], rest: number[]): void => {
     if (rest.length === 0) perms.push(prefix);
-    for (const r of rest) permute([...prefix, r], rest.filter((x) => x !== r));
+    for (const r of rest)
+      permute(
+        [...prefix, r],
+        rest.filter((x) => x !== r),
+      );
   };
   permute([], [0, 1, 2, 3]);
   for (const backend of BACKENDS) {
@@ -220,12 +272,19 @@ test('native Transpose equals the stock kernel for every permutation of a 4-D te
 });
 
 test('gradient clipping with the native sum of squares gives the norm of tf.norm and the same clipped gradients', async (t) => {
-  if (blasReason) { t.skip(`native addon not available: ${blasReason}`); return; }
+  if (blasReason) {
+    t.skip(`native addon not available: ${blasReason}`);
+    return;
+  }
   const { clipByGlobalNorm } = await import('../../src/train/optimizer');
   for (const backend of BACKENDS) {
     await onBackend(backend, () => {
       // One gradient spanning several of the kernel's blocks (65 536 values), one tiny, one empty.
-      const grads = { big: tf.randomNormal([3, 70001], 0, 0.01, 'float32', 30), small: tf.randomNormal([5], 0, 2, 'float32', 31), empty: tf.zeros([0, 4]) };
+      const grads = {
+        big: tf.randomNormal([3, 70001], 0, 0.01, 'float32', 30),
+        small: tf.randomNormal([5], 0, 2, 'float32', 31),
+        empty: tf.zeros([0, 4]),
+      };
       const [ref, got] = both(() => clipByGlobalNorm(grads, 1));
       // The exact norm, in double: the native sum (float lanes of 1 024 squares, then double) is
       // within float rounding of it; TF.js's float32 sum of 210 000 squares drifts ~1e-5.
@@ -235,22 +294,30 @@ test('gradient clipping with the native sum of squares gives the norm of tf.norm
       assert.ok(Math.abs(got.norm - exact) <= 1e-6 * exact, `${backend}: native norm ${got.norm} vs exact ${exact}`);
       assert.ok(Math.abs(ref.norm - exact) <= 1e-4 * exact, `${backend}: tf.norm ${ref.norm} vs exact ${exact}`);
       assert.ok(ref.norm > 1, 'the case clips');
-      for (const name of Object.keys(grads)) assert.ok(relErr(got.grads[name], ref.grads[name]) < 1e-4, `${backend} ${name}`);
+      for (const name of Object.keys(grads))
+        assert.ok(relErr(got.grads[name], ref.grads[name]) < 1e-4, `${backend} ${name}`);
       tf.dispose([...Object.values(grads), ...Object.values(ref.grads), ...Object.values(got.grads)]);
     });
   }
 });
 
 test('native Slice and row GatherV2 equal the stock kernels; a bad index is still an error', async (t) => {
-  if (blasReason) { t.skip(`native addon not available: ${blasReason}`); return; }
+  if (blasReason) {
+    t.skip(`native addon not available: ${blasReason}`);
+    return;
+  }
   for (const backend of BACKENDS) {
     await onBackend(backend, () => {
       const x = tf.randomNormal([9, 33, 5, 7], 0, 1, 'float32', 40);
       const flat = tf.reshape(x, [-1]);
       // [begin, size]: the [CLS] slice, interior boxes, -1 sizes, a contiguous block, 1-D.
       const slices: Array<[tf.Tensor, number[], number[]]> = [
-        [x, [0, 0, 0, 0], [9, 1, 5, 7]], [x, [2, 3, 1, 0], [6, 25, 4, 7]], [x, [1, 0, 2, 3], [-1, -1, -1, 4]],
-        [x, [3, 0, 0, 0], [4, 33, 5, 7]], [flat, [100], [9000]], [tf.reshape(x, [297, 35]), [5, 2], [200, 30]],
+        [x, [0, 0, 0, 0], [9, 1, 5, 7]],
+        [x, [2, 3, 1, 0], [6, 25, 4, 7]],
+        [x, [1, 0, 2, 3], [-1, -1, -1, 4]],
+        [x, [3, 0, 0, 0], [4, 33, 5, 7]],
+        [flat, [100], [9000]],
+        [tf.reshape(x, [297, 35]), [5, 2], [200, 30]],
       ];
       for (const [input, begin, size] of slices) {
         const [ref, got] = both(() => tf.slice(input, begin, size));
@@ -259,10 +326,16 @@ test('native Slice and row GatherV2 equal the stock kernels; a bad index is stil
         tf.dispose([ref, got]);
       }
       // Its gradient (a pad) is unchanged.
-      const [g0, g1] = both(() => tf.grad((v: tf.Tensor) => tf.sum(tf.square(tf.slice(v, [0, 0, 0, 0], [9, 1, 5, 7]))))(x));
+      const [g0, g1] = both(() =>
+        tf.grad((v: tf.Tensor) => tf.sum(tf.square(tf.slice(v, [0, 0, 0, 0], [9, 1, 5, 7]))))(x),
+      );
       assert.deepEqual(g1.dataSync(), g0.dataSync());
       const table = tf.randomNormal([3000, 24], 0, 1, 'float32', 41);
-      const ids = tf.tensor2d(Array.from({ length: 400 }, (_, i) => (i * 7919) % 3000), [20, 20], 'int32');
+      const ids = tf.tensor2d(
+        Array.from({ length: 400 }, (_, i) => (i * 7919) % 3000),
+        [20, 20],
+        'int32',
+      );
       const [r, g] = both(() => tf.gather(table, ids));
       assert.deepEqual(g.shape, [20, 20, 24]);
       assert.deepEqual(g.dataSync(), r.dataSync(), `${backend} gather`);

@@ -32,7 +32,9 @@ interface FixtureRun {
 }
 
 function loadRun(name: string, label = `demo ${name}`): FixtureRun {
-  const file = existsSync(join(FIXTURES, `${name}.events.jsonl`)) ? `${name}.events.jsonl` : `demo-${name}.events.jsonl`;
+  const file = existsSync(join(FIXTURES, `${name}.events.jsonl`))
+    ? `${name}.events.jsonl`
+    : `demo-${name}.events.jsonl`;
   const events = readFileSync(join(FIXTURES, file), 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '')
@@ -54,59 +56,157 @@ const THEMES: Record<string, { bodyClass: string; vars: Record<string, string> }
     bodyClass: 'vscode-dark',
     vars: {
       ...COMMON,
-      foreground: '#cccccc', 'editor-background': '#1f1f1f', 'sideBar-background': '#181818', descriptionForeground: '#9d9d9d',
-      errorForeground: '#f85149', focusBorder: '#0078d4', 'textLink-foreground': '#4daafc', 'textPreformat-foreground': '#d0d0d0',
-      'button-background': '#0078d4', 'button-foreground': '#ffffff', 'button-hoverBackground': '#026ec1', 'button-border': '#ffffff12',
-      'button-secondaryBackground': '#313131', 'button-secondaryForeground': '#cccccc', 'button-secondaryHoverBackground': '#3c3c3c',
-      'badge-background': '#616161', 'badge-foreground': '#f8f8f8',
-      'charts-foreground': '#cccccc', 'charts-lines': 'rgba(204, 204, 204, 0.5)', 'charts-red': '#f14c4c', 'charts-blue': '#3794ff',
-      'charts-yellow': '#cca700', 'charts-orange': '#d18616', 'charts-green': '#89d185', 'charts-purple': '#b180d7',
-      'panel-border': '#2b2b2b', 'panelTitle-activeBorder': '#0078d4', 'panelTitle-activeForeground': '#cccccc', 'panelTitle-inactiveForeground': '#9d9d9d',
-      'settings-headerBorder': '#2b2b2b', 'settings-dropdownBackground': '#313131', 'settings-dropdownBorder': '#3c3c3c',
-      'settings-dropdownForeground': '#cccccc', 'settings-dropdownListBorder': '#454545', 'dropdown-background': '#313131',
-      'dropdown-border': '#3c3c3c', 'dropdown-foreground': '#cccccc', 'list-activeSelectionBackground': '#04395e',
-      'list-activeSelectionForeground': '#ffffff', 'list-hoverBackground': '#2a2d2e', 'list-focusOutline': '#0078d4',
-      'inputValidation-errorBackground': '#5a1d1d', 'inputValidation-errorBorder': '#be1100', 'editorWarning-foreground': '#cca700',
-      'editorGroup-border': '#ffffff17', 'progressBar-background': '#0078d4', 'editor-selectionBackground': '#264f78', 'editorCursor-foreground': '#aeafad',
+      foreground: '#cccccc',
+      'editor-background': '#1f1f1f',
+      'sideBar-background': '#181818',
+      descriptionForeground: '#9d9d9d',
+      errorForeground: '#f85149',
+      focusBorder: '#0078d4',
+      'textLink-foreground': '#4daafc',
+      'textPreformat-foreground': '#d0d0d0',
+      'button-background': '#0078d4',
+      'button-foreground': '#ffffff',
+      'button-hoverBackground': '#026ec1',
+      'button-border': '#ffffff12',
+      'button-secondaryBackground': '#313131',
+      'button-secondaryForeground': '#cccccc',
+      'button-secondaryHoverBackground': '#3c3c3c',
+      'badge-background': '#616161',
+      'badge-foreground': '#f8f8f8',
+      'charts-foreground': '#cccccc',
+      'charts-lines': 'rgba(204, 204, 204, 0.5)',
+      'charts-red': '#f14c4c',
+      'charts-blue': '#3794ff',
+      'charts-yellow': '#cca700',
+      'charts-orange': '#d18616',
+      'charts-green': '#89d185',
+      'charts-purple': '#b180d7',
+      'panel-border': '#2b2b2b',
+      'panelTitle-activeBorder': '#0078d4',
+      'panelTitle-activeForeground': '#cccccc',
+      'panelTitle-inactiveForeground': '#9d9d9d',
+      'settings-headerBorder': '#2b2b2b',
+      'settings-dropdownBackground': '#313131',
+      'settings-dropdownBorder': '#3c3c3c',
+      'settings-dropdownForeground': '#cccccc',
+      'settings-dropdownListBorder': '#454545',
+      'dropdown-background': '#313131',
+      'dropdown-border': '#3c3c3c',
+      'dropdown-foreground': '#cccccc',
+      'list-activeSelectionBackground': '#04395e',
+      'list-activeSelectionForeground': '#ffffff',
+      'list-hoverBackground': '#2a2d2e',
+      'list-focusOutline': '#0078d4',
+      'inputValidation-errorBackground': '#5a1d1d',
+      'inputValidation-errorBorder': '#be1100',
+      'editorWarning-foreground': '#cca700',
+      'editorGroup-border': '#ffffff17',
+      'progressBar-background': '#0078d4',
+      'editor-selectionBackground': '#264f78',
+      'editorCursor-foreground': '#aeafad',
     },
   },
   light: {
     bodyClass: 'vscode-light',
     vars: {
       ...COMMON,
-      foreground: '#3b3b3b', 'editor-background': '#ffffff', 'sideBar-background': '#f8f8f8', descriptionForeground: '#3b3b3b',
-      errorForeground: '#f85149', focusBorder: '#005fb8', 'textLink-foreground': '#005fb8', 'textPreformat-foreground': '#3b3b3b',
-      'button-background': '#005fb8', 'button-foreground': '#ffffff', 'button-hoverBackground': '#0258a8', 'button-border': '#0000001a',
-      'button-secondaryBackground': '#e5e5e5', 'button-secondaryForeground': '#3b3b3b', 'button-secondaryHoverBackground': '#cccccc',
-      'badge-background': '#cccccc', 'badge-foreground': '#3b3b3b',
-      'charts-foreground': '#3b3b3b', 'charts-lines': 'rgba(59, 59, 59, 0.5)', 'charts-red': '#e51400', 'charts-blue': '#1a85ff',
-      'charts-yellow': '#bf8803', 'charts-orange': '#d18616', 'charts-green': '#388a34', 'charts-purple': '#652d90',
-      'panel-border': '#e5e5e5', 'panelTitle-activeBorder': '#005fb8', 'panelTitle-activeForeground': '#3b3b3b', 'panelTitle-inactiveForeground': '#3b3b3b',
-      'settings-headerBorder': '#e5e5e5', 'settings-dropdownBackground': '#ffffff', 'settings-dropdownBorder': '#cecece',
-      'settings-dropdownForeground': '#3b3b3b', 'settings-dropdownListBorder': '#c8c8c8', 'dropdown-background': '#ffffff',
-      'dropdown-border': '#cecece', 'dropdown-foreground': '#3b3b3b', 'list-activeSelectionBackground': '#e8e8e8',
-      'list-activeSelectionForeground': '#000000', 'list-hoverBackground': '#f2f2f2', 'list-focusOutline': '#005fb8',
-      'inputValidation-errorBackground': '#f2dede', 'inputValidation-errorBorder': '#be1100', 'editorWarning-foreground': '#bf8803',
-      'editorGroup-border': '#e5e5e5', 'progressBar-background': '#005fb8', 'editor-selectionBackground': '#add6ff', 'editorCursor-foreground': '#000000',
+      foreground: '#3b3b3b',
+      'editor-background': '#ffffff',
+      'sideBar-background': '#f8f8f8',
+      descriptionForeground: '#3b3b3b',
+      errorForeground: '#f85149',
+      focusBorder: '#005fb8',
+      'textLink-foreground': '#005fb8',
+      'textPreformat-foreground': '#3b3b3b',
+      'button-background': '#005fb8',
+      'button-foreground': '#ffffff',
+      'button-hoverBackground': '#0258a8',
+      'button-border': '#0000001a',
+      'button-secondaryBackground': '#e5e5e5',
+      'button-secondaryForeground': '#3b3b3b',
+      'button-secondaryHoverBackground': '#cccccc',
+      'badge-background': '#cccccc',
+      'badge-foreground': '#3b3b3b',
+      'charts-foreground': '#3b3b3b',
+      'charts-lines': 'rgba(59, 59, 59, 0.5)',
+      'charts-red': '#e51400',
+      'charts-blue': '#1a85ff',
+      'charts-yellow': '#bf8803',
+      'charts-orange': '#d18616',
+      'charts-green': '#388a34',
+      'charts-purple': '#652d90',
+      'panel-border': '#e5e5e5',
+      'panelTitle-activeBorder': '#005fb8',
+      'panelTitle-activeForeground': '#3b3b3b',
+      'panelTitle-inactiveForeground': '#3b3b3b',
+      'settings-headerBorder': '#e5e5e5',
+      'settings-dropdownBackground': '#ffffff',
+      'settings-dropdownBorder': '#cecece',
+      'settings-dropdownForeground': '#3b3b3b',
+      'settings-dropdownListBorder': '#c8c8c8',
+      'dropdown-background': '#ffffff',
+      'dropdown-border': '#cecece',
+      'dropdown-foreground': '#3b3b3b',
+      'list-activeSelectionBackground': '#e8e8e8',
+      'list-activeSelectionForeground': '#000000',
+      'list-hoverBackground': '#f2f2f2',
+      'list-focusOutline': '#005fb8',
+      'inputValidation-errorBackground': '#f2dede',
+      'inputValidation-errorBorder': '#be1100',
+      'editorWarning-foreground': '#bf8803',
+      'editorGroup-border': '#e5e5e5',
+      'progressBar-background': '#005fb8',
+      'editor-selectionBackground': '#add6ff',
+      'editorCursor-foreground': '#000000',
     },
   },
   'high-contrast': {
     bodyClass: 'vscode-high-contrast',
     vars: {
       ...COMMON,
-      foreground: '#ffffff', 'editor-background': '#000000', 'sideBar-background': '#000000', descriptionForeground: '#ffffff',
-      errorForeground: '#f48771', focusBorder: '#f38518', contrastBorder: '#6fc3df', contrastActiveBorder: '#f38518',
-      'textLink-foreground': '#21a6ff', 'textPreformat-foreground': '#ffffff',
-      'button-background': '#000000', 'button-foreground': '#ffffff', 'button-border': '#6fc3df',
-      'button-secondaryBackground': '#000000', 'button-secondaryForeground': '#ffffff',
-      'badge-background': '#000000', 'badge-foreground': '#ffffff',
-      'charts-foreground': '#ffffff', 'charts-lines': 'rgba(255, 255, 255, 0.5)', 'charts-red': '#f48771', 'charts-blue': '#3794ff',
-      'charts-yellow': '#ffd700', 'charts-orange': '#ff8c00', 'charts-green': '#89d185', 'charts-purple': '#b180d7',
-      'panel-border': '#6fc3df', 'panelTitle-activeBorder': '#6fc3df', 'panelTitle-activeForeground': '#ffffff', 'panelTitle-inactiveForeground': '#ffffff',
-      'settings-dropdownBackground': '#000000', 'settings-dropdownBorder': '#6fc3df', 'settings-dropdownForeground': '#ffffff',
-      'dropdown-background': '#000000', 'dropdown-border': '#6fc3df', 'dropdown-foreground': '#ffffff', 'list-focusOutline': '#f38518',
-      'inputValidation-errorBackground': '#5a1d1d', 'inputValidation-errorBorder': '#be1100', 'editorWarning-foreground': '#ffd700',
-      'editorGroup-border': '#6fc3df', 'progressBar-background': '#6fc3df', 'editor-selectionBackground': '#ffffff', 'editorCursor-foreground': '#ffffff',
+      foreground: '#ffffff',
+      'editor-background': '#000000',
+      'sideBar-background': '#000000',
+      descriptionForeground: '#ffffff',
+      errorForeground: '#f48771',
+      focusBorder: '#f38518',
+      contrastBorder: '#6fc3df',
+      contrastActiveBorder: '#f38518',
+      'textLink-foreground': '#21a6ff',
+      'textPreformat-foreground': '#ffffff',
+      'button-background': '#000000',
+      'button-foreground': '#ffffff',
+      'button-border': '#6fc3df',
+      'button-secondaryBackground': '#000000',
+      'button-secondaryForeground': '#ffffff',
+      'badge-background': '#000000',
+      'badge-foreground': '#ffffff',
+      'charts-foreground': '#ffffff',
+      'charts-lines': 'rgba(255, 255, 255, 0.5)',
+      'charts-red': '#f48771',
+      'charts-blue': '#3794ff',
+      'charts-yellow': '#ffd700',
+      'charts-orange': '#ff8c00',
+      'charts-green': '#89d185',
+      'charts-purple': '#b180d7',
+      'panel-border': '#6fc3df',
+      'panelTitle-activeBorder': '#6fc3df',
+      'panelTitle-activeForeground': '#ffffff',
+      'panelTitle-inactiveForeground': '#ffffff',
+      'settings-dropdownBackground': '#000000',
+      'settings-dropdownBorder': '#6fc3df',
+      'settings-dropdownForeground': '#ffffff',
+      'dropdown-background': '#000000',
+      'dropdown-border': '#6fc3df',
+      'dropdown-foreground': '#ffffff',
+      'list-focusOutline': '#f38518',
+      'inputValidation-errorBackground': '#5a1d1d',
+      'inputValidation-errorBorder': '#be1100',
+      'editorWarning-foreground': '#ffd700',
+      'editorGroup-border': '#6fc3df',
+      'progressBar-background': '#6fc3df',
+      'editor-selectionBackground': '#ffffff',
+      'editorCursor-foreground': '#ffffff',
     },
   },
 };
@@ -296,7 +396,13 @@ const NONCE = 'dGVzdC1ub25jZQ==';
 
 function pageHtml(origin: string, theme: string): string {
   // The CSP a VS Code webview panel sets: nothing but local resources, scripts only with the nonce.
-  const csp = [`default-src 'none'`, `img-src ${origin} data:`, `style-src ${origin}`, `font-src ${origin}`, `script-src 'nonce-${NONCE}'`].join('; ');
+  const csp = [
+    `default-src 'none'`,
+    `img-src ${origin} data:`,
+    `style-src ${origin}`,
+    `font-src ${origin}`,
+    `script-src 'nonce-${NONCE}'`,
+  ].join('; ');
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -313,7 +419,12 @@ function pageHtml(origin: string, theme: string): string {
 </html>`;
 }
 
-const MIME: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.map': 'application/json' };
+const MIME: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.map': 'application/json',
+};
 
 // ---- shared browser ----
 
@@ -324,7 +435,9 @@ let browser: Browser | undefined;
 let context: BrowserContext | undefined;
 
 async function call<T>(page: Page, fn: string, ...args: Json[]): Promise<T> {
-  return page.evaluate(`window.__harness[${JSON.stringify(fn)}](${args.map((a) => JSON.stringify(a)).join(', ')})`) as Promise<T>;
+  return page.evaluate(
+    `window.__harness[${JSON.stringify(fn)}](${args.map((a) => JSON.stringify(a)).join(', ')})`,
+  ) as Promise<T>;
 }
 
 /** Polls an expression (page.waitForFunction would eval it inside the page, which the CSP forbids). */
@@ -385,13 +498,29 @@ interface PerfResult {
  * Frame figures over the streaming window. requestAnimationFrame in headless Chromium is capped by
  * the 60 Hz vsync, so a frame lasts a multiple of 16.7 ms and fps is 1000 / the mean frame time.
  */
-function frameStats(frameTimes: number[]): { count: number; median: number; p95: number; max: number; fps: number; onTime: number; oneVsync: number } {
+function frameStats(frameTimes: number[]): {
+  count: number;
+  median: number;
+  p95: number;
+  max: number;
+  fps: number;
+  onTime: number;
+  oneVsync: number;
+} {
   const ft = [...frameTimes].sort((a, b) => a - b);
   const at = (p: number): number => ft[Math.min(ft.length - 1, Math.floor(p * ft.length))];
   const mean = ft.reduce((a, b) => a + b, 0) / ft.length;
   const share = (ms: number): number => ft.filter((x) => x <= ms).length / ft.length;
   // rAF timestamps jitter by a fraction of a millisecond around the vsync period
-  return { count: ft.length, median: at(0.5), p95: at(0.95), max: ft[ft.length - 1], fps: 1000 / mean, onTime: share(17.5), oneVsync: share(20) };
+  return {
+    count: ft.length,
+    median: at(0.5),
+    p95: at(0.95),
+    max: ft[ft.length - 1],
+    fps: 1000 / mean,
+    onTime: share(17.5),
+    oneVsync: share(20),
+  };
 }
 
 const pctText = (x: number): string => `${(100 * x).toFixed(1)}%`;
@@ -412,8 +541,17 @@ function traceCategory(name: string): string {
   if (name === 'MinorGC' || name === 'MajorGC' || name.startsWith('V8.GC') || name.startsWith('BlinkGC')) return 'GC';
   if (name === 'UpdateLayoutTree' || name.includes('Layout')) return 'style+layout';
   if (name === 'Paint' || name === 'PrePaint' || name === 'Layerize' || name.includes('Paint')) return 'paint';
-  if (name === 'Commit' || name.includes('UpdateLayer') || name.includes('SharedImage') || name.includes('VerifyFlush')) return 'commit (canvas raster + upload)';
-  if (name === 'FunctionCall' || name.startsWith('v8.') || name === 'FireAnimationFrame' || name === 'TimerFire' || name === 'EventDispatch' || name === 'HandlePostMessage') return 'script';
+  if (name === 'Commit' || name.includes('UpdateLayer') || name.includes('SharedImage') || name.includes('VerifyFlush'))
+    return 'commit (canvas raster + upload)';
+  if (
+    name === 'FunctionCall' ||
+    name.startsWith('v8.') ||
+    name === 'FireAnimationFrame' ||
+    name === 'TimerFire' ||
+    name === 'EventDispatch' ||
+    name === 'HandlePostMessage'
+  )
+    return 'script';
   return 'other';
 }
 
@@ -468,7 +606,8 @@ function frameCpu(
   let k = 0;
   for (const task of tasks) {
     while (k < frameStarts.length && frameStarts[k] < task.ts) k++;
-    if (k < frameStarts.length && frameStarts[k] <= task.ts + (task.dur ?? 0)) ms.push((task.tdur ?? task.dur ?? 0) / 1000);
+    if (k < frameStarts.length && frameStarts[k] <= task.ts + (task.dur ?? 0))
+      ms.push((task.tdur ?? task.dur ?? 0) / 1000);
   }
   assert.ok(ms.length > 0, 'no frames in the trace');
   ms.sort((a, b) => a - b);
@@ -538,7 +677,17 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       // (--expose-gc: the performance test collects its own garbage before it starts the clock)
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--js-flags=--expose-gc', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--js-flags=--expose-gc',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     context = await browser.newContext({ deviceScaleFactor: 1 });
   });
@@ -555,11 +704,15 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     const half = sid.events.findIndex((e) => (e as { step?: number }).step === 40);
     await initRun(page, sid, sid.events.slice(0, half));
     await waitFor(page, `document.querySelector('[data-testid=chart-loss]')?.dataset.points === '39'`);
-    assert.equal(await call(page, 'attr', '[data-testid=chart-loss]', 'data-stage-bands'), 'layer 1|layers 1-2|classification');
+    assert.equal(
+      await call(page, 'attr', '[data-testid=chart-loss]', 'data-stage-bands'),
+      'layer 1|layers 1-2|classification',
+    );
 
     // the rest arrives as 'events' messages, in a few batches
     const rest = sid.events.slice(half);
-    for (let i = 0; i < rest.length; i += 25) await call(page, 'post', { type: 'events', runId: sid.runId, events: rest.slice(i, i + 25) });
+    for (let i = 0; i < rest.length; i += 25)
+      await call(page, 'post', { type: 'events', runId: sid.runId, events: rest.slice(i, i + 25) });
     await waitFor(page, `document.querySelector('[data-testid=chart-loss]')?.dataset.points === '76'`);
     // total + attention-kl/cls-cosine for L1 and L2 + soft-label
     assert.equal(await call(page, 'attr', '[data-testid=chart-loss]', 'data-series'), '6');
@@ -587,9 +740,14 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     await page.mouse.move(over.x + over.width * 0.5, over.y + over.height / 2, { steps: 5 });
     await page.mouse.up();
     await waitFor(page, `document.querySelector('[data-testid=chart-lr]')?.dataset.xRange !== '0:76'`);
-    const [min, max] = String(await call(page, 'attr', '[data-testid=chart-lr]', 'data-x-range')).split(':').map(Number);
+    const [min, max] = String(await call(page, 'attr', '[data-testid=chart-lr]', 'data-x-range'))
+      .split(':')
+      .map(Number);
     assert.ok(Math.abs(min - 19) < 1 && Math.abs(max - 38) < 1, `zoomed to ${min}..${max}`);
-    assert.equal(await call(page, 'attr', '[data-testid=chart-loss]', 'data-x-range'), await call(page, 'attr', '[data-testid=chart-lr]', 'data-x-range'));
+    assert.equal(
+      await call(page, 'attr', '[data-testid=chart-loss]', 'data-x-range'),
+      await call(page, 'attr', '[data-testid=chart-lr]', 'data-x-range'),
+    );
     const zoom = (await call<{ zoom: { min: number; max: number } | null }>(page, 'state')).zoom;
     assert.ok(zoom && Math.abs(zoom.min - min) < 0.01, 'the zoom is persisted');
     await page.mouse.dblclick(over.x + over.width * 0.5, over.y + over.height / 2);
@@ -600,7 +758,10 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     // The newly shown tab's plots are built together, in one frame; wait for each all the same.
     await waitFor(page, `document.querySelector('[data-testid=chart-dev-metrics]')?.dataset.points === '4'`);
     await waitFor(page, `document.querySelector('[data-testid=chart-attention-kl]')?.dataset.series === '2'`);
-    await waitFor(page, `document.querySelector('[data-testid=chart-cls-cosine]')?.dataset.stageBands === 'layer 1|layers 1-2|classification'`);
+    await waitFor(
+      page,
+      `document.querySelector('[data-testid=chart-cls-cosine]')?.dataset.stageBands === 'layer 1|layers 1-2|classification'`,
+    );
     await shot(page, 'run-evaluation-dark');
     await page.close();
   });
@@ -622,7 +783,10 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     await waitFor(page, `document.querySelector('[data-testid=heatmap-student]')?.dataset.step === '19'`);
     const first = await call<{ hash: number }>(page, 'canvasStats', '[data-testid=heatmap-student]');
     assert.notEqual(first.hash, latest.hash, 'the slider did not change the student heatmap');
-    assert.equal((await call<{ hash: number }>(page, 'canvasStats', '[data-testid=heatmap-teacher]')).hash, teacher.hash);
+    assert.equal(
+      (await call<{ hash: number }>(page, 'canvasStats', '[data-testid=heatmap-teacher]')).hash,
+      teacher.hash,
+    );
     assert.match(String(await call(page, 'text', '[data-testid=attention-step]')), /step 19 \(1\/4\)/);
 
     // a single head instead of the mean
@@ -634,7 +798,22 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     // the webview is recreated after being hidden: the host re-sends 'init', the state comes back
     const state = await call<Json>(page, 'state');
     // (view and runDirs are for the host's panel serializer, to reopen the panel after a reload)
-    assert.deepEqual({ ...(state as Record<string, Json>), zoom: null }, { tab: 'attention', layer: 0, head: 2, sample: 0, followLatest: false, zoom: null, logLoss: true, compareAxis: 'distill-step', compareTerm: null, view: 'run', runDirs: [sid.runDir] });
+    assert.deepEqual(
+      { ...(state as Record<string, Json>), zoom: null },
+      {
+        tab: 'attention',
+        layer: 0,
+        head: 2,
+        sample: 0,
+        followLatest: false,
+        zoom: null,
+        logLoss: true,
+        compareAxis: 'distill-step',
+        compareTerm: null,
+        view: 'run',
+        runDirs: [sid.runDir],
+      },
+    );
     await page.close();
     const again = await openPage('dark', { state });
     await initRun(again, sid);
@@ -649,13 +828,24 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     await initRun(page, pid);
     await waitFor(page, `document.querySelector('[data-testid=chart-loss]')?.dataset.points === '76'`);
     await shot(page, 'run-training-light');
-    const lightLoss = await call<{ colours: number; hash: number }>(page, 'canvasStats', '[data-testid=chart-loss] .u-wrap');
+    const lightLoss = await call<{ colours: number; hash: number }>(
+      page,
+      'canvasStats',
+      '[data-testid=chart-loss] .u-wrap',
+    );
     await call(page, 'selectTab', 2);
     await waitFor(page, `document.querySelector('[data-testid=heatmap-student]')?.dataset.step === '76'`);
-    const lightMap = await call<{ colours: number; hash: number }>(page, 'canvasStats', '[data-testid=heatmap-student]');
+    const lightMap = await call<{ colours: number; hash: number }>(
+      page,
+      'canvasStats',
+      '[data-testid=heatmap-student]',
+    );
     assert.ok(lightMap.colours > 20);
     // the label margin of a heatmap is the editor background: white in Light Modern
-    assert.deepEqual(await call<number[]>(page, 'pixel', '[data-testid=heatmap-student]', 0.01, 0.01), [255, 255, 255, 255]);
+    assert.deepEqual(
+      await call<number[]>(page, 'pixel', '[data-testid=heatmap-student]', 0.01, 0.01),
+      [255, 255, 255, 255],
+    );
     await shot(page, 'run-attention-light');
 
     // VS Code switches the theme in place: body class and variables change, canvases redraw
@@ -667,7 +857,11 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     await shot(page, 'run-attention-high-contrast');
     await call(page, 'selectTab', 0);
     await call(page, 'frames', 3);
-    const hcLoss = await call<{ colours: number; hash: number }>(page, 'canvasStats', '[data-testid=chart-loss] .u-wrap');
+    const hcLoss = await call<{ colours: number; hash: number }>(
+      page,
+      'canvasStats',
+      '[data-testid=chart-loss] .u-wrap',
+    );
     assert.ok(hcLoss.colours > 8);
     assert.notEqual(hcLoss.hash, lightLoss.hash, 'the loss chart did not redraw on a theme change');
     await shot(page, 'run-training-high-contrast');
@@ -691,7 +885,9 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
       assert.equal(await call(page, 'attr', '[data-testid=compare-view]', 'data-axis'), 'distill-step');
       assert.equal(await call(page, 'attr', '[data-testid=compare-chart-loss]', 'data-points'), '76');
       assert.equal(await call(page, 'attr', '[data-testid=compare-chart-loss]', 'data-x-range'), '0:76');
-      const rows = await page.$$eval('[data-testid=compare-row]', (els) => els.map((e) => (e as unknown as { textContent: string }).textContent));
+      const rows = await page.$$eval('[data-testid=compare-row]', (els) =>
+        els.map((e) => (e as unknown as { textContent: string }).textContent),
+      );
       assert.match(rows[0], /demo soft.*soft.*finished/);
       assert.match(rows[1], /pid/);
       assert.match(rows[2], /79\.0 k.*146 k.*54%/);
@@ -700,16 +896,21 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
       await shot(page, `compare-${theme}`);
       // the x axis choice: epochs, then wall time; each redraws every chart from 0
       for (const axis of ['epoch', 'time']) {
-        await page.evaluate(`(() => { const sel = document.querySelector('[data-testid=compare-axis]'); sel.value = '${axis}'; sel.dispatchEvent(new Event('change')); })()`);
+        await page.evaluate(
+          `(() => { const sel = document.querySelector('[data-testid=compare-axis]'); sel.value = '${axis}'; sel.dispatchEvent(new Event('change')); })()`,
+        );
         await waitFor(page, `document.querySelector('[data-testid=compare-view]')?.dataset.axis === '${axis}'`);
-        await waitFor(page, `(document.querySelector('[data-testid=compare-chart-loss]')?.dataset.xRange ?? '').startsWith('0:') && document.querySelector('[data-testid=compare-chart-loss]')?.dataset.xRange !== '0:76'`);
+        await waitFor(
+          page,
+          `(document.querySelector('[data-testid=compare-chart-loss]')?.dataset.xRange ?? '').startsWith('0:') && document.querySelector('[data-testid=compare-chart-loss]')?.dataset.xRange !== '0:76'`,
+        );
         assert.equal(((await call<{ compareAxis?: string }>(page, 'state')) ?? {}).compareAxis, axis);
       }
       await page.close();
     }
   });
 
-  test('export toolbar: a chart\'s and a heatmap\'s SVG, CSV and PNG are posted to the host, well-formed, by click or keyboard', async () => {
+  test("export toolbar: a chart's and a heatmap's SVG, CSV and PNG are posted to the host, well-formed, by click or keyboard", async () => {
     const page = await openPage('dark');
     await initRun(page, sid);
     await waitFor(page, `document.querySelector('[data-testid=chart-loss]')?.dataset.points === '76'`);
@@ -719,7 +920,10 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     };
     // every chart and both heatmaps have the toolbar, with labelled buttons
     assert.equal(await call(page, 'count', '[data-testid=chart-loss] [data-testid=export-toolbar][role=toolbar]'), 1);
-    assert.match(String(await call(page, 'attr', '[data-testid=chart-loss] [data-testid=export-svg]', 'aria-label')), /Save this chart as SVG/);
+    assert.match(
+      String(await call(page, 'attr', '[data-testid=chart-loss] [data-testid=export-svg]', 'aria-label')),
+      /Save this chart as SVG/,
+    );
     assert.equal(await call(page, 'count', '[data-testid=heatmap-figure-student] [data-testid=export-png]'), 1);
     await shot(page, 'export-toolbar-dark');
 
@@ -754,12 +958,22 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     await viewer.close();
 
     // keyboard: one tab stop per toolbar (PNG); the arrow keys move to CSV, Enter exports
-    assert.deepEqual(await page.$$eval('[data-testid=chart-lr] [data-testid=export-toolbar] > *', (els) => els.map((e) => e.getAttribute('tabindex'))), ['0', '-1', '-1']);
+    assert.deepEqual(
+      await page.$$eval('[data-testid=chart-lr] [data-testid=export-toolbar] > *', (els) =>
+        els.map((e) => e.getAttribute('tabindex')),
+      ),
+      ['0', '-1', '-1'],
+    );
     await page.focus('[data-testid=chart-lr] [data-testid=export-png]');
     await page.keyboard.press('ArrowRight');
     await page.keyboard.press('ArrowRight');
     assert.equal(await page.evaluate(`document.activeElement?.getAttribute('data-testid')`), 'export-csv');
-    assert.deepEqual(await page.$$eval('[data-testid=chart-lr] [data-testid=export-toolbar] > *', (els) => els.map((e) => e.getAttribute('tabindex'))), ['-1', '-1', '0']);
+    assert.deepEqual(
+      await page.$$eval('[data-testid=chart-lr] [data-testid=export-toolbar] > *', (els) =>
+        els.map((e) => e.getAttribute('tabindex')),
+      ),
+      ['-1', '-1', '0'],
+    );
     await page.keyboard.press('Enter');
     const lr = (await exports(4))[3];
     assert.deepEqual([lr.format, lr.chart], ['csv', 'lr']);
@@ -811,7 +1025,8 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     await call(page, 'post', { type: 'init', view: 'compare', runs: [soft, pid, sid] } as unknown as Json);
     await waitFor(page, `document.querySelectorAll('[data-testid=compare-row]').length === 3`);
     await call(page, 'post', {
-      type: 'config-fields', fields: ['algorithm', 'optim.lr', 'task.trainFraction'],
+      type: 'config-fields',
+      fields: ['algorithm', 'optim.lr', 'task.trainFraction'],
       runs: [
         { runId: soft.runId, values: { algorithm: 'soft', 'optim.lr': 1e-2, 'task.trainFraction': 1 } },
         { runId: pid.runId, values: { algorithm: 'pid', 'optim.lr': 1e-5, 'task.trainFraction': 0.5 } },
@@ -820,21 +1035,37 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     } as unknown as Json);
     // 'algorithm' is the Algorithm column already: two field columns
     await waitFor(page, `document.querySelectorAll('[data-testid=compare-field-col]').length === 2`);
-    const fieldCols = await page.$$eval('[data-testid=compare-field-col]', (els) => els.map((e) => e.getAttribute('data-field')));
+    const fieldCols = await page.$$eval('[data-testid=compare-field-col]', (els) =>
+      els.map((e) => e.getAttribute('data-field')),
+    );
     assert.deepEqual(fieldCols, ['optim.lr', 'task.trainFraction']);
-    const lrs = async (): Promise<string[]> => page.$$eval('[data-testid=compare-row] td[data-field="optim.lr"]', (els) => els.map((e) => (e as unknown as { textContent: string }).textContent));
+    const lrs = async (): Promise<string[]> =>
+      page.$$eval('[data-testid=compare-row] td[data-field="optim.lr"]', (els) =>
+        els.map((e) => (e as unknown as { textContent: string }).textContent),
+      );
     assert.deepEqual(await lrs(), ['0.01', '1e-5', '1e-4']);
     // a header click sorts ascending (numerically), a second descending
     await call(page, 'click', '[data-testid=compare-field-col][data-field="optim.lr"] button');
-    await waitFor(page, `document.querySelector('[data-testid=compare-field-col][data-field="optim.lr"]')?.getAttribute('aria-sort') === 'ascending'`);
+    await waitFor(
+      page,
+      `document.querySelector('[data-testid=compare-field-col][data-field="optim.lr"]')?.getAttribute('aria-sort') === 'ascending'`,
+    );
     assert.deepEqual(await lrs(), ['1e-5', '1e-4', '0.01']);
     await call(page, 'click', '[data-testid=compare-field-col][data-field="optim.lr"] button');
-    await waitFor(page, `document.querySelector('[data-testid=compare-field-col][data-field="optim.lr"]')?.getAttribute('aria-sort') === 'descending'`);
+    await waitFor(
+      page,
+      `document.querySelector('[data-testid=compare-field-col][data-field="optim.lr"]')?.getAttribute('aria-sort') === 'descending'`,
+    );
     assert.deepEqual(await lrs(), ['0.01', '1e-4', '1e-5']);
     // a run without the field sorts last either way
     await call(page, 'click', '[data-testid=compare-field-col][data-field="task.trainFraction"] button');
-    await waitFor(page, `document.querySelector('[data-testid=compare-field-col][data-field="task.trainFraction"]')?.getAttribute('aria-sort') === 'ascending'`);
-    const order = await page.$$eval('[data-testid=compare-row]', (els) => els.map((e) => e.getAttribute('data-run-id')));
+    await waitFor(
+      page,
+      `document.querySelector('[data-testid=compare-field-col][data-field="task.trainFraction"]')?.getAttribute('aria-sort') === 'ascending'`,
+    );
+    const order = await page.$$eval('[data-testid=compare-row]', (els) =>
+      els.map((e) => e.getAttribute('data-run-id')),
+    );
     assert.deepEqual(order, [pid.runId, soft.runId, sid.runId]);
     // one axis per differing field plus the metric; the learning rate spans three decades: log
     await waitFor(page, `document.querySelector('[data-testid=compare-parcoords]')?.getAttribute('data-axes') === '4'`);
@@ -851,10 +1082,15 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     await call(page, 'click', `[data-testid=compare-row][data-run-id="${sid.runId}"] [data-testid=compare-select]`);
     await waitFor(page, `!document.querySelector('[data-testid=btn-diff-configs]').hasAttribute('disabled')`);
     await call(page, 'click', '[data-testid=btn-diff-configs]');
-    const posted = (await call<Array<{ type: string; runIds?: string[] }>>(page, 'posted')).filter((m) => m.type === 'diff-configs');
+    const posted = (await call<Array<{ type: string; runIds?: string[] }>>(page, 'posted')).filter(
+      (m) => m.type === 'diff-configs',
+    );
     assert.deepEqual(posted, [{ type: 'diff-configs', runIds: [pid.runId, sid.runId] }]);
     assert.deepEqual(await call(page, 'violations'), []);
-    assert.deepEqual((await call<Array<{ type: string }>>(page, 'posted')).filter((m) => m.type === 'error'), []);
+    assert.deepEqual(
+      (await call<Array<{ type: string }>>(page, 'posted')).filter((m) => m.type === 'error'),
+      [],
+    );
     await page.close();
   });
 
@@ -866,7 +1102,9 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     assert.equal(await call(page, 'attr', '[data-testid=chart-loss]', 'data-series'), '11');
     // the schedules: a weight per loss (hidden-mse and value-relation move) and the temperature
     await waitFor(page, `document.querySelector('[data-testid=chart-loss-weights]')?.dataset.series === '7'`);
-    assert.ok((await call<{ colours: number }>(page, 'canvasStats', '[data-testid=chart-loss-weights] .u-wrap')).colours > 8);
+    assert.ok(
+      (await call<{ colours: number }>(page, 'canvasStats', '[data-testid=chart-loss-weights] .u-wrap')).colours > 8,
+    );
     await shot(page, 'run-training-tinybert-dark');
     await call(page, 'selectTab', 1);
     // dev hidden-mse of layers 1 and 2 with embedding-mse as L0; value-relation of layers 1 and 2
@@ -881,24 +1119,38 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
       const stats = await call<{ colours: number }>(page, 'canvasStats', `[data-testid=${id}]`);
       assert.ok(stats.colours > 20, `${id} has ${stats.colours} colours`);
     }
-    assert.notEqual((await call<{ hash: number }>(page, 'canvasStats', '[data-testid=relation-teacher]')).hash, (await call<{ hash: number }>(page, 'canvasStats', '[data-testid=heatmap-teacher]')).hash);
+    assert.notEqual(
+      (await call<{ hash: number }>(page, 'canvasStats', '[data-testid=relation-teacher]')).hash,
+      (await call<{ hash: number }>(page, 'canvasStats', '[data-testid=heatmap-teacher]')).hash,
+    );
     assert.match(String(await call(page, 'text', '[data-testid=value-relation-kl]')), /^KL\(teacher ‖ student\) = \d/);
-    assert.match(String(await call(page, 'text', '[data-testid=relation-figure-student] .heatmap-title')), /^Student · value relations · layer 1 · mean of heads$/);
+    assert.match(
+      String(await call(page, 'text', '[data-testid=relation-figure-student] .heatmap-title')),
+      /^Student · value relations · layer 1 · mean of heads$/,
+    );
     // the slider and the head drive both rows
     const latest = await call<{ hash: number }>(page, 'canvasStats', '[data-testid=relation-student]');
     await call(page, 'setSlider', 0);
     await waitFor(page, `document.querySelector('[data-testid=relation-student]')?.dataset.step === '8'`);
-    assert.notEqual((await call<{ hash: number }>(page, 'canvasStats', '[data-testid=relation-student]')).hash, latest.hash);
+    assert.notEqual(
+      (await call<{ hash: number }>(page, 'canvasStats', '[data-testid=relation-student]')).hash,
+      latest.hash,
+    );
     await shot(page, 'run-attention-value-relation-dark');
     // its CSV export: the student's relations for the shown layer, head and evaluation
     await call(page, 'click', '[data-testid=relation-figure-student] [data-testid=export-csv]');
     await waitFor(page, `window.__harness.posted().some((m) => m.type === 'export')`);
     const [csv] = (await call<ExportRequest[]>(page, 'posted')).filter((m) => m.type === 'export');
     assert.equal(csv.chart, 'value-relation-student-l1-mean-step8');
-    const sample = tinybert.events.find((e) => (e as { type?: string }).type === 'attention-sample') as unknown as { tokens: string[]; layers: Array<{ studentValueRelations: number[][][] }> };
+    const sample = tinybert.events.find((e) => (e as { type?: string }).type === 'attention-sample') as unknown as {
+      tokens: string[];
+      layers: Array<{ studentValueRelations: number[][][] }>;
+    };
     const rows = csv.data.split('\r\n').filter((l) => l !== '');
     assert.equal(rows.length, sample.tokens.length + 1);
-    const mean = (q: number, k: number) => sample.layers[0].studentValueRelations.reduce((a, h) => a + h[q][k], 0) / sample.layers[0].studentValueRelations.length;
+    const mean = (q: number, k: number) =>
+      sample.layers[0].studentValueRelations.reduce((a, h) => a + h[q][k], 0) /
+      sample.layers[0].studentValueRelations.length;
     assert.ok(Math.abs(Number(rows[1].split(',')[1]) - mean(0, 0)) < 1e-6, `${rows[1]} vs ${mean(0, 0)}`);
     assert.deepEqual(await call(page, 'errors'), []);
     await page.close();
@@ -918,18 +1170,36 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     await waitFor(page, `document.querySelectorAll('[data-testid=compare-row]').length === 2`);
     // the terms either run trained, in the protocol's order; the first is shown until one is picked
     await waitFor(page, `document.querySelectorAll('[data-testid=compare-term] option').length === 6`);
-    const options = await page.$$eval('[data-testid=compare-term] option', (els) => els.map((e) => e.getAttribute('value')));
-    assert.deepEqual(options, ['attention-kl', 'cls-cosine', 'soft-label', 'hidden-mse', 'embedding-mse', 'value-relation']);
+    const options = await page.$$eval('[data-testid=compare-term] option', (els) =>
+      els.map((e) => e.getAttribute('value')),
+    );
+    assert.deepEqual(options, [
+      'attention-kl',
+      'cls-cosine',
+      'soft-label',
+      'hidden-mse',
+      'embedding-mse',
+      'value-relation',
+    ]);
     assert.equal(await call(page, 'attr', '[data-testid=compare-view]', 'data-term'), 'attention-kl');
     await waitFor(page, `document.querySelector('[data-testid=compare-chart-term]')?.dataset.series === '2'`);
     const akl = await call<{ hash: number }>(page, 'canvasStats', '[data-testid=compare-chart-term] .u-wrap');
     for (const term of ['value-relation', 'hidden-mse']) {
-      await page.evaluate(`(() => { const sel = document.querySelector('[data-testid=compare-term]'); sel.value = '${term}'; sel.dispatchEvent(new Event('change')); })()`);
+      await page.evaluate(
+        `(() => { const sel = document.querySelector('[data-testid=compare-term]'); sel.value = '${term}'; sel.dispatchEvent(new Event('change')); })()`,
+      );
       await waitFor(page, `document.querySelector('[data-testid=compare-view]')?.dataset.term === '${term}'`);
       await call(page, 'frames', 3);
       assert.equal(((await call<{ compareTerm?: string }>(page, 'state')) ?? {}).compareTerm, term);
-      assert.notEqual((await call<{ hash: number }>(page, 'canvasStats', '[data-testid=compare-chart-term] .u-wrap')).hash, akl.hash, `${term} redrew the term chart`);
-      assert.ok((await call<{ colours: number }>(page, 'canvasStats', '[data-testid=compare-chart-term-weight] .u-wrap')).colours > 4);
+      assert.notEqual(
+        (await call<{ hash: number }>(page, 'canvasStats', '[data-testid=compare-chart-term] .u-wrap')).hash,
+        akl.hash,
+        `${term} redrew the term chart`,
+      );
+      assert.ok(
+        (await call<{ colours: number }>(page, 'canvasStats', '[data-testid=compare-chart-term-weight] .u-wrap'))
+          .colours > 4,
+      );
     }
     await shot(page, 'compare-terms-dark');
     // the weight chart as CSV: tinybert's hidden-mse weight decays 2 → 0.5 over each internal stage
@@ -941,8 +1211,13 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     assert.deepEqual(lines[1].split(',').slice(-1).map(Number), [2]);
     // per-layer dev columns for the terms, beside attention-KL; only the run that trains them has values
     const cols = await page.$$eval('[data-testid=compare-col]', (els) => els.map((e) => e.getAttribute('data-col')));
-    for (const c of ['kl:1', 'kl:2', 'hidden:0', 'hidden:1', 'hidden:2', 'relation:1', 'relation:2']) assert.ok(cols.includes(c), `${c} in ${cols.join(' ')}`);
-    const row = async (runId: string): Promise<string> => page.$eval(`[data-testid=compare-row][data-run-id="${runId}"]`, (e) => (e as unknown as { textContent: string }).textContent);
+    for (const c of ['kl:1', 'kl:2', 'hidden:0', 'hidden:1', 'hidden:2', 'relation:1', 'relation:2'])
+      assert.ok(cols.includes(c), `${c} in ${cols.join(' ')}`);
+    const row = async (runId: string): Promise<string> =>
+      page.$eval(
+        `[data-testid=compare-row][data-run-id="${runId}"]`,
+        (e) => (e as unknown as { textContent: string }).textContent,
+      );
     assert.match(await row(tinybert.runId), /\d\.\d+e-\d|\d\.\d{2}/);
     assert.deepEqual(await call(page, 'errors'), []);
     await page.close();
@@ -954,14 +1229,36 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     const cut = sid.events.findIndex((e) => ((e as { step?: number }).step ?? 0) > 30);
     const failed: Json[] = [
       ...sid.events.slice(0, cut),
-      { v: 1, time: '2026-11-26T02:09:03.000Z', runId: sid.runId, type: 'run-failed', reason: 'out of memory while allocating the attention tensor', where: 'demo.distill.json: optim.batchSize', fix: 'lower optim.batchSize to 16', lastCheckpoint: '/runs/x/checkpoints/step-00000019' },
+      {
+        v: 1,
+        time: '2026-11-26T02:09:03.000Z',
+        runId: sid.runId,
+        type: 'run-failed',
+        reason: 'out of memory while allocating the attention tensor',
+        where: 'demo.distill.json: optim.batchSize',
+        fix: 'lower optim.batchSize to 16',
+        lastCheckpoint: '/runs/x/checkpoints/step-00000019',
+      },
     ];
-    await call(page, 'post', { type: 'init', view: 'run', runs: [{ ...sid, status: 'failed', events: failed }] } as unknown as Json);
-    await waitFor(page, `!!document.querySelector('[data-testid=run-failure]') && !document.querySelector('[data-testid=run-failure]').hidden`);
-    assert.match(String(await call(page, 'text', '[data-testid=run-failure]')), /out of memory.*optim\.batchSize.*lower optim\.batchSize to 16/);
+    await call(page, 'post', {
+      type: 'init',
+      view: 'run',
+      runs: [{ ...sid, status: 'failed', events: failed }],
+    } as unknown as Json);
+    await waitFor(
+      page,
+      `!!document.querySelector('[data-testid=run-failure]') && !document.querySelector('[data-testid=run-failure]').hidden`,
+    );
+    assert.match(
+      String(await call(page, 'text', '[data-testid=run-failure]')),
+      /out of memory.*optim\.batchSize.*lower optim\.batchSize to 16/,
+    );
     await shot(page, 'run-failed-dark');
     await call(page, 'selectTab', 3);
-    await waitFor(page, `(document.querySelector('[data-testid=run-log]')?.textContent ?? '').includes('out of memory')`);
+    await waitFor(
+      page,
+      `(document.querySelector('[data-testid=run-log]')?.textContent ?? '').includes('out of memory')`,
+    );
     assert.match(String(await call(page, 'text', '[data-testid=run-checkpoints]')), /step 19 \(stage-end\)/);
     await call(page, 'selectTab', 0);
     // a failed run offers Resume, not Stop
@@ -972,10 +1269,19 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     await call(page, 'click', '[data-testid=btn-reveal]');
     await call(page, 'click', '[data-testid=btn-compare]');
     const posted = (await call<{ type: string }[]>(page, 'posted')).filter((m) => m.type !== 'ready');
-    assert.deepEqual(posted, [{ type: 'resume-run', runId: sid.runId }, { type: 'reveal', path: sid.runDir }, { type: 'add-to-compare' }]);
+    assert.deepEqual(posted, [
+      { type: 'resume-run', runId: sid.runId },
+      { type: 'reveal', path: sid.runDir },
+      { type: 'add-to-compare' },
+    ]);
 
     // the host reports the process state; a live run enables Stop
-    await call(page, 'post', { type: 'run-status', runId: sid.runId, status: 'running', message: 'resumed from step 19' });
+    await call(page, 'post', {
+      type: 'run-status',
+      runId: sid.runId,
+      status: 'running',
+      message: 'resumed from step 19',
+    });
     await waitFor(page, `document.querySelector('[data-testid=run-status]')?.dataset.status === 'running'`);
     assert.equal(await call(page, 'visible', '[data-testid=btn-stop]'), true);
     assert.equal(await call(page, 'visible', '[data-testid=btn-resume]'), false);
@@ -991,7 +1297,11 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
 
     // a diverged step arrives in the wire form (JSON has no NaN): revived, accepted, shown
     const lastStep = failed.filter((e) => (e as { type: string }).type === 'step').at(-1) as { [key: string]: Json };
-    await call(page, 'post', { type: 'events', runId: sid.runId, events: [{ ...lastStep, step: 31, loss: 'NaN', terms: [{ name: 'soft-label', value: 'Infinity', weight: 1 }] }] });
+    await call(page, 'post', {
+      type: 'events',
+      runId: sid.runId,
+      events: [{ ...lastStep, step: 31, loss: 'NaN', terms: [{ name: 'soft-label', value: 'Infinity', weight: 1 }] }],
+    });
     await waitFor(page, `document.querySelector('[data-testid=chart-loss]')?.dataset.points === '31'`);
     assert.match(String(await call(page, 'text', '[data-testid=run-stage]')), /step 31 .*loss NaN/);
 
@@ -1008,95 +1318,148 @@ describe('dashboard webview in headless Chromium', { skip }, () => {
     await page.close();
   });
 
-  test('a reopened panel whose init holds a long run: folded in over several frames; one malformed event still rejects it', { timeout: 60_000 }, async (t) => {
-    const page = await openPage('dark', { width: 1400, height: 900 });
-    const total = 20_000;
-    const r = await call<{ ms: number; frameTimes: number[]; shown: boolean; events: number; errors: string[] }>(page, 'reopen', { total, runId: 'long-run' });
-    assert.deepEqual(r.errors, []);
-    assert.ok(r.shown, 'every training chart shows the whole run');
-    assert.match(String(await call(page, 'text', '[data-testid=run-stage]')), new RegExp(`stage 3/3: classification.*step ${total}`));
-    assert.equal(await call(page, 'attr', '[data-testid=chart-loss]', 'data-stage-bands'), 'layer 1|layers 1-2|classification');
-    const f = frameStats(r.frameTimes);
-    t.diagnostic(`init with ${r.events} events shown after ${r.ms.toFixed(0)} ms, over ${f.count} frames: median ${f.median.toFixed(1)} ms, max ${f.max.toFixed(1)} ms`);
-    // the work was spread over frames, not done in one task
-    assert.ok(f.count >= 3, `folded in within ${f.count} frames`);
-    await page.close();
+  test(
+    'a reopened panel whose init holds a long run: folded in over several frames; one malformed event still rejects it',
+    { timeout: 60_000 },
+    async (t) => {
+      const page = await openPage('dark', { width: 1400, height: 900 });
+      const total = 20_000;
+      const r = await call<{ ms: number; frameTimes: number[]; shown: boolean; events: number; errors: string[] }>(
+        page,
+        'reopen',
+        { total, runId: 'long-run' },
+      );
+      assert.deepEqual(r.errors, []);
+      assert.ok(r.shown, 'every training chart shows the whole run');
+      assert.match(
+        String(await call(page, 'text', '[data-testid=run-stage]')),
+        new RegExp(`stage 3/3: classification.*step ${total}`),
+      );
+      assert.equal(
+        await call(page, 'attr', '[data-testid=chart-loss]', 'data-stage-bands'),
+        'layer 1|layers 1-2|classification',
+      );
+      const f = frameStats(r.frameTimes);
+      t.diagnostic(
+        `init with ${r.events} events shown after ${r.ms.toFixed(0)} ms, over ${f.count} frames: median ${f.median.toFixed(1)} ms, max ${f.max.toFixed(1)} ms`,
+      );
+      // the work was spread over frames, not done in one task
+      assert.ok(f.count >= 3, `folded in within ${f.count} frames`);
+      await page.close();
 
-    const bad = await openPage('dark', { width: 1400, height: 900 });
-    const broken = await call<{ shown: boolean; errors: string[] }>(bad, 'reopen', { total, runId: 'broken-run', breakAt: 15_000 });
-    assert.equal(broken.shown, false);
-    assert.equal(broken.errors.length, 1);
-    assert.match(broken.errors[0], /'init': runs\[0\] is not a valid run snapshot/);
-    assert.equal(await call(bad, 'count', '[data-testid=run-view]'), 0, 'nothing of the malformed init is shown');
-    await bad.close();
-  });
+      const bad = await openPage('dark', { width: 1400, height: 900 });
+      const broken = await call<{ shown: boolean; errors: string[] }>(bad, 'reopen', {
+        total,
+        runId: 'broken-run',
+        breakAt: 15_000,
+      });
+      assert.equal(broken.shown, false);
+      assert.equal(broken.errors.length, 1);
+      assert.match(broken.errors[0], /'init': runs\[0\] is not a valid run snapshot/);
+      assert.equal(await call(bad, 'count', '[data-testid=run-view]'), 0, 'nothing of the malformed init is shown');
+      await bad.close();
+    },
+  );
 
-  test('performance: 100 000 steps streamed as the host batches them keep frames short', { timeout: 90_000 }, async (t) => {
-    const page = await openPage('dark', { width: 1400, height: 900 });
-    // The host sends a run's new events at most every 100 ms (EventBatcher); 1 000 steps a batch
-    // is 10 000 steps a second, hundreds of times what a trainer makes. PERF_INTERVAL_MS=16 gives
-    // the old stress stream (60 000 steps a second), where checking and copying the messages
-    // alone keeps the page's thread busy.
-    const workload = { total: 100_000, batch: 1000, intervalMs: Number(process.env.PERF_INTERVAL_MS ?? 100), runId: 'perf-run' };
-    assert.ok(browser);
-    // PERF_TRACE=<file> keeps the trace; PERF_TRACE_DETAIL=1 adds the categories that say what a
-    // long frame did (script, GC, style and layout, paint, commit) and a CPU profile, at some cost
-    // to the figures
-    const detail =
-      process.env.PERF_TRACE_DETAIL === '1' ? ['devtools.timeline', 'v8', 'disabled-by-default-devtools.timeline', 'disabled-by-default-v8.cpu_profiler'] : [];
-    await browser.startTracing(page, { categories: ['toplevel', 'benchmark', 'blink.user_timing', ...detail] });
-    const result = await call<PerfResult>(page, 'perf', workload as unknown as Json);
-    const trace = await browser.stopTracing();
-    if (process.env.PERF_TRACE) writeFileSync(process.env.PERF_TRACE, trace);
-    await shot(page, 'perf-100k-dark');
-    // the dense curves are drawn (as pixels): the attention-KL terms' blue over thousands of pixels
-    const kl = await call<number>(page, 'countColour', '[data-testid=chart-loss] .u-wrap', THEMES.dark.vars['charts-blue']);
-    await page.close();
-    const f = frameStats(result.frameTimes);
-    const cpu = frameCpu(trace, 'perf-stream-start', 'perf-stream-end');
-    const s = result.stats;
-    t.diagnostic(
-      `100k steps × 6 loss series, ${workload.batch} per message every ${workload.intervalMs} ms, streamed in ${(result.streamMs / 1000).toFixed(2)} s: ` +
-        `${f.count} frames, ${f.fps.toFixed(1)} fps (1000 / mean frame); frame ms median ${f.median.toFixed(1)}, p95 ${f.p95.toFixed(1)}, max ${f.max.toFixed(1)}; ` +
-        `${pctText(f.onTime)} of frames ≤ 16.7 ms, ${pctText(f.oneVsync)} ≤ 20 ms`,
-    );
-    t.diagnostic(
-      `page thread CPU: ${cpu.frames} frame tasks, median ${cpu.median.toFixed(1)} ms, p95 ${cpu.p95.toFixed(1)} ms, max ${cpu.max.toFixed(1)} ms; ` +
-        `busy ${pctText(cpu.busy)} of the window (wall time of frames includes waiting for a core on a loaded machine)`,
-    );
-    // what the long frames were: when they ended, every task over 16.7 ms of CPU, and the dashboard's own account
-    const late = result.frameTimes.map((ms, i) => ({ ms, end: result.frameEnds?.[i] ?? NaN })).filter((frame) => frame.ms > 17.5);
-    t.diagnostic(`frames over 16.7 ms: ${late.map((frame) => `${frame.ms.toFixed(0)} ms ending at ${frame.end.toFixed(0)}`).join(', ') || 'none'}`);
-    const partsText = (parts: Record<string, number>): string =>
-      Object.entries(parts)
-        .filter(([, v]) => v >= 0.5)
-        .sort((a, b) => b[1] - a[1])
-        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
-        .join(', ');
-    t.diagnostic(`tasks over 16.7 ms of CPU: ${cpu.long.length}${detail.length === 0 ? ' (PERF_TRACE_DETAIL=1 splits them into script, GC, style and layout, paint, commit)' : ''}`);
-    for (const l of cpu.long) {
-      t.diagnostic(`  at ${l.at.toFixed(0)} ms: ${l.cpu.toFixed(1)} ms CPU (${l.wall.toFixed(1)} ms wall)${detail.length > 0 ? `: ${partsText(l.parts)}` : ''}`);
-    }
-    const slow = (s.slowFrames ?? []).filter((w) => w.at >= result.streamStart).sort((a, b) => b.ms - a.ms);
-    t.diagnostic(`longest frames of the dashboard's own work (folding in events, drawing charts):`);
-    for (const w of slow) {
-      t.diagnostic(`  at ${(w.at - result.streamStart).toFixed(0)} ms: ${w.ms.toFixed(1)} ms, folding in ${w.ingestMs.toFixed(1)}${w.draws.length > 0 ? `, drew ${w.draws.join(', ')}` : ''}`);
-    }
-    t.diagnostic(
-      `loss chart draws ${result.drawn} of ${result.points} points; dashboard: ${s.messages} messages, ${s.frames} frames of work, ` +
-        `${(s.ingestMs ?? 0).toFixed(0)} ms checking and folding in events, ${s.chartDraws ?? '?'} chart draws in ${(s.chartMs ?? 0).toFixed(0)} ms ` +
-        `(${((s.chartDraws ?? 0) / 5 / (result.streamMs / 1000)).toFixed(1)} per chart per second), longest frame of work ${(s.maxRenderMs ?? 0).toFixed(1)} ms`,
-    );
-    assert.equal(result.points, 100_000);
-    assert.ok(kl > 2000, `the loss chart shows ${kl} pixels of the attention-KL curves`);
-    assert.deepEqual(result.chartPoints, [100_000, 100_000, 100_000, 100_000, 100_000], 'every training chart shows every step');
-    assert.ok(result.drawn < 20_000, `downsampling should draw far fewer points than 100 000 (drew ${result.drawn})`);
-    // Wall-clock frame times on this shared machine (2 cores, background training) include
-    // waiting for a core: the thread is sometimes not scheduled for 100 ms and more. So the hard
-    // bounds are on what the dashboard costs (CPU time of each frame, from the trace), and the
-    // wall-clock figures above are the measurement.
-    assert.ok(f.median <= 17.5, `median frame ${f.median.toFixed(1)} ms: most frames should make the 60 Hz vsync`);
-    assert.ok(cpu.p95 <= 16.7, `p95 CPU time of a frame ${cpu.p95.toFixed(1)} ms: the dashboard should fit a 60 Hz frame`);
-    assert.ok(cpu.max <= 100, `a frame took ${cpu.max.toFixed(1)} ms of CPU: long work should be done in slices`);
-  });
+  test(
+    'performance: 100 000 steps streamed as the host batches them keep frames short',
+    { timeout: 90_000 },
+    async (t) => {
+      const page = await openPage('dark', { width: 1400, height: 900 });
+      // The host sends a run's new events at most every 100 ms (EventBatcher); 1 000 steps a batch
+      // is 10 000 steps a second, hundreds of times what a trainer makes. PERF_INTERVAL_MS=16 gives
+      // the old stress stream (60 000 steps a second), where checking and copying the messages
+      // alone keeps the page's thread busy.
+      const workload = {
+        total: 100_000,
+        batch: 1000,
+        intervalMs: Number(process.env.PERF_INTERVAL_MS ?? 100),
+        runId: 'perf-run',
+      };
+      assert.ok(browser);
+      // PERF_TRACE=<file> keeps the trace; PERF_TRACE_DETAIL=1 adds the categories that say what a
+      // long frame did (script, GC, style and layout, paint, commit) and a CPU profile, at some cost
+      // to the figures
+      const detail =
+        process.env.PERF_TRACE_DETAIL === '1'
+          ? ['devtools.timeline', 'v8', 'disabled-by-default-devtools.timeline', 'disabled-by-default-v8.cpu_profiler']
+          : [];
+      await browser.startTracing(page, { categories: ['toplevel', 'benchmark', 'blink.user_timing', ...detail] });
+      const result = await call<PerfResult>(page, 'perf', workload as unknown as Json);
+      const trace = await browser.stopTracing();
+      if (process.env.PERF_TRACE) writeFileSync(process.env.PERF_TRACE, trace);
+      await shot(page, 'perf-100k-dark');
+      // the dense curves are drawn (as pixels): the attention-KL terms' blue over thousands of pixels
+      const kl = await call<number>(
+        page,
+        'countColour',
+        '[data-testid=chart-loss] .u-wrap',
+        THEMES.dark.vars['charts-blue'],
+      );
+      await page.close();
+      const f = frameStats(result.frameTimes);
+      const cpu = frameCpu(trace, 'perf-stream-start', 'perf-stream-end');
+      const s = result.stats;
+      t.diagnostic(
+        `100k steps × 6 loss series, ${workload.batch} per message every ${workload.intervalMs} ms, streamed in ${(result.streamMs / 1000).toFixed(2)} s: ` +
+          `${f.count} frames, ${f.fps.toFixed(1)} fps (1000 / mean frame); frame ms median ${f.median.toFixed(1)}, p95 ${f.p95.toFixed(1)}, max ${f.max.toFixed(1)}; ` +
+          `${pctText(f.onTime)} of frames ≤ 16.7 ms, ${pctText(f.oneVsync)} ≤ 20 ms`,
+      );
+      t.diagnostic(
+        `page thread CPU: ${cpu.frames} frame tasks, median ${cpu.median.toFixed(1)} ms, p95 ${cpu.p95.toFixed(1)} ms, max ${cpu.max.toFixed(1)} ms; ` +
+          `busy ${pctText(cpu.busy)} of the window (wall time of frames includes waiting for a core on a loaded machine)`,
+      );
+      // what the long frames were: when they ended, every task over 16.7 ms of CPU, and the dashboard's own account
+      const late = result.frameTimes
+        .map((ms, i) => ({ ms, end: result.frameEnds?.[i] ?? NaN }))
+        .filter((frame) => frame.ms > 17.5);
+      t.diagnostic(
+        `frames over 16.7 ms: ${late.map((frame) => `${frame.ms.toFixed(0)} ms ending at ${frame.end.toFixed(0)}`).join(', ') || 'none'}`,
+      );
+      const partsText = (parts: Record<string, number>): string =>
+        Object.entries(parts)
+          .filter(([, v]) => v >= 0.5)
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+          .join(', ');
+      t.diagnostic(
+        `tasks over 16.7 ms of CPU: ${cpu.long.length}${detail.length === 0 ? ' (PERF_TRACE_DETAIL=1 splits them into script, GC, style and layout, paint, commit)' : ''}`,
+      );
+      for (const l of cpu.long) {
+        t.diagnostic(
+          `  at ${l.at.toFixed(0)} ms: ${l.cpu.toFixed(1)} ms CPU (${l.wall.toFixed(1)} ms wall)${detail.length > 0 ? `: ${partsText(l.parts)}` : ''}`,
+        );
+      }
+      const slow = (s.slowFrames ?? []).filter((w) => w.at >= result.streamStart).sort((a, b) => b.ms - a.ms);
+      t.diagnostic(`longest frames of the dashboard's own work (folding in events, drawing charts):`);
+      for (const w of slow) {
+        t.diagnostic(
+          `  at ${(w.at - result.streamStart).toFixed(0)} ms: ${w.ms.toFixed(1)} ms, folding in ${w.ingestMs.toFixed(1)}${w.draws.length > 0 ? `, drew ${w.draws.join(', ')}` : ''}`,
+        );
+      }
+      t.diagnostic(
+        `loss chart draws ${result.drawn} of ${result.points} points; dashboard: ${s.messages} messages, ${s.frames} frames of work, ` +
+          `${(s.ingestMs ?? 0).toFixed(0)} ms checking and folding in events, ${s.chartDraws ?? '?'} chart draws in ${(s.chartMs ?? 0).toFixed(0)} ms ` +
+          `(${((s.chartDraws ?? 0) / 5 / (result.streamMs / 1000)).toFixed(1)} per chart per second), longest frame of work ${(s.maxRenderMs ?? 0).toFixed(1)} ms`,
+      );
+      assert.equal(result.points, 100_000);
+      assert.ok(kl > 2000, `the loss chart shows ${kl} pixels of the attention-KL curves`);
+      assert.deepEqual(
+        result.chartPoints,
+        [100_000, 100_000, 100_000, 100_000, 100_000],
+        'every training chart shows every step',
+      );
+      assert.ok(result.drawn < 20_000, `downsampling should draw far fewer points than 100 000 (drew ${result.drawn})`);
+      // Wall-clock frame times on this shared machine (2 cores, background training) include
+      // waiting for a core: the thread is sometimes not scheduled for 100 ms and more. So the hard
+      // bounds are on what the dashboard costs (CPU time of each frame, from the trace), and the
+      // wall-clock figures above are the measurement.
+      assert.ok(f.median <= 17.5, `median frame ${f.median.toFixed(1)} ms: most frames should make the 60 Hz vsync`);
+      assert.ok(
+        cpu.p95 <= 16.7,
+        `p95 CPU time of a frame ${cpu.p95.toFixed(1)} ms: the dashboard should fit a 60 Hz frame`,
+      );
+      assert.ok(cpu.max <= 100, `a frame took ${cpu.max.toFixed(1)} ms of CPU: long work should be done in slices`);
+    },
+  );
 });

@@ -34,7 +34,13 @@ function read(dir: string, name = 'data.txt'): string {
  * aside, the complete new one under its temporary name, nothing at `dir`. `ms` gives each its own
  * time stamp, as the writers before the shared stamp did.
  */
-function killedBetweenRenames(dir: string, pid: number, old: Record<string, string>, next: Record<string, string>, ms = [1000, 1000]): void {
+function killedBetweenRenames(
+  dir: string,
+  pid: number,
+  old: Record<string, string>,
+  next: Record<string, string>,
+  ms = [1000, 1000],
+): void {
   const parent = path.dirname(dir);
   const name = path.basename(dir);
   writeFolder(path.join(parent, `.${name}.old-${pid}-${ms[1]}`), old);
@@ -130,7 +136,12 @@ test('a run folder whose best/ and stage-best were being replaced when the run w
   const want = loadCheckpoint(staged).tensors.get('classifier.weight')!.data;
   // checkpoints/stage-best: as the training loop leaves it.
   const ckpts = path.join(runDir, 'checkpoints');
-  killedBetweenRenames(path.join(ckpts, 'stage-best'), pid, { 'state.json': '{"stage":0,"step":4}' }, { 'state.json': '{"stage":0,"step":8}' });
+  killedBetweenRenames(
+    path.join(ckpts, 'stage-best'),
+    pid,
+    { 'state.json': '{"stage":0,"step":4}' },
+    { 'state.json': '{"stage":0,"step":8}' },
+  );
   // A checkpoint killed while being filled.
   writeFolder(path.join(ckpts, `.step-00000012.tmp-${pid}-11`), { 'model.safetensors': '' });
 

@@ -37,10 +37,16 @@ test('createRng matches reference xoshiro128** outputs', () => {
   // masks) of splitmix32 seeding + xoshiro128**, outputs divided by 2^32.
   const r42 = createRng(42);
   const expected42 = [660444221, 3652823732, 77672526, 910233633, 2297337756].map((v) => v / 2 ** 32);
-  assert.deepEqual(Array.from({ length: 5 }, () => r42.next()), expected42);
+  assert.deepEqual(
+    Array.from({ length: 5 }, () => r42.next()),
+    expected42,
+  );
   const r0 = createRng(0);
   const expected0 = [1789933344, 44971166, 2521387044, 3848737593, 1138324114].map((v) => v / 2 ** 32);
-  assert.deepEqual(Array.from({ length: 5 }, () => r0.next()), expected0);
+  assert.deepEqual(
+    Array.from({ length: 5 }, () => r0.next()),
+    expected0,
+  );
 });
 
 test('createRng state round-trips exactly (resume)', () => {
@@ -51,7 +57,10 @@ test('createRng state round-trips exactly (resume)', () => {
   const expected = Array.from({ length: 50 }, () => a.next());
   const b = createRng(999);
   b.setState(saved);
-  assert.deepEqual(Array.from({ length: 50 }, () => b.next()), expected);
+  assert.deepEqual(
+    Array.from({ length: 50 }, () => b.next()),
+    expected,
+  );
   assert.throws(() => b.setState([0, 0, 0, 0]), /not all zero/);
   assert.throws(() => b.setState([1, 2, 3]), /four unsigned/);
   assert.throws(() => b.setState([1, 2, 3, 2 ** 32]), /four unsigned/);
@@ -82,10 +91,19 @@ test('batchOrder with shuffle is a seeded permutation', () => {
   const c = batchOrder(100, 16, true, 43);
   assert.deepEqual(a, b);
   assert.notDeepEqual(a, c);
-  assert.deepEqual(a.map((x) => x.length), [16, 16, 16, 16, 16, 16, 4]);
+  assert.deepEqual(
+    a.map((x) => x.length),
+    [16, 16, 16, 16, 16, 16, 4],
+  );
   const flat = a.flat();
-  assert.deepEqual([...flat].sort((x, y) => x - y), Array.from({ length: 100 }, (_, i) => i));
-  assert.notDeepEqual(flat, Array.from({ length: 100 }, (_, i) => i));
+  assert.deepEqual(
+    [...flat].sort((x, y) => x - y),
+    Array.from({ length: 100 }, (_, i) => i),
+  );
+  assert.notDeepEqual(
+    flat,
+    Array.from({ length: 100 }, (_, i) => i),
+  );
 });
 
 test('shuffleInPlace visits every permutation of 3 about equally', () => {

@@ -27,9 +27,30 @@ const SMALL: BertConfig = {
 
 function inputs(): BertInputs {
   return {
-    inputIds: tf.tensor2d([[2, 7, 9, 11, 3, 0], [2, 5, 3, 8, 13, 3]], [2, 6], 'int32'),
-    tokenTypeIds: tf.tensor2d([[0, 0, 0, 1, 1, 0], [0, 0, 0, 1, 1, 1]], [2, 6], 'int32'),
-    attentionMask: tf.tensor2d([[1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1]], [2, 6], 'int32'),
+    inputIds: tf.tensor2d(
+      [
+        [2, 7, 9, 11, 3, 0],
+        [2, 5, 3, 8, 13, 3],
+      ],
+      [2, 6],
+      'int32',
+    ),
+    tokenTypeIds: tf.tensor2d(
+      [
+        [0, 0, 0, 1, 1, 0],
+        [0, 0, 0, 1, 1, 1],
+      ],
+      [2, 6],
+      'int32',
+    ),
+    attentionMask: tf.tensor2d(
+      [
+        [1, 1, 1, 1, 1, 0],
+        [1, 1, 1, 1, 1, 1],
+      ],
+      [2, 6],
+      'int32',
+    ),
   };
 }
 
@@ -101,14 +122,27 @@ test('randomInit is deterministic for a seed and follows Hugging Face _init_weig
 
     const word = ta.get('bert.embeddings.word_embeddings.weight')!;
     const h = SMALL.hiddenSize;
-    assert.ok(word.data.subarray(SMALL.padTokenId * h, (SMALL.padTokenId + 1) * h).every((v) => v === 0), 'padding row zeroed');
+    assert.ok(
+      word.data.subarray(SMALL.padTokenId * h, (SMALL.padTokenId + 1) * h).every((v) => v === 0),
+      'padding row zeroed',
+    );
     for (const spec of bertParameterSpecs(SMALL)) {
       const d = ta.get(spec.name)!.data;
-      if (spec.kind === 'norm-weight') assert.ok(d.every((v) => v === 1), spec.name);
-      if (spec.kind === 'bias' || spec.kind === 'norm-bias') assert.ok(d.every((v) => v === 0), spec.name);
+      if (spec.kind === 'norm-weight')
+        assert.ok(
+          d.every((v) => v === 1),
+          spec.name,
+        );
+      if (spec.kind === 'bias' || spec.kind === 'norm-bias')
+        assert.ok(
+          d.every((v) => v === 0),
+          spec.name,
+        );
     }
     // N(0, initializerRange): check the moments of all Linear/Embedding weights pooled together.
-    const w = bertParameterSpecs(SMALL).filter((s) => s.kind === 'linear' || s.kind === 'embedding').flatMap((s) => Array.from(ta.get(s.name)!.data));
+    const w = bertParameterSpecs(SMALL)
+      .filter((s) => s.kind === 'linear' || s.kind === 'embedding')
+      .flatMap((s) => Array.from(ta.get(s.name)!.data));
     const mean = w.reduce((s, v) => s + v, 0) / w.length;
     const std = Math.sqrt(w.reduce((s, v) => s + (v - mean) ** 2, 0) / w.length);
     assert.ok(Math.abs(mean) < 0.01, `mean ${mean}`);
@@ -151,7 +185,13 @@ test('fromNamedTensors: new head when classifier.* is absent, aliases accepted, 
   const bare: NamedTensors = new Map();
   for (const [name, t] of named) {
     if (name.startsWith('classifier.')) continue;
-    bare.set(name.replace(/^bert\./, '').replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta'), t);
+    bare.set(
+      name
+        .replace(/^bert\./, '')
+        .replace(/LayerNorm\.weight$/, 'LayerNorm.gamma')
+        .replace(/LayerNorm\.bias$/, 'LayerNorm.beta'),
+      t,
+    );
   }
   bare.set('cls.predictions.bias', { shape: [SMALL.vocabSize], data: new Float32Array(SMALL.vocabSize) }); // unused, ignored
   const h1 = BertModel.fromNamedTensors(SMALL, bare, { initHeadSeed: 5 });
@@ -172,22 +212,32 @@ test('fromNamedTensors: new head when classifier.* is absent, aliases accepted, 
 
   const missing = new Map(named);
   missing.delete('bert.encoder.layer.1.output.dense.bias');
-  assert.throws(() => BertModel.fromNamedTensors(SMALL, missing, { source: 'm/model.safetensors' }), (e: unknown) =>
-    e instanceof UserError && e.where === 'm/model.safetensors' && /layer\.1\.output\.dense\.bias.*missing/.test(e.message));
+  assert.throws(
+    () => BertModel.fromNamedTensors(SMALL, missing, { source: 'm/model.safetensors' }),
+    (e: unknown) =>
+      e instanceof UserError &&
+      e.where === 'm/model.safetensors' &&
+      /layer\.1\.output\.dense\.bias.*missing/.test(e.message),
+  );
 
   const wrongHead = new Map(named);
   wrongHead.set('classifier.weight', { shape: [2, SMALL.hiddenSize], data: new Float32Array(2 * SMALL.hiddenSize) });
-  assert.throws(() => BertModel.fromNamedTensors(SMALL, wrongHead), (e: unknown) =>
-    e instanceof UserError && /\[2, 16\].*\[3, 16\]/.test(e.message) && /num_labels/.test(e.fix ?? ''));
+  assert.throws(
+    () => BertModel.fromNamedTensors(SMALL, wrongHead),
+    (e: unknown) => e instanceof UserError && /\[2, 16\].*\[3, 16\]/.test(e.message) && /num_labels/.test(e.fix ?? ''),
+  );
 
-  assert.throws(() => BertModel.randomInit({ ...SMALL, numAttentionHeads: 3 }, 1), (e: unknown) =>
-    e instanceof UserError && /not a multiple/.test(e.message));
+  assert.throws(
+    () => BertModel.randomInit({ ...SMALL, numAttentionHeads: 3 }, 1),
+    (e: unknown) => e instanceof UserError && /not a multiple/.test(e.message),
+  );
 });
 
 test('dropout only when training; a seed makes the masks reproducible', () => {
   const model = BertModel.randomInit({ ...SMALL, hiddenDropoutProb: 0.3, attentionProbsDropoutProb: 0.3 }, 2);
   const x = inputs();
-  const logits = (opts: { training: boolean; seed?: number }) => tf.tidy(() => Array.from(model.forward(x, opts).logits.dataSync()));
+  const logits = (opts: { training: boolean; seed?: number }) =>
+    tf.tidy(() => Array.from(model.forward(x, opts).logits.dataSync()));
   try {
     const eval1 = logits({ training: false });
     assert.deepEqual(logits({ training: false }), eval1);
@@ -267,7 +317,8 @@ test('gradients on wasm exist and are finite for every trainable variable, and m
   const model = BertModel.randomInit(SMALL, 5);
   const x = inputs();
   const labels = tf.oneHot(tf.tensor1d([2, 0], 'int32'), 3);
-  const loss = () => tf.tidy(() => tf.losses.softmaxCrossEntropy(labels, model.forward(x, { training: false }).logits) as tf.Scalar);
+  const loss = () =>
+    tf.tidy(() => tf.losses.softmaxCrossEntropy(labels, model.forward(x, { training: false }).logits) as tf.Scalar);
   try {
     const vars = model.trainableVariables();
     assert.equal(vars.length, bertParameterSpecs(SMALL).length);
@@ -285,7 +336,13 @@ test('gradients on wasm exist and are finite for every trainable variable, and m
     // cancels it and its true gradient is 0 (only rounding noise remains).
     for (const name of model.parameterNames()) {
       if (name.includes('_embeddings.') || name.endsWith('attention.self.key.bias')) continue;
-      assert.ok(byName.get(name)!.dataSync().some((v) => v !== 0), `non-zero gradient for ${name}`);
+      assert.ok(
+        byName
+          .get(name)!
+          .dataSync()
+          .some((v) => v !== 0),
+        `non-zero gradient for ${name}`,
+      );
     }
 
     // Central differences in float32 on a few entries across the network.
@@ -316,7 +373,10 @@ test('gradients on wasm exist and are finite for every trainable variable, and m
       const numeric = (at(eps) - at(-eps)) / (2 * eps);
       setValue(v, original);
       const analytic = byName.get(name)!.dataSync()[index];
-      assert.ok(Math.abs(numeric - analytic) < 3e-5 + 0.01 * Math.abs(analytic), `${name}[${index}]: analytic ${analytic}, numeric ${numeric}`);
+      assert.ok(
+        Math.abs(numeric - analytic) < 3e-5 + 0.01 * Math.abs(analytic),
+        `${name}[${index}]: analytic ${analytic}, numeric ${numeric}`,
+      );
     }
     value.dispose();
     tf.dispose(Object.values(grads));
@@ -339,7 +399,7 @@ test('a model loaded with trainable: false has no trainable variables', () => {
   }
 });
 
-test('no tensors leak: forward inside tidy, a training step\'s gradients, and dispose', () => {
+test("no tensors leak: forward inside tidy, a training step's gradients, and dispose", () => {
   const x = inputs();
   const before = tf.memory().numTensors;
   const model = BertModel.randomInit(SMALL, 6);

@@ -19,7 +19,14 @@ const MAX_POS = 64;
 /** A tiny bare encoder (as a pre-trained checkpoint comes: no classifier head) in the plain layout. */
 function baseCheckpoint(): string {
   const dir = path.join(tmpDir('distillery-layouts-'), 'plain');
-  writeTinyCheckpoint(dir, { layers: 2, hidden: 32, heads: 2, intermediate: 64, maxPositions: MAX_POS, withoutHead: true });
+  writeTinyCheckpoint(dir, {
+    layers: 2,
+    hidden: 32,
+    heads: 2,
+    intermediate: 64,
+    maxPositions: MAX_POS,
+    withoutHead: true,
+  });
   return dir;
 }
 
@@ -55,7 +62,12 @@ test('a sentence-transformers root with the encoder in 0_Transformer/ (listed in
   assertSameTensors(ref, ck);
   assert.equal(ck.dir, inner);
   assert.equal(ck.vocabFile, path.join(inner, 'vocab.txt'));
-  assert.ok(ck.notes.some((n) => /sentence-transformers model: read the BERT encoder from 0_Transformer\/ \(modules\.json\)/.test(n)), ck.notes.join('\n'));
+  assert.ok(
+    ck.notes.some((n) =>
+      /sentence-transformers model: read the BERT encoder from 0_Transformer\/ \(modules\.json\)/.test(n),
+    ),
+    ck.notes.join('\n'),
+  );
   assert.equal(ck.hasPooler, true);
 });
 
@@ -82,11 +94,19 @@ test('a modules.json without a Transformer module, or naming a folder without co
   const listed = JSON.parse(fs.readFileSync(modules, 'utf8')) as Array<{ path: string; type: string }>;
 
   fs.writeFileSync(modules, JSON.stringify(listed.slice(1)));
-  const e1 = throwsUser(() => loadCheckpoint(root), /lists no Transformer module \(types: sentence_transformers\.models\.Pooling\)/, /modules\.json$/);
+  const e1 = throwsUser(
+    () => loadCheckpoint(root),
+    /lists no Transformer module \(types: sentence_transformers\.models\.Pooling\)/,
+    /modules\.json$/,
+  );
   assert.match(e1.fix ?? '', /sentence_transformers\.models\.Transformer/);
 
   fs.writeFileSync(modules, JSON.stringify([{ ...listed[0], path: '2_Missing' }, listed[1]]));
-  throwsUser(() => loadCheckpoint(root), /places the Transformer module in "2_Missing", but that folder has no config\.json/, /modules\.json$/);
+  throwsUser(
+    () => loadCheckpoint(root),
+    /places the Transformer module in "2_Missing", but that folder has no config\.json/,
+    /modules\.json$/,
+  );
 
   fs.writeFileSync(modules, '{ not json');
   throwsUser(() => loadCheckpoint(root), /modules\.json cannot be read as JSON/, /modules\.json$/);
@@ -99,7 +119,12 @@ test('wrapper prefixes (0.auto_model., model., module.), TF-style gamma/beta and
     // A SentenceTransformer's own state_dict.
     ['sentence-transformers state_dict', (n) => `0.auto_model.${n}`, '0.auto_model.'],
     // A BertModel saved as the `model` attribute of a wrapper, with TF-style LayerNorm names.
-    ['model. + gamma/beta', (n) => `model.${n.replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta')}`, 'model.'],
+    [
+      'model. + gamma/beta',
+      (n) =>
+        `model.${n.replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta')}`,
+      'model.',
+    ],
     // DataParallel around BertForSequenceClassification-style names.
     ['module.bert.', (n) => `module.bert.${n}`, 'module.bert.'],
   ];
@@ -129,9 +154,14 @@ test('an encoder without a pooler gets a fresh, reproducible one (with a note); 
   assert.ok(b.data.every((v) => v === 0));
   const std = Math.sqrt(w.data.reduce((s, v) => s + v * v, 0) / w.data.length);
   assert.ok(std > 0.015 && std < 0.025, `pooler std ${std}`);
-  assert.deepEqual(loadCheckpoint(dest).tensors.get('bert.pooler.dense.weight')!.data, w.data, 'the same pooler on every load');
+  assert.deepEqual(
+    loadCheckpoint(dest).tensors.get('bert.pooler.dense.weight')!.data,
+    w.data,
+    'the same pooler on every load',
+  );
   // Everything else is the checkpoint's own.
-  for (const [name, t] of ref.tensors) if (!name.startsWith('bert.pooler.')) assert.deepEqual(ck.tensors.get(name)!.data, t.data, name);
+  for (const [name, t] of ref.tensors)
+    if (!name.startsWith('bert.pooler.')) assert.deepEqual(ck.tensors.get(name)!.data, t.data, name);
 
   // A classifier trained on a pooler that is not there cannot be used as it is.
   const headed = path.join(path.dirname(plain), 'headed');
@@ -148,7 +178,11 @@ test('validate accepts a sentence-transformers root as teacher.train.from, and a
   const plain = baseCheckpoint();
   const work = path.dirname(plain);
   const root = path.join(work, 'st');
-  writeVariant(plain, root, { layout: 'st-subfolder', rename: (n) => (n.startsWith('pooler.') ? null : `0.auto_model.${n}`), positionIdsPrefix: '0.auto_model.' });
+  writeVariant(plain, root, {
+    layout: 'st-subfolder',
+    rename: (n) => (n.startsWith('pooler.') ? null : `0.auto_model.${n}`),
+    positionIdsPrefix: '0.auto_model.',
+  });
   const config = {
     task: { ...customSst2Task(work, 24, 16), maxSeqLen: 32 },
     teacher: { train: { from: 'st', epochs: 1, lr: 1e-3, batchSize: 8 } },
@@ -160,11 +194,16 @@ test('validate accepts a sentence-transformers root as teacher.train.from, and a
   };
   const file = writeConfig(work, 'st', config);
   const checked = validateConfig(fs.readFileSync(file, 'utf8'), file);
-  assert.deepEqual(checked.problems.filter((p) => p.severity === 'error').map((p) => p.message), []);
+  assert.deepEqual(
+    checked.problems.filter((p) => p.severity === 'error').map((p) => p.message),
+    [],
+  );
 
   const r = await startRun(file, { teacherOnly: true, stop: { requested: null } });
   assert.equal(r.status, 'finished', JSON.stringify(eventsOf(r.runDir, 'run-failed')));
-  const logs = eventsOf(r.runDir, 'log').map((e) => e.message).join('\n');
+  const logs = eventsOf(r.runDir, 'log')
+    .map((e) => e.message)
+    .join('\n');
   assert.match(logs, /teacher base: sentence-transformers model: read the BERT encoder from 0_Transformer\//);
   assert.match(logs, /teacher base: no pooler in model\.safetensors/);
   assert.ok(eventsOf(r.runDir, 'eval').length >= 1);

@@ -1,8 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  createEvent, encodeEvent, EventLineSplitter, eventProblem, isTrainerEvent, parseEventLine, PROTOCOL_VERSION, TrainerEvent,
-  TrainerEventBody, TrainerEventType,
+  createEvent,
+  encodeEvent,
+  EventLineSplitter,
+  eventProblem,
+  isTrainerEvent,
+  parseEventLine,
+  PROTOCOL_VERSION,
+  TrainerEvent,
+  TrainerEventBody,
+  TrainerEventType,
 } from '../../src/protocol/events';
 import type { ResolvedConfig } from '../../src/config/types';
 
@@ -13,39 +21,107 @@ const counts = { embeddings: 23837184, encoder: 85054464, pooler: 590592, head: 
 /** One event of every type, with optional fields filled where they exist. */
 const BODIES: Record<TrainerEventType, TrainerEventBody> = {
   'run-started': {
-    type: 'run-started', runDir: '/w/runs/x', config: { algorithm: 'sid' } as unknown as ResolvedConfig,
+    type: 'run-started',
+    runDir: '/w/runs/x',
+    config: { algorithm: 'sid' } as unknown as ResolvedConfig,
     backend: { kind: 'wasm', skipped: ['tensorflow-gpu: no CUDA', 'tensorflow: libtensorflow missing'] },
-    params: { teacher: counts, student: { ...counts, encoder: counts.encoder / 2, total: counts.total - counts.encoder / 2 } },
-    plan: { stages: [
-      { index: 0, name: 'layer 1', kind: 'internal', layers: [[1, 2]], losses: ['attention-kl', 'cls-cosine'], epochs: 1 },
-      { index: 1, name: 'classifier', kind: 'classification', layers: [], losses: ['soft-label'], epochs: 3 },
-    ] },
+    params: {
+      teacher: counts,
+      student: { ...counts, encoder: counts.encoder / 2, total: counts.total - counts.encoder / 2 },
+    },
+    plan: {
+      stages: [
+        {
+          index: 0,
+          name: 'layer 1',
+          kind: 'internal',
+          layers: [[1, 2]],
+          losses: ['attention-kl', 'cls-cosine'],
+          epochs: 1,
+        },
+        { index: 1, name: 'classifier', kind: 'classification', layers: [], losses: ['soft-label'], epochs: 3 },
+      ],
+    },
     dataset: { train: 67349, eval: 872 },
     resumedFrom: { checkpoint: '/w/runs/x/checkpoints/400', step: 400 },
   },
-  'stage-started': { type: 'stage-started', stage: 0, name: 'layer 1', kind: 'internal', epochs: 1, stepsPlanned: 2105 },
+  'stage-started': {
+    type: 'stage-started',
+    stage: 0,
+    name: 'layer 1',
+    kind: 'internal',
+    epochs: 1,
+    stepsPlanned: 2105,
+  },
   step: {
-    type: 'step', step: 17, stage: 0, epoch: 1, lr: 3.2e-5, loss: 0.75,
-    terms: [{ name: 'attention-kl', layer: 1, value: 0.5, weight: 1 }, { name: 'soft-label', value: 0.25, weight: 1 }],
-    gradNorm: 1.5, examplesPerSec: 41.2, elapsedMs: 12034,
+    type: 'step',
+    step: 17,
+    stage: 0,
+    epoch: 1,
+    lr: 3.2e-5,
+    loss: 0.75,
+    terms: [
+      { name: 'attention-kl', layer: 1, value: 0.5, weight: 1 },
+      { name: 'soft-label', value: 0.25, weight: 1 },
+    ],
+    gradNorm: 1.5,
+    examplesPerSec: 41.2,
+    elapsedMs: 12034,
   },
   eval: {
-    type: 'eval', step: 2105, stage: 0, epoch: 1, split: 'dev', metrics: { accuracy: 0.91, f1: 0.9 },
-    mainMetric: { name: 'accuracy', value: 0.91 }, perLayer: [{ student: 1, teacher: 2, attentionKl: 0.12, clsCosine: 0.03 }], isBest: true,
+    type: 'eval',
+    step: 2105,
+    stage: 0,
+    epoch: 1,
+    split: 'dev',
+    metrics: { accuracy: 0.91, f1: 0.9 },
+    mainMetric: { name: 'accuracy', value: 0.91 },
+    perLayer: [{ student: 1, teacher: 2, attentionKl: 0.12, clsCosine: 0.03 }],
+    isBest: true,
   },
   checkpoint: { type: 'checkpoint', step: 2105, path: '/w/runs/x/checkpoints/2105', reason: 'stage-end' },
   'attention-sample': {
-    type: 'attention-sample', step: 2105, tokens: ['[CLS]', 'good', '[SEP]'],
-    layers: [{ student: 1, teacher: 2, teacherMaps: [[[0.5, 0.25, 0.25], [0, 1, 0], [0.2, 0.3, 0.5]]], studentMaps: [[[1, 0, 0], [0, 1, 0], [0, 0, 1]]] }],
+    type: 'attention-sample',
+    step: 2105,
+    tokens: ['[CLS]', 'good', '[SEP]'],
+    layers: [
+      {
+        student: 1,
+        teacher: 2,
+        teacherMaps: [
+          [
+            [0.5, 0.25, 0.25],
+            [0, 1, 0],
+            [0.2, 0.3, 0.5],
+          ],
+        ],
+        studentMaps: [
+          [
+            [1, 0, 0],
+            [0, 1, 0],
+            [0, 0, 1],
+          ],
+        ],
+      },
+    ],
   },
   'stage-finished': { type: 'stage-finished', stage: 0, reason: 'plateau', bestLoss: 0.11 },
   warning: { type: 'warning', message: 'dev set has 3 empty lines', code: 'data.empty-lines' },
   log: { type: 'log', level: 'info', message: 'loaded teacher' },
   'run-finished': {
-    type: 'run-finished', best: { metric: 'accuracy', value: 0.91, step: 2105 }, studentDir: '/w/runs/x/student', durationMs: 360000,
+    type: 'run-finished',
+    best: { metric: 'accuracy', value: 0.91, step: 2105 },
+    studentDir: '/w/runs/x/student',
+    durationMs: 360000,
     summary: 'student 6L: accuracy 0.910 (teacher 0.927)',
   },
-  'run-failed': { type: 'run-failed', reason: 'out of memory', where: 'teacher forward', fix: 'lower optim.batchSize', lastCheckpoint: '/w/runs/x/checkpoints/400' },
+  'run-failed': {
+    type: 'run-failed',
+    reason: 'out of memory',
+    where: 'teacher forward',
+    fix: 'lower optim.batchSize',
+    lastCheckpoint: '/w/runs/x/checkpoints/400',
+  },
   'run-stopped': { type: 'run-stopped', signal: 'SIGINT', checkpoint: null },
 };
 
@@ -53,7 +129,14 @@ const EVENTS: TrainerEvent[] = Object.values(BODIES).map((b) => createEvent(RUN,
 
 test('createEvent stamps version, time and run id', () => {
   const e = createEvent(RUN, { type: 'log', level: 'warn', message: 'hi' }, TIME);
-  assert.deepEqual(e, { v: PROTOCOL_VERSION, time: '2024-05-01T12:00:00.000Z', runId: RUN, type: 'log', level: 'warn', message: 'hi' });
+  assert.deepEqual(e, {
+    v: PROTOCOL_VERSION,
+    time: '2024-05-01T12:00:00.000Z',
+    runId: RUN,
+    type: 'log',
+    level: 'warn',
+    message: 'hi',
+  });
   assert.equal(PROTOCOL_VERSION, 1);
 });
 
@@ -68,10 +151,22 @@ test('every event type round-trips through one line of JSON', () => {
 });
 
 test('newlines inside strings stay on one line; non-finite losses survive the trip', () => {
-  const e = createEvent(RUN, {
-    type: 'step', step: 3, stage: 1, epoch: 1, lr: 1e-5, loss: NaN,
-    terms: [{ name: 'cls-cosine', layer: 2, value: Infinity, weight: 1 }], gradNorm: -Infinity, examplesPerSec: 10, elapsedMs: 5,
-  }, TIME) as TrainerEvent;
+  const e = createEvent(
+    RUN,
+    {
+      type: 'step',
+      step: 3,
+      stage: 1,
+      epoch: 1,
+      lr: 1e-5,
+      loss: NaN,
+      terms: [{ name: 'cls-cosine', layer: 2, value: Infinity, weight: 1 }],
+      gradNorm: -Infinity,
+      examplesPerSec: 10,
+      elapsedMs: 5,
+    },
+    TIME,
+  ) as TrainerEvent;
   const line = encodeEvent(e);
   assert.ok(!line.includes('\n'));
   assert.deepEqual(parseEventLine(line).event, e);
@@ -80,12 +175,18 @@ test('newlines inside strings stay on one line; non-finite losses survive the tr
   assert.equal(encoded.split('\n').length, 1);
   // 'NaN' as text in a message stays text: only measured fields are revived.
   assert.deepEqual(parseEventLine(encoded).event, log);
-  const tokens = createEvent(RUN, { type: 'attention-sample', step: 1, tokens: ['NaN'], layers: [] }, TIME) as TrainerEvent;
+  const tokens = createEvent(
+    RUN,
+    { type: 'attention-sample', step: 1, tokens: ['NaN'], layers: [] },
+    TIME,
+  ) as TrainerEvent;
   assert.deepEqual(parseEventLine(encodeEvent(tokens)).event, tokens);
 });
 
 test('unknown event types and newer shapes are tolerated, not errors', () => {
-  const future = parseEventLine(JSON.stringify({ v: 1, type: 'gpu-memory', time: TIME.toISOString(), runId: RUN, bytes: 5 }));
+  const future = parseEventLine(
+    JSON.stringify({ v: 1, type: 'gpu-memory', time: TIME.toISOString(), runId: RUN, bytes: 5 }),
+  );
   assert.equal(future.error, undefined);
   assert.equal(future.event, undefined);
   assert.equal(future.unknown?.type, 'gpu-memory');
@@ -100,7 +201,10 @@ test('unknown event types and newer shapes are tolerated, not errors', () => {
 
 test('malformed lines are errors with a reason; blank lines are nothing', () => {
   assert.deepEqual(parseEventLine('   '), {});
-  assert.match(parseEventLine('Hi there 👋. Looks like you are running TensorFlow.js in Node.js').error ?? '', /not JSON/);
+  assert.match(
+    parseEventLine('Hi there 👋. Looks like you are running TensorFlow.js in Node.js').error ?? '',
+    /not JSON/,
+  );
   assert.match(parseEventLine('[1,2]').error ?? '', /JSON object/);
   assert.match(parseEventLine('{"v":1}').error ?? '', /no "type"/);
   assert.match(parseEventLine('{"type":"log","level":"info","message":"x"}').error ?? '', /version/);
@@ -112,9 +216,20 @@ test('malformed lines are errors with a reason; blank lines are nothing', () => 
 
 test('isTrainerEvent rejects malformed objects', () => {
   const step = EVENTS[2] as unknown as Record<string, unknown>;
-  const without = (k: string): Record<string, unknown> => Object.fromEntries(Object.entries(step).filter(([key]) => key !== k));
-  for (const x of [null, 42, 'step', [], {}, without('runId'), without('time'), without('v'), without('gradNorm'),
-    { ...step, step: 1.5 }, { ...step, type: 'nope' },
+  const without = (k: string): Record<string, unknown> =>
+    Object.fromEntries(Object.entries(step).filter(([key]) => key !== k));
+  for (const x of [
+    null,
+    42,
+    'step',
+    [],
+    {},
+    without('runId'),
+    without('time'),
+    without('v'),
+    without('gradNorm'),
+    { ...step, step: 1.5 },
+    { ...step, type: 'nope' },
     { ...step, terms: [{ name: 'mse', value: 1, weight: 1 }] },
     { ...step, terms: [{ name: 'soft-label', value: 1 }] },
     { ...step, terms: 'none' },
@@ -157,7 +272,10 @@ test('the splitter joins partial lines, splits several lines per chunk, strips C
   }
   assert.equal(s.flush(), undefined);
   assert.deepEqual(out, lines);
-  assert.deepEqual(out.map((l) => parseEventLine(l).event), EVENTS);
+  assert.deepEqual(
+    out.map((l) => parseEventLine(l).event),
+    EVENTS,
+  );
 
   const many = new EventLineSplitter();
   assert.deepEqual(many.push('a\nb\n\nc'), ['a', 'b', '']);

@@ -14,13 +14,23 @@ test('command arguments: tree nodes give their run, config or folder; paths and 
   const fake = fakeVscode();
   const restore = installFakeVscode(fake.module);
   try {
-    const { commandTarget, configFileOf, fileOf, runDirOf, CommandArgError } = await import('../../src/extension/command-args');
+    const { commandTarget, configFileOf, fileOf, runDirOf, CommandArgError } =
+      await import('../../src/extension/command-args');
     const Uri = fake.module.Uri as { file(p: string): unknown };
 
-    const state = deriveRunState({
-      runDir: RUN, events: [], info: { status: 'finished', pid: 1 },
-      files: { checkpoints: [`${RUN}/checkpoints/step-00000004`], bestDir: `${RUN}/best`, studentDir: `${RUN}/student` },
-    }, () => false);
+    const state = deriveRunState(
+      {
+        runDir: RUN,
+        events: [],
+        info: { status: 'finished', pid: 1 },
+        files: {
+          checkpoints: [`${RUN}/checkpoints/step-00000004`],
+          bestDir: `${RUN}/best`,
+          studentDir: `${RUN}/student`,
+        },
+      },
+      () => false,
+    );
     const [launch, run] = runNodes([state], [{ id: 7, verb: 'train', target: '/ws/a.distill.json' }]);
     const kids = runChildren(state);
     const checkpoint = kids.find((k) => k.kind === 'checkpoints')?.children?.[0];
@@ -47,13 +57,20 @@ test('command arguments: tree nodes give their run, config or folder; paths and 
     assert.equal(launch.kind === 'launch' && launch.launchId, 7);
 
     // A node of the wrong kind, a Uri that is no file, and anything else.
-    assert.throws(() => runDirOf(config), (e: unknown) => e instanceof CommandArgError && /the tree item "a" \(config\) is not a run/.test(e.message));
+    assert.throws(
+      () => runDirOf(config),
+      (e: unknown) => e instanceof CommandArgError && /the tree item "a" \(config\) is not a run/.test(e.message),
+    );
     assert.throws(() => configFileOf(run), /\(run\) is not a config/);
     assert.throws(() => runDirOf(launch), /\(launch\) is not a run/);
     const untitled = Reflect.construct(fake.module.Uri as new (...a: unknown[]) => object, ['untitled', 'Untitled-1']);
     assert.throws(() => commandTarget(untitled), /untitled:\/\/Untitled-1 is not a file on this machine/);
     assert.throws(() => commandTarget(42), /cannot act on a number/);
-    assert.throws(() => commandTarget({ kind: 'run' }), /cannot act on an object with kind/, 'a look-alike without an id is no tree node');
+    assert.throws(
+      () => commandTarget({ kind: 'run' }),
+      /cannot act on an object with kind/,
+      'a look-alike without an id is no tree node',
+    );
     assert.throws(() => commandTarget([RUN]), /cannot act on a list/);
   } finally {
     restore();

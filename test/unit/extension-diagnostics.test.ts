@@ -12,7 +12,17 @@ function workspace(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distillery-diag-'));
   const teacher = path.join(dir, 'teacher');
   fs.mkdirSync(teacher);
-  fs.writeFileSync(path.join(teacher, 'config.json'), JSON.stringify({ model_type: 'bert', num_hidden_layers: 12, hidden_size: 768, num_attention_heads: 12, intermediate_size: 3072, id2label: { 0: 'negative', 1: 'positive' } }));
+  fs.writeFileSync(
+    path.join(teacher, 'config.json'),
+    JSON.stringify({
+      model_type: 'bert',
+      num_hidden_layers: 12,
+      hidden_size: 768,
+      num_attention_heads: 12,
+      intermediate_size: 3072,
+      id2label: { 0: 'negative', 1: 'positive' },
+    }),
+  );
   fs.writeFileSync(path.join(teacher, 'model.safetensors'), '');
   fs.writeFileSync(path.join(teacher, 'vocab.txt'), '[PAD]\n');
   const sst = path.join(dir, 'glue', 'SST-2');
@@ -29,12 +39,19 @@ function config(parts: Record<string, string>): string {
     algorithm: '"sid"',
     ...parts,
   };
-  return `{\n${Object.entries(base).filter(([, v]) => v !== '').map(([k, v]) => `  "${k}": ${v}`).join(',\n')}\n}\n`;
+  return `{\n${Object.entries(base)
+    .filter(([, v]) => v !== '')
+    .map(([k, v]) => `  "${k}": ${v}`)
+    .join(',\n')}\n}\n`;
 }
 
 function only(problems: ConfigProblem[], pathText: string): ConfigProblem {
   const found = problems.filter((p) => p.pathText === pathText);
-  assert.equal(found.length, 1, `one problem at ${pathText}, got ${JSON.stringify(problems.map((p) => `${p.pathText}: ${p.message}`))}`);
+  assert.equal(
+    found.length,
+    1,
+    `one problem at ${pathText}, got ${JSON.stringify(problems.map((p) => `${p.pathText}: ${p.message}`))}`,
+  );
   return found[0];
 }
 
@@ -54,20 +71,32 @@ test('a mapping pair out of range is semantic, underlines the number, and offers
   const line = text.split('\n')[d.start.line];
   assert.equal(line.slice(d.start.character, d.end.character), '14');
   assert.equal(d.severity, 'error');
-  assert.match(d.message, /teacher layer 14 is out of range: the teacher has 12 layers\nFix: use a teacher layer from 1 to 12/);
+  assert.match(
+    d.message,
+    /teacher layer 14 is out of range: the teacher has 12 layers\nFix: use a teacher layer from 1 to 12/,
+  );
   assert.equal(d.code, 'mapping[1][1]');
 
   const fixes = quickFixesFor(text, p, { studentLayers: 6, teacherLayers: 12 });
-  assert.deepEqual(fixes.map((f) => f.title), ['Clamp the teacher layer to 12', 'Replace the mapping with "every-other"', 'Replace the mapping with "uniform"']);
+  assert.deepEqual(
+    fixes.map((f) => f.title),
+    ['Clamp the teacher layer to 12', 'Replace the mapping with "every-other"', 'Replace the mapping with "uniform"'],
+  );
   const clamped = applyTextEdits(text, fixes[0].edits);
   assert.match(clamped, /"mapping": \[\[1, 2\], \[2, 12\]\]/);
   // Only the warning that layers 3–6 stay unmapped is left.
-  assert.deepEqual(validateForEditor(clamped, path.join(dir, 'a.distill.json')).all.map((x) => x.severity), ['warning']);
+  assert.deepEqual(
+    validateForEditor(clamped, path.join(dir, 'a.distill.json')).all.map((x) => x.severity),
+    ['warning'],
+  );
   const everyOther = applyTextEdits(text, fixes[1].edits);
   assert.match(everyOther, /"mapping": "every-other"/);
   assert.deepEqual(validateForEditor(everyOther, path.join(dir, 'a.distill.json')).all, []);
   // A student as deep as the teacher cannot use every-other.
-  assert.deepEqual(quickFixesFor(text, p, { studentLayers: 12, teacherLayers: 12 }).map((f) => f.title), ['Clamp the teacher layer to 12', 'Replace the mapping with "uniform"']);
+  assert.deepEqual(
+    quickFixesFor(text, p, { studentLayers: 12, teacherLayers: 12 }).map((f) => f.title),
+    ['Clamp the teacher layer to 12', 'Replace the mapping with "uniform"'],
+  );
 });
 
 test('a student deeper than the teacher: one preferred fix, half the teacher', () => {
@@ -125,14 +154,23 @@ test('a data folder at the GLUE root: semantic error with a fix pointing into th
 
 test('missing teacher files and an every-other mismatch are semantic; every-other offers uniform first', () => {
   const dir = workspace();
-  const missing = validateForEditor(config({ teacher: '{ "checkpoint": "nowhere" }' }), path.join(dir, 'a.distill.json'));
+  const missing = validateForEditor(
+    config({ teacher: '{ "checkpoint": "nowhere" }' }),
+    path.join(dir, 'a.distill.json'),
+  );
   assert.match(only(missing.semantic, 'teacher.checkpoint').message, /not found/);
 
   const text = config({ student: '{ "layers": 4 }', mapping: '"every-other"' });
   const r = validateForEditor(text, path.join(dir, 'a.distill.json'));
   const p = only(r.semantic, 'mapping');
   const fixes = quickFixesFor(text, p);
-  assert.deepEqual(fixes.map((f) => [f.title, f.preferred]), [['Use the "uniform" mapping', true], ['Set student.layers to 6', false]]);
+  assert.deepEqual(
+    fixes.map((f) => [f.title, f.preferred]),
+    [
+      ['Use the "uniform" mapping', true],
+      ['Set student.layers to 6', false],
+    ],
+  );
   assert.deepEqual(validateForEditor(applyTextEdits(text, fixes[1].edits), path.join(dir, 'a.distill.json')).all, []);
 });
 
@@ -149,7 +187,13 @@ test('positions: CRLF and lone CR line ends, UTF-16 columns, empty ranges widene
   assert.deepEqual(starts, [0, 3, 17, 26]);
   assert.deepEqual(positionAt(starts, text.indexOf('"b"')), { line: 2, character: 2 });
   const offset = text.indexOf('1');
-  const p: ConfigProblem = { path: ['b'], pathText: 'b', message: 'm', severity: 'warning', range: { line: 3, column: 8, offset, length: 0 } };
+  const p: ConfigProblem = {
+    path: ['b'],
+    pathText: 'b',
+    message: 'm',
+    severity: 'warning',
+    range: { line: 3, column: 8, offset, length: 0 },
+  };
   const [d] = toDiagnostics(text, [p]);
   assert.deepEqual(d.start, { line: 2, character: 7 });
   assert.deepEqual(d.end, { line: 2, character: 8 });
@@ -162,7 +206,8 @@ test('a custom stage schedule of a loss the stage does not train: a semantic err
   const text = config({
     algorithm: '"custom"',
     losses: '{ "hiddenMse": 1 }',
-    stages: '{ "custom": [{ "losses": ["attention-kl"], "epochs": 1, "schedules": { "hiddenMse": { "shape": "linear", "to": 0 } } }, { "losses": ["soft-label"], "epochs": 1 }] }',
+    stages:
+      '{ "custom": [{ "losses": ["attention-kl"], "epochs": 1, "schedules": { "hiddenMse": { "shape": "linear", "to": 0 } } }, { "losses": ["soft-label"], "epochs": 1 }] }',
   });
   const r = validateForEditor(text, path.join(dir, 'a.distill.json'));
   assert.equal(r.fromSchema.length, 0, 'the schema knows stages.custom[].schedules');
@@ -170,7 +215,10 @@ test('a custom stage schedule of a loss the stage does not train: a semantic err
   const [d] = toDiagnostics(text, [p]);
   assert.equal(d.severity, 'error');
   assert.equal(d.code, 'stages.custom[0].schedules.hiddenMse');
-  assert.match(d.message, /^stages.custom\[0\].schedules.hiddenMse schedules hidden-mse, but this stage does not train hidden-mse .*\nFix: add 'hidden-mse' to stages.custom\[0\].losses, or remove the schedule/);
+  assert.match(
+    d.message,
+    /^stages.custom\[0\].schedules.hiddenMse schedules hidden-mse, but this stage does not train hidden-mse .*\nFix: add 'hidden-mse' to stages.custom\[0\].losses, or remove the schedule/,
+  );
   const line = text.split('\n')[d.start.line];
   assert.equal(line.slice(d.start.character, d.end.character), '"hiddenMse"', 'the key of the schedule is underlined');
   // the same schedule on a stage that trains hidden-mse is clean

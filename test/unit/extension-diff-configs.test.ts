@@ -10,7 +10,14 @@ import type { TreeNode } from '../../src/extension/tree-model';
 
 /** A Runs tree node as VS Code hands it to a context-menu command. */
 function runNode(runDir: string): TreeNode {
-  return { id: runDir, kind: 'run', runDir, label: path.basename(runDir), contextValue: 'run:finished', collapsible: 'collapsed' };
+  return {
+    id: runDir,
+    kind: 'run',
+    runDir,
+    label: path.basename(runDir),
+    contextValue: 'run:finished',
+    collapsible: 'collapsed',
+  };
 }
 
 function runs(): { a: string; b: string; c: string; fresh: string } {
@@ -24,7 +31,7 @@ function runs(): { a: string; b: string; c: string; fresh: string } {
   return { a: mk('a', true), b: mk('b', true), c: mk('c', true), fresh: mk('fresh', false) };
 }
 
-test('Diff Configs opens vscode.diff on two runs\' config.json: from a pair, a tree selection, or one run plus a pick', async () => {
+test("Diff Configs opens vscode.diff on two runs' config.json: from a pair, a tree selection, or one run plus a pick", async () => {
   const fake = fakeVscode();
   const restore = installFakeVscode(fake.module);
   try {
@@ -40,18 +47,29 @@ test('Diff Configs opens vscode.diff on two runs\' config.json: from a pair, a t
         return answer;
       },
     };
-    const diffs = (): Array<{ left: string; right: string; title: unknown }> => fake.record.executed
-      .filter((e) => e.id === 'vscode.diff')
-      .map((e) => ({ left: (e.args[0] as { fsPath: string }).fsPath, right: (e.args[1] as { fsPath: string }).fsPath, title: e.args[2] }));
+    const diffs = (): Array<{ left: string; right: string; title: unknown }> =>
+      fake.record.executed
+        .filter((e) => e.id === 'vscode.diff')
+        .map((e) => ({
+          left: (e.args[0] as { fsPath: string }).fsPath,
+          right: (e.args[1] as { fsPath: string }).fsPath,
+          title: e.args[2],
+        }));
 
     // the compare view's button: a [a, b] pair
     await diffConfigs(deps, [a, b]);
-    assert.deepEqual(diffs(), [{ left: path.join(a, 'config.json'), right: path.join(b, 'config.json'), title: 'config.json: run a ↔ run b' }]);
+    assert.deepEqual(diffs(), [
+      { left: path.join(a, 'config.json'), right: path.join(b, 'config.json'), title: 'config.json: run a ↔ run b' },
+    ]);
     assert.equal(picks.length, 0);
 
     // the Runs tree with two runs selected (the clicked node, then the selection)
     await diffConfigs(deps, runNode(c), [runNode(b), runNode(c)]);
-    assert.deepEqual(diffs()[1], { left: path.join(b, 'config.json'), right: path.join(c, 'config.json'), title: 'config.json: run b ↔ run c' });
+    assert.deepEqual(diffs()[1], {
+      left: path.join(b, 'config.json'),
+      right: path.join(c, 'config.json'),
+      title: 'config.json: run b ↔ run c',
+    });
 
     // one run: asks for the other, leaving the first out
     await diffConfigs(deps, runNode(a));

@@ -4,8 +4,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  buildExperimentConfig, configRelative, experimentFileName, experimentText, glueFolderProblem, guessGlueDataDir, readHeaderColumns,
-  studentLayerChoices, suggestName,
+  buildExperimentConfig,
+  configRelative,
+  experimentFileName,
+  experimentText,
+  glueFolderProblem,
+  guessGlueDataDir,
+  readHeaderColumns,
+  studentLayerChoices,
+  suggestName,
 } from '../../src/extension/experiment';
 import { validateConfig } from '../../src/config/validate';
 
@@ -13,7 +20,10 @@ function workspace(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distillery-exp-'));
   const teacher = path.join(dir, 'models', 'bert-sst2');
   fs.mkdirSync(teacher, { recursive: true });
-  fs.writeFileSync(path.join(teacher, 'config.json'), JSON.stringify({ model_type: 'bert', num_hidden_layers: 12, id2label: { 0: 'negative', 1: 'positive' } }));
+  fs.writeFileSync(
+    path.join(teacher, 'config.json'),
+    JSON.stringify({ model_type: 'bert', num_hidden_layers: 12, id2label: { 0: 'negative', 1: 'positive' } }),
+  );
   fs.writeFileSync(path.join(teacher, 'model.safetensors'), '');
   fs.writeFileSync(path.join(teacher, 'vocab.txt'), '[PAD]\n');
   const sst = path.join(dir, 'data', 'glue', 'SST-2');
@@ -27,9 +37,13 @@ function workspace(): string {
 test('New Experiment: a GLUE task with a fine-tuned teacher gives a config that validates without problems', () => {
   const dir = workspace();
   const answers = {
-    name: 'sst2-sid-6l', teacher: { kind: 'checkpoint' as const, dir: path.join(dir, 'models', 'bert-sst2') }, teacherLayers: 12,
+    name: 'sst2-sid-6l',
+    teacher: { kind: 'checkpoint' as const, dir: path.join(dir, 'models', 'bert-sst2') },
+    teacherLayers: 12,
     task: { kind: 'glue' as const, name: 'sst2' as const, dataDir: path.join(dir, 'data', 'glue', 'SST-2') },
-    studentLayers: 6, algorithm: 'sid' as const, configDir: dir,
+    studentLayers: 6,
+    algorithm: 'sid' as const,
+    configDir: dir,
   };
   const cfg = buildExperimentConfig(answers);
   assert.deepEqual(cfg.task, { name: 'sst2', dataDir: 'data/glue/SST-2', maxSeqLen: 128 });
@@ -50,15 +64,31 @@ test('New Experiment: custom CSV data and a teacher trained from scratch; unifor
   const train = path.join(dir, 'data', 'reviews.csv');
   assert.deepEqual(readHeaderColumns(train), ['id', 'review', 'stars']);
   const answers = {
-    name: 'reviews', teacher: { kind: 'scratch' as const, layers: 4, hiddenSize: 64, heads: 4, intermediateSize: 128, epochs: 2 },
-    task: { kind: 'custom' as const, train, dev: path.join(dir, 'data', 'reviews-dev.csv'), textA: 'review', label: 'stars' },
-    studentLayers: 3, algorithm: 'pid' as const, configDir: dir,
+    name: 'reviews',
+    teacher: { kind: 'scratch' as const, layers: 4, hiddenSize: 64, heads: 4, intermediateSize: 128, epochs: 2 },
+    task: {
+      kind: 'custom' as const,
+      train,
+      dev: path.join(dir, 'data', 'reviews-dev.csv'),
+      textA: 'review',
+      label: 'stars',
+    },
+    studentLayers: 3,
+    algorithm: 'pid' as const,
+    configDir: dir,
   };
   const cfg = buildExperimentConfig(answers);
-  assert.deepEqual(cfg.task, { name: 'custom', maxSeqLen: 128, custom: { train: 'data/reviews.csv', dev: 'data/reviews-dev.csv', textA: 'review', label: 'stars' } });
+  assert.deepEqual(cfg.task, {
+    name: 'custom',
+    maxSeqLen: 128,
+    custom: { train: 'data/reviews.csv', dev: 'data/reviews-dev.csv', textA: 'review', label: 'stars' },
+  });
   assert.equal(cfg.mapping, 'uniform');
   const r = validateConfig(experimentText(answers), path.join(dir, 'reviews.distill.json'));
-  assert.deepEqual(r.problems.filter((p) => p.severity === 'error'), []);
+  assert.deepEqual(
+    r.problems.filter((p) => p.severity === 'error'),
+    [],
+  );
 });
 
 test('helpers: relative paths, file names, student sizes, names, header rows, GLUE folder checks', () => {

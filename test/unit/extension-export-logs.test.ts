@@ -15,7 +15,10 @@ test('Export Logs writes the picked format into the run folder and says where; a
   const fake = fakeVscode();
   const picks: string[] = [];
   let format = 'CSV';
-  (fake.module.window as Record<string, unknown>).showQuickPick = async (items: Array<{ label: string }>, opts: { placeHolder: string }) => {
+  (fake.module.window as Record<string, unknown>).showQuickPick = async (
+    items: Array<{ label: string }>,
+    opts: { placeHolder: string },
+  ) => {
     picks.push(opts.placeHolder);
     return items.find((i) => i.label === format);
   };
@@ -32,7 +35,10 @@ test('Export Logs writes the picked format into the run folder and says where; a
     assert.equal(csv?.file, path.join(run, 'logs', 'scalars.csv'));
     assert.equal(fs.readFileSync(csv.file, 'utf8').split(/\r?\n/)[0], 'step,wall_time,tag,value');
     assert.ok(csv.scalars > 100 && csv.tags.includes('train/loss'), `${csv.scalars} points: ${csv.tags.join(', ')}`);
-    assert.match(fake.record.messages.at(-1) ?? '', new RegExp(`wrote ${csv.scalars} points of ${csv.tags.length} series over \\d+ steps to .*scalars\\.csv`));
+    assert.match(
+      fake.record.messages.at(-1) ?? '',
+      new RegExp(`wrote ${csv.scalars} points of ${csv.tags.length} series over \\d+ steps to .*scalars\\.csv`),
+    );
 
     format = 'TensorBoard';
     const tb = await exportRunLogs({ runDir: async () => run });
@@ -50,7 +56,10 @@ test('Export Logs writes the picked format into the run folder and says where; a
     fs.writeFileSync(path.join(empty, 'config.json'), '{}\n');
     format = 'CSV';
     assert.equal(await exportRunLogs({ runDir: async () => empty }), undefined);
-    assert.match(fake.record.messages.at(-1) ?? '', /^Distillery: could not export the logs: .*events\.jsonl[\s\S]*fix: /);
+    assert.match(
+      fake.record.messages.at(-1) ?? '',
+      /^Distillery: could not export the logs: .*events\.jsonl[\s\S]*fix: /,
+    );
   } finally {
     restore();
     fs.rmSync(root, { recursive: true, force: true });

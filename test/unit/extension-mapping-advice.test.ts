@@ -18,7 +18,17 @@ import { fakeVscode, installFakeVscode } from '../fixtures/fake-vscode';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distillery-advice-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 fs.mkdirSync(path.join(dir, 'teacher'));
-fs.writeFileSync(path.join(dir, 'teacher', 'config.json'), JSON.stringify({ model_type: 'bert', num_hidden_layers: 12, hidden_size: 768, num_attention_heads: 12, intermediate_size: 3072, id2label: { 0: 'negative', 1: 'positive' } }));
+fs.writeFileSync(
+  path.join(dir, 'teacher', 'config.json'),
+  JSON.stringify({
+    model_type: 'bert',
+    num_hidden_layers: 12,
+    hidden_size: 768,
+    num_attention_heads: 12,
+    intermediate_size: 3072,
+    id2label: { 0: 'negative', 1: 'positive' },
+  }),
+);
 fs.writeFileSync(path.join(dir, 'teacher', 'model.safetensors'), '');
 fs.writeFileSync(path.join(dir, 'teacher', 'vocab.txt'), '[PAD]\n');
 fs.mkdirSync(path.join(dir, 'glue', 'SST-2'), { recursive: true });
@@ -36,30 +46,64 @@ const CONFIG = `{
 }
 `;
 
-const PROPOSED: Array<[number, number]> = [[1, 3], [2, 7], [3, 12]];
+const PROPOSED: Array<[number, number]> = [
+  [1, 3],
+  [2, 7],
+  [3, 12],
+];
 
 function advice(over: Partial<MappingAdvice> = {}): MappingAdvice {
-  const m = [[0.1, 0.2, 0.05, 0.3], [0.4, 0.1, 0.2, 0.3], [0.5, 0.4, 0.3, 0.01]];
+  const m = [
+    [0.1, 0.2, 0.05, 0.3],
+    [0.4, 0.1, 0.2, 0.3],
+    [0.5, 0.4, 0.3, 0.01],
+  ];
   return {
-    config: FILE, teacherDir: path.join(dir, 'teacher'),
-    teacher: { layers: 12, heads: 12, hiddenSize: 768 }, student: { layers: 3, heads: 12, hiddenSize: 768, init: 'teacher-layers' },
-    examples: 64, attentionKl: m, clsCosine: m, cost: m, costRule: '1 × attention KL + 1 × [CLS] cosine, each rescaled to [0, 1] over all pairs',
-    weights: { attentionKl: 1, clsCosine: 1 }, headAverage: false,
-    proposed: PROPOSED, current: [[1, 4], [2, 8], [3, 12]],
-    comparison: { same: false, changed: [{ student: 1, current: 4, proposed: 3 }, { student: 2, current: 8, proposed: 7 }], currentCost: 1.5, proposedCost: 0.75, unmapped: [] },
-    snippet: '"mapping": [[1, 3], [2, 7], [3, 12]]', notes: [], backend: 'wasm',
+    config: FILE,
+    teacherDir: path.join(dir, 'teacher'),
+    teacher: { layers: 12, heads: 12, hiddenSize: 768 },
+    student: { layers: 3, heads: 12, hiddenSize: 768, init: 'teacher-layers' },
+    examples: 64,
+    attentionKl: m,
+    clsCosine: m,
+    cost: m,
+    costRule: '1 × attention KL + 1 × [CLS] cosine, each rescaled to [0, 1] over all pairs',
+    weights: { attentionKl: 1, clsCosine: 1 },
+    headAverage: false,
+    proposed: PROPOSED,
+    current: [
+      [1, 4],
+      [2, 8],
+      [3, 12],
+    ],
+    comparison: {
+      same: false,
+      changed: [
+        { student: 1, current: 4, proposed: 3 },
+        { student: 2, current: 8, proposed: 7 },
+      ],
+      currentCost: 1.5,
+      proposedCost: 0.75,
+      unmapped: [],
+    },
+    snippet: '"mapping": [[1, 3], [2, 7], [3, 12]]',
+    notes: [],
+    backend: 'wasm',
     ...over,
   };
 }
 
-test('the CLI\'s --json advice is read back; anything else is not taken for one', () => {
+test("the CLI's --json advice is read back; anything else is not taken for one", () => {
   const a = advice();
   assert.deepEqual(parseAdvice(JSON.stringify(a)), a);
   assert.equal(parseAdvice(JSON.stringify(advice({ clsCosine: null })))?.clsCosine, null);
   assert.equal(parseAdvice('not json'), undefined);
   assert.equal(parseAdvice(JSON.stringify({ ...a, proposed: [[1]] })), undefined);
   assert.equal(parseAdvice(JSON.stringify({ ...a, comparison: undefined })), undefined);
-  assert.match(adviceMessage(a), /proposed mapping \[\[1, 3\], \[2, 7\], \[3, 12\]\]: cost 0\.750 against 1\.500 for the current \[\[1, 4\], \[2, 8\], \[3, 12\]\]/);
+  assert.match(
+    adviceMessage(a),
+    /proposed mapping \[\[1, 3\], \[2, 7\], \[3, 12\]\]: cost 0\.750 against 1\.500 for the current \[\[1, 4\], \[2, 8\], \[3, 12\]\]/,
+  );
   assert.match(adviceMessage(advice({ comparison: { ...a.comparison, same: true } })), /already the least-cost one/);
   assert.match(renderAdvice(a), /proposed: "mapping": \[\[1, 3\], \[2, 7\], \[3, 12\]\]/);
   const store = new AdviceStore();
@@ -91,26 +135,38 @@ test('the edit replaces "mapping" on one line, keeps the comments, and leaves a 
 
 // ---- the Quick Fix in the config editor, under the fake vscode ---------------------------------
 
-class Position { constructor(readonly offset: number) {} }
+class Position {
+  constructor(readonly offset: number) {}
+}
 class Range {
   readonly start: Position;
   readonly end: Position;
-  constructor(a: Position, b: Position) { this.start = a; this.end = b; }
+  constructor(a: Position, b: Position) {
+    this.start = a;
+    this.end = b;
+  }
   intersection(o: Range): Range | undefined {
     const s = Math.max(this.start.offset, o.start.offset);
     const e = Math.min(this.end.offset, o.end.offset);
     return s <= e ? new Range(new Position(s), new Position(e)) : undefined;
   }
-  contains(p: Position): boolean { return p.offset >= this.start.offset && p.offset <= this.end.offset; }
+  contains(p: Position): boolean {
+    return p.offset >= this.start.offset && p.offset <= this.end.offset;
+  }
 }
 class WorkspaceEdit {
   readonly replaced: Array<{ uri: unknown; range: Range; text: string }> = [];
-  replace(uri: unknown, range: Range, text: string): void { this.replaced.push({ uri, range, text }); }
+  replace(uri: unknown, range: Range, text: string): void {
+    this.replaced.push({ uri, range, text });
+  }
 }
 class CodeAction {
   edit?: WorkspaceEdit;
   isPreferred?: boolean;
-  constructor(readonly title: string, readonly kind: unknown) {}
+  constructor(
+    readonly title: string,
+    readonly kind: unknown,
+  ) {}
 }
 
 test('after an advice, the config editor offers it as a Quick Fix on "mapping" (only there, and only while the depths match)', async () => {
@@ -120,15 +176,30 @@ test('after an advice, the config editor offers it as a Quick Fix on "mapping" (
   try {
     const { ConfigCodeActions } = await import('../../src/extension/config-editor');
     const { adviceStore } = await import('../../src/extension/mapping-advice');
-    const doc = { fileName: FILE, uri: { scheme: 'file', fsPath: FILE }, version: 1, getText: () => CONFIG, positionAt: (o: number) => new Position(o) };
-    const at = (needle: string) => { const o = CONFIG.indexOf(needle); return new Range(new Position(o), new Position(o)); };
+    const doc = {
+      fileName: FILE,
+      uri: { scheme: 'file', fsPath: FILE },
+      version: 1,
+      getText: () => CONFIG,
+      positionAt: (o: number) => new Position(o),
+    };
+    const at = (needle: string) => {
+      const o = CONFIG.indexOf(needle);
+      return new Range(new Position(o), new Position(o));
+    };
     const provider = new ConfigCodeActions();
-    const ask = (r: Range) => provider.provideCodeActions(doc as never, r as never, { diagnostics: [] } as never) as unknown as Promise<CodeAction[]>;
+    const ask = (r: Range) =>
+      provider.provideCodeActions(doc as never, r as never, { diagnostics: [] } as never) as unknown as Promise<
+        CodeAction[]
+      >;
 
     assert.deepEqual(await ask(at('"uniform"')), [], 'no advice yet');
     adviceStore.set(FILE, advice());
     const actions = await ask(at('"uniform"'));
-    assert.deepEqual(actions.map((a) => a.title), ['Apply the advised mapping [[1, 3], [2, 7], [3, 12]]']);
+    assert.deepEqual(
+      actions.map((a) => a.title),
+      ['Apply the advised mapping [[1, 3], [2, 7], [3, 12]]'],
+    );
     assert.equal(actions[0].isPreferred, true);
     const [edit] = actions[0].edit!.replaced;
     const applied = CONFIG.slice(0, edit.range.start.offset) + edit.text + CONFIG.slice(edit.range.end.offset);

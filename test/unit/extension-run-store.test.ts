@@ -29,7 +29,10 @@ test('EventFileTail: only new events each read; a partial last line waits for it
   const third = log(3);
   fs.appendFileSync(file, third.slice(0, 10));
   assert.deepEqual(tail.read().events, [], 'half a line is not an event yet');
-  fs.appendFileSync(file, third.slice(10) + 'not json\n' + line({ type: 'brand-new-thing' } as unknown as TrainerEventBody));
+  fs.appendFileSync(
+    file,
+    third.slice(10) + 'not json\n' + line({ type: 'brand-new-thing' } as unknown as TrainerEventBody),
+  );
   const r = tail.read();
   assert.deepEqual(messages(r.events), ['m3']);
   assert.equal(r.badLines, 1, 'the stray line counts as bad; an unknown event type does not');
@@ -69,7 +72,10 @@ test('a run killed mid-line and then resumed: the fragment is dropped, the event
 test('RunStore: reads run.json, events and checkpoints; reports only changes; notices a removed folder', () => {
   const dir = runFolder();
   const store = new RunStore(() => false);
-  fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify({ id: 'r1', status: 'running', pid: 123, startedAt: '2025-01-01T00:00:00Z' }));
+  fs.writeFileSync(
+    path.join(dir, 'run.json'),
+    JSON.stringify({ id: 'r1', status: 'running', pid: 123, startedAt: '2025-01-01T00:00:00Z' }),
+  );
   fs.writeFileSync(path.join(dir, 'events.jsonl'), log(1));
   const first = store.refresh(dir);
   assert.ok(first);
@@ -81,7 +87,11 @@ test('RunStore: reads run.json, events and checkpoints; reports only changes; no
   fs.mkdirSync(path.join(dir, 'checkpoints', 'step-00000010'), { recursive: true });
   fs.mkdirSync(path.join(dir, 'checkpoints', '.step-00000020.tmp'), { recursive: true });
   const withCkpt = store.refresh(dir);
-  assert.deepEqual(withCkpt?.state?.checkpoints.map((c) => c.step), [10], 'temporary folders are not checkpoints');
+  assert.deepEqual(
+    withCkpt?.state?.checkpoints.map((c) => c.step),
+    [10],
+    'temporary folders are not checkpoints',
+  );
   assert.equal(withCkpt?.state?.resumable, true);
 
   assert.deepEqual(listRunFolders(path.dirname(dir)), [dir]);
@@ -121,9 +131,26 @@ test('RunStore: events stay in memory only while retained; the incremental fold 
   fs.appendFileSync(file, log(4) + log(5).slice(0, 12));
   store.refresh(dir);
   assert.notEqual(store.events(dir), kept);
-  assert.deepEqual(messages([...store.events(dir)]), ['m1', 'm2', 'm3', 'm4'], 'read from the file, without the partial line');
+  assert.deepEqual(
+    messages([...store.events(dir)]),
+    ['m1', 'm2', 'm3', 'm4'],
+    'read from the file, without the partial line',
+  );
 
-  const steps = [1, 2, 3].map((n) => line({ type: 'step', step: n, stage: 0, epoch: 1, lr: 1e-4, loss: 1 / n, terms: [], gradNorm: 1, examplesPerSec: 5, elapsedMs: n }));
+  const steps = [1, 2, 3].map((n) =>
+    line({
+      type: 'step',
+      step: n,
+      stage: 0,
+      epoch: 1,
+      lr: 1e-4,
+      loss: 1 / n,
+      terms: [],
+      gradNorm: 1,
+      examplesPerSec: 5,
+      elapsedMs: n,
+    }),
+  );
   fs.appendFileSync(file, '\n' + steps.join(''));
   store.refresh(dir);
   const incremental = store.state(dir);

@@ -11,11 +11,20 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { deriveRunState, RunState } from '../../src/extension/run-state';
-import { applySqueue, cellIdOf, readSweepView, SweepSchedulerCache, sweepDirOf, squeueArgs } from '../../src/extension/sweep-groups';
+import {
+  applySqueue,
+  cellIdOf,
+  readSweepView,
+  SweepSchedulerCache,
+  sweepDirOf,
+  squeueArgs,
+} from '../../src/extension/sweep-groups';
 import { groupedRunNodes, schedulerText } from '../../src/extension/sweep-tree';
 
 const made: string[] = [];
-after(() => { for (const d of made) fs.rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
 
 const CELLS = ['soft', 'pid', 'pid-twin', 'diverges'];
 
@@ -25,13 +34,30 @@ function sweepFolder(opts: { jobs?: boolean; tasks?: Record<string, string> } = 
   made.push(root);
   const dir = path.join(root, 'sweeps', 'tiny');
   fs.mkdirSync(path.join(dir, 'runs'), { recursive: true });
-  const cell = (id: string, index: number, kind: string) => ({ id, index, kind, config: `cells/${id}.distill.json`, values: {}, status: 'pending', attempts: 0 });
-  fs.writeFileSync(path.join(dir, 'sweep.json'), JSON.stringify({
-    version: 1, name: 'tiny', teachers: [cell('teacher', 0, 'teacher')], cells: CELLS.map((id, i) => cell(id, i, 'cell')),
-  }));
+  const cell = (id: string, index: number, kind: string) => ({
+    id,
+    index,
+    kind,
+    config: `cells/${id}.distill.json`,
+    values: {},
+    status: 'pending',
+    attempts: 0,
+  });
+  fs.writeFileSync(
+    path.join(dir, 'sweep.json'),
+    JSON.stringify({
+      version: 1,
+      name: 'tiny',
+      teachers: [cell('teacher', 0, 'teacher')],
+      cells: CELLS.map((id, i) => cell(id, i, 'cell')),
+    }),
+  );
   if (opts.jobs) {
     fs.mkdirSync(path.join(dir, 'slurm'));
-    fs.writeFileSync(path.join(dir, 'slurm', 'jobs.tsv'), 'teachers\t3\t2026-01-01T00:00:00Z\ncells\t4\t2026-01-01T00:00:00Z\nteachers\t6\t2026-01-02T00:00:00Z\ncells\t7\t2026-01-02T00:00:00Z\n');
+    fs.writeFileSync(
+      path.join(dir, 'slurm', 'jobs.tsv'),
+      'teachers\t3\t2026-01-01T00:00:00Z\ncells\t4\t2026-01-01T00:00:00Z\nteachers\t6\t2026-01-02T00:00:00Z\ncells\t7\t2026-01-02T00:00:00Z\n',
+    );
   }
   if (opts.tasks) {
     fs.mkdirSync(path.join(dir, 'tasks'));
@@ -40,29 +66,55 @@ function sweepFolder(opts: { jobs?: boolean; tasks?: Record<string, string> } = 
   return dir;
 }
 
-function run(dir: string, cell: string, status: string, stamp: string, more: { configFile?: string; pid?: number } = {}): RunState {
+function run(
+  dir: string,
+  cell: string,
+  status: string,
+  stamp: string,
+  more: { configFile?: string; pid?: number } = {},
+): RunState {
   const runDir = path.join(dir, 'runs', `${cell}-${stamp}`);
   fs.mkdirSync(runDir, { recursive: true });
   fs.writeFileSync(path.join(runDir, 'run.json'), '{}');
-  return deriveRunState({
-    runDir, files: { checkpoints: [] }, events: [],
-    // As a compute node wrote it: its own absolute path to the cell config.
-    info: { status, startedAt: `2026-01-02T00:00:${stamp.slice(-2)}Z`, configFile: more.configFile ?? `/mnt/cluster/sweeps/tiny/cells/${cell}.distill.json`, ...(more.pid ? { pid: more.pid } : {}) },
-  }, () => false);
+  return deriveRunState(
+    {
+      runDir,
+      files: { checkpoints: [] },
+      events: [],
+      // As a compute node wrote it: its own absolute path to the cell config.
+      info: {
+        status,
+        startedAt: `2026-01-02T00:00:${stamp.slice(-2)}Z`,
+        configFile: more.configFile ?? `/mnt/cluster/sweeps/tiny/cells/${cell}.distill.json`,
+        ...(more.pid ? { pid: more.pid } : {}),
+      },
+    },
+    () => false,
+  );
 }
 
 test('a sweep folder: its cells in order, the job ids submit.sh recorded, the tasks run-cell.sh recorded', () => {
-  const dir = sweepFolder({ jobs: true, tasks: { soft: '7_0\tnode12\t2026-01-02T00:00:05Z', teacher: '6_0\tnode3\t2026-01-02T00:00:01Z' } });
+  const dir = sweepFolder({
+    jobs: true,
+    tasks: { soft: '7_0\tnode12\t2026-01-02T00:00:05Z', teacher: '6_0\tnode3\t2026-01-02T00:00:01Z' },
+  });
   const v = readSweepView(dir)!;
   assert.equal(v.name, 'tiny');
-  assert.deepEqual(v.cells.map((c) => `${c.kind}:${c.id}:${c.index}`), ['teacher:teacher:0', 'cell:soft:0', 'cell:pid:1', 'cell:pid-twin:2', 'cell:diverges:3']);
+  assert.deepEqual(
+    v.cells.map((c) => `${c.kind}:${c.id}:${c.index}`),
+    ['teacher:teacher:0', 'cell:soft:0', 'cell:pid:1', 'cell:pid-twin:2', 'cell:diverges:3'],
+  );
   assert.deepEqual(v.jobs, { teachers: '6', cells: '7' }, 'the newest submission wins');
   assert.deepEqual(v.tasks.get('soft'), { task: '7_0', host: 'node12', since: '2026-01-02T00:00:05Z' });
   assert.deepEqual(squeueArgs(v), ['-h', '-t', 'all', '-r', '-j', '6,7', '-o', '%i|%T|%r']);
   assert.equal(schedulerText(v.tasks.get('soft')!), 'task 7_0 on node12');
 
   assert.equal(sweepDirOf(path.join(dir, 'runs', 'soft-20260102-000001')), dir);
-  assert.equal(sweepDirOf(path.join(path.dirname(dir), 'runs', 'x')), undefined, 'a runs/ folder without sweep.json is no sweep');
+  assert.equal(
+    sweepDirOf(path.join(path.dirname(dir), 'runs', 'x')),
+    undefined,
+    'a runs/ folder without sweep.json is no sweep',
+  );
   assert.equal(cellIdOf('/mnt/cluster/sweeps/tiny/cells/pid-twin.distill.json'), 'pid-twin');
   assert.equal(cellIdOf('/home/me/sst2.distill.json'), undefined);
   // A manifest caught mid-write is no sweep (its runs show ungrouped until the next refresh).
@@ -70,9 +122,19 @@ test('a sweep folder: its cells in order, the job ids submit.sh recorded, the ta
   assert.equal(readSweepView(dir), undefined);
 });
 
-test('squeue\'s answer maps each array task to its cell, ranges of pending tasks included', () => {
+test("squeue's answer maps each array task to its cell, ranges of pending tasks included", () => {
   const v = readSweepView(sweepFolder({ jobs: true }))!;
-  const out = applySqueue(v, ['6_0|COMPLETED|None', '7_0|RUNNING|None', '7_1|PENDING|BeginTime', '7_[2-3%2]|PENDING|JobArrayTaskLimit', '99_0|RUNNING|None', 'garbage'].join('\n'));
+  const out = applySqueue(
+    v,
+    [
+      '6_0|COMPLETED|None',
+      '7_0|RUNNING|None',
+      '7_1|PENDING|BeginTime',
+      '7_[2-3%2]|PENDING|JobArrayTaskLimit',
+      '99_0|RUNNING|None',
+      'garbage',
+    ].join('\n'),
+  );
   assert.deepEqual(out.tasks.get('teacher'), { task: '6_0', state: 'COMPLETED' });
   assert.deepEqual(out.tasks.get('soft'), { task: '7_0', state: 'RUNNING' });
   assert.deepEqual(out.tasks.get('pid'), { task: '7_1', state: 'PENDING', reason: 'BeginTime' });
@@ -92,11 +154,25 @@ test('the Runs tree: a sweep node with its cells in grid order and their schedul
     run(dir, 'diverges', 'failed', '20260102-000007'),
     // An earlier attempt of diverges, and a run of no cell of this sweep.
     run(dir, 'diverges', 'failed', '20260102-000003'),
-    deriveRunState({ runDir: '/ws/runs/sst2-sid-20250101-120000', files: { checkpoints: [] }, events: [], info: { status: 'finished', startedAt: '2025-01-01T12:00:00Z' } }, () => false),
+    deriveRunState(
+      {
+        runDir: '/ws/runs/sst2-sid-20250101-120000',
+        files: { checkpoints: [] },
+        events: [],
+        info: { status: 'finished', startedAt: '2025-01-01T12:00:00Z' },
+      },
+      () => false,
+    ),
   ];
-  const v = applySqueue(readSweepView(dir)!, '6_0|COMPLETED|None\n7_0|RUNNING|None\n7_1|PENDING|BeginTime\n7_2|PENDING|JobArrayTaskLimit\n7_3|FAILED|NonZeroExitCode');
+  const v = applySqueue(
+    readSweepView(dir)!,
+    '6_0|COMPLETED|None\n7_0|RUNNING|None\n7_1|PENDING|BeginTime\n7_2|PENDING|JobArrayTaskLimit\n7_3|FAILED|NonZeroExitCode',
+  );
   const nodes = groupedRunNodes(states, [{ id: 1, verb: 'train', target: '/ws/a.distill.json' }], new Map([[dir, v]]));
-  assert.deepEqual(nodes.map((n) => n.kind), ['launch', 'sweep', 'run']);
+  assert.deepEqual(
+    nodes.map((n) => n.kind),
+    ['launch', 'sweep', 'run'],
+  );
   const [, sweep, loose] = nodes;
   assert.equal(loose.kind === 'run' && loose.runDir, '/ws/runs/sst2-sid-20250101-120000');
   assert.equal(sweep.kind === 'sweep' && sweep.sweepDir, dir);
@@ -108,10 +184,17 @@ test('the Runs tree: a sweep node with its cells in grid order and their schedul
   assert.deepEqual(sweep.icon, { id: 'sync~spin', color: 'charts.blue' });
 
   const kids = sweep.children!;
-  assert.deepEqual(kids.map((k) => `${k.kind}:${k.kind === 'run' ? path.basename(k.runDir!) : k.label}`), [
-    'run:teacher-20260102-000001', 'run:soft-20260102-000005', 'run:pid-20260102-000006', 'cell:pid-twin', 'run:diverges-20260102-000007',
-    'run:diverges-20260102-000003',
-  ]);
+  assert.deepEqual(
+    kids.map((k) => `${k.kind}:${k.kind === 'run' ? path.basename(k.runDir!) : k.label}`),
+    [
+      'run:teacher-20260102-000001',
+      'run:soft-20260102-000005',
+      'run:pid-20260102-000006',
+      'cell:pid-twin',
+      'run:diverges-20260102-000007',
+      'run:diverges-20260102-000003',
+    ],
+  );
   const [teacher, soft, pid, twin, diverges] = kids;
   assert.match(teacher.description!, /^Slurm COMPLETED · /);
   // squeue says the task runs, so the run is running (on the node run-cell.sh named), not crashed.
@@ -119,7 +202,7 @@ test('the Runs tree: a sweep node with its cells in grid order and their schedul
   assert.deepEqual(soft.icon, { id: 'sync~spin', color: 'charts.blue' });
   assert.match(soft.tooltip!, /scheduler: Slurm RUNNING, task 7_0, started 2026-01-02T00:00:05Z/);
   assert.match(pid.description!, /^Slurm PENDING \(BeginTime\) · stopped/);
-  assert.equal(pid.contextValue.startsWith('run:stopped'), true, 'a cell\'s run keeps its run menus');
+  assert.equal(pid.contextValue.startsWith('run:stopped'), true, "a cell's run keeps its run menus");
   assert.equal(twin.description, 'Slurm PENDING (JobArrayTaskLimit)');
   assert.deepEqual(twin.icon, { id: 'clock', color: 'charts.yellow' });
   assert.equal(twin.kind === 'cell' && twin.configFile, path.join(dir, 'cells', 'pid-twin.distill.json'));
@@ -128,11 +211,17 @@ test('the Runs tree: a sweep node with its cells in grid order and their schedul
 
 test('a local sweep (no scheduler files): cells grouped, runs matched by folder name when run.json names no cell config', () => {
   const dir = sweepFolder();
-  const states = [run(dir, 'soft', 'finished', '20260102-000001', { configFile: '/elsewhere/soft.json' }), run(dir, 'pid-twin', 'finished', '20260102-000002', { configFile: '' })];
+  const states = [
+    run(dir, 'soft', 'finished', '20260102-000001', { configFile: '/elsewhere/soft.json' }),
+    run(dir, 'pid-twin', 'finished', '20260102-000002', { configFile: '' }),
+  ];
   const [sweep] = groupedRunNodes(states, [], new Map([[dir, readSweepView(dir)!]]));
   assert.equal(sweep.description, '1/5 finished');
   assert.deepEqual(sweep.children!.map((k) => `${k.kind}:${k.label}:${k.description}`).slice(0, 4), [
-    'cell:teacher:not started', 'cell:soft:not started', 'cell:pid:not started', `run:${states[1].label}:finished`,
+    'cell:teacher:not started',
+    'cell:soft:not started',
+    'cell:pid:not started',
+    `run:${states[1].label}:finished`,
   ]);
   // soft's run names a config outside the sweep's cells/: listed after the cells, not as the cell.
   const outside = sweep.children![5];
@@ -148,7 +237,17 @@ test('squeue runs in the background, at most once per interval, and not again on
   const calls: string[][] = [];
   let answer: string | undefined = '7_0|RUNNING|None\n';
   let changes = 0;
-  const cache = new SweepSchedulerCache(async (cmd, args) => { calls.push([cmd, ...args]); return answer; }, () => { changes++; }, 1000, () => clock);
+  const cache = new SweepSchedulerCache(
+    async (cmd, args) => {
+      calls.push([cmd, ...args]);
+      return answer;
+    },
+    () => {
+      changes++;
+    },
+    1000,
+    () => clock,
+  );
   try {
     const first = cache.views([runDir]);
     assert.equal(first.get(dir)?.tasks.size, 0, 'nothing known before squeue answers');

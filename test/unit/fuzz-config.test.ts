@@ -24,15 +24,26 @@ const FILE = path.join(WS, 'fuzz.distill.json');
 
 function writeCheckpoint(dir: string, layers: number): void {
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({
-    model_type: 'bert', num_hidden_layers: layers, hidden_size: 64, num_attention_heads: 4, intermediate_size: 128,
-    max_position_embeddings: 512, id2label: { 0: 'negative', 1: 'positive' },
-  }));
+  fs.writeFileSync(
+    path.join(dir, 'config.json'),
+    JSON.stringify({
+      model_type: 'bert',
+      num_hidden_layers: layers,
+      hidden_size: 64,
+      num_attention_heads: 4,
+      intermediate_size: 128,
+      max_position_embeddings: 512,
+      id2label: { 0: 'negative', 1: 'positive' },
+    }),
+  );
   for (const f of ['model.safetensors', 'vocab.txt']) fs.writeFileSync(path.join(dir, f), '');
 }
 writeCheckpoint(path.join(WS, 'models', 'teacher'), 12);
 writeCheckpoint(path.join(WS, 'models', 'small'), 4);
-for (const [dir, files] of [['data/SST-2', ['train.tsv', 'dev.tsv']], ['data/custom', ['train.tsv', 'dev.tsv', 'train.jsonl']]] as const) {
+for (const [dir, files] of [
+  ['data/SST-2', ['train.tsv', 'dev.tsv']],
+  ['data/custom', ['train.tsv', 'dev.tsv', 'train.jsonl']],
+] as const) {
   fs.mkdirSync(path.join(WS, dir), { recursive: true });
   for (const f of files) fs.writeFileSync(path.join(WS, dir, f), 'sentence\tlabel\nfine\t1\n');
 }
@@ -40,25 +51,85 @@ for (const [dir, files] of [['data/SST-2', ['train.tsv', 'dev.tsv']], ['data/cus
 /** Valid configs that between them use every section and most branches of the schema. */
 const BASES: Record<string, unknown>[] = [
   {
-    name: 'sid', task: { name: 'sst2', dataDir: 'data/SST-2', maxSeqLen: 64, trainFraction: 0.5, evalSplit: 'dev' },
-    teacher: { checkpoint: 'models/teacher' }, student: { layers: 6, init: 'teacher-layers' }, mapping: 'every-other', algorithm: 'sid',
-    losses: { attentionKl: 1, attentionKlHeads: 'match', clsCosine: 1, softLabel: { weight: 1, temperature: 2 }, hardLabel: 0, hiddenMse: 1, embeddingMse: 0.5, valueRelation: 1, schedules: { temperature: { shape: 'linear', from: 8, to: 1 }, hiddenMse: { shape: 'cosine', from: 0, to: 2 } } },
+    name: 'sid',
+    task: { name: 'sst2', dataDir: 'data/SST-2', maxSeqLen: 64, trainFraction: 0.5, evalSplit: 'dev' },
+    teacher: { checkpoint: 'models/teacher' },
+    student: { layers: 6, init: 'teacher-layers' },
+    mapping: 'every-other',
+    algorithm: 'sid',
+    losses: {
+      attentionKl: 1,
+      attentionKlHeads: 'match',
+      clsCosine: 1,
+      softLabel: { weight: 1, temperature: 2 },
+      hardLabel: 0,
+      hiddenMse: 1,
+      embeddingMse: 0.5,
+      valueRelation: 1,
+      schedules: { temperature: { shape: 'linear', from: 8, to: 1 }, hiddenMse: { shape: 'cosine', from: 0, to: 2 } },
+    },
     stages: { epochsPerLayer: 1, internalAllEpochs: 3, classificationEpochs: 3, patience: null },
-    optim: { lr: 5e-5, batchSize: 32, warmup: 0.1, weightDecay: 0.01, maxGradNorm: 1, beta1: 0.9, beta2: 0.999, eps: 1e-6, seed: 42, dropout: 0.1 },
-    eval: { everySteps: 100, batchSize: 64 }, checkpoint: { everySteps: 200, keep: 2 },
-    teacherCache: { enabled: true, maxMiB: 512, attentionPrecision: 'float16' }, backend: 'wasm', runsDir: 'runs',
+    optim: {
+      lr: 5e-5,
+      batchSize: 32,
+      warmup: 0.1,
+      weightDecay: 0.01,
+      maxGradNorm: 1,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-6,
+      seed: 42,
+      dropout: 0.1,
+    },
+    eval: { everySteps: 100, batchSize: 64 },
+    checkpoint: { everySteps: 200, keep: 2 },
+    teacherCache: { enabled: true, maxMiB: 512, attentionPrecision: 'float16' },
+    backend: 'wasm',
+    runsDir: 'runs',
   },
   {
-    task: { name: 'custom', custom: { train: 'data/custom/train.tsv', dev: 'data/custom/dev.tsv', textA: 'sentence', label: 'label', labels: ['0', '1'] } },
-    teacher: { train: { from: 'scratch', architecture: { layers: 4, hiddenSize: 64, heads: 4, intermediateSize: 128, maxPositions: 128 }, epochs: 2, lr: 1e-4, batchSize: 16 }, output: 'teacher-out' },
-    student: { layers: 2, hiddenSize: 32, heads: 2, intermediateSize: 64, init: 'random' }, mapping: [[1, 2], [2, 4]], algorithm: 'custom',
+    task: {
+      name: 'custom',
+      custom: {
+        train: 'data/custom/train.tsv',
+        dev: 'data/custom/dev.tsv',
+        textA: 'sentence',
+        label: 'label',
+        labels: ['0', '1'],
+      },
+    },
+    teacher: {
+      train: {
+        from: 'scratch',
+        architecture: { layers: 4, hiddenSize: 64, heads: 4, intermediateSize: 128, maxPositions: 128 },
+        epochs: 2,
+        lr: 1e-4,
+        batchSize: 16,
+      },
+      output: 'teacher-out',
+    },
+    student: { layers: 2, hiddenSize: 32, heads: 2, intermediateSize: 64, init: 'random' },
+    mapping: [
+      [1, 2],
+      [2, 4],
+    ],
+    algorithm: 'custom',
     losses: { attentionKlHeads: 'average', hardLabel: 1 },
-    stages: { custom: [{ name: 'internal', losses: ['attention-kl', 'cls-cosine'], epochs: 1, layers: [1, 2], patience: 2 }, { losses: ['soft-label', 'hard-label'], epochs: 2, selectBest: true }] },
+    stages: {
+      custom: [
+        { name: 'internal', losses: ['attention-kl', 'cls-cosine'], epochs: 1, layers: [1, 2], patience: 2 },
+        { losses: ['soft-label', 'hard-label'], epochs: 2, selectBest: true },
+      ],
+    },
   },
   {
     task: { name: 'rte', dataDir: 'data/SST-2' },
-    teacher: { train: { from: 'models/small', epochs: 1 } }, student: { layers: 4, init: { checkpoint: 'models/small' } }, mapping: 'uniform', algorithm: 'pid',
-    optim: { warmup: 10 }, stages: { epochsPerLayer: 2, patience: 3 },
+    teacher: { train: { from: 'models/small', epochs: 1 } },
+    student: { layers: 4, init: { checkpoint: 'models/small' } },
+    mapping: 'uniform',
+    algorithm: 'pid',
+    optim: { warmup: 10 },
+    stages: { epochsPerLayer: 2, patience: 3 },
   },
 ];
 
@@ -88,7 +159,9 @@ function get(v: unknown, p: Path): unknown {
 function setAt(v: unknown, p: Path, x: unknown): unknown {
   if (p.length === 0) return x === undefined ? v : x;
   const [head, ...rest] = p;
-  const copy: Record<string | number, unknown> = Array.isArray(v) ? [...v] as unknown as Record<number, unknown> : { ...(v as Record<string, unknown>) };
+  const copy: Record<string | number, unknown> = Array.isArray(v)
+    ? ([...v] as unknown as Record<number, unknown>)
+    : { ...(v as Record<string, unknown>) };
   const next = setAt(copy[head], rest, x);
   if (next === undefined || (rest.length === 0 && x === undefined)) {
     if (Array.isArray(copy)) (copy as unknown as unknown[]).splice(Number(head), 1);
@@ -99,9 +172,28 @@ function setAt(v: unknown, p: Path, x: unknown): unknown {
   return copy;
 }
 
-const FIELD_NAMES = ['layers', 'epochs', 'custom', 'train', 'checkpoint', 'weight', 'labels', 'textB', 'from', 'architecture', 'vocab', 'maxPositions', 'zzz'];
+const FIELD_NAMES = [
+  'layers',
+  'epochs',
+  'custom',
+  'train',
+  'checkpoint',
+  'weight',
+  'labels',
+  'textB',
+  'from',
+  'architecture',
+  'vocab',
+  'maxPositions',
+  'zzz',
+];
 
-interface Mutation { kind: 'set' | 'delete' | 'add' | 'number'; pick: number; value: unknown; key: string }
+interface Mutation {
+  kind: 'set' | 'delete' | 'add' | 'number';
+  pick: number;
+  value: unknown;
+  key: string;
+}
 
 const mutation: fc.Arbitrary<Mutation> = fc.record({
   kind: fc.constantFrom<Mutation['kind']>('set', 'delete', 'add', 'number', 'number'),
@@ -129,11 +221,18 @@ function mutate(base: unknown, ms: readonly Mutation[]): unknown {
 }
 
 /** Edits of the text itself: syntax errors, comments, odd line ends. */
-interface TextEdit { at: number; cut: number; insert: string }
+interface TextEdit {
+  at: number;
+  cut: number;
+  insert: string;
+}
 const textEdit: fc.Arbitrary<TextEdit> = fc.record({
   at: fc.nat(),
   cut: fc.nat({ max: 8 }),
-  insert: fc.oneof(fc.constantFrom('', ',', '}', ']', '"', '//c\n', '/*', '\r', '\r\n', '\u2028', '1e999', '-', ':', '\\u12'), fc.string({ maxLength: 4 })),
+  insert: fc.oneof(
+    fc.constantFrom('', ',', '}', ']', '"', '//c\n', '/*', '\r', '\r\n', '\u2028', '1e999', '-', ':', '\\u12'),
+    fc.string({ maxLength: 4 }),
+  ),
 });
 
 function editText(text: string, edits: readonly TextEdit[]): string {
@@ -145,38 +244,70 @@ function editText(text: string, edits: readonly TextEdit[]): string {
   return t;
 }
 
-const configText: fc.Arbitrary<string> = fc.record({
-  base: fc.nat({ max: BASES.length - 1 }),
-  mutations: fc.array(mutation, { minLength: 1, maxLength: 4 }),
-  indent: fc.constantFrom(0, 2, '\t'),
-  edits: fc.oneof({ arbitrary: fc.constant([] as TextEdit[]), weight: 4 }, { arbitrary: fc.array(textEdit, { minLength: 1, maxLength: 2 }), weight: 1 }),
-}).map(({ base, mutations, indent, edits }) => editText(JSON.stringify(mutate(BASES[base], mutations), null, indent) ?? '', edits));
+const configText: fc.Arbitrary<string> = fc
+  .record({
+    base: fc.nat({ max: BASES.length - 1 }),
+    mutations: fc.array(mutation, { minLength: 1, maxLength: 4 }),
+    indent: fc.constantFrom(0, 2, '\t'),
+    edits: fc.oneof(
+      { arbitrary: fc.constant([] as TextEdit[]), weight: 4 },
+      { arbitrary: fc.array(textEdit, { minLength: 1, maxLength: 2 }), weight: 1 },
+    ),
+  })
+  .map(({ base, mutations, indent, edits }) =>
+    editText(JSON.stringify(mutate(BASES[base], mutations), null, indent) ?? '', edits),
+  );
 
 // ---- checks ---------------------------------------------------------------------------------
 
 function assertRanges(text: string, problems: readonly ConfigProblem[]): void {
   const lines = text.split(/\r\n|\r|\n/).length;
   for (const p of problems) {
-    assert.ok(typeof p.message === 'string' && p.message.length > 0, `a problem without a message: ${JSON.stringify(p)}`);
+    assert.ok(
+      typeof p.message === 'string' && p.message.length > 0,
+      `a problem without a message: ${JSON.stringify(p)}`,
+    );
     const r = p.range;
     assert.ok(r, `no range: ${p.pathText}: ${p.message}`);
-    assert.ok(Number.isInteger(r.offset) && r.offset >= 0 && r.length >= 0 && r.offset + r.length <= text.length,
-      `range ${JSON.stringify(r)} outside the text (${text.length} chars): ${p.pathText}: ${p.message}`);
-    assert.ok(r.line >= 1 && r.line <= lines && r.column >= 1, `line/column ${r.line}:${r.column} outside the text: ${p.message}`);
+    assert.ok(
+      Number.isInteger(r.offset) && r.offset >= 0 && r.length >= 0 && r.offset + r.length <= text.length,
+      `range ${JSON.stringify(r)} outside the text (${text.length} chars): ${p.pathText}: ${p.message}`,
+    );
+    assert.ok(
+      r.line >= 1 && r.line <= lines && r.column >= 1,
+      `line/column ${r.line}:${r.column} outside the text: ${p.message}`,
+    );
   }
 }
 
 /** Every number of a resolved config is finite; the plan's epochs and steps stay within bounds. */
 function assertResolvedSane(config: unknown): void {
-  for (const p of numberPaths(config)) assert.ok(Number.isFinite(get(config, p)), `resolved ${p.join('.')} is ${String(get(config, p))}`);
-  const c = config as { stages: { epochsPerLayer: number; internalAllEpochs: number; classificationEpochs: number; custom?: { epochs: number }[] }; optim: { warmup: number; batchSize: number } };
-  const epochs = [c.stages.epochsPerLayer, c.stages.internalAllEpochs, c.stages.classificationEpochs, ...(c.stages.custom ?? []).map((s) => s.epochs)];
+  for (const p of numberPaths(config))
+    assert.ok(Number.isFinite(get(config, p)), `resolved ${p.join('.')} is ${String(get(config, p))}`);
+  const c = config as {
+    stages: {
+      epochsPerLayer: number;
+      internalAllEpochs: number;
+      classificationEpochs: number;
+      custom?: { epochs: number }[];
+    };
+    optim: { warmup: number; batchSize: number };
+  };
+  const epochs = [
+    c.stages.epochsPerLayer,
+    c.stages.internalAllEpochs,
+    c.stages.classificationEpochs,
+    ...(c.stages.custom ?? []).map((s) => s.epochs),
+  ];
   // The trainer's arithmetic for the largest stage over a big data set (QQP has 364k pairs).
   const perEpoch = Math.ceil(400_000 / c.optim.batchSize);
   for (const e of epochs) {
     assert.ok(e <= MAX_TOTAL_EPOCHS);
     const warm = warmupSteps(e * perEpoch, c.optim.warmup);
-    assert.ok(Number.isSafeInteger(warm) && Number.isSafeInteger(e * perEpoch), `stage of ${e} epochs × ${perEpoch} steps, warmup ${c.optim.warmup}`);
+    assert.ok(
+      Number.isSafeInteger(warm) && Number.isSafeInteger(e * perEpoch),
+      `stage of ${e} epochs × ${perEpoch} steps, warmup ${c.optim.warmup}`,
+    );
   }
 }
 
@@ -184,24 +315,35 @@ test('the base configs are valid (so mutations start from a config that resolves
   for (const base of BASES) {
     const text = JSON.stringify(base, null, 2);
     const r = validateConfig(text, FILE);
-    assert.deepEqual(r.problems.filter((p) => p.severity === 'error'), [], text);
+    assert.deepEqual(
+      r.problems.filter((p) => p.severity === 'error'),
+      [],
+      text,
+    );
     assert.ok(r.config);
   }
 });
 
 test('fuzz: any mutated config validates without throwing, every problem has a range, a resolved config is sane', () => {
-  checkProperty(fc.property(configText, (text) => {
-    const r = validateConfig(text, FILE);
-    assertRanges(text, r.problems);
-    if (r.config) {
-      assert.ok(!r.problems.some((p) => p.severity === 'error'), 'a config with errors resolved');
-      assertResolvedSane(r.config);
-    }
-  }), 1500);
+  checkProperty(
+    fc.property(configText, (text) => {
+      const r = validateConfig(text, FILE);
+      assertRanges(text, r.problems);
+      if (r.config) {
+        assert.ok(!r.problems.some((p) => p.severity === 'error'), 'a config with errors resolved');
+        assertResolvedSane(r.config);
+      }
+    }),
+    1500,
+  );
 });
 
 test('fuzz: extreme numbers in any numeric field are reported, never a crash', () => {
-  const arb = fc.record({ base: fc.nat({ max: BASES.length - 1 }), values: fc.array(fc.tuple(fc.nat(), nastyNumber), { minLength: 1, maxLength: 3 }) })
+  const arb = fc
+    .record({
+      base: fc.nat({ max: BASES.length - 1 }),
+      values: fc.array(fc.tuple(fc.nat(), nastyNumber), { minLength: 1, maxLength: 3 }),
+    })
     .map(({ base, values }) => {
       let v: unknown = BASES[base];
       for (const [pick, x] of values) {
@@ -210,26 +352,35 @@ test('fuzz: extreme numbers in any numeric field are reported, never a crash', (
       }
       return JSON.stringify(v, null, 2);
     });
-  checkProperty(fc.property(arb, (text) => {
-    const r = validateConfig(text, FILE);
-    assertRanges(text, r.problems);
-    if (r.config) assertResolvedSane(r.config);
-  }), 1000);
+  checkProperty(
+    fc.property(arb, (text) => {
+      const r = validateConfig(text, FILE);
+      assertRanges(text, r.problems);
+      if (r.config) assertResolvedSane(r.config);
+    }),
+    1000,
+  );
 });
 
 test('fuzz: the editor diagnostics and quick fixes take any mutated config', () => {
-  checkProperty(fc.property(configText, (text) => {
-    const split = validateForEditor(text, FILE);
-    assert.equal(split.fromSchema.length + split.semantic.length, split.all.length);
-    assertRanges(text, split.all);
-    const diags = toDiagnostics(text, split.all);
-    const lines = text.split(/\r\n|\r|\n/).length;
-    for (const d of diags) {
-      assert.ok(d.start.line <= d.end.line && d.end.line < lines, `diagnostic ${JSON.stringify(d.start)}–${JSON.stringify(d.end)} outside ${lines} lines`);
-      assert.ok(d.start.line < d.end.line || d.start.character <= d.end.character);
-      for (const fix of quickFixesFor(text, d.problem, { studentLayers: 6, teacherLayers: 12 })) {
-        assert.equal(typeof applyTextEdits(text, fix.edits), 'string');
+  checkProperty(
+    fc.property(configText, (text) => {
+      const split = validateForEditor(text, FILE);
+      assert.equal(split.fromSchema.length + split.semantic.length, split.all.length);
+      assertRanges(text, split.all);
+      const diags = toDiagnostics(text, split.all);
+      const lines = text.split(/\r\n|\r|\n/).length;
+      for (const d of diags) {
+        assert.ok(
+          d.start.line <= d.end.line && d.end.line < lines,
+          `diagnostic ${JSON.stringify(d.start)}–${JSON.stringify(d.end)} outside ${lines} lines`,
+        );
+        assert.ok(d.start.line < d.end.line || d.start.character <= d.end.character);
+        for (const fix of quickFixesFor(text, d.problem, { studentLayers: 6, teacherLayers: 12 })) {
+          assert.equal(typeof applyTextEdits(text, fix.edits), 'string');
+        }
       }
-    }
-  }), 800);
+    }),
+    800,
+  );
 });

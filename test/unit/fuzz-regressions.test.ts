@@ -9,7 +9,7 @@ import { eventProblem, parseEventLine } from '../../src/protocol/events';
 
 const FILE = path.join(os.tmpdir(), 'fuzz-regression.distill.json');
 
-test('an unclosed comment at the very end: the syntax error\'s range stays inside the text', () => {
+test("an unclosed comment at the very end: the syntax error's range stays inside the text", () => {
   const text = '{ "algorithm": "sid" }/*';
   const { problems } = validateConfig(text, FILE);
   assert.ok(problems.length > 0);
@@ -29,7 +29,15 @@ test('an event line whose type is "__proto__" (or another Object.prototype membe
 });
 
 test('a measured field holding "constructor" stays a string (only "NaN", "Infinity", "-Infinity" are revived)', () => {
-  const line = JSON.stringify({ v: 2, time: '2026-11-26T02:08:55.672Z', runId: 'r', type: 'eval', step: 1, metrics: { accuracy: 'constructor' }, loss: 'toString' });
+  const line = JSON.stringify({
+    v: 2,
+    time: '2026-11-26T02:08:55.672Z',
+    runId: 'r',
+    type: 'eval',
+    step: 1,
+    metrics: { accuracy: 'constructor' },
+    loss: 'toString',
+  });
   const r = parseEventLine(line);
   const raw = r.unknown?.raw as { metrics: Record<string, unknown>; loss: unknown } | undefined;
   assert.equal(raw?.metrics.accuracy, 'constructor');

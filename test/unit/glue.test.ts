@@ -63,14 +63,24 @@ test('CoLA train and dev (no header; dev lacks the final newline)', () => {
   assert.deepEqual(labelCounts(train), { '1': 6023, '0': 2528 });
   checkSequential(train, 0);
   assert.equal(train.examples[0].textB, undefined);
-  assert.deepEqual(train.examples[0], { index: 0, line: 1, textA: "Our friends won't buy this analysis, let alone the next one we propose.", label: 1 });
+  assert.deepEqual(train.examples[0], {
+    index: 0,
+    line: 1,
+    textA: "Our friends won't buy this analysis, let alone the next one we propose.",
+    label: 1,
+  });
   assert.equal(train.examples[8550].textA, 'What all did you get for Christmas?');
 
   const dev = readGlueSplit(GLUE_TASKS.cola, dir(GLUE_TASKS.cola), 'dev');
   assert.equal(dev.examples.length, 1043);
   assert.deepEqual(labelCounts(dev), { '1': 721, '0': 322 });
   assert.equal(dev.examples[0].textA, 'The sailors rode the breeze clear of the rocks.');
-  assert.deepEqual(dev.examples[1042], { index: 1042, line: 1043, textA: 'John talked to Bill about himself.', label: 1 });
+  assert.deepEqual(dev.examples[1042], {
+    index: 1042,
+    line: 1043,
+    textA: 'John talked to Bill about himself.',
+    label: 1,
+  });
   assert.equal(dev.task, 'cola');
   assert.equal(dev.split, 'dev');
   assert.equal(dev.file, path.join(dir(GLUE_TASKS.cola), 'dev.tsv'));
@@ -90,8 +100,16 @@ test('SST-2 train and dev; train reads well under a second', () => {
   assert.equal(train.examples.length, 67349);
   assert.deepEqual(labelCounts(train), { '1': 37569, '0': 29780 });
   checkSequential(train, 1);
-  assert.deepEqual(train.examples[0], { index: 0, line: 2, textA: 'hide new secretions from the parental units ', label: 0 });
-  assert.equal(train.examples[67348].textA, 'this new jangle of noise , mayhem and stupidity must be a serious contender for the title . ');
+  assert.deepEqual(train.examples[0], {
+    index: 0,
+    line: 2,
+    textA: 'hide new secretions from the parental units ',
+    label: 0,
+  });
+  assert.equal(
+    train.examples[67348].textA,
+    'this new jangle of noise , mayhem and stupidity must be a serious contender for the title . ',
+  );
   assert.equal(train.examples[67348].label, 0);
 
   const dev = readGlueSplit(GLUE_TASKS.sst2, dir(GLUE_TASKS.sst2), 'dev');
@@ -113,17 +131,24 @@ test('MRPC train and dev (BOM header, quotes kept literally)', () => {
     index: 0,
     line: 2,
     textA: 'Amrozi accused his brother, whom he called "the witness", of deliberately distorting his evidence.',
-    textB: 'Referring to him as only "the witness", Amrozi accused his brother of deliberately distorting his evidence.',
+    textB:
+      'Referring to him as only "the witness", Amrozi accused his brother of deliberately distorting his evidence.',
     label: 1,
   });
-  assert.equal(train.examples[3667].textB, 'The 30-year bond US30YT=RR grew 1-3/32 for a yield of 4.30 percent, down from 4.35 percent late Wednesday.');
+  assert.equal(
+    train.examples[3667].textB,
+    'The 30-year bond US30YT=RR grew 1-3/32 for a yield of 4.30 percent, down from 4.35 percent late Wednesday.',
+  );
 
   const dev = readGlueSplit(GLUE_TASKS.mrpc, dir(GLUE_TASKS.mrpc), 'dev');
   assert.equal(dev.examples.length, 408);
   assert.deepEqual(labelCounts(dev), { '1': 279, '0': 129 });
   // An unbalanced leading quote stays in the text.
   assert.equal(dev.examples[0].textB, '"The foodservice pie business does not fit our long-term growth strategy.');
-  assert.equal(dev.examples[407].textB, 'In Soviet times the Beatles\' music "was considered propaganda of an alien ideology.');
+  assert.equal(
+    dev.examples[407].textB,
+    'In Soviet times the Beatles\' music "was considered propaganda of an alien ideology.',
+  );
 });
 
 test('RTE train and dev, including the quote-hazard row at index 2164', () => {
@@ -135,7 +160,10 @@ test('RTE train and dev, including the quote-hazard row at index 2164', () => {
   assert.equal(train.examples[0].label, 1);
   const hazard = train.examples[2164];
   assert.equal(hazard.line, 2166);
-  assert.match(hazard.textA, /^"That film wasn't too successful, but then 'WarGames,' which was successful, came out right when I won the Tony for 'Brighton Beach' in 1983\.$/);
+  assert.match(
+    hazard.textA,
+    /^"That film wasn't too successful, but then 'WarGames,' which was successful, came out right when I won the Tony for 'Brighton Beach' in 1983\.$/,
+  );
   assert.equal(hazard.textB, 'The film "WarGames" was shot in 1983.');
   assert.equal(hazard.label, 1);
   assert.equal(train.examples[2165].line, 2167, 'the next row is not merged into it');
@@ -153,7 +181,13 @@ test('STS-B train and dev are regression; quote-hazard rows 764/1025/1041 are no
   assert.equal(train.isRegression, true);
   assert.deepEqual(train.labels, []);
   checkSequential(train, 1);
-  assert.deepEqual(train.examples[0], { index: 0, line: 2, textA: 'A plane is taking off.', textB: 'An air plane is taking off.', label: 5 });
+  assert.deepEqual(train.examples[0], {
+    index: 0,
+    line: 2,
+    textA: 'A plane is taking off.',
+    textB: 'An air plane is taking off.',
+    label: 5,
+  });
   // Sum of scores from /usr/bin/python3 (float() of column 10, numpy sum).
   const sumTrain = train.examples.reduce((s, e) => s + (e.label as number), 0);
   assert.ok(Math.abs(sumTrain - 15528.043396825396) < 1e-6, `sum ${sumTrain}`);
@@ -178,8 +212,14 @@ test('STS-B train and dev are regression; quote-hazard rows 764/1025/1041 are no
     textB: '"She was crying and she was really scared," said Yasin.',
     label: 3.8,
   });
-  assert.equal(dev.examples[1041].textA, 'He claims it may seem unrealistic only because little effort has been devoted to the concept.');
-  assert.match(dev.examples[1041].textB ?? '', /^"This proposal is modest compared with the space programme, .* devoted to it\.$/);
+  assert.equal(
+    dev.examples[1041].textA,
+    'He claims it may seem unrealistic only because little effort has been devoted to the concept.',
+  );
+  assert.match(
+    dev.examples[1041].textB ?? '',
+    /^"This proposal is modest compared with the space programme, .* devoted to it\.$/,
+  );
   assert.equal(dev.examples[1041].label, 3.5);
   assert.equal(dev.examples[1499].textB, 'New York police officer critically wounded in hatchet attack');
   assert.equal(dev.examples[1499].label, 0);
@@ -193,7 +233,12 @@ test('WNLI dev, and the reconstructed train copied to train.tsv', () => {
   assert.equal(dev.examples[70].textB, 'Eric was not particularly eager to see it.');
 
   // Without the copy, the error points at the .RECONSTRUCTED file.
-  throwsUser(() => readGlueSplit(GLUE_TASKS.wnli, dir(GLUE_TASKS.wnli), 'train'), path.join(dir(GLUE_TASKS.wnli), 'train.tsv'), /WNLI train file not found/, /train\.tsv\.RECONSTRUCTED is there/);
+  throwsUser(
+    () => readGlueSplit(GLUE_TASKS.wnli, dir(GLUE_TASKS.wnli), 'train'),
+    path.join(dir(GLUE_TASKS.wnli), 'train.tsv'),
+    /WNLI train file not found/,
+    /train\.tsv\.RECONSTRUCTED is there/,
+  );
 
   const d = tmpDir();
   fs.copyFileSync(path.join(dir(GLUE_TASKS.wnli), 'train.tsv.RECONSTRUCTED'), path.join(d, 'train.tsv'));
@@ -201,8 +246,11 @@ test('WNLI dev, and the reconstructed train copied to train.tsv', () => {
   assert.equal(train.examples.length, 635);
   assert.deepEqual(labelCounts(train), { '0': 323, '1': 312 });
   assert.deepEqual(train.examples[0], {
-    index: 0, line: 2,
-    textA: 'I stuck a pin through a carrot. When I pulled the pin out, it had a hole.', textB: 'The carrot had a hole.', label: 1,
+    index: 0,
+    line: 2,
+    textA: 'I stuck a pin through a carrot. When I pulled the pin out, it had a hole.',
+    textB: 'The carrot had a hole.',
+    label: 1,
   });
   assert.equal(train.examples[634].textB, 'Sally had such a bad start.');
 });
@@ -217,7 +265,10 @@ test('the GLUE root folder works as dataDir too', () => {
 
 test('QQP train and test (synthetic, official headers)', () => {
   const d = tmpDir();
-  fs.writeFileSync(path.join(d, 'train.tsv'), 'id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n7\t1\t2\tHow do I cook "rice?\tWhat is rice?\t0\n8\t3\t4\tWhy?\tWhy not?\t1\n');
+  fs.writeFileSync(
+    path.join(d, 'train.tsv'),
+    'id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n7\t1\t2\tHow do I cook "rice?\tWhat is rice?\t0\n8\t3\t4\tWhy?\tWhy not?\t1\n',
+  );
   fs.writeFileSync(path.join(d, 'test.tsv'), 'id\tquestion1\tquestion2\n0\tA?\tB?\n1\tC?\tD?\n');
   const train = readGlueSplit(GLUE_TASKS.qqp, d, 'train');
   assert.deepEqual(train.examples, [
@@ -234,19 +285,49 @@ test('QQP train and test (synthetic, official headers)', () => {
 
 test('QNLI dev and test (synthetic, official headers)', () => {
   const d = tmpDir();
-  fs.writeFileSync(path.join(d, 'dev.tsv'), 'index\tquestion\tsentence\tlabel\n0\tWho?\tHim.\tentailment\n1\tWhere?\tNo idea.\tnot_entailment\n');
+  fs.writeFileSync(
+    path.join(d, 'dev.tsv'),
+    'index\tquestion\tsentence\tlabel\n0\tWho?\tHim.\tentailment\n1\tWhere?\tNo idea.\tnot_entailment\n',
+  );
   fs.writeFileSync(path.join(d, 'test.tsv'), 'index\tquestion\tsentence\n0\tWhen?\tNow.\n');
   const dev = readGlueSplit(GLUE_TASKS.qnli, d, 'dev');
-  assert.deepEqual(dev.examples.map((e) => [e.textA, e.textB, e.label]), [['Who?', 'Him.', 0], ['Where?', 'No idea.', 1]]);
+  assert.deepEqual(
+    dev.examples.map((e) => [e.textA, e.textB, e.label]),
+    [
+      ['Who?', 'Him.', 0],
+      ['Where?', 'No idea.', 1],
+    ],
+  );
   assert.deepEqual(dev.labels, ['entailment', 'not_entailment']);
-  assert.deepEqual(readGlueSplit(GLUE_TASKS.qnli, d, 'test').examples, [{ index: 0, line: 2, textA: 'When?', textB: 'Now.', label: null }]);
+  assert.deepEqual(readGlueSplit(GLUE_TASKS.qnli, d, 'test').examples, [
+    { index: 0, line: 2, textA: 'When?', textB: 'Now.', label: null },
+  ]);
 });
 
 test('MNLI train, dev_matched, dev_mismatched and test_matched (synthetic, official headers)', () => {
   const d = tmpDir();
-  const base = ['index', 'promptID', 'pairID', 'genre', 'sentence1_binary_parse', 'sentence2_binary_parse', 'sentence1_parse', 'sentence2_parse', 'sentence1', 'sentence2'];
-  const row = (i: number, s1: string, s2: string, extra: string[]) => [String(i), '1', `${i}e`, 'fiction', '( a )', '( b )', '(ROOT a)', '(ROOT b)', s1, s2, ...extra].join('\t');
-  fs.writeFileSync(path.join(d, 'train.tsv'), [[...base, 'label1', 'gold_label'].join('\t'), row(0, 'A man.', 'A person.', ['entailment', 'entailment']), row(1, 'Rain.', 'Sun.', ['contradiction', 'contradiction'])].join('\n') + '\n');
+  const base = [
+    'index',
+    'promptID',
+    'pairID',
+    'genre',
+    'sentence1_binary_parse',
+    'sentence2_binary_parse',
+    'sentence1_parse',
+    'sentence2_parse',
+    'sentence1',
+    'sentence2',
+  ];
+  const row = (i: number, s1: string, s2: string, extra: string[]) =>
+    [String(i), '1', `${i}e`, 'fiction', '( a )', '( b )', '(ROOT a)', '(ROOT b)', s1, s2, ...extra].join('\t');
+  fs.writeFileSync(
+    path.join(d, 'train.tsv'),
+    [
+      [...base, 'label1', 'gold_label'].join('\t'),
+      row(0, 'A man.', 'A person.', ['entailment', 'entailment']),
+      row(1, 'Rain.', 'Sun.', ['contradiction', 'contradiction']),
+    ].join('\n') + '\n',
+  );
   const devHeader = [...base, 'label1', 'label2', 'label3', 'label4', 'label5', 'gold_label'].join('\t');
   const devRow = row(0, 'Cats.', 'Dogs.', ['neutral', 'neutral', 'contradiction', 'neutral', 'neutral', 'neutral']);
   fs.writeFileSync(path.join(d, 'dev_matched.tsv'), `${devHeader}\n${devRow}\n`);
@@ -254,23 +335,54 @@ test('MNLI train, dev_matched, dev_mismatched and test_matched (synthetic, offic
   fs.writeFileSync(path.join(d, 'test_matched.tsv'), `${base.join('\t')}\n${row(0, 'Hi.', 'Hello.', [])}\n`);
 
   const train = readGlueSplit(GLUE_TASKS.mnli, d, 'train');
-  assert.deepEqual(train.examples.map((e) => [e.textA, e.textB, e.label]), [['A man.', 'A person.', 1], ['Rain.', 'Sun.', 0]]);
+  assert.deepEqual(
+    train.examples.map((e) => [e.textA, e.textB, e.label]),
+    [
+      ['A man.', 'A person.', 1],
+      ['Rain.', 'Sun.', 0],
+    ],
+  );
   for (const split of ['dev', 'dev_mismatched'] as Split[]) {
     const dev = readGlueSplit(GLUE_TASKS.mnli, d, split);
     assert.deepEqual(dev.examples, [{ index: 0, line: 2, textA: 'Cats.', textB: 'Dogs.', label: 2 }], split);
   }
-  assert.deepEqual(readGlueSplit(GLUE_TASKS.mnli, d, 'test').examples, [{ index: 0, line: 2, textA: 'Hi.', textB: 'Hello.', label: null }]);
+  assert.deepEqual(readGlueSplit(GLUE_TASKS.mnli, d, 'test').examples, [
+    { index: 0, line: 2, textA: 'Hi.', textB: 'Hello.', label: null },
+  ]);
   // An MNLI gold label outside the three classes is rejected.
-  fs.writeFileSync(path.join(d, 'dev_matched.tsv'), `${devHeader}\n${row(0, 'a', 'b', ['-', '-', '-', '-', '-', '-'])}\n`);
-  throwsUser(() => readGlueSplit(GLUE_TASKS.mnli, d, 'dev'), `${path.join(d, 'dev_matched.tsv')}:2`, /unknown label '-' in column 'gold_label'; expected one of 'contradiction', 'entailment', 'neutral'/);
+  fs.writeFileSync(
+    path.join(d, 'dev_matched.tsv'),
+    `${devHeader}\n${row(0, 'a', 'b', ['-', '-', '-', '-', '-', '-'])}\n`,
+  );
+  throwsUser(
+    () => readGlueSplit(GLUE_TASKS.mnli, d, 'dev'),
+    `${path.join(d, 'dev_matched.tsv')}:2`,
+    /unknown label '-' in column 'gold_label'; expected one of 'contradiction', 'entailment', 'neutral'/,
+  );
 });
 
 test('test splits of the tasks present, with their official test headers', () => {
   const cases: [TaskSpec, string, { textA: string; textB?: string }][] = [
-    [GLUE_TASKS.cola, 'index\tsentence\n0\tBill whistled past the house.\n', { textA: 'Bill whistled past the house.' }],
-    [GLUE_TASKS.sst2, 'index\tsentence\n0\tuneasy mishmash of styles and genres .\n', { textA: 'uneasy mishmash of styles and genres .' }],
-    [GLUE_TASKS.mrpc, '\ufeffindex\t#1 ID\t#2 ID\t#1 String\t#2 String\n0\t1089874\t1089925\tPCCW said.\tPCCW says.\n', { textA: 'PCCW said.', textB: 'PCCW says.' }],
-    [GLUE_TASKS.stsb, 'index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\n0\tmain-news\theadlines\t2016\t0001\tnone\tnone\t"Quote.\tUnquote."\n', { textA: '"Quote.', textB: 'Unquote."' }],
+    [
+      GLUE_TASKS.cola,
+      'index\tsentence\n0\tBill whistled past the house.\n',
+      { textA: 'Bill whistled past the house.' },
+    ],
+    [
+      GLUE_TASKS.sst2,
+      'index\tsentence\n0\tuneasy mishmash of styles and genres .\n',
+      { textA: 'uneasy mishmash of styles and genres .' },
+    ],
+    [
+      GLUE_TASKS.mrpc,
+      '\ufeffindex\t#1 ID\t#2 ID\t#1 String\t#2 String\n0\t1089874\t1089925\tPCCW said.\tPCCW says.\n',
+      { textA: 'PCCW said.', textB: 'PCCW says.' },
+    ],
+    [
+      GLUE_TASKS.stsb,
+      'index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\n0\tmain-news\theadlines\t2016\t0001\tnone\tnone\t"Quote.\tUnquote."\n',
+      { textA: '"Quote.', textB: 'Unquote."' },
+    ],
     [GLUE_TASKS.rte, 'index\tsentence1\tsentence2\n0\tP.\tH.\n', { textA: 'P.', textB: 'H.' }],
     [GLUE_TASKS.wnli, 'index\tsentence1\tsentence2\n0\tP.\tH.\n', { textA: 'P.', textB: 'H.' }],
   ];
@@ -281,7 +393,11 @@ test('test splits of the tasks present, with their official test headers', () =>
 });
 
 test('a test file that keeps its label column yields labels', () => {
-  const ds = readGlueSplit(GLUE_TASKS.rte, fixture('test.tsv', 'index\tsentence1\tsentence2\tlabel\n0\tP.\tH.\tentailment\n'), 'test');
+  const ds = readGlueSplit(
+    GLUE_TASKS.rte,
+    fixture('test.tsv', 'index\tsentence1\tsentence2\tlabel\n0\tP.\tH.\tentailment\n'),
+    'test',
+  );
   assert.equal(ds.examples[0].label, 0);
 });
 
@@ -319,39 +435,83 @@ test('a file of another task gives a clear error', () => {
   // MRPC read as STS-B.
   const d3 = tmpDir();
   fs.copyFileSync(path.join(dir(GLUE_TASKS.mrpc), 'dev.tsv'), path.join(d3, 'dev.tsv'));
-  throwsUser(() => readGlueSplit(GLUE_TASKS.stsb, d3, 'dev'), /:1$/, /'sentence1', 'sentence2', 'score'.*'Quality', '#1 ID'/, /MRPC/);
+  throwsUser(
+    () => readGlueSplit(GLUE_TASKS.stsb, d3, 'dev'),
+    /:1$/,
+    /'sentence1', 'sentence2', 'score'.*'Quality', '#1 ID'/,
+    /MRPC/,
+  );
   // WNLI read as RTE: same header, different labels.
-  throwsUser(() => readGlueSplit(GLUE_TASKS.rte, dir(GLUE_TASKS.wnli), 'dev'), `${path.join(dir(GLUE_TASKS.wnli), 'dev.tsv')}:2`, /unknown label '0' in column 'label'; expected one of 'entailment', 'not_entailment'/);
+  throwsUser(
+    () => readGlueSplit(GLUE_TASKS.rte, dir(GLUE_TASKS.wnli), 'dev'),
+    `${path.join(dir(GLUE_TASKS.wnli), 'dev.tsv')}:2`,
+    /unknown label '0' in column 'label'; expected one of 'entailment', 'not_entailment'/,
+  );
 });
 
 test('malformed rows name the file and line', () => {
   const colaBad = fixture('train.tsv', 'a\t1\t\tGood.\nb\t1\tOnly three.\n');
-  throwsUser(() => readGlueSplit(GLUE_TASKS.cola, colaBad, 'train'), `${path.join(colaBad, 'train.tsv')}:2`, /expected 4 tab-separated columns \(source, label, mark, sentence\), found 3/);
+  throwsUser(
+    () => readGlueSplit(GLUE_TASKS.cola, colaBad, 'train'),
+    `${path.join(colaBad, 'train.tsv')}:2`,
+    /expected 4 tab-separated columns \(source, label, mark, sentence\), found 3/,
+  );
 
   const extraTab = fixture('dev.tsv', 'sentence\tlabel\nok\t1\na\ttab\t0\n');
-  throwsUser(() => readGlueSplit(GLUE_TASKS.sst2, extraTab, 'dev'), `${path.join(extraTab, 'dev.tsv')}:3`, /expected 2 tab-separated columns \(sentence, label\), found 3/);
+  throwsUser(
+    () => readGlueSplit(GLUE_TASKS.sst2, extraTab, 'dev'),
+    `${path.join(extraTab, 'dev.tsv')}:3`,
+    /expected 2 tab-separated columns \(sentence, label\), found 3/,
+  );
 
   const badLabel = fixture('dev.tsv', 'sentence\tlabel\nok\t1\nhm\tpositive\n');
-  throwsUser(() => readGlueSplit(GLUE_TASKS.sst2, badLabel, 'dev'), `${path.join(badLabel, 'dev.tsv')}:3`, /unknown label 'positive' in column 'label'; expected one of '0', '1'/);
+  throwsUser(
+    () => readGlueSplit(GLUE_TASKS.sst2, badLabel, 'dev'),
+    `${path.join(badLabel, 'dev.tsv')}:3`,
+    /unknown label 'positive' in column 'label'; expected one of '0', '1'/,
+  );
 
   const stsHeader = 'index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n';
   for (const score of ['high', '']) {
     const badScore = fixture('train.tsv', `${stsHeader}0\tg\tf\t2012\t0\tnone\tnone\tA.\tB.\t${score}\n`);
-    throwsUser(() => readGlueSplit(GLUE_TASKS.stsb, badScore, 'train'), `${path.join(badScore, 'train.tsv')}:2`, new RegExp(`score '${score}' is not a number`));
+    throwsUser(
+      () => readGlueSplit(GLUE_TASKS.stsb, badScore, 'train'),
+      `${path.join(badScore, 'train.tsv')}:2`,
+      new RegExp(`score '${score}' is not a number`),
+    );
   }
 
   const blankMiddle = fixture('dev.tsv', 'sentence\tlabel\nok\t1\n\nok\t0\n');
   throwsUser(() => readGlueSplit(GLUE_TASKS.sst2, blankMiddle, 'dev'), /dev\.tsv:3$/, /found 1/);
 
   throwsUser(() => readGlueSplit(GLUE_TASKS.sst2, fixture('dev.tsv', ''), 'dev'), /dev\.tsv$/, /empty/);
-  throwsUser(() => readGlueSplit(GLUE_TASKS.sst2, fixture('dev.tsv', 'sentence\tlabel\n'), 'dev'), /dev\.tsv$/, /header but no rows/);
+  throwsUser(
+    () => readGlueSplit(GLUE_TASKS.sst2, fixture('dev.tsv', 'sentence\tlabel\n'), 'dev'),
+    /dev\.tsv$/,
+    /header but no rows/,
+  );
 });
 
 test('missing files and splits', () => {
   const empty = tmpDir();
-  throwsUser(() => readGlueSplit(GLUE_TASKS.rte, empty, 'train'), path.join(empty, 'train.tsv'), /RTE train file not found/, /should hold train\.tsv, dev\.tsv, test\.tsv/);
-  throwsUser(() => readGlueSplit(GLUE_TASKS.mnli, empty, 'dev'), path.join(empty, 'dev_matched.tsv'), /MNLI dev file not found/, /train\.tsv, dev_matched\.tsv, dev_mismatched\.tsv, test_matched\.tsv/);
+  throwsUser(
+    () => readGlueSplit(GLUE_TASKS.rte, empty, 'train'),
+    path.join(empty, 'train.tsv'),
+    /RTE train file not found/,
+    /should hold train\.tsv, dev\.tsv, test\.tsv/,
+  );
+  throwsUser(
+    () => readGlueSplit(GLUE_TASKS.mnli, empty, 'dev'),
+    path.join(empty, 'dev_matched.tsv'),
+    /MNLI dev file not found/,
+    /train\.tsv, dev_matched\.tsv, dev_mismatched\.tsv, test_matched\.tsv/,
+  );
   const nowhere = path.join(empty, 'no-such-folder');
   throwsUser(() => readGlueSplit(GLUE_TASKS.rte, nowhere, 'dev'), nowhere, /RTE data folder not found/);
-  throwsUser(() => readGlueSplit(GLUE_TASKS.sst2, empty, 'dev_mismatched'), /^$/, /SST-2 has no 'dev_mismatched' split/, /train, dev, test/);
+  throwsUser(
+    () => readGlueSplit(GLUE_TASKS.sst2, empty, 'dev_mismatched'),
+    /^$/,
+    /SST-2 has no 'dev_mismatched' split/,
+    /train, dev, test/,
+  );
 });

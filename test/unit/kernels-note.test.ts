@@ -9,9 +9,15 @@ import { createEvent, isTrainerEvent, type RunStartedEvent, type TrainerEvent } 
 import { deriveRunState } from '../../src/extension/run-state';
 import type { ResolvedConfig } from '../../src/config/types';
 
-const ADDON = '/home/u/.vscode/extensions/distillery.distillery-0.1.0-linux-x64/native/prebuilds/linux-x64/distillery_blas.node';
-const NATIVE = { path: ADDON, library: 'OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Cooperlake MAX_THREADS=64', threads: 2 };
-const NOT_HERE = "not in this install (no native/build/distillery_blas.node or native/prebuilds/linux-x64/distillery_blas.node): install the extension's linux-x64 package, or run `node native/build.mjs` in a checkout";
+const ADDON =
+  '/home/u/.vscode/extensions/distillery.distillery-0.1.0-linux-x64/native/prebuilds/linux-x64/distillery_blas.node';
+const NATIVE = {
+  path: ADDON,
+  library: 'OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Cooperlake MAX_THREADS=64',
+  threads: 2,
+};
+const NOT_HERE =
+  "not in this install (no native/build/distillery_blas.node or native/prebuilds/linux-x64/distillery_blas.node): install the extension's linux-x64 package, or run `node native/build.mjs` in a checkout";
 
 test('native kernels: library, threads and the file, not slow', () => {
   const n = kernelsNote({ kind: 'wasm', skipped: [], kernels: 'blas', native: NATIVE });
@@ -40,10 +46,14 @@ test('slow path without the addon: the reason, and the platform package or a che
 });
 
 test('the fix follows the reason: DISTILLERY_KERNELS, DISTILLERY_NATIVE_BLAS, an addon that does not load', () => {
-  const fix = (reason: string): string => kernelsNote({ kind: 'cpu', skipped: [], kernels: 'stock', nativeUnavailable: reason })?.fix ?? '';
+  const fix = (reason: string): string =>
+    kernelsNote({ kind: 'cpu', skipped: [], kernels: 'stock', nativeUnavailable: reason })?.fix ?? '';
   assert.match(fix('DISTILLERY_KERNELS=untransposed selects the untransposed kernels'), /Remove DISTILLERY_KERNELS/);
   assert.match(fix('turned off by DISTILLERY_NATIVE_BLAS'), /Remove DISTILLERY_NATIVE_BLAS/);
-  assert.match(fix('failed to load /x/distillery_blas.node: /lib/libc.so.6: version `GLIBC_2.34\' not found'), /does not load on this system/);
+  assert.match(
+    fix("failed to load /x/distillery_blas.node: /lib/libc.so.6: version `GLIBC_2.34' not found"),
+    /does not load on this system/,
+  );
   // No reason given (a trainer of another version): still slow, still a way out.
   const n = kernelsNote({ kind: 'wasm', skipped: [], kernels: 'untransposed' });
   assert.equal(n?.slow, true);
@@ -57,25 +67,40 @@ test('runs from before kernel reporting get no note', () => {
 const params = { embeddings: 1, encoder: 2, pooler: 3, head: 4, total: 10 };
 function started(backend: RunStartedEvent['backend']): TrainerEvent {
   return createEvent('r-20250101-120000', {
-    type: 'run-started', runDir: '/ws/runs/r-20250101-120000', config: { name: 'r', algorithm: 'pid' } as unknown as ResolvedConfig,
-    backend, params: { teacher: params, student: params }, plan: { stages: [] }, dataset: { train: 1, eval: 1 },
+    type: 'run-started',
+    runDir: '/ws/runs/r-20250101-120000',
+    config: { name: 'r', algorithm: 'pid' } as unknown as ResolvedConfig,
+    backend,
+    params: { teacher: params, student: params },
+    plan: { stages: [] },
+    dataset: { train: 1, eval: 1 },
   }) as TrainerEvent;
 }
 
 test('run-started carries the addon or the reason; malformed ones are rejected', () => {
   assert.ok(isTrainerEvent(started({ kind: 'wasm', skipped: [], kernels: 'blas', native: NATIVE })));
-  assert.ok(isTrainerEvent(started({ kind: 'wasm', skipped: [], kernels: 'untransposed', nativeUnavailable: NOT_HERE })));
-  const bad = JSON.parse(JSON.stringify(started({ kind: 'wasm', skipped: [], kernels: 'blas', native: NATIVE }))) as { backend: { native: { threads: unknown } } };
+  assert.ok(
+    isTrainerEvent(started({ kind: 'wasm', skipped: [], kernels: 'untransposed', nativeUnavailable: NOT_HERE })),
+  );
+  const bad = JSON.parse(JSON.stringify(started({ kind: 'wasm', skipped: [], kernels: 'blas', native: NATIVE }))) as {
+    backend: { native: { threads: unknown } };
+  };
   bad.backend.native.threads = 'two';
   assert.equal(isTrainerEvent(bad), false);
 });
 
-test('the run state the status bar reads has the note of the run\'s latest start', () => {
-  const s = deriveRunState({
-    runDir: '/ws/runs/r-20250101-120000',
-    events: [started({ kind: 'wasm', skipped: [], kernels: 'untransposed', nativeUnavailable: NOT_HERE }), started({ kind: 'wasm', skipped: [], kernels: 'blas', native: NATIVE })],
-    files: { checkpoints: [] },
-  }, () => false);
+test("the run state the status bar reads has the note of the run's latest start", () => {
+  const s = deriveRunState(
+    {
+      runDir: '/ws/runs/r-20250101-120000',
+      events: [
+        started({ kind: 'wasm', skipped: [], kernels: 'untransposed', nativeUnavailable: NOT_HERE }),
+        started({ kind: 'wasm', skipped: [], kernels: 'blas', native: NATIVE }),
+      ],
+      files: { checkpoints: [] },
+    },
+    () => false,
+  );
   assert.equal(s.kernels?.slow, false);
   assert.equal(s.kernels?.label, 'native kernels');
 });

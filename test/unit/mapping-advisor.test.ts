@@ -1,7 +1,14 @@
 /** The advisor's dynamic programme and cost combination on hand-made matrices, checked against brute force. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { combineCosts, compareMappings, CostMatrix, mappingSnippet, monotoneMapping, rescale01 } from '../../src/distill/mapping-advisor';
+import {
+  combineCosts,
+  compareMappings,
+  CostMatrix,
+  mappingSnippet,
+  monotoneMapping,
+  rescale01,
+} from '../../src/distill/mapping-advisor';
 import { isUserError } from '../../src/util/errors';
 
 const teachers = (m: { pairs: { teacher: number }[] }) => m.pairs.map((p) => p.teacher);
@@ -37,18 +44,40 @@ test('the cheapest monotone path, even when the per-row minima are not monotone'
 });
 
 test('a clear diagonal is found: student k ↔ teacher 2k', () => {
-  const cost = Array.from({ length: 3 }, (_, s) => Array.from({ length: 6 }, (_, t) => Math.abs(t + 1 - 2 * (s + 1)) + 0.1));
+  const cost = Array.from({ length: 3 }, (_, s) =>
+    Array.from({ length: 6 }, (_, t) => Math.abs(t + 1 - 2 * (s + 1)) + 0.1),
+  );
   assert.deepEqual(teachers(monotoneMapping(cost)), [2, 4, 6]);
 });
 
 test('ties go to the earlier teacher layers', () => {
-  assert.deepEqual(teachers(monotoneMapping([[0, 0, 0, 0], [0, 0, 0, 0]])), [1, 2]);
-  assert.deepEqual(teachers(monotoneMapping([[1, 0, 0, 1], [1, 1, 0, 0]])), [2, 3]);
+  assert.deepEqual(
+    teachers(
+      monotoneMapping([
+        [0, 0, 0, 0],
+        [0, 0, 0, 0],
+      ]),
+    ),
+    [1, 2],
+  );
+  assert.deepEqual(
+    teachers(
+      monotoneMapping([
+        [1, 0, 0, 1],
+        [1, 1, 0, 0],
+      ]),
+    ),
+    [2, 3],
+  );
   assert.deepEqual(teachers(monotoneMapping([[5, 5, 5]])), [1]);
 });
 
 test('L_S = L_T has one monotone mapping, the identity, whatever the costs', () => {
-  const cost = [[9, 0, 0], [0, 9, 0], [0, 0, 9]];
+  const cost = [
+    [9, 0, 0],
+    [0, 9, 0],
+    [0, 0, 9],
+  ];
   const m = monotoneMapping(cost);
   assert.deepEqual(teachers(m), [1, 2, 3]);
   assert.equal(m.total, 27);
@@ -60,7 +89,7 @@ test('L_S = 1 picks the cheapest teacher layer', () => {
 
 test('matches brute force on random matrices', () => {
   let seed = 12345;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   for (let trial = 0; trial < 200; trial++) {
     const ls = 1 + Math.floor(rand() * 4);
     const lt = ls + Math.floor(rand() * 4);
@@ -75,25 +104,89 @@ test('matches brute force on random matrices', () => {
 });
 
 test('a student deeper than its teacher is a user error naming student.layers', () => {
-  assert.throws(() => monotoneMapping([[0], [0]]), (e) => isUserError(e) && e.where === 'student.layers');
+  assert.throws(
+    () => monotoneMapping([[0], [0]]),
+    (e) => isUserError(e) && e.where === 'student.layers',
+  );
 });
 
 test('costs are rescaled to [0, 1] and weighted; weight 0 drops a term; no weights → both', () => {
-  assert.deepEqual(rescale01([[2, 4], [6, 10]]), [[0, 0.25], [0.5, 1]]);
+  assert.deepEqual(
+    rescale01([
+      [2, 4],
+      [6, 10],
+    ]),
+    [
+      [0, 0.25],
+      [0.5, 1],
+    ],
+  );
   assert.deepEqual(rescale01([[3, 3]]), [[0, 0]]);
-  const kl = [[0, 10], [10, 0]];
-  const cos = [[0.2, 0.1], [0.1, 0.2]];
-  assert.deepEqual(combineCosts([{ matrix: kl, weight: 1 }, { matrix: cos, weight: 1 }]), [[1, 1], [1, 1]]);
-  assert.deepEqual(combineCosts([{ matrix: kl, weight: 2 }, { matrix: cos, weight: 0 }]), [[0, 2], [2, 0]]);
-  assert.deepEqual(combineCosts([{ matrix: kl, weight: 0 }, { matrix: cos, weight: 0 }]), [[1, 1], [1, 1]]);
-  assert.deepEqual(combineCosts([{ matrix: kl, weight: 1 }, { matrix: null, weight: 1 }]), [[0, 1], [1, 0]]);
+  const kl = [
+    [0, 10],
+    [10, 0],
+  ];
+  const cos = [
+    [0.2, 0.1],
+    [0.1, 0.2],
+  ];
+  assert.deepEqual(
+    combineCosts([
+      { matrix: kl, weight: 1 },
+      { matrix: cos, weight: 1 },
+    ]),
+    [
+      [1, 1],
+      [1, 1],
+    ],
+  );
+  assert.deepEqual(
+    combineCosts([
+      { matrix: kl, weight: 2 },
+      { matrix: cos, weight: 0 },
+    ]),
+    [
+      [0, 2],
+      [2, 0],
+    ],
+  );
+  assert.deepEqual(
+    combineCosts([
+      { matrix: kl, weight: 0 },
+      { matrix: cos, weight: 0 },
+    ]),
+    [
+      [1, 1],
+      [1, 1],
+    ],
+  );
+  assert.deepEqual(
+    combineCosts([
+      { matrix: kl, weight: 1 },
+      { matrix: null, weight: 1 },
+    ]),
+    [
+      [0, 1],
+      [1, 0],
+    ],
+  );
 });
 
 test('the snippet and the comparison with the current mapping', () => {
-  const cost = [[0, 1, 2, 3], [3, 2, 1, 0]];
+  const cost = [
+    [0, 1, 2, 3],
+    [3, 2, 1, 0],
+  ];
   const proposed = monotoneMapping(cost).pairs;
   assert.equal(mappingSnippet(proposed), '"mapping": [[1, 1], [2, 4]]');
-  const c = compareMappings(cost, [{ student: 1, teacher: 2 }, { student: 2, teacher: 4 }], proposed);
+  const c = compareMappings(
+    cost,
+    [
+      { student: 1, teacher: 2 },
+      { student: 2, teacher: 4 },
+    ],
+    proposed,
+  );
   assert.equal(c.same, false);
   assert.deepEqual(c.changed, [{ student: 1, current: 2, proposed: 1 }]);
   assert.equal(c.currentCost, 1);

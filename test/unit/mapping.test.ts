@@ -18,7 +18,12 @@ function assertUserError(fn: () => unknown, where: string, message: RegExp, fix?
 test('every-other maps k ↔ 2k and needs L_T = 2·L_S', () => {
   assert.deepEqual(resolveMapping('every-other', 6, 12), pairs([1, 2], [2, 4], [3, 6], [4, 8], [5, 10], [6, 12]));
   assert.deepEqual(resolveMapping('every-other', 2, 4), pairs([1, 2], [2, 4]));
-  assertUserError(() => resolveMapping('every-other', 4, 12), 'mapping', /twice the student's layers \(student 4, teacher 12\)/, /uniform/);
+  assertUserError(
+    () => resolveMapping('every-other', 4, 12),
+    'mapping',
+    /twice the student's layers \(student 4, teacher 12\)/,
+    /uniform/,
+  );
 });
 
 test('uniform maps k ↔ floor(k·L_T/L_S), strictly increasing, top layers meet', () => {
@@ -36,7 +41,8 @@ test('uniform maps k ↔ floor(k·L_T/L_S), strictly increasing, top layers meet
       assert.equal(m.length, ls);
       assert.ok(m[0].teacher >= 1);
       assert.equal(m[ls - 1].teacher, lt);
-      for (let i = 1; i < m.length; i++) assert.ok(m[i].teacher > m[i - 1].teacher, `uniform ${ls}/${lt} not increasing`);
+      for (let i = 1; i < m.length; i++)
+        assert.ok(m[i].teacher > m[i - 1].teacher, `uniform ${ls}/${lt} not increasing`);
     }
   }
   assertUserError(() => resolveMapping('uniform', 6, 4), 'mapping', /at least as deep/, /explicitly/);
@@ -49,21 +55,91 @@ test('last-layers maps k ↔ L_T − L_S + k', () => {
 });
 
 test('explicit pairs are validated and sorted by student layer; layers may be left unmapped', () => {
-  assert.deepEqual(resolveMapping([[3, 12], [1, 4]], 4, 12), pairs([1, 4], [3, 12]));
+  assert.deepEqual(
+    resolveMapping(
+      [
+        [3, 12],
+        [1, 4],
+      ],
+      4,
+      12,
+    ),
+    pairs([1, 4], [3, 12]),
+  );
   // Two student layers may learn from the same teacher layer.
-  assert.deepEqual(resolveMapping([[1, 6], [2, 6]], 2, 12), pairs([1, 6], [2, 6]));
+  assert.deepEqual(
+    resolveMapping(
+      [
+        [1, 6],
+        [2, 6],
+      ],
+      2,
+      12,
+    ),
+    pairs([1, 6], [2, 6]),
+  );
 });
 
 test('explicit pairs: errors name the offending element and say how to fix it', () => {
-  assertUserError(() => resolveMapping([[1, 2], [7, 4]], 6, 12), 'mapping[1][0]', /student layer 7 does not exist \(the student has 6 layers/, /1 to 6/);
-  assertUserError(() => resolveMapping([[1, 2], [2, 4], [3, 13]], 6, 12), 'mapping[2][1]', /teacher layer 13 does not exist/, /1 to 12/);
+  assertUserError(
+    () =>
+      resolveMapping(
+        [
+          [1, 2],
+          [7, 4],
+        ],
+        6,
+        12,
+      ),
+    'mapping[1][0]',
+    /student layer 7 does not exist \(the student has 6 layers/,
+    /1 to 6/,
+  );
+  assertUserError(
+    () =>
+      resolveMapping(
+        [
+          [1, 2],
+          [2, 4],
+          [3, 13],
+        ],
+        6,
+        12,
+      ),
+    'mapping[2][1]',
+    /teacher layer 13 does not exist/,
+    /1 to 12/,
+  );
   assertUserError(() => resolveMapping([[0, 2]], 6, 12), 'mapping[0][0]', /student layer 0 does not exist/);
-  assertUserError(() => resolveMapping([[1, 2], [2, 4], [1, 6]], 6, 12), 'mapping[2][0]', /student layer 1 is mapped twice \(also at mapping\[0\]\)/, /at most one/);
+  assertUserError(
+    () =>
+      resolveMapping(
+        [
+          [1, 2],
+          [2, 4],
+          [1, 6],
+        ],
+        6,
+        12,
+      ),
+    'mapping[2][0]',
+    /student layer 1 is mapped twice \(also at mapping\[0\]\)/,
+    /at most one/,
+  );
   assertUserError(() => resolveMapping([[1.5, 2]], 6, 12), 'mapping[0][0]', /must be an integer, got 1.5/);
-  assertUserError(() => resolveMapping([[1, '2']] as unknown as MappingSpec, 6, 12), 'mapping[0][1]', /teacher layer must be an integer, got "2"/);
+  assertUserError(
+    () => resolveMapping([[1, '2']] as unknown as MappingSpec, 6, 12),
+    'mapping[0][1]',
+    /teacher layer must be an integer, got "2"/,
+  );
   assertUserError(() => resolveMapping([[1, 2, 3]] as unknown as MappingSpec, 6, 12), 'mapping[0]', /pair/, /\[k, m\]/);
   assertUserError(() => resolveMapping([], 6, 12), 'mapping', /empty/);
-  assertUserError(() => resolveMapping('alternate' as MappingSpec, 6, 12), 'mapping', /unknown layer mapping "alternate"/, /every-other/);
+  assertUserError(
+    () => resolveMapping('alternate' as MappingSpec, 6, 12),
+    'mapping',
+    /unknown layer mapping "alternate"/,
+    /every-other/,
+  );
 });
 
 test('describePair reads student ↔ teacher', () => {

@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { accuracy, averageRanks, computeMetrics, f1Binary, matthews, pearson, spearman } from '../../src/metrics/metrics';
+import {
+  accuracy,
+  averageRanks,
+  computeMetrics,
+  f1Binary,
+  matthews,
+  pearson,
+  spearman,
+} from '../../src/metrics/metrics';
 import { GLUE_TASKS } from '../../src/data/tasks';
 
 const close = (actual: number, expected: number, tol = 1e-12) =>
@@ -11,12 +19,24 @@ const close = (actual: number, expected: number, tol = 1e-12) =>
 // (TP·TN − FP·FN)/sqrt(product of margins); multiclass MCC = covariance of one-hot matrices
 // (Gorodkin's R_K); Pearson = np.corrcoef; Spearman = np.corrcoef of ranks computed as
 // #(v < a) + (#(v == a) + 1)/2.
-const BIN_LABELS = [1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1];
-const BIN_PREDS = [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1];
+const BIN_LABELS = [
+  1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+  1,
+];
+const BIN_PREDS = [
+  1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0, 1, 1,
+  1,
+];
 const MC_LABELS = [1, 1, 1, 1, 1, 2, 2, 0, 1, 1, 1, 0, 0, 1, 2, 0, 1, 2, 2, 0, 0, 2, 0, 0, 1, 2, 0, 1, 1, 0];
 const MC_PREDS = [2, 1, 0, 1, 1, 2, 2, 0, 1, 1, 1, 0, 0, 1, 2, 0, 1, 2, 2, 0, 1, 2, 0, 0, 1, 0, 2, 1, 1, 2];
-const X = [2.5, 2.5, 2.0, 2.5, 0.0, 1.0, 3.0, -0.0, 3.5, 0.5, 3.5, 1.5, 3.5, 2.5, 0.5, 4.0, 4.0, 2.5, 2.0, 2.5, 1.5, 4.0, 2.0, 2.5, 1.5];
-const Y = [2.0, 1.0, 3.5, 2.5, 1.0, 1.0, 2.5, -0.5, 3.0, 0.5, 3.0, 1.0, 2.0, 1.5, 2.0, 3.5, 3.0, 3.0, 3.5, 1.0, 1.5, 3.5, 0.0, 3.0, 1.5];
+const X = [
+  2.5, 2.5, 2.0, 2.5, 0.0, 1.0, 3.0, -0.0, 3.5, 0.5, 3.5, 1.5, 3.5, 2.5, 0.5, 4.0, 4.0, 2.5, 2.0, 2.5, 1.5, 4.0, 2.0,
+  2.5, 1.5,
+];
+const Y = [
+  2.0, 1.0, 3.5, 2.5, 1.0, 1.0, 2.5, -0.5, 3.0, 0.5, 3.0, 1.0, 2.0, 1.5, 2.0, 3.5, 3.0, 3.0, 3.5, 1.0, 1.5, 3.5, 0.0,
+  3.0, 1.5,
+];
 const X_RANKS = [15, 15, 10, 15, 1.5, 5, 19, 1.5, 21, 3.5, 21, 7, 21, 15, 3.5, 24, 24, 15, 10, 15, 7, 24, 10, 15, 7];
 
 test('metrics match numpy reference values', () => {

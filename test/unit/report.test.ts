@@ -9,7 +9,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { createEvent, encodeEvent, TrainerEvent, TrainerEventBody, LayerEval, ParamCounts } from '../../src/protocol/events';
+import {
+  createEvent,
+  encodeEvent,
+  TrainerEvent,
+  TrainerEventBody,
+  LayerEval,
+  ParamCounts,
+} from '../../src/protocol/events';
 import { ResolvedConfig } from '../../src/config/types';
 import { RunFolder } from '../../src/train/run-folder';
 import { buildReport, meanStd, sampleKl } from '../../src/sweep/report';
@@ -29,10 +36,15 @@ const fracLabel = (f: number) => `${f * 100} %`;
 
 /** dev accuracy per cell; undefined: the cell has no finished run. */
 const METRIC: Record<string, number> = {
-  'soft_seed1_frac0.1': 0.70, 'soft_seed2_frac0.1': 0.72, 'soft_seed3_frac0.1': 0.74,
-  'pid_seed1_frac0.1': 0.80, 'pid_seed2_frac0.1': 0.84,
-  soft_seed1_frac1: 0.85, soft_seed2_frac1: 0.87,
-  pid_seed1_frac1: 0.90, pid_seed3_frac1: 0.92,
+  'soft_seed1_frac0.1': 0.7,
+  'soft_seed2_frac0.1': 0.72,
+  'soft_seed3_frac0.1': 0.74,
+  'pid_seed1_frac0.1': 0.8,
+  'pid_seed2_frac0.1': 0.84,
+  soft_seed1_frac1: 0.85,
+  soft_seed2_frac1: 0.87,
+  pid_seed1_frac1: 0.9,
+  pid_seed3_frac1: 0.92,
 };
 const FAILED = 'soft_seed3_frac1';
 const UNFINISHED = 'pid_seed2_frac1';
@@ -47,7 +59,12 @@ function peaked(len: number, shift: number, sharp: number): number[][] {
   });
 }
 
-function writeRun(sweepDir: string, cellId: string, events: TrainerEventBody[], status: 'finished' | 'failed' | 'running'): string {
+function writeRun(
+  sweepDir: string,
+  cellId: string,
+  events: TrainerEventBody[],
+  status: 'finished' | 'failed' | 'running',
+): string {
   const folder = RunFolder.create(path.join(sweepDir, 'runs'), cellId, new Date('2026-01-01T00:00:00Z'));
   folder.writeInfo({ status, configFile: `/cluster/sweep/cells/${cellId}.distill.json`, pid: 999999 });
   const lines = events.map((b) => encodeEvent(createEvent(folder.id, b) as TrainerEvent));
@@ -57,18 +74,38 @@ function writeRun(sweepDir: string, cellId: string, events: TrainerEventBody[], 
 
 function started(algorithm: string, teacherStage: boolean): TrainerEventBody {
   return {
-    type: 'run-started', runDir: '/cluster/x', config: { algorithm } as unknown as ResolvedConfig, backend: { kind: 'wasm', skipped: ['tensorflow'] },
-    params: { teacher: PARAMS, student: PARAMS }, dataset: { train: 100, eval: 20 },
-    plan: { stages: teacherStage ? [{ index: 0, name: 'teacher training', kind: 'teacher', layers: [], losses: ['hard-label'], epochs: 1 }] : [] },
+    type: 'run-started',
+    runDir: '/cluster/x',
+    config: { algorithm } as unknown as ResolvedConfig,
+    backend: { kind: 'wasm', skipped: ['tensorflow'] },
+    params: { teacher: PARAMS, student: PARAMS },
+    dataset: { train: 100, eval: 20 },
+    plan: {
+      stages: teacherStage
+        ? [{ index: 0, name: 'teacher training', kind: 'teacher', layers: [], losses: ['hard-label'], epochs: 1 }]
+        : [],
+    },
   };
 }
 
 function evalEvent(stage: number, value: number, perLayer: LayerEval[], isBest = true): TrainerEventBody {
-  return { type: 'eval', step: 10, stage, epoch: 1, split: 'dev', metrics: { accuracy: value }, mainMetric: { name: 'accuracy', value }, perLayer, isBest };
+  return {
+    type: 'eval',
+    step: 10,
+    stage,
+    epoch: 1,
+    split: 'dev',
+    metrics: { accuracy: value },
+    mainMetric: { name: 'accuracy', value },
+    perLayer,
+    isBest,
+  };
 }
 
 const made: string[] = [];
-after(() => { for (const d of made) fs.rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
 
 function fixture(): { dir: string; manifest: SweepManifest } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distillery-report-'));
@@ -80,14 +117,28 @@ function fixture(): { dir: string; manifest: SweepManifest } {
       for (const f of FRACTIONS) {
         const id = `${a}_seed${s}_frac${f}`;
         cells.push({
-          id, index: index++, kind: 'student', config: `cells/${id}.distill.json`, teacher: 'teacher', teacherDir: 'teachers/teacher', status: 'pending', attempts: 0,
-          values: { algorithms: { label: a, id: a, value: a }, seeds: { label: `seed ${s}`, id: `seed${s}`, value: s }, fractions: { label: fracLabel(f), id: `frac${f}`, value: f } },
+          id,
+          index: index++,
+          kind: 'student',
+          config: `cells/${id}.distill.json`,
+          teacher: 'teacher',
+          teacherDir: 'teachers/teacher',
+          status: 'pending',
+          attempts: 0,
+          values: {
+            algorithms: { label: a, id: a, value: a },
+            seeds: { label: `seed ${s}`, id: `seed${s}`, value: s },
+            fractions: { label: fracLabel(f), id: `frac${f}`, value: f },
+          },
           ...(id === MISSING ? { lastError: 'never started' } : {}),
         });
         if (id === MISSING) continue;
         // Internal distillation leaves the student's attention closer to the teacher's.
         const kl = (a === 'pid' ? 0.01 : 0.05) * s;
-        const perLayer = [{ student: 1, teacher: 2, attentionKl: kl, clsCosine: 0.1 }, { student: 2, teacher: 4, attentionKl: 2 * kl, clsCosine: 0.2 }];
+        const perLayer = [
+          { student: 1, teacher: 2, attentionKl: kl, clsCosine: 0.1 },
+          { student: 2, teacher: 4, attentionKl: 2 * kl, clsCosine: 0.2 },
+        ];
         const events: TrainerEventBody[] = [started(a, false)];
         if (id === FAILED) {
           events.push({ type: 'run-failed', reason: 'a loss became NaN at step 7' });
@@ -103,34 +154,78 @@ function fixture(): { dir: string; manifest: SweepManifest } {
         if (a === 'pid') {
           const tokens = ['[CLS]', 'the', 'fox', 'chased', 'the', 'duck', '[SEP]'];
           events.push({
-            type: 'attention-sample', step: 10, tokens,
-            layers: [1, 2].map((k) => ({ student: k, teacher: 2 * k, teacherMaps: [peaked(7, k, 20), peaked(7, k, 10)], studentMaps: [peaked(7, k, 6 * s), peaked(7, k + 1, 4)] })),
+            type: 'attention-sample',
+            step: 10,
+            tokens,
+            layers: [1, 2].map((k) => ({
+              student: k,
+              teacher: 2 * k,
+              teacherMaps: [peaked(7, k, 20), peaked(7, k, 10)],
+              studentMaps: [peaked(7, k, 6 * s), peaked(7, k + 1, 4)],
+            })),
           });
         }
-        events.push({ type: 'run-finished', best: { metric: 'accuracy', value: METRIC[id], step: 10 }, studentDir: '/cluster/x/student', durationMs: 60_000, summary: 'done' });
+        events.push({
+          type: 'run-finished',
+          best: { metric: 'accuracy', value: METRIC[id], step: 10 },
+          studentDir: '/cluster/x/student',
+          durationMs: 60_000,
+          summary: 'done',
+        });
         writeRun(dir, id, events, 'finished');
       }
     }
   }
-  const teacher: ManifestCell = { id: 'teacher', index: 0, kind: 'teacher', config: 'cells/teacher.distill.json', teacherDir: 'teachers/teacher', values: {}, status: 'pending', attempts: 0 };
-  writeRun(dir, 'teacher', [started('hard', true), evalEvent(0, 0.95, []), evalEvent(1, 0.6, []), { type: 'run-finished', studentDir: '/x', durationMs: 30_000, summary: 'done' }], 'finished');
+  const teacher: ManifestCell = {
+    id: 'teacher',
+    index: 0,
+    kind: 'teacher',
+    config: 'cells/teacher.distill.json',
+    teacherDir: 'teachers/teacher',
+    values: {},
+    status: 'pending',
+    attempts: 0,
+  };
+  writeRun(
+    dir,
+    'teacher',
+    [
+      started('hard', true),
+      evalEvent(0, 0.95, []),
+      evalEvent(1, 0.6, []),
+      { type: 'run-finished', studentDir: '/x', durationMs: 30_000, summary: 'done' },
+    ],
+    'finished',
+  );
   const manifest: SweepManifest = {
-    version: 1, name: 'fixture', sweepFile: '/cluster/fixture.sweep.json', sweepText: '{ "base": "b.distill.json", "grid": { } }\n',
-    createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z',
+    version: 1,
+    name: 'fixture',
+    sweepFile: '/cluster/fixture.sweep.json',
+    sweepText: '{ "base": "b.distill.json", "grid": { } }\n',
+    createdAt: '2026-01-01T00:00:00Z',
+    updatedAt: '2026-01-01T00:00:00Z',
     axes: [
       { key: 'algorithms', kind: 'algorithm', path: 'algorithm', labels: [...ALGOS] },
       { key: 'seeds', kind: 'seed', path: 'optim.seed', labels: SEEDS.map((s) => `seed ${s}`) },
       { key: 'fractions', kind: 'fraction', path: 'task.trainFraction', labels: FRACTIONS.map(fracLabel) },
     ],
-    teachers: [teacher], cells,
-    invocations: [{ command: 'distillery sweep fixture.sweep.json --emit slurm', cwd: '/cluster', time: '2026-01-01T00:00:00Z', host: 'login1' }],
+    teachers: [teacher],
+    cells,
+    invocations: [
+      {
+        command: 'distillery sweep fixture.sweep.json --emit slurm',
+        cwd: '/cluster',
+        time: '2026-01-01T00:00:00Z',
+        host: 'login1',
+      },
+    ],
   };
   writeManifest(dir, manifest);
   return { dir, manifest };
 }
 
-
-const close = (a: number | undefined, b: number, eps = 1e-9) => assert.ok(a !== undefined && Math.abs(a - b) < eps, `${a} ≈ ${b}`);
+const close = (a: number | undefined, b: number, eps = 1e-9) =>
+  assert.ok(a !== undefined && Math.abs(a - b) < eps, `${a} ≈ ${b}`);
 
 // ---- tests -------------------------------------------------------------------------------------
 
@@ -139,7 +234,10 @@ test('the results table: rows = teacher + algorithms, columns = fractions, mean 
   const r = buildReport(dir);
   assert.equal(r.file, path.join(dir, 'report.md'));
   assert.deepEqual(r.results.columns, ['10 %', '100 %']);
-  assert.deepEqual(r.results.rows.map((x) => x.label), ['teacher', 'soft', 'pid']);
+  assert.deepEqual(
+    r.results.rows.map((x) => x.label),
+    ['teacher', 'soft', 'pid'],
+  );
   assert.equal(r.results.metric, 'accuracy');
   const [teacher, soft, pid] = r.results.rows;
   assert.ok(teacher.teacher);
@@ -161,19 +259,32 @@ test('the results table: rows = teacher + algorithms, columns = fractions, mean 
 test('per-layer attention-KL per algorithm, one table and chart per fraction', () => {
   const { dir } = fixture();
   const r = buildReport(dir);
-  assert.deepEqual(r.attentionKl.map((t) => t.column), ['10 %', '100 %']);
+  assert.deepEqual(
+    r.attentionKl.map((t) => t.column),
+    ['10 %', '100 %'],
+  );
   const t = r.attentionKl[0].table;
   assert.deepEqual(t.columns, ['L1↔T2', 'L2↔T4']);
-  assert.deepEqual(t.rows.map((x) => x.label), ['soft', 'pid']);
+  assert.deepEqual(
+    t.rows.map((x) => x.label),
+    ['soft', 'pid'],
+  );
   close(t.rows[0].values[0]?.mean, 0.1); // soft: 0.05 × (1 + 2 + 3) / 3
   close(t.rows[1].values[1]?.mean, 0.03); // pid: 2 × 0.01 × (1 + 2) / 2
-  assert.match(r.markdown, /^\| pid \| \*\*0\.0150 ± 0\.0071 \(n=2\)\*\* \| \*\*0\.0300 ± 0\.0141 \(n=2\)\*\* \|$/m, 'lower is better here');
+  assert.match(
+    r.markdown,
+    /^\| pid \| \*\*0\.0150 ± 0\.0071 \(n=2\)\*\* \| \*\*0\.0300 ± 0\.0141 \(n=2\)\*\* \|$/m,
+    'lower is better here',
+  );
 });
 
 test('status, backends and the commands to reproduce', () => {
   const { dir } = fixture();
   const md = buildReport(dir).markdown;
-  assert.match(md, /13 cells \(12 student, 1 shared teacher\).*10 finished, 1 failed, 0 stopped, 1 unfinished, 1 missing/);
+  assert.match(
+    md,
+    /13 cells \(12 student, 1 shared teacher\).*10 finished, 1 failed, 0 stopped, 1 unfinished, 1 missing/,
+  );
   assert.match(md, /Not finished \(3\):/);
   assert.match(md, new RegExp(`- \`${FAILED}\`: failed \\(a loss became NaN at step 7\\)`));
   assert.match(md, new RegExp(`- \`${UNFINISHED}\`: unfinished`));
@@ -183,7 +294,10 @@ test('status, backends and the commands to reproduce', () => {
   assert.match(md, /```sh\ncd \/cluster\ndistillery sweep fixture\.sweep\.json --emit slurm\ndistillery report /);
   assert.match(md, /<summary>Sweep file<\/summary>/);
   // The cells table lists every cell with a link to its run folder.
-  assert.match(md, /^\| pid_seed1_frac1 \| pid \| seed 1 \| 100 % \| finished \| accuracy 0\.9000 \| 0 \| 60s \| wasm \| \[pid_seed1_frac1-20260101-000000\]\(runs\/pid_seed1_frac1-20260101-000000\) \|$/m);
+  assert.match(
+    md,
+    /^\| pid_seed1_frac1 \| pid \| seed 1 \| 100 % \| finished \| accuracy 0\.9000 \| 0 \| 60s \| wasm \| \[pid_seed1_frac1-20260101-000000\]\(runs\/pid_seed1_frac1-20260101-000000\) \|$/m,
+  );
 });
 
 test('the run summaries behind the report are written beside it, one per cell, paths relative to it', () => {
@@ -192,7 +306,13 @@ test('the run summaries behind the report are written beside it, one per cell, p
   const r = buildReport(dir, { out });
   assert.equal(r.runsFile, path.join(dir, 'published', 'sst2-runs.json'));
   assert.match(r.markdown, /\[`sst2-runs\.json`\]\(sst2-runs\.json\)/);
-  const records = JSON.parse(fs.readFileSync(r.runsFile, 'utf8')) as Array<{ id: string; status: string; runDir?: string; values: Record<string, string>; summary?: { best?: { value: number }; runDir?: string } }>;
+  const records = JSON.parse(fs.readFileSync(r.runsFile, 'utf8')) as Array<{
+    id: string;
+    status: string;
+    runDir?: string;
+    values: Record<string, string>;
+    summary?: { best?: { value: number }; runDir?: string };
+  }>;
   assert.equal(records.length, r.cells.length);
   const pid = records.find((x) => x.id === 'pid_seed1_frac1')!;
   assert.equal(pid.status, 'finished');
@@ -207,7 +327,10 @@ test('the plots are well-formed SVG with every series, error bars and the attent
   const { dir } = fixture();
   const r = buildReport(dir);
   assert.deepEqual(r.svgFiles.map((f) => path.basename(f)).sort(), [
-    'report-attention-kl-10.svg', 'report-attention-kl-100.svg', 'report-attention-pid_seed3_frac1.svg', 'report-metric-vs-fraction.svg',
+    'report-attention-kl-10.svg',
+    'report-attention-kl-100.svg',
+    'report-attention-pid_seed3_frac1.svg',
+    'report-metric-vs-fraction.svg',
   ]);
   assert.equal(r.sampleCell, 'pid_seed3_frac1', 'the finished pid cell with the best metric');
   for (const f of r.svgFiles) {
@@ -215,7 +338,10 @@ test('the plots are well-formed SVG with every series, error bars and the attent
     assertWellFormedXml(svg, path.basename(f));
     assert.ok(r.markdown.includes(`](${path.basename(f)})`), `${path.basename(f)} is linked from the report`);
   }
-  const line = fs.readFileSync(r.svgFiles.find((f) => f.endsWith('metric-vs-fraction.svg'))!, 'utf8');
+  const line = fs.readFileSync(
+    r.svgFiles.find((f) => f.endsWith('metric-vs-fraction.svg'))!,
+    'utf8',
+  );
   for (const a of ALGOS) {
     const group = new RegExp(`<g class="series" data-series="${a}">([\\s\\S]*?)</g>`).exec(line)?.[1] ?? '';
     assert.equal((group.match(/<circle /g) ?? []).length, 2, `${a}: one point per fraction`);
@@ -224,9 +350,15 @@ test('the plots are well-formed SVG with every series, error bars and the attent
   }
   assert.match(line, /class="legend"[\s\S]*>soft<[\s\S]*>pid</);
   assert.match(line, />10 %<\/text>[\s\S]*>100 %<\/text>/);
-  const maps = fs.readFileSync(r.svgFiles.find((f) => f.includes('attention-pid'))!, 'utf8');
+  const maps = fs.readFileSync(
+    r.svgFiles.find((f) => f.includes('attention-pid'))!,
+    'utf8',
+  );
   assert.equal((maps.match(/<g class="heatmap"/g) ?? []).length, 4, 'teacher and student for each of 2 layers');
-  assert.equal((maps.match(/<rect x="[\d.]+" y="[\d.]+" width="\d+" height="\d+" fill="#[0-9a-f]{6}"><title>/g) ?? []).length, 4 * 49);
+  assert.equal(
+    (maps.match(/<rect x="[\d.]+" y="[\d.]+" width="\d+" height="\d+" fill="#[0-9a-f]{6}"><title>/g) ?? []).length,
+    4 * 49,
+  );
   assert.match(maps, /fox → chased/);
 });
 
@@ -236,9 +368,14 @@ test('report verb: --out elsewhere puts the plots beside it; --sample-cell choos
   made.push(outDir);
   const stdout = new PassThrough();
   let text = '';
-  stdout.on('data', (d: Buffer) => { text += d.toString(); });
+  stdout.on('data', (d: Buffer) => {
+    text += d.toString();
+  });
   const cli = { stdout, stderr: new PassThrough(), stdin: new PassThrough(), interactive: false };
-  const code = await main(['report', dir, '--out', path.join(outDir, 'repro.md'), '--sample-cell', 'pid_seed2_frac0.1', '--json'], cli);
+  const code = await main(
+    ['report', dir, '--out', path.join(outDir, 'repro.md'), '--sample-cell', 'pid_seed2_frac0.1', '--json'],
+    cli,
+  );
   assert.equal(code, 0);
   const json = JSON.parse(text) as { file: string; svg: string[]; sampleCell: string };
   assert.equal(json.file, path.join(outDir, 'repro.md'));
@@ -247,8 +384,14 @@ test('report verb: --out elsewhere puts the plots beside it; --sample-cell choos
   const md = fs.readFileSync(json.file, 'utf8');
   assert.match(md, /\(\.\.\/[^)]*runs\/pid_seed1_frac1-20260101-000000\)/, 'run links relative to the report');
 
-  assert.throws(() => buildReport(dir, { sampleCell: 'nope' }), (e: unknown) => isUserError(e) && /no cell "nope"/.test(e.message));
-  assert.throws(() => buildReport(outDir), (e: unknown) => isUserError(e) && /not a sweep folder/.test(e.message));
+  assert.throws(
+    () => buildReport(dir, { sampleCell: 'nope' }),
+    (e: unknown) => isUserError(e) && /no cell "nope"/.test(e.message),
+  );
+  assert.throws(
+    () => buildReport(outDir),
+    (e: unknown) => isUserError(e) && /not a sweep folder/.test(e.message),
+  );
   assert.equal(await main(['report', outDir], { ...cli, stdout: new PassThrough() }), 2);
 });
 
@@ -264,13 +407,57 @@ test('statistics and chart helpers', () => {
   // KL of identical maps is 0; of a peaked teacher against a uniform student, log(len) minus the teacher's entropy.
   const same = { student: 1, teacher: 2, teacherMaps: [peaked(4, 0, 5)], studentMaps: [peaked(4, 0, 5)] };
   assert.equal(sampleKl(same), 0);
-  const uniform = { student: 1, teacher: 2, teacherMaps: [[[1, 0], [0, 1]]], studentMaps: [[[0.5, 0.5], [0.5, 0.5]]] };
+  const uniform = {
+    student: 1,
+    teacher: 2,
+    teacherMaps: [
+      [
+        [1, 0],
+        [0, 1],
+      ],
+    ],
+    studentMaps: [
+      [
+        [0.5, 0.5],
+        [0.5, 0.5],
+      ],
+    ],
+  };
   close(sampleKl(uniform), Math.log(2));
   const odd = '<b> & "q"';
   for (const svg of [
-    lineChart({ title: odd, xLabel: 'x', yLabel: 'y' }, ['a', 'b'], [{ name: odd, points: [{ x: 0, y: 1, err: 0.1 }, { x: 1, y: NaN }] }]),
+    lineChart(
+      { title: odd, xLabel: 'x', yLabel: 'y' },
+      ['a', 'b'],
+      [
+        {
+          name: odd,
+          points: [
+            { x: 0, y: 1, err: 0.1 },
+            { x: 1, y: NaN },
+          ],
+        },
+      ],
+    ),
     barChart({ title: 't', xLabel: odd, yLabel: 'y' }, [odd], [{ name: 's', points: [{ x: 0, y: 2e-8, err: 1e-9 }] }]),
-    heatmaps(odd, ['<s>', '&'], [{ caption: odd, panels: [{ title: odd, map: [[1, 0], [0.5, 0.5]] }] }]),
+    heatmaps(
+      odd,
+      ['<s>', '&'],
+      [
+        {
+          caption: odd,
+          panels: [
+            {
+              title: odd,
+              map: [
+                [1, 0],
+                [0.5, 0.5],
+              ],
+            },
+          ],
+        },
+      ],
+    ),
   ]) {
     assertWellFormedXml(svg, 'escaped');
     assert.ok(svg.includes('&lt;b&gt; &amp; &quot;q&quot;'));

@@ -15,7 +15,23 @@ function tempDir(): string {
 }
 
 /** The toy vocabulary of Hugging Face's own BertTokenizer tests. */
-const HF_TOY_VOCAB = ['[UNK]', '[CLS]', '[SEP]', '[PAD]', '[MASK]', 'want', '##want', '##ed', 'wa', 'un', 'runn', '##ing', ',', 'low', 'lowest'];
+const HF_TOY_VOCAB = [
+  '[UNK]',
+  '[CLS]',
+  '[SEP]',
+  '[PAD]',
+  '[MASK]',
+  'want',
+  '##want',
+  '##ed',
+  'wa',
+  'un',
+  'runn',
+  '##ing',
+  ',',
+  'low',
+  'lowest',
+];
 
 function assertUserError(fn: () => unknown, ...mentions: string[]): void {
   assert.throws(fn, (e: unknown) => {
@@ -32,13 +48,19 @@ test('HF toy vocabulary: full tokenizer (test_full_tokenizer)', () => {
   const tok = WordPieceTokenizer.fromVocabFile(file);
   const tokens = tok.tokenize('UNwant\u00E9d,running');
   assert.deepEqual(tokens, ['un', '##want', '##ed', ',', 'runn', '##ing']);
-  assert.deepEqual(tokens.map((t) => tok.tokenToId(t)), [9, 6, 7, 12, 10, 11]);
+  assert.deepEqual(
+    tokens.map((t) => tok.tokenToId(t)),
+    [9, 6, 7, 12, 10, 11],
+  );
   // test_wordpiece_tokenizer: one unmatched piece makes the whole word [UNK]
   assert.deepEqual(tok.tokenize(''), []);
   assert.deepEqual(tok.tokenize('unwanted running'), ['un', '##want', '##ed', 'runn', '##ing']);
   assert.deepEqual(tok.tokenize('unwantedX running'), ['[UNK]', 'runn', '##ing']);
   // test_clean_text: a lone soft hyphen (category Cf) vanishes
-  assert.deepEqual(['Test', '\xad', 'test'].map((t) => tok.tokenize(t)), [['[UNK]'], [], ['[UNK]']]);
+  assert.deepEqual(
+    ['Test', '\xad', 'test'].map((t) => tok.tokenize(t)),
+    [['[UNK]'], [], ['[UNK]']],
+  );
   fs.rmSync(dir, { recursive: true });
 });
 
@@ -49,7 +71,14 @@ test('basic tokenizer: lower-casing and accent stripping (HF test_basic_tokenize
   assert.deepEqual(lower.basicTokenize(' \tHäLLo!how  \n Are yoU?  '), ['hallo', '!', 'how', 'are', 'you', '?']);
 
   const lowerKeepAccents = new WordPieceTokenizer(HF_TOY_VOCAB, { lowercase: true, stripAccents: false });
-  assert.deepEqual(lowerKeepAccents.basicTokenize(' \tHäLLo!how  \n Are yoU?  '), ['hällo', '!', 'how', 'are', 'you', '?']);
+  assert.deepEqual(lowerKeepAccents.basicTokenize(' \tHäLLo!how  \n Are yoU?  '), [
+    'hällo',
+    '!',
+    'how',
+    'are',
+    'you',
+    '?',
+  ]);
   assert.deepEqual(lowerKeepAccents.basicTokenize('H\u00E9llo'), ['h\u00E9llo']);
 
   const lowerStrip = new WordPieceTokenizer(HF_TOY_VOCAB, { lowercase: true, stripAccents: true });
@@ -59,7 +88,15 @@ test('basic tokenizer: lower-casing and accent stripping (HF test_basic_tokenize
   assert.equal(cased.options.lowercase, false);
   assert.deepEqual(cased.basicTokenize(' \tHeLLo!how  \n Are yoU?  '), ['HeLLo', '!', 'how', 'Are', 'yoU', '?']);
   assert.deepEqual(cased.basicTokenize(' \tHäLLo!how  \n Are yoU?  '), ['HäLLo', '!', 'how', 'Are', 'yoU', '?']);
-  assert.deepEqual(cased.basicTokenize(' \tHeLLo!how  \n Are yoU? [UNK]'), ['HeLLo', '!', 'how', 'Are', 'yoU', '?', '[UNK]']);
+  assert.deepEqual(cased.basicTokenize(' \tHeLLo!how  \n Are yoU? [UNK]'), [
+    'HeLLo',
+    '!',
+    'how',
+    'Are',
+    'yoU',
+    '?',
+    '[UNK]',
+  ]);
 
   const casedStrip = new WordPieceTokenizer(HF_TOY_VOCAB, { lowercase: false, stripAccents: true });
   assert.deepEqual(casedStrip.basicTokenize(' \tHäLLo!how  \n Are yoU?  '), ['HaLLo', '!', 'how', 'Are', 'yoU', '?']);
@@ -67,7 +104,23 @@ test('basic tokenizer: lower-casing and accent stripping (HF test_basic_tokenize
 
 test('basic tokenizer: punctuation, control characters, Unicode whitespace, CJK', () => {
   const tok = new WordPieceTokenizer(HF_TOY_VOCAB);
-  assert.deepEqual(tok.basicTokenize("a\n'll !!to?'d of, can't."), ['a', "'", 'll', '!', '!', 'to', '?', "'", 'd', 'of', ',', 'can', "'", 't', '.']);
+  assert.deepEqual(tok.basicTokenize("a\n'll !!to?'d of, can't."), [
+    'a',
+    "'",
+    'll',
+    '!',
+    '!',
+    'to',
+    '?',
+    "'",
+    'd',
+    'of',
+    ',',
+    'can',
+    "'",
+    't',
+    '.',
+  ]);
   // Left-to-right / right-to-left marks are category Cf: removed
   assert.deepEqual(tok.basicTokenize('\u200E\u200F'), []);
   // NUL, U+FFFD and zero-width space are dropped without splitting the word
@@ -75,7 +128,17 @@ test('basic tokenizer: punctuation, control characters, Unicode whitespace, CJK'
   // no-break space, ideographic space (Zs), tab, CR and U+2028 (Python's str.split) all separate words
   assert.deepEqual(tok.basicTokenize('a\u00A0b\u3000c\td\re\u2028f'), ['a', 'b', 'c', 'd', 'e', 'f']);
   // Unicode punctuation (category P*) and ASCII symbols such as $ and ` split; other symbols do not
-  assert.deepEqual(tok.basicTokenize('\u00BFqu\u00E9?\u2014x$y`z\u00A9'), ['\u00BF', 'que', '?', '\u2014', 'x', '$', 'y', '`', 'z\u00A9']);
+  assert.deepEqual(tok.basicTokenize('\u00BFqu\u00E9?\u2014x$y`z\u00A9'), [
+    '\u00BF',
+    'que',
+    '?',
+    '\u2014',
+    'x',
+    '$',
+    'y',
+    '`',
+    'z\u00A9',
+  ]);
   // test_chinese
   assert.deepEqual(tok.basicTokenize('ah\u535A\u63A8zz'), ['ah', '\u535A', '\u63A8', 'zz']);
   const noCjk = new WordPieceTokenizer(HF_TOY_VOCAB, { tokenizeChineseChars: false });
@@ -94,13 +157,28 @@ test('real vocab: "Hello, world!" encodes to the bert-base-uncased ids', () => {
 test('real vocab: word pieces, accents, special tokens in text', () => {
   const unaffable = bert.tokenize('unaffable');
   assert.deepEqual(unaffable, ['una', '##ffa', '##ble']);
-  assert.deepEqual(unaffable.map((t) => bert.tokenToId(t)), [14477, 20961, 3468]);
+  assert.deepEqual(
+    unaffable.map((t) => bert.tokenToId(t)),
+    [14477, 20961, 3468],
+  );
   // HF test_offsets_with_special_characters (uncased): [MASK] survives lower-casing, ï loses its accent
   const sentence = bert.tokenize('A, naïve [MASK] AllenNLP sentence.');
   assert.deepEqual(sentence, ['a', ',', 'naive', '[MASK]', 'allen', '##nl', '##p', 'sentence', '.']);
-  assert.deepEqual(sentence.map((t) => bert.tokenToId(t)), [1037, 1010, 15743, 103, 5297, 20554, 2361, 6251, 1012]);
+  assert.deepEqual(
+    sentence.map((t) => bert.tokenToId(t)),
+    [1037, 1010, 15743, 103, 5297, 20554, 2361, 6251, 1012],
+  );
   // Special tokens are split out even inside a word; a lower-case "[cls]" is ordinary text.
-  assert.deepEqual(bert.tokenize('hello[CLS]world [SEP] [cls]'), ['hello', '[CLS]', 'world', '[SEP]', '[', 'cl', '##s', ']']);
+  assert.deepEqual(bert.tokenize('hello[CLS]world [SEP] [cls]'), [
+    'hello',
+    '[CLS]',
+    'world',
+    '[SEP]',
+    '[',
+    'cl',
+    '##s',
+    ']',
+  ]);
   // HF lower-cases character by character, so a word-final capital sigma becomes σ, not ς:
   assert.deepEqual(bert.tokenize('ΟΔΟΣ'), ['ο', '##δ', '##ο', '##σ']);
   assert.deepEqual(bert.tokenize('οδος'), ['ο', '##δ', '##ος']);
@@ -111,10 +189,16 @@ test('real vocab: word pieces, accents, special tokens in text', () => {
 test('real vocab: CJK characters become separate words unless tokenizeChineseChars is off', () => {
   // HF test_change_tokenize_chinese_chars
   assert.deepEqual(bert.tokenize('的人有'), ['的', '人', '有']);
-  assert.deepEqual(bert.tokenize('的人有').map((t) => bert.tokenToId(t)), [1916, 1756, 1873]);
+  assert.deepEqual(
+    bert.tokenize('的人有').map((t) => bert.tokenToId(t)),
+    [1916, 1756, 1873],
+  );
   const noCjk = WordPieceTokenizer.fromVocabFile(BERT_VOCAB, { tokenizeChineseChars: false });
   assert.deepEqual(noCjk.tokenize('的人有'), ['的', '##人', '##有']);
-  assert.deepEqual(noCjk.tokenize('的人有').map((t) => noCjk.tokenToId(t)), [1916, 30282, 30399]);
+  assert.deepEqual(
+    noCjk.tokenize('的人有').map((t) => noCjk.tokenToId(t)),
+    [1916, 30282, 30399],
+  );
 });
 
 test('real vocab: words over maxInputCharsPerWord (100) become [UNK]', () => {
@@ -125,17 +209,39 @@ test('real vocab: words over maxInputCharsPerWord (100) become [UNK]', () => {
   assert.deepEqual(bert.tokenize('a'.repeat(101)), ['[UNK]']);
   // length is counted in code points, not UTF-16 units
   // (U+1D49C, mathematical script A, is one code point but two UTF-16 units)
-  const script = new WordPieceTokenizer(['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'cat', '##s', '\u{1D49C}\u{1D49C}', '##\u{1D49C}'], {
-    lowercase: false,
-    maxInputCharsPerWord: 3,
-  });
-  assert.deepEqual(script.tokenize('cat \u{1D49C}\u{1D49C}\u{1D49C} \u{1D49C}\u{1D49C}\u{1D49C}\u{1D49C}'), ['cat', '\u{1D49C}\u{1D49C}', '##\u{1D49C}', '[UNK]']);
+  const script = new WordPieceTokenizer(
+    ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'cat', '##s', '\u{1D49C}\u{1D49C}', '##\u{1D49C}'],
+    {
+      lowercase: false,
+      maxInputCharsPerWord: 3,
+    },
+  );
+  assert.deepEqual(script.tokenize('cat \u{1D49C}\u{1D49C}\u{1D49C} \u{1D49C}\u{1D49C}\u{1D49C}\u{1D49C}'), [
+    'cat',
+    '\u{1D49C}\u{1D49C}',
+    '##\u{1D49C}',
+    '[UNK]',
+  ]);
   assert.deepEqual(script.tokenize('cats'), ['[UNK]']);
 });
 
 test('encode: sentence pairs get token types 0 then 1', () => {
   const enc = bert.encode('the cat sat on the mat', 'a dog barked loudly');
-  assert.deepEqual(enc.tokens, ['[CLS]', 'the', 'cat', 'sat', 'on', 'the', 'mat', '[SEP]', 'a', 'dog', 'barked', 'loudly', '[SEP]']);
+  assert.deepEqual(enc.tokens, [
+    '[CLS]',
+    'the',
+    'cat',
+    'sat',
+    'on',
+    'the',
+    'mat',
+    '[SEP]',
+    'a',
+    'dog',
+    'barked',
+    'loudly',
+    '[SEP]',
+  ]);
   assert.deepEqual(enc.inputIds, [101, 1996, 4937, 2938, 2006, 1996, 13523, 102, 1037, 3899, 17554, 9928, 102]);
   assert.deepEqual(enc.tokenTypeIds, [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
   // An empty second text is still a pair, as in HF (text_pair="")
@@ -210,7 +316,10 @@ test('fromModelDir: vocab.txt with tokenizer_config.json, tokenizer.json only, n
   fs.writeFileSync(path.join(plain, 'vocab.txt'), vocab.join('\n') + '\n');
   assert.equal(WordPieceTokenizer.fromModelDir(plain).options.lowercase, true);
   assert.deepEqual(WordPieceTokenizer.fromModelDir(plain).tokenize('Hello'), ['hello']);
-  fs.writeFileSync(path.join(plain, 'tokenizer_config.json'), JSON.stringify({ do_lower_case: false, model_max_length: 512 }));
+  fs.writeFileSync(
+    path.join(plain, 'tokenizer_config.json'),
+    JSON.stringify({ do_lower_case: false, model_max_length: 512 }),
+  );
   assert.deepEqual(WordPieceTokenizer.fromModelDir(plain).tokenize('Hello'), ['Hello']);
   assert.deepEqual(WordPieceTokenizer.fromModelDir(plain, { lowercase: true }).tokenize('Hello'), ['hello']);
   fs.writeFileSync(path.join(plain, 'tokenizer_config.json'), '{ "do_lower_case": ');
@@ -221,8 +330,20 @@ test('fromModelDir: vocab.txt with tokenizer_config.json, tokenizer.json only, n
   const fast = tempDir();
   const fastJson = {
     version: '1.0',
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: false },
-    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: Object.fromEntries(vocab.map((t, i) => [t, i])) },
+    normalizer: {
+      type: 'BertNormalizer',
+      clean_text: true,
+      handle_chinese_chars: true,
+      strip_accents: null,
+      lowercase: false,
+    },
+    model: {
+      type: 'WordPiece',
+      unk_token: '[UNK]',
+      continuing_subword_prefix: '##',
+      max_input_chars_per_word: 100,
+      vocab: Object.fromEntries(vocab.map((t, i) => [t, i])),
+    },
   };
   fs.writeFileSync(path.join(fast, 'tokenizer.json'), JSON.stringify(fastJson));
   const fromFast = WordPieceTokenizer.fromModelDir(fast);
@@ -232,7 +353,10 @@ test('fromModelDir: vocab.txt with tokenizer_config.json, tokenizer.json only, n
   fastJson.normalizer.lowercase = true;
   fs.writeFileSync(path.join(fast, 'tokenizer.json'), JSON.stringify(fastJson));
   assert.deepEqual(WordPieceTokenizer.fromModelDir(fast).encode('Hello').inputIds, [2, 5, 3]);
-  fs.writeFileSync(path.join(fast, 'tokenizer.json'), JSON.stringify({ model: { type: 'BPE', vocab: {}, merges: [] } }));
+  fs.writeFileSync(
+    path.join(fast, 'tokenizer.json'),
+    JSON.stringify({ model: { type: 'BPE', vocab: {}, merges: [] } }),
+  );
   assertUserError(() => WordPieceTokenizer.fromModelDir(fast), 'WordPiece');
 
   const none = tempDir();
@@ -243,7 +367,10 @@ test('fromModelDir: vocab.txt with tokenizer_config.json, tokenizer.json only, n
 test('SST-2 train: every sentence tokenises', (t) => {
   const lines = fs.readFileSync(path.join(GLUE_DIR, 'SST-2', 'train.tsv'), 'utf8').split('\n');
   assert.equal(lines[0], 'sentence\tlabel');
-  const sentences = lines.slice(1).filter((l) => l.length > 0).map((l) => l.split('\t')[0]);
+  const sentences = lines
+    .slice(1)
+    .filter((l) => l.length > 0)
+    .map((l) => l.split('\t')[0]);
   const tok = WordPieceTokenizer.fromVocabFile(BERT_VOCAB); // fresh, so the word cache starts empty
   const start = performance.now();
   let count = 0;

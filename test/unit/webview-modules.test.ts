@@ -7,16 +7,45 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createEvent, type TrainerEvent } from '../../src/protocol/events';
 import type { WebviewMessage } from '../../src/protocol/webview-messages';
-import { attentionToScale, averageHeads, buildLut, colorAlpha, fade, meanRowKl, parseColor, scaleColor, selectHead, type RGB } from '../../webview/src/colorscale';
+import {
+  attentionToScale,
+  averageHeads,
+  buildLut,
+  colorAlpha,
+  fade,
+  meanRowKl,
+  parseColor,
+  scaleColor,
+  selectHead,
+  type RGB,
+} from '../../webview/src/colorscale';
 import { packRgba, rasterizeSeries, type PixelBuffer } from '../../webview/src/dense-lines';
 import { clampToLogFloor, downsampleMinMax, lowerBound, upperBound, visibleSpan } from '../../webview/src/downsample';
 import { formatCount, formatDuration, formatNumber, formatScientific } from '../../webview/src/format';
 import { MessageGate } from '../../webview/src/messages';
-import { Column, DEFAULT_UI_STATE, LOG_LIMIT, RunData, sanitizeUiState, termKey, termLabel } from '../../webview/src/state';
+import {
+  Column,
+  DEFAULT_UI_STATE,
+  LOG_LIMIT,
+  RunData,
+  sanitizeUiState,
+  termKey,
+  termLabel,
+} from '../../webview/src/state';
 import { runActions } from '../../webview/src/run-actions';
 import {
-  alignByStep, alignByX, alignOnAxis, compareColumns, compareRow, distillationOffset, meanLayerKl, stepsPerEpoch, studentEvalCurve, studentEvalCurveOn,
-  studentStepCurve, studentStepCurveOn,
+  alignByStep,
+  alignByX,
+  alignOnAxis,
+  compareColumns,
+  compareRow,
+  distillationOffset,
+  meanLayerKl,
+  stepsPerEpoch,
+  studentEvalCurve,
+  studentEvalCurveOn,
+  studentStepCurve,
+  studentStepCurveOn,
 } from '../../webview/src/summary';
 import { runProgress, stageBands } from '../../webview/src/timeline';
 
@@ -32,19 +61,33 @@ function runOf(name: string, events = fixture(name)): RunData {
 }
 
 function stepEvent(runId: string, step: number, loss = step, stage = 0): TrainerEvent {
-  return createEvent(runId, { type: 'step', step, stage, epoch: 1, lr: 0.1, loss, terms: [{ name: 'hard-label', value: loss, weight: 1 }], gradNorm: 1, examplesPerSec: 10, elapsedMs: 1 });
+  return createEvent(runId, {
+    type: 'step',
+    step,
+    stage,
+    epoch: 1,
+    lr: 0.1,
+    loss,
+    terms: [{ name: 'hard-label', value: loss, weight: 1 }],
+    gradNorm: 1,
+    examplesPerSec: 10,
+    elapsedMs: 1,
+  });
 }
 
 // ---- downsampling -----------------------------------------------------------------------------
 
-test('min/max downsampling keeps each pixel column\'s extremes in the order they occurred', () => {
+test("min/max downsampling keeps each pixel column's extremes in the order they occurred", () => {
   const x = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const y = [5, 1, 7, 3, 2, 8, 6, 4, 9, 0];
   // 2 buckets over x 0..9: x 0–4 → bucket 0 (min 1 at x1, then max 7 at x2), x 5–9 → bucket 1
   // (max 9 at x8, then min 0 at x9); each bucket becomes its first and last x
   assert.deepEqual(downsampleMinMax(x, [y], 0, 10, 2, 4), { x: [0, 4, 5, 9], ys: [[1, 7, 9, 0]] });
   // under the threshold: unchanged, non-finite values become gaps
-  assert.deepEqual(downsampleMinMax([1, 2, 3], [[1, NaN, Infinity]], 0, 3, 100, 10), { x: [1, 2, 3], ys: [[1, null, null]] });
+  assert.deepEqual(downsampleMinMax([1, 2, 3], [[1, NaN, Infinity]], 0, 3, 100, 10), {
+    x: [1, 2, 3],
+    ys: [[1, null, null]],
+  });
   // a sub-range, a bucket holding one point, and a series that is all gaps in a bucket
   assert.deepEqual(downsampleMinMax(x, [y, [NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN, 3, NaN]], 2, 10, 3, 2), {
     // x 2..9, span 7, 3 buckets of 7/3: x 2–4 → 0 (7, 3, 2), x 5–6 → 1 (8, 6), x 7–9 → 2 (4, 9, 0)
@@ -56,7 +99,7 @@ test('min/max downsampling keeps each pixel column\'s extremes in the order they
   });
 });
 
-test('on a log axis values ≤ 0 are gaps that do not hide a bucket\'s positive extremes', () => {
+test("on a log axis values ≤ 0 are gaps that do not hide a bucket's positive extremes", () => {
   const x = [0, 1, 2, 3, 4, 5];
   const y = [0.5, -1, 0.1, 0, 2, 0.3];
   // 2 buckets: x 0–2 (0.5, −1, 0.1) and x 3–5 (0, 2, 0.3); below the threshold: just the gaps
@@ -66,7 +109,7 @@ test('on a log axis values ≤ 0 are gaps that do not hide a bucket\'s positive 
 
 test('downsampling with precomputed block extremes gives exactly the plain result', () => {
   let seed = 7;
-  const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rand = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
   const col = new Column(8);
   const xs: number[] = [];
   for (let i = 0; i < 20_000; i++) {
@@ -74,7 +117,15 @@ test('downsampling with precomputed block extremes gives exactly the plain resul
     col.push(rand() < 0.02 ? NaN : Math.round(rand() * 50)); // ties and gaps on purpose
   }
   // from 25 points per bucket (plain scans) to thousands (mostly block extremes)
-  for (const [start, end, buckets] of [[0, 20_000, 800], [137, 19_001, 333], [5_000, 5_400, 7], [0, 20_000, 50], [137, 19_001, 20], [1_000, 9_000, 9], [0, 20_000, 1]]) {
+  for (const [start, end, buckets] of [
+    [0, 20_000, 800],
+    [137, 19_001, 333],
+    [5_000, 5_400, 7],
+    [0, 20_000, 50],
+    [137, 19_001, 20],
+    [1_000, 9_000, 9],
+    [0, 20_000, 1],
+  ]) {
     const plain = downsampleMinMax(xs, [col.values()], start, end, buckets, buckets * 4);
     const fast = downsampleMinMax(xs, [col.values()], start, end, buckets, buckets * 4, [col]);
     assert.deepEqual(fast, plain, `range ${start}..${end} in ${buckets} buckets`);
@@ -82,7 +133,11 @@ test('downsampling with precomputed block extremes gives exactly the plain resul
   // a log axis leaves values ≤ 0 out: blocks whose minimum is one of them are scanned instead
   const signed = new Column();
   for (let i = 0; i < 20_000; i++) signed.push(rand() < 0.02 ? NaN : Math.round(rand() * 50) - 10);
-  for (const [start, end, buckets] of [[0, 20_000, 20], [99, 17_777, 9], [0, 20_000, 1]]) {
+  for (const [start, end, buckets] of [
+    [0, 20_000, 20],
+    [99, 17_777, 9],
+    [0, 20_000, 1],
+  ]) {
     assert.deepEqual(
       downsampleMinMax(xs, [signed.values()], start, end, buckets, buckets * 4, [signed], true),
       downsampleMinMax(xs, [signed.values()], start, end, buckets, buckets * 4, [], true),
@@ -93,13 +148,22 @@ test('downsampling with precomputed block extremes gives exactly the plain resul
   col.truncate(12_345);
   for (let i = 12_345; i < 15_000; i++) col.push(100 + (i % 7));
   const x2 = xs.slice(0, 15_000);
-  assert.deepEqual(downsampleMinMax(x2, [col.values()], 0, 15_000, 500, 2000, [col]), downsampleMinMax(x2, [col.values()], 0, 15_000, 500, 2000));
+  assert.deepEqual(
+    downsampleMinMax(x2, [col.values()], 0, 15_000, 500, 2000, [col]),
+    downsampleMinMax(x2, [col.values()], 0, 15_000, 500, 2000),
+  );
 });
 
 test('a column padded in bulk is the column padded one NaN at a time; large columns grow ahead, one at a time', () => {
   let seed = 11;
-  const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
-  for (const [before, pad] of [[0, 25_000], [13, 100], [16, 7], [5, 3], [0, 0]]) {
+  const rand = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  for (const [before, pad] of [
+    [0, 25_000],
+    [13, 100],
+    [16, 7],
+    [5, 3],
+    [0, 0],
+  ]) {
     const bulk = new Column();
     const oneByOne = new Column();
     for (let i = 0; i < before; i++) {
@@ -118,7 +182,10 @@ test('a column padded in bulk is the column padded one NaN at a time; large colu
     const n = bulk.length;
     const xs = Array.from({ length: n }, (_, i) => i);
     for (const buckets of [7, 300]) {
-      assert.deepEqual(downsampleMinMax(xs, [bulk.values()], 0, n, buckets, buckets * 4, [bulk]), downsampleMinMax(xs, [oneByOne.values()], 0, n, buckets, buckets * 4));
+      assert.deepEqual(
+        downsampleMinMax(xs, [bulk.values()], 0, n, buckets, buckets * 4, [bulk]),
+        downsampleMinMax(xs, [oneByOne.values()], 0, n, buckets, buckets * 4),
+      );
     }
   }
 
@@ -127,16 +194,51 @@ test('a column padded in bulk is the column padded one NaN at a time; large colu
   // quarters full, not all eleven on the step they fill up.
   const run = new RunData('r');
   const table = run.steps;
-  const columns = (): Column[] => [table.x, table.loss, table.lr, table.examplesPerSec, table.gradNorm, table.liveTensors, table.temperature, table.time, ...table.terms.values(), ...table.weights.values()];
+  const columns = (): Column[] => [
+    table.x,
+    table.loss,
+    table.lr,
+    table.examplesPerSec,
+    table.gradNorm,
+    table.liveTensors,
+    table.temperature,
+    table.time,
+    ...table.terms.values(),
+    ...table.weights.values(),
+  ];
   const step = (s: number): TrainerEvent =>
-    createEvent('r', { type: 'step', step: s, stage: 0, epoch: 1, lr: 0.1, loss: s, terms: [{ name: 'attention-kl', layer: 1, value: s, weight: 1 }, { name: 'attention-kl', layer: 2, value: -s, weight: 1 }], gradNorm: 1, examplesPerSec: 10, elapsedMs: 1 });
+    createEvent('r', {
+      type: 'step',
+      step: s,
+      stage: 0,
+      epoch: 1,
+      lr: 0.1,
+      loss: s,
+      terms: [
+        { name: 'attention-kl', layer: 1, value: s, weight: 1 },
+        { name: 'attention-kl', layer: 2, value: -s, weight: 1 },
+      ],
+      gradNorm: 1,
+      examplesPerSec: 10,
+      elapsedMs: 1,
+    });
   for (let s = 1; s <= 3072; s++) run.apply(step(s));
-  assert.deepEqual(columns().map((c) => c.capacity), Array(11).fill(4096));
+  assert.deepEqual(
+    columns().map((c) => c.capacity),
+    Array(11).fill(4096),
+  );
   for (let s = 3073; s <= 3072 + 11 * 64; s++) run.apply(step(s));
-  assert.deepEqual(columns().map((c) => c.capacity), Array(11).fill(8192), 'grown ahead, before any is full');
+  assert.deepEqual(
+    columns().map((c) => c.capacity),
+    Array(11).fill(8192),
+    'grown ahead, before any is full',
+  );
   for (let s = 3072 + 11 * 64 + 1; s <= 9000; s++) run.apply(step(s));
   assert.equal(table.length, 9000);
-  assert.deepEqual([...table.x.values()].slice(4090, 4100), [4091, 4092, 4093, 4094, 4095, 4096, 4097, 4098, 4099, 4100]);
+  assert.deepEqual(
+    [...table.x.values()].slice(4090, 4100),
+    [4091, 4092, 4093, 4094, 4095, 4096, 4097, 4098, 4099, 4100],
+  );
   assert.equal(table.terms.get('attention-kl@2')?.get(8999), -9000);
 });
 
@@ -145,12 +247,31 @@ test('a column padded in bulk is the column padded one NaN at a time; large colu
 test('dense series as pixels: a column spans its points and the join from the one before; gaps, clip, dashes, log axis', () => {
   const W = 12;
   const H = 10;
-  const buffer = (clip = { left: 0, top: 0, right: W, bottom: H }): PixelBuffer => ({ pixels: new Uint32Array(W * H), width: W, height: H, clip });
+  const buffer = (clip = { left: 0, top: 0, right: W, bottom: H }): PixelBuffer => ({
+    pixels: new Uint32Array(W * H),
+    width: W,
+    height: H,
+    clip,
+  });
   const C = packRgba(255, 0, 0, 255);
   // identity maps: data x and y are pixel columns and rows
   const id = { at: 0, from: 0, k: 1, log: false };
-  const draw = (buf: PixelBuffer, xs: number[], ys: (number | null)[], extra: { dash?: number[]; log?: boolean } = {}): void =>
-    rasterizeSeries(buf, { xs, ys, from: 0, to: xs.length - 1, xMap: id, yMap: { ...id, log: extra.log ?? false }, color: C, dash: extra.dash });
+  const draw = (
+    buf: PixelBuffer,
+    xs: number[],
+    ys: (number | null)[],
+    extra: { dash?: number[]; log?: boolean } = {},
+  ): void =>
+    rasterizeSeries(buf, {
+      xs,
+      ys,
+      from: 0,
+      to: xs.length - 1,
+      xMap: id,
+      yMap: { ...id, log: extra.log ?? false },
+      color: C,
+      dash: extra.dash,
+    });
   // the rows drawn in each column, as "lo-hi" ('' when none)
   const columns = (buf: PixelBuffer): string[] =>
     Array.from({ length: W }, (_, c) => {
@@ -199,20 +320,30 @@ test('visible span: binary searches, widened by one point each side', () => {
 test('a run folds its events into aligned step and evaluation series', () => {
   const run = runOf('sid');
   assert.equal(run.steps.length, 76);
-  assert.deepEqual([...run.steps.terms.keys()], ['attention-kl@1', 'cls-cosine@1', 'attention-kl@2', 'cls-cosine@2', 'soft-label']);
-  for (const col of run.steps.terms.values()) assert.equal(col.length, 76, 'every term column is aligned with the steps');
+  assert.deepEqual(
+    [...run.steps.terms.keys()],
+    ['attention-kl@1', 'cls-cosine@1', 'attention-kl@2', 'cls-cosine@2', 'soft-label'],
+  );
+  for (const col of run.steps.terms.values())
+    assert.equal(col.length, 76, 'every term column is aligned with the steps');
   // layer 2 joins in stage 2 (step 20); soft-label only in the classification stage (step 39)
   const kl2 = run.steps.terms.get('attention-kl@2');
   const soft = run.steps.terms.get('soft-label');
   assert.ok(kl2 && soft);
   assert.ok(Number.isNaN(kl2.get(18)) && Number.isFinite(kl2.get(19)));
   assert.ok(Number.isNaN(soft.get(37)) && Number.isFinite(soft.get(38)));
-  assert.ok(Number.isNaN(run.steps.terms.get('attention-kl@1')?.get(38) ?? 0), 'layer terms stop with the internal stages');
+  assert.ok(
+    Number.isNaN(run.steps.terms.get('attention-kl@1')?.get(38) ?? 0),
+    'layer terms stop with the internal stages',
+  );
   assert.deepEqual(run.evals.x, [19, 38, 57, 76]);
   assert.deepEqual([...run.evals.metrics.keys()], ['accuracy', 'f1']);
   assert.deepEqual([...run.evals.attentionKl.keys()], [1, 2]);
   assert.equal(run.evals.mainMetric, 'accuracy');
-  assert.deepEqual(run.samples.map((s) => s.step), [19, 38, 57, 76]);
+  assert.deepEqual(
+    run.samples.map((s) => s.step),
+    [19, 38, 57, 76],
+  );
   assert.equal(run.status, 'finished');
   assert.equal(run.started?.backend.kind, 'wasm');
   assert.equal(termLabel(termKey({ name: 'cls-cosine', layer: 3 })), 'cls-cosine L3');
@@ -229,22 +360,51 @@ test('stage bands cover the steps each stage trained; progress follows the curre
       { stage: 2, name: 'classification', kind: 'classification', from: 38, to: 76, state: 'done' },
     ],
   );
-  assert.deepEqual(runProgress(sid), { stageNumber: 3, stageCount: 3, stageName: 'classification', stageKind: 'classification', step: 76, stageStepsDone: 38, stageStepsPlanned: 38, fraction: 1 });
+  assert.deepEqual(runProgress(sid), {
+    stageNumber: 3,
+    stageCount: 3,
+    stageName: 'classification',
+    stageKind: 'classification',
+    step: 76,
+    stageStepsDone: 38,
+    stageStepsPlanned: 38,
+    fraction: 1,
+  });
 
   // mid-run: the events up to step 45 (7 of the classification stage's 38 steps)
   const events = fixture('sid');
   const live = new RunData(events[0].runId);
-  for (const e of events.slice(0, events.findIndex((e) => 'step' in e && e.type === 'step' && e.step === 46))) live.apply(e);
+  for (const e of events.slice(
+    0,
+    events.findIndex((e) => 'step' in e && e.type === 'step' && e.step === 46),
+  ))
+    live.apply(e);
   assert.equal(live.status, 'running');
   const p = runProgress(live);
   assert.equal(p.stageNumber, 3);
   assert.equal(p.stageStepsDone, 7);
   assert.ok(Math.abs((p.fraction ?? 0) - (2 + 7 / 38) / 3) < 1e-12);
-  assert.deepEqual(live.stages.map((s) => s.state), ['done', 'done', 'running']);
-  assert.deepEqual(stageBands(live.stages).map((b) => [b.from, b.to]), [[0, 19], [19, 38], [38, 45]]);
+  assert.deepEqual(
+    live.stages.map((s) => s.state),
+    ['done', 'done', 'running'],
+  );
+  assert.deepEqual(
+    stageBands(live.stages).map((b) => [b.from, b.to]),
+    [
+      [0, 19],
+      [19, 38],
+      [38, 45],
+    ],
+  );
 
   // soft: the teacher is trained first, in its own stage
-  assert.deepEqual(stageBands(runOf('soft').stages).map((b) => [b.name, b.kind, b.from, b.to]), [['teacher training', 'teacher', 0, 57], ['classification', 'classification', 57, 95]]);
+  assert.deepEqual(
+    stageBands(runOf('soft').stages).map((b) => [b.name, b.kind, b.from, b.to]),
+    [
+      ['teacher training', 'teacher', 0, 57],
+      ['classification', 'classification', 57, 95],
+    ],
+  );
 });
 
 test('a resumed run replaces what followed its checkpoint', () => {
@@ -270,7 +430,8 @@ test('a resumed run replaces what followed its checkpoint', () => {
 
 test('the log keeps only the newest lines', () => {
   const run = new RunData('r');
-  for (let i = 0; i < LOG_LIMIT + 20; i++) run.apply(createEvent('r', { type: 'log', level: 'info', message: `line ${i}` }));
+  for (let i = 0; i < LOG_LIMIT + 20; i++)
+    run.apply(createEvent('r', { type: 'log', level: 'info', message: `line ${i}` }));
   assert.equal(run.log.length, LOG_LIMIT);
   assert.equal(run.log[0].message, 'line 20');
 });
@@ -290,7 +451,11 @@ test('colour parsing, fading and the piecewise-linear scale', () => {
   assert.equal(fade('rgba(204, 204, 204, 0.5)', 0.4), 'rgba(204, 204, 204, 0.2)');
   assert.equal(fade('#000000', 0.35), 'rgba(0, 0, 0, 0.35)');
 
-  const stops: RGB[] = [[0, 0, 0], [100, 200, 0], [200, 200, 200]];
+  const stops: RGB[] = [
+    [0, 0, 0],
+    [100, 200, 0],
+    [200, 200, 200],
+  ];
   assert.deepEqual(scaleColor(0, stops), [0, 0, 0]);
   assert.deepEqual(scaleColor(0.25, stops), [50, 100, 0]); // halfway between stops 0 and 1
   assert.deepEqual(scaleColor(0.75, stops), [150, 200, 100]); // halfway between stops 1 and 2
@@ -303,7 +468,8 @@ test('colour parsing, fading and the piecewise-linear scale', () => {
 });
 
 test('the heatmap scale runs monotonically in lightness in dark, light and high-contrast themes', () => {
-  const luminance = (lut: Uint8ClampedArray, i: number): number => 0.2126 * lut[i * 4] + 0.7152 * lut[i * 4 + 1] + 0.0722 * lut[i * 4 + 2];
+  const luminance = (lut: Uint8ClampedArray, i: number): number =>
+    0.2126 * lut[i * 4] + 0.7152 * lut[i * 4 + 1] + 0.0722 * lut[i * 4 + 2];
   // background → charts-blue → charts-foreground, as theme.ts builds them
   const themes: [string, string[], 1 | -1][] = [
     ['dark', ['#1f1f1f', '#3794ff', '#cccccc'], 1],
@@ -312,23 +478,52 @@ test('the heatmap scale runs monotonically in lightness in dark, light and high-
   ];
   for (const [name, colours, direction] of themes) {
     const lut = buildLut(colours.map((c) => parseColor(c) as RGB));
-    for (let i = 1; i < 256; i++) assert.ok(direction * (luminance(lut, i) - luminance(lut, i - 1)) >= -0.5, `${name} at ${i}`);
-    const distinct = new Set(Array.from({ length: 256 }, (_, i) => `${lut[i * 4]},${lut[i * 4 + 1]},${lut[i * 4 + 2]}`));
+    for (let i = 1; i < 256; i++)
+      assert.ok(direction * (luminance(lut, i) - luminance(lut, i - 1)) >= -0.5, `${name} at ${i}`);
+    const distinct = new Set(
+      Array.from({ length: 256 }, (_, i) => `${lut[i * 4]},${lut[i * 4 + 1]},${lut[i * 4 + 2]}`),
+    );
     assert.ok(distinct.size > 200, `${name}: ${distinct.size} distinct colours`);
   }
 });
 
 test('attention maps: average over heads, head selection and row-wise KL', () => {
   const heads = [
-    [[1, 0], [0, 1]],
-    [[0, 1], [1, 0]],
+    [
+      [1, 0],
+      [0, 1],
+    ],
+    [
+      [0, 1],
+      [1, 0],
+    ],
   ];
-  assert.deepEqual(averageHeads(heads), [[0.5, 0.5], [0.5, 0.5]]);
+  assert.deepEqual(averageHeads(heads), [
+    [0.5, 0.5],
+    [0.5, 0.5],
+  ]);
   assert.deepEqual(selectHead(heads, 1), heads[1]);
-  assert.deepEqual(selectHead(heads, -1), [[0.5, 0.5], [0.5, 0.5]]);
+  assert.deepEqual(selectHead(heads, -1), [
+    [0.5, 0.5],
+    [0.5, 0.5],
+  ]);
   // KL([.5,.5] ‖ [.25,.75]) = .5 ln 2 + .5 ln(2/3) = 0.143841…; a second identical row adds 0
   assert.ok(Math.abs(meanRowKl([[0.5, 0.5]], [[0.25, 0.75]]) - 0.1438410362) < 1e-9);
-  assert.ok(Math.abs(meanRowKl([[0.5, 0.5], [1, 0]], [[0.25, 0.75], [1, 0]]) - 0.1438410362 / 2) < 1e-9);
+  assert.ok(
+    Math.abs(
+      meanRowKl(
+        [
+          [0.5, 0.5],
+          [1, 0],
+        ],
+        [
+          [0.25, 0.75],
+          [1, 0],
+        ],
+      ) -
+        0.1438410362 / 2,
+    ) < 1e-9,
+  );
   assert.equal(meanRowKl([[0, 1]], [[0.5, 0.5]]), Math.log(2));
 });
 
@@ -348,9 +543,17 @@ test('compare rows: best and final metrics, sizes, per-layer attention-KL', () =
   assert.equal(rows[0].steps, 95 - 57);
   assert.equal(sid.durationMs, 6539);
   const lastEval = runs[2].evals.events.at(-1);
-  assert.deepEqual([...sid.attentionKl.entries()], lastEval?.perLayer.map((l) => [l.student, l.attentionKl]));
+  assert.deepEqual(
+    [...sid.attentionKl.entries()],
+    lastEval?.perLayer.map((l) => [l.student, l.attentionKl]),
+  );
   assert.deepEqual(sid.finalMetrics, lastEval?.metrics);
-  assert.deepEqual(compareColumns(rows), { metrics: ['accuracy', 'f1'], layers: [1, 2], hiddenLayers: [], relationLayers: [] });
+  assert.deepEqual(compareColumns(rows), {
+    metrics: ['accuracy', 'f1'],
+    layers: [1, 2],
+    hiddenLayers: [],
+    relationLayers: [],
+  });
   // soft trains its teacher first: those 3 evaluations measure the teacher and stay out of the
   // student's curves; its 2 student evaluations have layers
   assert.deepEqual(runs[0].evals.x, [19, 38, 57, 76, 95]);
@@ -388,7 +591,7 @@ test('compare: students line up at the start of distillation, whether or not the
   assert.equal(distillationOffset(sid), 0);
   const softLoss = studentStepCurveOn(soft, soft.steps.loss, 'distill-step');
   const sidLoss = studentStepCurveOn(sid, sid.steps.loss, 'distill-step');
-  assert.equal(softLoss.x[0], 1, 'soft\'s first student step is distillation step 1, not global step 58');
+  assert.equal(softLoss.x[0], 1, "soft's first student step is distillation step 1, not global step 58");
   assert.equal(softLoss.y[0], soft.steps.loss.get(57));
   assert.equal(softLoss.length, 95 - 57);
   assert.equal(sidLoss.x[0], 1);
@@ -397,7 +600,11 @@ test('compare: students line up at the start of distillation, whether or not the
   assert.equal(aligned.x.length, 76);
   assert.ok(Number.isFinite(aligned.ys[0][0]) && Number.isFinite(aligned.ys[1][0]), 'both start at x = 1');
   // the global-step view this replaces: soft's student started 57 steps later
-  assert.ok(Number.isNaN(alignByStep([studentStepCurve(soft, soft.steps.loss), studentStepCurve(sid, sid.steps.loss)]).ys[0][0]));
+  assert.ok(
+    Number.isNaN(
+      alignByStep([studentStepCurve(soft, soft.steps.loss), studentStepCurve(sid, sid.steps.loss)]).ys[0][0],
+    ),
+  );
 
   // evaluations move with them: soft's student evaluations at global 76 and 95 are distillation steps 19 and 38
   assert.deepEqual(studentEvalCurveOn(soft, meanLayerKl, 'distill-step').x, [19, 38]);
@@ -444,10 +651,16 @@ test('the header shows only the actions that apply: Stop while running, Resume w
 });
 
 test('on a log axis a term that is exactly 0 runs along a floor below the data, not a gap', () => {
-  const ys: (number | null)[][] = [[0.5, 0, 0.02, null], [0, -1e-9, 3, 0.004]];
+  const ys: (number | null)[][] = [
+    [0.5, 0, 0.02, null],
+    [0, -1e-9, 3, 0.004],
+  ];
   const floor = clampToLogFloor(ys);
   assert.equal(floor, 0.001);
-  assert.deepEqual(ys, [[0.5, 0.001, 0.02, null], [0.001, 0.001, 3, 0.004]]);
+  assert.deepEqual(ys, [
+    [0.5, 0.001, 0.02, null],
+    [0.001, 0.001, 3, 0.004],
+  ]);
   // a minimum on a decade: the floor goes one decade lower, below every real value
   const onDecade: (number | null)[][] = [[0.01, 0]];
   assert.equal(clampToLogFloor(onDecade), 0.001);
@@ -476,12 +689,36 @@ test('the message gate passes valid host messages and reports malformed ones (at
 test('persisted UI state is validated field by field', () => {
   assert.deepEqual(sanitizeUiState(undefined), DEFAULT_UI_STATE);
   assert.deepEqual(sanitizeUiState('junk'), DEFAULT_UI_STATE);
-  assert.deepEqual(sanitizeUiState({ tab: 'attention', layer: 1, head: 3, sample: 2, followLatest: false, zoom: { min: 10, max: 20 }, logLoss: false, compareAxis: 'time', compareTerm: 'hidden-mse' }), {
-    tab: 'attention', layer: 1, head: 3, sample: 2, followLatest: false, zoom: { min: 10, max: 20 }, logLoss: false, compareAxis: 'time', compareTerm: 'hidden-mse',
-  });
+  assert.deepEqual(
+    sanitizeUiState({
+      tab: 'attention',
+      layer: 1,
+      head: 3,
+      sample: 2,
+      followLatest: false,
+      zoom: { min: 10, max: 20 },
+      logLoss: false,
+      compareAxis: 'time',
+      compareTerm: 'hidden-mse',
+    }),
+    {
+      tab: 'attention',
+      layer: 1,
+      head: 3,
+      sample: 2,
+      followLatest: false,
+      zoom: { min: 10, max: 20 },
+      logLoss: false,
+      compareAxis: 'time',
+      compareTerm: 'hidden-mse',
+    },
+  );
   assert.equal(DEFAULT_UI_STATE.compareAxis, 'distill-step');
   assert.equal(sanitizeUiState({ compareAxis: 'global-step' }).compareAxis, 'distill-step');
-  assert.deepEqual(sanitizeUiState({ tab: 'nope', layer: -1, head: 1.5, sample: '2', zoom: { min: 5, max: 5 } }), DEFAULT_UI_STATE);
+  assert.deepEqual(
+    sanitizeUiState({ tab: 'nope', layer: -1, head: 1.5, sample: '2', zoom: { min: 5, max: 5 } }),
+    DEFAULT_UI_STATE,
+  );
 });
 
 test('number formatting', () => {

@@ -5,7 +5,18 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createEvent, encodeEvent, type TrainerEvent } from '../../src/protocol/events';
-import { decodeHostMessage, EXPORT_MAX_CHARS, exportRequestProblem, hostMessageProblem, isHostMessage, isRunSnapshot, isWebviewMessage, type HostMessage, type RunSnapshot, type WebviewMessage } from '../../src/protocol/webview-messages';
+import {
+  decodeHostMessage,
+  EXPORT_MAX_CHARS,
+  exportRequestProblem,
+  hostMessageProblem,
+  isHostMessage,
+  isRunSnapshot,
+  isWebviewMessage,
+  type HostMessage,
+  type RunSnapshot,
+  type WebviewMessage,
+} from '../../src/protocol/webview-messages';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'events');
 
@@ -17,19 +28,42 @@ function fixture(name: string): TrainerEvent[] {
 }
 
 const step = createEvent('run-1', {
-  type: 'step', step: 1, stage: 0, epoch: 1, lr: 1e-4, loss: 0.5,
+  type: 'step',
+  step: 1,
+  stage: 0,
+  epoch: 1,
+  lr: 1e-4,
+  loss: 0.5,
   terms: [{ name: 'attention-kl', layer: 1, value: 0.5, weight: 1 }],
-  gradNorm: 1, examplesPerSec: 100, elapsedMs: 10,
+  gradNorm: 1,
+  examplesPerSec: 100,
+  elapsedMs: 10,
 });
 const log = createEvent('run-1', { type: 'log', level: 'info', message: 'hello' });
-const snapshot: RunSnapshot = { runId: 'run-1', runDir: '/runs/run-1', label: 'run 1', status: 'running', events: [step, log] };
+const snapshot: RunSnapshot = {
+  runId: 'run-1',
+  runDir: '/runs/run-1',
+  label: 'run 1',
+  status: 'running',
+  events: [step, log],
+};
 
 test('valid host messages pass, including every recorded demo event', () => {
   const sid = fixture('sid');
   const valid: HostMessage[] = [
     { type: 'init', view: 'run', runs: [snapshot] },
     { type: 'init', view: 'compare', runs: [] },
-    { type: 'init', view: 'compare', runs: ['soft', 'pid', 'sid'].map((n) => ({ runId: n, runDir: `/runs/${n}`, label: n, status: 'finished' as const, events: fixture(n) })) },
+    {
+      type: 'init',
+      view: 'compare',
+      runs: ['soft', 'pid', 'sid'].map((n) => ({
+        runId: n,
+        runDir: `/runs/${n}`,
+        label: n,
+        status: 'finished' as const,
+        events: fixture(n),
+      })),
+    },
     { type: 'events', runId: 'run-1', events: [] },
     { type: 'events', runId: sid[0].runId, events: sid },
     { type: 'run-status', runId: 'run-1', status: 'failed', message: 'exited with code 1' },
@@ -57,9 +91,15 @@ test('malformed host messages are rejected with a reason', () => {
     [{ type: 'init', view: 'run', runs: [snapshot, { ...snapshot, events: [{ ...step, loss: 'low' }] }] }, /runs\[1\]/],
     [{ type: 'events', runId: 'run-1' }, /events must be an array/],
     [{ type: 'events', runId: 7, events: [] }, /runId/],
-    [{ type: 'events', runId: 'run-1', events: [step, { type: 'step', step: 'x' }] }, /events\[1\] is not a valid trainer event/],
+    [
+      { type: 'events', runId: 'run-1', events: [step, { type: 'step', step: 'x' }] },
+      /events\[1\] is not a valid trainer event/,
+    ],
     [{ type: 'events', runId: 'run-1', events: [{ ...log, type: 'telemetry' }] }, /events\[0\]/],
-    [{ type: 'events', runId: 'run-1', events: [{ ...step, terms: [{ name: 'mse', value: 1, weight: 1 }] }] }, /events\[0\]/],
+    [
+      { type: 'events', runId: 'run-1', events: [{ ...step, terms: [{ name: 'mse', value: 1, weight: 1 }] }] },
+      /events\[0\]/,
+    ],
     [{ type: 'run-status', runId: 'run-1', status: 'paused' }, /unknown status "paused"/],
     [{ type: 'run-status', runId: 'run-1', status: 'failed', message: 42 }, /message must be a string/],
     [{ type: 'run-status', status: 'failed' }, /runId/],
@@ -71,7 +111,13 @@ test('malformed host messages are rejected with a reason', () => {
 });
 
 test('events in wire form ("NaN", "Infinity" for a diverged run) are revived by decodeHostMessage', () => {
-  const wire = JSON.parse(encodeEvent({ ...step, loss: NaN, terms: [{ name: 'attention-kl', layer: 1, value: -Infinity, weight: 1 }] } as TrainerEvent)) as unknown;
+  const wire = JSON.parse(
+    encodeEvent({
+      ...step,
+      loss: NaN,
+      terms: [{ name: 'attention-kl', layer: 1, value: -Infinity, weight: 1 }],
+    } as TrainerEvent),
+  ) as unknown;
   assert.equal((wire as { loss: unknown }).loss, 'NaN');
   const message = { type: 'events', runId: 'run-1', events: [step, wire] };
   assert.equal(isHostMessage(message), false, 'the typed guard stays strict');
@@ -87,9 +133,16 @@ test('events in wire form ("NaN", "Infinity" for a diverged run) are revived by 
   const e = init.message.runs[0].events[0];
   assert.ok(e.type === 'step' && Number.isNaN(e.loss));
   // strings where no number may be non-finite are still errors
-  assert.match(decodeHostMessage({ type: 'events', runId: 'run-1', events: [{ ...step, step: 'NaN' }] }).problem ?? '', /events\[0\]/);
+  assert.match(
+    decodeHostMessage({ type: 'events', runId: 'run-1', events: [{ ...step, step: 'NaN' }] }).problem ?? '',
+    /events\[0\]/,
+  );
   assert.match(decodeHostMessage({ type: 'nope' }).problem ?? '', /unknown message type/);
-  assert.deepEqual(decodeHostMessage({ type: 'run-status', runId: 'r', status: 'running' }).message, { type: 'run-status', runId: 'r', status: 'running' });
+  assert.deepEqual(decodeHostMessage({ type: 'run-status', runId: 'r', status: 'running' }).message, {
+    type: 'run-status',
+    runId: 'r',
+    status: 'running',
+  });
 });
 
 test('run snapshots need every field with the right type', () => {
@@ -170,6 +223,8 @@ test('export messages: a chart exported as png, svg or csv passes; wrong types, 
 
 test('the protocol module imports nothing at run time but the events module (it ships in the webview bundle)', () => {
   const source = readFileSync(join(__dirname, '..', '..', 'src', 'protocol', 'webview-messages.ts'), 'utf8');
-  const imports = [...source.matchAll(/^import\s+(type\s+)?.*from\s+'([^']+)'/gm)].filter((m) => !m[1]).map((m) => m[2]);
+  const imports = [...source.matchAll(/^import\s+(type\s+)?.*from\s+'([^']+)'/gm)]
+    .filter((m) => !m[1])
+    .map((m) => m[2]);
   assert.deepEqual(imports, ['./events']);
 });

@@ -123,21 +123,36 @@ export class LiveChart {
   }
 
   /** A legend value: a point on the log floor is a 0. */
-  private readonly legendValue = (v: number | null): string => (v !== null && v === this.logFloor ? '0' : formatNumber(v, 4));
+  private readonly legendValue = (v: number | null): string =>
+    v !== null && v === this.logFloor ? '0' : formatNumber(v, 4);
 
   /** Whether the series are drawn as pixels (dense enough: see dense-lines.ts) instead of paths. */
   private pixelLines = false;
   private readonly denseLayer = new DenseLayer();
   /** The series' path builder: none while they are drawn as pixels. */
-  private readonly paths: uPlot.Series.PathBuilder = (u, si, i0, i1) => (this.pixelLines ? null : pixelLinePath(u, si, i0, i1));
+  private readonly paths: uPlot.Series.PathBuilder = (u, si, i0, i1) =>
+    this.pixelLines ? null : pixelLinePath(u, si, i0, i1);
 
-  constructor(private readonly opts: ChartOptions, private readonly requestRender: () => void) {
+  constructor(
+    private readonly opts: ChartOptions,
+    private readonly requestRender: () => void,
+  ) {
     this.plotBox = h('div', { class: 'chart-plot' });
     this.empty = h('div', { class: 'chart-empty' }, 'No data yet');
     this.el = h(
       'section',
       { class: 'chart', 'data-testid': opts.testId, 'data-points': 0, 'data-series': 0 },
-      h('div', { class: 'chart-title' }, h('span', {}, opts.title), h('div', { class: 'chart-tools' }, ...(opts.tools ?? []), exportToolbar('this chart', (f) => this.export(f)))),
+      h(
+        'div',
+        { class: 'chart-title' },
+        h('span', {}, opts.title),
+        h(
+          'div',
+          { class: 'chart-tools' },
+          ...(opts.tools ?? []),
+          exportToolbar('this chart', (f) => this.export(f)),
+        ),
+      ),
       this.plotBox,
       this.empty,
     );
@@ -163,7 +178,12 @@ export class LiveChart {
   /** Every point of every series (not only the zoomed range: the data, not the picture). */
   csv(): string {
     const data = this.opts.data();
-    return chartCsv(this.xName(), data.x, data.length, data.series.map((s) => ({ label: s.label, y: s.y })));
+    return chartCsv(
+      this.xName(),
+      data.x,
+      data.length,
+      data.series.map((s) => ({ label: s.label, y: s.y })),
+    );
   }
 
   /** The chart as drawn (zoom, scales, log axis, theme), as vector paths; undefined before it is drawn. */
@@ -177,7 +197,15 @@ export class LiveChart {
     const width = Math.max(1, Math.round(plot.bbox.width / uPlot.pxRatio));
     // what the canvas shows: the visible span, min/max per pixel column (a 100 000-step run stays a small file)
     const [start, end] = visibleSpan(data.x, data.length, { min: x0, max: x1 });
-    const ds = downsampleMinMax(data.x, data.series.map((s) => s.y), start, end, width, width * DOWNSAMPLE_FACTOR, data.series.map((s) => s.blocks));
+    const ds = downsampleMinMax(
+      data.x,
+      data.series.map((s) => s.y),
+      start,
+      end,
+      width,
+      width * DOWNSAMPLE_FACTOR,
+      data.series.map((s) => s.blocks),
+    );
     if (this.log) clampToLogFloor(ds.ys);
     return chartSvg({
       title: this.opts.title,
@@ -185,14 +213,26 @@ export class LiveChart {
       plotHeight: Math.round(plot.bbox.height / uPlot.pxRatio),
       x: ds.x,
       series: data.series.map((s, i) => ({
-        label: s.label, color: theme.palette[(s.color ?? i) % theme.palette.length], y: ds.ys[i], dash: s.dash, width: s.width ?? 1.5, spanGaps: s.spanGaps, points: s.points,
+        label: s.label,
+        color: theme.palette[(s.color ?? i) % theme.palette.length],
+        y: ds.ys[i],
+        dash: s.dash,
+        width: s.width ?? 1.5,
+        spanGaps: s.spanGaps,
+        points: s.points,
       })),
       xRange: { min: x0, max: x1 },
       yRange: { min: y0, max: y1 },
       log: this.log,
       xName: this.xName(),
       formatX: (this.opts.xAxis?.() ?? STEP_AXIS).format,
-      bands: (this.opts.bands?.() ?? []).map((b) => ({ from: b.from, to: b.to, name: b.name, color: theme.stageColors[b.kind], alpha: theme.bandAlpha })),
+      bands: (this.opts.bands?.() ?? []).map((b) => ({
+        from: b.from,
+        to: b.to,
+        name: b.name,
+        color: theme.stageColors[b.kind],
+        alpha: theme.bandAlpha,
+      })),
       colors: { background: theme.background, foreground: theme.foreground, grid: theme.grid, muted: theme.muted },
       fontFamily: theme.fontFamily,
       fontSize: theme.fontSize,
@@ -205,7 +245,11 @@ export class LiveChart {
     const theme = this.theme;
     if (!plot || !theme) return undefined;
     const data = this.opts.data();
-    const legend = data.series.map((s, i) => ({ label: s.label, color: theme.palette[(s.color ?? i) % theme.palette.length], dash: s.dash }));
+    const legend = data.series.map((s, i) => ({
+      label: s.label,
+      color: theme.palette[(s.color ?? i) % theme.palette.length],
+      dash: s.dash,
+    }));
     return composePng(plot.ctx.canvas, uPlot.pxRatio, this.opts.title, theme, legend);
   }
 
@@ -245,7 +289,8 @@ export class LiveChart {
   staleness(theme: Theme): 'none' | 'data' | 'view' {
     // a chart just shown: its width now (a layout the frame would do anyway) rather than from the
     // observer after this frame, so that it is drawn in this frame, not the next
-    if (this.observedWidth <= 0 && !this.plot && this.el.isConnected) this.observedWidth = Math.floor(this.plotBox.clientWidth);
+    if (this.observedWidth <= 0 && !this.plot && this.el.isConnected)
+      this.observedWidth = Math.floor(this.plotBox.clientWidth);
     if (this.observedWidth <= 0) return 'none';
     if (!this.plot || theme !== this.theme || this.viewKey() !== this.drawnView) return 'view';
     if (!this.opts.version || this.opts.version() !== this.drawnVersion) return 'data';
@@ -254,7 +299,12 @@ export class LiveChart {
 
   /** Whether the next draw has to build the plot (first draw, theme, axis scale). */
   needsBuild(theme: Theme): boolean {
-    return !this.plot || theme !== this.theme || (this.opts.log?.() ?? false) !== this.log || this.xName() !== this.builtXName;
+    return (
+      !this.plot ||
+      theme !== this.theme ||
+      (this.opts.log?.() ?? false) !== this.log ||
+      this.xName() !== this.builtXName
+    );
   }
 
   /** Draws the current data, downsampled to the plot's width. Skipped while hidden. */
@@ -281,7 +331,12 @@ export class LiveChart {
     // building a uPlot costs tens of milliseconds: only a theme or axis change does it again; new
     // series (a stage that adds loss terms) and the switch to hairlines change the plot in place
     let plot = this.plot;
-    const build = !plot || log !== this.log || theme !== this.theme || this.xName() !== this.builtXName || !this.syncSeries(plot, data.series, keys, theme);
+    const build =
+      !plot ||
+      log !== this.log ||
+      theme !== this.theme ||
+      this.xName() !== this.builtXName ||
+      !this.syncSeries(plot, data.series, keys, theme);
     if (!plot || build) {
       plot?.destroy();
       this.theme = theme;
@@ -298,7 +353,8 @@ export class LiveChart {
     this.lastWidth = width;
 
     const n = data.length;
-    const range = this.opts.zoom?.range ?? this.opts.fullRange?.() ?? (n > 0 ? { min: data.x[0], max: data.x[n - 1] } : null);
+    const range =
+      this.opts.zoom?.range ?? this.opts.fullRange?.() ?? (n > 0 ? { min: data.x[0], max: data.x[n - 1] } : null);
     const [start, end] = visibleSpan(data.x, n, this.opts.zoom?.range ?? null);
     const buckets = Math.max(1, Math.round(width));
     const ds = downsampleMinMax(
@@ -347,7 +403,8 @@ export class LiveChart {
    * that cannot be done (the series were reordered) and the plot must be built again.
    */
   private syncSeries(plot: uPlot, series: readonly SeriesData[], keys: readonly string[], theme: Theme): boolean {
-    const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((k, i) => k === b[i]);
+    const same = (a: readonly string[], b: readonly string[]): boolean =>
+      a.length === b.length && a.every((k, i) => k === b[i]);
     if (same(keys, this.keys)) return true;
     // a series that stays must keep its look (colours by position would shift): else rebuild
     const styles = series.map((s, i) => seriesStyle(s, i));
@@ -385,17 +442,30 @@ export class LiveChart {
       height: this.opts.height,
       scales: { x: { time: false }, y: log ? { distr: 3, log: 10 } : {} },
       series: [
-        { label: this.xName(), value: (_u, v) => (v === null || v === undefined ? '–' : (this.opts.xAxis?.() ?? STEP_AXIS).format(v)) },
+        {
+          label: this.xName(),
+          value: (_u, v) => (v === null || v === undefined ? '–' : (this.opts.xAxis?.() ?? STEP_AXIS).format(v)),
+        },
         ...data.series.map((s, i) => seriesOptions(s, i, theme, dense, this.paths, this.legendValue)),
       ],
       axes: [
         // steps: plain integers (100000, not 1e+5)
-        { ...axis(), values: (_u, splits) => splits.map((v) => (v === null ? '' : Number.isInteger(v) ? String(v) : formatNumber(v, 6))) },
+        {
+          ...axis(),
+          values: (_u, splits) =>
+            splits.map((v) => (v === null ? '' : Number.isInteger(v) ? String(v) : formatNumber(v, 6))),
+        },
         {
           ...axis(),
           size: 58,
           values: (_u, splits) => splits.map((v) => (v === null ? '' : formatNumber(v, 3))),
-          ...(log ? { filter: logSplits, grid: { stroke: theme.grid, width: 1, filter: logSplits }, ticks: { stroke: theme.grid, width: 1, size: 4, filter: logSplits } } : {}),
+          ...(log
+            ? {
+                filter: logSplits,
+                grid: { stroke: theme.grid, width: 1, filter: logSplits },
+                ticks: { stroke: theme.grid, width: 1, size: 4, filter: logSplits },
+              }
+            : {}),
         },
       ],
       cursor: {
@@ -439,7 +509,14 @@ function seriesStyle(s: SeriesData, i: number): string {
   return `${s.label}|${s.color ?? i}|${s.dash?.join(',') ?? ''}|${s.width ?? ''}|${s.spanGaps ?? false}|${s.points ?? false}`;
 }
 
-function seriesOptions(s: SeriesData, i: number, theme: Theme, dense: boolean, paths: uPlot.Series.PathBuilder, value: (v: number | null) => string): uPlot.Series {
+function seriesOptions(
+  s: SeriesData,
+  i: number,
+  theme: Theme,
+  dense: boolean,
+  paths: uPlot.Series.PathBuilder,
+  value: (v: number | null) => string,
+): uPlot.Series {
   return {
     label: s.label,
     stroke: theme.palette[(s.color ?? i) % theme.palette.length],
@@ -572,7 +649,11 @@ export const MAX_DRAW_DELAY_MS = 200;
  * of dropping frames, and a chart that alone overruns the budget is drawn once it has waited
  * MAX_DRAW_DELAY_MS, in a frame of its own. A budget of 0 draws only those.
  */
-export function renderChartsWithinBudget(charts: readonly LiveChart[], theme: Theme, budgetMs = CHART_FRAME_BUDGET_MS): boolean {
+export function renderChartsWithinBudget(
+  charts: readonly LiveChart[],
+  theme: Theme,
+  budgetMs = CHART_FRAME_BUDGET_MS,
+): boolean {
   const builds: LiveChart[] = [];
   const view: LiveChart[] = [];
   const data: LiveChart[] = [];
@@ -588,7 +669,8 @@ export function renderChartsWithinBudget(charts: readonly LiveChart[], theme: Th
   const start = performance.now();
   let drawn = 0;
   const expected = (chart: LiveChart): number => (Number.isNaN(chart.cost) ? CHART_FRAME_BUDGET_MS : chart.cost);
-  const fits = (chart: LiveChart): boolean => (drawn === 0 ? 0 : performance.now() - start) + expected(chart) <= budgetMs;
+  const fits = (chart: LiveChart): boolean =>
+    (drawn === 0 ? 0 : performance.now() - start) + expected(chart) <= budgetMs;
   for (const chart of builds) {
     chart.render(theme);
     drawn++;

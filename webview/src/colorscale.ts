@@ -29,7 +29,8 @@ export function colorAlpha(css: string): number {
   const hex = /^#([0-9a-f]{4}|[0-9a-f]{8})$/.exec(s);
   if (hex) return parseInt(hex[1].length === 4 ? hex[1][3].repeat(2) : hex[1].slice(6), 16) / 255;
   const fn = /^rgba?\([^)]*[\s,/]([\d.]+)(%?)\s*\)$/.exec(s);
-  if (fn && (s.match(/[\d.]+%?/g) ?? []).length === 4) return Math.max(0, Math.min(1, Number(fn[1]) / (fn[2] ? 100 : 1)));
+  if (fn && (s.match(/[\d.]+%?/g) ?? []).length === 4)
+    return Math.max(0, Math.min(1, Number(fn[1]) / (fn[2] ? 100 : 1)));
   return 1;
 }
 

@@ -10,13 +10,34 @@
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import type { ConfigFieldValue, HostMessage, WebviewMessage } from '../../src/protocol/webview-messages';
-import { CHART_FRAME_BUDGET_MS, LiveChart, MAX_DRAW_DELAY_MS, renderChartsWithinBudget, ZoomSync, type ChartData } from './charts';
+import {
+  CHART_FRAME_BUDGET_MS,
+  LiveChart,
+  MAX_DRAW_DELAY_MS,
+  renderChartsWithinBudget,
+  ZoomSync,
+  type ChartData,
+} from './charts';
 import { h, setChildren } from './dom';
 import { formatCount, formatDuration, formatNumber, formatScientific } from './format';
 import type { RunData, UiState } from './state';
 import {
-  alignOnAxis, COMPARE_AXES, COMPARE_AXIS_LABELS, compareColumns, compareRow, isCompareAxis, meanLayerKl, studentEvalCurveOn, studentStepCurveOn,
-  termMean, termWeight, trainedTerms, type AlignedCurves, type CompareAxis, type CompareRow, type Curve,
+  alignOnAxis,
+  COMPARE_AXES,
+  COMPARE_AXIS_LABELS,
+  compareColumns,
+  compareRow,
+  isCompareAxis,
+  meanLayerKl,
+  studentEvalCurveOn,
+  studentStepCurveOn,
+  termMean,
+  termWeight,
+  trainedTerms,
+  type AlignedCurves,
+  type CompareAxis,
+  type CompareRow,
+  type Curve,
 } from './summary';
 import { LOSS_NAMES, type LossName } from '../../src/protocol/events';
 import type { Theme } from './theme';
@@ -75,7 +96,16 @@ export class CompareView {
   private readonly selected = new Set<string>();
   private readonly parcoordsBox = h('div', { class: 'parcoords-box', 'data-testid': 'compare-parcoords-box' });
   private parcoordsKey = '';
-  private readonly diffButton = h('vscode-button', { 'data-testid': 'btn-diff-configs', secondary: true, disabled: true, title: 'Open the diff editor on the two runs’ config.json' }, 'Diff Configs');
+  private readonly diffButton = h(
+    'vscode-button',
+    {
+      'data-testid': 'btn-diff-configs',
+      secondary: true,
+      disabled: true,
+      title: 'Open the diff editor on the two runs’ config.json',
+    },
+    'Diff Configs',
+  );
   private readonly resize: ResizeObserver | undefined;
   private readonly termSelect = h('select', { 'data-testid': 'compare-term', 'aria-label': 'loss term' });
   private termOptionsKey = '';
@@ -100,25 +130,62 @@ export class CompareView {
     const version = (): number => this.runs().reduce((a, r) => a + r.version, this.axisVersion);
     const xAxis = (): { name: string; format: (v: number) => string } => {
       const axis = this.axis();
-      return { name: COMPARE_AXIS_LABELS[axis], format: axis === 'distill-step' ? (v) => String(Math.round(v)) : (v) => formatNumber(v, 3) };
+      return {
+        name: COMPARE_AXIS_LABELS[axis],
+        format: axis === 'distill-step' ? (v) => String(Math.round(v)) : (v) => formatNumber(v, 3),
+      };
     };
     const chart = (testId: string, title: string, height: number, data: () => ChartData, log = false): LiveChart =>
-      new LiveChart({ testId, title, height, data, fullRange, version, zoom: this.zoom, syncKey: 'compare', log: () => log, xAxis }, requestRender);
+      new LiveChart(
+        { testId, title, height, data, fullRange, version, zoom: this.zoom, syncKey: 'compare', log: () => log, xAxis },
+        requestRender,
+      );
     this.charts = [
-      chart('compare-chart-loss', 'Training loss of the student (weighted total)', 240, () => this.curves('loss', (r, a) => studentStepCurveOn(r, r.steps.loss, a), false), true),
-      chart('compare-chart-metric', `Dev ${this.metricName()} of the student`, 200, () => this.curves('metric', (r, a) => studentEvalCurveOn(r, (e) => e.mainMetric.value, a), true)),
-      chart('compare-chart-attention-kl', 'Dev attention-KL to the teacher (mean over mapped layers)', 200, () => this.curves('kl', (r, a) => studentEvalCurveOn(r, meanLayerKl, a), true)),
+      chart(
+        'compare-chart-loss',
+        'Training loss of the student (weighted total)',
+        240,
+        () => this.curves('loss', (r, a) => studentStepCurveOn(r, r.steps.loss, a), false),
+        true,
+      ),
+      chart('compare-chart-metric', `Dev ${this.metricName()} of the student`, 200, () =>
+        this.curves('metric', (r, a) => studentEvalCurveOn(r, (e) => e.mainMetric.value, a), true),
+      ),
+      chart('compare-chart-attention-kl', 'Dev attention-KL to the teacher (mean over mapped layers)', 200, () =>
+        this.curves('kl', (r, a) => studentEvalCurveOn(r, meanLayerKl, a), true),
+      ),
     ];
     const term = (): string => this.term() ?? '';
     this.termCharts = [
-      new LiveChart({
-        testId: 'compare-chart-term', title: 'Training loss term of the student (unweighted; per-layer terms: mean over the stage\u2019s layers)', height: 220,
-        data: () => this.curves(`term:${term()}`, (r, a) => studentStepCurveOn(r, termMean(r, term()), a), false, term()),
-        fullRange, version, zoom: this.zoom, syncKey: 'compare', log: () => true, xAxis,
-        tools: [h('label', { class: 'chart-tool' }, 'term ', this.termSelect)],
-      }, requestRender),
-      chart('compare-chart-term-weight', 'Its weight at each step (losses.schedules, stages.custom[].schedules)', 160,
-        () => this.curves(`weight:${term()}`, (r, a) => studentStepCurveOn(r, termWeight(r, term()), a), false, `${term()} weight`)),
+      new LiveChart(
+        {
+          testId: 'compare-chart-term',
+          title: 'Training loss term of the student (unweighted; per-layer terms: mean over the stage\u2019s layers)',
+          height: 220,
+          data: () =>
+            this.curves(`term:${term()}`, (r, a) => studentStepCurveOn(r, termMean(r, term()), a), false, term()),
+          fullRange,
+          version,
+          zoom: this.zoom,
+          syncKey: 'compare',
+          log: () => true,
+          xAxis,
+          tools: [h('label', { class: 'chart-tool' }, 'term ', this.termSelect)],
+        },
+        requestRender,
+      ),
+      chart(
+        'compare-chart-term-weight',
+        'Its weight at each step (losses.schedules, stages.custom[].schedules)',
+        160,
+        () =>
+          this.curves(
+            `weight:${term()}`,
+            (r, a) => studentStepCurveOn(r, termWeight(r, term()), a),
+            false,
+            `${term()} weight`,
+          ),
+      ),
     ];
     this.termSelect.addEventListener('change', () => {
       this.axisVersion++;
@@ -130,7 +197,11 @@ export class CompareView {
       const pair = this.diffPair();
       if (pair) post({ type: 'diff-configs', runIds: pair });
     });
-    const select = h('select', { 'data-testid': 'compare-axis', 'aria-label': 'x axis' }, ...COMPARE_AXES.map((a) => h('option', { value: a, selected: a === this.axis() }, COMPARE_AXIS_LABELS[a])));
+    const select = h(
+      'select',
+      { 'data-testid': 'compare-axis', 'aria-label': 'x axis' },
+      ...COMPARE_AXES.map((a) => h('option', { value: a, selected: a === this.axis() }, COMPARE_AXIS_LABELS[a])),
+    );
     select.addEventListener('change', () => {
       if (!isCompareAxis(select.value)) return;
       this.axisVersion++;
@@ -140,14 +211,27 @@ export class CompareView {
     this.el = h(
       'div',
       { class: 'compare-view', 'data-testid': 'compare-view', 'data-axis': this.axis() },
-      h('header', { class: 'run-header' }, h('div', { class: 'run-header-row' }, h('h1', { class: 'run-title' }, 'Compare runs'), h('div', { class: 'run-actions' }, this.diffButton, add))),
+      h(
+        'header',
+        { class: 'run-header' },
+        h(
+          'div',
+          { class: 'run-header-row' },
+          h('h1', { class: 'run-title' }, 'Compare runs'),
+          h('div', { class: 'run-actions' }, this.diffButton, add),
+        ),
+      ),
       this.tableBox,
       h('h2', {}, 'What differed, against the final metric'),
       this.parcoordsBox,
       h('label', { class: 'chart-tool compare-axis' }, 'x axis, from the start of distillation: ', select),
       ...this.charts.map((c) => c.el),
       ...this.termCharts.map((c) => c.el),
-      h('p', { class: 'hint muted' }, 'Every student starts at 0 on x: a run that trained its teacher first is not shifted by the teacher\u2019s steps. Drag to zoom, double-click to reset. Attention-KL and [CLS] cosine are measured on the dev set against the teacher\u2019s mapped layers.'),
+      h(
+        'p',
+        { class: 'hint muted' },
+        'Every student starts at 0 on x: a run that trained its teacher first is not shifted by the teacher\u2019s steps. Drag to zoom, double-click to reset. Attention-KL and [CLS] cosine are measured on the dev set against the teacher\u2019s mapped layers.',
+      ),
     );
     // the plot's width follows the panel's
     this.resize = typeof ResizeObserver === 'function' ? new ResizeObserver(() => requestRender()) : undefined;
@@ -164,7 +248,12 @@ export class CompareView {
   private syncDiffButton(): void {
     const pair = this.diffPair();
     this.diffButton.toggleAttribute('disabled', !pair);
-    this.diffButton.setAttribute('title', pair ? 'Open the diff editor on the two runs’ config.json' : 'Tick two runs in the table to diff their config.json');
+    this.diffButton.setAttribute(
+      'title',
+      pair
+        ? 'Open the diff editor on the two runs’ config.json'
+        : 'Tick two runs in the table to diff their config.json',
+    );
   }
 
   private axis(): CompareAxis {
@@ -193,19 +282,34 @@ export class CompareView {
   }
 
   private metricName(): string {
-    const names = new Set(this.runs().map((r) => r.evals.mainMetric).filter((n): n is string => !!n));
+    const names = new Set(
+      this.runs()
+        .map((r) => r.evals.mainMetric)
+        .filter((n): n is string => !!n),
+    );
     return names.size === 0 ? 'main metric' : [...names].join(' / ');
   }
 
   /** Every run's curve on the chosen axis, recomputed only when a run or the axis changed. */
-  private curves(id: string, pick: (r: RunData, axis: CompareAxis) => Curve, sparse: boolean, what?: string): ChartData {
+  private curves(
+    id: string,
+    pick: (r: RunData, axis: CompareAxis) => Curve,
+    sparse: boolean,
+    what?: string,
+  ): ChartData {
     const runs = this.runs();
     const axis = this.axis();
     this.el?.setAttribute('data-axis', axis);
     const key = `${axis}|${runs.map((r) => `${r.runId}:${r.version}`).join(',')}`;
     let entry = this.cache.get(id);
     if (!entry || entry.key !== key) {
-      entry = { key, curves: alignOnAxis(runs.map((r) => pick(r, axis)), axis) };
+      entry = {
+        key,
+        curves: alignOnAxis(
+          runs.map((r) => pick(r, axis)),
+          axis,
+        ),
+      };
       this.cache.set(id, entry);
     }
     const { x, ys } = entry.curves;
@@ -214,7 +318,14 @@ export class CompareView {
     return {
       x,
       length: x.length,
-      series: runs.map((r, i) => ({ key: what ? `${r.runId}|${what}` : r.runId, label: what ? `${r.label} · ${what}` : r.label, y: ys[i], color: i, spanGaps: join, points: sparse })),
+      series: runs.map((r, i) => ({
+        key: what ? `${r.runId}|${what}` : r.runId,
+        label: what ? `${r.label} · ${what}` : r.label,
+        y: ys[i],
+        color: i,
+        spanGaps: join,
+        points: sparse,
+      })),
     };
   }
 
@@ -249,13 +360,22 @@ export class CompareView {
   private renderParcoords(runs: RunData[], fields: ConfigFields, width: number): void {
     if (!this.theme) return;
     if (fields.fields.length === 0) {
-      const note = fields.runs.length === 0 ? 'Reading the runs’ configs…' : 'The compared runs’ configs do not differ.';
+      const note =
+        fields.runs.length === 0 ? 'Reading the runs’ configs…' : 'The compared runs’ configs do not differ.';
       setChildren(this.parcoordsBox, h('p', { class: 'hint muted', 'data-testid': 'compare-parcoords-empty' }, note));
       return;
     }
     const values = new Map(fields.runs.map((r) => [r.runId, r.values]));
-    const pc: ParcoordsRun[] = runs.map((r) => ({ runId: r.runId, label: r.label, values: values.get(r.runId) ?? {}, metric: finalMainMetric(r) }));
-    setChildren(this.parcoordsBox, drawParcoords(fields.fields, pc, `final ${this.metricName()}`, this.theme, width || 720));
+    const pc: ParcoordsRun[] = runs.map((r) => ({
+      runId: r.runId,
+      label: r.label,
+      values: values.get(r.runId) ?? {},
+      metric: finalMainMetric(r),
+    }));
+    setChildren(
+      this.parcoordsBox,
+      drawParcoords(fields.fields, pc, `final ${this.metricName()}`, this.theme, width || 720),
+    );
   }
 
   private renderTable(runs: RunData[]): void {
@@ -269,69 +389,206 @@ export class CompareView {
       const finite = values.filter((v): v is number => v !== undefined && Number.isFinite(v));
       return finite.length > 1 ? (lower ? Math.min(...finite) : Math.max(...finite)) : undefined;
     };
-    const bestBest = bestOf(rows.map((r) => r.best?.value), false);
-    const bestKl = layers.map((l) => bestOf(rows.map((r) => r.attentionKl.get(l)), true));
-    const bestHidden = hiddenLayers.map((l) => bestOf(rows.map((r) => r.hiddenMse.get(l)), true));
-    const bestRelation = relationLayers.map((l) => bestOf(rows.map((r) => r.valueRelation.get(l)), true));
-    const num = (v: number | undefined, text: string, highlight = false): HTMLElement => h('td', { class: highlight ? 'num best' : 'num' }, v === undefined ? '–' : text);
+    const bestBest = bestOf(
+      rows.map((r) => r.best?.value),
+      false,
+    );
+    const bestKl = layers.map((l) =>
+      bestOf(
+        rows.map((r) => r.attentionKl.get(l)),
+        true,
+      ),
+    );
+    const bestHidden = hiddenLayers.map((l) =>
+      bestOf(
+        rows.map((r) => r.hiddenMse.get(l)),
+        true,
+      ),
+    );
+    const bestRelation = relationLayers.map((l) =>
+      bestOf(
+        rows.map((r) => r.valueRelation.get(l)),
+        true,
+      ),
+    );
+    const num = (v: number | undefined, text: string, highlight = false): HTMLElement =>
+      h('td', { class: highlight ? 'num best' : 'num' }, v === undefined ? '–' : text);
     const columns: Column[] = [
       {
-        id: 'run', label: 'Run', num: false, value: (r) => r.label,
+        id: 'run',
+        label: 'Run',
+        num: false,
+        value: (r) => r.label,
         cell: (r) => {
-          const tick = h('input', { type: 'checkbox', class: 'compare-select', 'data-testid': 'compare-select', 'aria-label': `select ${r.label}`, checked: this.selected.has(r.runId) });
+          const tick = h('input', {
+            type: 'checkbox',
+            class: 'compare-select',
+            'data-testid': 'compare-select',
+            'aria-label': `select ${r.label}`,
+            checked: this.selected.has(r.runId),
+          });
           tick.addEventListener('change', () => {
             if (tick.checked) this.selected.add(r.runId);
             else this.selected.delete(r.runId);
             this.syncDiffButton();
           });
-          return h('td', {}, runs.length > 2 ? tick : null, h('span', { class: `swatch swatch-${r.index % 7}`, 'aria-hidden': 'true' }), r.label);
+          return h(
+            'td',
+            {},
+            runs.length > 2 ? tick : null,
+            h('span', { class: `swatch swatch-${r.index % 7}`, 'aria-hidden': 'true' }),
+            r.label,
+          );
         },
       },
-      { id: 'algorithm', label: 'Algorithm', num: false, value: (r) => r.algorithm || undefined, cell: (r) => h('td', {}, r.algorithm || '–') },
+      {
+        id: 'algorithm',
+        label: 'Algorithm',
+        num: false,
+        value: (r) => r.algorithm || undefined,
+        cell: (r) => h('td', {}, r.algorithm || '–'),
+      },
       { id: 'status', label: 'Status', num: false, value: (r) => r.status, cell: (r) => h('td', {}, r.status) },
       // the Algorithm column already shows the config's algorithm
-      ...fields.fields.filter((f) => f !== 'algorithm').map((f): Column => ({
-        id: `field:${f}`, label: f, field: f, title: `config field ${f} (differs between the runs)`, num: false,
-        value: (r) => r.config[f],
-        cell: (r) => h('td', { class: typeof r.config[f] === 'number' ? 'num field' : 'field', 'data-field': f }, fieldText(r.config[f])),
+      ...fields.fields
+        .filter((f) => f !== 'algorithm')
+        .map((f): Column => ({
+          id: `field:${f}`,
+          label: f,
+          field: f,
+          title: `config field ${f} (differs between the runs)`,
+          num: false,
+          value: (r) => r.config[f],
+          cell: (r) =>
+            h(
+              'td',
+              { class: typeof r.config[f] === 'number' ? 'num field' : 'field', 'data-field': f },
+              fieldText(r.config[f]),
+            ),
+        })),
+      {
+        id: 'best',
+        label: `Best ${bestName}`,
+        num: true,
+        value: (r) => r.best?.value,
+        cell: (r) =>
+          num(
+            r.best?.value,
+            r.best ? `${formatNumber(r.best.value, 4)} @ ${r.best.step}` : '',
+            r.best?.value === bestBest,
+          ),
+      },
+      ...metrics.map((m): Column => ({
+        id: `final:${m}`,
+        label: `Final ${m}`,
+        num: true,
+        value: (r) => r.finalMetrics[m],
+        cell: (r) => num(r.finalMetrics[m], formatNumber(r.finalMetrics[m], 4)),
       })),
-      { id: 'best', label: `Best ${bestName}`, num: true, value: (r) => r.best?.value, cell: (r) => num(r.best?.value, r.best ? `${formatNumber(r.best.value, 4)} @ ${r.best.step}` : '', r.best?.value === bestBest) },
-      ...metrics.map((m): Column => ({ id: `final:${m}`, label: `Final ${m}`, num: true, value: (r) => r.finalMetrics[m], cell: (r) => num(r.finalMetrics[m], formatNumber(r.finalMetrics[m], 4)) })),
-      { id: 'student', label: 'Student', title: 'student parameters', num: true, value: (r) => r.studentParams, cell: (r) => num(r.studentParams, formatCount(r.studentParams)) },
-      { id: 'teacher', label: 'Teacher', title: 'teacher parameters', num: true, value: (r) => r.teacherParams, cell: (r) => num(r.teacherParams, formatCount(r.teacherParams)) },
-      { id: 'size', label: 'Size', title: 'student / teacher parameters', num: true, value: (r) => r.sizeRatio, cell: (r) => num(r.sizeRatio, `${Math.round((r.sizeRatio ?? 0) * 100)}%`) },
+      {
+        id: 'student',
+        label: 'Student',
+        title: 'student parameters',
+        num: true,
+        value: (r) => r.studentParams,
+        cell: (r) => num(r.studentParams, formatCount(r.studentParams)),
+      },
+      {
+        id: 'teacher',
+        label: 'Teacher',
+        title: 'teacher parameters',
+        num: true,
+        value: (r) => r.teacherParams,
+        cell: (r) => num(r.teacherParams, formatCount(r.teacherParams)),
+      },
+      {
+        id: 'size',
+        label: 'Size',
+        title: 'student / teacher parameters',
+        num: true,
+        value: (r) => r.sizeRatio,
+        cell: (r) => num(r.sizeRatio, `${Math.round((r.sizeRatio ?? 0) * 100)}%`),
+      },
       ...layers.map((l, j): Column => ({
-        id: `kl:${l}`, label: `Attn-KL L${l}`, num: true, value: (r) => r.attentionKl.get(l),
-        cell: (r) => num(r.attentionKl.get(l), formatScientific(r.attentionKl.get(l)), r.attentionKl.get(l) === bestKl[j]),
+        id: `kl:${l}`,
+        label: `Attn-KL L${l}`,
+        num: true,
+        value: (r) => r.attentionKl.get(l),
+        cell: (r) =>
+          num(r.attentionKl.get(l), formatScientific(r.attentionKl.get(l)), r.attentionKl.get(l) === bestKl[j]),
       })),
       // TinyBERT's and MiniLM's dev measures, only when some compared run trains them
       ...hiddenLayers.map((l, j): Column => ({
-        id: `hidden:${l}`, label: l === 0 ? 'Emb-MSE' : `Hid-MSE L${l}`, title: l === 0 ? 'dev embedding-mse (embedding outputs)' : `dev hidden-mse of student layer ${l}`, num: true,
-        value: (r) => r.hiddenMse.get(l), cell: (r) => num(r.hiddenMse.get(l), formatScientific(r.hiddenMse.get(l)), r.hiddenMse.get(l) === bestHidden[j]),
+        id: `hidden:${l}`,
+        label: l === 0 ? 'Emb-MSE' : `Hid-MSE L${l}`,
+        title: l === 0 ? 'dev embedding-mse (embedding outputs)' : `dev hidden-mse of student layer ${l}`,
+        num: true,
+        value: (r) => r.hiddenMse.get(l),
+        cell: (r) =>
+          num(r.hiddenMse.get(l), formatScientific(r.hiddenMse.get(l)), r.hiddenMse.get(l) === bestHidden[j]),
       })),
       ...relationLayers.map((l, j): Column => ({
-        id: `relation:${l}`, label: `VR-KL L${l}`, title: `dev value-relation KL of student layer ${l}`, num: true,
-        value: (r) => r.valueRelation.get(l), cell: (r) => num(r.valueRelation.get(l), formatScientific(r.valueRelation.get(l)), r.valueRelation.get(l) === bestRelation[j]),
+        id: `relation:${l}`,
+        label: `VR-KL L${l}`,
+        title: `dev value-relation KL of student layer ${l}`,
+        num: true,
+        value: (r) => r.valueRelation.get(l),
+        cell: (r) =>
+          num(
+            r.valueRelation.get(l),
+            formatScientific(r.valueRelation.get(l)),
+            r.valueRelation.get(l) === bestRelation[j],
+          ),
       })),
-      { id: 'steps', label: 'Steps', title: 'distillation steps (a teacher the run trained first is not counted)', num: true, value: (r) => r.steps, cell: (r) => num(r.steps, String(r.steps)) },
-      { id: 'time', label: 'Time', num: true, value: (r) => r.durationMs, cell: (r) => num(r.durationMs, formatDuration(r.durationMs)) },
+      {
+        id: 'steps',
+        label: 'Steps',
+        title: 'distillation steps (a teacher the run trained first is not counted)',
+        num: true,
+        value: (r) => r.steps,
+        cell: (r) => num(r.steps, String(r.steps)),
+      },
+      {
+        id: 'time',
+        label: 'Time',
+        num: true,
+        value: (r) => r.durationMs,
+        cell: (r) => num(r.durationMs, formatDuration(r.durationMs)),
+      },
     ];
     // a sort on a column that is gone (a field that no longer differs) falls back to the runs' order
     const sortCol = columns.find((c) => c.id === this.sort?.column);
     const sorted = sortCol && this.sort ? sortRows(rows, (r) => sortCol.value(r), this.sort.dir) : rows;
-    const head = h('tr', {}, ...columns.map((c) => {
-      const button = h('button', { class: 'sort-button', type: 'button', title: c.title ?? `sort by ${c.label}` }, c.label);
-      button.addEventListener('click', () => {
-        this.sort = nextSort(this.sort, c.id);
-        this.tableKey = '';
-        this.requestRender();
-      });
-      return h('th', {
-        class: [c.num ? 'num' : '', c.field ? 'field' : ''].filter(Boolean).join(' ') || undefined,
-        'data-testid': c.field ? 'compare-field-col' : 'compare-col', 'data-col': c.id, 'data-field': c.field, 'aria-sort': ariaSort(this.sort, c.id),
-      }, button);
-    }));
-    const body = sorted.map((r) => h('tr', { 'data-testid': 'compare-row', 'data-run-id': r.runId }, ...columns.map((c) => c.cell(r))));
+    const head = h(
+      'tr',
+      {},
+      ...columns.map((c) => {
+        const button = h(
+          'button',
+          { class: 'sort-button', type: 'button', title: c.title ?? `sort by ${c.label}` },
+          c.label,
+        );
+        button.addEventListener('click', () => {
+          this.sort = nextSort(this.sort, c.id);
+          this.tableKey = '';
+          this.requestRender();
+        });
+        return h(
+          'th',
+          {
+            class: [c.num ? 'num' : '', c.field ? 'field' : ''].filter(Boolean).join(' ') || undefined,
+            'data-testid': c.field ? 'compare-field-col' : 'compare-col',
+            'data-col': c.id,
+            'data-field': c.field,
+            'aria-sort': ariaSort(this.sort, c.id),
+          },
+          button,
+        );
+      }),
+    );
+    const body = sorted.map((r) =>
+      h('tr', { 'data-testid': 'compare-row', 'data-run-id': r.runId }, ...columns.map((c) => c.cell(r))),
+    );
     for (const id of [...this.selected]) if (!runs.some((r) => r.runId === id)) this.selected.delete(id);
     setChildren(this.table, h('thead', {}, head), h('tbody', {}, ...body));
     this.table.setAttribute('data-fields', String(fields.fields.length));

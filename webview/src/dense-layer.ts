@@ -87,7 +87,16 @@ export class DenseLayer {
       const ys = u.data[i] as ArrayLike<number | null | undefined> | undefined;
       if (!s.show || !yMap || !ys || ys.length === 0) continue;
       // (uPlot sets a series' dash on the canvas as it is: in device pixels)
-      rasterizeSeries(buf, { xs, ys, from: 0, to: ys.length - 1, xMap, yMap, color: pixelColor(seriesColor(u, i)), dash: s.dash });
+      rasterizeSeries(buf, {
+        xs,
+        ys,
+        from: 0,
+        to: ys.length - 1,
+        xMap,
+        yMap,
+        color: pixelColor(seriesColor(u, i)),
+        dash: s.dash,
+      });
     }
     const w = right - left;
     const h = bottom - top;

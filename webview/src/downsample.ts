@@ -146,7 +146,13 @@ export function downsampleMinMax(
 }
 
 /** One series reduced over the buckets `bounds`: two values per bucket (min and max in order), one where a bucket holds one point. */
-function reduceSeries(y: ArrayLike<number>, bounds: Int32Array, size: number, blocks: BlockExtremes | undefined, floor: number): (number | null)[] {
+function reduceSeries(
+  y: ArrayLike<number>,
+  bounds: Int32Array,
+  size: number,
+  blocks: BlockExtremes | undefined,
+  floor: number,
+): (number | null)[] {
   const out = new Array<number | null>(size);
   const nb = bounds.length - 1;
   let o = 0;
@@ -176,8 +182,14 @@ function reduceSeries(y: ArrayLike<number>, bounds: Int32Array, size: number, bl
     for (; k < scanTo; k++) {
       const v = y[k];
       if (!(v > floor && v < Infinity)) continue;
-      if (minAt < 0 || v < minV) { minAt = k; minV = v; }
-      if (maxAt < 0 || v > maxV) { maxAt = k; maxV = v; }
+      if (minAt < 0 || v < minV) {
+        minAt = k;
+        minV = v;
+      }
+      if (maxAt < 0 || v > maxV) {
+        maxAt = k;
+        maxV = v;
+      }
     }
     if (blocks && scanTo < j) {
       const minOf = blocks.minAt;
@@ -189,24 +201,42 @@ function reduceSeries(y: ArrayLike<number>, bounds: Int32Array, size: number, bl
         const vlo = y[lo];
         if (vlo > floor) {
           // the block's finite values all lie in [vlo, vhi], all usable
-          if (minAt < 0 || vlo < minV) { minAt = lo; minV = vlo; }
+          if (minAt < 0 || vlo < minV) {
+            minAt = lo;
+            minV = vlo;
+          }
           const vhi = y[hi];
-          if (maxAt < 0 || vhi > maxV) { maxAt = hi; maxV = vhi; }
+          if (maxAt < 0 || vhi > maxV) {
+            maxAt = hi;
+            maxV = vhi;
+          }
         } else if (y[hi] > floor) {
           // the block's minimum is left out (≤ 0 on a log axis): its smallest usable value may be anywhere
           for (let q = blk << BLOCK_SHIFT, qEnd = q + BLOCK_SIZE; q < qEnd; q++) {
             const v = y[q];
             if (!(v > floor && v < Infinity)) continue;
-            if (minAt < 0 || v < minV) { minAt = q; minV = v; }
-            if (maxAt < 0 || v > maxV) { maxAt = q; maxV = v; }
+            if (minAt < 0 || v < minV) {
+              minAt = q;
+              minV = v;
+            }
+            if (maxAt < 0 || v > maxV) {
+              maxAt = q;
+              maxV = v;
+            }
           }
         }
       }
       for (k = lastFull << BLOCK_SHIFT; k < j; k++) {
         const v = y[k];
         if (!(v > floor && v < Infinity)) continue;
-        if (minAt < 0 || v < minV) { minAt = k; minV = v; }
-        if (maxAt < 0 || v > maxV) { maxAt = k; maxV = v; }
+        if (minAt < 0 || v < minV) {
+          minAt = k;
+          minV = v;
+        }
+        if (maxAt < 0 || v > maxV) {
+          maxAt = k;
+          maxV = v;
+        }
       }
     }
     if (minAt < 0) {
@@ -236,9 +266,10 @@ export function clampToLogFloor(ys: (number | null)[][]): number {
   const floor = 10 ** Math.floor(Math.log10(min));
   // the floor itself is a positive value: keep it strictly below the data when min is a decade
   const below = floor === min ? floor / 10 : floor;
-  for (const y of ys) for (let i = 0; i < y.length; i++) {
-    const v = y[i];
-    if (v !== null && v <= 0) y[i] = below;
-  }
+  for (const y of ys)
+    for (let i = 0; i < y.length; i++) {
+      const v = y[i];
+      if (v !== null && v <= 0) y[i] = below;
+    }
   return below;
 }

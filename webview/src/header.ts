@@ -32,7 +32,10 @@ export class RunHeader {
   private readonly status = h('vscode-badge', { 'data-testid': 'run-status', class: 'status-badge' });
   private readonly facts = h('div', { class: 'run-facts', 'data-testid': 'run-stage' });
   private readonly best = h('div', { class: 'run-facts muted', 'data-testid': 'run-best' });
-  private readonly progress: VscodeProgressBar = h('vscode-progress-bar', { 'data-testid': 'run-progress', 'aria-label': 'Run progress' });
+  private readonly progress: VscodeProgressBar = h('vscode-progress-bar', {
+    'data-testid': 'run-progress',
+    'aria-label': 'Run progress',
+  });
   private readonly strip = h('ol', { class: 'stage-strip', 'data-testid': 'stage-timeline' });
   private readonly failure = h('div', { class: 'failure', 'data-testid': 'run-failure', role: 'alert' });
   private readonly note = h('div', { class: 'status-note', 'data-testid': 'run-status-message' });
@@ -53,8 +56,18 @@ export class RunHeader {
       return b;
     };
     this.stop = button('Stop', 'btn-stop', false, () => this.run && post({ type: 'stop-run', runId: this.run.runId }));
-    this.resume = button('Resume', 'btn-resume', false, () => this.run && post({ type: 'resume-run', runId: this.run.runId }));
-    this.reveal = button('Reveal folder', 'btn-reveal', true, () => this.run && post({ type: 'reveal', path: this.run.runDir }));
+    this.resume = button(
+      'Resume',
+      'btn-resume',
+      false,
+      () => this.run && post({ type: 'resume-run', runId: this.run.runId }),
+    );
+    this.reveal = button(
+      'Reveal folder',
+      'btn-reveal',
+      true,
+      () => this.run && post({ type: 'reveal', path: this.run.runDir }),
+    );
     this.compare = button('Add to compare', 'btn-compare', true, () => post({ type: 'add-to-compare' }));
     this.el = h(
       'header',
@@ -130,10 +143,16 @@ export class RunHeader {
         f.reason,
         f.where ? h('div', {}, h('span', { class: 'label' }, 'Where: '), h('code', {}, f.where)) : null,
         f.fix ? h('div', {}, h('span', { class: 'label' }, 'Fix: '), f.fix) : null,
-        f.lastCheckpoint ? h('div', {}, h('span', { class: 'label' }, 'Resume from: '), h('code', {}, f.lastCheckpoint)) : null,
+        f.lastCheckpoint
+          ? h('div', {}, h('span', { class: 'label' }, 'Resume from: '), h('code', {}, f.lastCheckpoint))
+          : null,
       );
     }
-    const note = run.statusMessage ?? (run.stopped ? `stopped (${run.stopped.signal})${run.stopped.checkpoint ? `; checkpoint ${run.stopped.checkpoint}` : ''}` : '');
+    const note =
+      run.statusMessage ??
+      (run.stopped
+        ? `stopped (${run.stopped.signal})${run.stopped.checkpoint ? `; checkpoint ${run.stopped.checkpoint}` : ''}`
+        : '');
     this.note.hidden = note === '';
     setText(this.note, note);
 
@@ -141,7 +160,9 @@ export class RunHeader {
     const best = bestEval(run);
     if (best) bits.push(`best dev ${best.metric} ${formatNumber(best.value, 4)} at step ${best.step}`);
     if (run.params) {
-      const ratio = run.params.teacher.total ? ` (${Math.round((100 * run.params.student.total) / run.params.teacher.total)}% of the teacher's ${formatCount(run.params.teacher.total)})` : '';
+      const ratio = run.params.teacher.total
+        ? ` (${Math.round((100 * run.params.student.total) / run.params.teacher.total)}% of the teacher's ${formatCount(run.params.teacher.total)})`
+        : '';
       bits.push(`student ${formatCount(run.params.student.total)} parameters${ratio}`);
     }
     if (run.finished) bits.push(`student in ${run.finished.studentDir}`);
@@ -154,7 +175,12 @@ export class RunHeader {
       ...run.stages.map((s) =>
         h(
           'li',
-          { class: `stage stage-${s.state} kind-${s.kind}`, 'data-stage': s.index, 'data-state': s.state, title: `${s.kind}, ${s.epochs} epoch(s)${s.finishReason === 'plateau' ? ', stopped on a plateau' : ''}` },
+          {
+            class: `stage stage-${s.state} kind-${s.kind}`,
+            'data-stage': s.index,
+            'data-state': s.state,
+            title: `${s.kind}, ${s.epochs} epoch(s)${s.finishReason === 'plateau' ? ', stopped on a plateau' : ''}`,
+          },
           h('span', { class: 'stage-mark', 'aria-hidden': 'true' }),
           `${s.index + 1}. ${s.name}`,
         ),

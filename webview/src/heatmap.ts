@@ -51,7 +51,14 @@ function truncateLabel(ctx: CanvasRenderingContext2D, text: string, max: number)
  * Draws one map with query labels on the left and key labels along the top; `scaleMax` is the
  * probability drawn at the top of the colour scale.
  */
-export function drawHeatmap(canvas: HTMLCanvasElement, map: AttentionMap, tokens: readonly string[], avail: number, theme: Theme, scaleMax = 1): HeatmapLayout {
+export function drawHeatmap(
+  canvas: HTMLCanvasElement,
+  map: AttentionMap,
+  tokens: readonly string[],
+  avail: number,
+  theme: Theme,
+  scaleMax = 1,
+): HeatmapLayout {
   const n = Math.min(map.length, tokens.length || map.length);
   const dpr = window.devicePixelRatio || 1;
   const probe = canvas.getContext('2d');
@@ -140,10 +147,21 @@ interface RowSpec {
 }
 
 const ROWS: Record<MapKind, RowSpec> = {
-  attention: { kind: 'attention', ids: 'heatmap', klId: 'attention-kl', title: '', legend: 'attention probability', file: 'attention' },
+  attention: {
+    kind: 'attention',
+    ids: 'heatmap',
+    klId: 'attention-kl',
+    title: '',
+    legend: 'attention probability',
+    file: 'attention',
+  },
   'value-relation': {
-    kind: 'value-relation', ids: 'relation', klId: 'value-relation-kl', title: 'value relations · ',
-    legend: 'value relation softmax(V·Vᵀ/√d), MiniLM', file: 'value-relation',
+    kind: 'value-relation',
+    ids: 'relation',
+    klId: 'value-relation-kl',
+    title: 'value relations · ',
+    legend: 'value relation softmax(V·Vᵀ/√d), MiniLM',
+    file: 'value-relation',
   },
 };
 
@@ -185,21 +203,57 @@ class MapRow {
     this.maps = h(
       'div',
       { class: 'heatmaps' },
-      h('figure', { class: 'heatmap', 'data-testid': `${id}-figure-teacher` }, h('div', { class: 'heatmap-head' }, this.teacherTitle, exportToolbar(`the teacher ${what}`, (f) => this.export('teacher', f))), this.teacherCanvas),
-      h('figure', { class: 'heatmap', 'data-testid': `${id}-figure-student` }, h('div', { class: 'heatmap-head' }, this.studentTitle, exportToolbar(`the student ${what}`, (f) => this.export('student', f))), this.studentCanvas),
+      h(
+        'figure',
+        { class: 'heatmap', 'data-testid': `${id}-figure-teacher` },
+        h(
+          'div',
+          { class: 'heatmap-head' },
+          this.teacherTitle,
+          exportToolbar(`the teacher ${what}`, (f) => this.export('teacher', f)),
+        ),
+        this.teacherCanvas,
+      ),
+      h(
+        'figure',
+        { class: 'heatmap', 'data-testid': `${id}-figure-student` },
+        h(
+          'div',
+          { class: 'heatmap-head' },
+          this.studentTitle,
+          exportToolbar(`the student ${what}`, (f) => this.export('student', f)),
+        ),
+        this.studentCanvas,
+      ),
     );
     this.el = h(
       'div',
       { class: 'heatmap-row', 'data-testid': `${id}-row` },
       this.maps,
-      h('div', { class: 'heatmap-legend' }, h('span', {}, '0'), this.scaleCanvas, this.scaleMaxText, h('span', { class: 'muted' }, `${spec.legend} (√ scale, shared by both maps and every evaluation) · `), this.klText),
+      h(
+        'div',
+        { class: 'heatmap-legend' },
+        h('span', {}, '0'),
+        this.scaleCanvas,
+        this.scaleMaxText,
+        h('span', { class: 'muted' }, `${spec.legend} (√ scale, shared by both maps and every evaluation) · `),
+        this.klText,
+      ),
     );
     this.teacherCanvas.addEventListener('mousemove', (e) => this.hover(e, 'teacher'));
     this.studentCanvas.addEventListener('mousemove', (e) => this.hover(e, 'student'));
   }
 
   /** Draws the row for this sample, layer and head; hides it when the sample has no maps of its kind. */
-  render(run: RunData, sample: AttentionSampleEvent, layerIndex: number, head: number, headName: string, theme: Theme, avail: number): void {
+  render(
+    run: RunData,
+    sample: AttentionSampleEvent,
+    layerIndex: number,
+    head: number,
+    headName: string,
+    theme: Theme,
+    avail: number,
+  ): void {
     const layer = sample.layers[layerIndex];
     const pair = mapsOf(layer, this.spec.kind);
     this.el.hidden = !pair;
@@ -233,7 +287,8 @@ class MapRow {
    */
   private scaleMax(run: RunData, layerIndex: number, head: number): number {
     const key = `${run.runId}|${run.samples.length}|${run.samples[run.samples.length - 1]?.step}|${layerIndex}|${head}`;
-    if (key !== this.scaleCache.key) this.scaleCache = { key, max: sharedScaleMax(run.samples, layerIndex, head, this.spec.kind) };
+    if (key !== this.scaleCache.key)
+      this.scaleCache = { key, max: sharedScaleMax(run.samples, layerIndex, head, this.spec.kind) };
     return this.scaleCache.max;
   }
 
@@ -250,12 +305,23 @@ class MapRow {
     const title = (which === 'teacher' ? this.teacherTitle : this.studentTitle).textContent ?? which;
     const n = Math.min(map.length, sample.tokens.length || map.length);
     const tokens = sample.tokens.slice(0, n);
-    const name = exportName(`${this.spec.file}-${which}-l${which === 'teacher' ? layer.teacher : layer.student}-${head < 0 ? 'mean' : `h${head + 1}`}-step${sample.step}`);
+    const name = exportName(
+      `${this.spec.file}-${which}-l${which === 'teacher' ? layer.teacher : layer.student}-${head < 0 ? 'mean' : `h${head + 1}`}-step${sample.step}`,
+    );
     let data: string;
     if (format === 'csv') data = matrixCsv('query \\ key', tokens, tokens, map);
     else if (format === 'svg') {
       const color = (p: number): string => rgbCss(scaleColor(attentionToScale(p / scaleMax), theme.heatStops));
-      data = heatmapSvg({ title: `${title} · step ${sample.step}`, tokens, map, color, cell: layout.cell, colors: theme, fontFamily: theme.fontFamily, fontSize: theme.fontSize });
+      data = heatmapSvg({
+        title: `${title} · step ${sample.step}`,
+        tokens,
+        map,
+        color,
+        cell: layout.cell,
+        colors: theme,
+        fontFamily: theme.fontFamily,
+        fontSize: theme.fontSize,
+      });
     } else {
       const canvas = which === 'teacher' ? this.teacherCanvas : this.studentCanvas;
       data = composePng(canvas, window.devicePixelRatio || 1, `${title} · step ${sample.step}`, theme);
@@ -277,7 +343,10 @@ class MapRow {
     const q = Math.floor((e.clientY - rect.top - layout.margin) / layout.cell);
     const map = which === 'teacher' ? cur.teacher : cur.student;
     const tokens = cur.sample.tokens;
-    canvas.title = q >= 0 && k >= 0 && q < map.length && k < (map[q]?.length ?? 0) ? `${tokens[q]} → ${tokens[k]}: ${formatNumber(map[q][k], 3)}` : '';
+    canvas.title =
+      q >= 0 && k >= 0 && q < map.length && k < (map[q]?.length ?? 0)
+        ? `${tokens[q]} → ${tokens[k]}: ${formatNumber(map[q][k], 3)}`
+        : '';
   }
 }
 
@@ -292,7 +361,10 @@ export class AttentionView {
   private readonly headSelect: VscodeSingleSelect;
   private readonly slider: HTMLInputElement;
   private readonly sliderLabel: HTMLElement;
-  private readonly rows: Record<MapKind, MapRow> = { attention: new MapRow(ROWS.attention), 'value-relation': new MapRow(ROWS['value-relation']) };
+  private readonly rows: Record<MapKind, MapRow> = {
+    attention: new MapRow(ROWS.attention),
+    'value-relation': new MapRow(ROWS['value-relation']),
+  };
   private readonly body: HTMLElement;
   private readonly emptyNote: HTMLElement;
   private layerOptionsKey = '';
@@ -304,9 +376,21 @@ export class AttentionView {
   ) {
     this.layerSelect = h('vscode-single-select', { 'data-testid': 'attention-layer', 'aria-label': 'Mapped layer' });
     this.headSelect = h('vscode-single-select', { 'data-testid': 'attention-head', 'aria-label': 'Head' });
-    this.slider = h('input', { type: 'range', min: 0, max: 0, step: 1, value: 0, 'data-testid': 'attention-slider', 'aria-label': 'Evaluation' });
+    this.slider = h('input', {
+      type: 'range',
+      min: 0,
+      max: 0,
+      step: 1,
+      value: 0,
+      'data-testid': 'attention-slider',
+      'aria-label': 'Evaluation',
+    });
     this.sliderLabel = h('span', { class: 'slider-label', 'data-testid': 'attention-step' });
-    this.emptyNote = h('p', { class: 'empty-note' }, 'No attention samples yet: the trainer records one at each evaluation of a run that distils internal layers.');
+    this.emptyNote = h(
+      'p',
+      { class: 'empty-note' },
+      'No attention samples yet: the trainer records one at each evaluation of a run that distils internal layers.',
+    );
     this.body = h(
       'div',
       { class: 'attention-body' },
@@ -351,13 +435,20 @@ export class AttentionView {
     const layerKey = layers.map((l) => `${l.student}:${l.teacher}`).join(',');
     if (layerKey !== this.layerOptionsKey) {
       this.layerOptionsKey = layerKey;
-      setChildren(this.layerSelect, ...layers.map((l, i) => h('vscode-option', { value: i }, `student L${l.student} ↔ teacher L${l.teacher}`)));
+      setChildren(
+        this.layerSelect,
+        ...layers.map((l, i) => h('vscode-option', { value: i }, `student L${l.student} ↔ teacher L${l.teacher}`)),
+      );
     }
     const heads = Math.max(layers[sel.layerIndex].teacherMaps.length, layers[sel.layerIndex].studentMaps.length);
     const headKey = String(heads);
     if (headKey !== this.headOptionsKey) {
       this.headOptionsKey = headKey;
-      setChildren(this.headSelect, h('vscode-option', { value: -1 }, 'average over heads'), ...Array.from({ length: heads }, (_, i) => h('vscode-option', { value: i }, `head ${i + 1}`)));
+      setChildren(
+        this.headSelect,
+        h('vscode-option', { value: -1 }, 'average over heads'),
+        ...Array.from({ length: heads }, (_, i) => h('vscode-option', { value: i }, `head ${i + 1}`)),
+      );
     }
     if (this.layerSelect.value !== String(sel.layerIndex)) this.layerSelect.value = String(sel.layerIndex);
     const head = ui.head < heads ? ui.head : -1;

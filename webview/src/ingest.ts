@@ -95,7 +95,11 @@ class WholeJob implements Job {
     try {
       if (msg.type === 'run-status') this.h.status(msg);
       else if (msg.type === 'config-fields') this.h.configFields(msg);
-      else if (msg.type === 'init') this.h.init(msg.view, msg.runs.map((s) => RunData.fromSnapshot(s)));
+      else if (msg.type === 'init')
+        this.h.init(
+          msg.view,
+          msg.runs.map((s) => RunData.fromSnapshot(s)),
+        );
       else {
         const run = this.h.run(msg.runId);
         if (run) for (const e of msg.events) run.apply(e);
@@ -119,7 +123,11 @@ class EventsJob implements Job {
     private readonly events: readonly unknown[],
     private readonly h: IngestHandlers,
   ) {
-    this.check = new SliceCheck(events, (slice) => ({ type: 'events', runId, events: slice }), (m) => (m.type === 'events' ? m.events : undefined));
+    this.check = new SliceCheck(
+      events,
+      (slice) => ({ type: 'events', runId, events: slice }),
+      (m) => (m.type === 'events' ? m.events : undefined),
+    );
   }
 
   get pending(): number {
@@ -152,7 +160,9 @@ class EventsJob implements Job {
 }
 
 /** What an 'init' holds besides the events, checked; undefined when that is malformed. */
-function initOutline(data: unknown): { view: InitMessage['view']; runs: RunSnapshot[]; events: unknown[][] } | undefined {
+function initOutline(
+  data: unknown,
+): { view: InitMessage['view']; runs: RunSnapshot[]; events: unknown[][] } | undefined {
   if (!isObject(data) || data.type !== 'init' || !Array.isArray(data.runs)) return undefined;
   const given = data.runs as unknown[];
   if (!given.every((r) => isObject(r) && Array.isArray(r.events))) return undefined;
@@ -177,7 +187,12 @@ class InitJob implements Job {
   ) {
     const { view, runs } = outline;
     this.checks = outline.events.map(
-      (events, i) => new SliceCheck(events, (slice) => ({ type: 'init', view, runs: [{ ...runs[i], events: slice }] }), (m) => (m.type === 'init' ? m.runs[0]?.events : undefined)),
+      (events, i) =>
+        new SliceCheck(
+          events,
+          (slice) => ({ type: 'init', view, runs: [{ ...runs[i], events: slice }] }),
+          (m) => (m.type === 'init' ? m.runs[0]?.events : undefined),
+        ),
     );
   }
 
@@ -227,7 +242,13 @@ export const INIT_SLICED_FROM = 2000;
 
 /** The job that folds in a message as it arrived (unchecked). */
 export function ingestJob(data: unknown, h: IngestHandlers): Job {
-  if (isObject(data) && data.type === 'events' && typeof data.runId === 'string' && data.runId !== '' && Array.isArray(data.events)) {
+  if (
+    isObject(data) &&
+    data.type === 'events' &&
+    typeof data.runId === 'string' &&
+    data.runId !== '' &&
+    Array.isArray(data.events)
+  ) {
     return new EventsJob(data, data.runId, data.events, h);
   }
   const outline = initOutline(data);

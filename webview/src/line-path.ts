@@ -13,7 +13,15 @@ export function axisMap(u: uPlot, key: string): AxisMap | undefined {
   const scale = u.scales[key];
   const min = scale.min;
   const max = scale.max;
-  if (min === undefined || max === undefined || min === null || max === null || !Number.isFinite(min) || !Number.isFinite(max)) return undefined;
+  if (
+    min === undefined ||
+    max === undefined ||
+    min === null ||
+    max === null ||
+    !Number.isFinite(min) ||
+    !Number.isFinite(max)
+  )
+    return undefined;
   const log = scale.distr === 3;
   if (log && !(min > 0 && max > 0)) return undefined;
   const p0 = u.valToPos(min, key, true);

@@ -69,7 +69,16 @@ class Dashboard {
   /** Messages not yet folded in: each frame works on them for a few milliseconds. */
   private readonly inbox = new Inbox();
   /** Work counters, read by the headless performance test. */
-  readonly stats = { frames: 0, renderMs: 0, maxRenderMs: 0, messages: 0, ingestMs: 0, chartDraws: 0, chartMs: 0, slowFrames: [] as FrameWork[] };
+  readonly stats = {
+    frames: 0,
+    renderMs: 0,
+    maxRenderMs: 0,
+    messages: 0,
+    ingestMs: 0,
+    chartDraws: 0,
+    chartMs: 0,
+    slowFrames: [] as FrameWork[],
+  };
 
   constructor() {
     this.root = document.getElementById('root') ?? document.body.appendChild(h('main', { id: 'root' }));
@@ -120,7 +129,8 @@ class Dashboard {
       this.configFields = msg;
       this.requestRender();
     },
-    failed: (type, err) => this.gate.reportError(`webview failed to handle '${type}': ${err instanceof Error ? err.message : String(err)}`),
+    failed: (type, err) =>
+      this.gate.reportError(`webview failed to handle '${type}': ${err instanceof Error ? err.message : String(err)}`),
   };
 
   /** Checks and folds in queued messages until `deadline` (performance.now()); true when some are left. */
@@ -141,10 +151,23 @@ class Dashboard {
       return;
     }
     if (kind === 'compare') {
-      this.view = new CompareView(() => this.runs, () => this.configFields, () => this.ui, (patch) => this.updateUi(patch), post, render);
+      this.view = new CompareView(
+        () => this.runs,
+        () => this.configFields,
+        () => this.ui,
+        (patch) => this.updateUi(patch),
+        post,
+        render,
+      );
     } else {
       const run = this.runs[0];
-      const runView = new RunView(() => run, () => this.ui, (patch) => this.updateUi(patch), post, render);
+      const runView = new RunView(
+        () => run,
+        () => this.ui,
+        (patch) => this.updateUi(patch),
+        post,
+        render,
+      );
       runView.syncUi();
       this.view = runView;
     }
@@ -158,7 +181,11 @@ class Dashboard {
    * panel after a window reload (the view and the run folders: see parsePanelState).
    */
   private saveState(): void {
-    this.vscode.setState({ ...this.ui, view: this.viewKind, runDirs: this.runs.map((r) => r.runDir).filter((d) => d !== '') });
+    this.vscode.setState({
+      ...this.ui,
+      view: this.viewKind,
+      runDirs: this.runs.map((r) => r.runDir).filter((d) => d !== ''),
+    });
   }
 
   private updateUi(patch: Partial<UiState>): void {
@@ -181,7 +208,9 @@ class Dashboard {
     const t0 = performance.now();
     chartStats.frame.length = 0;
     this.inFrame = true;
-    const more = this.ingest(t0 + (this.inbox.backlog > INGEST_BACKLOG ? INGEST_CATCH_UP_BUDGET_MS : INGEST_FRAME_BUDGET_MS));
+    const more = this.ingest(
+      t0 + (this.inbox.backlog > INGEST_BACKLOG ? INGEST_CATCH_UP_BUDGET_MS : INGEST_FRAME_BUDGET_MS),
+    );
     const ingestMs = performance.now() - t0;
     this.inFrame = false;
     if (this.mounted) {

@@ -9,7 +9,11 @@ import type { Theme } from './theme';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number> = {}, ...children: Array<SVGElement | string>): SVGElementTagNameMap[K] {
+function svg<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | number> = {},
+  ...children: Array<SVGElement | string>
+): SVGElementTagNameMap[K] {
   const el = document.createElementNS(SVG_NS, tag);
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
   for (const c of children) el.append(c);
@@ -24,12 +28,24 @@ export function lineColor(t: number | undefined, theme: Theme): string {
 }
 
 /** A fresh SVG of the plot; `width` is the space the view has. */
-export function drawParcoords(fields: readonly string[], runs: readonly ParcoordsRun[], metricName: string, theme: Theme, width: number): SVGSVGElement {
+export function drawParcoords(
+  fields: readonly string[],
+  runs: readonly ParcoordsRun[],
+  metricName: string,
+  theme: Theme,
+  width: number,
+): SVGSVGElement {
   const box: ParcoordsBox = { ...DEFAULT_BOX, width: Math.max(360, Math.round(width)) };
   const layout = layoutParcoords(fields, runs, metricName, box);
   const root = svg('svg', {
-    class: 'parcoords', 'data-testid': 'compare-parcoords', 'data-axes': layout.axes.length, 'data-lines': layout.lines.length,
-    width: layout.width, height: layout.height, viewBox: `0 0 ${layout.width} ${layout.height}`, role: 'img',
+    class: 'parcoords',
+    'data-testid': 'compare-parcoords',
+    'data-axes': layout.axes.length,
+    'data-lines': layout.lines.length,
+    width: layout.width,
+    height: layout.height,
+    viewBox: `0 0 ${layout.width} ${layout.height}`,
+    role: 'img',
     'aria-label': `Parallel coordinates: ${layout.axes.map((a) => a.label).join(', ')}`,
   });
   const top = box.top;
@@ -40,13 +56,24 @@ export function drawParcoords(fields: readonly string[], runs: readonly Parcoord
     g.append(svg('text', { class: 'parcoords-name', x: a.x, y: top - 18, 'text-anchor': 'middle' }, a.label));
     for (const tk of a.ticks) {
       g.append(svg('line', { class: 'parcoords-tick', x1: a.x - 3, x2: a.x + 3, y1: tk.y, y2: tk.y }));
-      g.append(svg('text', { class: 'parcoords-tick-label', x: a.x + 5, y: tk.y + 4 }, tk.label.length > 14 ? `${tk.label.slice(0, 13)}…` : tk.label));
+      g.append(
+        svg(
+          'text',
+          { class: 'parcoords-tick-label', x: a.x + 5, y: tk.y + 4 },
+          tk.label.length > 14 ? `${tk.label.slice(0, 13)}…` : tk.label,
+        ),
+      );
     }
     root.append(g);
   }
   // the runs' lines over the axes, so that one lying along an axis still shows
   for (const line of layout.lines) {
-    const path = svg('path', { class: 'parcoords-line', d: linePath(line.points), stroke: lineColor(line.colorT, theme), 'data-run-id': line.runId });
+    const path = svg('path', {
+      class: 'parcoords-line',
+      d: linePath(line.points),
+      stroke: lineColor(line.colorT, theme),
+      'data-run-id': line.runId,
+    });
     path.append(svg('title', {}, line.label));
     root.append(path);
   }

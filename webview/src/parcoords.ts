@@ -34,8 +34,13 @@ function numericScale(values: number[]): AxisScale {
     const lo = Math.log10(min);
     const hi = Math.log10(max);
     const ticks: AxisScale['ticks'] = [];
-    for (let e = Math.ceil(lo - 1e-9); e <= Math.floor(hi + 1e-9); e++) ticks.push({ t: (e - lo) / (hi - lo), label: formatNumber(10 ** e, 3) });
-    return { kind: 'log', t: (v) => (typeof v === 'number' && v > 0 ? (Math.log10(v) - lo) / (hi - lo) : undefined), ticks };
+    for (let e = Math.ceil(lo - 1e-9); e <= Math.floor(hi + 1e-9); e++)
+      ticks.push({ t: (e - lo) / (hi - lo), label: formatNumber(10 ** e, 3) });
+    return {
+      kind: 'log',
+      t: (v) => (typeof v === 'number' && v > 0 ? (Math.log10(v) - lo) / (hi - lo) : undefined),
+      ticks,
+    };
   }
   // one value: the axis centres it
   const single = min === max;
@@ -44,8 +49,14 @@ function numericScale(values: number[]): AxisScale {
     max += 1;
   }
   const span = max - min;
-  const ticks = single ? [{ t: 0.5, label: formatNumber(min + 1, 4) }] : [0, 0.5, 1].map((t) => ({ t, label: formatNumber(min + t * span, 3) }));
-  return { kind: 'linear', t: (v) => (typeof v === 'number' && Number.isFinite(v) ? (v - min) / span : undefined), ticks };
+  const ticks = single
+    ? [{ t: 0.5, label: formatNumber(min + 1, 4) }]
+    : [0, 0.5, 1].map((t) => ({ t, label: formatNumber(min + t * span, 3) }));
+  return {
+    kind: 'linear',
+    t: (v) => (typeof v === 'number' && Number.isFinite(v) ? (v - min) / span : undefined),
+    ticks,
+  };
 }
 
 function categoricalScale(values: Array<ConfigFieldValue | undefined>): AxisScale {
@@ -123,9 +134,15 @@ export interface ParcoordsBox {
 export const DEFAULT_BOX: ParcoordsBox = { width: 720, height: 260, top: 34, bottom: 14, side: 70 };
 
 /** Axes evenly spaced across the box, metric last; every run a polyline through its values. */
-export function layoutParcoords(fields: readonly string[], runs: readonly ParcoordsRun[], metricName: string, box: ParcoordsBox = DEFAULT_BOX): ParcoordsLayout {
+export function layoutParcoords(
+  fields: readonly string[],
+  runs: readonly ParcoordsRun[],
+  metricName: string,
+  box: ParcoordsBox = DEFAULT_BOX,
+): ParcoordsLayout {
   const keys = [...fields, METRIC_AXIS];
-  const valueOf = (r: ParcoordsRun, key: string): ConfigFieldValue | undefined => (key === METRIC_AXIS ? r.metric : r.values[key]);
+  const valueOf = (r: ParcoordsRun, key: string): ConfigFieldValue | undefined =>
+    key === METRIC_AXIS ? r.metric : r.values[key];
   const scales = keys.map((k) => axisScale(runs.map((r) => valueOf(r, k))));
   const n = keys.length;
   const x = (i: number): number => (n === 1 ? box.width / 2 : box.side + (i * (box.width - 2 * box.side)) / (n - 1));

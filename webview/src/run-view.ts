@@ -8,7 +8,16 @@ import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
 import type { VscodeTabs } from '@vscode-elements/elements/dist/vscode-tabs/vscode-tabs.js';
 import type { LossName } from '../../src/protocol/events';
 import type { WebviewMessage } from '../../src/protocol/webview-messages';
-import { CHART_FRAME_BUDGET_MS, LiveChart, MAX_DRAW_DELAY_MS, renderChartsWithinBudget, ZoomSync, type ChartData, type ChartOptions, type SeriesData } from './charts';
+import {
+  CHART_FRAME_BUDGET_MS,
+  LiveChart,
+  MAX_DRAW_DELAY_MS,
+  renderChartsWithinBudget,
+  ZoomSync,
+  type ChartData,
+  type ChartOptions,
+  type SeriesData,
+} from './charts';
 import { h, setChildren } from './dom';
 import { RunHeader } from './header';
 import { KernelsNoteView } from './kernels-note';
@@ -22,7 +31,13 @@ import { stageBands } from './timeline';
  * hidden-mse's layer 0: its colour, dotted.
  */
 const LOSS_COLOR: Record<string, number> = {
-  'attention-kl': 0, 'cls-cosine': 1, 'soft-label': 2, 'hard-label': 4, 'hidden-mse': 3, 'embedding-mse': 3, 'value-relation': 5,
+  'attention-kl': 0,
+  'cls-cosine': 1,
+  'soft-label': 2,
+  'hard-label': 4,
+  'hidden-mse': 3,
+  'embedding-mse': 3,
+  'value-relation': 5,
 } satisfies Record<LossName, number>;
 const LOSS_DASH: Record<string, number[]> = { 'embedding-mse': [1, 2] };
 const LAYER_DASH: (number[] | undefined)[] = [undefined, [6, 3], [2, 3], [10, 3, 2, 3], [4, 4], [1, 2]];
@@ -83,21 +98,81 @@ export class RunView {
         title: 'Training loss: weighted total and every term (unweighted) by layer',
         height: 280,
         log: () => this.ui().logLoss,
-        tools: [h('label', { class: 'chart-tool', title: 'A term that is exactly 0 runs along the bottom of the log scale (the legend reads 0).' }, logToggle, 'log scale')],
+        tools: [
+          h(
+            'label',
+            {
+              class: 'chart-tool',
+              title: 'A term that is exactly 0 runs along the bottom of the log scale (the legend reads 0).',
+            },
+            logToggle,
+            'log scale',
+          ),
+        ],
         data: () => this.lossData(),
       }),
-      chart({ testId: 'chart-lr', title: 'Learning rate', height: 150, data: () => column(this.run().steps.x, this.run().steps.lr, 'lr', 'lr', 0) }),
-      chart({ testId: 'chart-throughput', title: 'Throughput (examples/s)', height: 150, data: () => column(this.run().steps.x, this.run().steps.examplesPerSec, 'eps', 'examples/s', 2) }),
-      chart({ testId: 'chart-grad-norm', title: 'Gradient norm (before clipping)', height: 150, data: () => column(this.run().steps.x, this.run().steps.gradNorm, 'gn', 'grad norm', 3) }),
-      chart({ testId: 'chart-live-tensors', title: 'Live tensors (flat unless something leaks)', height: 150, data: () => column(this.run().steps.x, this.run().steps.liveTensors, 'lt', 'tensors', 5) }),
-      chart({ testId: 'chart-loss-weights', title: 'Loss weights and soft-label temperature (losses.schedules)', height: 150, data: () => this.weightData() }),
+      chart({
+        testId: 'chart-lr',
+        title: 'Learning rate',
+        height: 150,
+        data: () => column(this.run().steps.x, this.run().steps.lr, 'lr', 'lr', 0),
+      }),
+      chart({
+        testId: 'chart-throughput',
+        title: 'Throughput (examples/s)',
+        height: 150,
+        data: () => column(this.run().steps.x, this.run().steps.examplesPerSec, 'eps', 'examples/s', 2),
+      }),
+      chart({
+        testId: 'chart-grad-norm',
+        title: 'Gradient norm (before clipping)',
+        height: 150,
+        data: () => column(this.run().steps.x, this.run().steps.gradNorm, 'gn', 'grad norm', 3),
+      }),
+      chart({
+        testId: 'chart-live-tensors',
+        title: 'Live tensors (flat unless something leaks)',
+        height: 150,
+        data: () => column(this.run().steps.x, this.run().steps.liveTensors, 'lt', 'tensors', 5),
+      }),
+      chart({
+        testId: 'chart-loss-weights',
+        title: 'Loss weights and soft-label temperature (losses.schedules)',
+        height: 150,
+        data: () => this.weightData(),
+      }),
     ];
     const evaluation = [
-      chart({ testId: 'chart-dev-metrics', title: 'Dev metrics', height: 220, data: () => this.evalData(this.run().evals.metrics, (k) => k) }),
-      chart({ testId: 'chart-attention-kl', title: 'Dev attention-KL to the teacher, by student layer', height: 200, data: () => this.evalData(this.run().evals.attentionKl, (l) => `L${l}`) }),
-      chart({ testId: 'chart-cls-cosine', title: 'Dev [CLS] cosine distance to the teacher, by student layer', height: 200, data: () => this.evalData(this.run().evals.clsCosine, (l) => `L${l}`) }),
-      chart({ testId: 'chart-hidden-mse', title: 'Dev hidden-state MSE to the teacher, by student layer (L0: embeddings)', height: 200, data: () => this.evalData(this.run().evals.hiddenMse, (l) => `L${l}`) }),
-      chart({ testId: 'chart-value-relation', title: 'Dev value-relation KL to the teacher, by student layer', height: 200, data: () => this.evalData(this.run().evals.valueRelation, (l) => `L${l}`) }),
+      chart({
+        testId: 'chart-dev-metrics',
+        title: 'Dev metrics',
+        height: 220,
+        data: () => this.evalData(this.run().evals.metrics, (k) => k),
+      }),
+      chart({
+        testId: 'chart-attention-kl',
+        title: 'Dev attention-KL to the teacher, by student layer',
+        height: 200,
+        data: () => this.evalData(this.run().evals.attentionKl, (l) => `L${l}`),
+      }),
+      chart({
+        testId: 'chart-cls-cosine',
+        title: 'Dev [CLS] cosine distance to the teacher, by student layer',
+        height: 200,
+        data: () => this.evalData(this.run().evals.clsCosine, (l) => `L${l}`),
+      }),
+      chart({
+        testId: 'chart-hidden-mse',
+        title: 'Dev hidden-state MSE to the teacher, by student layer (L0: embeddings)',
+        height: 200,
+        data: () => this.evalData(this.run().evals.hiddenMse, (l) => `L${l}`),
+      }),
+      chart({
+        testId: 'chart-value-relation',
+        title: 'Dev value-relation KL to the teacher, by student layer',
+        height: 200,
+        data: () => this.evalData(this.run().evals.valueRelation, (l) => `L${l}`),
+      }),
     ];
     // The TinyBERT / MiniLM measures exist only for runs that train them: their charts stay hidden otherwise.
     this.optionalCharts = [
@@ -108,12 +183,34 @@ export class RunView {
     this.charts.set('evaluation', evaluation);
 
     const panels: Record<RunTab, HTMLElement> = {
-      training: h('div', { class: 'panel-body' }, training[0].el, h('div', { class: 'chart-grid' }, ...training.slice(1).map((c) => c.el)), h('p', { class: 'hint muted' }, 'Drag to zoom every chart, double-click to reset. Shaded bands are the stages of the plan.')),
+      training: h(
+        'div',
+        { class: 'panel-body' },
+        training[0].el,
+        h('div', { class: 'chart-grid' }, ...training.slice(1).map((c) => c.el)),
+        h(
+          'p',
+          { class: 'hint muted' },
+          'Drag to zoom every chart, double-click to reset. Shaded bands are the stages of the plan.',
+        ),
+      ),
       evaluation: h('div', { class: 'panel-body' }, ...evaluation.map((c) => c.el)),
       attention: h('div', { class: 'panel-body' }, this.attention.el),
-      log: h('div', { class: 'panel-body' }, h('h2', {}, 'Checkpoints'), this.checkpointList, h('h2', {}, 'Warnings and log'), this.logList),
+      log: h(
+        'div',
+        { class: 'panel-body' },
+        h('h2', {}, 'Checkpoints'),
+        this.checkpointList,
+        h('h2', {}, 'Warnings and log'),
+        this.logList,
+      ),
     };
-    const titles: Record<RunTab, string> = { training: 'Training', evaluation: 'Evaluation', attention: 'Attention', log: 'Log' };
+    const titles: Record<RunTab, string> = {
+      training: 'Training',
+      evaluation: 'Evaluation',
+      attention: 'Attention',
+      log: 'Log',
+    };
     this.tabs = h('vscode-tabs', { 'data-testid': 'tabs', 'selected-index': RUN_TABS.indexOf(ui().tab) });
     for (const tab of RUN_TABS) {
       this.tabs.append(
@@ -136,7 +233,14 @@ export class RunView {
       const name = key.split('@')[0];
       const rank = layerRank.get(name) ?? 0;
       layerRank.set(name, rank + 1);
-      series.push({ key, label: termLabel(key), y: col.values(), blocks: col, color: LOSS_COLOR[name] ?? 5, dash: LOSS_DASH[name] ?? LAYER_DASH[rank % LAYER_DASH.length] });
+      series.push({
+        key,
+        label: termLabel(key),
+        y: col.values(),
+        blocks: col,
+        color: LOSS_COLOR[name] ?? 5,
+        dash: LOSS_DASH[name] ?? LAYER_DASH[rank % LAYER_DASH.length],
+      });
     }
     // last, so that it is drawn over the terms it sums
     series.push({ key: 'total', label: 'total', y: steps.loss.values(), blocks: steps.loss, color: 6, width: 2 });
@@ -147,19 +251,40 @@ export class RunView {
   private weightData(): ChartData {
     const steps = this.run().steps;
     const series: SeriesData[] = [...steps.weights].map(([name, col]) => ({
-      key: `w:${name}`, label: `${name} weight`, y: col.values(), blocks: col, color: LOSS_COLOR[name] ?? 5, dash: LOSS_DASH[name],
+      key: `w:${name}`,
+      label: `${name} weight`,
+      y: col.values(),
+      blocks: col,
+      color: LOSS_COLOR[name] ?? 5,
+      dash: LOSS_DASH[name],
     }));
-    series.push({ key: 'temperature', label: 'temperature', y: steps.temperature.values(), blocks: steps.temperature, color: 6, dash: [4, 4] });
+    series.push({
+      key: 'temperature',
+      label: 'temperature',
+      y: steps.temperature.values(),
+      blocks: steps.temperature,
+      color: 6,
+      dash: [4, 4],
+    });
     return { x: steps.x.values(), length: steps.length, series };
   }
 
   private evalData<K>(map: Map<K, number[]>, label: (k: K) => string): ChartData {
     const evals = this.run().evals;
-    const keys = [...map.keys()].sort((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a).localeCompare(String(b))));
+    const keys = [...map.keys()].sort((a, b) =>
+      typeof a === 'number' && typeof b === 'number' ? a - b : String(a).localeCompare(String(b)),
+    );
     return {
       x: evals.x,
       length: evals.x.length,
-      series: keys.map((k, i) => ({ key: String(k), label: label(k), y: map.get(k) ?? [], color: i, spanGaps: true, points: true })),
+      series: keys.map((k, i) => ({
+        key: String(k),
+        label: label(k),
+        y: map.get(k) ?? [],
+        color: i,
+        spanGaps: true,
+        points: true,
+      })),
     };
   }
 
@@ -188,7 +313,8 @@ export class RunView {
       const hide = !shown();
       if (c.el.hidden !== hide) c.el.hidden = hide;
     }
-    if (renderChartsWithinBudget(this.charts.get(tab) ?? [], theme, busy ? 0 : CHART_FRAME_BUDGET_MS)) this.requestRender();
+    if (renderChartsWithinBudget(this.charts.get(tab) ?? [], theme, busy ? 0 : CHART_FRAME_BUDGET_MS))
+      this.requestRender();
     const now = performance.now();
     if (busy && now - this.drawnAt < MAX_DRAW_DELAY_MS) return;
     this.drawnAt = now;
@@ -204,11 +330,23 @@ export class RunView {
   private renderLog(run: RunData): void {
     setChildren(
       this.checkpointList,
-      ...(run.checkpoints.length === 0 ? [h('li', { class: 'muted' }, 'none yet')] : run.checkpoints.map((c) => h('li', {}, `step ${c.step} (${c.reason}): `, h('code', {}, c.path)))),
+      ...(run.checkpoints.length === 0
+        ? [h('li', { class: 'muted' }, 'none yet')]
+        : run.checkpoints.map((c) => h('li', {}, `step ${c.step} (${c.reason}): `, h('code', {}, c.path)))),
     );
     setChildren(
       this.logList,
-      ...(run.log.length === 0 ? [h('li', { class: 'muted' }, 'nothing logged')] : run.log.map((l) => h('li', { class: `log-${l.level}` }, h('span', { class: 'log-time' }, isoClock(l.time)), h('span', { class: 'log-level' }, l.level), l.message))),
+      ...(run.log.length === 0
+        ? [h('li', { class: 'muted' }, 'nothing logged')]
+        : run.log.map((l) =>
+            h(
+              'li',
+              { class: `log-${l.level}` },
+              h('span', { class: 'log-time' }, isoClock(l.time)),
+              h('span', { class: 'log-level' }, l.level),
+              l.message,
+            ),
+          )),
     );
   }
 

@@ -33,7 +33,12 @@ export function pairHead(pair: MapPair, head: number): { teacher: AttentionMap; 
  * teacher and student (at most 1, and 1 when there is nothing), so both maps and every evaluation
  * share it.
  */
-export function sharedScaleMax(samples: readonly AttentionSampleEvent[], layerIndex: number, head: number, kind: MapKind): number {
+export function sharedScaleMax(
+  samples: readonly AttentionSampleEvent[],
+  layerIndex: number,
+  head: number,
+  kind: MapKind,
+): number {
   let max = 0;
   for (const sample of samples) {
     const pair = mapsOf(sample.layers[layerIndex], kind);

@@ -213,7 +213,18 @@ export class StepTable {
   }
 
   private columns(): Column[] {
-    return [this.x, this.loss, this.lr, this.examplesPerSec, this.gradNorm, this.liveTensors, this.temperature, this.time, ...this.terms.values(), ...this.weights.values()];
+    return [
+      this.x,
+      this.loss,
+      this.lr,
+      this.examplesPerSec,
+      this.gradNorm,
+      this.liveTensors,
+      this.temperature,
+      this.time,
+      ...this.terms.values(),
+      ...this.weights.values(),
+    ];
   }
 
   /**
@@ -283,7 +294,10 @@ export class EvalTable {
   }
 
   private maps(): Map<unknown, number[]>[] {
-    return [this.metrics, this.attentionKl, this.clsCosine, this.hiddenMse, this.valueRelation] as Map<unknown, number[]>[];
+    return [this.metrics, this.attentionKl, this.clsCosine, this.hiddenMse, this.valueRelation] as Map<
+      unknown,
+      number[]
+    >[];
   }
 
   truncateFrom(step: number): void {
@@ -350,15 +364,33 @@ export class RunData {
     return this.started?.params;
   }
 
-  get started(): RunStartedEvent | undefined { return this.fold.started; }
-  get stages(): StageRecord[] { return this.fold.stages; }
-  get currentStage(): number { return this.fold.currentStage; }
-  get checkpoints(): readonly CheckpointEvent[] { return this.fold.checkpoints; }
-  get finished(): RunFinishedEvent | undefined { return this.fold.finished; }
-  get failed(): RunFailedEvent | undefined { return this.fold.failed; }
-  get stopped(): RunStoppedEvent | undefined { return this.fold.stopped; }
-  get firstTime(): string | undefined { return this.fold.firstTime; }
-  get lastTime(): string | undefined { return this.fold.lastTime; }
+  get started(): RunStartedEvent | undefined {
+    return this.fold.started;
+  }
+  get stages(): StageRecord[] {
+    return this.fold.stages;
+  }
+  get currentStage(): number {
+    return this.fold.currentStage;
+  }
+  get checkpoints(): readonly CheckpointEvent[] {
+    return this.fold.checkpoints;
+  }
+  get finished(): RunFinishedEvent | undefined {
+    return this.fold.finished;
+  }
+  get failed(): RunFailedEvent | undefined {
+    return this.fold.failed;
+  }
+  get stopped(): RunStoppedEvent | undefined {
+    return this.fold.stopped;
+  }
+  get firstTime(): string | undefined {
+    return this.fold.firstTime;
+  }
+  get lastTime(): string | undefined {
+    return this.fold.lastTime;
+  }
 
   /** Folds one event in; `live` events also move the status (a replay leaves that to the host). */
   apply(e: TrainerEvent, live = true): void {
@@ -449,7 +481,17 @@ export interface UiState {
   compareTerm: LossName | null;
 }
 
-export const DEFAULT_UI_STATE: UiState = { tab: 'training', layer: 0, head: -1, sample: 0, followLatest: true, zoom: null, logLoss: true, compareAxis: 'distill-step', compareTerm: null };
+export const DEFAULT_UI_STATE: UiState = {
+  tab: 'training',
+  layer: 0,
+  head: -1,
+  sample: 0,
+  followLatest: true,
+  zoom: null,
+  logLoss: true,
+  compareAxis: 'distill-step',
+  compareTerm: null,
+};
 
 const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x);
 
@@ -465,9 +507,16 @@ export function sanitizeUiState(x: unknown): UiState {
   if (typeof o.followLatest === 'boolean') s.followLatest = o.followLatest;
   if (typeof o.logLoss === 'boolean') s.logLoss = o.logLoss;
   if (isCompareAxis(o.compareAxis)) s.compareAxis = o.compareAxis;
-  if (typeof o.compareTerm === 'string' && (LOSS_NAMES as readonly string[]).includes(o.compareTerm)) s.compareTerm = o.compareTerm as LossName;
+  if (typeof o.compareTerm === 'string' && (LOSS_NAMES as readonly string[]).includes(o.compareTerm))
+    s.compareTerm = o.compareTerm as LossName;
   const z = o.zoom as Record<string, unknown> | null | undefined;
-  if (z && typeof z === 'object' && Number.isFinite(z.min) && Number.isFinite(z.max) && (z.min as number) < (z.max as number)) {
+  if (
+    z &&
+    typeof z === 'object' &&
+    Number.isFinite(z.min) &&
+    Number.isFinite(z.max) &&
+    (z.min as number) < (z.max as number)
+  ) {
     s.zoom = { min: z.min as number, max: z.max as number };
   }
   return s;

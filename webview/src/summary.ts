@@ -79,7 +79,8 @@ export function compareRow(run: RunData): CompareRow {
 
 /** The TinyBERT / MiniLM dev measures of the last evaluation that has them (an evaluation of a teacher stage has none). */
 function internalMeasures(evals: readonly EvalEvent[]): Pick<CompareRow, 'hiddenMse' | 'valueRelation'> {
-  const measured = (e: EvalEvent): boolean => e.embeddingMse !== undefined || e.perLayer.some((l) => l.hiddenMse !== undefined || l.valueRelation !== undefined);
+  const measured = (e: EvalEvent): boolean =>
+    e.embeddingMse !== undefined || e.perLayer.some((l) => l.hiddenMse !== undefined || l.valueRelation !== undefined);
   const e = [...evals].reverse().find(measured);
   const hiddenMse = new Map<number, number>();
   const valueRelation = new Map<number, number>();
@@ -95,7 +96,12 @@ function internalMeasures(evals: readonly EvalEvent[]): Pick<CompareRow, 'hidden
  * The union of the rows' metric names and student layers, sorted, for the table's columns; the
  * hidden-mse (0: embedding-mse) and value-relation layers are empty unless some run measured them.
  */
-export function compareColumns(rows: readonly CompareRow[]): { metrics: string[]; layers: number[]; hiddenLayers: number[]; relationLayers: number[] } {
+export function compareColumns(rows: readonly CompareRow[]): {
+  metrics: string[];
+  layers: number[];
+  hiddenLayers: number[];
+  relationLayers: number[];
+} {
   const metrics = new Set<string>();
   const layers = new Set<number>();
   const hidden = new Set<number>();
@@ -107,7 +113,12 @@ export function compareColumns(rows: readonly CompareRow[]): { metrics: string[]
     for (const l of r.valueRelation.keys()) relation.add(l);
   }
   const sorted = (s: Set<number>): number[] => [...s].sort((a, b) => a - b);
-  return { metrics: [...metrics].sort(), layers: sorted(layers), hiddenLayers: sorted(hidden), relationLayers: sorted(relation) };
+  return {
+    metrics: [...metrics].sort(),
+    layers: sorted(layers),
+    hiddenLayers: sorted(hidden),
+    relationLayers: sorted(relation),
+  };
 }
 
 /** A per-step series (a Column, or one computed from several). */
@@ -120,7 +131,9 @@ export interface StepValues {
  * itself (embedding-mse, soft-label, hard-label); NaN at steps that did not train it.
  */
 export function termMean(run: RunData, name: string): StepValues {
-  const cols = [...run.steps.terms].filter(([key]) => key === name || key.startsWith(`${name}@`)).map(([, c]) => c.values());
+  const cols = [...run.steps.terms]
+    .filter(([key]) => key === name || key.startsWith(`${name}@`))
+    .map(([, c]) => c.values());
   const n = run.steps.length;
   const out = new Float64Array(n).fill(NaN);
   for (let i = 0; i < n; i++) {
@@ -162,7 +175,9 @@ export interface AlignedCurves {
  * Runs' per-step values on one shared step axis (uPlot needs aligned data). Steps are integers from
  * 1, so the union of every run's steps is 1..max and each run fills its own steps in O(steps).
  */
-export function alignByStep(columns: readonly { x: ArrayLike<number>; y: ArrayLike<number>; length: number }[]): AlignedCurves {
+export function alignByStep(
+  columns: readonly { x: ArrayLike<number>; y: ArrayLike<number>; length: number }[],
+): AlignedCurves {
   let max = 0;
   for (const c of columns) if (c.length > 0) max = Math.max(max, c.x[c.length - 1]);
   const x = new Float64Array(max);
@@ -182,10 +197,15 @@ export function alignByStep(columns: readonly { x: ArrayLike<number>; y: ArrayLi
  * A step column of the student's training as alignByStep wants it: steps of a 'teacher' stage
  * (the teacher trained first) are left out, like their evaluations in studentEvalCurve.
  */
-export function studentStepCurve(run: RunData, y: StepValues): { x: ArrayLike<number>; y: ArrayLike<number>; length: number } {
+export function studentStepCurve(
+  run: RunData,
+  y: StepValues,
+): { x: ArrayLike<number>; y: ArrayLike<number>; length: number } {
   const x = run.steps.x.values();
   const values = y.values();
-  const teacher = run.stages.filter((s) => s.kind === 'teacher' && s.firstStep !== undefined && s.lastStep !== undefined);
+  const teacher = run.stages.filter(
+    (s) => s.kind === 'teacher' && s.firstStep !== undefined && s.lastStep !== undefined,
+  );
   if (teacher.length === 0) return { x, y: values, length: Math.min(x.length, values.length) };
   const keepX: number[] = [];
   const keepY: number[] = [];
@@ -205,7 +225,11 @@ export function studentStepCurve(run: RunData, y: StepValues): { x: ArrayLike<nu
  */
 export const COMPARE_AXES = ['distill-step', 'epoch', 'time'] as const;
 export type CompareAxis = (typeof COMPARE_AXES)[number];
-export const COMPARE_AXIS_LABELS: Record<CompareAxis, string> = { 'distill-step': 'distillation step', epoch: 'epoch', time: 'wall time (s)' };
+export const COMPARE_AXIS_LABELS: Record<CompareAxis, string> = {
+  'distill-step': 'distillation step',
+  epoch: 'epoch',
+  time: 'wall time (s)',
+};
 
 export function isCompareAxis(x: unknown): x is CompareAxis {
   return typeof x === 'string' && (COMPARE_AXES as readonly string[]).includes(x);
@@ -222,7 +246,10 @@ export function distillationOffset(run: RunData): number {
   const student = run.stages.find((s) => s.kind !== 'teacher' && s.firstStep !== undefined);
   if (student?.firstStep !== undefined) return student.firstStep - 1;
   // no student step yet: after the teacher's steps so far
-  return Math.max(0, ...run.stages.filter((s) => s.kind === 'teacher' && s.lastStep !== undefined).map((s) => s.lastStep as number));
+  return Math.max(
+    0,
+    ...run.stages.filter((s) => s.kind === 'teacher' && s.lastStep !== undefined).map((s) => s.lastStep as number),
+  );
 }
 
 /** Optimizer steps per pass over the training set, from the first student stage's plan. */
@@ -328,7 +355,10 @@ export function meanLayerKl(e: EvalEvent): number {
  * teacher being trained first, as the soft and hard+soft plans do) measure the teacher and are
  * left out: overlaid with other runs they would read as a student that starts badly.
  */
-export function studentEvalCurve(run: RunData, value: (e: EvalEvent) => number): { x: number[]; y: number[]; length: number } {
+export function studentEvalCurve(
+  run: RunData,
+  value: (e: EvalEvent) => number,
+): { x: number[]; y: number[]; length: number } {
   const teacherStages = new Set(run.stages.filter((s) => s.kind === 'teacher').map((s) => s.index));
   const evals = run.evals.events.filter((e) => !teacherStages.has(e.stage));
   return { x: evals.map((e) => e.step), y: evals.map(value), length: evals.length };

@@ -9,7 +9,12 @@ export const adviseMappingVerb: Verb = {
   summary: 'measure every student-teacher layer pair on dev examples and propose a layer mapping',
   positionals: [{ name: 'config', description: 'the run config (*.distill.json) with a ready teacher' }],
   flags: [
-    { name: 'sample', type: 'number', value: 'N', description: `dev examples to measure on (default ${DEFAULT_ADVICE_SAMPLE})` },
+    {
+      name: 'sample',
+      type: 'number',
+      value: 'N',
+      description: `dev examples to measure on (default ${DEFAULT_ADVICE_SAMPLE})`,
+    },
     JSON_FLAG,
     BACKEND_FLAG,
   ],
@@ -20,7 +25,10 @@ export const adviseMappingVerb: Verb = {
   ].join('\n'),
   async run(flags, io) {
     const sample = flags.integer('sample', 1);
-    const advice = await adviseMapping(flags.positionals[0], { sample, backend: flags.has('backend') ? parseBackendFlag(flags.string('backend')) : undefined });
+    const advice = await adviseMapping(flags.positionals[0], {
+      sample,
+      backend: flags.has('backend') ? parseBackendFlag(flags.string('backend')) : undefined,
+    });
     if (flags.bool('json')) await writeJson(io, advice);
     else writeLine(io.stdout, renderAdvice(advice));
     return 0;

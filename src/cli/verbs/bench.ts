@@ -12,13 +12,37 @@ export const benchVerb: Verb = {
   positionals: [],
   flags: [
     JSON_FLAG,
-    { name: 'shape', type: 'string', value: 'NAME', description: `${BENCH_SHAPE_NAMES.join(', ')} (default reference)` },
+    {
+      name: 'shape',
+      type: 'string',
+      value: 'NAME',
+      description: `${BENCH_SHAPE_NAMES.join(', ')} (default reference)`,
+    },
     BACKEND_FLAG,
-    { name: 'kernels', type: 'string', value: 'MODE', description: `matrix-product kernels: ${KERNEL_MODES.join(', ')} (default auto)` },
-    { name: 'repeats', type: 'number', value: 'N', description: 'timed steps (default 5; 3 for the base and gpu shapes)' },
+    {
+      name: 'kernels',
+      type: 'string',
+      value: 'MODE',
+      description: `matrix-product kernels: ${KERNEL_MODES.join(', ')} (default auto)`,
+    },
+    {
+      name: 'repeats',
+      type: 'number',
+      value: 'N',
+      description: 'timed steps (default 5; 3 for the base and gpu shapes)',
+    },
     { name: 'warmup', type: 'number', value: 'N', description: 'untimed steps first (default 1)' },
-    { name: 'soak', type: 'number', value: 'N', description: 'then N more steps, sampling resident memory and live tensors ten times (a leak check)' },
-    { name: 'teacher-cache', type: 'boolean', description: 'also time steps whose teacher outputs come from the teacher-output cache' },
+    {
+      name: 'soak',
+      type: 'number',
+      value: 'N',
+      description: 'then N more steps, sampling resident memory and live tensors ten times (a leak check)',
+    },
+    {
+      name: 'teacher-cache',
+      type: 'boolean',
+      description: 'also time steps whose teacher outputs come from the teacher-output cache',
+    },
   ],
   details: [
     'Shapes (teacher/student layers, hidden, heads, FF, vocab, batch × seq):',
@@ -35,11 +59,23 @@ export const benchVerb: Verb = {
   ].join('\n'),
   async run(flags, io) {
     const shapeName = flags.string('shape') ?? 'reference';
-    if (!isBenchShapeName(shapeName)) throw new UserError(`unknown shape "${shapeName}"`, { where: '--shape', fix: `use one of ${BENCH_SHAPE_NAMES.join(', ')}` });
+    if (!isBenchShapeName(shapeName))
+      throw new UserError(`unknown shape "${shapeName}"`, {
+        where: '--shape',
+        fix: `use one of ${BENCH_SHAPE_NAMES.join(', ')}`,
+      });
     const backend = flags.string('backend') ?? 'auto';
-    if (!isBackendRequest(backend)) throw new UserError(`unknown backend "${backend}"`, { where: '--backend', fix: 'use auto, tensorflow-gpu, tensorflow, wasm or cpu' });
+    if (!isBackendRequest(backend))
+      throw new UserError(`unknown backend "${backend}"`, {
+        where: '--backend',
+        fix: 'use auto, tensorflow-gpu, tensorflow, wasm or cpu',
+      });
     const kernels = flags.string('kernels') ?? 'auto';
-    if (!isKernelMode(kernels)) throw new UserError(`unknown kernels "${kernels}"`, { where: '--kernels', fix: `use one of ${KERNEL_MODES.join(', ')}` });
+    if (!isKernelMode(kernels))
+      throw new UserError(`unknown kernels "${kernels}"`, {
+        where: '--kernels',
+        fix: `use one of ${KERNEL_MODES.join(', ')}`,
+      });
     const repeats = flags.integer('repeats', 1, 10_000) ?? (shapeName === 'gpu' || shapeName === 'base' ? 3 : 5);
     const warmup = flags.integer('warmup', 0, 10_000) ?? 1;
     const soak = flags.integer('soak', 1, 1_000_000);

@@ -4,10 +4,15 @@ import { exportLogs, parseLogFormat, CSV_FILE } from '../../logs/export-logs';
 
 export const exportLogsVerb: Verb = {
   name: 'export-logs',
-  summary: 'write a run\'s losses, learning rate and metrics as TensorBoard event files or CSV',
+  summary: "write a run's losses, learning rate and metrics as TensorBoard event files or CSV",
   positionals: [{ name: 'runDir', description: 'a run folder (runs/<id>)' }],
   flags: [
-    { name: 'format', type: 'string', value: 'FORMAT', description: 'tensorboard (an events.out.tfevents.* file) or csv (one tidy scalars.csv)' },
+    {
+      name: 'format',
+      type: 'string',
+      value: 'FORMAT',
+      description: 'tensorboard (an events.out.tfevents.* file) or csv (one tidy scalars.csv)',
+    },
     { name: 'out', type: 'string', value: 'DIR', description: 'the folder to write into (default runs/<id>/logs)' },
     JSON_FLAG,
   ],
@@ -24,7 +29,8 @@ export const exportLogsVerb: Verb = {
     if (flags.bool('json')) await writeJson(io, r);
     else {
       writeLine(io.stdout, `wrote ${r.scalars} points of ${r.tags.length} series over ${r.steps} steps to ${r.file}`);
-      if (r.skippedLines) writeLine(io.stderr, `skipped ${r.skippedLines} line(s) of events.jsonl that were not events`);
+      if (r.skippedLines)
+        writeLine(io.stderr, `skipped ${r.skippedLines} line(s) of events.jsonl that were not events`);
     }
     return 0;
   },

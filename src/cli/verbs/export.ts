@@ -7,11 +7,22 @@ import { UserError } from '../../util/errors';
 
 export const exportVerb: Verb = {
   name: 'export',
-  summary: 'write a run\'s best student as a Hugging Face folder and/or ONNX, and check each gives the trained model\'s logits',
+  summary:
+    "write a run's best student as a Hugging Face folder and/or ONNX, and check each gives the trained model's logits",
   positionals: [{ name: 'runDir', description: 'a run folder (runs/<id>)' }],
   flags: [
-    { name: 'out', type: 'string', value: 'DIR', description: 'where to write it (default runs/<id>/student, or runs/<id>/student-onnx for --format onnx)' },
-    { name: 'format', type: 'string', value: 'FMT', description: 'hf (default), onnx, or both (model.onnx beside the HF files)' },
+    {
+      name: 'out',
+      type: 'string',
+      value: 'DIR',
+      description: 'where to write it (default runs/<id>/student, or runs/<id>/student-onnx for --format onnx)',
+    },
+    {
+      name: 'format',
+      type: 'string',
+      value: 'FMT',
+      description: 'hf (default), onnx, or both (model.onnx beside the HF files)',
+    },
     JSON_FLAG,
     BACKEND_FLAG,
   ],
@@ -24,7 +35,10 @@ export const exportVerb: Verb = {
   async run(flags, io) {
     const formatFlag = flags.string('format') ?? 'hf';
     if (!(EXPORT_FORMATS as readonly string[]).includes(formatFlag)) {
-      throw new UserError(`unknown format ${JSON.stringify(formatFlag)}`, { where: '--format', fix: `use one of ${EXPORT_FORMATS.join(', ')}` });
+      throw new UserError(`unknown format ${JSON.stringify(formatFlag)}`, {
+        where: '--format',
+        fix: `use one of ${EXPORT_FORMATS.join(', ')}`,
+      });
     }
     const format = formatFlag as ExportFormat;
     const backend = await initBackend(parseBackendFlag(flags.string('backend')));
@@ -39,7 +53,11 @@ export const exportVerb: Verb = {
       const o = r.onnx;
       if (o) {
         writeLine(io.stdout, `ONNX: ${o.file} (${(o.bytes / 2 ** 20).toFixed(1)} MiB, opset ${o.opset})`);
-        if (o.verified) writeLine(io.stdout, `ONNX check: ${o.onnxRuntime} against TF.js, max |logit difference| ${o.maxLogitDiff} (tolerance ${o.tolerance?.toExponential(1)})`);
+        if (o.verified)
+          writeLine(
+            io.stdout,
+            `ONNX check: ${o.onnxRuntime} against TF.js, max |logit difference| ${o.maxLogitDiff} (tolerance ${o.tolerance?.toExponential(1)})`,
+          );
         else writeLine(io.stdout, `ONNX check: skipped — ${o.note}`);
       }
     }

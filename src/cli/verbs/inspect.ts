@@ -30,14 +30,20 @@ export const inspectVerb: Verb = {
   flags: [
     { name: 'text', type: 'string', value: 'TEXT', description: 'the input sentence (required)' },
     { name: 'text-pair', type: 'string', value: 'TEXT', description: 'a second sentence, for pair tasks' },
-    { name: 'max-len', type: 'number', value: 'N', description: 'truncate to N tokens including [CLS]/[SEP] (default: the model\'s maximum)' },
+    {
+      name: 'max-len',
+      type: 'number',
+      value: 'N',
+      description: "truncate to N tokens including [CLS]/[SEP] (default: the model's maximum)",
+    },
     JSON_FLAG,
     BACKEND_FLAG,
   ],
   details: 'example: distillery inspect models/teacher --text "a gripping film" --json > out.json',
   async run(flags, io) {
     const text = flags.string('text');
-    if (text === undefined) throw new UserError('this option is required', { where: '--text', fix: 'pass --text "your sentence"' });
+    if (text === undefined)
+      throw new UserError('this option is required', { where: '--text', fix: 'pass --text "your sentence"' });
     const pair = flags.string('text-pair');
     const maxLenFlag = flags.integer('max-len', pair === undefined ? 2 : 3);
     const session = await openModel(flags.positionals[0], { backend: parseBackendFlag(flags.string('backend')) });
@@ -47,7 +53,8 @@ export const inspectVerb: Verb = {
     const enc = tokenizer.encode(text, pair, Math.min(maxLen, cfg.maxPositionEmbeddings));
     const n = enc.inputIds.length;
     const inputs = toBertInputs({
-      size: 1, seqLen: n,
+      size: 1,
+      seqLen: n,
       inputIds: Int32Array.from(enc.inputIds),
       tokenTypeIds: Int32Array.from(enc.tokenTypeIds),
       attentionMask: new Int32Array(n).fill(1),
@@ -61,7 +68,15 @@ export const inspectVerb: Verb = {
       cls.dispose();
     }
     const attentions = (await Promise.all(out.attentions.map((a) => a.array()))).map((a) => a[0]);
-    tf.dispose([inputs.inputIds, inputs.tokenTypeIds, inputs.attentionMask, out.logits, out.pooled, ...out.hiddenStates, ...out.attentions]);
+    tf.dispose([
+      inputs.inputIds,
+      inputs.tokenTypeIds,
+      inputs.attentionMask,
+      out.logits,
+      out.pooled,
+      ...out.hiddenStates,
+      ...out.attentions,
+    ]);
     model.dispose();
 
     const regression = cfg.problemType === 'regression';
@@ -69,14 +84,20 @@ export const inspectVerb: Verb = {
     const best = probabilities.indexOf(Math.max(...probabilities));
     const result: InspectResult = {
       backend: backend.kind,
-      model: { dir: checkpoint.dir, layers: cfg.numHiddenLayers, hidden: cfg.hiddenSize, heads: cfg.numAttentionHeads, parameters: { ...model.parameterCounts() } },
+      model: {
+        dir: checkpoint.dir,
+        layers: cfg.numHiddenLayers,
+        hidden: cfg.hiddenSize,
+        heads: cfg.numAttentionHeads,
+        parameters: { ...model.parameterCounts() },
+      },
       notes: checkpoint.notes,
       tokens: enc.tokens,
       inputIds: enc.inputIds,
       tokenTypeIds: enc.tokenTypeIds,
       logits,
       probabilities,
-      prediction: regression ? logits[0] : cfg.labels[best] ?? String(best),
+      prediction: regression ? logits[0] : (cfg.labels[best] ?? String(best)),
       hiddenCls,
       attentions,
     };
@@ -101,7 +122,9 @@ function fmt(xs: number[], digits = 4): string {
 
 function printSummary(io: CliIO, r: InspectResult): void {
   const w = (s = '') => writeLine(io.stdout, s);
-  w(`model      ${r.model.dir}: ${r.model.layers} layers, hidden ${r.model.hidden}, ${r.model.heads} heads, ${r.model.parameters.total.toLocaleString('en-US')} parameters`);
+  w(
+    `model      ${r.model.dir}: ${r.model.layers} layers, hidden ${r.model.hidden}, ${r.model.heads} heads, ${r.model.parameters.total.toLocaleString('en-US')} parameters`,
+  );
   w(`backend    ${r.backend}`);
   w(`tokens     ${r.tokens.join(' ')}`);
   w(`input ids  ${r.inputIds.join(' ')}`);
@@ -111,7 +134,9 @@ function printSummary(io: CliIO, r: InspectResult): void {
   w(`prediction ${r.prediction}`);
   w('');
   w('[CLS] vector norm after the embeddings and each layer:');
-  r.hiddenCls.forEach((v, i) => w(`  ${i === 0 ? 'embeddings' : `layer ${i}`.padEnd(10)}  ${Math.hypot(...v).toFixed(4)}`));
+  r.hiddenCls.forEach((v, i) =>
+    w(`  ${i === 0 ? 'embeddings' : `layer ${i}`.padEnd(10)}  ${Math.hypot(...v).toFixed(4)}`),
+  );
   w('');
   w('Where [CLS] attends most, per layer and head:');
   r.attentions.forEach((layer, l) => {

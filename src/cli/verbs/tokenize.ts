@@ -10,7 +10,12 @@ export const tokenizeVerb: Verb = {
   positionals: [],
   flags: [
     { name: 'vocab', type: 'string', value: 'FILE', description: 'a WordPiece vocab.txt' },
-    { name: 'model', type: 'string', value: 'DIR', description: 'a BERT folder (uses its vocab.txt and tokenizer settings)' },
+    {
+      name: 'model',
+      type: 'string',
+      value: 'DIR',
+      description: 'a BERT folder (uses its vocab.txt and tokenizer settings)',
+    },
     { name: 'cased', type: 'boolean', description: 'keep case and accents (default: uncased, as bert-base-uncased)' },
     { name: 'max-len', type: 'number', value: 'N', description: 'truncate each encoding to N tokens (longest first)' },
   ],
@@ -19,13 +24,17 @@ export const tokenizeVerb: Verb = {
     const vocab = flags.string('vocab');
     const modelDir = flags.string('model');
     if (!vocab === !modelDir) {
-      throw new UserError(vocab ? '--vocab and --model both name a vocabulary' : 'no vocabulary given', { fix: 'pass exactly one of --vocab FILE or --model DIR' });
+      throw new UserError(vocab ? '--vocab and --model both name a vocabulary' : 'no vocabulary given', {
+        fix: 'pass exactly one of --vocab FILE or --model DIR',
+      });
     }
     // Two tokens are [CLS] and [SEP]; a pair line needs one more, checked per line below.
     const maxLen = flags.integer('max-len', 2);
     // --cased / --no-cased win; otherwise a model folder's tokenizer_config.json decides.
     const opts = flags.has('cased') ? { lowercase: !flags.bool('cased') } : modelDir ? {} : { lowercase: true };
-    const tok = vocab ? WordPieceTokenizer.fromVocabFile(vocab, opts) : WordPieceTokenizer.fromModelDir(resolveModelFolder(modelDir as string).dir, opts);
+    const tok = vocab
+      ? WordPieceTokenizer.fromVocabFile(vocab, opts)
+      : WordPieceTokenizer.fromModelDir(resolveModelFolder(modelDir as string).dir, opts);
     const rl = readline.createInterface({ input: io.stdin, crlfDelay: Infinity });
     // A reader that stops early (`| head`) closes the pipe: stop reading and end quietly, as Unix
     // tools do, instead of dying of an unhandled EPIPE. The listener stays: a write already queued
@@ -62,7 +71,10 @@ export const tokenizeVerb: Verb = {
       if (b !== undefined && maxLen !== undefined && maxLen < 3) {
         await flush();
         rl.close();
-        throw new UserError(`a sentence pair needs --max-len of at least 3 (got ${maxLen})`, { where: `stdin:${lineNo}`, fix: 'raise --max-len, or remove the tab to tokenise the line as one sentence' });
+        throw new UserError(`a sentence pair needs --max-len of at least 3 (got ${maxLen})`, {
+          where: `stdin:${lineNo}`,
+          fix: 'raise --max-len, or remove the tab to tokenise the line as one sentence',
+        });
       }
       const enc = tok.encode(a, b, maxLen);
       buf.push(JSON.stringify({ tokens: enc.tokens, inputIds: enc.inputIds, tokenTypeIds: enc.tokenTypeIds }) + '\n');

@@ -8,24 +8,52 @@ import { Flags } from '../args';
 import { reportInternalError } from '../crash-report';
 import { VERSION } from '../version';
 
-const EVENTS_FLAG = { name: 'events', type: 'boolean' as const, description: 'write JSON-line events on stdout (default: when stdout is not a terminal)' };
+const EVENTS_FLAG = {
+  name: 'events',
+  type: 'boolean' as const,
+  description: 'write JSON-line events on stdout (default: when stdout is not a terminal)',
+};
 
-const TEACHER_CACHE_FLAG = { name: 'teacher-cache', type: 'boolean' as const, description: 'keep the teacher\'s outputs after the first epoch (sets teacherCache.enabled in the run\'s config)' };
-const TEACHER_ONLY_FLAG = { name: 'teacher-only', type: 'boolean' as const, description: 'train the teacher (teacher.train) and stop, without a student; `resume` keeps to it' };
+const TEACHER_CACHE_FLAG = {
+  name: 'teacher-cache',
+  type: 'boolean' as const,
+  description: "keep the teacher's outputs after the first epoch (sets teacherCache.enabled in the run's config)",
+};
+const TEACHER_ONLY_FLAG = {
+  name: 'teacher-only',
+  type: 'boolean' as const,
+  description: 'train the teacher (teacher.train) and stop, without a student; `resume` keeps to it',
+};
 
-async function runWith(verbName: string, flags: Flags, io: CliIO, go: (o: Parameters<typeof startRun>[1]) => Promise<RunOutcome>): Promise<number> {
+async function runWith(
+  verbName: string,
+  flags: Flags,
+  io: CliIO,
+  go: (o: Parameters<typeof startRun>[1]) => Promise<RunOutcome>,
+): Promise<number> {
   const backend = flags.string('backend') ? parseBackendFlag(flags.string('backend')) : undefined;
   const eventsOnStdout = flags.bool('events') || (!flags.has('events') && !(io.stdout as NodeJS.WriteStream).isTTY);
   const stop = installStopHandlers(io.stderr);
   try {
     const outcome = await go({
-      stdout: eventsOnStdout ? io.stdout : undefined, stderr: io.stderr, interactive: io.interactive, stop: stop.signal, backend,
+      stdout: eventsOnStdout ? io.stdout : undefined,
+      stderr: io.stderr,
+      interactive: io.interactive,
+      stop: stop.signal,
+      backend,
       ...(flags.bool('teacher-only') ? { teacherOnly: true } : {}),
       ...(flags.bool('teacher-cache') ? { teacherCache: true } : {}),
     });
     if (outcome.status === 'failed' && outcome.error && !isUserError(outcome.error)) {
       // A bug, not the user's input: one line, the stack in the run folder beside events.jsonl.
-      writeLine(io.stderr, reportInternalError(verbName, outcome.error, { version: VERSION, argv: process.argv.slice(2), dir: outcome.runDir }));
+      writeLine(
+        io.stderr,
+        reportInternalError(verbName, outcome.error, {
+          version: VERSION,
+          argv: process.argv.slice(2),
+          dir: outcome.runDir,
+        }),
+      );
     }
     if (outcome.status !== 'finished') writeLine(io.stderr, `run folder: ${outcome.runDir}`);
     return exitCodeFor(outcome.status, stop.signal, isUserError(outcome.error));

@@ -26,7 +26,12 @@ export const validateVerb: Verb = {
       await writeJson(io, { file, valid: errors === 0, problems, resolved: config });
     } else {
       for (const p of problems) writeLine(io.stdout, `${formatProblem(file, p)}`);
-      writeLine(io.stdout, errors === 0 ? `${file}: valid${problems.length ? ` (${problems.length} warning(s))` : ''}` : `${file}: ${errors} error(s)`);
+      writeLine(
+        io.stdout,
+        errors === 0
+          ? `${file}: valid${problems.length ? ` (${problems.length} warning(s))` : ''}`
+          : `${file}: ${errors} error(s)`,
+      );
     }
     // 2, as for every other bad input the CLI reports (a UserError), so scripts can tell it from a crash (1).
     return errors === 0 ? 0 : 2;

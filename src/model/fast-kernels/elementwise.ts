@@ -22,7 +22,13 @@ export const LAYER_NORM_KERNEL = 'DistilleryLayerNorm';
 export const LAYER_NORM_GRAD_KERNEL = 'DistilleryLayerNormGrad';
 export const DROPOUT_KERNEL = 'DistilleryDropout';
 /** Every kernel this module registers under its own name (not replacing a stock one). */
-export const FUSED_KERNELS = [GELU_KERNEL, GELU_GRAD_KERNEL, LAYER_NORM_KERNEL, LAYER_NORM_GRAD_KERNEL, DROPOUT_KERNEL] as const;
+export const FUSED_KERNELS = [
+  GELU_KERNEL,
+  GELU_GRAD_KERNEL,
+  LAYER_NORM_KERNEL,
+  LAYER_NORM_GRAD_KERNEL,
+  DROPOUT_KERNEL,
+] as const;
 
 /** Below this many output values the stock kernel's own cost is as small as ours. */
 const MIN_NATIVE_SIZE = 4096;
@@ -30,9 +36,18 @@ const MIN_NATIVE_SIZE = 4096;
 export const BINARY_OPS = { [tf.Add]: 0, [tf.Sub]: 1, [tf.Multiply]: 2, [tf.RealDiv]: 3 } as const;
 
 /** An operand's strides in the [rows, cols] view of the output. */
-interface OperandView { rs: number; cs: number }
+interface OperandView {
+  rs: number;
+  cs: number;
+}
 
-export interface BinaryPlan { rows: number; cols: number; a: OperandView; b: OperandView; outShape: number[] }
+export interface BinaryPlan {
+  rows: number;
+  cols: number;
+  a: OperandView;
+  b: OperandView;
+  outShape: number[];
+}
 
 type Kind = { kind: 'full' } | { kind: 'scalar' } | { kind: 'row'; period: number } | { kind: 'col'; rows: number };
 
@@ -45,10 +60,12 @@ function classify(shape: readonly number[], out: readonly number[]): Kind | null
   // [1, …, 1, out[k:]]: a row repeated; [out[:k], 1, …, 1]: one value per row.
   let k = 0;
   while (k < padded.length && padded[k] === 1) k++;
-  if (padded.slice(k).every((d, i) => d === out[k + i])) return { kind: 'row', period: tf.util.sizeFromShape(out.slice(k)) };
+  if (padded.slice(k).every((d, i) => d === out[k + i]))
+    return { kind: 'row', period: tf.util.sizeFromShape(out.slice(k)) };
   let e = padded.length;
   while (e > 0 && padded[e - 1] === 1) e--;
-  if (padded.slice(0, e).every((d, i) => d === out[i])) return { kind: 'col', rows: tf.util.sizeFromShape(out.slice(0, e)) };
+  if (padded.slice(0, e).every((d, i) => d === out[i]))
+    return { kind: 'col', rows: tf.util.sizeFromShape(out.slice(0, e)) };
   return null;
 }
 
@@ -80,10 +97,14 @@ export function planBinary(aShape: readonly number[], bShape: readonly number[])
   }
   const view = (k: Kind): OperandView | null => {
     switch (k.kind) {
-      case 'full': return { rs: cols, cs: 1 };
-      case 'scalar': return { rs: 0, cs: 0 };
-      case 'row': return k.period === cols ? { rs: 0, cs: 1 } : null;
-      case 'col': return k.rows === rows ? { rs: 1, cs: 0 } : null;
+      case 'full':
+        return { rs: cols, cs: 1 };
+      case 'scalar':
+        return { rs: 0, cs: 0 };
+      case 'row':
+        return k.period === cols ? { rs: 0, cs: 1 } : null;
+      case 'col':
+        return k.rows === rows ? { rs: 1, cs: 0 } : null;
     }
   };
   const a = view(ka);
@@ -117,12 +138,40 @@ export function nativeBinaryKernel(native: NativeBlas, op: number, stock: tf.Ker
     if (isWasmBackend(backend)) {
       const out = backend.makeOutput(plan.outShape, 'float32');
       const heap = wasmF32(backend);
-      native.binary(op, heap, wasmOff(backend, a), plan.a.rs, plan.a.cs, heap, wasmOff(backend, b), plan.b.rs, plan.b.cs, heap, wasmOff(backend, out), plan.rows, plan.cols);
+      native.binary(
+        op,
+        heap,
+        wasmOff(backend, a),
+        plan.a.rs,
+        plan.a.cs,
+        heap,
+        wasmOff(backend, b),
+        plan.b.rs,
+        plan.b.cs,
+        heap,
+        wasmOff(backend, out),
+        plan.rows,
+        plan.cols,
+      );
       return out;
     }
     if (isCpuBackend(backend)) {
       const values = new Float32Array(plan.rows * plan.cols);
-      native.binary(op, cpuF32(backend, a), 0, plan.a.rs, plan.a.cs, cpuF32(backend, b), 0, plan.b.rs, plan.b.cs, values, 0, plan.rows, plan.cols);
+      native.binary(
+        op,
+        cpuF32(backend, a),
+        0,
+        plan.a.rs,
+        plan.a.cs,
+        cpuF32(backend, b),
+        0,
+        plan.b.rs,
+        plan.b.cs,
+        values,
+        0,
+        plan.rows,
+        plan.cols,
+      );
       return backend.makeTensorInfo(plan.outShape, 'float32', values);
     }
     return stock(args);
@@ -139,19 +188,33 @@ export function nativeSquarePowKernel(native: NativeBlas, stock: tf.KernelFunc):
   return (args) => {
     const { inputs, backend } = args as unknown as { inputs: { a: Info; b: Info }; backend: unknown };
     const { a, b } = inputs;
-    if (a.dtype !== 'float32' || tf.util.sizeFromShape(b.shape) !== 1 || tf.util.sizeFromShape(a.shape) < MIN_NATIVE_SIZE) return stock(args);
+    if (
+      a.dtype !== 'float32' ||
+      tf.util.sizeFromShape(b.shape) !== 1 ||
+      tf.util.sizeFromShape(a.shape) < MIN_NATIVE_SIZE
+    )
+      return stock(args);
     let exponent: number;
     if (isWasmBackend(backend)) {
       const d = backend.dataIdMap.get(b.dataId);
       if (!d) return stock(args);
-      exponent = b.dtype === 'int32' ? new Int32Array(backend.wasm.HEAPU8.buffer, d.memoryOffset, 1)[0] : b.dtype === 'float32' ? new Float32Array(backend.wasm.HEAPU8.buffer, d.memoryOffset, 1)[0] : NaN;
+      exponent =
+        b.dtype === 'int32'
+          ? new Int32Array(backend.wasm.HEAPU8.buffer, d.memoryOffset, 1)[0]
+          : b.dtype === 'float32'
+            ? new Float32Array(backend.wasm.HEAPU8.buffer, d.memoryOffset, 1)[0]
+            : NaN;
     } else if (isCpuBackend(backend)) {
       exponent = Number((backend.readSync(b.dataId) as ArrayLike<number>)[0]);
     } else {
       return stock(args);
     }
     if (exponent !== 2) return stock(args);
-    return nativeBinaryKernel(native, BINARY_OPS[tf.Multiply], stock)({ ...args, inputs: { a, b: a } } as unknown as Parameters<tf.KernelFunc>[0]);
+    return nativeBinaryKernel(
+      native,
+      BINARY_OPS[tf.Multiply],
+      stock,
+    )({ ...args, inputs: { a, b: a } } as unknown as Parameters<tf.KernelFunc>[0]);
   };
 }
 
@@ -216,7 +279,11 @@ export function outputs(backend: unknown, shapes: number[][]): { infos: () => In
  * {dy, x, gamma} → [dx, dgamma, dbeta]), and dropout (inputs {x}, attrs rate, seedHi, seedLo; its
  * gradient is the same kernel applied to dy with the same seed).
  */
-export function nativeFusedKernels(native: NativeBlas): { layerNorm: tf.KernelFunc; layerNormGrad: tf.KernelFunc; dropout: tf.KernelFunc } {
+export function nativeFusedKernels(native: NativeBlas): {
+  layerNorm: tf.KernelFunc;
+  layerNormGrad: tf.KernelFunc;
+  dropout: tf.KernelFunc;
+} {
   const rowsCols = (shape: number[]): [number, number] => {
     const cols = shape[shape.length - 1];
     return [tf.util.sizeFromShape(shape) / cols, cols];
@@ -227,7 +294,15 @@ export function nativeFusedKernels(native: NativeBlas): { layerNorm: tf.KernelFu
       const [rows, cols] = rowsCols(x.shape);
       const out = outputs(backend, [x.shape]);
       const [o] = out.views();
-      native.layerNorm(f32View(backend, x), f32View(backend, gamma), f32View(backend, beta), o, rows, cols, Number((attrs as { eps: number }).eps));
+      native.layerNorm(
+        f32View(backend, x),
+        f32View(backend, gamma),
+        f32View(backend, beta),
+        o,
+        rows,
+        cols,
+        Number((attrs as { eps: number }).eps),
+      );
       return out.infos()[0];
     },
     layerNormGrad: ({ inputs, backend, attrs }) => {
@@ -235,7 +310,17 @@ export function nativeFusedKernels(native: NativeBlas): { layerNorm: tf.KernelFu
       const [rows, cols] = rowsCols(x.shape);
       const out = outputs(backend, [x.shape, gamma.shape, gamma.shape]);
       const [dx, dg, db] = out.views();
-      native.layerNormGrad(f32View(backend, dy), f32View(backend, x), f32View(backend, gamma), dx, dg, db, rows, cols, Number((attrs as { eps: number }).eps));
+      native.layerNormGrad(
+        f32View(backend, dy),
+        f32View(backend, x),
+        f32View(backend, gamma),
+        dx,
+        dg,
+        db,
+        rows,
+        cols,
+        Number((attrs as { eps: number }).eps),
+      );
       return out.infos();
     },
     dropout: ({ inputs, backend, attrs }) => {
@@ -250,7 +335,8 @@ export function nativeFusedKernels(native: NativeBlas): { layerNorm: tf.KernelFu
 }
 
 // Their gradients, registered as TF.js registers its own, so that autodiff calls the grad kernels.
-const run = (name: string, inputs: tf.NamedTensorMap, attrs?: tf.NamedAttrMap) => tf.engine().runKernel(name, inputs, attrs);
+const run = (name: string, inputs: tf.NamedTensorMap, attrs?: tf.NamedAttrMap) =>
+  tf.engine().runKernel(name, inputs, attrs);
 tf.registerGradient({
   kernelName: GELU_KERNEL,
   inputsToSave: ['x'],

@@ -27,8 +27,17 @@ import { blasCpuKernels, blasWasmKernels, untransposedFusedWasmKernel, untranspo
 import { leadingSumWasm, rowGatherWasm, sharedIdentityWasm } from './wasm-memory-kernels';
 import { nativeTrainingKernels, sliceKernel, TRAINING_KERNELS, transposeKernel } from './training-kernels';
 import {
-  BINARY_OPS, DROPOUT_KERNEL, FUSED_KERNELS, GELU_GRAD_KERNEL, GELU_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL,
-  nativeBinaryKernel, nativeFusedKernels, nativeGeluKernels, nativeSquarePowKernel,
+  BINARY_OPS,
+  DROPOUT_KERNEL,
+  FUSED_KERNELS,
+  GELU_GRAD_KERNEL,
+  GELU_KERNEL,
+  LAYER_NORM_GRAD_KERNEL,
+  LAYER_NORM_KERNEL,
+  nativeBinaryKernel,
+  nativeFusedKernels,
+  nativeGeluKernels,
+  nativeSquarePowKernel,
 } from './elementwise';
 import { registerOps } from '../ops';
 import { KEY_LAYOUT_OPS, NATIVE_OPS } from './ops';
@@ -64,7 +73,10 @@ function envMode(): KernelMode {
   const v = process.env.DISTILLERY_KERNELS;
   if (v === undefined || v === '') return 'auto';
   if (!isKernelMode(v)) {
-    throw new UserError(`DISTILLERY_KERNELS must be one of ${KERNEL_MODES.join(', ')}, got "${v}"`, { where: 'DISTILLERY_KERNELS', fix: 'unset it, or use auto' });
+    throw new UserError(`DISTILLERY_KERNELS must be one of ${KERNEL_MODES.join(', ')}, got "${v}"`, {
+      where: 'DISTILLERY_KERNELS',
+      fix: 'unset it, or use auto',
+    });
   }
   return v;
 }
@@ -100,14 +112,19 @@ function installElementwise(backend: 'wasm' | 'cpu', on: boolean): void {
   }
   const pow = stockKernel(backend, tf.Pow);
   if (pow) swap(backend, tf.Pow, native ? nativeSquarePowKernel(native, pow.kernelFunc) : undefined);
-  for (const name of [...FUSED_KERNELS, ...TRAINING_KERNELS]) if (tf.getKernel(name, backend)) tf.unregisterKernel(name, backend);
+  for (const name of [...FUSED_KERNELS, ...TRAINING_KERNELS])
+    if (tf.getKernel(name, backend)) tf.unregisterKernel(name, backend);
   if (native) {
-    for (const [kernelName, kernelFunc] of Object.entries(nativeTrainingKernels(native))) tf.registerKernel({ kernelName, backendName: backend, kernelFunc });
+    for (const [kernelName, kernelFunc] of Object.entries(nativeTrainingKernels(native)))
+      tf.registerKernel({ kernelName, backendName: backend, kernelFunc });
     const g = nativeGeluKernels(native);
     const f = nativeFusedKernels(native);
     const own: Array<[string, tf.KernelFunc]> = [
-      [GELU_KERNEL, g.gelu], [GELU_GRAD_KERNEL, g.geluGrad],
-      [LAYER_NORM_KERNEL, f.layerNorm], [LAYER_NORM_GRAD_KERNEL, f.layerNormGrad], [DROPOUT_KERNEL, f.dropout],
+      [GELU_KERNEL, g.gelu],
+      [GELU_GRAD_KERNEL, g.geluGrad],
+      [LAYER_NORM_KERNEL, f.layerNorm],
+      [LAYER_NORM_GRAD_KERNEL, f.layerNormGrad],
+      [DROPOUT_KERNEL, f.dropout],
     ];
     for (const [kernelName, kernelFunc] of own) tf.registerKernel({ kernelName, backendName: backend, kernelFunc });
   }
@@ -126,24 +143,56 @@ function installWasm(path: KernelPath): void {
     const transpose = stockKernel('wasm', tf.Transpose);
     const reshape = stockKernel('wasm', tf.Reshape);
     if (!transpose || !reshape) throw new Error('fast kernels: the wasm backend lacks Transpose/Reshape kernels');
-    swap('wasm', tf.BatchMatMul, untransposedWasmKernel({ batchMatMul: bmm.kernelFunc, transpose: transpose.kernelFunc, reshape: reshape.kernelFunc }));
-    swap('wasm', tf._FusedMatMul, fused ? untransposedFusedWasmKernel({ fusedMatMul: fused.kernelFunc, transpose: transpose.kernelFunc }) : undefined);
+    swap(
+      'wasm',
+      tf.BatchMatMul,
+      untransposedWasmKernel({
+        batchMatMul: bmm.kernelFunc,
+        transpose: transpose.kernelFunc,
+        reshape: reshape.kernelFunc,
+      }),
+    );
+    swap(
+      'wasm',
+      tf._FusedMatMul,
+      fused
+        ? untransposedFusedWasmKernel({ fusedMatMul: fused.kernelFunc, transpose: transpose.kernelFunc })
+        : undefined,
+    );
   } else {
     for (const name of MATMUL_KERNELS) swap('wasm', name, undefined);
   }
   // Leading-axis sums and row gathers: copy loops instead of the stock transposing/strided ones.
   const sum = stockKernel('wasm', tf.Sum);
   const gather = stockKernel('wasm', tf.GatherV2);
-  if (sum) swap('wasm', tf.Sum, path === 'stock' ? undefined : leadingSumWasm(sum.kernelFunc, path === 'blas' ? loadNativeBlas().blas : null));
-  if (gather) swap('wasm', tf.GatherV2, path === 'stock' ? undefined : rowGatherWasm(gather.kernelFunc, path === 'blas' ? loadNativeBlas().blas : null));
+  if (sum)
+    swap(
+      'wasm',
+      tf.Sum,
+      path === 'stock' ? undefined : leadingSumWasm(sum.kernelFunc, path === 'blas' ? loadNativeBlas().blas : null),
+    );
+  if (gather)
+    swap(
+      'wasm',
+      tf.GatherV2,
+      path === 'stock' ? undefined : rowGatherWasm(gather.kernelFunc, path === 'blas' ? loadNativeBlas().blas : null),
+    );
   for (const name of [tf.Identity, tf.Cast]) {
     const k = stockKernel('wasm', name);
     if (k) swap('wasm', name, path === 'stock' ? undefined : sharedIdentityWasm(k.kernelFunc));
   }
   const stockTranspose = stockKernel('wasm', tf.Transpose);
-  if (stockTranspose) swap('wasm', tf.Transpose, path === 'stock' ? undefined : transposeKernel(path === 'blas' ? loadNativeBlas().blas : null, stockTranspose.kernelFunc));
+  if (stockTranspose)
+    swap(
+      'wasm',
+      tf.Transpose,
+      path === 'stock'
+        ? undefined
+        : transposeKernel(path === 'blas' ? loadNativeBlas().blas : null, stockTranspose.kernelFunc),
+    );
   const stockSlice = stockKernel('wasm', tf.Slice);
-  if (stockSlice) swap('wasm', tf.Slice, path === 'blas' ? sliceKernel(loadNativeBlas().blas!, stockSlice.kernelFunc) : undefined);
+  if (stockSlice)
+    swap('wasm', tf.Slice, path === 'blas' ? sliceKernel(loadNativeBlas().blas!, stockSlice.kernelFunc) : undefined);
   installElementwise('wasm', path === 'blas');
   registerOps('wasm', path === 'blas' ? NATIVE_OPS : KEY_LAYOUT_OPS);
   installed.wasm = path;
@@ -162,9 +211,15 @@ function installCpu(path: KernelPath): void {
     for (const name of MATMUL_KERNELS) swap('cpu', name, undefined);
   }
   const stockTranspose = stockKernel('cpu', tf.Transpose);
-  if (stockTranspose) swap('cpu', tf.Transpose, path === 'blas' ? transposeKernel(loadNativeBlas().blas, stockTranspose.kernelFunc) : undefined);
+  if (stockTranspose)
+    swap(
+      'cpu',
+      tf.Transpose,
+      path === 'blas' ? transposeKernel(loadNativeBlas().blas, stockTranspose.kernelFunc) : undefined,
+    );
   const stockSlice = stockKernel('cpu', tf.Slice);
-  if (stockSlice) swap('cpu', tf.Slice, path === 'blas' ? sliceKernel(loadNativeBlas().blas!, stockSlice.kernelFunc) : undefined);
+  if (stockSlice)
+    swap('cpu', tf.Slice, path === 'blas' ? sliceKernel(loadNativeBlas().blas!, stockSlice.kernelFunc) : undefined);
   installElementwise('cpu', path === 'blas');
   registerOps('cpu', path === 'blas' ? NATIVE_OPS : KEY_LAYOUT_OPS);
   installed.cpu = path;
@@ -222,12 +277,21 @@ export function activeKernelPath(backendName: string = tf.getBackend()): KernelP
  * run reports before it builds the model that would otherwise install them. The extension shows
  * this, and says how to get the native kernels when a wasm or cpu run goes without them.
  */
-export function kernelsReport(backendName: string = tf.getBackend()): Pick<RunStartedEvent['backend'], 'native' | 'nativeUnavailable'> & { kernels: KernelPath } {
+export function kernelsReport(
+  backendName: string = tf.getBackend(),
+): Pick<RunStartedEvent['backend'], 'native' | 'nativeUnavailable'> & { kernels: KernelPath } {
   const info = installFastKernels();
   const kernels = activeKernelPath(backendName);
-  if (kernels === 'blas' && info.blas) return { kernels, native: { path: info.blas.path, library: info.blas.config, threads: info.blas.threads } };
+  if (kernels === 'blas' && info.blas)
+    return { kernels, native: { path: info.blas.path, library: info.blas.config, threads: info.blas.threads } };
   if (backendName !== 'wasm' && backendName !== 'cpu') return { kernels };
   // An explicit choice is the reason even where the addon is missing too: it would not be used.
   const chosen = info.requested === 'stock' || info.requested === 'untransposed';
-  return { kernels, nativeUnavailable: chosen || !info.blasUnavailable ? `DISTILLERY_KERNELS=${info.requested} selects the ${kernels} kernels` : info.blasUnavailable };
+  return {
+    kernels,
+    nativeUnavailable:
+      chosen || !info.blasUnavailable
+        ? `DISTILLERY_KERNELS=${info.requested} selects the ${kernels} kernels`
+        : info.blasUnavailable,
+  };
 }

@@ -58,8 +58,14 @@ export interface MatMulGeometry {
   indexB(i: number): number;
 }
 
-export function matMulGeometry(aShape: readonly number[], bShape: readonly number[], transposeA: boolean, transposeB: boolean): MatMulGeometry {
-  if (aShape.length < 2 || bShape.length < 2) throw new Error(`matMul: operands must have rank ≥ 2, got [${aShape}] and [${bShape}]`);
+export function matMulGeometry(
+  aShape: readonly number[],
+  bShape: readonly number[],
+  transposeA: boolean,
+  transposeB: boolean,
+): MatMulGeometry {
+  if (aShape.length < 2 || bShape.length < 2)
+    throw new Error(`matMul: operands must have rank ≥ 2, got [${aShape}] and [${bShape}]`);
   const ar = aShape.length;
   const br = bShape.length;
   const m = transposeA ? aShape[ar - 1] : aShape[ar - 2];
@@ -67,7 +73,9 @@ export function matMulGeometry(aShape: readonly number[], bShape: readonly numbe
   const kB = transposeB ? bShape[br - 1] : bShape[br - 2];
   const n = transposeB ? bShape[br - 2] : bShape[br - 1];
   if (k !== kB) {
-    throw new Error(`Error in matMul: inner shapes (${k}) and (${kB}) of Tensors with shapes ${aShape} and ${bShape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`);
+    throw new Error(
+      `Error in matMul: inner shapes (${k}) and (${kB}) of Tensors with shapes ${aShape} and ${bShape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
+    );
   }
   const outerA = aShape.slice(0, -2);
   const outerB = bShape.slice(0, -2);
@@ -75,7 +83,17 @@ export function matMulGeometry(aShape: readonly number[], bShape: readonly numbe
   const batch = tf.util.sizeFromShape(outer);
   const batchA = tf.util.sizeFromShape(outerA);
   const batchB = tf.util.sizeFromShape(outerB);
-  return { m, n, k, outShape: [...outer, m, n], batch, batchA, batchB, indexA: (i) => (batchA === 1 ? 0 : i), indexB: (i) => (batchB === 1 ? 0 : i) };
+  return {
+    m,
+    n,
+    k,
+    outShape: [...outer, m, n],
+    batch,
+    batchA,
+    batchB,
+    indexA: (i) => (batchA === 1 ? 0 : i),
+    indexB: (i) => (batchB === 1 ? 0 : i),
+  };
 }
 
 /**
@@ -83,9 +101,18 @@ export function matMulGeometry(aShape: readonly number[], bShape: readonly numbe
  * (equal batches, or a shared B folded into A's rows), one per output matrix otherwise.
  */
 function sgemmInto(
-  blas: NativeBlas, g: MatMulGeometry,
-  a: Float32Array, aOff: number, b: Float32Array, bOff: number, c: Float32Array, cOff: number,
-  transposeA: boolean, transposeB: boolean, bias: Float32Array | null, biasOff: number,
+  blas: NativeBlas,
+  g: MatMulGeometry,
+  a: Float32Array,
+  aOff: number,
+  b: Float32Array,
+  bOff: number,
+  c: Float32Array,
+  cOff: number,
+  transposeA: boolean,
+  transposeB: boolean,
+  bias: Float32Array | null,
+  biasOff: number,
 ): void {
   const { m, n, k, batch, batchA, batchB } = g;
   const sA = m * k;
@@ -97,7 +124,25 @@ function sgemmInto(
   } else if (batchA === batch && batchB === batch) {
     blas.sgemm(a, aOff, b, bOff, c, cOff, transposeA, transposeB, m, n, k, batch, sA, sB, sC, bias, biasOff);
   } else if (batchA === 1 || batchB === 1) {
-    blas.sgemm(a, aOff, b, bOff, c, cOff, transposeA, transposeB, m, n, k, batch, batchA === 1 ? 0 : sA, batchB === 1 ? 0 : sB, sC, bias, biasOff);
+    blas.sgemm(
+      a,
+      aOff,
+      b,
+      bOff,
+      c,
+      cOff,
+      transposeA,
+      transposeB,
+      m,
+      n,
+      k,
+      batch,
+      batchA === 1 ? 0 : sA,
+      batchB === 1 ? 0 : sB,
+      sC,
+      bias,
+      biasOff,
+    );
   } else {
     throw new Error('sgemmInto: batches that both broadcast go to the stock kernel');
   }
@@ -127,12 +172,18 @@ function wasmOffset(backend: WasmBackendLike, t: Info): number {
 /** A bias the BLAS kernels can add row by row: none, or n values (rank 1, or [1, …, 1, n]). */
 function rowBias(bias: Info | undefined | null, n: number): Info | null | 'unsupported' {
   if (!bias) return null;
-  if (bias.dtype !== 'float32' || tf.util.sizeFromShape(bias.shape) !== n || (bias.shape.length > 0 && bias.shape[bias.shape.length - 1] !== n)) return 'unsupported';
+  if (
+    bias.dtype !== 'float32' ||
+    tf.util.sizeFromShape(bias.shape) !== n ||
+    (bias.shape.length > 0 && bias.shape[bias.shape.length - 1] !== n)
+  )
+    return 'unsupported';
   return bias;
 }
 
 function checkFloat(name: string, ...ts: Info[]): void {
-  for (const t of ts) if (t.dtype !== 'float32') throw new Error(`${name} for non non-float32 tensors not yet supported.`);
+  for (const t of ts)
+    if (t.dtype !== 'float32') throw new Error(`${name} for non non-float32 tensors not yet supported.`);
 }
 
 interface MatMulArgs {
@@ -159,7 +210,8 @@ function sgemmKernels<B>(
     const { inputs, backend, attrs } = argsOf(args);
     if (!isBackend(backend)) throw new Error(`BatchMatMul (distillery): not a ${backendName} backend`);
     checkFloat('BatchMatMul', inputs.a, inputs.b);
-    if (!sameOrSharedBatch(matMulGeometry(inputs.a.shape, inputs.b.shape, !!attrs.transposeA, !!attrs.transposeB))) return stock.batchMatMul(args);
+    if (!sameOrSharedBatch(matMulGeometry(inputs.a.shape, inputs.b.shape, !!attrs.transposeA, !!attrs.transposeB)))
+      return stock.batchMatMul(args);
     return run(backend, inputs.a, inputs.b, !!attrs.transposeA, !!attrs.transposeB, null, false);
   };
   const fusedMatMul: tf.KernelFunc = (args) => {
@@ -179,8 +231,19 @@ function sgemmKernels<B>(
 }
 
 /** BatchMatMul / _FusedMatMul (bias, linear or relu) on the wasm backend through sgemm. */
-export function blasWasmKernels(blas: NativeBlas, stock: { batchMatMul: tf.KernelFunc; fusedMatMul?: tf.KernelFunc }): { batchMatMul: tf.KernelFunc; fusedMatMul: tf.KernelFunc } {
-  const run = (backend: WasmBackendLike, a: Info, b: Info, tA: boolean, tB: boolean, bias: Info | null, relu: boolean): Info => {
+export function blasWasmKernels(
+  blas: NativeBlas,
+  stock: { batchMatMul: tf.KernelFunc; fusedMatMul?: tf.KernelFunc },
+): { batchMatMul: tf.KernelFunc; fusedMatMul: tf.KernelFunc } {
+  const run = (
+    backend: WasmBackendLike,
+    a: Info,
+    b: Info,
+    tA: boolean,
+    tB: boolean,
+    bias: Info | null,
+    relu: boolean,
+  ): Info => {
     const g = matMulGeometry(a.shape, b.shape, tA, tB);
     const out = backend.makeOutput(g.outShape, 'float32');
     if (tf.util.sizeFromShape(g.outShape) === 0) return out;
@@ -189,7 +252,20 @@ export function blasWasmKernels(blas: NativeBlas, stock: { batchMatMul: tf.Kerne
     if (g.k === 0 && !bias) {
       heap.fill(0, cOff, cOff + g.batch * g.m * g.n);
     } else {
-      sgemmInto(blas, g, heap, wasmOffset(backend, a), heap, wasmOffset(backend, b), heap, cOff, tA, tB, bias ? heap : null, bias ? wasmOffset(backend, bias) : 0);
+      sgemmInto(
+        blas,
+        g,
+        heap,
+        wasmOffset(backend, a),
+        heap,
+        wasmOffset(backend, b),
+        heap,
+        cOff,
+        tA,
+        tB,
+        bias ? heap : null,
+        bias ? wasmOffset(backend, bias) : 0,
+      );
     }
     if (relu) {
       const c = heap.subarray(cOff, cOff + g.batch * g.m * g.n);
@@ -206,12 +282,36 @@ function cpuValues(backend: CpuBackendLike, t: Info): Float32Array {
 }
 
 /** BatchMatMul / _FusedMatMul on the pure-JS cpu backend through sgemm. */
-export function blasCpuKernels(blas: NativeBlas, stock: { batchMatMul: tf.KernelFunc; fusedMatMul?: tf.KernelFunc }): { batchMatMul: tf.KernelFunc; fusedMatMul: tf.KernelFunc } {
-  const run = (backend: CpuBackendLike, a: Info, b: Info, tA: boolean, tB: boolean, bias: Info | null, relu: boolean): Info => {
+export function blasCpuKernels(
+  blas: NativeBlas,
+  stock: { batchMatMul: tf.KernelFunc; fusedMatMul?: tf.KernelFunc },
+): { batchMatMul: tf.KernelFunc; fusedMatMul: tf.KernelFunc } {
+  const run = (
+    backend: CpuBackendLike,
+    a: Info,
+    b: Info,
+    tA: boolean,
+    tB: boolean,
+    bias: Info | null,
+    relu: boolean,
+  ): Info => {
     const g = matMulGeometry(a.shape, b.shape, tA, tB);
     const c = new Float32Array(tf.util.sizeFromShape(g.outShape));
     if (c.length > 0 && (g.k > 0 || bias)) {
-      sgemmInto(blas, g, cpuValues(backend, a), 0, cpuValues(backend, b), 0, c, 0, tA, tB, bias ? cpuValues(backend, bias) : null, 0);
+      sgemmInto(
+        blas,
+        g,
+        cpuValues(backend, a),
+        0,
+        cpuValues(backend, b),
+        0,
+        c,
+        0,
+        tA,
+        tB,
+        bias ? cpuValues(backend, bias) : null,
+        0,
+      );
     }
     if (relu) for (let i = 0; i < c.length; i++) if (c[i] < 0) c[i] = 0;
     return backend.makeTensorInfo(g.outShape, 'float32', c);
@@ -224,9 +324,17 @@ export function blasCpuKernels(blas: NativeBlas, stock: { batchMatMul: tf.Kernel
  * transposed operands are transposed explicitly (a cheap memory pass), a batch against one shared
  * matrix is folded into rows, and other batches run as a loop of 2-D products on heap copies.
  */
-export function untransposedWasmKernel(stock: { batchMatMul: tf.KernelFunc; transpose: tf.KernelFunc; reshape: tf.KernelFunc }): tf.KernelFunc {
-  const call = (f: tf.KernelFunc, inputs: Record<string, Info>, backend: WasmBackendLike, attrs: tf.NamedAttrMap): Info =>
-    f({ inputs, backend: backend as unknown as tf.KernelBackend, attrs }) as Info;
+export function untransposedWasmKernel(stock: {
+  batchMatMul: tf.KernelFunc;
+  transpose: tf.KernelFunc;
+  reshape: tf.KernelFunc;
+}): tf.KernelFunc {
+  const call = (
+    f: tf.KernelFunc,
+    inputs: Record<string, Info>,
+    backend: WasmBackendLike,
+    attrs: tf.NamedAttrMap,
+  ): Info => f({ inputs, backend: backend as unknown as tf.KernelBackend, attrs }) as Info;
   const transposeLast2 = (backend: WasmBackendLike, x: Info): Info => {
     const r = x.shape.length;
     const perm = [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2];
@@ -260,7 +368,8 @@ export function untransposedWasmKernel(stock: { batchMatMul: tf.KernelFunc; tran
         backend.disposeData(out.dataId);
         return shaped;
       }
-      if (!sameOrSharedBatch(g)) return call(stock.batchMatMul, { a, b }, backend, { transposeA: false, transposeB: false });
+      if (!sameOrSharedBatch(g))
+        return call(stock.batchMatMul, { a, b }, backend, { transposeA: false, transposeB: false });
       const out = backend.makeOutput(g.outShape, 'float32');
       const sA = g.m * g.k;
       const sB = g.k * g.n;
@@ -298,7 +407,10 @@ export function untransposedWasmKernel(stock: { batchMatMul: tf.KernelFunc; tran
  * transposed paths are slow, and with a bias and a transposed operand its results differ from
  * matMul + bias (TF.js 4.22; test/integration/fast-kernels.test.ts compares against the unfused ops).
  */
-export function untransposedFusedWasmKernel(stock: { fusedMatMul: tf.KernelFunc; transpose: tf.KernelFunc }): tf.KernelFunc {
+export function untransposedFusedWasmKernel(stock: {
+  fusedMatMul: tf.KernelFunc;
+  transpose: tf.KernelFunc;
+}): tf.KernelFunc {
   return (args) => {
     const { inputs, backend, attrs } = argsOf(args);
     if (!isWasmBackend(backend) || (!attrs.transposeA && !attrs.transposeB)) return stock.fusedMatMul(args);
@@ -306,14 +418,22 @@ export function untransposedFusedWasmKernel(stock: { fusedMatMul: tf.KernelFunc;
     const untranspose = (x: Info): Info => {
       const r = x.shape.length;
       const perm = [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2];
-      const t = stock.transpose({ inputs: { x }, backend: backend as unknown as tf.KernelBackend, attrs: { perm } }) as Info;
+      const t = stock.transpose({
+        inputs: { x },
+        backend: backend as unknown as tf.KernelBackend,
+        attrs: { perm },
+      }) as Info;
       temps.push(t);
       return t;
     };
     try {
       const a = attrs.transposeA ? untranspose(inputs.a) : inputs.a;
       const b = attrs.transposeB ? untranspose(inputs.b) : inputs.b;
-      return stock.fusedMatMul({ ...args, inputs: { ...args.inputs, a, b }, attrs: { ...args.attrs, transposeA: false, transposeB: false } });
+      return stock.fusedMatMul({
+        ...args,
+        inputs: { ...args.inputs, a, b },
+        attrs: { ...args.attrs, transposeA: false, transposeB: false },
+      });
     } finally {
       for (const t of temps) backend.disposeData(t.dataId);
     }

@@ -17,10 +17,23 @@ export interface NativeBlas {
    * memory: a view of the wasm heap works without copying.
    */
   sgemm(
-    a: Float32Array, aOff: number, b: Float32Array, bOff: number, c: Float32Array, cOff: number,
-    transA: boolean, transB: boolean, m: number, n: number, k: number,
-    batch: number, strideA: number, strideB: number, strideC: number,
-    bias: Float32Array | null, biasOff: number,
+    a: Float32Array,
+    aOff: number,
+    b: Float32Array,
+    bOff: number,
+    c: Float32Array,
+    cOff: number,
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    batch: number,
+    strideA: number,
+    strideB: number,
+    strideC: number,
+    bias: Float32Array | null,
+    biasOff: number,
   ): void;
   setThreads(n: number): void;
   threads(): number;
@@ -32,17 +45,53 @@ export interface NativeBlas {
    * one value per row.
    */
   binary(
-    op: number, a: Float32Array, aOff: number, aRs: number, aCs: number,
-    b: Float32Array, bOff: number, bRs: number, bCs: number,
-    out: Float32Array, outOff: number, rows: number, cols: number,
+    op: number,
+    a: Float32Array,
+    aOff: number,
+    aRs: number,
+    aCs: number,
+    b: Float32Array,
+    bOff: number,
+    bRs: number,
+    bCs: number,
+    out: Float32Array,
+    outOff: number,
+    rows: number,
+    cols: number,
   ): void;
   /** x·½(1 + erf(x/√2)) over n values. */
   gelu(x: Float32Array, xOff: number, out: Float32Array, outOff: number, n: number): void;
   /** dy·(Φ(x) + x·φ(x)) over n values. */
-  geluGrad(dy: Float32Array, dyOff: number, x: Float32Array, xOff: number, out: Float32Array, outOff: number, n: number): void;
+  geluGrad(
+    dy: Float32Array,
+    dyOff: number,
+    x: Float32Array,
+    xOff: number,
+    out: Float32Array,
+    outOff: number,
+    n: number,
+  ): void;
   /** Row-wise LayerNorm of x [rows, cols] (views from offset 0). */
-  layerNorm(x: Float32Array, gamma: Float32Array, beta: Float32Array, out: Float32Array, rows: number, cols: number, eps: number): void;
-  layerNormGrad(dy: Float32Array, x: Float32Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number, eps: number): void;
+  layerNorm(
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    out: Float32Array,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void;
+  layerNormGrad(
+    dy: Float32Array,
+    x: Float32Array,
+    gamma: Float32Array,
+    dx: Float32Array,
+    dgamma: Float32Array,
+    dbeta: Float32Array,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void;
   /** x·1/(1 − rate) where the counter-based uniform of (seed, index) is ≥ rate, else 0. */
   dropout(x: Float32Array, out: Float32Array, n: number, rate: number, seedHi: number, seedLo: number): void;
   /** out[j] = Σ_r x[r·cols + j] (accumulated in double), views from offset 0. */
@@ -51,17 +100,52 @@ export interface NativeBlas {
    * Σ over query rows whose mask is set and keys whose mask is set of t·ln max(t, tEps) −
    * t·ln max(s, eps), summed in double; t and s [batch, heads, q, k], mask [batch, k], q = k.
    */
-  attentionKl(t: Float32Array, s: Float32Array, mask: Float32Array, batch: number, heads: number, q: number, k: number, eps: number, tEps: number): number;
+  attentionKl(
+    t: Float32Array,
+    s: Float32Array,
+    mask: Float32Array,
+    batch: number,
+    heads: number,
+    q: number,
+    k: number,
+    eps: number,
+    tEps: number,
+  ): number;
   /** scale·∂/∂s of attentionKl's sum: −scale·t/s where both masks are set and s ≥ eps, else 0. */
-  attentionKlGrad(t: Float32Array, s: Float32Array, mask: Float32Array, out: Float32Array, batch: number, heads: number, q: number, k: number, eps: number, scale: number): void;
+  attentionKlGrad(
+    t: Float32Array,
+    s: Float32Array,
+    mask: Float32Array,
+    out: Float32Array,
+    batch: number,
+    heads: number,
+    q: number,
+    k: number,
+    eps: number,
+    scale: number,
+  ): void;
   /** Softmax of each row of x [rows, cols]. */
   softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
   /** y·(dy − Σ dy·y) per row. */
   softmaxGrad(dy: Float32Array, y: Float32Array, out: Float32Array, rows: number, cols: number): void;
   /** One AdamW update of n values (src/train/optimizer.ts); decay NaN for none. Scalars are rounded to float32. */
   adamw(
-    p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, pOut: Float32Array, mOut: Float32Array, vOut: Float32Array, n: number,
-    beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, biasCorrection2Sqrt: number, eps: number, stepSize: number, decay: number,
+    p: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    pOut: Float32Array,
+    mOut: Float32Array,
+    vOut: Float32Array,
+    n: number,
+    beta1: number,
+    oneMinusBeta1: number,
+    beta2: number,
+    oneMinusBeta2: number,
+    biasCorrection2Sqrt: number,
+    eps: number,
+    stepSize: number,
+    decay: number,
   ): void;
   /** out (row-major, `shape`)[i0, …] = x[offset + Σ i_a·strides[a]], up to 6 axes: a transpose or a slice. */
   stridedCopy(x: Float32Array, offset: number, out: Float32Array, shape: number[], strides: number[]): void;
@@ -84,7 +168,12 @@ export interface NativeBlasStatus {
 /** A developer's build (native/build.mjs, linked to the system's OpenBLAS). */
 const ADDON = path.join('native', 'build', 'distillery_blas.node');
 /** What a platform package of the extension ships (native/build-portable.mjs, OpenBLAS linked in). */
-export const PREBUILT_ADDON = path.join('native', 'prebuilds', `${process.platform}-${process.arch}`, 'distillery_blas.node');
+export const PREBUILT_ADDON = path.join(
+  'native',
+  'prebuilds',
+  `${process.platform}-${process.arch}`,
+  'distillery_blas.node',
+);
 
 /**
  * The addon next to the sources (src/model/fast-kernels → repo) or the bundle (dist → repo or the
@@ -104,12 +193,27 @@ function candidates(): string[] {
 
 function isNativeBlas(x: unknown): x is NativeBlas {
   const o = x as Partial<NativeBlas> | null;
-  return !!o && typeof o.sgemm === 'function' && typeof o.setThreads === 'function' && typeof o.config === 'function' &&
-    typeof o.binary === 'function' && typeof o.gelu === 'function' && typeof o.geluGrad === 'function' &&
-    typeof o.layerNorm === 'function' && typeof o.layerNormGrad === 'function' && typeof o.dropout === 'function' &&
-    typeof o.sumRows === 'function' && typeof o.attentionKl === 'function' && typeof o.attentionKlGrad === 'function' &&
-    typeof o.softmax === 'function' && typeof o.softmaxGrad === 'function' && typeof o.adamw === 'function' && typeof o.stridedCopy === 'function' && typeof o.gatherRows === 'function' &&
-    typeof o.sumSquares === 'function';
+  return (
+    !!o &&
+    typeof o.sgemm === 'function' &&
+    typeof o.setThreads === 'function' &&
+    typeof o.config === 'function' &&
+    typeof o.binary === 'function' &&
+    typeof o.gelu === 'function' &&
+    typeof o.geluGrad === 'function' &&
+    typeof o.layerNorm === 'function' &&
+    typeof o.layerNormGrad === 'function' &&
+    typeof o.dropout === 'function' &&
+    typeof o.sumRows === 'function' &&
+    typeof o.attentionKl === 'function' &&
+    typeof o.attentionKlGrad === 'function' &&
+    typeof o.softmax === 'function' &&
+    typeof o.softmaxGrad === 'function' &&
+    typeof o.adamw === 'function' &&
+    typeof o.stridedCopy === 'function' &&
+    typeof o.gatherRows === 'function' &&
+    typeof o.sumSquares === 'function'
+  );
 }
 
 let cached: NativeBlasStatus | undefined;
@@ -132,13 +236,18 @@ export function loadNativeBlas(): NativeBlasStatus {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod: unknown = require(file);
-    if (!isNativeBlas(mod)) throw new Error('it lacks functions this version needs; rebuild it with `node native/build.mjs --force`');
+    if (!isNativeBlas(mod))
+      throw new Error('it lacks functions this version needs; rebuild it with `node native/build.mjs --force`');
     // Threads for the element-wise kernels (default: one per core).
     const ew = Number(process.env.DISTILLERY_ELEMENTWISE_THREADS);
     if (Number.isInteger(ew) && ew >= 1) mod.setElementwiseThreads(Math.min(ew, 16));
     cached = { blas: mod, path: file };
   } catch (e) {
-    cached = { blas: null, path: file, reason: `failed to load ${file}: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}` };
+    cached = {
+      blas: null,
+      path: file,
+      reason: `failed to load ${file}: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`,
+    };
   }
   return cached;
 }

@@ -42,7 +42,8 @@ function seedWords(seed: string): [number, number] {
   return [hi, lo];
 }
 
-const run = (name: string, inputs: tf.NamedTensorMap, attrs?: object) => tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap);
+const run = (name: string, inputs: tf.NamedTensorMap, attrs?: object) =>
+  tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap);
 
 /** The ops of the native addon's kernels, for a backend they are registered on. */
 export const NATIVE_OPS: Partial<Ops> = {
@@ -59,7 +60,8 @@ export const NATIVE_OPS: Partial<Ops> = {
     return run(DROPOUT_KERNEL, { x }, { rate, seedHi, seedLo }) as tf.Tensor;
   },
   // The same sum in one pass, rows and keys with mask 0 skipped, and its gradient in one more.
-  attentionKlSum: (teacher, student, mask, attrs) => run(ATTENTION_KL_KERNEL, { teacher, student, mask }, attrs) as tf.Scalar,
+  attentionKlSum: (teacher, student, mask, attrs) =>
+    run(ATTENTION_KL_KERNEL, { teacher, student, mask }, attrs) as tf.Scalar,
   // The same operations in the same order as the composite, in one pass.
   adamW: (state, grad, attrs) => {
     const [p, m, v] = run(ADAMW_KERNEL, { param: state.variable, grad, m: state.m, v: state.v }, attrs) as tf.Tensor[];

@@ -29,10 +29,20 @@ export const ATTENTION_KL_KERNEL = 'DistilleryAttentionKl';
 export const ATTENTION_KL_GRAD_KERNEL = 'DistilleryAttentionKlGrad';
 export const ADAMW_KERNEL = 'DistilleryAdamW';
 export const SUM_SQUARES_KERNEL = 'DistillerySumSquares';
-export const TRAINING_KERNELS = [SOFTMAX_KERNEL, SOFTMAX_GRAD_KERNEL, ATTENTION_KL_KERNEL, ATTENTION_KL_GRAD_KERNEL, ADAMW_KERNEL, SUM_SQUARES_KERNEL] as const;
+export const TRAINING_KERNELS = [
+  SOFTMAX_KERNEL,
+  SOFTMAX_GRAD_KERNEL,
+  ATTENTION_KL_KERNEL,
+  ATTENTION_KL_GRAD_KERNEL,
+  ADAMW_KERNEL,
+  SUM_SQUARES_KERNEL,
+] as const;
 
 /** Attributes of DistilleryAttentionKl: the clamps of student and teacher probabilities inside the logs. */
-export interface AttentionKlAttrs { eps: number; teacherEps: number }
+export interface AttentionKlAttrs {
+  eps: number;
+  teacherEps: number;
+}
 
 /**
  * AdamW scalars, each already what the op-by-op path would use (rounded to float32 by the kernel);
@@ -78,7 +88,8 @@ export function nativeTrainingKernels(native: NativeBlas): Record<(typeof TRAINI
       assertFloat32(SOFTMAX_GRAD_KERNEL, dy, y);
       const [rows, cols] = rowsCols(y.shape);
       const out = outputs(backend, [y.shape]);
-      if (rows > 0 && cols > 0) native.softmaxGrad(f32View(backend, dy), f32View(backend, y), out.views()[0], rows, cols);
+      if (rows > 0 && cols > 0)
+        native.softmaxGrad(f32View(backend, dy), f32View(backend, y), out.views()[0], rows, cols);
       return out.infos()[0];
     },
     [ATTENTION_KL_KERNEL]: ({ inputs, backend, attrs }) => {
@@ -86,7 +97,20 @@ export function nativeTrainingKernels(native: NativeBlas): Record<(typeof TRAINI
       assertFloat32(ATTENTION_KL_KERNEL, teacher, student, mask);
       const [b, h, q, k] = student.shape;
       const a = attrs as unknown as AttentionKlAttrs;
-      const total = b === 0 ? 0 : native.attentionKl(f32View(backend, teacher), f32View(backend, student), f32View(backend, mask), b, h, q, k, a.eps, a.teacherEps);
+      const total =
+        b === 0
+          ? 0
+          : native.attentionKl(
+              f32View(backend, teacher),
+              f32View(backend, student),
+              f32View(backend, mask),
+              b,
+              h,
+              q,
+              k,
+              a.eps,
+              a.teacherEps,
+            );
       const out = outputs(backend, [[]]);
       out.views()[0][0] = total;
       return out.infos()[0];
@@ -97,7 +121,19 @@ export function nativeTrainingKernels(native: NativeBlas): Record<(typeof TRAINI
       const [b, h, q, k] = student.shape;
       const scale = scalarValue(backend, dy);
       const out = outputs(backend, [student.shape]);
-      if (b > 0) native.attentionKlGrad(f32View(backend, teacher), f32View(backend, student), f32View(backend, mask), out.views()[0], b, h, q, k, (attrs as unknown as AttentionKlAttrs).eps, scale);
+      if (b > 0)
+        native.attentionKlGrad(
+          f32View(backend, teacher),
+          f32View(backend, student),
+          f32View(backend, mask),
+          out.views()[0],
+          b,
+          h,
+          q,
+          k,
+          (attrs as unknown as AttentionKlAttrs).eps,
+          scale,
+        );
       return out.infos()[0];
     },
     [ADAMW_KERNEL]: ({ inputs, backend, attrs }) => {
@@ -108,8 +144,22 @@ export function nativeTrainingKernels(native: NativeBlas): Record<(typeof TRAINI
       const out = outputs(backend, [param.shape, param.shape, param.shape]);
       const [po, mo, vo] = out.views();
       native.adamw(
-        f32View(backend, param), f32View(backend, grad), f32View(backend, m), f32View(backend, v), po, mo, vo, n,
-        a.beta1, a.oneMinusBeta1, a.beta2, a.oneMinusBeta2, a.biasCorrection2Sqrt, a.eps, a.stepSize, a.decay ?? NaN,
+        f32View(backend, param),
+        f32View(backend, grad),
+        f32View(backend, m),
+        f32View(backend, v),
+        po,
+        mo,
+        vo,
+        n,
+        a.beta1,
+        a.oneMinusBeta1,
+        a.beta2,
+        a.oneMinusBeta2,
+        a.biasCorrection2Sqrt,
+        a.eps,
+        a.stepSize,
+        a.decay ?? NaN,
       );
       return out.infos();
     },
@@ -129,7 +179,10 @@ export function nativeTrainingKernels(native: NativeBlas): Record<(typeof TRAINI
  * The permutation with size-1 axes dropped and axes that stay neighbours merged: [shape, perm] of
  * the equivalent transpose of the fewest axes (perm [0] when nothing moves).
  */
-export function collapsePermutation(shape: readonly number[], perm: readonly number[]): { shape: number[]; perm: number[] } {
+export function collapsePermutation(
+  shape: readonly number[],
+  perm: readonly number[],
+): { shape: number[]; perm: number[] } {
   // Keep the input axes of size > 1, renumbered in input order.
   const kept = shape.map((d, i) => (d === 1 ? -1 : i)).filter((i) => i >= 0);
   const rank = new Map(kept.map((axis, i) => [axis, i]));
@@ -149,7 +202,9 @@ export function collapsePermutation(shape: readonly number[], perm: readonly num
   return { shape: mergedShape, perm: mergedPerm };
 }
 
-interface RefCountingBackend { incRef(dataId: object): void }
+interface RefCountingBackend {
+  incRef(dataId: object): void;
+}
 
 /**
  * Transpose on wasm/cpu: a permutation that leaves the data's order as it is (identity once size-1
@@ -158,7 +213,11 @@ interface RefCountingBackend { incRef(dataId: object): void }
  */
 export function transposeKernel(native: NativeBlas | null, stock: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
-    const { inputs, backend, attrs } = args as unknown as { inputs: { x: Info }; backend: unknown; attrs: { perm: number[] } };
+    const { inputs, backend, attrs } = args as unknown as {
+      inputs: { x: Info };
+      backend: unknown;
+      attrs: { perm: number[] };
+    };
     const x = inputs.x;
     const perm = attrs.perm;
     const outShape = perm.map((axis) => x.shape[axis]);
@@ -169,10 +228,23 @@ export function transposeKernel(native: NativeBlas | null, stock: tf.KernelFunc)
       return { dataId: x.dataId, shape: outShape, dtype: x.dtype };
     }
     const n = tf.util.sizeFromShape(x.shape);
-    if (!native || x.dtype !== 'float32' || c.perm.length > 6 || n < MIN_NATIVE_COPY || !(isWasmBackend(backend) || isCpuBackend(backend))) return stock(args);
+    if (
+      !native ||
+      x.dtype !== 'float32' ||
+      c.perm.length > 6 ||
+      n < MIN_NATIVE_COPY ||
+      !(isWasmBackend(backend) || isCpuBackend(backend))
+    )
+      return stock(args);
     const strides = rowMajorStrides(c.shape);
     const out = outputs(backend, [outShape]);
-    native.stridedCopy(f32View(backend, x), 0, out.views()[0], c.perm.map((axis) => c.shape[axis]), c.perm.map((axis) => strides[axis]));
+    native.stridedCopy(
+      f32View(backend, x),
+      0,
+      out.views()[0],
+      c.perm.map((axis) => c.shape[axis]),
+      c.perm.map((axis) => strides[axis]),
+    );
     return out.infos()[0];
   };
 }
@@ -180,9 +252,19 @@ export function transposeKernel(native: NativeBlas | null, stock: tf.KernelFunc)
 /** Float32 slices as one native strided copy (the stock wasm kernel is slow on non-contiguous ones: a [CLS] slice took ~1 ms). */
 export function sliceKernel(native: NativeBlas, stock: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
-    const { inputs, backend, attrs } = args as unknown as { inputs: { x: Info }; backend: unknown; attrs: { begin: number | number[]; size: number | number[] } };
+    const { inputs, backend, attrs } = args as unknown as {
+      inputs: { x: Info };
+      backend: unknown;
+      attrs: { begin: number | number[]; size: number | number[] };
+    };
     const x = inputs.x;
-    if (x.dtype !== 'float32' || x.shape.length > 6 || x.shape.length === 0 || !(isWasmBackend(backend) || isCpuBackend(backend))) return stock(args);
+    if (
+      x.dtype !== 'float32' ||
+      x.shape.length > 6 ||
+      x.shape.length === 0 ||
+      !(isWasmBackend(backend) || isCpuBackend(backend))
+    )
+      return stock(args);
     const [begin, size] = tf.slice_util.parseSliceParams(x, attrs.begin, attrs.size);
     tf.slice_util.assertParamsValid(x, begin, size);
     if (tf.util.sizeFromShape(size) < MIN_NATIVE_COPY) return stock(args);
@@ -211,7 +293,9 @@ function rowMajorStrides(shape: readonly number[]): number[] {
 tf.registerGradient({
   kernelName: SOFTMAX_KERNEL,
   outputsToSave: [true],
-  gradFunc: (dy, [y]) => ({ x: () => tf.engine().runKernel(SOFTMAX_GRAD_KERNEL, { dy: dy as tf.Tensor, y }) as tf.Tensor }),
+  gradFunc: (dy, [y]) => ({
+    x: () => tf.engine().runKernel(SOFTMAX_GRAD_KERNEL, { dy: dy as tf.Tensor, y }) as tf.Tensor,
+  }),
 });
 
 /**
@@ -227,15 +311,28 @@ tf.registerGradient({
     const a = attrs as unknown as AttentionKlAttrs;
     const d = dy as tf.Tensor;
     return {
-      student: () => tf.engine().runKernel(ATTENTION_KL_GRAD_KERNEL, { dy: d, teacher, student, mask }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor,
+      student: () =>
+        tf
+          .engine()
+          .runKernel(
+            ATTENTION_KL_GRAD_KERNEL,
+            { dy: d, teacher, student, mask },
+            attrs as unknown as tf.NamedAttrMap,
+          ) as tf.Tensor,
       teacher: () => {
         const [b, , q, k] = teacher.shape;
         const tc = tf.maximum(teacher, a.teacherEps);
-        const dXLogX = tf.add(tf.log(tc), tf.div(tf.mul(teacher, tf.cast(tf.greaterEqual(teacher, a.teacherEps), 'float32')), tc));
+        const dXLogX = tf.add(
+          tf.log(tc),
+          tf.div(tf.mul(teacher, tf.cast(tf.greaterEqual(teacher, a.teacherEps), 'float32')), tc),
+        );
         const pointwise = tf.sub(dXLogX, tf.log(tf.maximum(student, a.eps)));
         const both = tf.mul(tf.reshape(mask, [b, 1, 1, k]), tf.reshape(mask, [b, 1, q, 1]));
         // Only where both masks are set, as the kernel sums (a NaN elsewhere stays out).
-        return tf.mul(tf.where(tf.cast(tf.broadcastTo(both, pointwise.shape), 'bool'), pointwise, tf.zerosLike(pointwise)), d);
+        return tf.mul(
+          tf.where(tf.cast(tf.broadcastTo(both, pointwise.shape), 'bool'), pointwise, tf.zerosLike(pointwise)),
+          d,
+        );
       },
       mask: () => tf.zerosLike(mask),
     };

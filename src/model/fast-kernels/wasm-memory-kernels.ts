@@ -25,7 +25,9 @@ function heapView(backend: WasmBackendLike, t: Info): Float32Array | Int32Array 
   const d = backend.dataIdMap.get(t.dataId);
   if (!d) throw new Error('distillery kernel: tensor data is not on the wasm backend');
   const size = tf.util.sizeFromShape(t.shape);
-  return t.dtype === 'int32' ? new Int32Array(backend.wasm.HEAPU8.buffer, d.memoryOffset, size) : new Float32Array(backend.wasm.HEAPU8.buffer, d.memoryOffset, size);
+  return t.dtype === 'int32'
+    ? new Int32Array(backend.wasm.HEAPU8.buffer, d.memoryOffset, size)
+    : new Float32Array(backend.wasm.HEAPU8.buffer, d.memoryOffset, size);
 }
 
 /**
@@ -34,7 +36,11 @@ function heapView(backend: WasmBackendLike, t: Info): Float32Array | Int32Array 
  */
 export function leadingSumWasm(stockSum: tf.KernelFunc, native?: NativeBlas | null): tf.KernelFunc {
   return (args) => {
-    const { inputs, backend, attrs } = args as unknown as { inputs: { x: Info }; backend: unknown; attrs: { axis: number | number[]; keepDims: boolean } };
+    const { inputs, backend, attrs } = args as unknown as {
+      inputs: { x: Info };
+      backend: unknown;
+      attrs: { axis: number | number[]; keepDims: boolean };
+    };
     const x = inputs.x;
     if (!isWasmBackend(backend) || x.dtype !== 'float32' || x.shape.length < 2) return stockSum(args);
     const axes = tf.util.parseAxisParam(attrs.axis, x.shape).sort((a, b) => a - b);
@@ -67,9 +73,19 @@ export function leadingSumWasm(stockSum: tf.KernelFunc, native?: NativeBlas | nu
  */
 export function rowGatherWasm(stockGather: tf.KernelFunc, native?: NativeBlas | null): tf.KernelFunc {
   return (args) => {
-    const { inputs, backend, attrs } = args as unknown as { inputs: { x: Info; indices: Info }; backend: unknown; attrs: { axis: number; batchDims: number } };
+    const { inputs, backend, attrs } = args as unknown as {
+      inputs: { x: Info; indices: Info };
+      backend: unknown;
+      attrs: { axis: number; batchDims: number };
+    };
     const { x, indices } = inputs;
-    if (!isWasmBackend(backend) || (x.dtype !== 'float32' && x.dtype !== 'int32') || indices.dtype !== 'int32' || x.shape.length < 1) return stockGather(args);
+    if (
+      !isWasmBackend(backend) ||
+      (x.dtype !== 'float32' && x.dtype !== 'int32') ||
+      indices.dtype !== 'int32' ||
+      x.shape.length < 1
+    )
+      return stockGather(args);
     const axis = tf.util.parseAxisParam(attrs.axis, x.shape)[0];
     if (axis !== 0 || (attrs.batchDims ?? 0) !== 0) return stockGather(args);
     const rowsIn = x.shape[0];
@@ -95,16 +111,23 @@ export function rowGatherWasm(stockGather: tf.KernelFunc, native?: NativeBlas | 
   };
 }
 
-interface RefCountingBackend { incRef(dataId: object): void }
+interface RefCountingBackend {
+  incRef(dataId: object): void;
+}
 
 /** Identity / same-dtype Cast: the input's data under a new reference, no copy. */
 export function sharedIdentityWasm(stock: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
-    const { inputs, backend, attrs } = args as unknown as { inputs: { x: Info }; backend: unknown; attrs?: { dtype?: tf.DataType } };
+    const { inputs, backend, attrs } = args as unknown as {
+      inputs: { x: Info };
+      backend: unknown;
+      attrs?: { dtype?: tf.DataType };
+    };
     const x = inputs.x;
     const dtype = attrs?.dtype ?? x.dtype;
     const b = backend as Partial<RefCountingBackend>;
-    if (!isWasmBackend(backend) || x.dtype === 'string' || dtype !== x.dtype || typeof b.incRef !== 'function') return stock(args);
+    if (!isWasmBackend(backend) || x.dtype === 'string' || dtype !== x.dtype || typeof b.incRef !== 'function')
+      return stock(args);
     b.incRef(x.dataId);
     return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
   };

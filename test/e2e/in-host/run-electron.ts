@@ -33,7 +33,9 @@ async function loadTestElectron(): Promise<TestElectron | undefined> {
 async function main(): Promise<number> {
   const exe = process.env.VSCODE_EXECUTABLE;
   if (!exe) {
-    process.stderr.write('in-host: set VSCODE_EXECUTABLE to a local VS Code executable (e.g. /usr/share/code/code) to run these tests.\n');
+    process.stderr.write(
+      'in-host: set VSCODE_EXECUTABLE to a local VS Code executable (e.g. /usr/share/code/code) to run these tests.\n',
+    );
     return 1;
   }
   if (!fs.existsSync(exe)) {
@@ -42,9 +44,11 @@ async function main(): Promise<number> {
   }
   const te = await loadTestElectron();
   if (!te) {
-    process.stderr.write('in-host: @vscode/test-electron is not installed. It is an opt-in developer tool, not a project dependency:\n'
-      + '  npm i -D @vscode/test-electron\n'
-      + 'then run `VSCODE_EXECUTABLE=/path/to/code node scripts/run-e2e.mjs` again.\n');
+    process.stderr.write(
+      'in-host: @vscode/test-electron is not installed. It is an opt-in developer tool, not a project dependency:\n' +
+        '  npm i -D @vscode/test-electron\n' +
+        'then run `VSCODE_EXECUTABLE=/path/to/code node scripts/run-e2e.mjs` again.\n',
+    );
     return 1;
   }
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'distillery-in-host-'));
@@ -54,7 +58,15 @@ async function main(): Promise<number> {
       vscodeExecutablePath: exe,
       extensionDevelopmentPath: REPO_ROOT,
       extensionTestsPath: path.join(__dirname, 'suite.cjs'),
-      launchArgs: [ws.dir, '--disable-extensions', '--disable-workspace-trust', '--user-data-dir', path.join(home, 'user'), '--skip-welcome', '--skip-release-notes'],
+      launchArgs: [
+        ws.dir,
+        '--disable-extensions',
+        '--disable-workspace-trust',
+        '--user-data-dir',
+        path.join(home, 'user'),
+        '--skip-welcome',
+        '--skip-release-notes',
+      ],
       extensionTestsEnv: { DISTILLERY_E2E_CONFIG: ws.config },
     });
   } catch (e) {
@@ -65,7 +77,10 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => process.exit(code), (e: unknown) => {
-  process.stderr.write(`in-host: ${String(e)}\n`);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`in-host: ${String(e)}\n`);
+    process.exit(1);
+  },
+);

@@ -12,7 +12,13 @@ export interface LegendEntry {
 }
 
 /** `source` is drawn at its device-pixel size; `scale` is its device pixels per CSS pixel. */
-export function composePng(source: HTMLCanvasElement, scale: number, title: string, theme: Theme, legend: readonly LegendEntry[] = []): string {
+export function composePng(
+  source: HTMLCanvasElement,
+  scale: number,
+  title: string,
+  theme: Theme,
+  legend: readonly LegendEntry[] = [],
+): string {
   const fs = theme.fontSize;
   const pad = 8;
   const cssW = source.width / scale;

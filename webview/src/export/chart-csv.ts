@@ -38,11 +38,18 @@ export function chartCsv(xName: string, x: ArrayLike<number>, length: number, se
  * A matrix with row and column labels: the corner cell names the two axes, then the column labels;
  * each row starts with its label. Labels may repeat (a sentence's tokens do).
  */
-export function matrixCsv(corner: string, rowLabels: readonly string[], colLabels: readonly string[], values: readonly (ArrayLike<number> | undefined)[]): string {
+export function matrixCsv(
+  corner: string,
+  rowLabels: readonly string[],
+  colLabels: readonly string[],
+  values: readonly (ArrayLike<number> | undefined)[],
+): string {
   const rows: string[] = [line([corner, ...colLabels].map(csvField))];
   rowLabels.forEach((label, q) => {
     const row = values[q];
-    rows.push(line([csvField(label), ...colLabels.map((_, k) => csvNumber(row && k < row.length ? row[k] : undefined))]));
+    rows.push(
+      line([csvField(label), ...colLabels.map((_, k) => csvNumber(row && k < row.length ? row[k] : undefined))]),
+    );
   });
   return rows.join('');
 }

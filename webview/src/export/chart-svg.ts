@@ -53,7 +53,10 @@ export interface ChartSvgInput {
 }
 
 export function escapeXml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] as string);
+  return s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] as string,
+  );
 }
 
 /** Coordinates to two decimals: finer than any screen, and a tenth of the file's size of full doubles. */
@@ -80,7 +83,8 @@ export function linearTicks(lo: number, hi: number, target = 5): number[] {
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step)
+    out.push(Number(v.toPrecision(12)));
   return out;
 }
 
@@ -158,7 +162,13 @@ function legendLayout(o: ChartSvgInput): { rows: number; at: { x: number; row: n
 }
 
 /** A series' path: M/L segments, a new M after every gap unless the line spans gaps. */
-export function seriesPath(x: ArrayLike<number>, y: ArrayLike<number | null>, toX: (v: number) => number, toY: (v: number) => number, spanGaps: boolean): string {
+export function seriesPath(
+  x: ArrayLike<number>,
+  y: ArrayLike<number | null>,
+  toX: (v: number) => number,
+  toY: (v: number) => number,
+  spanGaps: boolean,
+): string {
   const parts: string[] = [];
   let pen = false;
   const n = Math.min(x.length, y.length);
@@ -199,11 +209,18 @@ export function chartSvg(o: ChartSvgInput): string {
       const x0 = Math.max(left, L.toX(b.from));
       const x1 = Math.min(left + width, L.toX(b.to));
       if (!(x1 > x0)) continue;
-      out.push(`<rect x="${num(x0)}" y="${top}" width="${num(x1 - x0)}" height="${height}" ${paint('fill', b.color, b.alpha)}><title>${escapeXml(b.name)}</title></rect>`);
+      out.push(
+        `<rect x="${num(x0)}" y="${top}" width="${num(x1 - x0)}" height="${height}" ${paint('fill', b.color, b.alpha)}><title>${escapeXml(b.name)}</title></rect>`,
+      );
       // the stage's start, dashed, as on the canvas
       const edge = L.toX(b.from);
-      if (edge >= left && edge <= left + width) out.push(`<line x1="${num(edge)}" y1="${top}" x2="${num(edge)}" y2="${top + height}" ${paint('stroke', b.color, 0.6)} stroke-dasharray="4 3"/>`);
-      out.push(`<text x="${num(x0 + 4)}" y="${num(top + small + 2)}" font-size="${small}" ${paint('fill', c.muted)}>${escapeXml(b.name)}</text>`);
+      if (edge >= left && edge <= left + width)
+        out.push(
+          `<line x1="${num(edge)}" y1="${top}" x2="${num(edge)}" y2="${top + height}" ${paint('stroke', b.color, 0.6)} stroke-dasharray="4 3"/>`,
+        );
+      out.push(
+        `<text x="${num(x0 + 4)}" y="${num(top + small + 2)}" font-size="${small}" ${paint('fill', c.muted)}>${escapeXml(b.name)}</text>`,
+      );
     }
     out.push('</g>');
   }
@@ -211,18 +228,32 @@ export function chartSvg(o: ChartSvgInput): string {
   // grid, ticks and their labels
   const fmtX = o.formatX ?? ((v: number): string => (Number.isInteger(v) ? String(v) : formatNumber(v, 6)));
   const xTicks = linearTicks(o.xRange.min, o.xRange.max, Math.max(2, Math.round(width / 90)));
-  const yTicks = o.log ? logTicks(o.yRange.min, o.yRange.max) : linearTicks(o.yRange.min, o.yRange.max, Math.max(2, Math.round(height / 40)));
+  const yTicks = o.log
+    ? logTicks(o.yRange.min, o.yRange.max)
+    : linearTicks(o.yRange.min, o.yRange.max, Math.max(2, Math.round(height / 40)));
   out.push(`<g class="grid" ${paint('stroke', c.grid)} stroke-width="1">`);
-  for (const v of xTicks) out.push(`<line x1="${num(L.toX(v))}" y1="${top}" x2="${num(L.toX(v))}" y2="${top + height + 4}"/>`);
-  for (const v of yTicks) out.push(`<line x1="${left - 4}" y1="${num(L.toY(v))}" x2="${num(left + width)}" y2="${num(L.toY(v))}"/>`);
+  for (const v of xTicks)
+    out.push(`<line x1="${num(L.toX(v))}" y1="${top}" x2="${num(L.toX(v))}" y2="${top + height + 4}"/>`);
+  for (const v of yTicks)
+    out.push(`<line x1="${left - 4}" y1="${num(L.toY(v))}" x2="${num(left + width)}" y2="${num(L.toY(v))}"/>`);
   out.push('</g>');
-  out.push(`<rect x="${left}" y="${top}" width="${num(width)}" height="${height}" fill="none" ${paint('stroke', c.grid)}/>`);
+  out.push(
+    `<rect x="${left}" y="${top}" width="${num(width)}" height="${height}" fill="none" ${paint('stroke', c.grid)}/>`,
+  );
   out.push(`<g class="x-axis" font-size="${small}" ${paint('fill', c.foreground)} text-anchor="middle">`);
-  for (const v of xTicks) out.push(`<text x="${num(L.toX(v))}" y="${num(top + height + 4 + small * 1.1)}" data-value="${v}">${escapeXml(fmtX(v))}</text>`);
-  out.push(`<text x="${num(left + width / 2)}" y="${num(top + height + 4 + small * 2.5)}" ${paint('fill', c.muted)}>${escapeXml(o.xName)}</text>`);
+  for (const v of xTicks)
+    out.push(
+      `<text x="${num(L.toX(v))}" y="${num(top + height + 4 + small * 1.1)}" data-value="${v}">${escapeXml(fmtX(v))}</text>`,
+    );
+  out.push(
+    `<text x="${num(left + width / 2)}" y="${num(top + height + 4 + small * 2.5)}" ${paint('fill', c.muted)}>${escapeXml(o.xName)}</text>`,
+  );
   out.push('</g>');
   out.push(`<g class="y-axis" font-size="${small}" ${paint('fill', c.foreground)} text-anchor="end">`);
-  for (const v of yTicks) out.push(`<text x="${left - 6}" y="${num(L.toY(v) + small * 0.35)}" data-value="${v}">${escapeXml(formatNumber(v, 3))}</text>`);
+  for (const v of yTicks)
+    out.push(
+      `<text x="${left - 6}" y="${num(L.toY(v) + small * 0.35)}" data-value="${v}">${escapeXml(formatNumber(v, 3))}</text>`,
+    );
   out.push('</g>');
 
   // the series, clipped to the plot area
@@ -237,7 +268,10 @@ export function chartSvg(o: ChartSvgInput): string {
         const v = s.y[j];
         const px = L.toX(o.x[j]);
         const py = v === null ? NaN : L.toY(v);
-        if (Number.isFinite(px) && Number.isFinite(py)) out.push(`<circle cx="${num(px)}" cy="${num(py)}" r="2.5" ${paint('fill', c.background)} ${paint('stroke', s.color)}/>`);
+        if (Number.isFinite(px) && Number.isFinite(py))
+          out.push(
+            `<circle cx="${num(px)}" cy="${num(py)}" r="2.5" ${paint('fill', c.background)} ${paint('stroke', s.color)}/>`,
+          );
       }
     }
     out.push('</g>');
@@ -252,7 +286,9 @@ export function chartSvg(o: ChartSvgInput): string {
     const { x, row } = legend.at[i];
     const y = legendTop + row * fs * 1.6;
     const dash = s.dash?.length ? ` stroke-dasharray="${s.dash.join(' ')}"` : '';
-    out.push(`<line x1="${num(x)}" y1="${num(y - fs * 0.35)}" x2="${num(x + fs * 1.6)}" y2="${num(y - fs * 0.35)}" ${paint('stroke', s.color)} stroke-width="${Math.max(2, s.width ?? 1.5)}"${dash}/>`);
+    out.push(
+      `<line x1="${num(x)}" y1="${num(y - fs * 0.35)}" x2="${num(x + fs * 1.6)}" y2="${num(y - fs * 0.35)}" ${paint('stroke', s.color)} stroke-width="${Math.max(2, s.width ?? 1.5)}"${dash}/>`,
+    );
     out.push(`<text x="${num(x + fs * 2.2)}" y="${num(y)}">${escapeXml(s.label)}</text>`);
   });
   out.push('</g>', '</svg>', '');

@@ -47,7 +47,10 @@ export function heatmapSvg(o: HeatmapSvgInput): string {
     }
   }
   out.push('</g>', `<g class="labels" ${paint('fill', o.colors.foreground)}>`);
-  for (let q = 0; q < n; q++) out.push(`<text x="${margin - 4}" y="${num(y0 + (q + 0.5) * o.cell + fs * 0.35)}" text-anchor="end">${escapeXml(o.tokens[q] ?? '')}</text>`);
+  for (let q = 0; q < n; q++)
+    out.push(
+      `<text x="${margin - 4}" y="${num(y0 + (q + 0.5) * o.cell + fs * 0.35)}" text-anchor="end">${escapeXml(o.tokens[q] ?? '')}</text>`,
+    );
   for (let k = 0; k < n; k++) {
     const x = num(margin + (k + 0.5) * o.cell + fs * 0.35);
     const y = y0 - 4;

@@ -19,10 +19,12 @@ export function sendExport(format: ExportFormat, chart: string, data: string): v
 
 /** A chart's test id or title as a file-name-safe name: `chart-loss` → `loss`. */
 export function exportName(s: string): string {
-  return s
-    .replace(/^(compare-)?chart-/, '')
-    .replace(/[^A-Za-z0-9_.-]+/g, '-')
-    .replace(/\.{2,}/g, '.')
-    .replace(/^[.-]+|[.-]+$/g, '')
-    .slice(0, 80) || 'chart';
+  return (
+    s
+      .replace(/^(compare-)?chart-/, '')
+      .replace(/[^A-Za-z0-9_.-]+/g, '-')
+      .replace(/\.{2,}/g, '.')
+      .replace(/^[.-]+|[.-]+$/g, '')
+      .slice(0, 80) || 'chart'
+  );
 }

@@ -17,7 +17,11 @@ const LABELS: Record<ExportFormat, string> = { png: 'PNG image', svg: 'SVG vecto
 export function exportToolbar(what: string, run: (format: ExportFormat) => void): HTMLElement {
   const buttons = (['png', 'svg', 'csv'] as const).map((format) => {
     const label = `Save ${what} as ${LABELS[format]}`;
-    const b = h('vscode-button', { 'data-testid': `export-${format}`, class: 'export-button', secondary: true, title: label, 'aria-label': label}, format.toUpperCase());
+    const b = h(
+      'vscode-button',
+      { 'data-testid': `export-${format}`, class: 'export-button', secondary: true, title: label, 'aria-label': label },
+      format.toUpperCase(),
+    );
     // (after the element's first update, which sets its own tabIndex back to 0)
     void b.updateComplete.then(() => (b.tabIndex = format === 'png' ? 0 : -1));
     b.addEventListener('click', (e) => {
@@ -26,7 +30,11 @@ export function exportToolbar(what: string, run: (format: ExportFormat) => void)
     });
     return b;
   });
-  const bar = h('div', { class: 'export-toolbar', role: 'toolbar', 'aria-label': `Export ${what}`, 'data-testid': 'export-toolbar' }, ...buttons);
+  const bar = h(
+    'div',
+    { class: 'export-toolbar', role: 'toolbar', 'aria-label': `Export ${what}`, 'data-testid': 'export-toolbar' },
+    ...buttons,
+  );
   bar.addEventListener('keydown', (e) => {
     const at = buttons.findIndex((b) => b === e.target);
     if (at < 0) return;
