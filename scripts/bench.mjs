@@ -228,7 +228,7 @@ function write(last) {
     '',
     '## Where a step\'s kernel time goes',
     '',
-    'One extra, untimed step of each of our paths under `tf.profile` (`distillery bench --profile`), the last round\'s: each kernel\'s time, in % of all kernel time, by category (docs/performance.md says how kernels are put in categories). Profiling reads every kernel\'s output back, so its wall time is longer than a timed step.',
+    'One extra, untimed step of each of our paths under `tf.profile` (`distillery bench --profile`), the last round\'s: each kernel\'s time, in % of all kernel time, by category (docs/performance.md says how kernels are put in categories). Each kernel is timed around its own work; the profiled step\'s wall time also counts the JavaScript between kernels and the profiler\'s bookkeeping.',
     '',
     ...cmp.formatProfiles(rows),
     '',

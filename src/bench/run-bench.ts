@@ -181,11 +181,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     }
     const after = tf.memory().numTensors;
     const soak = opts.soak ? runSoak(opts.soak, () => bench.run(), log) : undefined;
-    // Read before the profiled step below, which copies every kernel's output out of the heap.
+    // Read before the profiled step below, so that peak RSS is that of the timed steps.
     const maxRssBytes = process.resourceUsage().maxRSS * 1024;
     const heapBytes = wasmHeapBytes();
-    // Profiling reads every kernel's output back, so the peak and the per-kernel profile come
-    // from one extra, untimed step.
+    // The peak and the per-kernel profile come from one extra, untimed step (profiling adds
+    // bookkeeping to every kernel).
     const { profile, peakBytes: peakTensorBytes } = await profileStep((mark) => { bench.run(undefined, mark); }, shape);
     log(`bench: peak tensor memory of one step: ${fmtBytes(peakTensorBytes)}`);
     return {
