@@ -266,10 +266,12 @@ export function clipByGlobalNorm(
   if (!(maxNorm > 0)) throw new RangeError(`clipByGlobalNorm: maxNorm must be positive, got ${maxNorm}`);
   const names = Object.keys(grads);
   if (names.length === 0) return { grads: {}, norm: 0 };
-  // Each gradient's norm: with the native kernel one pass of Σ g² (tf.norm makes three).
+  // Each gradient's norm: with the native kernel one pass of Σ g²; otherwise Square and Sum
+  // (tf.norm's Abs and Pow(x, 2) give the same values, but TensorFlow's general Pow took 11 % of a
+  // reference step on the tensorflow backend in the per-kernel profile, docs/performance.md).
   const fused = tf.getKernel(SUM_SQUARES_KERNEL, tf.getBackend()) !== undefined;
   const gradNorm = (g: tf.Tensor): tf.Tensor =>
-    (fused && g.dtype === 'float32' ? tf.sqrt(tf.engine().runKernel(SUM_SQUARES_KERNEL, { x: g }) as tf.Tensor) : tf.norm(g));
+    (fused && g.dtype === 'float32' ? tf.sqrt(tf.engine().runKernel(SUM_SQUARES_KERNEL, { x: g }) as tf.Tensor) : tf.sqrt(tf.sum(tf.square(g))));
   const normTensor = tf.tidy(() => tf.norm(tf.stack(names.map((n) => gradNorm(grads[n])))));
   const norm = normTensor.dataSync()[0];
   normTensor.dispose();
