@@ -12,6 +12,7 @@ import { keepFor, objectiveTerms, ObjectiveContext } from '../distill/objective'
 import { AdamW, clipByGlobalNorm } from '../train/optimizer';
 import { TeacherCache } from '../train/teacher-cache';
 import { BenchShape, benchModelConfig, benchPairs } from './shapes';
+import { StepPhase } from './profile';
 
 export interface StepResult {
   loss: number;
@@ -51,39 +52,49 @@ export class DistillStepBench {
     this.batch = syntheticBatch(shape, seed);
   }
 
-  /** One step; with `cache`, teacher outputs come from it (filled on first sight of each row). */
-  run(cache?: TeacherCache): StepResult {
+  /**
+   * One step; with `cache`, teacher outputs come from it (filled on first sight of each row).
+   * `mark` is called as each phase starts (the per-kernel profile attributes kernels by it).
+   */
+  run(cache?: TeacherCache, mark: (phase: StepPhase) => void = () => undefined): StepResult {
     const inputs = toBertInputs(this.batch);
     const labels = tf.tensor1d(this.batch.labels, 'float32');
     const kept: tf.Scalar[] = [];
     let teacherOut: BertOutputs | undefined;
     try {
       const keepT = keepFor(this.pairs, 'teacher');
+      mark('teacher-forward');
       teacherOut = cache
         ? cache.outputs(this.teacher, this.batch, keepT, 0)
         : this.teacher.forward(inputs, { training: false, keep: keepT });
       const out = teacherOut;
       const { value, grads } = tf.variableGrads(
         () => {
+          mark('student-forward');
           const so = this.student.forward(inputs, {
             training: true,
             seed: 1_000_003 + this.step,
             keep: keepFor(this.pairs, 'student'),
           });
+          mark('objective');
           const { total, terms } = objectiveTerms(this.ctx, so, out, inputs.attentionMask, labels);
           for (const t of terms) kept.push(tf.keep(t.value));
+          mark('backward');
           return total;
         },
         this.vars.map((v) => v.variable),
       );
       const byName: Record<string, tf.Tensor> = {};
       for (const [varName, g] of Object.entries(grads)) byName[this.hfNameByVar.get(varName) ?? varName] = g;
+      mark('clip');
       const clipped = clipByGlobalNorm(byName, 1);
       tf.dispose(Object.values(grads));
       const loss = value.dataSync()[0];
       value.dispose();
       const terms = kept.map((k) => k.dataSync()[0]);
+      mark('optimizer');
       this.optimizer.applyGradients(clipped.grads, 5e-5);
+      mark('end');
       tf.dispose(Object.values(clipped.grads));
       this.step++;
       return { loss, terms, gradNorm: clipped.norm };

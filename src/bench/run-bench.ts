@@ -13,6 +13,7 @@ import { TeacherCache, TeacherCacheStats } from '../train/teacher-cache';
 import { DistillStepBench, StepResult } from './distill-step';
 import { BenchShape, FLOPS_FORMULA, stepFlops, StepFlops, benchModelConfig } from './shapes';
 import { countParameters } from '../model/bert';
+import { formatProfile, profileStep, StepProfile } from './profile';
 
 export interface BenchOptions {
   shape: BenchShape;
@@ -58,6 +59,9 @@ export interface SoakReport {
   /** Step index of each sample (after the timed steps). */
   atStep: number[];
   rssBytes: number[];
+  /** V8's heap in use and the memory of JS objects outside it (typed arrays' buffers, native handles' reported sizes). */
+  heapUsedBytes: number[];
+  externalBytes: number[];
   liveTensors: number[];
   /** Last sample minus the first (the first is taken after a tenth of the steps, once allocators settle). */
   rssGrowthBytes: number;
@@ -81,6 +85,8 @@ export interface BenchReport {
   liveTensors: { before: number; after: number };
   /** With `soak`: memory over the extra steps. */
   soak?: SoakReport;
+  /** Where one (untimed, profiled) uncached step's kernel time goes. */
+  profile: StepProfile;
   memory: {
     /** process.resourceUsage().maxRSS: the process's peak resident set. */
     maxRssBytes: number;
@@ -181,15 +187,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     }
     const after = tf.memory().numTensors;
     const soak = opts.soak ? runSoak(opts.soak, () => bench.run(), log) : undefined;
-    // Read before the profiled step below, which copies every kernel's output out of the heap.
+    // Read before the profiled step below, so that peak RSS is that of the timed steps.
     const maxRssBytes = process.resourceUsage().maxRSS * 1024;
     const heapBytes = wasmHeapBytes();
-    // Profiling reads every kernel's output back, so the peak comes from one extra, untimed step.
-    const peakTensorBytes = (
-      await tf.profile(() => {
-        bench.run();
-      })
-    ).peakBytes;
+    // The peak and the per-kernel profile come from one extra, untimed step (profiling adds
+    // bookkeeping to every kernel).
+    const { profile, peakBytes: peakTensorBytes } = await profileStep((mark) => {
+      bench.run(undefined, mark);
+    }, shape);
     log(`bench: peak tensor memory of one step: ${fmtBytes(peakTensorBytes)}`);
     return {
       version: 1,
@@ -205,6 +210,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       ...(cached ? { cached } : {}),
       liveTensors: { before, after },
       ...(soak ? { soak } : {}),
+      profile,
       memory: { maxRssBytes, wasmHeapBytes: heapBytes, peakTensorBytes, estimate },
       environment: {
         node: process.version,
@@ -224,15 +230,27 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
 
 function runSoak(steps: number, step: () => unknown, log: (line: string) => void): SoakReport {
   const every = Math.max(1, Math.floor(steps / 10));
-  const r: SoakReport = { steps, atStep: [], rssBytes: [], liveTensors: [], rssGrowthBytes: 0, tensorGrowth: 0 };
+  const r: SoakReport = {
+    steps,
+    atStep: [],
+    rssBytes: [],
+    heapUsedBytes: [],
+    externalBytes: [],
+    liveTensors: [],
+    rssGrowthBytes: 0,
+    tensorGrowth: 0,
+  };
   for (let i = 1; i <= steps; i++) {
     step();
     if (i % every === 0 || i === steps) {
       r.atStep.push(i);
-      r.rssBytes.push(process.memoryUsage.rss());
+      const mem = process.memoryUsage();
+      r.rssBytes.push(mem.rss);
+      r.heapUsedBytes.push(mem.heapUsed);
+      r.externalBytes.push(mem.external);
       r.liveTensors.push(tf.memory().numTensors);
       log(
-        `bench: soak step ${i}/${steps}: RSS ${fmtBytes(r.rssBytes[r.rssBytes.length - 1])}, ${r.liveTensors[r.liveTensors.length - 1]} tensors`,
+        `bench: soak step ${i}/${steps}: RSS ${fmtBytes(mem.rss)}, JS heap ${fmtBytes(mem.heapUsed)}, external ${fmtBytes(mem.external)}, ${r.liveTensors[r.liveTensors.length - 1]} tensors`,
       );
     }
   }
@@ -246,7 +264,7 @@ function fmtBytes(n: number): string {
 }
 
 /** The report for people. */
-export function formatBenchReport(r: BenchReport): string {
+export function formatBenchReport(r: BenchReport, opts: { profile?: boolean } = {}): string {
   const t = r.step.timing;
   const s = r.shape;
   const lines = [
@@ -272,5 +290,6 @@ export function formatBenchReport(r: BenchReport): string {
     `memory:         peak RSS ${fmtBytes(r.memory.maxRssBytes)}${r.memory.wasmHeapBytes !== null ? `, wasm heap ${fmtBytes(r.memory.wasmHeapBytes)}` : ''}, peak tensors ${fmtBytes(r.memory.peakTensorBytes)} (estimated step peak ${fmtBytes(r.memory.estimate.totalBytes)})`,
     `loss:           ${r.step.loss.first.toFixed(4)} → ${r.step.loss.last.toFixed(4)}`,
   );
+  if (opts.profile) lines.push(formatProfile(r.profile));
   return lines.join('\n');
 }

@@ -268,8 +268,12 @@ export class AdamW {
   }
 }
 
-/** One gradient's norm (a backend may compute it in one pass; tf.norm makes three). */
-const l2Norm = defineOp('l2Norm', (x) => tf.norm(x) as tf.Scalar);
+/**
+ * One gradient's norm (a backend may compute it in one pass). The default is Square and Sum:
+ * tf.norm's Abs and Pow(x, 2) give the same values, but TensorFlow's general Pow took 11 % of a
+ * reference step on the tensorflow backend in the per-kernel profile (docs/performance.md).
+ */
+const l2Norm = defineOp('l2Norm', (x) => tf.sqrt(tf.sum(tf.square(x))) as tf.Scalar);
 
 /**
  * As torch.nn.utils.clip_grad_norm_ (L2): the norm of all gradients as one vector and, when

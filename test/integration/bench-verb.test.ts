@@ -113,7 +113,74 @@ test('bench --soak samples resident memory and live tensors ten times over the e
   assert.equal(r.soak.steps, 30);
   assert.deepEqual(r.soak.atStep, [3, 6, 9, 12, 15, 18, 21, 24, 27, 30]);
   assert.equal(r.soak.rssBytes.length, 10);
+  assert.equal(r.soak.heapUsedBytes.length, 10);
+  assert.equal(r.soak.externalBytes.length, 10);
   assert.ok(r.soak.rssBytes.every((b: number) => b > 10 * 2 ** 20));
   assert.equal(r.soak.tensorGrowth, 0, 'the steps leak no tensors');
   assert.equal(r.soak.rssGrowthBytes, r.soak.rssBytes[9] - r.soak.rssBytes[0]);
+});
+
+test("bench --profile prints where the step's kernel time goes; the JSON report always has it", async () => {
+  const m = memoryIO();
+  const code = await main(
+    ['bench', '--shape', 'tiny', '--backend', 'wasm', '--repeats', '1', '--warmup', '1', '--profile'],
+    m.io,
+  );
+  assert.equal(code, 0, m.err());
+  assert.match(m.out(), /profile: +one step, \d+ kernels, [\d.]+ ms in kernels/);
+  assert.match(m.out(), /^ +matmul +[\d.]+ ms +[\d.]+ % +\d+ calls$/m);
+  assert.match(m.out(), /phases: teacher-forward [\d.]+ ms, student-forward/);
+  const j = memoryIO();
+  assert.equal(
+    await main(
+      [
+        'bench',
+        '--shape',
+        'tiny',
+        '--backend',
+        'wasm',
+        '--kernels',
+        'stock',
+        '--repeats',
+        '1',
+        '--warmup',
+        '0',
+        '--json',
+      ],
+      j.io,
+    ),
+    0,
+    j.err(),
+  );
+  const p = JSON.parse(j.out()).profile;
+  const matmul = p.categories.find((c: { category: string }) => c.category === 'matmul');
+  // Teacher (2 layers) and student (1 layer) forward: 6 dense layers of 2 products and 2 batched attention products per layer, plus the pooler and classifier.
+  assert.ok(matmul.calls >= 3 * (6 + 2) && matmul.ms > 0, JSON.stringify(matmul));
+  const shares = p.categories.reduce((a: number, c: { share: number }) => a + c.share, 0);
+  assert.ok(Math.abs(shares - 1) < 1e-9, `shares sum to ${shares}`);
+  assert.ok(p.kernelMs > 0 && p.kernelMs <= p.wallMs, `${p.kernelMs} of ${p.wallMs}`);
+  assert.ok(
+    p.phases.find((x: { phase: string }) => x.phase === 'optimizer').ms > 0,
+    'AdamW runs in the optimizer phase',
+  );
+});
+
+test("bench --sgemm times OpenBLAS alone on the shape's largest product, or says why it cannot", async () => {
+  const m = memoryIO();
+  const code = await main(['bench', '--shape', 'tiny', '--sgemm', '--repeats', '2', '--json'], m.io);
+  if (code !== 0) {
+    assert.match(m.err(), /the sgemm probe needs the native addon/);
+    return;
+  }
+  const r = JSON.parse(m.out());
+  assert.deepEqual([r.shape, r.m, r.k, r.n], ['tiny', 64, 32, 64]);
+  assert.deepEqual(
+    r.results.map((x: { threads: number }) => x.threads),
+    [1, 2],
+  );
+  for (const x of r.results) {
+    assert.equal(x.samplesMs.length, 2);
+    assert.ok(Math.abs(x.gflops - (2 * 64 * 64 * 32) / (Math.min(...x.samplesMs) / 1000) / 1e9) < 1e-9);
+    assert.match(x.library, /OpenBLAS/);
+  }
 });

@@ -5,6 +5,7 @@ import { isBackendRequest } from '../../model/backend';
 import { isKernelMode, KERNEL_MODES } from '../../model/fast-kernels';
 import { BENCH_SHAPES, BENCH_SHAPE_NAMES, isBenchShapeName } from '../../bench/shapes';
 import { formatBenchReport, runBench } from '../../bench/run-bench';
+import { probeSgemm } from '../../bench/sgemm-probe';
 
 export const benchVerb: Verb = {
   name: 'bench',
@@ -43,6 +44,18 @@ export const benchVerb: Verb = {
       type: 'boolean',
       description: 'also time steps whose teacher outputs come from the teacher-output cache',
     },
+    {
+      name: 'sgemm',
+      type: 'boolean',
+      description:
+        "instead of the step: OpenBLAS sgemm alone on the shape's largest product, 1 and 2 threads (the machine's limit)",
+    },
+    {
+      name: 'profile',
+      type: 'boolean',
+      description:
+        "print where one step's kernel time goes (matmul, attention-kl, softmax, layernorm, adam, …; always in --json)",
+    },
   ],
   details: [
     'Shapes (teacher/student layers, hidden, heads, FF, vocab, batch × seq):',
@@ -56,6 +69,7 @@ export const benchVerb: Verb = {
     '  distillery bench',
     '  distillery bench --backend wasm --kernels untransposed --repeats 3',
     '  distillery bench --shape tiny --json',
+    '  distillery bench --shape minilm --profile',
   ].join('\n'),
   async run(flags, io) {
     const shapeName = flags.string('shape') ?? 'reference';
@@ -76,6 +90,17 @@ export const benchVerb: Verb = {
         where: '--kernels',
         fix: `use one of ${KERNEL_MODES.join(', ')}`,
       });
+    if (flags.bool('sgemm')) {
+      const probe = probeSgemm(BENCH_SHAPES[shapeName], [1, 2], flags.integer('repeats', 1, 10_000) ?? 5);
+      if (flags.bool('json')) await writeJson(io, probe);
+      else
+        for (const r of probe.results)
+          writeLine(
+            io.stdout,
+            `sgemm [${probe.m}, ${probe.k}] · [${probe.k}, ${probe.n}], ${r.library}, ${r.threads} thread(s): ${r.gflops.toFixed(1)} GFLOP/s (best of ${r.samplesMs.length})`,
+          );
+      return 0;
+    }
     const repeats = flags.integer('repeats', 1, 10_000) ?? (shapeName === 'gpu' || shapeName === 'base' ? 3 : 5);
     const warmup = flags.integer('warmup', 0, 10_000) ?? 1;
     const soak = flags.integer('soak', 1, 1_000_000);
@@ -90,7 +115,7 @@ export const benchVerb: Verb = {
       progress: (line) => writeLine(io.stderr, line),
     });
     if (flags.bool('json')) await writeJson(io, report);
-    else writeLine(io.stdout, formatBenchReport(report));
+    else writeLine(io.stdout, formatBenchReport(report, { profile: flags.bool('profile') }));
     return 0;
   },
 };
