@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TrainerEvent } from '../protocol/events';
+import { RunFold } from '../protocol/run-fold';
 import { RunChange, RunStore } from './run-store';
 import { Emitter } from '../util/emitter';
 import { isProcessAlive } from '../util/process-alive';
@@ -40,10 +41,8 @@ export interface Launch {
   exit?: TrainerExit;
   /** The last stderr lines, for error messages. */
   stderrTail: string[];
-  /** Events seen on stdout. */
-  eventCount: number;
-  /** A UserError-style reason when the trainer reported one (run-failed). */
-  failure?: { reason: string; where?: string; fix?: string };
+  /** The events seen on stdout, folded (`events.failed`: the trainer's reason, where and fix). */
+  readonly events: RunFold;
 }
 
 export type LogLevel = 'trace' | 'info' | 'warn' | 'error';
@@ -249,7 +248,7 @@ export class RunManager {
       process: proc,
       startedAt: Date.now(),
       stderrTail: [],
-      eventCount: 0,
+      events: new RunFold(),
     };
     holder.launch = launch;
     this.launches.set(id, launch);
@@ -261,9 +260,7 @@ export class RunManager {
   }
 
   private onEvent(launch: Launch, e: TrainerEvent): void {
-    launch.eventCount++;
-    if (e.type === 'run-failed')
-      launch.failure = { reason: e.reason, ...(e.where ? { where: e.where } : {}), ...(e.fix ? { fix: e.fix } : {}) };
+    launch.events.apply(e);
     if (!launch.runDir) {
       if (e.type === 'run-started') this.attach(launch, e.runDir);
       else {

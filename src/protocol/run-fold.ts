@@ -66,6 +66,8 @@ export class RunFold {
   best: Measured | undefined;
   /** The latest evaluation, of any stage. */
   lastEval: Measured | undefined;
+  /** The teacher's own training: its last evaluation marked best (what the dashboard shows until the student has one). */
+  teacherBest: Measured | undefined;
   /** The best dev metric of the teacher's own training, when the run trained it. */
   teacherMetric: { name: string; value: number } | undefined;
   /** Per mapped layer, at the student's latest evaluation that measured them. */
@@ -141,6 +143,7 @@ export class RunFold {
         if (this.isTeacherStage(e.stage)) {
           if (!this.teacherMetric || e.mainMetric.value > this.teacherMetric.value)
             this.teacherMetric = { ...e.mainMetric };
+          if (e.isBest) this.teacherBest = { ...m };
         } else {
           if (e.perLayer.length) this.lastPerLayer = e.perLayer;
           if (e.isBest) this.best = { ...m };

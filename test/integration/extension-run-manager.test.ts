@@ -270,7 +270,13 @@ test('RunManager: a reported failure carries its reason and fix; several runs at
   await Promise.all([a.process.exited, b.process.exited]);
   await h.manager.whenIdle();
   assert.notEqual(a.runDir, b.runDir);
-  assert.deepEqual(a.failure, { reason: 'the loss became NaN at step 3', fix: 'lower optim.lr' });
+  const failed = a.events.failed;
+  assert.deepEqual(failed && { reason: failed.reason, where: failed.where, fix: failed.fix }, {
+    reason: 'the loss became NaN at step 3',
+    where: undefined,
+    fix: 'lower optim.lr',
+  });
+  assert.equal(b.events.failed, undefined);
   const sa = h.manager.store.state(a.runDir!)!;
   assert.equal(sa.status, 'failed');
   assert.equal(sa.fix, 'lower optim.lr');
