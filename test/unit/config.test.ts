@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Ajv from 'ajv';
-import { validateConfig, loadConfigFile, resolveConfig, formatProblem } from '../../src/config/validate';
+import { validateConfig, loadConfigFile, resolveConfig, formatProblem } from '../../src/validate/validate';
 import { parseConfigText, locate, pathToText, ConfigProblem } from '../../src/config/parse';
 import { DISTILL_SCHEMA, SchemaNode, createAjv, schemaAt } from '../../src/config/schema';
 import { DEFAULTS } from '../../src/config/defaults';

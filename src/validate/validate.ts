@@ -29,10 +29,10 @@ import {
   defaultMapping,
   defaultSelectBest,
   defaultStudentLayers,
-} from './defaults';
-import { MAX_TOTAL_EPOCHS, MODEL_BOUNDS } from './bounds';
-import { ConfigDocument, ConfigProblem, JsonPath, pathToText } from './parse';
-import { closest, schemaProblems, schemaValidator } from './schema';
+} from '../config/defaults';
+import { MAX_TOTAL_EPOCHS, MODEL_BOUNDS } from '../config/bounds';
+import { ConfigDocument, ConfigProblem, JsonPath, pathToText } from '../config/parse';
+import { closest, schemaProblems, schemaValidator } from '../config/schema';
 import {
   Algorithm,
   AttentionKlHeads,
@@ -54,7 +54,7 @@ import {
   ScheduleConfig,
   ScheduleKey,
   StudentInit,
-} from './types';
+} from '../config/types';
 import {
   INTERNAL_KEYS,
   LOSS_NAME_BY_KEY,
@@ -64,7 +64,7 @@ import {
   lossWeightField,
   type LossKey,
   type LossName,
-} from './loss-vocabulary';
+} from '../config/loss-vocabulary';
 import { builtInTrains, lossWeights } from '../distill/plan';
 import type { Schedule } from '../distill/schedule';
 
