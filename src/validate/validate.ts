@@ -65,7 +65,7 @@ import {
   type LossKey,
   type LossName,
 } from '../config/loss-vocabulary';
-import { builtInTrains, lossWeights } from '../distill/plan';
+import { builtInTrains, lossWeights, unweightedStageLoss } from '../distill/plan';
 import type { Schedule } from '../distill/schedule';
 
 /** Losses that work on mapped layer pairs (and so use a custom stage's `layers`). */
@@ -1251,16 +1251,12 @@ class SemanticChecker {
       this.val<boolean>([...base, 'selectBest']) ??
       (stageLosses && !this.invalid([...base, 'selectBest']) ? defaultSelectBest(stageLosses) : undefined);
     if (stageLosses && losses) {
+      // the plan's own rule and words (planCustomStages throws the first; every one is reported here)
+      const weights = lossWeights(losses);
       stageLosses.forEach((loss, j) => {
         const key = lossKeyOf(loss);
-        if (key === undefined) return;
-        const field = lossWeightField(key);
-        if (lossWeights(losses)[key] === 0)
-          this.error(
-            [...base, 'losses', j],
-            `'${loss}' has weight 0 (${field}), so this stage would not train it`,
-            `set ${field} above 0, or remove '${loss}' from this stage`,
-          );
+        const off = key && unweightedStageLoss(loss, key, weights);
+        if (off) this.error([...base, 'losses', j], off.message, off.fix);
       });
     }
     const internal = stageLosses?.some((l) => PER_LAYER_LOSSES.includes(l));
