@@ -750,3 +750,22 @@ test('compare rows: before the run reports its best, the last evaluation marked 
   const none = events.map((e) => (e.type === 'eval' ? { ...e, isBest: false } : e));
   assert.deepEqual(compareRow(runOf('soft', none)).best, { metric: 'accuracy', value: 0.865, step: 95 });
 });
+
+test('compare rows: a resume forgets the evaluations marked best after its checkpoint, as the trainer does', () => {
+  const events = fixture('soft').filter((e) => e.type !== 'run-finished');
+  const start = events.find((e) => e.type === 'run-started');
+  assert.ok(start?.type === 'run-started');
+  const resumeAt = (step: number): TrainerEvent => ({ ...start, resumedFrom: { checkpoint: 'checkpoints/x', step } });
+  // resumed after the student's first evaluation (76): the one at 95 is gone
+  assert.deepEqual(compareRow(runOf('soft', [...events, resumeAt(80)])).best, {
+    metric: 'accuracy',
+    value: 0.845,
+    step: 76,
+  });
+  // resumed before it: the teacher's best again
+  assert.deepEqual(compareRow(runOf('soft', [...events, resumeAt(60)])).best, {
+    metric: 'accuracy',
+    value: 0.84,
+    step: 57,
+  });
+});
