@@ -7,9 +7,8 @@ import tseslint from 'typescript-eslint';
 const ROOT = import.meta.dirname;
 
 // The layers of src/, lowest first. A file may import its own layer and lower ones, never a higher
-// one. An entry is a folder or a single file; the longest matching entry decides. config/ holds two
-// layers: its vocabulary (types, defaults, bounds, parse, schema) is below everything, while the
-// validator checks configs against models, data and schedules and so sits above them.
+// one. Each folder is one layer: config/ (types, defaults, bounds, parse, schema) is below
+// everything, while validate/ checks configs against models, data and schedules and so sits above them.
 const LAYERS = [
   ['src/util'],
   ['src/data', 'src/metrics'],
@@ -18,26 +17,21 @@ const LAYERS = [
   ['src/model'],
   ['src/export'],
   ['src/distill'],
-  ['src/config/validate.ts'],
+  ['src/validate'],
   ['src/train'],
   ['src/bench', 'src/logs', 'src/sweep'],
-  ['src/experiment', 'src/config/field-at.ts'],
+  ['src/experiment'],
   ['src/cli'],
   ['src/extension'],
 ];
 
-/** The layer of a repository path, as [rank, entry], or undefined outside the table. */
+/** The layer of a repository path (a file, or an import resolved without its extension), as [rank, folder], or undefined outside the table. */
 function layerOf(rel) {
-  // An import names a module without its extension: '../config/validate' is src/config/validate.ts.
-  const bare = rel.replace(/\.(ts|js|mjs|cjs)$/, '');
-  let best;
-  LAYERS.forEach((entries, rank) => {
-    for (const e of entries) {
-      const hit = bare === e.replace(/\.ts$/, '') || rel.startsWith(e + '/');
-      if (hit && (!best || e.length > best[1].length)) best = [rank, e];
-    }
-  });
-  return best;
+  for (const [rank, folders] of LAYERS.entries()) {
+    const folder = folders.find((f) => rel === f || rel.startsWith(f + '/'));
+    if (folder) return [rank, folder];
+  }
+  return undefined;
 }
 
 const toRepo = (abs) => path.relative(ROOT, abs).split(path.sep).join('/');

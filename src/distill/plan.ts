@@ -314,6 +314,23 @@ export function planStages(algorithm: BuiltInAlgorithm, opts: PlanOptions): Stag
 }
 
 /**
+ * A custom stage that lists a loss whose configured weight is 0 would silently train nothing: the
+ * problem, or undefined when the loss is on. The validator reports it with these words too.
+ */
+export function unweightedStageLoss(
+  name: string,
+  key: LossKey,
+  weights: LossWeights,
+): { message: string; fix: string } | undefined {
+  if (weights[key] > 0) return undefined;
+  const field = lossWeightField(key);
+  return {
+    message: `'${name}' has weight 0 (${field}), so this stage would not train it`,
+    fix: `set ${field} above 0, or remove '${name}' from this stage`,
+  };
+}
+
+/**
  * Builds a user-written stage list. Stages with an output loss (soft/hard label) are
  * classification stages; the rest are internal. A stage's own `schedules` replace the run-wide
  * ones key by key. Errors name the field, e.g. 'stages[1].layers[0]'.
@@ -348,14 +365,8 @@ export function planCustomStages(
           fix: `use one of ${LOSS_NAMES.map((n) => `"${n}"`).join(', ')}`,
         });
       }
-      // A listed loss with weight 0 would silently train nothing: the validator reports it too.
-      if (!(weights[key] > 0)) {
-        const field = lossWeightField(key);
-        throw new UserError(`'${name}' has weight 0 (${field}), so this stage would not train it`, {
-          where: `${at}.losses[${j}]`,
-          fix: `set ${field} above 0, or remove '${name}' from this stage`,
-        });
-      }
+      const off = unweightedStageLoss(name, key, weights);
+      if (off) throw new UserError(off.message, { where: `${at}.losses[${j}]`, fix: off.fix });
       losses[key] = weights[key];
     });
     const usesInternal = usesLayers(losses);

@@ -7,7 +7,7 @@
  */
 import { ConfigDocument, ConfigProblem } from '../config/parse';
 import { schemaProblems } from '../config/schema';
-import { validateConfig } from '../config/validate';
+import { validateConfig } from '../validate/validate';
 
 export interface Position {
   /** 0-based. */

@@ -10,10 +10,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TrainerEvent } from '../protocol/events';
+import { RunFold } from '../protocol/run-fold';
 import { RunChange, RunStore } from './run-store';
 import { Emitter } from '../util/emitter';
 import { isProcessAlive } from '../util/process-alive';
-import { describeExit, TrainerExit, TrainerProcess } from './trainer-process';
+import { describeExit, TrainerCommand, TrainerExit, TrainerListener, TrainerProcess } from './trainer-process';
 
 export type LaunchVerb = 'train' | 'resume';
 
@@ -28,22 +29,33 @@ export interface RunManagerConfig {
   refreshDelayMs?: number;
 }
 
-export interface Launch {
-  id: number;
-  verb: LaunchVerb;
-  /** The config file (train) or run folder (resume). */
-  target: string;
-  cwd: string;
-  process: TrainerProcess;
-  startedAt: number;
+/**
+ * One trainer process this window started. The launch spawns its process itself, with callbacks
+ * bound to it, so there is no moment when the process exists without its launch. Node reports
+ * everything (a spawn failure included) on a later tick, so no callback runs before the manager
+ * has registered the launch.
+ */
+export class Launch {
+  readonly process: TrainerProcess;
+  readonly startedAt = Date.now();
   runDir?: string;
   exit?: TrainerExit;
   /** The last stderr lines, for error messages. */
-  stderrTail: string[];
-  /** Events seen on stdout. */
-  eventCount: number;
-  /** A UserError-style reason when the trainer reported one (run-failed). */
-  failure?: { reason: string; where?: string; fix?: string };
+  readonly stderrTail: string[] = [];
+  /** The events seen on stdout, folded (`events.failed`: the trainer's reason, where and fix). */
+  readonly events = new RunFold();
+
+  constructor(
+    readonly id: number,
+    readonly verb: LaunchVerb,
+    /** The config file (train) or run folder (resume). */
+    readonly target: string,
+    readonly cwd: string,
+    command: TrainerCommand,
+    listener: (launch: Launch) => TrainerListener,
+  ) {
+    this.process = new TrainerProcess(command, listener(this));
+  }
 }
 
 export type LogLevel = 'trace' | 'info' | 'warn' | 'error';
@@ -221,49 +233,33 @@ export class RunManager {
     const args = trainerArgs(this.config.cliPath(), verb, target, opts.backend);
     const nodePath = this.config.nodePath();
     this.log('info', `[launch ${id}] ${nodePath} ${args.map(quoteArg).join(' ')} (in ${opts.cwd})`);
-    // The launch object must exist before the process reports anything.
-    const holder: { launch?: Launch } = {};
-    const proc = new TrainerProcess(
+    const launch = new Launch(
+      id,
+      verb,
+      target,
+      opts.cwd,
       { nodePath, args, cwd: opts.cwd, env: this.config.env() },
-      {
-        onEvent: (e) => holder.launch && this.onEvent(holder.launch, e),
+      (l) => ({
+        onEvent: (e) => this.onEvent(l, e),
         onUnknownEvent: (type) => this.log('trace', `[launch ${id}] skipped an event of unknown type '${type}'`),
         onBadLine: (line, problem) =>
           this.log('warn', `[launch ${id}] stdout: ${problem}${line.length > 200 ? '' : ` — ${line}`}`),
         onStderr: (line) => {
-          const l = holder.launch;
-          if (l) {
-            l.stderrTail.push(line);
-            if (l.stderrTail.length > STDERR_TAIL) l.stderrTail.shift();
-          }
-          this.log('info', `[${l?.runDir ? path.basename(l.runDir) : `launch ${id}`}] ${line}`);
+          l.stderrTail.push(line);
+          if (l.stderrTail.length > STDERR_TAIL) l.stderrTail.shift();
+          this.log('info', `[${l.runDir ? path.basename(l.runDir) : `launch ${id}`}] ${line}`);
         },
-        onExit: (exit) => holder.launch && this.onExit(holder.launch, exit),
-      },
+        onExit: (exit) => this.onExit(l, exit),
+      }),
     );
-    const launch: Launch = {
-      id,
-      verb,
-      target,
-      cwd: opts.cwd,
-      process: proc,
-      startedAt: Date.now(),
-      stderrTail: [],
-      eventCount: 0,
-    };
-    holder.launch = launch;
     this.launches.set(id, launch);
-    // The exit may already have happened synchronously (spawn failure reported before this line).
-    if (proc.exit) this.onExit(launch, proc.exit);
     if (verb === 'resume') this.attach(launch, target);
     this.launchChanged.fire(launch);
     return launch;
   }
 
   private onEvent(launch: Launch, e: TrainerEvent): void {
-    launch.eventCount++;
-    if (e.type === 'run-failed')
-      launch.failure = { reason: e.reason, ...(e.where ? { where: e.where } : {}), ...(e.fix ? { fix: e.fix } : {}) };
+    launch.events.apply(e);
     if (!launch.runDir) {
       if (e.type === 'run-started') this.attach(launch, e.runDir);
       else {

@@ -6,4 +6,4 @@
 export { validateForEditor, diagnosticMessage, toDiagnostics, DIAGNOSTIC_SOURCE } from './config-diagnostics';
 export { quickFixesFor, advisedMappingFix, mappingSpan } from './quick-fixes';
 export { outlineConfig } from './config-outline';
-export { configFieldAt } from '../config/field-at';
+export { configFieldAt } from '../experiment/field-at';

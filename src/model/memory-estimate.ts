@@ -1,7 +1,7 @@
 /**
  * Memory of a training step and of an evaluation batch, estimated from the shapes alone: the pure
  * arithmetic behind the wasm heap guards (fast-kernels/heap-budget.ts), without TF.js, so that the
- * config validator can run it too (src/config/validate.ts checks a config's batches before a run
+ * config validator can run it too (src/validate/validate.ts checks a config's batches before a run
  * folder is created). See heap-budget.ts for what the estimate counts and how it was fitted.
  */
 import type { BertConfig } from './config';

@@ -62,10 +62,18 @@ export class RunFold {
   step = 0;
   /** The latest step event (epoch, loss, learning rate, throughput). */
   latestStep: StepEvent | undefined;
-  /** The student's best evaluation: the last one marked best outside teacher stages, or the run's own report. */
+  /**
+   * The student's best evaluation: the last one marked best outside teacher stages, or the run's
+   * own report. A resume forgets marks after its checkpoint, as the trainer's best goes back to the
+   * checkpoint's.
+   */
   best: Measured | undefined;
   /** The latest evaluation, of any stage. */
   lastEval: Measured | undefined;
+  /** The teacher's own training: its last evaluation marked best (what the dashboard shows until the student has one). */
+  teacherBest: Measured | undefined;
+  /** The evaluations marked best, the student's and the teacher's, for a resume to cut back. */
+  private readonly marks: { student: Measured[]; teacher: Measured[] } = { student: [], teacher: [] };
   /** The best dev metric of the teacher's own training, when the run trained it. */
   teacherMetric: { name: string; value: number } | undefined;
   /** Per mapped layer, at the student's latest evaluation that measured them. */
@@ -141,9 +149,10 @@ export class RunFold {
         if (this.isTeacherStage(e.stage)) {
           if (!this.teacherMetric || e.mainMetric.value > this.teacherMetric.value)
             this.teacherMetric = { ...e.mainMetric };
+          if (e.isBest) this.teacherBest = this.mark('teacher', m);
         } else {
           if (e.perLayer.length) this.lastPerLayer = e.perLayer;
-          if (e.isBest) this.best = { ...m };
+          if (e.isBest) this.best = this.mark('student', m);
         }
         break;
       }
@@ -179,6 +188,12 @@ export class RunFold {
     this.started = e;
     this.ended = undefined;
     const resumeStep = e.resumedFrom?.step;
+    if (resumeStep !== undefined) {
+      for (const list of [this.marks.student, this.marks.teacher])
+        while (list.length > 0 && list[list.length - 1].step > resumeStep) list.pop();
+      this.best = this.marks.student.at(-1);
+      this.teacherBest = this.marks.teacher.at(-1);
+    }
     const old = new Map(this.stages.map((s) => [s.index, s]));
     this.stages = e.plan.stages.map((p) => {
       const prev = resumeStep !== undefined ? old.get(p.index) : undefined;
@@ -199,6 +214,11 @@ export class RunFold {
       return rec;
     });
     this.currentStage = -1;
+  }
+
+  private mark(whose: 'student' | 'teacher', m: Measured): Measured {
+    this.marks[whose].push(m);
+    return { ...m };
   }
 
   private stageRecord(index: number, name: string, kind: StageKind, epochs: number): StageRecord {

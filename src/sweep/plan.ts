@@ -13,7 +13,7 @@
  */
 import * as path from 'node:path';
 import { ConfigProblem, JsonPath, pathToText } from '../config/parse';
-import { validateConfig } from '../config/validate';
+import { validateConfig } from '../validate/validate';
 import { UserError } from '../util/errors';
 import { Axis, AxisValue, expandGrid, GridCell, Override, applyOverrides } from './grid';
 import { readSweepFile, SweepFile } from './sweep-file';

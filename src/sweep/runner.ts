@@ -10,6 +10,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseEventLine, TrainerEvent } from '../protocol/events';
+import { RunFold } from '../protocol/run-fold';
 import { StopSignal } from '../train/loop';
 import { CellRun, currentCellRun, findCellRuns } from './cell-runs';
 import { PlannedCell, RUNS_DIR, SweepPlan } from './plan';
@@ -315,19 +316,13 @@ class SweepRunner {
         child.kill(signal);
       },
     };
-    const r: { runDir?: string; best?: ManifestCell['best']; failure?: string; stderrTail: string } = {
-      stderrTail: '',
-    };
+    // The cell's folder, best and failure reason are read from its events' fold.
+    const fold = new RunFold();
+    let stderrTail = '';
     let partial = '';
     const onEvent = (e: TrainerEvent): void => {
-      if (e.type === 'run-started') {
-        r.runDir = e.runDir;
-        this.update(c.id, { runDir: rel(plan.dir, e.runDir), status: 'running' });
-      } else if (e.type === 'run-finished' && e.best) {
-        r.best = e.best;
-      } else if (e.type === 'run-failed') {
-        r.failure = e.reason;
-      }
+      fold.apply(e);
+      if (e.type === 'run-started') this.update(c.id, { runDir: rel(plan.dir, e.runDir), status: 'running' });
       o.onCellEvent?.(c.id, e, control);
     };
     child.stdout!.setEncoding('utf8');
@@ -343,18 +338,25 @@ class SweepRunner {
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => {
       log.write(chunk);
-      r.stderrTail = (r.stderrTail + chunk).slice(-4000);
+      stderrTail = (stderrTail + chunk).slice(-4000);
     });
     return new Promise((resolve) => {
       child.on('error', (err) => {
-        r.stderrTail += `\ncannot start ${cmd}: ${err.message}`;
+        stderrTail += `\ncannot start ${cmd}: ${err.message}`;
       });
       child.on('close', (code, signal) => {
         this.children.delete(child);
         const last = parseEventLine(partial);
         if (last.event) onEvent(last.event);
         log.end(`== exit ${code ?? signal}\n`);
-        resolve({ code, signal, ...r });
+        resolve({
+          code,
+          signal,
+          stderrTail,
+          runDir: fold.started?.runDir,
+          best: fold.finished?.best,
+          failure: fold.failure,
+        });
       });
     });
   }

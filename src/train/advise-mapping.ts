@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadConfigFile } from '../config/validate';
+import { loadConfigFile } from '../validate/validate';
 import { LayerPairSpec, ResolvedConfig } from '../config/types';
 import { BackendRequest, initBackend } from '../model/backend';
 import { BertModel } from '../model/bert';

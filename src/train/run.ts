@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ResolvedConfig, isScratchTraining } from '../config/types';
-import { loadConfigFile, resolveConfig } from '../config/validate';
+import { loadConfigFile, resolveConfig } from '../validate/validate';
 import { initBackend, BackendInfo, BackendRequest } from '../model/backend';
 import { BertModel, countParameters } from '../model/bert';
 import { BertConfig } from '../model/config';

@@ -19,7 +19,7 @@ import { initStudentFromTeacher, studentConfig } from '../../src/distill/student
 import { layerCosts } from '../../src/distill/layer-costs';
 import { evaluate } from '../../src/train/evaluate';
 import { readTaskDatasets } from '../../src/train/task-data';
-import { loadConfigFile } from '../../src/config/validate';
+import { loadConfigFile } from '../../src/validate/validate';
 import { runMain } from '../helpers/cli-in-process';
 
 const work = tmpDir('distillery-advise-');

@@ -270,10 +270,37 @@ test('RunManager: a reported failure carries its reason and fix; several runs at
   await Promise.all([a.process.exited, b.process.exited]);
   await h.manager.whenIdle();
   assert.notEqual(a.runDir, b.runDir);
-  assert.deepEqual(a.failure, { reason: 'the loss became NaN at step 3', fix: 'lower optim.lr' });
+  const failed = a.events.failed;
+  assert.deepEqual(failed && { reason: failed.reason, where: failed.where, fix: failed.fix }, {
+    reason: 'the loss became NaN at step 3',
+    where: undefined,
+    fix: 'lower optim.lr',
+  });
+  assert.equal(b.events.failed, undefined);
   const sa = h.manager.store.state(a.runDir!)!;
   assert.equal(sa.status, 'failed');
   assert.equal(sa.fix, 'lower optim.lr');
   assert.equal(h.manager.store.state(b.runDir!)?.status, 'finished');
   assert.equal(h.manager.store.states().length, 2);
+});
+
+test('RunManager: a launch whose Node cannot start is registered and announced before it finishes, once', async () => {
+  const dir = tmpDir();
+  const milestones: string[] = [];
+  const manager = new RunManager({
+    cliPath: () => FAKE,
+    nodePath: () => path.join(dir, 'no-such-node'),
+    env: () => process.env,
+    graceMs: () => 100,
+  });
+  manager.onDidChangeLaunch((l) => milestones.push(`change ${l.exit ? 'exited' : 'live'}`));
+  manager.onDidFinish((l) => milestones.push(`finish ${l.id}`));
+  const launch = manager.start(writeConfig(dir, { name: 'x', mode: 'ok' }), { cwd: dir });
+  assert.deepEqual(manager.allLaunches, [launch]);
+  assert.equal(launch.exit, undefined, 'the spawn failure arrives after start() returns');
+  const exit = await launch.process.exited;
+  assert.match(exit.spawnError ?? '', /not found/);
+  assert.equal(launch.exit, exit);
+  assert.deepEqual(milestones, ['change live', 'change exited', `finish ${launch.id}`]);
+  assert.equal(manager.pendingLaunches().length, 0);
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { validateConfig } from '../../src/config/validate';
+import { validateConfig } from '../../src/validate/validate';
 import { ConfigProblem } from '../../src/config/parse';
 import { DISTILL_SCHEMA, SchemaNode, schemaAt } from '../../src/config/schema';
 import { MAX_SEQ_LEN, MODEL_BOUNDS } from '../../src/config/bounds';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { validateConfig } from '../../src/config/validate';
+import { validateConfig } from '../../src/validate/validate';
 import { resolveMapping } from '../../src/distill/mapping';
 import { planFor } from '../../src/distill/plan';
 import { startRun } from '../../src/train/run';

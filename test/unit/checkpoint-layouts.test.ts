@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadCheckpoint } from '../../src/model/checkpoint';
 import { resolveModelFolder } from '../../src/model/model-folder';
-import { validateConfig } from '../../src/config/validate';
+import { validateConfig } from '../../src/validate/validate';
 import { startRun } from '../../src/train/run';
 import { isUserError, UserError } from '../../src/util/errors';
 import { customSst2Task, eventsOf, tmpDir, writeConfig } from '../helpers/train-fixtures';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { validateConfig } from '../../src/config/validate';
+import { validateConfig } from '../../src/validate/validate';
 import type { ConfigProblem } from '../../src/config/parse';
 import { resolveMapping } from '../../src/distill/mapping';
 import { planCustomStages, planFor, stageWeightsAt } from '../../src/distill/plan';

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Ajv from 'ajv';
-import { validateConfig, loadConfigFile, resolveConfig, formatProblem } from '../../src/config/validate';
+import { validateConfig, loadConfigFile, resolveConfig, formatProblem } from '../../src/validate/validate';
 import { parseConfigText, locate, pathToText, ConfigProblem } from '../../src/config/parse';
 import { DISTILL_SCHEMA, SchemaNode, createAjv, schemaAt } from '../../src/config/schema';
 import { DEFAULTS } from '../../src/config/defaults';
@@ -29,6 +29,8 @@ import {
 } from '../../src/config/types';
 import { BACKEND_CHOICES } from '../../src/model/backend';
 import { isUserError } from '../../src/util/errors';
+import { lossWeights, planCustomStages } from '../../src/distill/plan';
+import type { LossName } from '../../src/config/loss-vocabulary';
 import { GLUE_DIR } from '../helpers/paths';
 
 // ---- fixtures -------------------------------------------------------------------------------
@@ -616,6 +618,21 @@ test('custom stage plans: algorithm and stages.custom go together; losses need w
   assert.match(only(bad.problems, 'stages.custom[0].losses[1]').message, /weight 0 \(losses\.clsCosine\)/);
   assert.match(only(bad.problems, 'stages.custom[0].layers[0]').message, /student layer 2 has no teacher layer/);
   assert.match(only(bad.problems, 'stages.custom[0].layers[1]').message, /out of range/);
+});
+
+test("a custom stage listing a loss at weight 0: the validator reports it in the plan's own words", () => {
+  const stage = { losses: ['attention-kl', 'cls-cosine'] as LossName[], epochs: 1 };
+  const r = check(cfg({ algorithm: 'custom', losses: { clsCosine: 0 }, stages: { custom: [stage] } }));
+  const reported = only(r.problems, 'stages.custom[0].losses[1]');
+  const weights = lossWeights({ ...DEFAULTS.losses, hardLabel: 0, clsCosine: 0 });
+  assert.throws(
+    () => planCustomStages([stage], [{ student: 1, teacher: 2 }], weights),
+    (e: unknown) =>
+      isUserError(e) &&
+      e.message === `stages[0].losses[1]: ${reported.message}` &&
+      e.fix === reported.fix &&
+      reported.fix === "set losses.clsCosine above 0, or remove 'cls-cosine' from this stage",
+  );
 });
 
 test('custom stages resolve to what was written plus the documented defaults: layers only for internal losses, selectBest by kind', () => {

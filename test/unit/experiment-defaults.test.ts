@@ -20,7 +20,7 @@ import {
   teacherEpochs,
 } from '../../src/experiment/defaults';
 import { buildExperimentConfig, experimentText } from '../../src/extension/experiment';
-import { validateConfig } from '../../src/config/validate';
+import { validateConfig } from '../../src/validate/validate';
 import { readGlueSplit } from '../../src/data/glue';
 import { GLUE_TASKS } from '../../src/data/tasks';
 import { WordPieceTokenizer } from '../../src/data/tokenizer';

@@ -14,7 +14,7 @@ import {
   studentLayerChoices,
   suggestName,
 } from '../../src/extension/experiment';
-import { validateConfig } from '../../src/config/validate';
+import { validateConfig } from '../../src/validate/validate';
 
 function workspace(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distillery-exp-'));

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fieldOutcomes, fieldPath, formatFieldOutcomes, type RunOutcome } from '../../src/experiment/field-outcomes';
-import { configFieldAt } from '../../src/config/field-at';
+import { configFieldAt } from '../../src/experiment/field-at';
 import { fakeVscode, installFakeVscode } from '../fixtures/fake-vscode';
 
 function run(

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { validateConfig } from '../../src/config/validate';
+import { validateConfig } from '../../src/validate/validate';
 import { ConfigProblem } from '../../src/config/parse';
 import { MAX_TOTAL_EPOCHS } from '../../src/config/bounds';
 import { toDiagnostics, validateForEditor } from '../../src/extension/config-diagnostics';

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as os from 'node:os';
-import { validateConfig } from '../../src/config/validate';
+import { validateConfig } from '../../src/validate/validate';
 import { eventProblem, parseEventLine } from '../../src/protocol/events';
 
 const FILE = path.join(os.tmpdir(), 'fuzz-regression.distill.json');

@@ -318,7 +318,7 @@ test('custom stages: errors name the stage and field', () => {
 });
 
 test('a resolved custom config plans as written: output-only stages without layers, internal ones on the mapped pairs', async () => {
-  const { validateConfig } = await import('../../src/config/validate');
+  const { validateConfig } = await import('../../src/validate/validate');
   const { planFor } = await import('../../src/distill/plan');
   // Validation reads the teacher's config.json for its depth (file checks off: nothing else).
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-plan-'));

@@ -19,7 +19,7 @@ import { readSweepFile } from '../../src/sweep/sweep-file';
 import { planSweep } from '../../src/sweep/plan';
 import { generateDemoTask } from '../../src/data/demo-task';
 import { isUserError, UserError } from '../../src/util/errors';
-import { resolveConfig } from '../../src/config/validate';
+import { resolveConfig } from '../../src/validate/validate';
 
 const made: string[] = [];
 after(() => {

@@ -735,3 +735,37 @@ test('number formatting', () => {
   assert.equal(formatDuration(65_000), '1 min 5 s');
   assert.equal(formatDuration(3_725_000), '1 h 2 min');
 });
+
+test('compare rows: before the run reports its best, the last evaluation marked best (of the teacher while it trains), else the last', () => {
+  const events = fixture('soft').filter((e) => e.type !== 'run-finished');
+  const upTo = (step: number, edit: (e: TrainerEvent) => TrainerEvent = (e) => e): TrainerEvent[] =>
+    events.filter((e) => !('step' in e) || e.step <= step).map(edit);
+  const notBest = (step: number) => (e: TrainerEvent) =>
+    e.type === 'eval' && e.step === step ? { ...e, isBest: false } : e;
+  // teacher training: its evaluation at 38 is the last marked best (57 made not best here)
+  assert.deepEqual(compareRow(runOf('soft', upTo(57, notBest(57)))).best, { metric: 'accuracy', value: 0.7, step: 38 });
+  // the student's first evaluation replaces the teacher's
+  assert.deepEqual(compareRow(runOf('soft', upTo(76))).best, { metric: 'accuracy', value: 0.845, step: 76 });
+  // none marked best: the last evaluation
+  const none = events.map((e) => (e.type === 'eval' ? { ...e, isBest: false } : e));
+  assert.deepEqual(compareRow(runOf('soft', none)).best, { metric: 'accuracy', value: 0.865, step: 95 });
+});
+
+test('compare rows: a resume forgets the evaluations marked best after its checkpoint, as the trainer does', () => {
+  const events = fixture('soft').filter((e) => e.type !== 'run-finished');
+  const start = events.find((e) => e.type === 'run-started');
+  assert.ok(start?.type === 'run-started');
+  const resumeAt = (step: number): TrainerEvent => ({ ...start, resumedFrom: { checkpoint: 'checkpoints/x', step } });
+  // resumed after the student's first evaluation (76): the one at 95 is gone
+  assert.deepEqual(compareRow(runOf('soft', [...events, resumeAt(80)])).best, {
+    metric: 'accuracy',
+    value: 0.845,
+    step: 76,
+  });
+  // resumed before it: the teacher's best again
+  assert.deepEqual(compareRow(runOf('soft', [...events, resumeAt(60)])).best, {
+    metric: 'accuracy',
+    value: 0.84,
+    step: 57,
+  });
+});

@@ -33,17 +33,16 @@ export interface CompareRow {
   durationMs: number | undefined;
 }
 
-/** The run's best evaluation of its main metric: its own report when finished, else the last one marked best, else the last one. */
+/**
+ * The run's best evaluation of its main metric: the fold's (its own report when finished, else the
+ * student's last one marked best), else the teacher's while it trains, else the last evaluation.
+ */
 export function bestEval(run: RunData): CompareRow['best'] {
-  if (run.finished?.best) return run.finished.best;
+  const best = run.fold.best ?? run.fold.teacherBest;
+  if (best) return { ...best };
   const evals = run.evals.events;
-  let best: CompareRow['best'];
-  for (const e of evals) if (e.isBest) best = { metric: e.mainMetric.name, value: e.mainMetric.value, step: e.step };
-  if (!best && evals.length > 0) {
-    const e = evals[evals.length - 1];
-    best = { metric: e.mainMetric.name, value: e.mainMetric.value, step: e.step };
-  }
-  return best;
+  const e = evals[evals.length - 1];
+  return e && { metric: e.mainMetric.name, value: e.mainMetric.value, step: e.step };
 }
 
 export function compareRow(run: RunData): CompareRow {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { Verb, JSON_FLAG } from '../verb';
 import { writeJson, writeLine } from '../io';
-import { formatProblem, validateConfig } from '../../config/validate';
+import { formatProblem, validateConfig } from '../../validate/validate';
 import { UserError } from '../../util/errors';
 
 export const validateVerb: Verb = {

@@ -29,10 +29,10 @@ import {
   defaultMapping,
   defaultSelectBest,
   defaultStudentLayers,
-} from './defaults';
-import { MAX_TOTAL_EPOCHS, MODEL_BOUNDS } from './bounds';
-import { ConfigDocument, ConfigProblem, JsonPath, pathToText } from './parse';
-import { closest, schemaProblems, schemaValidator } from './schema';
+} from '../config/defaults';
+import { MAX_TOTAL_EPOCHS, MODEL_BOUNDS } from '../config/bounds';
+import { ConfigDocument, ConfigProblem, JsonPath, pathToText } from '../config/parse';
+import { closest, schemaProblems, schemaValidator } from '../config/schema';
 import {
   Algorithm,
   AttentionKlHeads,
@@ -54,7 +54,7 @@ import {
   ScheduleConfig,
   ScheduleKey,
   StudentInit,
-} from './types';
+} from '../config/types';
 import {
   INTERNAL_KEYS,
   LOSS_NAME_BY_KEY,
@@ -64,8 +64,8 @@ import {
   lossWeightField,
   type LossKey,
   type LossName,
-} from './loss-vocabulary';
-import { builtInTrains, lossWeights } from '../distill/plan';
+} from '../config/loss-vocabulary';
+import { builtInTrains, lossWeights, unweightedStageLoss } from '../distill/plan';
 import type { Schedule } from '../distill/schedule';
 
 /** Losses that work on mapped layer pairs (and so use a custom stage's `layers`). */
@@ -1251,16 +1251,12 @@ class SemanticChecker {
       this.val<boolean>([...base, 'selectBest']) ??
       (stageLosses && !this.invalid([...base, 'selectBest']) ? defaultSelectBest(stageLosses) : undefined);
     if (stageLosses && losses) {
+      // the plan's own rule and words (planCustomStages throws the first; every one is reported here)
+      const weights = lossWeights(losses);
       stageLosses.forEach((loss, j) => {
         const key = lossKeyOf(loss);
-        if (key === undefined) return;
-        const field = lossWeightField(key);
-        if (lossWeights(losses)[key] === 0)
-          this.error(
-            [...base, 'losses', j],
-            `'${loss}' has weight 0 (${field}), so this stage would not train it`,
-            `set ${field} above 0, or remove '${loss}' from this stage`,
-          );
+        const off = key && unweightedStageLoss(loss, key, weights);
+        if (off) this.error([...base, 'losses', j], off.message, off.fix);
       });
     }
     const internal = stageLosses?.some((l) => PER_LAYER_LOSSES.includes(l));

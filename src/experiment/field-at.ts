@@ -4,8 +4,8 @@
  * task). Loaded with the validator (jsonc-parser), on first hover.
  */
 import { getLocation, parse } from 'jsonc-parser';
-import { flattenConfig, type FlatConfig } from '../experiment/config-fields';
-import { fieldPath } from '../experiment/field-outcomes';
+import { flattenConfig, type FlatConfig } from './config-fields';
+import { fieldPath } from './field-outcomes';
 
 export interface FieldAt {
   /** e.g. `optim.lr`; a position inside an array names the array (`mapping`). */
