@@ -27,7 +27,11 @@ for (const name of fs.readdirSync(runsDir).sort()) {
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
     if (!line.trim()) continue;
     let e;
-    try { e = JSON.parse(line); } catch { continue; } // a partial last line of a stopped run
+    try {
+      e = JSON.parse(line);
+    } catch {
+      continue;
+    } // a partial last line of a stopped run
     if (e.type === 'run-started') status = 'running';
     else if (e.type === 'eval') {
       last = { step: e.step, stage: e.stage, metrics: e.metrics };
