@@ -345,7 +345,7 @@ function write(last) {
     '',
     ...cmp.formatTable(rows),
     '',
-    "Peers (plain) are what a user would run instead; our paths are in bold. × best peer: the fastest peer's median step over this path's (above 1: faster than every peer); by best steps: the same with each one's fastest step, the ratio least disturbed by other processes. GFLOP/s counts matrix products only: per layer 2N(4h²+2hf) + 4·b·s²·h with N = b·s; a step is the teacher forward plus 3 × the student forward. Share of sgemm limit: GFLOP/s over the best the probe below reached on the shape's largest product. CPU ms/step: user + system time of all the process's threads per step (median). Peak RSS: the process's high-water mark (getrusage).",
+    "Peers (plain) are what a user would run instead; our paths are in bold. × best peer: the fastest peer's median step over this path's (above 1: faster than every peer); by best steps: the fastest step any peer took over this path's fastest; by CPU time: the least CPU time per step any peer used over this path's (user + system of all threads, less disturbed by other processes than wall time). GFLOP/s counts matrix products only: per layer 2N(4h²+2hf) + 4·b·s²·h with N = b·s; a step is the teacher forward plus 3 × the student forward. Share of sgemm limit: GFLOP/s over the best the probe below reached on the shape's largest product. CPU ms/step: user + system time of all the process's threads per step (median). Peak RSS: the process's high-water mark (getrusage).",
     '',
     '## sgemm limit (measured in this run)',
     '',

@@ -58,9 +58,13 @@ export interface BenchRow {
   maxRssBytes?: number;
   wasmHeapBytes?: number | null;
   profile?: StepProfile;
-  /** Our throughput over the best peer's, by medians and by each one's fastest step. */
+  /**
+   * Our throughput over the peers': the best peer's median over ours; the fastest step any peer
+   * took over ours; the least CPU time per step any peer used over ours (least disturbed by load).
+   */
   xBestPeer?: number;
   xBestPeerBestStep?: number;
+  xBestPeerCpu?: number;
   xTransformers?: number;
   /** gflops over the shape's sgemm limit. */
   sgemmShare?: number;
@@ -140,11 +144,15 @@ export function buildRows(runs: CandidateRun[], probes: SgemmProbe[] = []): Benc
   for (const shape of shapesOf(rows)) {
     const timed = rows.filter((r) => r.shape === shape && r.step);
     const best = bestPeer(timed);
+    const peers = timed.filter((r) => r.peer);
+    const fastestPeerStep = Math.min(...peers.map((r) => r.step!.min));
+    const leastPeerCpu = Math.min(...peers.map((r) => r.cpuMs!));
     const hf = timed.find((r) => r.label === 'transformers');
     for (const r of timed) {
       if (best) {
         r.xBestPeer = best.step!.median / r.step!.median;
-        r.xBestPeerBestStep = best.step!.min / r.step!.min;
+        r.xBestPeerBestStep = fastestPeerStep / r.step!.min;
+        if (r.cpuMs! > 0 && leastPeerCpu > 0) r.xBestPeerCpu = leastPeerCpu / r.cpuMs!;
       }
       if (hf) r.xTransformers = hf.step!.median / r.step!.median;
     }
@@ -180,18 +188,18 @@ const cell = (s: string): string => s.replace(/\|/g, '/').replace(/\n/g, ' ');
 /** The one table: every shape, every path, ratios against the best peer of its shape. */
 export function formatTable(rows: BenchRow[]): string[] {
   const out = [
-    '| shape | path | ms/step median (IQR; min–max) | sequences/s | × best peer (medians) | × best peer (best steps) | × transformers | GFLOP/s | share of sgemm limit | CPU ms/step | teacher-cache step ms (speed-up) | peak RSS MiB | wasm heap MiB |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| shape | path | ms/step median (IQR; min–max) | sequences/s | × best peer (medians) | × best peer (best steps) | × best peer (CPU time) | × transformers | GFLOP/s | share of sgemm limit | CPU ms/step | teacher-cache step ms (speed-up) | peak RSS MiB | wasm heap MiB |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     const name = `${r.peer ? '' : '**'}${r.label}${r.peer ? '' : '**'}${r.detail ? ` (${r.detail})` : ''}`;
     if (!r.step) {
-      out.push(`| ${r.shape} | ${cell(name)} | ${cell(r.note ?? '')} | | | | | | | | | | |`);
+      out.push(`| ${r.shape} | ${cell(name)} | ${cell(r.note ?? '')} | | | | | | | | | | | |`);
       continue;
     }
     const s = r.step;
     out.push(
-      `| ${r.shape} | ${cell(name)} | ${f1(s.median)} (${f1(s.q1)}–${f1(s.q3)}; ${f1(s.min)}–${f1(s.max)}) | ${f2(r.seqPerSec!)} | ${opt(r.xBestPeer, f2)} | ${opt(r.xBestPeerBestStep, f2)} | ${opt(r.xTransformers, f2)} | ${f1(r.gflops!)} | ${pct(r.sgemmShare)} | ${f0(r.cpuMs!)} | ${r.cached ? `${f1(r.cached.median)} (${f2(r.cacheSpeedup!)}×)` : '–'} | ${mib(r.maxRssBytes)} | ${mib(r.wasmHeapBytes)} |`,
+      `| ${r.shape} | ${cell(name)} | ${f1(s.median)} (${f1(s.q1)}–${f1(s.q3)}; ${f1(s.min)}–${f1(s.max)}) | ${f2(r.seqPerSec!)} | ${opt(r.xBestPeer, f2)} | ${opt(r.xBestPeerBestStep, f2)} | ${opt(r.xBestPeerCpu, f2)} | ${opt(r.xTransformers, f2)} | ${f1(r.gflops!)} | ${pct(r.sgemmShare)} | ${f0(r.cpuMs!)} | ${r.cached ? `${f1(r.cached.median)} (${f2(r.cacheSpeedup!)}×)` : '–'} | ${mib(r.maxRssBytes)} | ${mib(r.wasmHeapBytes)} |`,
     );
   }
   return out;
@@ -210,7 +218,7 @@ export function formatSummary(rows: BenchRow[]): string[] {
       .join(', ');
     const verdict =
       peer && ours
-        ? `**${ours.label}** ${f1(ours.step!.median)} ms against ${peer.label} ${f1(peer.step!.median)} ms: **${f2(ours.xBestPeer!)}×** the best peer by medians (${f2(ours.xBestPeerBestStep!)}× by best steps)`
+        ? `**${ours.label}** ${f1(ours.step!.median)} ms against ${peer.label} ${f1(peer.step!.median)} ms: **${f2(ours.xBestPeer!)}×** the best peer by medians (${f2(ours.xBestPeerBestStep!)}× by best steps, ${opt(ours.xBestPeerCpu, f2)}× by CPU time)`
         : peer
           ? `best peer ${peer.label} ${f1(peer.step!.median)} ms; none of our paths ran`
           : 'no peer ran';

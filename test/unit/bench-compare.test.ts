@@ -60,11 +60,13 @@ test('rows pool rounds, rank against the fastest peer of the same shape, and kee
   ];
   const rows = buildRows(
     [
-      run('reference', 'transformers', true, [report([1000, 1200]), report([1100])]),
-      run('reference', 'pytorch', true, [report([800, 900, 700], { rss: 3 * 2 ** 30 })]),
+      // transformers' fastest step (650) beats pytorch's (700) though its median is slower, and it
+      // uses the least CPU (120 per step).
+      run('reference', 'transformers', true, [report([1000, 1200, 650], { cpu: 120 }), report([1100], { cpu: 140 })]),
+      run('reference', 'pytorch', true, [report([800, 900, 700], { rss: 3 * 2 ** 30, cpu: 150 })]),
       run('reference', 'wasm+blas', false, [
-        report([400, 500]),
-        report([600], { rss: 2 ** 29, heap: 2 ** 28, cached: [200, 300] }),
+        report([400, 500], { cpu: 90 }),
+        report([600], { rss: 2 ** 29, heap: 2 ** 28, cached: [200, 300], cpu: 60 }),
       ]),
       run('reference', 'wasm', false, [], { skipped: 'slow' }),
       run('base', 'transformers', true, [report([10_000])]),
@@ -74,14 +76,16 @@ test('rows pool rounds, rank against the fastest peer of the same shape, and kee
   );
   assert.equal(rows.length, 6);
   const [hf, pt, wb, stock, baseHf, baseTf] = rows;
-  assert.equal(hf.step!.median, 1100);
+  assert.equal(hf.step!.median, 1050);
   assert.equal(hf.rounds, 2);
   assert.equal(pt.step!.median, 800);
   assert.equal(bestPeer(rows.filter((r) => r.shape === 'reference'))!.label, 'pytorch');
-  // Medians: 800 / 500; best steps: 700 / 400.
+  // Medians: pytorch's 800 / 500; best steps: any peer's fastest, transformers' 650, / 400; CPU
+  // time: the least any peer used, transformers' median of its rounds (130), / ours (75).
   assert.equal(wb.xBestPeer, 800 / 500);
-  assert.equal(wb.xBestPeerBestStep, 700 / 400);
-  assert.equal(wb.xTransformers, 1100 / 500);
+  assert.equal(wb.xBestPeerBestStep, 650 / 400);
+  assert.equal(wb.xBestPeerCpu, 130 / 75);
+  assert.equal(wb.xTransformers, 1050 / 500);
   assert.equal(pt.xBestPeer, 1);
   assert.equal(wb.seqPerSec, 32 / 0.5);
   assert.equal(wb.gflops, 1e11 / 0.5 / 1e9);
@@ -114,8 +118,9 @@ test('rows pool rounds, rank against the fastest peer of the same shape, and kee
   assert.equal(wbCells[header.indexOf('path')], '**wasm+blas**');
   assert.equal(wbCells[header.indexOf('ms/step median (IQR; min–max)')], '500.0 (450.0–550.0; 400.0–600.0)');
   assert.equal(wbCells[header.indexOf('× best peer (medians)')], '1.60');
-  assert.equal(wbCells[header.indexOf('× best peer (best steps)')], '1.75');
-  assert.equal(wbCells[header.indexOf('× transformers')], '2.20');
+  assert.equal(wbCells[header.indexOf('× best peer (best steps)')], '1.63');
+  assert.equal(wbCells[header.indexOf('× best peer (CPU time)')], '1.73');
+  assert.equal(wbCells[header.indexOf('× transformers')], '2.10');
   assert.equal(wbCells[header.indexOf('share of sgemm limit')], '125 %');
   assert.equal(wbCells[header.indexOf('teacher-cache step ms (speed-up)')], '250.0 (2.00×)');
   assert.equal(wbCells[header.indexOf('peak RSS MiB')], '1024');
@@ -127,7 +132,7 @@ test('rows pool rounds, rank against the fastest peer of the same shape, and kee
   assert.equal(summary.length, 2);
   assert.match(
     summary[0],
-    /`reference`: \*\*wasm\+blas\*\* 500\.0 ms against pytorch 800\.0 ms: \*\*1\.60×\*\* the best peer by medians \(1\.75× by best steps\)/,
+    /`reference`: \*\*wasm\+blas\*\* 500\.0 ms against pytorch 800\.0 ms: \*\*1\.60×\*\* the best peer by medians \(1\.63× by best steps, 1\.73× by CPU time\)/,
   );
   assert.match(summary[0], /pytorch 3072/);
   assert.match(summary[1], /`base`: best peer transformers 10000\.0 ms; none of our paths ran/);
