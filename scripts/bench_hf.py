@@ -13,7 +13,6 @@ probabilities), attention-kl + cls-cosine on every mapped pair (student k <- tea
 soft-label (T = 1), backward, clip_grad_norm_(1.0), AdamW (lr 5e-5, eps 1e-6, weight decay 0.01
 except biases and LayerNorm).
 """
-import argparse
 import json
 import os
 import platform
@@ -41,14 +40,7 @@ def model(c, layers, **config):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shape", choices=sorted(bt.SHAPES), default="reference")
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--teacher-cache", action="store_true", help="also time steps with precomputed teacher outputs")
-    ap.add_argument("--json", action="store_true")
-    a = ap.parse_args()
+    a = bt.step_bench_args(__doc__).parse_args()
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(42)

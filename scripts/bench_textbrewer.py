@@ -16,7 +16,6 @@ Configured as close to our step as TextBrewer allows:
 - clip_grad_norm 1.0, AdamW (lr 5e-5, eps 1e-6, weight decay 0.01 except biases and LayerNorm).
 Step time: the interval between consecutive optimizer steps inside TextBrewer's own loop.
 """
-import argparse
 import json
 import os
 import platform
@@ -52,14 +51,7 @@ def adaptor(batch, out):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shape", choices=sorted(bt.SHAPES), default="reference")
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--teacher-cache", action="store_true", help="accepted for the bench driver; TextBrewer has no teacher cache")
-    ap.add_argument("--json", action="store_true")
-    a = ap.parse_args()
+    a = bt.step_bench_args(__doc__, "accepted for the bench driver; TextBrewer has no teacher cache").parse_args()
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(42)

@@ -142,15 +142,21 @@ def summarize(ms):
     return dict(medianMs=q(0.5), minMs=xs[0], maxMs=xs[-1], q1Ms=q(0.25), q3Ms=q(0.75), samplesMs=ms)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def step_bench_args(doc, teacher_cache_help="also time steps with precomputed teacher outputs"):
+    """The flags every step benchmark takes (scripts/bench.mjs passes the same ones to each peer)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shape", choices=sorted(SHAPES), default="reference")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--teacher-cache", action="store_true", help="also time steps with precomputed teacher outputs")
-    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--teacher-cache", action="store_true", help=teacher_cache_help)
     ap.add_argument("--json", action="store_true")
+    return ap
+
+
+def main():
+    ap = step_bench_args(__doc__)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
