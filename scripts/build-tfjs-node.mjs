@@ -48,9 +48,25 @@ function check() {
       `
     const tf = require('@tensorflow/tfjs-node');
     const x = tf.tensor2d([[1, 2], [3, 4]]);
-    const y = tf.matMul(x, x).dataSync();
+    const product = tf.matMul(x, x);
+    const y = product.dataSync();
     if (tf.getBackend() !== 'tensorflow' || y[0] !== 7) process.exit(2);
-    console.log(tf.version.tfjs ?? tf.version['tfjs-core']);
+    // The zero-copy entry points of native/tfjs-node/binding.patch, when it applied: a view of a
+    // tensor's memory, and a new tensor written through its view.
+    const b = tf.backend().binding;
+    let views = 'stock binding';
+    if (typeof b.tensorView === 'function') {
+      const info = tf.backend().tensorMap.get(product.dataId);
+      const v = new Float32Array(b.tensorView(info.id));
+      const [id, buf] = b.allocTensor([2]);
+      new Float32Array(buf).set([v[0], v[3]]);
+      const back = b.tensorDataSync(id);
+      b.releaseView(buf);
+      b.deleteTensor(id);
+      if (v[0] !== 7 || v[3] !== 22 || back[1] !== 22) process.exit(3);
+      views = 'zero-copy views';
+    }
+    console.log((tf.version.tfjs ?? tf.version['tfjs-core']) + ', ' + views);
   `,
     ],
     { cwd: root, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } },
@@ -160,29 +176,31 @@ if (!fs.existsSync(path.join(nodeDir, 'include', 'node', 'node_api.h')))
 const napiVersions = pkgJsonOf(pkgDir).binary?.napi_versions ?? [8];
 const napi = Math.max(...napiVersions.filter((v) => v <= Number(process.versions.napi)));
 const gyp = findNodeGyp();
-log(`compiling the N-API binding (napi v${napi}) with ${gyp}`);
-const b = run(
-  process.execPath,
-  [
-    gyp,
-    'rebuild',
-    `--nodedir=${nodeDir}`,
-    '-j',
-    String(Math.max(1, os.cpus().length)),
-    '--module_name=tfjs_binding',
-    `--module_path=lib/napi-v${napi}`,
-    `--napi_build_version=${napi}`,
-  ],
-  { cwd: pkgDir, stdio: ['ignore', 'ignore', 'pipe'] },
-);
-if (b.status !== 0)
-  fail(
-    `node-gyp failed:\n${b.stderr
-      .split('\n')
-      .filter((l) => /error|ERR/.test(l))
-      .slice(0, 20)
-      .join('\n')}`,
+const compile = () =>
+  run(
+    process.execPath,
+    [
+      gyp,
+      'rebuild',
+      `--nodedir=${nodeDir}`,
+      '-j',
+      String(Math.max(1, os.cpus().length)),
+      '--module_name=tfjs_binding',
+      `--module_path=lib/napi-v${napi}`,
+      `--napi_build_version=${napi}`,
+    ],
+    { cwd: pkgDir, stdio: ['ignore', 'ignore', 'pipe'] },
   );
+const patched = applyBindingPatch();
+log(`compiling the N-API binding (napi v${napi}${patched ? ', with zero-copy views' : ''}) with ${gyp}`);
+let b = compile();
+if (b.status !== 0 && patched) {
+  // The stock binding still runs the trainer (with the composites instead of the fused kernels).
+  log(`the patched binding did not compile; building the stock one:\n${errorLines(b.stderr)}`);
+  patchBinding(true);
+  b = compile();
+}
+if (b.status !== 0) fail(`node-gyp failed:\n${errorLines(b.stderr)}`);
 const out = path.join(pkgDir, 'lib', `napi-v${napi}`);
 fs.mkdirSync(out, { recursive: true });
 fs.copyFileSync(path.join(pkgDir, 'build', 'Release', 'tfjs_binding.node'), path.join(out, 'tfjs_binding.node'));
@@ -192,6 +210,51 @@ if (!c.ok) fail(`built, but the backend does not load: ${c.detail}`);
 log(
   `ready: @tensorflow/tfjs-node ${tfjsNodeVersion} on TensorFlow ${tfVersion} (the wheel's C library, in .cache/libtensorflow/${tfVersion})`,
 );
+
+function errorLines(stderr) {
+  return stderr
+    .split('\n')
+    .filter((l) => /error|ERR/.test(l))
+    .slice(0, 20)
+    .join('\n');
+}
+
+/**
+ * native/tfjs-node/binding.patch: zero-copy tensor views and allocation on the binding, for the
+ * fused native kernels on this backend (src/model/fast-kernels/tensorflow-kernels.ts). Applied once
+ * (a second build finds it applied); a package whose sources it does not fit (another tfjs-node
+ * version) builds stock, and the trainer runs the composite ops there. Returns whether it is applied.
+ */
+function applyBindingPatch() {
+  const patchFile = path.join(root, 'native', 'tfjs-node', 'binding.patch');
+  fs.copyFileSync(
+    path.join(root, 'native', 'tfjs-node', 'distillery_tensors.cc'),
+    path.join(pkgDir, 'binding', 'distillery_tensors.cc'),
+  );
+  const dry = (reverse) =>
+    run('patch', ['-p1', '-s', '-f', '--dry-run', ...(reverse ? ['-R'] : []), '-i', patchFile], { cwd: pkgDir });
+  try {
+    if (dry(true).status === 0) return true;
+    const d = dry(false);
+    if (d.status !== 0) {
+      log(
+        `native/tfjs-node/binding.patch does not fit these sources (building the stock binding): ${d.stdout}${d.stderr}`,
+      );
+      return false;
+    }
+    return patchBinding(false);
+  } catch (e) {
+    log(`could not run patch (building the stock binding): ${e.message}`);
+    return false;
+  }
+}
+
+function patchBinding(reverse) {
+  const patchFile = path.join(root, 'native', 'tfjs-node', 'binding.patch');
+  const r = run('patch', ['-p1', '-s', '-f', ...(reverse ? ['-R'] : []), '-i', patchFile], { cwd: pkgDir });
+  if (r.status !== 0) fail(`patch ${reverse ? '-R ' : ''}failed: ${r.stdout}${r.stderr}`);
+  return !reverse;
+}
 
 function pkgJsonOf(dir) {
   return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
