@@ -269,7 +269,7 @@ export function formatBenchReport(r: BenchReport, opts: { profile?: boolean } = 
   const s = r.shape;
   const lines = [
     `distillery bench: ${s.name} shape (teacher ${s.teacherLayers} / student ${s.studentLayers} layers, hidden ${s.hiddenSize}, ${s.heads} heads, FF ${s.intermediateSize}, vocab ${s.vocabSize}, batch ${s.batchSize} × seq ${s.seqLen})`,
-    `backend:        ${r.label}${r.backend.startsWith('tensorflow') ? " (TensorFlow's own kernels)" : r.kernels.blas ? ` (${r.kernels.blas.config}, ${r.kernels.blas.threads} threads)` : r.kernels.blasUnavailable ? ` (native BLAS: ${r.kernels.blasUnavailable})` : ''}`,
+    `backend:        ${r.label}${r.backend.startsWith('tensorflow') ? (r.kernels.tensorflow === 'fused' ? " (TensorFlow's kernels; the addon's fused kernels on its memory)" : ` (TensorFlow's own kernels${r.kernels.tensorflowUnavailable ? `; no fused kernels: ${r.kernels.tensorflowUnavailable}` : ''})`) : r.kernels.blas ? ` (${r.kernels.blas.config}, ${r.kernels.blas.threads} threads)` : r.kernels.blasUnavailable ? ` (native BLAS: ${r.kernels.blasUnavailable})` : ''}`,
     `step:           ${t.medianMs.toFixed(1)} ms median (min ${t.minMs.toFixed(1)}, IQR ${t.q1Ms.toFixed(1)}–${t.q3Ms.toFixed(1)}, max ${t.maxMs.toFixed(1)}; ${r.repeats} repeats after ${r.warmup} warm-up)`,
     `cpu time:       ${r.step.cpuMsMedian.toFixed(1)} ms per step (median, all threads)`,
     `throughput:     ${r.step.sequencesPerSec.toFixed(2)} sequences/s, ${r.step.gflopsPerSec.toFixed(1)} GFLOP/s (${(r.flops.total / 1e9).toFixed(1)} GFLOP of matrix products per step)`,

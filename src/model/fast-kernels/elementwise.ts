@@ -13,6 +13,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NativeBlas } from './native-blas';
 import { CpuBackendLike, isCpuBackend, isWasmBackend, WasmBackendLike } from './matmul';
+import { isTensorflowBackend, tensorflowF32View, tensorflowOutputs } from './tensorflow-memory';
 
 type Info = tf.TensorInfo;
 
@@ -237,7 +238,14 @@ export function nativeGeluKernels(native: NativeBlas): { gelu: tf.KernelFunc; ge
       else native.gelu(cpuF32(backend, x), 0, values, 0, n);
       return backend.makeTensorInfo(x.shape, 'float32', values);
     }
-    throw new Error('DistilleryGelu: not a wasm or cpu backend');
+    if (isTensorflowBackend(backend)) {
+      const out = tensorflowOutputs(backend, [x.shape]);
+      const [o] = out.views();
+      if (dy) native.geluGrad(tensorflowF32View(backend, dy), 0, tensorflowF32View(backend, x), 0, o, 0, n);
+      else native.gelu(tensorflowF32View(backend, x), 0, o, 0, n);
+      return out.infos()[0];
+    }
+    throw new Error('DistilleryGelu: not a wasm, cpu or tensorflow backend');
   };
   return {
     gelu: (args) => run(args.backend, (args.inputs as { x: Info }).x, null),
@@ -248,7 +256,10 @@ export function nativeGeluKernels(native: NativeBlas): { gelu: tf.KernelFunc; ge
   };
 }
 
-/** A float32 tensor's values as a view: the wasm heap in place, or the cpu backend's own array. */
+/**
+ * A float32 tensor's values as a view: the wasm heap in place, the cpu backend's own array, or
+ * TensorFlow's memory (./tensorflow-memory.ts; only inside its view scope).
+ */
 export function f32View(backend: unknown, t: Info): Float32Array {
   if (t.dtype !== 'float32') throw new Error('distillery kernel: float32 only');
   const n = tf.util.sizeFromShape(t.shape);
@@ -258,10 +269,11 @@ export function f32View(backend: unknown, t: Info): Float32Array {
     return new Float32Array(backend.wasm.HEAPU8.buffer, d.memoryOffset, n);
   }
   if (isCpuBackend(backend)) return cpuF32(backend, t).subarray(0, n);
-  throw new Error('distillery kernel: not a wasm or cpu backend');
+  if (isTensorflowBackend(backend)) return tensorflowF32View(backend, t);
+  throw new Error('distillery kernel: not a wasm, cpu or tensorflow backend');
 }
 
-/** Output tensors to fill: on wasm allocated in the heap first (views are taken after). */
+/** Output tensors to fill: on wasm and tensorflow allocated by the backend first (views are taken after). */
 export function outputs(backend: unknown, shapes: number[][]): { infos: () => Info[]; views: () => Float32Array[] } {
   if (isWasmBackend(backend)) {
     const infos = shapes.map((s) => backend.makeOutput(s, 'float32'));
@@ -271,7 +283,8 @@ export function outputs(backend: unknown, shapes: number[][]): { infos: () => In
     const arrays = shapes.map((s) => new Float32Array(tf.util.sizeFromShape(s)));
     return { infos: () => shapes.map((s, i) => backend.makeTensorInfo(s, 'float32', arrays[i])), views: () => arrays };
   }
-  throw new Error('distillery kernel: not a wasm or cpu backend');
+  if (isTensorflowBackend(backend)) return tensorflowOutputs(backend, shapes);
+  throw new Error('distillery kernel: not a wasm, cpu or tensorflow backend');
 }
 
 /**

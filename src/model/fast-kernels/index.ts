@@ -11,6 +11,10 @@
  * - `untransposed`: pure wasm; every product an untransposed 2-D XNNPACK product.
  * - `stock`: TF.js's own kernels.
  * Without BLAS, wasm and cpu register the attention scores' key layout (./ops.ts).
+ * On the tensorflow backend, when the addon loads (modes auto and blas) and tfjs-node's binding has
+ * the zero-copy views of native/tfjs-node/binding.patch (./tensorflow-memory.ts), the fused LayerNorm,
+ * GELU, dropout, softmax, attention-KL, AdamW and Σx² kernels run on TensorFlow's tensor memory
+ * (TENSORFLOW_OPS); its products, and everything else, stay TensorFlow's own kernels.
  * On wasm every mode but `stock` also shares data for Identity/Cast and for transposes that leave
  * the data in place, and replaces the leading-axis Sum and row GatherV2 kernels
  * (./wasm-memory-kernels.ts).
@@ -40,7 +44,8 @@ import {
   nativeSquarePowKernel,
 } from './elementwise';
 import { registerOps } from '../ops';
-import { KEY_LAYOUT_OPS, NATIVE_OPS } from './ops';
+import { KEY_LAYOUT_OPS, NATIVE_OPS, TENSORFLOW_OPS } from './ops';
+import { inViewScope, tensorflowViews, type TensorflowBackendLike } from './tensorflow-memory';
 
 export const KERNEL_MODES = ['auto', 'blas', 'untransposed', 'stock'] as const;
 export type KernelMode = (typeof KERNEL_MODES)[number];
@@ -55,6 +60,10 @@ export interface KernelsInfo {
   blas?: { path: string; config: string; threads: number };
   /** Why the addon is not in use (when it is not). */
   blasUnavailable?: string;
+  /** On the tensorflow backend: the addon's fused kernels on TensorFlow's memory, or its stock ops alone. */
+  tensorflow: 'fused' | 'stock';
+  /** Why the tensorflow backend runs without the fused kernels (when it is loaded). */
+  tensorflowUnavailable?: string;
 }
 
 export function isKernelMode(s: string): s is KernelMode {
@@ -65,6 +74,8 @@ const MATMUL_KERNELS = [tf.BatchMatMul, tf._FusedMatMul] as const;
 /** Stock kernel configs by `${backend}/${kernel}`, captured before the first swap. */
 const stock = new Map<string, tf.KernelConfig>();
 const installed: Record<'wasm' | 'cpu', KernelPath> = { wasm: 'stock', cpu: 'stock' };
+let tensorflowInstalled: 'fused' | 'stock' = 'stock';
+let tensorflowUnavailable: string | undefined;
 let explicitMode: KernelMode | undefined;
 registerOps('wasm', KEY_LAYOUT_OPS);
 registerOps('cpu', KEY_LAYOUT_OPS);
@@ -225,6 +236,34 @@ function installCpu(path: KernelPath): void {
   installed.cpu = path;
 }
 
+/** The fused kernels on (or off) for the tensorflow backend; off when its binding lacks the views. */
+function installTensorflow(on: boolean): void {
+  const views = tensorflowViews();
+  const fused = on && views.ok;
+  tensorflowUnavailable = !on ? undefined : views.ok ? undefined : views.reason;
+  if (fused === (tensorflowInstalled === 'fused')) return;
+  for (const name of [...FUSED_KERNELS, ...TRAINING_KERNELS])
+    if (tf.getKernel(name, 'tensorflow')) tf.unregisterKernel(name, 'tensorflow');
+  if (fused) {
+    const native = loadNativeBlas().blas!;
+    const binding = () => (tf.findBackend('tensorflow') as unknown as TensorflowBackendLike).binding;
+    const g = nativeGeluKernels(native);
+    const f = nativeFusedKernels(native);
+    const own: Array<[string, tf.KernelFunc]> = [
+      ...Object.entries(nativeTrainingKernels(native)),
+      [GELU_KERNEL, g.gelu],
+      [GELU_GRAD_KERNEL, g.geluGrad],
+      [LAYER_NORM_KERNEL, f.layerNorm],
+      [LAYER_NORM_GRAD_KERNEL, f.layerNormGrad],
+      [DROPOUT_KERNEL, f.dropout],
+    ];
+    for (const [kernelName, kernelFunc] of own)
+      tf.registerKernel({ kernelName, backendName: 'tensorflow', kernelFunc: inViewScope(binding, kernelFunc) });
+  }
+  registerOps('tensorflow', fused ? TENSORFLOW_OPS : {});
+  tensorflowInstalled = fused ? 'fused' : 'stock';
+}
+
 /**
  * Installs the kernels of the requested mode on the backends whose packages are loaded. Safe to
  * call any number of times (BertModel calls it through registerMissingKernels).
@@ -241,6 +280,7 @@ export function installFastKernels(): KernelsInfo {
   const useBlas = !!native?.blas;
   installWasm(useBlas ? 'blas' : mode === 'stock' ? 'stock' : 'untransposed');
   installCpu(useBlas ? 'blas' : 'stock');
+  installTensorflow(useBlas);
   return kernelsInfo();
 }
 
@@ -257,7 +297,8 @@ export function resetKernelMode(): void {
 
 export function kernelsInfo(): KernelsInfo {
   const requested = requestedKernelMode();
-  const info: KernelsInfo = { requested, wasm: installed.wasm, cpu: installed.cpu };
+  const info: KernelsInfo = { requested, wasm: installed.wasm, cpu: installed.cpu, tensorflow: tensorflowInstalled };
+  if (tensorflowUnavailable) info.tensorflowUnavailable = tensorflowUnavailable;
   const native = loadNativeBlas();
   if (native.blas && (installed.wasm === 'blas' || installed.cpu === 'blas')) {
     info.blas = { path: native.path ?? '', config: native.blas.config(), threads: native.blas.threads() };

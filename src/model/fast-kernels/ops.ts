@@ -75,6 +75,12 @@ export const NATIVE_OPS: Partial<Ops> = {
 };
 
 /**
+ * The native ops on the tensorflow backend (on TensorFlow's memory, ./tensorflow-memory.ts): all
+ * but `linear`, which stays TensorFlow's MatMul and bias add.
+ */
+export const TENSORFLOW_OPS: Partial<Ops> = (({ linear: _linear, ...rest }) => rest)(NATIVE_OPS);
+
+/**
  * The ops of the wasm and cpu kernels without BLAS: their products are far faster with K laid out
  * as Kᵀ than with a transposed operand (which BLAS and the native backends take for free).
  */
