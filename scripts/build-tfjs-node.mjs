@@ -232,7 +232,11 @@ function applyBindingPatch() {
     path.join(pkgDir, 'binding', 'distillery_tensors.cc'),
   );
   const dry = (reverse) =>
-    run('patch', ['-p1', '-s', '-f', '--dry-run', ...(reverse ? ['-R'] : []), '-i', patchFile], { cwd: pkgDir });
+    run(
+      'patch',
+      ['-p1', '-s', '-f', '-F0', '--no-backup-if-mismatch', '--dry-run', ...(reverse ? ['-R'] : []), '-i', patchFile],
+      { cwd: pkgDir },
+    );
   try {
     if (dry(true).status === 0) return true;
     const d = dry(false);
@@ -251,7 +255,11 @@ function applyBindingPatch() {
 
 function patchBinding(reverse) {
   const patchFile = path.join(root, 'native', 'tfjs-node', 'binding.patch');
-  const r = run('patch', ['-p1', '-s', '-f', ...(reverse ? ['-R'] : []), '-i', patchFile], { cwd: pkgDir });
+  const r = run(
+    'patch',
+    ['-p1', '-s', '-f', '-F0', '--no-backup-if-mismatch', ...(reverse ? ['-R'] : []), '-i', patchFile],
+    { cwd: pkgDir },
+  );
   if (r.status !== 0) fail(`patch ${reverse ? '-R ' : ''}failed: ${r.stdout}${r.stderr}`);
   return !reverse;
 }
