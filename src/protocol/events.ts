@@ -101,7 +101,7 @@ export interface RunStartedEvent extends EventBase {
     kernels?: string;
     /** With blas kernels: the native addon loaded (a platform package's or a developer's build). */
     native?: NativeKernels;
-    /** On wasm and cpu without blas kernels: why the native ones are not in use (how to get them follows from it). */
+    /** On wasm and cpu without blas kernels, and on tensorflow without the fused ones: why the native ones are not in use (how to get them follows from it). */
     nativeUnavailable?: string;
   };
   params: { teacher: ParamCounts; student: ParamCounts };

@@ -325,6 +325,13 @@ export function kernelsReport(
   const kernels = activeKernelPath(backendName);
   if (kernels === 'blas' && info.blas)
     return { kernels, native: { path: info.blas.path, library: info.blas.config, threads: info.blas.threads } };
+  if (backendName === 'tensorflow' && info.tensorflow === 'stock') {
+    // Its own kernels run either way; say why the fused ones do not (not asked for, no addon, a stock binding).
+    const why = info.tensorflowUnavailable ?? info.blasUnavailable;
+    return why && info.requested !== 'stock' && info.requested !== 'untransposed'
+      ? { kernels, nativeUnavailable: why }
+      : { kernels };
+  }
   if (backendName !== 'wasm' && backendName !== 'cpu') return { kernels };
   // An explicit choice is the reason even where the addon is missing too: it would not be used.
   const chosen = info.requested === 'stock' || info.requested === 'untransposed';
