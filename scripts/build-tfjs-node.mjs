@@ -2,11 +2,13 @@
 // Builds the `tensorflow` backend (@tensorflow/tfjs-node) without its installer's download:
 // the TensorFlow C library comes from PyPI's `tensorflow-cpu` wheel instead (pip download
 // --no-deps; nothing of it is installed or imported), and the N-API binding is compiled from the
-// sources the npm package ships, with node-gyp and this Node's own headers (no header download).
+// sources the npm package ships, with node-gyp and this Node's own headers (no header download),
+// plus native/tfjs-node/ (zero-copy tensor views for the fused kernels; the stock binding where
+// that patch does not fit).
 //
 //   node scripts/build-tfjs-node.mjs [--tf-version 2.16.2] [--check]
 //
-// --check only reports whether the backend loads (exit 0) or not (exit 1).
+// --check only reports whether the backend loads (exit 0) or not (exit 1), and whether with the views.
 // The wheel's libtensorflow_cc.so.2 exports the whole C API (TF_* and TFE_*) that the binding
 // uses; libtensorflow 2.9.1, which the installer would download, is only its older build.
 // A GPU user would take the C library from `tensorflow[and-cuda]` the same way (docs/performance.md).
