@@ -122,7 +122,12 @@ export const evalVerb: Verb = {
       );
       const inputs = toBertInputs(batch);
       const logits = tf.tidy(() => {
-        const out = model.forward(inputs, { training: false });
+        // Only the logits are read: the top layer computes its [CLS] rows alone (exact, see bert.ts).
+        const out = model.forward(inputs, {
+          training: false,
+          keep: { hiddenStates: [], attentions: [] },
+          topRows: 'cls',
+        });
         return out.logits;
       });
       const values = await logits.array();
