@@ -99,7 +99,7 @@ export type ForwardOptions = ForwardOptionsBase &
          */
         keep?: ForwardKeep;
       }
-    | { topRows: 'cls' | TopRows; keep: ForwardKeep & { hiddenStates: readonly number[] } }
+    | { topRows: TopRows; keep: ForwardKeep & { hiddenStates: readonly number[] } }
   );
 
 export type ParamGroup = 'embeddings' | 'encoder' | 'pooler' | 'head';

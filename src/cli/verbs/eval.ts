@@ -10,6 +10,7 @@ import { readGlueSplit } from '../../data/glue';
 import { makeBatch } from '../../data/batching';
 import { computeMetrics } from '../../metrics/metrics';
 import { toBertInputs, disposeInputs } from '../../model/inputs';
+import { topRowsFor } from '../../distill/objective';
 import { UserError } from '../../util/errors';
 import { writeFileAtomic } from '../../util/atomic-fs';
 
@@ -126,7 +127,7 @@ export const evalVerb: Verb = {
         const out = model.forward(inputs, {
           training: false,
           keep: { hiddenStates: [], attentions: [] },
-          topRows: 'cls',
+          topRows: topRowsFor({ hiddenStates: [] }, model.config.numHiddenLayers),
         });
         return out.logits;
       });
