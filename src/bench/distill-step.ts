@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BertModel, BertOutputs } from '../model/bert';
 import { toBertInputs, disposeInputs } from '../model/inputs';
 import { Batch, createRng } from '../data/batching';
-import { keepFor, objectiveTerms, ObjectiveContext } from '../distill/objective';
+import { keepFor, objectiveTerms, ObjectiveContext, topRowsFor } from '../distill/objective';
+import type { TopRows } from '../model/bert';
 import { AdamW, clipByGlobalNorm } from '../train/optimizer';
 import { TeacherCache } from '../train/teacher-cache';
 import { BenchShape, benchModelConfig, benchPairs } from './shapes';
@@ -62,11 +63,12 @@ export class DistillStepBench {
     const kept: tf.Scalar[] = [];
     let teacherOut: BertOutputs | undefined;
     try {
-      const keepT = keepFor(this.pairs, 'teacher');
+      const keepT = keepFor(this.pairs, 'teacher', this.ctx.losses);
+      const keepS = keepFor(this.pairs, 'student', this.ctx.losses);
       mark('teacher-forward');
       teacherOut = cache
         ? cache.outputs(this.teacher, this.batch, keepT, 0)
-        : this.teacher.forward(inputs, { training: false, keep: keepT });
+        : this.teacher.forward(inputs, { training: false, keep: keepT, topRows: this.topRows().teacher });
       const out = teacherOut;
       const { value, grads } = tf.variableGrads(
         () => {
@@ -74,7 +76,8 @@ export class DistillStepBench {
           const so = this.student.forward(inputs, {
             training: true,
             seed: 1_000_003 + this.step,
-            keep: keepFor(this.pairs, 'student'),
+            keep: keepS,
+            topRows: this.topRows().student,
           });
           mark('objective');
           const { total, terms } = objectiveTerms(this.ctx, so, out, inputs.attentionMask, labels);
@@ -106,10 +109,22 @@ export class DistillStepBench {
           teacherOut.pooled,
           ...teacherOut.hiddenStates.filter(Boolean),
           ...teacherOut.attentions.filter(Boolean),
+          ...teacherOut.cls.filter(Boolean),
         ]);
       disposeInputs(inputs);
       labels.dispose();
     }
+  }
+
+  /**
+   * Which rows each model's top layer computes, as the trainer decides it from the losses (the
+   * bench's cut its top layers to the [CLS] rows past the attention maps unless
+   * DISTILLERY_TOP_ROWS=full).
+   */
+  topRows(): { teacher: TopRows; student: TopRows } {
+    const rows = (who: 'teacher' | 'student', m: BertModel) =>
+      topRowsFor(keepFor(this.pairs, who, this.ctx.losses), m.config.numHiddenLayers);
+    return { teacher: rows('teacher', this.teacher), student: rows('student', this.student) };
   }
 
   dispose(): void {

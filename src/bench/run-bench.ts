@@ -47,8 +47,13 @@ export interface PhaseReport {
    */
   cpuMsMedian: number;
   sequencesPerSec: number;
-  /** Counted FLOPs (see flops.formula) / median step time. */
+  /**
+   * The dense FLOP count (flops.total: every row, the step as defined, what the peers compute) /
+   * median step time: comparable across paths and peers whatever rows a path skips.
+   */
   gflopsPerSec: number;
+  /** The FLOPs this run actually multiplied (flops.computed) / median step time. */
+  computedGflopsPerSec: number;
   /** Loss of the first and last timed step (a sanity check that the step computes something). */
   loss: { first: number; last: number };
 }
@@ -123,6 +128,7 @@ function phase(
   results: StepResult[],
   shape: BenchShape,
   flops: number,
+  computedFlops: number,
 ): PhaseReport {
   const timing = summarize(samplesMs);
   return {
@@ -130,6 +136,7 @@ function phase(
     cpuMsMedian: summarize(cpuMs).medianMs,
     sequencesPerSec: shape.batchSize / (timing.medianMs / 1000),
     gflopsPerSec: flops / (timing.medianMs / 1000) / 1e9,
+    computedGflopsPerSec: computedFlops / (timing.medianMs / 1000) / 1e9,
     loss: { first: results[0].loss, last: results[results.length - 1].loss },
   };
 }
@@ -157,7 +164,6 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const active = backend === 'wasm' ? kernels.wasm : backend === 'cpu' ? kernels.cpu : 'native';
   const label = active === 'stock' || active === 'native' ? info.kind : `${info.kind}+${active}`;
   const shape = opts.shape;
-  const flops = stepFlops(shape);
   const size = (who: 'teacher' | 'student') => {
     const config = benchModelConfig(shape, who);
     return { config, params: countParameters(config).total };
@@ -166,6 +172,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   log(`bench: ${shape.name} shape on ${label}: warm-up ${opts.warmup}, repeats ${opts.repeats}`);
 
   const bench = new DistillStepBench(shape, opts.seed ?? 42);
+  const flops = stepFlops(shape, bench.topRows());
   try {
     for (let i = 0; i < opts.warmup; i++) {
       const t0 = Date.now();
@@ -181,7 +188,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       bench.run(cache); // fills the cache: the "first epoch"
       const hits = timeSteps(opts.repeats, () => bench.run(cache));
       log(`bench: cached steps (ms): ${hits.ms.map((m) => m.toFixed(0)).join(', ')}`);
-      const p = phase(hits.ms, hits.cpuMs, hits.results, shape, flops.cachedTotal);
+      const p = phase(hits.ms, hits.cpuMs, hits.results, shape, flops.cachedTotal, flops.computed.cachedTotal);
       cached = { ...p, speedup: summarize(plain.ms).medianMs / p.timing.medianMs, cache: cache.stats() };
       cache.clear();
     }
@@ -206,7 +213,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       warmup: opts.warmup,
       repeats: opts.repeats,
       flops: { ...flops, formula: FLOPS_FORMULA },
-      step: phase(plain.ms, plain.cpuMs, plain.results, shape, flops.total),
+      step: phase(plain.ms, plain.cpuMs, plain.results, shape, flops.total, flops.computed.total),
       ...(cached ? { cached } : {}),
       liveTensors: { before, after },
       ...(soak ? { soak } : {}),
@@ -272,7 +279,8 @@ export function formatBenchReport(r: BenchReport, opts: { profile?: boolean } = 
     `backend:        ${r.label}${r.backend.startsWith('tensorflow') ? (r.kernels.tensorflow === 'fused' ? " (TensorFlow's kernels; the addon's fused kernels on its memory)" : ` (TensorFlow's own kernels${r.kernels.tensorflowUnavailable ? `; no fused kernels: ${r.kernels.tensorflowUnavailable}` : ''})`) : r.kernels.blas ? ` (${r.kernels.blas.config}, ${r.kernels.blas.threads} threads)` : r.kernels.blasUnavailable ? ` (native BLAS: ${r.kernels.blasUnavailable})` : ''}`,
     `step:           ${t.medianMs.toFixed(1)} ms median (min ${t.minMs.toFixed(1)}, IQR ${t.q1Ms.toFixed(1)}–${t.q3Ms.toFixed(1)}, max ${t.maxMs.toFixed(1)}; ${r.repeats} repeats after ${r.warmup} warm-up)`,
     `cpu time:       ${r.step.cpuMsMedian.toFixed(1)} ms per step (median, all threads)`,
-    `throughput:     ${r.step.sequencesPerSec.toFixed(2)} sequences/s, ${r.step.gflopsPerSec.toFixed(1)} GFLOP/s (${(r.flops.total / 1e9).toFixed(1)} GFLOP of matrix products per step)`,
+    `throughput:     ${r.step.sequencesPerSec.toFixed(2)} sequences/s, ${r.step.gflopsPerSec.toFixed(1)} GFLOP/s (${(r.flops.total / 1e9).toFixed(1)} GFLOP of matrix products per step, dense count)`,
+    `computed:       ${(r.flops.computed.total / 1e9).toFixed(1)} GFLOP per step (top layers: teacher ${r.flops.topRows.teacher} rows, student ${r.flops.topRows.student} rows), ${r.step.computedGflopsPerSec.toFixed(1)} GFLOP/s`,
   ];
   if (r.cached) {
     const c = r.cached.timing;

@@ -3,6 +3,7 @@
  * on them (counted analytically, so GFLOP/s compares across backends and PyTorch).
  */
 import { BertConfig, BERT_BASE_DEFAULTS } from '../model/config';
+import type { TopRows } from '../model/bert';
 
 export const BENCH_SHAPE_NAMES = ['reference', 'minilm', 'base', 'gpu', 'tiny'] as const;
 export type BenchShapeName = (typeof BENCH_SHAPE_NAMES)[number];
@@ -117,7 +118,7 @@ export function benchPairs(shape: BenchShape): Array<{ student: number; teacher:
   }));
 }
 
-export interface StepFlops {
+export interface ModelStepFlops {
   /** One encoder forward pass, per model. */
   teacherForward: number;
   studentForward: number;
@@ -130,30 +131,54 @@ export interface StepFlops {
 }
 
 /**
+ * The step's matrix-product FLOPs by the dense formula (every row of every layer: the work of the
+ * step as defined, what the peers compute, and what GFLOP/s divides), and `computed`: what this
+ * run multiplies, with the top layers cut to their [CLS] rows where `topRows` says so.
+ */
+export interface StepFlops extends ModelStepFlops {
+  computed: ModelStepFlops;
+  topRows: { teacher: TopRows; student: TopRows };
+}
+
+/**
  * Matrix-product FLOPs (2 per multiply-add), with N = batch·seq tokens, h hidden, f FF width:
  *   per layer:  2N·(4h² + 2hf)   Q, K, V, attention-output and the two FF products
  *             + 4·batch·seq²·h   QKᵀ and PV over all heads
  *   per model:  L·layer + 2·batch·h² (pooler) + 2·batch·h·labels (classifier)
  *   step:       F_teacher + 3·F_student (backward = 2× forward: input and weight gradients)
+ * A top layer cut to its [CLS] rows (topRows 'cls', attention maps read by attention-kl) computes
+ *   2N·3h² (Q, K, V) + 2·b·s²·h (QKᵀ) + 2·b·s·h (PV, one query row) + 2b·(h² + 2hf)
+ * and without its attention maps 2N·2h² + 2b·h² (the [CLS] queries) + 4·b·s·h + 2b·(h² + 2hf).
  * Element-wise work (softmax, LayerNorm, GELU, losses, AdamW) and the embedding gather are not
  * counted, so GFLOP/s is a lower bound on the work done.
  */
-export function stepFlops(shape: BenchShape): StepFlops {
+export function stepFlops(
+  shape: BenchShape,
+  topRows: { teacher: TopRows; student: TopRows } = { teacher: 'all', student: 'all' },
+  /** Whether the top layers' attention maps are read (attention-kl on the top pair, as in the bench). */
+  topProbs = true,
+): StepFlops {
   const { batchSize: b, seqLen: s, hiddenSize: h, intermediateSize: f, numLabels } = shape;
   const n = b * s;
   const layer = 2 * n * (4 * h * h + 2 * h * f) + 4 * b * s * s * h;
-  const model = (layers: number): number => layers * layer + 2 * b * h * h + 2 * b * h * numLabels;
-  const teacherForward = model(shape.teacherLayers);
-  const studentForward = model(shape.studentLayers);
-  const studentBackward = 2 * studentForward;
-  return {
+  const clsTop = topProbs
+    ? 2 * n * 3 * h * h + 2 * b * s * s * h + 2 * b * s * h + 2 * b * (h * h + 2 * h * f)
+    : 2 * n * 2 * h * h + 2 * b * h * h + 4 * b * s * h + 2 * b * (h * h + 2 * h * f);
+  const model = (layers: number, rows: TopRows): number =>
+    (layers - 1) * layer + (rows === 'cls' ? clsTop : layer) + 2 * b * h * h + 2 * b * h * numLabels;
+  const sum = (teacherForward: number, studentForward: number): ModelStepFlops => ({
     teacherForward,
     studentForward,
-    studentBackward,
-    total: teacherForward + studentForward + studentBackward,
-    cachedTotal: studentForward + studentBackward,
+    studentBackward: 2 * studentForward,
+    total: teacherForward + 3 * studentForward,
+    cachedTotal: 3 * studentForward,
+  });
+  return {
+    ...sum(model(shape.teacherLayers, 'all'), model(shape.studentLayers, 'all')),
+    computed: sum(model(shape.teacherLayers, topRows.teacher), model(shape.studentLayers, topRows.student)),
+    topRows,
   };
 }
 
 export const FLOPS_FORMULA =
-  'per layer 2N(4h²+2hf) + 4·b·s²·h (N = b·s); per model L·layer + 2bh² + 2bh·labels; step = teacher forward + 3 × student forward';
+  'per layer 2N(4h²+2hf) + 4·b·s²·h (N = b·s); per model L·layer + 2bh² + 2bh·labels; step = teacher forward + 3 × student forward. GFLOP/s divides this dense count; computed: the same with a top layer cut to its [CLS] rows counted as 6Nh² + 2bs²h + 2bsh + 2b(h²+2hf)';

@@ -8,13 +8,41 @@
  * No imports: the config types, the validator and the webview bundle all read it.
  */
 export const LOSSES = [
-  { name: 'attention-kl', key: 'attentionKl', field: 'losses.attentionKl', place: 'layer', cached: true },
-  { name: 'cls-cosine', key: 'clsCosine', field: 'losses.clsCosine', place: 'layer', cached: true },
-  { name: 'soft-label', key: 'softLabel', field: 'losses.softLabel.weight', place: 'output', cached: true },
-  { name: 'hard-label', key: 'hardLabel', field: 'losses.hardLabel', place: 'output', cached: true },
-  { name: 'hidden-mse', key: 'hiddenMse', field: 'losses.hiddenMse', place: 'layer', cached: false },
-  { name: 'embedding-mse', key: 'embeddingMse', field: 'losses.embeddingMse', place: 'embedding', cached: false },
-  { name: 'value-relation', key: 'valueRelation', field: 'losses.valueRelation', place: 'layer', cached: false },
+  {
+    name: 'attention-kl',
+    key: 'attentionKl',
+    field: 'losses.attentionKl',
+    place: 'layer',
+    cached: true,
+    fullRows: false,
+  },
+  { name: 'cls-cosine', key: 'clsCosine', field: 'losses.clsCosine', place: 'layer', cached: true, fullRows: false },
+  {
+    name: 'soft-label',
+    key: 'softLabel',
+    field: 'losses.softLabel.weight',
+    place: 'output',
+    cached: true,
+    fullRows: false,
+  },
+  { name: 'hard-label', key: 'hardLabel', field: 'losses.hardLabel', place: 'output', cached: true, fullRows: false },
+  { name: 'hidden-mse', key: 'hiddenMse', field: 'losses.hiddenMse', place: 'layer', cached: false, fullRows: true },
+  {
+    name: 'embedding-mse',
+    key: 'embeddingMse',
+    field: 'losses.embeddingMse',
+    place: 'embedding',
+    cached: false,
+    fullRows: true,
+  },
+  {
+    name: 'value-relation',
+    key: 'valueRelation',
+    field: 'losses.valueRelation',
+    place: 'layer',
+    cached: false,
+    fullRows: false,
+  },
 ] as const satisfies ReadonlyArray<{
   /** In stages.custom[].losses, in events (step terms, the planned stages) and in messages. */
   name: string;
@@ -29,6 +57,13 @@ export const LOSSES = [
    * holds what it reads of the teacher; the others need whole hidden states or value vectors.
    */
   cached: boolean;
+  /**
+   * Whether it reads every row of a layer's output hidden state (hidden-mse, embedding-mse), so
+   * that layer must be computed for all rows. The others read [CLS] rows, attention maps or value
+   * vectors, which the top layer computes even when it carries only its [CLS] rows past the
+   * attention probabilities (BertModel.forward's topRows 'cls', src/model/bert.ts).
+   */
+  fullRows: boolean;
 }>;
 
 export type LossSpec = (typeof LOSSES)[number];
@@ -59,6 +94,9 @@ export const INTERNAL_KEYS = keysAt('layer', 'embedding');
 export const OUTPUT_KEYS = keysAt('output');
 /** Losses that read more of the teacher than the teacher cache holds. */
 export const UNCACHED_KEYS: readonly LossKey[] = LOSSES.filter((l) => !l.cached).map((l) => l.key);
+
+/** Losses that read every row of a layer's output hidden state (see `fullRows`). */
+export const FULL_ROW_KEYS: readonly LossKey[] = LOSSES.filter((l) => l.fullRows).map((l) => l.key);
 
 /** The config field that holds a loss's weight, for messages. */
 export function lossWeightField(key: LossKey): string {

@@ -6,7 +6,7 @@
  * decides them). Every term is returned by name and layer so the trainer can log it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { BertOutputs } from '../model/bert';
+import type { BertOutputs, TopRows } from '../model/bert';
 import {
   attentionKl,
   clsCosine,
@@ -20,6 +20,7 @@ import {
 import { LayerPair } from './mapping';
 import { StageLosses } from './plan';
 import {
+  FULL_ROW_KEYS,
   LOSSES,
   LOSS_NAME_BY_KEY,
   UNCACHED_KEYS,
@@ -55,23 +56,57 @@ export interface ObjectiveContext {
   hiddenProjection?: { weight: tf.Tensor2D; bias: tf.Tensor1D };
 }
 
+/** What a forward pass keeps (BertModel.forward's `keep`), every list given. */
+export interface ForwardKeepLists {
+  hiddenStates: number[];
+  attentions: number[];
+  values: number[];
+  cls: number[];
+}
+
 /**
- * The hidden-state, attention and value indices a forward pass must keep for these pairs, and for
- * the stage's losses: value vectors for value-relation, the embedding output (hidden state 0) for
- * embedding-mse.
+ * What a forward pass must keep for these pairs and the stage's losses: full hidden states only
+ * where a loss reads every row (the vocabulary's `fullRows`: hidden-mse on the pairs, embedding-mse
+ * on hidden state 0), [CLS] rows for cls-cosine, attention maps for attention-kl, value vectors for
+ * value-relation.
  */
 export function keepFor(
   layers: readonly LayerPair[],
   side: 'student' | 'teacher',
-  losses: StageLosses = {},
-): { hiddenStates: number[]; attentions: number[]; values: number[] } {
+  losses: StageLosses,
+): ForwardKeepLists {
   const ks = layers.map((p) => p[side]);
-  const hiddenStates = losses.embeddingMse !== undefined && !ks.includes(0) ? [0, ...ks] : ks;
+  const on = (k: LossKey) => losses[k] !== undefined;
+  const hidden = new Set<number>();
+  for (const l of LOSSES) {
+    if (!l.fullRows || !on(l.key)) continue;
+    if (l.place === 'embedding') hidden.add(0);
+    else for (const k of ks) hidden.add(k);
+  }
   return {
-    hiddenStates,
-    attentions: ks.map((k) => k - 1),
-    values: losses.valueRelation !== undefined ? ks.map((k) => k - 1) : [],
+    hiddenStates: [...hidden].sort((a, b) => a - b),
+    attentions: on('attentionKl') ? ks.map((k) => k - 1) : [],
+    values: on('valueRelation') ? ks.map((k) => k - 1) : [],
+    cls: on('clsCosine') ? ks : [],
   };
+}
+
+/**
+ * Whether a forward pass keeping `keep` may carry only the [CLS] rows through its top layer
+ * (BertModel.forward's topRows): yes unless some loss reads that layer's full hidden state.
+ * DISTILLERY_TOP_ROWS=full computes every row anyway (for A/B timings and checks).
+ */
+export function topRowsFor(keep: { hiddenStates: readonly number[] }, numLayers: number): TopRows {
+  const env = process.env.DISTILLERY_TOP_ROWS;
+  if (env !== undefined && env !== '' && env !== 'full' && env !== 'cls')
+    throw new Error(`DISTILLERY_TOP_ROWS must be 'full' or 'cls' (the default), got ${JSON.stringify(env)}`);
+  if (env === 'full') return 'all';
+  return keep.hiddenStates.includes(numLayers) ? 'all' : 'cls';
+}
+
+/** Whether some of the stage's losses read every row of a layer's hidden state. */
+export function readsFullRows(losses: StageLosses): boolean {
+  return FULL_ROW_KEYS.some((k) => losses[k] !== undefined);
 }
 
 /** Whether the stage needs the teacher's full hidden states or value vectors, which the teacher cache does not hold. */
@@ -94,6 +129,21 @@ interface TermInputs {
   pair?: LayerPair;
 }
 
+function clsOf(o: BertOutputs, k: number, who: string): tf.Tensor2D {
+  const v = o.cls[k];
+  if (!v) throw new Error(`objective: cls-cosine needs the ${who}'s [CLS] rows of layer ${k} (forward keep.cls)`);
+  return v;
+}
+
+function hiddenOf(o: BertOutputs, k: number, who: string): tf.Tensor3D {
+  const v = o.hiddenStates[k];
+  if (!v)
+    throw new Error(
+      `objective: the ${who}'s full hidden state ${k} is needed (forward keep.hiddenStates, and topRows 'all' for the top layer)`,
+    );
+  return v;
+}
+
 function valuesOf(o: BertOutputs, k: number, who: string): tf.Tensor4D {
   const v = o.values?.[k - 1];
   if (!v)
@@ -107,14 +157,12 @@ const TERMS: Readonly<Record<LossKey, (x: TermInputs) => tf.Scalar>> = {
     const t = teacher().attentions[pair!.teacher - 1];
     return attentionKl(t, student.attentions[pair!.student - 1], attentionMask, { headAverage: ctx.headAverage });
   },
-  clsCosine: ({ ctx, student, teacher, pair }) => {
-    const t = clsVector(teacher().hiddenStates[pair!.teacher]);
-    return clsCosine(t, clsVector(student.hiddenStates[pair!.student]), ctx.projection);
-  },
+  clsCosine: ({ ctx, student, teacher, pair }) =>
+    clsCosine(clsOf(teacher(), pair!.teacher, 'teacher'), clsOf(student, pair!.student, 'student'), ctx.projection),
   hiddenMse: ({ ctx, student, teacher, attentionMask, pair }) =>
     hiddenMse(
-      teacher().hiddenStates[pair!.teacher],
-      student.hiddenStates[pair!.student],
+      hiddenOf(teacher(), pair!.teacher, 'teacher'),
+      hiddenOf(student, pair!.student, 'student'),
       attentionMask,
       ctx.hiddenProjection,
     ),
@@ -125,7 +173,7 @@ const TERMS: Readonly<Record<LossKey, (x: TermInputs) => tf.Scalar>> = {
       attentionMask,
     ),
   embeddingMse: ({ ctx, student, teacher, attentionMask }) =>
-    hiddenMse(teacher().hiddenStates[0], student.hiddenStates[0], attentionMask, ctx.hiddenProjection),
+    hiddenMse(hiddenOf(teacher(), 0, 'teacher'), hiddenOf(student, 0, 'student'), attentionMask, ctx.hiddenProjection),
   softLabel: ({ ctx, student, teacher }) => {
     const t = teacher().logits;
     return ctx.regression ? softLabelRegression(t, student.logits) : softLabel(t, student.logits, ctx.temperature);

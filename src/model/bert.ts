@@ -47,9 +47,24 @@ export interface BertOutputs {
    * layer k), for MiniLM's value-relation loss; only the entries asked for in `keep.values`.
    */
   values?: tf.Tensor4D[];
+  /**
+   * The [CLS] rows (position 0) [batch, hidden] of the hidden states asked for in `keep.cls`,
+   * indexed as `hiddenStates` (what cls-cosine reads). With `topRows: 'cls'` this is the only
+   * output of the top layer.
+   */
+  cls: tf.Tensor2D[];
 }
 
-export interface ForwardOptions {
+export interface ForwardKeep {
+  hiddenStates?: readonly number[];
+  attentions?: readonly number[];
+  /** Value vectors to return (layer k at k - 1); default none, even when `keep` is omitted. */
+  values?: readonly number[];
+  /** [CLS] rows of hidden states to return (indices as hiddenStates); default none. */
+  cls?: readonly number[];
+}
+
+interface ForwardOptionsBase {
   /** Dropout is applied only when true. */
   training: boolean;
   /**
@@ -57,18 +72,35 @@ export interface ForwardOptions {
    * training loop should pass a different seed each step (e.g. runSeed · 1e6 + step), or none.
    */
   seed?: number;
-  /**
-   * Which hidden states (indices 0..L, 0 = embeddings) and attentions (indices 0..L-1, layer k at
-   * k - 1) to return; the others are disposed inside the forward pass to save memory. Omitted:
-   * all of them.
-   */
-  keep?: {
-    hiddenStates?: readonly number[];
-    attentions?: readonly number[];
-    /** Value vectors to return (layer k at k - 1); default none, even when `keep` is omitted. */
-    values?: readonly number[];
-  };
 }
+
+/**
+ * Which rows the top layer (layer L) computes past its attention probabilities.
+ *   all: every row (what Hugging Face computes).
+ *   cls: only each sequence's [CLS] row (position 0): the pooler, the logits and cls-cosine read
+ *        nothing else of it. Its keys and values are still computed for every row (the [CLS] query
+ *        attends to all keys), and its queries and probabilities too when `keep.attentions` asks
+ *        for them (attention-kl reads every row); the context, attention output and feed-forward
+ *        run on `batch` rows instead of `batch·seq`. Its full hidden state does not exist then:
+ *        `keep.hiddenStates` must be given and must not hold L (an Error names it); its [CLS] row
+ *        comes in `cls[L]`. Only the top layer can be cut: every lower layer's rows are the next
+ *        layer's keys and values.
+ */
+export type TopRows = 'all' | 'cls';
+
+export type ForwardOptions = ForwardOptionsBase &
+  (
+    | {
+        topRows?: 'all';
+        /**
+         * Which hidden states (indices 0..L, 0 = embeddings) and attentions (indices 0..L-1, layer k
+         * at k - 1) to return; the others are disposed inside the forward pass to save memory.
+         * Omitted: all of them.
+         */
+        keep?: ForwardKeep;
+      }
+    | { topRows: TopRows; keep: ForwardKeep & { hiddenStates: readonly number[] } }
+  );
 
 export type ParamGroup = 'embeddings' | 'encoder' | 'pooler' | 'head';
 /** linear: a Linear weight ([out, in] in PyTorch, stored [in, out] here). */
@@ -238,6 +270,7 @@ interface Pass {
   batch: number;
   seq: number;
   dropout: DropoutSites;
+  topRows: TopRows;
 }
 
 /** The dropout sites of one pass in order: site k's seed derives from the pass's seed and k. */
@@ -251,7 +284,22 @@ class DropoutSites {
   apply<T extends tf.Tensor>(x: T, rate: number): T {
     const site = this.site++;
     if (!this.training || rate <= 0) return x;
-    return dropout(x, rate, this.seed === undefined ? undefined : `${this.seed}:${site}`) as T;
+    return dropout(x, rate, this.seedOf(site)) as T;
+  }
+
+  /**
+   * Dropout on `x`, a cut of a tensor of shape `full` (`cut` maps the full shape to x's rows): the
+   * mask is drawn at the full shape and cut the same way, so the rows kept get the very mask the
+   * full pass gives them (a mask drawn at x's shape would be a different draw).
+   */
+  applyCut<T extends tf.Tensor>(x: T, rate: number, full: number[], cut: (m: tf.Tensor) => tf.Tensor): T {
+    const site = this.site++;
+    if (!this.training || rate <= 0) return x;
+    return tf.mul(x, cut(dropout(tf.ones(full), rate, this.seedOf(site)))) as T;
+  }
+
+  private seedOf(site: number): string | undefined {
+    return this.seed === undefined ? undefined : `${this.seed}:${site}`;
   }
 }
 
@@ -285,6 +333,12 @@ function extendedAttentionMask(attentionMask: tf.Tensor2D, p: Pass): tf.Tensor4D
   return tf.reshape(tf.mul(tf.sub(1, tf.cast(attentionMask, 'float32')), MASK_VALUE), [p.batch, 1, 1, p.seq]);
 }
 
+/** The [CLS] rows (position 0 of each sequence) of [b·s, h]: [b, h]. */
+function clsRows(x: tf.Tensor2D, p: Pass): tf.Tensor2D {
+  const h = x.shape[1];
+  return tf.reshape(tf.slice(tf.reshape(x, [p.batch, p.seq, h]), [0, 0, 0], [p.batch, 1, h]), [p.batch, h]);
+}
+
 /** [b, heads, s, d] → [b·s, h]. */
 function mergeHeads(x: tf.Tensor4D): tf.Tensor2D {
   const [b, heads, s, d] = x.shape;
@@ -311,9 +365,17 @@ function bertSelfAttention(
   return { context, probs, value };
 }
 
-/** BertOutput (and BertSelfOutput, the same computation): LayerNorm(dropout(dense(x)) + input). */
-function bertOutput(w: OutputWeights, x: tf.Tensor2D, input: tf.Tensor2D, p: Pass): tf.Tensor2D {
-  const out = p.dropout.apply(dense(x, w.dense), p.config.hiddenDropoutProb);
+/**
+ * BertOutput (and BertSelfOutput, the same computation): LayerNorm(dropout(dense(x)) + input).
+ * `rows` 'cls': x and input hold the [CLS] rows only, [b, h] (the top layer under topRows 'cls').
+ */
+function bertOutput(w: OutputWeights, x: tf.Tensor2D, input: tf.Tensor2D, p: Pass, rows: TopRows = 'all'): tf.Tensor2D {
+  const rate = p.config.hiddenDropoutProb;
+  const y = dense(x, w.dense);
+  const out =
+    rows === 'all'
+      ? p.dropout.apply(y, rate)
+      : p.dropout.applyCut(y, rate, [p.batch * p.seq, y.shape[1]], (m) => clsRows(m as tf.Tensor2D, p));
   return norm(tf.add(out, input), w.layerNorm, p.config);
 }
 
@@ -335,15 +397,60 @@ function bertLayer(
   return { hidden, probs: self.probs, value: self.value };
 }
 
+/**
+ * The top BertLayer under topRows 'cls': keys and values for every row; queries, scores and
+ * probabilities for every row when `wantProbs` (attention-kl reads them), else for the [CLS] rows
+ * alone; then the context, attention output and feed-forward for the [CLS] rows only. Returns the
+ * [CLS] rows of the layer's output, [b, h]. Row for row these are bertLayer's ops in bertLayer's
+ * order, and the dropout masks are the full pass's (DropoutSites.applyCut), so the values equal the
+ * full layer's [CLS] rows up to the summation order of the smaller matrix products.
+ */
+function bertLayerClsRows(
+  w: LayerWeights,
+  x: tf.Tensor2D,
+  mask: tf.Tensor4D,
+  p: Pass,
+  wantProbs: boolean,
+): { hidden: tf.Tensor2D; probs?: tf.Tensor4D; value: tf.Tensor4D } {
+  const c = p.config;
+  const { batch: b, seq: s } = p;
+  const heads = c.numAttentionHeads;
+  const sa = w.attention.self;
+  const scale = 1 / Math.sqrt(headDim(c));
+  const xCls = clsRows(x, p);
+  let probs: tf.Tensor4D | undefined;
+  let clsProbs: tf.Tensor4D; // [b, heads, 1, s]
+  let value: tf.Tensor4D;
+  if (wantProbs) {
+    const query = splitHeads(tf.mul(dense(x, sa.query), scale), heads, s);
+    value = splitHeads(dense(x, sa.value), heads, s);
+    probs = softmax(tf.add(attentionScores(query, dense(x, sa.key)), mask) as tf.Tensor4D);
+    clsProbs = tf.slice(probs, [0, 0, 0, 0], [b, heads, 1, s]);
+  } else {
+    const query = splitHeads(tf.mul(dense(xCls, sa.query), scale), heads, 1); // [b, heads, 1, d]
+    value = splitHeads(dense(x, sa.value), heads, s);
+    const keys = splitHeads(dense(x, sa.key), heads, s);
+    clsProbs = softmax(tf.add(tf.matMul(query, keys, false, true), mask) as tf.Tensor4D);
+  }
+  const dropped = p.dropout.applyCut(clsProbs, c.attentionProbsDropoutProb, [b, heads, s, s], (m) =>
+    tf.slice(m, [0, 0, 0, 0], [b, heads, 1, s]),
+  );
+  const context = mergeHeads(tf.matMul(dropped, value)); // [b, h]
+  const attentionOutput = bertOutput(w.attention.output, context, xCls, p, 'cls');
+  const hidden = bertOutput(w.output, bertIntermediate(w.intermediate, attentionOutput), attentionOutput, p, 'cls');
+  return { hidden, probs, value };
+}
+
 interface Keep {
   hiddenStates: Set<number>;
   attentions: Set<number>;
   values: Set<number>;
+  cls: Set<number>;
 }
 
 /**
- * BertEncoder: the layers in turn, from the embeddings' output. Returns the last hidden state and
- * the hidden states, attentions and values asked for (empty slots elsewhere).
+ * BertEncoder: the layers in turn, from the embeddings' output. Returns the last layer's [CLS]
+ * rows and the hidden states, [CLS] rows, attentions and values asked for (empty slots elsewhere).
  */
 function bertEncoder(
   layers: LayerWeights[],
@@ -351,29 +458,36 @@ function bertEncoder(
   mask: tf.Tensor4D,
   keep: Keep,
   p: Pass,
-): Pick<BertOutputs, 'hiddenStates' | 'attentions' | 'values'> & { last: tf.Tensor2D } {
+): Pick<BertOutputs, 'hiddenStates' | 'attentions' | 'values' | 'cls'> & { lastCls: tf.Tensor2D } {
   const L = layers.length;
   const hiddenStates: tf.Tensor3D[] = new Array<tf.Tensor3D>(L + 1);
   const attentions: tf.Tensor4D[] = new Array<tf.Tensor4D>(L);
   const values: tf.Tensor4D[] = new Array<tf.Tensor4D>(L);
+  const cls: tf.Tensor2D[] = new Array<tf.Tensor2D>(L + 1);
   const to3d = (x: tf.Tensor2D) => tf.reshape(x, [p.batch, p.seq, p.config.hiddenSize]) as tf.Tensor3D;
   let x = embeddings;
   if (keep.hiddenStates.has(0)) hiddenStates[0] = to3d(x);
+  if (keep.cls.has(0)) cls[0] = clsRows(x, p);
   for (let i = 0; i < L; i++) {
+    if (i === L - 1 && p.topRows === 'cls') {
+      const out = bertLayerClsRows(layers[i], x, mask, p, keep.attentions.has(i));
+      if (keep.values.has(i)) values[i] = out.value;
+      if (out.probs) attentions[i] = out.probs;
+      if (keep.cls.has(L)) cls[L] = out.hidden;
+      return { lastCls: out.hidden, hiddenStates, attentions, values, cls };
+    }
     const out = bertLayer(layers[i], x, mask, p);
     x = out.hidden;
     if (keep.values.has(i)) values[i] = out.value;
     if (keep.attentions.has(i)) attentions[i] = out.probs;
     if (keep.hiddenStates.has(i + 1)) hiddenStates[i + 1] = to3d(x);
+    if (keep.cls.has(i + 1)) cls[i + 1] = clsRows(x, p);
   }
-  return { last: x, hiddenStates, attentions, values };
+  return { lastCls: clsRows(x, p), hiddenStates, attentions, values, cls };
 }
 
-/** BertPooler: tanh(dense(the first token's hidden state)), [b, h]. */
-function bertPooler(w: { dense: Linear }, x: tf.Tensor2D, p: Pass): tf.Tensor2D {
-  const { batch: b, seq: s } = p;
-  const h = p.config.hiddenSize;
-  const first = tf.reshape(tf.slice(tf.reshape(x, [b, s, h]), [0, 0, 0], [b, 1, h]), [b, h]) as tf.Tensor2D;
+/** BertPooler: tanh(dense(the first token's hidden state)), from the last layer's [CLS] rows [b, h]. */
+function bertPooler(w: { dense: Linear }, first: tf.Tensor2D): tf.Tensor2D {
   return tf.tanh(dense(first, w.dense));
 }
 
@@ -541,16 +655,31 @@ export class BertModel {
       hiddenStates: keepSet(opts.keep?.hiddenStates, L + 1),
       attentions: keepSet(opts.keep?.attentions, L),
       values: keepSet(opts.keep?.values ?? [], L),
+      cls: keepSet(opts.keep?.cls ?? [], L + 1),
     };
+    const topRows: TopRows = opts.topRows ?? 'all';
+    if (topRows !== 'all' && topRows !== 'cls')
+      throw new Error(`BertModel.forward: topRows must be 'all' or 'cls', got ${JSON.stringify(topRows)}`);
+    if (topRows === 'cls' && keep.hiddenStates.has(L)) {
+      throw new Error(
+        `BertModel.forward: hidden state ${L} (the top layer) was asked for in full, but topRows 'cls' computes only its [CLS] rows; ask for keep.cls [${L}] instead, or pass topRows 'all'`,
+      );
+    }
     const w = this.weights;
     return tf.tidy(() => {
-      const p: Pass = { config: c, batch: b, seq: s, dropout: new DropoutSites(opts.training, opts.seed) };
+      const p: Pass = {
+        config: c,
+        batch: b,
+        seq: s,
+        dropout: new DropoutSites(opts.training, opts.seed),
+        topRows,
+      };
       const embeddings = bertEmbeddings(w.embeddings, inputIds, tokenTypeIds, p);
       const mask = extendedAttentionMask(attentionMask, p);
-      const { last, hiddenStates, attentions, values } = bertEncoder(w.layers, embeddings, mask, keep, p);
-      const pooled = bertPooler(w.pooler, last, p);
+      const { lastCls, hiddenStates, attentions, values, cls } = bertEncoder(w.layers, embeddings, mask, keep, p);
+      const pooled = bertPooler(w.pooler, lastCls);
       const logits = dense(p.dropout.apply(pooled, c.hiddenDropoutProb), w.classifier);
-      return { logits, pooled, hiddenStates, attentions, values };
+      return { logits, pooled, hiddenStates, attentions, values, cls };
     });
   }
 

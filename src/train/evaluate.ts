@@ -11,7 +11,7 @@ import { makeBatch } from '../data/batching';
 import { computeMetrics } from '../metrics/metrics';
 import { attentionKl, clsCosine, hiddenMse, valueRelation } from '../distill/losses';
 import { LayerPair } from '../distill/mapping';
-import { clsVector } from '../distill/objective';
+import { topRowsFor } from '../distill/objective';
 import { TaskInfo, TokenisedSplit } from './task-data';
 
 export interface LayerSimilarity {
@@ -69,12 +69,15 @@ export async function evaluate(
   let embeddingSum = 0;
   let weight = 0;
   const layerIdx = (side: 'student' | 'teacher') => models.pairs.map((p) => p[side] - 1);
+  // Full hidden states only where hidden-mse or embedding-mse reads them; cls-cosine reads [CLS] rows.
   const keepFor = (side: 'student' | 'teacher') => ({
-    hiddenStates: [...(extra.embeddingMse ? [0] : []), ...models.pairs.map((p) => p[side])],
+    hiddenStates: [...(extra.embeddingMse ? [0] : []), ...(extra.hiddenMse ? models.pairs.map((p) => p[side]) : [])],
+    cls: models.pairs.map((p) => p[side]),
     attentions: layerIdx(side),
     values: extra.valueRelation ? layerIdx(side) : [],
   });
-  const keepS = keepFor('student');
+  const none = { hiddenStates: [], attentions: [] };
+  const keepS = models.teacher ? keepFor('student') : none;
   const keepT = keepFor('teacher');
   for (const rows of evalBatches(split, batchSize)) {
     const batch = makeBatch(
@@ -87,11 +90,16 @@ export async function evaluate(
     const [logits, layerValues] = tf.tidy(() => {
       const s = models.student.forward(inputs, {
         training: false,
-        keep: models.teacher ? keepS : { hiddenStates: [], attentions: [] },
+        keep: keepS,
+        topRows: topRowsFor(keepS, models.student.config.numHiddenLayers),
       });
       const values: tf.Scalar[] = [];
       if (models.teacher) {
-        const t = models.teacher.forward(inputs, { training: false, keep: keepT });
+        const t = models.teacher.forward(inputs, {
+          training: false,
+          keep: keepT,
+          topRows: topRowsFor(keepT, models.teacher.config.numHiddenLayers),
+        });
         for (const p of models.pairs) {
           values.push(
             attentionKl(t.attentions[p.teacher - 1], s.attentions[p.student - 1], inputs.attentionMask, {
@@ -101,11 +109,7 @@ export async function evaluate(
           // Widths differ and no run term trains a projection for cls-cosine: nothing to compare through.
           const comparable =
             models.projection !== undefined || models.student.config.hiddenSize === models.teacher.config.hiddenSize;
-          values.push(
-            comparable
-              ? clsCosine(clsVector(t.hiddenStates[p.teacher]), clsVector(s.hiddenStates[p.student]), models.projection)
-              : tf.scalar(NaN),
-          );
+          values.push(comparable ? clsCosine(t.cls[p.teacher], s.cls[p.student], models.projection) : tf.scalar(NaN));
           if (extra.hiddenMse)
             values.push(
               hiddenMse(

@@ -14,7 +14,7 @@ import { Encoding } from '../data/encoding';
 import { LayerPair } from '../distill/mapping';
 import { Stage, stageWeightsAt, trainsInternal, type StageLosses } from '../distill/plan';
 import { valueRelationMaps } from '../distill/losses';
-import { keepFor, needsFullTeacherOutputs, objectiveTerms, ObjectiveContext } from '../distill/objective';
+import { keepFor, needsFullTeacherOutputs, objectiveTerms, ObjectiveContext, topRowsFor } from '../distill/objective';
 import { PER_LAYER_KEYS, type LossName } from '../config/loss-vocabulary';
 import { ResolvedOptim } from '../config/types';
 import { AdamW, clipByGlobalNorm } from './optimizer';
@@ -330,7 +330,7 @@ export class TrainingLoop {
     const labels = tf.tensor1d(batch.labels, 'float32');
     const internal = stage.kind === 'internal' || trainsInternal(stage.losses);
     const needTeacher = s.teacher !== undefined && (internal || stage.losses.softLabel !== undefined);
-    const none = { hiddenStates: [], attentions: [], values: [] };
+    const none = { hiddenStates: [], attentions: [], values: [], cls: [] };
     let teacherOut: BertOutputs | undefined;
     const kept: tf.Scalar[] = [];
     let meta: Array<{ name: LossName; layer?: number; weight: number }> = [];
@@ -344,15 +344,22 @@ export class TrainingLoop {
         teacherOut =
           s.teacherCache && !needsFullTeacherOutputs(stage.losses)
             ? s.teacherCache.outputs(s.teacher!, batch, keepT, s.padId)
-            : s.teacher!.forward(inputs, { training: false, keep: keepT });
+            : s.teacher!.forward(inputs, {
+                training: false,
+                keep: keepT,
+                // The top layer's rows past its attention maps only where a loss reads them (hidden-mse).
+                topRows: topRowsFor(keepT, s.teacher!.config.numHiddenLayers),
+              });
       }
+      const keepS = internal ? keepFor(stage.layers, 'student', stage.losses) : none;
       const ctx = this.objective(stage, stageStep, stageSteps);
       const { value, grads } = tf.variableGrads(
         () => {
           const out = s.model.forward(inputs, {
             training: true,
             seed: dropoutSeed(s.optim.seed, s.phase, globalStep),
-            keep: internal ? keepFor(stage.layers, 'student', stage.losses) : none,
+            keep: keepS,
+            topRows: topRowsFor(keepS, s.model.config.numHiddenLayers),
           });
           const { total, terms } = objectiveTerms(ctx, out, teacherOut, inputs.attentionMask, labels);
           meta = terms.map((t) => ({ name: t.name, layer: t.layer, weight: t.weight }));
@@ -407,6 +414,7 @@ export class TrainingLoop {
           ...teacherOut.hiddenStates.filter(Boolean),
           ...teacherOut.attentions.filter(Boolean),
           ...(teacherOut.values ?? []).filter(Boolean),
+          ...teacherOut.cls.filter(Boolean),
         ]);
       }
       disposeInputs(inputs);
@@ -561,14 +569,22 @@ export class TrainingLoop {
       attentionMask: new Int32Array(len).fill(1),
     });
     // Value relations (MiniLM) go next to the attention maps only in runs that train value-relation.
-    const relations: StageLosses = s.stages.some((st) => st.losses.valueRelation !== undefined)
-      ? { valueRelation: 1 }
-      : {};
-    const keepS = keepFor(s.pairs, 'student', relations);
-    const keepT = keepFor(s.pairs, 'teacher', relations);
+    const wanted: StageLosses = s.stages.some((st) => st.losses.valueRelation !== undefined)
+      ? { attentionKl: 1, valueRelation: 1 }
+      : { attentionKl: 1 };
+    const keepS = keepFor(s.pairs, 'student', wanted);
+    const keepT = keepFor(s.pairs, 'teacher', wanted);
     const maps = tf.tidy(() => {
-      const so = s.model.forward(inputs, { training: false, keep: keepS });
-      const to = s.teacher!.forward(inputs, { training: false, keep: keepT });
+      const so = s.model.forward(inputs, {
+        training: false,
+        keep: keepS,
+        topRows: topRowsFor(keepS, s.model.config.numHiddenLayers),
+      });
+      const to = s.teacher!.forward(inputs, {
+        training: false,
+        keep: keepT,
+        topRows: topRowsFor(keepT, s.teacher!.config.numHiddenLayers),
+      });
       return s.pairs.map((p) => {
         const pair: tf.Tensor4D[] = [to.attentions[p.teacher - 1], so.attentions[p.student - 1]];
         const tv = to.values?.[p.teacher - 1];

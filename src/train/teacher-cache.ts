@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BertModel, BertOutputs } from '../model/bert';
 import type { Batch } from '../data/batching';
 import { toBertInputs, disposeInputs } from '../model/inputs';
+import { topRowsFor } from '../distill/objective';
 
 export type CachePrecision = 'float32' | 'float16';
 
@@ -39,9 +40,13 @@ export interface TeacherCacheStats {
   rejected: number;
 }
 
-/** What a forward pass keeps, as in BertModel.forward: hidden-state and attention indices. */
+/**
+ * What the cache serves, as BertModel.forward's keep: [CLS] rows of hidden states (by hidden-state
+ * index) and attention maps (by attention index). Never full hidden states, so its teacher passes
+ * carry only the [CLS] rows through the top layer (topRows 'cls').
+ */
 export interface TeacherKeep {
-  hiddenStates: readonly number[];
+  cls: readonly number[];
   attentions: readonly number[];
 }
 
@@ -168,7 +173,7 @@ export class TeacherCache {
    * whose example is cached with everything `keep` needs come from the cache; the others are
    * computed by one teacher pass over just those rows (or the whole batch as given, when none
    * hit) and stored while the bound allows. The caller owns (disposes) the returned tensors.
-   * Assembled hidden states hold only the [CLS] row, [batch, 1, hidden]: all the losses read.
+   * Assembled outputs hold [CLS] rows (`cls`, [batch, hidden]) and no full hidden states.
    */
   outputs(teacher: BertModel, batch: Batch, keep: TeacherKeep, padId: number): BertOutputs {
     const found: Array<Entry | undefined> = batch.indices.map((ex) => {
@@ -214,7 +219,8 @@ export class TeacherCache {
     try {
       return teacher.forward(inputs, {
         training: false,
-        keep: { hiddenStates: [...keep.hiddenStates], attentions: [...keep.attentions] },
+        keep: { hiddenStates: [], cls: [...keep.cls], attentions: [...keep.attentions] },
+        topRows: topRowsFor({ hiddenStates: [] }, teacher.config.numHiddenLayers),
       });
     } finally {
       disposeInputs(inputs);
@@ -230,12 +236,7 @@ export class TeacherCache {
     const labels = out.logits.shape[1];
     const h = out.pooled.shape[1];
     const cls = new Map<number, Float32Array>();
-    for (const k of keep.hiddenStates) {
-      cls.set(
-        k,
-        tf.tidy(() => tf.slice(out.hiddenStates[k], [0, 0, 0], [b, 1, h]).dataSync() as Float32Array),
-      );
-    }
+    for (const k of keep.cls) cls.set(k, out.cls[k].dataSync() as Float32Array);
     const maps = new Map<number, Float32Array>();
     for (const k of keep.attentions) maps.set(k, out.attentions[k].dataSync() as Float32Array);
     const heads = keep.attentions.length ? out.attentions[keep.attentions[0]].shape[1] : 0;
@@ -307,11 +308,11 @@ export class TeacherCache {
       logits.set(e.logits, r * labels);
       pooled.set(e.pooled, r * h);
     });
-    const hiddenStates: tf.Tensor3D[] = [];
-    for (const k of keep.hiddenStates) {
+    const cls: tf.Tensor2D[] = [];
+    for (const k of keep.cls) {
       const v = new Float32Array(b * h);
       rows.forEach((e, r) => v.set(e.cls.get(k)!, r * h));
-      hiddenStates[k] = tf.tensor3d(v, [b, 1, h]);
+      cls[k] = tf.tensor2d(v, [b, h]);
     }
     const attentions: tf.Tensor4D[] = [];
     for (const k of keep.attentions) {
@@ -340,14 +341,26 @@ export class TeacherCache {
       });
       attentions[k] = tf.tensor4d(v, [b, heads, s, s]);
     }
-    return { logits: tf.tensor2d(logits, [b, labels]), pooled: tf.tensor2d(pooled, [b, h]), hiddenStates, attentions };
+    return {
+      logits: tf.tensor2d(logits, [b, labels]),
+      pooled: tf.tensor2d(pooled, [b, h]),
+      hiddenStates: [],
+      attentions,
+      cls,
+    };
   }
 }
 
 function covers(e: Entry, keep: TeacherKeep): boolean {
-  return keep.hiddenStates.every((k) => e.cls.has(k)) && keep.attentions.every((k) => e.attentions.has(k));
+  return keep.cls.every((k) => e.cls.has(k)) && keep.attentions.every((k) => e.attentions.has(k));
 }
 
 function disposeOutputs(o: BertOutputs): void {
-  tf.dispose([o.logits, o.pooled, ...o.hiddenStates.filter(Boolean), ...o.attentions.filter(Boolean)]);
+  tf.dispose([
+    o.logits,
+    o.pooled,
+    ...o.hiddenStates.filter(Boolean),
+    ...o.attentions.filter(Boolean),
+    ...o.cls.filter(Boolean),
+  ]);
 }

@@ -10,6 +10,7 @@ import { readGlueSplit } from '../../data/glue';
 import { makeBatch } from '../../data/batching';
 import { computeMetrics } from '../../metrics/metrics';
 import { toBertInputs, disposeInputs } from '../../model/inputs';
+import { topRowsFor } from '../../distill/objective';
 import { UserError } from '../../util/errors';
 import { writeFileAtomic } from '../../util/atomic-fs';
 
@@ -122,7 +123,12 @@ export const evalVerb: Verb = {
       );
       const inputs = toBertInputs(batch);
       const logits = tf.tidy(() => {
-        const out = model.forward(inputs, { training: false });
+        // Only the logits are read: the top layer computes its [CLS] rows alone (exact, see bert.ts).
+        const out = model.forward(inputs, {
+          training: false,
+          keep: { hiddenStates: [], attentions: [] },
+          topRows: topRowsFor({ hiddenStates: [] }, model.config.numHiddenLayers),
+        });
         return out.logits;
       });
       const values = await logits.array();
