@@ -14,8 +14,8 @@ import { initBackend } from '../../src/model/backend';
 import { resetKernelMode, setKernelMode } from '../../src/model/fast-kernels';
 import { loadNativeBlas } from '../../src/model/fast-kernels/native-blas';
 import { GELU_KERNEL, LAYER_NORM_KERNEL } from '../../src/model/fast-kernels/elementwise';
-import { SOFTMAX_KERNEL } from '../../src/model/fast-kernels/training-kernels';
-import { dropout, layerNorm } from '../../src/model/ops';
+import { SOFTMAX_KERNEL, SUM_ROWS_KERNEL } from '../../src/model/fast-kernels/training-kernels';
+import { dropout, layerNorm, linear } from '../../src/model/ops';
 import { gelu } from '../../src/model/gelu';
 import { softmax } from '../../src/model/softmax';
 import { attentionKl } from '../../src/distill/losses';
@@ -113,6 +113,40 @@ test('fused LayerNorm and GELU on tensorflow equal the composites, values and gr
     setKernelMode('stock');
     assert.equal(tf.getKernel(LAYER_NORM_KERNEL, 'tensorflow'), undefined, 'stock mode unregisters them');
     tf.dispose([x, gamma, beta, w, ...ref, ...got]);
+  });
+});
+
+test("linear on tensorflow (native bias gradient) equals TensorFlow's matMul + add, values and gradients", (t) => {
+  if (!ready(t)) return;
+  noLeaks('linear', () => {
+    const x = onTensorflow(tf.randomNormal([300, 96], 0.2, 1, 'float32', 11) as tf.Tensor2D);
+    const w = onTensorflow(tf.randomNormal([96, 130], 0, 0.3, 'float32', 12) as tf.Tensor2D);
+    const b = onTensorflow(tf.randomNormal([130], 0, 0.5, 'float32', 13) as tf.Tensor1D);
+    const u = onTensorflow(tf.randomNormal([300, 130], 0, 1, 'float32', 14));
+    const run = () =>
+      tf.tidy(() => {
+        const g = tf.valueAndGrads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) =>
+          tf.sum(tf.mul(linear(a as tf.Tensor2D, c as tf.Tensor2D, d as tf.Tensor1D), u)),
+        )([x, w, b]);
+        return [linear(x, w, b), g.value, ...g.grads];
+      });
+    const [ref, got] = both(run);
+    ['x·w + b', 'Σ', 'd x', 'd w', 'd b'].forEach((n, i) =>
+      assert.ok(relErr(got[i], ref[i]) < 1e-5, `${n}: ${relErr(got[i], ref[i])}`),
+    );
+    // The bias gradient against a sum in double precision, independent of both kernels.
+    const uv = u.dataSync();
+    const db = new Float64Array(130);
+    for (let r = 0; r < 300; r++) for (let j = 0; j < 130; j++) db[j] += uv[r * 130 + j];
+    const dbRef = tf.tensor1d(Float32Array.from(db));
+    assert.ok(relErr(got[4], dbRef) < 1e-6, `d b against float64: ${relErr(got[4], dbRef)}`);
+    // Values not yet handed to TensorFlow (JS-side) read the same.
+    setKernelMode('blas');
+    const fresh = tf.tensor2d(uv, [300, 130]);
+    const sums = tf.engine().runKernel(SUM_ROWS_KERNEL, { x: fresh }) as tf.Tensor;
+    assert.ok(relErr(sums, dbRef) < 1e-6, `sum rows of JS values: ${relErr(sums, dbRef)}`);
+    setKernelMode('stock');
+    tf.dispose([x, w, b, u, dbRef, fresh, sums, ...ref, ...got]);
   });
 });
 

@@ -13,8 +13,9 @@
  * Without BLAS, wasm and cpu register the attention scores' key layout (./ops.ts).
  * On the tensorflow backend, when the addon loads (modes auto and blas) and tfjs-node's binding has
  * the zero-copy views of native/tfjs-node/binding.patch (./tensorflow-memory.ts), the fused LayerNorm,
- * GELU, dropout, softmax, attention-KL, AdamW and Σx² kernels run on TensorFlow's tensor memory
- * (TENSORFLOW_OPS); its products, and everything else, stay TensorFlow's own kernels.
+ * GELU, dropout, softmax, attention-KL, AdamW and Σx² kernels run on TensorFlow's tensor memory, and
+ * so does the bias gradient of `linear` (tensorflowOps); its products, and everything else, stay
+ * TensorFlow's own kernels.
  * On wasm every mode but `stock` also shares data for Identity/Cast and for transposes that leave
  * the data in place, and replaces the leading-axis Sum and row GatherV2 kernels
  * (./wasm-memory-kernels.ts).
@@ -44,7 +45,7 @@ import {
   nativeSquarePowKernel,
 } from './elementwise';
 import { registerOps } from '../ops';
-import { KEY_LAYOUT_OPS, NATIVE_OPS, TENSORFLOW_OPS } from './ops';
+import { KEY_LAYOUT_OPS, NATIVE_OPS, tensorflowOps } from './ops';
 import { inViewScope, tensorflowViews, type TensorflowBackendLike } from './tensorflow-memory';
 
 export const KERNEL_MODES = ['auto', 'blas', 'untransposed', 'stock'] as const;
@@ -260,7 +261,7 @@ function installTensorflow(on: boolean): void {
     for (const [kernelName, kernelFunc] of own)
       tf.registerKernel({ kernelName, backendName: 'tensorflow', kernelFunc: inViewScope(binding, kernelFunc) });
   }
-  registerOps('tensorflow', fused ? TENSORFLOW_OPS : {});
+  registerOps('tensorflow', fused ? tensorflowOps() : {});
   tensorflowInstalled = fused ? 'fused' : 'stock';
 }
 

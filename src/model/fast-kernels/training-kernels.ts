@@ -12,6 +12,8 @@
  *   same float32 results (same operations in the same order).
  * - `DistillerySumSquares`: Σ x² of a tensor in one pass (gradient clipping's norms; tf.norm is
  *   abs, pow, sum and sqrt, three passes over every gradient).
+ * - `DistillerySumRows`: the column sums of a [rows, cols] matrix (a bias gradient), one pass
+ *   accumulated in double; ./ops.ts uses it on the tensorflow backend, whose Sum is slower there.
  * - `Transpose`: a permutation that only moves size-1 axes shares its input's data (the embedding
  *   gradient transposes 30 522 × 256 values by the identity); others are a native strided copy.
  * - `Slice`: a native strided copy.
@@ -29,6 +31,7 @@ export const ATTENTION_KL_KERNEL = 'DistilleryAttentionKl';
 export const ATTENTION_KL_GRAD_KERNEL = 'DistilleryAttentionKlGrad';
 export const ADAMW_KERNEL = 'DistilleryAdamW';
 export const SUM_SQUARES_KERNEL = 'DistillerySumSquares';
+export const SUM_ROWS_KERNEL = 'DistillerySumRows';
 export const TRAINING_KERNELS = [
   SOFTMAX_KERNEL,
   SOFTMAX_GRAD_KERNEL,
@@ -36,6 +39,7 @@ export const TRAINING_KERNELS = [
   ATTENTION_KL_GRAD_KERNEL,
   ADAMW_KERNEL,
   SUM_SQUARES_KERNEL,
+  SUM_ROWS_KERNEL,
 ] as const;
 
 /** Attributes of DistilleryAttentionKl: the clamps of student and teacher probabilities inside the logs. */
@@ -170,6 +174,17 @@ export function nativeTrainingKernels(native: NativeBlas): Record<(typeof TRAINI
       const total = n === 0 ? 0 : native.sumSquares(f32View(backend, x), n);
       const out = outputs(backend, [[]]);
       out.views()[0][0] = total;
+      return out.infos()[0];
+    },
+    [SUM_ROWS_KERNEL]: ({ inputs, backend }) => {
+      const { x } = inputs as { x: Info };
+      assertFloat32(SUM_ROWS_KERNEL, x);
+      if (x.shape.length !== 2) throw new Error(`${SUM_ROWS_KERNEL}: a 2-D tensor only, got shape [${x.shape}]`);
+      const [rows, cols] = x.shape;
+      const out = outputs(backend, [[cols]]);
+      const sum = out.views()[0];
+      if (rows === 0) sum.fill(0);
+      else if (cols > 0) native.sumRows(f32View(backend, x), sum, rows, cols);
       return out.infos()[0];
     },
   };
