@@ -38,7 +38,9 @@ const biasedProduct = tf.customGrad((...args: GradArgs) => {
 /**
  * x·w + b as TensorFlow's MatMul and Add, with the bias gradient as the native column sum (one
  * pass, about twice as fast as TensorFlow's Sum at [4096, 3072]: test/perf/tensorflow-linear.perf.ts).
- * The products stay TensorFlow's: OpenBLAS sgemm on its memory measured no faster there.
+ * The products stay TensorFlow's: OpenBLAS sgemm on its memory measured no faster there. Like
+ * biasedProduct it keeps only x and w for the gradient (the Add's own gradient would keep the
+ * product too: 0.6 GiB of a `base` step's peak, docs/performance.md).
  */
 const tensorflowLinear = tf.customGrad((...args: GradArgs) => {
   const [x, w, b] = args as tf.Tensor2D[];
