@@ -141,7 +141,18 @@ function phase(
   };
 }
 
-function timeSteps(n: number, run: () => StepResult): { ms: number[]; cpuMs: number[]; results: StepResult[] } {
+/**
+ * One turn of the event loop between steps, as the trainer takes (src/train/loop.ts): Node frees
+ * what the external ArrayBuffers of the tensorflow backend's zero-copy views held only then, so
+ * steps run back to back without it keep every step's released intermediates (measured: 64 KiB
+ * per call of a fused [64, 256] kernel, until the loop turns).
+ */
+const betweenSteps = (): Promise<void> => new Promise<void>((r) => setImmediate(r));
+
+async function timeSteps(
+  n: number,
+  run: () => StepResult,
+): Promise<{ ms: number[]; cpuMs: number[]; results: StepResult[] }> {
   const ms: number[] = [];
   const cpuMs: number[] = [];
   const results: StepResult[] = [];
@@ -152,6 +163,7 @@ function timeSteps(n: number, run: () => StepResult): { ms: number[]; cpuMs: num
     ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
     const c = process.cpuUsage(c0);
     cpuMs.push((c.user + c.system) / 1000);
+    await betweenSteps();
   }
   return { ms, cpuMs, results };
 }
@@ -178,22 +190,24 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       const t0 = Date.now();
       bench.run();
       log(`bench: warm-up step ${i + 1}/${opts.warmup}: ${Date.now() - t0} ms`);
+      await betweenSteps();
     }
     const before = tf.memory().numTensors;
-    const plain = timeSteps(opts.repeats, () => bench.run());
+    const plain = await timeSteps(opts.repeats, () => bench.run());
     log(`bench: steps (ms): ${plain.ms.map((m) => m.toFixed(0)).join(', ')}`);
     let cached: BenchReport['cached'];
     if (opts.teacherCache) {
       const cache = new TeacherCache();
       bench.run(cache); // fills the cache: the "first epoch"
-      const hits = timeSteps(opts.repeats, () => bench.run(cache));
+      await betweenSteps();
+      const hits = await timeSteps(opts.repeats, () => bench.run(cache));
       log(`bench: cached steps (ms): ${hits.ms.map((m) => m.toFixed(0)).join(', ')}`);
       const p = phase(hits.ms, hits.cpuMs, hits.results, shape, flops.cachedTotal, flops.computed.cachedTotal);
       cached = { ...p, speedup: summarize(plain.ms).medianMs / p.timing.medianMs, cache: cache.stats() };
       cache.clear();
     }
     const after = tf.memory().numTensors;
-    const soak = opts.soak ? runSoak(opts.soak, () => bench.run(), log) : undefined;
+    const soak = opts.soak ? await runSoak(opts.soak, () => bench.run(), log) : undefined;
     // Read before the profiled step below, so that peak RSS is that of the timed steps.
     const maxRssBytes = process.resourceUsage().maxRSS * 1024;
     const heapBytes = wasmHeapBytes();
@@ -235,7 +249,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   }
 }
 
-function runSoak(steps: number, step: () => unknown, log: (line: string) => void): SoakReport {
+async function runSoak(steps: number, step: () => unknown, log: (line: string) => void): Promise<SoakReport> {
   const every = Math.max(1, Math.floor(steps / 10));
   const r: SoakReport = {
     steps,
@@ -249,6 +263,7 @@ function runSoak(steps: number, step: () => unknown, log: (line: string) => void
   };
   for (let i = 1; i <= steps; i++) {
     step();
+    await betweenSteps();
     if (i % every === 0 || i === steps) {
       r.atStep.push(i);
       const mem = process.memoryUsage();

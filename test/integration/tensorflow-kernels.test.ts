@@ -116,6 +116,31 @@ test('fused LayerNorm and GELU on tensorflow equal the composites, values and gr
   });
 });
 
+test('memory behind the fused kernels comes back when the event loop turns, as between training steps', async (t) => {
+  if (!ready(t)) return;
+  // Each call makes a 64 KiB output that a zero-copy view touched. Node frees what such a view held
+  // only on a turn of the event loop, so the trainer (and the bench) take one between steps; with
+  // turns every 50 calls, 4 000 calls must not keep their 250 MiB of outputs.
+  const x = onTensorflow(tf.randomNormal([64, 256], 0, 1, 'float32', 9));
+  setKernelMode('blas');
+  try {
+    const calls = async (n: number) => {
+      for (let i = 1; i <= n; i++) {
+        tf.dispose(gelu(x));
+        if (i % 50 === 0) await new Promise<void>((r) => setImmediate(r));
+      }
+    };
+    await calls(1000);
+    const rss0 = process.memoryUsage().rss;
+    await calls(4000);
+    const grown = process.memoryUsage().rss - rss0;
+    assert.ok(grown < 64 * 2 ** 20, `RSS grew ${(grown / 2 ** 20).toFixed(0)} MiB over 4 000 calls`);
+  } finally {
+    setKernelMode('stock');
+    x.dispose();
+  }
+});
+
 test("linear on tensorflow (native bias gradient) equals TensorFlow's matMul + add, values and gradients", (t) => {
   if (!ready(t)) return;
   noLeaks('linear', () => {
