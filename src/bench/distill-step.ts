@@ -5,7 +5,7 @@
  * soft-label), clipByGlobalNorm, AdamW. Data are synthetic: `seqLen` tokens per row, no padding.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BertModel, BertOutputs } from '../model/bert';
+import { BertModel, BertOutputs, disposeBertOutputs } from '../model/bert';
 import { toBertInputs, disposeInputs } from '../model/inputs';
 import { Batch, createRng } from '../data/batching';
 import { keepFor, objectiveTerms, ObjectiveContext, topRowsFor } from '../distill/objective';
@@ -103,14 +103,7 @@ export class DistillStepBench {
       return { loss, terms, gradNorm: clipped.norm };
     } finally {
       tf.dispose(kept);
-      if (teacherOut)
-        tf.dispose([
-          teacherOut.logits,
-          teacherOut.pooled,
-          ...teacherOut.hiddenStates.filter(Boolean),
-          ...teacherOut.attentions.filter(Boolean),
-          ...teacherOut.cls.filter(Boolean),
-        ]);
+      if (teacherOut) disposeBertOutputs(teacherOut);
       disposeInputs(inputs);
       labels.dispose();
     }

@@ -491,6 +491,18 @@ function bertPooler(w: { dense: Linear }, first: tf.Tensor2D): tf.Tensor2D {
   return tf.tanh(dense(first, w.dense));
 }
 
+/** Disposes every tensor a forward pass returned (the slots not kept are empty). */
+export function disposeBertOutputs(o: BertOutputs): void {
+  tf.dispose([
+    o.logits,
+    o.pooled,
+    ...o.hiddenStates.filter(Boolean),
+    ...o.attentions.filter(Boolean),
+    ...(o.values ?? []).filter(Boolean),
+    ...o.cls.filter(Boolean),
+  ]);
+}
+
 export class BertModel {
   readonly config: BertConfig;
   /** Names of the parameters that were freshly initialised because the tensors lacked them. */

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BertModel, BertOutputs } from '../model/bert';
+import { disposeBertOutputs } from '../model/bert';
 import { toBertInputs, disposeInputs } from '../model/inputs';
 import { batchOrder, makeBatch } from '../data/batching';
 import { Encoding } from '../data/encoding';
@@ -407,16 +408,7 @@ export class TrainingLoop {
       });
     } finally {
       tf.dispose(kept);
-      if (teacherOut) {
-        tf.dispose([
-          teacherOut.logits,
-          teacherOut.pooled,
-          ...teacherOut.hiddenStates.filter(Boolean),
-          ...teacherOut.attentions.filter(Boolean),
-          ...(teacherOut.values ?? []).filter(Boolean),
-          ...teacherOut.cls.filter(Boolean),
-        ]);
-      }
+      if (teacherOut) disposeBertOutputs(teacherOut);
       disposeInputs(inputs);
       labels.dispose();
     }

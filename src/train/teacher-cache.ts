@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BertModel, BertOutputs } from '../model/bert';
+import { disposeBertOutputs } from '../model/bert';
 import type { Batch } from '../data/batching';
 import { toBertInputs, disposeInputs } from '../model/inputs';
 import { topRowsFor } from '../distill/objective';
@@ -194,7 +195,7 @@ export class TeacherCache {
       const sub = subBatch(batch, missing, padId);
       const out = this.forward(teacher, sub, keep);
       const fresh = this.extract(out, sub, keep);
-      disposeOutputs(out);
+      disposeBertOutputs(out);
       missing.forEach((r, i) => {
         found[r] = fresh[i];
         this.store(batch.indices[r], fresh[i]);
@@ -353,14 +354,4 @@ export class TeacherCache {
 
 function covers(e: Entry, keep: TeacherKeep): boolean {
   return keep.cls.every((k) => e.cls.has(k)) && keep.attentions.every((k) => e.attentions.has(k));
-}
-
-function disposeOutputs(o: BertOutputs): void {
-  tf.dispose([
-    o.logits,
-    o.pooled,
-    ...o.hiddenStates.filter(Boolean),
-    ...o.attentions.filter(Boolean),
-    ...o.cls.filter(Boolean),
-  ]);
 }

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { BertInputs, BertModel, BertOutputs, ForwardOptions } from '../../src/model/bert';
+import { BertInputs, BertModel, disposeBertOutputs, ForwardOptions } from '../../src/model/bert';
 import { BERT_BASE_DEFAULTS, BertConfig } from '../../src/model/config';
 import { setKernelMode } from '../../src/model/fast-kernels';
 import { keepFor, objectiveTerms, ObjectiveContext, topRowsFor } from '../../src/distill/objective';
@@ -160,7 +160,7 @@ test('training: every loss term and every gradient of the cut step equal the ful
         for (const term of terms) values.push(term.value.dataSync()[0]);
         return total;
       }, vars);
-      disposeOutputs(t);
+      disposeBertOutputs(t);
       return { total: value, values, grads };
     };
     const full = step(false);
@@ -177,17 +177,6 @@ test('training: every loss term and every gradient of the cut step equal the ful
     student.dispose();
   });
 });
-
-function disposeOutputs(o: BertOutputs): void {
-  tf.dispose([
-    o.logits,
-    o.pooled,
-    ...o.hiddenStates.filter(Boolean),
-    ...o.attentions.filter(Boolean),
-    ...(o.values ?? []).filter(Boolean),
-    ...o.cls.filter(Boolean),
-  ]);
-}
 
 test('full hidden states of a cut layer are an error, not garbage', () => {
   const model = BertModel.randomInit(config(2), 8);
@@ -213,7 +202,7 @@ test('full hidden states of a cut layer are an error, not garbage', () => {
     () => objectiveTerms(ctx, out, out, x.attentionMask, undefined),
     /full hidden state 2 is needed \(forward keep\.hiddenStates, and topRows 'all' for the top layer\)/,
   );
-  disposeOutputs(out);
+  disposeBertOutputs(out);
   tf.dispose(Object.values(x));
   model.dispose();
 });
