@@ -15,7 +15,6 @@ node, the activation from the GELU's form. Nothing in the ONNX file is run.
 """
 
 import json
-import math
 import os
 import re
 import sys
@@ -33,7 +32,10 @@ def fail(msg: str) -> None:
 
 
 def convert(onnx_path: str, out_dir: str) -> dict:
-    model = onnx.load(onnx_path, load_external_data=True)
+    try:
+        model = onnx.load(onnx_path, load_external_data=True)
+    except Exception as e:  # a truncated file, missing external data, not ONNX at all
+        fail(f"{onnx_path}: not a readable ONNX model with its external data ({e})")
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
     consumers: dict[str, list] = {}
@@ -47,6 +49,11 @@ def convert(onnx_path: str, out_dir: str) -> dict:
             continue  # position_ids / token_type buffers (int64): not parameters
         if name.startswith(("embeddings.", "encoder.", "pooler.")):
             tensors[name] = numpy_helper.to_array(t)
+
+    for need in ("embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
+                 "embeddings.token_type_embeddings.weight"):
+        if need not in tensors:
+            fail(f"{onnx_path} has no initializer {need}: not an export of a transformers BertModel")
 
     # Anonymous MatMul weights, named by the bias their product is added to.
     for node in graph.node:
@@ -130,13 +137,16 @@ def convert(onnx_path: str, out_dir: str) -> dict:
         "pad_token_id": 0,
     }
     os.makedirs(out_dir, exist_ok=True)
+    # Each file written beside its final name, then renamed into place: never half a checkpoint.
     weights = os.path.join(out_dir, "model.safetensors")
-    save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in sorted(tensors.items())}, weights,
-              metadata={"format": "pt"})
-    os.chmod(weights, 0o644)  # save_file makes it private to the user, unlike every other file here
-    with open(os.path.join(out_dir, "config.json"), "w") as f:
+    save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in sorted(tensors.items())},
+              weights + ".partial", metadata={"format": "pt"})
+    os.chmod(weights + ".partial", 0o644)  # save_file makes it private to the user, unlike every other file here
+    os.replace(weights + ".partial", weights)
+    with open(os.path.join(out_dir, "config.json.partial"), "w") as f:
         json.dump(config, f, indent=2)
         f.write("\n")
+    os.replace(os.path.join(out_dir, "config.json.partial"), os.path.join(out_dir, "config.json"))
     return config
 
 

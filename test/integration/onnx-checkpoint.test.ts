@@ -85,6 +85,15 @@ test('inspect on the converted folder matches onnxruntime on the ONNX file (ever
   t.diagnostic(`max |difference| vs onnxruntime ${ref.onnxruntime}: ${err.toExponential(1)}`);
 });
 
+test('a file that is not a BERT export is refused with its name and the reason', { skip }, () => {
+  const bad = path.join(tmp, 'not-onnx.onnx');
+  fs.writeFileSync(bad, 'this is not a protobuf');
+  const r = spawnSync(PYTHON, [CONVERTER, bad, path.join(tmp, 'hf-bad')], { encoding: 'utf8' });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /onnx_bert_to_hf: .*not-onnx\.onnx: not a readable ONNX model/);
+  assert.ok(!fs.existsSync(path.join(tmp, 'hf-bad', 'model.safetensors')));
+});
+
 test('a graph whose parameters the exporter folded together is refused, naming the parameter', { skip }, () => {
   const made = path.join(tmp, 'untrained');
   py([REFERENCE, 'export', made, '--seed', '3', '--layers', '2', '--untrained-layernorm']);
