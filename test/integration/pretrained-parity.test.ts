@@ -39,6 +39,7 @@ interface Expected {
 
 const TEXT = "The teacher's attention maps are what the student learns to copy.";
 const PAIR = 'Does a smaller student learn them?';
+
 function inspect(dir: string, pair = true): InspectResult {
   const args = ['inspect', dir, '--text', TEXT, ...(pair ? ['--text-pair', PAIR] : []), '--json', '--backend', 'wasm'];
   const r = runCli(args);
