@@ -102,7 +102,7 @@ def convert(onnx_path: str, out_dir: str) -> dict:
                     fail(f"no encoder.layer.{i}.{p}.{suffix} in the graph (folded into an equal constant by the exporter?)")
 
     vocab, hidden = tensors["embeddings.word_embeddings.weight"].shape
-    heads = heads_from_scale(graph, inits, hidden)
+    heads = heads_from_scale(graph, inits, consumers, hidden)
     eps = next(
         (onnx.helper.get_attribute_value(a) for n in graph.node if n.op_type == "LayerNormalization"
          for a in n.attribute if a.name == "epsilon"),
@@ -150,14 +150,10 @@ def convert(onnx_path: str, out_dir: str) -> dict:
     return config
 
 
-def heads_from_scale(graph, inits, hidden: int) -> int:
+def heads_from_scale(graph, inits, consumers: dict, hidden: int) -> int:
     """The attention scale is a scalar constant on the way from layer 0's queries to its softmax:
     head_dim^-1/2 on the scores, or head_dim^-1/4 on both queries and keys (the export of
     scaled_dot_product_attention). Either gives head_dim, and hidden / head_dim heads."""
-    consumers: dict[str, list] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
     start = [n for n in graph.node if n.op_type == "Add" and "encoder.layer.0.attention.self.query.bias" in n.input]
     seen, frontier = set(), [o for n in start for o in n.output]
     for _ in range(12):  # Add → Reshape → Transpose → (Mul) → MatMul → (Div) → Add(mask) → Softmax
