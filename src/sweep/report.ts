@@ -2,7 +2,8 @@
  * `distillery report <sweep folder>`: reads every cell's run folder (made here or by cluster
  * tasks on shared storage) and writes a Markdown report in the paper's shape: rows = algorithms
  * (and any other varied field), columns = tasks × data fractions, cells = the dev main metric as
- * mean ± std over seeds; per-layer dev attention-KL to the teacher; SVG plots next to the report;
+ * mean ± std over seeds; per-layer dev attention-KL to the teacher; each algorithm against a
+ * baseline (soft labels), paired by seed; SVG plots next to the report;
  * the commands that reproduce it; which backends ran; which cells finished, failed or are missing.
  */
 import * as path from 'node:path';
@@ -16,6 +17,10 @@ import { CellKind, CellValue, RUNS_DIR } from './plan';
 import { CELLS_INDEX, ManifestAxis, manifestPath, readManifest, SweepManifest } from './sweep-folder';
 import { barChart, HeatmapRow, heatmaps, lineChart, Series } from './svg';
 import { slug } from './grid';
+import { meanStd, Stat } from './stats';
+import { PairedRun, pairedTables, PairedTable } from './paired';
+
+export { meanStd, type Stat } from './stats';
 
 export type ReportStatus = 'finished' | 'failed' | 'stopped' | 'unfinished' | 'missing';
 
@@ -29,12 +34,6 @@ export interface ReportCell {
   summary?: RunSummary;
   /** Why it did not finish, when known. */
   reason?: string;
-}
-
-export interface Stat {
-  mean: number;
-  std: number;
-  n: number;
 }
 
 export interface ResultTable {
@@ -52,6 +51,11 @@ export interface ReportOptions {
   sampleCell?: string;
   /** The command line that made this report, shown under "Reproduce". */
   command?: string;
+  /**
+   * The algorithm every other one is paired with, seed by seed (a label of the grid's algorithms
+   * axis). Default: "soft" when the grid has it; without it the paired section is left out.
+   */
+  baseline?: string;
 }
 
 export interface SweepReport {
@@ -64,17 +68,9 @@ export interface SweepReport {
   results: ResultTable;
   /** One per table column (task × fraction): per-layer attention-KL. */
   attentionKl: Array<{ column: string; table: ResultTable }>;
+  /** Each algorithm minus the baseline, paired by seed; empty when there is no baseline. */
+  paired: PairedTable[];
   sampleCell?: string;
-}
-
-// ---- statistics ------------------------------------------------------------------------------
-
-export function meanStd(xs: readonly number[]): Stat | undefined {
-  const v = xs.filter(Number.isFinite);
-  if (v.length === 0) return undefined;
-  const mean = v.reduce((a, b) => a + b, 0) / v.length;
-  const std = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : 0;
-  return { mean, std, n: v.length };
 }
 
 // ---- reading the sweep -----------------------------------------------------------------------
@@ -477,6 +473,87 @@ function attentionKlSection({ cells, l, expectedN, writeSvg }: ReportContext): {
   return { md, attentionKl };
 }
 
+/** The baseline the paired section uses: the requested label, else "soft" when the grid has it. */
+function pairedBaseline(l: Layout, requested: string | undefined): string | undefined {
+  const axis = l.rowAxes.find((a) => a.kind === 'algorithm');
+  if (!axis) {
+    if (requested === undefined) return undefined;
+    throw new UserError(`--baseline ${requested}: the sweep has no algorithms axis to pair by`, {
+      fix: 'leave --baseline out; it needs a grid over algorithms',
+    });
+  }
+  if (requested === undefined) return axis.labels.includes('soft') ? 'soft' : undefined;
+  if (!axis.labels.includes(requested)) {
+    throw new UserError(`--baseline ${requested} is not one of the sweep's algorithms`, {
+      fix: `use one of: ${axis.labels.join(', ')}`,
+    });
+  }
+  return requested;
+}
+
+function pairedRuns(cells: readonly ReportCell[], l: Layout, baseline: string): PairedRun[] {
+  const algIndex = l.rowAxes.findIndex((a) => a.kind === 'algorithm');
+  const colLabel = new Map(l.cols.map((c) => [c.key, c.label]));
+  return cells
+    .filter((c) => c.kind === 'student' && c.status === 'finished' && c.summary?.best)
+    .map((c) => {
+      const labels = l.rowAxes.map((a) => labelOf(c, a));
+      const baseLabels = labels.map((x, i) => (i === algIndex ? baseline : x));
+      return {
+        row: labels.join(' · '),
+        baselineRow: baseLabels.join(' · '),
+        column: colLabel.get(colKey(c, l)) ?? '?',
+        seed: l.seedAxis ? labelOf(c, l.seedAxis) : '',
+        value: c.summary!.best!.value,
+        attentionKl: new Map(c.summary!.lastPerLayer.map((p) => [`L${p.student}↔T${p.teacher}`, p.attentionKl])),
+      };
+    });
+}
+
+function signed(x: number, digits: number): string {
+  return `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(digits)}`;
+}
+
+/** Each algorithm minus the baseline in the same seed and column. */
+function pairedSection(
+  { cells, l }: ReportContext,
+  baseline: string | undefined,
+): { md: string[]; paired: PairedTable[] } {
+  if (baseline === undefined) return { md: [], paired: [] };
+  const paired = pairedTables(
+    pairedRuns(cells, l, baseline),
+    baseline,
+    l.rows.map((r) => r.label),
+    l.cols.map((c) => c.label),
+  );
+  const md: string[] = [`## Against \`${baseline}\`, paired by seed`, ''];
+  md.push(
+    `Each student minus the \`${baseline}\` student of the same seed (the same initialisation order and data subset) in the same column: the dev metric difference ×100 (mean ± std over the pairs), the pairs it is ahead in (ties apart), the paired t statistic (mean / (std / √n), n − 1 degrees of freedom; no correction for comparing several algorithms), and the (layer, seed) pairs where its attention-KL to the teacher is lower than \`${baseline}\`'s.`,
+    '',
+  );
+  if (!paired.length) md.push(`No finished \`${baseline}\` run to pair with yet.`, '');
+  for (const t of paired) {
+    if (l.cols.length > 1) md.push(`### ${t.column}`, '');
+    md.push(mdRow(['algorithm', 'pairs', `− ${baseline}`, 'ahead', 'tied', 'paired t', 'attention-KL lower']));
+    md.push(mdRow(['---', '---:', '---:', '---:', '---:', '---:', '---:']));
+    for (const r of t.rows) {
+      md.push(
+        mdRow([
+          r.label,
+          String(r.pairs),
+          r.diff ? `${signed(r.diff.mean, 2)}${r.diff.n > 1 ? ` ± ${r.diff.std.toFixed(2)}` : ''}` : '—',
+          r.pairs ? `${r.ahead}/${r.pairs}` : '—',
+          r.pairs ? String(r.tied) : '—',
+          r.t !== undefined ? signed(r.t, 2) : '—',
+          r.attentionTotal ? `${r.attentionLower}/${r.attentionTotal}` : '—',
+        ]),
+      );
+    }
+    md.push('');
+  }
+  return { md, paired };
+}
+
 /** The sample cell's last attention maps, teacher beside student. */
 function attentionMapsSection(
   { writeSvg }: ReportContext,
@@ -621,6 +698,8 @@ export function buildReport(sweepDir: string, opts: ReportOptions = {}): SweepRe
   const stem = path.basename(out).replace(/\.md$/i, '');
   const cells = loadReportCells(dir, manifest);
   const l = layout(manifest);
+  // Checked before anything is written.
+  const baseline = pairedBaseline(l, opts.baseline);
   const svgFiles: string[] = [];
   const writeSvg = (name: string, svg: string): string => {
     const file = path.join(outDir, `${stem}-${name}.svg`);
@@ -643,6 +722,8 @@ export function buildReport(sweepDir: string, opts: ReportOptions = {}): SweepRe
   const md = [...overviewSection(ctx), ...resultsSection(ctx, results)];
   const kl = attentionKlSection(ctx);
   md.push(...kl.md);
+  const pairs = pairedSection(ctx, baseline);
+  md.push(...pairs.md);
   const sampleCell = pickSampleCell(cells, opts.sampleCell);
   md.push(
     ...attentionMapsSection(ctx, sampleCell, !!opts.sampleCell),
@@ -675,6 +756,7 @@ export function buildReport(sweepDir: string, opts: ReportOptions = {}): SweepRe
     cells,
     results,
     attentionKl: kl.attentionKl,
+    paired: pairs.paired,
     sampleCell: sampleCell?.id,
   };
 }

@@ -20,6 +20,7 @@ import {
 import { ResolvedConfig } from '../../src/config/types';
 import { RunFolder } from '../../src/train/run-folder';
 import { buildReport, meanStd, sampleKl } from '../../src/sweep/report';
+import { PairedRun, pairedT, pairedTables } from '../../src/sweep/paired';
 import { ManifestCell, SweepManifest, writeManifest } from '../../src/sweep/sweep-folder';
 import { barChart, heatmaps, lineChart, niceTicks } from '../../src/sweep/svg';
 import { main } from '../../src/cli/main';
@@ -362,6 +363,122 @@ test('the plots are well-formed SVG with every series, error bars and the attent
   assert.match(maps, /fox → chased/);
 });
 
+test('against soft, paired by seed: differences, ahead, paired t and attention-KL lower, per fraction', () => {
+  const { dir } = fixture();
+  const r = buildReport(dir);
+  assert.deepEqual(
+    r.paired.map((t) => [t.column, t.baseline]),
+    [
+      ['10 %', 'soft'],
+      ['100 %', 'soft'],
+    ],
+  );
+  // 10 %: pid 0.80, 0.84 (seed 3 missing) against soft 0.70, 0.72: differences 10 and 12 points.
+  const [small, full] = r.paired.map((t) => t.rows);
+  assert.deepEqual(
+    small.map((x) => x.label),
+    ['pid'],
+    'the baseline has no row of its own',
+  );
+  assert.equal(small[0].pairs, 2);
+  close(small[0].diff?.mean, 11);
+  close(small[0].diff?.std, Math.SQRT2);
+  assert.equal(small[0].ahead, 2);
+  assert.equal(small[0].tied, 0);
+  close(small[0].t, 11); // 11 / (√2 / √2)
+  assert.deepEqual([small[0].attentionLower, small[0].attentionTotal], [4, 4]);
+  // 100 %: soft's seed 3 failed and pid's seed 2 is unfinished, so only seed 1 pairs: 0.90 − 0.85.
+  assert.equal(full[0].pairs, 1);
+  close(full[0].diff?.mean, 5);
+  assert.equal(full[0].t, undefined, 'no t from one pair');
+  assert.deepEqual([full[0].attentionLower, full[0].attentionTotal], [2, 2]);
+  assert.match(r.markdown, /^## Against `soft`, paired by seed$/m);
+  assert.match(r.markdown, /^\| pid \| 2 \| \+11\.00 ± 1\.41 \| 2\/2 \| 0 \| \+11\.00 \| 4\/4 \|$/m);
+  assert.match(r.markdown, /^\| pid \| 1 \| \+5\.00 \| 1\/1 \| 0 \| — \| 2\/2 \|$/m);
+
+  // Another baseline: soft against pid, the signs flip; an unknown one names the choices.
+  const other = buildReport(dir, { baseline: 'pid' });
+  assert.equal(other.paired[0].rows[0].label, 'soft');
+  close(other.paired[0].rows[0].diff?.mean, -11);
+  close(other.paired[0].rows[0].t, -11);
+  assert.deepEqual([other.paired[0].rows[0].attentionLower, other.paired[0].rows[0].attentionTotal], [0, 4]);
+  assert.match(other.markdown, /^\| soft \| 2 \| −11\.00 ± 1\.41 \| 0\/2 \| 0 \| −11\.00 \| 0\/4 \|$/m);
+  assert.throws(
+    () => buildReport(dir, { baseline: 'hard' }),
+    (e: unknown) =>
+      isUserError(e) &&
+      /--baseline hard is not one of the sweep's algorithms/.test(e.message) &&
+      /fix: use one of: soft, pid/.test(e.describe()),
+  );
+});
+
+test('pairedTables: pairs by seed within a column and by the other row fields; ties and a constant difference', () => {
+  const kl = (...xs: number[]) => new Map(xs.map((x, i) => [`L${i + 1}↔T${2 * i + 2}`, x]));
+  const run = (
+    row: string,
+    seed: number,
+    value: number,
+    attention: Map<string, number>,
+    column = 'all',
+  ): PairedRun => ({
+    row,
+    // A second varied field ("lr") stays fixed in the pairing: pid · lr 1 pairs with soft · lr 1.
+    baselineRow: row.replace(/^\w+/, 'soft'),
+    column,
+    seed: `seed ${seed}`,
+    value,
+    attentionKl: attention,
+  });
+  const runs = [
+    run('soft · lr 1', 1, 0.5, kl(0.4, 0.3)),
+    run('soft · lr 1', 2, 0.6, kl(0.4, 0.3)),
+    run('soft · lr 1', 3, 0.7, kl(0.4, 0.3)),
+    run('soft · lr 2', 1, 0.9, kl(0.1, 0.1)),
+    run('pid · lr 1', 1, 0.5, kl(0.2, 0.5)),
+    run('pid · lr 1', 2, 0.65, kl(0.2, 0.1)),
+    run('pid · lr 1', 3, 0.72, kl(0.5, 0.1)),
+    run('pid · lr 2', 1, 0.95, kl(0.05, 0.2)),
+    run('pid · lr 2', 2, 0.99, kl(0.05, 0.2)), // no soft · lr 2 in seed 2: unpaired
+    run('sid · lr 1', 1, 0.51, kl(0.1, 0.1)),
+    run('sid · lr 1', 2, 0.61, kl(0.1, 0.1)),
+    run('hard · lr 1', 1, 0.5, kl(0.4, 0.3), 'other column'),
+  ];
+  const [t] = pairedTables(
+    runs,
+    'soft',
+    ['soft · lr 1', 'pid · lr 1', 'sid · lr 1', 'soft · lr 2', 'pid · lr 2'],
+    ['all', 'other column'],
+  );
+  assert.equal(t.column, 'all');
+  const by = new Map(t.rows.map((r) => [r.label, r]));
+  assert.deepEqual([...by.keys()], ['pid · lr 1', 'sid · lr 1', 'pid · lr 2']);
+  // pid · lr 1 − soft · lr 1: 0, +5, +2 points.
+  const d = [0, 5, 2];
+  const m = 7 / 3;
+  const sd = Math.sqrt(d.reduce((a, x) => a + (x - m) ** 2, 0) / 2);
+  const pid1 = by.get('pid · lr 1')!;
+  close(pid1.diff?.mean, m);
+  close(pid1.diff?.std, sd);
+  close(pid1.t, m / (sd / Math.sqrt(3)));
+  assert.deepEqual([pid1.ahead, pid1.tied, pid1.pairs], [2, 1, 3]);
+  // Attention-KL lower than soft's (0.4, 0.3): seed 1 layer 1; seed 2 both; seed 3 layer 2.
+  assert.deepEqual([pid1.attentionLower, pid1.attentionTotal], [4, 6]);
+  // sid · lr 1: +1 point in both seeds, so the differences do not vary and t is not defined.
+  const sid = by.get('sid · lr 1')!;
+  close(sid.diff?.mean, 1);
+  close(sid.diff?.std, 0);
+  assert.equal(sid.t, undefined);
+  // pid · lr 2 pairs with soft · lr 2 in seed 1 only.
+  assert.equal(by.get('pid · lr 2')!.pairs, 1);
+  close(by.get('pid · lr 2')!.diff?.mean, 5);
+  // A column without a baseline run gives no table.
+  assert.equal(pairedTables(runs, 'soft', ['hard · lr 1'], ['other column']).length, 0);
+  // pairedT on its own: 1, 2, 3 → 2 / (1 / √3).
+  close(pairedT([1, 2, 3]), 2 * Math.sqrt(3));
+  assert.equal(pairedT([4]), undefined);
+  assert.equal(pairedT([0, 0, 0]), undefined);
+});
+
 test('report verb: --out elsewhere puts the plots beside it; --sample-cell chooses the heatmap; errors are clear', async () => {
   const { dir } = fixture();
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'distillery-report-out-'));
@@ -377,9 +494,18 @@ test('report verb: --out elsewhere puts the plots beside it; --sample-cell choos
     cli,
   );
   assert.equal(code, 0);
-  const json = JSON.parse(text) as { file: string; svg: string[]; sampleCell: string };
+  const json = JSON.parse(text) as {
+    file: string;
+    svg: string[];
+    sampleCell: string;
+    paired: Array<{ column: string; baseline: string }>;
+  };
   assert.equal(json.file, path.join(outDir, 'repro.md'));
   assert.equal(json.sampleCell, 'pid_seed2_frac0.1');
+  assert.deepEqual(
+    json.paired.map((t) => t.baseline),
+    ['soft', 'soft'],
+  );
   assert.ok(json.svg.every((f) => path.dirname(f) === outDir && path.basename(f).startsWith('repro-')));
   const md = fs.readFileSync(json.file, 'utf8');
   assert.match(md, /\(\.\.\/[^)]*runs\/pid_seed1_frac1-20260101-000000\)/, 'run links relative to the report');
@@ -393,6 +519,7 @@ test('report verb: --out elsewhere puts the plots beside it; --sample-cell choos
     (e: unknown) => isUserError(e) && /not a sweep folder/.test(e.message),
   );
   assert.equal(await main(['report', outDir], { ...cli, stdout: new PassThrough() }), 2);
+  assert.equal(await main(['report', dir, '--baseline', 'nope'], { ...cli, stdout: new PassThrough() }), 2);
 });
 
 test('statistics and chart helpers', () => {

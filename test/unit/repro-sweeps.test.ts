@@ -24,6 +24,9 @@ test('repro/ holds the study sweeps, the 12 → 6 ones for all four tasks among 
   }
 });
 
+// Not through planSweep: a plan holds each cell's resolved config, and a config resolves only when
+// its teacher's config.json can be read (the student's shape comes from it). So each cell is built
+// as planSweep builds it (grid overrides on the base, named by its id) and validated without files.
 for (const name of sweepFiles) {
   test(`repro/${name}: every cell validates`, () => {
     const sweep = readSweepFile(path.join(REPRO, name));

@@ -6,7 +6,7 @@ import { buildReport } from '../../sweep/report';
 export const reportVerb: Verb = {
   name: 'report',
   summary:
-    "aggregate a sweep's run folders into a Markdown report: mean ± std tables, attention-KL per layer, SVG plots, commands",
+    "aggregate a sweep's run folders into a Markdown report: mean ± std tables, differences from soft labels paired by seed, attention-KL per layer, SVG plots, commands",
   positionals: [{ name: 'sweepDir', description: 'the folder `distillery sweep` wrote (its sweep.json and runs/)' }],
   flags: [
     {
@@ -23,14 +23,24 @@ export const reportVerb: Verb = {
       description:
         'the cell whose teacher vs student attention maps are drawn (default: the best internal-distillation cell)',
     },
+    {
+      name: 'baseline',
+      type: 'string',
+      value: 'ALGORITHM',
+      description: 'the algorithm the others are compared with, seed by seed (default: soft, when the grid has it)',
+    },
     JSON_FLAG,
   ],
   details: 'Works on sweeps run on a cluster too: the run folders on the shared storage are the truth.',
   async run(flags, io) {
     const dir = flags.positionals[0];
     const out = flags.string('out');
-    const command = `distillery report ${path.resolve(dir)}${out ? ` --out ${path.resolve(out)}` : ''}${flags.string('sample-cell') ? ` --sample-cell ${flags.string('sample-cell')}` : ''}`;
-    const r = buildReport(dir, { out, sampleCell: flags.string('sample-cell'), command });
+    const sampleCell = flags.string('sample-cell');
+    const baseline = flags.string('baseline');
+    const command =
+      `distillery report ${path.resolve(dir)}${out ? ` --out ${path.resolve(out)}` : ''}` +
+      `${sampleCell ? ` --sample-cell ${sampleCell}` : ''}${baseline ? ` --baseline ${baseline}` : ''}`;
+    const r = buildReport(dir, { out, sampleCell, command, baseline });
     const count = (s: string) => r.cells.filter((c) => c.status === s).length;
     if (flags.bool('json')) {
       await writeJson(io, {
@@ -39,6 +49,7 @@ export const reportVerb: Verb = {
         runs: r.runsFile,
         sampleCell: r.sampleCell,
         results: r.results,
+        paired: r.paired,
         cells: r.cells.map((c) => ({
           id: c.id,
           kind: c.kind,
