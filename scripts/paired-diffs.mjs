@@ -20,6 +20,8 @@ const students = cells.filter((c) => c.kind === 'student' && c.status === 'finis
 
 const mean = (xs) => xs.reduce((s, x) => s + x, 0) / xs.length;
 const std = (xs) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((s, x) => s + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
+// mean / (std / √n), n − 1 degrees of freedom; undefined with one pair or no variation.
+const pairedT = (xs) => (xs.length < 2 || !(std(xs) > 0) ? undefined : mean(xs) / (std(xs) / Math.sqrt(xs.length)));
 const fmt = (xs, digits = 1, sign = false) => {
   if (xs.length === 0) return '—';
   const m = mean(xs);
@@ -51,15 +53,16 @@ for (const [g, list] of groups) {
     `Dev ${metric} ×100 (mean ± std over seeds), the difference from \`${baseline}\` in the same seed (points), and attention-KL to the teacher per mapped layer at the last evaluation (mean ± std; in brackets: the seeds where it is lower than \`${baseline}\`'s).\n`,
   );
   console.log(
-    `| algorithm | seeds | ${metric} | − ${baseline} | ahead | ${layers.map((l) => `KL ${l}`).join(' | ')} |`,
+    `| algorithm | seeds | ${metric} | − ${baseline} | ahead | paired t | ${layers.map((l) => `KL ${l}`).join(' | ')} |`,
   );
-  console.log(`| --- | ---: | ---: | ---: | ---: | ${layers.map(() => '---:').join(' | ')} |`);
+  console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ${layers.map(() => '---:').join(' | ')} |`);
   for (const alg of algorithms) {
     const runs = bySeed(alg);
     const values = [...runs.values()].map((c) => c.summary.best.value * 100);
     const paired = [...runs.entries()].filter(([s]) => base.has(s));
     const diffs = paired.map(([s, c]) => (c.summary.best.value - base.get(s).summary.best.value) * 100);
     const ahead = alg === baseline ? '' : `${diffs.filter((d) => d > 0).length}/${diffs.length}`;
+    const t = alg === baseline ? undefined : pairedT(diffs);
     const kl = layers.map((_, k) => {
       const xs = [...runs.values()].map((c) => c.summary.lastPerLayer[k]?.attentionKl).filter((x) => x !== undefined);
       const lower = paired.filter(
@@ -68,7 +71,7 @@ for (const [g, list] of groups) {
       return `${fmt(xs, 3)}${alg === baseline ? '' : ` (${lower}/${paired.length})`}`;
     });
     console.log(
-      `| ${alg} | ${runs.size} | ${fmt(values)} | ${alg === baseline ? '' : fmt(diffs, 2, true)} | ${ahead} | ${kl.join(' | ')} |`,
+      `| ${alg} | ${runs.size} | ${fmt(values)} | ${alg === baseline ? '' : fmt(diffs, 2, true)} | ${ahead} | ${t === undefined ? (alg === baseline ? '' : '—') : t.toFixed(2)} | ${kl.join(' | ')} |`,
     );
   }
   console.log('');
