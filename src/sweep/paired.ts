@@ -1,8 +1,8 @@
 /**
  * Each algorithm against a baseline (the paper's: soft labels alone), paired by seed: in a sweep a
- * seed fixes the student's initialisation order and its data subset, so the difference between
- * two algorithms in the same seed is free of the subset's luck, which dominates the seed spread
- * on small data. Reported per table column (task × data fraction): the mean ± std of the
+ * seed fixes the student's data subset and the order it sees it in, so the difference between two
+ * algorithms in the same seed is free of the subset's luck, which dominates the seed spread on
+ * small data. Reported per table column (task × data fraction): the mean ± std of the
  * differences, how many seeds are ahead, the paired t statistic, and how often the student's
  * attention-KL to the teacher is lower than the baseline's, layer by layer and seed by seed.
  */
@@ -35,7 +35,7 @@ export interface PairedRow {
   tied: number;
   /** mean / (std / √n), n − 1 degrees of freedom; undefined when n < 2 or the differences do not vary. */
   t?: number;
-  /** (layer, seed) pairs where this row's attention-KL is lower than the baseline's, of `total`. */
+  /** (layer, seed) pairs where this row's attention-KL is lower than the baseline's, of `attentionTotal`. */
   attentionLower: number;
   attentionTotal: number;
 }

@@ -528,7 +528,7 @@ function pairedSection(
   );
   const md: string[] = [`## Against \`${baseline}\`, paired by seed`, ''];
   md.push(
-    `Each student minus the \`${baseline}\` student of the same seed (the same initialisation order and data subset) in the same column: the dev metric difference ×100 (mean ± std over the pairs), the pairs it is ahead in (ties apart), the paired t statistic (mean / (std / √n), n − 1 degrees of freedom; no correction for comparing several algorithms), and the (layer, seed) pairs where its attention-KL to the teacher is lower than \`${baseline}\`'s.`,
+    `Each student minus the \`${baseline}\` student of the same seed (the same data subset, seen in the same order) in the same column: the dev metric difference ×100 (mean ± std over the pairs), the pairs it is ahead in (ties apart), the paired t statistic (mean / (std / √n), n − 1 degrees of freedom; no correction for comparing several algorithms), and the (layer, seed) pairs where its attention-KL to the teacher is lower than \`${baseline}\`'s.`,
     '',
   );
   if (!paired.length) md.push(`No finished \`${baseline}\` run to pair with yet.`, '');
